@@ -1,0 +1,45 @@
+/**
+ * The Recorder: turns store changes and sync attempts into commits on the status branch.
+ */
+import type { WatchEvent } from '../store/types.js';
+import type { ManifestIssue, Revision } from '../sync/types.js';
+
+/** One sync attempt, applied or rejected. */
+export interface SyncRecord {
+  revision: Revision;
+  outcome: 'applied' | 'rejected' | 'failed';
+  /** Counts of what was applied, for `applied`. */
+  summary?: { created: number; updated: number; pruned: number; unchanged: number };
+  /** Why a revision was rejected (validation) or failed (store error). */
+  issues?: ManifestIssue[];
+  error?: string;
+  at: string;
+}
+
+/** One entry of `gantry history`. */
+export interface HistoryEntry {
+  commit: string;
+  /** ISO timestamp. */
+  at: string;
+  actor: string;
+  desiredRevision?: string;
+  /** Key of the object changed, when the entry is about one object. */
+  object?: string;
+  /** The commit message's first line, in words. */
+  summary: string;
+  /** The rest of the message. */
+  body?: string;
+}
+
+/** Records what happened to the cluster as commits. Must never block the control loop. */
+export interface Recorder {
+  /** Queues a store change; returns at once. */
+  recordChange(event: WatchEvent): void;
+  /** Queues a sync attempt; returns at once. */
+  recordSync(record: SyncRecord): void;
+  /** Resolves when everything queued so far is committed. */
+  flush(): Promise<void>;
+  /** Newest first; optionally only entries about one object, since a time. */
+  history(opts?: { object?: string; since?: Date; limit?: number }): Promise<HistoryEntry[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/**
+ * The Plan: what applying a desired set to the live store would do. Produced by the pure
+ * functions of src/diff, executed by src/sync/apply.
+ */
+import type { Operation } from 'fast-json-patch';
+import type { KubeObject } from '../model/types.js';
+import type { ObjectSource } from '../sync/types.js';
+
+/** What happens to one object. */
+export type PlanAction = 'create' | 'update' | 'prune' | 'unchanged';
+
+/** One object's line in the plan. */
+export interface PlanEntry {
+  action: PlanAction;
+  /** `Kind/namespace/name`. */
+  key: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  /** The desired object (normalized, with gantry's marks), for create/update/unchanged. */
+  desired?: KubeObject;
+  /** The live object as stored, for update/prune/unchanged. */
+  live?: KubeObject;
+  /**
+   * For update: JSON Patch from normalized live to normalized desired. Paths under Secret
+   * `data` are present but renderers must never print their values.
+   */
+  patch?: Operation[];
+  /** Where the desired object was declared. */
+  source?: ObjectSource;
+}
+
+/** The whole plan, entries in apply order (prunes in reverse order). */
+export interface Plan {
+  /** Desired revision the plan was made from, when known. */
+  revision?: string;
+  create: PlanEntry[];
+  update: PlanEntry[];
+  prune: PlanEntry[];
+  unchanged: PlanEntry[];
+}
+
+/** True when the plan changes nothing. */
+export function planIsEmpty(plan: Plan): boolean {
+  return plan.create.length === 0 && plan.update.length === 0 && plan.prune.length === 0;
+}

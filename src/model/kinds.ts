@@ -1,0 +1,64 @@
+/**
+ * The registry of kinds gantry knows: apiVersion, scope, whether a repo may declare it, and
+ * its place in apply order.
+ */
+
+/** Facts about one kind. */
+export interface KindInfo {
+  kind: string;
+  apiVersion: string;
+  /** False for cluster-scoped kinds (Namespace, Node). */
+  namespaced: boolean;
+  /** True when manifests in a repo may declare it; Node and Endpoints are written by gantry. */
+  declarable: boolean;
+  /**
+   * Apply order: lower first. Namespaces, then config (ConfigMap, Secret), then Services, then
+   * workloads; prune runs in reverse.
+   */
+  order: number;
+  /** Lower-case plural, as `gantry get` accepts it. */
+  plural: string;
+  /** Short names, as kubectl accepts them. */
+  shortNames: string[];
+}
+
+const table: KindInfo[] = [
+  { kind: 'Namespace', apiVersion: 'v1', namespaced: false, declarable: true, order: 0, plural: 'namespaces', shortNames: ['ns'] },
+  { kind: 'ConfigMap', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'configmaps', shortNames: ['cm'] },
+  { kind: 'Secret', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'secrets', shortNames: [] },
+  { kind: 'Service', apiVersion: 'v1', namespaced: true, declarable: true, order: 20, plural: 'services', shortNames: ['svc'] },
+  { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', namespaced: true, declarable: true, order: 25, plural: 'ingresses', shortNames: ['ing'] },
+  { kind: 'Deployment', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 30, plural: 'deployments', shortNames: ['deploy'] },
+  { kind: 'StatefulSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 30, plural: 'statefulsets', shortNames: ['sts'] },
+  { kind: 'DaemonSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 30, plural: 'daemonsets', shortNames: ['ds'] },
+  { kind: 'ReplicaSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 31, plural: 'replicasets', shortNames: ['rs'] },
+  { kind: 'CronJob', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 32, plural: 'cronjobs', shortNames: ['cj'] },
+  { kind: 'Job', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 33, plural: 'jobs', shortNames: [] },
+  { kind: 'Pod', apiVersion: 'v1', namespaced: true, declarable: true, order: 40, plural: 'pods', shortNames: ['po'] },
+  { kind: 'Node', apiVersion: 'v1', namespaced: false, declarable: false, order: 50, plural: 'nodes', shortNames: ['no'] },
+  { kind: 'Endpoints', apiVersion: 'v1', namespaced: true, declarable: false, order: 50, plural: 'endpoints', shortNames: ['ep'] },
+];
+
+const byKind = new Map(table.map((k) => [k.kind, k]));
+
+/** All kinds, in apply order. */
+export const KINDS: readonly KindInfo[] = [...table].sort((a, b) => a.order - b.order);
+
+/** Kinds a repo may declare. */
+export const DECLARABLE_KINDS: readonly string[] = KINDS.filter((k) => k.declarable).map((k) => k.kind);
+
+/** Facts about `kind`, or undefined when gantry does not know it. */
+export function kindInfo(kind: string): KindInfo | undefined {
+  return byKind.get(kind);
+}
+
+/**
+ * Resolves what a user typed (`deploy`, `deployments`, `Deployment`, `deployment`) to a kind.
+ * Returns undefined when nothing matches.
+ */
+export function resolveKind(input: string): KindInfo | undefined {
+  const lower = input.toLowerCase();
+  return table.find(
+    (k) => k.kind.toLowerCase() === lower || k.plural === lower || k.shortNames.includes(lower),
+  );
+}

@@ -1,0 +1,563 @@
+/**
+ * Object types, spelled as Kubernetes spells them, for the kinds gantry supports.
+ *
+ * These describe the shapes after validation: the JSON Schemas in `schemas/` are the gate that
+ * guarantees an object from a repo has no field outside these types. Optional everywhere that
+ * Kubernetes defaults a field; `applyDefaults` (src/model/defaults.ts) fills them.
+ */
+
+/** A map of string to string (labels, annotations, ConfigMap data). */
+export type StringMap = Record<string, string>;
+
+/** Points from a dependent object to the object that owns it (garbage collection). */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** Standard object metadata. Server-owned fields are set by the store, never by a repo. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: StringMap;
+  annotations?: StringMap;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  generateName?: string;
+  // server-owned
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+}
+
+/** Any object gantry stores. Kind-specific shapes extend this. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+  [extra: string]: unknown;
+}
+
+/** A label selector as Kubernetes defines it. */
+export interface LabelSelector {
+  matchLabels?: StringMap;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/** One requirement of a {@link LabelSelector}. */
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** A condition as every Kubernetes status reports it. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  lastUpdateTime?: string;
+  lastProbeTime?: string | null;
+  observedGeneration?: number;
+}
+
+// ---------------------------------------------------------------- core/v1
+
+export interface Namespace extends KubeObject {
+  kind: 'Namespace';
+  spec?: { finalizers?: string[] };
+  status?: { phase?: 'Active' | 'Terminating' };
+}
+
+export interface ConfigMap extends KubeObject {
+  kind: 'ConfigMap';
+  data?: StringMap;
+  binaryData?: StringMap;
+  immutable?: boolean;
+}
+
+export interface Secret extends KubeObject {
+  kind: 'Secret';
+  type?: string;
+  /** Base64-encoded values. */
+  data?: StringMap;
+  /** Plain values; folded into `data` by defaulting, as the Kubernetes API server does. */
+  stringData?: StringMap;
+  immutable?: boolean;
+}
+
+/** A resource quantity such as "500m" or "128Mi" (or a bare number). */
+export type Quantity = string | number;
+
+export interface ResourceRequirements {
+  limits?: Record<string, Quantity>;
+  requests?: Record<string, Quantity>;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    configMapKeyRef?: { name: string; key: string; optional?: boolean };
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    fieldRef?: { apiVersion?: string; fieldPath: string };
+    resourceFieldRef?: { containerName?: string; resource: string; divisor?: Quantity };
+  };
+}
+
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  hostPort?: number;
+  hostIP?: string;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
+}
+
+export interface ExecAction { command: string[] }
+export interface HTTPGetAction {
+  path?: string;
+  port: number | string;
+  host?: string;
+  scheme?: 'HTTP' | 'HTTPS';
+  httpHeaders?: { name: string; value: string }[];
+}
+export interface TCPSocketAction { port: number | string; host?: string }
+
+export interface Probe {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  initialDelaySeconds?: number;
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  terminationGracePeriodSeconds?: number;
+}
+
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  ports?: ContainerPort[];
+  env?: EnvVar[];
+  envFrom?: EnvFromSource[];
+  resources?: ResourceRequirements;
+  volumeMounts?: VolumeMount[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  securityContext?: SecurityContext;
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
+  stdin?: boolean;
+  tty?: boolean;
+}
+
+export interface KeyToPath { key: string; path: string; mode?: number }
+
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: Quantity };
+  hostPath?: { path: string; type?: string };
+  configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  timeAdded?: string;
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  values?: string[];
+}
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface PodAffinityTerm {
+  labelSelector?: LabelSelector;
+  namespaces?: string[];
+  topologyKey: string;
+}
+
+export interface Affinity {
+  nodeAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[];
+  };
+  podAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: PodAffinityTerm }[];
+  };
+  podAntiAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: PodAffinityTerm }[];
+  };
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelector;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: Volume[];
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  terminationGracePeriodSeconds?: number;
+  activeDeadlineSeconds?: number;
+  nodeName?: string;
+  nodeSelector?: StringMap;
+  affinity?: Affinity;
+  tolerations?: Toleration[];
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+  hostNetwork?: boolean;
+  hostname?: string;
+  subdomain?: string;
+  serviceAccountName?: string;
+  securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean; fsGroup?: number };
+  imagePullSecrets?: { name: string }[];
+  priority?: number;
+  schedulerName?: string;
+  dnsPolicy?: string;
+}
+
+export interface ContainerStateWaiting { reason?: string; message?: string }
+export interface ContainerStateRunning { startedAt?: string }
+export interface ContainerStateTerminated {
+  exitCode: number;
+  signal?: number;
+  reason?: string;
+  message?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  containerID?: string;
+}
+export interface ContainerState {
+  waiting?: ContainerStateWaiting;
+  running?: ContainerStateRunning;
+  terminated?: ContainerStateTerminated;
+}
+
+export interface ContainerStatus {
+  name: string;
+  state: ContainerState;
+  lastState: ContainerState;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  image: string;
+  imageID: string;
+  containerID?: string;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export interface PodStatus {
+  phase?: PodPhase;
+  conditions?: Condition[];
+  message?: string;
+  reason?: string;
+  hostIP?: string;
+  podIP?: string;
+  podIPs?: { ip: string }[];
+  startTime?: string;
+  initContainerStatuses?: ContainerStatus[];
+  containerStatuses?: ContainerStatus[];
+}
+
+export interface PodTemplateSpec {
+  metadata?: { labels?: StringMap; annotations?: StringMap; name?: string };
+  spec: PodSpec;
+}
+
+export interface Pod extends KubeObject {
+  kind: 'Pod';
+  spec: PodSpec;
+  status?: PodStatus;
+}
+
+export interface ServicePort {
+  name?: string;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
+  targetPort?: number | string;
+  nodePort?: number;
+}
+
+export interface Service extends KubeObject {
+  kind: 'Service';
+  spec: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+    selector?: StringMap;
+    ports?: ServicePort[];
+    clusterIP?: string;
+    clusterIPs?: string[];
+    sessionAffinity?: 'None' | 'ClientIP';
+    externalName?: string;
+    publishNotReadyAddresses?: boolean;
+  };
+  status?: { loadBalancer?: Record<string, unknown> };
+}
+
+export interface EndpointAddress {
+  ip: string;
+  nodeName?: string;
+  hostname?: string;
+  targetRef?: { kind: string; namespace?: string; name: string; uid?: string };
+}
+export interface EndpointPort { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }
+export interface EndpointSubset {
+  addresses?: EndpointAddress[];
+  notReadyAddresses?: EndpointAddress[];
+  ports?: EndpointPort[];
+}
+/** Endpoints are written by gantry's endpoints controller, never taken from a repo. */
+export interface Endpoints extends KubeObject {
+  kind: 'Endpoints';
+  subsets?: EndpointSubset[];
+}
+
+export interface NodeStatus {
+  capacity?: Record<string, Quantity>;
+  allocatable?: Record<string, Quantity>;
+  conditions?: Condition[];
+  addresses?: { type: string; address: string }[];
+  nodeInfo?: Record<string, string>;
+}
+/** Nodes are registered by node agents, never taken from a repo. */
+export interface Node extends KubeObject {
+  kind: 'Node';
+  spec: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string };
+  status?: NodeStatus;
+}
+
+// ---------------------------------------------------------------- apps/v1
+
+export interface RollingUpdateDeployment {
+  maxSurge?: number | string;
+  maxUnavailable?: number | string;
+}
+
+export interface Deployment extends KubeObject {
+  kind: 'Deployment';
+  spec: {
+    replicas?: number;
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    strategy?: { type?: 'RollingUpdate' | 'Recreate'; rollingUpdate?: RollingUpdateDeployment };
+    minReadySeconds?: number;
+    revisionHistoryLimit?: number;
+    progressDeadlineSeconds?: number;
+    paused?: boolean;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    unavailableReplicas?: number;
+    conditions?: Condition[];
+    collisionCount?: number;
+  };
+}
+
+export interface ReplicaSet extends KubeObject {
+  kind: 'ReplicaSet';
+  spec: {
+    replicas?: number;
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    minReadySeconds?: number;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    fullyLabeledReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: Condition[];
+  };
+}
+
+export interface PersistentVolumeClaimTemplate {
+  metadata: { name: string; labels?: StringMap; annotations?: StringMap };
+  spec: {
+    accessModes?: string[];
+    resources?: ResourceRequirements;
+    storageClassName?: string;
+    volumeMode?: string;
+  };
+}
+
+export interface StatefulSet extends KubeObject {
+  kind: 'StatefulSet';
+  spec: {
+    replicas?: number;
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    serviceName?: string;
+    podManagementPolicy?: 'OrderedReady' | 'Parallel';
+    updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: { partition?: number; maxUnavailable?: number | string } };
+    volumeClaimTemplates?: PersistentVolumeClaimTemplate[];
+    revisionHistoryLimit?: number;
+    minReadySeconds?: number;
+    persistentVolumeClaimRetentionPolicy?: { whenDeleted?: 'Retain' | 'Delete'; whenScaled?: 'Retain' | 'Delete' };
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    currentReplicas?: number;
+    updatedReplicas?: number;
+    availableReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+    conditions?: Condition[];
+  };
+}
+
+export interface DaemonSet extends KubeObject {
+  kind: 'DaemonSet';
+  spec: {
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } };
+    minReadySeconds?: number;
+    revisionHistoryLimit?: number;
+  };
+  status?: {
+    observedGeneration?: number;
+    currentNumberScheduled?: number;
+    numberMisscheduled?: number;
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+    numberUnavailable?: number;
+    conditions?: Condition[];
+  };
+}
+
+// ---------------------------------------------------------------- batch/v1
+
+export interface JobSpec {
+  completions?: number;
+  parallelism?: number;
+  backoffLimit?: number;
+  activeDeadlineSeconds?: number;
+  ttlSecondsAfterFinished?: number;
+  completionMode?: 'NonIndexed' | 'Indexed';
+  suspend?: boolean;
+  selector?: LabelSelector;
+  manualSelector?: boolean;
+  template: PodTemplateSpec;
+}
+
+export interface Job extends KubeObject {
+  kind: 'Job';
+  spec: JobSpec;
+  status?: {
+    active?: number;
+    succeeded?: number;
+    failed?: number;
+    startTime?: string;
+    completionTime?: string;
+    conditions?: Condition[];
+  };
+}
+
+export interface CronJob extends KubeObject {
+  kind: 'CronJob';
+  spec: {
+    schedule: string;
+    timeZone?: string;
+    concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
+    startingDeadlineSeconds?: number;
+    suspend?: boolean;
+    successfulJobsHistoryLimit?: number;
+    failedJobsHistoryLimit?: number;
+    jobTemplate: { metadata?: { labels?: StringMap; annotations?: StringMap }; spec: JobSpec };
+  };
+  status?: {
+    active?: { kind: string; namespace: string; name: string; uid?: string }[];
+    lastScheduleTime?: string;
+    lastSuccessfulTime?: string;
+  };
+}
+
+// ---------------------------------------------------------------- networking.k8s.io/v1
+
+export interface IngressBackend {
+  service?: { name: string; port: { number?: number; name?: string } };
+}
+
+export interface Ingress extends KubeObject {
+  kind: 'Ingress';
+  spec: {
+    ingressClassName?: string;
+    defaultBackend?: IngressBackend;
+    tls?: { hosts?: string[]; secretName?: string }[];
+    rules?: {
+      host?: string;
+      http?: { paths: { path?: string; pathType: 'Exact' | 'Prefix' | 'ImplementationSpecific'; backend: IngressBackend }[] };
+    }[];
+  };
+  status?: { loadBalancer?: Record<string, unknown> };
+}

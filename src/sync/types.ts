@@ -1,0 +1,69 @@
+/**
+ * Types at the boundary of src/sync: the Source (where desired state comes from) and the
+ * validated desired state it yields.
+ */
+import type { KubeObject } from '../model/types.js';
+
+/** A file of a revision, as read from Git or a directory. */
+export interface SourceFile {
+  /** Path relative to the source root (the configured subdirectory), with `/` separators. */
+  path: string;
+  /** File content; undefined for symlinks. */
+  content?: Uint8Array;
+  /** For symlinks: the link target as stored. */
+  symlinkTarget?: string;
+}
+
+/** A resolved revision. */
+export interface Revision {
+  /** Full commit id. */
+  commit: string;
+  /** The ref that was resolved (branch, tag or commit). */
+  ref: string;
+  /** Commit metadata, for the audit trail and `gantry status`. */
+  author?: { name: string; email: string; timestamp: number };
+  message?: string;
+}
+
+/**
+ * Where desired state comes from. The Git implementation (isomorphic-git) fetches from a local
+ * path or http(s) URL; `gantry validate` reads a directory.
+ */
+export interface Source {
+  /** Fetches (when remote) and resolves a ref (branch, tag or commit id) to a commit. */
+  resolve(ref?: string, opts?: { signal?: AbortSignal }): Promise<Revision>;
+  /** The manifest candidate files of a commit under the configured subdirectory. */
+  files(commit: string, opts?: { signal?: AbortSignal }): Promise<SourceFile[]>;
+}
+
+/** Where an object was declared. */
+export interface ObjectSource {
+  file: string;
+  /** 1-based line where the object's document starts. */
+  line: number;
+  /** 0-based index of the document in its file. */
+  document: number;
+}
+
+/** One validated desired object with its origin. */
+export interface DesiredObject {
+  object: KubeObject;
+  source: ObjectSource;
+}
+
+/** The validated desired state of one revision. */
+export interface DesiredSet {
+  revision?: Revision;
+  objects: DesiredObject[];
+}
+
+/** One problem found while loading or validating. */
+export interface ManifestIssue {
+  file: string;
+  line?: number;
+  /** Key of the object, when known. */
+  object?: string;
+  /** Dotted field path, when the problem is a field. */
+  field?: string;
+  message: string;
+}
