@@ -1,0 +1,53 @@
+/**
+ * Resource quantities as Kubernetes writes them: "500m", "2", "128Mi", "1G", "1e3".
+ */
+
+const binarySuffixes: Record<string, number> = {
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+const decimalSuffixes: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+};
+
+const quantityPattern = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/;
+
+/**
+ * The numeric value of a quantity (in base units: cores for CPU, bytes for memory), or
+ * undefined when the text is not a quantity.
+ */
+export function parseQuantity(q: string | number): number | undefined {
+  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  const m = quantityPattern.exec(q.trim());
+  if (!m) return undefined;
+  const base = Number(m[1]);
+  if (m[2] !== undefined) return base * (binarySuffixes[m[2]] ?? decimalSuffixes[m[2]]!);
+  if (m[3] !== undefined) return base * 10 ** Number(m[3]);
+  return base;
+}
+
+/** True when `q` is a valid quantity. */
+export function isQuantity(q: unknown): boolean {
+  return (typeof q === 'string' || typeof q === 'number') && parseQuantity(q) !== undefined;
+}
+
+/** CPU in millicores, rounded up as Kubernetes does ("100m" → 100, "0.5" → 500). */
+export function cpuMillis(q: string | number | undefined): number {
+  if (q === undefined) return 0;
+  const v = parseQuantity(q);
+  return v === undefined ? 0 : Math.ceil(v * 1000 - 1e-9);
+}
+
+/** A quantity in bytes (memory, storage), rounded up. */
+export function bytes(q: string | number | undefined): number {
+  if (q === undefined) return 0;
+  const v = parseQuantity(q);
+  return v === undefined ? 0 : Math.ceil(v - 1e-9);
+}
+
+/** Formats bytes the way kubectl shows memory ("128Mi", "1Gi", or plain bytes). */
+export function formatBytes(n: number): string {
+  for (const [suffix, mult] of [['Ei', 2 ** 60], ['Pi', 2 ** 50], ['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) {
+    if (n >= mult && n % mult === 0) return `${n / mult}${suffix}`;
+  }
+  return String(n);
+}
