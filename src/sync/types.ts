@@ -12,6 +12,11 @@ export interface SourceFile {
   content?: Uint8Array;
   /** For symlinks: the link target as stored. */
   symlinkTarget?: string;
+  /**
+   * Content id (the Git blob id when read from Git). Equal ids mean equal content, so the
+   * loader may reuse what it parsed and validated before.
+   */
+  oid?: string;
 }
 
 /** A resolved revision. */
