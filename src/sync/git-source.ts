@@ -1,0 +1,401 @@
+/**
+ * The Git Source: desired state read from a Git repository with isomorphic-git.
+ *
+ * An http(s) URL is cloned once into a bare repository in `cacheDir` and fetched on every
+ * `resolve()`; a local path is read in place (its `.git` directory, or the bare repository
+ * itself) and "fetching" it is just re-reading its refs. Objects are read directly from the
+ * object database: no working tree is ever checked out.
+ */
+import fs from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import git from 'isomorphic-git';
+import gitHttp from 'isomorphic-git/http/node';
+import { GantryError, errorMessage, isGantryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Revision, Source, SourceFile } from './types.js';
+
+/** Credentials for an http(s) remote. */
+export type GitAuth = { username: string; password: string } | { token: string };
+
+/** Options for {@link GitSource}. */
+export interface GitSourceOptions {
+  /** An http(s) URL, a `file://` URL, or a local path (work tree or bare repository). */
+  url: string;
+  /** Where the clone of a remote lives, e.g. `<data-dir>/source`. Unused for local paths. */
+  cacheDir: string;
+  /**
+   * The ref followed when `resolve()` is called without one: a branch name (followed), a tag or
+   * a full/abbreviated commit id (pinned). Default: the remote's default branch (its HEAD).
+   */
+  ref?: string;
+  /** Subdirectory of the repository holding the manifests, e.g. `deploy/prod`. */
+  path?: string;
+  /**
+   * Credentials for http(s). A token is sent as HTTP basic auth with user `x-access-token`
+   * and the token as password, which GitHub accepts for personal and app tokens, and GitLab
+   * accepts for personal/project access tokens (GitLab ignores the user name). For GitLab OAuth
+   * tokens pass `{ username: 'oauth2', password: token }` instead.
+   */
+  auth?: GitAuth;
+  logger?: Logger;
+}
+
+/** Branch and tag names of the source. */
+export interface RefList {
+  branches: string[];
+  tags: string[];
+}
+
+/** Manifest candidates: what `files()` returns besides symlinks. */
+const MANIFEST_EXT = /\.(ya?ml|json)$/i;
+const HEX_ID = /^[0-9a-f]{4,40}$/i;
+/** Parallel object reads: enough to overlap file I/O without flooding the event loop. */
+const READ_CONCURRENCY = 64;
+
+/**
+ * Two-generation cache: entries used by the current or the previous `files()` call survive a
+ * rotation, everything older is dropped. This bounds memory to about two revisions' worth
+ * while making a re-read of the same (or an adjacent) revision free.
+ */
+class GenerationCache<V> {
+  private current = new Map<string, V>();
+  private previous = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    let v = this.current.get(key);
+    if (v === undefined) {
+      v = this.previous.get(key);
+      if (v !== undefined) this.current.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    this.current.set(key, value);
+  }
+
+  rotate(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight, preserving order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Splits credentials out of a URL so they are never logged or stored in the clone's config. */
+function splitCredentials(url: string): { url: string; auth?: GitAuth } {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return { url };
+    const auth = { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    u.username = '';
+    u.password = '';
+    return { url: u.toString(), auth };
+  } catch {
+    return { url };
+  }
+}
+
+function authHeaders(auth: GitAuth | undefined): Record<string, string> {
+  if (!auth) return {};
+  const [user, password] = 'token' in auth ? ['x-access-token', auth.token] : [auth.username, auth.password];
+  return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+interface IsoGitError {
+  code?: string;
+  data?: { statusCode?: number; statusMessage?: string };
+  message?: string;
+}
+
+/** Maps a failed fetch to a GantryError whose message names the URL (never credentials). */
+function remoteError(err: unknown, url: string): GantryError {
+  if (isGantryError(err)) return err;
+  const e = (err ?? {}) as IsoGitError;
+  if (e.code === 'HttpError' && e.data?.statusCode !== undefined) {
+    const status = e.data.statusCode;
+    if (status === 401 || status === 403) {
+      return new GantryError('AuthFailed', `authentication to ${url} failed (HTTP ${status}): check the configured credentials`, { cause: err });
+    }
+    if (status === 404) {
+      return new GantryError('SourceUnavailable', `repository ${url} not found (HTTP 404): check the URL and that the credentials can read it`, { cause: err });
+    }
+    return new GantryError('SourceUnavailable', `fetching ${url} failed: HTTP ${status} ${e.data.statusMessage ?? ''}`.trim(), { cause: err });
+  }
+  return new GantryError('SourceUnavailable', `cannot fetch ${url}: ${errorMessage(err)}`, { cause: err });
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The Git directory of a local repository: `<p>/.git`, a `.git` file's target, or `p` if bare. */
+async function findGitDir(p: string): Promise<string | undefined> {
+  const dotgit = path.join(p, '.git');
+  if (await isDir(dotgit)) return dotgit;
+  try {
+    const text = await readFile(dotgit, 'utf8');
+    const m = /^gitdir:\s*(.+)$/m.exec(text);
+    if (m?.[1]) return path.resolve(p, m[1].trim());
+  } catch {
+    // not a linked work tree
+  }
+  if ((await isDir(path.join(p, 'objects'))) && (await isDir(path.join(p, 'refs')))) return p;
+  return undefined;
+}
+
+/**
+ * A {@link Source} over a Git repository, local or http(s).
+ *
+ * Reads are cached by object id (trees and blobs are immutable), so reading the same revision
+ * again, or a revision that differs in a few files, only reads what changed.
+ */
+export class GitSource implements Source {
+  /** URL (or path) as shown in messages: credentials removed. */
+  readonly displayUrl: string;
+  private readonly remote: boolean;
+  private readonly remoteUrl: string;
+  private readonly auth?: GitAuth;
+  private readonly subdir: string;
+  private readonly opts: GitSourceOptions;
+  private gitdir?: string;
+  private defaultBranch?: string;
+  /** isomorphic-git's cache (parsed pack indexes); dropped after each fetch. */
+  private gitCache: object = {};
+  private readonly trees = new GenerationCache<SourceFile[]>();
+  private readonly blobs = new GenerationCache<Uint8Array>();
+  private fetching: Promise<void> = Promise.resolve();
+
+  constructor(opts: GitSourceOptions) {
+    this.opts = opts;
+    this.remote = /^https?:\/\//i.test(opts.url);
+    if (this.remote) {
+      const split = splitCredentials(opts.url);
+      this.remoteUrl = split.url;
+      this.auth = opts.auth ?? split.auth;
+    } else {
+      this.remoteUrl = path.resolve(opts.url.startsWith('file://') ? fileURLToPath(opts.url) : opts.url);
+    }
+    this.displayUrl = this.remoteUrl;
+    this.subdir = (opts.path ?? '').split('/').filter((s) => s !== '' && s !== '.').join('/');
+    if (this.subdir.split('/').includes('..')) {
+      throw new GantryError('InvalidArgument', `source path "${opts.path}" must stay inside the repository`);
+    }
+  }
+
+  /**
+   * Fetches (http) or re-reads refs (local path), then resolves `ref` (default: the configured
+   * ref, else the default branch) to a commit: a branch, a tag (annotated tags are peeled), or a
+   * full or abbreviated commit id.
+   */
+  async resolve(ref?: string, opts: { signal?: AbortSignal } = {}): Promise<Revision> {
+    opts.signal?.throwIfAborted();
+    await this.sync();
+    opts.signal?.throwIfAborted();
+    const wanted = ref ?? this.opts.ref ?? this.defaultBranch ?? (await this.headBranch()) ?? 'main';
+    const commit = await this.lookup(wanted);
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.dir(), oid: commit, cache: this.gitCache });
+    return {
+      commit,
+      ref: wanted,
+      author: { name: c.author.name, email: c.author.email, timestamp: c.author.timestamp },
+      message: c.message,
+    };
+  }
+
+  /**
+   * The manifest candidates (`*.yaml`, `*.yml`, `*.json`) and symlinks of `commit` under the
+   * configured subdirectory, with paths relative to it and `oid` set to the blob id.
+   */
+  async files(commit: string, opts: { signal?: AbortSignal } = {}): Promise<SourceFile[]> {
+    if (!this.gitdir) await this.sync();
+    const gitdir = this.dir();
+    const full = HEX_ID.test(commit) && commit.length === 40 ? commit.toLowerCase() : await this.lookup(commit);
+    this.trees.rotate();
+    this.blobs.rotate();
+    const { commit: c } = await git.readCommit({ fs, gitdir, oid: full, cache: this.gitCache });
+    let tree = c.tree;
+    const walked: string[] = [];
+    for (const part of this.subdir ? this.subdir.split('/') : []) {
+      const { tree: entries } = await git.readTree({ fs, gitdir, oid: tree, cache: this.gitCache });
+      const entry = entries.find((e) => e.path === part);
+      walked.push(part);
+      if (!entry || entry.type !== 'tree') {
+        // An absent subdirectory must not read as "no manifests": that would prune everything.
+        throw new GantryError('NotFound', `directory "${walked.join('/')}" not found in commit ${full.slice(0, 12)} of ${this.displayUrl}`, {
+          disposition: 'stalled',
+        });
+      }
+      tree = entry.oid;
+    }
+    const files = await this.readTreeFiles(tree, opts.signal);
+    return files.map((f) => ({ ...f }));
+  }
+
+  /** Branch and tag names (remote-tracking branches for http), sorted. */
+  async listRefs(): Promise<RefList> {
+    const gitdir = this.dir();
+    const branches = this.remote ? await git.listBranches({ fs, gitdir, remote: 'origin' }) : await git.listBranches({ fs, gitdir });
+    const tags = await git.listTags({ fs, gitdir });
+    return { branches: branches.filter((b) => b !== 'HEAD').sort(), tags: tags.sort() };
+  }
+
+  private dir(): string {
+    if (!this.gitdir) throw new GantryError('Internal', 'GitSource used before resolve()');
+    return this.gitdir;
+  }
+
+  /** Serialised so two resolves never fetch into the same clone at once. */
+  private sync(): Promise<void> {
+    const run = this.fetching.then(() => (this.remote ? this.fetchRemote() : this.openLocal()));
+    this.fetching = run.catch(() => undefined);
+    return run;
+  }
+
+  private async openLocal(): Promise<void> {
+    if (this.gitdir) return;
+    const gitdir = await findGitDir(this.remoteUrl);
+    if (!gitdir) throw new GantryError('SourceUnavailable', `${this.remoteUrl} is not a Git repository (no .git directory, and not a bare repository)`);
+    this.gitdir = gitdir;
+  }
+
+  private async fetchRemote(): Promise<void> {
+    const gitdir = this.opts.cacheDir;
+    const started = Date.now();
+    if (!(await isDir(path.join(gitdir, 'objects')))) {
+      await mkdir(gitdir, { recursive: true });
+      await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
+    }
+    await git.addRemote({ fs, gitdir, remote: 'origin', url: this.remoteUrl, force: true });
+    this.gitdir = gitdir;
+    try {
+      const result = await git.fetch({
+        fs,
+        http: gitHttp,
+        gitdir,
+        remote: 'origin',
+        singleBranch: false,
+        tags: true,
+        prune: true,
+        headers: authHeaders(this.auth),
+      });
+      if (result.defaultBranch) this.defaultBranch = result.defaultBranch.replace(/^refs\/heads\//, '');
+    } catch (err) {
+      throw remoteError(err, this.displayUrl);
+    } finally {
+      // New packs may have arrived; cached pack indexes are keyed by file name, so start fresh.
+      this.gitCache = {};
+    }
+    this.opts.logger?.debug({ url: this.displayUrl, ms: Date.now() - started }, 'fetched source');
+  }
+
+  private async headBranch(): Promise<string | undefined> {
+    try {
+      const head = await git.resolveRef({ fs, gitdir: this.dir(), ref: 'HEAD', depth: 1 });
+      return head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Resolves a branch, tag or commit id to a commit id; RefNotFound lists what exists. */
+  private async lookup(ref: string): Promise<string> {
+    const gitdir = this.dir();
+    const branchRef = (name: string): string => (this.remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`);
+    const candidates: string[] = [];
+    if (ref === 'HEAD') candidates.push(this.remote ? branchRef(this.defaultBranch ?? 'main') : 'HEAD');
+    else if (ref.startsWith('refs/heads/')) candidates.push(branchRef(ref.slice('refs/heads/'.length)));
+    else if (ref.startsWith('refs/')) candidates.push(ref);
+    else candidates.push(branchRef(ref), `refs/tags/${ref}`);
+    for (const full of candidates) {
+      let oid: string | undefined;
+      try {
+        oid = await git.resolveRef({ fs, gitdir, ref: full });
+      } catch {
+        continue;
+      }
+      return this.peel(oid, ref);
+    }
+    if (HEX_ID.test(ref)) {
+      try {
+        const oid = await git.expandOid({ fs, gitdir, oid: ref.toLowerCase(), cache: this.gitCache });
+        return await this.peel(oid, ref);
+      } catch (err) {
+        if ((err as IsoGitError).code === 'AmbiguousError') {
+          throw new GantryError('RefNotFound', `commit id '${ref}' is ambiguous in ${this.displayUrl}: give more digits`, { cause: err });
+        }
+        if (isGantryError(err)) throw err;
+      }
+    }
+    const { branches, tags } = await this.listRefs();
+    const what = HEX_ID.test(ref) ? 'branch, tag or commit' : 'branch or tag';
+    throw new GantryError(
+      'RefNotFound',
+      `${what} '${ref}' not found in ${this.displayUrl}; branches: ${branches.join(', ') || '(none)'}` +
+        (tags.length ? `; tags: ${tags.join(', ')}` : ''),
+    );
+  }
+
+  /** Follows annotated tags to the commit they name. */
+  private async peel(oid: string, ref: string): Promise<string> {
+    const gitdir = this.dir();
+    for (let depth = 0; depth < 10; depth++) {
+      const obj = await git.readObject({ fs, gitdir, oid, format: 'parsed', cache: this.gitCache });
+      if (obj.type === 'commit') return oid;
+      if (obj.type !== 'tag') {
+        throw new GantryError('RefNotFound', `'${ref}' in ${this.displayUrl} names a ${obj.type}, not a commit`);
+      }
+      oid = (obj.object as { object: string }).object;
+    }
+    throw new GantryError('RefNotFound', `tag '${ref}' in ${this.displayUrl} nests tags too deeply`);
+  }
+
+  /** Files of one tree, recursively; cached by tree id. */
+  private async readTreeFiles(treeOid: string, signal: AbortSignal | undefined): Promise<SourceFile[]> {
+    const cached = this.trees.get(treeOid);
+    if (cached) return cached;
+    signal?.throwIfAborted();
+    const gitdir = this.dir();
+    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: this.gitCache });
+    const subtrees = tree.filter((e) => e.type === 'tree');
+    const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || MANIFEST_EXT.test(e.path)));
+    const own = await mapLimit(blobs, READ_CONCURRENCY, async (e): Promise<SourceFile> => {
+      const content = await this.readBlob(e.oid);
+      if (e.mode === '120000') return { path: e.path, symlinkTarget: Buffer.from(content).toString('utf8'), oid: e.oid };
+      return { path: e.path, content, oid: e.oid };
+    });
+    const nested = await mapLimit(subtrees, 8, async (e) => {
+      const files = await this.readTreeFiles(e.oid, signal);
+      return files.map((f) => ({ ...f, path: `${e.path}/${f.path}` }));
+    });
+    const out = own.concat(...nested);
+    this.trees.set(treeOid, out);
+    return out;
+  }
+
+  private async readBlob(oid: string): Promise<Uint8Array> {
+    const cached = this.blobs.get(oid);
+    if (cached) return cached;
+    const { blob } = await git.readBlob({ fs, gitdir: this.dir(), oid, cache: this.gitCache });
+    this.blobs.set(oid, blob);
+    return blob;
+  }
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { isGantryError } from '../../src/errors.js';
+import { GitSource } from '../../src/sync/git-source.js';
+import type { SourceFile } from '../../src/sync/types.js';
+import {
+  commitFiles,
+  git,
+  makeRepo,
+  publishRepo,
+  pushFiles,
+  startGitHttpServer,
+  tempDir,
+  TEST_IDENTITY,
+  type GitHttpServer,
+} from '../helpers/git-http-server.js';
+
+const text = (f: SourceFile | undefined): string | undefined => (f?.content ? Buffer.from(f.content).toString('utf8') : undefined);
+const byPath = (files: SourceFile[]): Map<string, SourceFile> => new Map(files.map((f) => [f.path, f]));
+
+const cm = (name: string, value = '1'): string =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  v: "${value}"\n`;
+
+describe('GitSource over smart HTTP (git http-backend)', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup(): Promise<void> };
+  let server: GitHttpServer;
+  let work: string;
+  let repoUrl: string;
+  let firstCommit: string;
+  let cacheN = 0;
+  const auth = { username: 'deployer', password: 's3cret' };
+  const cacheDir = (): string => path.join(tmp.dir, `cache-${cacheN++}`);
+
+  before(async () => {
+    tmp = await tempDir('gantry-gitsrc-');
+    const root = path.join(tmp.dir, 'root');
+    await mkdir(root);
+    work = path.join(tmp.dir, 'work');
+    firstCommit = await makeRepo(work, {
+      'deploy/web.yaml': cm('web'),
+      'deploy/nested/db.yml': cm('db'),
+      'deploy/extra.json': '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"}}',
+      'deploy/README.md': '# not a manifest',
+      'deploy/escape.yaml': 'symlink:../../outside.yaml',
+      'top.yaml': cm('top'),
+    });
+    await git(work, ['tag', '-a', 'v1.0', '-m', 'release 1.0']);
+    await git(work, ['branch', 'dev']);
+    await publishRepo(work, root, 'app');
+    server = await startGitHttpServer({ root, auth });
+    repoUrl = `${server.url}/app.git`;
+  });
+
+  after(async () => {
+    await server?.close();
+    await tmp?.cleanup();
+  });
+
+  it('clones over http with basic auth and resolves the default branch with author and message', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth });
+    const rev = await src.resolve();
+    assert.equal(rev.commit, firstCommit);
+    assert.equal(rev.ref, 'main');
+    assert.equal(rev.author?.name, TEST_IDENTITY.name);
+    assert.equal(rev.author?.email, TEST_IDENTITY.email);
+    assert.equal(rev.message?.trim(), 'initial');
+  });
+
+  it('files() returns manifests and symlinks with blob ids, skipping other files', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth });
+    const rev = await src.resolve();
+    const files = byPath(await src.files(rev.commit));
+    assert.deepEqual([...files.keys()].sort(), ['deploy/escape.yaml', 'deploy/extra.json', 'deploy/nested/db.yml', 'deploy/web.yaml', 'top.yaml']);
+    assert.equal(text(files.get('deploy/web.yaml')), cm('web'));
+    assert.equal(files.get('deploy/escape.yaml')?.symlinkTarget, '../../outside.yaml');
+    assert.equal(files.get('deploy/escape.yaml')?.content, undefined);
+    const blobId = await git(work, ['rev-parse', `${firstCommit}:deploy/web.yaml`]);
+    assert.equal(files.get('deploy/web.yaml')?.oid, blobId);
+  });
+
+  it('reads only the configured subdirectory, with paths relative to it', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, path: 'deploy/nested' });
+    const rev = await src.resolve();
+    const files = await src.files(rev.commit);
+    assert.deepEqual(files.map((f) => f.path), ['db.yml']);
+  });
+
+  it('refuses a subdirectory that does not exist instead of returning no manifests', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, path: 'deploi' });
+    const rev = await src.resolve();
+    await assert.rejects(src.files(rev.commit), (err) => isGantryError(err, 'NotFound') && /deploi/.test(err.message));
+  });
+
+  it('reports a wrong password as AuthFailed without leaking credentials', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth: { username: 'deployer', password: 'wrong' } });
+    await assert.rejects(src.resolve(), (err) => {
+      assert.ok(isGantryError(err, 'AuthFailed'), String(err));
+      assert.match(err.message, new RegExp(repoUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      assert.doesNotMatch(err.message, /wrong/);
+      return true;
+    });
+  });
+
+  it('takes credentials from the URL but never shows them', async () => {
+    const u = new URL(repoUrl);
+    u.username = auth.username;
+    u.password = auth.password;
+    const src = new GitSource({ url: u.toString(), cacheDir: cacheDir() });
+    assert.equal((await src.resolve()).commit, firstCommit);
+    assert.doesNotMatch(src.displayUrl, /s3cret/);
+  });
+
+  it('reports an unreachable server as SourceUnavailable naming the URL', async () => {
+    const src = new GitSource({ url: 'http://127.0.0.1:9/none.git', cacheDir: cacheDir() });
+    await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && err.message.includes('http://127.0.0.1:9/none.git'));
+  });
+
+  it('follows a branch: a pushed commit is seen by the next resolve()', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, ref: 'main', path: 'deploy' });
+    const before = await src.resolve();
+    assert.equal(before.commit, firstCommit);
+    const pushed = await pushFiles(work, { 'deploy/web.yaml': cm('web', '2'), 'deploy/new.yaml': cm('new') }, 'scale web');
+    const after = await src.resolve();
+    assert.equal(after.commit, pushed);
+    assert.equal(after.message?.trim(), 'scale web');
+    const files = byPath(await src.files(after.commit));
+    assert.equal(text(files.get('web.yaml')), cm('web', '2'));
+    assert.ok(files.has('new.yaml'));
+    // The older revision is still readable from the same clone.
+    assert.equal(text(byPath(await src.files(before.commit)).get('web.yaml')), cm('web'));
+  });
+
+  it('pins an annotated tag to its commit', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, ref: 'v1.0' });
+    const rev = await src.resolve();
+    assert.equal(rev.commit, firstCommit);
+    assert.equal(rev.ref, 'v1.0');
+  });
+
+  it('pins an abbreviated commit id', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth });
+    const rev = await src.resolve(firstCommit.slice(0, 8));
+    assert.equal(rev.commit, firstCommit);
+  });
+
+  it('reports an unknown branch as RefNotFound listing the branches', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth });
+    await assert.rejects(src.resolve('mian'), (err) => {
+      assert.ok(isGantryError(err, 'RefNotFound'), String(err));
+      assert.match(err.message, /'mian' not found in http:\/\/127\.0\.0\.1:\d+\/app\.git; branches: dev, main/);
+      assert.match(err.message, /tags: v1\.0/);
+      return true;
+    });
+  });
+
+  it('lists branches and tags', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth });
+    await src.resolve();
+    assert.deepEqual(await src.listRefs(), { branches: ['dev', 'main'], tags: ['v1.0'] });
+  });
+});
+
+describe('GitSource over a local path', function () {
+  this.timeout(30_000);
+  let tmp: { dir: string; cleanup(): Promise<void> };
+  let work: string;
+  let first: string;
+
+  before(async () => {
+    tmp = await tempDir('gantry-gitlocal-');
+    work = path.join(tmp.dir, 'work');
+    first = await makeRepo(work, { 'apps/web.yaml': cm('web') });
+    await git(work, ['tag', 'light']);
+  });
+
+  after(async () => {
+    await tmp?.cleanup();
+  });
+
+  it('reads a work tree in place and sees new commits without cloning', async () => {
+    const src = new GitSource({ url: work, cacheDir: path.join(tmp.dir, 'unused') });
+    const rev = await src.resolve();
+    assert.equal(rev.commit, first);
+    assert.equal(rev.ref, 'main');
+    const second = await commitFiles(work, { 'apps/web.yaml': cm('web', '3') }, 'bump');
+    const after = await src.resolve();
+    assert.equal(after.commit, second);
+    assert.equal(text(byPath(await src.files(after.commit)).get('apps/web.yaml')), cm('web', '3'));
+  });
+
+  it('reads a bare repository and resolves a lightweight tag', async () => {
+    const bare = path.join(tmp.dir, 'bare.git');
+    await git(tmp.dir, ['clone', '-q', '--bare', work, bare]);
+    const src = new GitSource({ url: bare, cacheDir: path.join(tmp.dir, 'unused2'), ref: 'light' });
+    assert.equal((await src.resolve()).commit, first);
+  });
+
+  it('refuses a directory that is not a repository', async () => {
+    const src = new GitSource({ url: path.join(tmp.dir, 'nothing'), cacheDir: path.join(tmp.dir, 'unused3') });
+    await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && /not a Git repository/.test(err.message));
+  });
+});
