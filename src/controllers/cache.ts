@@ -1,0 +1,263 @@
+/**
+ * An informer-like cache of the store: list every kind it is asked for, then follow one watch
+ * from the lowest list revision, so all kinds arrive in store-revision order. A watch that
+ * falls behind the store's history (`Conflict`, "too old") re-lists and reports the difference
+ * as events, so handlers never miss a level.
+ *
+ * Objects in the cache are frozen: reconcilers must copy before changing (convention 9).
+ */
+import { errorMessage, isGantryError } from '../errors.js';
+import { kindInfo } from '../model/kinds.js';
+import { objectKey, refKey, type ObjectRef } from '../model/keys.js';
+import { matchesSelector } from '../model/selectors.js';
+import type { KubeObject, LabelSelector } from '../model/types.js';
+import type { Store, WatchEvent } from '../store/types.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+
+/** A change as the cache reports it to handlers. */
+export interface CacheEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeObject;
+  /** The cached object before the change (MODIFIED, DELETED). */
+  prevObject?: KubeObject;
+}
+
+/** Called synchronously after the cache applied a change; must not throw or block. */
+export type CacheHandler = (event: CacheEvent) => void;
+
+/** Options for {@link Cache}. */
+export interface CacheOptions {
+  log?: Logger;
+  /** Wait before re-listing after a failed watch (default 1000 ms). */
+  relistDelayMs?: number;
+}
+
+/** Read access to cached objects, as reconcilers get it. */
+export interface CacheReader {
+  /** The cached object, or undefined. Frozen: copy before changing. */
+  get<T extends KubeObject = KubeObject>(ref: ObjectRef): T | undefined;
+  /** Cached objects of a kind, optionally in a namespace and matching a selector. */
+  list<T extends KubeObject = KubeObject>(kind: string, opts?: { namespace?: string; selector?: LabelSelector }): T[];
+  /** Cached objects (of any watched kind) with an ownerReference to this uid. */
+  dependents(ownerUid: string): KubeObject[];
+  /** True when the cache holds this kind. */
+  has(kind: string): boolean;
+}
+
+/** A cache over a fixed set of kinds. */
+export class Cache implements CacheReader {
+  private byKind = new Map<string, Map<string, KubeObject>>();
+  private byOwner = new Map<string, Map<string, KubeObject>>();
+  private handlers: CacheHandler[] = [];
+  private revision = 0;
+  private revisionWaiters: { rev: number; resolve: () => void }[] = [];
+  private readonly log: Logger;
+  private readonly relistDelayMs: number;
+
+  constructor(private readonly store: Store, readonly kinds: readonly string[], opts: CacheOptions = {}) {
+    for (const k of kinds) this.byKind.set(k, new Map());
+    this.log = opts.log ?? silentLogger();
+    this.relistDelayMs = opts.relistDelayMs ?? 1000;
+  }
+
+  /** Registers a handler for every later change. */
+  subscribe(handler: CacheHandler): void {
+    this.handlers.push(handler);
+  }
+
+  /**
+   * Lists every kind, then follows the watch in the background until the signal aborts.
+   * Resolves once the initial list is in (the cache is "synced").
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    const from = await this.relist();
+    void this.follow(from, signal);
+  }
+
+  /** The store revision the cache reflects. */
+  currentRevision(): number {
+    return this.revision;
+  }
+
+  /** Resolves when the cache reflects at least `rev` (tests and read-your-writes waits). */
+  waitForRevision(rev: number, signal?: AbortSignal): Promise<void> {
+    if (this.revision >= rev || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = { rev, resolve };
+      this.revisionWaiters.push(w);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  get<T extends KubeObject = KubeObject>(ref: ObjectRef): T | undefined {
+    return this.byKind.get(ref.kind)?.get(refKey(normalize(ref))) as T | undefined;
+  }
+
+  list<T extends KubeObject = KubeObject>(kind: string, opts: { namespace?: string; selector?: LabelSelector } = {}): T[] {
+    const out: T[] = [];
+    for (const obj of this.byKind.get(kind)?.values() ?? []) {
+      if (opts.namespace !== undefined && obj.metadata.namespace !== opts.namespace) continue;
+      if (opts.selector !== undefined && !matchesSelector(opts.selector, obj.metadata.labels)) continue;
+      out.push(obj as T);
+    }
+    return out;
+  }
+
+  dependents(ownerUid: string): KubeObject[] {
+    return [...(this.byOwner.get(ownerUid)?.values() ?? [])];
+  }
+
+  has(kind: string): boolean {
+    return this.byKind.has(kind);
+  }
+
+  /** Lists all kinds and replaces the cache, emitting the differences; returns the watch start. */
+  private async relist(): Promise<number> {
+    const seen = new Set<string>();
+    let from = Number.POSITIVE_INFINITY;
+    const listRev = new Map<string, number>();
+    for (const kind of this.kinds) {
+      const res = await this.store.list(kind);
+      listRev.set(kind, res.revision);
+      from = Math.min(from, res.revision);
+      for (const obj of res.items) {
+        const key = objectKey(obj);
+        seen.add(key);
+        const prev = this.byKind.get(kind)!.get(key);
+        if (prev && prev.metadata.resourceVersion === obj.metadata.resourceVersion) continue;
+        this.put(obj, prev);
+      }
+      for (const [key, prev] of [...this.byKind.get(kind)!]) {
+        if (!seen.has(key)) this.remove(prev);
+      }
+    }
+    this.listRevisions = listRev;
+    if (!Number.isFinite(from)) from = await this.store.revision();
+    this.advance(from);
+    return from;
+  }
+
+  /** Per kind, the revision its last list reflected: watch events at or below it are old news. */
+  private listRevisions = new Map<string, number>();
+
+  private async follow(from: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        for await (const ev of this.store.watch({ fromRevision: from, kinds: [...this.kinds], signal })) {
+          if (signal.aborted) return;
+          from = ev.revision;
+          this.apply(ev);
+          this.advance(ev.revision);
+        }
+        if (signal.aborted) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (isGantryError(err, 'Conflict')) {
+          this.log.info({ from }, 'cache watch too old, re-listing');
+        } else {
+          this.log.warn({ err: errorMessage(err) }, 'cache watch failed, re-listing');
+          await sleep(this.relistDelayMs, signal);
+        }
+      }
+      // The watch ended or failed: re-list so that nothing between is lost.
+      try {
+        from = await this.relist();
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 're-list failed');
+        await sleep(this.relistDelayMs, signal);
+      }
+    }
+  }
+
+  private apply(ev: WatchEvent): void {
+    const kind = ev.object.kind;
+    if (!this.byKind.has(kind)) return;
+    if (ev.revision <= (this.listRevisions.get(kind) ?? 0)) return;
+    const key = objectKey(ev.object);
+    const prev = this.byKind.get(kind)!.get(key);
+    if (ev.type === 'DELETED') {
+      if (prev && prev.metadata.uid === ev.object.metadata.uid) this.remove(prev);
+      return;
+    }
+    this.put(ev.object, prev);
+  }
+
+  private put(obj: KubeObject, prev: KubeObject | undefined): void {
+    const frozen = deepFreeze(obj);
+    const key = objectKey(frozen);
+    this.byKind.get(frozen.kind)!.set(key, frozen);
+    if (prev) this.unindex(prev);
+    this.index(frozen);
+    if (!prev) {
+      this.emit({ type: 'ADDED', object: frozen });
+    } else if (prev.metadata.uid === frozen.metadata.uid) {
+      this.emit({ type: 'MODIFIED', object: frozen, prevObject: prev });
+    } else {
+      // Same name, new uid: the old object was deleted and a new one created in between.
+      this.emit({ type: 'DELETED', object: prev, prevObject: prev });
+      this.emit({ type: 'ADDED', object: frozen });
+    }
+  }
+
+  private remove(obj: KubeObject): void {
+    this.byKind.get(obj.kind)!.delete(objectKey(obj));
+    this.unindex(obj);
+    this.emit({ type: 'DELETED', object: obj, prevObject: obj });
+  }
+
+  private index(obj: KubeObject): void {
+    for (const ref of obj.metadata.ownerReferences ?? []) {
+      let m = this.byOwner.get(ref.uid);
+      if (!m) this.byOwner.set(ref.uid, (m = new Map()));
+      m.set(objectKey(obj), obj);
+    }
+  }
+
+  private unindex(obj: KubeObject): void {
+    for (const ref of obj.metadata.ownerReferences ?? []) {
+      const m = this.byOwner.get(ref.uid);
+      m?.delete(objectKey(obj));
+      if (m && m.size === 0) this.byOwner.delete(ref.uid);
+    }
+  }
+
+  private emit(ev: CacheEvent): void {
+    for (const h of this.handlers) {
+      try {
+        h(ev);
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, 'cache handler threw');
+      }
+    }
+  }
+
+  private advance(rev: number): void {
+    if (rev > this.revision) this.revision = rev;
+    const ready = this.revisionWaiters.filter((w) => w.rev <= this.revision);
+    this.revisionWaiters = this.revisionWaiters.filter((w) => w.rev > this.revision);
+    for (const w of ready) w.resolve();
+  }
+}
+
+function normalize(ref: ObjectRef): ObjectRef {
+  const info = kindInfo(ref.kind);
+  if (info && !info.namespaced) return { kind: ref.kind, name: ref.name };
+  if (info?.namespaced && !ref.namespace) return { ...ref, namespace: 'default' };
+  return ref;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
+  }
+  return v;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Small helpers for reading and writing objects from a reconciler: canonical JSON, deep copies
+ * of frozen cache objects, and "write only when something changed" (convention 5).
+ */
+import type { KubeObject } from '../model/types.js';
+import type { Store, WriteOrigin } from '../store/types.js';
+
+/** JSON with object keys sorted and undefined members dropped: equal values, equal strings. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** True when two values are deeply equal as JSON (key order ignored). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** A mutable deep copy of a (possibly frozen) cached object. */
+export function copy<T>(obj: T): T {
+  return structuredClone(obj);
+}
+
+/**
+ * Writes `next` unless it equals `current` (the cached object it was copied from). Returns the
+ * stored object, or `current` when nothing changed. `next` must carry current's resourceVersion,
+ * so a stale cache surfaces as `Conflict` (a transient error: the key is retried).
+ */
+export async function updateIfChanged<T extends KubeObject>(
+  store: Store,
+  current: T,
+  next: T,
+  opts: { origin: WriteOrigin },
+): Promise<T> {
+  if (sameJson(current, next)) return current;
+  return store.update(next, { origin: opts.origin });
+}

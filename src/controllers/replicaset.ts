@@ -1,0 +1,274 @@
+/**
+ * The ReplicaSet controller: keeps `spec.replicas` active pods matching the selector, adopting
+ * matching orphans and releasing pods that stop matching, and reports status as Kubernetes does
+ * (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration).
+ *
+ * Steps of one reconcile: claim pods → (if expectations are satisfied) create or delete pods →
+ * write status once.
+ */
+import { randomInt } from 'node:crypto';
+import { GantryError, isGantryError } from '../errors.js';
+import { objectKey, parseKey } from '../model/keys.js';
+import { matchesLabels, matchesSelector } from '../model/selectors.js';
+import type { Condition, KubeObject, Pod, ReplicaSet } from '../model/types.js';
+import type { CacheEvent, CacheReader } from './cache.js';
+import { Expectations } from './expectations.js';
+import { copy, updateIfChanged } from './objects.js';
+import { claim, controllerReferenceTo } from './ownership.js';
+import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable, podCondition } from './pods.js';
+import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+
+/** Condition types a ReplicaSet reports. */
+export const ReplicaSetConditionTypes = ['ReplicaFailure'] as const;
+/** Reasons of the ReplicaFailure condition. */
+export const ReplicaSetReasons = ['FailedCreate', 'FailedDelete'] as const;
+/** One of {@link ReplicaSetReasons}. */
+export type ReplicaSetReason = (typeof ReplicaSetReasons)[number];
+
+/** Kubernetes' burstReplicas: the most pods one reconcile creates or deletes. */
+const BURST = 500;
+/** Characters of generated name suffixes (Kubernetes' utilrand alphabet: no vowels, no 0/1/3). */
+export const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** A random 5-character suffix, as Kubernetes' generateName uses. */
+export function randomSuffix(len = 5): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += NAME_ALPHABET[randomInt(NAME_ALPHABET.length)];
+  return s;
+}
+
+/** Options for {@link ReplicaSetController}. */
+export interface ReplicaSetControllerOptions {
+  /** Expectations TTL (default 5 min). */
+  expectationsTtlMs?: number;
+}
+
+/** Keeps the pods of every ReplicaSet. */
+export class ReplicaSetController implements Controller {
+  readonly name = 'replicaset';
+  readonly kinds = ['ReplicaSet'] as const;
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToReplicaSets }];
+  /** Exposed for tests and for controllers built alike. */
+  readonly expectations: Expectations;
+
+  constructor(opts: ReplicaSetControllerOptions = {}) {
+    this.expectations = new Expectations({ ttlMs: opts.expectationsTtlMs });
+  }
+
+  observe(ev: CacheEvent): void {
+    if (ev.object.kind !== 'Pod') return;
+    const ref = controllerRef(ev.object);
+    if (!ref || ref.kind !== 'ReplicaSet') return;
+    const rsKey = `ReplicaSet/${ev.object.metadata.namespace}/${ref.name}`;
+    const podKey = objectKey(ev.object);
+    if (ev.type === 'ADDED') {
+      if (ev.object.metadata.deletionTimestamp) this.expectations.deletionObserved(rsKey, podKey);
+      else this.expectations.creationObserved(rsKey);
+    } else if (ev.type === 'DELETED' || (ev.object.metadata.deletionTimestamp && !ev.prevObject?.metadata.deletionTimestamp)) {
+      this.expectations.deletionObserved(rsKey, podKey);
+    }
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
+    const rs = ctx.cache.get<ReplicaSet>(parseKey(key));
+    if (!rs) {
+      this.expectations.delete(key);
+      return;
+    }
+    if (!matchesSelector(rs.spec.selector, rs.spec.template.metadata?.labels)) {
+      throw invalidReplicaSet(rs, 'spec.selector does not match spec.template.metadata.labels');
+    }
+    const needsSync = this.expectations.satisfied(key);
+    const candidates = ctx.cache.list<Pod>('Pod', { namespace: rs.metadata.namespace }).filter(isPodActive);
+    const pods = await claim(rs, candidates, { selector: rs.spec.selector, store: ctx.store, origin: ctx.origin });
+
+    let failure: { reason: ReplicaSetReason; err: unknown } | undefined;
+    if (needsSync && !rs.metadata.deletionTimestamp) {
+      failure = await this.manageReplicas(key, rs, pods, ctx);
+    }
+
+    const now = ctx.now();
+    const status = computeStatus(rs, pods, now, failure);
+    await updateIfChanged(ctx.store, rs, { ...copy(rs), status }, { origin: ctx.origin });
+    if (failure) throw failure.err;
+
+    const minReady = rs.spec.minReadySeconds ?? 0;
+    if (minReady > 0 && status.readyReplicas !== status.availableReplicas) {
+      const waits = pods.map((p) => msUntilAvailable(p, minReady, now)).filter((x): x is number => x !== undefined);
+      if (waits.length > 0) return { requeueAfter: Math.min(...waits) + 1 };
+    }
+  }
+
+  private async manageReplicas(
+    key: string,
+    rs: ReplicaSet,
+    pods: Pod[],
+    ctx: ReconcileContext,
+  ): Promise<{ reason: ReplicaSetReason; err: unknown } | undefined> {
+    const want = rs.spec.replicas ?? 1;
+    const diff = pods.length - want;
+    if (diff < 0) {
+      const count = Math.min(-diff, BURST);
+      this.expectations.expectCreations(key, count);
+      // Slow start, as Kubernetes: batches of 1, 2, 4, … so a failing template costs one error.
+      let remaining = count;
+      let batch = 1;
+      while (remaining > 0) {
+        const n = Math.min(batch, remaining);
+        const results = await Promise.allSettled(Array.from({ length: n }, () => createPod(rs, ctx)));
+        remaining -= n;
+        const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+        if (failed.length > 0) {
+          // Those creations (and the ones not attempted) will never show up in the watch.
+          this.expectations.creationObserved(key, failed.length + remaining);
+          return { reason: 'FailedCreate', err: failed[0]!.reason };
+        }
+        batch *= 2;
+      }
+      return undefined;
+    }
+    if (diff > 0) {
+      const victims = podsToDelete(pods, Math.min(diff, BURST));
+      this.expectations.expectDeletions(key, victims.map((p) => objectKey(p)));
+      for (const pod of victims) {
+        try {
+          const outcome = await deletePod(ctx.store, pod, { origin: { ...ctx.origin, reason: `scale down ${rs.metadata.name} to ${want}` }, now: ctx.now });
+          if (outcome === 'gone') this.expectations.deletionObserved(key, objectKey(pod));
+        } catch (err) {
+          this.expectations.deletionObserved(key, objectKey(pod));
+          return { reason: 'FailedDelete', err };
+        }
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Maps a pod to its ReplicaSet, or for orphans to every ReplicaSet whose selector matches. */
+function podToReplicaSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
+  const keys = new Set<string>();
+  for (const pod of [ev.object, ev.prevObject]) {
+    if (!pod) continue;
+    const ns = pod.metadata.namespace;
+    const ref = controllerRef(pod);
+    if (ref) {
+      if (ref.kind === 'ReplicaSet') keys.add(`ReplicaSet/${ns}/${ref.name}`);
+      continue;
+    }
+    for (const rs of cache.list<ReplicaSet>('ReplicaSet', { namespace: ns })) {
+      if (matchesSelector(rs.spec.selector, pod.metadata.labels)) keys.add(objectKey(rs));
+    }
+  }
+  return keys;
+}
+
+async function createPod(rs: ReplicaSet, ctx: ReconcileContext): Promise<Pod> {
+  const tpl = rs.spec.template;
+  for (let attempt = 0; ; attempt++) {
+    const pod: Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${rs.metadata.name}-${randomSuffix()}`,
+        namespace: rs.metadata.namespace,
+        labels: { ...(tpl.metadata?.labels ?? {}) },
+        ...(tpl.metadata?.annotations ? { annotations: { ...tpl.metadata.annotations } } : {}),
+        ownerReferences: [controllerReferenceTo(rs)],
+      },
+      spec: copy(tpl.spec),
+    };
+    try {
+      return await ctx.store.create(pod, { origin: { ...ctx.origin, reason: `create pod for ${rs.metadata.name}` } });
+    } catch (err) {
+      // A random name collision: try another name, as generateName does.
+      if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * The `count` pods to delete first, as Kubernetes ranks them: unscheduled before scheduled,
+ * Pending before Unknown before Running, not ready before ready, more pods on the same node
+ * first, ready for less time first, more restarts first, newer first.
+ */
+export function podsToDelete(pods: readonly Pod[], count: number): Pod[] {
+  const perNode = new Map<string, number>();
+  for (const p of pods) if (p.spec.nodeName) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
+  const rank = (p: Pod): number => (p.spec.nodeName ? perNode.get(p.spec.nodeName) ?? 0 : 0);
+  return [...pods].sort((a, b) => comparePodsForDeletion(a, b, rank)).slice(0, count);
+}
+
+const phaseOrder: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
+
+function comparePodsForDeletion(a: Pod, b: Pod, rank: (p: Pod) => number): number {
+  const an = a.spec.nodeName ?? '';
+  const bn = b.spec.nodeName ?? '';
+  if (an !== bn && (an === '' || bn === '')) return an === '' ? -1 : 1;
+  const ap = phaseOrder[a.status?.phase ?? 'Pending'] ?? 0;
+  const bp = phaseOrder[b.status?.phase ?? 'Pending'] ?? 0;
+  if (ap !== bp) return ap - bp;
+  const ar = isPodReady(a);
+  const br = isPodReady(b);
+  if (ar !== br) return ar ? 1 : -1;
+  if (rank(a) !== rank(b)) return rank(b) - rank(a);
+  if (ar && br) {
+    const at = readySince(a);
+    const bt = readySince(b);
+    if (at !== bt) return bt - at;
+  }
+  const ac = restarts(a);
+  const bc = restarts(b);
+  if (ac !== bc) return bc - ac;
+  return created(b) - created(a);
+}
+
+/** Ready since (ms); pods without a time sort as most recently ready. */
+function readySince(p: Pod): number {
+  const t = podCondition(p, 'Ready')?.lastTransitionTime;
+  return t ? Date.parse(t) : Number.POSITIVE_INFINITY;
+}
+
+function restarts(p: Pod): number {
+  return Math.max(0, ...(p.status?.containerStatuses ?? []).map((c) => c.restartCount));
+}
+
+/** Created at (ms); pods without a timestamp sort as newest. */
+function created(p: KubeObject): number {
+  const t = p.metadata.creationTimestamp;
+  return t ? Date.parse(t) : Number.POSITIVE_INFINITY;
+}
+
+/** The status Kubernetes reports for a ReplicaSet with these (claimed, active) pods. */
+export function computeStatus(
+  rs: ReplicaSet,
+  pods: readonly Pod[],
+  now: number,
+  failure?: { reason: ReplicaSetReason; err: unknown },
+): NonNullable<ReplicaSet['status']> {
+  const minReady = rs.spec.minReadySeconds ?? 0;
+  const tplLabels = rs.spec.template.metadata?.labels;
+  const conditions: Condition[] = (rs.status?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure').map((c) => ({ ...c }));
+  if (failure) {
+    const prev = rs.status?.conditions?.find((c) => c.type === 'ReplicaFailure');
+    conditions.push({
+      type: 'ReplicaFailure',
+      status: 'True',
+      reason: failure.reason,
+      message: failure.err instanceof Error ? failure.err.message : String(failure.err),
+      lastTransitionTime: prev?.status === 'True' ? prev.lastTransitionTime : new Date(now).toISOString(),
+    });
+  }
+  return {
+    replicas: pods.length,
+    fullyLabeledReplicas: pods.filter((p) => matchesLabels(tplLabels, p.metadata.labels)).length,
+    readyReplicas: pods.filter(isPodReady).length,
+    availableReplicas: pods.filter((p) => isPodAvailable(p, minReady, now)).length,
+    observedGeneration: rs.metadata.generation,
+    ...(conditions.length > 0 ? { conditions } : {}),
+  };
+}
+
+/** Thrown when a ReplicaSet cannot be reconciled for a reason the user must fix. */
+export function invalidReplicaSet(rs: ReplicaSet, message: string): GantryError {
+  return new GantryError('InvalidManifest', `cannot reconcile ReplicaSet ${rs.metadata.namespace}/${rs.metadata.name}: ${message}`, { object: objectKey(rs) });
+}
