@@ -1,0 +1,663 @@
+/**
+ * Semantic checks that JSON Schema cannot express, made the way the Kubernetes API server makes
+ * them (names, selectors matching template labels, ports, quantities, volumes, restart
+ * policies, schedules, …). They run only on objects that passed the schema, so shapes here are
+ * the ones of src/model/types.ts.
+ */
+import {
+  validateConfigKey,
+  validateDns1035Label,
+  validateDns1123Label,
+  validateDns1123Subdomain,
+  validateEnvVarName,
+  validateLabelKey,
+  validateLabelValue,
+  validatePortName,
+} from '../model/names.js';
+import { parseQuantity } from '../model/quantity.js';
+import { matchesSelector } from '../model/selectors.js';
+import type {
+  ConfigMap,
+  Container,
+  CronJob,
+  DaemonSet,
+  Deployment,
+  Ingress,
+  IngressBackend,
+  Job,
+  JobSpec,
+  KeyToPath,
+  KubeObject,
+  LabelSelector,
+  PodSpec,
+  PodTemplateSpec,
+  Probe,
+  ReplicaSet,
+  Secret,
+  Service,
+  StatefulSet,
+  StringMap,
+} from '../model/types.js';
+import { validateSchedule, validateTimeZone } from './validate-cron.js';
+
+/** A semantic problem: the field it concerns and a message that starts with that field. */
+export interface RuleProblem {
+  field: string;
+  message: string;
+}
+
+/** Collects problems; every message names its field first, as kubectl prints them. */
+class Problems {
+  readonly list: RuleProblem[] = [];
+  invalid(field: string, value: unknown, why: string): void {
+    this.list.push({ field, message: `${field}: invalid value ${quote(value)}: ${why}` });
+  }
+  required(field: string, why?: string): void {
+    this.list.push({ field, message: why ? `${field} is required: ${why}` : `${field} is required` });
+  }
+  duplicate(field: string, value: unknown): void {
+    this.list.push({ field, message: `${field}: duplicate value ${quote(value)}` });
+  }
+  forbidden(field: string, why: string): void {
+    this.list.push({ field, message: `${field}: forbidden: ${why}` });
+  }
+  notFound(field: string, value: unknown, hint: string): void {
+    this.list.push({ field, message: `${field}: not found: ${quote(value)} (${hint})` });
+  }
+  say(field: string, message: string): void {
+    this.list.push({ field, message: `${field} ${message}` });
+  }
+}
+
+function quote(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+}
+
+/** Runs every semantic check for `obj` (already schema-valid) and returns the problems. */
+export function ruleProblems(obj: KubeObject): RuleProblem[] {
+  const p = new Problems();
+  checkMetadata(p, obj);
+  switch (obj.kind) {
+    case 'ConfigMap':
+      checkConfigMap(p, obj as ConfigMap);
+      break;
+    case 'Secret':
+      checkSecret(p, obj as Secret);
+      break;
+    case 'Pod':
+      checkPodSpec(p, 'spec', (obj as KubeObject & { spec: PodSpec }).spec, { restart: 'any' });
+      break;
+    case 'Deployment':
+      checkDeployment(p, obj as Deployment);
+      break;
+    case 'ReplicaSet':
+      checkWorkload(p, 'spec', obj as ReplicaSet);
+      break;
+    case 'StatefulSet':
+      checkStatefulSet(p, obj as StatefulSet);
+      break;
+    case 'DaemonSet':
+      checkDaemonSet(p, obj as DaemonSet);
+      break;
+    case 'Job':
+      checkJobSpec(p, 'spec', (obj as Job).spec);
+      break;
+    case 'CronJob':
+      checkCronJob(p, obj as CronJob);
+      break;
+    case 'Service':
+      checkService(p, obj as Service);
+      break;
+    case 'Ingress':
+      checkIngress(p, obj as Ingress);
+      break;
+    default:
+      break;
+  }
+  return p.list;
+}
+
+// ---------------------------------------------------------------- metadata, labels, selectors
+
+function checkMetadata(p: Problems, obj: KubeObject): void {
+  const { name, namespace, labels, annotations } = obj.metadata;
+  if (name === '') {
+    p.required('metadata.name', 'name or generateName is required');
+  } else {
+    // Kubernetes: Namespace names are DNS-1123 labels, Service names DNS-1035 labels (they
+    // become DNS names of their own), everything else DNS-1123 subdomains.
+    const bad =
+      obj.kind === 'Namespace' ? validateDns1123Label(name)
+        : obj.kind === 'Service' ? validateDns1035Label(name)
+          : validateDns1123Subdomain(name);
+    if (bad) p.invalid('metadata.name', name, bad);
+    else if (obj.kind === 'CronJob' && name.length > 52) {
+      // The controller appends an 11-character suffix to name Jobs after their CronJob.
+      p.invalid('metadata.name', name, 'must be no more than 52 characters');
+    }
+  }
+  if (namespace !== undefined && namespace !== '') {
+    const bad = validateDns1123Label(namespace);
+    if (bad) p.invalid('metadata.namespace', namespace, bad);
+  }
+  checkLabels(p, 'metadata.labels', labels);
+  checkAnnotations(p, 'metadata.annotations', annotations);
+}
+
+function checkLabels(p: Problems, path: string, labels: StringMap | undefined): void {
+  if (!labels) return;
+  for (const key in labels) {
+    const badKey = validateLabelKey(key);
+    if (badKey) p.invalid(`${path}[${key}]`, key, badKey);
+    const badValue = validateLabelValue(labels[key]!);
+    if (badValue) p.invalid(`${path}[${key}]`, labels[key], badValue);
+  }
+}
+
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+function checkAnnotations(p: Problems, path: string, annotations: StringMap | undefined): void {
+  if (!annotations) return;
+  let size = 0;
+  for (const key in annotations) {
+    const bad = validateLabelKey(key);
+    if (bad) p.invalid(`${path}[${key}]`, key, bad);
+    size += key.length + annotations[key]!.length;
+  }
+  if (size > ANNOTATIONS_MAX_BYTES) p.say(path, `may not have more than ${ANNOTATIONS_MAX_BYTES} bytes in total`);
+}
+
+function checkSelector(p: Problems, path: string, sel: LabelSelector): void {
+  checkLabels(p, `${path}.matchLabels`, sel.matchLabels);
+  sel.matchExpressions?.forEach((req, i) => {
+    const at = `${path}.matchExpressions[${i}]`;
+    const bad = validateLabelKey(req.key);
+    if (bad) p.invalid(`${at}.key`, req.key, bad);
+    const values = req.values ?? [];
+    if ((req.operator === 'In' || req.operator === 'NotIn') && values.length === 0) {
+      p.required(`${at}.values`, "must be specified when `operator` is 'In' or 'NotIn'");
+    }
+    if ((req.operator === 'Exists' || req.operator === 'DoesNotExist') && values.length > 0) {
+      p.forbidden(`${at}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+    }
+    values.forEach((v, j) => {
+      const badValue = validateLabelValue(v);
+      if (badValue) p.invalid(`${at}.values[${j}]`, v, badValue);
+    });
+  });
+}
+
+function selectorIsEmpty(sel: LabelSelector): boolean {
+  return Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0;
+}
+
+/** Selector present, non-empty, valid, and matching the template's labels. */
+function checkSelectorMatchesTemplate(p: Problems, spec: string, sel: LabelSelector, template: PodTemplateSpec): void {
+  if (selectorIsEmpty(sel)) {
+    p.invalid(`${spec}.selector`, sel, 'empty selector is invalid for this kind');
+    return;
+  }
+  checkSelector(p, `${spec}.selector`, sel);
+  if (!matchesSelector(sel, template.metadata?.labels)) {
+    p.invalid(`${spec}.template.metadata.labels`, template.metadata?.labels ?? {}, '`selector` does not match template `labels`');
+  }
+}
+
+// ---------------------------------------------------------------- workloads
+
+type RestartRule = 'any' | 'always' | 'job';
+
+function checkTemplate(p: Problems, path: string, template: PodTemplateSpec, opts: PodCheckOptions): void {
+  checkLabels(p, `${path}.metadata.labels`, template.metadata?.labels);
+  checkAnnotations(p, `${path}.metadata.annotations`, template.metadata?.annotations);
+  checkPodSpec(p, `${path}.spec`, template.spec, opts);
+}
+
+function checkWorkload(
+  p: Problems,
+  path: string,
+  obj: { spec: { selector: LabelSelector; template: PodTemplateSpec } },
+  extraVolumes?: readonly string[],
+): void {
+  checkSelectorMatchesTemplate(p, path, obj.spec.selector, obj.spec.template);
+  checkTemplate(p, `${path}.template`, obj.spec.template, { restart: 'always', extraVolumes });
+}
+
+function checkDeployment(p: Problems, d: Deployment): void {
+  checkWorkload(p, 'spec', d);
+  const strategy = d.spec.strategy;
+  if (!strategy) return;
+  if (strategy.type === 'Recreate' && strategy.rollingUpdate) {
+    p.forbidden('spec.strategy.rollingUpdate', "may not be specified when strategy `type` is 'Recreate'");
+    return;
+  }
+  const ru = strategy.rollingUpdate;
+  if (!ru) return;
+  const surge = checkIntOrPercent(p, 'spec.strategy.rollingUpdate.maxSurge', ru.maxSurge);
+  const unavailable = checkIntOrPercent(p, 'spec.strategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, true);
+  if (surge === 0 && unavailable === 0) {
+    p.invalid('spec.strategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'may not be 0 when `maxSurge` is 0');
+  }
+}
+
+function checkStatefulSet(p: Problems, s: StatefulSet): void {
+  const claims: string[] = [];
+  const seen = new Set<string>();
+  s.spec.volumeClaimTemplates?.forEach((t, i) => {
+    const at = `spec.volumeClaimTemplates[${i}]`;
+    const name = t.metadata.name;
+    const bad = validateDns1123Subdomain(name);
+    if (bad) p.invalid(`${at}.metadata.name`, name, bad);
+    if (seen.has(name)) p.duplicate(`${at}.metadata.name`, name);
+    seen.add(name);
+    claims.push(name);
+    checkLabels(p, `${at}.metadata.labels`, t.metadata.labels);
+    if (t.spec.resources) checkResources(p, `${at}.spec.resources`, t.spec.resources);
+  });
+  if (s.spec.serviceName) {
+    const bad = validateDns1035Label(s.spec.serviceName);
+    if (bad) p.invalid('spec.serviceName', s.spec.serviceName, bad);
+  }
+  // A StatefulSet's containers may mount the per-pod volumes made from its claim templates.
+  checkWorkload(p, 'spec', s, claims);
+  const ru = s.spec.updateStrategy?.rollingUpdate;
+  if (ru && s.spec.updateStrategy?.type === 'OnDelete') {
+    p.forbidden('spec.updateStrategy.rollingUpdate', "only allowed for updateStrategy 'RollingUpdate'");
+  }
+  if (ru?.maxUnavailable !== undefined) {
+    const v = checkIntOrPercent(p, 'spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, true);
+    if (v === 0) p.invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'must be greater than 0');
+  }
+}
+
+function checkDaemonSet(p: Problems, d: DaemonSet): void {
+  checkWorkload(p, 'spec', d);
+  const ru = d.spec.updateStrategy?.rollingUpdate;
+  if (!ru) return;
+  const surge = checkIntOrPercent(p, 'spec.updateStrategy.rollingUpdate.maxSurge', ru.maxSurge);
+  const unavailable = checkIntOrPercent(p, 'spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, true);
+  if (surge === 0 && unavailable === 0) {
+    p.invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'may not be 0 when `maxSurge` is 0');
+  }
+}
+
+const percentRe = /^[0-9]+%$/;
+
+/**
+ * Checks an int-or-percent ("25%", 1) and returns its magnitude for zero tests (percent or
+ * count), or undefined when unset or invalid.
+ */
+function checkIntOrPercent(p: Problems, field: string, v: number | string | undefined, capAt100 = false): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') {
+    if (v < 0) {
+      p.invalid(field, v, 'must be greater than or equal to 0');
+      return undefined;
+    }
+    return v;
+  }
+  if (!percentRe.test(v)) {
+    p.invalid(field, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%')");
+    return undefined;
+  }
+  const n = Number(v.slice(0, -1));
+  if (capAt100 && n > 100) p.invalid(field, v, 'must not be greater than 100%');
+  return n;
+}
+
+function checkJobSpec(p: Problems, path: string, spec: JobSpec): void {
+  if (spec.manualSelector === true) {
+    if (!spec.selector) p.required(`${path}.selector`, 'required when `manualSelector` is true');
+    else checkSelectorMatchesTemplate(p, path, spec.selector, spec.template);
+  } else if (spec.selector) {
+    p.invalid(`${path}.selector`, spec.selector, '`selector` will be auto-generated (set `manualSelector: true` to give your own)');
+  }
+  if (spec.completionMode === 'Indexed' && spec.completions === undefined) {
+    p.required(`${path}.completions`, "when completion mode is 'Indexed'");
+  }
+  checkTemplate(p, `${path}.template`, spec.template, { restart: 'job' });
+}
+
+function checkCronJob(p: Problems, c: CronJob): void {
+  const badSchedule = validateSchedule(c.spec.schedule);
+  if (badSchedule) p.invalid('spec.schedule', c.spec.schedule, badSchedule);
+  if (c.spec.timeZone !== undefined) {
+    const badZone = validateTimeZone(c.spec.timeZone);
+    if (badZone) p.invalid('spec.timeZone', c.spec.timeZone, badZone);
+  }
+  const meta = c.spec.jobTemplate.metadata;
+  checkLabels(p, 'spec.jobTemplate.metadata.labels', meta?.labels);
+  checkAnnotations(p, 'spec.jobTemplate.metadata.annotations', meta?.annotations);
+  checkJobSpec(p, 'spec.jobTemplate.spec', c.spec.jobTemplate.spec);
+}
+
+// ---------------------------------------------------------------- pod spec
+
+interface PodCheckOptions {
+  /** Which restart policies the owner allows. */
+  restart: RestartRule;
+  /** Volume names mountable besides `volumes` (a StatefulSet's claim templates). */
+  extraVolumes?: readonly string[];
+}
+
+function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOptions): void {
+  if (opts.restart === 'always' && spec.restartPolicy !== undefined && spec.restartPolicy !== 'Always') {
+    p.invalid(`${path}.restartPolicy`, spec.restartPolicy, 'supported values: "Always"');
+  } else if (opts.restart === 'job') {
+    if (spec.restartPolicy === undefined) p.required(`${path}.restartPolicy`, 'supported values: "OnFailure", "Never"');
+    else if (spec.restartPolicy === 'Always') p.invalid(`${path}.restartPolicy`, spec.restartPolicy, 'supported values: "OnFailure", "Never"');
+  }
+
+  const volumes = new Set<string>(opts.extraVolumes);
+  spec.volumes?.forEach((v, i) => {
+    const at = `${path}.volumes[${i}]`;
+    const bad = validateDns1123Label(v.name);
+    if (bad) p.invalid(`${at}.name`, v.name, bad);
+    if (volumes.has(v.name)) p.duplicate(`${at}.name`, v.name);
+    volumes.add(v.name);
+    let sources = 0;
+    if (v.emptyDir) {
+      sources++;
+      if (v.emptyDir.sizeLimit !== undefined) checkQuantity(p, `${at}.emptyDir.sizeLimit`, v.emptyDir.sizeLimit);
+    }
+    if (v.hostPath) sources++;
+    if (v.configMap) {
+      sources++;
+      checkItems(p, `${at}.configMap.items`, v.configMap.items);
+    }
+    if (v.secret) {
+      sources++;
+      checkItems(p, `${at}.secret.items`, v.secret.items);
+    }
+    if (v.persistentVolumeClaim) sources++;
+    // No source at all is fine: Kubernetes defaults it to an emptyDir.
+    if (sources > 1) p.forbidden(at, 'may not specify more than 1 volume type');
+  });
+
+  const names = new Set<string>();
+  const all: [string, Container][] = [];
+  spec.initContainers?.forEach((c, i) => all.push([`${path}.initContainers[${i}]`, c]));
+  spec.containers.forEach((c, i) => all.push([`${path}.containers[${i}]`, c]));
+  for (const [at, c] of all) {
+    const bad = validateDns1123Label(c.name);
+    if (bad) p.invalid(`${at}.name`, c.name, bad);
+    else if (names.has(c.name)) p.duplicate(`${at}.name`, c.name);
+    names.add(c.name);
+    checkContainer(p, at, c, volumes);
+  }
+
+  checkLabels(p, `${path}.nodeSelector`, spec.nodeSelector);
+  if (spec.hostname !== undefined && spec.hostname !== '') {
+    const bad = validateDns1123Label(spec.hostname);
+    if (bad) p.invalid(`${path}.hostname`, spec.hostname, bad);
+  }
+  if (spec.subdomain !== undefined && spec.subdomain !== '') {
+    const bad = validateDns1123Label(spec.subdomain);
+    if (bad) p.invalid(`${path}.subdomain`, spec.subdomain, bad);
+  }
+  spec.tolerations?.forEach((t, i) => {
+    const at = `${path}.tolerations[${i}]`;
+    if (t.key) {
+      const bad = validateLabelKey(t.key);
+      if (bad) p.invalid(`${at}.key`, t.key, bad);
+    } else if (t.operator !== 'Exists') {
+      p.invalid(`${at}.operator`, t.operator ?? 'Equal', 'operator must be Exists when `key` is empty, which means "match all values and all keys"');
+    }
+    if (t.operator === 'Exists' && t.value) p.invalid(`${at}.operator`, t.operator, 'value must be empty when `operator` is \'Exists\'');
+    if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') {
+      p.invalid(`${at}.effect`, t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set");
+    }
+  });
+}
+
+function checkItems(p: Problems, path: string, items: KeyToPath[] | undefined): void {
+  const seen = new Set<string>();
+  items?.forEach((item, i) => {
+    const bad = validateRelativePath(item.path);
+    if (bad) p.invalid(`${path}[${i}].path`, item.path, bad);
+    if (seen.has(item.path)) p.duplicate(`${path}[${i}].path`, item.path);
+    seen.add(item.path);
+  });
+}
+
+function validateRelativePath(path: string): string | undefined {
+  if (path.startsWith('/')) return 'must be a relative path';
+  if (path.split('/').includes('..')) return "must not contain '..'";
+  return undefined;
+}
+
+function checkContainer(p: Problems, at: string, c: Container, volumes: ReadonlySet<string>): void {
+  const portNames = new Set<string>();
+  c.ports?.forEach((port, i) => {
+    if (port.name === undefined) return;
+    const field = `${at}.ports[${i}].name`;
+    const bad = validatePortName(port.name);
+    if (bad) p.invalid(field, port.name, bad);
+    else if (portNames.has(port.name)) p.duplicate(field, port.name);
+    portNames.add(port.name);
+  });
+
+  c.env?.forEach((e, i) => {
+    const field = `${at}.env[${i}]`;
+    const bad = validateEnvVarName(e.name);
+    if (bad) p.invalid(`${field}.name`, e.name, bad);
+    if (!e.valueFrom) return;
+    if (e.value) p.forbidden(`${field}.valueFrom`, 'may not be specified when `value` is not empty');
+    const from = e.valueFrom;
+    const n = +!!from.configMapKeyRef + +!!from.secretKeyRef + +!!from.fieldRef + +!!from.resourceFieldRef;
+    if (n === 0) p.invalid(`${field}.valueFrom`, from, 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`');
+    if (n > 1) p.invalid(`${field}.valueFrom`, from, 'may not have more than one field specified at a time');
+    if (from.resourceFieldRef?.divisor !== undefined) checkQuantity(p, `${field}.valueFrom.resourceFieldRef.divisor`, from.resourceFieldRef.divisor);
+  });
+
+  c.envFrom?.forEach((e, i) => {
+    const field = `${at}.envFrom[${i}]`;
+    const n = +!!e.configMapRef + +!!e.secretRef;
+    if (n !== 1) p.invalid(field, e, 'must specify exactly one of: `configMapRef` or `secretRef`');
+    if (e.prefix) {
+      const bad = validateEnvVarName(e.prefix);
+      if (bad) p.invalid(`${field}.prefix`, e.prefix, bad);
+    }
+  });
+
+  if (c.resources) checkResources(p, `${at}.resources`, c.resources);
+
+  const mountPaths = new Set<string>();
+  c.volumeMounts?.forEach((m, i) => {
+    const field = `${at}.volumeMounts[${i}]`;
+    if (!volumes.has(m.name)) p.notFound(`${field}.name`, m.name, 'no volume of that name in the pod\'s volumes');
+    if (mountPaths.has(m.mountPath)) p.invalid(`${field}.mountPath`, m.mountPath, 'must be unique');
+    mountPaths.add(m.mountPath);
+    if (m.subPath) {
+      const bad = validateRelativePath(m.subPath);
+      if (bad) p.invalid(`${field}.subPath`, m.subPath, bad);
+    }
+  });
+
+  checkProbe(p, `${at}.livenessProbe`, c.livenessProbe, true);
+  checkProbe(p, `${at}.readinessProbe`, c.readinessProbe, false);
+  checkProbe(p, `${at}.startupProbe`, c.startupProbe, true);
+}
+
+function checkProbe(p: Problems, at: string, probe: Probe | undefined, successMustBeOne: boolean): void {
+  if (!probe) return;
+  const n = +!!probe.exec + +!!probe.httpGet + +!!probe.tcpSocket;
+  if (n === 0) p.required(at, 'must specify a handler type (exec, httpGet or tcpSocket)');
+  if (n > 1) p.forbidden(at, 'may not specify more than 1 handler type');
+  if (probe.httpGet) checkPortRef(p, `${at}.httpGet.port`, probe.httpGet.port);
+  if (probe.tcpSocket) checkPortRef(p, `${at}.tcpSocket.port`, probe.tcpSocket.port);
+  if (successMustBeOne && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
+    p.invalid(`${at}.successThreshold`, probe.successThreshold, 'must be 1');
+  }
+}
+
+/** A port given by number (1–65535) or by the name of a container port. */
+function checkPortRef(p: Problems, field: string, port: number | string): void {
+  if (typeof port === 'number') {
+    if (port < 1 || port > 65535) p.invalid(field, port, 'must be between 1 and 65535, inclusive');
+    return;
+  }
+  const bad = validatePortName(port);
+  if (bad) p.invalid(field, port, bad);
+}
+
+const standardResources = new Set(['cpu', 'memory', 'ephemeral-storage', 'storage']);
+
+function checkResources(p: Problems, at: string, r: { limits?: Record<string, number | string>; requests?: Record<string, number | string> }): void {
+  const limits = new Map<string, number>();
+  for (const [kind, map] of [['limits', r.limits], ['requests', r.requests]] as const) {
+    if (!map) continue;
+    for (const name in map) {
+      const field = `${at}.${kind}[${name}]`;
+      if (!standardResources.has(name) && !name.startsWith('hugepages-') && !name.includes('/')) {
+        p.invalid(field, name, 'must be a standard resource type (cpu, memory, ephemeral-storage, hugepages-<size>) or fully qualified');
+        continue;
+      }
+      const value = checkQuantity(p, field, map[name]!);
+      if (value === undefined) continue;
+      if (kind === 'limits') {
+        limits.set(name, value);
+      } else {
+        const limit = limits.get(name);
+        if (limit !== undefined && value > limit) {
+          p.invalid(field, map[name], `must be less than or equal to ${name} limit of ${r.limits![name]}`);
+        }
+      }
+    }
+  }
+}
+
+/** Parses a quantity; reports and returns undefined when it is not one or is negative. */
+function checkQuantity(p: Problems, field: string, q: number | string): number | undefined {
+  const v = parseQuantity(q);
+  if (v === undefined) {
+    p.invalid(field, q, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (e.g. '500m', '128Mi', '2')");
+    return undefined;
+  }
+  if (v < 0) {
+    p.invalid(field, q, 'must be greater than or equal to 0');
+    return undefined;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- config
+
+function checkDataKeys(p: Problems, path: string, data: StringMap | undefined, seen: Set<string>): void {
+  if (!data) return;
+  for (const key in data) {
+    const bad = validateConfigKey(key);
+    if (bad) p.invalid(`${path}[${key}]`, key, bad);
+    if (seen.has(key)) p.duplicate(`${path}[${key}]`, key);
+    seen.add(key);
+  }
+}
+
+const base64Re = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const lineBreaks = /[\r\n]/g;
+
+function checkBase64(p: Problems, path: string, data: StringMap | undefined): void {
+  if (!data) return;
+  for (const key in data) {
+    // Go's base64 decoder (the API server's) skips line breaks, so folded YAML values work.
+    const value = data[key]!.replace(lineBreaks, '');
+    if (!base64Re.test(value)) p.say(`${path}[${key}]`, 'must be base64-encoded (use stringData for plain text)');
+  }
+}
+
+function checkConfigMap(p: Problems, c: ConfigMap): void {
+  const seen = new Set<string>();
+  checkDataKeys(p, 'data', c.data, seen);
+  checkDataKeys(p, 'binaryData', c.binaryData, seen);
+  checkBase64(p, 'binaryData', c.binaryData);
+}
+
+function checkSecret(p: Problems, s: Secret): void {
+  checkDataKeys(p, 'data', s.data, new Set());
+  checkDataKeys(p, 'stringData', s.stringData, new Set());
+  checkBase64(p, 'data', s.data);
+}
+
+// ---------------------------------------------------------------- networking
+
+function checkService(p: Problems, s: Service): void {
+  const spec = s.spec;
+  const ports = spec.ports ?? [];
+  if (spec.type === 'ExternalName') {
+    if (!spec.externalName) p.required('spec.externalName', "when `type` is 'ExternalName'");
+    else {
+      const bad = validateDns1123Subdomain(spec.externalName.replace(/\.$/, ''));
+      if (bad) p.invalid('spec.externalName', spec.externalName, bad);
+    }
+  } else if (ports.length === 0) {
+    p.required('spec.ports', "at least one port unless `type` is 'ExternalName'");
+  }
+  const names = new Set<string>();
+  const pairs = new Set<string>();
+  ports.forEach((port, i) => {
+    const at = `spec.ports[${i}]`;
+    if (port.name === undefined || port.name === '') {
+      if (ports.length > 1) p.required(`${at}.name`, 'port names are required when a Service has more than one port');
+    } else {
+      const bad = validateDns1123Label(port.name);
+      if (bad) p.invalid(`${at}.name`, port.name, bad);
+      else if (names.has(port.name)) p.duplicate(`${at}.name`, port.name);
+      names.add(port.name);
+    }
+    const pair = `${port.port}/${port.protocol ?? 'TCP'}`;
+    if (pairs.has(pair)) p.duplicate(at, pair);
+    pairs.add(pair);
+    if (port.targetPort !== undefined) checkPortRef(p, `${at}.targetPort`, port.targetPort);
+    if (port.nodePort !== undefined && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
+      p.forbidden(`${at}.nodePort`, `may not be used when \`type\` is '${spec.type ?? 'ClusterIP'}'`);
+    }
+  });
+  checkLabels(p, 'spec.selector', spec.selector);
+}
+
+const wildcardHostRe = /^\*\./;
+
+function checkIngress(p: Problems, ing: Ingress): void {
+  const spec = ing.spec;
+  if (!spec.defaultBackend && (spec.rules ?? []).length === 0) {
+    p.required('spec', 'either `defaultBackend` or `rules` must be specified');
+  }
+  if (spec.defaultBackend) checkBackend(p, 'spec.defaultBackend', spec.defaultBackend);
+  spec.tls?.forEach((t, i) => {
+    if (t.secretName) {
+      const bad = validateDns1123Subdomain(t.secretName);
+      if (bad) p.invalid(`spec.tls[${i}].secretName`, t.secretName, bad);
+    }
+  });
+  spec.rules?.forEach((rule, i) => {
+    const at = `spec.rules[${i}]`;
+    if (rule.host) {
+      const bad = validateDns1123Subdomain(rule.host.replace(wildcardHostRe, ''));
+      if (bad) p.invalid(`${at}.host`, rule.host, bad);
+    }
+    rule.http?.paths.forEach((path, j) => {
+      const pat = `${at}.http.paths[${j}]`;
+      if (path.pathType === 'Exact' || path.pathType === 'Prefix') {
+        if (path.path === undefined || path.path === '') p.required(`${pat}.path`, `when \`pathType\` is '${path.pathType}'`);
+        else if (!path.path.startsWith('/')) p.invalid(`${pat}.path`, path.path, "must be an absolute path (start with '/')");
+      } else if (path.path !== undefined && path.path !== '' && !path.path.startsWith('/')) {
+        p.invalid(`${pat}.path`, path.path, "must be an absolute path (start with '/')");
+      }
+      checkBackend(p, `${pat}.backend`, path.backend);
+    });
+  });
+}
+
+function checkBackend(p: Problems, at: string, backend: IngressBackend): void {
+  const svc = backend.service;
+  if (!svc) return;
+  const bad = validateDns1035Label(svc.name);
+  if (bad) p.invalid(`${at}.service.name`, svc.name, bad);
+  const { number, name } = svc.port;
+  if ((number === undefined) === (name === undefined || name === '')) {
+    p.invalid(`${at}.service.port`, svc.port, 'must specify exactly one of `number` or `name`');
+  } else if (name) {
+    const badName = validatePortName(name);
+    if (badName) p.invalid(`${at}.service.port.name`, name, badName);
+  }
+}
