@@ -1,0 +1,459 @@
+/**
+ * The Git recorder: one commit per store change (and per sync attempt) on the status branch of a
+ * bare repository, written by a background writer so the control loop never waits for it.
+ *
+ * Each change writes the object's file (`<namespace>/<kind>/<name>.yaml`, or removes it), a
+ * message in words from summarizeChange, and trailers (actor, desired and store revision,
+ * object). Commits of a drained batch are chained in memory and the branch ref moves once per
+ * batch, after all their objects are on disk: the ref only ever points at a complete commit.
+ */
+import fs from 'node:fs';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import git from 'isomorphic-git';
+import { dump } from 'js-yaml';
+import http from 'isomorphic-git/http/node';
+import { describeChanges, summarizeChange } from '../diff/summary.js';
+import { errorMessage, GantryError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { objectKey } from '../model/keys.js';
+import type { WatchEvent } from '../store/types.js';
+import { formatMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
+import { commitBody, encodeObject, LooseObjectWriter, type EncodedObject, type Signature } from './objects.js';
+import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
+import { TreeIndex, TreeNode } from './tree.js';
+import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
+
+/** Credentials for pushing: user and password, or a token (sent as the password). */
+export type PushAuth = { username: string; password: string } | { token: string };
+
+/** Where and how often to push the status branch. */
+export interface PushOptions {
+  /** http(s) URL of the remote repository. */
+  url: string;
+  auth?: PushAuth;
+  /** How often to push when something new was committed. Default 60 s. */
+  intervalMs?: number;
+  /** Branch on the remote; default: the local status branch name. */
+  remoteBranch?: string;
+}
+
+/** What the writer reports after each batch reaches the branch (for metrics and the bench). */
+export interface CommittedBatch {
+  /** The branch head after the batch. */
+  head: string;
+  /** One per committed change or sync record, in order. */
+  items: Array<{ commit: string; enqueuedAt: number; committedAt: number }>;
+}
+
+/** Options for {@link openRecorder}. */
+export interface RecorderOptions {
+  /** The status branch. Default `status`. */
+  branch?: string;
+  /** Author and committer of status commits. Default `gantry <gantry@localhost>`. */
+  author?: { name: string; email: string };
+  logger?: Logger;
+  /** The branch gantry watches for desired state; pushing to it is refused. */
+  watchedBranch?: string;
+  push?: PushOptions;
+  /** Most changes committed per ref update. Default 256. */
+  batchSize?: number;
+  /** fsync objects and the ref before moving on (survives power loss; slower). Default false. */
+  durable?: boolean;
+  /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
+  onCommitted?: (batch: CommittedBatch) => void;
+}
+
+/** Counters of the recorder's queue. */
+export interface RecorderStats {
+  /** Waiting to be written. */
+  queued: number;
+  /** Committed since open. */
+  committed: number;
+  /** Given up after repeated write failures (logged). */
+  dropped: number;
+  /** The branch head, undefined before the first commit. */
+  head: string | undefined;
+  /** The head last pushed, when pushing is configured. */
+  pushed: string | undefined;
+}
+
+type Item =
+  | { kind: 'change'; event: WatchEvent; at: number; enqueuedAt: number }
+  | { kind: 'sync'; record: SyncRecord; at: number; enqueuedAt: number };
+
+const DEFAULT_AUTHOR = { name: 'gantry', email: 'gantry@localhost' };
+/** Phrases shown in a summary line; the body lists them all when there are more. */
+const SUMMARY_PHRASES = 4;
+/** Changes processed between yields to the event loop while building a batch. */
+const YIELD_EVERY = 8;
+const WRITE_ATTEMPTS = 5;
+
+function validBranch(name: string): boolean {
+  return /^[A-Za-z0-9._/-]+$/.test(name) && !name.includes('..') && !name.startsWith('/') && !name.endsWith('/') && !name.endsWith('.lock');
+}
+
+function shortBranch(name: string): string {
+  return name.replace(/^refs\/heads\//, '');
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Opens (creating when missing) the status repository at `dir` (a bare repository, usually
+ * `<data-dir>/history.git`) and starts its writer. Continues the existing branch if there is one.
+ *
+ * Throws `InvalidArgument` for a bad branch name, or when `push.remoteBranch` (default: the
+ * status branch) is the watched branch.
+ */
+export async function openRecorder(dir: string, opts: RecorderOptions = {}): Promise<GitRecorder> {
+  const branch = shortBranch(opts.branch ?? 'status');
+  if (!validBranch(branch)) throw new GantryError('InvalidArgument', `cannot open the audit repository: "${branch}" is not a valid branch name`);
+  if (opts.push) {
+    const remoteBranch = shortBranch(opts.push.remoteBranch ?? branch);
+    if (!validBranch(remoteBranch)) throw new GantryError('InvalidArgument', `cannot push the status branch: "${remoteBranch}" is not a valid branch name`);
+    if (opts.watchedBranch !== undefined && shortBranch(opts.watchedBranch) === remoteBranch) {
+      throw new GantryError(
+        'InvalidArgument',
+        `cannot push the status branch to "${remoteBranch}": it is the branch gantry watches for desired state; choose another remote branch`,
+      );
+    }
+    if (!/^https?:\/\//.test(opts.push.url)) throw new GantryError('InvalidArgument', `cannot push the status branch to "${opts.push.url}": only http(s) URLs are supported`);
+  }
+  const gitdir = path.resolve(dir);
+  const exists = await access(path.join(gitdir, 'HEAD')).then(() => true, () => false);
+  if (!exists) await git.init({ fs, gitdir, bare: true, defaultBranch: branch });
+  const recorder = new GitRecorder(gitdir, branch, opts);
+  await recorder.load();
+  recorder.startPushTimer();
+  return recorder;
+}
+
+/** Loads a tree and its subtrees from the repository into an index node. */
+async function loadTree(gitdir: string, oid: string, node: TreeNode, cache: object): Promise<void> {
+  const { tree } = await git.readTree({ fs, gitdir, oid, cache });
+  for (const entry of tree) {
+    if (entry.type === 'tree') {
+      const child = new TreeNode();
+      await loadTree(gitdir, entry.oid, child, cache);
+      node.attach(entry.path, entry.oid, child);
+    } else if (entry.type === 'blob') {
+      node.attachFile(entry.path, entry.oid);
+    }
+  }
+  node.oid = oid;
+}
+
+/** The recorder on a Git repository. Create with {@link openRecorder}. */
+export class GitRecorder implements Recorder {
+  /** The repository (bare) directory. */
+  readonly gitdir: string;
+  /** The status branch, e.g. `status`. */
+  readonly branch: string;
+  private readonly ref: string;
+  private readonly author: { name: string; email: string };
+  private readonly logger: Logger;
+  private readonly writer: LooseObjectWriter;
+  private readonly batchSize: number;
+  private index = new TreeIndex();
+  private head: string | undefined;
+
+  // The queue is an array with a moving start, so enqueue and dequeue are O(1) amortized.
+  private queue: Item[] = [];
+  private queueStart = 0;
+  private enqueued = 0;
+  private done = 0;
+  private dropped = 0;
+  private running = false;
+  private closed = false;
+  private waiters: Array<{ seq: number; resolve: () => void }> = [];
+
+  private pushTimer: NodeJS.Timeout | undefined;
+  private pushing: Promise<void> = Promise.resolve();
+  private pushedHead: string | undefined;
+
+  /** Use {@link openRecorder}. */
+  constructor(gitdir: string, branch: string, private readonly opts: RecorderOptions) {
+    this.gitdir = gitdir;
+    this.branch = branch;
+    this.ref = `refs/heads/${branch}`;
+    this.author = opts.author ?? DEFAULT_AUTHOR;
+    this.logger = (opts.logger ?? silentLogger()).child({ component: 'audit' });
+    this.writer = new LooseObjectWriter(gitdir);
+    this.batchSize = Math.max(1, opts.batchSize ?? 256);
+  }
+
+  /** Reads the branch head and its tree into the in-memory index. */
+  async load(): Promise<void> {
+    const head = await git.resolveRef({ fs, gitdir: this.gitdir, ref: this.ref }).catch(() => undefined);
+    const index = new TreeIndex();
+    if (head) {
+      const cache = {};
+      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: head, cache });
+      await loadTree(this.gitdir, commit.tree, index.root, cache);
+    }
+    this.index = index;
+    this.head = head;
+  }
+
+  /** Queues a store change; returns at once. Ignored (and logged) after close. */
+  recordChange(event: WatchEvent): void {
+    this.enqueue({ kind: 'change', event, at: Date.now(), enqueuedAt: performance.now() });
+  }
+
+  /** Queues a sync attempt; returns at once. */
+  recordSync(record: SyncRecord): void {
+    const parsed = Date.parse(record.at);
+    this.enqueue({ kind: 'sync', record, at: Number.isNaN(parsed) ? Date.now() : parsed, enqueuedAt: performance.now() });
+  }
+
+  private enqueue(item: Item): void {
+    if (this.closed) {
+      this.logger.warn('audit recorder is closed; change not recorded');
+      return;
+    }
+    this.queue.push(item);
+    this.enqueued += 1;
+    if (!this.running) {
+      this.running = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  /** Resolves when everything queued before the call is committed (or dropped). */
+  flush(): Promise<void> {
+    const seq = this.enqueued;
+    if (this.done >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+  }
+
+  /** Queue counters and heads. */
+  stats(): RecorderStats {
+    return { queued: this.enqueued - this.done, committed: this.done - this.dropped, dropped: this.dropped, head: this.head, pushed: this.pushedHead };
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queueStart < this.queue.length) {
+        const end = Math.min(this.queue.length, this.queueStart + this.batchSize);
+        const batch = this.queue.slice(this.queueStart, end);
+        this.queueStart = end;
+        if (this.queueStart > 4096 && this.queueStart * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.queueStart);
+          this.queueStart = 0;
+        }
+        await this.writeBatch(batch);
+        this.done += batch.length;
+        this.wakeWaiters();
+      }
+    } finally {
+      this.running = false;
+      // An item enqueued between the last check and `running = false` must still be drained.
+      if (this.queueStart < this.queue.length) {
+        this.running = true;
+        setImmediate(() => void this.drain());
+      }
+      this.wakeWaiters();
+    }
+  }
+
+  private wakeWaiters(): void {
+    if (!this.waiters.length) return;
+    const ready = this.waiters.filter((w) => w.seq <= this.done);
+    this.waiters = this.waiters.filter((w) => w.seq > this.done);
+    for (const w of ready) w.resolve();
+  }
+
+  private signature(atMs: number): Signature {
+    return { ...this.author, timestamp: Math.floor(atMs / 1000), timezoneOffset: 0 };
+  }
+
+  /** Builds the commits of a batch in memory, writes their objects, then moves the ref once. */
+  private async writeBatch(batch: Item[]): Promise<void> {
+    const objects = new Map<string, EncodedObject>();
+    const commits: Array<{ commit: string; enqueuedAt: number }> = [];
+    let parent = this.head;
+    const startHead = this.head;
+    for (let i = 0; i < batch.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await nextTick();
+      const item = batch[i]!;
+      try {
+        const out: EncodedObject[] = [];
+        const message = item.kind === 'change' ? this.stageChange(item.event, out) : this.stageSync(item.record, out);
+        const tree = this.index.encode(out);
+        const sig = this.signature(item.at);
+        const commit = encodeObject('commit', commitBody({ tree, parent, author: sig, committer: sig, message }));
+        out.push(commit);
+        for (const o of out) objects.set(o.oid, o);
+        parent = commit.oid;
+        commits.push({ commit: commit.oid, enqueuedAt: item.enqueuedAt });
+      } catch (err) {
+        // A change that cannot be rendered must not stop the ones after it.
+        this.dropped += 1;
+        this.logger.error({ err: errorMessage(err) }, 'audit: cannot record a change; skipped');
+      }
+    }
+    if (!parent || parent === startHead) return;
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writer.writeObjects(objects.values(), { sync: this.opts.durable });
+        await this.writer.writeRef(this.ref, parent, { sync: this.opts.durable });
+        break;
+      } catch (err) {
+        if (attempt >= WRITE_ATTEMPTS) {
+          this.dropped += commits.length;
+          this.logger.error({ err: errorMessage(err), changes: commits.length }, 'audit: cannot write to the status repository; changes dropped');
+          // The index already holds the dropped changes: rebuild it from what is on disk.
+          await this.load().catch((e: unknown) => this.logger.error({ err: errorMessage(e) }, 'audit: cannot reload the status branch'));
+          return;
+        }
+        this.logger.warn({ err: errorMessage(err), attempt }, 'audit: write to the status repository failed; retrying');
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+    this.head = parent;
+    if (this.opts.onCommitted) {
+      const committedAt = performance.now();
+      this.opts.onCommitted({ head: parent, items: commits.map((c) => ({ ...c, committedAt })) });
+    }
+  }
+
+  /** Updates the index for a change and returns its commit message. */
+  private stageChange(event: WatchEvent, out: EncodedObject[]): string {
+    const obj = event.object;
+    const segments = objectPathSegments(obj);
+    if (event.type === 'DELETED') {
+      this.index.removeFile(segments);
+    } else {
+      const blob = encodeObject('blob', Buffer.from(renderObjectFile(obj), 'utf8'));
+      out.push(blob);
+      this.index.setFile(segments, blob.oid);
+    }
+    const summary = summarizeChange(event, { maxPhrases: SUMMARY_PHRASES });
+    const phrases = describeChanges(event);
+    const body = phrases.length > SUMMARY_PHRASES ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
+    const origin = event.origin;
+    return formatMessage(summary, body, [
+      [TRAILERS.actor, origin?.actor ?? 'unknown'],
+      [TRAILERS.desiredRevision, origin?.desiredRevision],
+      [TRAILERS.storeRevision, event.revision],
+      [TRAILERS.object, objectKey(obj)],
+      [TRAILERS.reason, origin?.reason],
+    ]);
+  }
+
+  /** Writes `_sync/last.yaml` for a sync record and returns its commit message. */
+  private stageSync(record: SyncRecord, out: EncodedObject[]): string {
+    const file = {
+      outcome: record.outcome,
+      at: record.at,
+      revision: { commit: record.revision.commit, ref: record.revision.ref },
+      summary: record.summary,
+      issues: record.issues,
+      error: record.error,
+    };
+    const blob = encodeObject('blob', Buffer.from(dump(orderKeys(file), { noRefs: true, lineWidth: -1 }), 'utf8'));
+    out.push(blob);
+    this.index.setFile([SYNC_DIR, 'last.yaml'], blob.oid);
+    return formatMessage(summarizeSync(record), syncBody(record), [
+      [TRAILERS.actor, 'sync'],
+      [TRAILERS.desiredRevision, record.revision.commit],
+      [TRAILERS.sync, record.outcome],
+    ]);
+  }
+
+  /**
+   * Entries of the status branch, newest first: by default the last 100; `object` keeps only
+   * changes to that object (a key, `Deployment/default/web`); `since` stops at older commits.
+   * Reads what is committed: call {@link flush} first to include what is still queued.
+   */
+  async history(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal } = {}): Promise<HistoryEntry[]> {
+    const limit = opts.limit ?? 100;
+    const sinceSec = opts.since ? opts.since.getTime() / 1000 : undefined;
+    const out: HistoryEntry[] = [];
+    const cache = {};
+    let oid = this.head;
+    while (oid && out.length < limit) {
+      if (opts.signal?.aborted) throw new GantryError('Internal', 'history query aborted', { cause: opts.signal.reason });
+      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid, cache });
+      if (sinceSec !== undefined && commit.committer.timestamp < Math.floor(sinceSec)) break;
+      const entry = toHistoryEntry(oid, commit.committer.timestamp, commit.message);
+      if (opts.object === undefined || entry.object === opts.object) out.push(entry);
+      oid = commit.parent[0];
+    }
+    return out;
+  }
+
+  /** Every recorded change of one object (key `Kind/namespace/name`), newest first. */
+  objectHistory(key: string, opts: { since?: Date; limit?: number } = {}): Promise<HistoryEntry[]> {
+    return this.history({ ...opts, object: key, limit: opts.limit ?? Number.MAX_SAFE_INTEGER });
+  }
+
+  /** The object's file as recorded at a commit (default: the head), or undefined when absent. */
+  async fileAt(filepath: string, commit?: string): Promise<string | undefined> {
+    const oid = commit ?? this.head;
+    if (!oid) return undefined;
+    try {
+      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, filepath });
+      return Buffer.from(blob).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Starts periodic pushes when configured. Called by {@link openRecorder}. */
+  startPushTimer(): void {
+    const push = this.opts.push;
+    if (!push || this.pushTimer) return;
+    this.pushTimer = setInterval(() => void this.push().catch(() => undefined), Math.max(1000, push.intervalMs ?? 60_000));
+    this.pushTimer.unref();
+  }
+
+  /**
+   * Pushes the status branch to the configured remote now (no-op when nothing is new or no push
+   * is configured). Never forces: a diverged remote branch is an error, logged and thrown.
+   */
+  push(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const p = this.opts.push;
+      const head = this.head;
+      if (!p || !head || head === this.pushedHead) return;
+      const auth = p.auth;
+      const remoteBranch = shortBranch(p.remoteBranch ?? this.branch);
+      try {
+        const result = await git.push({
+          fs,
+          http,
+          gitdir: this.gitdir,
+          url: p.url,
+          ref: this.ref,
+          remoteRef: `refs/heads/${remoteBranch}`,
+          onAuth: auth ? () => ('token' in auth ? { username: 'gantry', password: auth.token } : auth) : undefined,
+          onAuthFailure: () => ({ cancel: true }),
+        });
+        if (!result.ok) throw new Error(result.error ?? 'remote refused the push');
+        this.pushedHead = head;
+        this.logger.info({ url: p.url, branch: remoteBranch, head }, 'audit: status branch pushed');
+      } catch (err) {
+        this.logger.warn({ url: p.url, branch: remoteBranch, err: errorMessage(err) }, 'audit: push of the status branch failed');
+        throw new GantryError('SourceUnavailable', `cannot push the status branch to ${p.url} (${remoteBranch}): ${errorMessage(err)}`, { cause: err });
+      }
+    };
+    const next = this.pushing.then(run, run);
+    this.pushing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Flushes the queue, pushes once more when configured, and stops. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return this.flush();
+    this.closed = true;
+    await this.flush();
+    if (this.pushTimer) clearInterval(this.pushTimer);
+    this.pushTimer = undefined;
+    if (this.opts.push) await this.push().catch(() => undefined);
+  }
+}

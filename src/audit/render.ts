@@ -1,0 +1,106 @@
+/**
+ * What the status branch holds for one object: its path in the tree and its YAML file, with
+ * Secret values replaced by digests.
+ */
+import { createHash } from 'node:crypto';
+import { dump } from 'js-yaml';
+import { kindInfo } from '../model/kinds.js';
+import type { KubeObject } from '../model/types.js';
+
+/** Top directory for cluster-scoped objects (a namespace can never be named so: `_` is not DNS-1123). */
+export const CLUSTER_DIR = '_cluster';
+
+/** Top directory for sync records. */
+export const SYNC_DIR = '_sync';
+
+/** Keys written first, in this order, at every level; the rest follow alphabetically. */
+const KEY_ORDER = ['apiVersion', 'kind', 'metadata', 'name', 'namespace'];
+const KEY_RANK = new Map(KEY_ORDER.map((k, i) => [k, i]));
+
+/** Annotations that may hold a copy of a Secret's data (kubectl's last-applied configuration). */
+const COPY_ANNOTATION_SUFFIX = 'last-applied-configuration';
+
+/**
+ * A path segment safe in a Git tree: names are DNS-1123 in practice, but a name that is not
+ * (a `/`, `..`) must never escape its directory.
+ */
+function safeSegment(s: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s) && s !== '.' && s !== '..') return s;
+  return encodeURIComponent(s).replace(/\./g, '%2E') || '%00';
+}
+
+/**
+ * The object's path on the status branch: `<namespace>/<kind>/<name>.yaml`, cluster-scoped kinds
+ * under `_cluster/`, the kind in lower case. Returned as its three segments.
+ */
+export function objectPathSegments(obj: KubeObject): [string, string, string] {
+  const info = kindInfo(obj.kind);
+  const namespaced = info ? info.namespaced : obj.metadata.namespace !== undefined;
+  const top = namespaced ? safeSegment(obj.metadata.namespace || 'default') : CLUSTER_DIR;
+  return [top, safeSegment(obj.kind.toLowerCase()), `${safeSegment(obj.metadata.name)}.yaml`];
+}
+
+/** The object's path on the status branch, e.g. `default/deployment/web.yaml`. */
+export function objectPath(obj: KubeObject): string {
+  return objectPathSegments(obj).join('/');
+}
+
+/** `sha256:<hex>` of some bytes. */
+export function digest(bytes: Uint8Array | string): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function digestMap(map: unknown, decodeBase64: boolean): unknown {
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) return map;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map as Record<string, unknown>)) {
+    const text = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+    // Digest of the decoded value, so it matches `sha256sum` of the secret itself whichever
+    // field (data or stringData) carried it.
+    out[k] = digest(decodeBase64 ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'));
+  }
+  return out;
+}
+
+/**
+ * A copy of the object safe to write to history: for a Secret every `data` and `stringData`
+ * value becomes `sha256:<hex>` and annotations that copy the manifest are digested too. Other
+ * kinds are returned as they are (not copied).
+ */
+export function redact(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Secret') return obj;
+  const copy: KubeObject = { ...obj, metadata: { ...obj.metadata } };
+  if (copy.data !== undefined) copy.data = digestMap(copy.data, true);
+  if (copy.stringData !== undefined) copy.stringData = digestMap(copy.stringData, false);
+  const ann = obj.metadata.annotations;
+  if (ann) {
+    const safe: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ann)) safe[k] = k.endsWith(COPY_ANNOTATION_SUFFIX) ? digest(v) : v;
+    copy.metadata.annotations = safe;
+  }
+  return copy;
+}
+
+function compareKeys(a: string, b: string): number {
+  const ra = KEY_RANK.get(a);
+  const rb = KEY_RANK.get(b);
+  if (ra !== undefined || rb !== undefined) return (ra ?? KEY_ORDER.length) - (rb ?? KEY_ORDER.length);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A deep copy with keys in a stable order and `undefined` members dropped. */
+export function orderKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(orderKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort(compareKeys)) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = orderKeys(v);
+  }
+  return out;
+}
+
+/** The YAML file written for an object: redacted, keys in a stable order, status included. */
+export function renderObjectFile(obj: KubeObject): string {
+  return dump(orderKeys(redact(obj)), { noRefs: true, lineWidth: -1 });
+}
