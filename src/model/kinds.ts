@@ -36,6 +36,7 @@ const table: KindInfo[] = [
   { kind: 'Job', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 33, plural: 'jobs', shortNames: [] },
   { kind: 'Pod', apiVersion: 'v1', namespaced: true, declarable: true, order: 40, plural: 'pods', shortNames: ['po'] },
   { kind: 'Node', apiVersion: 'v1', namespaced: false, declarable: false, order: 50, plural: 'nodes', shortNames: ['no'] },
+  { kind: 'Sync', apiVersion: 'gantry.dev/v1', namespaced: false, declarable: false, order: 60, plural: 'syncs', shortNames: [] },
   { kind: 'Endpoints', apiVersion: 'v1', namespaced: true, declarable: false, order: 50, plural: 'endpoints', shortNames: ['ep'] },
 ];
 

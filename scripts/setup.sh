@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything gantry and its tests need on a Debian machine, idempotently:
+# Debian packages (containerd, runc, CNI plugins, registry, etcd, busybox for the air-gap image),
+# npm packages, the TypeScript build, and the air-gap image built from busybox-static.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+packages=(git containerd runc containernetworking-plugins docker-registry busybox-static
+          iptables iproute2 etcd-server apache2-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  # Debian's packages try to start their services; we run our own private instances instead.
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install (node_modules keeps a copy).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "building"
+npm run --silent build
+
+if [ -f scripts/build-test-image.sh ] || [ -f scripts/build-image.ts ]; then
+  images_dir="${GANTRY_IMAGES_DIR:-images}"
+  if [ ! -d "$images_dir/busybox" ]; then
+    say "building the air-gap busybox image into $images_dir/"
+    mkdir -p "$images_dir"
+    if [ -f scripts/build-test-image.sh ]; then bash scripts/build-test-image.sh "$images_dir/busybox"
+    else node --import tsx scripts/build-image.ts "$images_dir/busybox"; fi
+  fi
+fi

@@ -1,0 +1,165 @@
+/**
+ * gantry's HTTP API (fastify): read and watch objects, sync status and history, the push
+ * webhook, health and metrics.
+ *
+ * fastify was chosen over node:http for its routing, schema-free JSON handling and hooks, and
+ * over express for its speed and first-class TypeScript types.
+ */
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { Recorder } from '../audit/types.js';
+import { errorMessage, isGantryError } from '../errors.js';
+import { resolveKind } from '../model/kinds.js';
+import type { Store } from '../store/types.js';
+import type { SyncLoop } from '../sync/loop.js';
+import { SYNC_NAME } from '../sync/status.js';
+import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
+import { Metrics } from './metrics.js';
+
+/** Options for {@link createApiServer}. */
+export interface ApiServerOptions {
+  store: Store;
+  logger: Logger;
+  sync?: SyncLoop;
+  recorder?: Recorder;
+  /** Shared secret for push webhooks; without it the webhook refuses every request. */
+  webhookSecret?: string;
+  /** The branch the sync loop follows; pushes to other branches are acknowledged and ignored. */
+  branch?: string;
+  metrics?: Metrics;
+}
+
+/** Builds the server; the caller listens. */
+export function createApiServer(opts: ApiServerOptions) {
+  const { store, logger } = opts;
+  const metrics = opts.metrics ?? new Metrics();
+  const app = Fastify({ loggerInstance: logger.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 5 * 2 ** 20 });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (isGantryError(err)) {
+      const status = err.code === 'NotFound' ? 404 : err.code === 'Conflict' ? 409 : err.code === 'InvalidArgument' ? 400 : 500;
+      return reply.code(status).send({ code: err.code, message: err.message });
+    }
+    const e = err as { statusCode?: number; message?: string };
+    return reply.code(e.statusCode ?? 500).send({ code: 'Internal', message: e.message ?? String(err) });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(metrics.contentType);
+    return metrics.render();
+  });
+
+  app.get('/api/v1/status', async () => {
+    const sync = await store.get({ kind: 'Sync', name: SYNC_NAME });
+    return { sync: sync ?? null, revision: await store.revision() };
+  });
+
+  app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string } }>(
+    '/api/v1/objects/:kind',
+    async (req) => {
+      const kind = kindOrThrow(req.params.kind);
+      return store.list(kind, { namespace: req.query.namespace, labelSelector: req.query.labelSelector });
+    },
+  );
+
+  const getOne = async (kind: string, name: string, namespace: string | undefined, reply: { code(n: number): unknown }) => {
+    const obj = await store.get({ kind: kindOrThrow(kind), namespace, name });
+    if (!obj) {
+      reply.code(404);
+      return { code: 'NotFound', message: `${kind} ${namespace ? `${namespace}/` : ''}${name} not found` };
+    }
+    return obj;
+  };
+  app.get<{ Params: { kind: string; name: string } }>('/api/v1/objects/:kind/:name', async (req, reply) =>
+    getOne(req.params.kind, req.params.name, undefined, reply));
+  app.get<{ Params: { kind: string; namespace: string; name: string } }>('/api/v1/objects/:kind/:namespace/:name', async (req, reply) =>
+    getOne(req.params.kind, req.params.name, req.params.namespace, reply));
+
+  // Watch as newline-delimited JSON; ends when the client goes away.
+  app.get<{ Querystring: { fromRevision?: string; kinds?: string } }>('/api/v1/watch', async (req, reply) => {
+    const ac = new AbortController();
+    req.raw.on('close', () => ac.abort());
+    const fromRevision = req.query.fromRevision === undefined ? undefined : Number(req.query.fromRevision);
+    const kinds = req.query.kinds?.split(',').map(kindOrThrow);
+    reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    try {
+      for await (const ev of store.watch({ fromRevision, kinds, signal: ac.signal })) {
+        reply.raw.write(`${JSON.stringify(ev)}\n`);
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) reply.raw.write(`${JSON.stringify({ type: 'ERROR', message: errorMessage(err) })}\n`);
+    }
+    reply.raw.end();
+    return reply;
+  });
+
+  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>('/api/v1/history', async (req, reply) => {
+    if (!opts.recorder) {
+      reply.code(404);
+      return { code: 'NotFound', message: 'this server keeps no audit history' };
+    }
+    return opts.recorder.history({
+      object: req.query.object,
+      since: req.query.since ? new Date(req.query.since) : undefined,
+      limit: req.query.limit ? Number(req.query.limit) : undefined,
+    });
+  });
+
+  app.post('/api/v1/sync', async (_req, reply) => {
+    if (!opts.sync) {
+      reply.code(404);
+      return { code: 'NotFound', message: 'this server runs no sync loop' };
+    }
+    const outcome = await opts.sync.trigger('api');
+    return { outcome: outcome.outcome, revision: outcome.revision?.commit, issues: outcome.issues, error: outcome.error };
+  });
+
+  // The webhook needs the raw body to check GitHub's HMAC, so it parses bodies itself.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.post('/api/v1/webhook', async (req, reply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const log = logger.child({ component: 'webhook', remote: req.ip });
+      if (!opts.webhookSecret) {
+        log.warn('webhook refused: no webhook secret is configured (--webhook-secret / GANTRY_WEBHOOK_SECRET)');
+        metrics.webhookRequests.inc({ result: 'refused' });
+        return reply.code(401).send({ code: 'AuthFailed', message: 'webhook secret not configured on this server' });
+      }
+      const verdict = verifyWebhook({ headers: req.headers, body }, opts.webhookSecret);
+      if (!verdict.ok) {
+        log.warn({ reason: verdict.reason }, 'webhook refused');
+        metrics.webhookRequests.inc({ result: 'refused' });
+        return reply.code(401).send({ code: 'AuthFailed', message: verdict.reason });
+      }
+      if (verdict.event === 'ping') {
+        metrics.webhookRequests.inc({ result: 'ping' });
+        return reply.code(200).send({ ok: true, message: 'pong' });
+      }
+      const push = parsePushEvent(verdict.provider, body);
+      if (opts.branch && push?.branch && push.branch !== opts.branch) {
+        log.info({ branch: push.branch }, 'push to another branch ignored');
+        metrics.webhookRequests.inc({ result: 'ignored' });
+        return reply.code(202).send({ ok: true, message: `push to ${push.branch} ignored: following ${opts.branch}` });
+      }
+      metrics.webhookRequests.inc({ result: 'accepted' });
+      log.info({ branch: push?.branch, after: push?.after }, 'push received; syncing');
+      if (opts.sync) void opts.sync.trigger('webhook');
+      return reply.code(202).send({ ok: true, message: 'sync triggered' });
+    });
+  });
+
+  return app;
+}
+
+function kindOrThrow(text: string): string {
+  const info = resolveKind(text);
+  if (!info) {
+    const err = new Error(`unknown kind "${text}"`) as Error & { statusCode: number };
+    err.statusCode = 400;
+    throw err;
+  }
+  return info.kind;
+}

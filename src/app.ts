@@ -1,0 +1,125 @@
+/**
+ * The composition root: builds the real parts from a configuration and starts the ones a
+ * process runs (`gantry up` runs them all; `gantry sync` only the sync loop and the API).
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { startAuditFeed } from './audit/feed.js';
+import { openRecorder } from './audit/recorder.js';
+import type { Recorder } from './audit/types.js';
+import { createApiServer } from './api/server.js';
+import { Metrics } from './api/metrics.js';
+import { dataPaths, type GantryConfig } from './config.js';
+import { errorMessage } from './errors.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+import { openSource } from './sync/open-source.js';
+import { SyncLoop } from './sync/loop.js';
+
+/** Which parts a process runs. */
+export interface Components {
+  sync: boolean;
+  api: boolean;
+  audit: boolean;
+}
+
+/** A running gantry. */
+export interface RunningGantry {
+  store: Store;
+  recorder?: Recorder;
+  sync?: SyncLoop;
+  /** Base URL of the API, when it runs. */
+  apiUrl?: string;
+  /** Stops every part, flushing the audit trail. Containers keep running. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startGantry}. */
+export interface StartOptions {
+  config: GantryConfig;
+  logger: Logger;
+  components: Components;
+  /** Called as each part comes up, for progress output. */
+  onProgress?: (step: string) => void;
+}
+
+/** Starts the configured parts. The first sync pass is triggered but not awaited. */
+export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
+  const { config, logger, components } = opts;
+  const progress = opts.onProgress ?? (() => undefined);
+  const paths = dataPaths(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true });
+  const ac = new AbortController();
+  const background: Promise<unknown>[] = [];
+
+  const store = openSqliteStore(paths.store, { logger: logger.child({ component: 'store' }) });
+  progress(`store ready (${paths.store}, revision ${await store.revision()})`);
+
+  let recorder: Recorder | undefined;
+  if (components.audit) {
+    recorder = await openRecorder(paths.history, {
+      logger: logger.child({ component: 'audit' }),
+      watchedBranch: config.ref,
+    });
+    const fromRevision = await recorder.lastStoreRevision();
+    background.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal: ac.signal }));
+    progress(`audit trail ready (${paths.history}, branch status)`);
+  }
+
+  const metrics = new Metrics({ processMetrics: true });
+  let sync: SyncLoop | undefined;
+  if (components.sync) {
+    const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
+    sync = new SyncLoop({
+      source,
+      store,
+      recorder,
+      metrics,
+      logger: logger.child({ component: 'sync' }),
+      ref: config.ref,
+      intervalMs: config.intervalMs,
+      describe: { repo: display, ref: config.ref, path: config.path },
+    });
+  }
+
+  let apiUrl: string | undefined;
+  let api: ReturnType<typeof createApiServer> | undefined;
+  if (components.api) {
+    api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics });
+    const [host, port] = splitListen(config.listen);
+    await api.listen({ host, port });
+    const addr = api.server.address() as AddressInfo;
+    apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    progress(`API and webhook listening on ${apiUrl} (POST ${apiUrl}/api/v1/webhook)`);
+  }
+
+  if (sync) sync.start(ac.signal);
+
+  let stopped = false;
+  return {
+    store,
+    recorder,
+    sync,
+    apiUrl,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      ac.abort();
+      await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
+      await sync?.idle();
+      await Promise.allSettled(background);
+      await recorder?.close();
+      await store.close();
+    },
+  };
+}
+
+/** "127.0.0.1:7480" → ["127.0.0.1", 7480]; ":7480" listens on all interfaces. */
+export function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  const host = i <= 0 ? '0.0.0.0' : listen.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(i < 0 ? listen : listen.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen: "${listen}" is not host:port`);
+  return [host, port];
+}

@@ -1,0 +1,49 @@
+/**
+ * Feeds store changes to the recorder: a watch from the last revision the recorder committed,
+ * so that a restart neither misses nor repeats a change.
+ */
+import type { Logger } from 'pino';
+import { errorMessage, isGantryError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import type { Recorder } from './types.js';
+
+/** Kinds whose changes are not recorded one by one: the Sync object has its own sync records. */
+const NOT_RECORDED = new Set(['Sync']);
+
+/** Options for {@link startAuditFeed}. */
+export interface AuditFeedOptions {
+  store: Store;
+  recorder: Recorder;
+  logger: Logger;
+  /** Store revision already recorded (from the recorder's last commit); watch after it. */
+  fromRevision?: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs until the signal aborts. If the store has compacted past `fromRevision` (the recorder was
+ * off for long), it notes the gap in the log and continues from the current revision.
+ */
+export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
+  const { store, recorder, logger, signal } = opts;
+  let from = opts.fromRevision;
+  while (!signal.aborted) {
+    try {
+      for await (const ev of store.watch({ fromRevision: from, signal })) {
+        from = ev.revision;
+        if (!NOT_RECORDED.has(ev.object.kind)) recorder.recordChange(ev);
+      }
+      return;
+    } catch (err) {
+      if (signal.aborted) return;
+      if (isGantryError(err, 'Conflict')) {
+        const now = await store.revision();
+        logger.warn({ from, now }, 'audit history has a gap: the store compacted changes the recorder never saw');
+        from = now;
+        continue;
+      }
+      logger.error({ err: errorMessage(err) }, 'audit feed failed; retrying in 1 s');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}

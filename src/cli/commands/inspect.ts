@@ -1,0 +1,167 @@
+/**
+ * Read-only commands over the data directory: `gantry status`, `gantry get`, `gantry history`.
+ * They open the store and the audit repo directly, so they work whether or not gantry runs.
+ */
+import { existsSync } from 'node:fs';
+import yaml from 'js-yaml';
+import pc from 'picocolors';
+import { openRecorder } from '../../audit/recorder.js';
+import { dataPaths, parseDuration } from '../../config.js';
+import { GantryError } from '../../errors.js';
+import { KINDS, resolveKind } from '../../model/kinds.js';
+import type { KubeObject } from '../../model/types.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import type { Store } from '../../store/types.js';
+import { formatIssue } from '../../sync/loop.js';
+import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
+import { humanDuration, renderTable } from '../printers.js';
+
+/** Opens the store of a data directory read-only; a clear error when there is none. */
+async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const path = dataPaths(dataDir).store;
+  if (!existsSync(path)) {
+    throw new GantryError('NotFound', `no gantry state in ${dataDir} (looked for ${path}); run gantry up first, or pass --data-dir`);
+  }
+  const store = openSqliteStore(path, { readonly: true });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `gantry status`: the source, the revision in force, the last attempt, and object counts. */
+export async function runStatus(o: { dataDir: string; output?: string }): Promise<{ output: string; exitCode: number }> {
+  return withStore(o.dataDir, async (store) => {
+    const sync = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
+    const counts: Record<string, number> = {};
+    for (const k of KINDS) {
+      if (k.kind === 'Sync') continue;
+      const n = (await store.list(k.kind)).items.length;
+      if (n > 0) counts[k.kind] = n;
+    }
+    if (o.output === 'json') return { output: JSON.stringify({ sync: sync ?? null, objects: counts }, null, 2), exitCode: 0 };
+    const now = Date.now();
+    const ago = (t?: string): string => (t ? `${humanDuration(now - Date.parse(t))} ago` : 'never');
+    const lines: string[] = [];
+    if (!sync) {
+      lines.push('No sync has run yet in this data directory.');
+      return { output: lines.join('\n'), exitCode: 1 };
+    }
+    const st = sync.status ?? {};
+    const ready = st.conditions?.find((c) => c.type === 'Ready');
+    lines.push(`Source:     ${sync.spec.repo}${sync.spec.ref ? ` @ ${sync.spec.ref}` : ''}${sync.spec.path ? ` (path ${sync.spec.path})` : ''}`);
+    lines.push(`In force:   ${st.lastAppliedRevision ? `${st.lastAppliedRevision.slice(0, 7)}, applied ${ago(st.lastAppliedTime)}` : 'nothing applied yet'}`);
+    if (st.summary) {
+      lines.push(`            ${st.summary.objects} objects; last change: ${st.summary.created} created, ${st.summary.updated} updated, ${st.summary.pruned} pruned`);
+    }
+    const readyText = ready?.status === 'True' ? pc.green('Ready') : pc.red(`Not ready (${ready?.reason ?? 'unknown'})`);
+    lines.push(`Status:     ${readyText}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
+    if (ready?.status !== 'True' && ready?.message) lines.push(`            ${ready.message}`);
+    if (st.issues && st.issues.length > 0) {
+      lines.push(`Problems in ${st.lastAttemptedRevision?.slice(0, 7)} (not applied; ${st.lastAppliedRevision ? st.lastAppliedRevision.slice(0, 7) : 'nothing'} stays in force):`);
+      for (const i of st.issues) lines.push(`  ${formatIssue(i)}`);
+    }
+    lines.push(`Objects:    ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
+    return { output: lines.join('\n'), exitCode: ready?.status === 'True' ? 0 : 1 };
+  });
+}
+
+/** Options of `gantry get`. */
+export interface GetOptions {
+  dataDir: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+  selector?: string;
+  output?: string;
+}
+
+/** `gantry get KIND [NAME]`: kubectl-style table, or yaml / json / name. */
+export async function runGet(kindText: string, name: string | undefined, o: GetOptions): Promise<{ output: string; exitCode: number }> {
+  const info = resolveKind(kindText);
+  if (!info) {
+    throw new GantryError('InvalidArgument', `unknown kind "${kindText}"; known: ${KINDS.map((k) => k.plural).join(', ')}`);
+  }
+  const namespace = info.namespaced ? (o.allNamespaces ? undefined : o.namespace ?? 'default') : undefined;
+  return withStore(o.dataDir, async (store) => {
+    let items: KubeObject[];
+    if (name) {
+      const obj = await store.get({ kind: info.kind, namespace, name });
+      if (!obj) {
+        return { output: `Error: ${info.plural} "${name}" not found${namespace ? ` in namespace ${namespace}` : ''}`, exitCode: 1 };
+      }
+      items = [obj];
+    } else {
+      items = (await store.list(info.kind, { namespace, labelSelector: o.selector })).items;
+    }
+    switch (o.output) {
+      case 'yaml':
+        return { output: items.map((i) => yaml.dump(i, { noRefs: true, lineWidth: -1 })).join('---\n').trimEnd(), exitCode: 0 };
+      case 'json':
+        return { output: JSON.stringify(name ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2), exitCode: 0 };
+      case 'name':
+        return { output: items.map((i) => `${info.kind.toLowerCase()}/${i.metadata.name}`).join('\n'), exitCode: 0 };
+      case undefined:
+      case 'wide':
+        if (items.length === 0) {
+          return { output: namespace ? `No resources found in ${namespace} namespace.` : 'No resources found', exitCode: 0 };
+        }
+        return { output: renderTable(info.kind, items, { allNamespaces: o.allNamespaces && info.namespaced, wide: o.output === 'wide' }), exitCode: 0 };
+      default:
+        throw new GantryError('InvalidArgument', `-o ${o.output}: expected yaml, json, wide or name`);
+    }
+  });
+}
+
+/** Options of `gantry history`. */
+export interface HistoryOptions {
+  dataDir: string;
+  namespace?: string;
+  since?: string;
+  limit?: string;
+  output?: string;
+}
+
+/** Turns `deploy/web`, `Deployment/web` or `Deployment/prod/web` into an object key. */
+export function historyKey(text: string, namespace: string | undefined): string {
+  const parts = text.split('/');
+  const info = resolveKind(parts[0] ?? '');
+  if (!info || parts.length < 2 || parts.length > 3) {
+    throw new GantryError('InvalidArgument', `"${text}" is not KIND/NAME (e.g. deployment/web or Deployment/default/web)`);
+  }
+  if (parts.length === 3) return `${info.kind}/${parts[1]}/${parts[2]}`;
+  return info.namespaced ? `${info.kind}/${namespace ?? 'default'}/${parts[1]}` : `${info.kind}/${parts[1]}`;
+}
+
+/** `--since 2h` or `--since 2026-11-22T10:00:00Z`. */
+export function parseSince(text: string): Date {
+  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(text)) return new Date(Date.now() - parseDuration(text, '--since'));
+  if (/^\d+d$/.test(text)) return new Date(Date.now() - Number(text.slice(0, -1)) * 86_400_000);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new GantryError('InvalidArgument', `--since: "${text}" is neither a duration (2h, 3d) nor a date`);
+  return new Date(t);
+}
+
+/** `gantry history [KIND/NAME]`: who changed what, newest first. */
+export async function runHistory(target: string | undefined, o: HistoryOptions): Promise<{ output: string; exitCode: number }> {
+  const path = dataPaths(o.dataDir).history;
+  if (!existsSync(path)) throw new GantryError('NotFound', `no audit history in ${o.dataDir}; run gantry up first, or pass --data-dir`);
+  const recorder = await openRecorder(path, { readonly: true });
+  try {
+    const entries = await recorder.history({
+      object: target ? historyKey(target, o.namespace) : undefined,
+      since: o.since ? parseSince(o.since) : undefined,
+      limit: o.limit ? Number(o.limit) : 50,
+    });
+    if (o.output === 'json') return { output: JSON.stringify(entries, null, 2), exitCode: 0 };
+    if (entries.length === 0) return { output: 'No history recorded yet.', exitCode: 0 };
+    const lines = entries.map((e) => {
+      const when = e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+      const rev = e.desiredRevision ? e.desiredRevision.slice(0, 7) : '       ';
+      return `${pc.dim(when)}  ${pc.cyan(e.actor.padEnd(22))} ${pc.yellow(rev)}  ${e.summary}`;
+    });
+    return { output: lines.join('\n'), exitCode: 0 };
+  } finally {
+    await recorder.close();
+  }
+}

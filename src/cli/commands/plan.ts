@@ -1,0 +1,124 @@
+/**
+ * `gantry plan` and `gantry validate`: what a ref would change, and whether manifests are valid.
+ * These are the pull-request review commands; they never write anything.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makePlan } from '../../diff/plan.js';
+import { renderPlan } from '../../diff/render.js';
+import { planIsEmpty, type Plan } from '../../diff/types.js';
+import { GantryError } from '../../errors.js';
+import { DECLARABLE_KINDS } from '../../model/kinds.js';
+import type { KubeObject } from '../../model/types.js';
+import { dataPaths, authFromEnv } from '../../config.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import { DirSource } from '../../sync/dir-source.js';
+import { GitSource } from '../../sync/git-source.js';
+import { loadManifests } from '../../sync/loader.js';
+import { formatIssue } from '../../sync/loop.js';
+import { isRemoteUrl } from '../../sync/open-source.js';
+import type { DesiredSet, ManifestIssue, Source } from '../../sync/types.js';
+import { validateObject } from '../../sync/validate.js';
+
+/** Exit codes of `gantry plan`, as documented in the README. */
+export const PlanExit = { NoChanges: 0, Invalid: 1, Changes: 2 } as const;
+
+/** Options of `gantry plan`. */
+export interface PlanOptions {
+  repo: string;
+  path?: string;
+  against?: string;
+  live?: boolean;
+  format: 'text' | 'markdown' | 'json';
+  dataDir: string;
+  color?: boolean;
+}
+
+/** The outcome of loading one side of a plan. */
+type Loaded = { ok: true; set: DesiredSet } | { ok: false; issues: ManifestIssue[]; label: string };
+
+/** Loads and validates the manifests of `ref` (or the working tree when ref is undefined). */
+async function loadSide(source: Source, ref: string | undefined, label: string): Promise<Loaded> {
+  const revision = await source.resolve(ref);
+  const files = await source.files(revision.commit);
+  const { objects, issues } = loadManifests(files, { validate: validateObject });
+  if (issues.length > 0) return { ok: false, issues, label };
+  return { ok: true, set: { revision, objects } };
+}
+
+/**
+ * Runs a plan and returns the text to print and the exit code: 0 no changes, 2 changes,
+ * 1 invalid manifests (on either side).
+ */
+export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<{ output: string; exitCode: number }> {
+  const scratch = await mkdtemp(join(tmpdir(), 'gantry-plan-'));
+  try {
+    const remote = isRemoteUrl(o.repo);
+    const repoPath = remote ? o.repo : resolve(o.repo);
+    const git = (): GitSource => new GitSource({ url: repoPath, cacheDir: join(scratch, 'source'), path: o.path, auth: authFromEnv() });
+    // Without a ref, a local repo's working tree is planned: uncommitted edits included.
+    const desiredSource: Source = ref === undefined && !remote ? new DirSource({ root: join(repoPath, o.path ?? '') }) : git();
+    const desired = await loadSide(desiredSource, ref, ref ?? 'working tree');
+    if (!desired.ok) return invalid(desired);
+
+    const storePath = dataPaths(o.dataDir).store;
+    const useLive = o.live || (o.against === undefined && existsSync(storePath));
+    let live: KubeObject[];
+    let againstLabel: string;
+    if (useLive) {
+      if (!existsSync(storePath)) {
+        throw new GantryError('InvalidArgument', `--live: no gantry store at ${storePath}; start gantry first or pass --against REF`);
+      }
+      const store = openSqliteStore(storePath, { readonly: true });
+      try {
+        live = (await Promise.all(DECLARABLE_KINDS.map((k) => store.list(k)))).flatMap((l) => l.items);
+      } finally {
+        await store.close();
+      }
+      againstLabel = 'live';
+    } else {
+      const againstRef = o.against ?? 'HEAD';
+      const against = await loadSide(git(), againstRef, againstRef);
+      if (!against.ok) return invalid(against);
+      // The other ref, as gantry would have stored it: planned against nothing, then taken as live.
+      live = makePlan(against.set, [], {}).create.map((e) => e.desired!);
+      againstLabel = `${againstRef} (${against.set.revision?.commit.slice(0, 7)})`;
+    }
+    const plan: Plan = makePlan(desired.set, live, { revision: desired.set.revision?.commit });
+    const header = o.format === 'text'
+      ? `Plan for ${ref ?? 'the working tree'}${desired.set.revision?.commit && desired.set.revision.commit !== 'working-tree' ? ` (${desired.set.revision.commit.slice(0, 7)})` : ''} against ${againstLabel}\n\n`
+      : '';
+    const output = header + renderPlan(plan, { format: o.format, color: o.color });
+    return { output, exitCode: planIsEmpty(plan) ? PlanExit.NoChanges : PlanExit.Changes };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  function invalid(side: { issues: ManifestIssue[]; label: string }): { output: string; exitCode: number } {
+    if (o.format === 'json') {
+      return { output: JSON.stringify({ valid: false, ref: side.label, issues: side.issues }, null, 2), exitCode: PlanExit.Invalid };
+    }
+    const lines = side.issues.map((i) => `  ${formatIssue(i)}`);
+    return { output: `${side.label} is invalid (${side.issues.length} problem${side.issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, exitCode: PlanExit.Invalid };
+  }
+}
+
+/** `gantry validate [PATH]`: 0 when every manifest is valid, 1 otherwise. */
+export async function runValidate(path: string): Promise<{ output: string; exitCode: number }> {
+  const root = resolve(path);
+  if (!existsSync(root)) throw new GantryError('InvalidArgument', `${path}: no such directory`);
+  const source = new DirSource({ root });
+  const rev = await source.resolve();
+  const files = await source.files(rev.commit);
+  const { objects, issues } = loadManifests(files, { validate: validateObject });
+  if (issues.length > 0) {
+    return {
+      output: `${issues.map(formatIssue).join('\n')}\n\n${issues.length} problem${issues.length === 1 ? '' : 's'} in ${path}`,
+      exitCode: 1,
+    };
+  }
+  const fileCount = new Set(objects.map((d) => d.source.file)).size;
+  return { output: `${objects.length} object${objects.length === 1 ? '' : 's'} in ${fileCount} file${fileCount === 1 ? '' : 's'} valid`, exitCode: 0 };
+}

@@ -1,0 +1,89 @@
+/**
+ * The `gantry` command. Each subcommand parses its options here and calls a function that does
+ * the work; nothing here holds logic that belongs to another component.
+ */
+import { Command, Option } from 'commander';
+import pc from 'picocolors';
+import { errorMessage, isGantryError } from '../errors.js';
+import { runPlan, runValidate } from './commands/plan.js';
+import { runGet, runHistory, runStatus } from './commands/inspect.js';
+import { runForeground } from './commands/run.js';
+import { runSyncOnce } from './commands/sync-once.js';
+import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
+
+/** Prints a command's output and sets the exit code. */
+function finish(res: { output: string; exitCode: number }): void {
+  if (res.output) process.stdout.write(res.output.endsWith('\n') ? res.output : `${res.output}\n`);
+  process.exitCode = res.exitCode;
+}
+
+/** Builds the program; exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command('gantry')
+    .description('A container orchestrator whose source of truth is a Git repository')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  withSourceOptions(
+    program.command('up').description('run everything in one process: sync, store, audit trail, API (and, as they land, controllers and the node agent)'),
+    { repoDescription: 'desired-state repo, URL or local path (default: the bundled sample app)' },
+  ).action(async (o: SourceOptions) => {
+    await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry up' });
+  });
+
+  withSourceOptions(
+    program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass'),
+    { repoDescription: 'desired-state repo, URL or local path' },
+  )
+    .option('--once', 'one pass, then exit (0 applied, 1 rejected or failed)')
+    .action(async (o: SourceOptions & { once?: boolean }) => {
+      if (o.once) return finish(await runSyncOnce(o));
+      if (!o.repo) throw new Error('gantry sync needs --repo (or GANTRY_REPO)');
+      await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry sync' });
+    });
+
+  withDataDir(program.command('plan [ref]').description('show what REF (default: the working tree) would change; exit 0 no changes, 2 changes, 1 invalid'))
+    .option('--repo <url-or-path>', 'the repo to plan', '.')
+    .option('--path <dir>', 'subdirectory holding the manifests')
+    .option('--against <ref>', 'compare with another ref, offline (default: the live store if there is one, else HEAD)')
+    .option('--live', 'compare with the live store in --data-dir')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--no-color', 'no colours in text output')
+    .action(async (ref: string | undefined, o) => {
+      finish(await runPlan(ref, { ...o, color: o.color !== false && Boolean(process.stdout.isTTY) }));
+    });
+
+  program.command('validate [path]').description('check the manifests under PATH (default .); exit 1 when any is invalid')
+    .action(async (path: string | undefined) => finish(await runValidate(path ?? '.')));
+
+  withDataDir(program.command('status').description('the source, the revision in force, the last attempt and its problems'))
+    .option('-o, --output <format>', 'json')
+    .action(async (o) => finish(await runStatus(o)));
+
+  withDataDir(program.command('get <kind> [name]').description('list or show objects, like kubectl get'))
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'all namespaces')
+    .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
+    .option('-o, --output <format>', 'yaml, json, wide or name')
+    .action(async (kind: string, name: string | undefined, o) => finish(await runGet(kind, name, o)));
+
+  withDataDir(program.command('history [object]').description('who changed what, and what the cluster did; OBJECT as kind/name'))
+    .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
+    .option('--since <when>', 'duration (2h, 3d) or date')
+    .option('--limit <n>', 'most entries to show', '50')
+    .option('-o, --output <format>', 'json')
+    .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
+
+  return program;
+}
+
+/** Entry point: runs the program and turns errors into a message and exit code 1. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const code = isGantryError(err) ? ` [${err.code}]` : '';
+    process.stderr.write(`${pc.red('error')}${code}: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Shared command-line options and their mapping to a {@link GantryConfig}.
+ *
+ * commander parses the command line: it is small, well kept, typed, and gives subcommands,
+ * help and option defaults from the environment without hand-written parsing.
+ */
+import { Option, type Command } from 'commander';
+import { authFromEnv, defaultDataDir, parseDuration, type GantryConfig } from '../config.js';
+
+/** Options every command that touches the data directory takes. */
+export interface DataDirOptions {
+  dataDir: string;
+}
+
+/** Options of commands that follow a repo (up, server, sync). */
+export interface SourceOptions extends DataDirOptions {
+  repo?: string;
+  ref?: string;
+  path?: string;
+  interval: string;
+  listen: string;
+  webhookSecret?: string;
+  logLevel?: string;
+}
+
+/** Adds `--data-dir`. */
+export function withDataDir(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--data-dir <dir>', 'where gantry keeps its state').env('GANTRY_DATA_DIR').default(defaultDataDir()),
+  );
+}
+
+/** Adds the options of commands that follow a repo. */
+export function withSourceOptions(cmd: Command, opts: { repoDescription: string }): Command {
+  return withDataDir(cmd)
+    .addOption(new Option('--repo <url-or-path>', opts.repoDescription).env('GANTRY_REPO'))
+    .addOption(new Option('--ref <ref>', 'branch to follow, or tag or commit to pin (default: main)').env('GANTRY_REF'))
+    .addOption(new Option('--path <dir>', 'subdirectory of the repo holding the manifests').env('GANTRY_PATH'))
+    .addOption(new Option('--interval <duration>', 'poll interval (0 disables polling)').env('GANTRY_INTERVAL').default('30s'))
+    .addOption(new Option('--listen <host:port>', 'API and webhook address').env('GANTRY_LISTEN').default('127.0.0.1:7480'))
+    .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
+}
+
+/** The configuration for a command that follows `repo`. */
+export function configFrom(o: SourceOptions, repo: string): GantryConfig {
+  return {
+    dataDir: o.dataDir,
+    repo,
+    ref: o.ref,
+    path: o.path,
+    auth: authFromEnv(),
+    intervalMs: parseDuration(o.interval, '--interval'),
+    listen: o.listen,
+    webhookSecret: o.webhookSecret,
+  };
+}

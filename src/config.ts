@@ -1,0 +1,71 @@
+/**
+ * gantry's configuration: command-line flags over environment variables over defaults.
+ * Every setting has a flag and a `GANTRY_*` variable; the data directory holds the rest.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { GantryError } from './errors.js';
+
+/** Credentials for a Git remote over http(s). */
+export type GitAuth = { username: string; password: string } | { token: string };
+
+/** Everything a gantry process needs to know. */
+export interface GantryConfig {
+  /** Where the store, the source cache, the audit repo and containerd's state live. */
+  dataDir: string;
+  /** The desired-state repo: an http(s) URL or a local path. */
+  repo: string;
+  /** Branch to follow, or a tag or commit to pin. Default: the repo's default branch (`main`). */
+  ref?: string;
+  /** Subdirectory of the repo holding the manifests. */
+  path?: string;
+  auth?: GitAuth;
+  /** Poll interval in ms; 0 disables polling. */
+  intervalMs: number;
+  /** host:port the API (and webhook) listens on. */
+  listen: string;
+  webhookSecret?: string;
+  /** containerd socket to use; a private containerd is started when absent. */
+  containerdSocket?: string;
+  /** Air-gap images directory imported at start. */
+  imagesDir?: string;
+}
+
+/** The default data directory: `GANTRY_DATA_DIR`, else /var/lib/gantry for root, else XDG. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GANTRY_DATA_DIR) return resolve(env.GANTRY_DATA_DIR);
+  if (process.getuid?.() === 0) return '/var/lib/gantry';
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'gantry');
+}
+
+/**
+ * Parses a duration as flags take it: "30s", "2m", "500ms", "1h", or a bare number of seconds.
+ * Throws InvalidArgument naming the flag.
+ */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new GantryError('InvalidArgument', `${flag}: "${text}" is not a duration (examples: 30s, 2m, 500ms)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+}
+
+/** Git credentials from the environment, if any. */
+export function authFromEnv(env: NodeJS.ProcessEnv = process.env): GitAuth | undefined {
+  if (env.GANTRY_GIT_TOKEN) return { token: env.GANTRY_GIT_TOKEN };
+  if (env.GANTRY_GIT_USERNAME) return { username: env.GANTRY_GIT_USERNAME, password: env.GANTRY_GIT_PASSWORD ?? '' };
+  return undefined;
+}
+
+/** Files inside the data directory. */
+export function dataPaths(dataDir: string) {
+  return {
+    store: join(dataDir, 'state.db'),
+    history: join(dataDir, 'history.git'),
+    sourceCache: join(dataDir, 'source'),
+    sampleRepo: join(dataDir, 'sample-repo'),
+    containerd: join(dataDir, 'containerd'),
+    images: join(dataDir, 'images'),
+    logs: join(dataDir, 'logs'),
+  };
+}

@@ -1,0 +1,295 @@
+/**
+ * The sync loop: a Git revision becomes validated desired state, a plan, and one store
+ * transaction. Level-triggered: every pass compares the whole desired set with the whole live
+ * set, so objects changed or deleted behind gantry's back are put back too.
+ *
+ * A revision is applied whole or not at all: if any manifest is invalid, nothing from it is
+ * applied and the last good revision stays in force.
+ */
+import type { Logger } from 'pino';
+import { makePlan } from '../diff/plan.js';
+import type { Plan } from '../diff/types.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
+import { DECLARABLE_KINDS } from '../model/kinds.js';
+import type { KubeObject } from '../model/types.js';
+import type { Recorder, SyncRecord } from '../audit/types.js';
+import type { Store } from '../store/types.js';
+import { applyPlan } from './apply.js';
+import { loadManifests, ManifestCache } from './loader.js';
+import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
+import type { ManifestIssue, Revision, Source } from './types.js';
+import { validateObject } from './validate.js';
+import type { Metrics } from '../api/metrics.js';
+
+/** Options for {@link SyncLoop}. */
+export interface SyncLoopOptions {
+  source: Source;
+  store: Store;
+  logger: Logger;
+  recorder?: Recorder;
+  /** Branch, tag or commit to follow; the source's default when omitted. */
+  ref?: string;
+  /** Poll interval; 0 disables polling (webhook or manual triggers only). Default 30 s. */
+  intervalMs?: number;
+  /** Delete objects gantry applied earlier that the repo no longer declares. Default true. */
+  prune?: boolean;
+  /** What the Sync object shows as the source. */
+  describe: { repo: string; ref?: string; path?: string };
+  metrics?: Metrics;
+}
+
+/** The result of one pass. */
+export interface SyncOutcome {
+  outcome: 'applied' | 'unchanged' | 'rejected' | 'failed';
+  revision?: Revision;
+  plan?: Plan;
+  issues?: ManifestIssue[];
+  error?: string;
+}
+
+/** Number of times a pass re-plans after a store conflict before giving up until next time. */
+const CONFLICT_RETRIES = 3;
+
+/** Runs sync passes on a timer and on demand, one at a time. */
+export class SyncLoop {
+  private readonly opts: SyncLoopOptions;
+  private readonly cache = new ManifestCache();
+  private running: Promise<SyncOutcome> | undefined;
+  private pending: { reason: string; promise: Promise<SyncOutcome> } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Revision last reported as rejected, so a bad commit is recorded once, not every poll. */
+  private lastRejected: string | undefined;
+  private lastRecordedApplied: string | undefined;
+  private last: SyncOutcome | undefined;
+
+  constructor(opts: SyncLoopOptions) {
+    this.opts = opts;
+  }
+
+  /** The outcome of the most recent pass. */
+  get lastOutcome(): SyncOutcome | undefined {
+    return this.last;
+  }
+
+  /** Starts polling (first pass at once). Stops when the signal aborts. */
+  start(signal: AbortSignal): void {
+    const interval = this.opts.intervalMs ?? 30_000;
+    const tick = (): void => {
+      void this.trigger('poll').finally(() => {
+        if (!signal.aborted && interval > 0) this.timer = setTimeout(tick, interval);
+      });
+    };
+    signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
+    tick();
+  }
+
+  /**
+   * Asks for a pass. If one is running, one more pass runs after it (several triggers while
+   * busy collapse into that one), so a push seen mid-pass is never missed.
+   */
+  trigger(reason: string): Promise<SyncOutcome> {
+    if (this.pending) return this.pending.promise;
+    if (!this.running) {
+      this.running = this.runPass(reason);
+      return this.running;
+    }
+    const after = this.running.catch(() => undefined).then(() => {
+      this.pending = undefined;
+      this.running = this.runPass(reason);
+      return this.running;
+    });
+    this.pending = { reason, promise: after };
+    return after;
+  }
+
+  /** Resolves when no pass is running or queued (for a clean shutdown). */
+  async idle(): Promise<void> {
+    while (this.running || this.pending) {
+      await (this.pending?.promise ?? this.running)?.catch(() => undefined);
+    }
+  }
+
+  private async runPass(reason: string): Promise<SyncOutcome> {
+    const started = process.hrtime.bigint();
+    try {
+      const outcome = await this.syncOnce(reason);
+      this.last = outcome;
+      this.opts.metrics?.syncs.inc({ outcome: outcome.outcome });
+      this.opts.metrics?.syncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return outcome;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** One pass: resolve, load, validate, plan, apply, report. Never throws. */
+  async syncOnce(reason = 'manual'): Promise<SyncOutcome> {
+    const { source, logger } = this.opts;
+    let revision: Revision | undefined;
+    try {
+      revision = await source.resolve(this.opts.ref);
+    } catch (err) {
+      logger.error({ err: errorMessage(err), reason }, 'cannot read the source');
+      await this.writeStatus({ reason: SyncReasons.SourceFailed, message: errorMessage(err), ready: false });
+      return { outcome: 'failed', error: errorMessage(err) };
+    }
+    const short = revision.commit.slice(0, 7);
+    try {
+      const files = await source.files(revision.commit);
+      const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
+      if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
+      this.opts.metrics?.objects.set(loaded.objects.length);
+
+      for (let attempt = 0; ; attempt++) {
+        const live = await this.listLive();
+        const plan = makePlan({ revision, objects: loaded.objects }, live, {
+          revision: revision.commit,
+          prune: this.opts.prune ?? true,
+        });
+        const changes = plan.create.length + plan.update.length + plan.prune.length;
+        try {
+          const res = await applyPlan(this.opts.store, plan, {
+            origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
+          });
+          if (changes > 0 || this.lastRecordedApplied !== revision.commit) {
+            logger.info(
+              { revision: short, created: res.created, updated: res.updated, pruned: res.pruned, unchanged: plan.unchanged.length },
+              changes > 0 ? 'applied revision' : 'revision in force, nothing to change',
+            );
+          }
+          await this.recordApplied(revision, plan, loaded.objects.length);
+          this.lastRejected = undefined;
+          return { outcome: changes > 0 ? 'applied' : 'unchanged', revision, plan };
+        } catch (err) {
+          if (isGantryError(err, 'Conflict') && attempt < CONFLICT_RETRIES) {
+            logger.debug({ err: errorMessage(err) }, 'store changed while applying; planning again');
+            continue;
+          }
+          throw err;
+        }
+      }
+    } catch (err) {
+      const message = errorMessage(err);
+      logger.error({ revision: short, err: message }, 'sync failed');
+      await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false });
+      this.opts.recorder?.recordSync({ revision, outcome: 'failed', error: message, at: new Date().toISOString() });
+      return { outcome: 'failed', revision, error: message };
+    }
+  }
+
+  /** Every live object of a kind a repo may declare. */
+  private async listLive(): Promise<KubeObject[]> {
+    const lists = await Promise.all(DECLARABLE_KINDS.map((k) => this.opts.store.list(k)));
+    return lists.flatMap((l) => l.items);
+  }
+
+  private async reject(revision: Revision, issues: ManifestIssue[]): Promise<SyncOutcome> {
+    const short = revision.commit.slice(0, 7);
+    const first = issues[0]!;
+    const message = `revision ${short} rejected, ${issues.length} problem${issues.length === 1 ? '' : 's'}; ` +
+      `first: ${formatIssue(first)}`;
+    if (this.lastRejected !== revision.commit) {
+      this.lastRejected = revision.commit;
+      for (const issue of issues) this.opts.logger.error({ revision: short, ...issue }, `invalid manifest: ${formatIssue(issue)}`);
+      this.opts.logger.warn({ revision: short }, 'revision rejected; the last good revision stays in force');
+      this.opts.recorder?.recordSync({ revision, outcome: 'rejected', issues, at: new Date().toISOString() });
+    }
+    await this.writeStatus({ revision, reason: SyncReasons.ValidationFailed, message, ready: false, issues });
+    return { outcome: 'rejected', revision, issues };
+  }
+
+  private async recordApplied(revision: Revision, plan: Plan, objects: number): Promise<void> {
+    const summary = {
+      created: plan.create.length,
+      updated: plan.update.length,
+      pruned: plan.prune.length,
+      unchanged: plan.unchanged.length,
+    };
+    const changed = summary.created + summary.updated + summary.pruned > 0;
+    if (changed || this.lastRecordedApplied !== revision.commit) {
+      this.lastRecordedApplied = revision.commit;
+      const record: SyncRecord = { revision, outcome: 'applied', summary, at: new Date().toISOString() };
+      this.opts.recorder?.recordSync(record);
+    }
+    await this.writeStatus({
+      revision,
+      applied: true,
+      reason: SyncReasons.Applied,
+      message: `revision ${revision.commit.slice(0, 7)} applied: ${summary.created} created, ${summary.updated} updated, ${summary.pruned} pruned, ${summary.unchanged} unchanged`,
+      ready: true,
+      summary: { ...summary, objects },
+    });
+  }
+
+  /** Writes the Sync object, only when something a reader would see changed. */
+  private async writeStatus(s: {
+    revision?: Revision;
+    applied?: boolean;
+    reason: SyncReason;
+    message: string;
+    ready: boolean;
+    issues?: ManifestIssue[];
+    summary?: SyncStatus['summary'];
+  }): Promise<void> {
+    const { store } = this.opts;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const spec = { ...this.opts.describe, intervalSeconds: Math.round((this.opts.intervalMs ?? 30_000) / 1000) };
+    const origin = { actor: 'sync', desiredRevision: s.revision?.commit };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
+      const prev: SyncStatus = current?.status ?? {};
+      const appliedNew = s.applied && s.revision &&
+        (prev.lastAppliedRevision !== s.revision.commit || (s.summary && s.summary.created + s.summary.updated + s.summary.pruned > 0));
+      const next: SyncStatus = {
+        lastAppliedRevision: s.applied ? s.revision?.commit : prev.lastAppliedRevision,
+        lastAttemptedRevision: s.revision?.commit ?? prev.lastAttemptedRevision,
+        lastAppliedTime: appliedNew ? now : prev.lastAppliedTime,
+        lastAttemptTime: now,
+        conditions: setCondition(prev.conditions, {
+          type: 'Ready', status: s.ready ? 'True' : 'False', reason: s.reason, message: s.message,
+        }, now),
+        issues: s.issues && s.issues.length > 0 ? s.issues : undefined,
+        summary: s.applied ? s.summary : prev.summary,
+      };
+      if (current && visibleStatus(prev) === visibleStatus(next) && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
+      const obj: SyncObject = current ? { ...structuredClone(current), spec, status: dropUndefined(next) } : { ...newSyncObject(spec), status: dropUndefined(next) };
+      try {
+        if (current) await store.update(obj, { origin });
+        else await store.create(obj, { origin });
+        return;
+      } catch (err) {
+        if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) continue;
+        this.opts.logger.warn({ err: errorMessage(err) }, 'cannot write sync status');
+        return;
+      }
+    }
+  }
+}
+
+/** A status as a reader compares it: timestamps aside. */
+function visibleStatus(st: SyncStatus): string {
+  return JSON.stringify(dropUndefined({
+    ...st,
+    lastAppliedTime: undefined,
+    lastAttemptTime: undefined,
+    conditions: st.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })),
+  }));
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
+/** "deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer" */
+export function formatIssue(i: ManifestIssue): string {
+  const where = i.line ? `${i.file} line ${i.line}` : i.file;
+  return [where, i.object, i.message].filter(Boolean).join(': ');
+}
+
+/** Throws a GantryError summarising issues; for commands that stop at the first bad revision. */
+export function issuesError(issues: ManifestIssue[]): GantryError {
+  const first = issues[0];
+  return new GantryError('InvalidManifest', issues.map(formatIssue).join('\n'), {
+    file: first?.file, line: first?.line, object: first?.object, field: first?.field,
+  });
+}

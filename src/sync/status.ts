@@ -1,0 +1,73 @@
+/**
+ * The Sync object: gantry's record, in the store, of what the sync loop last did, read by
+ * `gantry status` and the API. One per source, named `default` for the main one.
+ */
+import type { Condition, KubeObject } from '../model/types.js';
+import type { ManifestIssue } from './types.js';
+
+/** Reasons on the Sync object's Ready condition. */
+export const SyncReasons = {
+  Applied: 'Applied',
+  ValidationFailed: 'ValidationFailed',
+  SourceFailed: 'SourceFailed',
+  ApplyFailed: 'ApplyFailed',
+  Progressing: 'Progressing',
+} as const;
+/** One of {@link SyncReasons}. */
+export type SyncReason = (typeof SyncReasons)[keyof typeof SyncReasons];
+
+/** Status of the Sync object. */
+export interface SyncStatus {
+  /** Commit most recently applied (in force now). */
+  lastAppliedRevision?: string;
+  /** Commit most recently tried, applied or not. */
+  lastAttemptedRevision?: string;
+  lastAppliedTime?: string;
+  lastAttemptTime?: string;
+  conditions?: Condition[];
+  /** Why the last attempted revision was rejected. */
+  issues?: ManifestIssue[];
+  /** Counts from the last applied revision. */
+  summary?: { created: number; updated: number; pruned: number; unchanged: number; objects: number };
+}
+
+/** The Sync object kind. */
+export interface SyncObject extends KubeObject {
+  kind: 'Sync';
+  spec: { repo: string; ref?: string; path?: string; intervalSeconds?: number };
+  status?: SyncStatus;
+}
+
+/** Name of the Sync object for the main source. */
+export const SYNC_NAME = 'default';
+
+/** A fresh Sync object for a source. */
+export function newSyncObject(spec: SyncObject['spec']): SyncObject {
+  return { apiVersion: 'gantry.dev/v1', kind: 'Sync', metadata: { name: SYNC_NAME }, spec, status: {} };
+}
+
+/**
+ * Returns `conditions` with the condition of `type` set; lastTransitionTime changes only when
+ * the status flips, as Kubernetes does.
+ */
+export function setCondition(conditions: Condition[] | undefined, next: Condition, now: string): Condition[] {
+  const out = (conditions ?? []).filter((c) => c.type !== next.type);
+  const prev = (conditions ?? []).find((c) => c.type === next.type);
+  const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : now;
+  out.push({ ...next, lastTransitionTime });
+  return out.sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/** Strips credentials from a URL before it is stored or logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
