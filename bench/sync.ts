@@ -1,0 +1,165 @@
+/**
+ * Sync benchmark: a generated repo of 10,000 manifests, cold (load + validate + diff against an
+ * empty store, then the apply transaction) and a no-op resync of the same revision through the
+ * real sync loop (Git source, loader cache, SQLite store, plan).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makePlan } from '../src/diff/plan.js';
+import { silentLogger } from '../src/log.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { GitSource } from '../src/sync/git-source.js';
+import { loadManifests, ManifestCache } from '../src/sync/loader.js';
+import { SyncLoop } from '../src/sync/loop.js';
+import { validateObject } from '../src/sync/validate.js';
+
+/** Writes `count` manifests (a realistic mix of kinds across 50 namespaces) into `dir`. */
+export function generateManifests(dir: string, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const ns = `team-${i % 50}`;
+    const name = `app-${i}`;
+    const folder = join(dir, ns);
+    mkdirSync(folder, { recursive: true });
+    let doc: string;
+    switch (i % 4) {
+      case 0:
+        doc = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+  namespace: ${ns}
+  labels: {app: ${name}, team: "${ns}"}
+spec:
+  replicas: ${1 + (i % 3)}
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+        - name: main
+          image: registry.example/${name}:1.${i % 10}.0
+          args: ["--port", "8080"]
+          ports: [{name: http, containerPort: 8080}]
+          env:
+            - {name: MODE, value: production}
+            - name: DB_PASSWORD
+              valueFrom: {secretKeyRef: {name: ${name}-secret, key: password}}
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+            limits: {memory: 128Mi}
+          readinessProbe:
+            httpGet: {path: /healthz, port: http}
+`;
+        break;
+      case 1:
+        doc = `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  selector: {app: app-${i - 1}}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+`;
+        break;
+      case 2:
+        doc = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}
+  namespace: ${ns}
+data:
+  config.yaml: |
+    listen: 8080
+    level: info
+    name: ${name}
+`;
+        break;
+      default:
+        doc = `apiVersion: v1
+kind: Secret
+metadata:
+  name: app-${i - 3}-secret
+  namespace: ${ns}
+type: Opaque
+stringData:
+  password: s3cret-${i}
+`;
+    }
+    writeFileSync(join(folder, `${name}.yaml`), doc);
+  }
+}
+
+function ms(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10;
+}
+
+/** Runs the benchmark and returns its figures (milliseconds unless named otherwise). */
+export async function benchSync(opts: { count?: number } = {}): Promise<Record<string, number | string>> {
+  const count = opts.count ?? 10_000;
+  const root = mkdtempSync(join(tmpdir(), 'gantry-bench-sync-'));
+  try {
+    const repo = join(root, 'repo');
+    mkdirSync(repo);
+    generateManifests(repo, count);
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: repo, stdio: 'ignore' });
+    git('init', '-q', '-b', 'main');
+    git('add', '.');
+    git('commit', '-q', '-m', 'generated');
+
+    const figures: Record<string, number | string> = { manifests: count };
+
+    // Cold: a fresh source and cache, nothing in the store.
+    let t = process.hrtime.bigint();
+    const source = new GitSource({ url: repo, cacheDir: join(root, 'cache') });
+    const rev = await source.resolve('main');
+    const files = await source.files(rev.commit);
+    figures['cold: read files from git'] = ms(t);
+    t = process.hrtime.bigint();
+    const cache = new ManifestCache();
+    const loaded = loadManifests(files, { validate: validateObject, cache });
+    figures['cold: parse + validate'] = ms(t);
+    if (loaded.issues.length > 0) throw new Error(`generated repo invalid: ${JSON.stringify(loaded.issues[0])}`);
+    t = process.hrtime.bigint();
+    const plan = makePlan({ revision: rev, objects: loaded.objects }, [], { revision: rev.commit });
+    figures['cold: diff (plan)'] = ms(t);
+    figures['cold sync total (load + validate + diff)'] = Math.round(((figures['cold: read files from git'] as number) + (figures['cold: parse + validate'] as number) + (figures['cold: diff (plan)'] as number)) * 10) / 10;
+    figures['cold sync target'] = '≤ 2000';
+    if (plan.create.length !== count) throw new Error(`expected ${count} creates, got ${plan.create.length}`);
+
+    // The real loop: first pass applies everything into SQLite, the second is a no-op resync.
+    const store = openSqliteStore(join(root, 'state.db'));
+    const loop = new SyncLoop({
+      source: new GitSource({ url: repo, cacheDir: join(root, 'cache2') }),
+      store,
+      logger: silentLogger(),
+      ref: 'main',
+      intervalMs: 0,
+      describe: { repo: 'bench' },
+    });
+    t = process.hrtime.bigint();
+    const first = await loop.syncOnce('bench');
+    figures['first sync through the loop incl. SQLite apply'] = ms(t);
+    if (first.outcome !== 'applied') throw new Error(`first pass: ${first.outcome} ${first.error ?? ''}`);
+    const noop: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t = process.hrtime.bigint();
+      const again = await loop.syncOnce('bench');
+      noop.push(ms(t));
+      if (again.outcome !== 'unchanged') throw new Error(`no-op resync changed something: ${again.plan?.update[0]?.key}`);
+    }
+    noop.sort((a, b) => a - b);
+    figures['no-op resync (median of 5)'] = noop[2]!;
+    figures['no-op resync target'] = '≤ 300';
+    figures['cold / no-op ratio'] = Math.round(((figures['cold sync total (load + validate + diff)'] as number) / noop[2]!) * 10) / 10;
+    await store.close();
+    return figures;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
