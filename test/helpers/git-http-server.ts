@@ -222,7 +222,7 @@ export async function startGitHttpServer(opts: GitHttpServerOptions): Promise<Gi
 export async function git(cwd: string, args: string[]): Promise<string> {
   const { stdout } = await execFileAsync(
     'git',
-    ['-c', `user.name=${TEST_IDENTITY.name}`, '-c', `user.email=${TEST_IDENTITY.email}`, '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false', '-c', 'tag.gpgsign=false', ...args],
+    ['-c', `user.name=${TEST_IDENTITY.name}`, '-c', `user.email=${TEST_IDENTITY.email}`, '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false', '-c', 'tag.gpgsign=false', '-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args],
     { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } },
   );
   return stdout.trim();
