@@ -1,0 +1,299 @@
+/**
+ * The scheduler's view of the cluster: one {@link NodeInfo} per node with what is allocatable
+ * and what the pods bound there already request, kept current incrementally as nodes and pods
+ * come and go. Pure (no I/O); the {@link Scheduler} feeds it from store watches, and the
+ * capacity check feeds it from a snapshot.
+ */
+import { bytes, cpuMillis } from '../model/quantity.js';
+import type { Node, Pod, StringMap, Taint } from '../model/types.js';
+import { HOSTNAME_LABEL, ZONE_LABEL, podInfo, podKey, type PodInfo, type Resources } from './podinfo.js';
+
+/** Kubernetes' default `--max-pods`, used when a node does not report `allocatable.pods`. */
+export const DEFAULT_MAX_PODS = 110;
+
+/** Topology keys whose per-owner pod counts the cache keeps, for default spreading. */
+const TRACKED_KEYS = [ZONE_LABEL] as const;
+
+/** Allocatable capacity of a node. */
+export interface Allocatable extends Resources {
+  pods: number;
+}
+
+/** One node as the scheduler sees it. Read-only outside the cache. */
+export interface NodeInfo {
+  name: string;
+  /** Undefined while pods are bound to a node the cache has not seen (or that was removed). */
+  node: Node | undefined;
+  /** The node's labels, with `kubernetes.io/hostname` defaulted to the node name. */
+  labels: StringMap;
+  taints: Taint[];
+  unschedulable: boolean;
+  allocatable: Allocatable;
+  /** Sum of effective requests of the pods here (absent requests count 0). */
+  requested: Resources;
+  /** The same with Kubernetes' scoring defaults (100m, 200Mi) for absent requests. */
+  nonZeroRequested: Resources;
+  /** Pods here by `namespace/name`. */
+  pods: Map<string, PodInfo>;
+  /** Host ports in use: `proto/port` → count and `proto/port/ip` → count. */
+  ports: Map<string, number>;
+  /** Pods here per controlling owner UID. */
+  ownerCounts: Map<string, number>;
+  /** Pods here with required anti-affinity terms. */
+  antiAffinityPods: number;
+  /** Pods here whose affinity terms weigh in scoring others (see InterPodAffinity). */
+  affinityPods: number;
+}
+
+function emptyNodeInfo(name: string): NodeInfo {
+  return {
+    name,
+    node: undefined,
+    labels: { [HOSTNAME_LABEL]: name },
+    taints: [],
+    unschedulable: false,
+    allocatable: { cpu: 0, memory: 0, pods: 0 },
+    requested: { cpu: 0, memory: 0 },
+    nonZeroRequested: { cpu: 0, memory: 0 },
+    pods: new Map(),
+    ports: new Map(),
+    ownerCounts: new Map(),
+    antiAffinityPods: 0,
+    affinityPods: 0,
+  };
+}
+
+/** Allocatable of a node from `status.allocatable` (falling back to `status.capacity`). */
+export function nodeAllocatable(node: Node): Allocatable {
+  const alloc = node.status?.allocatable ?? node.status?.capacity ?? {};
+  const pods = alloc.pods === undefined ? DEFAULT_MAX_PODS : Math.floor(Number(alloc.pods));
+  return {
+    cpu: cpuMillis(alloc.cpu),
+    memory: bytes(alloc.memory),
+    pods: Number.isFinite(pods) ? pods : DEFAULT_MAX_PODS,
+  };
+}
+
+/** Terms of an existing pod that weigh in scoring other pods (symmetric affinity). */
+function hasScoringAffinity(p: PodInfo): boolean {
+  return p.requiredAffinity.length + p.preferredAffinity.length + p.preferredAntiAffinity.length > 0;
+}
+
+/** The scheduler's cluster cache; see the module comment. */
+export class SchedulerCache {
+  private readonly infos = new Map<string, NodeInfo>();
+  /** Pod key → node it is counted on. */
+  private readonly podNode = new Map<string, string>();
+  /** ownerUid → `key=value` → pods, for the {@link TRACKED_KEYS}. */
+  private readonly ownerTopology = new Map<string, Map<string, number>>();
+  private list: NodeInfo[] | undefined;
+  private readonly antiNodes = new Set<NodeInfo>();
+  /** Pods with required anti-affinity terms (every pod must be checked against them). */
+  private readonly antiPods = new Map<string, PodInfo>();
+  private readonly affinityNodes = new Set<NodeInfo>();
+
+  /** Adds or replaces a node. */
+  setNode(node: Node): void {
+    const name = node.metadata.name;
+    let info = this.infos.get(name);
+    if (!info) {
+      info = emptyNodeInfo(name);
+      this.infos.set(name, info);
+    } else {
+      this.contributeTopology(info, -1);
+    }
+    if (!info.node) this.list = undefined;
+    info.node = node;
+    info.labels = { [HOSTNAME_LABEL]: name, ...(node.metadata.labels ?? {}) };
+    info.taints = node.spec?.taints ?? [];
+    info.unschedulable = node.spec?.unschedulable === true;
+    info.allocatable = nodeAllocatable(node);
+    this.contributeTopology(info, +1);
+  }
+
+  /** Removes a node. Pods still bound to it stay counted until they are removed. */
+  removeNode(name: string): void {
+    const info = this.infos.get(name);
+    if (!info || !info.node) return;
+    this.contributeTopology(info, -1);
+    info.node = undefined;
+    info.labels = { [HOSTNAME_LABEL]: name };
+    info.taints = [];
+    info.unschedulable = false;
+    info.allocatable = { cpu: 0, memory: 0, pods: 0 };
+    this.contributeTopology(info, +1);
+    this.list = undefined;
+    if (info.pods.size === 0) this.infos.delete(name);
+  }
+
+  /**
+   * Adds, moves or removes a pod according to its current state: a pod bound to a node and
+   * not terminal (Succeeded/Failed) is counted there; anything else is not counted. Idempotent,
+   * so it serves both watch events and assuming a pod right after binding it.
+   */
+  upsertPod(pod: Pod): void {
+    const info = podInfo(pod);
+    const nodeName = pod.spec.nodeName;
+    if (!nodeName || info.terminal) {
+      this.removePod(info.key);
+      return;
+    }
+    this.removePod(info.key);
+    let ni = this.infos.get(nodeName);
+    if (!ni) {
+      ni = emptyNodeInfo(nodeName);
+      this.infos.set(nodeName, ni);
+    }
+    this.podNode.set(info.key, nodeName);
+    ni.pods.set(info.key, info);
+    ni.requested.cpu += info.requests.cpu;
+    ni.requested.memory += info.requests.memory;
+    ni.nonZeroRequested.cpu += info.nonZero.cpu;
+    ni.nonZeroRequested.memory += info.nonZero.memory;
+    for (const hp of info.hostPorts) {
+      bump(ni.ports, `${hp.protocol}/${hp.port}`, 1);
+      bump(ni.ports, `${hp.protocol}/${hp.port}/${hp.ip}`, 1);
+    }
+    if (info.ownerUid !== undefined) {
+      bump(ni.ownerCounts, info.ownerUid, 1);
+      this.ownerTopologyBump(ni, info.ownerUid, 1);
+    }
+    if (info.requiredAntiAffinity.length > 0) {
+      ni.antiAffinityPods++;
+      this.antiNodes.add(ni);
+      this.antiPods.set(info.key, info);
+    }
+    if (hasScoringAffinity(info)) {
+      ni.affinityPods++;
+      this.affinityNodes.add(ni);
+    }
+  }
+
+  /** Stops counting a pod (by `namespace/name` or object). */
+  removePod(podOrKey: Pod | string): void {
+    const key = typeof podOrKey === 'string' ? podOrKey : podKey(podOrKey);
+    const nodeName = this.podNode.get(key);
+    if (nodeName === undefined) return;
+    this.podNode.delete(key);
+    const ni = this.infos.get(nodeName);
+    const info = ni?.pods.get(key);
+    if (!ni || !info) return;
+    ni.pods.delete(key);
+    ni.requested.cpu -= info.requests.cpu;
+    ni.requested.memory -= info.requests.memory;
+    ni.nonZeroRequested.cpu -= info.nonZero.cpu;
+    ni.nonZeroRequested.memory -= info.nonZero.memory;
+    for (const hp of info.hostPorts) {
+      bump(ni.ports, `${hp.protocol}/${hp.port}`, -1);
+      bump(ni.ports, `${hp.protocol}/${hp.port}/${hp.ip}`, -1);
+    }
+    if (info.ownerUid !== undefined) {
+      bump(ni.ownerCounts, info.ownerUid, -1);
+      this.ownerTopologyBump(ni, info.ownerUid, -1);
+    }
+    if (info.requiredAntiAffinity.length > 0) {
+      this.antiPods.delete(key);
+      if (--ni.antiAffinityPods === 0) this.antiNodes.delete(ni);
+    }
+    if (hasScoringAffinity(info) && --ni.affinityPods === 0) this.affinityNodes.delete(ni);
+    if (!ni.node && ni.pods.size === 0) this.infos.delete(nodeName);
+  }
+
+  /** The node a pod is counted on, if any. */
+  nodeOfPod(key: string): string | undefined {
+    return this.podNode.get(key);
+  }
+
+  /** Known nodes (those with a Node object), in a stable order (by name). */
+  nodes(): readonly NodeInfo[] {
+    if (!this.list) {
+      this.list = [...this.infos.values()].filter((n) => n.node !== undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
+    return this.list;
+  }
+
+  /** One node's info. */
+  get(name: string): NodeInfo | undefined {
+    return this.infos.get(name);
+  }
+
+  /** Every NodeInfo that holds pods with required anti-affinity terms. */
+  nodesWithRequiredAntiAffinity(): ReadonlySet<NodeInfo> {
+    return this.antiNodes;
+  }
+
+  /** Pods with required anti-affinity terms, with the node each is on. */
+  *podsWithRequiredAntiAffinity(): Iterable<[PodInfo, NodeInfo]> {
+    for (const [key, info] of this.antiPods) {
+      const ni = this.infos.get(this.podNode.get(key)!);
+      if (ni) yield [info, ni];
+    }
+  }
+
+  /** Every NodeInfo that holds pods whose affinity terms weigh in scoring others. */
+  nodesWithAffinity(): ReadonlySet<NodeInfo> {
+    return this.affinityNodes;
+  }
+
+  /** Pods with the given controlling owner in the domain `key=value` (tracked keys only). */
+  ownerPodsInDomain(ownerUid: string, key: string, value: string): number | undefined {
+    if (key === HOSTNAME_LABEL) return this.infos.get(value)?.ownerCounts.get(ownerUid) ?? 0;
+    if (!(TRACKED_KEYS as readonly string[]).includes(key)) return undefined;
+    return this.ownerTopology.get(ownerUid)?.get(`${key}=${value}`) ?? 0;
+  }
+
+  /** An independent copy (pod infos are shared; they are immutable). */
+  clone(): SchedulerCache {
+    const c = new SchedulerCache();
+    for (const [name, ni] of this.infos) {
+      const copy: NodeInfo = {
+        ...ni,
+        requested: { ...ni.requested },
+        nonZeroRequested: { ...ni.nonZeroRequested },
+        pods: new Map(ni.pods),
+        ports: new Map(ni.ports),
+        ownerCounts: new Map(ni.ownerCounts),
+      };
+      c.infos.set(name, copy);
+      if (copy.antiAffinityPods > 0) c.antiNodes.add(copy);
+      if (copy.affinityPods > 0) c.affinityNodes.add(copy);
+    }
+    for (const [k, v] of this.podNode) c.podNode.set(k, v);
+    for (const [k, v] of this.antiPods) c.antiPods.set(k, v);
+    for (const [k, v] of this.ownerTopology) c.ownerTopology.set(k, new Map(v));
+    return c;
+  }
+
+  private ownerTopologyBump(ni: NodeInfo, ownerUid: string, delta: number): void {
+    for (const key of TRACKED_KEYS) {
+      const value = ni.labels[key];
+      if (value === undefined) continue;
+      let m = this.ownerTopology.get(ownerUid);
+      if (!m) {
+        m = new Map();
+        this.ownerTopology.set(ownerUid, m);
+      }
+      bump(m, `${key}=${value}`, delta);
+      if (m.size === 0) this.ownerTopology.delete(ownerUid);
+    }
+  }
+
+  /** Adds or withdraws a node's pods from the per-owner topology counts (around label changes). */
+  private contributeTopology(ni: NodeInfo, sign: 1 | -1): void {
+    for (const [owner, n] of ni.ownerCounts) this.ownerTopologyBump(ni, owner, sign * n);
+  }
+}
+
+function bump(m: Map<string, number>, key: string, delta: number): void {
+  const v = (m.get(key) ?? 0) + delta;
+  if (v === 0) m.delete(key);
+  else m.set(key, v);
+}
+
+/** A cache filled from a snapshot of nodes and pods. */
+export function cacheFrom(nodes: readonly Node[], pods: readonly Pod[]): SchedulerCache {
+  const c = new SchedulerCache();
+  for (const n of nodes) c.setNode(n);
+  for (const p of pods) c.upsertPod(p);
+  return c;
+}
