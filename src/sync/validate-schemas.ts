@@ -1,0 +1,57 @@
+/**
+ * The schema documents of `schemas/`, loaded as JSON modules, and the kind each one describes.
+ * Both the ahead-of-time compiler (validate-codegen.ts) and the error renderer
+ * (validate-schema.ts) read them from here, so they always agree.
+ */
+import common from '../../schemas/common.json' with { type: 'json' };
+import configmap from '../../schemas/configmap.json' with { type: 'json' };
+import cronjob from '../../schemas/cronjob.json' with { type: 'json' };
+import daemonset from '../../schemas/daemonset.json' with { type: 'json' };
+import deployment from '../../schemas/deployment.json' with { type: 'json' };
+import ingress from '../../schemas/ingress.json' with { type: 'json' };
+import job from '../../schemas/job.json' with { type: 'json' };
+import namespace from '../../schemas/namespace.json' with { type: 'json' };
+import pod from '../../schemas/pod.json' with { type: 'json' };
+import replicaset from '../../schemas/replicaset.json' with { type: 'json' };
+import secret from '../../schemas/secret.json' with { type: 'json' };
+import service from '../../schemas/service.json' with { type: 'json' };
+import statefulset from '../../schemas/statefulset.json' with { type: 'json' };
+
+/** The subset of JSON Schema that gantry's schemas use and its error renderer walks. */
+export interface SchemaNode {
+  $id?: string;
+  $ref?: string;
+  type?: string | string[];
+  const?: unknown;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  additionalProperties?: boolean | SchemaNode;
+  minimum?: number;
+  maximum?: number;
+  definitions?: Record<string, SchemaNode>;
+}
+
+/** A declarable kind, the apiVersion it must carry, and its schema. */
+export interface KindSchema {
+  kind: string;
+  apiVersion: string;
+  /** The schema's `$id`. */
+  id: string;
+  schema: SchemaNode;
+}
+
+const kindDocuments = [
+  namespace, configmap, secret, pod, replicaset, deployment, statefulset, daemonset, job, cronjob,
+  service, ingress,
+] as unknown as SchemaNode[];
+
+/** Every schema document, shared definitions first. */
+export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments];
+
+/** The kinds with a schema, in the order above (namespaces, config, workloads, networking). */
+export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) => ({
+  kind: String(schema.properties!.kind!.const),
+  apiVersion: String(schema.properties!.apiVersion!.const),
+  id: schema.$id!,
+  schema,
+}));
