@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
+import { DirSource } from '../../src/sync/dir-source.js';
 import { GitSource } from '../../src/sync/git-source.js';
+import { loadManifests } from '../../src/sync/loader.js';
 import type { SourceFile } from '../../src/sync/types.js';
 import {
   commitFiles,
@@ -12,6 +14,7 @@ import {
   pushFiles,
   startGitHttpServer,
   tempDir,
+  writeFiles,
   TEST_IDENTITY,
   type GitHttpServer,
 } from '../helpers/git-http-server.js';
@@ -200,5 +203,55 @@ describe('GitSource over a local path', function () {
   it('refuses a directory that is not a repository', async () => {
     const src = new GitSource({ url: path.join(tmp.dir, 'nothing'), cacheDir: path.join(tmp.dir, 'unused3') });
     await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && /not a Git repository/.test(err.message));
+  });
+});
+
+describe('DirSource over a working copy', function () {
+  let tmp: { dir: string; cleanup(): Promise<void> };
+
+  before(async () => {
+    tmp = await tempDir('gantry-dirsrc-');
+    await makeRepo(tmp.dir, {
+      'apps/web.yaml': cm('web'),
+      'apps/deep/db.json': '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"db"}}',
+      'apps/notes.txt': 'ignored',
+      'node_modules/pkg/x.yaml': cm('vendored'),
+      'apps/passwd.yaml': 'symlink:/etc/passwd',
+      'apps/same.yaml': 'symlink:web.yaml',
+    });
+    // An uncommitted edit is what a working copy is for.
+    await writeFiles(tmp.dir, { 'apps/web.yaml': cm('web', 'edited') });
+  });
+
+  after(async () => {
+    await tmp?.cleanup();
+  });
+
+  it('resolves to the working-tree pseudo revision', async () => {
+    assert.deepEqual(await new DirSource({ root: tmp.dir }).resolve(), { commit: 'working-tree', ref: tmp.dir });
+  });
+
+  it('walks manifests recursively, skips .git and node_modules, and reports symlinks unfollowed', async () => {
+    const files = byPath(await new DirSource({ root: tmp.dir }).files());
+    assert.deepEqual([...files.keys()].sort(), ['apps/deep/db.json', 'apps/passwd.yaml', 'apps/same.yaml', 'apps/web.yaml']);
+    assert.equal(text(files.get('apps/web.yaml')), cm('web', 'edited'));
+    assert.equal(files.get('apps/passwd.yaml')?.symlinkTarget, '/etc/passwd');
+    assert.equal(files.get('apps/passwd.yaml')?.content, undefined);
+  });
+
+  it('gives files the blob id Git would, so unchanged content is recognised across sources', async () => {
+    const files = byPath(await new DirSource({ root: tmp.dir }).files());
+    const gitId = await git(tmp.dir, ['hash-object', 'apps/deep/db.json']);
+    assert.equal(files.get('apps/deep/db.json')?.oid, gitId);
+  });
+
+  it('feeds the loader, which refuses the escaping symlink', async () => {
+    const { objects, issues } = loadManifests(await new DirSource({ root: tmp.dir }).files());
+    assert.deepEqual(objects.map((o) => o.object.metadata.name).sort(), ['db', 'web']);
+    assert.deepEqual(issues.map((i) => i.file), ['apps/passwd.yaml']);
+  });
+
+  it('reports a missing directory as NotFound', async () => {
+    await assert.rejects(new DirSource({ root: path.join(tmp.dir, 'nope') }).resolve(), (err) => isGantryError(err, 'NotFound'));
   });
 });
