@@ -110,9 +110,9 @@ export interface PreparedWrite {
 /**
  * The object a create stores at `revision`: a name from `generateName` if needed, the namespace
  * settled, and uid, creationTimestamp, generation 1 and resourceVersion set by the server
- * (whatever the caller put there is replaced).
+ * (whatever the caller put there is replaced). `timestamp` lets a batch share one clock reading.
  */
-export function prepareCreate(obj: KubeObject, revision: number, now: Date = new Date()): PreparedWrite {
+export function prepareCreate(obj: KubeObject, revision: number, timestamp: string = nowTimestamp()): PreparedWrite {
   let input = obj;
   if (input?.metadata && !input.metadata.name && input.metadata.generateName) {
     input = { ...input, metadata: { ...input.metadata, name: generatedName(input.metadata.generateName) } };
@@ -123,7 +123,7 @@ export function prepareCreate(obj: KubeObject, revision: number, now: Date = new
   if (ref.namespace === undefined) delete metadata.namespace;
   else metadata.namespace = ref.namespace;
   metadata.uid = randomUUID();
-  metadata.creationTimestamp = nowTimestamp(now);
+  metadata.creationTimestamp = timestamp;
   metadata.generation = 1;
   metadata.resourceVersion = String(revision);
   return { ref, key: refKey(ref), object: { ...input, metadata } };
