@@ -1,25 +1,28 @@
 /**
- * Git object encoding and crash-safe loose-object writing for the status branch.
+ * Git object encoding and crash-safe writing for the status branch.
  *
  * isomorphic-git reads this repository (log, trees, blobs) and pushes it, but the recorder writes
- * objects itself: isomorphic-git writes a loose object in place and never rewrites an existing
- * file, so a process killed mid-write would leave a truncated object that no later write repairs.
- * Here every object and the branch ref are written to a temporary file and renamed, so a file in
- * the repository is always complete, and hashing/deflating in memory lets one batch of commits be
- * written with a few parallel file operations.
+ * objects itself, one packfile per batch of commits: a batch of hundreds of commits costs a few
+ * file operations instead of five files per commit (loose objects), which was both the
+ * throughput limit and a file-count problem (10k changes made 50k files). Pack and index are
+ * written to temporary files and renamed, index last (a pack exists for readers once its index
+ * does), and the branch ref moves only afterwards, so a crash never leaves a ref pointing at a
+ * missing or partial object. (isomorphic-git's own loose writer writes in place and never rewrites
+ * an existing file, so a killed write would leave a truncated object forever.)
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
+import zlib, { deflateSync } from 'node:zlib';
 
 /** Git object types the recorder writes. */
 export type GitObjectType = 'blob' | 'tree' | 'commit';
 
-/** An object ready to be written: its id and its deflated loose-object bytes. */
+/** An object ready to be packed: its id, type and raw body. */
 export interface EncodedObject {
   oid: string;
-  deflated: Buffer;
+  type: GitObjectType;
+  body: Buffer;
 }
 
 /** A person and time, as Git records authors and committers. */
@@ -32,12 +35,97 @@ export interface Signature {
   timezoneOffset?: number;
 }
 
-/** Hashes and deflates an object. Level 1: the repository favours write speed over size. */
+/**
+ * Bodies larger than this are stored without compression. Large trees (a directory of many
+ * pods) are mostly random object ids that compress poorly, and deflating them dominated the cost
+ * of a commit; a repack (git's delta compression) shrinks them later.
+ */
+const STORE_ABOVE_BYTES = 8 * 1024;
+
+const PACK_TYPE: Record<GitObjectType, number> = { commit: 1, tree: 2, blob: 3 };
+
+/** Hashes an object (its id is the SHA-1 of `<type> <size>\0<body>`). */
 export function encodeObject(type: GitObjectType, body: Buffer): EncodedObject {
-  const header = Buffer.from(`${type} ${body.length}\0`, 'latin1');
-  const full = Buffer.concat([header, body]);
-  const oid = createHash('sha1').update(full).digest('hex');
-  return { oid, deflated: deflateSync(full, { level: 1 }) };
+  const hash = createHash('sha1');
+  hash.update(`${type} ${body.length}\0`, 'latin1');
+  hash.update(body);
+  return { oid: hash.digest('hex'), type, body };
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 as zlib computes it; node's zlib.crc32 where available (20.15+). */
+function crc32(buf: Buffer): number {
+  const native = (zlib as unknown as { crc32?: (b: Buffer) => number }).crc32;
+  if (native) return native(buf);
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = crcTable[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** The packed entry header: type and size in git's variable-length encoding. */
+function entryHeader(type: GitObjectType, size: number): Buffer {
+  const bytes: number[] = [];
+  let byte = (PACK_TYPE[type] << 4) | (size & 0x0f);
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    bytes.push(byte | 0x80);
+    byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(byte);
+  return Buffer.from(bytes);
+}
+
+/** A packfile (version 2, no deltas) and its index (version 2), in memory. */
+export function buildPack(objects: readonly EncodedObject[]): { name: string; pack: Buffer; idx: Buffer } {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(12);
+  head.write('PACK', 0, 'latin1');
+  head.writeUInt32BE(2, 4);
+  head.writeUInt32BE(objects.length, 8);
+  parts.push(head);
+  let offset = 12;
+  const entries: Array<{ oid: Buffer; crc: number; offset: number }> = [];
+  for (const obj of objects) {
+    const level = obj.type === 'tree' && obj.body.length > STORE_ABOVE_BYTES ? 0 : 1;
+    const entry = Buffer.concat([entryHeader(obj.type, obj.body.length), deflateSync(obj.body, { level })]);
+    entries.push({ oid: Buffer.from(obj.oid, 'hex'), crc: crc32(entry), offset });
+    parts.push(entry);
+    offset += entry.length;
+  }
+  if (offset >= 2 ** 31) throw new Error('pack too large for a 32-bit index');
+  const body = Buffer.concat(parts);
+  const packSum = createHash('sha1').update(body).digest();
+  const pack = Buffer.concat([body, packSum]);
+
+  entries.sort((a, b) => Buffer.compare(a.oid, b.oid));
+  const n = entries.length;
+  const idx = Buffer.alloc(8 + 256 * 4 + n * 28 + 40);
+  idx.writeUInt32BE(0xff744f63, 0);
+  idx.writeUInt32BE(2, 4);
+  const fanout = new Uint32Array(256);
+  for (const e of entries) fanout[e.oid[0]!]! += 1;
+  let cumulative = 0;
+  for (let i = 0; i < 256; i++) {
+    cumulative += fanout[i]!;
+    idx.writeUInt32BE(cumulative, 8 + i * 4);
+  }
+  let pos = 8 + 1024;
+  for (const e of entries) pos += e.oid.copy(idx, pos);
+  for (const e of entries) pos = idx.writeUInt32BE(e.crc >>> 0, pos);
+  for (const e of entries) pos = idx.writeUInt32BE(e.offset, pos);
+  pos += packSum.copy(idx, pos);
+  createHash('sha1').update(idx.subarray(0, pos)).digest().copy(idx, pos);
+  return { name: `pack-${packSum.toString('hex')}`, pack, idx };
 }
 
 function formatTimezone(minutesEast: number): string {
@@ -64,25 +152,33 @@ export function commitBody(opts: { tree: string; parent?: string; author: Signat
   return Buffer.from(text, 'utf8');
 }
 
-/** Writes loose objects and refs of one bare repository, atomically. */
-export class LooseObjectWriter {
-  private readonly madeDirs = new Set<string>();
+/** Writes packs and refs of one bare repository, atomically. */
+export class PackWriter {
   private tmpCounter = 0;
 
   constructor(private readonly gitdir: string) {}
 
   private tmpName(dir: string): string {
     this.tmpCounter += 1;
-    return path.join(dir, `tmp_${process.pid}_${this.tmpCounter}`);
+    return path.join(dir, `tmp_gantry_${process.pid}_${this.tmpCounter}`);
   }
 
-  /** Writes `data` to `file` through a temporary file and a rename; optionally fsyncs first. Objects are read-only (0444) as Git makes them. */
-  private async writeAtomic(dir: string, file: string, data: Buffer | string, sync: boolean, mode: number): Promise<void> {
+  /** Writes `data` to `file` through a temporary file and a rename; optionally fsyncs first. */
+  private async writeAtomic(file: string, data: Buffer | string, opts: { sync: boolean; mode: number }): Promise<void> {
+    const dir = path.dirname(file);
     const tmp = this.tmpName(dir);
-    const handle = await open(tmp, 'w', mode);
+    let handle;
+    try {
+      handle = await open(tmp, 'w', opts.mode);
+    } catch (err) {
+      // The directory may have been removed (or never made): make it and try once more.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true });
+      handle = await open(tmp, 'w', opts.mode);
+    }
     try {
       await handle.writeFile(data);
-      if (sync) await handle.sync();
+      if (opts.sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -94,30 +190,20 @@ export class LooseObjectWriter {
     }
   }
 
-  /** Writes objects, `concurrency` at a time. Objects already in the repository are rewritten identically. */
-  async writeObjects(objects: Iterable<EncodedObject>, opts: { concurrency?: number; sync?: boolean } = {}): Promise<void> {
-    const list = [...objects];
-    const concurrency = Math.max(1, opts.concurrency ?? 16);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < list.length) {
-        const obj = list[next++]!;
-        const dir = path.join(this.gitdir, 'objects', obj.oid.slice(0, 2));
-        if (!this.madeDirs.has(dir)) {
-          await mkdir(dir, { recursive: true });
-          this.madeDirs.add(dir);
-        }
-        await this.writeAtomic(dir, path.join(dir, obj.oid.slice(2)), obj.deflated, opts.sync ?? false, 0o444);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+  /** Writes objects as one pack (pack first, index last). Returns the pack's name. */
+  async writeObjects(objects: readonly EncodedObject[], opts: { sync?: boolean } = {}): Promise<string | undefined> {
+    if (!objects.length) return undefined;
+    const { name, pack, idx } = buildPack(objects);
+    const dir = path.join(this.gitdir, 'objects', 'pack');
+    const sync = opts.sync ?? false;
+    await this.writeAtomic(path.join(dir, `${name}.pack`), pack, { sync, mode: 0o444 });
+    await this.writeAtomic(path.join(dir, `${name}.idx`), idx, { sync, mode: 0o444 });
+    return name;
   }
 
   /** Points a ref (e.g. `refs/heads/status`) at a commit; the file is replaced atomically. */
   async writeRef(ref: string, oid: string, opts: { sync?: boolean } = {}): Promise<void> {
     const file = path.join(this.gitdir, ...ref.split('/'));
-    const dir = path.dirname(file);
-    await mkdir(dir, { recursive: true });
-    await this.writeAtomic(dir, file, `${oid}\n`, opts.sync ?? false, 0o644);
+    await this.writeAtomic(file, `${oid}\n`, { sync: opts.sync ?? false, mode: 0o644 });
   }
 }

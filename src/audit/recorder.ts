@@ -7,6 +7,7 @@
  * object). Commits of a drained batch are chained in memory and the branch ref moves once per
  * batch, after all their objects are on disk: the ref only ever points at a complete commit.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,12 +16,12 @@ import git from 'isomorphic-git';
 import { dump } from 'js-yaml';
 import http from 'isomorphic-git/http/node';
 import { describeChanges, summarizeChange } from '../diff/summary.js';
-import { errorMessage, GantryError } from '../errors.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { objectKey } from '../model/keys.js';
 import type { WatchEvent } from '../store/types.js';
 import { formatMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
-import { commitBody, encodeObject, LooseObjectWriter, type EncodedObject, type Signature } from './objects.js';
+import { commitBody, encodeObject, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
 import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
@@ -61,6 +62,12 @@ export interface RecorderOptions {
   batchSize?: number;
   /** fsync objects and the ref before moving on (survives power loss; slower). Default false. */
   durable?: boolean;
+  /**
+   * After this many packs written (one per batch), run `git repack -d --geometric=2` in the
+   * background, merging small packs with delta compression (needs the git command; skipped with a
+   * warning without it). 0 disables. Default 50.
+   */
+  compactEvery?: number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
   onCommitted?: (batch: CommittedBatch) => void;
 }
@@ -155,7 +162,7 @@ export class GitRecorder implements Recorder {
   private readonly ref: string;
   private readonly author: { name: string; email: string };
   private readonly logger: Logger;
-  private readonly writer: LooseObjectWriter;
+  private readonly writer: PackWriter;
   private readonly batchSize: number;
   private index = new TreeIndex();
   private head: string | undefined;
@@ -170,6 +177,10 @@ export class GitRecorder implements Recorder {
   private closed = false;
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
 
+  private packsSinceCompact = 0;
+  private compacting: Promise<void> | undefined;
+  private compactDisabled = false;
+
   private pushTimer: NodeJS.Timeout | undefined;
   private pushing: Promise<void> = Promise.resolve();
   private pushedHead: string | undefined;
@@ -181,7 +192,7 @@ export class GitRecorder implements Recorder {
     this.ref = `refs/heads/${branch}`;
     this.author = opts.author ?? DEFAULT_AUTHOR;
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'audit' });
-    this.writer = new LooseObjectWriter(gitdir);
+    this.writer = new PackWriter(gitdir);
     this.batchSize = Math.max(1, opts.batchSize ?? 256);
   }
 
@@ -299,7 +310,7 @@ export class GitRecorder implements Recorder {
 
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.writer.writeObjects(objects.values(), { sync: this.opts.durable });
+        await this.writer.writeObjects([...objects.values()], { sync: this.opts.durable });
         await this.writer.writeRef(this.ref, parent, { sync: this.opts.durable });
         break;
       } catch (err) {
@@ -315,6 +326,11 @@ export class GitRecorder implements Recorder {
       }
     }
     this.head = parent;
+    this.packsSinceCompact += 1;
+    const every = this.opts.compactEvery ?? 50;
+    if (every > 0 && this.packsSinceCompact >= every && !this.compacting && !this.compactDisabled) {
+      void this.compact();
+    }
     if (this.opts.onCommitted) {
       const committedAt = performance.now();
       this.opts.onCommitted({ head: parent, items: commits.map((c) => ({ ...c, committedAt })) });
@@ -371,6 +387,16 @@ export class GitRecorder implements Recorder {
    * Reads what is committed: call {@link flush} first to include what is still queued.
    */
   async history(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal } = {}): Promise<HistoryEntry[]> {
+    try {
+      return await this.walk(opts);
+    } catch (err) {
+      // A repack may have replaced the packs being read: read again from the new ones.
+      if (isGantryError(err)) throw err;
+      return this.walk(opts);
+    }
+  }
+
+  private async walk(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal }): Promise<HistoryEntry[]> {
     const limit = opts.limit ?? 100;
     const sinceSec = opts.since ? opts.since.getTime() / 1000 : undefined;
     const out: HistoryEntry[] = [];
@@ -447,6 +473,32 @@ export class GitRecorder implements Recorder {
     return next;
   }
 
+  /**
+   * Merges packs now with `git repack -d --geometric=2` (delta-compressed; packs written while it
+   * runs are left alone, so the writer need not stop). Resolves when done; failures are logged.
+   */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    this.packsSinceCompact = 0;
+    const run = new Promise<void>((resolve) => {
+      execFile('git', ['--git-dir', this.gitdir, '-c', 'gc.auto=0', 'repack', '-d', '-q', '--geometric=2'], { timeout: 10 * 60_000 }, (err) => {
+        if (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+            this.compactDisabled = true;
+            this.logger.warn('audit: the git command is not installed; packs of the status repository are not merged');
+          } else {
+            this.logger.warn({ err: errorMessage(err) }, 'audit: git repack of the status repository failed');
+          }
+        }
+        resolve();
+      });
+    });
+    this.compacting = run.finally(() => {
+      this.compacting = undefined;
+    });
+    return this.compacting;
+  }
+
   /** Flushes the queue, pushes once more when configured, and stops. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return this.flush();
@@ -455,5 +507,6 @@ export class GitRecorder implements Recorder {
     if (this.pushTimer) clearInterval(this.pushTimer);
     this.pushTimer = undefined;
     if (this.opts.push) await this.push().catch(() => undefined);
+    if (this.compacting) await this.compacting;
   }
 }
