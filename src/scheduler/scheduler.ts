@@ -1,0 +1,272 @@
+/**
+ * The scheduler process: keeps a {@link SchedulerCache} current from store watches, queues
+ * pending pods, and binds each to the node {@link schedulePod} picks by writing
+ * `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
+ * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later.
+ */
+import { errorMessage, isGantryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Condition, Node, Pod } from '../model/types.js';
+import type { Store, WatchEvent } from '../store/types.js';
+import { SchedulerCache } from './cache.js';
+import { boundCopy, podKey } from './podinfo.js';
+import { SchedulingQueue } from './queue.js';
+import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
+
+/** The scheduler name pods get when they name none. */
+export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
+/** The actor recorded on the scheduler's writes. */
+export const SCHEDULER_ACTOR = 'scheduler';
+
+/** Options for {@link Scheduler}. */
+export interface SchedulerOptions {
+  store: Store;
+  logger: Logger;
+  /** Pods whose `spec.schedulerName` is this (or empty, for the default) are ours. */
+  schedulerName?: string;
+  /** Backoff for pods that fit nowhere: first retry after this (default 1000 ms), doubling… */
+  initialBackoffMs?: number;
+  /** …up to this (default 60,000 ms). */
+  maxBackoffMs?: number;
+  /** Passed to {@link schedulePod} (tie-breaking randomness, sampling percentage). */
+  scheduleOptions?: ScheduleOptions;
+}
+
+/** True when the pod is waiting for this scheduler. */
+export function isPendingFor(pod: Pod, schedulerName: string): boolean {
+  if (pod.spec.nodeName) return false;
+  if ((pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME) !== schedulerName) return false;
+  if (pod.metadata.deletionTimestamp) return false;
+  const phase = pod.status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+function withCondition(pod: Pod, cond: Condition): Pod {
+  const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== cond.type);
+  conditions.push(cond);
+  return { ...pod, status: { ...pod.status, conditions } };
+}
+
+function nodeChangeMatters(prev: Node | undefined, next: Node): boolean {
+  if (!prev) return true;
+  const j = (v: unknown): string => JSON.stringify(v ?? null);
+  return j(prev.metadata.labels) !== j(next.metadata.labels)
+    || j(prev.spec?.taints) !== j(next.spec?.taints)
+    || Boolean(prev.spec?.unschedulable) !== Boolean(next.spec?.unschedulable)
+    || j(prev.status?.allocatable) !== j(next.status?.allocatable);
+}
+
+/** See the module comment. */
+export class Scheduler {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly name: string;
+  private readonly queue: SchedulingQueue;
+  private readonly scheduleOptions: ScheduleOptions;
+  private cache = new SchedulerCache();
+  /** Pods bound by us whose bound version the watch has not delivered yet → that version. */
+  private readonly assumed = new Map<string, number>();
+
+  constructor(opts: SchedulerOptions) {
+    this.store = opts.store;
+    this.log = opts.logger;
+    this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+    this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
+    this.scheduleOptions = opts.scheduleOptions ?? {};
+  }
+
+  /** Pods waiting to be scheduled (for status output). */
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  /**
+   * Runs until the signal aborts: lists and watches Nodes and Pods and schedules pending pods.
+   * Store failures are logged and retried (re-listing); the promise resolves on abort.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    const worker = this.work(signal);
+    while (!signal.aborted) {
+      try {
+        await this.syncAndWatch(signal);
+        // The watch ended without an error (store closing): pause before re-listing.
+        await sleep(1000, signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        this.log.warn({ err: errorMessage(err) }, 'scheduler watch ended; re-listing');
+        await sleep(isGantryError(err, 'Conflict') ? 0 : 1000, signal);
+      }
+    }
+    await worker;
+  }
+
+  private async syncAndWatch(signal: AbortSignal): Promise<void> {
+    const nodes = await this.store.list<Node>('Node');
+    const pods = await this.store.list<Pod>('Pod');
+    const cache = new SchedulerCache();
+    for (const n of nodes.items) cache.setNode(n);
+    const pendingKeys = new Set<string>();
+    for (const p of pods.items) {
+      cache.upsertPod(p);
+      if (isPendingFor(p, this.name)) {
+        pendingKeys.add(podKey(p));
+        this.queue.add(p, { activate: true });
+      }
+    }
+    this.cache = cache;
+    this.assumed.clear();
+    this.queue.moveAllToActive();
+    this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
+    const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
+    const from = Math.min(nodes.revision, pods.revision);
+    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod'], signal })) {
+      // Changes up to a kind's list revision are already in what was listed.
+      if (ev.revision <= (listed[ev.object.kind] ?? 0)) continue;
+      this.handle(ev);
+    }
+  }
+
+  private handle(ev: WatchEvent): void {
+    if (ev.object.kind === 'Node') this.handleNode(ev);
+    else if (ev.object.kind === 'Pod') this.handlePod(ev);
+  }
+
+  private handleNode(ev: WatchEvent): void {
+    const node = ev.object as Node;
+    if (ev.type === 'DELETED') {
+      this.cache.removeNode(node.metadata.name);
+      return;
+    }
+    this.cache.setNode(node);
+    if (ev.type === 'ADDED' || nodeChangeMatters(ev.prevObject as Node | undefined, node)) this.queue.moveAllToActive();
+  }
+
+  private handlePod(ev: WatchEvent): void {
+    const pod = ev.object as Pod;
+    const key = podKey(pod);
+    if (ev.type === 'DELETED') {
+      this.assumed.delete(key);
+      this.cache.removePod(key);
+      this.queue.delete(key);
+      this.queue.moveAllToActive();
+      return;
+    }
+    const boundAt = this.assumed.get(key);
+    if (boundAt !== undefined && ev.revision < boundAt && !pod.spec.nodeName) {
+      // An older version from before our bind: keep the assumption, it is newer.
+    } else {
+      if (boundAt !== undefined && ev.revision >= boundAt) this.assumed.delete(key);
+      this.cache.upsertPod(pod);
+    }
+    const prev = ev.prevObject as Pod | undefined;
+    const phase = pod.status?.phase;
+    const wasTerminal = prev?.status?.phase === 'Succeeded' || prev?.status?.phase === 'Failed';
+    if (!wasTerminal && (phase === 'Succeeded' || phase === 'Failed') && pod.spec.nodeName) this.queue.moveAllToActive();
+    if (isPendingFor(pod, this.name) && !(boundAt !== undefined && ev.revision < boundAt)) {
+      const specChanged = prev !== undefined && prev.metadata.generation !== pod.metadata.generation;
+      this.queue.add(pod, { activate: specChanged });
+    } else if (!isPendingFor(pod, this.name)) {
+      this.queue.delete(key);
+    }
+  }
+
+  private async work(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const pod = await this.queue.pop(signal);
+      if (!pod) break;
+      try {
+        await this.scheduleOne(pod);
+      } catch (err) {
+        this.log.warn({ pod: podKey(pod), err: errorMessage(err) }, 'scheduling attempt failed');
+        this.queue.backoff(podKey(pod));
+      }
+    }
+  }
+
+  private async scheduleOne(pod: Pod): Promise<void> {
+    const key = podKey(pod);
+    if (!isPendingFor(pod, this.name)) {
+      this.queue.delete(key);
+      return;
+    }
+    const result = schedulePod(pod, this.cache, this.scheduleOptions);
+    if (isUnschedulable(result)) {
+      this.log.info({ pod: key, reason: result.message }, 'pod is unschedulable');
+      await this.markUnschedulable(pod, result.message);
+      this.queue.backoff(key);
+      return;
+    }
+    const now = new Date().toISOString();
+    const bound = withCondition(boundCopy(pod, result.node), { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    // Assume first, so the next pod sees these resources taken before the watch catches up.
+    this.cache.upsertPod(bound);
+    this.assumed.set(key, Number.MAX_SAFE_INTEGER);
+    try {
+      const written = await this.store.update(bound, {
+        origin: { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${result.node}` },
+      });
+      this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
+      this.queue.delete(key);
+      this.log.debug({ pod: key, node: result.node, score: result.score }, 'pod bound');
+    } catch (err) {
+      this.assumed.delete(key);
+      this.cache.removePod(key);
+      if (isGantryError(err, 'Conflict')) {
+        // Someone else changed the pod meanwhile: look again with its current version.
+        const fresh = await this.store.get<Pod>({ kind: 'Pod', namespace: pod.metadata.namespace || 'default', name: pod.metadata.name });
+        if (fresh) this.cache.upsertPod(fresh);
+        if (fresh && isPendingFor(fresh, this.name)) {
+          this.queue.add(fresh);
+          this.queue.requeueNow(key);
+        } else {
+          this.queue.delete(key);
+        }
+        return;
+      }
+      if (isGantryError(err, 'NotFound')) {
+        this.queue.delete(key);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Writes PodScheduled=False/Unschedulable, only when it says something new. */
+  private async markUnschedulable(pod: Pod, message: string): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const cur = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message) return;
+      const now = new Date().toISOString();
+      const next = withCondition(pod, {
+        type: 'PodScheduled',
+        status: 'False',
+        reason: 'Unschedulable',
+        message,
+        lastProbeTime: null,
+        lastTransitionTime: cur && cur.status === 'False' ? cur.lastTransitionTime ?? now : now,
+      });
+      try {
+        await this.store.update(next, { origin: { actor: SCHEDULER_ACTOR, reason: `${podKey(pod)} is unschedulable` } });
+        return;
+      } catch (err) {
+        if (!isGantryError(err, 'Conflict')) throw err;
+        const fresh = await this.store.get<Pod>({ kind: 'Pod', namespace: pod.metadata.namespace || 'default', name: pod.metadata.name });
+        if (!fresh || !isPendingFor(fresh, this.name)) return;
+        pod = fresh;
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
