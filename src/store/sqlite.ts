@@ -54,6 +54,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** How often watchers look for commits by other processes (default 100 ms, only while watching). */
   pollIntervalMs?: number;
+  /**
+   * Open an existing store for reading only (the CLI beside a running server): nothing is
+   * created, writes fail with `StoreUnavailable`, watches still follow the writer's commits.
+   */
+  readonly?: boolean;
 }
 
 const SCHEMA_VERSION = 1;
@@ -115,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly keep: number;
   private readonly pollIntervalMs: number;
   private closed = false;
+  private readonly readonly: boolean;
 
   private readonly watchers = new Set<Watcher>();
   /** Every change up to this revision has been pushed to the live watchers. */
@@ -139,19 +145,24 @@ export class SqliteStore implements Store {
    */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
     let db: Database.Database;
+    const readonly = opts.readonly ?? false;
     try {
-      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000, readonly, fileMustExist: readonly });
     } catch (err) {
       throw new GantryError('StoreUnavailable', `cannot open store ${path}: ${errorMessage(err)}`, { cause: err });
     }
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (String(mode).toLowerCase() !== 'wal' && path !== ':memory:') {
-        throw new Error(`cannot switch the file to WAL mode (journal_mode is ${String(mode)})`);
+      if (!readonly) {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (String(mode).toLowerCase() !== 'wal' && path !== ':memory:') {
+          throw new Error(`cannot switch the file to WAL mode (journal_mode is ${String(mode)})`);
+        }
+        db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
+        db.transaction(() => db.exec(SCHEMA)).immediate();
       }
-      db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
-      db.transaction(() => db.exec(SCHEMA)).immediate();
+      const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).pluck().get();
+      if (!hasMeta) throw new Error('it is not a gantry store (no meta table)');
       const schema = db.prepare(`SELECT value FROM meta WHERE name = 'schema'`).pluck().get() as number;
       if (schema > SCHEMA_VERSION) {
         throw new Error(`it was written by a newer gantry (schema ${schema}, this one knows ${SCHEMA_VERSION})`);
@@ -160,7 +171,7 @@ export class SqliteStore implements Store {
       db.close();
       throw new GantryError('StoreUnavailable', `cannot open store ${path}: ${errorMessage(err)}`, { cause: err });
     }
-    return new SqliteStore(db, path, opts);
+    return new SqliteStore(db, path, { ...opts, readonly });
   }
 
   private constructor(
@@ -172,6 +183,7 @@ export class SqliteStore implements Store {
     this.log = opts.logger ?? silentLogger();
     this.keep = Math.max(1, Math.floor(opts.compactKeep ?? 10_000));
     this.pollIntervalMs = opts.pollIntervalMs ?? 100;
+    this.readonly = opts.readonly ?? false;
     this.stmts = prepareStatements(db);
     this.writeTxn = db.transaction((ops: TxnOp[], origin: string | null, missing: MissingDelete) =>
       this.apply(ops, origin, missing),
@@ -291,6 +303,11 @@ export class SqliteStore implements Store {
   }
 
   private write(ops: TxnOp[], origin: WriteOrigin | undefined, missing: MissingDelete): Applied {
+    if (this.readonly && !this.closed) {
+      throw new GantryError('StoreUnavailable', `cannot write: store ${this.path} is open read-only`, {
+        disposition: 'stalled',
+      });
+    }
     const applied = this.guard('write', () =>
       this.writeTxn.immediate(ops, origin === undefined ? null : JSON.stringify(origin), missing),
     );

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,27 @@ describe('store/sqlite', () => {
     // All of these commit before the watcher's next poll, and compaction drops most of them.
     for (let i = 0; i < 10; i++) await writer.create(configMap(`cm-${i}`));
     await rejectsWith(pending, 'Conflict', /too old/);
+  });
+
+  it('a read-only store reads and watches the writer\'s data but refuses writes', async () => {
+    const writer = openStore();
+    await writer.create(configMap('a'));
+    const reader = openStore({ readonly: true, pollIntervalMs: 20 });
+    assert.ok(await reader.get({ kind: 'ConfigMap', name: 'a' }));
+    const base = await reader.revision();
+    const events = take(reader.watch({ fromRevision: base }), 1);
+    await writer.create(configMap('b'));
+    assert.deepEqual((await events).map((e) => e.object.metadata.name), ['b']);
+    await rejectsWith(reader.create(configMap('c')), 'StoreUnavailable', /read-only/);
+    assert.equal(await writer.get({ kind: 'ConfigMap', name: 'c' }), undefined);
+  });
+
+  it('a read-only open of a missing file fails with StoreUnavailable and creates nothing', () => {
+    assert.throws(
+      () => openSqliteStore(file, { readonly: true }),
+      (err: unknown) => isGantryError(err, 'StoreUnavailable') && err.message.includes(file),
+    );
+    assert.equal(existsSync(file), false);
   });
 
   it('open() of a path in a missing directory fails with StoreUnavailable naming the path', () => {
