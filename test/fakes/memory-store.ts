@@ -1,12 +1,15 @@
 /**
  * An in-memory {@link Store} for unit tests: the same contract as the SQLite and etcd backends
  * (one store revision, resourceVersion = revision of the last write, generation bumped on spec
- * changes, watch from a revision with `Conflict` when it is older than the kept history).
+ * changes, no-op updates free, watch from a revision with `Conflict` when it is older than the
+ * kept history). Write rules come from `src/store/common.ts`, shared with the real backends.
  */
-import { randomUUID } from 'node:crypto';
 import { GantryError } from '../../src/errors.js';
 import { kindInfo } from '../../src/model/kinds.js';
-import { objectRef, refKey, type ObjectRef } from '../../src/model/keys.js';
+import { refKey, type ObjectRef } from '../../src/model/keys.js';
+import {
+  alreadyExistsError, checkUpdatePrecondition, normalizeRef, notFoundError, nowTimestamp, prepareCreate, prepareUpdate, refOf, staleError,
+} from '../../src/store/common.js';
 import { matchesRequirements, toRequirements } from '../../src/model/selectors.js';
 import type { KubeObject } from '../../src/model/types.js';
 import type {
@@ -39,7 +42,7 @@ export class MemoryStore implements Store {
   }
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
-    const obj = this.objects.get(refKey(normRef(ref)));
+    const obj = this.objects.get(refKey(normalizeRef(ref)));
     return obj ? (structuredClone(obj) as T) : undefined;
   }
 
@@ -50,7 +53,7 @@ export class MemoryStore implements Store {
     for (const key of keys) {
       const obj = this.objects.get(key)!;
       if (obj.kind !== kind) continue;
-      if (opts.namespace !== undefined && obj.metadata.namespace !== opts.namespace) continue;
+      if (opts.namespace !== undefined && kindInfo(kind)?.namespaced !== false && obj.metadata.namespace !== opts.namespace) continue;
       if (!matchesRequirements(reqs, obj.metadata.labels)) continue;
       items.push(structuredClone(obj) as T);
     }
@@ -68,67 +71,61 @@ export class MemoryStore implements Store {
   }
 
   async delete(ref: ObjectRef, opts: WriteOptions & { resourceVersion?: string } = {}): Promise<KubeObject | undefined> {
-    if (!this.objects.has(refKey(normRef(ref)))) return undefined;
+    if (!this.objects.has(refKey(normalizeRef(ref)))) return undefined;
     const res = await this.txn([{ op: 'delete', ref, resourceVersion: opts.resourceVersion }], opts);
     return res.objects[0];
   }
 
   async txn(ops: TxnOp[], opts: WriteOptions = {}): Promise<TxnResult> {
     this.assertOpen();
-    // Work on a copy so that a failing op leaves nothing behind.
+    // Work on a copy so that a failing op leaves nothing behind; each op that changes
+    // something takes the next revision, as the SQLite backend does.
     const staged = new Map(this.objects);
-    const events: Omit<WatchEvent, 'revision'>[] = [];
+    const events: WatchEvent[] = [];
     const results: KubeObject[] = [];
-    const revision = this.rev + 1;
-    const rv = String(revision);
+    let revision = this.rev;
+    const timestamp = nowTimestamp();
     for (const op of ops) {
       if (op.op === 'create') {
-        const obj = structuredClone(op.object);
-        const ref = objectRef(obj);
-        const key = refKey(ref);
-        if (staged.has(key)) throw new GantryError('AlreadyExists', `cannot create ${key}: it already exists`, { object: key });
-        obj.metadata.namespace = ref.namespace;
-        if (obj.metadata.namespace === undefined) delete obj.metadata.namespace;
-        obj.metadata.uid = randomUUID();
-        obj.metadata.resourceVersion = rv;
-        obj.metadata.generation = 1;
-        obj.metadata.creationTimestamp = new Date().toISOString();
-        staged.set(key, obj);
-        events.push({ type: 'ADDED', object: obj, origin: opts.origin });
-        results.push(obj);
+        const prepared = prepareCreate(structuredClone(op.object), revision + 1, timestamp);
+        if (staged.has(prepared.key)) throw alreadyExistsError(prepared.ref);
+        revision++;
+        staged.set(prepared.key, prepared.object);
+        events.push({ type: 'ADDED', object: prepared.object, revision, origin: opts.origin });
+        results.push(prepared.object);
       } else if (op.op === 'update') {
-        const obj = structuredClone(op.object);
-        const ref = objectRef(obj);
-        const key = refKey(ref);
-        const prev = staged.get(key);
-        if (!prev) throw new GantryError('NotFound', `cannot update ${key}: it does not exist`, { object: key });
-        if (obj.metadata.resourceVersion !== prev.metadata.resourceVersion) {
-          throw new GantryError('Conflict', `cannot update ${key}: resourceVersion ${obj.metadata.resourceVersion} is stale (stored ${prev.metadata.resourceVersion})`, { object: key });
+        const { ref, key } = refOf(op.object, 'update');
+        const stored = staged.get(key);
+        if (!stored) throw notFoundError('update', ref);
+        checkUpdatePrecondition(ref, op.object, stored);
+        const prepared = prepareUpdate(ref, structuredClone(op.object), stored, revision + 1);
+        if (!prepared.changed) {
+          results.push(stored);
+          continue;
         }
-        obj.metadata.namespace = ref.namespace;
-        if (obj.metadata.namespace === undefined) delete obj.metadata.namespace;
-        obj.metadata.uid = prev.metadata.uid;
-        obj.metadata.creationTimestamp = prev.metadata.creationTimestamp;
-        obj.metadata.resourceVersion = rv;
-        obj.metadata.generation = (prev.metadata.generation ?? 1) + (specChanged(prev, obj) ? 1 : 0);
-        staged.set(key, obj);
-        events.push({ type: 'MODIFIED', object: obj, prevObject: prev, origin: opts.origin });
-        results.push(obj);
+        revision++;
+        staged.set(key, prepared.object);
+        events.push({ type: 'MODIFIED', object: prepared.object, prevObject: stored, revision, origin: opts.origin });
+        results.push(prepared.object);
       } else {
-        const key = refKey(normRef(op.ref));
-        const prev = staged.get(key);
-        if (!prev) throw new GantryError('NotFound', `cannot delete ${key}: it does not exist`, { object: key });
-        if (op.resourceVersion !== undefined && op.resourceVersion !== prev.metadata.resourceVersion) {
-          throw new GantryError('Conflict', `cannot delete ${key}: resourceVersion ${op.resourceVersion} is stale (stored ${prev.metadata.resourceVersion})`, { object: key });
+        const ref = normalizeRef(op.ref);
+        const key = refKey(ref);
+        const stored = staged.get(key);
+        if (!stored) throw notFoundError('delete', ref);
+        if (op.resourceVersion !== undefined && op.resourceVersion !== stored.metadata.resourceVersion) {
+          throw staleError('delete', ref, op.resourceVersion, stored.metadata.resourceVersion);
         }
+        revision++;
         staged.delete(key);
-        events.push({ type: 'DELETED', object: prev, prevObject: prev, origin: opts.origin });
-        results.push(prev);
+        // As the real backends report it: the object at the revision of its deletion.
+        const gone = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(revision) } };
+        events.push({ type: 'DELETED', object: gone, prevObject: stored, revision, origin: opts.origin });
+        results.push(stored);
       }
     }
     this.objects = staged;
     this.rev = revision;
-    for (const e of events) this.history.push({ ...e, revision });
+    this.history.push(...events);
     if (this.history.length > this.historyLimit) this.compact(this.history[this.history.length - this.historyLimit - 1]!.revision);
     this.wakeAll();
     return { revision, objects: results.map((o) => structuredClone(o)) };
@@ -137,9 +134,10 @@ export class MemoryStore implements Store {
   watch(opts: WatchOptions = {}): AsyncIterable<WatchEvent> {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const store = this;
+    const start = opts.fromRevision ?? this.rev;
     return {
       async *[Symbol.asyncIterator]() {
-        let from = opts.fromRevision ?? store.rev;
+        let from = start;
         if (from < store.compactedRev) {
           throw new GantryError('Conflict', `cannot watch from revision ${from}: the store keeps history from revision ${store.compactedRev + 1} (too old), re-list`);
         }
@@ -197,26 +195,3 @@ export class MemoryStore implements Store {
   }
 }
 
-function normRef(ref: ObjectRef): ObjectRef {
-  const info = kindInfo(ref.kind);
-  if (info && !info.namespaced) return { kind: ref.kind, name: ref.name };
-  if (info && info.namespaced) return { ...ref, namespace: ref.namespace || 'default' };
-  return ref;
-}
-
-function specChanged(prev: KubeObject, next: KubeObject): boolean {
-  const strip = (o: KubeObject): string => {
-    const { metadata: _m, status: _s, ...rest } = o;
-    return stableJson(rest);
-  };
-  return strip(prev) !== strip(next);
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
