@@ -1,0 +1,233 @@
+/**
+ * Container lifecycle on top of {@link ContainerdClient}: create (snapshot + container + task),
+ * start, wait, stop with a grace period, exec, and idempotent deletion. Pods build on these.
+ *
+ * Lifecycle: `createContainer` → `startTask` → (`waitTask` / events) → `stopTask` →
+ * `deleteContainer`. A restart of the same container is `deleteTask` → `createTask` → `startTask`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { constants as osConstants } from 'node:os';
+import { GantryError, isGantryError } from '../../errors.js';
+import type { LocalImage } from '../images/image-store.js';
+import type { ContainerdClient } from './client.js';
+import { encodeAny, jsonAny } from './proto.js';
+import { PROCESS_TYPE_URL, SPEC_TYPE_URL, buildProcess } from './spec.js';
+import type { ContainerRecord, ExitResult } from './types.js';
+
+/** containerd's runtime for runc (shim v2). */
+export const RUNC_RUNTIME = 'io.containerd.runc.v2';
+
+/** Options for {@link createContainer}. */
+export interface CreateContainerOptions {
+  /** containerd container id (also the snapshot key). */
+  id: string;
+  /** The image, from getImage/pullImage. */
+  image: Pick<LocalImage, 'name' | 'chainId' | 'snapshotter'>;
+  /** OCI runtime spec, e.g. from {@link buildSpec}. */
+  spec: Record<string, unknown>;
+  labels?: Record<string, string>;
+  /** Files receiving the process's stdout/stderr (created if missing, appended to). May be the same file. */
+  stdoutPath: string;
+  stderrPath: string;
+  /**
+   * runc state directory (e.g. the private daemon's `runcRoot`), stored in the container's runtime
+   * options so every task of it uses the same root. Default: runc's default under /run.
+   */
+  runcRoot?: string;
+}
+
+/** Options for {@link createTask}. */
+export interface CreateTaskOptions {
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+/** runc shim options as a containerd Any. */
+export function runcOptions(runcRoot?: string): ReturnType<typeof encodeAny> {
+  return encodeAny('containerd.runc.v1.Options', runcRoot ? { root: runcRoot } : {});
+}
+
+/**
+ * Creates the container: an active snapshot on the image's top layer, the container record with
+ * spec and labels, and its task (created, not started; stdio wired to the given files).
+ * On failure, whatever was created is removed again.
+ * @throws GantryError AlreadyExists when a container with this id exists.
+ */
+export async function createContainer(client: ContainerdClient, opts: CreateContainerOptions): Promise<ContainerRecord> {
+  const snapshotter = opts.image.snapshotter;
+  const created: string[] = [];
+  try {
+    await client.prepareSnapshot(opts.id, opts.image.chainId, { snapshotter });
+    created.push('snapshot');
+    const record = await client.createContainerRecord({
+      id: opts.id,
+      image: opts.image.name,
+      labels: opts.labels ?? {},
+      runtime: { name: RUNC_RUNTIME, options: runcOptions(opts.runcRoot) },
+      spec: jsonAny(SPEC_TYPE_URL, opts.spec),
+      snapshotter,
+      snapshot_key: opts.id,
+    });
+    created.push('container');
+    await createTask(client, opts.id, { stdoutPath: opts.stdoutPath, stderrPath: opts.stderrPath, snapshotter });
+    return record;
+  } catch (err) {
+    if (created.includes('container')) await client.deleteContainerRecord(opts.id).catch(() => undefined);
+    if (created.includes('snapshot')) await client.removeSnapshot(opts.id, snapshotter).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Makes sure a stdio file exists (the shim opens it for append, and fails when it is missing). */
+async function touch(file: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const fh = await open(file, 'a');
+  await fh.close();
+}
+
+/** Creates the task of an existing container (first start, or again after {@link deleteTask} for a restart). */
+export async function createTask(client: ContainerdClient, id: string, opts: CreateTaskOptions & { snapshotter?: string }): Promise<{ pid: number }> {
+  await touch(opts.stdoutPath);
+  if (opts.stderrPath !== opts.stdoutPath) await touch(opts.stderrPath);
+  let snapshotter = opts.snapshotter;
+  if (!snapshotter) {
+    const record = await client.getContainerRecord(id);
+    if (!record) throw new GantryError('NotFound', `container ${id} does not exist`);
+    snapshotter = record.snapshotter;
+  }
+  const rootfs = await client.snapshotMounts(id, snapshotter);
+  return client.createTask({ container_id: id, rootfs, stdout: opts.stdoutPath, stderr: opts.stderrPath });
+}
+
+/** Starts the container's created task. @returns the host pid of its init process. */
+export async function startTask(client: ContainerdClient, id: string): Promise<number> {
+  return (await client.startTask(id)).pid;
+}
+
+/** Waits for the task to exit. */
+export function waitTask(client: ContainerdClient, id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitResult> {
+  return client.waitTask(id, opts);
+}
+
+/** Options for {@link stopTask}. */
+export interface StopTaskOptions {
+  /** Time between the stop signal and SIGKILL; default 30 s (Kubernetes' default grace period). */
+  gracePeriodMs?: number;
+  /** Stop signal number; default SIGTERM (use the image's StopSignal when set). */
+  signal?: number;
+}
+
+/**
+ * Stops the task: the stop signal to the init process, then after the grace period SIGKILL to every
+ * process of the container. Returns the exit (137 when it had to be killed). A task that already
+ * exited returns its exit status; no task → undefined.
+ */
+export async function stopTask(client: ContainerdClient, id: string, opts: StopTaskOptions = {}): Promise<ExitResult | undefined> {
+  const task = await client.getTask(id);
+  if (!task) return undefined;
+  if (task.status === 'STOPPED') return { exitStatus: task.exit_status, exitedAt: task.exited_at };
+  const abort = new AbortController();
+  const exited = client.waitTask(id, { signal: abort.signal });
+  // Keep the rejection observed while we signal; it is awaited below.
+  exited.catch(() => undefined);
+  try {
+    if (task.status === 'CREATED') {
+      // Never started: nothing to be graceful with.
+      await killIgnoringGone(client, id, osConstants.signals.SIGKILL, true);
+    } else {
+      await killIgnoringGone(client, id, opts.signal ?? osConstants.signals.SIGTERM, false);
+      const grace = opts.gracePeriodMs ?? 30_000;
+      const timedOut = await Promise.race([exited.then(() => false), sleep(grace, true, { signal: abort.signal }).catch(() => false)]);
+      if (timedOut) await killIgnoringGone(client, id, osConstants.signals.SIGKILL, true);
+    }
+    return await exited;
+  } finally {
+    abort.abort();
+  }
+}
+
+async function killIgnoringGone(client: ContainerdClient, id: string, signal: number, all: boolean, execId?: string): Promise<void> {
+  try {
+    await client.killTask(id, signal, { all, execId });
+  } catch (err) {
+    // The process finished between our check and the signal.
+    if (!isGantryError(err, 'NotFound')) throw err;
+  }
+}
+
+/** Deletes the container's (stopped) task, returning its exit; undefined when there was none. */
+export async function deleteTask(client: ContainerdClient, id: string): Promise<ExitResult | undefined> {
+  try {
+    return await client.deleteTask(id);
+  } catch (err) {
+    if (isGantryError(err, 'NotFound')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Removes everything of a container, whatever state it is in: kills a running task (SIGKILL to
+ * all its processes), deletes the task, the container record and its snapshot. Idempotent.
+ */
+export async function deleteContainer(client: ContainerdClient, id: string): Promise<void> {
+  const task = await client.getTask(id);
+  if (task && task.status !== 'STOPPED') await stopTask(client, id, { gracePeriodMs: 0 });
+  await deleteTask(client, id);
+  const record = await client.getContainerRecord(id);
+  await client.deleteContainerRecord(id);
+  await client.removeSnapshot(record?.snapshot_key || id, record?.snapshotter || undefined);
+}
+
+/** Options for {@link execInContainer}. */
+export interface ExecOptions {
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  /** Where the process's output goes; default: discarded. */
+  stdoutPath?: string;
+  stderrPath?: string;
+  /** Kill the process (SIGKILL) after this long; default no limit. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a process in a running container (exec probes) and waits for it.
+ * @returns the exit status, and `timedOut` when it was killed for exceeding `timeoutMs`.
+ */
+export async function execInContainer(client: ContainerdClient, id: string, opts: ExecOptions): Promise<{ exitStatus: number; timedOut: boolean }> {
+  const execId = `exec-${randomBytes(6).toString('hex')}`;
+  if (opts.stdoutPath) await touch(opts.stdoutPath);
+  if (opts.stderrPath && opts.stderrPath !== opts.stdoutPath) await touch(opts.stderrPath);
+  const spec = buildProcess({ args: opts.args, env: opts.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: opts.cwd, user: opts.user });
+  await client.execProcess({
+    container_id: id,
+    exec_id: execId,
+    spec: jsonAny(PROCESS_TYPE_URL, spec),
+    stdout: opts.stdoutPath ?? '',
+    stderr: opts.stderrPath ?? opts.stdoutPath ?? '',
+  });
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const exited = client.waitTask(id, { execId, signal: abort.signal });
+    exited.catch(() => undefined);
+    await client.startTask(id, execId);
+    let timedOut = false;
+    if (opts.timeoutMs !== undefined) {
+      timedOut = await Promise.race([exited.then(() => false), sleep(opts.timeoutMs, true, { signal: abort.signal }).catch(() => false)]);
+      if (timedOut) await killIgnoringGone(client, id, osConstants.signals.SIGKILL, false, execId);
+    }
+    const { exitStatus } = await exited;
+    return { exitStatus, timedOut };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    abort.abort();
+    await client.deleteProcess(id, execId).catch(() => undefined);
+  }
+}
