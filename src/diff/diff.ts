@@ -4,19 +4,20 @@
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { KubeObject } from '../model/types.js';
-import { normalize } from './normalize.js';
+import { normalize, quickEqual } from './normalize.js';
 
 /**
  * The JSON Patch that turns the normalized `live` object into the normalized `desired` one;
  * empty when they mean the same thing. Neither input is modified.
  */
 export function diffObject(desired: KubeObject, live: KubeObject): Operation[] {
+  if (quickEqual(desired, live)) return [];
   return diffNormalized(normalize(desired), normalize(live, { desired }));
 }
 
 /** True when `desired` and `live` mean the same thing once normalized. */
 export function objectsEqual(desired: KubeObject, live: KubeObject): boolean {
-  return deepEqual(normalize(desired), normalize(live, { desired }));
+  return quickEqual(desired, live) || deepEqual(normalize(desired), normalize(live, { desired }));
 }
 
 /**

@@ -24,7 +24,7 @@
  * percentage), so rewriting one into the other could hide a real change. Key order never
  * matters (comparison is by key); list order always does.
  */
-import { applyDefaults } from '../model/defaults.js';
+import { applyDefaultsInPlace } from '../model/defaults.js';
 import { GANTRY_PREFIX } from '../model/annotations.js';
 import { parseQuantity } from '../model/quantity.js';
 import type { KubeObject } from '../model/types.js';
@@ -42,7 +42,7 @@ export interface NormalizeOptions {
 }
 
 /** Server-owned metadata fields, never part of desired state. */
-const serverMetadata = [
+const serverMetadataSet = new Set([
   'uid',
   'resourceVersion',
   'generation',
@@ -50,7 +50,7 @@ const serverMetadata = [
   'deletionTimestamp',
   'managedFields',
   'selfLink',
-] as const;
+]);
 
 /** Annotations written by tools and controllers, not by the repo. */
 const ignoredAnnotations = new Set([
@@ -74,44 +74,73 @@ export function isIgnoredAnnotation(key: string): boolean {
  * it twice gives the same result as applying it once.
  */
 export function normalize(obj: KubeObject, opts: NormalizeOptions = {}): KubeObject {
-  const out = applyDefaults(obj);
-  canonicalizeInPlace(out);
+  // One copying pass that already leaves out status and server metadata (the bulk of a live
+  // object), then defaults and cleanup on the private copy: a resync normalizes every object.
+  const out = stripCopy(obj);
+  applyDefaultsInPlace(out);
+  // An empty clusterIP asks the server to allocate one, exactly as an absent one does.
+  if (out.kind === 'Service' && isRec(out.spec) && out.spec.clusterIP === '') delete out.spec.clusterIP;
+  cleanRec(out as unknown as Rec);
   if (opts.desired) dropServerAssigned(out, opts.desired);
   return out;
 }
 
-/** Rewrites an object the caller owns (already defaulted) into its comparison form. */
-function canonicalizeInPlace(obj: KubeObject): void {
-  delete obj.status;
-  const meta = obj.metadata as unknown as Rec;
-  if (isRec(meta)) {
-    for (const f of serverMetadata) delete meta[f];
-    const annotations = meta.annotations;
-    if (isRec(annotations)) {
-      for (const key of Object.keys(annotations)) if (isIgnoredAnnotation(key)) delete annotations[key];
-    }
+/** A deep copy without status, server metadata, ignored annotations and null values. */
+function stripCopy(obj: KubeObject): KubeObject {
+  const out: Rec = {};
+  for (const key in obj) {
+    if (key === 'status') continue;
+    const v = obj[key];
+    if (v === undefined || v === null) continue;
+    out[key] = key === 'metadata' && isRec(v) ? stripMetadata(v) : copy(v);
   }
-  // An empty clusterIP asks the server to allocate one, exactly as an absent one does.
-  if (obj.kind === 'Service' && isRec(obj.spec) && obj.spec.clusterIP === '') delete obj.spec.clusterIP;
-  cleanRec(obj as unknown as Rec);
+  return out as unknown as KubeObject;
 }
 
-/** Removes nulls and empty maps/lists below `r`, and canonicalizes quantities. */
-function cleanRec(r: Rec): void {
-  for (const key of Object.keys(r)) {
-    const v = r[key];
-    if (v === null || v === undefined) {
-      delete r[key];
-      continue;
+function stripMetadata(meta: Rec): Rec {
+  const out: Rec = {};
+  for (const key in meta) {
+    if (serverMetadataSet.has(key)) continue;
+    const v = meta[key];
+    if (v === undefined || v === null) continue;
+    if (key === 'annotations' && isRec(v)) {
+      const ann: Rec = {};
+      for (const a in v) if (!isIgnoredAnnotation(a) && v[a] !== undefined && v[a] !== null) ann[a] = v[a];
+      out[key] = ann;
+    } else {
+      out[key] = copy(v);
     }
-    if (typeof v !== 'object') continue;
+  }
+  return out;
+}
+
+function copy(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = copy(v[i]);
+    return out;
+  }
+  const out: Rec = {};
+  for (const key in v as Rec) {
+    const x = (v as Rec)[key];
+    if (x !== undefined && x !== null) out[key] = copy(x);
+  }
+  return out;
+}
+
+/** Removes empty maps/lists below `r` (nulls are already gone), and canonicalizes quantities. */
+function cleanRec(r: Rec): void {
+  for (const key in r) {
+    const v = r[key];
+    if (typeof v !== 'object' || v === null) continue;
     if (Array.isArray(v)) {
       cleanArray(v);
       if (v.length === 0) delete r[key];
       continue;
     }
     const child = v as Rec;
-    if (key === 'resources') canonicalResources(child);
+    if (key === 'limits' || key === 'requests') canonicalQuantities(child);
     else if (key === 'emptyDir' && child.sizeLimit !== undefined) child.sizeLimit = canonicalQuantity(child.sizeLimit, false);
     else if (key === 'resourceFieldRef' && child.divisor !== undefined) {
       const cpu = typeof child.resource === 'string' && child.resource.endsWith('cpu');
@@ -130,12 +159,9 @@ function cleanArray(a: unknown[]): void {
   }
 }
 
-function canonicalResources(res: Rec): void {
-  for (const side of ['limits', 'requests']) {
-    const m = res[side];
-    if (!isRec(m)) continue;
-    for (const name of Object.keys(m)) m[name] = canonicalQuantity(m[name], name === 'cpu');
-  }
+/** `resources.limits` / `resources.requests`: resource name → quantity. */
+function canonicalQuantities(m: Rec): void {
+  for (const name in m) m[name] = canonicalQuantity(m[name], name === 'cpu');
 }
 
 const binary: [string, number][] = [['Ei', 2 ** 60], ['Pi', 2 ** 50], ['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]];
@@ -149,9 +175,21 @@ const decimal: [string, number][] = [['E', 1e18], ['P', 1e15], ['T', 1e12], ['G'
  */
 export function canonicalQuantity(q: unknown, cpu: boolean): unknown {
   if (typeof q !== 'string' && typeof q !== 'number') return q;
+  // Manifests repeat a handful of spellings ("100m", "128Mi") thousands of times.
+  const memo = cpu ? cpuMemo : otherMemo;
+  const hit = memo.get(q);
+  if (hit !== undefined) return hit;
+  const out = spellQuantity(q, cpu);
+  if (memo.size < 4096) memo.set(q, out);
+  return out;
+}
+
+const cpuMemo = new Map<string | number, unknown>();
+const otherMemo = new Map<string | number, unknown>();
+
+function spellQuantity(q: string | number, cpu: boolean): unknown {
   const v = parseQuantity(q);
   if (v === undefined) return q;
-  const isWhole = (x: number): boolean => Math.abs(x - Math.round(x)) < 1e-6;
   if (!cpu && Number.isInteger(v)) {
     if (v === 0) return '0';
     for (const [suffix, mult] of binary) if (v % mult === 0) return `${v / mult}${suffix}`;
@@ -159,7 +197,7 @@ export function canonicalQuantity(q: unknown, cpu: boolean): unknown {
     return String(v);
   }
   const millis = v * 1000;
-  if (isWhole(millis)) {
+  if (Math.abs(millis - Math.round(millis)) < 1e-6) {
     const m = Math.round(millis);
     return m % 1000 === 0 ? String(m / 1000) : `${m}m`;
   }
@@ -172,17 +210,17 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
   const want = isRec(desired.spec) ? desired.spec : {};
   if (!spec) return;
   if (live.kind === 'Service') {
-    if (want.clusterIP === undefined || want.clusterIP === '') delete spec.clusterIP;
-    if (want.clusterIPs === undefined) delete spec.clusterIPs;
+    if (want.clusterIP == null || want.clusterIP === '') delete spec.clusterIP;
+    if (want.clusterIPs == null) delete spec.clusterIPs;
     const wantPorts = Array.isArray(want.ports) ? want.ports : [];
     if (Array.isArray(spec.ports)) {
       spec.ports.forEach((p: unknown, i: number) => {
         const w = wantPorts[i] as Rec | undefined;
-        if (isRec(p) && (!isRec(w) || w.nodePort === undefined)) delete p.nodePort;
+        if (isRec(p) && (!isRec(w) || w.nodePort == null)) delete p.nodePort;
       });
     }
   } else if (live.kind === 'Pod') {
-    if (want.nodeName === undefined) delete spec.nodeName;
+    if (want.nodeName == null) delete spec.nodeName;
   }
 }
 
@@ -193,4 +231,179 @@ function isRec(v: unknown): v is Rec {
 function isEmptyRec(r: Rec): boolean {
   for (const _ in r) return false;
   return true;
+}
+
+/**
+ * A fast, allocation-free check that `desired` and `live` are equal once normalized, used
+ * before {@link normalize} on the hot path of a resync. It walks both objects side by side,
+ * skipping what normalize removes (status, server metadata, ignored annotations, nulls,
+ * empty maps and lists, server-assigned fields the desired object leaves unset) and comparing
+ * quantities by value, but it applies no defaults. So: `true` means the normalized forms are
+ * equal; `false` means they may still be (for instance when the live object was never
+ * defaulted) and the caller must compare the normalized forms. Pass a defaulted desired
+ * object (as makePlan does) so that false negatives stay rare.
+ */
+export function quickEqual(desired: KubeObject, live: KubeObject): boolean {
+  const a = desired as unknown as Rec;
+  const b = live as unknown as Rec;
+  for (const key in a) {
+    if (key === 'status') continue;
+    if (!topFieldEqual(key, a, b, desired.kind)) return false;
+  }
+  for (const key in b) {
+    if (key === 'status' || (a[key] !== undefined && a[key] !== null)) continue;
+    if (!topFieldEqual(key, a, b, desired.kind)) return false;
+  }
+  return true;
+}
+
+function topFieldEqual(key: string, a: Rec, b: Rec, kind: string): boolean {
+  const x = a[key];
+  const y = b[key];
+  if (key === 'metadata') return metadataEqual(asRec(x), asRec(y));
+  if (key === 'spec' && (kind === 'Service' || kind === 'Pod') && isRec(x) && isRec(y)) {
+    return kind === 'Service' ? serviceSpecEqual(x, y) : podSpecEqual(x, y);
+  }
+  return valueEqual(x, y, key, '');
+}
+
+function metadataEqual(a: Rec, b: Rec): boolean {
+  for (const key in a) {
+    if (serverMetadataSet.has(key)) continue;
+    if (!(key === 'annotations' ? annotationsEqual(asRec(a[key]), asRec(b[key])) : valueEqual(a[key], b[key], key, 'metadata'))) return false;
+  }
+  for (const key in b) {
+    if (serverMetadataSet.has(key) || (a[key] !== undefined && a[key] !== null)) continue;
+    if (!(key === 'annotations' ? annotationsEqual(asRec(a[key]), asRec(b[key])) : valueEqual(a[key], b[key], key, 'metadata'))) return false;
+  }
+  return true;
+}
+
+function annotationsEqual(a: Rec, b: Rec): boolean {
+  for (const key in a) {
+    if (isIgnoredAnnotation(key)) continue;
+    if (!valueEqual(a[key], b[key], key, 'annotations')) return false;
+  }
+  for (const key in b) {
+    if (isIgnoredAnnotation(key) || (a[key] !== undefined && a[key] !== null)) continue;
+    if (!valueEqual(undefined, b[key], key, 'annotations')) return false;
+  }
+  return true;
+}
+
+function serviceSpecEqual(a: Rec, b: Rec): boolean {
+  const keepIP = a.clusterIP !== undefined && a.clusterIP !== null && a.clusterIP !== '';
+  const keepIPs = a.clusterIPs !== undefined && a.clusterIPs !== null;
+  for (const key of unionKeys(a, b)) {
+    if (key === 'clusterIP') {
+      if (keepIP ? !valueEqual(a.clusterIP, b.clusterIP, key, 'spec') : false) return false;
+      continue;
+    }
+    if (key === 'clusterIPs' && !keepIPs) continue;
+    if (key === 'ports' && Array.isArray(a.ports) && Array.isArray(b.ports)) {
+      if (a.ports.length !== b.ports.length) return false;
+      for (let i = 0; i < a.ports.length; i++) {
+        if (!isRec(a.ports[i]) || !isRec(b.ports[i])) {
+          if (!elementEqual(a.ports[i], b.ports[i], 'ports')) return false;
+          continue;
+        }
+        const p = a.ports[i] as Rec;
+        const q = b.ports[i] as Rec;
+        const skipNodePort = p.nodePort === undefined || p.nodePort === null;
+        for (const k of unionKeys(p, q)) {
+          if (k === 'nodePort' && skipNodePort) continue;
+          if (!valueEqual(p[k], q[k], k, 'ports')) return false;
+        }
+      }
+      continue;
+    }
+    if (!valueEqual(a[key], b[key], key, 'spec')) return false;
+  }
+  return true;
+}
+
+function podSpecEqual(a: Rec, b: Rec): boolean {
+  const keepNode = a.nodeName !== undefined && a.nodeName !== null;
+  for (const key of unionKeys(a, b)) {
+    if (key === 'nodeName' && !keepNode) continue;
+    if (!valueEqual(a[key], b[key], key, 'spec')) return false;
+  }
+  return true;
+}
+
+/** Equality as normalize sees it, for the value `x`/`y` found under `key` in `parentKey`. */
+function valueEqual(x: unknown, y: unknown, key: string, parentKey: string): boolean {
+  if (x === y) return true;
+  const xAbsent = isAbsent(x);
+  const yAbsent = isAbsent(y);
+  if (xAbsent || yAbsent) return xAbsent && yAbsent;
+  if (typeof x !== 'object' || typeof y !== 'object') {
+    if (isQuantityField(key, parentKey)) return canonicalQuantity(x, key === 'cpu') === canonicalQuantity(y, key === 'cpu');
+    return false;
+  }
+  const xArr = Array.isArray(x);
+  if (xArr !== Array.isArray(y)) return false;
+  if (xArr) {
+    const xs = x as unknown[];
+    const ys = y as unknown[];
+    if (xs.length !== ys.length) return false;
+    for (let i = 0; i < xs.length; i++) if (!elementEqual(xs[i], ys[i], key)) return false;
+    return true;
+  }
+  return recEqual(x as Rec, y as Rec, key);
+}
+
+/** List elements are never dropped, so an empty element is not an absent one. */
+function elementEqual(x: unknown, y: unknown, listKey: string): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  const xArr = Array.isArray(x);
+  if (xArr !== Array.isArray(y)) return false;
+  if (xArr) return valueEqual(x, y, listKey, listKey);
+  return recEqual(x as Rec, y as Rec, listKey);
+}
+
+function recEqual(x: Rec, y: Rec, key: string): boolean {
+  if (key === 'resourceFieldRef' && x.divisor !== y.divisor) {
+    // divisor's unit depends on the sibling `resource`; compare it the way normalize spells it.
+    const cpu = typeof x.resource === 'string' && x.resource.endsWith('cpu');
+    const cpuY = typeof y.resource === 'string' && y.resource.endsWith('cpu');
+    if (cpu !== cpuY || canonicalQuantity(x.divisor, cpu) !== canonicalQuantity(y.divisor, cpu)) return false;
+  }
+  for (const k in x) {
+    if (key === 'resourceFieldRef' && k === 'divisor') continue;
+    if (!valueEqual(x[k], y[k], k, key)) return false;
+  }
+  for (const k in y) {
+    if (x[k] !== undefined && x[k] !== null) continue;
+    if (key === 'resourceFieldRef' && k === 'divisor') {
+      if (!isAbsent(y[k])) return false;
+      continue;
+    }
+    if (!valueEqual(undefined, y[k], k, key)) return false;
+  }
+  return true;
+}
+
+function isQuantityField(key: string, parentKey: string): boolean {
+  return parentKey === 'limits' || parentKey === 'requests' || (key === 'sizeLimit' && parentKey === 'emptyDir');
+}
+
+/**
+ * Absent for the quick check: undefined, null or an empty list. An empty map is NOT absent
+ * here, although normalize drops it: defaulting fills some empty maps (`httpGet: {}` gains a
+ * path) but not an absent one, so only normalize, which defaults first, may equate them.
+ */
+function isAbsent(v: unknown): boolean {
+  return v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+}
+
+function unionKeys(a: Rec, b: Rec): string[] {
+  const keys = Object.keys(a);
+  for (const k in b) if (!(k in a)) keys.push(k);
+  return keys;
+}
+
+function asRec(v: unknown): Rec {
+  return isRec(v) ? v : {};
 }

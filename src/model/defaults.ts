@@ -83,13 +83,17 @@ type Rec = Record<string, unknown>;
  * Unknown kinds only get the deep copy (and nothing else), so the function is safe on anything.
  */
 export function applyDefaults<T extends KubeObject>(obj: T): T {
-  const out = cloneJson(obj) as T;
-  defaultInPlace(out);
+  const out = cloneJson(obj);
+  applyDefaultsInPlace(out);
   return out;
 }
 
-/** Fills defaults into an object the caller owns (already a private copy). */
-function defaultInPlace(obj: KubeObject): void {
+/**
+ * Fills defaults into `obj` itself. Only for callers that own a private copy (the diff
+ * normalizer copies and strips in one pass, then defaults the copy); everyone else uses
+ * {@link applyDefaults}.
+ */
+export function applyDefaultsInPlace(obj: KubeObject): void {
   if (!isRec(obj.metadata)) obj.metadata = { name: '' };
   const info = kindInfo(obj.kind);
   if (info?.namespaced) {
@@ -190,7 +194,7 @@ function defaultDaemonSet(spec: Rec): void {
 function defaultJob(obj: KubeObject, spec: Rec): void {
   // Kubernetes sets completions only when both are absent: a work-queue Job (parallelism set,
   // completions unset) must keep completions unset.
-  if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
+  if (spec.completions == null && spec.parallelism == null) spec.completions = 1;
   setIfAbsent(spec, 'parallelism', 1);
   setIfAbsent(spec, 'backoffLimit', 6);
   setIfAbsent(spec, 'completionMode', 'NonIndexed');
@@ -217,7 +221,7 @@ function defaultService(spec: Rec): void {
   setIfAbsent(spec, 'sessionAffinity', 'None');
   for (const port of asRecArray(spec.ports)) {
     setIfAbsent(port, 'protocol', 'TCP');
-    if (port.targetPort === undefined || port.targetPort === 0 || port.targetPort === '') {
+    if (port.targetPort == null || port.targetPort === 0 || port.targetPort === '') {
       port.targetPort = port.port;
     }
   }
@@ -255,7 +259,7 @@ function defaultPodSpec(spec: PodSpec): void {
       if (spec.hostNetwork === true) {
         // With the host's network a container port is a host port; Kubernetes spells it out.
         for (const p of c.ports ?? []) {
-          if (isRec(p) && (p.hostPort === undefined || p.hostPort === 0)) p.hostPort = p.containerPort;
+          if (isRec(p) && (p.hostPort == null || p.hostPort === 0)) p.hostPort = p.containerPort;
         }
       }
     }
@@ -265,7 +269,7 @@ function defaultPodSpec(spec: PodSpec): void {
 
 function defaultContainer(c: Container): void {
   const r = c as unknown as Rec;
-  if (c.imagePullPolicy === undefined && typeof c.image === 'string') {
+  if (c.imagePullPolicy == null && typeof c.image === 'string') {
     c.imagePullPolicy = pullPolicyFor(c.image);
   }
   setIfAbsent(r, 'terminationMessagePath', '/dev/termination-log');
@@ -351,21 +355,25 @@ function ensureRec(obj: Rec, key: string): Rec {
 }
 
 /**
- * Deep copy of JSON-shaped data. Hand-rolled because structuredClone is several times slower
+ * Deep copy of JSON-shaped data (what manifests and stored objects are). Hand-rolled because structuredClone is several times slower
  * on the small objects a 10,000-object plan copies; undefined-valued keys are dropped, as JSON
  * would drop them.
  */
-function cloneJson(v: unknown): unknown {
+export function cloneJson<T>(v: T): T {
+  return cloneValue(v) as T;
+}
+
+function cloneValue(v: unknown): unknown {
   if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) {
     const out = new Array<unknown>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = cloneJson(v[i]);
+    for (let i = 0; i < v.length; i++) out[i] = cloneValue(v[i]);
     return out;
   }
   const out: Rec = {};
   for (const key in v as Rec) {
     const value = (v as Rec)[key];
-    if (value !== undefined) out[key] = cloneJson(value);
+    if (value !== undefined) out[key] = cloneValue(value);
   }
   return out;
 }

@@ -1,0 +1,215 @@
+/**
+ * Making a Plan: pair the desired set with the live objects, decide per key whether to create,
+ * update, prune or leave it, and order the entries for applying.
+ */
+import type { Operation } from 'fast-json-patch';
+import { MANAGED_BY, MANAGED_BY_VALUE, SOURCE_PATH, isManaged } from '../model/annotations.js';
+import { applyDefaults, cloneJson } from '../model/defaults.js';
+import { objectRef } from '../model/keys.js';
+import { kindInfo } from '../model/kinds.js';
+import type { KubeObject } from '../model/types.js';
+import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
+import { diffNormalized } from './diff.js';
+import { isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
+import { pairResources } from './pair.js';
+import type { Plan, PlanEntry } from './types.js';
+
+/** Options for {@link makePlan}. */
+export interface PlanOptions {
+  /** Desired revision to record in the plan; defaults to the desired set's commit. */
+  revision?: string;
+  /** Whether to prune managed objects the desired set no longer declares. Default true. */
+  prune?: boolean;
+}
+
+/** The value of the {@link SOURCE_PATH} annotation for a source: `file:line`. */
+export function sourcePath(source: ObjectSource): string {
+  return `${source.file}:${source.line}`;
+}
+
+/**
+ * The object gantry writes for a desired object: Kubernetes defaults applied, plus gantry's
+ * marks (`gantry.dev/managed-by: gantry` and `gantry.dev/source-path: file:line`). A new
+ * object; the input is not modified. Also useful to turn another ref's desired set into a
+ * stand-in "live" side for ref-against-ref plans.
+ */
+export function markDesired(d: DesiredObject): KubeObject {
+  const obj = applyDefaults(d.object);
+  obj.metadata.annotations = {
+    ...obj.metadata.annotations,
+    [MANAGED_BY]: MANAGED_BY_VALUE,
+    [SOURCE_PATH]: sourcePath(d.source),
+  };
+  return obj;
+}
+
+/**
+ * The plan that makes `live` match `desired`.
+ *
+ * - create: declared, not live. `desired` is the object to write (defaults and marks applied).
+ * - update: declared and live, and either their normalized forms differ or the live object
+ *   lacks gantry's managed-by mark (adoption) or was declared in another file. `patch` goes
+ *   from normalized live to normalized desired (plus the mark changes, for display).
+ *   `desired` is ready for `Store.update`: it carries the live `metadata.resourceVersion` (the
+ *   store's optimistic-concurrency check), the live `status`, the fields the server assigned
+ *   that the manifest leaves unset (Service clusterIP/clusterIPs/ports[].nodePort, Pod
+ *   nodeName) and live annotations that the repo does not own (see `isIgnoredAnnotation`,
+ *   except gantry's marks), so that writing it changes only what the repo changed.
+ * - unchanged: declared and live and equal. `desired` may be shared with later plans of the
+ *   same parsed objects: never modify it. A different line in the same file does not count
+ *   as a change (otherwise inserting a line at the top of a file would rewrite every object in
+ *   it), so the recorded source line may lag until the object next changes.
+ * - prune: live, not declared, carrying gantry's managed-by mark, of a kind a repo may
+ *   declare, and not already being deleted. Objects gantry does not own (made by controllers,
+ *   by node agents or by hand) are never pruned. Skipped entirely with `prune: false`.
+ *
+ * Entries are sorted by kind apply order (Namespaces, config, Services, workloads) then key;
+ * prune entries in the reverse order.
+ */
+export function makePlan(desired: DesiredSet, live: readonly KubeObject[], opts: PlanOptions = {}): Plan {
+  const plan: Plan = {
+    revision: opts.revision ?? desired.revision?.commit,
+    create: [],
+    update: [],
+    prune: [],
+    unchanged: [],
+  };
+  for (const pair of pairResources(desired.objects, live)) {
+    if (pair.desired) {
+      const d = pair.desired;
+      const shared = writtenForm(d);
+      if (!pair.live) {
+        plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source }));
+        continue;
+      }
+      const liveObj = pair.live;
+      // The quick check settles the common case (a resync of an applied revision) without
+      // copying either object; only pairs it cannot vouch for are normalized and compared.
+      const patch = quickEqual(shared, liveObj)
+        ? []
+        : diffNormalized(normalize(shared), normalize(liveObj, { desired: d.object }));
+      markOps(shared, liveObj, patch);
+      if (patch.length === 0) {
+        plan.unchanged.push(entry('unchanged', pair.key, shared, { desired: shared, live: liveObj, source: d.source }));
+      } else {
+        const written = cloneJson(shared);
+        carryLiveFields(written, liveObj, d.object);
+        plan.update.push(entry('update', pair.key, shared, { desired: written, live: liveObj, patch, source: d.source }));
+      }
+    } else if (pair.live && opts.prune !== false && isPrunable(pair.live)) {
+      plan.prune.push(entry('prune', pair.key, pair.live, { live: pair.live }));
+    }
+  }
+  sortByApplyOrder(plan.create, false);
+  sortByApplyOrder(plan.update, false);
+  sortByApplyOrder(plan.unchanged, false);
+  sortByApplyOrder(plan.prune, true);
+  return plan;
+}
+
+/**
+ * The written form of a desired object, remembered per parsed object. The manifest loader
+ * hands out the same object for unchanged file content, so a resync of the same revision skips
+ * defaulting and copying 10,000 objects. The remembered object is shared: it goes into
+ * `unchanged` entries as is (read-only, like every plan input), while create and update
+ * entries get their own copy.
+ */
+const writtenMemo = new WeakMap<KubeObject, { path: string; written: KubeObject }>();
+
+function writtenForm(d: DesiredObject): KubeObject {
+  const path = sourcePath(d.source);
+  const hit = writtenMemo.get(d.object);
+  if (hit && hit.path === path) return hit.written;
+  const written = markDesired(d);
+  writtenMemo.set(d.object, { path, written });
+  return written;
+}
+
+function entry(
+  action: PlanEntry['action'],
+  key: string,
+  obj: KubeObject,
+  parts: Pick<PlanEntry, 'desired' | 'live' | 'patch' | 'source'>,
+): PlanEntry {
+  const ref = objectRef(obj);
+  const e: PlanEntry = { action, key, kind: ref.kind, name: ref.name };
+  if (ref.namespace !== undefined) e.namespace = ref.namespace;
+  if (parts.desired) e.desired = parts.desired;
+  if (parts.live) e.live = parts.live;
+  if (parts.patch) e.patch = parts.patch;
+  if (parts.source) e.source = parts.source;
+  return e;
+}
+
+function isPrunable(obj: KubeObject): boolean {
+  return isManaged(obj.metadata) && kindInfo(obj.kind)?.declarable === true && !obj.metadata.deletionTimestamp;
+}
+
+/**
+ * Appends to `ops` the changes to gantry's own marks that warrant a write: adoption of an
+ * object without the managed-by mark, or a move to another file.
+ */
+function markOps(written: KubeObject, live: KubeObject, ops: Operation[]): void {
+  const liveAnn = live.metadata.annotations;
+  if (!isManaged(live.metadata)) {
+    ops.push({ op: 'add', path: annotationPointer(MANAGED_BY), value: MANAGED_BY_VALUE });
+  }
+  const want = written.metadata.annotations?.[SOURCE_PATH];
+  const have = liveAnn?.[SOURCE_PATH];
+  if (want === undefined || want === have) return;
+  if (have === undefined) ops.push({ op: 'add', path: annotationPointer(SOURCE_PATH), value: want });
+  else if (fileOf(want) !== fileOf(have)) ops.push({ op: 'replace', path: annotationPointer(SOURCE_PATH), value: want });
+}
+
+function fileOf(path: string): string {
+  const colon = path.lastIndexOf(':');
+  return colon < 0 ? path : path.slice(0, colon);
+}
+
+function annotationPointer(key: string): string {
+  return `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+/** Copies into `written` what the live object holds that the repo does not own. */
+function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeObject): void {
+  if (live.metadata.resourceVersion !== undefined) written.metadata.resourceVersion = live.metadata.resourceVersion;
+  if (live.status !== undefined) written.status = structuredClone(live.status);
+  const liveAnn = live.metadata.annotations ?? {};
+  for (const [key, value] of Object.entries(liveAnn)) {
+    if (key === MANAGED_BY || key === SOURCE_PATH || key === 'kubectl.kubernetes.io/last-applied-configuration') continue;
+    if (isIgnoredAnnotation(key) && written.metadata.annotations?.[key] === undefined) {
+      written.metadata.annotations = { ...written.metadata.annotations, [key]: value };
+    }
+  }
+  const spec = asRec(written.spec);
+  const liveSpec = asRec(live.spec);
+  const wantSpec = asRec(declared.spec) ?? {};
+  if (!spec || !liveSpec) return;
+  if (written.kind === 'Service') {
+    for (const f of ['clusterIP', 'clusterIPs']) {
+      if ((wantSpec[f] === undefined || wantSpec[f] === '') && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
+    }
+    const ports = Array.isArray(spec.ports) ? spec.ports : [];
+    const livePorts = Array.isArray(liveSpec.ports) ? liveSpec.ports : [];
+    ports.forEach((p: unknown, i: number) => {
+      const lp = asRec(livePorts[i]);
+      const rp = asRec(p);
+      // Only carry a node port to the same port; a changed port gets a fresh one.
+      if (rp && lp && rp.nodePort === undefined && lp.nodePort !== undefined && lp.port === rp.port) rp.nodePort = lp.nodePort;
+    });
+  } else if (written.kind === 'Pod') {
+    if (wantSpec.nodeName === undefined && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+  }
+}
+
+function asRec(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** Sorts by kind apply order, then key (reversed for prunes), computing each order once. */
+function sortByApplyOrder(entries: PlanEntry[], reverse: boolean): void {
+  const decorated = entries.map((e) => ({ order: kindInfo(e.kind)?.order ?? Number.MAX_SAFE_INTEGER, key: e.key, e }));
+  const sign = reverse ? -1 : 1;
+  decorated.sort((a, b) => sign * (a.order !== b.order ? a.order - b.order : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (let i = 0; i < decorated.length; i++) entries[i] = decorated[i]!.e;
+}
