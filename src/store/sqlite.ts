@@ -8,6 +8,8 @@
  * `BEGIN IMMEDIATE` transaction that reads the revision from `meta`, so several processes
  * writing the same file still get one gap-free global revision sequence.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { kindInfo } from '../model/kinds.js';
@@ -133,7 +135,7 @@ export class SqliteStore implements Store {
   private readonly readTxn: <T>(fn: () => T) => T;
 
   /**
-   * Opens (creating if needed) the store at `path`. Throws `StoreUnavailable` naming the path
+   * Opens (creating it and its directory if needed) the store at `path`. Throws `StoreUnavailable` naming the path
    * when the file cannot be opened or is not a gantry store.
    *
    * Durability: the file is in WAL mode. With `synchronous=NORMAL` (the default) a commit is in
@@ -147,6 +149,8 @@ export class SqliteStore implements Store {
     let db: Database.Database;
     const readonly = opts.readonly ?? false;
     try {
+      // Like etcd with its data dir, a writable store makes the directory it lives in.
+      if (!readonly && path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
       db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000, readonly, fileMustExist: readonly });
     } catch (err) {
       throw new GantryError('StoreUnavailable', `cannot open store ${path}: ${errorMessage(err)}`, { cause: err });

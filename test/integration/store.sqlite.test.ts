@@ -183,8 +183,17 @@ describe('store/sqlite', () => {
     assert.equal(existsSync(file), false);
   });
 
-  it('open() of a path in a missing directory fails with StoreUnavailable naming the path', () => {
-    const bad = join(dir, 'no', 'such', 'dir', 'store.db');
+  it('open() creates the directories the file lives in', async () => {
+    const nested = join(dir, 'data', 'deeper', 'store.db');
+    const store = openSqliteStore(nested);
+    open.push(store);
+    await store.create(configMap('a'));
+    assert.ok(existsSync(nested));
+  });
+
+  it('open() of a path it cannot create fails with StoreUnavailable naming the path and why', async () => {
+    await writeFile(join(dir, 'plain-file'), 'x');
+    const bad = join(dir, 'plain-file', 'store.db');
     assert.throws(
       () => openSqliteStore(bad),
       (err: unknown) => isGantryError(err, 'StoreUnavailable') && err.message.includes(bad),
