@@ -68,6 +68,8 @@ export interface RecorderOptions {
    * warning without it). 0 disables. Default 50.
    */
   compactEvery?: number;
+  /** The change time source (ms since the epoch), for tests. Default Date.now. */
+  clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
   onCommitted?: (batch: CommittedBatch) => void;
 }
@@ -164,6 +166,7 @@ export class GitRecorder implements Recorder {
   private readonly logger: Logger;
   private readonly writer: PackWriter;
   private readonly batchSize: number;
+  private readonly clock: () => number;
   private index = new TreeIndex();
   private head: string | undefined;
 
@@ -194,6 +197,7 @@ export class GitRecorder implements Recorder {
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'audit' });
     this.writer = new PackWriter(gitdir);
     this.batchSize = Math.max(1, opts.batchSize ?? 256);
+    this.clock = opts.clock ?? Date.now;
   }
 
   /** Reads the branch head and its tree into the in-memory index. */
@@ -211,13 +215,13 @@ export class GitRecorder implements Recorder {
 
   /** Queues a store change; returns at once. Ignored (and logged) after close. */
   recordChange(event: WatchEvent): void {
-    this.enqueue({ kind: 'change', event, at: Date.now(), enqueuedAt: performance.now() });
+    this.enqueue({ kind: 'change', event, at: this.clock(), enqueuedAt: performance.now() });
   }
 
   /** Queues a sync attempt; returns at once. */
   recordSync(record: SyncRecord): void {
     const parsed = Date.parse(record.at);
-    this.enqueue({ kind: 'sync', record, at: Number.isNaN(parsed) ? Date.now() : parsed, enqueuedAt: performance.now() });
+    this.enqueue({ kind: 'sync', record, at: Number.isNaN(parsed) ? this.clock() : parsed, enqueuedAt: performance.now() });
   }
 
   private enqueue(item: Item): void {

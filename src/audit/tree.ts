@@ -110,12 +110,16 @@ export class TreeNode {
   encode(out: EncodedObject[]): string {
     if (this.oid) return this.oid;
     for (const [name, entry] of [...this.entries]) {
-      if (!entry.dir) continue;
+      if (!entry.dir || entry.dir.oid) continue;
+      // Encoding prunes the subdirectory's own empty children first, so emptiness is known after.
+      const sub: EncodedObject[] = [];
+      const oid = entry.dir.encode(sub);
       if (entry.dir.entries.size === 0) {
         this.remove(name);
         continue;
       }
-      if (!entry.dir.oid) entry.oid = Buffer.from(entry.dir.encode(out), 'hex');
+      out.push(...sub);
+      entry.oid = Buffer.from(oid, 'hex');
     }
     const parts: Buffer[] = [];
     for (const name of this.sorted) {
