@@ -21,7 +21,6 @@ const header = `// @ts-nocheck
 // edit: change the schemas and run \`npx tsx src/sync/validate-codegen.ts\`.
 `;
 
-// ajv's standalone output is CommonJS-flavoured even in ESM mode for its runtime helpers.
 const runtimeHelper = 'require("ajv/dist/runtime/ucs2length").default';
 
 /** The source of the compiled validator module: one named export per kind. */
@@ -38,13 +37,15 @@ export function generateValidatorModule(): string {
   const refs: Record<string, string> = {};
   for (const k of SCHEMA_KINDS) refs[k.kind] = k.id;
   let code = standalone.default(ajv, refs);
-  let imports = '';
-  if (code.includes(runtimeHelper)) {
-    imports = 'import ucs2length from "ajv/dist/runtime/ucs2length.js";\n';
-    code = code.split(runtimeHelper).join('ucs2length.default');
-  }
+  // ajv's standalone output reaches its runtime helpers with require(); ESM has none, and
+  // default-importing the CommonJS helper differs between Node and tsx, so the one helper the
+  // schemas need (string length in code points, for minLength) is defined here instead.
+  code = code.split(runtimeHelper).join('codePointLength');
+  const helper = code.includes('codePointLength')
+    ? 'function codePointLength(s) { let n = 0; for (const _ of s) n++; return n; }\n'
+    : '';
   if (/\brequire\(/.test(code)) throw new Error('generated validator code needs a runtime helper the generator does not import');
-  return `${header}${imports}${code}\n`;
+  return `${header}${helper}${code}\n`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

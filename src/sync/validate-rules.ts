@@ -197,8 +197,10 @@ function checkSelectorMatchesTemplate(p: Problems, spec: string, sel: LabelSelec
     p.invalid(`${spec}.selector`, sel, 'empty selector is invalid for this kind');
     return;
   }
+  const before = p.list.length;
   checkSelector(p, `${spec}.selector`, sel);
-  if (!matchesSelector(sel, template.metadata?.labels)) {
+  // An invalid selector matches nothing; saying so again about the labels would be noise.
+  if (p.list.length === before && !matchesSelector(sel, template.metadata?.labels)) {
     p.invalid(`${spec}.template.metadata.labels`, template.metadata?.labels ?? {}, '`selector` does not match template `labels`');
   }
 }
