@@ -7,7 +7,10 @@ import { isGantryError, type ErrorCode } from '../../src/errors.js';
 import type { KubeObject } from '../../src/model/types.js';
 import type { Store, WatchEvent } from '../../src/store/types.js';
 
-/** A fresh, empty store and how to dispose of it (close it and remove its files). */
+/**
+ * A fresh, empty store and how to dispose of it (close it and remove its files). Some tests
+ * close the store themselves, so `cleanup` must tolerate an already closed store.
+ */
 export interface StoreFixture {
   store: Store;
   cleanup(): Promise<void>;
