@@ -26,6 +26,10 @@ export interface BuildBusyboxOptions {
   name?: string;
   /** Path of a statically linked busybox; default `/bin/busybox`. */
   busybox?: string;
+  /** Extra regular files in the rootfs, by path (e.g. `{'etc/motd': 'hi'}`), to make distinct images. */
+  files?: Record<string, string | Buffer>;
+  /** Image config overrides (e.g. `{ Cmd: ['httpd', '-f'] }`). */
+  config?: { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string; ExposedPorts?: Record<string, object> };
 }
 
 /** What was built. */
@@ -52,7 +56,7 @@ function digestOf(data: Buffer): string {
 }
 
 /** The rootfs layer (uncompressed tar) for `busybox` with links for `applets` (paths like `bin/sh`). */
-export function busyboxRootfsTar(busybox: Buffer, applets: string[]): Buffer {
+export function busyboxRootfsTar(busybox: Buffer, applets: string[], files: Record<string, string | Buffer> = {}): Buffer {
   const entries = new Map<string, TarEntry>();
   const dir = (name: string, mode = 0o755): void => {
     if (!entries.has(name)) entries.set(name, { name, type: 'dir', mode });
@@ -70,6 +74,15 @@ export function busyboxRootfsTar(busybox: Buffer, applets: string[]): Buffer {
     const parent = path.posix.dirname(name);
     if (parent !== '.') dir(parent);
     entries.set(name, { name, type: 'symlink', linkname: '/bin/busybox' });
+  }
+  for (const [file, content] of Object.entries(files)) {
+    const name = file.replace(/^\/+/, '');
+    let parent = path.posix.dirname(name);
+    while (parent !== '.') {
+      dir(parent);
+      parent = path.posix.dirname(parent);
+    }
+    entries.set(name, { name, type: 'file', data: Buffer.isBuffer(content) ? content : Buffer.from(content) });
   }
   // Sorted by path so the archive (and its digest) only depends on the inputs.
   const sorted = [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -93,7 +106,7 @@ export async function buildBusyboxImage(opts: BuildBusyboxOptions): Promise<Buil
   } catch (err) {
     throw new GantryError('InvalidArgument', `cannot use ${bin} to build the busybox image (Debian: apt-get install busybox-static): ${(err as Error).message}`, { cause: err });
   }
-  const tar = busyboxRootfsTar(busybox, applets);
+  const tar = busyboxRootfsTar(busybox, applets, opts.files);
   const layer = gzipSync(tar, { level: 9 });
   const diffId = digestOf(tar);
   const [os, architecture] = hostPlatform().split('/') as [string, string];
@@ -103,7 +116,7 @@ export async function buildBusyboxImage(opts: BuildBusyboxOptions): Promise<Buil
       created,
       architecture,
       os,
-      config: { Env: [PATH_ENV], Cmd: ['sh'], WorkingDir: '/' },
+      config: { Env: [PATH_ENV], Cmd: ['sh'], WorkingDir: '/', ...opts.config },
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created, created_by: 'gantry: busybox-static rootfs' }],
     }),

@@ -99,7 +99,7 @@ export function isInsecureRegistry(registry: string, insecure: string[] = []): b
 
 /** The failure of one registry request, shaped into an ImagePullFailed message. */
 function pullError(what: string, message: string, cause?: unknown): GantryError {
-  return new GantryError('ImagePullFailed', `${what}: ${message}`, { cause });
+  return new GantryError('ImagePullFailed', what ? `${what}: ${message}` : message, { cause });
 }
 
 /** Talks to one registry for one repository pull. Tokens are cached per scope. */
@@ -120,16 +120,17 @@ export class RegistryClient {
    * Docker-Content-Digest and, for digest references, that the body hashes to it.
    */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
-    const what = `manifest ${this.opts.registry}/${repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
+    // The caller names the image; registry messages ("manifest unknown") speak for themselves.
+    const what = '';
     const res = await this.request(repository, `/v2/${repository}/manifests/${reference}`, { Accept: MANIFEST_ACCEPT }, what);
     const body = Buffer.from(await res.arrayBuffer());
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     const header = res.headers.get('docker-content-digest');
     if (header && header.startsWith('sha256:') && header !== digest) {
-      throw pullError(what, `digest mismatch: registry says ${header}, body is ${digest}`);
+      throw pullError(what, `manifest digest mismatch: registry says ${header}, body is ${digest}`);
     }
     if (reference.startsWith('sha256:') && reference !== digest) {
-      throw pullError(what, `digest mismatch: got ${digest}`);
+      throw pullError(what, `manifest ${reference} digest mismatch: got ${digest}`);
     }
     let mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
     try {
@@ -137,7 +138,7 @@ export class RegistryClient {
       if (parsed.mediaType) mediaType = parsed.mediaType;
       else if (!mediaType || mediaType === 'application/json') mediaType = parsed.manifests ? MediaTypes.ociIndex : MediaTypes.ociManifest;
     } catch {
-      throw pullError(what, 'registry returned a manifest that is not JSON');
+      throw pullError(what, `registry returned a manifest for ${reference} that is not JSON`);
     }
     return { mediaType, digest, size: body.length, body };
   }
@@ -179,7 +180,7 @@ export class RegistryClient {
       const tokenUrl = new URL(params.realm);
       if (params.service) tokenUrl.searchParams.set('service', params.service);
       tokenUrl.searchParams.set('scope', params.scope ?? scope);
-      const res = await this.fetch(tokenUrl.toString(), creds ? { Authorization: basic(creds) } : {}, `token for ${what}`);
+      const res = await this.fetch(tokenUrl.toString(), creds ? { Authorization: basic(creds) } : {}, what ? `token for ${what}` : 'token request');
       if (!res.ok) throw pullError(what, `token request to ${tokenUrl.origin} failed: ${await describeFailure(res)}`);
       const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
       const token = body.token ?? body.access_token;
