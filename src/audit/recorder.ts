@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import git from 'isomorphic-git';
@@ -134,10 +134,25 @@ export async function openRecorder(dir: string, opts: RecorderOptions = {}): Pro
   const gitdir = path.resolve(dir);
   const exists = await access(path.join(gitdir, 'HEAD')).then(() => true, () => false);
   if (!exists) await git.init({ fs, gitdir, bare: true, defaultBranch: branch });
+  await removeLeftovers(gitdir, branch);
   const recorder = new GitRecorder(gitdir, branch, opts);
   await recorder.load();
   recorder.startPushTimer();
   return recorder;
+}
+
+/**
+ * Removes temporary files a killed writer left behind (they were never renamed into place, so
+ * nothing refers to them). Only the recorder writes this repository, and it is not running yet.
+ */
+async function removeLeftovers(gitdir: string, branch: string): Promise<void> {
+  const dirs = [path.join(gitdir, 'objects', 'pack'), path.dirname(path.join(gitdir, 'refs', 'heads', ...branch.split('/')))];
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.startsWith('tmp_gantry_')) await rm(path.join(dir, name), { force: true });
+    }
+  }
 }
 
 /** Loads a tree and its subtrees from the repository into an index node. */
@@ -259,7 +274,13 @@ export class GitRecorder implements Recorder {
           this.queue = this.queue.slice(this.queueStart);
           this.queueStart = 0;
         }
-        await this.writeBatch(batch);
+        try {
+          await this.writeBatch(batch);
+        } catch (err) {
+          // Never leave flush() waiting: an unexpected failure drops the batch, loudly.
+          this.dropped += batch.length;
+          this.logger.error({ err: errorMessage(err), changes: batch.length }, 'audit: batch failed; changes dropped');
+        }
         this.done += batch.length;
         this.wakeWaiters();
       }
