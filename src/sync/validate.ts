@@ -34,13 +34,18 @@ const kindList = SCHEMA_KINDS.map((k) => `${k.kind} (${k.apiVersion})`).join(', 
 
 /**
  * Validates one parsed manifest document and returns its problems (empty when valid). Each
- * issue carries the file and line of `ctx`, the object's key when it has a kind and name, and
- * the dotted field path (`spec.template.spec.containers[0].image`) when a field is at fault.
+ * issue carries the file of `ctx`, the object's key when it has a kind and name, and the dotted
+ * field path (`spec.template.spec.containers[0].image`, map keys in brackets as Kubernetes
+ * writes them: `metadata.labels[app]`) when a field is at fault. Issues without a field carry
+ * `ctx.line`; issues with one leave `line` unset for the loader to place at the field's line.
+ * Pure: the same object always yields the same issues (the loader caches them by content).
  */
 export function validateObject(obj: unknown, ctx: ValidateContext): ManifestIssue[] {
   const issue = (message: string, field?: string, object?: string): ManifestIssue => {
     const out: ManifestIssue = { file: ctx.file, message };
-    if (ctx.line !== undefined) out.line = ctx.line;
+    // An issue naming a field leaves `line` to the loader, which maps the field to its own line
+    // in the file (falling back to the document's); whole-object issues get the document's line.
+    if (ctx.line !== undefined && field === undefined) out.line = ctx.line;
     if (object !== undefined) out.object = object;
     if (field !== undefined) out.field = field;
     return out;

@@ -313,6 +313,11 @@ function manifest(kind: string): Obj {
   return load(valid[kind]!) as Obj;
 }
 
+function keyOf(o: Obj): string | undefined {
+  if (!o.metadata?.name) return undefined;
+  return o.kind === 'Namespace' ? `Namespace/${o.metadata.name}` : `${o.kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+}
+
 function validate(obj: unknown): ManifestIssue[] {
   return validateObject(obj, { file: 'deploy/app.yaml', line: 7 });
 }
@@ -356,7 +361,6 @@ describe('validateObject()', () => {
     d.spec.template.spec.containers[0].lifecycle = { preStop: { exec: { command: ['sleep', '5'] } } };
     assert.deepEqual(validate(d), [{
       file: 'deploy/app.yaml',
-      line: 7,
       object: 'Deployment/shop/web',
       field: 'spec.template.spec.containers[0].lifecycle',
       message: 'spec.template.spec.containers[0].lifecycle is not supported',
@@ -379,6 +383,7 @@ describe('validateObject()', () => {
         assert.equal(issues[0]!.field, c.field);
         assert.match(issues[0]!.message, c.message);
         assert.equal(issues[0]!.file, 'deploy/app.yaml');
+        assert.equal(issues[0]!.line, c.field === undefined ? 7 : undefined, 'only whole-object issues carry the document line');
       });
     }
   });
@@ -507,7 +512,7 @@ describe('validateObject()', () => {
           if (typeof c.message === 'string') assert.equal(issue!.message, c.message);
           else assert.match(issue!.message, c.message);
           assert.equal(issue!.file, 'deploy/app.yaml');
-          assert.equal(issue!.line, 7);
+          assert.equal(issue!.object, keyOf(obj));
         });
       }
     });
