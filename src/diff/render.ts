@@ -1,0 +1,279 @@
+/**
+ * Plan renderings: text for a terminal (like `git diff` / `terraform plan`), Markdown for a
+ * pull-request comment, JSON for programs. Secret values never appear in any of them (see
+ * redact.ts): a Secret's keys are listed as added, changed or removed.
+ */
+import jsonpatch from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
+import { dump } from 'js-yaml';
+import { createColors } from 'picocolors';
+import { SOURCE_PATH } from '../model/annotations.js';
+import { kindInfo } from '../model/kinds.js';
+import type { KubeObject } from '../model/types.js';
+import { normalize } from './normalize.js';
+import { fieldSegment, isSecretKind, redactObject, redactPatch, secretKeyChanges, unescapePointer } from './redact.js';
+import type { Plan, PlanEntry } from './types.js';
+
+/** Options for {@link renderPlan}. */
+export interface RenderOptions {
+  format: 'text' | 'markdown' | 'json';
+  /** ANSI colours (text only). Default false. */
+  color?: boolean;
+}
+
+/** Counts per action. */
+export interface PlanSummary {
+  create: number;
+  update: number;
+  prune: number;
+  unchanged: number;
+}
+
+/** One change as the JSON rendering lists it. */
+export interface JsonChange {
+  action: 'create' | 'update' | 'prune';
+  key: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  /** `file:line` where the object is (for prune: was) declared, or null. */
+  source: string | null;
+  /** For updates: the JSON Patch from live to desired, Secret values redacted. */
+  patch?: Operation[];
+}
+
+/** The JSON rendering's document. */
+export interface JsonPlan {
+  revision: string | null;
+  summary: PlanSummary;
+  changes: JsonChange[];
+}
+
+/** A Markdown body longer than this many lines is folded into `<details>`. */
+const FOLD_LINES = 20;
+
+/** Renders a plan. Pure: the same plan renders to the same string. */
+export function renderPlan(plan: Plan, opts: RenderOptions): string {
+  switch (opts.format) {
+    case 'json':
+      return `${JSON.stringify(planToJson(plan), null, 2)}\n`;
+    case 'markdown':
+      return renderMarkdown(plan);
+    default:
+      return renderText(plan, opts.color === true);
+  }
+}
+
+/** The counts of a plan. */
+export function planSummary(plan: Plan): PlanSummary {
+  return { create: plan.create.length, update: plan.update.length, prune: plan.prune.length, unchanged: plan.unchanged.length };
+}
+
+/** The one-line summary: "Plan: 2 to create, 1 to update, 0 to prune, 5 unchanged." */
+export function summaryLine(plan: Plan): string {
+  const s = planSummary(plan);
+  return `Plan: ${s.create} to create, ${s.update} to update, ${s.prune} to prune, ${s.unchanged} unchanged.`;
+}
+
+/** The JSON rendering as data (what `--format json` prints). */
+export function planToJson(plan: Plan): JsonPlan {
+  return {
+    revision: plan.revision ?? null,
+    summary: planSummary(plan),
+    changes: changedEntries(plan).map((e) => {
+      const change: JsonChange = {
+        action: e.action as JsonChange['action'],
+        key: e.key,
+        kind: e.kind,
+        namespace: e.namespace ?? null,
+        name: e.name,
+        source: sourceOf(e) ?? null,
+      };
+      if (e.action === 'update') change.patch = redactPatch(e.kind, e.patch ?? []);
+      return change;
+    }),
+  };
+}
+
+// ------------------------------------------------------------------ text
+
+function renderText(plan: Plan, color: boolean): string {
+  const c = createColors(color);
+  const paint = (sign: string, line: string): string =>
+    sign === '+' ? c.green(line) : sign === '-' ? c.red(line) : sign === '~' ? c.yellow(line) : line;
+  const out: string[] = [];
+  for (const e of changedEntries(plan)) {
+    const sign = signOf(e);
+    out.push(c.bold(paint(sign, header(e))));
+    for (const l of bodyLines(e)) out.push(paint(l.sign, `${l.sign}   ${l.text}`));
+    out.push('');
+  }
+  if (out.length === 0) out.push('No changes: the live state matches the desired revision.', '');
+  out.push(c.bold(summaryLine(plan)));
+  return `${out.join('\n')}\n`;
+}
+
+// ------------------------------------------------------------------ markdown
+
+function renderMarkdown(plan: Plan): string {
+  const out: string[] = [];
+  const rev = plan.revision ? ` for \`${plan.revision.slice(0, 12)}\`` : '';
+  out.push(`### gantry plan${rev}`, '', `**${summaryLine(plan)}**`, '');
+  const changed = changedEntries(plan);
+  if (changed.length === 0) {
+    out.push('No changes: the live state matches the desired revision.');
+    return `${out.join('\n')}\n`;
+  }
+  out.push('| Action | Kind | Object | Source |', '|---|---|---|---|');
+  for (const e of changed) {
+    const source = sourceOf(e);
+    out.push(`| ${e.action} | ${cell(e.kind)} | ${cell(objectName(e))} | ${source ? cell(source) : ''} |`);
+  }
+  out.push('');
+  for (const e of changed) {
+    const lines = bodyLines(e).map((l) => `${l.sign} ${l.text}`);
+    const block = fenced(lines);
+    const title = `${signOf(e)} ${header(e).slice(2)}`;
+    if (lines.length > FOLD_LINES) {
+      out.push(`<details><summary>${escapeHtml(title)} (${lines.length} lines)</summary>`, '', block, '', '</details>', '');
+    } else {
+      out.push(`#### ${escapeMarkdown(title)}`, '', block, '');
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** A ```diff block whose fence is longer than any backtick run inside it. */
+function fenced(lines: string[]): string {
+  let fence = '```';
+  const longest = Math.max(0, ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((m) => m.length))));
+  if (longest >= 3) fence = '`'.repeat(longest + 1);
+  return [`${fence}diff`, ...lines, fence].join('\n');
+}
+
+function cell(text: string): string {
+  return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/([\\`*_[\]<>#|])/g, '\\$1');
+}
+
+// ------------------------------------------------------------------ shared
+
+interface BodyLine {
+  sign: '+' | '-' | '~' | ' ';
+  text: string;
+}
+
+/** Creates and updates in apply order, then prunes (already in reverse order). */
+function changedEntries(plan: Plan): PlanEntry[] {
+  const order = (e: PlanEntry): number => kindInfo(e.kind)?.order ?? Number.MAX_SAFE_INTEGER;
+  const writes = [...plan.create, ...plan.update].sort((a, b) =>
+    order(a) !== order(b) ? order(a) - order(b) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  return [...writes, ...plan.prune];
+}
+
+function signOf(e: PlanEntry): '+' | '-' | '~' {
+  return e.action === 'create' ? '+' : e.action === 'prune' ? '-' : '~';
+}
+
+function objectName(e: PlanEntry): string {
+  return e.namespace ? `${e.namespace}/${e.name}` : e.name;
+}
+
+function sourceOf(e: PlanEntry): string | undefined {
+  if (e.source) return `${e.source.file}:${e.source.line}`;
+  return e.live?.metadata.annotations?.[SOURCE_PATH];
+}
+
+/** `+ create Deployment default/web (deploy/web.yaml:1)` */
+function header(e: PlanEntry): string {
+  const source = sourceOf(e);
+  const where = source ? (e.action === 'prune' ? ` (was ${source})` : ` (${source})`) : '';
+  return `${signOf(e)} ${e.action} ${e.kind} ${objectName(e)}${where}`;
+}
+
+function bodyLines(e: PlanEntry): BodyLine[] {
+  if (e.action === 'create' && e.desired) return objectLines('+', e.desired);
+  if (e.action === 'prune' && e.live) return objectLines('-', e.live);
+  if (e.action === 'update') return patchLines(e);
+  return [];
+}
+
+/** The object as compact YAML (normalized: no status, server fields or gantry marks). */
+function objectLines(sign: '+' | '-', obj: KubeObject): BodyLine[] {
+  const printable = redactObject(normalize(obj));
+  return yamlLines(printable).map((text) => ({ sign, text }));
+}
+
+function yamlLines(value: unknown): string[] {
+  return dump(value, { noRefs: true, lineWidth: -1 }).replace(/\n$/, '').split('\n');
+}
+
+/** One `path: value` pair as lines; nested values continue indented below the path. */
+function valueLines(path: string, value: unknown): string[] {
+  const lines = yamlLines(value);
+  const scalar = value === null || typeof value !== 'object';
+  if (scalar && lines.length === 1) return [`${path}: ${lines[0]}`];
+  if (scalar) return [`${path}: ${lines[0]}`, ...lines.slice(1)];
+  return [`${path}:`, ...lines.map((l) => `  ${l}`)];
+}
+
+function patchLines(e: PlanEntry): BodyLine[] {
+  const ops = e.patch ?? [];
+  const out: BodyLine[] = [];
+  // The "before" side of each line comes from the normalized live object, the form the patch
+  // was computed against.
+  const before = e.live ? normalize(e.live, e.desired ? { desired: e.desired } : {}) : undefined;
+  const after = e.desired ? normalize(e.desired) : undefined;
+  if (isSecretKind(e.kind)) {
+    for (const ch of secretKeyChanges(ops, before)) out.push({ sign: '~', text: `${ch.path}: (${ch.change})` });
+  }
+  for (const op of ops) {
+    if (isSecretKind(e.kind) && isValuesPointer(op.path)) continue;
+    const path = readablePath(op.path, op.op === 'add' ? after : before ?? after);
+    if (op.op === 'remove' || op.op === 'replace') {
+      const old = before ? valueAt(before, op.path) : undefined;
+      if (old !== undefined) for (const text of valueLines(path, old)) out.push({ sign: '-', text });
+      else if (op.op === 'remove') out.push({ sign: '-', text: path });
+    }
+    if (op.op === 'add' || op.op === 'replace') {
+      for (const text of valueLines(path, op.value)) out.push({ sign: '+', text });
+    }
+  }
+  return out;
+}
+
+function isValuesPointer(pointer: string): boolean {
+  return pointer === '/data' || pointer.startsWith('/data/') || pointer === '/stringData' || pointer.startsWith('/stringData/');
+}
+
+function valueAt(obj: KubeObject, pointer: string): unknown {
+  try {
+    return jsonpatch.getValueByPointer(obj, pointer);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `/spec/template/spec/containers/0/image` → `spec.template.spec.containers[0].image`, using
+ * `root` to tell list indexes from map keys that look like numbers.
+ */
+export function readablePath(pointer: string, root?: unknown): string {
+  if (pointer === '') return '(object)';
+  let node: unknown = root;
+  let out = '';
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = unescapePointer(raw);
+    const inList = Array.isArray(node) || (node === undefined && /^\d+$/.test(seg));
+    out += inList ? `[${seg}]` : out === '' && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg) ? seg : fieldSegment(seg);
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
+  }
+  return out;
+}
