@@ -2,7 +2,16 @@
  * CronJob schedule and time zone checks, with the rules Kubernetes applies: a standard 5-field
  * schedule or one of the @-macros, no TZ prefix, and an explicit IANA zone.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+
+type CronParser = (typeof import('cron-parser'))['CronExpressionParser'];
+let cronParser: CronParser | undefined;
+
+/** cron-parser, loaded on the first schedule: it pulls in luxon (~45 ms) that most loads never need. */
+function parser(): CronParser {
+  cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+  return cronParser;
+}
 
 /** The macros Kubernetes accepts, as the 5-field schedules they stand for. */
 const macros: Record<string, string> = {
@@ -33,6 +42,16 @@ export function validateSchedule(schedule: string): string | undefined {
   return why;
 }
 
+/**
+ * The 5-field form of a valid schedule: macros expanded (`@midnight` → `0 0 * * *`), space
+ * separated. cron-parser knows neither `@midnight` nor 5-field-only parsing, so the CronJob
+ * controller should hand it this form.
+ */
+export function expandSchedule(schedule: string): string {
+  const text = schedule.trim();
+  return macros[text] ?? text.split(/\s+/).join(' ');
+}
+
 function checkSchedule(schedule: string): string | undefined {
   const text = schedule.trim();
   if (/^(CRON_)?TZ=/.test(text)) return 'cannot use TZ or CRON_TZ in schedule, use the timeZone field instead';
@@ -53,7 +72,7 @@ function checkSchedule(schedule: string): string | undefined {
     if (!ok) return `invalid ${fieldNames[i]} field ${JSON.stringify(f)}`;
   }
   try {
-    CronExpressionParser.parse(expr);
+    parser().parse(expr);
   } catch (err) {
     return (err as Error).message;
   }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { supportedKinds, validateObject } from '../../src/sync/validate.js';
 import { COMPILED_MODULE_PATH, generateValidatorModule } from '../../src/sync/validate-codegen.js';
+import { expandSchedule } from '../../src/sync/validate-cron.js';
 import type { ManifestIssue } from '../../src/sync/types.js';
 
 /** Realistic manifests, one per kind, as a Kubernetes user would write them. */
@@ -349,6 +350,12 @@ describe('validateObject()', () => {
       const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { type: 'ExternalName', externalName: 'db.example.com' } };
       assert.deepEqual(validate(svc), []);
     });
+  });
+
+  it('expandSchedule() turns macros into the 5-field schedules they stand for', () => {
+    assert.equal(expandSchedule('@midnight'), '0 0 * * *');
+    assert.equal(expandSchedule('@hourly'), '0 * * * *');
+    assert.equal(expandSchedule(' */5  * * * 1-5 '), '*/5 * * * 1-5');
   });
 
   it('covers every kind it reports as supported', () => {
