@@ -3,7 +3,7 @@
  * Defaults follow containerd's own (capabilities, mounts, masked paths) so a container behaves as
  * under `ctr run` / Kubernetes.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 
 /** An OCI mount. */
@@ -192,4 +192,28 @@ export function readCgroupLimits(cgroupsPath: string, root = '/sys/fs/cgroup'): 
     cpuPeriod: num(read(path.join(root, 'cpu', cgroupsPath, 'cpu.cfs_period_us'))),
     pidsLimit: num(read(path.join(root, 'pids', cgroupsPath, 'pids.max'))),
   };
+}
+
+/**
+ * Removes the (empty) cgroup directory `cgroupsPath` from every hierarchy. runc removes a
+ * container's own cgroup, not the parents gantry put it under (e.g. a pod's). Busy or non-empty
+ * cgroups are left alone. @returns whether anything was removed.
+ */
+export function removeCgroup(cgroupsPath: string, root = '/sys/fs/cgroup'): boolean {
+  const dirs =
+    cgroupVersion(root) === 2
+      ? [path.join(root, cgroupsPath)]
+      : readdirSync(root, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => path.join(root, e.name, cgroupsPath));
+  let removed = false;
+  for (const dir of dirs) {
+    try {
+      rmdirSync(dir);
+      removed = true;
+    } catch {
+      // absent in this hierarchy, or still in use
+    }
+  }
+  return removed;
 }
