@@ -82,14 +82,24 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
-interface ManifestDoc {
+/** A descriptor as OCI/registry JSON spells it (camelCase). */
+export interface OciDescriptor {
   mediaType?: string;
-  config: Descriptor & { mediaType?: string };
-  layers: (Descriptor & { mediaType?: string })[];
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { os?: string; architecture?: string; variant?: string };
 }
 
-interface IndexDoc {
-  manifests: (Descriptor & { mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string } })[];
+interface ManifestDoc {
+  mediaType?: string;
+  config: OciDescriptor;
+  layers: OciDescriptor[];
+}
+
+/** An OCI index / Docker manifest list. */
+export interface IndexDoc {
+  manifests: OciDescriptor[];
 }
 
 interface ConfigDoc {
@@ -105,8 +115,8 @@ export function isIndexType(mediaType: string): boolean {
 }
 
 /** Registry/OCI JSON descriptors use camelCase; containerd's use snake_case. */
-function toDescriptor(d: { mediaType?: string; media_type?: string; digest: string; size: number | string }): Descriptor {
-  return { media_type: d.mediaType ?? d.media_type ?? '', digest: d.digest, size: Number(d.size) };
+function toDescriptor(d: OciDescriptor): Descriptor {
+  return { media_type: d.mediaType ?? '', digest: d.digest, size: Number(d.size) };
 }
 
 function parseJson<T>(body: Buffer, what: string): T {
