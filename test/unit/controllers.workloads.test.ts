@@ -79,7 +79,7 @@ const ready = (p: Pod): boolean => p.status?.conditions?.some((c) => c.type === 
  * Stands in for scheduler + node agent: binds new pods (optionally) and reports them Running
  * and Ready; with `finalize`, removes pods marked for deletion as the node agent would.
  */
-function fakeKubelet(store: Store, signal: AbortSignal, opts: { bind?: boolean; finalize?: boolean; ready?: boolean } = {}): void {
+function fakeKubelet(store: Store, signal: AbortSignal, opts: { bind?: boolean; finalize?: boolean; ready?: boolean; readyIf?: (p: Pod) => boolean } = {}): void {
   void (async () => {
     try {
       for await (const ev of store.watch({ kinds: ['Pod'], signal, fromRevision: await store.revision() })) {
@@ -90,7 +90,7 @@ function fakeKubelet(store: Store, signal: AbortSignal, opts: { bind?: boolean; 
             if (opts.finalize) await store.delete({ kind: 'Pod', namespace: NS, name: p.metadata.name }, { resourceVersion: p.metadata.resourceVersion });
             continue;
           }
-          if (opts.ready !== false && !ready(p)) {
+          if (opts.ready !== false && !ready(p) && (opts.readyIf?.(p) ?? true)) {
             await store.update({
               ...p,
               spec: opts.bind ? { ...p.spec, nodeName: 'node-1' } : p.spec,
@@ -317,6 +317,31 @@ describe('controllers: Deployment → ReplicaSet → Pod', function () {
     assert.equal((await replicaSets(store)).length, 1, 'no new ReplicaSet while paused');
     await edit(store, d, (o) => (o.spec.paused = false));
     await eventually(async () => (await pods(store)).filter((p) => p.spec.containers[0]!.image === 'busybox:2' && ready(p)).length === 2, 'rolled out after resume');
+  });
+
+  it('scaling in the middle of a rollout spreads the new replicas proportionally, as Kubernetes does', async () => {
+    // Pods of the new template never become ready, so the rollout stays half-way.
+    fakeKubelet(store, ac.signal, { readyIf: (p) => p.spec.containers[0]!.image === 'busybox:1' });
+    await start();
+    const d = await store.create(deployment('web', { replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }));
+    await eventually(async () => (await getDeployment(store, 'web')).status?.availableReplicas === 4, '4 available');
+    await edit(store, d, (o) => (o.spec.template.spec.containers[0]!.image = 'busybox:2'));
+    const sizes = async (): Promise<string> => (await replicaSets(store))
+      .map((rs) => `${rs.spec.template.spec.containers[0]!.image}=${rs.spec.replicas}`).sort().join(' ');
+    await eventually(async () => (await sizes()) === 'busybox:1=4 busybox:2=1', 'the rollout is stuck at 4 old + 1 new');
+    await edit(store, d, (o) => (o.spec.replicas = 8));
+    // 9 allowed (8 + surge 1) over 5 annotated: old 4 × 9/5 = 7.2 → 7, new 1 × 9/5 = 1.8 → 2.
+    await eventually(async () => (await sizes()) === 'busybox:1=7 busybox:2=2', 'old 7, new 2');
+  });
+
+  it('a Deployment whose selector does not match its template is reported, not rolled out', async () => {
+    await start();
+    const bad = deployment('bad');
+    bad.spec.selector = { matchLabels: { app: 'other' } };
+    await store.create(bad);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await replicaSets(store)).length, 0);
+    assert.equal((await pods(store)).length, 0);
   });
 
   it('a rollout that makes no progress reports ProgressDeadlineExceeded', async () => {
