@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import gitHttp from 'isomorphic-git/http/node';
 import { GantryError, errorMessage, isGantryError } from '../errors.js';
+import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
 import type { Logger } from '../log.js';
 import type { Revision, Source, SourceFile } from './types.js';
 
@@ -183,6 +184,7 @@ export class GitSource implements Source {
   private readonly trees = new GenerationCache<SourceFile[]>();
   private readonly blobs = new GenerationCache<Uint8Array>();
   private fetching: Promise<void> = Promise.resolve();
+  private reader?: GitObjectReader;
 
   constructor(opts: GitSourceOptions) {
     this.opts = opts;
@@ -235,8 +237,8 @@ export class GitSource implements Source {
     let tree = c.tree;
     const walked: string[] = [];
     for (const part of this.subdir ? this.subdir.split('/') : []) {
-      const { tree: entries } = await git.readTree({ fs, gitdir, oid: tree, cache: this.gitCache });
-      const entry = entries.find((e) => e.path === part);
+      const entries = await this.treeEntries(tree);
+      const entry = entries.find((e) => e.name === part);
       walked.push(part);
       if (!entry || entry.type !== 'tree') {
         // An absent subdirectory must not read as "no manifests": that would prune everything.
@@ -261,6 +263,22 @@ export class GitSource implements Source {
   private dir(): string {
     if (!this.gitdir) throw new GantryError('Internal', 'GitSource used before resolve()');
     return this.gitdir;
+  }
+
+  private objects(): GitObjectReader {
+    return (this.reader ??= new GitObjectReader(this.dir()));
+  }
+
+  /** A tree's entries: the fast reader first, isomorphic-git for anything it cannot read. */
+  private async treeEntries(oid: string): Promise<Array<GitTreeEntry & { type: 'tree' | 'blob' | 'commit' }>> {
+    const typed = (e: GitTreeEntry): GitTreeEntry & { type: 'tree' | 'blob' | 'commit' } => ({
+      ...e,
+      type: e.mode === '040000' ? 'tree' : e.mode === '160000' ? 'commit' : 'blob',
+    });
+    const obj = await this.objects().read(oid);
+    if (obj?.type === 'tree') return GitObjectReader.parseTree(obj.data).map(typed);
+    const { tree } = await git.readTree({ fs, gitdir: this.dir(), oid, cache: this.gitCache });
+    return tree.map((e) => typed({ mode: e.mode, name: e.path, oid: e.oid }));
   }
 
   /** Serialised so two resolves never fetch into the same clone at once. */
@@ -303,6 +321,7 @@ export class GitSource implements Source {
     } finally {
       // New packs may have arrived; cached pack indexes are keyed by file name, so start fresh.
       this.gitCache = {};
+      this.reader?.refresh();
     }
     this.opts.logger?.debug({ url: this.displayUrl, ms: Date.now() - started }, 'fetched source');
   }
@@ -374,17 +393,17 @@ export class GitSource implements Source {
     if (cached) return cached;
     signal?.throwIfAborted();
     const gitdir = this.dir();
-    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: this.gitCache });
+    const tree = await this.treeEntries(treeOid);
     const subtrees = tree.filter((e) => e.type === 'tree');
-    const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || MANIFEST_EXT.test(e.path)));
+    const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || MANIFEST_EXT.test(e.name)));
     const own = await mapLimit(blobs, READ_CONCURRENCY, async (e): Promise<SourceFile> => {
       const content = await this.readBlob(e.oid);
-      if (e.mode === '120000') return { path: e.path, symlinkTarget: Buffer.from(content).toString('utf8'), oid: e.oid };
-      return { path: e.path, content, oid: e.oid };
+      if (e.mode === '120000') return { path: e.name, symlinkTarget: Buffer.from(content).toString('utf8'), oid: e.oid };
+      return { path: e.name, content, oid: e.oid };
     });
     const nested = await mapLimit(subtrees, 8, async (e) => {
       const files = await this.readTreeFiles(e.oid, signal);
-      return files.map((f) => ({ ...f, path: `${e.path}/${f.path}` }));
+      return files.map((f) => ({ ...f, path: `${e.name}/${f.path}` }));
     });
     const out = own.concat(...nested);
     this.trees.set(treeOid, out);
@@ -394,7 +413,8 @@ export class GitSource implements Source {
   private async readBlob(oid: string): Promise<Uint8Array> {
     const cached = this.blobs.get(oid);
     if (cached) return cached;
-    const { blob } = await git.readBlob({ fs, gitdir: this.dir(), oid, cache: this.gitCache });
+    const obj = await this.objects().read(oid);
+    const blob = obj?.type === 'blob' ? new Uint8Array(obj.data.buffer, obj.data.byteOffset, obj.data.byteLength) : (await git.readBlob({ fs, gitdir: this.dir(), oid, cache: this.gitCache })).blob;
     this.blobs.set(oid, blob);
     return blob;
   }

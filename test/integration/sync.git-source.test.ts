@@ -200,6 +200,23 @@ describe('GitSource over a local path', function () {
     assert.equal((await src.resolve()).commit, first);
   });
 
+  it('reads deltified objects of a repacked repository exactly as git does', async () => {
+    const dir = path.join(tmp.dir, 'packed');
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) many[`d${i % 4}/cm-${i}.yaml`] = cm(`cm-${i}`, 'x'.repeat(400) + i);
+    await makeRepo(dir, many);
+    const edits: Record<string, string> = {};
+    for (let i = 0; i < 40; i += 3) edits[`d${i % 4}/cm-${i}.yaml`] = cm(`cm-${i}`, 'y'.repeat(400) + i);
+    const head = await commitFiles(dir, edits, 'edit');
+    await git(dir, ['gc', '-q', '--aggressive']);
+    const src = new GitSource({ url: dir, cacheDir: path.join(tmp.dir, 'unused4') });
+    const rev = await src.resolve();
+    assert.equal(rev.commit, head);
+    const files = await src.files(rev.commit);
+    assert.equal(files.length, 40);
+    for (const f of files) assert.equal(text(f), await git(dir, ['show', `HEAD:${f.path}`]).then((s) => `${s}\n`), f.path);
+  });
+
   it('refuses a directory that is not a repository', async () => {
     const src = new GitSource({ url: path.join(tmp.dir, 'nothing'), cacheDir: path.join(tmp.dir, 'unused3') });
     await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && /not a Git repository/.test(err.message));
