@@ -49,6 +49,8 @@ export interface CacheReader {
 export class Cache implements CacheReader {
   private byKind = new Map<string, Map<string, KubeObject>>();
   private byOwner = new Map<string, Map<string, KubeObject>>();
+  /** kind → namespace → key → object: controllers list one namespace at a time. */
+  private byNamespace = new Map<string, Map<string, Map<string, KubeObject>>>();
   private handlers: CacheHandler[] = [];
   private revision = 0;
   private revisionWaiters: { rev: number; resolve: () => void }[] = [];
@@ -96,7 +98,10 @@ export class Cache implements CacheReader {
 
   list<T extends KubeObject = KubeObject>(kind: string, opts: { namespace?: string; selector?: LabelSelector } = {}): T[] {
     const out: T[] = [];
-    for (const obj of this.byKind.get(kind)?.values() ?? []) {
+    const source = opts.namespace !== undefined && kindInfo(kind)?.namespaced !== false
+      ? this.byNamespace.get(kind)?.get(opts.namespace)?.values()
+      : this.byKind.get(kind)?.values();
+    for (const obj of source ?? []) {
       if (opts.namespace !== undefined && obj.metadata.namespace !== opts.namespace) continue;
       if (opts.selector !== undefined && !matchesSelector(opts.selector, obj.metadata.labels)) continue;
       out.push(obj as T);
@@ -207,6 +212,12 @@ export class Cache implements CacheReader {
   }
 
   private index(obj: KubeObject): void {
+    let kindMap = this.byNamespace.get(obj.kind);
+    if (!kindMap) this.byNamespace.set(obj.kind, (kindMap = new Map()));
+    const ns = obj.metadata.namespace ?? '';
+    let nsMap = kindMap.get(ns);
+    if (!nsMap) kindMap.set(ns, (nsMap = new Map()));
+    nsMap.set(objectKey(obj), obj);
     for (const ref of obj.metadata.ownerReferences ?? []) {
       let m = this.byOwner.get(ref.uid);
       if (!m) this.byOwner.set(ref.uid, (m = new Map()));
@@ -215,6 +226,9 @@ export class Cache implements CacheReader {
   }
 
   private unindex(obj: KubeObject): void {
+    const nsMap = this.byNamespace.get(obj.kind)?.get(obj.metadata.namespace ?? '');
+    nsMap?.delete(objectKey(obj));
+    if (nsMap && nsMap.size === 0) this.byNamespace.get(obj.kind)!.delete(obj.metadata.namespace ?? '');
     for (const ref of obj.metadata.ownerReferences ?? []) {
       const m = this.byOwner.get(ref.uid);
       m?.delete(objectKey(obj));
