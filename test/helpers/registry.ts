@@ -149,3 +149,69 @@ export async function startTestRegistry(opts: TestRegistryOptions = {}): Promise
 
   return { host, push, stop };
 }
+
+/** A bearer-token auth front for a test registry. */
+export interface BearerFront {
+  /** `127.0.0.1:<port>` of the front. */
+  host: string;
+  /** How many tokens were issued. */
+  tokensIssued(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Puts token auth in front of `upstream` the way Docker Hub does: `/v2/…` without a valid bearer
+ * token gets 401 with `WWW-Authenticate: Bearer realm=…,service=…,scope=…`; the realm issues
+ * tokens for the given basic credentials. Manifests are proxied; blob GETs are answered with a
+ * 307 redirect to the upstream (as registries backed by object storage do).
+ */
+export async function startBearerFront(upstream: TestRegistry, creds: { username: string; password: string }): Promise<BearerFront> {
+  const http = await import('node:http');
+  const tokens = new Set<string>();
+  const expectedBasic = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://front');
+      const host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+      if (url.pathname === '/token') {
+        if (req.headers.authorization !== expectedBasic) {
+          res.writeHead(401, { 'Content-Type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
+          return;
+        }
+        const token = randomBytes(16).toString('hex');
+        tokens.add(token);
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
+        return;
+      }
+      const repo = /^\/v2\/(.+)\/(manifests|blobs)\//.exec(url.pathname)?.[1] ?? '';
+      const auth = req.headers.authorization ?? '';
+      if (!auth.startsWith('Bearer ') || !tokens.has(auth.slice(7))) {
+        res
+          .writeHead(401, {
+            'Content-Type': 'application/json',
+            'WWW-Authenticate': `Bearer realm="http://${host}/token",service="gantry-test",scope="repository:${repo}:pull"`,
+          })
+          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+        return;
+      }
+      const target = `http://${upstream.host}${url.pathname}${url.search}`;
+      if (url.pathname.includes('/blobs/')) {
+        res.writeHead(307, { Location: target }).end();
+        return;
+      }
+      const up = await fetch(target, { headers: { Accept: req.headers.accept ?? '*/*' } });
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'docker-content-digest']) {
+        const v = up.headers.get(h);
+        if (v) headers[h] = v;
+      }
+      res.writeHead(up.status, headers).end(Buffer.from(await up.arrayBuffer()));
+    })().catch((err: Error) => res.writeHead(500).end(err.message));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    tokensIssued: () => tokens.size,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -15,7 +15,7 @@ import { importImages, importLayout } from '../../src/node/images/import.js';
 import { pullImage } from '../../src/node/images/pull.js';
 import { MediaTypes, parseDockerConfigJson } from '../../src/node/images/registry.js';
 import { containerdPrerequisites, startTestContainerd, type TestContainerd } from '../helpers/containerd.js';
-import { registryPrerequisites, startTestRegistry, type PushableImage, type TestRegistry } from '../helpers/registry.js';
+import { registryPrerequisites, startBearerFront, startTestRegistry, type BearerFront, type PushableImage, type TestRegistry } from '../helpers/registry.js';
 
 const USER = 'gantry';
 const PASSWORD = 's3cret-pass';
@@ -27,6 +27,7 @@ describe('node images (containerd + docker-registry)', function () {
   let puller: ContainerdClient;
   let open: TestRegistry;
   let locked: TestRegistry;
+  let bearer: BearerFront;
   let built: BuiltImage;
   let layoutDir: string;
 
@@ -53,10 +54,12 @@ describe('node images (containerd + docker-registry)', function () {
       }),
     );
     await open.push('test/busybox', 'multi', { manifest: index, manifestMediaType: MediaTypes.ociIndex, blobs: new Map() });
+    bearer = await startBearerFront(open, { username: USER, password: PASSWORD });
   });
 
   after(async () => {
     puller?.close();
+    await bearer?.stop();
     await Promise.all([open?.stop(), locked?.stop()]);
     await ctd?.stop();
   });
@@ -173,5 +176,20 @@ describe('node images (containerd + docker-registry)', function () {
     assert.ok(await puller.contentInfo(built.layerDigest), 'layer blob kept');
     const config = await puller.contentInfo(built.configDigest);
     assert.equal(config?.labels['containerd.io/gc.ref.snapshot.overlayfs'], built.diffId);
+  });
+
+  it('pullImage() gets a bearer token from the realm with basic credentials and follows blob redirects', async () => {
+    const ref = `${bearer.host}/test/busybox:1.0`;
+    const pulled = await pullImage(puller, ref, { auth: { [bearer.host]: { username: USER, password: PASSWORD } } });
+    assert.equal(pulled.manifestDigest, built.manifestDigest);
+    assert.equal(bearer.tokensIssued(), 1, 'one token, reused for every request of the pull');
+  });
+
+  it('pullImage() reports the token service\'s message when it refuses the credentials', async () => {
+    await assert.rejects(pullImage(puller, `${bearer.host}/test/busybox:1.0`, { auth: { [bearer.host]: { username: USER, password: 'nope' } } }), (err: unknown) => {
+      assert.ok(isGantryError(err, 'ImagePullFailed'), String(err));
+      assert.match(err.message, /invalid username or password/);
+      return true;
+    });
   });
 });
