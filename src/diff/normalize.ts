@@ -85,6 +85,17 @@ export function normalize(obj: KubeObject, opts: NormalizeOptions = {}): KubeObj
   return out;
 }
 
+/**
+ * Normalization without defaulting: a copy without status, server metadata, ignored
+ * annotations, nulls and empty maps/lists, with quantities spelled canonically. For display
+ * (see compact.ts); comparisons use {@link normalize}.
+ */
+export function stripNoise(obj: KubeObject): KubeObject {
+  const out = stripCopy(obj);
+  cleanRec(out as unknown as Rec);
+  return out;
+}
+
 /** A deep copy without status, server metadata, ignored annotations and null values. */
 function stripCopy(obj: KubeObject): KubeObject {
   const out: Rec = {};

@@ -10,6 +10,7 @@ import { createColors } from 'picocolors';
 import { SOURCE_PATH } from '../model/annotations.js';
 import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
+import { compactForDisplay } from './compact.js';
 import { normalize } from './normalize.js';
 import { fieldSegment, isSecretKind, redactObject, redactPatch, secretKeyChanges, unescapePointer } from './redact.js';
 import type { Plan, PlanEntry } from './types.js';
@@ -205,9 +206,12 @@ function bodyLines(e: PlanEntry): BodyLine[] {
   return [];
 }
 
-/** The object as compact YAML (normalized: no status, server fields or gantry marks). */
+/**
+ * The object as compact YAML: normalized (no status, server fields or gantry marks) and
+ * without fields that only repeat a Kubernetes default.
+ */
 function objectLines(sign: '+' | '-', obj: KubeObject): BodyLine[] {
-  const printable = redactObject(normalize(obj));
+  const printable = redactObject(compactForDisplay(obj));
   return yamlLines(printable).map((text) => ({ sign, text }));
 }
 
@@ -225,7 +229,9 @@ function valueLines(path: string, value: unknown): string[] {
 }
 
 function patchLines(e: PlanEntry): BodyLine[] {
-  const ops = e.patch ?? [];
+  // By path, so that a field's lines sit next to its neighbours' (the sort is stable, so ops on
+  // one path keep their order).
+  const ops = [...(e.patch ?? [])].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const out: BodyLine[] = [];
   // The "before" side of each line comes from the normalized live object, the form the patch
   // was computed against.
