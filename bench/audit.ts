@@ -9,7 +9,7 @@
 import { readdir, rm, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import git from 'isomorphic-git';
 import fs from 'node:fs';
 import { openRecorder } from '../src/audit/recorder.js';
@@ -178,11 +178,13 @@ export async function benchAudit(opts: BenchAuditOptions = {}): Promise<Record<s
       },
     });
     // A burst is the worst case for lag: everything is enqueued at once, in one synchronous run.
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (const e of events) recorder.recordChange(e);
     const enqueueMs = performance.now() - t0;
     await recorder.flush();
     const totalMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const packFiles = await countFiles(path.join(gitdir, 'objects'));
     const sizeBeforeKiB = (await dirSize(path.join(gitdir, 'objects'))) / 1024;
     const c0 = performance.now();
@@ -195,6 +197,8 @@ export async function benchAudit(opts: BenchAuditOptions = {}): Promise<Record<s
     const paced = await openRecorder(path.join(tmp, 'paced.git'), {
       onCommitted: (batch) => { for (const item of batch.items) pacedLags.push(item.committedAt - item.enqueuedAt); },
     });
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const rate = 500;
     const pacedN = Math.min(1000, n);
     const p0 = performance.now();
@@ -204,6 +208,8 @@ export async function benchAudit(opts: BenchAuditOptions = {}): Promise<Record<s
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       for (let j = i; j < Math.min(i + 10, pacedN); j++) paced.recordChange(events[j]!);
     }
+    await paced.flush();
+    loopDelay.disable();
     await paced.close();
 
     const h0 = performance.now();
@@ -217,12 +223,17 @@ export async function benchAudit(opts: BenchAuditOptions = {}): Promise<Record<s
       'audit changes': n,
       'audit enqueue µs/change': round((enqueueMs * 1000) / n, 2),
       'audit burst changes/s': Math.round(n / (totalMs / 1000)),
+      // CPU time is less sensitive than wall time to other processes on a shared machine.
+      'audit burst CPU µs/change': Math.round((cpu.user + cpu.system) / n),
+      'audit load average (1 min)': round(os.loadavg()[0] ?? 0, 2),
       'audit burst lag p50 ms': round(percentile(lags, 50)),
       'audit burst lag p95 ms': round(percentile(lags, 95)),
       'audit burst lag max ms': round(lags[lags.length - 1] ?? 0),
       'audit paced 500/s lag p50 ms': round(percentile(pacedLags, 50)),
       'audit paced 500/s lag p95 ms': round(percentile(pacedLags, 95)),
       'audit paced 500/s lag max ms': round(pacedLags[pacedLags.length - 1] ?? 0),
+      'audit paced event-loop delay p99 ms': round(loopDelay.percentile(99) / 1e6),
+      'audit paced event-loop delay max ms': round(loopDelay.max / 1e6),
       'audit commits on branch': commits.length,
       'audit commits expected': n,
       'audit object files before repack': packFiles,

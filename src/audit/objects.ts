@@ -23,6 +23,8 @@ export interface EncodedObject {
   oid: string;
   type: GitObjectType;
   body: Buffer;
+  /** The packed entry (header + deflated body), once computed by {@link packEntry}. */
+  entry?: Buffer;
 }
 
 /** A person and time, as Git records authors and committers. */
@@ -85,27 +87,58 @@ function entryHeader(type: GitObjectType, size: number): Buffer {
   return Buffer.from(bytes);
 }
 
-/** A packfile (version 2, no deltas) and its index (version 2), in memory. */
-export function buildPack(objects: readonly EncodedObject[]): { name: string; pack: Buffer; idx: Buffer } {
-  const parts: Buffer[] = [];
+/**
+ * The object's pack entry: type/size header and deflated body. Computed as each object is staged
+ * so that deflating is spread between the writer's yields instead of blocking at pack time.
+ */
+export function packEntry(obj: EncodedObject): Buffer {
+  obj.entry ??= Buffer.concat([entryHeader(obj.type, obj.body.length), deflateSync(obj.body, { level: obj.type === 'tree' && obj.body.length > STORE_ABOVE_BYTES ? 0 : 1 })]);
+  return obj.entry;
+}
+
+/** Bytes hashed between yields while finishing a pack. */
+const HASH_CHUNK = 512 * 1024;
+
+/**
+ * A packfile (version 2, no deltas) and its index (version 2), in memory. The pack is returned
+ * as chunks (header + entries, then the checksum) so it need not be copied into one buffer;
+ * `yieldNow`, when given, is awaited between chunks so hashing a large pack never holds the
+ * event loop for long.
+ */
+export async function buildPack(
+  objects: readonly EncodedObject[],
+  yieldNow?: () => Promise<void>,
+): Promise<{ name: string; chunks: Buffer[]; idx: Buffer }> {
   const head = Buffer.alloc(12);
   head.write('PACK', 0, 'latin1');
   head.writeUInt32BE(2, 4);
   head.writeUInt32BE(objects.length, 8);
-  parts.push(head);
+  const chunks: Buffer[] = [];
+  let pending: Buffer[] = [head];
+  let pendingBytes = head.length;
+  const hash = createHash('sha1');
   let offset = 12;
   const entries: Array<{ oid: Buffer; crc: number; offset: number }> = [];
+  const cut = async (): Promise<void> => {
+    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    hash.update(chunk);
+    chunks.push(chunk);
+    pending = [];
+    pendingBytes = 0;
+    if (yieldNow) await yieldNow();
+  };
   for (const obj of objects) {
-    const level = obj.type === 'tree' && obj.body.length > STORE_ABOVE_BYTES ? 0 : 1;
-    const entry = Buffer.concat([entryHeader(obj.type, obj.body.length), deflateSync(obj.body, { level })]);
+    const entry = packEntry(obj);
     entries.push({ oid: Buffer.from(obj.oid, 'hex'), crc: crc32(entry), offset });
-    parts.push(entry);
+    pending.push(entry);
+    pendingBytes += entry.length;
     offset += entry.length;
+    if (pendingBytes >= HASH_CHUNK) await cut();
   }
   if (offset >= 2 ** 31) throw new Error('pack too large for a 32-bit index');
-  const body = Buffer.concat(parts);
-  const packSum = createHash('sha1').update(body).digest();
-  const pack = Buffer.concat([body, packSum]);
+  if (pending.length) await cut();
+  const packSum = hash.digest();
+  chunks.push(packSum);
 
   entries.sort((a, b) => Buffer.compare(a.oid, b.oid));
   const n = entries.length;
@@ -125,7 +158,7 @@ export function buildPack(objects: readonly EncodedObject[]): { name: string; pa
   for (const e of entries) pos = idx.writeUInt32BE(e.offset, pos);
   pos += packSum.copy(idx, pos);
   createHash('sha1').update(idx.subarray(0, pos)).digest().copy(idx, pos);
-  return { name: `pack-${packSum.toString('hex')}`, pack, idx };
+  return { name: `pack-${packSum.toString('hex')}`, chunks, idx };
 }
 
 function formatTimezone(minutesEast: number): string {
@@ -164,7 +197,7 @@ export class PackWriter {
   }
 
   /** Writes `data` to `file` through a temporary file and a rename; optionally fsyncs first. */
-  private async writeAtomic(file: string, data: Buffer | string, opts: { sync: boolean; mode: number }): Promise<void> {
+  private async writeAtomic(file: string, data: Buffer | string | Buffer[], opts: { sync: boolean; mode: number }): Promise<void> {
     const dir = path.dirname(file);
     const tmp = this.tmpName(dir);
     let handle;
@@ -177,7 +210,11 @@ export class PackWriter {
       handle = await open(tmp, 'w', opts.mode);
     }
     try {
-      await handle.writeFile(data);
+      if (Array.isArray(data)) {
+        for (const chunk of data) await handle.write(chunk);
+      } else {
+        await handle.writeFile(data);
+      }
       if (opts.sync) await handle.sync();
     } finally {
       await handle.close();
@@ -191,12 +228,12 @@ export class PackWriter {
   }
 
   /** Writes objects as one pack (pack first, index last). Returns the pack's name. */
-  async writeObjects(objects: readonly EncodedObject[], opts: { sync?: boolean } = {}): Promise<string | undefined> {
+  async writeObjects(objects: readonly EncodedObject[], opts: { sync?: boolean; yieldNow?: () => Promise<void> } = {}): Promise<string | undefined> {
     if (!objects.length) return undefined;
-    const { name, pack, idx } = buildPack(objects);
+    const { name, chunks, idx } = await buildPack(objects, opts.yieldNow);
     const dir = path.join(this.gitdir, 'objects', 'pack');
     const sync = opts.sync ?? false;
-    await this.writeAtomic(path.join(dir, `${name}.pack`), pack, { sync, mode: 0o444 });
+    await this.writeAtomic(path.join(dir, `${name}.pack`), chunks, { sync, mode: 0o444 });
     await this.writeAtomic(path.join(dir, `${name}.idx`), idx, { sync, mode: 0o444 });
     return name;
   }

@@ -21,7 +21,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { objectKey } from '../model/keys.js';
 import type { WatchEvent } from '../store/types.js';
 import { formatMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
-import { commitBody, encodeObject, PackWriter, type EncodedObject, type Signature } from './objects.js';
+import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
 import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
@@ -58,7 +58,7 @@ export interface RecorderOptions {
   /** The branch gantry watches for desired state; pushing to it is refused. */
   watchedBranch?: string;
   push?: PushOptions;
-  /** Most changes committed per ref update. Default 256. */
+  /** Most changes committed per ref update (and per pack). Default 128. */
   batchSize?: number;
   /** fsync objects and the ref before moving on (survives power loss; slower). Default false. */
   durable?: boolean;
@@ -95,8 +95,8 @@ type Item =
 const DEFAULT_AUTHOR = { name: 'gantry', email: 'gantry@localhost' };
 /** Phrases shown in a summary line; the body lists them all when there are more. */
 const SUMMARY_PHRASES = 4;
-/** Changes processed between yields to the event loop while building a batch. */
-const YIELD_EVERY = 8;
+/** The writer yields to the event loop after this much synchronous work while building a batch. */
+const YIELD_AFTER_MS = 2;
 const WRITE_ATTEMPTS = 5;
 
 function validBranch(name: string): boolean {
@@ -211,7 +211,7 @@ export class GitRecorder implements Recorder {
     this.author = opts.author ?? DEFAULT_AUTHOR;
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'audit' });
     this.writer = new PackWriter(gitdir);
-    this.batchSize = Math.max(1, opts.batchSize ?? 256);
+    this.batchSize = Math.max(1, opts.batchSize ?? 128);
     this.clock = opts.clock ?? Date.now;
   }
 
@@ -312,8 +312,12 @@ export class GitRecorder implements Recorder {
     const commits: Array<{ commit: string; enqueuedAt: number }> = [];
     let parent = this.head;
     const startHead = this.head;
+    let lastYield = performance.now();
     for (let i = 0; i < batch.length; i++) {
-      if (i > 0 && i % YIELD_EVERY === 0) await nextTick();
+      if (performance.now() - lastYield > YIELD_AFTER_MS) {
+        await nextTick();
+        lastYield = performance.now();
+      }
       const item = batch[i]!;
       try {
         const out: EncodedObject[] = [];
@@ -322,7 +326,11 @@ export class GitRecorder implements Recorder {
         const sig = this.signature(item.at);
         const commit = encodeObject('commit', commitBody({ tree, parent, author: sig, committer: sig, message }));
         out.push(commit);
-        for (const o of out) objects.set(o.oid, o);
+        for (const o of out) {
+          if (objects.has(o.oid)) continue;
+          packEntry(o);
+          objects.set(o.oid, o);
+        }
         parent = commit.oid;
         commits.push({ commit: commit.oid, enqueuedAt: item.enqueuedAt });
       } catch (err) {
@@ -335,7 +343,7 @@ export class GitRecorder implements Recorder {
 
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.writer.writeObjects([...objects.values()], { sync: this.opts.durable });
+        await this.writer.writeObjects([...objects.values()], { sync: this.opts.durable, yieldNow: nextTick });
         await this.writer.writeRef(this.ref, parent, { sync: this.opts.durable });
         break;
       } catch (err) {

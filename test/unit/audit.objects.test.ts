@@ -27,9 +27,10 @@ describe('audit Git objects', () => {
     assert.equal(after, encodeObject('tree', Buffer.concat([Buffer.from('100644 a-b.yaml\0'), Buffer.from(hello, 'hex')])).oid);
   });
 
-  it('buildPack() writes a version 2 pack whose index lists every object at its offset', () => {
+  it('buildPack() writes a version 2 pack whose index lists every object at its offset', async () => {
     const objects = [encodeObject('blob', Buffer.from('one\n')), encodeObject('blob', Buffer.alloc(20_000, 'x')), encodeObject('tree', Buffer.alloc(0))];
-    const { name, pack, idx } = buildPack(objects);
+    const { name, chunks, idx } = await buildPack(objects);
+    const pack = Buffer.concat(chunks);
     assert.equal(pack.subarray(0, 4).toString('latin1'), 'PACK');
     assert.equal(pack.readUInt32BE(8), 3);
     const sum = createHash('sha1').update(pack.subarray(0, pack.length - 20)).digest('hex');
