@@ -8,6 +8,7 @@
  * returns undefined for anything it does not handle (alternates, unknown pack versions), so
  * the caller can fall back to isomorphic-git.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -131,6 +132,7 @@ export class GitObjectReader {
   private bases = new Map<string, GitObject>();
   private baseBytes = 0;
   private loadedNames = '';
+  private syncReads = 0;
 
   constructor(private readonly gitdir: string) {}
 
@@ -209,9 +211,12 @@ export class GitObjectReader {
   }
 
   private async readLoose(oid: string): Promise<GitObject | undefined> {
+    // Loose objects are small: a synchronous read costs less than a thread-pool round trip
+    // (three of them: open, read, close). Yield now and then so the event loop stays live.
+    if (++this.syncReads % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
     let raw: Buffer;
     try {
-      raw = inflateSync(await readFile(path.join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2))));
+      raw = inflateSync(readFileSync(path.join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2))));
     } catch {
       return undefined;
     }
