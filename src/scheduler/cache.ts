@@ -6,7 +6,7 @@
  */
 import { bytes, cpuMillis } from '../model/quantity.js';
 import type { Node, Pod, StringMap, Taint } from '../model/types.js';
-import { HOSTNAME_LABEL, ZONE_LABEL, podInfo, podKey, type PodInfo, type Resources } from './podinfo.js';
+import { HOSTNAME_LABEL, ZONE_LABEL, podInfo, podKey, type CompiledTerm, type PodInfo, type Resources } from './podinfo.js';
 
 /** Kubernetes' default `--max-pods`, used when a node does not report `allocatable.pods`. */
 export const DEFAULT_MAX_PODS = 110;
@@ -43,6 +43,15 @@ export interface NodeInfo {
   antiAffinityPods: number;
   /** Pods here whose affinity terms weigh in scoring others (see InterPodAffinity). */
   affinityPods: number;
+}
+
+/** Identical required anti-affinity terms of existing pods. */
+export interface AntiAffinityGroup {
+  term: CompiledTerm;
+  /** Pods holding the term. */
+  pods: number;
+  /** Value of the term's topology key → pods holding the term in that domain. */
+  counts: Map<string, number>;
 }
 
 function emptyNodeInfo(name: string): NodeInfo {
@@ -88,8 +97,13 @@ export class SchedulerCache {
   private readonly ownerTopology = new Map<string, Map<string, number>>();
   private list: NodeInfo[] | undefined;
   private readonly antiNodes = new Set<NodeInfo>();
-  /** Pods with required anti-affinity terms (every pod must be checked against them). */
-  private readonly antiPods = new Map<string, PodInfo>();
+  /**
+   * Required anti-affinity terms of existing pods, identical terms grouped, each with how many
+   * pods hold it per value of its topology key. Every incoming pod is checked against these.
+   */
+  private readonly antiTerms = new Map<string, AntiAffinityGroup>();
+  /** `key=value` → counted pods carrying that label, so affinity terms need not scan every pod. */
+  private readonly byLabel = new Map<string, Set<PodInfo>>();
   private readonly affinityNodes = new Set<NodeInfo>();
 
   /** Adds or replaces a node. */
@@ -146,6 +160,15 @@ export class SchedulerCache {
     }
     this.podNode.set(info.key, nodeName);
     ni.pods.set(info.key, info);
+    for (const k in info.labels) {
+      const lk = `${k}=${info.labels[k]}`;
+      let set = this.byLabel.get(lk);
+      if (!set) {
+        set = new Set();
+        this.byLabel.set(lk, set);
+      }
+      set.add(info);
+    }
     ni.requested.cpu += info.requests.cpu;
     ni.requested.memory += info.requests.memory;
     ni.nonZeroRequested.cpu += info.nonZero.cpu;
@@ -161,7 +184,7 @@ export class SchedulerCache {
     if (info.requiredAntiAffinity.length > 0) {
       ni.antiAffinityPods++;
       this.antiNodes.add(ni);
-      this.antiPods.set(info.key, info);
+      this.antiTermsBump(ni, info, 1);
     }
     if (hasScoringAffinity(info)) {
       ni.affinityPods++;
@@ -179,6 +202,11 @@ export class SchedulerCache {
     const info = ni?.pods.get(key);
     if (!ni || !info) return;
     ni.pods.delete(key);
+    for (const k in info.labels) {
+      const lk = `${k}=${info.labels[k]}`;
+      const set = this.byLabel.get(lk);
+      if (set && set.delete(info) && set.size === 0) this.byLabel.delete(lk);
+    }
     ni.requested.cpu -= info.requests.cpu;
     ni.requested.memory -= info.requests.memory;
     ni.nonZeroRequested.cpu -= info.nonZero.cpu;
@@ -192,7 +220,7 @@ export class SchedulerCache {
       this.ownerTopologyBump(ni, info.ownerUid, -1);
     }
     if (info.requiredAntiAffinity.length > 0) {
-      this.antiPods.delete(key);
+      this.antiTermsBump(ni, info, -1);
       if (--ni.antiAffinityPods === 0) this.antiNodes.delete(ni);
     }
     if (hasScoringAffinity(info) && --ni.affinityPods === 0) this.affinityNodes.delete(ni);
@@ -222,12 +250,14 @@ export class SchedulerCache {
     return this.antiNodes;
   }
 
-  /** Pods with required anti-affinity terms, with the node each is on. */
-  *podsWithRequiredAntiAffinity(): Iterable<[PodInfo, NodeInfo]> {
-    for (const [key, info] of this.antiPods) {
-      const ni = this.infos.get(this.podNode.get(key)!);
-      if (ni) yield [info, ni];
-    }
+  /** Counted pods that carry the label `key=value`. */
+  podsWithLabel(key: string, value: string): ReadonlySet<PodInfo> {
+    return this.byLabel.get(`${key}=${value}`) ?? EMPTY;
+  }
+
+  /** Required anti-affinity terms of existing pods, grouped (see {@link AntiAffinityGroup}). */
+  requiredAntiAffinityTerms(): Iterable<AntiAffinityGroup> {
+    return this.antiTerms.values();
   }
 
   /** Every NodeInfo that holds pods whose affinity terms weigh in scoring others. */
@@ -259,7 +289,8 @@ export class SchedulerCache {
       if (copy.affinityPods > 0) c.affinityNodes.add(copy);
     }
     for (const [k, v] of this.podNode) c.podNode.set(k, v);
-    for (const [k, v] of this.antiPods) c.antiPods.set(k, v);
+    for (const [k, v] of this.byLabel) c.byLabel.set(k, new Set(v));
+    for (const [k, v] of this.antiTerms) c.antiTerms.set(k, { term: v.term, pods: v.pods, counts: new Map(v.counts) });
     for (const [k, v] of this.ownerTopology) c.ownerTopology.set(k, new Map(v));
     return c;
   }
@@ -278,11 +309,30 @@ export class SchedulerCache {
     }
   }
 
-  /** Adds or withdraws a node's pods from the per-owner topology counts (around label changes). */
+  private antiTermsBump(ni: NodeInfo, info: PodInfo, delta: number): void {
+    for (const term of info.requiredAntiAffinity) {
+      let g = this.antiTerms.get(term.signature);
+      if (!g) {
+        g = { term, pods: 0, counts: new Map() };
+        this.antiTerms.set(term.signature, g);
+      }
+      g.pods += delta;
+      const value = ni.labels[term.topologyKey];
+      if (value !== undefined) bump(g.counts, value, delta);
+      if (g.pods === 0) this.antiTerms.delete(term.signature);
+    }
+  }
+
+  /** Adds or withdraws a node's pods from the label-keyed aggregates (around label changes). */
   private contributeTopology(ni: NodeInfo, sign: 1 | -1): void {
     for (const [owner, n] of ni.ownerCounts) this.ownerTopologyBump(ni, owner, sign * n);
+    if (ni.antiAffinityPods > 0) {
+      for (const info of ni.pods.values()) if (info.requiredAntiAffinity.length > 0) this.antiTermsBump(ni, info, sign);
+    }
   }
 }
+
+const EMPTY: ReadonlySet<PodInfo> = new Set();
 
 function bump(m: Map<string, number>, key: string, delta: number): void {
   const v = (m.get(key) ?? 0) + delta;

@@ -40,6 +40,8 @@ export interface CompiledTerm {
   namespaces: ReadonlySet<string>;
   /** Undefined when the term has no labelSelector: as in Kubernetes, it then matches nothing. */
   selector: Requirements | undefined;
+  /** Identical terms (replicas of one workload) share this, so they can be checked once. */
+  signature: string;
 }
 
 /** A weighted pod affinity term (preferred terms). */
@@ -158,10 +160,13 @@ function hostPorts(pod: Pod): HostPort[] {
 }
 
 function compileTerm(t: PodAffinityTerm, ns: string): CompiledTerm {
+  const namespaces = t.namespaces && t.namespaces.length > 0 ? [...t.namespaces].sort() : [ns];
+  const selector = compileSelector(t.labelSelector);
   return {
     topologyKey: t.topologyKey,
-    namespaces: new Set(t.namespaces && t.namespaces.length > 0 ? t.namespaces : [ns]),
-    selector: compileSelector(t.labelSelector),
+    namespaces: new Set(namespaces),
+    selector,
+    signature: JSON.stringify([t.topologyKey, namespaces, selector ?? null]),
   };
 }
 

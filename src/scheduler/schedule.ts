@@ -94,7 +94,8 @@ export function schedulePod(pod: Pod, cache: SchedulerCache, opts: ScheduleOptio
 
   const want = numFeasibleNodesToFind(all, opts.percentageOfNodesToScore);
   const feasible: NodeInfo[] = [];
-  const reasons: Record<string, number> = {};
+  // Counted by result identity (plugins return shared arrays); expanded only on failure.
+  const failures = new Map<readonly string[], number>();
   const start = (rotation.get(cache) ?? 0) % all;
   let processed = 0;
   for (; processed < all && feasible.length < want; processed++) {
@@ -103,7 +104,7 @@ export function schedulePod(pod: Pod, cache: SchedulerCache, opts: ScheduleOptio
     for (const f of filters) {
       const r = f.filter(state, node);
       if (r !== null) {
-        for (const reason of r) reasons[reason] = (reasons[reason] ?? 0) + 1;
+        failures.set(r, (failures.get(r) ?? 0) + 1);
         ok = false;
         break;
       }
@@ -113,6 +114,8 @@ export function schedulePod(pod: Pod, cache: SchedulerCache, opts: ScheduleOptio
   rotation.set(cache, (start + processed) % all);
 
   if (feasible.length === 0) {
+    const reasons: Record<string, number> = {};
+    for (const [r, n] of failures) for (const reason of r) reasons[reason] = (reasons[reason] ?? 0) + n;
     return { unschedulable: true, message: formatUnschedulableMessage(all, reasons), reasons };
   }
   const totals = new Array<number>(feasible.length).fill(0);

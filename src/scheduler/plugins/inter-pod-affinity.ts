@@ -4,7 +4,7 @@
  * (both directions) add or subtract weight per domain (score, weight 2).
  */
 import { matchesRequirements } from '../../model/selectors.js';
-import type { NodeInfo } from '../cache.js';
+import type { NodeInfo, SchedulerCache } from '../cache.js';
 import type { CompiledTerm, PodInfo } from '../podinfo.js';
 import { MAX_NODE_SCORE, type CycleState, type FilterPlugin, type ScorePlugin } from './types.js';
 
@@ -38,6 +38,24 @@ function add(counts: TopologyCounts, key: string, value: string, delta: number):
   m.set(value, (m.get(value) ?? 0) + delta);
 }
 
+/**
+ * Existing pods a term could select, with their nodes: when the selector requires a label
+ * value (`matchLabels`, `In`), only pods carrying one of those values; otherwise every pod.
+ */
+function* candidates(cache: SchedulerCache, term: CompiledTerm): Iterable<[PodInfo, NodeInfo]> {
+  const req = term.selector?.find((r) => r.operator === 'In');
+  if (req) {
+    for (const v of req.values ?? []) {
+      for (const info of cache.podsWithLabel(req.key, v)) {
+        const ni = cache.get(cache.nodeOfPod(info.key) ?? '');
+        if (ni) yield [info, ni];
+      }
+    }
+    return;
+  }
+  for (const ni of cache.nodes()) for (const info of ni.pods.values()) yield [info, ni];
+}
+
 interface FilterState {
   existingAnti: TopologyCounts;
   /** Per required affinity term: value → matching pods. */
@@ -55,39 +73,31 @@ export const interPodAffinityFilter: FilterPlugin = {
   preFilter(state: CycleState): boolean {
     const p = state.pod;
     const st: FilterState = { existingAnti: new Map(), affinity: [], anti: [], firstOfGroup: false };
-    for (const [existing, ni] of state.cache.podsWithRequiredAntiAffinity()) {
-      if (!ni.node) continue;
-      for (const term of existing.requiredAntiAffinity) {
-        const value = ni.labels[term.topologyKey];
-        if (value !== undefined && termMatches(term, p)) add(st.existingAnti, term.topologyKey, value, 1);
-      }
+    for (const g of state.cache.requiredAntiAffinityTerms()) {
+      if (!termMatches(g.term, p)) continue;
+      for (const [value, n] of g.counts) if (n > 0) add(st.existingAnti, g.term.topologyKey, value, n);
     }
     const hasOwn = p.requiredAffinity.length > 0 || p.requiredAntiAffinity.length > 0;
     if (hasOwn) {
       st.affinity = p.requiredAffinity.map(() => new Map());
       st.anti = p.requiredAntiAffinity.map(() => new Map());
       let anyAffinityMatch = false;
-      const aff = p.requiredAffinity;
-      const anti = p.requiredAntiAffinity;
-      for (const ni of state.cache.nodes()) {
-        if (ni.pods.size === 0) continue;
-        for (const existing of ni.pods.values()) {
-          if (existing.key === p.key) continue;
-          for (let i = 0; i < aff.length; i++) {
-            const term = aff[i]!;
-            const value = ni.labels[term.topologyKey];
-            if (value !== undefined && termMatches(term, existing)) {
-              st.affinity[i]!.set(value, (st.affinity[i]!.get(value) ?? 0) + 1);
-              anyAffinityMatch = true;
-            }
-          }
-          for (let i = 0; i < anti.length; i++) {
-            const term = anti[i]!;
-            const value = ni.labels[term.topologyKey];
-            if (value !== undefined && termMatches(term, existing)) st.anti[i]!.set(value, (st.anti[i]!.get(value) ?? 0) + 1);
+      const count = (term: CompiledTerm, into: Map<string, number>): boolean => {
+        let any = false;
+        for (const [existing, ni] of candidates(state.cache, term)) {
+          if (existing.key === p.key || !ni.node) continue;
+          const value = ni.labels[term.topologyKey];
+          if (value !== undefined && termMatches(term, existing)) {
+            into.set(value, (into.get(value) ?? 0) + 1);
+            any = true;
           }
         }
-      }
+        return any;
+      };
+      p.requiredAffinity.forEach((term, i) => {
+        if (count(term, st.affinity[i]!)) anyAffinityMatch = true;
+      });
+      p.requiredAntiAffinity.forEach((term, i) => count(term, st.anti[i]!));
       st.firstOfGroup = !anyAffinityMatch && p.requiredAffinity.every((t) => termMatches(t, p));
     }
     state.data.set(NAME, st);

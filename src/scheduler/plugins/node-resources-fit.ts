@@ -12,17 +12,24 @@ export const ResourceReasons = {
   memory: 'Insufficient memory',
 } as const;
 
+/** Every combination of reasons, indexed by bits pods=1, cpu=2, memory=4 (shared, not rebuilt per node). */
+const RESULTS: readonly (readonly string[])[] = Array.from({ length: 8 }, (_, mask) => [
+  ...(mask & 1 ? [ResourceReasons.pods] : []),
+  ...(mask & 2 ? [ResourceReasons.cpu] : []),
+  ...(mask & 4 ? [ResourceReasons.memory] : []),
+]);
+
 /** The NodeResourcesFit filter: pods count, then cpu and memory (requests of 0 always fit). */
 export const nodeResourcesFitFilter: FilterPlugin = {
   name: 'NodeResourcesFit',
   filter(state: CycleState, node: NodeInfo): FilterResult {
     const req = state.pod.requests;
     const a = node.allocatable;
-    let reasons: string[] | null = null;
-    if (node.pods.size + 1 > a.pods) (reasons ??= []).push(ResourceReasons.pods);
-    if (req.cpu > 0 && req.cpu > a.cpu - node.requested.cpu) (reasons ??= []).push(ResourceReasons.cpu);
-    if (req.memory > 0 && req.memory > a.memory - node.requested.memory) (reasons ??= []).push(ResourceReasons.memory);
-    return reasons;
+    let mask = 0;
+    if (node.pods.size + 1 > a.pods) mask |= 1;
+    if (req.cpu > 0 && req.cpu > a.cpu - node.requested.cpu) mask |= 2;
+    if (req.memory > 0 && req.memory > a.memory - node.requested.memory) mask |= 4;
+    return mask === 0 ? null : RESULTS[mask]!;
   },
 };
 

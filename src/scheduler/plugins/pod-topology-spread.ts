@@ -107,13 +107,12 @@ export const podTopologySpreadScore: ScorePlugin = {
       if (ok) eligible++;
     }
     for (const c of constraints) {
-      let perNode: ((node: NodeInfo) => number);
       let domainCount: number;
+      let domains: Map<string, number> | undefined;
       if (c.topologyKey === HOSTNAME_LABEL) {
         domainCount = eligible;
-        perNode = (node) => countOnNode(c, p, node);
       } else {
-        const domains = new Map<string, number>();
+        domains = new Map<string, number>();
         for (let i = 0; i < nodes.length; i++) if (out[i]! >= 0) domains.set(nodes[i]!.labels[c.topologyKey]!, 0);
         domainCount = domains.size;
         const tracked = c.ownerUid !== undefined
@@ -127,13 +126,18 @@ export const podTopologySpreadScore: ScorePlugin = {
             domains.set(v, domains.get(v)! + countOnNode(c, p, ni));
           }
         }
-        perNode = (node) => domains.get(node.labels[c.topologyKey]!) ?? 0;
       }
       // Kubernetes weighs each constraint by log(number of domains + 2) and adds maxSkew − 1.
       const weight = Math.log(domainCount + 2);
+      const base = c.maxSkew - 1;
       for (let i = 0; i < nodes.length; i++) {
         if (out[i]! < 0) continue;
-        out[i]! += perNode(nodes[i]!) * weight + (c.maxSkew - 1);
+        const node = nodes[i]!;
+        let cnt: number;
+        if (domains !== undefined) cnt = domains.get(node.labels[c.topologyKey]!) ?? 0;
+        else if (c.ownerUid !== undefined) cnt = node.ownerCounts.get(c.ownerUid) ?? 0;
+        else cnt = countOnNode(c, p, node);
+        out[i]! += cnt * weight + base;
       }
     }
     return out;

@@ -38,13 +38,24 @@ export function untoleratedTaintReason(taint: Taint): string {
   return `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`;
 }
 
+const reasonCache = new Map<string, readonly string[]>();
+
 /** The TaintToleration filter. */
 export const taintTolerationFilter: FilterPlugin = {
   name: 'TaintToleration',
   filter(state: CycleState, node: NodeInfo): FilterResult {
     if (node.taints.length === 0) return null;
     const taint = firstUntoleratedTaint(node.taints, state.pod.tolerations);
-    return taint ? [untoleratedTaintReason(taint)] : null;
+    if (!taint) return null;
+    const text = untoleratedTaintReason(taint);
+    let r = reasonCache.get(text);
+    if (!r) {
+      // Bounded: distinct taints in a cluster are few, but never let this grow without limit.
+      if (reasonCache.size > 1000) reasonCache.clear();
+      r = [text];
+      reasonCache.set(text, r);
+    }
+    return r;
   },
 };
 
