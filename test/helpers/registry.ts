@@ -12,14 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Why registry tests cannot run here, or undefined when they can. */
-export function registryPrerequisites(): string | undefined {
+/** Fails with a clear message when the registry tests' tools are missing (they must not be skipped on CI). */
+export function assertRegistryPrerequisites(): void {
   try {
     execFileSync('sh', ['-c', 'command -v docker-registry && command -v perl'], { stdio: 'ignore' });
   } catch {
-    return 'docker-registry (Debian package docker-registry) and perl are needed for registry tests';
+    throw new Error('registry tests need docker-registry (Debian package docker-registry) and perl on PATH');
   }
-  return undefined;
 }
 
 /** An image to push: its manifest (or index) and the blobs it references. */
@@ -92,6 +91,8 @@ export async function startTestRegistry(opts: TestRegistryOptions = {}): Promise
   const fd = openSync(logFile, 'a');
   const child: ChildProcess = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
   const host = `127.0.0.1:${port}`;
   const base = `http://${host}`;
   const authHeader: Record<string, string> = opts.auth
@@ -109,6 +110,10 @@ export async function startTestRegistry(opts: TestRegistryOptions = {}): Promise
 
   const deadline = Date.now() + 15_000;
   for (;;) {
+    if (spawnError) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`cannot start docker-registry: ${spawnError.message}`);
+    }
     if (child.exitCode !== null) {
       const log = await readFile(logFile, 'utf8').catch(() => '');
       await stop();

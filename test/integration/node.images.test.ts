@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
@@ -15,7 +16,7 @@ import { importImages, importLayout } from '../../src/node/images/import.js';
 import { pullImage } from '../../src/node/images/pull.js';
 import { MediaTypes, parseDockerConfigJson } from '../../src/node/images/registry.js';
 import { containerdPrerequisites, startTestContainerd, type TestContainerd } from '../helpers/containerd.js';
-import { registryPrerequisites, startBearerFront, startTestRegistry, type BearerFront, type PushableImage, type TestRegistry } from '../helpers/registry.js';
+import { assertRegistryPrerequisites, startBearerFront, startTestRegistry, type BearerFront, type PushableImage, type TestRegistry } from '../helpers/registry.js';
 
 const USER = 'gantry';
 const PASSWORD = 's3cret-pass';
@@ -32,11 +33,12 @@ describe('node images (containerd + docker-registry)', function () {
   let layoutDir: string;
 
   before(async function () {
-    const why = containerdPrerequisites() ?? registryPrerequisites();
+    const why = containerdPrerequisites();
     if (why) {
       console.log(`      skipping: ${why}`);
       this.skip();
     }
+    assertRegistryPrerequisites();
     ctd = await startTestContainerd('gantry-images-test');
     puller = await ContainerdClient.connect({ address: ctd.daemon.address, namespace: 'gantry-pull-test' });
     layoutDir = path.join(ctd.dir, 'images', 'busybox');
@@ -91,6 +93,22 @@ describe('node images (containerd + docker-registry)', function () {
     assert.equal(results.length, 1);
     assert.equal(results[0]!.name, 'example.com/tools/busybox:tar');
     assert.ok(await getImage(ctd.client, 'example.com/tools/busybox:tar'));
+  });
+
+  it('importLayout() imports a docker save tarball under its RepoTags', async () => {
+    const dir = path.join(ctd.dir, 'docker-save');
+    const img = await buildBusyboxImage({ outDir: path.join(ctd.dir, 'for-save'), files: { 'etc/saved': 'yes' } });
+    const config = img.blobs.get(img.configDigest)!.data;
+    await mkdir(path.join(dir, 'layer1'), { recursive: true });
+    await writeFile(path.join(dir, 'layer1', 'layer.tar'), gunzipSync(img.blobs.get(img.layerDigest)!.data));
+    await writeFile(path.join(dir, `${img.configDigest.slice(7)}.json`), config);
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: `${img.configDigest.slice(7)}.json`, RepoTags: ['saved/busybox:1'], Layers: ['layer1/layer.tar'] }]));
+    const tarFile = path.join(ctd.dir, 'saved.tar');
+    execFileSync('tar', ['-cf', tarFile, '-C', dir, '.']);
+    const results = await importLayout(ctd.client, tarFile);
+    assert.deepEqual(results.map((r) => r.name), ['docker.io/saved/busybox:1']);
+    const image = await getImage(ctd.client, 'saved/busybox:1');
+    assert.equal(image?.chainId, img.diffId, 'unpacked from the uncompressed layer');
   });
 
   it('importLayout() rejects a layer whose bytes do not match its digest', async () => {

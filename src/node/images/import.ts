@@ -1,12 +1,13 @@
 /**
- * Air-gap import: OCI image layouts (directories with `oci-layout`, `index.json`, `blobs/`) and
- * uncompressed tarballs of them (`.tar`) found in an images directory are stored in containerd and
- * unpacked, through the same code as a registry pull.
+ * Air-gap import: OCI image layouts (directories with `oci-layout`, `index.json`, `blobs/`),
+ * uncompressed tarballs of them (`.tar`), and classic `docker save` tarballs found in an images
+ * directory are stored in containerd and unpacked, through the same code as a registry pull.
  *
  * Image names come from each index.json entry's `io.containerd.image.name` annotation, else from
  * `org.opencontainers.image.ref.name` when that is a full reference; a bare tag there (as skopeo
  * writes) becomes `import.local/<layout name>:<tag>`.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import type { ContainerdClient } from '../containerd/client.js';
 import type { Descriptor } from '../containerd/types.js';
 import { getImage, storeImage, type BlobSource, type LocalImage } from './image-store.js';
 import { parseReference } from './reference.js';
+import { MediaTypes } from './registry.js';
 import { indexTar } from './tar.js';
 
 /** Outcome for one image of an import. */
@@ -104,13 +106,86 @@ export function layoutImageName(annotations: Record<string, string> | undefined,
   return parseReference(`import.local/${base}:${ref}`).name;
 }
 
-/** Imports every named image of one OCI layout (directory or `.tar`). */
+/** One image of a `docker save` tarball's manifest.json. */
+interface DockerSaveEntry {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+async function hashMember(layout: Layout, rel: string): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of await layout.stream(rel)) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/**
+ * Imports the images of a classic `docker save` tarball (manifest.json, config JSON, uncompressed
+ * layer tars) by describing each as a Docker v2 manifest over the tarball's members.
+ */
+async function importDockerSave(client: ContainerdClient, source: string, layout: Layout, opts: ImportOptions): Promise<ImportResult[]> {
+  let entries: DockerSaveEntry[];
+  try {
+    entries = JSON.parse((await layout.read('manifest.json')).toString('utf8')) as DockerSaveEntry[];
+  } catch (err) {
+    throw new GantryError('ImagePullFailed', `${source} is neither an OCI image layout (oci-layout, index.json) nor a docker save tarball (manifest.json): ${errorMessage(err)}`, { cause: err });
+  }
+  const results: ImportResult[] = [];
+  for (const entry of entries) {
+    const names = (entry.RepoTags ?? []).map((t) => parseReference(t).name);
+    if (!names.length) {
+      opts.logger?.warn({ source, config: entry.Config }, 'skipping docker save image without RepoTags');
+      continue;
+    }
+    const members = new Map<string, string>();
+    const config = await hashMember(layout, entry.Config);
+    members.set(config.digest, entry.Config);
+    const layers = [];
+    for (const rel of entry.Layers) {
+      const l = await hashMember(layout, rel);
+      members.set(l.digest, rel);
+      layers.push({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.digest, size: l.size });
+    }
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.dockerManifest, config: { mediaType: MediaTypes.dockerConfig, ...config }, layers }),
+    );
+    const target: Descriptor = { media_type: MediaTypes.dockerManifest, digest: `sha256:${createHash('sha256').update(manifest).digest('hex')}`, size: manifest.length };
+    const blobs: BlobSource = {
+      open: async (desc) => {
+        const rel = members.get(desc.digest);
+        if (!rel) throw new GantryError('ImagePullFailed', `${source} has no blob ${desc.digest}`);
+        return layout.stream(rel);
+      },
+    };
+    for (const name of names) {
+      const present = await getImage(client, name, { platform: opts.platform });
+      if (present && present.digest === target.digest) {
+        results.push({ source, name, digest: target.digest, skipped: true, image: present });
+        continue;
+      }
+      const image = await storeImage(client, { name, target, targetBody: manifest, source: blobs, platform: opts.platform, signal: opts.signal });
+      opts.logger?.info({ source, name, digest: target.digest }, 'imported image');
+      results.push({ source, name, digest: target.digest, skipped: false, image });
+    }
+  }
+  return results;
+}
+
+/**
+ * Imports every named image of one OCI layout (directory or `.tar`), or of a `docker save`
+ * tarball (used when there is no oci-layout file).
+ */
 export async function importLayout(client: ContainerdClient, source: string, opts: ImportOptions = {}): Promise<ImportResult[]> {
   const st = await stat(source);
   const layout = st.isDirectory() ? dirLayout(source) : await tarLayout(source);
   let index: { manifests?: IndexEntry[] };
+  const isOci = await layout.read('oci-layout').then(() => true, () => false);
+  if (!isOci) return importDockerSave(client, source, layout, opts);
   try {
-    await layout.read('oci-layout');
     index = JSON.parse((await layout.read('index.json')).toString('utf8')) as { manifests?: IndexEntry[] };
   } catch (err) {
     throw new GantryError('ImagePullFailed', `${source} is not an OCI image layout (need oci-layout and index.json): ${errorMessage(err)}`, { cause: err });
