@@ -115,6 +115,19 @@ describe('GitSource over smart HTTP (git http-backend)', function () {
     assert.doesNotMatch(src.displayUrl, /s3cret/);
   });
 
+  it('authenticates with a token, as GitHub and GitLab accept it', async () => {
+    const tokenServer = await startGitHttpServer({ root: path.join(tmp.dir, 'root'), auth: { token: 'ghp_test' } });
+    try {
+      const url = `${tokenServer.url}/app.git`;
+      const good = new GitSource({ url, cacheDir: cacheDir(), auth: { token: 'ghp_test' }, ref: 'v1.0' });
+      assert.equal((await good.resolve()).commit, firstCommit);
+      const bad = new GitSource({ url, cacheDir: cacheDir(), auth: { token: 'ghp_wrong' } });
+      await assert.rejects(bad.resolve(), (err) => isGantryError(err, 'AuthFailed'));
+    } finally {
+      await tokenServer.close();
+    }
+  });
+
   it('reports an unreachable server as SourceUnavailable naming the URL', async () => {
     const src = new GitSource({ url: 'http://127.0.0.1:9/none.git', cacheDir: cacheDir() });
     await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && err.message.includes('http://127.0.0.1:9/none.git'));
