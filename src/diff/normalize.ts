@@ -16,8 +16,9 @@
  *   `resourceFieldRef.divisor`) are rewritten to one spelling per value ("1000m" and "1" → "1",
  *   "0.5" → "500m", "1073741824" → "1Gi");
  * - fields the server assigns (Service `clusterIP`, `clusterIPs`, `ports[].nodePort`; Pod
- *   `nodeName` bound by the scheduler) are removed from a live object when the desired object
- *   leaves them unset (pass it as `opts.desired`).
+ *   `nodeName` bound by the scheduler; Job `selector` and the controller-uid/job-name labels
+ *   of its pod template) are removed from a live object when the desired object leaves them
+ *   unset (pass it as `opts.desired`).
  *
  * Deliberately kept: int-or-string fields (`targetPort`, `maxSurge`, probe ports) as written: in
  * Kubernetes `8080` and `"8080"` are not the same value there (a string is a port name or a
@@ -232,7 +233,38 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
     }
   } else if (live.kind === 'Pod') {
     if (want.nodeName == null) delete spec.nodeName;
+  } else if (live.kind === 'Job') {
+    // The Job's selector and its pods' identifying labels are generated when the Job is
+    // created, as Kubernetes does it; a manifest that leaves them out does not ask to remove them.
+    if (want.selector == null) delete spec.selector;
+    const labels = templateLabels(spec);
+    const wantLabels = templateLabels(want);
+    if (labels) {
+      for (const key of JOB_GENERATED_LABELS) if (wantLabels?.[key] === undefined) delete labels[key];
+      if (isEmptyRec(labels)) delete (spec.template as { metadata: Rec }).metadata.labels;
+      if (isEmptyRec((spec.template as { metadata: Rec }).metadata)) delete (spec.template as Rec).metadata;
+    }
+    // Defaulting copies template labels into empty Job labels, generated ones included.
+    const jobLabels = live.metadata.labels;
+    if (jobLabels) {
+      for (const key of JOB_GENERATED_LABELS) if (desired.metadata?.labels?.[key] === undefined) delete jobLabels[key];
+      if (isEmptyRec(jobLabels)) delete live.metadata.labels;
+    }
   }
+}
+
+/** Labels the Job machinery puts on a Job's pod template (and so on its pods). */
+export const JOB_GENERATED_LABELS: readonly string[] = [
+  'batch.kubernetes.io/controller-uid',
+  'batch.kubernetes.io/job-name',
+  'controller-uid',
+  'job-name',
+];
+
+function templateLabels(spec: Rec): Rec | undefined {
+  const template = spec.template;
+  if (!isRec(template) || !isRec(template.metadata) || !isRec(template.metadata.labels)) return undefined;
+  return template.metadata.labels;
 }
 
 function isRec(v: unknown): v is Rec {

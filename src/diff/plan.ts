@@ -10,7 +10,7 @@ import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
 import { diffNormalized } from './diff.js';
-import { isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
+import { JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
 import { pairResources } from './pair.js';
 import type { Plan, PlanEntry } from './types.js';
 
@@ -53,7 +53,7 @@ export function markDesired(d: DesiredObject): KubeObject {
  *   `desired` is ready for `Store.update`: it carries the live `metadata.resourceVersion` (the
  *   store's optimistic-concurrency check), the live `status`, the fields the server assigned
  *   that the manifest leaves unset (Service clusterIP/clusterIPs/ports[].nodePort, Pod
- *   nodeName) and live annotations that the repo does not own (see `isIgnoredAnnotation`,
+ *   nodeName, Job selector and generated pod labels) and live annotations that the repo does not own (see `isIgnoredAnnotation`,
  *   except gantry's marks), so that writing it changes only what the repo changed.
  * - unchanged: declared and live and equal. `desired` may be shared with later plans of the
  *   same parsed objects: never modify it. A different line in the same file does not count
@@ -187,7 +187,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
   if (!spec || !liveSpec) return;
   if (written.kind === 'Service') {
     for (const f of ['clusterIP', 'clusterIPs']) {
-      if ((wantSpec[f] === undefined || wantSpec[f] === '') && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
+      if ((wantSpec[f] == null || wantSpec[f] === '') && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
     }
     const ports = Array.isArray(spec.ports) ? spec.ports : [];
     const livePorts = Array.isArray(liveSpec.ports) ? liveSpec.ports : [];
@@ -198,7 +198,18 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
       if (rp && lp && rp.nodePort === undefined && lp.nodePort !== undefined && lp.port === rp.port) rp.nodePort = lp.nodePort;
     });
   } else if (written.kind === 'Pod') {
-    if (wantSpec.nodeName === undefined && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+    if (wantSpec.nodeName == null && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+  } else if (written.kind === 'Job') {
+    // Generated at creation and immutable since: writing the Job without them would orphan its pods.
+    if (wantSpec.selector == null && liveSpec.selector !== undefined) spec.selector = structuredClone(liveSpec.selector);
+    const liveLabels = asRec(asRec(asRec(liveSpec.template)?.metadata)?.labels);
+    const template = asRec(spec.template);
+    if (liveLabels && template) {
+      const meta = (template.metadata = asRec(template.metadata) ?? {}) as { labels?: Record<string, string> };
+      for (const key of JOB_GENERATED_LABELS) {
+        if (typeof liveLabels[key] === 'string' && meta.labels?.[key] === undefined) meta.labels = { ...meta.labels, [key]: liveLabels[key] };
+      }
+    }
   }
 }
 

@@ -158,3 +158,28 @@ describe('diff/plan', () => {
     assert.deepEqual({ objects, live }, before);
   });
 });
+
+describe('diff/plan with fields generated after creation', () => {
+  it('a Job whose selector and pod labels were generated re-plans as unchanged, and an update keeps them', () => {
+    const d = declared(job('migrate'));
+    const live = stored(d) as any;
+    live.spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u-1' } };
+    live.spec.template.metadata = { labels: { 'batch.kubernetes.io/controller-uid': 'u-1', 'batch.kubernetes.io/job-name': 'migrate', 'controller-uid': 'u-1', 'job-name': 'migrate' } };
+    assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])));
+    const changed = { ...d, object: { ...job('migrate'), spec: { ...(job('migrate').spec as object), backoffLimit: 2 } } as KubeObject };
+    const e = makePlan({ objects: [changed] }, [live]).update[0]!;
+    assert.deepEqual(e.patch, [{ op: 'replace', path: '/spec/backoffLimit', value: 2 }]);
+    assert.deepEqual((e.desired?.spec as any).selector, live.spec.selector);
+    assert.equal((e.desired?.spec as any).template.metadata.labels['batch.kubernetes.io/controller-uid'], 'u-1');
+  });
+
+  it('a Pod bound by the scheduler re-plans as unchanged, and an update keeps its node', () => {
+    const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } };
+    const d = declared(pod);
+    const live = stored(d);
+    (live.spec as { nodeName?: string }).nodeName = 'node-1';
+    assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])));
+    const changed = { ...d, object: { ...pod, metadata: { ...pod.metadata, labels: { a: 'b' } } } };
+    assert.equal((makePlan({ objects: [changed] }, [live]).update[0]?.desired?.spec as { nodeName?: string }).nodeName, 'node-1');
+  });
+});
