@@ -68,6 +68,11 @@ export interface RecorderOptions {
    * warning without it). 0 disables. Default 50.
    */
   compactEvery?: number;
+  /**
+   * Decides, in the writer (not in recordChange), whether a change gets a commit; e.g. to leave
+   * out node heartbeats that only move timestamps. Default: every change.
+   */
+  filter?: (event: WatchEvent) => boolean;
   /** The change time source (ms since the epoch), for tests. Default Date.now. */
   clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
@@ -82,6 +87,8 @@ export interface RecorderStats {
   committed: number;
   /** Given up after repeated write failures (logged). */
   dropped: number;
+  /** Left out by the `filter` option. */
+  skipped: number;
   /** The branch head, undefined before the first commit. */
   head: string | undefined;
   /** The head last pushed, when pushing is configured. */
@@ -191,6 +198,7 @@ export class GitRecorder implements Recorder {
   private enqueued = 0;
   private done = 0;
   private dropped = 0;
+  private skipped = 0;
   private running = false;
   private closed = false;
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
@@ -261,7 +269,7 @@ export class GitRecorder implements Recorder {
 
   /** Queue counters and heads. */
   stats(): RecorderStats {
-    return { queued: this.enqueued - this.done, committed: this.done - this.dropped, dropped: this.dropped, head: this.head, pushed: this.pushedHead };
+    return { queued: this.enqueued - this.done, committed: this.done - this.dropped - this.skipped, dropped: this.dropped, skipped: this.skipped, head: this.head, pushed: this.pushedHead };
   }
 
   private async drain(): Promise<void> {
@@ -319,6 +327,10 @@ export class GitRecorder implements Recorder {
         lastYield = performance.now();
       }
       const item = batch[i]!;
+      if (item.kind === 'change' && this.opts.filter && !this.opts.filter(item.event)) {
+        this.skipped += 1;
+        continue;
+      }
       try {
         const out: EncodedObject[] = [];
         const message = item.kind === 'change' ? this.stageChange(item.event, out) : this.stageSync(item.record, out);

@@ -190,6 +190,15 @@ describe('GitRecorder (real Git repository)', function () {
     assert.match(await gitIn(gitdir, ['show', 'status:default/deployment/web.yaml']), /replicas: 601/);
   });
 
+  it('leaves out the changes the filter rejects', async () => {
+    const r = await recorder({ filter: (e) => e.object.kind !== 'Namespace' });
+    r.recordChange({ type: 'ADDED', object: namespace, revision: 1 });
+    r.recordChange({ type: 'ADDED', object: deployment(1), revision: 2 });
+    await r.flush();
+    assert.equal(await gitIn(gitdir, ['log', '--format=%s', 'status']), 'Deployment default/web created');
+    assert.equal(r.stats().skipped, 1);
+  });
+
   it('compact() merges the packs and history still reads', async () => {
     const r = await recorder({ batchSize: 5, compactEvery: 0 });
     for (let i = 1; i <= 40; i++) {
