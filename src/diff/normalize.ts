@@ -36,7 +36,8 @@ type Rec = Record<string, unknown>;
 export interface NormalizeOptions {
   /**
    * The desired counterpart, when normalizing a live object: server-assigned fields
-   * (clusterIP, nodePort, nodeName) that it leaves unset are dropped from the live form.
+   * (clusterIP, nodePort, nodeName, a Job's generated selector) that it leaves unset are
+   * dropped from the live form.
    * Without it they are kept.
    */
   desired?: KubeObject;
@@ -283,8 +284,9 @@ function isEmptyRec(r: Rec): boolean {
  * empty maps and lists, server-assigned fields the desired object leaves unset) and comparing
  * quantities by value, but it applies no defaults. So: `true` means the normalized forms are
  * equal; `false` means they may still be (for instance when the live object was never
- * defaulted) and the caller must compare the normalized forms. Pass a defaulted desired
- * object (as makePlan does) so that false negatives stay rare.
+ * defaulted, or is a Job with a generated selector) and the caller must compare the
+ * normalized forms. Pass a defaulted desired object (as makePlan does) so that false
+ * negatives stay rare.
  */
 export function quickEqual(desired: KubeObject, live: KubeObject): boolean {
   const a = desired as unknown as Rec;

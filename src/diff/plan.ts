@@ -53,8 +53,9 @@ export function markDesired(d: DesiredObject): KubeObject {
  *   `desired` is ready for `Store.update`: it carries the live `metadata.resourceVersion` (the
  *   store's optimistic-concurrency check), the live `status`, the fields the server assigned
  *   that the manifest leaves unset (Service clusterIP/clusterIPs/ports[].nodePort, Pod
- *   nodeName, Job selector and generated pod labels) and live annotations that the repo does not own (see `isIgnoredAnnotation`,
- *   except gantry's marks), so that writing it changes only what the repo changed.
+ *   nodeName, Job selector and generated pod labels) and the live annotations the repo does
+ *   not own (see `isIgnoredAnnotation`; gantry's marks excepted), so that writing it changes
+ *   only what the repo changed.
  * - unchanged: declared and live and equal. `desired` may be shared with later plans of the
  *   same parsed objects: never modify it. A different line in the same file does not count
  *   as a change (otherwise inserting a line at the top of a file would rewrite every object in
