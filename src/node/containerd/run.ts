@@ -58,27 +58,36 @@ export function runcOptions(runcRoot?: string): ReturnType<typeof encodeAny> {
  */
 export async function createContainer(client: ContainerdClient, opts: CreateContainerOptions): Promise<ContainerRecord> {
   const snapshotter = opts.image.snapshotter;
-  const created: string[] = [];
+  // Until the container record references the new snapshot, only a lease keeps containerd's
+  // garbage collector (which runs after any deletion) from removing it.
+  const record = await client.withLease(
+    async (l) => {
+      await l.prepareSnapshot(opts.id, opts.image.chainId, { snapshotter });
+      try {
+        return await l.createContainerRecord({
+          id: opts.id,
+          image: opts.image.name,
+          labels: opts.labels ?? {},
+          runtime: { name: RUNC_RUNTIME, options: runcOptions(opts.runcRoot) },
+          spec: jsonAny(SPEC_TYPE_URL, opts.spec),
+          snapshotter,
+          snapshot_key: opts.id,
+        });
+      } catch (err) {
+        await l.removeSnapshot(opts.id, snapshotter).catch(() => undefined);
+        throw err;
+      }
+    },
+    { expireMs: 60_000 },
+  );
   try {
-    await client.prepareSnapshot(opts.id, opts.image.chainId, { snapshotter });
-    created.push('snapshot');
-    const record = await client.createContainerRecord({
-      id: opts.id,
-      image: opts.image.name,
-      labels: opts.labels ?? {},
-      runtime: { name: RUNC_RUNTIME, options: runcOptions(opts.runcRoot) },
-      spec: jsonAny(SPEC_TYPE_URL, opts.spec),
-      snapshotter,
-      snapshot_key: opts.id,
-    });
-    created.push('container');
     await createTask(client, opts.id, { stdoutPath: opts.stdoutPath, stderrPath: opts.stderrPath, snapshotter });
-    return record;
   } catch (err) {
-    if (created.includes('container')) await client.deleteContainerRecord(opts.id).catch(() => undefined);
-    if (created.includes('snapshot')) await client.removeSnapshot(opts.id, snapshotter).catch(() => undefined);
+    await client.deleteContainerRecord(opts.id).catch(() => undefined);
+    await client.removeSnapshot(opts.id, snapshotter).catch(() => undefined);
     throw err;
   }
+  return record;
 }
 
 /** Makes sure a stdio file exists (the shim opens it for append, and fails when it is missing). */
