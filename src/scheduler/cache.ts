@@ -96,7 +96,6 @@ export class SchedulerCache {
   /** ownerUid → `key=value` → pods, for the {@link TRACKED_KEYS}. */
   private readonly ownerTopology = new Map<string, Map<string, number>>();
   private list: NodeInfo[] | undefined;
-  private readonly antiNodes = new Set<NodeInfo>();
   /**
    * Required anti-affinity terms of existing pods, identical terms grouped, each with how many
    * pods hold it per value of its topology key. Every incoming pod is checked against these.
@@ -183,7 +182,6 @@ export class SchedulerCache {
     }
     if (info.requiredAntiAffinity.length > 0) {
       ni.antiAffinityPods++;
-      this.antiNodes.add(ni);
       this.antiTermsBump(ni, info, 1);
     }
     if (hasScoringAffinity(info)) {
@@ -221,7 +219,7 @@ export class SchedulerCache {
     }
     if (info.requiredAntiAffinity.length > 0) {
       this.antiTermsBump(ni, info, -1);
-      if (--ni.antiAffinityPods === 0) this.antiNodes.delete(ni);
+      ni.antiAffinityPods--;
     }
     if (hasScoringAffinity(info) && --ni.affinityPods === 0) this.affinityNodes.delete(ni);
     if (!ni.node && ni.pods.size === 0) this.infos.delete(nodeName);
@@ -243,11 +241,6 @@ export class SchedulerCache {
   /** One node's info. */
   get(name: string): NodeInfo | undefined {
     return this.infos.get(name);
-  }
-
-  /** Every NodeInfo that holds pods with required anti-affinity terms. */
-  nodesWithRequiredAntiAffinity(): ReadonlySet<NodeInfo> {
-    return this.antiNodes;
   }
 
   /** Counted pods that carry the label `key=value`. */
@@ -285,7 +278,6 @@ export class SchedulerCache {
         ownerCounts: new Map(ni.ownerCounts),
       };
       c.infos.set(name, copy);
-      if (copy.antiAffinityPods > 0) c.antiNodes.add(copy);
       if (copy.affinityPods > 0) c.affinityNodes.add(copy);
     }
     for (const [k, v] of this.podNode) c.podNode.set(k, v);

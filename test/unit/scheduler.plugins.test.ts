@@ -271,6 +271,40 @@ describe('scheduler/plugins filters', () => {
   }
 });
 
+describe('scheduler/plugins inter-pod affinity as the cluster changes', () => {
+  const zoneAnti = (app: string): Partial<PodSpec> => ({
+    affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: 'zone' }] } },
+  });
+
+  function check(cache: SchedulerCache, p: Pod, nodeName: string): string[] | null {
+    const state: CycleState = { pod: podInfo(p), cache, data: new Map() };
+    if (!interPodAffinityFilter.preFilter!(state)) return null;
+    const r = interPodAffinityFilter.filter(state, cache.get(nodeName)!);
+    return r === null ? null : [...r];
+  }
+
+  it("follows an existing pod's anti-affinity domain when its node changes zone", () => {
+    const cache = new SchedulerCache();
+    cache.setNode(node('n', { labels: { zone: 'a' } }));
+    cache.setNode(node('m', { labels: { zone: 'a' } }));
+    cache.upsertPod(pod('guard', { nodeName: 'n', spec: zoneAnti('web') }));
+    const incoming = pod('web', { labels: { app: 'web' } });
+    assert.deepEqual(check(cache, incoming, 'm'), ["node(s) didn't satisfy existing pods anti-affinity rules"]);
+    cache.setNode(node('n', { labels: { zone: 'b' } }));
+    assert.equal(check(cache, incoming, 'm'), null);
+  });
+
+  it('forgets anti-affinity of a removed pod', () => {
+    const cache = new SchedulerCache();
+    cache.setNode(node('n', { labels: { zone: 'a' } }));
+    cache.upsertPod(pod('db-0', { labels: { app: 'db' }, nodeName: 'n' }));
+    const incoming = pod('db-1', { labels: { app: 'db' }, spec: zoneAnti('db') });
+    assert.deepEqual(check(cache, incoming, 'n'), ["node(s) didn't match pod anti-affinity rules"]);
+    cache.removePod('default/db-0');
+    assert.equal(check(cache, incoming, 'n'), null);
+  });
+});
+
 describe('scheduler/plugins toleration matching', () => {
   const taint = { key: 'k', value: 'v', effect: 'NoSchedule' as const };
   const cases: [Toleration, boolean][] = [
