@@ -243,6 +243,12 @@ function patchLines(e: PlanEntry): BodyLine[] {
   for (const op of ops) {
     if (isSecretKind(e.kind) && isValuesPointer(op.path)) continue;
     const path = readablePath(op.path, op.op === 'add' ? after : before ?? after);
+    const old = before && op.op === 'replace' ? valueAt(before, op.path) : undefined;
+    const textLines = op.op === 'replace' ? textChangeLines(path, old, op.value) : undefined;
+    if (textLines) {
+      out.push(...textLines);
+      continue;
+    }
     if (op.op === 'remove' || op.op === 'replace') {
       const old = before ? valueAt(before, op.path) : undefined;
       if (old !== undefined) for (const text of valueLines(path, old)) out.push({ sign: '-', text });
@@ -252,6 +258,76 @@ function patchLines(e: PlanEntry): BodyLine[] {
       for (const text of valueLines(path, op.value)) out.push({ sign: '+', text });
     }
   }
+  return out;
+}
+
+/** Lines of context kept around each changed line of a multi-line text. */
+const TEXT_CONTEXT = 3;
+/** Texts beyond this many lines (either side) are shown whole instead of line by line. */
+const TEXT_DIFF_MAX_LINES = 2000;
+/** Bound on the LCS table for the changed middle of a text (lines before × lines after). */
+const TEXT_DIFF_MAX_CELLS = 250_000;
+
+/**
+ * A multi-line string that changed (a config file in a ConfigMap, a script in a command), as
+ * a line diff under its path, like `git diff` shows a file: unchanged lines as context, far
+ * unchanged stretches elided. Undefined when either side is not multi-line text.
+ */
+function textChangeLines(path: string, before: unknown, after: unknown): BodyLine[] | undefined {
+  if (typeof before !== 'string' || typeof after !== 'string') return undefined;
+  if (!before.includes('\n') && !after.includes('\n')) return undefined;
+  const a = before.split('\n');
+  const b = after.split('\n');
+  if (a.length > TEXT_DIFF_MAX_LINES || b.length > TEXT_DIFF_MAX_LINES) return undefined;
+  const script = lineDiff(a, b);
+  if (!script) return undefined;
+  const keep = script.map((l, i) => l.sign !== ' ' || script.slice(Math.max(0, i - TEXT_CONTEXT), i + TEXT_CONTEXT + 1).some((n) => n.sign !== ' '));
+  const out: BodyLine[] = [{ sign: '~', text: `${path}: (text)` }];
+  let elided = false;
+  script.forEach((l, i) => {
+    if (!keep[i]) {
+      if (!elided) out.push({ sign: ' ', text: '  …' });
+      elided = true;
+      return;
+    }
+    elided = false;
+    out.push({ sign: l.sign, text: `  ${l.text}` });
+  });
+  return out;
+}
+
+/**
+ * A shortest edit script between two line lists (LCS table, after trimming the common head and
+ * tail), or undefined when the differing middles are too large for the table.
+ */
+function lineDiff(a: string[], b: string[]): { sign: ' ' | '-' | '+'; text: string }[] | undefined {
+  // Common head and tail first: most edits touch a few lines of a long file.
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const x = a.slice(head, a.length - tail);
+  const y = b.slice(head, b.length - tail);
+  if (x.length * y.length > TEXT_DIFF_MAX_CELLS) return undefined;
+  const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
+  for (let i = x.length - 1; i >= 0; i--) {
+    for (let j = y.length - 1; j >= 0; j--) lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  }
+  const out: { sign: ' ' | '-' | '+'; text: string }[] = a.slice(0, head).map((text) => ({ sign: ' ' as const, text }));
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      out.push({ sign: ' ', text: x[i]! });
+      i++;
+      j++;
+    } else if (i < x.length && (j === y.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      out.push({ sign: '-', text: x[i++]! });
+    } else {
+      out.push({ sign: '+', text: y[j++]! });
+    }
+  }
+  for (const text of a.slice(a.length - tail)) out.push({ sign: ' ', text });
   return out;
 }
 

@@ -151,6 +151,22 @@ describe('diff/render', () => {
   }
 });
 
+describe('diff/render of a changed multi-line text', () => {
+  it('shows a line diff with context, like git diff shows a file', () => {
+    const text = (changed: boolean) => Array.from({ length: 20 }, (_, i) => (changed && i === 10 ? 'line 10 CHANGED' : `line ${i}`)).join('\n');
+    const cm = (t: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'site', namespace: 'default' }, data: { 'index.html': t } });
+    const s = src('site.yaml');
+    const plan = makePlan({ objects: [{ object: cm(text(true)), source: s }] }, [markDesired({ object: cm(text(false)), source: s })]);
+    const lines = renderPlan(plan, { format: 'text' }).split('\n');
+    const at = lines.indexOf('~   data["index.html"]: (text)');
+    assert.ok(at >= 0, lines.join('\n'));
+    assert.deepEqual(lines.slice(at + 1, at + 10), [
+      '      …', '      line 7', '      line 8', '      line 9', '-     line 10', '+     line 10 CHANGED', '      line 11', '      line 12', '      line 13',
+    ]);
+    assert.ok(!lines.includes('      line 2'), 'far context is elided');
+  });
+});
+
 describe('diff/compact', () => {
   it('a create body leaves out values that only repeat Kubernetes defaults and keeps the rest', async () => {
     const { compactForDisplay } = await import('../../src/diff/compact.js');
