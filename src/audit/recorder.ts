@@ -20,7 +20,7 @@ import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { objectKey } from '../model/keys.js';
 import type { WatchEvent } from '../store/types.js';
-import { formatMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
+import { formatMessage, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
@@ -73,6 +73,12 @@ export interface RecorderOptions {
    * out node heartbeats that only move timestamps. Default: every change.
    */
   filter?: (event: WatchEvent) => boolean;
+  /**
+   * Open for reading only (`gantry history` while another process records): nothing is created,
+   * cleaned or written, and history reads the branch head from disk on every query. Recording
+   * throws `InvalidArgument`.
+   */
+  readonly?: boolean;
   /** The change time source (ms since the epoch), for tests. Default Date.now. */
   clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
@@ -140,6 +146,12 @@ export async function openRecorder(dir: string, opts: RecorderOptions = {}): Pro
   }
   const gitdir = path.resolve(dir);
   const exists = await access(path.join(gitdir, 'HEAD')).then(() => true, () => false);
+  if (opts.readonly) {
+    if (!exists) throw new GantryError('NotFound', `no audit history at ${gitdir}: it is not a Git repository`);
+    const reader = new GitRecorder(gitdir, branch, opts);
+    await reader.refreshHead();
+    return reader;
+  }
   if (!exists) await git.init({ fs, gitdir, bare: true, defaultBranch: branch });
   await removeLeftovers(gitdir, branch);
   const recorder = new GitRecorder(gitdir, branch, opts);
@@ -191,6 +203,11 @@ export class GitRecorder implements Recorder {
   private readonly clock: () => number;
   private index = new TreeIndex();
   private head: string | undefined;
+  /** Store revision of the newest committed change. */
+  private lastRevision = 0;
+  /** The newest revision found on the branch at open, and the objects committed at it. */
+  private replayRevision = 0;
+  private keysAtLastRevision = new Set<string>();
 
   // The queue is an array with a moving start, so enqueue and dequeue are O(1) amortized.
   private queue: Item[] = [];
@@ -234,6 +251,51 @@ export class GitRecorder implements Recorder {
     }
     this.index = index;
     this.head = head;
+    await this.loadLastRevision();
+  }
+
+  /** Reads the branch head from disk (for a read-only recorder, before each query). */
+  async refreshHead(): Promise<void> {
+    this.head = await git.resolveRef({ fs, gitdir: this.gitdir, ref: this.ref }).catch(() => undefined);
+  }
+
+  /**
+   * Finds the newest store revision on the branch and every object committed at it: the changes
+   * of one store transaction share a revision and a crash may have cut them between two batches,
+   * so a restart resumes at that revision and skips what it already holds.
+   */
+  private async loadLastRevision(): Promise<void> {
+    this.lastRevision = 0;
+    this.keysAtLastRevision = new Set();
+    const cache = {};
+    let oid = this.head;
+    // Sync records carry no store revision; look past a bounded number of them.
+    for (let seen = 0; oid && seen < 10_000; seen++) {
+      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid, cache });
+      const parsed = parseMessage(commit.message);
+      const rev = Number(parsed.trailers.get(TRAILERS.storeRevision));
+      const key = parsed.trailers.get(TRAILERS.object);
+      if (Number.isFinite(rev) && rev > 0 && key) {
+        if (this.lastRevision === 0) this.lastRevision = rev;
+        if (rev !== this.lastRevision) break;
+        this.keysAtLastRevision.add(key);
+      }
+      oid = commit.parent[0];
+    }
+    this.replayRevision = this.lastRevision;
+  }
+
+  /**
+   * The revision to watch the store from after a restart: just before the newest recorded one, so
+   * the rest of a transaction cut by a crash is delivered again (what was already recorded of it
+   * is skipped). 0 when nothing was recorded.
+   */
+  async lastStoreRevision(): Promise<number> {
+    if (this.opts.readonly) {
+      await this.refreshHead();
+      await this.loadLastRevision();
+    }
+    return Math.max(0, this.lastRevision - 1);
   }
 
   /** Queues a store change; returns at once. Ignored (and logged) after close. */
@@ -248,6 +310,7 @@ export class GitRecorder implements Recorder {
   }
 
   private enqueue(item: Item): void {
+    if (this.opts.readonly) throw new GantryError('InvalidArgument', `the audit repository ${this.gitdir} is open read-only; nothing can be recorded`);
     if (this.closed) {
       this.logger.warn('audit recorder is closed; change not recorded');
       return;
@@ -327,6 +390,10 @@ export class GitRecorder implements Recorder {
         lastYield = performance.now();
       }
       const item = batch[i]!;
+      if (item.kind === 'change' && this.alreadyRecorded(item.event)) {
+        this.skipped += 1;
+        continue;
+      }
       if (item.kind === 'change' && this.opts.filter && !this.opts.filter(item.event)) {
         this.skipped += 1;
         continue;
@@ -345,6 +412,7 @@ export class GitRecorder implements Recorder {
         }
         parent = commit.oid;
         commits.push({ commit: commit.oid, enqueuedAt: item.enqueuedAt });
+        if (item.kind === 'change') this.noteRevision(item.event);
       } catch (err) {
         // A change that cannot be rendered must not stop the ones after it.
         this.dropped += 1;
@@ -380,6 +448,24 @@ export class GitRecorder implements Recorder {
       const committedAt = performance.now();
       this.opts.onCommitted({ head: parent, items: commits.map((c) => ({ ...c, committedAt })) });
     }
+  }
+
+  /**
+   * True for a change that was on the branch when it was opened: the newest recorded revision,
+   * delivered again because the feed resumes just before it. Only replays are skipped; once a
+   * newer revision arrives nothing is.
+   */
+  private alreadyRecorded(event: WatchEvent): boolean {
+    if (this.keysAtLastRevision.size === 0) return false;
+    if (event.revision > this.replayRevision) {
+      this.keysAtLastRevision = new Set();
+      return false;
+    }
+    return event.revision === this.replayRevision && this.keysAtLastRevision.has(objectKey(event.object));
+  }
+
+  private noteRevision(event: WatchEvent): void {
+    if (event.revision > this.lastRevision) this.lastRevision = event.revision;
   }
 
   /** Updates the index for a change and returns its commit message. */
@@ -442,6 +528,7 @@ export class GitRecorder implements Recorder {
   }
 
   private async walk(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal }): Promise<HistoryEntry[]> {
+    if (this.opts.readonly) await this.refreshHead();
     const limit = opts.limit ?? 100;
     const sinceSec = opts.since ? opts.since.getTime() / 1000 : undefined;
     const out: HistoryEntry[] = [];

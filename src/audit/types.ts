@@ -41,5 +41,10 @@ export interface Recorder {
   flush(): Promise<void>;
   /** Newest first; optionally only entries about one object, since a time. */
   history(opts?: { object?: string; since?: Date; limit?: number }): Promise<HistoryEntry[]>;
+  /**
+   * The store revision to resume watching after (`watch({ fromRevision })`), so that a restart
+   * neither misses nor repeats a change; 0 when nothing was recorded yet.
+   */
+  lastStoreRevision(): Promise<number>;
   close(): Promise<void>;
 }

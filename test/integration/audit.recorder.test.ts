@@ -190,6 +190,43 @@ describe('GitRecorder (real Git repository)', function () {
     assert.match(await gitIn(gitdir, ['show', 'status:default/deployment/web.yaml']), /replicas: 601/);
   });
 
+  it('resumes a store transaction cut by a restart without repeating what was recorded', async () => {
+    const cm = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: {} });
+    const first = await recorder();
+    assert.equal(await first.lastStoreRevision(), 0);
+    first.recordChange({ type: 'ADDED', object: cm('a'), revision: 4 });
+    // Revision 5 is one transaction of three objects; only two were recorded before the restart.
+    first.recordChange({ type: 'ADDED', object: cm('b'), revision: 5 });
+    first.recordChange({ type: 'ADDED', object: cm('c'), revision: 5 });
+    await first.close();
+
+    const second = await recorder();
+    const from = await second.lastStoreRevision();
+    assert.equal(from, 4);
+    // The feed watches from 4 and gets all of revision 5 again.
+    for (const name of ['b', 'c', 'd']) second.recordChange({ type: 'ADDED', object: cm(name), revision: 5 });
+    second.recordChange({ type: 'MODIFIED', object: cm('b'), prevObject: cm('b'), revision: 6 });
+    await second.flush();
+    assert.equal(await gitIn(gitdir, ['log', '--format=%(trailers:key=Gantry-Object,valueonly,separator=)', 'status']),
+      ['ConfigMap/default/b', 'ConfigMap/default/d', 'ConfigMap/default/c', 'ConfigMap/default/b', 'ConfigMap/default/a'].join('\n'));
+    assert.equal(await second.lastStoreRevision(), 5);
+  });
+
+  it('opens read-only for queries while another recorder writes', async () => {
+    await assert.rejects(openRecorder(path.join(tmp.dir, 'missing.git'), { readonly: true }), (err: unknown) => isGantryError(err, 'NotFound'));
+    const writer = await recorder();
+    writer.recordChange({ type: 'ADDED', object: namespace, revision: 1 });
+    await writer.flush();
+    const reader = await openRecorder(gitdir, { readonly: true });
+    open.push(reader);
+    assert.equal((await reader.history()).length, 1);
+    writer.recordChange({ type: 'ADDED', object: deployment(1), revision: 2 });
+    await writer.flush();
+    assert.deepEqual((await reader.history()).map((e) => e.object), ['Deployment/default/web', 'Namespace/team-a']);
+    assert.equal(await reader.lastStoreRevision(), 1);
+    assert.throws(() => reader.recordChange({ type: 'ADDED', object: namespace, revision: 3 }), (err: unknown) => isGantryError(err, 'InvalidArgument'));
+  });
+
   it('leaves out the changes the filter rejects', async () => {
     const r = await recorder({ filter: (e) => e.object.kind !== 'Namespace' });
     r.recordChange({ type: 'ADDED', object: namespace, revision: 1 });
