@@ -146,9 +146,9 @@ function renderMarkdown(plan: Plan): string {
 
 /** A ```diff block whose fence is longer than any backtick run inside it. */
 function fenced(lines: string[]): string {
-  let fence = '```';
-  const longest = Math.max(0, ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((m) => m.length))));
-  if (longest >= 3) fence = '`'.repeat(longest + 1);
+  let longest = 0;
+  for (const l of lines) for (const run of l.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  const fence = '`'.repeat(Math.max(3, longest + 1));
   return [`${fence}diff`, ...lines, fence].join('\n');
 }
 

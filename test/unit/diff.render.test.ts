@@ -94,6 +94,11 @@ describe('diff/render', () => {
       assert.match(out, /<details><summary>\+ create ConfigMap default\/big \(big\.yaml:1\) \(\d+ lines\)<\/summary>/);
       assert.match(out, /<\/details>/);
     });
+    it('keeps a body holding a code fence inside its diff block', () => {
+      const readme: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'docs', namespace: 'default' }, data: { 'README.md': 'Run:\n```\nmake\n```\n' } };
+      const out = renderPlan(makePlan({ objects: [{ object: readme, source: src('docs.yaml') }] }, []), { format: 'markdown' });
+      assert.match(out, /````diff\n[\s\S]*```\n[\s\S]*\n````\n/);
+    });
     it('shows the summary and revision', () => {
       assert.match(md, /gantry plan for `0123456789ab`/);
       assert.match(md, /\*\*Plan: 2 to create, 2 to update, 1 to prune, 0 unchanged\.\*\*/);
