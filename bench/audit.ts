@@ -97,8 +97,8 @@ function pod(ns: string, name: string, app: string, stage: number, rv: number): 
   };
 }
 
-/** Generates `n` changes: per app, a Deployment created then scaled/rolled, pods walking through their lifecycle. */
-function generate(n: number, namespaces: number): WatchEvent[] {
+/** Generates `n` changes (exported for profiling): per app, a Deployment created then scaled/rolled, pods walking through their lifecycle. */
+export function generateChanges(n: number, namespaces: number): WatchEvent[] {
   const events: WatchEvent[] = [];
   let rv = 0;
   const deployments = new Map<string, KubeObject>();
@@ -165,7 +165,7 @@ const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 
  */
 export async function benchAudit(opts: BenchAuditOptions = {}): Promise<Record<string, number | string>> {
   const n = opts.changes ?? 5000;
-  const events = generate(n, opts.namespaces ?? 5);
+  const events = generateChanges(n, opts.namespaces ?? 5);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'gantry-bench-audit-'));
   const gitdir = path.join(tmp, 'history.git');
   try {
