@@ -30,6 +30,8 @@ export const ErrorCodes = [
   'ImagePullFailed',
   'Unschedulable',
   'Internal',
+  'NetworkSetupFailed',
+  'VolumeSetupFailed',
 ] as const;
 
 /** One of {@link ErrorCodes}. */
