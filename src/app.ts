@@ -16,12 +16,16 @@ import { openSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { openSource } from './sync/open-source.js';
 import { SyncLoop } from './sync/loop.js';
+import { createControllerManager, type ControllerManager } from './controllers/index.js';
+import { Scheduler } from './scheduler/scheduler.js';
 
 /** Which parts a process runs. */
 export interface Components {
   sync: boolean;
   api: boolean;
   audit: boolean;
+  controllers?: boolean;
+  scheduler?: boolean;
 }
 
 /** A running gantry. */
@@ -31,6 +35,11 @@ export interface RunningGantry {
   sync?: SyncLoop;
   /** Base URL of the API, when it runs. */
   apiUrl?: string;
+  /**
+   * Starts polling the source (no-op without a sync loop). Separate from start-up so that a
+   * caller can run and report the first pass itself.
+   */
+  startPolling(): void;
   /** Stops every part, flushing the audit trail. Containers keep running. */
   stop(): Promise<void>;
 }
@@ -44,7 +53,7 @@ export interface StartOptions {
   onProgress?: (step: string) => void;
 }
 
-/** Starts the configured parts. The first sync pass is triggered but not awaited. */
+/** Starts the configured parts. Sync passes run on `sync.trigger()` and, after `startPolling()`, on a timer. */
 export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const { config, logger, components } = opts;
   const progress = opts.onProgress ?? (() => undefined);
@@ -94,7 +103,18 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     progress(`API and webhook listening on ${apiUrl} (POST ${apiUrl}/api/v1/webhook)`);
   }
 
-  if (sync) sync.start(ac.signal);
+  let controllers: ControllerManager | undefined;
+  if (components.controllers) {
+    controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }) });
+    await controllers.start(ac.signal);
+    progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
+  }
+  if (components.scheduler) {
+    const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }) });
+    background.push(scheduler.start(ac.signal));
+    progress('scheduler running');
+  }
+
 
   let stopped = false;
   return {
@@ -102,12 +122,16 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     recorder,
     sync,
     apiUrl,
+    startPolling() {
+      sync?.start(ac.signal, { immediate: false });
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       ac.abort();
       await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
       await sync?.idle();
+      await controllers?.stop();
       await Promise.allSettled(background);
       await recorder?.close();
       await store.close();

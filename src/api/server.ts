@@ -33,7 +33,7 @@ export interface ApiServerOptions {
 export function createApiServer(opts: ApiServerOptions) {
   const { store, logger } = opts;
   const metrics = opts.metrics ?? new Metrics();
-  const app = Fastify({ loggerInstance: logger.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 5 * 2 ** 20 });
+  const app = Fastify({ loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20 });
 
   app.setErrorHandler((err, _req, reply) => {
     if (isGantryError(err)) {

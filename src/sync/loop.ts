@@ -71,8 +71,8 @@ export class SyncLoop {
     return this.last;
   }
 
-  /** Starts polling (first pass at once). Stops when the signal aborts. */
-  start(signal: AbortSignal): void {
+  /** Starts polling (first pass at once unless `immediate` is false). Stops when the signal aborts. */
+  start(signal: AbortSignal, opts: { immediate?: boolean } = {}): void {
     const interval = this.opts.intervalMs ?? 30_000;
     const tick = (): void => {
       void this.trigger('poll').finally(() => {
@@ -80,7 +80,8 @@ export class SyncLoop {
       });
     };
     signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
-    tick();
+    if (opts.immediate ?? true) tick();
+    else if (interval > 0) this.timer = setTimeout(tick, interval);
   }
 
   /**

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { startGantry, type RunningGantry } from '../../src/app.js';
 import { silentLogger } from '../../src/log.js';
+import type { ConfigMap, Deployment } from '../../src/model/types.js';
 import type { SyncObject } from '../../src/sync/status.js';
 import {
   makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer,
@@ -101,15 +102,15 @@ describe('GitOps core end to end: Git over smart HTTP → sync → store → aud
   }
 
   async function replicas(): Promise<number | undefined> {
-    const d = await gantry!.store.get<{ spec: { replicas: number } } & import('../../src/model/types.js').KubeObject>({ kind: 'Deployment', namespace: 'default', name: 'web' });
+    const d = await gantry!.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'web' });
     return d?.spec.replicas;
   }
 
   it('applies the first revision, marks objects as managed, and records it in the audit trail', async () => {
     const first = await gantry!.sync!.trigger('test');
-    assert.equal(first.outcome, 'applied');
-    const cm = await gantry!.store.get({ kind: 'ConfigMap', namespace: 'default', name: 'site' });
-    assert.equal((cm as { data: Record<string, string> }).data.greeting, 'hello');
+    assert.equal(first.outcome, 'applied', first.error);
+    const cm = await gantry!.store.get<ConfigMap>({ kind: 'ConfigMap', namespace: 'default', name: 'site' });
+    assert.equal(cm!.data!.greeting, 'hello');
     assert.equal(cm!.metadata.annotations?.['gantry.dev/managed-by'], 'gantry');
     assert.equal(await replicas(), 2);
     await gantry!.recorder!.flush();
@@ -158,8 +159,8 @@ describe('GitOps core end to end: Git over smart HTTP → sync → store → aud
     assert.equal(issue.file, 'web.yaml');
     assert.equal(issue.field, 'spec.replicas');
     // The valid ConfigMap change in the same commit was not applied either.
-    const cm = await gantry!.store.get({ kind: 'ConfigMap', namespace: 'default', name: 'site' });
-    assert.equal((cm as { data: Record<string, string> }).data.greeting, 'hello');
+    const cm = await gantry!.store.get<ConfigMap>({ kind: 'ConfigMap', namespace: 'default', name: 'site' });
+    assert.equal(cm!.data!.greeting, 'hello');
     assert.equal(await replicas(), 2);
     const sync = await gantry!.store.get<SyncObject>({ kind: 'Sync', name: 'default' });
     assert.equal(sync!.status!.lastAppliedRevision, good.revision!.commit);

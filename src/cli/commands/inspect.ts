@@ -3,7 +3,7 @@
  * They open the store and the audit repo directly, so they work whether or not gantry runs.
  */
 import { existsSync } from 'node:fs';
-import yaml from 'js-yaml';
+import { dump } from 'js-yaml';
 import pc from 'picocolors';
 import { openRecorder } from '../../audit/recorder.js';
 import { dataPaths, parseDuration } from '../../config.js';
@@ -96,7 +96,7 @@ export async function runGet(kindText: string, name: string | undefined, o: GetO
     }
     switch (o.output) {
       case 'yaml':
-        return { output: items.map((i) => yaml.dump(i, { noRefs: true, lineWidth: -1 })).join('---\n').trimEnd(), exitCode: 0 };
+        return { output: items.map((i) => dump(i, { noRefs: true, lineWidth: -1 })).join('---\n').trimEnd(), exitCode: 0 };
       case 'json':
         return { output: JSON.stringify(name ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2), exitCode: 0 };
       case 'name':

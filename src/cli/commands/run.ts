@@ -41,6 +41,7 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
       process.stderr.write(`${pc.red('✗')} revision ${rev} ${outcome.outcome}: ${outcome.error ?? `${outcome.issues?.length ?? 0} problem(s); see gantry status`}\n`);
     }
   }
+  gantry.startPolling();
   process.stderr.write(`${pc.dim('watching for changes; gantry status shows the state; Ctrl-C stops gantry')}\n`);
 
   await new Promise<void>((resolve) => {
