@@ -14,6 +14,8 @@ import { GitSource } from '../src/sync/git-source.js';
 import { loadManifests, ManifestCache } from '../src/sync/loader.js';
 import { SyncLoop } from '../src/sync/loop.js';
 import { validateObject } from '../src/sync/validate.js';
+import { Cache } from '../src/controllers/cache.js';
+import { DECLARABLE_KINDS } from '../src/model/kinds.js';
 
 /** Writes `count` manifests (a realistic mix of kinds across 50 namespaces) into `dir`. */
 export function generateManifests(dir: string, count: number): void {
@@ -134,7 +136,12 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
 
     // The real loop: first pass applies everything into SQLite, the second is a no-op resync.
     const store = openSqliteStore(join(root, 'state.db'));
+    const ac = new AbortController();
+    // As in gantry up: live state comes from a watch-fed cache, not a store list per pass.
+    const live = new Cache(store, DECLARABLE_KINDS);
+    await live.start(ac.signal);
     const loop = new SyncLoop({
+      live,
       source: new GitSource({ url: repo, cacheDir: join(root, 'cache2') }),
       store,
       logger: silentLogger(),
@@ -157,6 +164,7 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
     figures['no-op resync (median of 5)'] = noop[2]!;
     figures['no-op resync target'] = '≤ 300';
     figures['cold / no-op ratio'] = Math.round(((figures['cold sync total (load + validate + diff)'] as number) / noop[2]!) * 10) / 10;
+    ac.abort();
     await store.close();
     return figures;
   } finally {

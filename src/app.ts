@@ -18,6 +18,8 @@ import { openSource } from './sync/open-source.js';
 import { SyncLoop } from './sync/loop.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Cache } from './controllers/cache.js';
+import { DECLARABLE_KINDS } from './model/kinds.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -80,6 +82,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let sync: SyncLoop | undefined;
   if (components.sync) {
     const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
+    const live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
+    await live.start(ac.signal);
     sync = new SyncLoop({
       source,
       store,
@@ -89,6 +93,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       ref: config.ref,
       intervalMs: config.intervalMs,
       describe: { repo: display, ref: config.ref, path: config.path },
+      live,
     });
   }
 

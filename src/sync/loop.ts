@@ -36,6 +36,19 @@ export interface SyncLoopOptions {
   /** What the Sync object shows as the source. */
   describe: { repo: string; ref?: string; path?: string };
   metrics?: Metrics;
+  /**
+   * A watch-fed view of the live objects (an informer cache over the declarable kinds). With it a
+   * pass reads live state from memory instead of listing the store; a stale view is caught by the
+   * store's resourceVersion checks and the pass re-plans.
+   */
+  live?: LiveView;
+}
+
+/** Read access to a watch-fed cache of live objects. */
+export interface LiveView {
+  list(kind: string): readonly KubeObject[];
+  /** Resolves once the view reflects store revision `rev`. */
+  waitForRevision(rev: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** The result of one pass. */
@@ -162,7 +175,10 @@ export class SyncLoop {
           this.lastRejected = undefined;
           return { outcome: changes > 0 ? 'applied' : 'unchanged', revision, plan };
         } catch (err) {
-          if (isGantryError(err, 'Conflict') && attempt < CONFLICT_RETRIES) {
+          // A conflict, or an object that appeared or vanished since the live state was read:
+          // the plan is stale, so plan again from fresh live state.
+          const stale = isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists') || isGantryError(err, 'NotFound');
+          if (stale && attempt < CONFLICT_RETRIES) {
             logger.debug({ err: errorMessage(err) }, 'store changed while applying; planning again');
             continue;
           }
@@ -180,6 +196,13 @@ export class SyncLoop {
 
   /** Every live object of a kind a repo may declare. */
   private async listLive(): Promise<KubeObject[]> {
+    const view = this.opts.live;
+    if (view) {
+      // Everything committed before this pass began is in the view: a pass never plans from
+      // state older than its own start.
+      await view.waitForRevision(await this.opts.store.revision());
+      return DECLARABLE_KINDS.flatMap((k) => view.list(k));
+    }
     const lists = await Promise.all(DECLARABLE_KINDS.map((k) => this.opts.store.list(k)));
     return lists.flatMap((l) => l.items);
   }
