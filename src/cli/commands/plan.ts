@@ -11,7 +11,8 @@ import { renderPlan } from '../../diff/render.js';
 import { planIsEmpty, type Plan } from '../../diff/types.js';
 import { GantryError } from '../../errors.js';
 import { DECLARABLE_KINDS } from '../../model/kinds.js';
-import type { KubeObject } from '../../model/types.js';
+import type { KubeObject, Node, Pod } from '../../model/types.js';
+import { planCapacity, renderCapacity } from '../../scheduler/plan-capacity.js';
 import { dataPaths, authFromEnv } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
@@ -67,6 +68,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const useLive = o.live || (o.against === undefined && existsSync(storePath));
     let live: KubeObject[];
     let againstLabel: string;
+    let cluster: { nodes: Node[]; pods: Pod[] } | undefined;
     if (useLive) {
       if (!existsSync(storePath)) {
         throw new GantryError('InvalidArgument', `--live: no gantry store at ${storePath}; start gantry first or pass --against REF`);
@@ -74,6 +76,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
       const store = openSqliteStore(storePath, { readonly: true });
       try {
         live = (await Promise.all(DECLARABLE_KINDS.map((k) => store.list(k)))).flatMap((l) => l.items);
+        cluster = { nodes: (await store.list<Node>('Node')).items, pods: (await store.list<Pod>('Pod')).items };
       } finally {
         await store.close();
       }
@@ -90,7 +93,18 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const header = o.format === 'text'
       ? `Plan for ${ref ?? 'the working tree'}${desired.set.revision?.commit && desired.set.revision.commit !== 'working-tree' ? ` (${desired.set.revision.commit.slice(0, 7)})` : ''} against ${againstLabel}\n\n`
       : '';
-    const output = header + renderPlan(plan, { format: o.format, color: o.color });
+    let output = header + renderPlan(plan, { format: o.format, color: o.color });
+    // The capacity check needs nodes: it runs against the live cluster only.
+    if (cluster && cluster.nodes.length > 0) {
+      const capacity = planCapacity(plan, cluster.nodes, cluster.pods);
+      if (o.format === 'json') {
+        const doc = JSON.parse(output) as Record<string, unknown>;
+        doc.capacity = capacity;
+        output = JSON.stringify(doc, null, 2);
+      } else {
+        output = `${output.trimEnd()}\n\n${renderCapacity(capacity, o.format)}\n`;
+      }
+    }
     return { output, exitCode: planIsEmpty(plan) ? PlanExit.NoChanges : PlanExit.Changes };
   } finally {
     await rm(scratch, { recursive: true, force: true });
