@@ -1,0 +1,48 @@
+/**
+ * IPv4 CIDR arithmetic for the pod network (pure).
+ */
+import { GantryError } from '../../errors.js';
+
+/** A parsed IPv4 network. */
+export interface Ipv4Cidr {
+  /** Network address as an unsigned 32-bit number. */
+  network: number;
+  prefix: number;
+}
+
+/** Parses `a.b.c.d/n`; the host bits must be zero. */
+export function parseCidr(text: string): Ipv4Cidr {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = m ? Number(m[5]) : NaN;
+  if (!m || octets.some((o) => o > 255) || prefix > 30 || prefix < 8) {
+    throw new GantryError('InvalidArgument', `pod CIDR "${text}" is not an IPv4 network a.b.c.d/n with 8 ≤ n ≤ 30`);
+  }
+  const addr = ipToNumber(octets.join('.'));
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  if ((addr & mask) >>> 0 !== addr) {
+    throw new GantryError('InvalidArgument', `pod CIDR "${text}" has host bits set (network is ${numberToIp((addr & mask) >>> 0)}/${prefix})`);
+  }
+  return { network: addr, prefix };
+}
+
+/** `a.b.c.d` → number. */
+export function ipToNumber(ip: string): number {
+  return ip.split('.').reduce((n, o) => ((n << 8) >>> 0) + Number(o), 0) >>> 0;
+}
+
+/** number → `a.b.c.d`. */
+export function numberToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** True when `ip` lies inside `cidr`. */
+export function cidrContains(cidr: Ipv4Cidr, ip: string): boolean {
+  const mask = (0xffffffff << (32 - cidr.prefix)) >>> 0;
+  return ((ipToNumber(ip) & mask) >>> 0) === cidr.network;
+}
+
+/** The bridge's gateway address host-local assigns by default: the network's first host. */
+export function gatewayOf(cidr: Ipv4Cidr): string {
+  return numberToIp(cidr.network + 1);
+}
