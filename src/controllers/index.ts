@@ -1,22 +1,46 @@
 /**
  * The controllers gantry runs, wired into one manager. The lead's `gantry up` / `gantry server`
- * call {@link createControllerManager} and `start()` it; more controllers (Job, CronJob, …) are
- * added here as they are written.
+ * call {@link createControllerManager} and `start()` it.
  */
 import type { Store } from '../store/types.js';
+import { CronJobController } from './cronjob.js';
+import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
+import { EndpointsController } from './endpoints.js';
 import { GarbageCollector } from './gc.js';
+import { JobController } from './job.js';
+import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
 import { ReplicaSetController } from './replicaset.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
+import { StatefulSetController } from './statefulset.js';
 
 export { ControllerManager, type Controller, type ManagerOptions, type ReconcileContext, type Result, type Watch } from './runtime.js';
 export { deletePod } from './pods.js';
+export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
+export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
 
-/** A manager with the Deployment, ReplicaSet and garbage-collector controllers (plus `extra`). */
-export function createControllerManager(store: Store, opts: ManagerOptions & { extra?: Controller[] } = {}): ControllerManager {
+/** Options of {@link createControllerManager}. */
+export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {
+  /** More controllers to run alongside gantry's own. */
+  extra?: Controller[];
+};
+
+/**
+ * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
+ * Job, CronJob, Endpoints, node lifecycle and the garbage collector (plus `extra`).
+ * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
+ * configure node lifecycle.
+ */
+export function createControllerManager(store: Store, opts: ControllerManagerOptions = {}): ControllerManager {
   const manager = new ControllerManager(store, opts);
   manager.add(new DeploymentController());
   manager.add(new ReplicaSetController());
+  manager.add(new StatefulSetController());
+  manager.add(new DaemonSetController());
+  manager.add(new JobController());
+  manager.add(new CronJobController());
+  manager.add(new EndpointsController());
+  manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());
   for (const c of opts.extra ?? []) manager.add(c);
   return manager;
