@@ -1,0 +1,203 @@
+/**
+ * Pod volumes on the node's disk.
+ *
+ * Layout under the node data dir:
+ * - `pods/<uid>/volumes/empty-dir/<name>` — emptyDir (0777). `medium: Memory` mounts a tmpfs on
+ *   the host at that directory (size = `sizeLimit` when given, else the kernel's default of half
+ *   the RAM), so every container of the pod shares it, as in Kubernetes;
+ * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>` — files written atomically (see
+ *   atomic-writer.ts), refreshed in place when {@link HostVolumeManager.prepare} runs again;
+ * - `volumes/<namespace>/<claimName>` — persistentVolumeClaim directories (0777), created on first
+ *   use and never removed by {@link HostVolumeManager.cleanup}: a StatefulSet pod that is replaced
+ *   gets its claim's data back.
+ * hostPath volumes are bound from the host path itself after the `type` checks.
+ *
+ * Not supported: fsGroup ownership changes, SELinux relabelling, quota on disk emptyDirs.
+ */
+import { chmod, mkdir, readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { GantryError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { silentLogger } from '../../log.js';
+import { bytes } from '../../model/quantity.js';
+import type { Pod, Volume } from '../../model/types.js';
+import type { SpecMount } from '../containerd/spec.js';
+import type { PodReferences, VolumeManager } from '../types.js';
+import { writeAtomic } from './atomic-writer.js';
+import { checkHostPath } from './hostpath.js';
+import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
+import { containerMounts, type VolumeSource } from './mounts.js';
+import { configMapPayload, secretPayload } from './payload.js';
+
+/** Options for {@link HostVolumeManager}. */
+export interface HostVolumeManagerOptions {
+  /** Node data directory (see the module comment for the layout). */
+  dataDir: string;
+  logger?: Logger;
+}
+
+/** A volume's kind, as the directory under `pods/<uid>/volumes/` names it. */
+type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'claim';
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Checks a name used as one path element (namespace, claim name, volume name, pod uid). */
+function safeSegment(value: string, what: string): string {
+  if (!value || value.includes('/') || value.startsWith('.') || value.includes('\0')) {
+    throw new GantryError('InvalidArgument', `${what} "${value}" cannot be used as a directory name`);
+  }
+  return value;
+}
+
+/** Directory of a persistentVolumeClaim on this node: `<dataDir>/volumes/<namespace>/<claimName>`. */
+export function claimPath(dataDir: string, namespace: string, claimName: string): string {
+  if (!NAME_RE.test(namespace) || !NAME_RE.test(claimName)) {
+    throw new GantryError('InvalidArgument', `persistentVolumeClaim "${namespace}/${claimName}" is not a valid namespace/name pair`);
+  }
+  return path.join(dataDir, 'volumes', namespace, claimName);
+}
+
+/** {@link VolumeManager} keeping volumes in directories of the node data dir. */
+export class HostVolumeManager implements VolumeManager {
+  readonly dataDir: string;
+  private readonly log: Logger;
+
+  constructor(opts: HostVolumeManagerOptions) {
+    this.dataDir = opts.dataDir;
+    this.log = opts.logger ?? silentLogger();
+  }
+
+  /** `<dataDir>/pods/<uid>/volumes`. */
+  podVolumesDir(podUid: string): string {
+    return path.join(this.dataDir, 'pods', safeSegment(podUid, 'pod uid'), 'volumes');
+  }
+
+  /**
+   * Creates or refreshes every volume of the pod and returns, per container name (init and app
+   * containers), its bind mounts. Safe to call again at any time: emptyDirs and claims keep their
+   * data, configMap/secret files are swapped atomically when their content changed.
+   */
+  async prepare(pod: Pod, refs: PodReferences): Promise<Map<string, SpecMount[]>> {
+    const uid = pod.metadata.uid;
+    if (!uid) throw new GantryError('InvalidArgument', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} has no uid`);
+    const namespace = pod.metadata.namespace ?? 'default';
+    const sources = new Map<string, VolumeSource & { kind: VolumeKind }>();
+    for (const vol of pod.spec.volumes ?? []) {
+      sources.set(vol.name, await this.prepareVolume(uid, namespace, vol, refs));
+    }
+    const out = new Map<string, SpecMount[]>();
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      const { mounts, subPaths } = containerMounts(pod, c, sources);
+      for (const sp of subPaths) {
+        const src = sources.get(sp.volume)!;
+        const resolved = await this.resolveSubPath(sp.hostPath, src, sp.volume);
+        for (const m of mounts) if (m.source === sp.hostPath) m.source = resolved;
+      }
+      out.set(c.name, mounts);
+    }
+    return out;
+  }
+
+  /** Unmounts memory emptyDirs and removes `pods/<uid>/volumes`; claim directories stay. */
+  async cleanup(podUid: string): Promise<void> {
+    const root = this.podVolumesDir(podUid);
+    for (const mp of await mountPointsUnder(root)) await unmount(mp);
+    await rm(root, { recursive: true, force: true });
+    await rmdir(path.dirname(root)).catch(() => undefined);
+  }
+
+  /** Pod uids that have a volumes directory. */
+  async list(): Promise<string[]> {
+    const podsDir = path.join(this.dataDir, 'pods');
+    let entries: string[];
+    try {
+      entries = await readdir(podsDir);
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const e of entries) {
+      try {
+        if ((await stat(path.join(podsDir, e, 'volumes'))).isDirectory()) out.push(e);
+      } catch {
+        // no volumes for this pod
+      }
+    }
+    return out.sort();
+  }
+
+  private async prepareVolume(uid: string, namespace: string, vol: Volume, refs: PodReferences): Promise<VolumeSource & { kind: VolumeKind }> {
+    const name = safeSegment(vol.name, 'volume name');
+    const dirOf = (kind: string) => path.join(this.podVolumesDir(uid), kind, name);
+    if (vol.emptyDir) {
+      const dir = dirOf('empty-dir');
+      await mkdir(dir, { recursive: true });
+      if (vol.emptyDir.medium === 'Memory') {
+        if (!(await isMountPoint(dir))) {
+          const size = vol.emptyDir.sizeLimit !== undefined ? bytes(vol.emptyDir.sizeLimit) : undefined;
+          await mountTmpfs(dir, size);
+          this.log.debug({ uid, volume: name, size }, 'tmpfs emptyDir mounted');
+        }
+      } else {
+        // Any container user may write, as in Kubernetes (mkdir's mode is cut by the umask).
+        await chmod(dir, 0o777);
+      }
+      return { kind: 'empty-dir', hostPath: dir, forceReadOnly: false };
+    }
+    if (vol.hostPath) {
+      await checkHostPath(vol.hostPath.path, vol.hostPath.type, name);
+      return { kind: 'host-path', hostPath: vol.hostPath.path, forceReadOnly: false };
+    }
+    if (vol.configMap) {
+      const src = vol.configMap;
+      const dir = dirOf('configmap');
+      await writeAtomic(dir, configMapPayload(src, refs.configMaps.get(src.name), name));
+      return { kind: 'configmap', hostPath: dir, forceReadOnly: true };
+    }
+    if (vol.secret) {
+      const src = vol.secret;
+      const dir = dirOf('secret');
+      await writeAtomic(dir, secretPayload({ ...src, name: src.secretName }, refs.secrets.get(src.secretName), name));
+      return { kind: 'secret', hostPath: dir, forceReadOnly: true };
+    }
+    if (vol.persistentVolumeClaim) {
+      const dir = claimPath(this.dataDir, namespace, vol.persistentVolumeClaim.claimName);
+      try {
+        await stat(dir);
+      } catch {
+        await mkdir(dir, { recursive: true });
+        await chmod(dir, 0o777);
+        this.log.info({ claim: `${namespace}/${vol.persistentVolumeClaim.claimName}` }, 'claim directory created');
+      }
+      return { kind: 'claim', hostPath: dir, forceReadOnly: Boolean(vol.persistentVolumeClaim.readOnly) };
+    }
+    throw new GantryError('InvalidArgument', `volume "${vol.name}" has no supported source (emptyDir, hostPath, configMap, secret, persistentVolumeClaim)`);
+  }
+
+  /**
+   * The real host path of a subPath, which must stay inside its volume (a symlink a container
+   * wrote into an emptyDir must not let a later mount reach the host's files). Directory volumes
+   * get a missing subPath created as a directory, as the kubelet does; configMap/secret subPaths
+   * must name a projected file.
+   */
+  private async resolveSubPath(hostPath: string, src: VolumeSource & { kind: VolumeKind }, volume: string): Promise<string> {
+    const projected = src.kind === 'configmap' || src.kind === 'secret';
+    let real: string;
+    try {
+      real = await realpath(hostPath);
+    } catch (err) {
+      if (projected || (err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new GantryError('VolumeSetupFailed', `subPath ${path.relative(src.hostPath, hostPath)} of volume "${volume}" does not exist`, { disposition: 'waiting', retryAfterMs: 2000 });
+      }
+      await mkdir(hostPath, { recursive: true, mode: 0o755 });
+      real = await realpath(hostPath);
+    }
+    const base = await realpath(src.hostPath);
+    if (real !== base && !real.startsWith(base + path.sep)) {
+      throw new GantryError('VolumeSetupFailed', `subPath ${path.relative(src.hostPath, hostPath)} of volume "${volume}" resolves outside the volume (${real})`, {
+        disposition: 'stalled',
+      });
+    }
+    return real;
+  }
+}

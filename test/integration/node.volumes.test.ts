@@ -1,0 +1,223 @@
+/**
+ * HostVolumeManager on a real filesystem (temp dir). The memory emptyDir case mounts a tmpfs and
+ * needs root; it skips otherwise.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isGantryError } from '../../src/errors.js';
+import type { ConfigMap, Container, Pod, Secret, Volume } from '../../src/model/types.js';
+import type { PodReferences } from '../../src/node/types.js';
+import { HostVolumeManager, claimPath } from '../../src/node/volumes/manager.js';
+import { isMountPoint } from '../../src/node/volumes/mount.js';
+
+function mkPod(volumes: Volume[], mounts: Container['volumeMounts'], opts: { name?: string; namespace?: string; uid?: string } = {}): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: opts.name ?? 'p', namespace: opts.namespace ?? 'default', uid: opts.uid ?? randomUUID() },
+    spec: { volumes, containers: [{ name: 'app', image: 'busybox', volumeMounts: mounts }] },
+  };
+}
+
+function configMap(name: string, data: Record<string, string>): ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data };
+}
+
+function refs(cms: ConfigMap[] = [], secrets: Secret[] = []): PodReferences {
+  return { configMaps: new Map(cms.map((c) => [c.metadata.name, c])), secrets: new Map(secrets.map((s) => [s.metadata.name, s])) };
+}
+
+async function mode(p: string): Promise<string> {
+  return ((await stat(p)).mode & 0o777).toString(8);
+}
+
+describe('HostVolumeManager', () => {
+  let dir = '';
+  let mgr: HostVolumeManager;
+  const created: string[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-vol-'));
+    mgr = new HostVolumeManager({ dataDir: dir });
+  });
+
+  afterEach(async () => {
+    for (const uid of await mgr.list()) await mgr.cleanup(uid);
+    await rm(dir, { recursive: true, force: true });
+    for (const p of created.splice(0)) await rm(p, { recursive: true, force: true });
+  });
+
+  it('writes configMap items at their paths with per-item mode and defaultMode', async () => {
+    const pod = mkPod(
+      [{ name: 'cfg', configMap: { name: 'app', defaultMode: 0o440, items: [{ key: 'a', path: 'conf/a.conf' }, { key: 'b', path: 'b.sh', mode: 0o755 }] } }],
+      [{ name: 'cfg', mountPath: '/etc/app' }],
+    );
+    const mounts = await mgr.prepare(pod, refs([configMap('app', { a: 'alpha', b: 'echo hi', c: 'unused' })]));
+    const [m] = mounts.get('app')!;
+    assert.deepEqual(m, { destination: '/etc/app', type: 'bind', source: path.join(dir, 'pods', pod.metadata.uid!, 'volumes', 'configmap', 'cfg'), options: ['rbind', 'ro'] });
+    assert.equal(await readFile(path.join(m!.source, 'conf/a.conf'), 'utf8'), 'alpha');
+    assert.equal(await readFile(path.join(m!.source, 'b.sh'), 'utf8'), 'echo hi');
+    assert.equal(await mode(path.join(m!.source, 'conf/a.conf')), '440');
+    assert.equal(await mode(path.join(m!.source, 'b.sh')), '755');
+    assert.ok(!existsSync(path.join(m!.source, 'c')), 'keys not listed in items are not projected');
+    assert.deepEqual((await readdir(m!.source)).filter((e) => !e.startsWith('..')).sort(), ['b.sh', 'conf']);
+  });
+
+  it('writes every key of a configMap with mode 0644 by default', async () => {
+    const pod = mkPod([{ name: 'cfg', configMap: { name: 'app' } }], [{ name: 'cfg', mountPath: '/c' }]);
+    const src = (await mgr.prepare(pod, refs([configMap('app', { x: '1', y: '2' })]))).get('app')![0]!.source;
+    assert.equal(await readFile(path.join(src, 'x'), 'utf8'), '1');
+    assert.equal(await mode(path.join(src, 'y')), '644');
+  });
+
+  it('writes secret data base64-decoded', async () => {
+    const secret: Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, data: { password: Buffer.from('hunter2').toString('base64') } };
+    const pod = mkPod([{ name: 'creds', secret: { secretName: 'db' } }], [{ name: 'creds', mountPath: '/secrets' }]);
+    const [m] = (await mgr.prepare(pod, refs([], [secret]))).get('app')!;
+    assert.equal(await readFile(path.join(m!.source, 'password'), 'utf8'), 'hunter2');
+    assert.deepEqual(m!.options, ['rbind', 'ro']);
+  });
+
+  it('fails on a missing configMap with an error naming it, and gives an empty directory when it is optional', async () => {
+    const pod = mkPod([{ name: 'cfg', configMap: { name: 'missing' } }], [{ name: 'cfg', mountPath: '/c' }]);
+    await assert.rejects(mgr.prepare(pod, refs()), (e: unknown) => isGantryError(e, 'NotFound') && e.disposition === 'waiting' && /configmap "missing" not found/.test(e.message));
+    const opt = mkPod([{ name: 'cfg', configMap: { name: 'missing', optional: true } }], [{ name: 'cfg', mountPath: '/c' }]);
+    const src = (await mgr.prepare(opt, refs())).get('app')![0]!.source;
+    assert.deepEqual((await readdir(src)).filter((e) => !e.startsWith('..')), []);
+  });
+
+  it('refreshes configMap files atomically: open files keep the old content, paths show the new one', async () => {
+    const pod = mkPod([{ name: 'cfg', configMap: { name: 'app' } }], [{ name: 'cfg', mountPath: '/c' }]);
+    const src = (await mgr.prepare(pod, refs([configMap('app', { k: 'v1', gone: 'x' })]))).get('app')![0]!.source;
+    const versionBefore = await readlink(path.join(src, '..data'));
+    const held = await open(path.join(src, 'k'), 'r');
+    try {
+      await mgr.prepare(pod, refs([configMap('app', { k: 'v2', added: 'y' })]));
+      assert.equal((await held.readFile()).toString(), 'v1', 'a reader that opened the old version still reads it whole');
+    } finally {
+      await held.close();
+    }
+    assert.equal(await readFile(path.join(src, 'k'), 'utf8'), 'v2');
+    assert.equal(await readFile(path.join(src, 'added'), 'utf8'), 'y');
+    assert.ok(!existsSync(path.join(src, 'gone')), 'a removed key disappears');
+    assert.ok((await lstat(path.join(src, 'k'))).isSymbolicLink(), 'keys are links through ..data');
+    const versionAfter = await readlink(path.join(src, '..data'));
+    assert.notEqual(versionAfter, versionBefore);
+    assert.deepEqual((await readdir(src)).filter((e) => e.startsWith('..') && e !== '..data'), [versionAfter], 'the old version was removed after the swap');
+    await mgr.prepare(pod, refs([configMap('app', { k: 'v2', added: 'y' })]));
+    assert.equal(await readlink(path.join(src, '..data')), versionAfter, 'unchanged content writes no new version');
+  });
+
+  it('keeps a claim directory across pod cleanup so a replacement pod finds its data', async () => {
+    const vol: Volume = { name: 'data', persistentVolumeClaim: { claimName: 'data-db-0' } };
+    const first = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
+    const src = (await mgr.prepare(first, refs())).get('app')![0]!.source;
+    assert.equal(src, claimPath(dir, 'prod', 'data-db-0'));
+    assert.equal(src, path.join(dir, 'volumes', 'prod', 'data-db-0'));
+    await writeFile(path.join(src, 'row'), 'kept');
+    await mgr.cleanup(first.metadata.uid!);
+    assert.ok(!existsSync(mgr.podVolumesDir(first.metadata.uid!)));
+    const second = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
+    const again = (await mgr.prepare(second, refs())).get('app')![0]!.source;
+    assert.equal(await readFile(path.join(again, 'row'), 'utf8'), 'kept');
+  });
+
+  const hostPathCases: { type: string; setup: 'dir' | 'file' | 'none'; ok: boolean; creates?: 'dir' | 'file' }[] = [
+    { type: 'Directory', setup: 'dir', ok: true },
+    { type: 'Directory', setup: 'none', ok: false },
+    { type: 'Directory', setup: 'file', ok: false },
+    { type: 'DirectoryOrCreate', setup: 'none', ok: true, creates: 'dir' },
+    { type: 'DirectoryOrCreate', setup: 'file', ok: false },
+    { type: 'File', setup: 'file', ok: true },
+    { type: 'File', setup: 'dir', ok: false },
+    { type: 'File', setup: 'none', ok: false },
+    { type: 'FileOrCreate', setup: 'none', ok: true, creates: 'file' },
+    { type: 'Socket', setup: 'file', ok: false },
+    { type: '', setup: 'none', ok: true },
+  ];
+  for (const c of hostPathCases) {
+    it(`hostPath type "${c.type}" on ${c.setup === 'none' ? 'a missing path' : `a ${c.setup}`} ${c.ok ? 'is accepted' : 'is refused'}`, async () => {
+      const base = await mkdtemp(path.join(os.tmpdir(), 'gantry-hp-'));
+      created.push(base);
+      const target = path.join(base, 'target');
+      if (c.setup === 'dir') await mkdir(target);
+      if (c.setup === 'file') await writeFile(target, 'x');
+      const pod = mkPod([{ name: 'h', hostPath: { path: target, type: c.type } }], [{ name: 'h', mountPath: '/h' }]);
+      if (!c.ok) {
+        await assert.rejects(mgr.prepare(pod, refs()), (e: unknown) => isGantryError(e, 'VolumeSetupFailed') && e.message.includes(target));
+        return;
+      }
+      const [m] = (await mgr.prepare(pod, refs())).get('app')!;
+      assert.deepEqual(m, { destination: '/h', type: 'bind', source: target, options: ['rbind', 'rw'] });
+      if (c.creates === 'dir') assert.ok((await stat(target)).isDirectory());
+      if (c.creates === 'file') assert.ok((await stat(target)).isFile());
+    });
+  }
+
+  it('binds a subPath of an emptyDir (created if missing) and a configMap key file by subPath', async () => {
+    const pod = mkPod(
+      [{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'app' } }],
+      [
+        { name: 'scratch', mountPath: '/work', subPath: 'app/work' },
+        { name: 'cfg', mountPath: '/etc/app.conf', subPath: 'app.conf' },
+      ],
+    );
+    const [work, conf] = (await mgr.prepare(pod, refs([configMap('app', { 'app.conf': 'x=1' })]))).get('app')!;
+    const volDir = path.join(mgr.podVolumesDir(pod.metadata.uid!), 'empty-dir', 'scratch');
+    assert.equal(work!.source, path.join(volDir, 'app', 'work'));
+    assert.ok((await stat(work!.source)).isDirectory());
+    assert.equal(await readFile(conf!.source, 'utf8'), 'x=1');
+    assert.ok(!(await lstat(conf!.source)).isSymbolicLink(), 'the bind source is the real file, not the ..data link');
+  });
+
+  it('refuses a subPath that a symlink inside the volume points outside it', async () => {
+    const pod = mkPod([{ name: 'scratch', emptyDir: {} }], [{ name: 'scratch', mountPath: '/x' }]);
+    await mgr.prepare(pod, refs());
+    const volDir = path.join(mgr.podVolumesDir(pod.metadata.uid!), 'empty-dir', 'scratch');
+    // What a container could do inside its emptyDir before a later container mounts a subPath.
+    await symlink('/etc', path.join(volDir, 'escape'));
+    pod.spec.containers.push({ name: 'late', image: 'busybox', volumeMounts: [{ name: 'scratch', mountPath: '/y', subPath: 'escape' }] });
+    await assert.rejects(mgr.prepare(pod, refs()), (e: unknown) => isGantryError(e, 'VolumeSetupFailed') && /outside the volume/.test(e.message));
+  });
+
+  it('gives each pod its own emptyDir that survives prepare() again and goes with cleanup()', async () => {
+    const a = mkPod([{ name: 'scratch', emptyDir: {} }], [{ name: 'scratch', mountPath: '/s' }]);
+    const b = mkPod([{ name: 'scratch', emptyDir: {} }], [{ name: 'scratch', mountPath: '/s' }]);
+    const sa = (await mgr.prepare(a, refs())).get('app')![0]!.source;
+    const sb = (await mgr.prepare(b, refs())).get('app')![0]!.source;
+    assert.notEqual(sa, sb);
+    assert.equal(await mode(sa), '777');
+    await writeFile(path.join(sa, 'f'), 'a');
+    await mgr.prepare(a, refs());
+    assert.equal(await readFile(path.join(sa, 'f'), 'utf8'), 'a');
+    assert.ok(!existsSync(path.join(sb, 'f')));
+    assert.deepEqual(await mgr.list(), [a.metadata.uid!, b.metadata.uid!].sort());
+    await mgr.cleanup(a.metadata.uid!);
+    assert.ok(!existsSync(sa));
+    assert.deepEqual(await mgr.list(), [b.metadata.uid!]);
+    await mgr.cleanup(a.metadata.uid!);
+  });
+
+  it('mounts a size-limited tmpfs for a Memory emptyDir and unmounts it on cleanup', async function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipping: mounting tmpfs needs root');
+      this.skip();
+    }
+    const pod = mkPod([{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } }], [{ name: 'shm', mountPath: '/shm' }]);
+    const src = (await mgr.prepare(pod, refs())).get('app')![0]!.source;
+    assert.ok(await isMountPoint(src));
+    const info = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === src)!;
+    assert.match(info, /tmpfs/);
+    assert.match(info, /size=8192k/);
+    await mgr.prepare(pod, refs());
+    const count = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === src).length;
+    assert.equal(count, 1, 'prepare() again does not stack a second tmpfs');
+    await mgr.cleanup(pod.metadata.uid!);
+    assert.ok(!(await isMountPoint(src)));
+    assert.ok(!existsSync(src));
+  });
+});
