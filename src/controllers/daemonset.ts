@@ -28,7 +28,7 @@ import { toleratesTaint } from '../scheduler/plugins/taint-toleration.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { podTemplateHash } from './deployment/hash.js';
 import { Expectations } from './expectations.js';
-import { copy, updateIfChanged } from './objects.js';
+import { copy, sameJson, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable } from './pods.js';
 import { randomSuffix } from './replicaset.js';
@@ -91,8 +91,7 @@ export class DaemonSetController implements Controller {
   readonly kinds = ['DaemonSet'] as const;
   readonly watches: readonly Watch[] = [
     { kind: 'Pod', keys: podToDaemonSets },
-    // Node labels, taints or existence change eligibility of every DaemonSet.
-    { kind: 'Node', keys: (_ev, cache) => cache.list<DaemonSet>('DaemonSet').map((d) => objectKey(d)) },
+    { kind: 'Node', keys: nodeToDaemonSets },
   ];
   readonly expectations = new Expectations();
 
@@ -282,6 +281,15 @@ function computeStatus(ds: DaemonSet, hash: string, nodes: Node[], fits: Map<str
     numberUnavailable: Math.max(0, desired - available),
     ...(ds.status?.conditions ? { conditions: ds.status.conditions.map((c) => ({ ...c })) } : {}),
   };
+}
+
+/**
+ * Node labels, taints or existence change the eligibility of every DaemonSet; status-only updates
+ * (heartbeats, every 10 s per node) do not, so they wake nothing.
+ */
+function nodeToDaemonSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
+  if (ev.type === 'MODIFIED' && ev.prevObject && sameJson(ev.object.metadata.labels, ev.prevObject.metadata.labels) && sameJson(ev.object.spec, ev.prevObject.spec)) return [];
+  return cache.list<DaemonSet>('DaemonSet').map((d) => objectKey(d));
 }
 
 /** Maps a pod to its DaemonSet, or for orphans to every DaemonSet whose selector matches. */
