@@ -1,0 +1,335 @@
+/**
+ * gantry's kubelet: runs the pods bound to its node as containers under containerd and reports
+ * their status to the store. Level-triggered: store watches (Pods bound here, the ConfigMaps and
+ * Secrets they use) and containerd task events only queue pod uids; a per-pod sync
+ * ({@link PodSyncer}) reads the current state and acts on the difference. A periodic resync is
+ * the safety net for anything missed.
+ *
+ * `stop()` leaves the pods running; the next agent on the same containerd adopts them by their
+ * container labels (see {@link PodSyncer.adopt}).
+ */
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage, isGantryError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Node, Pod } from '../../model/types.js';
+import type { Store, WatchEvent, WriteOrigin } from '../../store/types.js';
+import { ExponentialBackoff, WorkQueue, realClock, type Clock } from '../../controllers/queue.js';
+import type { ContainerdClient } from '../containerd/client.js';
+import { importImages } from '../images/import.js';
+import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
+import { KUBERNETES_BACKOFF } from './backoff.js';
+import { ImageManager } from './images.js';
+import { newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { PodSyncer, referencedNames } from './pod-sync.js';
+
+/** Options for {@link NodeAgent}. */
+export interface NodeAgentOptions {
+  store: Store;
+  /** This node's name (the Node object's name; pods with this `spec.nodeName` run here). */
+  nodeName: string;
+  client: ContainerdClient;
+  /** runc state dir of a private containerd (`PrivateContainerd.runcRoot`). */
+  runcRoot?: string;
+  network: NetworkManager;
+  volumes: VolumeManager;
+  logs: ContainerLogs;
+  /** The node data dir (gantry passes `<data-dir>/node`, shared with the network and volume managers): the agent writes per-pod hosts/resolv.conf under `sandboxes/<uid>/`. */
+  dataDir: string;
+  logger: Logger;
+  /** Air-gap images directory (OCI layouts / tarballs) imported at start. */
+  imagesDir?: string;
+  /** Registry hosts allowed over plain HTTP. */
+  insecureRegistries?: string[];
+  /** Node heartbeat period; default 10 s (Kubernetes'). */
+  heartbeatMs?: number;
+  clock?: Clock;
+  /** Restart and image-pull back-off base and cap; defaults are Kubernetes' 10 s and 300 s. Tests shorten them. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Every pod is re-synced this often (safety net for missed events); default 10 s. */
+  resyncMs?: number;
+  /** Log rotation period; default 30 s. */
+  logRotateMs?: number;
+  /** Pods synced in parallel; default 16. */
+  workers?: number;
+  /** The node's InternalIP (pod hostIP); default the first non-loopback IPv4 of the machine. */
+  nodeIP?: string;
+}
+
+/** The node agent. */
+export class NodeAgent {
+  private readonly o: NodeAgentOptions;
+  private readonly clock: Clock;
+  private readonly queue: WorkQueue;
+  private readonly syncer: PodSyncer;
+  private readonly origin: WriteOrigin;
+  private machine: MachineInfo;
+  private runtimeVersion = '';
+  private ac?: AbortController;
+  private background: Promise<unknown>[] = [];
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private started = false;
+
+  constructor(opts: NodeAgentOptions) {
+    this.o = opts;
+    this.clock = opts.clock ?? realClock;
+    this.machine = readMachine(opts.nodeIP);
+    this.origin = { actor: `node/${opts.nodeName}` };
+    this.queue = new WorkQueue({ clock: this.clock, rateLimiter: new ExponentialBackoff(200, 30_000) });
+    const images = new ImageManager({
+      client: opts.client,
+      insecureRegistries: opts.insecureRegistries,
+      backoffBaseMs: opts.backoffBaseMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      now: () => this.clock.now(),
+    });
+    this.syncer = new PodSyncer({
+      store: opts.store,
+      nodeName: opts.nodeName,
+      client: opts.client,
+      runcRoot: opts.runcRoot,
+      network: opts.network,
+      volumes: opts.volumes,
+      logs: opts.logs,
+      images,
+      dataDir: opts.dataDir,
+      logger: opts.logger,
+      hostIP: () => this.machine.internalIP ?? '127.0.0.1',
+      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes }),
+      backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
+      backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,
+      now: () => this.clock.now(),
+      requeue: (uid, ms) => (ms && ms > 0 ? this.queue.addAfter(uid, ms) : this.queue.add(uid)),
+    });
+  }
+
+  /** The node's name. */
+  get nodeName(): string {
+    return this.o.nodeName;
+  }
+
+  /**
+   * Starts the agent: imports air-gap images, registers the Node, subscribes to containerd events,
+   * adopts existing containers, then watches and syncs pods. Resolves once pods are being synced;
+   * the agent runs until {@link stop} or `signal` aborts.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const ac = new AbortController();
+    this.ac = ac;
+    signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    const log = this.o.logger;
+    await mkdir(this.o.dataDir, { recursive: true });
+    this.runtimeVersion = (await this.o.client.version()).version;
+    if (this.o.imagesDir) {
+      const summary = await importImages(this.o.client, this.o.imagesDir, { logger: log });
+      log.info({ imagesDir: this.o.imagesDir, summary }, 'air-gap images imported');
+    }
+    await this.registerNode();
+    this.background.push(this.eventLoop(ac.signal));
+
+    // Adopt before watching: the sync must see the containers already running.
+    const listed = await this.o.store.list<Pod>('Pod');
+    for (const pod of listed.items) if (this.isBoundHere(pod)) this.syncer.pods.set(pod.metadata.uid!, pod);
+    const adoption = await this.syncer.adopt();
+    log.info({ node: this.o.nodeName, pods: this.syncer.pods.size, ...adoption }, 'node agent started');
+
+    this.background.push(this.watchLoop(listed.revision, ac.signal));
+    const workers = this.o.workers ?? 16;
+    for (let i = 0; i < workers; i++) this.background.push(this.worker(ac.signal));
+    for (const uid of this.syncer.pods.keys()) this.queue.add(uid);
+
+    this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
+    this.every(this.o.resyncMs ?? 10_000, async () => {
+      for (const uid of new Set([...this.syncer.pods.keys(), ...this.syncer.runtimes.keys()])) this.queue.add(uid);
+    });
+    this.every(this.o.logRotateMs ?? 30_000, () => this.o.logs.rotate());
+  }
+
+  /**
+   * Stops the agent. Pods keep running (their containers live in containerd's shims); probes and
+   * watches stop. Waits up to 10 s for syncs in progress.
+   */
+  async stop(): Promise<void> {
+    if (!this.ac || this.ac.signal.aborted) return;
+    this.ac.abort();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.queue.shutdown();
+    this.syncer.stopAllProbes();
+    await Promise.race([Promise.allSettled(this.background), sleep(10_000, undefined, { ref: false })]);
+  }
+
+  /** Test and bench access: what the agent currently tracks for a pod. */
+  podRuntime(uid: string) {
+    return this.syncer.runtimes.get(uid);
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      fn()
+        .catch((err) => this.o.logger.warn({ err: errorMessage(err) }, 'periodic node agent task failed'))
+        .finally(() => (busy = false));
+    }, ms);
+    t.unref?.();
+    this.timers.push(t);
+  }
+
+  private isBoundHere(pod: Pod): boolean {
+    return pod.spec?.nodeName === this.o.nodeName;
+  }
+
+  // ---- work queue ------------------------------------------------------------------------
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const uid = await this.queue.get(signal);
+      if (uid === undefined) return;
+      try {
+        await this.syncer.sync(uid);
+        this.queue.forget(uid);
+      } catch (err) {
+        if (signal.aborted) return;
+        const pod = this.syncer.pods.get(uid);
+        this.o.logger.warn({ pod: pod ? `${pod.metadata.namespace}/${pod.metadata.name}` : uid, err: errorMessage(err) }, 'pod sync failed; retrying');
+        this.queue.addRateLimited(uid);
+      } finally {
+        this.queue.done(uid);
+      }
+    }
+  }
+
+  // ---- store watch -----------------------------------------------------------------------
+
+  private async watchLoop(fromRevision: number, signal: AbortSignal): Promise<void> {
+    let rev = fromRevision;
+    while (!signal.aborted) {
+      try {
+        for await (const ev of this.o.store.watch({ fromRevision: rev, kinds: ['Pod', 'ConfigMap', 'Secret'], signal })) {
+          rev = ev.revision;
+          this.onStoreEvent(ev);
+        }
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (isGantryError(err, 'Conflict')) {
+          rev = await this.relist().catch(() => rev);
+          continue;
+        }
+        this.o.logger.warn({ err: errorMessage(err) }, 'store watch failed; re-watching');
+        await sleep(1000, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** After a watch fell too far behind: reload the pods bound here and sync them all. */
+  private async relist(): Promise<number> {
+    const listed = await this.o.store.list<Pod>('Pod');
+    const seen = new Set<string>();
+    for (const pod of listed.items) {
+      if (!this.isBoundHere(pod)) continue;
+      seen.add(pod.metadata.uid!);
+      this.syncer.pods.set(pod.metadata.uid!, pod);
+      this.queue.add(pod.metadata.uid!);
+    }
+    for (const uid of [...this.syncer.pods.keys()]) {
+      if (seen.has(uid)) continue;
+      this.syncer.pods.delete(uid);
+      this.queue.add(uid);
+    }
+    return listed.revision;
+  }
+
+  private onStoreEvent(ev: WatchEvent): void {
+    const obj = ev.object;
+    if (obj.kind === 'Pod') {
+      const pod = obj as Pod;
+      const uid = pod.metadata.uid!;
+      if (ev.type === 'DELETED' || !this.isBoundHere(pod)) {
+        if (!this.syncer.pods.has(uid) && !this.syncer.runtimes.has(uid)) return;
+        this.syncer.pods.delete(uid);
+        // Deleted without grace (force): containers die now, cleanup follows in the sync.
+        if (ev.type === 'DELETED') void this.syncer.forceKill(uid);
+        this.queue.add(uid);
+        return;
+      }
+      this.syncer.pods.set(uid, pod);
+      // Our own status writes need no sync of their own.
+      if (ev.type === 'MODIFIED' && ev.origin?.actor === this.origin.actor) return;
+      this.queue.add(uid);
+      return;
+    }
+    // A ConfigMap or Secret: refresh the pods that use it (volume files; a missing one may now exist).
+    const ns = obj.metadata.namespace ?? 'default';
+    for (const [uid, pod] of this.syncer.pods) {
+      if ((pod.metadata.namespace ?? 'default') !== ns) continue;
+      const refs = referencedNames(pod);
+      if ((obj.kind === 'ConfigMap' ? refs.configMaps : refs.secrets).has(obj.metadata.name)) this.queue.add(uid);
+    }
+  }
+
+  // ---- containerd events -----------------------------------------------------------------
+
+  /** Task exits and OOMs queue their pod; re-subscribes (and resyncs) when containerd restarts. */
+  private async eventLoop(signal: AbortSignal): Promise<void> {
+    let first = true;
+    while (!signal.aborted) {
+      try {
+        const events = this.o.client.subscribe({ signal });
+        if (!first) for (const uid of this.syncer.runtimes.keys()) this.queue.add(uid);
+        first = false;
+        for await (const ev of events) {
+          if (ev.kind === 'TaskExit' && ev.event.id === ev.event.container_id) {
+            const uid = this.syncer.containerIndex.get(ev.event.container_id);
+            if (uid) this.queue.add(uid);
+          } else if (ev.kind === 'TaskOOM') {
+            this.syncer.markOom(ev.event.container_id);
+          }
+        }
+        if (signal.aborted) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.o.logger.warn({ err: errorMessage(err) }, 'containerd event stream ended; re-subscribing');
+      }
+      await sleep(1000, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  // ---- node ----------------------------------------------------------------------------
+
+  /** Creates the Node object, or updates its status and labels. */
+  private async registerNode(): Promise<void> {
+    await this.writeNode(true);
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.writeNode(false);
+  }
+
+  private async writeNode(registering: boolean): Promise<void> {
+    const ref = { kind: 'Node', name: this.o.nodeName };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const current = await this.o.store.get<Node>(ref);
+      const status = nodeStatus(this.machine, { now, runtimeVersion: this.runtimeVersion, prev: current?.status });
+      try {
+        if (!current) {
+          await this.o.store.create(newNode(this.o.nodeName, this.machine, status), { origin: { ...this.origin, reason: 'node registered' } });
+        } else {
+          const next: Node = structuredClone(current);
+          if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(this.o.nodeName, this.machine) };
+          next.status = status;
+          await this.o.store.update(next, { origin: { ...this.origin, reason: registering ? 'node registered' : 'heartbeat' } });
+        }
+        return;
+      } catch (err) {
+        if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'AlreadyExists')) throw err;
+      }
+    }
+  }
+}

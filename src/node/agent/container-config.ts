@@ -1,0 +1,140 @@
+/**
+ * How a pod container's process is derived from its image config and the pod spec, as the kubelet
+ * and containerd's CRI do: argv, user, working dir, resource limits, stop signal. Pure.
+ */
+import { constants as osConstants } from 'node:os';
+import { GantryError } from '../../errors.js';
+import { bytes, cpuMillis } from '../../model/quantity.js';
+import type { Container, Pod } from '../../model/types.js';
+import type { SpecResources } from '../containerd/spec.js';
+import type { ImageConfig } from '../images/image-store.js';
+import { expandVars } from './env.js';
+
+/** The CFS period gantry uses (Kubernetes' default, 100 ms). */
+export const CPU_PERIOD_US = 100_000;
+/** Smallest CFS quota the kernel takes (the kubelet's floor too). */
+const MIN_QUOTA_US = 1000;
+/** cgroup v1 shares for a container without a CPU request (the kubelet's minimum). */
+const MIN_SHARES = 2;
+/**
+ * pids limit for every container. Kubernetes leaves pids unlimited unless the node sets
+ * `podPidsLimit`; gantry sets this default so one fork bomb cannot take the machine down.
+ */
+export const DEFAULT_PIDS_LIMIT = 4096;
+
+/**
+ * The process argv: `command` replaces the image's Entrypoint (and then the image's Cmd is
+ * dropped), `args` replaces Cmd. `$(VAR)` in command and args expands from the container's env.
+ * @throws GantryError InvalidArgument when neither the pod nor the image names a program.
+ */
+export function containerArgs(container: Container, image: ImageConfig, vars: ReadonlyMap<string, string>): string[] {
+  let entry: string[];
+  let args: string[];
+  if (container.command && container.command.length > 0) {
+    entry = container.command.map((c) => expandVars(c, vars));
+    args = (container.args ?? []).map((a) => expandVars(a, vars));
+  } else {
+    entry = image.Entrypoint ?? [];
+    args = container.args ? container.args.map((a) => expandVars(a, vars)) : (image.Cmd ?? []);
+  }
+  const argv = [...entry, ...args];
+  if (argv.length === 0) {
+    throw new GantryError('InvalidArgument', `container ${container.name}: no command specified (the image has neither Entrypoint nor Cmd, and the pod sets no command)`, { disposition: 'stalled' });
+  }
+  return argv;
+}
+
+/**
+ * The numeric user and group: securityContext of the container over the pod's over the image's
+ * `User`. Only numeric image users (`1000`, `1000:1000`) and `root` are supported; a named user
+ * is an error asking for runAsUser (gantry does not read /etc/passwd from images).
+ */
+export function containerUser(pod: Pod, container: Container, image: ImageConfig): { uid: number; gid: number; additionalGids?: number[] } {
+  let imageUid = 0;
+  let imageGid: number | undefined;
+  const raw = (image.User ?? '').trim();
+  if (raw) {
+    const [u, g] = raw.split(':') as [string, string | undefined];
+    const num = (s: string): number | undefined => (s === 'root' ? 0 : /^\d+$/.test(s) ? Number(s) : undefined);
+    const uid = num(u);
+    const gid = g === undefined ? undefined : num(g);
+    const overridden = container.securityContext?.runAsUser !== undefined || pod.spec.securityContext?.runAsUser !== undefined;
+    if ((uid === undefined || (g !== undefined && gid === undefined)) && !overridden) {
+      throw new GantryError(
+        'InvalidArgument',
+        `container ${container.name}: image user "${raw}" is not numeric; gantry supports numeric users only — set securityContext.runAsUser (and runAsGroup)`,
+        { disposition: 'stalled' },
+      );
+    }
+    imageUid = uid ?? 0;
+    imageGid = gid;
+  }
+  const uid = container.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser ?? imageUid;
+  const gid = container.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup ?? imageGid ?? 0;
+  if ((container.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot) && uid === 0) {
+    throw new GantryError('InvalidArgument', `container ${container.name} has runAsNonRoot and would run as root (uid 0)`, { disposition: 'stalled' });
+  }
+  const fsGroup = pod.spec.securityContext?.fsGroup;
+  return { uid, gid, ...(fsGroup !== undefined ? { additionalGids: [fsGroup] } : {}) };
+}
+
+/**
+ * cgroup limits from `resources`: memory limit in bytes, CPU limit as a CFS quota per 100 ms
+ * period, CPU request as shares (1 core = 1024), and {@link DEFAULT_PIDS_LIMIT}.
+ */
+export function containerResources(container: Container): SpecResources {
+  const limits = container.resources?.limits ?? {};
+  const requests = container.resources?.requests ?? {};
+  const out: SpecResources = { pidsLimit: DEFAULT_PIDS_LIMIT };
+  if (limits.memory !== undefined) out.memoryBytes = bytes(limits.memory);
+  if (limits.cpu !== undefined) {
+    out.cpuQuota = Math.max(MIN_QUOTA_US, Math.round((cpuMillis(limits.cpu) * CPU_PERIOD_US) / 1000));
+    out.cpuPeriod = CPU_PERIOD_US;
+  }
+  // As the kubelet: the request, or the limit when only a limit is set, else the minimum.
+  const reqMillis = requests.cpu !== undefined ? cpuMillis(requests.cpu) : limits.cpu !== undefined ? cpuMillis(limits.cpu) : 0;
+  out.cpuShares = reqMillis > 0 ? Math.max(MIN_SHARES, Math.floor((reqMillis * 1024) / 1000)) : MIN_SHARES;
+  return out;
+}
+
+/** The image's STOPSIGNAL as a number (`SIGQUIT`, `QUIT`, `3`), default SIGTERM. */
+export function stopSignal(image: ImageConfig): number {
+  const raw = (image.StopSignal ?? '').trim();
+  if (!raw) return osConstants.signals.SIGTERM;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const name = (raw.toUpperCase().startsWith('SIG') ? raw.toUpperCase() : `SIG${raw.toUpperCase()}`) as keyof typeof osConstants.signals;
+  return osConstants.signals[name] ?? osConstants.signals.SIGTERM;
+}
+
+/** The pod's hostname: `spec.hostname`, else the pod name (cut to 63 characters as Kubernetes). */
+export function podHostname(pod: Pod): string {
+  return (pod.spec.hostname || pod.metadata.name).slice(0, 63).replace(/[-.]+$/, '');
+}
+
+/** /etc/hosts for a pod, as the kubelet writes it (managed header, localhost lines, the pod's own entry). */
+export function hostsFile(pod: Pod, podIP: string | undefined): string {
+  const lines = [
+    '# Kubernetes-managed hosts file (written by the gantry node agent).',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::0\tip6-mcastprefix',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+  ];
+  const host = podHostname(pod);
+  if (podIP) {
+    const fqdn = pod.spec.subdomain ? `${host}.${pod.spec.subdomain}.${pod.metadata.namespace ?? 'default'}.svc.cluster.local\t` : '';
+    lines.push(`${podIP}\t${fqdn}${host}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * resolv.conf for pods from the host's: loopback nameservers (systemd-resolved's 127.0.0.53 and
+ * the like) are unreachable from a pod's network namespace and are dropped, as the kubelet does.
+ */
+export function podResolvConf(hostText: string): string {
+  const kept = hostText.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  return kept.join('\n').replace(/\n*$/, '\n');
+}

@@ -1,0 +1,146 @@
+/**
+ * PodStatus as the kubelet reports it, computed from the agent's {@link PodRuntime}: phase,
+ * conditions (PodScheduled, Initialized, ContainersReady, Ready), container statuses. Pure.
+ */
+import type { Condition, ContainerState, ContainerStatus, Pod, PodPhase, PodStatus } from '../../model/types.js';
+import type { ContainerRuntime, PodRuntime } from './runtime.js';
+
+/** `containerd://<id>` as Kubernetes shows container ids. */
+export function containerIdUri(id: string): string {
+  return `containerd://${id}`;
+}
+
+/** The Kubernetes state of one container. */
+function stateOf(c: ContainerRuntime): ContainerState {
+  if (c.waiting && c.phase !== 'running') return { waiting: { ...c.waiting } };
+  if (c.phase === 'running') return { running: { startedAt: c.startedAt } };
+  if (c.phase === 'exited' && c.terminated) return { terminated: { ...c.terminated } };
+  return { waiting: { reason: 'ContainerCreating' } };
+}
+
+/** The container's status entry. */
+export function containerStatus(c: ContainerRuntime): ContainerStatus {
+  const s: ContainerStatus = {
+    name: c.name,
+    state: stateOf(c),
+    // While an exited container waits to be restarted, its exit is already the "last" state.
+    lastState: c.phase === 'exited' && c.waiting && c.terminated ? { terminated: { ...c.terminated } } : c.lastTerminated ? { terminated: { ...c.lastTerminated } } : {},
+    ready: c.phase === 'running' && c.ready,
+    restartCount: c.restartCount,
+    image: c.image,
+    imageID: c.imageID,
+    started: c.phase === 'running' && c.started,
+  };
+  if (c.id && c.phase !== 'none') s.containerID = containerIdUri(c.id);
+  return s;
+}
+
+/** Pod phase from its containers, following the kubelet's getPhase. */
+export function podPhase(pod: Pod, rt: PodRuntime): PodPhase {
+  if (rt.terminal) return rt.terminal;
+  const policy = pod.spec.restartPolicy ?? 'Always';
+  const inits = pod.spec.initContainers ?? [];
+  const initDone = inits.every((ic) => {
+    const c = rt.init.get(ic.name);
+    return c?.phase === 'exited' && c.terminated?.exitCode === 0;
+  });
+  if (!initDone) return 'Pending';
+  let waiting = 0;
+  let running = 0;
+  let stopped = 0;
+  let succeeded = 0;
+  for (const spec of pod.spec.containers) {
+    const c = rt.app.get(spec.name);
+    if (!c) {
+      waiting++;
+      continue;
+    }
+    if (c.phase === 'running') running++;
+    else if (c.phase === 'exited' && !c.waiting) {
+      stopped++;
+      if (c.terminated?.exitCode === 0) succeeded++;
+    } else if (c.phase === 'exited' || c.lastTerminated) {
+      // Waiting to restart after an exit (CrashLoopBackOff): counts as stopped, as in the kubelet.
+      stopped++;
+    } else {
+      waiting++;
+    }
+  }
+  if (waiting > 0) return 'Pending';
+  if (running > 0) return 'Running';
+  if (stopped > 0) {
+    if (policy === 'Always') return 'Running';
+    if (stopped === succeeded) return 'Succeeded';
+    if (policy === 'Never') return 'Failed';
+    return 'Running';
+  }
+  return 'Pending';
+}
+
+/** Sets a condition, keeping lastTransitionTime when the status did not change. */
+function setCondition(prev: Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition {
+  const old = prev.find((c) => c.type === next.type);
+  const c: Condition = { type: next.type, status: next.status, lastProbeTime: null, lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now };
+  if (next.reason) c.reason = next.reason;
+  if (next.message) c.message = next.message;
+  return c;
+}
+
+/**
+ * The full status to write. `prev` is the status in the store (its PodScheduled condition is the
+ * scheduler's and is kept; other lastTransitionTimes are kept when unchanged).
+ */
+export function computePodStatus(pod: Pod, rt: PodRuntime, opts: { hostIP: string; now: string }): PodStatus {
+  const prevConds = pod.status?.conditions ?? [];
+  const phase = podPhase(pod, rt);
+  const initStatuses = (pod.spec.initContainers ?? []).map((ic) => {
+    const c = rt.init.get(ic.name);
+    if (!c) return { name: ic.name, state: { waiting: { reason: 'PodInitializing' } }, lastState: {}, ready: false, restartCount: 0, image: ic.image, imageID: '', started: false };
+    const s = containerStatus(c);
+    // Init containers are "ready" once they completed successfully.
+    s.ready = c.phase === 'exited' && c.terminated?.exitCode === 0;
+    return s;
+  });
+  const incompleteInits = initStatuses.filter((s) => !s.ready).map((s) => s.name);
+  const initialized = incompleteInits.length === 0;
+  const appStatuses = pod.spec.containers.map((spec) => {
+    const c = rt.app.get(spec.name);
+    if (!c) {
+      return { name: spec.name, state: { waiting: { reason: initialized ? 'ContainerCreating' : 'PodInitializing' } }, lastState: {}, ready: false, restartCount: 0, image: spec.image, imageID: '', started: false };
+    }
+    return containerStatus(c);
+  });
+  const unready = appStatuses.filter((s) => !s.ready).map((s) => s.name);
+  const finished = phase === 'Succeeded' || phase === 'Failed';
+
+  const conditions: Condition[] = [];
+  const scheduled = prevConds.find((c) => c.type === 'PodScheduled');
+  conditions.push(scheduled ? { ...scheduled } : setCondition(prevConds, { type: 'PodScheduled', status: 'True' }, opts.now));
+  conditions.push(
+    setCondition(prevConds, initialized ? { type: 'Initialized', status: 'True' } : { type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized', message: `containers with incomplete status: [${incompleteInits.join(' ')}]` }, opts.now),
+  );
+  let readyCond: Omit<Condition, 'lastTransitionTime'>;
+  if (finished) readyCond = { type: 'ContainersReady', status: 'False', reason: 'PodCompleted' };
+  else if (unready.length === 0) readyCond = { type: 'ContainersReady', status: 'True' };
+  else readyCond = { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${unready.join(' ')}]` };
+  conditions.push(setCondition(prevConds, readyCond, opts.now));
+  conditions.push(setCondition(prevConds, { ...readyCond, type: 'Ready' }, opts.now));
+
+  const status: PodStatus = { phase, conditions, hostIP: opts.hostIP };
+  if (rt.podIP) {
+    status.podIP = rt.podIP;
+    status.podIPs = [{ ip: rt.podIP }];
+  }
+  if (rt.startTime) status.startTime = rt.startTime;
+  if (initStatuses.length > 0) status.initContainerStatuses = initStatuses;
+  status.containerStatuses = appStatuses;
+  if (rt.message) status.message = rt.message;
+  return status;
+}
+
+/** JSON with sorted keys, to compare statuses regardless of key order. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : val,
+  );
+}

@@ -1,0 +1,75 @@
+/**
+ * The agent's in-memory view of the pods it runs: per pod its network and, per container, the
+ * current containerd instance and what Kubernetes reports about it. Rebuilt from containerd's
+ * labels and task states (plus the last status in the store) when the agent restarts.
+ */
+import type { ContainerStateTerminated, ContainerStateWaiting, Condition } from '../../model/types.js';
+import type { ContainerKind } from './labels.js';
+
+/** One container of a pod, as the agent tracks it. */
+export interface ContainerRuntime {
+  name: string;
+  kind: ContainerKind;
+  /** Restarts so far; also the suffix of the current instance's containerd id. */
+  restartCount: number;
+  /** containerd id of the current instance, when one exists. */
+  id?: string;
+  /** What the current instance is doing: none yet, running, or exited (`terminated`). */
+  phase: 'none' | 'running' | 'exited';
+  startedAt?: string;
+  /** Exit of the current instance, when `phase` is exited. */
+  terminated?: ContainerStateTerminated;
+  /** The previous instance's exit (Kubernetes' lastState). */
+  lastTerminated?: ContainerStateTerminated;
+  /** Why the container is not running (image pull, config error, back-off). */
+  waiting?: ContainerStateWaiting;
+  /** Set when a probe asked for a restart (`liveness`, `startup`). */
+  killRequested?: 'liveness' | 'startup';
+  /** The kernel OOM-killed the current instance. */
+  oomKilled?: boolean;
+  /** Readiness (probe result, or running without a readiness probe). */
+  ready: boolean;
+  /** The startup probe succeeded (or there is none) while running. */
+  started: boolean;
+  /** Image as the spec names it, and its resolved id (`name@digest`). */
+  image: string;
+  imageID: string;
+  /** Signal that stops it gracefully (the image's STOPSIGNAL; SIGTERM when unset). */
+  stopSignal?: number;
+  /** PID 1 of the current instance on the host (for tests and adoption checks). */
+  pid?: number;
+}
+
+/** One pod, as the agent tracks it. */
+export interface PodRuntime {
+  uid: string;
+  namespace: string;
+  name: string;
+  podIP?: string;
+  /** The network namespace path once the sandbox is up. */
+  netnsPath?: string;
+  startTime?: string;
+  init: Map<string, ContainerRuntime>;
+  app: Map<string, ContainerRuntime>;
+  /** Per container name, the OCI mounts of its volumes (from the VolumeManager). */
+  mounts?: Map<string, import('../containerd/spec.js').SpecMount[]>;
+  /** resourceVersions of the ConfigMaps/Secrets the volumes were last prepared from. */
+  refsVersion?: string;
+  /** A pod-level condition problem (e.g. CreateContainerConfigError for volumes). */
+  configError?: string;
+  /** Conditions as last written, to keep their lastTransitionTime. */
+  conditions: Condition[];
+  /** The pod reached Succeeded/Failed: nothing runs any more. */
+  terminal?: 'Succeeded' | 'Failed';
+  /** Machine-readable reason of a terminal pod (e.g. DeadlineExceeded). */
+  reason?: string;
+  /** Failure message of a terminal pod. */
+  message?: string;
+  /** The sandbox was released after the pod finished. */
+  released?: boolean;
+}
+
+/** A fresh container entry. */
+export function newContainer(name: string, kind: ContainerKind, image: string): ContainerRuntime {
+  return { name, kind, restartCount: 0, phase: 'none', ready: false, started: false, image, imageID: '' };
+}
