@@ -16,6 +16,7 @@
  * `watches` mapping other kinds to those keys, `reconcile(key, ctx)`) and `manager.add()` it
  * before `start()`.
  */
+import { setMaxListeners } from 'node:events';
 import { errorMessage, isGantryError } from '../errors.js';
 import { objectKey, type ObjectRef } from '../model/keys.js';
 import type { KubeObject, OwnerReference } from '../model/types.js';
@@ -123,8 +124,15 @@ interface Running {
 
 /** Runs controllers: shared cache, one queue per controller, N workers each. */
 export class ControllerManager {
+  /** Every worker waits on this signal, so it has many listeners by design. */
+  private static newAbort(): AbortController {
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    return ac;
+  }
+
   private controllers: Running[] = [];
-  private abort = new AbortController();
+  private abort = ControllerManager.newAbort();
   private workers: Promise<void>[] = [];
   private started = false;
   private cacheInstance?: Cache;

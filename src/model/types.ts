@@ -68,6 +68,8 @@ export interface Condition {
   lastTransitionTime?: string;
   lastUpdateTime?: string;
   lastProbeTime?: string | null;
+  /** Node conditions: when the node agent last reported this condition. */
+  lastHeartbeatTime?: string;
   observedGeneration?: number;
 }
 
@@ -517,6 +519,9 @@ export interface Job extends KubeObject {
     active?: number;
     succeeded?: number;
     failed?: number;
+    ready?: number;
+    /** Indexed Jobs: the succeeded indexes, as Kubernetes writes them ("0-2,5"). */
+    completedIndexes?: string;
     startTime?: string;
     completionTime?: string;
     conditions?: Condition[];
