@@ -4,11 +4,23 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage, isGantryError } from '../errors.js';
-import type { Store } from '../store/types.js';
+import type { KubeObject } from '../model/types.js';
+import type { Store, WatchEvent } from '../store/types.js';
 import type { Recorder } from './types.js';
 
 /** Kinds whose changes are not recorded one by one: the Sync object has its own sync records. */
 const NOT_RECORDED = new Set(['Sync']);
+
+/**
+ * True for a Node update that only moves heartbeat times: recording those would add a commit
+ * per node every 10 s and bury the changes that matter.
+ */
+export function isHeartbeatOnly(ev: WatchEvent): boolean {
+  if (ev.type !== 'MODIFIED' || ev.object.kind !== 'Node' || !ev.prevObject) return false;
+  const strip = (o: KubeObject): string => JSON.stringify(o, (k, v: unknown) =>
+    k === 'lastHeartbeatTime' || k === 'resourceVersion' ? undefined : v);
+  return strip(ev.object) === strip(ev.prevObject);
+}
 
 /** Options for {@link startAuditFeed}. */
 export interface AuditFeedOptions {
@@ -31,7 +43,7 @@ export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
     try {
       for await (const ev of store.watch({ fromRevision: from, signal })) {
         from = ev.revision;
-        if (!NOT_RECORDED.has(ev.object.kind)) recorder.recordChange(ev);
+        if (!NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev)) recorder.recordChange(ev);
       }
       return;
     } catch (err) {
