@@ -3,7 +3,7 @@
  * processes, with their output captured and failures turned into {@link GantryError}s.
  */
 import { spawn } from 'node:child_process';
-import { GantryError } from '../../errors.js';
+import { GantryError, type ErrorCode } from '../../errors.js';
 
 /** What a finished child process produced. */
 export interface ExecResult {
@@ -19,6 +19,8 @@ export interface ExecToolOptions {
   /** Extra environment variables, on top of the process's own. */
   env?: Record<string, string>;
   signal?: AbortSignal;
+  /** Code of the error when the program is missing (or a {@link mustExec} failure); default `NetworkSetupFailed`. */
+  errorCode?: ErrorCode;
 }
 
 /**
@@ -37,7 +39,7 @@ export function execTool(file: string, args: string[], opts: ExecToolOptions = {
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new GantryError('NetworkSetupFailed', `cannot run ${file}: program not found`, { cause: e, disposition: 'stalled' }));
+      if (e.code === 'ENOENT') reject(new GantryError(opts.errorCode ?? 'NetworkSetupFailed', `cannot run ${file}: program not found`, { cause: e, disposition: 'stalled' }));
       else reject(e);
     });
     child.on('close', (code, sig) => {
@@ -53,7 +55,7 @@ export function execTool(file: string, args: string[], opts: ExecToolOptions = {
 export async function mustExec(file: string, args: string[], opts: ExecToolOptions = {}): Promise<string> {
   const r = await execTool(file, args, opts);
   if (r.code !== 0) {
-    throw new GantryError('NetworkSetupFailed', `${file} ${args.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    throw new GantryError(opts.errorCode ?? 'NetworkSetupFailed', `${file} ${args.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
   }
   return r.stdout;
 }

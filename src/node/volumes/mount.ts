@@ -34,12 +34,12 @@ export async function isMountPoint(dir: string): Promise<boolean> {
 /** Mounts a tmpfs on `dir` (mode 0777 as an emptyDir), limited to `sizeBytes` when given. */
 export async function mountTmpfs(dir: string, sizeBytes?: number): Promise<void> {
   const opts = ['nosuid', 'nodev', 'mode=0777', ...(sizeBytes ? [`size=${sizeBytes}`] : [])].join(',');
-  const r = await execTool('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir]);
+  const r = await execTool('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir], { errorCode: 'VolumeSetupFailed' });
   if (r.code !== 0) throw new GantryError('VolumeSetupFailed', `cannot mount tmpfs on ${dir}: ${r.stderr.trim()}`);
 }
 
 /** Unmounts `dir`. */
 export async function unmount(dir: string): Promise<void> {
-  const r = await execTool('umount', [dir]);
+  const r = await execTool('umount', [dir], { errorCode: 'VolumeSetupFailed' });
   if (r.code !== 0) throw new GantryError('VolumeSetupFailed', `cannot unmount ${dir}: ${r.stderr.trim()}`);
 }
