@@ -19,6 +19,7 @@ import { SyncLoop } from './sync/loop.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
+import { bundledImagesDir, startLocalNode, type LocalNode } from './node/host.js';
 import { DECLARABLE_KINDS } from './model/kinds.js';
 
 /** Which parts a process runs. */
@@ -28,6 +29,8 @@ export interface Components {
   audit: boolean;
   controllers?: boolean;
   scheduler?: boolean;
+  /** The local node agent (and a private containerd unless a socket is configured). */
+  agent?: boolean;
 }
 
 /** A running gantry. */
@@ -37,6 +40,8 @@ export interface RunningGantry {
   sync?: SyncLoop;
   /** Base URL of the API, when it runs. */
   apiUrl?: string;
+  /** The local node, when the agent runs. */
+  node?: LocalNode;
   /**
    * Starts polling the source (no-op without a sync loop). Separate from start-up so that a
    * caller can run and report the first pass itself.
@@ -97,6 +102,18 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     });
   }
 
+  let node: LocalNode | undefined;
+  if (components.agent) {
+    node = await startLocalNode({
+      store,
+      logger,
+      dataDir: config.dataDir,
+      containerdSocket: config.containerdSocket,
+      imagesDirs: [config.imagesDir, paths.images, bundledImagesDir()].filter((d): d is string => d !== undefined),
+    });
+    progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
+  }
+
   let apiUrl: string | undefined;
   let api: ReturnType<typeof createApiServer> | undefined;
   if (components.api) {
@@ -127,6 +144,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     recorder,
     sync,
     apiUrl,
+    node,
     startPolling() {
       sync?.start(ac.signal, { immediate: false });
     },
@@ -137,6 +155,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
       await sync?.idle();
       await controllers?.stop();
+      await node?.stop();
       await Promise.allSettled(background);
       await recorder?.close();
       await store.close();

@@ -9,6 +9,8 @@ import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
+import { runDown } from './commands/down.js';
+import { runLogs } from './commands/logs.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
 
 /** Prints a command's output and sets the exit code. */
@@ -28,8 +30,33 @@ export function buildProgram(): Command {
     program.command('up').description('run everything in one process: sync, store, audit trail, API (and, as they land, controllers and the node agent)'),
     { repoDescription: 'desired-state repo, URL or local path (default: the bundled sample app)' },
   ).action(async (o: SourceOptions) => {
-    await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry up' });
+    await runForeground(o, {
+      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true },
+      title: 'gantry up',
+    });
   });
+
+  withSourceOptions(
+    program.command('server').description('control plane only: sync, store, controllers, scheduler, audit trail, API'),
+    { repoDescription: 'desired-state repo, URL or local path (default: the bundled sample app)' },
+  ).action(async (o: SourceOptions) => {
+    await runForeground(o, {
+      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true },
+      title: 'gantry server',
+    });
+  });
+
+  withDataDir(program.command('down').description('remove the containers, pod networks and private containerd gantry runs here (state and history stay)'))
+    .addOption(new Option('--containerd-socket <path>', 'the containerd gantry used, if not its private one').env('GANTRY_CONTAINERD_SOCKET'))
+    .action(async (o) => finish(await runDown(o)));
+
+  withDataDir(program.command('logs <pod>').description('print the logs of a container of a pod on this machine'))
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-c, --container <name>', 'container (default: the only one)')
+    .option('-f, --follow', 'keep printing as the log grows')
+    .option('-p, --previous', 'the previous (restarted) container\'s log')
+    .option('--tail <lines>', 'only the last N lines')
+    .action(async (pod: string, o) => finish(await runLogs(pod, o)));
 
   withSourceOptions(
     program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass'),

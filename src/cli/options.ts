@@ -20,6 +20,8 @@ export interface SourceOptions extends DataDirOptions {
   interval: string;
   listen: string;
   webhookSecret?: string;
+  containerdSocket?: string;
+  imagesDir?: string;
   logLevel?: string;
 }
 
@@ -39,6 +41,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--interval <duration>', 'poll interval (0 disables polling)').env('GANTRY_INTERVAL').default('30s'))
     .addOption(new Option('--listen <host:port>', 'API and webhook address').env('GANTRY_LISTEN').default('127.0.0.1:7480'))
     .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
+    .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
+    .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -53,5 +57,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     intervalMs: parseDuration(o.interval, '--interval'),
     listen: o.listen,
     webhookSecret: o.webhookSecret,
+    containerdSocket: o.containerdSocket,
+    imagesDir: o.imagesDir,
   };
 }

@@ -15,6 +15,7 @@ import type { Store } from '../../store/types.js';
 import { formatIssue } from '../../sync/loop.js';
 import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
 import { humanDuration, renderTable } from '../printers.js';
+import { clusterSummary } from '../summary.js';
 
 /** Opens the store of a data directory read-only; a clear error when there is none. */
 async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
@@ -63,6 +64,7 @@ export async function runStatus(o: { dataDir: string; output?: string }): Promis
       for (const i of st.issues) lines.push(`  ${formatIssue(i)}`);
     }
     lines.push(`Objects:    ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
+    lines.push(...(await clusterSummary(store)).lines);
     return { output: lines.join('\n'), exitCode: ready?.status === 'True' ? 0 : 1 };
   });
 }

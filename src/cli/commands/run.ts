@@ -1,27 +1,32 @@
 /**
- * `gantry up` and `gantry sync`: run gantry in the foreground until Ctrl-C.
+ * `gantry up`, `gantry server` and `gantry sync`: run gantry in the foreground until Ctrl-C.
+ *
+ * Progress uses ora: a spinner on a terminal, plain lines otherwise (CI, logs), with no code
+ * of ours to tell the two apart.
  */
+import ora from 'ora';
 import pc from 'picocolors';
 import { startGantry, type Components } from '../../app.js';
 import { dataPaths } from '../../config.js';
 import { createLogger } from '../../log.js';
 import { materializeSampleRepo } from '../../sync/sample.js';
 import { configFrom, type SourceOptions } from '../options.js';
+import { clusterSummary } from '../summary.js';
 
-/** Options of `gantry up`. */
-export type UpOptions = SourceOptions;
-
-/** Prints a progress line to stderr (stdout stays for data). */
-function step(text: string): void {
-  process.stderr.write(`${pc.green('✓')} ${text}\n`);
-}
+/** How long start-up waits for workloads to become ready before printing the summary anyway. */
+const SETTLE_TIMEOUT_MS = 120_000;
 
 /**
  * Runs the given parts until SIGINT/SIGTERM. Without `--repo`, deploys the bundled sample app
- * from a Git repository made for it in the data directory.
+ * from a Git repository made for it in the data directory. Ctrl-C stops gantry; pods keep
+ * running and the next start adopts them.
  */
 export async function runForeground(o: SourceOptions, opts: { components: Components; title: string }): Promise<void> {
   const logger = createLogger({ level: o.logLevel });
+  const spinner = ora({ stream: process.stderr });
+  const step = (text: string): void => {
+    spinner.succeed(text);
+  };
   let repo = o.repo;
   if (!repo) {
     repo = dataPaths(o.dataDir).sampleRepo;
@@ -30,19 +35,49 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
   }
   const config = configFrom(o, repo);
   process.stderr.write(`${pc.bold(opts.title)} — repo ${repo}${config.ref ? ` @ ${config.ref}` : ''}, data in ${config.dataDir}\n`);
-  const gantry = await startGantry({ config, logger, components: opts.components, onProgress: step });
+  if (!opts.components.agent) {
+    process.stderr.write(pc.dim('this process runs no node agent: pods are scheduled and stored, containers run on agents\n'));
+  }
+  spinner.start('starting');
+  const gantry = await startGantry({
+    config,
+    logger,
+    components: opts.components,
+    onProgress: (text) => {
+      step(text);
+      spinner.start('starting');
+    },
+  });
   if (gantry.sync) {
+    spinner.text = 'syncing';
     const outcome = await gantry.sync.trigger('start');
     const rev = outcome.revision?.commit.slice(0, 7) ?? '?';
     if (outcome.outcome === 'applied' || outcome.outcome === 'unchanged') {
       const p = outcome.plan!;
       step(`synced revision ${rev}: ${p.create.length} created, ${p.update.length} updated, ${p.prune.length} pruned, ${p.unchanged.length} unchanged`);
     } else {
-      process.stderr.write(`${pc.red('✗')} revision ${rev} ${outcome.outcome}: ${outcome.error ?? `${outcome.issues?.length ?? 0} problem(s); see gantry status`}\n`);
+      spinner.fail(`revision ${rev} ${outcome.outcome}: ${outcome.error ?? `${outcome.issues?.length ?? 0} problem(s); see gantry status`}`);
     }
   }
+  if (opts.components.agent) {
+    // Wait for the workloads to come up, so that the summary shows a running app.
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    spinner.start('starting pods');
+    for (;;) {
+      const summary = await clusterSummary(gantry.store);
+      spinner.text = `starting pods — ${summary.lines.at(-1)?.replace(/^Pods:\s+/, '') ?? ''}`;
+      if (summary.settled || Date.now() > deadline) {
+        if (summary.settled) step('workloads ready');
+        else spinner.warn('some workloads are not ready yet (gantry status shows why)');
+        process.stderr.write(`${summary.lines.map((l) => `  ${l}`).join('\n')}\n`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  spinner.stop();
   gantry.startPolling();
-  process.stderr.write(`${pc.dim('watching for changes; gantry status shows the state; Ctrl-C stops gantry')}\n`);
+  process.stderr.write(`${pc.dim('watching for changes; gantry status shows the state; Ctrl-C stops gantry (pods keep running)')}\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -55,5 +90,5 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
   });
   process.stderr.write('stopping…\n');
   await gantry.stop();
-  step('stopped');
+  process.stderr.write(`${pc.green('✔')} stopped${opts.components.agent ? '; pods keep running, `gantry down` removes them' : ''}\n`);
 }

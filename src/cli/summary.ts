@@ -1,0 +1,67 @@
+/**
+ * A few lines on what runs: nodes, workloads and their readiness, pods by phase. Shown by
+ * `gantry status` and at the end of `gantry up`'s start-up.
+ */
+import type { Deployment, DaemonSet, Job, KubeObject, Node, Pod, StatefulSet } from '../model/types.js';
+import type { Store } from '../store/types.js';
+import { podStatus } from './printers.js';
+
+/** What the summary reports; `settled` is true when every workload has its pods ready. */
+export interface ClusterSummary {
+  lines: string[];
+  settled: boolean;
+}
+
+function nodeReady(n: Node): boolean {
+  return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+function ns(o: KubeObject): string {
+  return o.metadata.namespace && o.metadata.namespace !== 'default' ? `${o.metadata.namespace}/` : '';
+}
+
+/** Reads the store and summarises it. */
+export async function clusterSummary(store: Store): Promise<ClusterSummary> {
+  const nodes = (await store.list<Node>('Node')).items;
+  const deployments = (await store.list<Deployment>('Deployment')).items;
+  const statefulSets = (await store.list<StatefulSet>('StatefulSet')).items;
+  const daemonSets = (await store.list<DaemonSet>('DaemonSet')).items;
+  const jobs = (await store.list<Job>('Job')).items;
+  const pods = (await store.list<Pod>('Pod')).items;
+  const lines: string[] = [];
+  let settled = true;
+
+  lines.push(`Nodes:      ${nodes.length === 0 ? 'none registered' : nodes.map((n) => `${n.metadata.name} ${nodeReady(n) ? 'Ready' : 'NotReady'}`).join(', ')}`);
+  const workloads: string[] = [];
+  for (const d of deployments) {
+    const want = d.spec.replicas ?? 1;
+    const ready = d.status?.readyReplicas ?? 0;
+    const upToDate = d.status?.updatedReplicas ?? 0;
+    if (ready < want || upToDate < want) settled = false;
+    workloads.push(`deployment ${ns(d)}${d.metadata.name} ${ready}/${want} ready`);
+  }
+  for (const s of statefulSets) {
+    const want = s.spec.replicas ?? 1;
+    const ready = s.status?.readyReplicas ?? 0;
+    if (ready < want) settled = false;
+    workloads.push(`statefulset ${ns(s)}${s.metadata.name} ${ready}/${want} ready`);
+  }
+  for (const d of daemonSets) {
+    const want = d.status?.desiredNumberScheduled ?? 0;
+    const ready = d.status?.numberReady ?? 0;
+    if (ready < want) settled = false;
+    workloads.push(`daemonset ${ns(d)}${d.metadata.name} ${ready}/${want} ready`);
+  }
+  for (const j of jobs) {
+    const done = j.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    workloads.push(`job ${ns(j)}${j.metadata.name} ${done ? done.type.toLowerCase() : `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1} done`}`);
+  }
+  if (workloads.length > 0) lines.push(`Workloads:  ${workloads.join(', ')}`);
+  const byStatus = new Map<string, number>();
+  for (const p of pods) byStatus.set(podStatus(p), (byStatus.get(podStatus(p)) ?? 0) + 1);
+  if (pods.length > 0) {
+    lines.push(`Pods:       ${[...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+  }
+  if (nodes.length === 0 && pods.length > 0) settled = false;
+  return { lines, settled };
+}

@@ -1,0 +1,130 @@
+/**
+ * Builds a node agent on this machine from real parts: containerd (the given socket, or a
+ * private one left running across gantry restarts so pods keep running), CNI networking,
+ * host volumes and log files. Used by `gantry up`; `gantry down` undoes it.
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Store } from '../store/types.js';
+import { NodeAgent } from './agent/agent.js';
+import { ContainerdClient } from './containerd/client.js';
+import { startPrivateContainerd, stopPrivateContainerd } from './containerd/daemon.js';
+import { FileContainerLogs } from './logs/index.js';
+import { CniNetworkManager } from './network/index.js';
+import { HostVolumeManager } from './volumes/index.js';
+
+/** containerd namespace gantry works in. */
+export const CONTAINERD_NAMESPACE = 'gantry';
+
+/** Options for {@link startLocalNode}. */
+export interface LocalNodeOptions {
+  store: Store;
+  logger: Logger;
+  /** gantry's data dir; the node keeps its state in `<dataDir>/node` and containerd in `<dataDir>/containerd`. */
+  dataDir: string;
+  /** Use this containerd socket instead of a private containerd. */
+  containerdSocket?: string;
+  /** Air-gap images directories imported at start (those that exist). */
+  imagesDirs?: string[];
+  nodeName?: string;
+  insecureRegistries?: string[];
+}
+
+/** A running local node. */
+export interface LocalNode {
+  agent: NodeAgent;
+  nodeName: string;
+  containerdAddress: string;
+  /** Stops the agent (pods and the private containerd keep running). */
+  stop(): Promise<void>;
+}
+
+/** The images folder next to the installed package, where setup builds the busybox image. */
+export function bundledImagesDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'package.json'))) return existsSync(join(dir, 'images')) ? join(dir, 'images') : undefined;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** Starts containerd (if needed) and the node agent. */
+export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode> {
+  const nodeDir = join(opts.dataDir, 'node');
+  let address = opts.containerdSocket;
+  let runcRoot: string | undefined;
+  if (!address) {
+    // Detached: containerd (and so every pod's shim) outlives gantry; the next `gantry up`
+    // finds it by its pidfile and adopts the pods.
+    const daemon = await startPrivateContainerd({
+      dataDir: join(opts.dataDir, 'containerd'),
+      detached: true,
+      logger: opts.logger.child({ component: 'containerd' }),
+    });
+    address = daemon.address;
+    runcRoot = daemon.runcRoot;
+  }
+  const client = await ContainerdClient.connect({ address, namespace: CONTAINERD_NAMESPACE });
+  const nodeName = opts.nodeName ?? hostname();
+  const imagesDir = (opts.imagesDirs ?? []).find((d) => existsSync(d));
+  const agent = new NodeAgent({
+    store: opts.store,
+    nodeName,
+    client,
+    runcRoot,
+    network: new CniNetworkManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'cni' }) }),
+    volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
+    logs: new FileContainerLogs({ dataDir: nodeDir }),
+    dataDir: nodeDir,
+    logger: opts.logger.child({ component: 'agent', node: nodeName }),
+    imagesDir,
+    insecureRegistries: opts.insecureRegistries,
+  });
+  await agent.start();
+  return {
+    agent,
+    nodeName,
+    containerdAddress: address,
+    async stop() {
+      await agent.stop();
+      client.close();
+    },
+  };
+}
+
+/**
+ * `gantry down`: removes every container gantry runs on this node, the pod networks and
+ * volumes (never StatefulSet claim directories), the node's bridge, and stops the private
+ * containerd. Returns what was removed.
+ */
+export async function takeDownLocalNode(opts: { dataDir: string; containerdSocket?: string; logger: Logger }): Promise<{ containers: number; networks: number; containerdStopped: boolean }> {
+  const nodeDir = join(opts.dataDir, 'node');
+  let containers = 0;
+  const { findRunningPrivateContainerd } = await import('./containerd/daemon.js');
+  const address = opts.containerdSocket ?? (await findRunningPrivateContainerd(join(opts.dataDir, 'containerd')))?.address;
+  if (address) {
+    const { deleteContainer, stopTask } = await import('./containerd/run.js');
+    const client = await ContainerdClient.connect({ address, namespace: CONTAINERD_NAMESPACE });
+    try {
+      for (const c of await client.listContainerRecords()) {
+        await stopTask(client, c.id, { gracePeriodMs: 10_000 }).catch(() => undefined);
+        await deleteContainer(client, c.id);
+        containers++;
+      }
+    } finally {
+      client.close();
+    }
+  }
+  const network = new CniNetworkManager({ dataDir: nodeDir, logger: opts.logger });
+  const volumes = new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger });
+  const uids = await network.list();
+  for (const uid of uids) await network.tearDown(uid);
+  for (const uid of await volumes.list()) await volumes.cleanup(uid);
+  await network.cleanupNode();
+  const containerdStopped = opts.containerdSocket ? false : await stopPrivateContainerd(join(opts.dataDir, 'containerd'));
+  return { containers, networks: uids.length, containerdStopped };
+}
