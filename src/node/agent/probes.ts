@@ -122,7 +122,7 @@ type ProbeKind = 'startup' | 'liveness' | 'readiness';
 
 /** The probes of one running container instance; stop() when the instance ends. */
 export class ContainerProbes {
-  /** Readiness: the probe's verdict, or true while running without a readiness probe. */
+  /** Readiness: the probe's verdict, or (without a readiness probe) whether the container started. */
   ready: boolean;
   /** Startup probe passed (true when there is none). */
   started: boolean;
@@ -138,7 +138,8 @@ export class ContainerProbes {
     const c = opts.target.container;
     this.run = opts.run ?? runProbe;
     this.started = !c.startupProbe || !!opts.initialStarted;
-    this.ready = c.readinessProbe ? !!opts.initialReady && this.started : true;
+    // Without a readiness probe a container is ready once started (the startup probe gates it).
+    this.ready = c.readinessProbe ? !!opts.initialReady && this.started : this.started;
   }
 
   /** True when the container has any probe. */
@@ -196,6 +197,7 @@ export class ContainerProbes {
       if (kind === 'startup') {
         if (successes >= 1) {
           this.started = true;
+          if (!this.opts.target.container.readinessProbe) this.ready = true;
           this.opts.onChange();
           this.startGated();
           return;
