@@ -35,7 +35,7 @@ export function agentPrerequisites(): string | undefined {
   return undefined;
 }
 
-/** Picks the logs implementation: the real one when src/node/logs exports it, else the file fake. */
+/** The real FileContainerLogs (the file fake when src/node/logs is absent). */
 async function makeLogs(dir: string): Promise<ContainerLogs> {
   try {
     const mod = (await import('../../src/node/logs/index.js' as string)) as Record<string, unknown>;
@@ -83,7 +83,8 @@ export async function startAgentBed(opts: Partial<NodeAgentOptions> = {}): Promi
   const ipForward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
   const network = new CniNetworkManager({ dataDir: nodeDir, podCidr: `10.98.${randomInt(1, 250)}.0/24`, bridgeName: `gagt${tag}`, networkName: `gagt-${tag}` });
   const volumes = new HostVolumeManager({ dataDir: nodeDir });
-  const logs = await makeLogs(nodeDir);
+  // As gantry lays out its data dir: logs in <data>/logs (FileContainerLogs gets the data dir), the rest in <data>/node.
+  const logs = await makeLogs(ctd.dir);
   const nodeName = `node-${tag}`;
   const agentOptions: NodeAgentOptions = {
     store,
