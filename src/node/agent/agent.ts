@@ -8,6 +8,7 @@
  * `stop()` leaves the pods running; the next agent on the same containerd adopts them by their
  * container labels (see {@link PodSyncer.adopt}).
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, isGantryError } from '../../errors.js';
@@ -118,6 +119,8 @@ export class NodeAgent {
     if (this.started) return;
     this.started = true;
     const ac = new AbortController();
+    // Every worker, watch and timer waits on this one signal.
+    setMaxListeners(0, ac.signal);
     this.ac = ac;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     const log = this.o.logger;
