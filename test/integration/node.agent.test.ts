@@ -214,4 +214,20 @@ describe('NodeAgent (real containerd, CNI, volumes, SQLite store)', function () 
     assert.match(text, /out/);
     assert.match(text, /err/);
   });
+
+  it('an image that cannot be pulled waits with ErrImagePull and then ImagePullBackOff, with the registry error', async () => {
+    // A loopback registry address where nothing listens: the pull fails at once.
+    await bed.createPod('nopull', { containers: [{ name: 'main', image: '127.0.0.1:1/missing/app:1.0', imagePullPolicy: 'Always', command: ['true'] }] });
+    const first = await bed.waitPod('nopull', (p) => cs(p, 'main')?.state.waiting?.reason === 'ErrImagePull');
+    assert.match(cs(first, 'main')!.state.waiting!.message!, /127\.0\.0\.1:1\/missing\/app:1\.0/);
+    const later = await bed.waitPod('nopull', (p) => cs(p, 'main')?.state.waiting?.reason === 'ImagePullBackOff');
+    assert.match(cs(later, 'main')!.state.waiting!.message!, /^Back-off pulling image "127\.0\.0\.1:1\/missing\/app:1\.0"/);
+    assert.equal(later.status?.phase, 'Pending');
+  });
+
+  it('imagePullPolicy Never with an absent image waits with ErrImageNeverPull', async () => {
+    await bed.createPod('never', { containers: [{ name: 'main', image: 'gantry.local/absent:1.0', imagePullPolicy: 'Never', command: ['true'] }] });
+    const pod = await bed.waitPod('never', (p) => cs(p, 'main')?.state.waiting?.reason === 'ErrImageNeverPull');
+    assert.equal(cs(pod, 'main')!.state.waiting!.message, 'Container image "gantry.local/absent:1.0" is not present with pull policy of Never');
+  });
 });
