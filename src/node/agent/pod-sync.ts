@@ -632,6 +632,7 @@ export class PodSyncer {
       const pod = this.pods.get(l.podUid);
       if (!pod) {
         await deleteContainer(client, r.id);
+        removeCgroup(cgroupsPathFor(l.podUid));
         removed++;
         continue;
       }
@@ -712,6 +713,7 @@ export class PodSyncer {
     for (const uid of await this.o.network.list()) {
       if (known(uid)) continue;
       await this.o.network.tearDown(uid);
+      removeCgroup(cgroupsPathFor(uid));
       orphanPods++;
     }
     for (const uid of await this.o.volumes.list()) {
