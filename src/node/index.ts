@@ -1,15 +1,13 @@
 /**
- * The node side of gantry: the agent (kubelet) and the parts it is built on. What `gantry up` and
- * `gantry agent` wire together:
+ * The node side of gantry: the agent (kubelet) and the parts it is built on. Node data dir
+ * layout (`<data-dir>/node`, as src/node/host.ts wires it; every manager gets this dir):
  *
  * ```
- * node dir = <data-dir>/node
- * new NodeAgent({ store, nodeName, client, runcRoot: daemon.runcRoot,
- *   network: new CniNetworkManager({ dataDir: nodeDir }),     // <node dir>/network
- *   volumes: new HostVolumeManager({ dataDir: nodeDir }),     // <node dir>/pods/<uid>/volumes, <node dir>/volumes (claims)
- *   logs: new FileContainerLogs({ dataDir: dataDir }),        // <data-dir>/logs (dataPaths().logs; read by `gantry logs`)
- *   dataDir: nodeDir,                                         // <node dir>/sandboxes/<uid> (hosts, resolv.conf)
- *   imagesDir: dataPaths(dataDir).images, logger })
+ * <node dir>/network/…               CniNetworkManager (per-pod records, host-local IPAM state)
+ * <node dir>/pods/<uid>/volumes/…    HostVolumeManager (emptyDir, configMap, secret)
+ * <node dir>/volumes/<ns>/<claim>    HostVolumeManager (persistentVolumeClaim dirs, kept)
+ * <node dir>/logs/<uid>/<c>/<n>.log  FileContainerLogs (read by `gantry logs`)
+ * <node dir>/sandboxes/<uid>/        NodeAgent (the pod's generated hosts and resolv.conf)
  * ```
  */
 export * from './types.js';

@@ -83,8 +83,8 @@ export async function startAgentBed(opts: Partial<NodeAgentOptions> = {}): Promi
   const ipForward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
   const network = new CniNetworkManager({ dataDir: nodeDir, podCidr: `10.98.${randomInt(1, 250)}.0/24`, bridgeName: `gagt${tag}`, networkName: `gagt-${tag}` });
   const volumes = new HostVolumeManager({ dataDir: nodeDir });
-  // As gantry lays out its data dir: logs in <data>/logs (FileContainerLogs gets the data dir), the rest in <data>/node.
-  const logs = await makeLogs(ctd.dir);
+  // As gantry lays out its data dir (src/node/host.ts): store in <data>/state.db, the node in <data>/node.
+  const logs = await makeLogs(nodeDir);
   const nodeName = `node-${tag}`;
   const agentOptions: NodeAgentOptions = {
     store,

@@ -3,10 +3,12 @@
  * shows it. The pod is resolved in the store (read-only, so it works beside a running gantry);
  * the lines come from the node's log files.
  *
- * Data-dir layout this relies on: the node agent's `FileContainerLogs` is given the gantry data
- * dir, so logs live in `dataPaths(dataDir).logs` (`<data-dir>/logs/<pod-uid>/<container>/<restart>.log`).
+ * Data-dir layout this relies on: the local node keeps its state in `<data-dir>/node` (see
+ * src/node/host.ts), its `FileContainerLogs` included, so logs live in
+ * `<data-dir>/node/logs/<pod-uid>/<container>/<restart>.log`.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { dataPaths } from '../../config.js';
 import { GantryError, isGantryError } from '../../errors.js';
 import type { Pod } from '../../model/types.js';
@@ -28,6 +30,11 @@ export interface LogsOptions {
   out?: NodeJS.WritableStream;
   /** Ends following (tests); default: Ctrl-C. */
   signal?: AbortSignal;
+}
+
+/** The node data dir of the local node in a gantry data dir (as src/node/host.ts lays it out). */
+export function nodeDataDir(dataDir: string): string {
+  return path.join(dataDir, 'node');
 }
 
 /** Which container to show: the named one, or the pod's only one (kubectl's rule and wording). */
@@ -90,7 +97,7 @@ export async function runLogs(pod: string, opts: LogsOptions): Promise<{ output:
   const lines: string[] = [];
   const out = opts.out ?? process.stdout;
   try {
-    for await (const line of readLogs({ dataDir: opts.dataDir, podUid: found.metadata.uid!, container, previous: opts.previous, follow: opts.follow, tailLines, signal: ac.signal })) {
+    for await (const line of readLogs({ dataDir: nodeDataDir(opts.dataDir), podUid: found.metadata.uid!, container, previous: opts.previous, follow: opts.follow, tailLines, signal: ac.signal })) {
       if (opts.follow) out.write(`${line}\n`);
       else lines.push(line);
     }
