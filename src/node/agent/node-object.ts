@@ -27,11 +27,13 @@ export interface MachineInfo {
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
-/** Reads the machine: cores, memory, first non-loopback IPv4 (or `preferredIP`), arch. */
+/** Reads the machine: cores, memory, first non-loopback IPv4 outside pod bridges (or `preferredIP`), arch. */
 export function readMachine(preferredIP?: string): MachineInfo {
   let internalIP = preferredIP;
   if (!internalIP) {
-    for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
+      // Pod bridges and veths are not the node's address (they exist again after a restart).
+      if (/^(veth|cni|docker|gantry|gagt|gbn|br-)/.test(name)) continue;
       const a = addrs?.find((x) => x.family === 'IPv4' && !x.internal);
       if (a) {
         internalIP = a.address;
