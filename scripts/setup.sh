@@ -32,12 +32,11 @@ fi
 say "building"
 npm run --silent build
 
-if [ -f scripts/build-test-image.sh ] || [ -f scripts/build-image.ts ]; then
-  images_dir="${GANTRY_IMAGES_DIR:-images}"
-  if [ ! -d "$images_dir/busybox" ]; then
-    say "building the air-gap busybox image into $images_dir/"
-    mkdir -p "$images_dir"
-    if [ -f scripts/build-test-image.sh ]; then bash scripts/build-test-image.sh "$images_dir/busybox"
-    else node --import tsx scripts/build-image.ts "$images_dir/busybox"; fi
-  fi
+# The sample app's image, built offline from busybox-static into the air-gap images folder that
+# `gantry up` imports at start. Rebuilt when busybox changes (the layout records its digest).
+images_dir="${GANTRY_IMAGES_DIR:-images}"
+if [ ! -f "$images_dir/busybox/index.json" ] || [ /bin/busybox -nt "$images_dir/busybox/index.json" ]; then
+  say "building the air-gap image gantry.local/busybox:1.35 into $images_dir/busybox"
+  mkdir -p "$images_dir"
+  node --import tsx scripts/build-test-image.ts "$images_dir/busybox" gantry.local/busybox:1.35 >/dev/null
 fi
