@@ -2,39 +2,136 @@
  * Manifest loading: source files → desired objects with their origin (file, line, document).
  *
  * Parsing is safe and bounded: js-yaml with plain data types only (no functions, no classes),
- * duplicate keys are errors, and each file is limited in size, document count and alias use
- * (aliases are counted and their expansion is measured before anything is constructed, so a
- * "billion laughs" document is refused after one linear pass over its events).
+ * duplicate keys are errors, and each file is limited in size, document count and alias use.
+ * js-yaml shares an aliased node instead of copying it, so even a "billion laughs" document
+ * parses in linear time; aliases are counted while parsing, and a document that uses any has
+ * its expanded size measured (a walk that visits each shared node once) before it is accepted.
  *
  * Scalars resolve as Kubernetes resolves them (sigs.k8s.io/yaml, YAML 1.1): `0644` is octal,
  * `yes`/`no`/`on`/`off` are booleans, and merge keys (`<<: *base`) work. Timestamps stay
  * strings (there is no date type in a manifest).
  */
-import {
-  EVENT_ID,
-  JSON_SCHEMA,
-  Schema,
-  YAMLException,
-  boolYaml11Tag,
-  constructFromEvents,
-  floatYaml11Tag,
-  intYaml11Tag,
-  mapTag,
-  mergeTag,
-  nullYaml11Tag,
-  parseEvents,
-  seqTag,
-  strTag,
-  type Event,
-} from 'js-yaml';
+import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Schema, type State } from 'js-yaml';
 import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
-import { LineIndex, documentRoot, locatePath, nodeStart, parseFieldPath, sequenceItemStarts } from './locate.js';
+import { SourceMap, parseFieldPath } from './locate.js';
 import type { DesiredObject, ManifestIssue, SourceFile } from './types.js';
 
+// YAML 1.1 scalars (https://yaml.org/type/), the set sigs.k8s.io/yaml resolves. Each resolver
+// looks at the first character before any regular expression: it runs on every plain scalar.
+
+const BOOLS = new Map<string, boolean>([
+  ...['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'].map((s) => [s, true] as const),
+  ...['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'].map((s) => [s, false] as const),
+]);
+
+const bool11 = new Type('tag:yaml.org,2002:bool', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data !== null && BOOLS.has(data),
+  construct: (data: string) => BOOLS.get(data),
+});
+
+const null11 = new Type('tag:yaml.org,2002:null', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data === null || data === '' || data === '~' || data === 'null' || data === 'Null' || data === 'NULL',
+  construct: () => null,
+});
+
+/** First characters a YAML 1.1 number can start with. */
+function mayBeNumber(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d /* - */ || c === 0x2b /* + */ || c === 0x2e; /* . */
+}
+
+const INT11 = /^(?:[-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+|[-+]?(?:0|[1-9][0-9_]*))$/;
+
+/** Sign and digits of a number written with `_` separators. */
+function splitSign(text: string): [number, string] {
+  const digits = text.replace(/_/g, '');
+  if (digits[0] === '-') return [-1, digits.slice(1)];
+  if (digits[0] === '+') return [1, digits.slice(1)];
+  return [1, digits];
+}
+
+/** Base-60 value of `1:30:15` style text. */
+function sexagesimal(digits: string): number {
+  let out = 0;
+  for (const part of digits.split(':')) out = out * 60 + Number(part);
+  return out;
+}
+
+function intValue(text: string): number {
+  const [sign, digits] = splitSign(text);
+  if (digits.startsWith('0b')) return sign * parseInt(digits.slice(2), 2);
+  if (digits.startsWith('0x')) return sign * parseInt(digits.slice(2), 16);
+  if (digits.includes(':')) return sign * sexagesimal(digits);
+  // A leading zero means octal in YAML 1.1 (`0644`), as Kubernetes reads file modes.
+  if (digits.length > 1 && digits[0] === '0') return sign * parseInt(digits, 8);
+  return sign * parseInt(digits, 10);
+}
+
+const int11 = new Type('tag:yaml.org,2002:int', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data !== null && data !== '' && mayBeNumber(data.charCodeAt(0)) && INT11.test(data) && Number.isFinite(intValue(data)),
+  construct: (data: string) => intValue(data),
+});
+
+const FLOAT11 = /^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+
+function floatValue(text: string): number {
+  const [sign, digits] = splitSign(text.toLowerCase());
+  if (digits === '.inf') return sign * Infinity;
+  if (digits === '.nan') return NaN;
+  return sign * (digits.includes(':') ? sexagesimal(digits) : parseFloat(digits));
+}
+
+const float11 = new Type('tag:yaml.org,2002:float', {
+  kind: 'scalar',
+  resolve: (data: string | null) => {
+    if (data === null || data === '' || !mayBeNumber(data.charCodeAt(0)) || !FLOAT11.test(data)) return false;
+    const v = floatValue(data);
+    // `.` alone matches the pattern but is no number: it stays a string.
+    return Number.isFinite(v) || /^[-+]?\.(?:inf|nan)$/i.test(data);
+  },
+  construct: (data: string) => floatValue(data),
+});
+
+const merge = new Type('tag:yaml.org,2002:merge', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data === '<<' || data === null,
+});
+
+/**
+ * The kind of node the last unknown tag was put on. js-yaml reports an unknown tag it found in
+ * a catch-all type as "cannot resolve"; this lets the message say "unknown ... tag" instead.
+ */
+let unknownTagKind: string | undefined;
+
+/** Catch-all types (a `multi` type with an empty prefix matches any tag) that refuse every tag. */
+const unknownTags = (['scalar', 'sequence', 'mapping'] as const).map(
+  (kind) =>
+    new Type('', {
+      kind,
+      multi: true,
+      resolve: () => {
+        unknownTagKind = kind;
+        return false;
+      },
+    }),
+);
+
 /** Kubernetes-compatible YAML: YAML 1.1 scalars and merge keys, nothing executable. */
-const MANIFEST_SCHEMA = new Schema([strTag, seqTag, mapTag, nullYaml11Tag, boolYaml11Tag, intYaml11Tag, floatYaml11Tag, mergeTag]);
+const MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool11, int11, float11, merge], explicit: unknownTags });
+// JSON files: JSON's own scalars only (js-yaml's JSON_SCHEMA also reads `0x1F`, `True`, `.inf`).
+const JSON_INT = /^-?(?:0|[1-9][0-9]*)$/;
+const JSON_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/;
+const jsonScalars = [
+  new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (data: string | null) => data === null || data === 'null', construct: () => null }),
+  new Type('tag:yaml.org,2002:bool', { kind: 'scalar', resolve: (data: string | null) => data === 'true' || data === 'false', construct: (data: string) => data === 'true' }),
+  new Type('tag:yaml.org,2002:int', { kind: 'scalar', resolve: (data: string | null) => data !== null && JSON_INT.test(data) && Number.isFinite(Number(data)), construct: Number }),
+  new Type('tag:yaml.org,2002:float', { kind: 'scalar', resolve: (data: string | null) => data !== null && JSON_FLOAT.test(data) && Number.isFinite(Number(data)), construct: Number }),
+];
+const JSON_MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: jsonScalars, explicit: unknownTags });
 
 /** Limits applied per file. */
 export interface LoaderLimits {
@@ -91,6 +188,8 @@ interface ParsedObject {
   key: string;
   line: number;
   document: number;
+  /** Offset where the document's root node starts, to find it again for positions. */
+  start: number;
   /** Path prefix inside the document (`['items', 3]` for an item of a List). */
   prefix: Array<string | number>;
 }
@@ -173,10 +272,27 @@ function keyAt(text: string, pos: number): string | undefined {
   return m ? (m[1] ?? m[2]?.replace(/''/g, "'") ?? m[3]) : undefined;
 }
 
+/** 1-based line of an offset in `text`. */
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/** Where a document's root starts, past a tag (`--- !!map`): the line of its content, not of its tag. */
+function rootStart(text: string, position: number): number {
+  if (text.charCodeAt(position) !== 0x21 /* ! */) return position;
+  const m = /^!\S*(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*/.exec(text.slice(position, position + 1000));
+  return m && position + m[0].length < text.length ? position + m[0].length : position;
+}
+
 function yamlIssue(err: unknown): FileIssue {
   if (err instanceof YAMLException) {
-    const line = err.mark ? err.mark.line + 1 : undefined;
+    // js-yaml checks for NUL before it counts lines: count them here.
+    const line = err.mark ? (/^null byte/.test(err.reason) ? lineOf(err.mark.buffer, err.mark.position) : err.mark.line + 1) : undefined;
     let message = err.reason || err.message;
+    const unknown = /^cannot resolve a node with (!<[^>]*>) explicit tag/.exec(message);
+    if (unknown && unknownTagKind !== undefined) message = `unknown ${unknownTagKind} tag ${unknown[1]}`;
     if (err.mark && /duplicated mapping key/.test(message)) {
       const key = keyAt(err.mark.buffer, err.mark.position);
       message = key !== undefined ? `duplicate key "${key}"` : 'duplicate key';
@@ -186,80 +302,102 @@ function yamlIssue(err: unknown): FileIssue {
   return { message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` };
 }
 
+/** What the parse recorded about one document. */
 interface DocInfo {
-  /** Index of the document's root node event. */
-  root: number;
-  /** Offset where the document's content starts (-1 when empty). */
+  /** Offset where the document's root node starts (its anchor or tag, if any). */
   start: number;
+  /** 1-based line of `start`. */
+  line: number;
+  /** Aliases (`*name`) used in the document. */
+  aliases: number;
+}
+
+/** Thrown out of the parse to stop it as soon as a limit is crossed. */
+class LimitCrossed {
+  constructor(readonly issue: FileIssue) {}
+}
+
+/** js-yaml's parser state as its listener sees it (the typings leave out these fields). */
+interface ParserState extends State {
+  depth: number;
+  tag: string | null;
 }
 
 /**
- * One pass over the events: splits documents, and refuses a file with too many documents or a
- * document with too many aliases or too large an expansion. Returns an issue or the documents.
+ * A listener for js-yaml's parse: records where each document's root starts and counts each
+ * document's aliases, refusing a file with too many documents or a document with too many
+ * aliases on the spot.
  */
-function scanEvents(events: Event[], text: string, limits: Required<LoaderLimits>, lines: () => LineIndex): FileIssue | DocInfo[] {
-  const docs: DocInfo[] = [];
-  // Expanded size of each open container, and its anchor name.
-  const sizes: number[] = [];
-  const anchors: Array<string | undefined> = [];
-  let anchorSizes = new Map<string, number>();
-  let aliases = 0;
-  let docStart = -1;
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i] as Event;
-    switch (ev.type) {
-      case EVENT_ID.DOCUMENT:
-        if (docs.length >= limits.maxDocuments) {
-          return { message: `too many documents: more than ${limits.maxDocuments} in one file` };
-        }
-        docs.push({ root: i + 1, start: nodeStart(events[i + 1] as Event) });
-        docStart = docs[docs.length - 1]?.start ?? -1;
-        sizes.length = 0;
-        anchors.length = 0;
-        sizes.push(0);
-        anchors.push(undefined);
-        anchorSizes = new Map();
-        aliases = 0;
-        break;
-      case EVENT_ID.MAPPING:
-      case EVENT_ID.SEQUENCE:
-        sizes.push(1);
-        anchors.push(ev.anchorStart >= 0 ? text.slice(ev.anchorStart, ev.anchorEnd) : undefined);
-        break;
-      case EVENT_ID.SCALAR:
-        if (ev.anchorStart >= 0) anchorSizes.set(text.slice(ev.anchorStart, ev.anchorEnd), 1);
-        sizes[sizes.length - 1] = (sizes[sizes.length - 1] ?? 0) + 1;
-        break;
-      case EVENT_ID.ALIAS: {
-        const where = docStart >= 0 ? lines().lineOf(docStart) : undefined;
-        if (++aliases > limits.maxAliases) {
-          return { line: where, message: `too many aliases: more than ${limits.maxAliases} in one document` };
-        }
-        const size = anchorSizes.get(text.slice(ev.anchorStart, ev.anchorEnd)) ?? 1;
-        const total = (sizes[sizes.length - 1] ?? 0) + size;
-        sizes[sizes.length - 1] = total;
-        if (total > limits.maxExpandedNodes) {
-          return { line: where, message: `aliases expand this document beyond ${limits.maxExpandedNodes} nodes (refused as an alias bomb)` };
-        }
-        break;
+function watchParse(docs: DocInfo[], limits: Required<LoaderLimits>): (this: State, type: EventType, state: State) => void {
+  // End offsets of the aliases counted in the current document: js-yaml may report one alias
+  // node twice (once as a would-be mapping key, once as the node itself), at the same offset.
+  let aliasEnds: Set<number> | undefined;
+  let doc: DocInfo | undefined;
+  return (type, raw) => {
+    const state = raw as ParserState;
+    if (type === 'open') {
+      if (state.depth !== 1) return;
+      if (docs.length >= limits.maxDocuments) {
+        throw new LimitCrossed({ message: `too many documents: more than ${limits.maxDocuments} in one file` });
       }
-      case EVENT_ID.POP: {
-        const size = sizes.pop() ?? 0;
-        const anchor = anchors.pop();
-        if (anchor !== undefined) anchorSizes.set(anchor, size);
-        if (sizes.length > 0) {
-          const total = (sizes[sizes.length - 1] ?? 0) + size;
-          sizes[sizes.length - 1] = total;
-          if (aliases > 0 && total > limits.maxExpandedNodes) {
-            const where = docStart >= 0 ? lines().lineOf(docStart) : undefined;
-            return { line: where, message: `aliases expand this document beyond ${limits.maxExpandedNodes} nodes (refused as an alias bomb)` };
-          }
-        }
-        break;
-      }
+      const start = rootStart(state.input, state.position);
+      let line = state.line + 1;
+      for (let i = state.input.indexOf('\n', state.position); i >= 0 && i < start; i = state.input.indexOf('\n', i + 1)) line++;
+      doc = { start, line, aliases: 0 };
+      docs.push(doc);
+      aliasEnds = undefined;
+      return;
     }
+    // An alias is the one node that closes with a value but neither a kind nor a tag.
+    if (state.kind !== null || state.tag !== null || state.result === null || state.result === undefined || !doc) return;
+    aliasEnds ??= new Set();
+    if (aliasEnds.has(state.position)) return;
+    aliasEnds.add(state.position);
+    if (++doc.aliases > limits.maxAliases) {
+      throw new LimitCrossed({ line: doc.line, message: `too many aliases: more than ${limits.maxAliases} in one document` });
+    }
+  };
+}
+
+/**
+ * Number of nodes `root` stands for when every shared node is counted wherever it appears
+ * (mapping keys count one each), as a consumer walking the data would see it. Stops counting
+ * past `limit`; Infinity when the data contains itself (a recursive alias).
+ */
+function expandedSize(root: unknown, limit: number): number {
+  const done = new Map<object, number>();
+  const open = new Set<object>();
+  // Explicit stack: shared nodes can chain deeper than the call stack allows.
+  const stack: Array<{ node: object; children: unknown[]; next: number; size: number }> = [];
+  let result = 0;
+  const enter = (value: unknown): number | undefined => {
+    if (typeof value !== 'object' || value === null) return 1;
+    const known = done.get(value);
+    if (known !== undefined) return known;
+    if (open.has(value)) return Infinity;
+    open.add(value);
+    const children = Array.isArray(value) ? value : Object.values(value);
+    // Each mapping key is a node of its own.
+    stack.push({ node: value, children, next: 0, size: 1 + (Array.isArray(value) ? 0 : children.length) });
+    return undefined;
+  };
+  const first = enter(root);
+  if (first !== undefined) return first;
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as (typeof stack)[number];
+    if (top.next < top.children.length && top.size <= limit) {
+      const size = enter(top.children[top.next++]);
+      if (size !== undefined) top.size += size;
+      continue;
+    }
+    stack.pop();
+    open.delete(top.node);
+    done.set(top.node, top.size);
+    const parent = stack[stack.length - 1];
+    if (parent) parent.size += top.size;
+    else result = top.size;
   }
-  return docs;
+  return result;
 }
 
 /** Checks the identity fields every manifest needs; returns a problem or undefined. */
@@ -276,43 +414,51 @@ function identityProblem(doc: Record<string, unknown>): string | undefined {
 function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>): ParsedFile {
   const issues: FileIssue[] = [];
   const objects: ParsedObject[] = [];
-  let lineIndex: LineIndex | undefined;
-  const lines = (): LineIndex => (lineIndex ??= new LineIndex(text));
-
-  let events: Event[];
+  const docs: DocInfo[] = [];
   let values: unknown[];
-  let docs: DocInfo[];
   try {
-    events = parseEvents(text, {});
-    const scanned = scanEvents(events, text, limits, lines);
-    if (!Array.isArray(scanned)) return { objects, issues: [scanned] };
-    docs = scanned;
-    if (isJson && docs.length > 1) return { objects, issues: [{ message: 'a JSON file holds one document' }] };
-    values = constructFromEvents(events, { source: text, schema: isJson ? JSON_SCHEMA : MANIFEST_SCHEMA, maxAliases: limits.maxAliases });
+    unknownTagKind = undefined;
+    values = loadAll(text, null, { schema: isJson ? JSON_MANIFEST_SCHEMA : MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
   } catch (err) {
-    return { objects, issues: [yamlIssue(err)] };
+    return { objects, issues: [err instanceof LimitCrossed ? err.issue : yamlIssue(err)] };
+  }
+  if (isJson && values.length > 1) return { objects, issues: [{ message: 'a JSON file holds one document' }] };
+  for (const [document, info] of docs.entries()) {
+    if (info.aliases === 0) continue;
+    const size = expandedSize(values[document], limits.maxExpandedNodes);
+    if (size === Infinity) return { objects, issues: [{ line: info.line, message: 'an alias refers to a node that contains it (refused: it would expand forever)' }] };
+    if (size > limits.maxExpandedNodes) {
+      return { objects, issues: [{ line: info.line, message: `aliases expand this document beyond ${limits.maxExpandedNodes} nodes (refused as an alias bomb)` }] };
+    }
   }
 
+  // Lines of List items come from a second, position-keeping parse; Lists are rare.
+  let sourceMap: SourceMap | undefined;
   values.forEach((value, document) => {
     const info = docs[document];
-    if (value === null || value === undefined || !info) return;
-    const line = info.start >= 0 ? lines().lineOf(info.start) : 1;
+    if (value === null || value === undefined) return;
+    const line = info?.line ?? 1;
+    const start = info?.start ?? 0;
     if (!isRecord(value)) {
       issues.push({ line, message: `document ${document + 1} is not a mapping (found ${Array.isArray(value) ? 'a sequence' : typeof value})` });
       return;
     }
     if (value.kind === 'List' && Array.isArray(value.items)) {
-      const starts = sequenceItemStarts(events, text, info.root, ['items']);
+      let itemLines: Array<number | undefined> = [];
+      try {
+        itemLines = (sourceMap ??= new SourceMap(text)).itemLines(start, ['items']);
+      } catch {
+        // Keep the document's line for every item.
+      }
       value.items.forEach((item, idx) => {
-        const start = starts[idx];
-        const itemLine = start !== undefined && start >= 0 ? lines().lineOf(start) : line;
+        const itemLine = itemLines[idx] ?? line;
         const problem = !isRecord(item) ? 'not a mapping' : item.kind === 'List' ? 'a List inside a List' : identityProblem(item);
         if (problem) {
           issues.push({ line: itemLine, field: `items[${idx}]`, message: `List item ${idx}: ${problem}` });
           return;
         }
         const object = item as unknown as KubeObject;
-        objects.push({ object, key: objectKey(object), line: itemLine, document, prefix: ['items', idx] });
+        objects.push({ object, key: objectKey(object), line: itemLine, document, start, prefix: ['items', idx] });
       });
       return;
     }
@@ -322,13 +468,13 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
       return;
     }
     const object = value as unknown as KubeObject;
-    objects.push({ object, key: objectKey(object), line, document, prefix: [] });
+    objects.push({ object, key: objectKey(object), line, document, start, prefix: [] });
   });
   return { objects, issues };
 }
 
-/** Lines for validator issues: re-parses the file's events only when there are issues. */
-function placeIssues(text: string, parsed: ParsedObject, raw: ReturnType<ManifestValidator>, events: () => Event[], lines: () => LineIndex): FileIssue[] {
+/** Lines for validator issues: parses the file for positions only when there are issues. */
+function placeIssues(parsed: ParsedObject, raw: ReturnType<ManifestValidator>, sourceMap: () => SourceMap): FileIssue[] {
   return raw.map((issue) => {
     const out: FileIssue = { ...issue, object: issue.object ?? parsed.key };
     delete (out as { file?: string }).file;
@@ -336,12 +482,7 @@ function placeIssues(text: string, parsed: ParsedObject, raw: ReturnType<Manifes
       out.line = parsed.line;
       if (issue.field) {
         try {
-          const ev = events();
-          const root = documentRoot(ev, parsed.document);
-          if (root >= 0) {
-            const offset = locatePath(ev, text, root, [...parsed.prefix, ...parseFieldPath(issue.field)]);
-            if (offset >= 0) out.line = lines().lineOf(offset);
-          }
+          out.line = sourceMap().fieldLine(parsed.start, [...parsed.prefix, ...parseFieldPath(issue.field)]) ?? parsed.line;
         } catch {
           // Keep the object's line: the text parsed once already, so this is not expected.
         }
@@ -409,13 +550,12 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
     for (const issue of entry.parsed.issues) issues.push({ file: file.path, ...issue });
 
     if (opts.validate && entry.parsed.objects.length > 0 && (entry.validator !== opts.validate || !entry.validation)) {
-      let events: Event[] | undefined;
-      let lineIndex: LineIndex | undefined;
+      let sourceMap: SourceMap | undefined;
       const validate = opts.validate;
       entry.validation = entry.parsed.objects.map((p) => {
         const raw = validate(p.object, { file: file.path, line: p.line, document: p.document, key: p.key });
         if (raw.length === 0) return [];
-        return placeIssues(getText(), p, raw, () => (events ??= parseEvents(getText(), {})), () => (lineIndex ??= new LineIndex(getText())));
+        return placeIssues(p, raw, () => (sourceMap ??= new SourceMap(getText())));
       });
       entry.validator = validate;
     }

@@ -1,9 +1,10 @@
 /**
- * Positions inside YAML/JSON text, from js-yaml's event stream (which carries source offsets).
+ * Positions inside YAML/JSON text, from `yaml`'s syntax tree (which keeps exact source ranges).
  *
- * Used only when something must be reported: the loader's fast path never calls these.
+ * Used only when something must be placed on a line the fast parse did not record (a field a
+ * validator complains about, the items of a `List`): the loader's common path never calls these.
  */
-import { EVENT_ID, getScalarValue, type Event, type ScalarEvent } from 'js-yaml';
+import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml';
 
 /** One segment of a field path: a mapping key or a sequence index. */
 export type PathSegment = string | number;
@@ -31,129 +32,112 @@ export function parseFieldPath(field: string): PathSegment[] {
   return out;
 }
 
-/** Maps offsets in `text` to 1-based line numbers. */
-export class LineIndex {
-  private readonly starts: number[] = [0];
+/**
+ * Whether a mapping key names path segment `seg`: by its value as the loader resolved it
+ * (`yes` is the key `true`) or by its text (this parser and the loader's may resolve some
+ * plain scalars differently, e.g. timestamps).
+ */
+function keyMatches(node: unknown, seg: PathSegment): boolean {
+  if (!isScalar(node)) return false;
+  const want = String(seg);
+  const v = node.value;
+  return (v === null ? 'null' : String(v)) === want || node.source === want;
+}
+
+/**
+ * The documents of one YAML (or JSON) text with their source ranges. Documents are found by
+ * the offset where their root node starts (as the fast parser reported it), so the two
+ * parsers never need to agree on how they count empty documents.
+ */
+export class SourceMap {
+  private readonly lines = new LineCounter();
+  private readonly docs: Document.Parsed[];
+  private readonly text: string;
 
   constructor(text: string) {
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+    this.text = text;
+    // YAML 1.1 so plain keys such as `yes` or `0644` read as the loader read them.
+    this.docs = parseAllDocuments(text, { lineCounter: this.lines, version: '1.1', uniqueKeys: false, prettyErrors: false }) as Document.Parsed[];
   }
 
   /** 1-based line of a 0-based offset. */
   lineOf(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.starts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
+    return this.lines.linePos(offset).line;
+  }
+
+  /**
+   * Offset where a node starts: at its anchor when it has one (`- &base` starts the item),
+   * else at its value (a tag is not where the content is).
+   */
+  private start(node: unknown): number | undefined {
+    if (!isNode(node) && !isAlias(node)) return undefined;
+    const range = node.range;
+    if (!range) return undefined;
+    if (isNode(node) && node.anchor) {
+      const at = this.text.lastIndexOf(`&${node.anchor}`, range[0]);
+      if (at >= 0) return at;
     }
-    return lo + 1;
+    return range[0];
   }
-}
 
-/** Source offset where a node's text begins, or -1 when it has none (an empty value). */
-export function nodeStart(ev: Event): number {
-  switch (ev.type) {
-    case EVENT_ID.MAPPING:
-    case EVENT_ID.SEQUENCE:
-      return ev.anchorStart >= 0 ? Math.min(ev.anchorStart, ev.start) : ev.start;
-    case EVENT_ID.SCALAR:
-      return ev.valueStart >= 0 ? ev.valueStart : Math.max(ev.anchorStart, ev.tagStart);
-    case EVENT_ID.ALIAS:
-      return ev.anchorStart - 1;
-    default:
-      return -1;
-  }
-}
-
-/** Index of the event after the node starting at `i`. */
-export function skipNode(events: Event[], i: number): number {
-  const ev = events[i];
-  if (!ev || (ev.type !== EVENT_ID.MAPPING && ev.type !== EVENT_ID.SEQUENCE && ev.type !== EVENT_ID.DOCUMENT)) return i + 1;
-  let depth = 0;
-  for (let k = i; k < events.length; k++) {
-    const t = (events[k] as Event).type;
-    if (t === EVENT_ID.MAPPING || t === EVENT_ID.SEQUENCE || t === EVENT_ID.DOCUMENT) depth++;
-    else if (t === EVENT_ID.POP && --depth === 0) return k + 1;
-  }
-  return events.length;
-}
-
-/** Index of the root node event of document `doc` (0-based), or -1. */
-export function documentRoot(events: Event[], doc: number): number {
-  let seen = -1;
-  for (let i = 0; i < events.length; i = skipNode(events, i)) {
-    if ((events[i] as Event).type === EVENT_ID.DOCUMENT && ++seen === doc) return i + 1;
-  }
-  return -1;
-}
-
-/**
- * Offset of the node at `path` below the node at event index `root`: the key's offset for a
- * mapping entry, the item's for a sequence element. When the path leads somewhere that is
- * not in the text (a missing field, a value from a merge key or an alias), the offset of the
- * deepest part that exists.
- */
-export function locatePath(events: Event[], text: string, root: number, path: PathSegment[]): number {
-  let i = root;
-  let best = nodeStart(events[i] as Event);
-  for (const seg of path) {
-    const ev = events[i];
-    if (!ev) break;
-    let next = -1;
-    if (ev.type === EVENT_ID.MAPPING) {
-      for (let k = i + 1; k < events.length && (events[k] as Event).type !== EVENT_ID.POP; ) {
-        const key = events[k] as Event;
-        const value = skipNode(events, k);
-        if (key.type === EVENT_ID.SCALAR && getScalarValue(text, key as ScalarEvent) === String(seg)) {
-          const start = nodeStart(key);
-          if (start >= 0) best = start;
-          next = value;
-          break;
-        }
-        k = skipNode(events, value);
+  /** The value of the entry `seg` of a mapping or sequence node, with where its key or item starts. */
+  private child(node: unknown, seg: PathSegment): { node: unknown; start: number | undefined } | undefined {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (keyMatches(pair.key, seg)) return { node: pair.value, start: this.start(pair.key) };
       }
-    } else if (ev.type === EVENT_ID.SEQUENCE && typeof seg === 'number') {
-      let k = i + 1;
-      for (let n = 0; n < seg && k < events.length && (events[k] as Event).type !== EVENT_ID.POP; n++) k = skipNode(events, k);
-      if (k < events.length && (events[k] as Event).type !== EVENT_ID.POP) {
-        const start = nodeStart(events[k] as Event);
-        if (start >= 0) best = start;
-        next = k;
-      }
+      return undefined;
     }
-    if (next < 0) break;
-    i = next;
-  }
-  return best;
-}
-
-/** Offsets of the items of the sequence at `path` (e.g. a `List`'s `items`), in order. */
-export function sequenceItemStarts(events: Event[], text: string, root: number, path: PathSegment[]): number[] {
-  // Walk to the sequence through its parent key, then list the children.
-  let i = root;
-  for (const seg of path) {
-    const ev = events[i];
-    if (!ev || ev.type !== EVENT_ID.MAPPING) return [];
-    let next = -1;
-    for (let k = i + 1; k < events.length && (events[k] as Event).type !== EVENT_ID.POP; ) {
-      const key = events[k] as Event;
-      const value = skipNode(events, k);
-      if (key.type === EVENT_ID.SCALAR && getScalarValue(text, key as ScalarEvent) === String(seg)) {
-        next = value;
-        break;
-      }
-      k = skipNode(events, value);
+    if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      return item === undefined ? undefined : { node: item, start: this.start(item) };
     }
-    if (next < 0) return [];
-    i = next;
+    return undefined;
   }
-  const seq = events[i];
-  if (!seq || seq.type !== EVENT_ID.SEQUENCE) return [];
-  const out: number[] = [];
-  for (let k = i + 1; k < events.length && (events[k] as Event).type !== EVENT_ID.POP; k = skipNode(events, k)) {
-    out.push(nodeStart(events[k] as Event));
+
+  /** The document whose text holds `offset` (the last one starting at or before it). */
+  private documentAt(offset: number): Document.Parsed | undefined {
+    let found: Document.Parsed | undefined;
+    for (const doc of this.docs) {
+      if (doc.range[0] <= offset) found = doc;
+      else break;
+    }
+    return found;
   }
-  return out;
+
+  /**
+   * Line of the node at `path` in the document whose root starts at `rootOffset`: the key's
+   * line for a mapping entry, the item's for a sequence element. When the path leads somewhere
+   * that is not in the text (a missing field, a value from a merge key or an alias), the line of
+   * the deepest part that exists; undefined when not even the root is found.
+   */
+  fieldLine(rootOffset: number, path: PathSegment[]): number | undefined {
+    const doc = this.documentAt(rootOffset);
+    if (!doc) return undefined;
+    let node: unknown = doc.contents;
+    let best = this.start(node);
+    for (const seg of path) {
+      if (isAlias(node)) break;
+      const next = this.child(node, seg);
+      if (!next) break;
+      if (next.start !== undefined) best = next.start;
+      node = next.node;
+    }
+    return best === undefined ? undefined : this.lineOf(best);
+  }
+
+  /**
+   * Lines where the items of the sequence at `path` start (e.g. a `List`'s `items`), in order;
+   * empty when there is no such sequence.
+   */
+  itemLines(rootOffset: number, path: PathSegment[]): Array<number | undefined> {
+    const doc = this.documentAt(rootOffset);
+    let node: unknown = doc?.contents;
+    for (const seg of path) node = this.child(node, seg)?.node;
+    if (!isSeq(node)) return [];
+    return node.items.map((item) => {
+      const start = this.start(item);
+      return start === undefined ? undefined : this.lineOf(start);
+    });
+  }
 }
