@@ -1,28 +1,36 @@
 /**
- * Logging with pino: JSON lines, or pretty output when stderr is a terminal.
+ * Logging with pino: JSON lines, or pretty output when stderr is a terminal. A long-running
+ * process can also keep the full log in a file while the terminal shows only warnings and
+ * errors, next to its progress output.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type StreamEntry } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
   level?: string;
-  /** Force pretty (true) or JSON (false); default: pretty when stderr is a TTY. */
+  /** Force pretty (true) or JSON (false) on stderr; default: pretty when stderr is a TTY. */
   pretty?: boolean;
+  /** Also write the log, at `level`, to this file (JSON lines); stderr then shows warnings and up. */
+  file?: string;
 }
 
 /** The process logger. Writes to stderr so that command output on stdout stays clean. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.GANTRY_LOG_LEVEL ?? 'info';
-  const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
-  if (pretty) {
-    return pino({
-      level,
-      transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
-    });
-  }
-  return pino({ level }, pino.destination(2));
+  const usePretty = opts.pretty ?? Boolean(process.stderr.isTTY);
+  const console = usePretty
+    ? pretty({ destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
+    : pino.destination(2);
+  if (!opts.file) return pino({ level }, console);
+  const consoleLevel = pino.levels.values[level]! > pino.levels.values.warn! ? level : 'warn';
+  const streams: StreamEntry[] = [
+    { level: consoleLevel as pino.Level, stream: console },
+    { level: level as pino.Level, stream: pino.destination({ dest: opts.file, mkdir: true, sync: false }) },
+  ];
+  return pino({ level }, pino.multistream(streams));
 }
 
 /** A logger that drops everything, for tests and library use. */

@@ -149,7 +149,10 @@ export class Cache implements CacheReader {
   private async follow(from: number, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        for await (const ev of this.store.watch({ fromRevision: from, kinds: [...this.kinds], signal })) {
+        // Unfiltered on purpose: every event advances the cache's revision, so that
+        // waitForRevision(store revision) resolves even when the newest change is of a kind the
+        // cache does not hold; apply() ignores those.
+        for await (const ev of this.store.watch({ fromRevision: from, signal })) {
           if (signal.aborted) return;
           from = ev.revision;
           this.apply(ev);

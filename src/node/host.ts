@@ -110,11 +110,13 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
     const { deleteContainer, stopTask } = await import('./containerd/run.js');
     const client = await ContainerdClient.connect({ address, namespace: CONTAINERD_NAMESPACE });
     try {
-      for (const c of await client.listContainerRecords()) {
+      // In parallel: each stop may wait out a grace period (a shell as PID 1 ignores SIGTERM).
+      const records = await client.listContainerRecords();
+      await Promise.all(records.map(async (c) => {
         await stopTask(client, c.id, { gracePeriodMs: 10_000 }).catch(() => undefined);
         await deleteContainer(client, c.id);
-        containers++;
-      }
+      }));
+      containers = records.length;
     } finally {
       client.close();
     }

@@ -273,7 +273,8 @@ export class SyncLoop {
           type: 'Ready', status: s.ready ? 'True' : 'False', reason: s.reason, message: s.message,
         }, now),
         issues: s.issues && s.issues.length > 0 ? s.issues : undefined,
-        summary: s.applied ? s.summary : prev.summary,
+        // The counts describe the last pass that changed something, not every no-op pass.
+        summary: appliedNew ? s.summary : prev.summary,
       };
       if (current && visibleStatus(prev) === visibleStatus(next) && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
       const obj: SyncObject = current ? { ...structuredClone(current), spec, status: dropUndefined(next) } : { ...newSyncObject(spec), status: dropUndefined(next) };

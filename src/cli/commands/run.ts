@@ -4,6 +4,7 @@
  * Progress uses ora: a spinner on a terminal, plain lines otherwise (CI, logs), with no code
  * of ours to tell the two apart.
  */
+import { join } from 'node:path';
 import ora from 'ora';
 import pc from 'picocolors';
 import { startGantry, type Components } from '../../app.js';
@@ -22,8 +23,13 @@ const SETTLE_TIMEOUT_MS = 120_000;
  * running and the next start adopts them.
  */
 export async function runForeground(o: SourceOptions, opts: { components: Components; title: string }): Promise<void> {
-  const logger = createLogger({ level: o.logLevel });
+  const logFile = join(o.dataDir, 'gantry.log');
+  const logger = createLogger({ level: o.logLevel, file: logFile });
   const spinner = ora({ stream: process.stderr });
+  // Off a terminal ora would print every spinner text as a line; only outcomes are worth that.
+  const spin = (text: string): void => {
+    if (process.stderr.isTTY) spinner.start(text);
+  };
   const step = (text: string): void => {
     spinner.succeed(text);
   };
@@ -34,22 +40,22 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
     step(`${created ? 'created' : 'using'} the sample app repository ${repo} (commit there to deploy changes)`);
   }
   const config = configFrom(o, repo);
-  process.stderr.write(`${pc.bold(opts.title)} — repo ${repo}${config.ref ? ` @ ${config.ref}` : ''}, data in ${config.dataDir}\n`);
+  process.stderr.write(`${pc.bold(opts.title)} — repo ${repo}${config.ref ? ` @ ${config.ref}` : ''}, data in ${config.dataDir}, log in ${logFile}\n`);
   if (!opts.components.agent) {
     process.stderr.write(pc.dim('this process runs no node agent: pods are scheduled and stored, containers run on agents\n'));
   }
-  spinner.start('starting');
+  spin('starting');
   const gantry = await startGantry({
     config,
     logger,
     components: opts.components,
     onProgress: (text) => {
       step(text);
-      spinner.start('starting');
+      spin('starting');
     },
   });
   if (gantry.sync) {
-    spinner.text = 'syncing';
+    spin('syncing');
     const outcome = await gantry.sync.trigger('start');
     const rev = outcome.revision?.commit.slice(0, 7) ?? '?';
     if (outcome.outcome === 'applied' || outcome.outcome === 'unchanged') {
@@ -62,7 +68,7 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
   if (opts.components.agent) {
     // Wait for the workloads to come up, so that the summary shows a running app.
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    spinner.start('starting pods');
+    spin('starting pods');
     for (;;) {
       const summary = await clusterSummary(gantry.store);
       spinner.text = `starting pods — ${summary.lines.at(-1)?.replace(/^Pods:\s+/, '') ?? ''}`;
