@@ -200,6 +200,21 @@ spec:
     assert.deepEqual(issues.map((i) => i.line), [13]);
   });
 
+  it('starts an anchored List item at its anchor and a tagged document at its content', () => {
+    const text = `--- !!map\napiVersion: v1\nkind: List\nitems:\n- &first\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n-   apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: b}\n`;
+    const validate: ManifestValidator = (obj) => (obj.metadata.name === 'b' ? [{ field: 'metadata.name', message: 'bad name' }] : []);
+    const { objects, issues } = loadManifests([file('l.yaml', text)], { validate });
+    assert.deepEqual(objects.map((o) => [o.object.metadata.name, o.source.line]), [['a', 5], ['b', 9]]);
+    assert.deepEqual(issues.map((i) => [i.line, i.message]), [[11, 'bad name']]);
+  });
+
+  it('maps a field under a YAML 1.1 key (on, 0644) to its line', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\nspec:\n  on:\n    0644: x\n';
+    const validate: ManifestValidator = () => [{ field: 'spec.true.420', message: 'odd' }];
+    const { issues } = loadManifests([file('k.yaml', text)], { validate });
+    assert.deepEqual(issues.map((i) => i.line), [7]);
+  });
+
   it('reuses parsed and validated results for unchanged content through a ManifestCache', () => {
     const cache = new ManifestCache();
     let calls = 0;
