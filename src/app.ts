@@ -76,7 +76,12 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   if (components.audit) {
     recorder = await openRecorder(paths.history, {
       logger: logger.child({ component: 'audit' }),
-      watchedBranch: config.ref,
+      watchedBranch: config.ref ?? 'main',
+      push: config.historyRemote && {
+        url: config.historyRemote.url,
+        auth: config.historyRemote.auth,
+        remoteBranch: config.historyRemote.branch,
+      },
     });
     const fromRevision = await recorder.lastStoreRevision();
     background.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal: ac.signal }));

@@ -29,6 +29,8 @@ export interface GantryConfig {
   containerdSocket?: string;
   /** Air-gap images directory imported at start. */
   imagesDir?: string;
+  /** Push the audit trail's status branch to this http(s) remote (never the watched branch). */
+  historyRemote?: { url: string; branch?: string; auth?: GitAuth };
 }
 
 /** The default data directory: `GANTRY_DATA_DIR`, else /var/lib/gantry for root, else XDG. */
@@ -54,6 +56,13 @@ export function parseDuration(text: string, flag: string): number {
 export function authFromEnv(env: NodeJS.ProcessEnv = process.env): GitAuth | undefined {
   if (env.GANTRY_GIT_TOKEN) return { token: env.GANTRY_GIT_TOKEN };
   if (env.GANTRY_GIT_USERNAME) return { username: env.GANTRY_GIT_USERNAME, password: env.GANTRY_GIT_PASSWORD ?? '' };
+  return undefined;
+}
+
+/** Credentials for pushing the audit trail, from `GANTRY_HISTORY_TOKEN` or `GANTRY_HISTORY_USERNAME`/`_PASSWORD`. */
+export function historyAuthFromEnv(env: NodeJS.ProcessEnv = process.env): GitAuth | undefined {
+  if (env.GANTRY_HISTORY_TOKEN) return { token: env.GANTRY_HISTORY_TOKEN };
+  if (env.GANTRY_HISTORY_USERNAME) return { username: env.GANTRY_HISTORY_USERNAME, password: env.GANTRY_HISTORY_PASSWORD ?? '' };
   return undefined;
 }
 

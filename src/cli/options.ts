@@ -5,7 +5,7 @@
  * help and option defaults from the environment without hand-written parsing.
  */
 import { Option, type Command } from 'commander';
-import { authFromEnv, defaultDataDir, parseDuration, type GantryConfig } from '../config.js';
+import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type GantryConfig } from '../config.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -22,6 +22,8 @@ export interface SourceOptions extends DataDirOptions {
   webhookSecret?: string;
   containerdSocket?: string;
   imagesDir?: string;
+  historyRemote?: string;
+  historyBranch?: string;
   logLevel?: string;
 }
 
@@ -43,6 +45,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
+    .addOption(new Option('--history-remote <url>', 'push the audit trail (status branch) to this http(s) Git remote').env('GANTRY_HISTORY_REMOTE'))
+    .addOption(new Option('--history-branch <branch>', 'branch on the history remote (default: status)').env('GANTRY_HISTORY_BRANCH'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -59,5 +63,6 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     webhookSecret: o.webhookSecret,
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
+    historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
   };
 }
