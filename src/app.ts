@@ -19,7 +19,7 @@ import { SyncLoop } from './sync/loop.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
-import { bundledImagesDir, startLocalNode, type LocalNode } from './node/host.js';
+import { bundledImagesDir, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { DECLARABLE_KINDS } from './model/kinds.js';
 
 /** Which parts a process runs. */
@@ -58,6 +58,11 @@ export interface StartOptions {
   components: Components;
   /** Called as each part comes up, for progress output. */
   onProgress?: (step: string) => void;
+  /**
+   * Overrides for the local node (its name, pod network, agent periods). Tests and benchmarks
+   * use them to run beside a real gantry without sharing its bridge or CIDR.
+   */
+  node?: LocalNodeTuning;
 }
 
 /** Starts the configured parts. Sync passes run on `sync.trigger()` and, after `startPolling()`, on a timer. */
@@ -115,6 +120,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       dataDir: config.dataDir,
       containerdSocket: config.containerdSocket,
       imagesDirs: [config.imagesDir, paths.images, bundledImagesDir()].filter((d): d is string => d !== undefined),
+      ...opts.node,
     });
     progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
   }

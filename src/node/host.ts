@@ -19,8 +19,31 @@ import { HostVolumeManager } from './volumes/index.js';
 /** containerd namespace gantry works in. */
 export const CONTAINERD_NAMESPACE = 'gantry';
 
+/** The local node's pod network; defaults are the network manager's (bridge gantry0, 10.244.0.0/24, network gantry). */
+export interface LocalNetworkOptions {
+  bridgeName?: string;
+  podCidr?: string;
+  networkName?: string;
+}
+
+/**
+ * Optional overrides of the local node's defaults. Two gantries on one machine (a test beside a
+ * real one) must differ in `network`; tests shorten the agent's periods.
+ */
+export interface LocalNodeTuning {
+  nodeName?: string;
+  network?: LocalNetworkOptions;
+  /** Restart and image-pull back-off base and cap (the agent's defaults: 10 s and 300 s). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Node heartbeat period (default 10 s). */
+  heartbeatMs?: number;
+  /** Periodic resync of every pod (default 10 s). */
+  resyncMs?: number;
+}
+
 /** Options for {@link startLocalNode}. */
-export interface LocalNodeOptions {
+export interface LocalNodeOptions extends LocalNodeTuning {
   store: Store;
   logger: Logger;
   /** gantry's data dir; the node keeps its state in `<dataDir>/node` and containerd in `<dataDir>/containerd`. */
@@ -29,7 +52,6 @@ export interface LocalNodeOptions {
   containerdSocket?: string;
   /** Air-gap images directories imported at start (those that exist). */
   imagesDirs?: string[];
-  nodeName?: string;
   insecureRegistries?: string[];
 }
 
@@ -76,13 +98,17 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     nodeName,
     client,
     runcRoot,
-    network: new CniNetworkManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'cni' }) }),
+    network: new CniNetworkManager({ dataDir: nodeDir, ...opts.network, logger: opts.logger.child({ component: 'cni' }) }),
     volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
     logger: opts.logger.child({ component: 'agent', node: nodeName }),
     imagesDir,
     insecureRegistries: opts.insecureRegistries,
+    backoffBaseMs: opts.backoffBaseMs,
+    backoffMaxMs: opts.backoffMaxMs,
+    heartbeatMs: opts.heartbeatMs,
+    resyncMs: opts.resyncMs,
   });
   await agent.start();
   return {
@@ -101,7 +127,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
  * volumes (never StatefulSet claim directories), the node's bridge, and stops the private
  * containerd. Returns what was removed.
  */
-export async function takeDownLocalNode(opts: { dataDir: string; containerdSocket?: string; logger: Logger }): Promise<{ containers: number; networks: number; containerdStopped: boolean }> {
+export async function takeDownLocalNode(opts: { dataDir: string; containerdSocket?: string; logger: Logger; network?: LocalNetworkOptions }): Promise<{ containers: number; networks: number; containerdStopped: boolean }> {
   const nodeDir = join(opts.dataDir, 'node');
   let containers = 0;
   const { findRunningPrivateContainerd } = await import('./containerd/daemon.js');
@@ -121,7 +147,7 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
       client.close();
     }
   }
-  const network = new CniNetworkManager({ dataDir: nodeDir, logger: opts.logger });
+  const network = new CniNetworkManager({ dataDir: nodeDir, ...opts.network, logger: opts.logger });
   const volumes = new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger });
   const uids = await network.list();
   for (const uid of uids) await network.tearDown(uid);
