@@ -21,7 +21,6 @@
 import { GantryError, isGantryError } from '../errors.js';
 import { applyDefaults } from '../model/defaults.js';
 import { objectKey, parseKey } from '../model/keys.js';
-import { matchesSelector, selectorRequirements } from '../model/selectors.js';
 import type { DaemonSet, Node, NodeSelectorTerm, Pod, PodSpec, Taint, Toleration } from '../model/types.js';
 import { nodeSelectorTermMatches } from '../scheduler/plugins/node-affinity.js';
 import { toleratesTaint } from '../scheduler/plugins/taint-toleration.js';
@@ -29,10 +28,10 @@ import type { CacheEvent, CacheReader } from './cache.js';
 import { podTemplateHash } from './deployment/hash.js';
 import { Expectations } from './expectations.js';
 import { copy, sameJson, updateIfChanged } from './objects.js';
-import { claim, controllerReferenceTo } from './ownership.js';
+import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable } from './pods.js';
 import { randomSuffix } from './replicaset.js';
-import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from './statefulset.js';
 
 /** Tolerations Kubernetes adds to every daemon pod (so daemons run on troubled nodes). */
@@ -90,23 +89,13 @@ export class DaemonSetController implements Controller {
   readonly name = 'daemonset';
   readonly kinds = ['DaemonSet'] as const;
   readonly watches: readonly Watch[] = [
-    { kind: 'Pod', keys: podToDaemonSets },
+    { kind: 'Pod', keys: podToOwners('DaemonSet') },
     { kind: 'Node', keys: nodeToDaemonSets },
   ];
   readonly expectations = new Expectations();
 
   observe(ev: CacheEvent): void {
-    if (ev.object.kind !== 'Pod') return;
-    const ref = controllerRef(ev.object);
-    if (!ref || ref.kind !== 'DaemonSet') return;
-    const dsKey = `DaemonSet/${ev.object.metadata.namespace}/${ref.name}`;
-    const podKey = objectKey(ev.object);
-    if (ev.type === 'ADDED') {
-      if (ev.object.metadata.deletionTimestamp) this.expectations.deletionObserved(dsKey, podKey);
-      else this.expectations.creationObserved(dsKey);
-    } else if (ev.type === 'DELETED' || (ev.object.metadata.deletionTimestamp && !ev.prevObject?.metadata.deletionTimestamp)) {
-      this.expectations.deletionObserved(dsKey, podKey);
-    }
+    this.expectations.observePod(ev, 'DaemonSet');
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
@@ -116,7 +105,7 @@ export class DaemonSetController implements Controller {
       return;
     }
     if (ds.metadata.deletionTimestamp) return;
-    validate(ds);
+    validateSelector(ds, 'run');
     const hash = podTemplateHash(ds.spec.template);
     const candidates = ctx.cache.list<Pod>('Pod', { namespace: ds.metadata.namespace });
     const pods = (await claim(ds, candidates, { selector: ds.spec.selector, store: ctx.store, origin: ctx.origin })).filter((p) => !p.metadata.deletionTimestamp);
@@ -290,32 +279,4 @@ function computeStatus(ds: DaemonSet, hash: string, nodes: Node[], fits: Map<str
 function nodeToDaemonSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
   if (ev.type === 'MODIFIED' && ev.prevObject && sameJson(ev.object.metadata.labels, ev.prevObject.metadata.labels) && sameJson(ev.object.spec, ev.prevObject.spec)) return [];
   return cache.list<DaemonSet>('DaemonSet').map((d) => objectKey(d));
-}
-
-/** Maps a pod to its DaemonSet, or for orphans to every DaemonSet whose selector matches. */
-function podToDaemonSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
-  const keys = new Set<string>();
-  for (const pod of [ev.object, ev.prevObject]) {
-    if (!pod) continue;
-    const ns = pod.metadata.namespace;
-    const ref = controllerRef(pod);
-    if (ref) {
-      if (ref.kind === 'DaemonSet') keys.add(`DaemonSet/${ns}/${ref.name}`);
-      continue;
-    }
-    for (const d of cache.list<DaemonSet>('DaemonSet', { namespace: ns })) {
-      if (matchesSelector(d.spec.selector, pod.metadata.labels)) keys.add(objectKey(d));
-    }
-  }
-  return keys;
-}
-
-function validate(ds: DaemonSet): void {
-  const where = `DaemonSet ${ds.metadata.namespace}/${ds.metadata.name}`;
-  if (selectorRequirements(ds.spec.selector).length === 0) {
-    throw new GantryError('InvalidManifest', `cannot run ${where}: spec.selector is empty`, { object: objectKey(ds), field: 'spec.selector' });
-  }
-  if (!matchesSelector(ds.spec.selector, ds.spec.template.metadata?.labels)) {
-    throw new GantryError('InvalidManifest', `cannot run ${where}: spec.selector does not match spec.template.metadata.labels`, { object: objectKey(ds), field: 'spec.selector' });
-  }
 }

@@ -17,7 +17,7 @@
  */
 import { GantryError, isGantryError } from '../errors.js';
 import { objectKey, objectRef, parseKey } from '../model/keys.js';
-import { matchesSelector, selectorRequirements } from '../model/selectors.js';
+import { matchesSelector } from '../model/selectors.js';
 import type { Deployment, Pod, PodTemplateSpec, ReplicaSet } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { configReferences, desiredTemplate, POD_TEMPLATE_HASH_LABEL, podTemplateHash, templatesEqualIgnoringHash } from './deployment/hash.js';
@@ -31,7 +31,7 @@ import {
   progressDeadline, removeCondition, setCondition, type DeploymentStatus,
 } from './deployment/status.js';
 import { copy, sameJson, updateIfChanged } from './objects.js';
-import { claim, controllerReferenceTo } from './ownership.js';
+import { claim, controllerReferenceTo, validateSelector } from './ownership.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 
 /** Working state of one reconcile. */
@@ -59,7 +59,7 @@ export class DeploymentController implements Controller {
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
     const d = ctx.cache.get<Deployment>(parseKey(key));
     if (!d || d.metadata.deletionTimestamp) return;
-    validate(d);
+    validateSelector(d, 'roll out');
     const ns = d.metadata.namespace;
     const candidates = ctx.cache.list<ReplicaSet>('ReplicaSet', { namespace: ns });
     const rss = await claim(d, candidates, { selector: d.spec.selector, store: ctx.store, origin: ctx.origin });
@@ -86,16 +86,6 @@ export class DeploymentController implements Controller {
     }
     await writeDeployment(state);
     return result;
-  }
-}
-
-function validate(d: Deployment): void {
-  const where = `Deployment ${d.metadata.namespace}/${d.metadata.name}`;
-  if (selectorRequirements(d.spec.selector).length === 0) {
-    throw new GantryError('InvalidManifest', `cannot roll out ${where}: spec.selector is empty`, { object: objectKey(d), field: 'spec.selector' });
-  }
-  if (!matchesSelector(d.spec.selector, d.spec.template.metadata?.labels)) {
-    throw new GantryError('InvalidManifest', `cannot roll out ${where}: spec.selector does not match spec.template.metadata.labels`, { object: objectKey(d), field: 'spec.selector' });
   }
 }
 

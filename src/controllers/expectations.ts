@@ -4,6 +4,9 @@
  * cache until the watch has shown those changes, or it would create duplicates. A record that
  * is never satisfied expires after a TTL, so a lost event delays, never wedges, a controller.
  */
+import { objectKey } from '../model/keys.js';
+import type { CacheEvent } from './cache.js';
+import { controllerRef } from './runtime.js';
 
 interface Record_ {
   adds: number;
@@ -44,6 +47,25 @@ export class Expectations {
   /** The watch showed this object deleted or terminating (or it was already gone). */
   deletionObserved(key: string, objectKey: string): void {
     this.records.get(key)?.dels.delete(objectKey);
+  }
+
+  /**
+   * Books a pod event against the expectations of its controlling `ownerKind` object: a new pod
+   * is an observed creation; a pod that is gone, or newly terminating, an observed deletion
+   * (a pod first seen already terminating counts as a deletion, not a creation).
+   */
+  observePod(ev: CacheEvent, ownerKind: string): void {
+    if (ev.object.kind !== 'Pod') return;
+    const ref = controllerRef(ev.object);
+    if (!ref || ref.kind !== ownerKind) return;
+    const ownerKey = `${ownerKind}/${ev.object.metadata.namespace}/${ref.name}`;
+    const podKey = objectKey(ev.object);
+    if (ev.type === 'ADDED') {
+      if (ev.object.metadata.deletionTimestamp) this.deletionObserved(ownerKey, podKey);
+      else this.creationObserved(ownerKey);
+    } else if (ev.type === 'DELETED' || (ev.object.metadata.deletionTimestamp && !ev.prevObject?.metadata.deletionTimestamp)) {
+      this.deletionObserved(ownerKey, podKey);
+    }
   }
 
   /** Forgets `key` (its owner is gone). */

@@ -89,17 +89,7 @@ export class JobController implements Controller {
   }
 
   observe(ev: CacheEvent): void {
-    if (ev.object.kind !== 'Pod') return;
-    const ref = controllerRef(ev.object);
-    if (!ref || ref.kind !== 'Job') return;
-    const jobKey = `Job/${ev.object.metadata.namespace}/${ref.name}`;
-    const podKey = objectKey(ev.object);
-    if (ev.type === 'ADDED') {
-      if (ev.object.metadata.deletionTimestamp) this.expectations.deletionObserved(jobKey, podKey);
-      else this.expectations.creationObserved(jobKey);
-    } else if (ev.type === 'DELETED' || (ev.object.metadata.deletionTimestamp && !ev.prevObject?.metadata.deletionTimestamp)) {
-      this.expectations.deletionObserved(jobKey, podKey);
-    }
+    this.expectations.observePod(ev, 'Job');
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {

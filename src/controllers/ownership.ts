@@ -5,10 +5,16 @@
  */
 import { GantryError, isGantryError } from '../errors.js';
 import { objectKey } from '../model/keys.js';
-import { matchesSelector } from '../model/selectors.js';
-import type { KubeObject, LabelSelector, OwnerReference } from '../model/types.js';
+import { matchesSelector, selectorRequirements } from '../model/selectors.js';
+import type { KubeObject, LabelSelector, OwnerReference, PodTemplateSpec } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
-import { controllerRef } from './runtime.js';
+import type { CacheEvent, CacheReader } from './cache.js';
+import { controllerRef, type KeyMapper } from './runtime.js';
+
+/** A workload that selects its pods by label and makes them from a template. */
+export interface SelectingOwner extends KubeObject {
+  spec: { selector: LabelSelector; template: PodTemplateSpec };
+}
 
 /** A controller ownerReference pointing at `owner`. */
 export function controllerReferenceTo(owner: KubeObject): OwnerReference {
@@ -79,6 +85,46 @@ async function release<T extends KubeObject>(obj: T, ownerUid: string | undefine
   if (refs.length > 0) next.metadata.ownerReferences = refs;
   else delete next.metadata.ownerReferences;
   return opts.store.update(next, { origin: { ...opts.origin, reason: 'released: labels no longer match the selector' } });
+}
+
+/**
+ * A {@link KeyMapper} for pod events: a pod maps to the `ownerKind` object that controls it, and
+ * an orphan to every `ownerKind` object in its namespace whose selector matches its labels (so
+ * that one can adopt it). Both the pod and its previous version count, so a relabelled pod
+ * wakes the owner it left as well as the one it now matches.
+ */
+export function podToOwners(ownerKind: string): KeyMapper {
+  return (ev: CacheEvent, cache: CacheReader): Iterable<string> => {
+    const keys = new Set<string>();
+    for (const pod of [ev.object, ev.prevObject]) {
+      if (!pod) continue;
+      const ns = pod.metadata.namespace;
+      const ref = controllerRef(pod);
+      if (ref) {
+        if (ref.kind === ownerKind) keys.add(`${ownerKind}/${ns}/${ref.name}`);
+        continue;
+      }
+      for (const owner of cache.list<SelectingOwner>(ownerKind, { namespace: ns })) {
+        if (matchesSelector(owner.spec.selector, pod.metadata.labels)) keys.add(objectKey(owner));
+      }
+    }
+    return keys;
+  };
+}
+
+/**
+ * Throws InvalidManifest unless `owner`'s selector is non-empty and matches its template's
+ * labels (else it would select nothing, or never see the pods it makes). `action` names what
+ * cannot be done in the message: `cannot <action> DaemonSet ns/name: …`.
+ */
+export function validateSelector(owner: SelectingOwner, action: string): void {
+  const where = `${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}`;
+  if (selectorRequirements(owner.spec.selector).length === 0) {
+    throw new GantryError('InvalidManifest', `cannot ${action} ${where}: spec.selector is empty`, { object: objectKey(owner), field: 'spec.selector' });
+  }
+  if (!matchesSelector(owner.spec.selector, owner.spec.template.metadata?.labels)) {
+    throw new GantryError('InvalidManifest', `cannot ${action} ${where}: spec.selector does not match spec.template.metadata.labels`, { object: objectKey(owner), field: 'spec.selector' });
+  }
 }
 
 /** NotFound means the object went away meanwhile: nothing to claim. */

@@ -11,12 +11,12 @@ import { GantryError, isGantryError } from '../errors.js';
 import { objectKey, parseKey } from '../model/keys.js';
 import { matchesLabels, matchesSelector } from '../model/selectors.js';
 import type { Condition, KubeObject, Pod, ReplicaSet } from '../model/types.js';
-import type { CacheEvent, CacheReader } from './cache.js';
+import type { CacheEvent } from './cache.js';
 import { Expectations } from './expectations.js';
 import { copy, updateIfChanged } from './objects.js';
-import { claim, controllerReferenceTo } from './ownership.js';
+import { claim, controllerReferenceTo, podToOwners } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable, podCondition } from './pods.js';
-import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 
 /** Condition types a ReplicaSet reports. */
 export const ReplicaSetConditionTypes = ['ReplicaFailure'] as const;
@@ -47,7 +47,7 @@ export interface ReplicaSetControllerOptions {
 export class ReplicaSetController implements Controller {
   readonly name = 'replicaset';
   readonly kinds = ['ReplicaSet'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToReplicaSets }];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('ReplicaSet') }];
   /** Exposed for tests and for controllers built alike. */
   readonly expectations: Expectations;
 
@@ -56,17 +56,7 @@ export class ReplicaSetController implements Controller {
   }
 
   observe(ev: CacheEvent): void {
-    if (ev.object.kind !== 'Pod') return;
-    const ref = controllerRef(ev.object);
-    if (!ref || ref.kind !== 'ReplicaSet') return;
-    const rsKey = `ReplicaSet/${ev.object.metadata.namespace}/${ref.name}`;
-    const podKey = objectKey(ev.object);
-    if (ev.type === 'ADDED') {
-      if (ev.object.metadata.deletionTimestamp) this.expectations.deletionObserved(rsKey, podKey);
-      else this.expectations.creationObserved(rsKey);
-    } else if (ev.type === 'DELETED' || (ev.object.metadata.deletionTimestamp && !ev.prevObject?.metadata.deletionTimestamp)) {
-      this.expectations.deletionObserved(rsKey, podKey);
-    }
+    this.expectations.observePod(ev, 'ReplicaSet');
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
@@ -142,24 +132,6 @@ export class ReplicaSetController implements Controller {
     }
     return undefined;
   }
-}
-
-/** Maps a pod to its ReplicaSet, or for orphans to every ReplicaSet whose selector matches. */
-function podToReplicaSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
-  const keys = new Set<string>();
-  for (const pod of [ev.object, ev.prevObject]) {
-    if (!pod) continue;
-    const ns = pod.metadata.namespace;
-    const ref = controllerRef(pod);
-    if (ref) {
-      if (ref.kind === 'ReplicaSet') keys.add(`ReplicaSet/${ns}/${ref.name}`);
-      continue;
-    }
-    for (const rs of cache.list<ReplicaSet>('ReplicaSet', { namespace: ns })) {
-      if (matchesSelector(rs.spec.selector, pod.metadata.labels)) keys.add(objectKey(rs));
-    }
-  }
-  return keys;
 }
 
 async function createPod(rs: ReplicaSet, ctx: ReconcileContext): Promise<Pod> {

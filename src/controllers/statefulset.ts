@@ -22,16 +22,14 @@
  * gantry keeps no ControllerRevision objects: a pod below the partition that must be recreated
  * uses the template of a surviving pod at the current revision, else the update template.
  */
-import { GantryError, isGantryError } from '../errors.js';
+import { isGantryError } from '../errors.js';
 import { GANTRY_PREFIX } from '../model/annotations.js';
 import { applyDefaults } from '../model/defaults.js';
-import { objectKey, parseKey } from '../model/keys.js';
-import { matchesSelector, selectorRequirements } from '../model/selectors.js';
+import { parseKey } from '../model/keys.js';
 import type { KubeObject, Pod, PodSpec, StatefulSet, Volume } from '../model/types.js';
-import type { CacheEvent, CacheReader } from './cache.js';
 import { podTemplateHash } from './deployment/hash.js';
 import { copy, updateIfChanged } from './objects.js';
-import { claim, controllerReferenceTo } from './ownership.js';
+import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
 import { deletePod, isPodAvailable, isPodReady } from './pods.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 
@@ -99,12 +97,12 @@ function revisionOf(p: Pod): string | undefined {
 export class StatefulSetController implements Controller {
   readonly name = 'statefulset';
   readonly kinds = ['StatefulSet'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToStatefulSets }];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('StatefulSet') }];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
     const sts = ctx.cache.get<StatefulSet>(parseKey(key));
     if (!sts || sts.metadata.deletionTimestamp) return;
-    validate(sts);
+    validateSelector(sts, 'run');
     const ns = sts.metadata.namespace;
     const name = sts.metadata.name;
     const candidates = ctx.cache.list<Pod>('Pod', { namespace: ns });
@@ -197,34 +195,6 @@ export class StatefulSetController implements Controller {
       status.currentReplicas = status.updatedReplicas;
     }
     await updateIfChanged(ctx.store, sts, { ...copy(sts), status }, { origin: origin(`status of StatefulSet ${name}`) });
-  }
-}
-
-/** Maps a pod to its StatefulSet, or for orphans to every StatefulSet whose selector matches. */
-function podToStatefulSets(ev: CacheEvent, cache: CacheReader): Iterable<string> {
-  const keys = new Set<string>();
-  for (const pod of [ev.object, ev.prevObject]) {
-    if (!pod) continue;
-    const ns = pod.metadata.namespace;
-    const ref = controllerRef(pod);
-    if (ref) {
-      if (ref.kind === 'StatefulSet') keys.add(`StatefulSet/${ns}/${ref.name}`);
-      continue;
-    }
-    for (const s of cache.list<StatefulSet>('StatefulSet', { namespace: ns })) {
-      if (matchesSelector(s.spec.selector, pod.metadata.labels)) keys.add(objectKey(s));
-    }
-  }
-  return keys;
-}
-
-function validate(sts: StatefulSet): void {
-  const where = `StatefulSet ${sts.metadata.namespace}/${sts.metadata.name}`;
-  if (selectorRequirements(sts.spec.selector).length === 0) {
-    throw new GantryError('InvalidManifest', `cannot run ${where}: spec.selector is empty`, { object: objectKey(sts), field: 'spec.selector' });
-  }
-  if (!matchesSelector(sts.spec.selector, sts.spec.template.metadata?.labels)) {
-    throw new GantryError('InvalidManifest', `cannot run ${where}: spec.selector does not match spec.template.metadata.labels`, { object: objectKey(sts), field: 'spec.selector' });
   }
 }
 
