@@ -78,8 +78,21 @@ export interface GetOptions {
   output?: string;
 }
 
-/** `gantry get KIND [NAME]`: kubectl-style table, or yaml / json / name. */
+/**
+ * `gantry get KIND[,KIND…] [NAME]`: kubectl-style table, or yaml / json / name. Several kinds
+ * print one table each, as kubectl does.
+ */
 export async function runGet(kindText: string, name: string | undefined, o: GetOptions): Promise<{ output: string; exitCode: number }> {
+  const kinds = kindText.split(',').filter((k) => k !== '');
+  if (kinds.length > 1) {
+    const results = [];
+    for (const k of kinds) results.push(await runGetOne(k, name, o));
+    return { output: results.map((r) => r.output).join('\n\n'), exitCode: Math.max(...results.map((r) => r.exitCode)) };
+  }
+  return runGetOne(kindText, name, o);
+}
+
+async function runGetOne(kindText: string, name: string | undefined, o: GetOptions): Promise<{ output: string; exitCode: number }> {
   const info = resolveKind(kindText);
   if (!info) {
     throw new GantryError('InvalidArgument', `unknown kind "${kindText}"; known: ${KINDS.map((k) => k.plural).join(', ')}`);
