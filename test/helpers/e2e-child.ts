@@ -1,6 +1,6 @@
 // Child process for e2e crash tests (test/helpers/e2e.ts startChild): `gantry up` with every
 // component, configured from GANTRY_E2E_CHILD (config and local node settings of the test's
-// world). Prints "ready <api url>" once the first sync ran; SIGTERM stops it gracefully.
+// world). Prints "ready <api url> <containerd socket>" once the first sync ran; SIGTERM stops it gracefully.
 import path from 'node:path';
 import { startGantry } from '../../src/app.js';
 import type { GantryConfig } from '../../src/config.js';
@@ -17,7 +17,7 @@ const gantry = await startGantry({
 });
 await gantry.sync!.trigger('start');
 gantry.startPolling();
-process.stdout.write(`ready ${gantry.apiUrl}\n`);
+process.stdout.write(`ready ${gantry.apiUrl} ${gantry.node!.containerdAddress}\n`);
 await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
 await gantry.stop();
 process.exit(0);

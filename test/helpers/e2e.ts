@@ -147,6 +147,8 @@ export interface ChildGantry {
   child: ChildProcess;
   pid: number;
   apiUrl: string;
+  /** The socket of the containerd it uses. */
+  containerdAddress: string;
   /** Resolves with the exit code or signal. */
   exited: Promise<number | string>;
   /** Sends `signal` and waits for the exit. */
@@ -166,15 +168,15 @@ export async function startChild(world: World, dataDir: string): Promise<ChildGa
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  const apiUrl = await new Promise<string>((resolve, reject) => {
+  const [apiUrl, containerdAddress] = await new Promise<[string, string]>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`gantry child did not start in 60 s\n${stderr}`)), 60_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /^ready (\S+)$/m.exec(out);
+      const m = /^ready (\S+) (\S+)$/m.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve([m[1]!, m[2]!]);
       }
     });
     void exited.then((code) => {
@@ -186,6 +188,7 @@ export async function startChild(world: World, dataDir: string): Promise<ChildGa
     child,
     pid: child.pid!,
     apiUrl,
+    containerdAddress,
     exited,
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
