@@ -1,58 +1,10 @@
 import assert from 'node:assert/strict';
 import { CronJobController, jobNameFor, scheduleWindow } from '../../src/controllers/cronjob.js';
-import type { Clock } from '../../src/controllers/queue.js';
-import { ControllerManager } from '../../src/controllers/runtime.js';
+import type { ControllerManager } from '../../src/controllers/runtime.js';
 import type { CronJob, Job } from '../../src/model/types.js';
 import type { Store } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
-
-const NS = 'default';
-
-/**
- * Test time: long timers (≥ 1 s: deadlines, backoff, TTL) fire only when the test advances the
- * clock; short ones (queue retries) run on real timers without moving test time.
- */
-class TestClock implements Clock {
-  t = Date.now();
-  private timers = new Map<number, { at: number; fn: () => void; real?: ReturnType<typeof setTimeout> }>();
-  private id = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.id;
-    if (ms < 1000) {
-      const real = setTimeout(() => {
-        this.timers.delete(id);
-        fn();
-      }, Math.min(ms, 20));
-      this.timers.set(id, { at: this.t + ms, fn, real });
-    } else this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    const x = this.timers.get(h as number);
-    if (x?.real) clearTimeout(x.real);
-    this.timers.delete(h as number);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    const due = [...this.timers].filter(([, x]) => !x.real && x.at <= this.t).sort((a, b) => a[1].at - b[1].at);
-    for (const [id, x] of due) {
-      this.timers.delete(id);
-      x.fn();
-    }
-  }
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
+import { controllerManager, eventually, NS, TestClock, untilIdle } from '../helpers/controllers.js';
 
 function cronJob(name: string, spec: Partial<CronJob['spec']> = {}): CronJob {
   return {
@@ -97,16 +49,12 @@ describe('controllers: CronJob', function () {
   let clock: TestClock;
 
   async function start(): Promise<void> {
-    manager = new ControllerManager(store, { clock, workers: 1 });
-    manager.add(new CronJobController());
+    manager = controllerManager(store, { clock, controllers: [new CronJobController()] });
     await manager.start();
   }
 
   async function settle(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      await eventually(() => manager.isIdle(), 'controllers are idle');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await untilIdle(manager);
   }
 
   /** Moves the clock to `ms` after the next minute boundary, returning that boundary. */

@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { computeSubsets, EndpointsController } from '../../src/controllers/endpoints.js';
-import { ControllerManager } from '../../src/controllers/runtime.js';
+import type { ControllerManager } from '../../src/controllers/runtime.js';
 import type { Endpoints, EndpointSubset, Pod, Service } from '../../src/model/types.js';
 import type { Store } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
-
-const NS = 'default';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
+import { controllerManager, eventually, NS } from '../helpers/controllers.js';
 
 function service(name: string, spec: Partial<Service['spec']> = {}): Service {
   return {
@@ -97,8 +87,7 @@ describe('controllers: Endpoints', function () {
     let manager: ControllerManager;
     beforeEach(async () => {
       store = new MemoryStore();
-      manager = new ControllerManager(store, { workers: 1 });
-      manager.add(new EndpointsController());
+      manager = controllerManager(store, { controllers: [new EndpointsController()] });
       await manager.start();
     });
     afterEach(async () => {

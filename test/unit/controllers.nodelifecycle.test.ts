@@ -1,69 +1,15 @@
 import assert from 'node:assert/strict';
 import { createControllerManager } from '../../src/controllers/index.js';
 import { evictionTime, NodeLifecycleController, type NodeCondition } from '../../src/controllers/nodelifecycle.js';
-import type { Clock } from '../../src/controllers/queue.js';
-import { ControllerManager } from '../../src/controllers/runtime.js';
+import type { ControllerManager } from '../../src/controllers/runtime.js';
 import type { Node, Pod, Toleration } from '../../src/model/types.js';
 import type { Store } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { controllerManager, eventually, node as testNode, nodeReadyCondition, NS, TestClock, untilIdle } from '../helpers/controllers.js';
 
-const NS = 'default';
-
-/**
- * Test time: long timers (≥ 1 s: deadlines, backoff, TTL) fire only when the test advances the
- * clock; short ones (queue retries) run on real timers without moving test time.
- */
-class TestClock implements Clock {
-  t = Date.now();
-  private timers = new Map<number, { at: number; fn: () => void; real?: ReturnType<typeof setTimeout> }>();
-  private id = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.id;
-    if (ms < 1000) {
-      const real = setTimeout(() => {
-        this.timers.delete(id);
-        fn();
-      }, Math.min(ms, 20));
-      this.timers.set(id, { at: this.t + ms, fn, real });
-    } else this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    const x = this.timers.get(h as number);
-    if (x?.real) clearTimeout(x.real);
-    this.timers.delete(h as number);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    const due = [...this.timers].filter(([, x]) => !x.real && x.at <= this.t).sort((a, b) => a[1].at - b[1].at);
-    for (const [id, x] of due) {
-      this.timers.delete(id);
-      x.fn();
-    }
-  }
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
-
+/** A node whose last heartbeat (Ready condition with `status`) is the clock's now. */
 function node(name: string, clock: TestClock, status: 'True' | 'False' = 'True'): Node {
-  const t = new Date(clock.now()).toISOString();
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name },
-    spec: {},
-    status: { conditions: [{ type: 'Ready', status, reason: 'KubeletReady', lastHeartbeatTime: t, lastTransitionTime: t } as NodeCondition] },
-  };
+  return testNode(name, { ready: status, heartbeatAt: clock.now() });
 }
 
 function pod(name: string, nodeName: string, tolerations?: Toleration[]): Pod {
@@ -87,8 +33,7 @@ async function getPod(store: Store, name: string): Promise<Pod | undefined> {
 /** Stands in for a node agent posting a heartbeat. */
 async function heartbeat(store: Store, name: string, clock: TestClock, status: 'True' | 'False' = 'True'): Promise<void> {
   const n = await getNode(store, name);
-  const t = new Date(clock.now()).toISOString();
-  n.status!.conditions = [{ type: 'Ready', status, reason: 'KubeletReady', lastHeartbeatTime: t, lastTransitionTime: t } as NodeCondition];
+  n.status!.conditions = [nodeReadyCondition(status, clock.now())];
   await store.update(n, { origin: { actor: `node/${name}` } });
 }
 
@@ -105,17 +50,13 @@ describe('controllers: node lifecycle', function () {
     if (opts.viaIndex) {
       manager = createControllerManager(store, { clock, workers: 1, nodeMonitorGracePeriodMs: opts.grace, podEvictionTimeoutMs: opts.eviction });
     } else {
-      manager = new ControllerManager(store, { clock, workers: 1 });
-      manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.grace, podEvictionTimeoutMs: opts.eviction }));
+      manager = controllerManager(store, { clock, controllers: [new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.grace, podEvictionTimeoutMs: opts.eviction })] });
     }
     await manager.start();
   }
 
   async function settle(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      await eventually(() => manager.isIdle(), 'controllers are idle');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await untilIdle(manager);
   }
 
   beforeEach(() => {

@@ -6,15 +6,7 @@ import { GantryError } from '../../src/errors.js';
 import type { ConfigMap, KubeObject, Pod } from '../../src/model/types.js';
 import type { Store, WatchEvent, WatchOptions } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
+import { eventually } from '../helpers/controllers.js';
 
 const cm = (name: string, data: Record<string, string> = {}): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data });
 

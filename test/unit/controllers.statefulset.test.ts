@@ -1,63 +1,13 @@
 import assert from 'node:assert/strict';
-import { ControllerManager } from '../../src/controllers/runtime.js';
+import type { ControllerManager } from '../../src/controllers/runtime.js';
 import { claimName, ordinalOf, StatefulSetController } from '../../src/controllers/statefulset.js';
-import type { KubeObject, Pod, StatefulSet } from '../../src/model/types.js';
+import type { Pod, StatefulSet } from '../../src/model/types.js';
 import type { Store } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { controllerManager, edit, eventually, fakeKubelet as runFakeKubelet, isReady, NS, untilIdle, type FakeKubeletOptions } from '../helpers/controllers.js';
 
-const NS = 'default';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
-
-async function edit<T extends KubeObject>(store: Store, obj: T, change: (o: T) => void): Promise<T> {
-  for (;;) {
-    const cur = (await store.get<T>({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }))!;
-    change(cur);
-    try {
-      return await store.update(cur);
-    } catch (err) {
-      if (!(err instanceof Error && /modified/.test(err.message))) throw err;
-    }
-  }
-}
-
-const isReady = (p: Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-/** Stands in for scheduler + node agent: binds (optionally) and reports pods Running and Ready; removes terminating pods with `finalize`. */
-function fakeKubelet(store: Store, signal: AbortSignal, opts: { bind?: boolean; finalize?: boolean } = {}): void {
-  void (async () => {
-    try {
-      for await (const ev of store.watch({ kinds: ['Pod'], signal, fromRevision: await store.revision() })) {
-        const p = ev.object as Pod;
-        if (ev.type === 'DELETED') continue;
-        try {
-          if (p.metadata.deletionTimestamp) {
-            if (opts.finalize) await store.delete({ kind: 'Pod', namespace: NS, name: p.metadata.name }, { resourceVersion: p.metadata.resourceVersion });
-            continue;
-          }
-          if (!isReady(p)) {
-            await store.update({
-              ...p,
-              spec: opts.bind ? { ...p.spec, nodeName: 'n1' } : p.spec,
-              status: { phase: 'Running', podIP: '10.0.0.9', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-            }, { origin: { actor: 'node/n1' } });
-          }
-        } catch {
-          // a newer version follows
-        }
-      }
-    } catch {
-      // closed
-    }
-  })();
-}
+/** Stands in for scheduler + node agent on node n1 (see the shared {@link runFakeKubelet}). */
+const fakeKubelet = (store: Store, signal: AbortSignal, opts: FakeKubeletOptions = {}): void => runFakeKubelet(store, signal, { podIP: '10.0.0.9', ...opts });
 
 function statefulSet(name: string, spec: Partial<StatefulSet['spec']> = {}): StatefulSet {
   return {
@@ -102,16 +52,12 @@ describe('controllers: StatefulSet', function () {
   let ac: AbortController;
 
   async function start(): Promise<void> {
-    manager = new ControllerManager(store, { workers: 1 });
-    manager.add(new StatefulSetController());
+    manager = controllerManager(store, { controllers: [new StatefulSetController()] });
     await manager.start();
   }
 
   async function settle(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      await eventually(() => manager.isIdle(), 'controllers are idle');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await untilIdle(manager);
   }
 
   beforeEach(() => {

@@ -4,20 +4,13 @@ import { CONFIG_HASH_ANNOTATION, podTemplateHash, safeEncode } from '../../src/c
 import { fenceposts } from '../../src/controllers/deployment/replicas.js';
 import { podsToDelete } from '../../src/controllers/replicaset.js';
 import type { ControllerManager } from '../../src/controllers/runtime.js';
-import type { ConfigMap, Deployment, KubeObject, Pod, ReplicaSet } from '../../src/model/types.js';
+import type { ConfigMap, Deployment, Pod, ReplicaSet } from '../../src/model/types.js';
 import type { Store, WatchEvent } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { edit, eventually as waitUntil, fakeKubelet as runFakeKubelet, isReady, NS, type FakeKubeletOptions } from '../helpers/controllers.js';
 
-const NS = 'default';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
+/** Rollouts run several controllers: wait up to 10 s unless told otherwise. */
+const eventually = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> => waitUntil(check, what, { timeoutMs });
 
 function deployment(name: string, opts: {
   replicas?: number; image?: string; strategy?: Deployment['spec']['strategy']; revisionHistoryLimit?: number;
@@ -60,52 +53,10 @@ async function getDeployment(store: Store, name: string): Promise<Deployment> {
   return (await store.get<Deployment>({ kind: 'Deployment', namespace: NS, name }))!;
 }
 
-/** Updates an object by re-reading it and applying `edit`, retrying on conflicts. */
-async function edit<T extends KubeObject>(store: Store, obj: T, change: (o: T) => void): Promise<T> {
-  for (;;) {
-    const cur = (await store.get<T>({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }))!;
-    change(cur);
-    try {
-      return await store.update(cur);
-    } catch (err) {
-      if (!(err instanceof Error && /modified/.test(err.message))) throw err;
-    }
-  }
-}
+const ready = isReady;
 
-const ready = (p: Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-/**
- * Stands in for scheduler + node agent: binds new pods (optionally) and reports them Running
- * and Ready; with `finalize`, removes pods marked for deletion as the node agent would.
- */
-function fakeKubelet(store: Store, signal: AbortSignal, opts: { bind?: boolean; finalize?: boolean; ready?: boolean; readyIf?: (p: Pod) => boolean } = {}): void {
-  void (async () => {
-    try {
-      for await (const ev of store.watch({ kinds: ['Pod'], signal, fromRevision: await store.revision() })) {
-        const p = ev.object as Pod;
-        if (ev.type === 'DELETED') continue;
-        try {
-          if (p.metadata.deletionTimestamp) {
-            if (opts.finalize) await store.delete({ kind: 'Pod', namespace: NS, name: p.metadata.name }, { resourceVersion: p.metadata.resourceVersion });
-            continue;
-          }
-          if (opts.ready !== false && !ready(p) && (opts.readyIf?.(p) ?? true)) {
-            await store.update({
-              ...p,
-              spec: opts.bind ? { ...p.spec, nodeName: 'node-1' } : p.spec,
-              status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-            }, { origin: { actor: 'node/node-1' } });
-          }
-        } catch {
-          // A newer version will come through the watch.
-        }
-      }
-    } catch {
-      // store closed
-    }
-  })();
-}
+/** Stands in for scheduler + node agent on node-1 (see the shared {@link runFakeKubelet}). */
+const fakeKubelet = (store: Store, signal: AbortSignal, opts: FakeKubeletOptions = {}): void => runFakeKubelet(store, signal, { node: 'node-1', ...opts });
 
 /** Tracks active pods and their readiness over every change, for rollout invariants. */
 function podTracker(store: Store, signal: AbortSignal) {
