@@ -1,0 +1,216 @@
+/**
+ * End-to-end figures of `gantry up`, against real containerd, real Git over smart HTTP and real
+ * CNI networking (each with its own temp dir, bridge and pod CIDR, removed at the end):
+ *
+ * - push → running: a commit adding a Deployment of 10 pods is pushed over HTTP and announced
+ *   with a GitHub-signed webhook; measured from the `git push` completing to the store showing
+ *   all 10 pods Running and Ready. One warm-up run, then RUNS runs, each a new Deployment (the
+ *   previous one is deleted, untimed, in between); p50 and p95 (target p50 ≤ 1 s).
+ * - RSS of `gantry up` with 100 pods: gantry (the built dist, as `bin/gantry.js` runs it; built
+ *   first when older than the sources) runs as a child process with every component; a
+ *   Deployment of 100 busybox `sleep` pods; once all run, VmRSS of the child from /proc (target
+ *   ≤ 150 MB), and of its private containerd, for information.
+ *
+ * Needs root, containerd, runc and the CNI plugins; otherwise it reports why it skipped.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { Pod } from '../src/model/types.js';
+import type { Store } from '../src/store/types.js';
+import {
+  createWorld,
+  e2eConfig,
+  e2ePrerequisites,
+  isReady,
+  openReadonlyStore,
+  podsWith,
+  readIpForward,
+  sendPushWebhook,
+  startInProcess,
+  takeDown,
+  waitFor,
+  type World,
+} from '../test/helpers/e2e.js';
+import { sleeperDeployment } from '../test/helpers/e2e-manifests.js';
+
+const run = promisify(execFile);
+const RUNS = 5;
+const PODS_PER_RUN = 10;
+const RSS_PODS = 100;
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+/** Polls the store every few ms until `n` pods of `app` are Running and Ready (bounded). */
+async function waitRunning(store: Store, app: string, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = await podsWith(store, { app });
+    if (pods.length === n && pods.every(isReady)) return;
+    if (Date.now() > deadline) throw new Error(`${app}: ${pods.filter(isReady).length}/${n} pods Running and Ready after ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+/** Push (webhook) → 10 pods Running, in ms per run. */
+async function pushToRunning(world: World): Promise<number[]> {
+  const g = await startInProcess(world);
+  const times: number[] = [];
+  try {
+    let previous: string | undefined;
+    for (let i = 0; i <= RUNS; i++) {
+      const name = `burst-${i}`;
+      if (previous) {
+        const commit = await world.push({ [`${previous}.yaml`]: null }, `remove ${previous}`);
+        await sendPushWebhook(g.apiUrl, commit);
+        const gone = previous;
+        await waitFor(`${gone} removed`, async () => (await podsWith(g.store, { app: gone })).length === 0, { timeoutMs: 60_000 });
+      }
+      const commit = await world.push({ [`${name}.yaml`]: sleeperDeployment(name, PODS_PER_RUN) }, `add ${name}`);
+      const t0 = performance.now();
+      const status = await sendPushWebhook(g.apiUrl, commit);
+      if (status !== 202) throw new Error(`webhook answered ${status}`);
+      await waitRunning(g.store, name, PODS_PER_RUN, 60_000);
+      // Run 0 warms up (first pod network, first sync of a new file layout).
+      if (i > 0) times.push(performance.now() - t0);
+      previous = name;
+    }
+    // The RSS figure starts another gantry on this repo: leave it without the last burst.
+    if (previous) await world.push({ [`${previous}.yaml`]: null }, `remove ${previous}`);
+  } finally {
+    await g.stop();
+    await takeDown(world, g.dataDir);
+  }
+  return times;
+}
+
+/** Newest modification time of the files under `dir` with `ext`. */
+function newest(dir: string, ext: string): number {
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith(ext)) continue;
+    max = Math.max(max, statSync(path.join(e.parentPath, e.name)).mtimeMs);
+  }
+  return max;
+}
+
+/** Builds dist/ when it is missing or older than src/. */
+async function ensureBuilt(): Promise<string> {
+  const app = path.join(root, 'dist', 'src', 'app.js');
+  if (!existsSync(app) || newest(path.join(root, 'src'), '.ts') > newest(path.join(root, 'dist', 'src'), '.js')) {
+    // tsc emits even when other files have type errors; only a missing output is fatal.
+    await run('npm', ['run', 'build'], { cwd: root, maxBuffer: 16 * 1024 * 1024 }).catch(() => undefined);
+  }
+  if (!existsSync(app)) throw new Error('npm run build did not produce dist/src/app.js');
+  return app;
+}
+
+/** `gantry up` from dist with the world's node settings: what bin/gantry.js runs, minus the terminal UI. */
+const CHILD = `
+const { config, node, dist } = JSON.parse(process.env.GANTRY_BENCH_CHILD);
+const { startGantry } = await import(dist + '/app.js');
+const { createLogger } = await import(dist + '/log.js');
+const logger = createLogger({ level: 'info', file: config.dataDir + '/gantry.log', pretty: false });
+const gantry = await startGantry({ config, logger, node, components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true } });
+await gantry.sync.trigger('start');
+gantry.startPolling();
+process.stdout.write('ready ' + gantry.apiUrl + '\\n');
+await new Promise((resolve) => process.once('SIGTERM', resolve));
+await gantry.stop();
+process.exit(0);
+`;
+
+async function vmRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** RSS of gantry (and of its containerd) with 100 pods running. */
+async function rssWith100Pods(world: World): Promise<Record<string, number>> {
+  const app = await ensureBuilt();
+  const dataDir = path.join(world.root, 'rss-data');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    env: { ...process.env, GANTRY_BENCH_CHILD: JSON.stringify({ config: e2eConfig(world, dataDir), node: world.node, dist: path.dirname(app) }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let store: Store | undefined;
+  try {
+    const apiUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`gantry did not start in 60 s\n${stderr}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /^ready (\S+)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      void exited.then(() => reject(new Error(`gantry exited before it was ready\n${stderr}`)));
+    });
+    const idle = await vmRssMb(child.pid!);
+    store = openReadonlyStore(dataDir);
+    const commit = await world.push({ 'many.yaml': sleeperDeployment('many', RSS_PODS) }, `add ${RSS_PODS} pods`);
+    await sendPushWebhook(apiUrl, commit);
+    const t0 = performance.now();
+    await waitRunning(store, 'many', RSS_PODS, 300_000);
+    const startSeconds = (performance.now() - t0) / 1000;
+    // Settle (probes, heartbeats, audit commits), then sample a few times.
+    let peak = 0;
+    let last = 0;
+    for (let i = 0; i < 10; i++) {
+      await sleep(500);
+      last = await vmRssMb(child.pid!);
+      peak = Math.max(peak, last);
+    }
+    const ctdPid = Number((await readFile(path.join(dataDir, 'containerd', 'containerd.pid'), 'utf8').catch(() => '')).trim());
+    const pods = (await store.list<Pod>('Pod')).items.length;
+    return {
+      rss_gantry_idle_mb: idle,
+      [`rss_gantry_${RSS_PODS}_pods_mb`]: last,
+      [`rss_gantry_${RSS_PODS}_pods_peak_mb`]: peak,
+      rss_containerd_mb: ctdPid ? await vmRssMb(ctdPid).catch(() => NaN) : NaN,
+      [`start_${RSS_PODS}_pods_s`]: Math.round(startSeconds * 10) / 10,
+      pods_in_store: pods,
+    };
+  } finally {
+    await store?.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, sleep(30_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await takeDown(world, dataDir);
+  }
+}
+
+/** Runs both figures; see the module comment. */
+export async function benchE2e(): Promise<Record<string, number | string>> {
+  const why = e2ePrerequisites();
+  if (why) return { skipped: why };
+  const ipForward = await readIpForward();
+  const world = await createWorld({ 'README.md': 'e2e bench\n' });
+  try {
+    const times = await pushToRunning(world);
+    const rss = await rssWith100Pods(world);
+    return {
+      [`push_to_${PODS_PER_RUN}_running_p50_ms`]: Math.round(percentile(times, 50)),
+      [`push_to_${PODS_PER_RUN}_running_p95_ms`]: Math.round(percentile(times, 95)),
+      push_to_running_runs_ms: times.map((t) => Math.round(t)).join(' '),
+      ...rss,
+    };
+  } finally {
+    await takeDown(world, path.join(world.root, 'data'), ipForward);
+    await world.cleanup();
+  }
+}
