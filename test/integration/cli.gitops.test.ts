@@ -2,23 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { commitFiles, git, makeRepo, tempDir, writeFiles } from '../helpers/git-http-server.js';
+import { deploymentYaml, secretYaml } from '../helpers/manifests.js';
 
-const deployment = (replicas: number | string, image = 'gantry.local/busybox:1.35') => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-`;
+const deployment = (replicas: number | string) => deploymentYaml({ replicas });
 const service = `apiVersion: v1
 kind: Service
 metadata:
@@ -27,13 +13,7 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: 8080}]
 `;
-const secret = (pw: string) => `apiVersion: v1
-kind: Secret
-metadata:
-  name: db
-stringData:
-  password: ${pw}
-`;
+const secret = secretYaml;
 
 describe('gantry CLI: validate, plan, sync --once, status, get, history', function () {
   this.timeout(120_000);

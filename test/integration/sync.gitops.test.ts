@@ -8,6 +8,7 @@ import type { SyncObject } from '../../src/sync/status.js';
 import {
   makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer,
 } from '../helpers/git-http-server.js';
+import { deploymentYaml, secretYaml } from '../helpers/manifests.js';
 
 const configMap = (name: string, value: string) => `apiVersion: v1
 kind: ConfigMap
@@ -17,31 +18,9 @@ data:
   greeting: ${value}
 `;
 
-const deployment = (replicas: number | string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: gantry.local/busybox:1.35
-          command: ["httpd", "-f", "-p", "8080"]
-`;
+const deployment = (replicas: number | string) => deploymentYaml({ replicas, command: ['httpd', '-f', '-p', '8080'] });
 
-const secret = `apiVersion: v1
-kind: Secret
-metadata:
-  name: db
-stringData:
-  password: hunter2-very-secret
-`;
+const secret = secretYaml('hunter2-very-secret');
 
 /** Polls `check` until it returns a value or the deadline passes. */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
