@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../src/log.js';
-import type { Container, Pod, PodSpec } from '../../src/model/types.js';
+import type { Container, ContainerStatus, Pod, PodSpec } from '../../src/model/types.js';
 import { NodeAgent, type NodeAgentOptions } from '../../src/node/agent/agent.js';
 import { deleteContainer } from '../../src/node/containerd/run.js';
 import { cgroupsPathFor, removeCgroup } from '../../src/node/containerd/spec.js';
@@ -45,6 +45,24 @@ async function makeLogs(dir: string): Promise<ContainerLogs> {
     // not there yet
   }
   return new FakeContainerLogs(path.join(dir, 'logs'));
+}
+
+/**
+ * For a suite's `before` hook (`bed = await startAgentBedOrSkip(this)`): starts the bed, or skips
+ * the suite, saying why, where {@link agentPrerequisites} are missing.
+ */
+export async function startAgentBedOrSkip(ctx: Mocha.Context, opts: Partial<NodeAgentOptions> = {}): Promise<AgentBed> {
+  const why = agentPrerequisites();
+  if (why) {
+    console.log(`      skipping: ${why}`);
+    ctx.skip();
+  }
+  return startAgentBed(opts);
+}
+
+/** The status of the pod's (app) container with this name. */
+export function containerStatus(p: Pod, name: string): ContainerStatus | undefined {
+  return p.status?.containerStatuses?.find((s) => s.name === name);
 }
 
 /** A running agent test bed. */

@@ -11,9 +11,9 @@ import { createContainer, startTask } from '../../src/node/containerd/run.js';
 import { buildSpec, cgroupsPathFor } from '../../src/node/containerd/spec.js';
 import { getImage } from '../../src/node/images/image-store.js';
 import { containerLabels } from '../../src/node/agent/labels.js';
-import { agentPrerequisites, BUSYBOX, busybox, startAgentBed, type AgentBed } from '../fakes/node-agent-bed.js';
+import { BUSYBOX, busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
 
-const cs = (p: Pod, name: string) => p.status?.containerStatuses?.find((s) => s.name === name);
+const cs = containerStatus;
 const ready = (p: Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('NodeAgent lifecycle: probes, termination, adoption (real containerd)', function () {
@@ -21,12 +21,7 @@ describe('NodeAgent lifecycle: probes, termination, adoption (real containerd)',
   let bed: AgentBed;
 
   before(async function () {
-    const why = agentPrerequisites();
-    if (why) {
-      console.log(`      skipping: ${why}`);
-      this.skip();
-    }
-    bed = await startAgentBed();
+    bed = await startAgentBedOrSkip(this);
   });
 
   after(async () => {

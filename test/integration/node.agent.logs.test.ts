@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLogs } from '../../src/cli/commands/logs.js';
-import type { Pod } from '../../src/model/types.js';
-import { agentPrerequisites, busybox, startAgentBed, type AgentBed } from '../fakes/node-agent-bed.js';
+import { busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
 
-const cs = (p: Pod, name: string) => p.status?.containerStatuses?.find((s) => s.name === name);
+const cs = containerStatus;
 
 describe('gantry logs over the node agent\'s files (real containerd)', function () {
   this.timeout(120_000);
@@ -18,12 +17,7 @@ describe('gantry logs over the node agent\'s files (real containerd)', function 
   let dataDir: string;
 
   before(async function () {
-    const why = agentPrerequisites();
-    if (why) {
-      console.log(`      skipping: ${why}`);
-      this.skip();
-    }
-    bed = await startAgentBed();
+    bed = await startAgentBedOrSkip(this);
     dataDir = bed.ctd.dir;
     // Run 1 prints "run 1" and fails; run 2 prints "run 2" and then three more lines, and stays up.
     await bed.createPod('twice', {

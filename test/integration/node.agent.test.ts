@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { ConfigMap, Node, Pod, Secret } from '../../src/model/types.js';
+import type { ConfigMap, Node, Secret } from '../../src/model/types.js';
 import { readCgroupLimits, cgroupsPathFor } from '../../src/node/containerd/spec.js';
-import { agentPrerequisites, busybox, startAgentBed, type AgentBed } from '../fakes/node-agent-bed.js';
+import { busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
 
 function httpGet(host: string, port: number, urlPath = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -22,19 +22,14 @@ function httpGet(host: string, port: number, urlPath = '/'): Promise<{ status: n
   });
 }
 
-const cs = (p: Pod, name: string) => p.status?.containerStatuses?.find((s) => s.name === name);
+const cs = containerStatus;
 
 describe('NodeAgent (real containerd, CNI, volumes, SQLite store)', function () {
   this.timeout(120_000);
   let bed: AgentBed;
 
   before(async function () {
-    const why = agentPrerequisites();
-    if (why) {
-      console.log(`      skipping: ${why}`);
-      this.skip();
-    }
-    bed = await startAgentBed();
+    bed = await startAgentBedOrSkip(this);
   });
 
   after(async () => {
