@@ -33,16 +33,9 @@ import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable } 
 import { randomSuffix } from './replicaset.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from './statefulset.js';
+import { DAEMON_TOLERATIONS } from '../model/tolerations.js';
 
-/** Tolerations Kubernetes adds to every daemon pod (so daemons run on troubled nodes). */
-export const DAEMON_TOLERATIONS: readonly Toleration[] = [
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
-];
+export { DAEMON_TOLERATIONS };
 
 /** Whether a daemon pod should be created on / may keep running on a node. */
 export interface NodeFit {

@@ -6,6 +6,7 @@ import type {
   DaemonSet, Deployment, Job, KubeObject, Node, Pod, PodTemplateSpec, ReplicaSet, StatefulSet, Toleration,
 } from '../model/types.js';
 import { cacheFrom, type SchedulerCache } from './cache.js';
+import { DAEMON_TOLERATIONS } from '../model/tolerations.js';
 import { tolerated } from './plugins/taint-toleration.js';
 import { nodeMatchesPod } from './plugins/node-affinity.js';
 import { boundCopy, podInfo, podKey } from './podinfo.js';
@@ -145,15 +146,6 @@ export function podsForWorkload(obj: KubeObject, opts: { nodes?: Node[] } = {}):
   }
 }
 
-/** Tolerations the DaemonSet controller adds to every daemon pod, as Kubernetes does. */
-const DAEMON_TOLERATIONS: Toleration[] = [
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
-];
 
 /** Whether the DaemonSet controller would place a pod on the node (selector, affinity, taints). */
 function daemonEligible(d: DaemonSet, node: Node): boolean {
