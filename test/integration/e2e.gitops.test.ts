@@ -137,7 +137,11 @@ describe('gantry up end to end (real containerd, Git over smart HTTP, CNI)', fun
     this.timeout(180_000);
     const before = new Set((await webPods()).map((p) => p.metadata.uid));
     await pushAndSync({ 'web/deployment.yaml': webDeployment({ replicas: 4 }) }, 'web: 4 replicas');
-    const scaled = await waitWebReady(4);
+    await waitWebReady(4);
+    // The watch below resumes exactly where this list was read.
+    const listed = await g.store.list<Pod>('Pod', { namespace: 'default', labelSelector: 'app=web' });
+    const scaled = listed.items;
+    assert.ok(scaled.length === 4 && scaled.every(isReady), describePods(scaled));
     for (const uid of before) assert.ok(scaled.some((p) => p.metadata.uid === uid), 'scaling up keeps the existing pods');
     const oldRs = scaled[0]!.metadata.ownerReferences![0]!.name;
 
@@ -147,7 +151,7 @@ describe('gantry up end to end (real containerd, Git over smart HTTP, CNI)', fun
     let maxPods = pods.size;
     let oldRemoved = 0;
     const ac = new AbortController();
-    const fromRevision = await g.store.revision();
+    const fromRevision = listed.revision;
     const owner = (p: Pod) => p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name;
     const watching = (async () => {
       for await (const ev of g.store.watch({ fromRevision, kinds: ['Pod'], signal: ac.signal }) as AsyncIterable<WatchEvent>) {
@@ -277,5 +281,6 @@ describe('gantry up end to end (real containerd, Git over smart HTTP, CNI)', fun
     assert.ok(fired.metadata.name.startsWith('tick-'));
     const cj = await g.store.get<CronJob>({ kind: 'CronJob', namespace: 'default', name: 'tick' });
     assert.ok(cj?.status?.lastScheduleTime, 'the CronJob records when it last fired');
+    assert.equal(new Date(cj.status.lastScheduleTime).getUTCSeconds(), 0, 'it fired for a minute boundary, as "* * * * *" says');
   });
 });
