@@ -120,6 +120,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       dataDir: config.dataDir,
       containerdSocket: config.containerdSocket,
       imagesDirs: [config.imagesDir, paths.images, bundledImagesDir()].filter((d): d is string => d !== undefined),
+      nodeName: config.node?.name,
+      network: config.node && { bridgeName: config.node.bridge, podCidr: config.node.podCidr },
+      insecureRegistries: config.node?.insecureRegistries,
       ...opts.node,
     });
     progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);

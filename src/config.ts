@@ -29,8 +29,22 @@ export interface GantryConfig {
   containerdSocket?: string;
   /** Air-gap images directory imported at start. */
   imagesDir?: string;
+  /** The local node: its name, pod network, and registries it may reach over plain HTTP. */
+  node?: NodeConfig;
   /** Push the audit trail's status branch to this http(s) remote (never the watched branch). */
   historyRemote?: { url: string; branch?: string; auth?: GitAuth };
+}
+
+/** Settings of the local node agent. */
+export interface NodeConfig {
+  /** Node name; default the machine's hostname. */
+  name?: string;
+  /** The node's pod CIDR; default 10.244.0.0/24. */
+  podCidr?: string;
+  /** Linux bridge for pods; default gantry0. Two gantries on one machine need different ones. */
+  bridge?: string;
+  /** Registry hosts (host[:port]) pulled from over plain HTTP; loopback registries always are. */
+  insecureRegistries?: string[];
 }
 
 /** The default data directory: `GANTRY_DATA_DIR`, else /var/lib/gantry for root, else XDG. */

@@ -3,8 +3,15 @@
  * process can also keep the full log in a file while the terminal shows only warnings and
  * errors, next to its progress output.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger, type StreamEntry } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty is loaded only for a terminal: a service writing JSON never pays for it. */
+function prettyStream(): ReturnType<typeof PinoPretty> {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+  return pretty({ destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+}
 
 export type { Logger } from 'pino';
 
@@ -21,9 +28,7 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.GANTRY_LOG_LEVEL ?? 'info';
   const usePretty = opts.pretty ?? Boolean(process.stderr.isTTY);
-  const console = usePretty
-    ? pretty({ destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
-    : pino.destination(2);
+  const console = usePretty ? prettyStream() : pino.destination(2);
   if (!opts.file) return pino({ level }, console);
   const consoleLevel = pino.levels.values[level]! > pino.levels.values.warn! ? level : 'warn';
   const streams: StreamEntry[] = [

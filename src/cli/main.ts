@@ -48,6 +48,7 @@ export function buildProgram(): Command {
 
   withDataDir(program.command('down').description('remove the containers, pod networks and private containerd gantry runs here (state and history stay)'))
     .addOption(new Option('--containerd-socket <path>', 'the containerd gantry used, if not its private one').env('GANTRY_CONTAINERD_SOCKET'))
+    .addOption(new Option('--bridge <name>', 'the pods\' bridge gantry up used (default gantry0)').env('GANTRY_BRIDGE'))
     .action(async (o) => finish(await runDown(o)));
 
   withDataDir(program.command('logs <pod>').description('print the logs of a container of a pod on this machine'))

@@ -24,6 +24,10 @@ export interface SourceOptions extends DataDirOptions {
   imagesDir?: string;
   historyRemote?: string;
   historyBranch?: string;
+  nodeName?: string;
+  podCidr?: string;
+  bridge?: string;
+  insecureRegistries?: string;
   logLevel?: string;
 }
 
@@ -45,6 +49,10 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
+    .addOption(new Option('--node-name <name>', 'this node\'s name (default: the hostname)').env('GANTRY_NODE_NAME'))
+    .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
+    .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
+    .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--history-remote <url>', 'push the audit trail (status branch) to this http(s) Git remote').env('GANTRY_HISTORY_REMOTE'))
     .addOption(new Option('--history-branch <branch>', 'branch on the history remote (default: status)').env('GANTRY_HISTORY_BRANCH'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
@@ -63,6 +71,12 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     webhookSecret: o.webhookSecret,
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
+    node: {
+      name: o.nodeName,
+      podCidr: o.podCidr,
+      bridge: o.bridge,
+      insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    },
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
   };
 }

@@ -42,6 +42,14 @@ export interface LocalNodeTuning {
   resyncMs?: number;
 }
 
+/**
+ * The network manager's options: a bridge of one's own also names the CNI network, so that
+ * its NAT rules (tagged with the network name) never mix with another gantry's.
+ */
+function networkOptions(n: LocalNetworkOptions | undefined): LocalNetworkOptions {
+  return { ...n, networkName: n?.networkName ?? n?.bridgeName };
+}
+
 /** Options for {@link startLocalNode}. */
 export interface LocalNodeOptions extends LocalNodeTuning {
   store: Store;
@@ -98,7 +106,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     nodeName,
     client,
     runcRoot,
-    network: new CniNetworkManager({ dataDir: nodeDir, ...opts.network, logger: opts.logger.child({ component: 'cni' }) }),
+    network: new CniNetworkManager({ dataDir: nodeDir, ...networkOptions(opts.network), logger: opts.logger.child({ component: 'cni' }) }),
     volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
@@ -147,7 +155,7 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
       client.close();
     }
   }
-  const network = new CniNetworkManager({ dataDir: nodeDir, ...opts.network, logger: opts.logger });
+  const network = new CniNetworkManager({ dataDir: nodeDir, ...networkOptions(opts.network), logger: opts.logger });
   const volumes = new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger });
   const uids = await network.list();
   for (const uid of uids) await network.tearDown(uid);

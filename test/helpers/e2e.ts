@@ -81,7 +81,7 @@ export async function createWorld(files: Record<string, string>): Promise<World>
     repoUrl,
     node: {
       nodeName: `e2e-node-${tag}`,
-      network: { bridgeName: `ge2e${tag}`, podCidr: `10.97.${randomInt(1, 250)}.0/24`, networkName: `ge2e-${tag}` },
+      network: { bridgeName: `ge2e${tag}`, podCidr: `10.97.${randomInt(1, 250)}.0/24`, networkName: `ge2e${tag}` },
       backoffBaseMs: 500,
       backoffMaxMs: 2000,
       heartbeatMs: 2000,

@@ -7,9 +7,14 @@ import { createLogger } from '../../log.js';
 import { takeDownLocalNode } from '../../node/host.js';
 
 /** Runs `gantry down`. */
-export async function runDown(o: { dataDir: string; containerdSocket?: string }): Promise<{ output: string; exitCode: number }> {
+export async function runDown(o: { dataDir: string; containerdSocket?: string; bridge?: string }): Promise<{ output: string; exitCode: number }> {
   const logger = createLogger({ level: 'warn' });
-  const res = await takeDownLocalNode({ dataDir: o.dataDir, containerdSocket: o.containerdSocket, logger });
+  const res = await takeDownLocalNode({
+    dataDir: o.dataDir,
+    containerdSocket: o.containerdSocket,
+    logger,
+    network: o.bridge ? { bridgeName: o.bridge } : undefined,
+  });
   const parts = [
     `${res.containers} container${res.containers === 1 ? '' : 's'} removed`,
     `${res.networks} pod network${res.networks === 1 ? '' : 's'} torn down`,

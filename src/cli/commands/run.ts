@@ -1,11 +1,11 @@
 /**
  * `gantry up`, `gantry server` and `gantry sync`: run gantry in the foreground until Ctrl-C.
  *
- * Progress uses ora: a spinner on a terminal, plain lines otherwise (CI, logs), with no code
- * of ours to tell the two apart.
+ * Progress uses ora on a terminal (a spinner that turns into ✔/✖ lines). Off a terminal (a
+ * service, CI) only the outcome lines are written, and ora is not even loaded: a long-running
+ * gantry should not carry a terminal UI in memory.
  */
 import { join } from 'node:path';
-import ora from 'ora';
 import pc from 'picocolors';
 import { startGantry, type Components } from '../../app.js';
 import { dataPaths } from '../../config.js';
@@ -13,6 +13,34 @@ import { createLogger } from '../../log.js';
 import { materializeSampleRepo } from '../../sync/sample.js';
 import { configFrom, type SourceOptions } from '../options.js';
 import { clusterSummary } from '../summary.js';
+
+/** Progress output: what run.ts needs of ora. */
+interface Progress {
+  start(text: string): void;
+  update(text: string): void;
+  succeed(text: string): void;
+  warn(text: string): void;
+  fail(text: string): void;
+  stop(): void;
+}
+
+/** ora's spinner on a terminal; plain ✔/⚠/✖ lines otherwise. */
+async function progressReporter(): Promise<Progress> {
+  if (process.stderr.isTTY) {
+    const { default: ora } = await import('ora');
+    const s = ora({ stream: process.stderr });
+    return {
+      start: (t) => void s.start(t),
+      update: (t) => void (s.text = t),
+      succeed: (t) => void s.succeed(t),
+      warn: (t) => void s.warn(t),
+      fail: (t) => void s.fail(t),
+      stop: () => void s.stop(),
+    };
+  }
+  const line = (mark: string) => (t: string): void => void process.stderr.write(`${mark} ${t}\n`);
+  return { start: () => undefined, update: () => undefined, succeed: line('✔'), warn: line('⚠'), fail: line('✖'), stop: () => undefined };
+}
 
 /** How long start-up waits for workloads to become ready before printing the summary anyway. */
 const SETTLE_TIMEOUT_MS = 120_000;
@@ -25,14 +53,9 @@ const SETTLE_TIMEOUT_MS = 120_000;
 export async function runForeground(o: SourceOptions, opts: { components: Components; title: string }): Promise<void> {
   const logFile = join(o.dataDir, 'gantry.log');
   const logger = createLogger({ level: o.logLevel, file: logFile });
-  const spinner = ora({ stream: process.stderr });
-  // Off a terminal ora would print every spinner text as a line; only outcomes are worth that.
-  const spin = (text: string): void => {
-    if (process.stderr.isTTY) spinner.start(text);
-  };
-  const step = (text: string): void => {
-    spinner.succeed(text);
-  };
+  const spinner = await progressReporter();
+  const spin = (text: string): void => spinner.start(text);
+  const step = (text: string): void => spinner.succeed(text);
   let repo = o.repo;
   if (!repo) {
     repo = dataPaths(o.dataDir).sampleRepo;
@@ -71,7 +94,7 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
     spin('starting pods');
     for (;;) {
       const summary = await clusterSummary(gantry.store);
-      spinner.text = `starting pods — ${summary.lines.at(-1)?.replace(/^Pods:\s+/, '') ?? ''}`;
+      spinner.update(`starting pods — ${summary.lines.at(-1)?.replace(/^Pods:\s+/, '') ?? ''}`);
       if (summary.settled || Date.now() > deadline) {
         if (summary.settled) step('workloads ready');
         else spinner.warn('some workloads are not ready yet (gantry status shows why)');
