@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { errorMessage } from '../../errors.js';
 import type { Container, Probe } from '../../model/types.js';
 import type { ContainerdClient } from '../containerd/client.js';
 import { execInContainer } from '../containerd/run.js';
@@ -78,16 +79,24 @@ function httpProbe(opts: { host: string; port: number; path: string; https: bool
     const headers: Record<string, string> = { 'User-Agent': 'kube-probe/gantry', Accept: '*/*' };
     for (const h of opts.headers) headers[h.name] = h.value;
     const mod = opts.https ? https : http;
-    const req = mod.request(
-      { host: opts.host, port: opts.port, path: opts.path, method: 'GET', headers, timeout: opts.timeoutMs, agent: false, ...(opts.https ? { rejectUnauthorized: false } : {}) },
-      (res) => {
-        res.resume();
-        const code = res.statusCode ?? 0;
-        resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
-      },
-    );
+    const url = `${opts.https ? 'https' : 'http'}://${opts.host}:${opts.port}${opts.path}`;
+    let req: http.ClientRequest;
+    try {
+      // Throws synchronously on a header name or value Node refuses (they come from the manifest).
+      req = mod.request(
+        { host: opts.host, port: opts.port, path: opts.path, method: 'GET', headers, timeout: opts.timeoutMs, agent: false, ...(opts.https ? { rejectUnauthorized: false } : {}) },
+        (res) => {
+          res.resume();
+          const code = res.statusCode ?? 0;
+          resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
+        },
+      );
+    } catch (err) {
+      resolve({ ok: false, message: `Get "${url}": ${errorMessage(err)}` });
+      return;
+    }
     req.on('timeout', () => req.destroy(new Error(`timeout after ${opts.timeoutMs / 1000}s`)));
-    req.on('error', (err) => resolve({ ok: false, message: `Get "${opts.https ? 'https' : 'http'}://${opts.host}:${opts.port}${opts.path}": ${err.message}` }));
+    req.on('error', (err) => resolve({ ok: false, message: `Get "${url}": ${err.message}` }));
     req.end();
   });
 }
@@ -183,7 +192,8 @@ export class ContainerProbes {
     let failures = 0;
     const tick = async (): Promise<void> => {
       if (this.stopped) return;
-      const r = await this.run(probe, this.opts.target);
+      // A handler that throws is a failed probe; an escaped rejection would end this loop for good.
+      const r = await this.run(probe, this.opts.target).catch((err: unknown): ProbeResult => ({ ok: false, message: errorMessage(err) }));
       if (this.stopped) return;
       if (r.ok) {
         successes++;
