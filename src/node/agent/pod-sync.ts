@@ -20,7 +20,7 @@ import { Backoff, formatGoDuration } from './backoff.js';
 import { containerArgs, containerResources, containerUser, hostsFile, podHostname, podResolvConf, stopSignal } from './container-config.js';
 import { mergeEnv, resolvePodEnv } from './env.js';
 import { credentialsFromSecrets, ImageManager } from './images.js';
-import { containerIdFor, containerLabels, parseContainerLabels, type ContainerKind } from './labels.js';
+import { ContainerLabels, containerIdFor, containerLabels, parseContainerLabels, type ContainerKind } from './labels.js';
 import { canonicalJson, computePodStatus, containerIdUri } from './pod-status.js';
 import { ContainerProbes } from './probes.js';
 import { newContainer, type ContainerRuntime, type PodRuntime } from './runtime.js';
@@ -566,12 +566,7 @@ export class PodSyncer {
   async cleanupPod(uid: string, opts: { graceMs: number }): Promise<void> {
     const rt = this.runtimes.get(uid);
     if (rt) await this.killAll(rt, opts.graceMs);
-    const found = await this.o.client.listContainerRecords([`labels."gantry.dev/pod-uid"==${uid}`]);
-    await Promise.all(found.map((r) => {
-      this.stopProbes(r.id);
-      this.containerIndex.delete(r.id);
-      return deleteContainer(this.o.client, r.id);
-    }));
+    await this.deletePodContainers(uid);
     await this.o.network.tearDown(uid);
     await this.o.volumes.cleanup(uid);
     await this.o.logs.cleanup(uid);
@@ -588,15 +583,20 @@ export class PodSyncer {
   private async release(pod: Pod, rt: PodRuntime): Promise<void> {
     if (rt.released) return;
     await this.killAll(rt, 0);
-    const found = await this.o.client.listContainerRecords([`labels."gantry.dev/pod-uid"==${rt.uid}`]);
+    await this.deletePodContainers(rt.uid);
+    if (!pod.spec.hostNetwork) await this.o.network.tearDown(rt.uid);
+    removeCgroup(cgroupsPathFor(rt.uid));
+    rt.released = true;
+  }
+
+  /** Deletes every containerd container labelled with the pod's uid (so none is missed), with its probes. */
+  private async deletePodContainers(uid: string): Promise<void> {
+    const found = await this.o.client.listContainerRecords([`labels."${ContainerLabels.podUid}"==${uid}`]);
     await Promise.all(found.map((r) => {
       this.stopProbes(r.id);
       this.containerIndex.delete(r.id);
       return deleteContainer(this.o.client, r.id);
     }));
-    if (!pod.spec.hostNetwork) await this.o.network.tearDown(rt.uid);
-    removeCgroup(cgroupsPathFor(rt.uid));
-    rt.released = true;
   }
 
   /** Stops the probes of every pod (agent shutdown: containers keep running). */
