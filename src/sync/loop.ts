@@ -245,16 +245,20 @@ export class SyncLoop {
     });
   }
 
-  /** Writes the Sync object, only when something a reader would see changed. */
-  private async writeStatus(s: {
-    revision?: Revision;
-    applied?: boolean;
-    reason: SyncReason;
-    message: string;
-    ready: boolean;
-    issues?: ManifestIssue[];
-    summary?: SyncStatus['summary'];
-  }): Promise<void> {
+  /**
+   * Writes the Sync object, only when something a reader would see changed. Never throws: the
+   * status is a report, and a store that cannot take it must not turn a pass into a rejection
+   * nobody handles (passes run from timers and webhooks).
+   */
+  private async writeStatus(s: StatusUpdate): Promise<void> {
+    try {
+      await this.tryWriteStatus(s);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'cannot write sync status');
+    }
+  }
+
+  private async tryWriteStatus(s: StatusUpdate): Promise<void> {
     const { store } = this.opts;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const spec = { ...this.opts.describe, intervalSeconds: Math.round((this.opts.intervalMs ?? 30_000) / 1000) };
@@ -284,11 +288,21 @@ export class SyncLoop {
         return;
       } catch (err) {
         if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) continue;
-        this.opts.logger.warn({ err: errorMessage(err) }, 'cannot write sync status');
-        return;
+        throw err;
       }
     }
   }
+}
+
+/** What a pass reports on the Sync object. */
+interface StatusUpdate {
+  revision?: Revision;
+  applied?: boolean;
+  reason: SyncReason;
+  message: string;
+  ready: boolean;
+  issues?: ManifestIssue[];
+  summary?: SyncStatus['summary'];
 }
 
 /** A status as a reader compares it: timestamps aside. */
