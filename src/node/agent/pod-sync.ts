@@ -316,7 +316,8 @@ export class PodSyncer {
    */
   private async startInstance(pod: Pod, rt: PodRuntime, c: ContainerRuntime, spec: Container, restartCount: number): Promise<void> {
     const client = this.o.client;
-    const refs = await this.references(pod);
+    // This sync's ensureSandbox just read them: one store read per sync, and env sees what the volumes saw.
+    const refs = this.lastRefs.get(rt.uid) ?? (await this.references(pod));
     const image = await this.o.images.ensure(rt.uid, spec, credentialsFromSecrets([...refs.secrets.values()].filter((s) => (pod.spec.imagePullSecrets ?? []).some((r) => r.name === s.metadata.name))));
     if (!('chainId' in image)) {
       c.waiting = { reason: image.reason, message: image.message };
@@ -465,7 +466,7 @@ export class PodSyncer {
   private readonly lastRefs = new Map<string, PodReferences>();
 
   /** ConfigMaps and Secrets the pod refers to (volumes, env, envFrom, imagePullSecrets), from the store. */
-  async references(pod: Pod): Promise<PodReferences> {
+  private async references(pod: Pod): Promise<PodReferences> {
     const ns = pod.metadata.namespace ?? 'default';
     const { configMaps, secrets } = referencedNames(pod);
     const refs: PodReferences = { configMaps: new Map(), secrets: new Map() };
