@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { makePlan } from '../diff/plan.js';
 import type { Plan } from '../diff/types.js';
-import { errorMessage, GantryError, isGantryError } from '../errors.js';
+import { errorMessage, isGantryError } from '../errors.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
@@ -323,12 +323,4 @@ function dropUndefined<T extends object>(o: T): T {
 export function formatIssue(i: ManifestIssue): string {
   const where = i.line ? `${i.file} line ${i.line}` : i.file;
   return [where, i.object, i.message].filter(Boolean).join(': ');
-}
-
-/** Throws a GantryError summarising issues; for commands that stop at the first bad revision. */
-export function issuesError(issues: ManifestIssue[]): GantryError {
-  const first = issues[0];
-  return new GantryError('InvalidManifest', issues.map(formatIssue).join('\n'), {
-    file: first?.file, line: first?.line, object: first?.object, field: first?.field,
-  });
 }
