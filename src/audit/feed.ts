@@ -30,6 +30,8 @@ export interface AuditFeedOptions {
   /** Store revision already recorded (from the recorder's last commit); watch after it. */
   fromRevision?: number;
   signal: AbortSignal;
+  /** Wait before watching again after a failure (default 1000 ms). */
+  retryDelayMs?: number;
 }
 
 /**
@@ -48,14 +50,32 @@ export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
       return;
     } catch (err) {
       if (signal.aborted) return;
-      if (isGantryError(err, 'Conflict')) {
-        const now = await store.revision();
-        logger.warn({ from, now }, 'audit history has a gap: the store compacted changes the recorder never saw');
-        from = now;
-        continue;
+      // Everything that can fail stays inside this loop: the caller holds this promise without
+      // awaiting it until shutdown, so a rejection would be unhandled and end the process.
+      try {
+        if (isGantryError(err, 'Conflict')) {
+          const now = await store.revision();
+          logger.warn({ from, now }, 'audit history has a gap: the store compacted changes the recorder never saw');
+          from = now;
+          continue;
+        }
+        logger.error({ err: errorMessage(err) }, 'audit feed failed; retrying');
+      } catch (revErr) {
+        logger.error({ err: errorMessage(revErr) }, 'audit feed cannot read the store revision; retrying');
       }
-      logger.error({ err: errorMessage(err) }, 'audit feed failed; retrying in 1 s');
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(opts.retryDelayMs ?? 1000, signal);
     }
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

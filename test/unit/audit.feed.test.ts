@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { isHeartbeatOnly } from '../../src/audit/feed.js';
+import { isHeartbeatOnly, startAuditFeed } from '../../src/audit/feed.js';
+import type { Recorder } from '../../src/audit/types.js';
+import { GantryError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
 import type { Node } from '../../src/model/types.js';
-import type { WatchEvent } from '../../src/store/types.js';
+import type { WatchEvent, WatchOptions } from '../../src/store/types.js';
+import { MemoryStore } from '../fakes/memory-store.js';
 
 const node = (heartbeat: string, ready: 'True' | 'False', rv: string): Node => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', resourceVersion: rv }, spec: {},
@@ -18,5 +22,37 @@ describe('audit/feed', () => {
   });
   it('isHeartbeatOnly() keeps changes to other kinds and Node creation', () => {
     assert.equal(isHeartbeatOnly({ type: 'ADDED', object: node('t1', 'True', '1'), revision: 1 }), false);
+  });
+  it('startAuditFeed() keeps recording after a too-old watch whose revision read fails', async () => {
+    // The first watch is too old and the revision read that follows fails; the feed must retry,
+    // not reject (its caller holds the promise unawaited until shutdown).
+    class FlakyStore extends MemoryStore {
+      watches = 0;
+      revisionReads = 0;
+      override watch(opts: WatchOptions = {}): AsyncIterable<WatchEvent> {
+        if (this.watches++ === 0) {
+          return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new GantryError('Conflict', 'too old')) }) };
+        }
+        return super.watch(opts);
+      }
+      override async revision(): Promise<number> {
+        if (this.revisionReads++ === 0) throw new GantryError('StoreUnavailable', 'store is busy');
+        return super.revision();
+      }
+    }
+    const store = new FlakyStore();
+    const ac = new AbortController();
+    const recorded: WatchEvent[] = [];
+    const recorder = {
+      recordChange: (ev: WatchEvent) => {
+        recorded.push(ev);
+        ac.abort();
+      },
+    } as unknown as Recorder;
+    const feed = startAuditFeed({ store, recorder, logger: silentLogger(), fromRevision: 0, signal: ac.signal, retryDelayMs: 1 });
+    const created = store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' } });
+    await feed;
+    await created;
+    assert.deepEqual(recorded.map((e) => `${e.type} ${e.object.kind}/${e.object.metadata.name}`), ['ADDED ConfigMap/app']);
   });
 });
