@@ -118,7 +118,13 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
   });
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (err) {
+    // An open channel would keep a failed `gantry up` from exiting.
+    client.close();
+    throw err;
+  }
   return {
     agent,
     nodeName,

@@ -123,6 +123,16 @@ export class NodeAgent {
     setMaxListeners(0, ac.signal);
     this.ac = ac;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    try {
+      await this.startParts(ac.signal);
+    } catch (err) {
+      // Whatever already runs (the event subscription, workers) must not outlive a failed start.
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async startParts(signal: AbortSignal): Promise<void> {
     const log = this.o.logger;
     await mkdir(this.o.dataDir, { recursive: true });
     this.runtimeVersion = (await this.o.client.version()).version;
@@ -131,7 +141,7 @@ export class NodeAgent {
       log.info({ imagesDir: this.o.imagesDir, summary }, 'air-gap images imported');
     }
     await this.registerNode();
-    this.background.push(this.eventLoop(ac.signal));
+    this.background.push(this.eventLoop(signal));
 
     // Adopt before watching: the sync must see the containers already running.
     const listed = await this.o.store.list<Pod>('Pod');
@@ -139,9 +149,9 @@ export class NodeAgent {
     const adoption = await this.syncer.adopt();
     log.info({ node: this.o.nodeName, pods: this.syncer.pods.size, ...adoption }, 'node agent started');
 
-    this.background.push(this.watchLoop(listed.revision, ac.signal));
+    this.background.push(this.watchLoop(listed.revision, signal));
     const workers = this.o.workers ?? 16;
-    for (let i = 0; i < workers; i++) this.background.push(this.worker(ac.signal));
+    for (let i = 0; i < workers; i++) this.background.push(this.worker(signal));
     for (const uid of this.syncer.pods.keys()) this.queue.add(uid);
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
