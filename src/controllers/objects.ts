@@ -3,6 +3,7 @@
  * of frozen cache objects, and "write only when something changed" (convention 5).
  */
 import type { KubeObject } from '../model/types.js';
+import { deepEqual } from '../store/common.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 
 /** JSON with object keys sorted and undefined members dropped: equal values, equal strings. */
@@ -17,9 +18,12 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** True when two values are deeply equal as JSON (key order ignored). */
+/**
+ * True when two values are deeply equal as JSON (key order ignored, undefined members absent).
+ * Compares in place: reconcilers call this on whole objects every pass, so no strings are built.
+ */
 export function sameJson(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+  return deepEqual(a, b);
 }
 
 /** A mutable deep copy of a (possibly frozen) cached object. */
