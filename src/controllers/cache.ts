@@ -11,6 +11,7 @@ import { kindInfo } from '../model/kinds.js';
 import { objectKey, refKey, type ObjectRef } from '../model/keys.js';
 import { matchesSelector } from '../model/selectors.js';
 import type { KubeObject, LabelSelector } from '../model/types.js';
+import { normalizeRef } from '../store/common.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -93,7 +94,7 @@ export class Cache implements CacheReader {
   }
 
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): T | undefined {
-    return this.byKind.get(ref.kind)?.get(refKey(normalize(ref))) as T | undefined;
+    return this.byKind.get(ref.kind)?.get(refKey(normalizeRef(ref))) as T | undefined;
   }
 
   list<T extends KubeObject = KubeObject>(kind: string, opts: { namespace?: string; selector?: LabelSelector } = {}): T[] {
@@ -255,13 +256,6 @@ export class Cache implements CacheReader {
     this.revisionWaiters = this.revisionWaiters.filter((w) => w.rev > this.revision);
     for (const w of ready) w.resolve();
   }
-}
-
-function normalize(ref: ObjectRef): ObjectRef {
-  const info = kindInfo(ref.kind);
-  if (info && !info.namespaced) return { kind: ref.kind, name: ref.name };
-  if (info?.namespaced && !ref.namespace) return { ...ref, namespace: 'default' };
-  return ref;
 }
 
 function deepFreeze<T>(v: T): T {
