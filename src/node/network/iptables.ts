@@ -129,14 +129,19 @@ export async function readNatTable(): Promise<IptTable> {
   return parseIptables(await mustExec('iptables', ['-w', '-t', 'nat', '-S']));
 }
 
-/** Removes one pod's NAT rules and chains (what bridge DEL leaves when the namespace is already gone). */
-export async function cleanupPodRules(network: string, containerId: string): Promise<string[]> {
+/** Runs iptables commands in order. @returns the ones that failed, with iptables' reason. */
+async function runAll(cmds: string[][]): Promise<string[]> {
   const failed: string[] = [];
-  for (const cmd of podCleanupCommands(await readNatTable(), network, containerId)) {
+  for (const cmd of cmds) {
     const r = await execTool('iptables', ['-w', ...cmd]);
     if (r.code !== 0) failed.push(`iptables ${cmd.join(' ')}: ${r.stderr.trim()}`);
   }
   return failed;
+}
+
+/** Removes one pod's NAT rules and chains (what bridge DEL leaves when the namespace is already gone). */
+export async function cleanupPodRules(network: string, containerId: string): Promise<string[]> {
+  return runAll(podCleanupCommands(await readNatTable(), network, containerId));
 }
 
 /**
@@ -144,10 +149,5 @@ export async function cleanupPodRules(network: string, containerId: string): Pro
  * network uses them any more. @returns the commands that failed (e.g. a rule removed meanwhile).
  */
 export async function cleanupNetworkRules(network: string): Promise<string[]> {
-  const failed: string[] = [];
-  for (const cmd of cleanupCommands(await readNatTable(), network)) {
-    const r = await execTool('iptables', ['-w', ...cmd]);
-    if (r.code !== 0) failed.push(`iptables ${cmd.join(' ')}: ${r.stderr.trim()}`);
-  }
-  return failed;
+  return runAll(cleanupCommands(await readNatTable(), network));
 }
