@@ -4,7 +4,7 @@
  * writes inside the data directory instead of `/opt/containerd`.
  *
  * Layout of `dataDir`: `config.toml`, `root/`, `state/`, `opt/`, `runc/` (runc state, see
- * {@link runcRootFor}), `containerd.log`, `containerd.pid`, `containerd.sock`. Unix socket paths
+ * {@link PrivateContainerd.runcRoot}), `containerd.log`, `containerd.pid`, `containerd.sock`. Unix socket paths
  * are limited to ~107 bytes; when `dataDir/containerd.sock` would be longer, the socket goes to
  * `<os.tmpdir()>/gantry-<hash of dataDir>/containerd.sock` (stable per data dir, so a later gantry
  * finds it again).
@@ -83,11 +83,6 @@ export function privateContainerdPaths(dataDir: string): PrivateContainerdPaths 
     pidfile: path.join(dir, 'containerd.pid'),
     socket,
   };
-}
-
-/** The runc root gantry uses with the private containerd of `dataDir`. */
-export function runcRootFor(dataDir: string): string {
-  return privateContainerdPaths(dataDir).runcRoot;
 }
 
 /** containerd config (version 2) for a private daemon. */
