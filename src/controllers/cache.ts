@@ -87,9 +87,20 @@ export class Cache implements CacheReader {
   waitForRevision(rev: number, signal?: AbortSignal): Promise<void> {
     if (this.revision >= rev || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const w = { rev, resolve };
+      // Whichever comes first settles it and unhooks the other, so neither list keeps growing.
+      const onAbort = (): void => {
+        this.revisionWaiters = this.revisionWaiters.filter((x) => x !== w);
+        resolve();
+      };
+      const w = {
+        rev,
+        resolve: (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
       this.revisionWaiters.push(w);
-      signal?.addEventListener('abort', () => resolve(), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

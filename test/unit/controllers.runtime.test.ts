@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { Cache, type CacheEvent } from '../../src/controllers/cache.js';
 import { deletePod } from '../../src/controllers/pods.js';
 import { ControllerManager, type Controller, type ReconcileContext } from '../../src/controllers/runtime.js';
@@ -215,6 +216,22 @@ describe('controllers/cache', () => {
     const updated = await store.update({ ...dep, metadata: { ...dep.metadata, ownerReferences: [] } });
     await cache.waitForRevision(Number(updated.metadata.resourceVersion));
     assert.deepEqual(cache.dependents(owner.metadata.uid!), []);
+    ac.abort();
+    await store.close();
+  });
+
+  it('waitForRevision() leaves nothing hooked on a long-lived signal once the revision arrives', async () => {
+    // The caller's signal may outlive thousands of waits (a server's lifetime): each must unhook.
+    const store = new MemoryStore();
+    const cache = new Cache(store, ['ConfigMap']);
+    const ac = new AbortController();
+    await cache.start(ac.signal);
+    const life = new AbortController();
+    for (const name of ['a', 'b', 'c']) {
+      const created = await store.create(cm(name));
+      await cache.waitForRevision(Number(created.metadata.resourceVersion), life.signal);
+    }
+    assert.equal(getEventListeners(life.signal, 'abort').length, 0);
     ac.abort();
     await store.close();
   });
