@@ -355,6 +355,10 @@ export class GitRecorder implements Recorder {
         this.done += batch.length;
         this.wakeWaiters();
       }
+      // Drained: let go of the written items (events with whole objects) rather than keeping up
+      // to the compaction threshold of them alive until the next burst.
+      this.queue = [];
+      this.queueStart = 0;
     } finally {
       this.running = false;
       // An item enqueued between the last check and `running = false` must still be drained.
