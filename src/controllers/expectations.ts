@@ -4,7 +4,7 @@
  * cache until the watch has shown those changes, or it would create duplicates. A record that
  * is never satisfied expires after a TTL, so a lost event delays, never wedges, a controller.
  */
-import { objectKey } from '../model/keys.js';
+import { objectKey, refKey } from '../model/keys.js';
 import type { CacheEvent } from './cache.js';
 import { controllerRef } from './runtime.js';
 
@@ -58,7 +58,7 @@ export class Expectations {
     if (ev.object.kind !== 'Pod') return;
     const ref = controllerRef(ev.object);
     if (!ref || ref.kind !== ownerKind) return;
-    const ownerKey = `${ownerKind}/${ev.object.metadata.namespace}/${ref.name}`;
+    const ownerKey = refKey({ kind: ownerKind, namespace: ev.object.metadata.namespace, name: ref.name });
     const podKey = objectKey(ev.object);
     if (ev.type === 'ADDED') {
       if (ev.object.metadata.deletionTimestamp) this.deletionObserved(ownerKey, podKey);
