@@ -6,6 +6,7 @@
  */
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { objectRef } from '../model/keys.js';
 import type { Condition, Node, Pod } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
@@ -213,7 +214,7 @@ export class Scheduler {
       this.cache.removePod(key);
       if (isGantryError(err, 'Conflict')) {
         // Someone else changed the pod meanwhile: look again with its current version.
-        const fresh = await this.store.get<Pod>({ kind: 'Pod', namespace: pod.metadata.namespace || 'default', name: pod.metadata.name });
+        const fresh = await this.store.get<Pod>(objectRef(pod));
         if (fresh) this.cache.upsertPod(fresh);
         if (fresh && isPendingFor(fresh, this.name)) {
           this.queue.add(fresh);
@@ -250,7 +251,7 @@ export class Scheduler {
         return;
       } catch (err) {
         if (!isGantryError(err, 'Conflict')) throw err;
-        const fresh = await this.store.get<Pod>({ kind: 'Pod', namespace: pod.metadata.namespace || 'default', name: pod.metadata.name });
+        const fresh = await this.store.get<Pod>(objectRef(pod));
         if (!fresh || !isPendingFor(fresh, this.name)) return;
         pod = fresh;
       }
