@@ -75,84 +75,103 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const background: Promise<unknown>[] = [];
 
   const store = openSqliteStore(paths.store, { logger: logger.child({ component: 'store' }) });
-  progress(`store ready (${paths.store}, revision ${await store.revision()})`);
-
   let recorder: Recorder | undefined;
-  if (components.audit) {
-    recorder = await openRecorder(paths.history, {
-      logger: logger.child({ component: 'audit' }),
-      watchedBranch: config.ref ?? 'main',
-      push: config.historyRemote && {
-        url: config.historyRemote.url,
-        auth: config.historyRemote.auth,
-        remoteBranch: config.historyRemote.branch,
-      },
-    });
-    const fromRevision = await recorder.lastStoreRevision();
-    background.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal: ac.signal }));
-    progress(`audit trail ready (${paths.history}, branch status)`);
-  }
-
-  const metrics = new Metrics({ processMetrics: true });
   let sync: SyncLoop | undefined;
-  if (components.sync) {
-    const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
-    const live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
-    await live.start(ac.signal);
-    sync = new SyncLoop({
-      source,
-      store,
-      recorder,
-      metrics,
-      logger: logger.child({ component: 'sync' }),
-      ref: config.ref,
-      intervalMs: config.intervalMs,
-      describe: { repo: display, ref: config.ref, path: config.path },
-      live,
-    });
-  }
-
   let node: LocalNode | undefined;
-  if (components.agent) {
-    node = await startLocalNode({
-      store,
-      logger,
-      dataDir: config.dataDir,
-      containerdSocket: config.containerdSocket,
-      imagesDirs: [config.imagesDir, paths.images, bundledImagesDir()].filter((d): d is string => d !== undefined),
-      nodeName: config.node?.name,
-      network: config.node && { bridgeName: config.node.bridge, podCidr: config.node.podCidr },
-      insecureRegistries: config.node?.insecureRegistries,
-      ...opts.node,
-    });
-    progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
-  }
+  let api: ReturnType<typeof createApiServer> | undefined;
+  let controllers: ControllerManager | undefined;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    ac.abort();
+    await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
+    await sync?.idle();
+    await controllers?.stop();
+    await node?.stop();
+    await Promise.allSettled(background);
+    await recorder?.close();
+    await store.close();
+  };
 
   let apiUrl: string | undefined;
-  let api: ReturnType<typeof createApiServer> | undefined;
-  if (components.api) {
-    api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics });
-    const [host, port] = splitListen(config.listen);
-    await api.listen({ host, port });
-    const addr = api.server.address() as AddressInfo;
-    apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-    progress(`API and webhook listening on ${apiUrl} (POST ${apiUrl}/api/v1/webhook)`);
+  try {
+    progress(`store ready (${paths.store}, revision ${await store.revision()})`);
+
+    if (components.audit) {
+      recorder = await openRecorder(paths.history, {
+        logger: logger.child({ component: 'audit' }),
+        watchedBranch: config.ref ?? 'main',
+        push: config.historyRemote && {
+          url: config.historyRemote.url,
+          auth: config.historyRemote.auth,
+          remoteBranch: config.historyRemote.branch,
+        },
+      });
+      const fromRevision = await recorder.lastStoreRevision();
+      background.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal: ac.signal }));
+      progress(`audit trail ready (${paths.history}, branch status)`);
+    }
+
+    const metrics = new Metrics({ processMetrics: true });
+    if (components.sync) {
+      const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
+      const live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
+      await live.start(ac.signal);
+      sync = new SyncLoop({
+        source,
+        store,
+        recorder,
+        metrics,
+        logger: logger.child({ component: 'sync' }),
+        ref: config.ref,
+        intervalMs: config.intervalMs,
+        describe: { repo: display, ref: config.ref, path: config.path },
+        live,
+      });
+    }
+
+    if (components.agent) {
+      node = await startLocalNode({
+        store,
+        logger,
+        dataDir: config.dataDir,
+        containerdSocket: config.containerdSocket,
+        imagesDirs: [config.imagesDir, paths.images, bundledImagesDir()].filter((d): d is string => d !== undefined),
+        nodeName: config.node?.name,
+        network: config.node && { bridgeName: config.node.bridge, podCidr: config.node.podCidr },
+        insecureRegistries: config.node?.insecureRegistries,
+        ...opts.node,
+      });
+      progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
+    }
+
+    if (components.api) {
+      api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics });
+      const [host, port] = splitListen(config.listen);
+      await api.listen({ host, port });
+      const addr = api.server.address() as AddressInfo;
+      apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      progress(`API and webhook listening on ${apiUrl} (POST ${apiUrl}/api/v1/webhook)`);
+    }
+
+    if (components.controllers) {
+      controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }) });
+      await controllers.start(ac.signal);
+      progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
+    }
+    if (components.scheduler) {
+      const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }) });
+      background.push(scheduler.start(ac.signal));
+      progress('scheduler running');
+    }
+  } catch (err) {
+    // Whatever came up before the failure (watches, the audit feed, a node agent and its
+    // containerd) would otherwise keep the process alive after the error is reported.
+    await stop().catch((stopErr: unknown) => logger.warn({ err: errorMessage(stopErr) }, 'stopping after a failed start failed'));
+    throw err;
   }
 
-  let controllers: ControllerManager | undefined;
-  if (components.controllers) {
-    controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }) });
-    await controllers.start(ac.signal);
-    progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
-  }
-  if (components.scheduler) {
-    const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }) });
-    background.push(scheduler.start(ac.signal));
-    progress('scheduler running');
-  }
-
-
-  let stopped = false;
   return {
     store,
     recorder,
@@ -162,18 +181,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     startPolling() {
       sync?.start(ac.signal, { immediate: false });
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      ac.abort();
-      await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
-      await sync?.idle();
-      await controllers?.stop();
-      await node?.stop();
-      await Promise.allSettled(background);
-      await recorder?.close();
-      await store.close();
-    },
+    stop,
   };
 }
 

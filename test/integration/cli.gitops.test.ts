@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { commitFiles, git, makeRepo, tempDir, writeFiles } from '../helpers/git-http-server.js';
@@ -115,5 +117,19 @@ describe('gantry CLI: validate, plan, sync --once, status, get, history', functi
     assert.match(status.stdout, /spec\.replicas/);
     const get = await runCli(['get', 'deployment', 'web', '-o', 'json', '--data-dir', dataDir]);
     assert.equal((JSON.parse(get.stdout) as { spec: { replicas: number } }).spec.replicas, 2);
+  });
+
+  it('sync exits 1 naming the address when its API port is taken, instead of hanging on what it started', async () => {
+    const squatter = createServer();
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const { port } = squatter.address() as AddressInfo;
+    try {
+      const res = await runCli(['sync', '--repo', repo, '--interval', '0', '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp.dir, 'busy-port')]);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+    } finally {
+      squatter.close();
+    }
   });
 });
