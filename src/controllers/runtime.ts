@@ -18,7 +18,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { errorMessage, isGantryError } from '../errors.js';
-import { objectKey, type ObjectRef } from '../model/keys.js';
+import { objectKey } from '../model/keys.js';
 import type { KubeObject, OwnerReference } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -78,11 +78,6 @@ export const ownKey: KeyMapper = (ev) => [objectKey(ev.object)];
 /** The ownerReference with `controller: true`, if any. */
 export function controllerRef(obj: KubeObject): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
-/** The ref of an owner named by an ownerReference of `obj` (owners live in its namespace). */
-export function ownerRefOf(obj: KubeObject, owner: OwnerReference): ObjectRef {
-  return { kind: owner.kind, namespace: obj.metadata.namespace, name: owner.name };
 }
 
 /**

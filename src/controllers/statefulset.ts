@@ -26,7 +26,7 @@ import { isGantryError } from '../errors.js';
 import { GANTRY_PREFIX } from '../model/annotations.js';
 import { applyDefaults } from '../model/defaults.js';
 import { parseKey } from '../model/keys.js';
-import type { KubeObject, Pod, PodSpec, StatefulSet, Volume } from '../model/types.js';
+import type { Pod, PodSpec, StatefulSet, Volume } from '../model/types.js';
 import { podTemplateHash } from './deployment/hash.js';
 import { copy, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
@@ -252,9 +252,4 @@ async function scaleDown(sts: StatefulSet, pod: Pod, ctx: ReconcileContext): Pro
     target = await ctx.store.update(next, { origin });
   }
   await deletePod(ctx.store, target, { origin, now: ctx.now });
-}
-
-/** For tests and tools: the revision label of an object. */
-export function controllerRevisionHash(obj: KubeObject): string | undefined {
-  return obj.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL];
 }
