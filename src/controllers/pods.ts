@@ -19,10 +19,11 @@
  * 3. Everyone else treats a pod with a deletionTimestamp as terminating: controllers do not count
  *    it as active (a ReplicaSet replaces it at once), the scheduler does not bind it, and it stays
  *    visible until the node agent removes it (a Recreate rollout waits for that).
- * 4. A pod whose node is gone is force-deleted by the node lifecycle controller (later issue).
+ * 4. A pod whose node is unreachable or gone is force-deleted (removed from the store without
+ *    waiting for an agent) by the node lifecycle controller (`nodelifecycle.ts`).
  */
 import { GantryError, isGantryError } from '../errors.js';
-import { objectRef } from '../model/keys.js';
+import { objectRef, refKey } from '../model/keys.js';
 import type { Condition, Pod } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 
@@ -60,7 +61,7 @@ export async function deletePod(
       if (!isGantryError(err, 'Conflict')) throw err;
     }
   }
-  throw new GantryError('Conflict', `cannot delete Pod ${ref.namespace}/${ref.name}: it kept changing under 5 attempts`, { object: `Pod/${ref.namespace}/${ref.name}` });
+  throw new GantryError('Conflict', `cannot delete Pod ${ref.namespace}/${ref.name}: it kept changing under 5 attempts`, { object: refKey(ref) });
 }
 
 /** The pod's condition of this type. */
