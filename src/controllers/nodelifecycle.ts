@@ -97,7 +97,12 @@ export class NodeLifecycleController implements Controller {
     const key = objectKey(ev.object);
     const before = (ev.prevObject as Pod | undefined)?.spec?.nodeName;
     const after = ev.type === 'DELETED' ? undefined : (ev.object as Pod).spec?.nodeName;
-    if (before && before !== after) this.podsByNode.get(before)?.delete(key);
+    if (before && before !== after) {
+      const set = this.podsByNode.get(before);
+      set?.delete(key);
+      // Nodes come and go (autoscaled, renamed): keep no empty set per name ever seen.
+      if (set?.size === 0) this.podsByNode.delete(before);
+    }
     if (after) {
       let set = this.podsByNode.get(after);
       if (!set) this.podsByNode.set(after, (set = new Set()));
