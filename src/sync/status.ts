@@ -57,17 +57,3 @@ export function setCondition(conditions: Condition[] | undefined, next: Conditio
   out.push({ ...next, lastTransitionTime });
   return out.sort((a, b) => a.type.localeCompare(b.type));
 }
-
-/** Strips credentials from a URL before it is stored or logged. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
