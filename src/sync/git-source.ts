@@ -14,11 +14,9 @@ import git from 'isomorphic-git';
 import gitHttp from 'isomorphic-git/http/node';
 import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
+import type { GitAuth } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Revision, Source, SourceFile } from './types.js';
-
-/** Credentials for an http(s) remote. */
-export type GitAuth = { username: string; password: string } | { token: string };
 
 /** Options for {@link GitSource}. */
 export interface GitSourceOptions {
@@ -392,7 +390,6 @@ export class GitSource implements Source {
     const cached = this.trees.get(treeOid);
     if (cached) return cached;
     signal?.throwIfAborted();
-    const gitdir = this.dir();
     const tree = await this.treeEntries(treeOid);
     const subtrees = tree.filter((e) => e.type === 'tree');
     const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || MANIFEST_EXT.test(e.name)));
