@@ -8,7 +8,7 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
-import { errorMessage, isGantryError } from '../errors.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
 import type { Store } from '../store/types.js';
 import type { SyncLoop } from '../sync/loop.js';
@@ -81,7 +81,7 @@ export function createApiServer(opts: ApiServerOptions) {
   app.get<{ Querystring: { fromRevision?: string; kinds?: string } }>('/api/v1/watch', async (req, reply) => {
     const ac = new AbortController();
     req.raw.on('close', () => ac.abort());
-    const fromRevision = req.query.fromRevision === undefined ? undefined : Number(req.query.fromRevision);
+    const fromRevision = intParam('fromRevision', req.query.fromRevision);
     const kinds = req.query.kinds?.split(',').map(kindOrThrow);
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     try {
@@ -102,8 +102,8 @@ export function createApiServer(opts: ApiServerOptions) {
     }
     return opts.recorder.history({
       object: req.query.object,
-      since: req.query.since ? new Date(req.query.since) : undefined,
-      limit: req.query.limit ? Number(req.query.limit) : undefined,
+      since: dateParam('since', req.query.since),
+      limit: intParam('limit', req.query.limit),
     });
   });
 
@@ -156,10 +156,24 @@ export function createApiServer(opts: ApiServerOptions) {
 
 function kindOrThrow(text: string): string {
   const info = resolveKind(text);
-  if (!info) {
-    const err = new Error(`unknown kind "${text}"`) as Error & { statusCode: number };
-    err.statusCode = 400;
-    throw err;
-  }
+  if (!info) throw new GantryError('InvalidArgument', `unknown kind "${text}"`, { field: 'kind' });
   return info.kind;
+}
+
+/** A non-negative integer query parameter; a malformed one is the client's error, not NaN passed on. */
+function intParam(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new GantryError('InvalidArgument', `query parameter ${name}: "${text}" is not a non-negative integer`, { field: name });
+  }
+  return n;
+}
+
+/** A date query parameter (anything Date parses, e.g. ISO 8601). */
+function dateParam(name: string, text: string | undefined): Date | undefined {
+  if (text === undefined || text === '') return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new GantryError('InvalidArgument', `query parameter ${name}: "${text}" is not a date`, { field: name });
+  return d;
 }
