@@ -11,7 +11,7 @@ import type { Recorder } from './audit/types.js';
 import { createApiServer } from './api/server.js';
 import { Metrics } from './api/metrics.js';
 import { dataPaths, type GantryConfig } from './config.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, GantryError } from './errors.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { openSource } from './sync/open-source.js';
@@ -190,6 +190,6 @@ export function splitListen(listen: string): [string, number] {
   const i = listen.lastIndexOf(':');
   const host = i <= 0 ? '0.0.0.0' : listen.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(i < 0 ? listen : listen.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen: "${listen}" is not host:port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GantryError('InvalidArgument', `--listen: "${listen}" is not host:port`);
   return [host, port];
 }

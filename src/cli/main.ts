@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
-import { errorMessage, isGantryError } from '../errors.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runForeground } from './commands/run.js';
@@ -65,8 +65,8 @@ export function buildProgram(): Command {
   )
     .option('--once', 'one pass, then exit (0 applied, 1 rejected or failed)')
     .action(async (o: SourceOptions & { once?: boolean }) => {
-      if (o.once) return finish(await runSyncOnce(o));
-      if (!o.repo) throw new Error('gantry sync needs --repo (or GANTRY_REPO)');
+      if (!o.repo) throw new GantryError('InvalidArgument', 'gantry sync needs --repo (or GANTRY_REPO)');
+      if (o.once) return finish(await runSyncOnce({ ...o, repo: o.repo }));
       await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry sync' });
     });
 

@@ -7,8 +7,7 @@ import { formatIssue } from '../../sync/loop.js';
 import { configFrom, type SourceOptions } from '../options.js';
 
 /** Runs one pass; exit code 0 when applied or unchanged, 1 when rejected or failed. */
-export async function runSyncOnce(o: SourceOptions): Promise<{ output: string; exitCode: number }> {
-  if (!o.repo) throw new Error('gantry sync needs --repo (or GANTRY_REPO)');
+export async function runSyncOnce(o: SourceOptions & { repo: string }): Promise<{ output: string; exitCode: number }> {
   const logger = createLogger({ level: o.logLevel ?? 'warn' });
   const gantry = await startGantry({
     config: { ...configFrom(o, o.repo), intervalMs: 0 },
