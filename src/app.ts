@@ -70,6 +70,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const { config, logger, components } = opts;
   const progress = opts.onProgress ?? (() => undefined);
   const paths = dataPaths(config.dataDir);
+  // A malformed --listen is refused before anything is opened or started.
+  const listen = components.api ? splitListen(config.listen) : undefined;
   mkdirSync(config.dataDir, { recursive: true });
   const ac = new AbortController();
   const background: Promise<unknown>[] = [];
@@ -146,9 +148,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
     }
 
-    if (components.api) {
+    if (listen) {
       api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics });
-      const [host, port] = splitListen(config.listen);
+      const [host, port] = listen;
       await api.listen({ host, port });
       const addr = api.server.address() as AddressInfo;
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
