@@ -1,17 +1,9 @@
 /**
  * Executes a Plan against the Store in one transaction: all of it lands or none.
  */
-import type { Plan, PlanEntry } from '../diff/types.js';
-import type { KubeObject } from '../model/types.js';
+import type { Plan } from '../diff/types.js';
 import type { Store, TxnOp, WriteOrigin } from '../store/types.js';
 import { kindInfo } from '../model/kinds.js';
-
-/**
- * Annotation prefixes that controllers write onto objects a repo declares (a Deployment's
- * revision, for one). Sync keeps them across updates, because the repo never sets them and
- * dropping them would make the controllers redo work.
- */
-const SERVER_OWNED_ANNOTATION_PREFIXES = ['deployment.kubernetes.io/'];
 
 /** What {@link applyPlan} did. */
 export interface ApplyResult {
@@ -23,52 +15,25 @@ export interface ApplyResult {
 }
 
 /**
- * The object to write for an update: the desired object, carrying over what the server owns on
- * the live one (status, server-assigned Service IPs, controller annotations). The store keeps
- * uid and creationTimestamp itself.
+ * The transaction ops of a plan, in plan order (creates and updates, then prunes). An update
+ * writes the plan's desired object as is: makePlan has already carried over what the server
+ * owns on the live one (resourceVersion, status, assigned fields, controller annotations).
  */
-export function mergeForUpdate(desired: KubeObject, live: KubeObject): KubeObject {
-  const merged = structuredClone(desired) as KubeObject;
-  merged.metadata.resourceVersion = live.metadata.resourceVersion;
-  if (live.status !== undefined) merged.status = structuredClone(live.status);
-  const kept: Record<string, string> = {};
-  for (const [k, v] of Object.entries(live.metadata.annotations ?? {})) {
-    if (SERVER_OWNED_ANNOTATION_PREFIXES.some((p) => k.startsWith(p))) kept[k] = v;
-  }
-  if (Object.keys(kept).length > 0) {
-    merged.metadata.annotations = { ...kept, ...(merged.metadata.annotations ?? {}) };
-  }
-  if (merged.kind === 'Service') {
-    const spec = merged.spec as Record<string, unknown>;
-    const liveSpec = (live.spec ?? {}) as Record<string, unknown>;
-    for (const field of ['clusterIP', 'clusterIPs'] as const) {
-      if (spec[field] === undefined && liveSpec[field] !== undefined) spec[field] = liveSpec[field];
-    }
-  }
-  return merged;
-}
-
-/** The transaction ops of a plan, in plan order (creates and updates, then prunes). */
 export function planOps(plan: Plan): TxnOp[] {
   const ops: TxnOp[] = [];
-  const liveOf = (e: PlanEntry): KubeObject => {
-    if (!e.live) throw new Error(`plan entry ${e.key} (${e.action}) has no live object`);
-    return e.live;
-  };
   // Creates and updates interleave in kind order so that a Namespace lands before what lives in
   // it; within a kind, plan order is kept (Array.prototype.sort is stable).
   const writes = [...plan.create, ...plan.update].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind));
   for (const e of writes) {
     if (!e.desired) throw new Error(`plan entry ${e.key} (${e.action}) has no desired object`);
-    if (e.action === 'create') ops.push({ op: 'create', object: e.desired });
-    else ops.push({ op: 'update', object: mergeForUpdate(e.desired, liveOf(e)) });
+    ops.push({ op: e.action === 'create' ? 'create' : 'update', object: e.desired });
   }
   for (const e of plan.prune) {
-    const live = liveOf(e);
+    if (!e.live) throw new Error(`plan entry ${e.key} (${e.action}) has no live object`);
     ops.push({
       op: 'delete',
       ref: { kind: e.kind, namespace: e.namespace, name: e.name },
-      resourceVersion: live.metadata.resourceVersion,
+      resourceVersion: e.live.metadata.resourceVersion,
     });
   }
   return ops;
