@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { makePlan } from '../diff/plan.js';
-import type { Plan } from '../diff/types.js';
+import { planIsEmpty, type Plan } from '../diff/types.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
@@ -160,20 +160,13 @@ export class SyncLoop {
           revision: revision.commit,
           prune: this.opts.prune ?? true,
         });
-        const changes = plan.create.length + plan.update.length + plan.prune.length;
         try {
-          const res = await applyPlan(this.opts.store, plan, {
+          await applyPlan(this.opts.store, plan, {
             origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
           });
-          if (changes > 0 || this.lastRecordedApplied !== revision.commit) {
-            logger.info(
-              { revision: short, created: res.created, updated: res.updated, pruned: res.pruned, unchanged: plan.unchanged.length },
-              changes > 0 ? 'applied revision' : 'revision in force, nothing to change',
-            );
-          }
           await this.recordApplied(revision, plan, loaded.objects.length);
           this.lastRejected = undefined;
-          return { outcome: changes > 0 ? 'applied' : 'unchanged', revision, plan };
+          return { outcome: planIsEmpty(plan) ? 'unchanged' : 'applied', revision, plan };
         } catch (err) {
           // A conflict, or an object that appeared or vanished since the live state was read:
           // the plan is stale, so plan again from fresh live state.
@@ -229,9 +222,10 @@ export class SyncLoop {
       pruned: plan.prune.length,
       unchanged: plan.unchanged.length,
     };
-    const changed = summary.created + summary.updated + summary.pruned > 0;
+    const changed = !planIsEmpty(plan);
     if (changed || this.lastRecordedApplied !== revision.commit) {
       this.lastRecordedApplied = revision.commit;
+      this.opts.logger.info({ revision: revision.commit.slice(0, 7), ...summary }, changed ? 'applied revision' : 'revision in force, nothing to change');
       const record: SyncRecord = { revision, outcome: 'applied', summary, at: new Date().toISOString() };
       this.opts.recorder?.recordSync(record);
     }
