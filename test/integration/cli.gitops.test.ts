@@ -119,6 +119,12 @@ describe('gantry CLI: validate, plan, sync --once, status, get, history', functi
     assert.equal((JSON.parse(get.stdout) as { spec: { replicas: number } }).spec.replicas, 2);
   });
 
+  it('history refuses a --limit that is not a number instead of showing an empty history', async () => {
+    const res = await runCli(['history', '--limit', 'ten', '--data-dir', dataDir]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /InvalidArgument.*--limit: "ten"/);
+  });
+
   it('sync exits 1 naming the address when its API port is taken, instead of hanging on what it started', async () => {
     const squatter = createServer();
     squatter.listen(0, '127.0.0.1');

@@ -157,6 +157,13 @@ export function parseSince(text: string): Date {
   return new Date(t);
 }
 
+/** `--limit N`: a positive whole number, not whatever Number() makes of the text. */
+function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new GantryError('InvalidArgument', `--limit: "${text}" is not a positive whole number`);
+  return n;
+}
+
 /** `gantry history [KIND/NAME]`: who changed what, newest first. */
 export async function runHistory(target: string | undefined, o: HistoryOptions): Promise<{ output: string; exitCode: number }> {
   const path = dataPaths(o.dataDir).history;
@@ -166,7 +173,7 @@ export async function runHistory(target: string | undefined, o: HistoryOptions):
     const entries = await recorder.history({
       object: target ? historyKey(target, o.namespace) : undefined,
       since: o.since ? parseSince(o.since) : undefined,
-      limit: o.limit ? Number(o.limit) : 50,
+      limit: o.limit ? parseLimit(o.limit) : 50,
     });
     if (o.output === 'json') return { output: JSON.stringify(entries, null, 2), exitCode: 0 };
     if (entries.length === 0) return { output: 'No history recorded yet.', exitCode: 0 };
