@@ -205,7 +205,14 @@ describe('NodeAgent (real containerd, CNI, volumes, SQLite store)', function () 
   it('pod logs go to the file of each restart', async () => {
     const created = await bed.createPod('logs', { restartPolicy: 'Never', containers: [busybox('main', ['sh', '-c', 'echo out; echo err >&2'])] });
     await bed.waitPod('logs', (p) => p.status?.phase === 'Succeeded');
-    const text = await readFile(bed.logs.pathFor(created.metadata.uid!, 'main', 0), 'utf8');
+    // The shim copies stdout and stderr to the file on its own; the exit event can arrive
+    // before the last copy lands, so give it a moment.
+    const path = bed.logs.pathFor(created.metadata.uid!, 'main', 0);
+    let text = '';
+    for (let i = 0; i < 50 && !(/out/.test(text) && /err/.test(text)); i++) {
+      text = await readFile(path, 'utf8');
+      if (!(/out/.test(text) && /err/.test(text))) await new Promise((r) => setTimeout(r, 100));
+    }
     assert.match(text, /out/);
     assert.match(text, /err/);
   });
