@@ -12,7 +12,6 @@ import { silentLogger } from '../src/log.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { GitSource } from '../src/sync/git-source.js';
 import { loadManifests, ManifestCache } from '../src/sync/loader.js';
-import { prefillCache, startParseWorker } from '../src/sync/prefill.js';
 import { SyncLoop } from '../src/sync/loop.js';
 import { validateObject } from '../src/sync/validate.js';
 import { Cache } from '../src/controllers/cache.js';
@@ -119,16 +118,12 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
 
     // Cold: a fresh source and cache, nothing in the store.
     let t = process.hrtime.bigint();
-    // As the sync loop does on a cold cache: the parse worker starts while files are read.
-    const worker = startParseWorker();
     const source = new GitSource({ url: repo, cacheDir: join(root, 'cache') });
     const rev = await source.resolve('main');
     const files = await source.files(rev.commit);
     figures['cold: read files from git'] = ms(t);
     t = process.hrtime.bigint();
     const cache = new ManifestCache();
-    // As the sync loop does: a cold load is spread over a worker thread and this one.
-    await prefillCache(files, { cache, worker });
     const loaded = loadManifests(files, { validate: validateObject, cache });
     figures['cold: parse + validate'] = ms(t);
     if (loaded.issues.length > 0) throw new Error(`generated repo invalid: ${JSON.stringify(loaded.issues[0])}`);

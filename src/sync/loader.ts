@@ -183,7 +183,7 @@ export interface LoadResult {
 }
 
 /** One object of a parsed file, before file names are attached. */
-export interface ParsedObject {
+interface ParsedObject {
   object: KubeObject;
   key: string;
   line: number;
@@ -197,13 +197,12 @@ export interface ParsedObject {
 type FileIssue = Omit<ManifestIssue, 'file'>;
 
 /** The result of parsing one file's content, independent of where the file sits. */
-export interface ParsedFile {
+interface ParsedFile {
   objects: ParsedObject[];
   issues: FileIssue[];
 }
 
-/** What the cache holds per file: its parse, and its validation by one validator. */
-export interface CacheEntry {
+interface CacheEntry {
   parsed: ParsedFile;
   validator?: ManifestValidator;
   /** Validation issues per object (same order as `parsed.objects`), for `validator`. */
@@ -511,7 +510,8 @@ function symlinkDestination(file: string, target: string): string | undefined {
  * path when it is a manifest (loading both would declare every object twice).
  */
 export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = {}): LoadResult {
-  const limits = resolveLimits(opts.limits);
+  const limits: Required<LoaderLimits> = { ...DEFAULTS, ...stripUndefined(opts.limits ?? {}) };
+  const limitsKey = `${limits.maxFileBytes}/${limits.maxDocuments}/${limits.maxAliases}/${limits.maxExpandedNodes}`;
   const objects: DesiredObject[] = [];
   const issues: ManifestIssue[] = [];
   const seen = new Map<string, { file: string; line: number }>();
@@ -524,23 +524,41 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
       }
       continue;
     }
-    const kind = manifestKind(file.path);
-    if (kind === undefined) continue;
+    const lower = file.path.toLowerCase();
+    const isJson = lower.endsWith('.json');
+    if (!isJson && !lower.endsWith('.yaml') && !lower.endsWith('.yml')) continue;
     const content = file.content ?? new Uint8Array();
     if (content.byteLength > limits.maxFileBytes) {
       issues.push({ file: file.path, message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` });
       continue;
     }
 
-    const cacheKey = opts.cache ? cacheKeyOf(file, limits) : undefined;
+    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
     let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
+    let text: string | undefined;
+    const getText = (): string => (text ??= decodeText(content));
     if (!entry) {
-      entry = buildEntry(file.path, content, { isJson: kind === 'json', limits, validate: opts.validate });
+      let parsed: ParsedFile;
+      try {
+        parsed = parseFile(getText(), isJson, limits);
+      } catch (err) {
+        parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
+      }
+      entry = { parsed };
       if (cacheKey !== undefined) opts.cache?.set(cacheKey, entry);
-    } else if (opts.validate && entry.parsed.objects.length > 0 && (entry.validator !== opts.validate || !entry.validation)) {
-      validateEntry(entry, file.path, content, opts.validate);
     }
     for (const issue of entry.parsed.issues) issues.push({ file: file.path, ...issue });
+
+    if (opts.validate && entry.parsed.objects.length > 0 && (entry.validator !== opts.validate || !entry.validation)) {
+      let sourceMap: SourceMap | undefined;
+      const validate = opts.validate;
+      entry.validation = entry.parsed.objects.map((p) => {
+        const raw = validate(p.object, { file: file.path, line: p.line, document: p.document, key: p.key });
+        if (raw.length === 0) return [];
+        return placeIssues(p, raw, () => (sourceMap ??= new SourceMap(getText())));
+      });
+      entry.validator = validate;
+    }
 
     entry.parsed.objects.forEach((p, idx) => {
       const prior = seen.get(p.key);
@@ -559,57 +577,6 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
     });
   }
   return { objects, issues };
-}
-
-/** The limits in force, defaults filled in. */
-export function resolveLimits(limits: LoaderLimits | undefined): Required<LoaderLimits> {
-  return { ...DEFAULTS, ...stripUndefined(limits ?? {}) };
-}
-
-/** 'yaml' or 'json' for a manifest file name, undefined for anything else. */
-export function manifestKind(filePath: string): 'yaml' | 'json' | undefined {
-  const lower = filePath.toLowerCase();
-  if (lower.endsWith('.json')) return 'json';
-  return lower.endsWith('.yaml') || lower.endsWith('.yml') ? 'yaml' : undefined;
-}
-
-/** The cache key of a file's content (undefined without a content id). */
-export function cacheKeyOf(file: Pick<SourceFile, 'oid' | 'path'>, limits: Required<LoaderLimits>): string | undefined {
-  if (file.oid === undefined) return undefined;
-  return `${file.oid}:${manifestKind(file.path) ?? 'yaml'}:${limits.maxFileBytes}/${limits.maxDocuments}/${limits.maxAliases}/${limits.maxExpandedNodes}`;
-}
-
-/**
- * Parses one file's content and, with a validator, validates its objects: the whole per-file
- * work of a load, independent of other files (so a worker thread can do it too).
- */
-export function buildEntry(
-  filePath: string,
-  content: Uint8Array,
-  opts: { isJson: boolean; limits: Required<LoaderLimits>; validate?: ManifestValidator },
-): CacheEntry {
-  let text: string | undefined;
-  let parsed: ParsedFile;
-  try {
-    text = decodeText(content);
-    parsed = parseFile(text, opts.isJson, opts.limits);
-  } catch (err) {
-    parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
-  }
-  const entry: CacheEntry = { parsed };
-  if (opts.validate && parsed.objects.length > 0) validateEntry(entry, filePath, content, opts.validate, text);
-  return entry;
-}
-
-/** Validates an entry's objects, placing field issues on their lines. */
-function validateEntry(entry: CacheEntry, filePath: string, content: Uint8Array, validate: ManifestValidator, text?: string): void {
-  let sourceMap: SourceMap | undefined;
-  entry.validation = entry.parsed.objects.map((p) => {
-    const raw = validate(p.object, { file: filePath, line: p.line, document: p.document, key: p.key });
-    if (raw.length === 0) return [];
-    return placeIssues(p, raw, () => (sourceMap ??= new SourceMap(text ?? decodeText(content))));
-  });
-  entry.validator = validate;
 }
 
 function decodeText(content: Uint8Array): string {

@@ -16,7 +16,6 @@ import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store } from '../store/types.js';
 import { applyPlan } from './apply.js';
 import { loadManifests, ManifestCache } from './loader.js';
-import { prefillCache, startParseWorker } from './prefill.js';
 import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
@@ -149,13 +148,8 @@ export class SyncLoop {
       return { outcome: 'failed', error: errorMessage(err) };
     }
     const short = revision.commit.slice(0, 7);
-    // The first pass parses everything: start the second thread now, so that its start-up
-    // overlaps reading the files (prefillCache ends it; so does the finally below on errors).
-    const worker = this.cache.size === 0 ? startParseWorker({ logger }) : undefined;
     try {
       const files = await source.files(revision.commit);
-      // A cold load (many files not cached) is spread over two threads first.
-      await prefillCache(files, { cache: this.cache, logger, worker });
       const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
       this.opts.metrics?.objects.set(loaded.objects.length);
@@ -190,8 +184,6 @@ export class SyncLoop {
       await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false });
       this.opts.recorder?.recordSync({ revision, outcome: 'failed', error: message, at: new Date().toISOString() });
       return { outcome: 'failed', revision, error: message };
-    } finally {
-      await worker?.worker.terminate();
     }
   }
 
