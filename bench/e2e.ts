@@ -13,13 +13,11 @@
  *
  * Needs root, containerd, runc and the CNI plugins; otherwise it reports why it skipped.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { Pod } from '../src/model/types.js';
 import type { Store } from '../src/store/types.js';
 import {
@@ -37,12 +35,11 @@ import {
   type World,
 } from '../test/helpers/e2e.js';
 import { sleeperDeployment } from '../test/helpers/e2e-manifests.js';
+import { ensureBuilt, root } from './build.js';
 
-const run = promisify(execFile);
 const RUNS = 5;
 const PODS_PER_RUN = 10;
 const RSS_PODS = 100;
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -90,27 +87,6 @@ async function pushToRunning(world: World): Promise<number[]> {
     await takeDown(world, g.dataDir);
   }
   return times;
-}
-
-/** Newest modification time of the files under `dir` with `ext`. */
-function newest(dir: string, ext: string): number {
-  let max = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith(ext)) continue;
-    max = Math.max(max, statSync(path.join(e.parentPath, e.name)).mtimeMs);
-  }
-  return max;
-}
-
-/** Builds dist/ when it is missing or older than src/. */
-async function ensureBuilt(): Promise<string> {
-  const app = path.join(root, 'dist', 'src', 'app.js');
-  if (!existsSync(app) || newest(path.join(root, 'src'), '.ts') > newest(path.join(root, 'dist', 'src'), '.js')) {
-    // tsc emits even when other files have type errors; only a missing output is fatal.
-    await run('npm', ['run', 'build'], { cwd: root, maxBuffer: 16 * 1024 * 1024 }).catch(() => undefined);
-  }
-  if (!existsSync(app)) throw new Error('npm run build did not produce dist/src/app.js');
-  return app;
 }
 
 /**

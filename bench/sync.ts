@@ -7,15 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makePlan } from '../src/diff/plan.js';
-import { silentLogger } from '../src/log.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
-import { GitSource } from '../src/sync/git-source.js';
-import { loadManifests, ManifestCache } from '../src/sync/loader.js';
-import { SyncLoop } from '../src/sync/loop.js';
-import { validateObject } from '../src/sync/validate.js';
-import { Cache } from '../src/controllers/cache.js';
-import { DECLARABLE_KINDS } from '../src/model/kinds.js';
+import { built } from './build.js';
 
 /** Writes `count` manifests (a realistic mix of kinds across 50 namespaces) into `dir`. */
 export function generateManifests(dir: string, count: number): void {
@@ -104,6 +96,16 @@ function ms(start: bigint): number {
 /** Runs the benchmark and returns its figures (milliseconds unless named otherwise). */
 export async function benchSync(opts: { count?: number } = {}): Promise<Record<string, number | string>> {
   const count = opts.count ?? 10_000;
+  // The built product, as gantry runs it (see bench/build.ts).
+  const { makePlan } = await built<typeof import('../src/diff/plan.js')>('diff/plan.js');
+  const { silentLogger } = await built<typeof import('../src/log.js')>('log.js');
+  const { openSqliteStore } = await built<typeof import('../src/store/sqlite.js')>('store/sqlite.js');
+  const { GitSource } = await built<typeof import('../src/sync/git-source.js')>('sync/git-source.js');
+  const { loadManifests, ManifestCache } = await built<typeof import('../src/sync/loader.js')>('sync/loader.js');
+  const { SyncLoop } = await built<typeof import('../src/sync/loop.js')>('sync/loop.js');
+  const { validateObject } = await built<typeof import('../src/sync/validate.js')>('sync/validate.js');
+  const { Cache } = await built<typeof import('../src/controllers/cache.js')>('controllers/cache.js');
+  const { DECLARABLE_KINDS } = await built<typeof import('../src/model/kinds.js')>('model/kinds.js');
   const root = mkdtempSync(join(tmpdir(), 'gantry-bench-sync-'));
   try {
     const repo = join(root, 'repo');
