@@ -3,7 +3,7 @@
  * of frozen cache objects, and "write only when something changed" (convention 5).
  */
 import type { KubeObject } from '../model/types.js';
-import { deepEqual } from '../store/common.js';
+import { deepEqual } from '../model/json.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 
 /** JSON with object keys sorted and undefined members dropped: equal values, equal strings. */

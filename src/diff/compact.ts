@@ -5,7 +5,7 @@
  */
 import { applyDefaults, cloneJson } from '../model/defaults.js';
 import type { KubeObject } from '../model/types.js';
-import { deepEqual } from './diff.js';
+import { deepEqual } from '../model/json.js';
 import { normalize, stripNoise } from './normalize.js';
 
 type Rec = Record<string, unknown>;

@@ -3,6 +3,7 @@
  */
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
+import { deepEqual } from '../model/json.js';
 import type { KubeObject } from '../model/types.js';
 import { normalize, quickEqual } from './normalize.js';
 
@@ -29,31 +30,3 @@ export function diffNormalized(desired: KubeObject, live: KubeObject): Operation
   return jsonpatch.compare(live, desired);
 }
 
-/**
- * Structural equality of JSON data: same keys (in any order), same list order, same
- * primitives. Keys whose value is undefined count as absent, as in JSON.
- */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const aArr = Array.isArray(a);
-  if (aArr !== Array.isArray(b)) return false;
-  if (aArr) {
-    const x = a as unknown[];
-    const y = b as unknown[];
-    if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (!deepEqual(x[i], y[i])) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  let countX = 0;
-  for (const key in x) {
-    if (x[key] === undefined) continue;
-    countX++;
-    if (!deepEqual(x[key], y[key])) return false;
-  }
-  let countY = 0;
-  for (const key in y) if (y[key] !== undefined) countY++;
-  return countX === countY;
-}

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { GantryError } from '../errors.js';
 import { kindInfo } from '../model/kinds.js';
 import { refKey, type ObjectRef } from '../model/keys.js';
+import { deepEqual } from '../model/json.js';
 import type { KubeObject } from '../model/types.js';
 
 /**
@@ -41,31 +42,6 @@ export function generatedName(prefix: string): string {
   return prefix + suffix;
 }
 
-/**
- * Deep equality of JSON-like values. Object key order does not matter, and a key whose value
- * is `undefined` counts as absent, because that is how the value reads back after storage.
- */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  let aCount = 0;
-  for (const k of Object.keys(ao)) {
-    if (ao[k] === undefined) continue;
-    aCount++;
-    if (!Object.prototype.hasOwnProperty.call(bo, k) || !deepEqual(ao[k], bo[k])) return false;
-  }
-  let bCount = 0;
-  for (const k of Object.keys(bo)) if (bo[k] !== undefined) bCount++;
-  return aCount === bCount;
-}
 
 /**
  * True when anything outside `metadata` and `status` differs: the change that bumps

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { deepEqual, diffObject, objectsEqual } from '../../src/diff/diff.js';
+import { diffObject, objectsEqual } from '../../src/diff/diff.js';
+import { deepEqual } from '../../src/model/json.js';
 import { canonicalQuantity, normalize, quickEqual } from '../../src/diff/normalize.js';
 import { pairResources } from '../../src/diff/pair.js';
 import type { KubeObject } from '../../src/model/types.js';
