@@ -115,7 +115,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       progress(`audit trail ready (${paths.history}, branch status)`);
     }
 
-    const metrics = new Metrics({ processMetrics: true });
+    const metrics = new Metrics({ processMetrics: components.api });
     if (components.sync) {
       const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
       const live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });

@@ -68,15 +68,20 @@ export function parseDuration(text: string, flag: string): number {
 
 /** Git credentials from the environment, if any. */
 export function authFromEnv(env: NodeJS.ProcessEnv = process.env): GitAuth | undefined {
-  if (env.GANTRY_GIT_TOKEN) return { token: env.GANTRY_GIT_TOKEN };
-  if (env.GANTRY_GIT_USERNAME) return { username: env.GANTRY_GIT_USERNAME, password: env.GANTRY_GIT_PASSWORD ?? '' };
-  return undefined;
+  return credentialsFromEnv('GANTRY_GIT', env);
 }
 
 /** Credentials for pushing the audit trail, from `GANTRY_HISTORY_TOKEN` or `GANTRY_HISTORY_USERNAME`/`_PASSWORD`. */
 export function historyAuthFromEnv(env: NodeJS.ProcessEnv = process.env): GitAuth | undefined {
-  if (env.GANTRY_HISTORY_TOKEN) return { token: env.GANTRY_HISTORY_TOKEN };
-  if (env.GANTRY_HISTORY_USERNAME) return { username: env.GANTRY_HISTORY_USERNAME, password: env.GANTRY_HISTORY_PASSWORD ?? '' };
+  return credentialsFromEnv('GANTRY_HISTORY', env);
+}
+
+/** `<prefix>_TOKEN`, else `<prefix>_USERNAME` and `<prefix>_PASSWORD`. */
+function credentialsFromEnv(prefix: string, env: NodeJS.ProcessEnv): GitAuth | undefined {
+  const token = env[`${prefix}_TOKEN`];
+  if (token) return { token };
+  const username = env[`${prefix}_USERNAME`];
+  if (username) return { username, password: env[`${prefix}_PASSWORD`] ?? '' };
   return undefined;
 }
 

@@ -75,8 +75,10 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
       }
       const store = openSqliteStore(storePath, { readonly: true });
       try {
-        live = (await Promise.all(DECLARABLE_KINDS.map((k) => store.list(k)))).flatMap((l) => l.items);
-        cluster = { nodes: (await store.list<Node>('Node')).items, pods: (await store.list<Pod>('Pod')).items };
+        const [nodes, ...lists] = await Promise.all([store.list<Node>('Node'), ...DECLARABLE_KINDS.map((k) => store.list(k))]);
+        live = lists.flatMap((l) => l.items);
+        // Pods are declarable, so the live list has them already.
+        cluster = { nodes: nodes.items, pods: live.filter((o): o is Pod => o.kind === 'Pod') };
       } finally {
         await store.close();
       }
