@@ -22,7 +22,8 @@ import { parseKey } from '../model/keys.js';
 import { matchesLabels } from '../model/selectors.js';
 import type { EndpointAddress, EndpointPort, Endpoints, EndpointSubset, Pod, Service } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
-import { canonicalJson, copy, sameJson } from './objects.js';
+import { canonicalJson } from '../model/json.js';
+import { copy, sameJson } from './objects.js';
 import { isPodReady } from './pods.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 

@@ -1,22 +1,11 @@
 /**
- * Small helpers for reading and writing objects from a reconciler: canonical JSON, deep copies
+ * Small helpers for reading and writing objects from a reconciler: deep copies
  * of frozen cache objects, and "write only when something changed" (convention 5).
  */
 import type { KubeObject } from '../model/types.js';
 import { deepEqual } from '../model/json.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 
-/** JSON with object keys sorted and undefined members dropped: equal values, equal strings. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /**
  * True when two values are deeply equal as JSON (key order ignored, undefined members absent).

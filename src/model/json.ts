@@ -27,3 +27,18 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   for (const k of Object.keys(bo)) if (bo[k] !== undefined) bCount++;
   return aCount === bCount;
 }
+
+/**
+ * JSON with object keys sorted and undefined members dropped: equal values, equal strings
+ * (for hashes, and for keys of maps).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

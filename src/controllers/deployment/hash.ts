@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import type { ConfigMap, PodSpec, PodTemplateSpec, Secret } from '../../model/types.js';
 import { GANTRY_PREFIX } from '../../model/annotations.js';
 import type { CacheReader } from '../cache.js';
-import { canonicalJson } from '../objects.js';
+import { canonicalJson } from '../../model/json.js';
 
 /** Label Kubernetes puts on ReplicaSets (selector, template) and their pods. */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';

@@ -138,9 +138,3 @@ export function computePodStatus(pod: Pod, rt: PodRuntime, opts: { hostIP: strin
   return status;
 }
 
-/** JSON with sorted keys, to compare statuses regardless of key order. */
-export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : val,
-  );
-}

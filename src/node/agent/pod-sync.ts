@@ -21,7 +21,8 @@ import { containerArgs, containerResources, containerUser, hostsFile, podHostnam
 import { mergeEnv, resolvePodEnv } from './env.js';
 import { credentialsFromSecrets, ImageManager } from './images.js';
 import { ContainerLabels, containerIdFor, containerLabels, parseContainerLabels, type ContainerKind } from './labels.js';
-import { canonicalJson, computePodStatus, containerIdUri } from './pod-status.js';
+import { computePodStatus, containerIdUri } from './pod-status.js';
+import { deepEqual } from '../../model/json.js';
 import { ContainerProbes } from './probes.js';
 import { newContainer, type ContainerRuntime, type PodRuntime } from './runtime.js';
 
@@ -492,7 +493,7 @@ export class PodSyncer {
       if (!current || current.metadata.uid !== rt.uid) return;
       const status = computePodStatus(current, rt, { hostIP: this.o.hostIP(), now: k8sTime(this.o.now()) });
       if (rt.reason) status.reason = rt.reason;
-      if (canonicalJson(status) === canonicalJson(current.status ?? {})) return;
+      if (deepEqual(status, current.status ?? {})) return;
       const next: Pod = { ...structuredClone(current), status };
       try {
         const saved = await this.o.store.update(next, { origin: this.origin });
