@@ -118,7 +118,6 @@ export async function startAgentBed(opts: Partial<NodeAgentOptions> = {}): Promi
     resyncMs: 1000,
     backoffBaseMs: 400,
     backoffMaxMs: 1600,
-    workers: 4,
     ...opts,
   };
   let agent = new NodeAgent(agentOptions);

@@ -10,7 +10,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { errorMessage, isGantryError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Node, Pod } from '../../model/types.js';
@@ -52,8 +54,13 @@ export interface NodeAgentOptions {
   resyncMs?: number;
   /** Log rotation period; default 30 s. */
   logRotateMs?: number;
-  /** Pods synced in parallel; default 16. */
-  workers?: number;
+  /**
+   * How many pods may be setting up a sandbox or creating and starting a container at the same
+   * moment (the CPU-bound part of a start: netns, CNI plugins, runc); default 4 per core. Nothing
+   * else is bounded: every pod syncs on its own, so one waiting on a pull, a back-off or a grace
+   * period never delays another.
+   */
+  maxParallelStarts?: number;
   /** The node's InternalIP (pod hostIP); default the first non-loopback IPv4 of the machine. */
   nodeIP?: string;
 }
@@ -69,6 +76,8 @@ export class NodeAgent {
   private runtimeVersion = '';
   private ac?: AbortController;
   private background: Promise<unknown>[] = [];
+  /** Pod syncs under way (one per pod at most: the queue never hands out a key twice). */
+  private readonly syncing = new Set<Promise<void>>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private started = false;
 
@@ -102,6 +111,7 @@ export class NodeAgent {
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,
       now: () => this.clock.now(),
       requeue: (uid, ms) => (ms && ms > 0 ? this.queue.addAfter(uid, ms) : this.queue.add(uid)),
+      startLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
     });
   }
 
@@ -150,8 +160,7 @@ export class NodeAgent {
     log.info({ node: this.o.nodeName, pods: this.syncer.pods.size, ...adoption }, 'node agent started');
 
     this.background.push(this.watchLoop(listed.revision, signal));
-    const workers = this.o.workers ?? 16;
-    for (let i = 0; i < workers; i++) this.background.push(this.worker(signal));
+    this.background.push(this.dispatch(signal));
     for (const uid of this.syncer.pods.keys()) this.queue.add(uid);
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
@@ -172,7 +181,7 @@ export class NodeAgent {
     this.timers = [];
     this.queue.shutdown();
     this.syncer.stopAllProbes();
-    await Promise.race([Promise.allSettled(this.background), sleep(10_000, undefined, { ref: false })]);
+    await Promise.race([Promise.allSettled([...this.background, ...this.syncing]), sleep(10_000, undefined, { ref: false })]);
   }
 
   /** Test and bench access: what the agent currently tracks for a pod. */
@@ -199,21 +208,31 @@ export class NodeAgent {
 
   // ---- work queue ------------------------------------------------------------------------
 
-  private async worker(signal: AbortSignal): Promise<void> {
+  /**
+   * Hands every queued pod to a sync of its own, as the kubelet's per-pod workers: there is no
+   * pool for slow pods to fill, and the queue keeps two syncs of one pod from overlapping.
+   */
+  private async dispatch(signal: AbortSignal): Promise<void> {
     for (;;) {
       const uid = await this.queue.get(signal);
       if (uid === undefined) return;
-      try {
-        await this.syncer.sync(uid);
-        this.queue.forget(uid);
-      } catch (err) {
-        if (signal.aborted) return;
-        const pod = this.syncer.pods.get(uid);
-        this.o.logger.warn({ pod: pod ? `${pod.metadata.namespace}/${pod.metadata.name}` : uid, err: errorMessage(err) }, 'pod sync failed; retrying');
-        this.queue.addRateLimited(uid);
-      } finally {
-        this.queue.done(uid);
-      }
+      const run = this.syncPod(uid, signal);
+      this.syncing.add(run);
+      void run.finally(() => this.syncing.delete(run));
+    }
+  }
+
+  private async syncPod(uid: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.syncer.sync(uid);
+      this.queue.forget(uid);
+    } catch (err) {
+      if (signal.aborted) return;
+      const pod = this.syncer.pods.get(uid);
+      this.o.logger.warn({ pod: pod ? `${pod.metadata.namespace}/${pod.metadata.name}` : uid, err: errorMessage(err) }, 'pod sync failed; retrying');
+      this.queue.addRateLimited(uid);
+    } finally {
+      this.queue.done(uid);
     }
   }
 

@@ -24,6 +24,7 @@ import { ContainerLabels, containerIdFor, containerLabels, parseContainerLabels,
 import { computePodStatus, containerIdUri } from './pod-status.js';
 import { deepEqual } from '../../model/json.js';
 import { ContainerProbes } from './probes.js';
+import { advanceStop, requestStop } from './termination.js';
 import { newContainer, type ContainerRuntime, type PodRuntime } from './runtime.js';
 
 /** Everything a {@link PodSyncer} works with. */
@@ -46,6 +47,8 @@ export interface PodSyncerOptions {
   now: () => number;
   /** Asks for another sync of `uid` (after `ms`, or as soon as possible). */
   requeue: (uid: string, ms?: number) => void;
+  /** Runs the CPU-bound part of a start (network setup, container create + start) within the node's bound. */
+  startLimit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** What one containerd container instance is, for adoption. */
@@ -85,7 +88,7 @@ export class PodSyncer {
     const pod = this.pods.get(uid);
     if (!pod) {
       // Deleted from the store (force) or no longer bound here: stop at once and clean up.
-      await this.cleanupPod(uid, { graceMs: 0 });
+      await this.cleanupPod(uid);
       return;
     }
     if (pod.metadata.deletionTimestamp) {
@@ -100,7 +103,7 @@ export class PodSyncer {
     }
     const deadline = this.activeDeadline(pod, rt);
     if (deadline !== undefined && deadline <= 0) {
-      await this.killAll(rt, 0);
+      await this.killAll(rt);
       for (const c of [...rt.init.values(), ...rt.app.values()]) await this.refresh(c);
       rt.terminal = 'Failed';
       rt.reason = 'DeadlineExceeded';
@@ -166,7 +169,7 @@ export class PodSyncer {
         rt.netnsPath = '';
         rt.podIP = this.o.hostIP();
       } else {
-        const net = await this.o.network.setUp(pod);
+        const net = await this.o.startLimit(() => this.o.network.setUp(pod));
         rt.netnsPath = net.netnsPath;
         rt.podIP = net.ip || this.o.hostIP();
       }
@@ -227,13 +230,25 @@ export class PodSyncer {
       const c = this.containerEntry(rt, 'app', spec);
       await this.refresh(c);
       if (c.phase === 'running' && c.killRequested) {
-        const grace = (spec.livenessProbe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-        this.o.logger.info({ pod: `${rt.namespace}/${rt.name}`, container: c.name, probe: c.killRequested }, 'probe failed; killing container');
-        const reason = c.killRequested;
-        await this.stopContainer(c, grace);
+        // The grace period is sat out by the container, not by this sync: it comes back when the
+        // task exits or SIGKILL is due.
+        if (!c.stopping) {
+          const probe = c.killRequested === 'liveness' ? spec.livenessProbe : spec.startupProbe;
+          const grace = (probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+          this.o.logger.info({ pod: `${rt.namespace}/${rt.name}`, container: c.name, probe: c.killRequested }, 'probe failed; killing container');
+          if (c.id) this.stopProbes(c.id);
+          requestStop(c, this.o.now() + grace);
+        }
+        const wait = await advanceStop(this.o.client, c, { now: this.o.now() });
+        if (wait > 0) {
+          this.o.requeue(rt.uid, wait);
+          continue;
+        }
         await this.refresh(c);
+      }
+      if (c.phase === 'exited' && c.killRequested) {
+        if (c.terminated) c.terminated.message = `Container ${c.name} failed ${c.killRequested} probe, will be restarted`;
         c.killRequested = undefined;
-        if (c.terminated) c.terminated.message = `Container ${c.name} failed ${reason} probe, will be restarted`;
       }
       if (c.phase === 'running') continue;
       if (c.phase === 'exited') {
@@ -288,6 +303,7 @@ export class PodSyncer {
     if (c.id) t.containerID = containerIdUri(c.id);
     c.phase = 'exited';
     c.terminated = t;
+    c.stopping = undefined;
     c.ready = false;
     c.started = false;
     c.oomKilled = false;
@@ -354,7 +370,7 @@ export class PodSyncer {
     }
     const logPath = this.o.logs.pathFor(rt.uid, spec.name, restartCount);
     try {
-      await createContainer(client, {
+      await this.o.startLimit(() => createContainer(client, {
         id,
         image,
         spec: built.spec,
@@ -362,7 +378,7 @@ export class PodSyncer {
         stdoutPath: logPath,
         stderrPath: logPath,
         runcRoot: this.o.runcRoot,
-      });
+      }));
     } catch (err) {
       if (isGantryError(err, 'RuntimeUnavailable')) throw err;
       c.waiting = { reason: 'CreateContainerError', message: errorMessage(err) };
@@ -371,7 +387,7 @@ export class PodSyncer {
     }
     this.containerIndex.set(id, rt.uid);
     try {
-      const pid = await startTask(client, id);
+      const pid = await this.o.startLimit(() => startTask(client, id));
       this.markStarted(pod, rt, c, spec, id, restartCount, built.env, pid);
     } catch (err) {
       if (isGantryError(err, 'RuntimeUnavailable')) throw err;
@@ -390,6 +406,7 @@ export class PodSyncer {
     }
     c.terminated = undefined;
     c.waiting = undefined;
+    c.stopping = undefined;
     c.id = id;
     c.restartCount = restartCount;
   }
@@ -508,18 +525,13 @@ export class PodSyncer {
 
   // ---- stopping --------------------------------------------------------------------------
 
-  /** Stops one container: its stop signal, then SIGKILL after `graceMs`. */
-  private async stopContainer(c: ContainerRuntime, graceMs: number): Promise<void> {
-    if (!c.id) return;
-    this.stopProbes(c.id);
-    const signal = c.stopSignal;
-    await stopTask(this.o.client, c.id, { gracePeriodMs: graceMs, ...(signal ? { signal } : {}) });
-  }
-
-  /** Stops every running container of the pod in parallel. */
-  private async killAll(rt: PodRuntime, graceMs: number): Promise<void> {
+  /** SIGKILL to every running container of the pod, waiting for the exits (a kill is quick). */
+  private async killAll(rt: PodRuntime): Promise<void> {
     const running = [...rt.init.values(), ...rt.app.values()].filter((c) => c.phase === 'running' && c.id);
-    await Promise.all(running.map((c) => this.stopContainer(c, graceMs).catch((err) => this.o.logger.warn({ err: errorMessage(err), container: c.id }, 'stopping container failed'))));
+    await Promise.all(running.map((c) => {
+      this.stopProbes(c.id!);
+      return stopTask(this.o.client, c.id!, { gracePeriodMs: 0 }).catch((err) => this.o.logger.warn({ err: errorMessage(err), container: c.id }, 'stopping container failed'));
+    }));
   }
 
   /** SIGKILL to every container of a pod right away (the pod was force-deleted). */
@@ -539,9 +551,36 @@ export class PodSyncer {
   private async terminate(pod: Pod): Promise<void> {
     const uid = pod.metadata.uid!;
     const graceS = pod.spec.terminationGracePeriodSeconds ?? 30;
-    const graceMs = Math.max(0, Date.parse(pod.metadata.deletionTimestamp!) + graceS * 1000 - this.o.now());
-    await this.cleanupPod(uid, { graceMs });
+    const deadline = Date.parse(pod.metadata.deletionTimestamp!) + graceS * 1000;
+    const rt = this.runtimes.get(uid);
+    if (rt) {
+      // One step of each container's stop; the pod comes back on an exit event or at the deadline.
+      const wait = await this.stopGracefully(rt, deadline);
+      if (wait > 0) {
+        this.o.requeue(uid, wait);
+        return;
+      }
+    }
+    await this.cleanupPod(uid);
     await this.deletePodObject(pod);
+  }
+
+  /**
+   * Advances the graceful stop of every running container of the pod (in parallel: each gets the
+   * whole grace period). @returns 0 once none runs, else ms until the next step is due.
+   */
+  private async stopGracefully(rt: PodRuntime, deadline: number): Promise<number> {
+    const waits = await Promise.all([...rt.init.values(), ...rt.app.values()].map(async (c) => {
+      await this.refresh(c);
+      if (c.phase !== 'running' || !c.id) return 0;
+      this.stopProbes(c.id);
+      requestStop(c, deadline);
+      const wait = await advanceStop(this.o.client, c, { now: this.o.now() });
+      if (wait === 0) await this.refresh(c);
+      return wait;
+    }));
+    const pending = waits.filter((w) => w > 0);
+    return pending.length ? Math.min(...pending) : 0;
   }
 
   /** Removes the Pod object (only the same pod: uid checked, resourceVersion precondition). */
@@ -562,12 +601,13 @@ export class PodSyncer {
   }
 
   /**
-   * Everything of a pod on this node goes: containers (stopped within `graceMs`, then deleted,
-   * found by label so nothing is missed), network, volumes, logs, the pod cgroup, the pod dir.
+   * Everything of a pod on this node goes at once: containers (killed, then deleted, found by
+   * label so nothing is missed), network, volumes, logs, the pod cgroup, the pod dir. Graceful
+   * stops happen before, in {@link terminate}.
    */
-  async cleanupPod(uid: string, opts: { graceMs: number }): Promise<void> {
+  private async cleanupPod(uid: string): Promise<void> {
     const rt = this.runtimes.get(uid);
-    if (rt) await this.killAll(rt, opts.graceMs);
+    if (rt) await this.killAll(rt);
     await this.deletePodContainers(uid);
     await this.o.network.tearDown(uid);
     await this.o.volumes.cleanup(uid);
@@ -584,7 +624,7 @@ export class PodSyncer {
   /** A finished pod keeps its status and logs; its containers and network are released. */
   private async release(pod: Pod, rt: PodRuntime): Promise<void> {
     if (rt.released) return;
-    await this.killAll(rt, 0);
+    await this.killAll(rt);
     await this.deletePodContainers(rt.uid);
     if (!pod.spec.hostNetwork) await this.o.network.tearDown(rt.uid);
     removeCgroup(cgroupsPathFor(rt.uid));

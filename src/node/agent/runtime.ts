@@ -25,6 +25,8 @@ export interface ContainerRuntime {
   waiting?: ContainerStateWaiting;
   /** Set when a probe asked for a restart (`liveness`, `startup`). */
   killRequested?: 'liveness' | 'startup';
+  /** A graceful stop of the current instance under way (deletion or a probe's kill); see termination.ts. */
+  stopping?: import('./termination.js').StopProgress;
   /** The kernel OOM-killed the current instance. */
   oomKilled?: boolean;
   /** Readiness (probe result, or running without a readiness probe). */

@@ -145,12 +145,12 @@ export async function stopTask(client: ContainerdClient, id: string, opts: StopT
   try {
     if (task.status === 'CREATED') {
       // Never started: nothing to be graceful with.
-      await killIgnoringGone(client, id, osConstants.signals.SIGKILL, true);
+      await signalTask(client, id, { signal: osConstants.signals.SIGKILL, all: true });
     } else {
-      await killIgnoringGone(client, id, opts.signal ?? osConstants.signals.SIGTERM, false);
+      await signalTask(client, id, { signal: opts.signal ?? osConstants.signals.SIGTERM });
       const grace = opts.gracePeriodMs ?? 30_000;
       const timedOut = await Promise.race([exited.then(() => false), sleep(grace, true, { signal: abort.signal }).catch(() => false)]);
-      if (timedOut) await killIgnoringGone(client, id, osConstants.signals.SIGKILL, true);
+      if (timedOut) await signalTask(client, id, { signal: osConstants.signals.SIGKILL, all: true });
     }
     return await exited;
   } finally {
@@ -158,11 +158,15 @@ export async function stopTask(client: ContainerdClient, id: string, opts: StopT
   }
 }
 
-async function killIgnoringGone(client: ContainerdClient, id: string, signal: number, all: boolean, execId?: string): Promise<void> {
+/**
+ * Sends `signal` to a container's init process (`all`: to every process of it; `execId`: to an
+ * exec'd process instead). A task that has already gone is no error: it finished between the
+ * caller's check and the signal.
+ */
+export async function signalTask(client: ContainerdClient, id: string, opts: { signal: number; all?: boolean; execId?: string }): Promise<void> {
   try {
-    await client.killTask(id, signal, { all, execId });
+    await client.killTask(id, opts.signal, { all: opts.all ?? false, execId: opts.execId });
   } catch (err) {
-    // The process finished between our check and the signal.
     if (!isGantryError(err, 'NotFound')) throw err;
   }
 }
@@ -230,7 +234,7 @@ export async function execInContainer(client: ContainerdClient, id: string, opts
     let timedOut = false;
     if (opts.timeoutMs !== undefined) {
       timedOut = await Promise.race([exited.then(() => false), sleep(opts.timeoutMs, true, { signal: abort.signal }).catch(() => false)]);
-      if (timedOut) await killIgnoringGone(client, id, osConstants.signals.SIGKILL, false, execId);
+      if (timedOut) await signalTask(client, id, { signal: osConstants.signals.SIGKILL, execId });
     }
     const { exitStatus } = await exited;
     return { exitStatus, timedOut };
