@@ -217,6 +217,23 @@ describe('NodeAgent (real containerd, CNI, volumes, SQLite store)', function () 
     assert.match(text, /err/);
   });
 
+  it('stdout and stderr of short-lived containers both reach the log, for every one of 20 pods at once', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `both-streams-${i}`);
+    const pods = await Promise.all(names.map((n) => bed.createPod(n, { restartPolicy: 'Never', containers: [busybox('main', ['sh', '-c', 'echo out; echo err >&2'])] })));
+    await Promise.all(names.map((n) => bed.waitPod(n, (p) => p.status?.phase === 'Succeeded', 60_000)));
+    const missing: string[] = [];
+    for (const [i, p] of pods.entries()) {
+      const file = bed.logs.pathFor(p.metadata.uid!, 'main', 0);
+      let text = '';
+      for (let t = 0; t < 30 && !(/out/.test(text) && /err/.test(text)); t++) {
+        text = await readFile(file, 'utf8');
+        if (!(/out/.test(text) && /err/.test(text))) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!/out\n/.test(text) || !/err\n/.test(text)) missing.push(`${names[i]}: ${JSON.stringify(text)}`);
+    }
+    assert.deepEqual(missing, []);
+  });
+
   it('an image that cannot be pulled waits with ErrImagePull and then ImagePullBackOff, with the registry error', async () => {
     // A loopback registry address where nothing listens: the pull fails at once.
     await bed.createPod('nopull', { containers: [{ name: 'main', image: '127.0.0.1:1/missing/app:1.0', imagePullPolicy: 'Always', command: ['true'] }] });
