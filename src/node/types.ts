@@ -19,6 +19,11 @@ export interface PodNetwork {
  * a restarted agent can call them again safely.
  */
 export interface NetworkManager {
+  /**
+   * Creates the pod's network namespace alone and returns its path: containers can be created in
+   * it while {@link setUp} adds the interfaces (their processes start only after setUp).
+   */
+  createNamespace(pod: Pod): Promise<string>;
   /** Creates (or finds) the pod's namespace and runs CNI ADD; returns the pod IP. */
   setUp(pod: Pod, opts?: { signal?: AbortSignal }): Promise<PodNetwork>;
   /** The pod's network if it exists (after an agent restart), without changing anything. */

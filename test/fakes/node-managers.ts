@@ -18,6 +18,10 @@ export class FakeNetworkManager implements NetworkManager {
   readonly calls: string[] = [];
   private next = 2;
 
+  async createNamespace(pod: Pod): Promise<string> {
+    this.calls.push(`createNamespace ${pod.metadata.uid!}`);
+    return '';
+  }
   async setUp(pod: Pod): Promise<PodNetwork> {
     const uid = pod.metadata.uid!;
     this.calls.push(`setUp ${uid}`);

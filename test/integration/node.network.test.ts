@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { isGantryError } from '../../src/errors.js';
 import type { Pod } from '../../src/model/types.js';
 import { cidrContains, gatewayOf, parseCidr } from '../../src/node/network/cidr.js';
-import { cleanupCommands, parseIptables, readNatTable } from '../../src/node/network/iptables.js';
+import { cleanupCommands, masqueradeChain, parseIptables, readNatTable } from '../../src/node/network/iptables.js';
 import { CniNetworkManager, portMappingsOf, type CniNetworkManagerOptions } from '../../src/node/network/manager.js';
 import { execTool } from '../../src/node/network/exec.js';
 
@@ -163,6 +163,38 @@ describe('CniNetworkManager (real CNI plugins)', function () {
     assert.ok(!(await mgr.list()).includes(uid));
     const masq = (await readNatTable()).rules.filter((r) => r.args.some((a) => a.includes(uid)));
     assert.deepEqual(masq, [], 'no NAT rule mentions the pod any more');
+  });
+
+  it('pods leaving the pod CIDR are masqueraded by one chain for the network, not a chain per pod', async () => {
+    const a = pod('masq-a');
+    const b = pod('masq-b');
+    await mgr.setUp(a);
+    await mgr.setUp(b);
+    const nat = await readNatTable();
+    const chain = masqueradeChain(opts.networkName!);
+    const jumps = nat.rules.filter((r) => r.chain === 'POSTROUTING' && r.args.includes(chain));
+    assert.equal(jumps.length, 1, 'one jump to the masquerade chain');
+    assert.deepEqual(jumps[0]!.args.slice(0, 2), ['-s', cidr]);
+    const inChain = nat.rules.filter((r) => r.chain === chain).map((r) => r.args.at(-1));
+    assert.deepEqual(inChain, ['ACCEPT', 'MASQUERADE']);
+    for (const p of [a, b]) assert.deepEqual(nat.rules.filter((r) => r.args.some((x) => x.includes(p.metadata.uid!))), [], 'no per-pod NAT rule');
+    await mgr.tearDown(a.metadata.uid!);
+    await mgr.tearDown(b.metadata.uid!);
+  });
+
+  it('createNamespace() makes the namespace first and setUp() fills that same one (containers may already be in it)', async () => {
+    const p = pod('ns-first');
+    const nsPath = await mgr.createNamespace(p);
+    const before = statSync(nsPath).ino;
+    assert.equal(await mgr.get(p.metadata.uid!), undefined, 'no network until setUp');
+    assert.equal(await mgr.createNamespace(p), nsPath, 'createNamespace() is idempotent');
+    const n = await mgr.setUp(p);
+    assert.equal(n.netnsPath, nsPath);
+    assert.equal(statSync(nsPath).ino, before, 'the namespace was not replaced');
+    const addr = await execTool('ip', ['-n', path.basename(nsPath), '-4', 'addr', 'show', 'eth0']);
+    assert.match(addr.stdout, new RegExp(`inet ${n.ip.replace(/\./g, '\\.')}/`));
+    await mgr.tearDown(p.metadata.uid!);
+    assert.ok(!existsSync(nsPath));
   });
 
   it('setUp() twice returns the same network and tearDown() twice is not an error', async () => {

@@ -61,6 +61,8 @@ export interface ImageManagerOptions {
 /** Ensures images per pull policy, deduplicating concurrent pulls. */
 export class ImageManager {
   private inflight = new Map<string, Promise<LocalImage>>();
+  /** Resolved images by target digest (see {@link local}). */
+  private resolved = new Map<string, LocalImage>();
   private readonly backoff: Backoff;
   /** Last failure per (pod uid, image), for ImagePullBackOff. */
   private failures = new Map<string, { at: number; message: string }>();
@@ -84,7 +86,7 @@ export class ImageManager {
       return { reason: 'InvalidImageName', message: `Failed to apply default image tag "${c.image}": ${(err as Error).message}` };
     }
     if (policy !== 'Always') {
-      const present = await getImage(this.opts.client, name);
+      const present = await this.local(name);
       if (present) return present;
       if (policy === 'Never') return { reason: 'ErrImageNeverPull', message: `Container image "${c.image}" is not present with pull policy of Never` };
     }
@@ -107,6 +109,26 @@ export class ImageManager {
       const delay = this.backoff.next(key, at);
       return { reason: 'ErrImagePull', message, retryAfterMs: delay };
     }
+  }
+
+  /**
+   * The image as containerd holds it. A resolved image (manifest, config, snapshot check: four
+   * round trips) is kept by its target digest, so a start costs one look-up of the name, which
+   * still notices a re-tagged or removed image.
+   */
+  private async local(name: string): Promise<LocalImage | undefined> {
+    const record = await this.opts.client.getImageRecord(name);
+    if (!record) return undefined;
+    const known = this.resolved.get(record.target.digest);
+    if (known && known.name === name) return known;
+    const image = await getImage(this.opts.client, name);
+    if (image) this.resolved.set(image.digest, image);
+    return image;
+  }
+
+  /** Drops what is kept of an image (its snapshot may be gone: a container create failed with it). */
+  forgetImage(digest: string): void {
+    this.resolved.delete(digest);
   }
 
   /** Forgets a pod's pull failures (when it goes away). */

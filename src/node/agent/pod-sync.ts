@@ -118,6 +118,8 @@ export class PodSyncer {
       const initDone = await this.syncInit(pod, rt);
       if (initDone && !rt.terminal) await this.syncApp(pod, rt);
     }
+    // A sync that ended early (an image pull back-off, say) still reports the pod IP.
+    await this.waitNetwork(rt);
     const phase = computePodStatus(pod, rt, { hostIP: this.o.hostIP(), now: k8sTime(this.o.now()) }).phase;
     if (phase === 'Succeeded' || phase === 'Failed') {
       rt.terminal = phase;
@@ -165,19 +167,23 @@ export class PodSyncer {
   private async ensureSandbox(pod: Pod, rt: PodRuntime): Promise<boolean> {
     const uid = rt.uid;
     if (rt.netnsPath === undefined) {
-      if (pod.spec.hostNetwork) {
-        rt.netnsPath = '';
-        rt.podIP = this.o.hostIP();
-      } else {
-        const net = await this.o.startLimit(() => this.o.network.setUp(pod));
-        rt.netnsPath = net.netnsPath;
-        rt.podIP = net.ip || this.o.hostIP();
-      }
       const dir = this.podDir(uid);
       await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, 'hosts'), hostsFile(pod, rt.podIP));
       const hostResolv = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
       await writeFile(path.join(dir, 'resolv.conf'), podResolvConf(hostResolv));
+      if (pod.spec.hostNetwork) {
+        rt.podIP = this.o.hostIP();
+        await writeFile(path.join(dir, 'hosts'), hostsFile(pod, rt.podIP));
+        rt.netnsPath = '';
+      } else {
+        // The namespace now, its interfaces in the background: the containers are created in it
+        // meanwhile (half of a start's time), and none starts before the network is up.
+        const netns = await this.o.startLimit(() => this.o.network.createNamespace(pod));
+        // The bind mount needs the file to exist; the pod IP's line follows with the network.
+        await writeFile(path.join(dir, 'hosts'), hostsFile(pod, undefined));
+        rt.netnsPath = netns;
+        rt.networkSetup = this.setUpNetwork(pod, rt);
+      }
     }
     const refs = await this.references(pod);
     const version = refsVersion(refs);
@@ -199,6 +205,31 @@ export class PodSyncer {
       }
     }
     return true;
+  }
+
+  /** Runs CNI for the pod's namespace; the pod IP and its hosts line when done. */
+  private setUpNetwork(pod: Pod, rt: PodRuntime): Promise<void> {
+    const done = this.o.startLimit(() => this.o.network.setUp(pod)).then(async (net) => {
+      rt.podIP = net.ip || this.o.hostIP();
+      await writeFile(path.join(this.podDir(rt.uid), 'hosts'), hostsFile(pod, rt.podIP));
+    });
+    // Observed by waitNetwork; until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    return done;
+  }
+
+  /** Waits for the background network setup; a failure makes the next sync set the sandbox up anew. */
+  private async waitNetwork(rt: PodRuntime): Promise<void> {
+    const pending = rt.networkSetup;
+    if (!pending) return;
+    try {
+      await pending;
+    } catch (err) {
+      rt.netnsPath = undefined;
+      throw err;
+    } finally {
+      if (rt.networkSetup === pending) rt.networkSetup = undefined;
+    }
   }
 
   /** Init containers in order. @returns true once all completed successfully. */
@@ -343,6 +374,8 @@ export class PodSyncer {
     }
     c.imageID = imageId(image);
     c.stopSignal = stopSignal(image.config);
+    // The env may name the pod IP (fieldRef status.podIP): then the spec waits for the network.
+    if (usesPodIP(spec)) await this.waitNetwork(rt);
     let built: { spec: Record<string, unknown>; env: string[] };
     try {
       built = this.buildContainerSpec(pod, rt, spec, image);
@@ -381,11 +414,14 @@ export class PodSyncer {
       }));
     } catch (err) {
       if (isGantryError(err, 'RuntimeUnavailable')) throw err;
+      this.o.images.forgetImage(image.digest);
       c.waiting = { reason: 'CreateContainerError', message: errorMessage(err) };
       this.o.requeue(rt.uid, this.o.backoffBaseMs);
       return;
     }
     this.containerIndex.set(id, rt.uid);
+    // The process must find its interfaces up.
+    await this.waitNetwork(rt);
     try {
       const pid = await this.o.startLimit(() => startTask(client, id));
       this.markStarted(pod, rt, c, spec, id, restartCount, built.env, pid);
@@ -815,6 +851,11 @@ async function getImageConfig(client: ContainerdClient, name: string): Promise<L
 function statusOf(pod: Pod, kind: ContainerKind, name: string) {
   const list = kind === 'init' ? pod.status?.initContainerStatuses : pod.status?.containerStatuses;
   return list?.find((s) => s.name === name);
+}
+
+/** True when the container's env takes the pod IP from the downward API. */
+function usesPodIP(spec: Container): boolean {
+  return (spec.env ?? []).some((e) => e.valueFrom?.fieldRef?.fieldPath === 'status.podIP' || e.valueFrom?.fieldRef?.fieldPath === 'status.podIPs');
 }
 
 /** Names of the ConfigMaps and Secrets a pod refers to. */

@@ -50,6 +50,8 @@ export interface PodRuntime {
   podIP?: string;
   /** The network namespace path once the sandbox is up. */
   netnsPath?: string;
+  /** CNI setup of that namespace while it runs in the background (containers are created meanwhile). */
+  networkSetup?: Promise<void>;
   startTime?: string;
   init: Map<string, ContainerRuntime>;
   app: Map<string, ContainerRuntime>;

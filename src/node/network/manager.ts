@@ -1,7 +1,8 @@
 /**
  * Pod networks through CNI: one named network namespace per pod (`gantry-<uid>`), then the chain
  * containerd's CRI runs: loopback (`lo`), bridge with host-local IPAM (`eth0`, the node's bridge
- * as gateway, masquerade for traffic leaving the pod CIDR), and portmap for hostPorts.
+ * as gateway), and portmap for hostPorts; traffic leaving the pod CIDR is masqueraded by one
+ * node-wide chain per network (iptables.ts). Loopback and bridge run side by side.
  *
  * State, all under `<dataDir>/network/`:
  * - `ipam/` — host-local's reservations (its `dataDir`), one file per allocated IP;
@@ -13,8 +14,10 @@
  *
  * Host side effects (by the plugins): the bridge link; `net.ipv4.ip_forward=1` (the bridge
  * plugin enables forwarding when `isGateway` is set); `route_localnet=1` on the bridge only
- * (portmap, so that 127.0.0.1:hostPort reaches the pod); NAT rules described in iptables.ts.
+ * (portmap, so that 127.0.0.1:hostPort reaches the pod); NAT rules described in iptables.ts,
+ * the masquerade chain among them.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +29,7 @@ import type { NetworkManager, PodNetwork } from '../types.js';
 import { parseCidr, type Ipv4Cidr } from './cidr.js';
 import { CNI_VERSION, firstIPv4, invokeCni, type CniNetConf, type CniResult } from './cni.js';
 import { execTool } from './exec.js';
-import { cleanupNetworkRules, cleanupPodRules } from './iptables.js';
+import { cleanupNetworkRules, cleanupPodRules, ensureMasquerade } from './iptables.js';
 import { addNetns, deleteNetns, netnsExists, netnsPath } from './netns.js';
 
 /** Default pod CIDR: one node's /24 of the 10.244.0.0/16 range Kubernetes setups commonly use. */
@@ -81,6 +84,8 @@ interface PodNetState {
   phase: 'pending' | 'ready';
   /** Plugins whose ADD was started (recorded before running it): DEL undoes exactly these. */
   added: CniStep[];
+  /** Masquerading is the network's (node-wide), not a per-pod chain of the bridge plugin's (absent in records of older gantry versions). */
+  nodeMasquerade?: boolean;
   bridgeResult?: CniResult;
   ip?: string;
 }
@@ -127,6 +132,7 @@ export class CniNetworkManager implements NetworkManager {
   private readonly cidr: Ipv4Cidr;
   private readonly nodeIP?: string;
   private readonly log: Logger;
+  private masqueradeReady?: Promise<void>;
   /** One operation per pod at a time: a setUp racing a tearDown would leak an IP or a veth. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -159,6 +165,24 @@ export class CniNetworkManager implements NetworkManager {
     const uid = pod.metadata.uid;
     if (!uid) throw new GantryError('InvalidArgument', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} has no uid; cannot name its network namespace`);
     return this.locked(uid, () => this.setUpLocked(uid, portMappingsOf(pod), opts.signal));
+  }
+
+  /**
+   * Creates the pod's network namespace only (no interfaces yet) and returns its path, so that
+   * containers can be created in it while {@link setUp} runs the CNI plugins. A half-made network
+   * left by a crash is torn down first, so the namespace returned is the one setUp will fill.
+   */
+  async createNamespace(pod: Pod): Promise<string> {
+    const uid = pod.metadata.uid;
+    if (!uid) throw new GantryError('InvalidArgument', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} has no uid; cannot name its network namespace`);
+    return this.locked(uid, async () => {
+      const existing = await this.readState(uid);
+      const name = NETNS_PREFIX + uid;
+      if (existing && (existing.phase === 'ready' || existing.added.length === 0) && (await netnsExists(name))) return netnsPath(name);
+      if (existing || (await netnsExists(name))) await this.tearDownLocked(uid);
+      await this.writeState({ uid, netns: name, portMappings: portMappingsOf(pod), phase: 'pending', added: [] });
+      return addNetns(name);
+    });
   }
 
   /** The pod's network when its setup completed and its namespace still exists. */
@@ -203,35 +227,40 @@ export class CniNetworkManager implements NetworkManager {
       const del = await execTool('ip', ['link', 'delete', this.bridgeName]);
       if (del.code !== 0) throw new GantryError('NetworkSetupFailed', `cannot delete bridge ${this.bridgeName}: ${del.stderr.trim()}`);
     }
+    this.masqueradeReady = undefined;
     const failed = await cleanupNetworkRules(this.networkName);
     if (failed.length) this.log.warn({ failed }, 'some iptables rules could not be removed');
   }
 
   private async setUpLocked(uid: string, portMappings: PortMapping[], signal?: AbortSignal): Promise<PodNetwork> {
     const existing = await this.readState(uid);
+    const name = NETNS_PREFIX + uid;
     if (existing?.phase === 'ready' && existing.ip && (await netnsExists(existing.netns))) {
       return { netnsPath: netnsPath(existing.netns), ip: existing.ip };
     }
-    if (existing || (await netnsExists(NETNS_PREFIX + uid))) {
+    // A namespace made by createNamespace (no plugin run yet) is kept: containers may already be in it.
+    const fresh = existing?.phase === 'pending' && existing.added.length === 0 && (await netnsExists(name));
+    if (!fresh && (existing || (await netnsExists(name)))) {
       this.log.info({ uid }, 'pod network incomplete; recreating it');
       await this.tearDownLocked(uid);
     }
-    const st: PodNetState = { uid, netns: NETNS_PREFIX + uid, portMappings, phase: 'pending', added: [] };
-    await this.writeState(st);
-    const start = async (step: CniStep): Promise<void> => {
-      st.added.push(step);
-      await this.writeState(st);
-    };
+    const st: PodNetState = { uid, netns: name, portMappings, phase: 'pending', added: [], nodeMasquerade: true };
     try {
-      const ns = await addNetns(st.netns, { signal });
-      await start('loopback');
-      await invokeCni({ ...this.base(uid, ns, 'lo', 'ADD', signal), config: this.loopbackConf() });
-      await start('bridge');
-      const result = await invokeCni({ ...this.base(uid, ns, 'eth0', 'ADD', signal), config: this.bridgeConf() });
+      const ns = fresh ? netnsPath(name) : await addNetns(name, { signal });
+      // Both are recorded before either runs, so a crash leaves a record DEL can undo. They touch
+      // different interfaces (lo, eth0), so they run side by side.
+      st.added.push('loopback', 'bridge');
+      await this.writeState(st);
+      const [, result] = await Promise.all([
+        invokeCni({ ...this.base(uid, ns, 'lo', 'ADD', signal), config: this.loopbackConf() }),
+        invokeCni({ ...this.base(uid, ns, 'eth0', 'ADD', signal), config: this.bridgeConf() }),
+        this.masquerade(),
+      ]);
       st.bridgeResult = result;
       if (portMappings.length) {
-        // start() also records the bridge result, which portmap's DEL gets as prevResult.
-        await start('portmap');
+        // The record also keeps the bridge result, which portmap's DEL gets as prevResult.
+        st.added.push('portmap');
+        await this.writeState(st);
         await invokeCni({ ...this.base(uid, ns, 'eth0', 'ADD', signal), config: this.portmapConf(portMappings, result) });
       }
       const ip = firstIPv4(result);
@@ -265,6 +294,8 @@ export class CniNetworkManager implements NetworkManager {
       try {
         await invokeCni({ ...this.base(uid, ns, ifName, 'DEL'), config });
       } catch (err) {
+        // A plugin that is not installed never ran (its ADD failed the same way): nothing to undo.
+        if (!existsSync(path.join(this.cniBinDir, config.type))) return;
         errors.push(err);
       }
     };
@@ -280,9 +311,19 @@ export class CniNetworkManager implements NetworkManager {
     // The namespace goes even when a plugin failed: DEL works without it and retries can release the IP.
     await deleteNetns(name);
     if (errors.length) throw errors[0];
-    if (added.includes('bridge') || added.includes('portmap')) await this.removePodRules(uid);
+    // Portmap's and (before node-wide masquerading) the bridge's per-pod chains, if DEL left any.
+    if (added.includes('portmap') || (added.includes('bridge') && !st?.nodeMasquerade)) await this.removePodRules(uid);
     await rm(this.statePath(uid), { force: true });
     this.log.debug({ uid }, 'pod network down');
+  }
+
+  /** The network's masquerade rules, checked once per manager (again after a failure). */
+  private masquerade(): Promise<void> {
+    this.masqueradeReady ??= ensureMasquerade(this.networkName, this.podCidr).catch((err: unknown) => {
+      this.masqueradeReady = undefined;
+      throw err;
+    });
+    return this.masqueradeReady;
   }
 
   private async removePodRules(uid: string): Promise<void> {
@@ -305,7 +346,8 @@ export class CniNetworkManager implements NetworkManager {
       type: 'bridge',
       bridge: this.bridgeName,
       isGateway: true,
-      ipMasq: true,
+      // Masquerading is node-wide (ensureMasquerade): a per-pod chain costs every start and stop.
+      ipMasq: false,
       // A pod reaching its own hostPort (or, later, a service IP that picks it) comes back through the bridge.
       hairpinMode: true,
       ipam: {
