@@ -56,9 +56,9 @@ export interface NodeAgentOptions {
   logRotateMs?: number;
   /**
    * How many pods may be setting up a sandbox or creating and starting a container at the same
-   * moment (the CPU-bound part of a start: netns, CNI plugins, runc); default 4 per core. Nothing
-   * else is bounded: every pod syncs on its own, so one waiting on a pull, a back-off or a grace
-   * period never delays another.
+   * moment (the CPU-bound part of a start: netns, CNI plugins, runc), and, separately, how many
+   * may be torn down; default 4 per core each. Nothing else is bounded: every pod syncs on its
+   * own, so one waiting on a pull, a back-off or a grace period never delays another.
    */
   maxParallelStarts?: number;
   /** The node's InternalIP (pod hostIP); default the first non-loopback IPv4 of the machine. */
@@ -112,6 +112,7 @@ export class NodeAgent {
       now: () => this.clock.now(),
       requeue: (uid, ms) => (ms && ms > 0 ? this.queue.addAfter(uid, ms) : this.queue.add(uid)),
       startLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
+      teardownLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
     });
   }
 

@@ -49,6 +49,12 @@ export interface PodSyncerOptions {
   requeue: (uid: string, ms?: number) => void;
   /** Runs the CPU-bound part of a start (network setup, container create + start) within the node's bound. */
   startLimit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Runs a pod's teardown (container removal, CNI DEL, files) within a bound of its own: a hundred
+   * pods reaching their grace period's end together must not hold up starts, nor the SIGKILLs of
+   * the others, which need no bound.
+   */
+  teardownLimit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** What one containerd container instance is, for adoption. */
@@ -270,7 +276,7 @@ export class PodSyncer {
           if (c.id) this.stopProbes(c.id);
           requestStop(c, this.o.now() + grace);
         }
-        const wait = await advanceStop(this.o.client, c, { now: this.o.now() });
+        const wait = await advanceStop(this.o.client, c, { now: this.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, spec.name) });
         if (wait > 0) {
           this.o.requeue(rt.uid, wait);
           continue;
@@ -607,11 +613,10 @@ export class PodSyncer {
    */
   private async stopGracefully(rt: PodRuntime, deadline: number): Promise<number> {
     const waits = await Promise.all([...rt.init.values(), ...rt.app.values()].map(async (c) => {
-      await this.refresh(c);
       if (c.phase !== 'running' || !c.id) return 0;
       this.stopProbes(c.id);
       requestStop(c, deadline);
-      const wait = await advanceStop(this.o.client, c, { now: this.o.now() });
+      const wait = await advanceStop(this.o.client, c, { now: this.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, c.name) });
       if (wait === 0) await this.refresh(c);
       return wait;
     }));
@@ -644,6 +649,11 @@ export class PodSyncer {
   private async cleanupPod(uid: string): Promise<void> {
     const rt = this.runtimes.get(uid);
     if (rt) await this.killAll(rt);
+    await this.o.teardownLimit(() => this.removePodParts(uid));
+  }
+
+  /** What {@link cleanupPod} removes once nothing of the pod runs. */
+  private async removePodParts(uid: string): Promise<void> {
     await this.deletePodContainers(uid);
     await this.o.network.tearDown(uid);
     await this.o.volumes.cleanup(uid);
@@ -661,8 +671,10 @@ export class PodSyncer {
   private async release(pod: Pod, rt: PodRuntime): Promise<void> {
     if (rt.released) return;
     await this.killAll(rt);
-    await this.deletePodContainers(rt.uid);
-    if (!pod.spec.hostNetwork) await this.o.network.tearDown(rt.uid);
+    await this.o.teardownLimit(async () => {
+      await this.deletePodContainers(rt.uid);
+      if (!pod.spec.hostNetwork) await this.o.network.tearDown(rt.uid);
+    });
     removeCgroup(cgroupsPathFor(rt.uid));
     rt.released = true;
   }
