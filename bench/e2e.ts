@@ -6,6 +6,9 @@
  *   with a GitHub-signed webhook; measured from the `git push` completing to the store showing
  *   all 10 pods Running and Ready. One warm-up run, then RUNS runs, each a new Deployment (the
  *   previous one is deleted, untimed, in between); p50 and p95 (target p50 ≤ 1 s).
+ * - the same push where the commit also removes the previous Deployment of 20 pods that ignore
+ *   SIGTERM (grace 30 s): the new pods must not wait for the old ones' grace periods (issue 13);
+ *   p50, p95 and the ratio to the figure above.
  * - RSS of `gantry up` with 100 pods: gantry (the built dist, as `bin/gantry.js` runs it; built
  *   first when older than the sources) runs as a child process with every component; a
  *   Deployment of 100 busybox `sleep` pods; once all run, VmRSS of the child from /proc (target
@@ -87,6 +90,51 @@ async function pushToRunning(world: World): Promise<number[]> {
     await takeDown(world, g.dataDir);
   }
   return times;
+}
+
+/** Terminating pods left on the node by the previous revision in the second push figure. */
+const TERMINATING = 20;
+
+/**
+ * Push (webhook) → 10 pods Running, where the same commit removes the previous Deployment of
+ * TERMINATING pods whose PID 1 (`sleep`) ignores SIGTERM, with a 30 s grace period: they sit it
+ * out on the node while the new pods start. Ms per run, and how many old pods were still
+ * terminating when the new ones all ran.
+ */
+async function pushBesideTerminating(world: World): Promise<{ times: number[]; stillTerminating: number[] }> {
+  const g = await startInProcess(world);
+  const times: number[] = [];
+  const stillTerminating: number[] = [];
+  try {
+    for (let i = 0; i <= RUNS; i++) {
+      const old = `old-${i}`;
+      const name = `fresh-${i}`;
+      const setup = await world.push({ [`${old}.yaml`]: sleeperDeployment(old, TERMINATING, { graceSeconds: 30 }) }, `add ${old}`);
+      await sendPushWebhook(g.apiUrl, setup);
+      await waitRunning(g.store, old, TERMINATING, 60_000);
+      const commit = await world.push({ [`${old}.yaml`]: null, [`${name}.yaml`]: sleeperDeployment(name, PODS_PER_RUN) }, `replace ${old} by ${name}`);
+      const t0 = performance.now();
+      const status = await sendPushWebhook(g.apiUrl, commit);
+      if (status !== 202) throw new Error(`webhook answered ${status}`);
+      await waitRunning(g.store, name, PODS_PER_RUN, 60_000);
+      const elapsed = performance.now() - t0;
+      const left = await podsWith(g.store, { app: old });
+      if (i > 0) {
+        times.push(elapsed);
+        stillTerminating.push(left.filter((p) => p.metadata.deletionTimestamp).length);
+      }
+      // Untimed: end the old pods' wait (force deletion) and remove the new Deployment.
+      await waitFor(`${old} terminating`, async () => (await podsWith(g.store, { app: old })).every((p) => p.metadata.deletionTimestamp), { timeoutMs: 30_000 });
+      for (const p of await podsWith(g.store, { app: old })) await g.store.delete({ kind: 'Pod', namespace: 'default', name: p.metadata.name }).catch(() => undefined);
+      const removed = await world.push({ [`${name}.yaml`]: null }, `remove ${name}`);
+      await sendPushWebhook(g.apiUrl, removed);
+      await waitFor(`${name} removed`, async () => (await podsWith(g.store, { app: name })).length === 0 && (await podsWith(g.store, { app: old })).length === 0, { timeoutMs: 60_000 });
+    }
+  } finally {
+    await g.stop();
+    await takeDown(world, g.dataDir);
+  }
+  return { times, stillTerminating };
 }
 
 /**
@@ -185,11 +233,17 @@ export async function benchE2e(): Promise<Record<string, number | string>> {
   const world = await createWorld({ 'README.md': 'e2e bench\n' });
   try {
     const times = await pushToRunning(world);
+    const beside = await pushBesideTerminating(world);
     const rss = await rssWith100Pods(world);
     return {
       [`push_to_${PODS_PER_RUN}_running_p50_ms`]: Math.round(percentile(times, 50)),
       [`push_to_${PODS_PER_RUN}_running_p95_ms`]: Math.round(percentile(times, 95)),
       push_to_running_runs_ms: times.map((t) => Math.round(t)).join(' '),
+      [`push_to_${PODS_PER_RUN}_running_beside_${TERMINATING}_terminating_p50_ms`]: Math.round(percentile(beside.times, 50)),
+      [`push_to_${PODS_PER_RUN}_running_beside_${TERMINATING}_terminating_p95_ms`]: Math.round(percentile(beside.times, 95)),
+      push_beside_terminating_runs_ms: beside.times.map((t) => Math.round(t)).join(' '),
+      ratio_beside_terminating_to_alone_p50: Math.round((percentile(beside.times, 50) / percentile(times, 50)) * 100) / 100,
+      old_pods_still_terminating_when_new_ran: beside.stillTerminating.join(' '),
       ...rss,
     };
   } finally {

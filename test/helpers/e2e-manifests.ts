@@ -83,7 +83,7 @@ spec:
 `;
 
 /** A small Deployment that only sleeps (the one the prune test deletes). */
-export function sleeperDeployment(name: string, replicas = 1): string {
+export function sleeperDeployment(name: string, replicas = 1, opts: { graceSeconds?: number } = {}): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -98,7 +98,7 @@ spec:
       labels:
         app: ${name}
     spec:
-      terminationGracePeriodSeconds: 1
+      terminationGracePeriodSeconds: ${opts.graceSeconds ?? 1}
       containers:
         - name: main
           image: ${E2E_IMAGE}

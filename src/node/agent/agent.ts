@@ -165,8 +165,11 @@ export class NodeAgent {
     for (const uid of this.syncer.pods.keys()) this.queue.add(uid);
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
-    this.every(this.o.resyncMs ?? 10_000, async () => {
-      for (const uid of new Set([...this.syncer.pods.keys(), ...this.syncer.runtimes.keys()])) this.queue.add(uid);
+    const resyncMs = this.o.resyncMs ?? 10_000;
+    this.every(resyncMs, async () => {
+      // Spread over the period: with every pod syncing on its own, a resync of all at one instant
+      // would be a burst of hundreds of concurrent syncs (and of heap V8 then keeps).
+      for (const uid of new Set([...this.syncer.pods.keys(), ...this.syncer.runtimes.keys()])) this.queue.addAfter(uid, Math.random() * resyncMs);
     });
     this.every(this.o.logRotateMs ?? 30_000, () => this.o.logs.rotate());
   }
