@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import { silentLogger } from '../src/log.js';
 import type { Pod } from '../src/model/types.js';
 import { NodeAgent } from '../src/node/agent/agent.js';
+import { StoreNodeApi } from '../src/node/store-api.js';
 import { ContainerdClient } from '../src/node/containerd/client.js';
 import { startPrivateContainerd } from '../src/node/containerd/daemon.js';
 import { createContainer, deleteContainer, startTask } from '../src/node/containerd/run.js';
@@ -223,8 +224,7 @@ export async function benchNode(): Promise<Record<string, number | string>> {
 
     const rssBefore = process.memoryUsage().rss;
     agent = new NodeAgent({
-      store,
-      nodeName: 'bench-node',
+      api: new StoreNodeApi({ store, nodeName: 'bench-node' }),
       client,
       runcRoot: daemon.runcRoot,
       network,

@@ -30,6 +30,7 @@ import { finishedType, finishTime } from './job.js';
 import { copy, updateIfChanged } from './objects.js';
 import { controllerReferenceTo } from './ownership.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import { k8sTime } from '../model/time.js';
 
 /** Annotation on created Jobs with the schedule time they were created for (RFC 3339). */
 export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
@@ -138,7 +139,7 @@ export class CronJobController implements Controller {
     }
     const scheduled = win.mostRecent;
     if (deadline !== undefined && scheduled + deadline * 1000 < now) {
-      ctx.log.info({ cronjob: objectKey(cj), scheduled: iso(scheduled) }, 'missed scheduled time to start a job');
+      ctx.log.info({ cronjob: objectKey(cj), scheduled: k8sTime(scheduled) }, 'missed scheduled time to start a job');
       return requeue;
     }
     const name = jobNameFor(cj.metadata.name, scheduled);
@@ -148,7 +149,7 @@ export class CronJobController implements Controller {
     if (policy === 'Forbid' && unfinished.length > 0) return requeue;
     if (policy === 'Replace') {
       for (const j of unfinished) {
-        await deleteJob(j, ctx, `concurrencyPolicy Replace: ${where} starts its run of ${iso(scheduled)}`);
+        await deleteJob(j, ctx, `concurrencyPolicy Replace: ${where} starts its run of ${k8sTime(scheduled)}`);
         status.active = (status.active ?? []).filter((r) => r.uid !== j.metadata.uid);
       }
     }
@@ -156,7 +157,7 @@ export class CronJobController implements Controller {
     if (created && !finishedType(created)) {
       status.active = [...(status.active ?? []).filter((r) => r.uid !== created.metadata.uid), jobRef(created)];
     }
-    status.lastScheduleTime = iso(scheduled);
+    status.lastScheduleTime = k8sTime(scheduled);
     return requeue;
   }
 }
@@ -169,7 +170,7 @@ function syncActive(status: NonNullable<CronJob['status']>, jobs: readonly Job[]
     if (finishedType(j) !== 'Complete') continue;
     const t = finishTime(j);
     if (t === undefined) continue;
-    if (!status.lastSuccessfulTime || Date.parse(status.lastSuccessfulTime) < t) status.lastSuccessfulTime = iso(t);
+    if (!status.lastSuccessfulTime || Date.parse(status.lastSuccessfulTime) < t) status.lastSuccessfulTime = k8sTime(t);
   }
 }
 
@@ -216,14 +217,14 @@ async function createJob(cj: CronJob, name: string, scheduled: number, ctx: Reco
       name,
       namespace: cj.metadata.namespace,
       ...(tpl.metadata?.labels ? { labels: { ...tpl.metadata.labels } } : {}),
-      annotations: { ...(tpl.metadata?.annotations ?? {}), [SCHEDULED_TIMESTAMP_ANNOTATION]: iso(scheduled) },
+      annotations: { ...(tpl.metadata?.annotations ?? {}), [SCHEDULED_TIMESTAMP_ANNOTATION]: k8sTime(scheduled) },
       ownerReferences: [controllerReferenceTo(cj)],
     },
     spec: copy(tpl.spec),
   };
   try {
     // The Kubernetes API server defaults a created Job; gantry's store does not, so do it here.
-    return await ctx.store.create(applyDefaults(job), { origin: { ...ctx.origin, reason: `CronJob ${cj.metadata.name} scheduled at ${iso(scheduled)}` } });
+    return await ctx.store.create(applyDefaults(job), { origin: { ...ctx.origin, reason: `CronJob ${cj.metadata.name} scheduled at ${k8sTime(scheduled)}` } });
   } catch (err) {
     if (!isGantryError(err, 'AlreadyExists')) throw err;
     const existing = await ctx.store.get<Job>(objectRef(job));
@@ -232,6 +233,3 @@ async function createJob(cj: CronJob, name: string, scheduled: number, ctx: Reco
   }
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

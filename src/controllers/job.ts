@@ -32,6 +32,7 @@ import { claim, controllerReferenceTo } from './ownership.js';
 import { deletePod, isPodActive, isPodReady } from './pods.js';
 import { podsToDelete, randomSuffix } from './replicaset.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import { k8sTime } from '../model/time.js';
 
 /** Label (and legacy label) with the Job's uid on its pods; the generated selector matches it. */
 export const JOB_CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
@@ -126,9 +127,9 @@ export class JobController implements Controller {
       if (findCondition(status, 'Suspended')?.status === 'True') {
         setCondition(status, 'Suspended', 'False', 'JobResumed', now);
         // Kubernetes restarts the activeDeadlineSeconds clock on resume.
-        status.startTime = iso(now);
+        status.startTime = k8sTime(now);
       }
-      status.startTime = status.startTime ?? iso(now);
+      status.startTime = status.startTime ?? k8sTime(now);
       const failure = failureReason(spec, status, pods, now);
       const complete = !failure && isComplete(spec, counts, active.length);
       if (failure) {
@@ -138,7 +139,7 @@ export class JobController implements Controller {
         if (canAct) await this.deleteAll(key, active, ctx, `Job ${job.metadata.name} is complete`);
         setCondition(status, 'SuccessCriteriaMet', 'True', 'CompletionsReached', now);
         setCondition(status, 'Complete', 'True', 'CompletionsReached', now);
-        status.completionTime = iso(now);
+        status.completionTime = k8sTime(now);
       } else if (canAct) {
         requeue = await this.manageActive(key, job, spec, pods, active, counts, ctx, now);
       }
@@ -478,14 +479,11 @@ function setCondition(status: JobStatus, type: JobConditionType, s: Condition['s
   const conds = status.conditions ?? [];
   const cur = conds.find((c) => c.type === type);
   if (cur && cur.status === s && cur.reason === reason) return;
-  const t = iso(now);
+  const t = k8sTime(now);
   const next: Condition = { type, status: s, reason, message: messages[reason], lastProbeTime: t, lastTransitionTime: cur && cur.status === s ? cur.lastTransitionTime : t };
   status.conditions = [...conds.filter((c) => c.type !== type), next];
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function minDefined(a: number | undefined, b: number): number {
   return a === undefined ? b : Math.min(a, b);

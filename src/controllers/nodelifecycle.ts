@@ -30,6 +30,7 @@ import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, updateIfChanged } from './objects.js';
 import { deletePod } from './pods.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
+import { k8sTime } from '../model/time.js';
 
 /**
  * What node agents must write for this controller (the contract with `src/node`):
@@ -205,7 +206,7 @@ function readyCondition(node: Node): NodeCondition | undefined {
 
 /** Ready and every other reported condition become Unknown (once; later passes change nothing). */
 function markUnknown(node: Node, neverPosted: boolean, now: number): void {
-  const t = iso(now);
+  const t = k8sTime(now);
   const status = (node.status = node.status ?? {});
   const conds = (status.conditions = status.conditions ?? []) as NodeCondition[];
   if (!conds.some((c) => c.type === 'Ready')) conds.push({ type: 'Ready', status: 'Unknown' });
@@ -226,7 +227,7 @@ function setTaints(node: Node, readyStatus: string, now: number): void {
   if (want) {
     for (const effect of ['NoSchedule', 'NoExecute'] as const) {
       const cur = node.spec.taints?.find((t) => t.key === want && t.effect === effect);
-      ours.push(cur ? { ...cur } : { key: want, effect, ...(effect === 'NoExecute' ? { timeAdded: iso(now) } : {}) });
+      ours.push(cur ? { ...cur } : { key: want, effect, ...(effect === 'NoExecute' ? { timeAdded: k8sTime(now) } : {}) });
     }
   }
   const taints = [...others, ...ours];
@@ -259,7 +260,7 @@ async function markPodNotReady(pod: Pod, ctx: ReconcileContext, now: number): Pr
   const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'True') return;
   const next = copy(pod);
-  const t = iso(now);
+  const t = k8sTime(now);
   next.status!.conditions = next.status!.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False', reason: 'NodeNotReady', lastTransitionTime: t } : c));
   try {
     await updateIfChanged(ctx.store, pod, next, { origin: { ...ctx.origin, reason: `node ${pod.spec.nodeName} is not ready` } });
@@ -277,6 +278,3 @@ async function forceDelete(pod: Pod, ctx: ReconcileContext, why: string): Promis
   }
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

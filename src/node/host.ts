@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
 import { NodeAgent } from './agent/agent.js';
+import { StoreNodeApi } from './store-api.js';
 import { ContainerdClient } from './containerd/client.js';
 import { startPrivateContainerd, stopPrivateContainerd } from './containerd/daemon.js';
 import { FileContainerLogs } from './logs/index.js';
@@ -102,8 +103,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
   const nodeName = opts.nodeName ?? hostname();
   const imagesDir = (opts.imagesDirs ?? []).find((d) => existsSync(d));
   const agent = new NodeAgent({
-    store: opts.store,
-    nodeName,
+    api: new StoreNodeApi({ store: opts.store, nodeName }),
     client,
     runcRoot,
     network: new CniNetworkManager({ dataDir: nodeDir, ...networkOptions(opts.network), logger: opts.logger.child({ component: 'cni' }) }),

@@ -11,6 +11,8 @@
  * ```
  */
 export * from './types.js';
+export type { NodeApi, NodeEvent } from './api.js';
+export { StoreNodeApi, type StoreNodeApiOptions } from './store-api.js';
 export * from './agent/index.js';
 export * as containerd from './containerd/index.js';
 export * as images from './images/index.js';

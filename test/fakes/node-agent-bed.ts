@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../src/log.js';
 import type { Container, ContainerStatus, Pod, PodSpec } from '../../src/model/types.js';
 import { NodeAgent, type NodeAgentOptions } from '../../src/node/agent/agent.js';
+import { StoreNodeApi } from '../../src/node/store-api.js';
 import { deleteContainer } from '../../src/node/containerd/run.js';
 import { cgroupsPathFor, removeCgroup } from '../../src/node/containerd/spec.js';
 import { buildBusyboxImage } from '../../src/node/images/busybox-image.js';
@@ -105,8 +106,7 @@ export async function startAgentBed(opts: Partial<NodeAgentOptions> = {}): Promi
   const logs = await makeLogs(nodeDir);
   const nodeName = `node-${tag}`;
   const agentOptions: NodeAgentOptions = {
-    store,
-    nodeName,
+    api: new StoreNodeApi({ store, nodeName }),
     client: ctd.client,
     runcRoot: ctd.daemon.runcRoot,
     network,

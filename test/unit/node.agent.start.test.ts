@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import type { ListResult } from '../../src/store/types.js';
 import type { KubeObject } from '../../src/model/types.js';
 import { NodeAgent } from '../../src/node/agent/agent.js';
+import { StoreNodeApi } from '../../src/node/store-api.js';
 import type { ContainerdClient } from '../../src/node/containerd/client.js';
 import type { ContainerdEvent } from '../../src/node/containerd/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -36,8 +37,7 @@ describe('NodeAgent start', () => {
     } as unknown as ContainerdClient;
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-agent-start-'));
     const agent = new NodeAgent({
-      store: new ListFailingStore(),
-      nodeName: 'n1',
+      api: new StoreNodeApi({ store: new ListFailingStore(), nodeName: 'n1' }),
       client,
       network: new FakeNetworkManager(),
       volumes: new FakeVolumeManager(),

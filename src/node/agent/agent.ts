@@ -1,9 +1,10 @@
 /**
  * gantry's kubelet: runs the pods bound to its node as containers under containerd and reports
- * their status to the store. Level-triggered: store watches (Pods bound here, the ConfigMaps and
- * Secrets they use) and containerd task events only queue pod uids; a per-pod sync
- * ({@link PodSyncer}) reads the current state and acts on the difference. A periodic resync is
- * the safety net for anything missed.
+ * their status. It sees the control plane only through a {@link NodeApi} (its pods, the
+ * ConfigMaps and Secrets they use, status writes, its Node), so it runs the same in `gantry up`
+ * and on another machine. Level-triggered: the API's watch and containerd's task events only
+ * queue pod uids; a per-pod sync ({@link PodSyncer}) reads the current state and acts on the
+ * difference. A periodic resync is the safety net for anything missed.
  *
  * `stop()` leaves the pods running; the next agent on the same containerd adopts them by their
  * container labels (see {@link PodSyncer.adopt}).
@@ -15,8 +16,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { errorMessage, isGantryError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Node, Pod } from '../../model/types.js';
-import type { Store, WatchEvent, WriteOrigin } from '../../store/types.js';
+import { k8sTime } from '../../model/time.js';
+import type { Node } from '../../model/types.js';
+import type { NodeApi, NodeEvent } from '../api.js';
 import { ExponentialBackoff, WorkQueue, realClock, type Clock } from '../../controllers/queue.js';
 import type { ContainerdClient } from '../containerd/client.js';
 import { importImages } from '../images/import.js';
@@ -24,13 +26,12 @@ import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
 import { newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
-import { PodSyncer, referencedNames } from './pod-sync.js';
+import { PodSyncer } from './pod-sync.js';
 
 /** Options for {@link NodeAgent}. */
 export interface NodeAgentOptions {
-  store: Store;
-  /** This node's name (the Node object's name; pods with this `spec.nodeName` run here). */
-  nodeName: string;
+  /** The control plane as this node sees it; its `nodeName` is this node's (pods with this `spec.nodeName` run here). */
+  api: NodeApi;
   client: ContainerdClient;
   /** runc state dir of a private containerd (`PrivateContainerd.runcRoot`). */
   runcRoot?: string;
@@ -71,7 +72,6 @@ export class NodeAgent {
   private readonly clock: Clock;
   private readonly queue: WorkQueue;
   private readonly syncer: PodSyncer;
-  private readonly origin: WriteOrigin;
   private machine: MachineInfo;
   private runtimeVersion = '';
   private ac?: AbortController;
@@ -85,7 +85,6 @@ export class NodeAgent {
     this.o = opts;
     this.clock = opts.clock ?? realClock;
     this.machine = readMachine(opts.nodeIP);
-    this.origin = { actor: `node/${opts.nodeName}` };
     this.queue = new WorkQueue({ clock: this.clock, rateLimiter: new ExponentialBackoff(200, 30_000) });
     const images = new ImageManager({
       client: opts.client,
@@ -95,8 +94,7 @@ export class NodeAgent {
       now: () => this.clock.now(),
     });
     this.syncer = new PodSyncer({
-      store: opts.store,
-      nodeName: opts.nodeName,
+      api: opts.api,
       client: opts.client,
       runcRoot: opts.runcRoot,
       network: opts.network,
@@ -118,7 +116,7 @@ export class NodeAgent {
 
   /** The node's name. */
   get nodeName(): string {
-    return this.o.nodeName;
+    return this.o.api.nodeName;
   }
 
   /**
@@ -155,21 +153,21 @@ export class NodeAgent {
     this.background.push(this.eventLoop(signal));
 
     // Adopt before watching: the sync must see the containers already running.
-    const listed = await this.o.store.list<Pod>('Pod');
-    for (const pod of listed.items) if (this.isBoundHere(pod)) this.syncer.pods.set(pod.metadata.uid!, pod);
+    const listed = await this.o.api.listPods();
+    for (const pod of listed.pods) this.syncer.track(pod);
     const adoption = await this.syncer.adopt();
-    log.info({ node: this.o.nodeName, pods: this.syncer.pods.size, ...adoption }, 'node agent started');
+    log.info({ node: this.nodeName, pods: listed.pods.length, ...adoption }, 'node agent started');
 
     this.background.push(this.watchLoop(listed.revision, signal));
     this.background.push(this.dispatch(signal));
-    for (const uid of this.syncer.pods.keys()) this.queue.add(uid);
+    for (const pod of listed.pods) this.queue.add(pod.metadata.uid!);
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
     const resyncMs = this.o.resyncMs ?? 10_000;
     this.every(resyncMs, async () => {
       // Spread over the period: with every pod syncing on its own, a resync of all at one instant
       // would be a burst of hundreds of concurrent syncs (and of heap V8 then keeps).
-      for (const uid of new Set([...this.syncer.pods.keys(), ...this.syncer.runtimes.keys()])) this.queue.addAfter(uid, Math.random() * resyncMs);
+      for (const uid of this.syncer.uids()) this.queue.addAfter(uid, Math.random() * resyncMs);
     });
     this.every(this.o.logRotateMs ?? 30_000, () => this.o.logs.rotate());
   }
@@ -190,7 +188,7 @@ export class NodeAgent {
 
   /** Test and bench access: what the agent currently tracks for a pod. */
   podRuntime(uid: string) {
-    return this.syncer.runtimes.get(uid);
+    return this.syncer.runtime(uid);
   }
 
   private every(ms: number, fn: () => Promise<unknown>): void {
@@ -204,10 +202,6 @@ export class NodeAgent {
     }, ms);
     t.unref?.();
     this.timers.push(t);
-  }
-
-  private isBoundHere(pod: Pod): boolean {
-    return pod.spec?.nodeName === this.o.nodeName;
   }
 
   // ---- work queue ------------------------------------------------------------------------
@@ -232,7 +226,7 @@ export class NodeAgent {
       this.queue.forget(uid);
     } catch (err) {
       if (signal.aborted) return;
-      const pod = this.syncer.pods.get(uid);
+      const pod = this.syncer.pod(uid);
       this.o.logger.warn({ pod: pod ? `${pod.metadata.namespace}/${pod.metadata.name}` : uid, err: errorMessage(err) }, 'pod sync failed; retrying');
       this.queue.addRateLimited(uid);
     } finally {
@@ -246,9 +240,9 @@ export class NodeAgent {
     let rev = fromRevision;
     while (!signal.aborted) {
       try {
-        for await (const ev of this.o.store.watch({ fromRevision: rev, kinds: ['Pod', 'ConfigMap', 'Secret'], signal })) {
+        for await (const ev of this.o.api.watch({ fromRevision: rev, signal })) {
           rev = ev.revision;
-          this.onStoreEvent(ev);
+          this.onNodeEvent(ev);
         }
         return;
       } catch (err) {
@@ -265,48 +259,40 @@ export class NodeAgent {
 
   /** After a watch fell too far behind: reload the pods bound here and sync them all. */
   private async relist(): Promise<number> {
-    const listed = await this.o.store.list<Pod>('Pod');
+    const listed = await this.o.api.listPods();
     const seen = new Set<string>();
-    for (const pod of listed.items) {
-      if (!this.isBoundHere(pod)) continue;
+    for (const pod of listed.pods) {
       seen.add(pod.metadata.uid!);
-      this.syncer.pods.set(pod.metadata.uid!, pod);
+      this.syncer.track(pod);
       this.queue.add(pod.metadata.uid!);
     }
-    for (const uid of [...this.syncer.pods.keys()]) {
+    for (const uid of this.syncer.uids()) {
       if (seen.has(uid)) continue;
-      this.syncer.pods.delete(uid);
+      this.syncer.untrack(uid);
       this.queue.add(uid);
     }
     return listed.revision;
   }
 
-  private onStoreEvent(ev: WatchEvent): void {
-    const obj = ev.object;
-    if (obj.kind === 'Pod') {
-      const pod = obj as Pod;
-      const uid = pod.metadata.uid!;
-      if (ev.type === 'DELETED' || !this.isBoundHere(pod)) {
-        if (!this.syncer.pods.has(uid) && !this.syncer.runtimes.has(uid)) return;
-        this.syncer.pods.delete(uid);
-        // Deleted without grace (force): containers die now, cleanup follows in the sync.
-        if (ev.type === 'DELETED') void this.syncer.forceKill(uid);
-        this.queue.add(uid);
-        return;
-      }
-      this.syncer.pods.set(uid, pod);
-      // Our own status writes need no sync of their own.
-      if (ev.type === 'MODIFIED' && ev.origin?.actor === this.origin.actor) return;
+  private onNodeEvent(ev: NodeEvent): void {
+    if (ev.type === 'reference') {
+      // A ConfigMap or Secret a pod uses: refresh those pods (volume files; a missing one may now exist).
+      for (const uid of this.syncer.usersOf(ev)) this.queue.add(uid);
+      return;
+    }
+    const uid = ev.pod.metadata.uid!;
+    if (ev.change === 'DELETED') {
+      if (!this.syncer.knows(uid)) return;
+      this.syncer.untrack(uid);
+      // Gone without grace (force deletion): containers die now, cleanup follows in the sync.
+      void this.syncer.forceKill(uid);
       this.queue.add(uid);
       return;
     }
-    // A ConfigMap or Secret: refresh the pods that use it (volume files; a missing one may now exist).
-    const ns = obj.metadata.namespace ?? 'default';
-    for (const [uid, pod] of this.syncer.pods) {
-      if ((pod.metadata.namespace ?? 'default') !== ns) continue;
-      const refs = referencedNames(pod);
-      if ((obj.kind === 'ConfigMap' ? refs.configMaps : refs.secrets).has(obj.metadata.name)) this.queue.add(uid);
-    }
+    this.syncer.track(ev.pod);
+    // Our own status writes need no sync of their own.
+    if (ev.change === 'MODIFIED' && ev.byThisNode) return;
+    this.queue.add(uid);
   }
 
   // ---- containerd events -----------------------------------------------------------------
@@ -317,11 +303,11 @@ export class NodeAgent {
     while (!signal.aborted) {
       try {
         const events = this.o.client.subscribe({ signal });
-        if (!first) for (const uid of this.syncer.runtimes.keys()) this.queue.add(uid);
+        if (!first) for (const uid of this.syncer.runningUids()) this.queue.add(uid);
         first = false;
         for await (const ev of events) {
           if (ev.kind === 'TaskExit' && ev.event.id === ev.event.container_id) {
-            const uid = this.syncer.containerIndex.get(ev.event.container_id);
+            const uid = this.syncer.podOfContainer(ev.event.container_id);
             if (uid) this.queue.add(uid);
           } else if (ev.kind === 'TaskOOM') {
             this.syncer.markOom(ev.event.container_id);
@@ -348,24 +334,14 @@ export class NodeAgent {
   }
 
   private async writeNode(registering: boolean): Promise<void> {
-    const ref = { kind: 'Node', name: this.o.nodeName };
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const now = new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const current = await this.o.store.get<Node>(ref);
-      const status = nodeStatus(this.machine, { now, runtimeVersion: this.runtimeVersion, prev: current?.status });
-      try {
-        if (!current) {
-          await this.o.store.create(newNode(this.o.nodeName, this.machine, status), { origin: { ...this.origin, reason: 'node registered' } });
-        } else {
-          const next: Node = structuredClone(current);
-          if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(this.o.nodeName, this.machine) };
-          next.status = status;
-          await this.o.store.update(next, { origin: { ...this.origin, reason: registering ? 'node registered' : 'heartbeat' } });
-        }
-        return;
-      } catch (err) {
-        if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'AlreadyExists')) throw err;
-      }
-    }
+    const name = this.nodeName;
+    await this.o.api.writeNode((current) => {
+      const status = nodeStatus(this.machine, { now: k8sTime(this.clock.now()), runtimeVersion: this.runtimeVersion, prev: current?.status });
+      if (!current) return newNode(name, this.machine, status);
+      const next: Node = structuredClone(current);
+      if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(name, this.machine) };
+      next.status = status;
+      return next;
+    }, { reason: registering ? 'node registered' : 'heartbeat' });
   }
 }

@@ -2,7 +2,7 @@
  * The node agent (gantry's kubelet): {@link NodeAgent} and the pure pieces it is built from.
  */
 export { NodeAgent, type NodeAgentOptions } from './agent.js';
-export { PodSyncer, referencedNames, k8sTime, type PodSyncerOptions } from './pod-sync.js';
+export { PodSyncer, type PodSyncerOptions } from './pod-sync.js';
 export * from './labels.js';
 export * from './backoff.js';
 export * from './env.js';

@@ -77,3 +77,19 @@ export interface PodRuntime {
 export function newContainer(name: string, kind: ContainerKind, image: string): ContainerRuntime {
   return { name, kind, restartCount: 0, phase: 'none', ready: false, started: false, image, imageID: '' };
 }
+
+/** The runtime entry of a container of `rt`, created on first sight. */
+export function containerEntry(rt: PodRuntime, kind: ContainerKind, spec: { name: string; image: string }): ContainerRuntime {
+  const map = kind === 'init' ? rt.init : rt.app;
+  let c = map.get(spec.name);
+  if (!c) {
+    c = newContainer(spec.name, kind, spec.image);
+    map.set(spec.name, c);
+  }
+  return c;
+}
+
+/** Every container entry of the pod, init containers first. */
+export function allContainers(rt: PodRuntime): ContainerRuntime[] {
+  return [...rt.init.values(), ...rt.app.values()];
+}

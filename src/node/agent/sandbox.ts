@@ -1,0 +1,128 @@
+/**
+ * A pod's sandbox: its network namespace (CNI run in the background while containers are
+ * created), the hosts and resolv.conf files the agent writes for it, and its volumes, prepared
+ * from the ConfigMaps and Secrets the pod refers to (read through the node API).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isGantryError } from '../../errors.js';
+import { podReferences } from '../../model/pod-refs.js';
+import type { Pod } from '../../model/types.js';
+import type { PodReferences } from '../types.js';
+import { hostsFile, podResolvConf } from './container-config.js';
+import { podDir, type PodSyncerOptions } from './context.js';
+import { containerEntry, type PodRuntime } from './runtime.js';
+
+/** Sets up and reads pod sandboxes. */
+export class Sandbox {
+  /** The last references read per pod (env resolution uses the same snapshot as the volumes). */
+  private readonly lastRefs = new Map<string, PodReferences>();
+
+  constructor(private readonly o: PodSyncerOptions) {}
+
+  /** Network, hosts/resolv.conf files and volumes. @returns false when the pod cannot start yet. */
+  async ensure(pod: Pod, rt: PodRuntime): Promise<boolean> {
+    const uid = rt.uid;
+    if (rt.netnsPath === undefined) {
+      const dir = podDir(this.o, uid);
+      await mkdir(dir, { recursive: true });
+      const hostResolv = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+      await writeFile(path.join(dir, 'resolv.conf'), podResolvConf(hostResolv));
+      if (pod.spec.hostNetwork) {
+        rt.podIP = this.o.hostIP();
+        await writeFile(path.join(dir, 'hosts'), hostsFile(pod, rt.podIP));
+        rt.netnsPath = '';
+      } else {
+        // The namespace now, its interfaces in the background: the containers are created in it
+        // meanwhile (half of a start's time), and none starts before the network is up.
+        const netns = await this.o.startLimit(() => this.o.network.createNamespace(pod));
+        // The bind mount needs the file to exist; the pod IP's line follows with the network.
+        await writeFile(path.join(dir, 'hosts'), hostsFile(pod, undefined));
+        rt.netnsPath = netns;
+        rt.networkSetup = this.setUpNetwork(pod, rt);
+      }
+    }
+    const refs = await this.readReferences(pod);
+    const version = refsVersion(refs);
+    if (!rt.mounts || rt.refsVersion !== version) {
+      try {
+        rt.mounts = await this.o.volumes.prepare(pod, refs);
+        rt.refsVersion = version;
+        rt.configError = undefined;
+      } catch (err) {
+        if (!isGantryError(err, 'NotFound')) throw err;
+        rt.configError = err.message;
+        // The reference watch requeues when it appears; this is the safety net.
+        this.o.requeue(uid, 10_000);
+        const specs = [...(pod.spec.initContainers ?? []).map((s) => ({ kind: 'init' as const, s })), ...pod.spec.containers.map((s) => ({ kind: 'app' as const, s }))];
+        for (const { kind, s } of specs) {
+          const c = containerEntry(rt, kind, s);
+          if (c.phase === 'none') c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
+        }
+        return !!rt.mounts;
+      }
+    }
+    return true;
+  }
+
+  /** Waits for the background network setup; a failure makes the next sync set the sandbox up anew. */
+  async waitNetwork(rt: PodRuntime): Promise<void> {
+    const pending = rt.networkSetup;
+    if (!pending) return;
+    try {
+      await pending;
+    } catch (err) {
+      rt.netnsPath = undefined;
+      throw err;
+    } finally {
+      if (rt.networkSetup === pending) rt.networkSetup = undefined;
+    }
+  }
+
+  /**
+   * The ConfigMaps and Secrets the pod refers to: those this sync's {@link ensure} read (one read
+   * per sync, and env sees what the volumes saw), else read now.
+   */
+  async references(pod: Pod): Promise<PodReferences> {
+    return this.lastRefs.get(pod.metadata.uid!) ?? (await this.readReferences(pod));
+  }
+
+  /** Drops what is kept of a pod and removes its directory. */
+  async remove(uid: string): Promise<void> {
+    await rm(podDir(this.o, uid), { recursive: true, force: true });
+    this.lastRefs.delete(uid);
+  }
+
+  /** Runs CNI for the pod's namespace; the pod IP and its hosts line when done. */
+  private setUpNetwork(pod: Pod, rt: PodRuntime): Promise<void> {
+    const done = this.o.startLimit(() => this.o.network.setUp(pod)).then(async (net) => {
+      rt.podIP = net.ip || this.o.hostIP();
+      await writeFile(path.join(podDir(this.o, rt.uid), 'hosts'), hostsFile(pod, rt.podIP));
+    });
+    // Observed by waitNetwork; until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    return done;
+  }
+
+  private async readReferences(pod: Pod): Promise<PodReferences> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const { configMaps, secrets } = podReferences(pod);
+    const refs: PodReferences = { configMaps: new Map(), secrets: new Map() };
+    const [cms, ss] = await Promise.all([
+      Promise.all([...configMaps].map((name) => this.o.api.getConfigMap(ns, name))),
+      Promise.all([...secrets].map((name) => this.o.api.getSecret(ns, name))),
+    ]);
+    for (const cm of cms) if (cm) refs.configMaps.set(cm.metadata.name, cm);
+    for (const s of ss) if (s) refs.secrets.set(s.metadata.name, s);
+    this.lastRefs.set(pod.metadata.uid!, refs);
+    return refs;
+  }
+}
+
+/** A string that changes whenever a referenced ConfigMap/Secret does (or appears/disappears). */
+function refsVersion(refs: PodReferences): string {
+  const parts: string[] = [];
+  for (const [n, o] of refs.configMaps) parts.push(`cm/${n}@${o.metadata.resourceVersion}`);
+  for (const [n, o] of refs.secrets) parts.push(`s/${n}@${o.metadata.resourceVersion}`);
+  return parts.sort().join(',');
+}

@@ -1,0 +1,60 @@
+/**
+ * What a node agent needs from the control plane, and nothing more (the kubelet's view of the
+ * API server): the pods bound to its node, the ConfigMaps and Secrets those pods refer to, and
+ * writes of pod status, pod finalization and its own Node. Two implementations: on the store, for
+ * an agent in the control plane's process (`gantry up`), and over HTTP for an agent on another
+ * machine, where the server enforces the same limits. An agent never lists or watches every
+ * Secret of the cluster: it hears about a ConfigMap or Secret only when one of its pods uses it.
+ */
+import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
+
+/** A change the agent must react to. */
+export type NodeEvent =
+  | {
+      type: 'pod';
+      /** DELETED also when the pod stopped being bound to this node. */
+      change: 'ADDED' | 'MODIFIED' | 'DELETED';
+      pod: Pod;
+      /** The change is this node's own status write (nothing to sync for it). */
+      byThisNode: boolean;
+      revision: number;
+    }
+  | {
+      /** A ConfigMap or Secret that a pod of this node refers to changed, appeared or went. */
+      type: 'reference';
+      kind: 'ConfigMap' | 'Secret';
+      namespace: string;
+      name: string;
+      revision: number;
+    };
+
+/** The agent's narrow interface to the control plane. */
+export interface NodeApi {
+  /** The node this API serves. */
+  readonly nodeName: string;
+  /** The pods bound to this node now, and the revision to watch from. */
+  listPods(): Promise<{ pods: Pod[]; revision: number }>;
+  /**
+   * Changes after `fromRevision` that concern this node. A revision the control plane no longer
+   * keeps fails with GantryError `Conflict`: list again, then watch from the list's revision.
+   */
+  watch(opts: { fromRevision: number; signal: AbortSignal }): AsyncIterable<NodeEvent>;
+  /** A ConfigMap a pod of this node refers to (undefined when it does not exist). */
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  /** A Secret a pod of this node refers to (undefined when it does not exist). */
+  getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /**
+   * Writes a pod's status. `compute` gets the pod as stored (again after a conflict) and returns
+   * the status to write, or undefined when nothing changes. Resolves with the pod as stored after
+   * the write (or as it was, when nothing changed); undefined when the pod is gone or is another
+   * pod of the same name now.
+   */
+  writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined>;
+  /** Removes a pod whose containers have all stopped (only this pod: its uid is checked). */
+  finalizePod(pod: Pod): Promise<void>;
+  /**
+   * Creates or updates this node's Node object: `build` gets the stored one (undefined at first
+   * registration; again after a conflict) and returns the object to store.
+   */
+  writeNode(build: (current: Node | undefined) => Node, opts: { reason: string }): Promise<void>;
+}

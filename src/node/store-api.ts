@@ -1,0 +1,137 @@
+/**
+ * {@link NodeApi} on the store, for the agent that runs in the control plane's process. It keeps
+ * to what a remote agent gets over HTTP: only pods bound to its node, and news of a ConfigMap or
+ * Secret only when one of those pods refers to it (by key: the agent reads the object itself).
+ */
+import { isGantryError } from '../errors.js';
+import { podReferences, type PodReferenceNames } from '../model/pod-refs.js';
+import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
+import type { Store, WriteOrigin } from '../store/types.js';
+import type { NodeApi, NodeEvent } from './api.js';
+
+/** Conflicting writes are retried this many times before the next sync tries again. */
+const ATTEMPTS = 5;
+
+/** Options for {@link StoreNodeApi}. */
+export interface StoreNodeApiOptions {
+  store: Store;
+  nodeName: string;
+}
+
+/** The store-backed node API. */
+export class StoreNodeApi implements NodeApi {
+  readonly nodeName: string;
+  private readonly store: Store;
+  private readonly origin: WriteOrigin;
+  /** The pods bound here, by uid, with the names they refer to. */
+  private readonly bound = new Map<string, { namespace: string; refs: PodReferenceNames }>();
+
+  constructor(opts: StoreNodeApiOptions) {
+    this.store = opts.store;
+    this.nodeName = opts.nodeName;
+    this.origin = { actor: `node/${opts.nodeName}` };
+  }
+
+  async listPods(): Promise<{ pods: Pod[]; revision: number }> {
+    const listed = await this.store.list<Pod>('Pod');
+    const pods = listed.items.filter((p) => this.isBoundHere(p));
+    this.bound.clear();
+    for (const p of pods) this.remember(p);
+    return { pods, revision: listed.revision };
+  }
+
+  async *watch(opts: { fromRevision: number; signal: AbortSignal }): AsyncIterable<NodeEvent> {
+    for await (const ev of this.store.watch({ fromRevision: opts.fromRevision, kinds: ['Pod', 'ConfigMap', 'Secret'], signal: opts.signal })) {
+      const obj = ev.object;
+      if (obj.kind === 'Pod') {
+        const pod = obj as Pod;
+        const uid = pod.metadata.uid!;
+        if (ev.type !== 'DELETED' && this.isBoundHere(pod)) {
+          this.remember(pod);
+          yield { type: 'pod', change: ev.type, pod, byThisNode: ev.origin?.actor === this.origin.actor, revision: ev.revision };
+        } else if (this.bound.delete(uid)) {
+          yield { type: 'pod', change: 'DELETED', pod, byThisNode: false, revision: ev.revision };
+        }
+        continue;
+      }
+      const kind = obj.kind as 'ConfigMap' | 'Secret';
+      const namespace = obj.metadata.namespace ?? 'default';
+      if (this.isReferenced(kind, namespace, obj.metadata.name)) yield { type: 'reference', kind, namespace, name: obj.metadata.name, revision: ev.revision };
+    }
+  }
+
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    return this.store.get<ConfigMap>({ kind: 'ConfigMap', namespace, name });
+  }
+
+  getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    return this.store.get<Secret>({ kind: 'Secret', namespace, name });
+  }
+
+  async writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined> {
+    let current: Pod | undefined = pod;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (attempt > 0) current = await this.store.get<Pod>(podRef(pod));
+      if (!current || current.metadata.uid !== pod.metadata.uid) return undefined;
+      const status = compute(current);
+      if (status === undefined) return current;
+      try {
+        return await this.store.update<Pod>({ ...structuredClone(current), status }, { origin: this.origin });
+      } catch (err) {
+        if (isGantryError(err, 'NotFound')) return undefined;
+        if (!isGantryError(err, 'Conflict')) throw err;
+      }
+    }
+    return current;
+  }
+
+  async finalizePod(pod: Pod): Promise<void> {
+    const ref = podRef(pod);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const current = await this.store.get<Pod>(ref);
+      if (!current || current.metadata.uid !== pod.metadata.uid) return;
+      try {
+        await this.store.delete(ref, { origin: { ...this.origin, reason: 'pod terminated' }, resourceVersion: current.metadata.resourceVersion });
+        return;
+      } catch (err) {
+        if (isGantryError(err, 'NotFound')) return;
+        if (!isGantryError(err, 'Conflict')) throw err;
+      }
+    }
+  }
+
+  async writeNode(build: (current: Node | undefined) => Node, opts: { reason: string }): Promise<void> {
+    const ref = { kind: 'Node', name: this.nodeName };
+    const origin = { ...this.origin, reason: opts.reason };
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const current = await this.store.get<Node>(ref);
+      const next = build(current);
+      try {
+        if (current) await this.store.update(next, { origin });
+        else await this.store.create(next, { origin });
+        return;
+      } catch (err) {
+        if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'AlreadyExists')) throw err;
+      }
+    }
+  }
+
+  private isBoundHere(pod: Pod): boolean {
+    return pod.spec?.nodeName === this.nodeName;
+  }
+
+  private remember(pod: Pod): void {
+    this.bound.set(pod.metadata.uid!, { namespace: pod.metadata.namespace ?? 'default', refs: podReferences(pod) });
+  }
+
+  private isReferenced(kind: 'ConfigMap' | 'Secret', namespace: string, name: string): boolean {
+    for (const b of this.bound.values()) {
+      if (b.namespace === namespace && (kind === 'ConfigMap' ? b.refs.configMaps : b.refs.secrets).has(name)) return true;
+    }
+    return false;
+  }
+}
+
+function podRef(pod: Pod): { kind: 'Pod'; namespace: string; name: string } {
+  return { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name };
+}
