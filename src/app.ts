@@ -158,7 +158,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     }
 
     if (components.controllers) {
-      controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }) });
+      controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }), serviceCidr: config.serviceCidr });
       await controllers.start(ac.signal);
       progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
     }

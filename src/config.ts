@@ -29,6 +29,8 @@ export interface GantryConfig {
   containerdSocket?: string;
   /** Air-gap images directory imported at start. */
   imagesDir?: string;
+  /** Services' cluster IPs come from this network; default 10.96.0.0/16. */
+  serviceCidr?: string;
   /** The local node: its name, pod network, and registries it may reach over plain HTTP. */
   node?: NodeConfig;
   /** Push the audit trail's status branch to this http(s) remote (never the watched branch). */

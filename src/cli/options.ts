@@ -26,6 +26,7 @@ export interface SourceOptions extends DataDirOptions {
   historyBranch?: string;
   nodeName?: string;
   podCidr?: string;
+  serviceCidr?: string;
   bridge?: string;
   insecureRegistries?: string;
   logLevel?: string;
@@ -51,6 +52,7 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
     .addOption(new Option('--node-name <name>', 'this node\'s name (default: the hostname)').env('GANTRY_NODE_NAME'))
     .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
+    .addOption(new Option('--service-cidr <cidr>', 'where Services get their cluster IPs (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--history-remote <url>', 'push the audit trail (status branch) to this http(s) Git remote').env('GANTRY_HISTORY_REMOTE'))
@@ -71,6 +73,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     webhookSecret: o.webhookSecret,
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
+    serviceCidr: o.serviceCidr,
     node: {
       name: o.nodeName,
       podCidr: o.podCidr,

@@ -11,6 +11,7 @@ import { GarbageCollector } from './gc.js';
 import { JobController } from './job.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
 import { ReplicaSetController } from './replicaset.js';
+import { ServiceIpAllocator } from './serviceip.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
 import { StatefulSetController } from './statefulset.js';
 
@@ -18,16 +19,20 @@ export { ControllerManager, type Controller, type ManagerOptions, type Reconcile
 export { deletePod } from './pods.js';
 export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
 export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
+export { clusterDnsIp, DEFAULT_SERVICE_CIDR, NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {
+  /** Cluster IPs come from here; default 10.96.0.0/16. */
+  serviceCidr?: string;
   /** More controllers to run alongside gantry's own. */
   extra?: Controller[];
 };
 
 /**
  * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, node lifecycle and the garbage collector (plus `extra`).
+ * Job, CronJob, Endpoints, the Service address allocator, node lifecycle and the garbage
+ * collector (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
  */
@@ -40,6 +45,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new JobController());
   manager.add(new CronJobController());
   manager.add(new EndpointsController());
+  manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
   manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());
   for (const c of opts.extra ?? []) manager.add(c);

@@ -14,6 +14,7 @@ import {
   validateLabelValue,
   validatePortName,
 } from '../model/names.js';
+import { isIpv4 } from '../model/cidr.js';
 import { parseQuantity } from '../model/quantity.js';
 import { matchesSelector } from '../model/selectors.js';
 import type {
@@ -613,8 +614,30 @@ function checkService(p: Problems, s: Service): void {
     if (port.nodePort !== undefined && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
       p.forbidden(`${at}.nodePort`, `may not be used when \`type\` is '${spec.type ?? 'ClusterIP'}'`);
     }
+    else if (port.nodePort !== undefined && (port.nodePort < 30000 || port.nodePort > 32767)) {
+      p.invalid(`${at}.nodePort`, port.nodePort, 'must be in the node port range 30000-32767');
+    }
   });
   checkLabels(p, 'spec.selector', spec.selector);
+  checkClusterIp(p, spec);
+}
+
+/** `clusterIP`/`clusterIPs` as the API server checks them (the allocator checks range and use). */
+function checkClusterIp(p: Problems, spec: Service['spec']): void {
+  const ip = spec.clusterIP;
+  if (ip === undefined || ip === '') return;
+  if (spec.type === 'ExternalName') {
+    p.forbidden('spec.clusterIP', "may not be set when `type` is 'ExternalName'");
+    return;
+  }
+  if (ip === 'None') {
+    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') p.invalid('spec.clusterIP', ip, `may not be 'None' when \`type\` is '${spec.type}'`);
+  } else if (!isIpv4(ip)) {
+    p.invalid('spec.clusterIP', ip, "must be an IPv4 address or 'None' (gantry's service network is IPv4)");
+  }
+  if (spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIPs[0] !== ip) {
+    p.invalid('spec.clusterIPs[0]', spec.clusterIPs[0], 'must match `clusterIP`');
+  }
 }
 
 const wildcardHostRe = /^\*\./;

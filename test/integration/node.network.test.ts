@@ -14,7 +14,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { isGantryError } from '../../src/errors.js';
 import type { Pod } from '../../src/model/types.js';
-import { cidrContains, gatewayOf, parseCidr } from '../../src/node/network/cidr.js';
+import { cidrContains, gatewayOf, parseCidr } from '../../src/model/cidr.js';
 import { cleanupCommands, masqueradeChain, parseIptables, readNatTable } from '../../src/node/network/iptables.js';
 import { CniNetworkManager, portMappingsOf, type CniNetworkManagerOptions } from '../../src/node/network/manager.js';
 import { execTool } from '../../src/node/network/exec.js';

@@ -485,6 +485,10 @@ describe('validateObject()', () => {
     { name: 'duplicate Service port names', kind: 'Service', mutate: (o) => { o.spec.ports[1].name = 'http'; }, field: 'spec.ports[1].name', message: /duplicate value "http"/ },
     { name: 'a targetPort name that is not an IANA service name', kind: 'Service', mutate: (o) => { o.spec.ports[0].targetPort = 'HTTP'; }, field: 'spec.ports[0].targetPort', message: /must contain only alpha-numeric characters/ },
     { name: 'a targetPort number out of range', kind: 'Service', mutate: (o) => { o.spec.ports[1].targetPort = 0; }, field: 'spec.ports[1].targetPort', message: /must be between 1 and 65535, inclusive/ },
+    { name: 'a clusterIP that is not an address', kind: 'Service', mutate: (o) => { o.spec.clusterIP = '10.96.0'; }, field: 'spec.clusterIP', message: /must be an IPv4 address or 'None'/ },
+    { name: 'a headless NodePort Service', kind: 'Service', mutate: (o) => { o.spec.type = 'NodePort'; o.spec.clusterIP = 'None'; }, field: 'spec.clusterIP', message: /may not be 'None' when `type` is 'NodePort'/ },
+    { name: 'clusterIPs that disagree with clusterIP', kind: 'Service', mutate: (o) => { o.spec.clusterIP = '10.96.0.20'; o.spec.clusterIPs = ['10.96.0.21']; }, field: 'spec.clusterIPs[0]', message: /must match `clusterIP`/ },
+    { name: 'a nodePort outside the node port range', kind: 'Service', mutate: (o) => { o.spec.type = 'NodePort'; o.spec.ports[0].nodePort = 8080; }, field: 'spec.ports[0].nodePort', message: /must be in the node port range 30000-32767/ },
     { name: 'an invalid Service selector label', kind: 'Service', mutate: (o) => { o.spec.selector.app = 'web app'; }, field: 'spec.selector[app]', message: /a valid label must be an empty string or consist of/ },
     // Ingress
     { name: 'a Prefix path not starting with /', kind: 'Ingress', mutate: (o) => { o.spec.rules[0].http.paths[0].path = 'api'; }, field: 'spec.rules[0].http.paths[0].path', message: /must be an absolute path/ },

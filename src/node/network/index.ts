@@ -4,6 +4,6 @@
  */
 export * from './manager.js';
 export * from './cni.js';
-export * from './cidr.js';
+export * from '../../model/cidr.js';
 export { NETNS_DIR, netnsPath, netnsExists, listNetns } from './netns.js';
 export { cleanupNetworkRules, parseIptables, splitRule, cleanupCommands, type IptRule, type IptTable } from './iptables.js';

@@ -26,7 +26,7 @@ import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
 import type { Pod } from '../../model/types.js';
 import type { NetworkManager, PodNetwork } from '../types.js';
-import { parseCidr, type Ipv4Cidr } from './cidr.js';
+import { parseCidr, type Ipv4Cidr } from '../../model/cidr.js';
 import { CNI_VERSION, firstIPv4, invokeCni, type CniNetConf, type CniResult } from './cni.js';
 import { execTool } from './exec.js';
 import { cleanupNetworkRules, cleanupPodRules, ensureMasquerade } from './iptables.js';

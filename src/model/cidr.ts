@@ -1,7 +1,7 @@
 /**
- * IPv4 CIDR arithmetic for the pod network (pure).
+ * IPv4 CIDR arithmetic for the pod network and the service network (pure).
  */
-import { GantryError } from '../../errors.js';
+import { GantryError } from '../errors.js';
 
 /** A parsed IPv4 network. */
 export interface Ipv4Cidr {
@@ -10,18 +10,21 @@ export interface Ipv4Cidr {
   prefix: number;
 }
 
-/** Parses `a.b.c.d/n`; the host bits must be zero. */
-export function parseCidr(text: string): Ipv4Cidr {
+/**
+ * Parses `a.b.c.d/n`; the host bits must be zero. `what` names the network in errors
+ * (default "pod CIDR").
+ */
+export function parseCidr(text: string, what = 'pod CIDR'): Ipv4Cidr {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
   const octets = m ? m.slice(1, 5).map(Number) : [];
   const prefix = m ? Number(m[5]) : NaN;
   if (!m || octets.some((o) => o > 255) || prefix > 30 || prefix < 8) {
-    throw new GantryError('InvalidArgument', `pod CIDR "${text}" is not an IPv4 network a.b.c.d/n with 8 ≤ n ≤ 30`);
+    throw new GantryError('InvalidArgument', `${what} "${text}" is not an IPv4 network a.b.c.d/n with 8 ≤ n ≤ 30`);
   }
   const addr = ipToNumber(octets.join('.'));
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((addr & mask) >>> 0 !== addr) {
-    throw new GantryError('InvalidArgument', `pod CIDR "${text}" has host bits set (network is ${numberToIp((addr & mask) >>> 0)}/${prefix})`);
+    throw new GantryError('InvalidArgument', `${what} "${text}" has host bits set (network is ${numberToIp((addr & mask) >>> 0)}/${prefix})`);
   }
   return { network: addr, prefix };
 }
@@ -45,4 +48,15 @@ export function cidrContains(cidr: Ipv4Cidr, ip: string): boolean {
 /** The bridge's gateway address host-local assigns by default: the network's first host. */
 export function gatewayOf(cidr: Ipv4Cidr): string {
   return numberToIp(cidr.network + 1);
+}
+
+/** The number of addresses in the network (network and broadcast addresses included). */
+export function cidrSize(cidr: Ipv4Cidr): number {
+  return 2 ** (32 - cidr.prefix);
+}
+
+/** True when `text` is a dotted-quad IPv4 address. */
+export function isIpv4(text: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  return !!m && m.slice(1).every((o) => Number(o) <= 255 && (o === '0' || !o.startsWith('0')));
 }
