@@ -34,6 +34,7 @@ import {
   sendPushWebhook,
   startInProcess,
   takeDown,
+  viewContainerd,
   waitFor,
   type World,
 } from '../test/helpers/e2e.js';
@@ -60,6 +61,20 @@ async function waitRunning(store: Store, app: string, n: number, timeoutMs: numb
   }
 }
 
+/**
+ * Untimed, between runs: the removed pods' teardowns (SIGKILL, CNI DEL, container removal) go on
+ * after the store has forgotten them; waiting for containerd to hold no pod container keeps one
+ * run's cleanup out of the next run's figure.
+ */
+async function settled(containerdAddress: string): Promise<void> {
+  const view = await viewContainerd(containerdAddress);
+  try {
+    await waitFor('no pod containers left', async () => (await view.byPod()).size === 0, { timeoutMs: 60_000, intervalMs: 50 });
+  } finally {
+    view.close();
+  }
+}
+
 /** Push (webhook) → 10 pods Running, in ms per run. */
 async function pushToRunning(world: World): Promise<number[]> {
   const g = await startInProcess(world);
@@ -73,6 +88,7 @@ async function pushToRunning(world: World): Promise<number[]> {
         await sendPushWebhook(g.apiUrl, commit);
         const gone = previous;
         await waitFor(`${gone} removed`, async () => (await podsWith(g.store, { app: gone })).length === 0, { timeoutMs: 60_000 });
+        await settled(g.containerdAddress);
       }
       const commit = await world.push({ [`${name}.yaml`]: sleeperDeployment(name, PODS_PER_RUN) }, `add ${name}`);
       const t0 = performance.now();
@@ -129,6 +145,7 @@ async function pushBesideTerminating(world: World): Promise<{ times: number[]; s
       const removed = await world.push({ [`${name}.yaml`]: null }, `remove ${name}`);
       await sendPushWebhook(g.apiUrl, removed);
       await waitFor(`${name} removed`, async () => (await podsWith(g.store, { app: name })).length === 0 && (await podsWith(g.store, { app: old })).length === 0, { timeoutMs: 60_000 });
+      await settled(g.containerdAddress);
     }
   } finally {
     await g.stop();
@@ -148,7 +165,7 @@ function gantryUpArgs(world: World, dataDir: string): string[] {
     '--repo', c.repo, '--ref', c.ref ?? 'main', '--data-dir', dataDir,
     '--listen', c.listen, '--interval', '5s', '--webhook-secret', c.webhookSecret ?? '',
     '--images-dir', c.imagesDir ?? '', '--node-name', world.node.nodeName,
-    '--pod-cidr', world.node.network.podCidr, '--bridge', world.node.network.bridgeName,
+    '--pod-cidr', world.node.network.podCidr, '--bridge', world.node.network.bridgeName, '--service-cidr', world.serviceCidr,
   ];
 }
 

@@ -17,6 +17,7 @@ const benches: [string, string, string][] = [
   ['scheduler', './scheduler.ts', 'benchScheduler'],
   ['node', './node.ts', 'benchNode'],
   ['e2e', './e2e.ts', 'benchE2e'],
+  ['services', './services.ts', 'benchServices'],
   ['podman', './podman.ts', 'benchPodman'],
 ];
 

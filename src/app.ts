@@ -143,6 +143,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         nodeName: config.node?.name,
         network: config.node && { bridgeName: config.node.bridge, podCidr: config.node.podCidr },
         insecureRegistries: config.node?.insecureRegistries,
+        serviceCidr: config.serviceCidr,
         ...opts.node,
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);

@@ -19,7 +19,7 @@ export { ControllerManager, type Controller, type ManagerOptions, type Reconcile
 export { deletePod } from './pods.js';
 export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
 export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
-export { clusterDnsIp, DEFAULT_SERVICE_CIDR, NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
+export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {

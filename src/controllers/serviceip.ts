@@ -5,7 +5,7 @@
  * - `spec.clusterIP` (and `clusterIPs`) for every Service but ExternalName and headless
  *   (`clusterIP: None`), from the service CIDR (default 10.96.0.0/16). The network and
  *   broadcast addresses, the first host (Kubernetes gives it to the `kubernetes` Service) and
- *   the tenth (the cluster DNS address, {@link clusterDnsIp}) are never handed out.
+ *   the tenth (the cluster DNS address, `clusterDnsIp`) are never handed out.
  * - `ports[].nodePort` for NodePort and LoadBalancer Services, from 30000–32767.
  *
  * An address asked for in the manifest is honoured when it is in range and free; otherwise the
@@ -18,23 +18,16 @@
  */
 import { createHash } from 'node:crypto';
 import { GantryError, isGantryError } from '../errors.js';
-import { cidrContains, cidrSize, ipToNumber, isIpv4, numberToIp, parseCidr, type Ipv4Cidr } from '../model/cidr.js';
+import { cidrContains, cidrSize, DEFAULT_SERVICE_CIDR, ipToNumber, isIpv4, numberToIp, parseCidr, type Ipv4Cidr } from '../model/cidr.js';
 import { parseKey } from '../model/keys.js';
 import type { Service } from '../model/types.js';
 import type { CacheReader } from './cache.js';
 import { copy } from './objects.js';
 import type { Controller, ReconcileContext } from './runtime.js';
 
-/** The default service CIDR, as kubeadm's. */
-export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 /** The NodePort range, as the API server's default. */
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
-
-/** The cluster DNS server's address in a service CIDR: its tenth address (kubeadm's choice). */
-export function clusterDnsIp(serviceCidr: string): string {
-  return numberToIp(parseCidr(serviceCidr, 'service CIDR').network + 10);
-}
 
 /** Options of {@link ServiceIpAllocator}. */
 export interface ServiceIpAllocatorOptions {

@@ -60,3 +60,11 @@ export function isIpv4(text: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   return !!m && m.slice(1).every((o) => Number(o) <= 255 && (o === '0' || !o.startsWith('0')));
 }
+
+/** The default service CIDR, as kubeadm's. */
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
+
+/** The cluster DNS server's address in a service CIDR: its tenth address (kubeadm's choice). */
+export function clusterDnsIp(serviceCidr: string): string {
+  return numberToIp(parseCidr(serviceCidr, 'service CIDR').network + 10);
+}

@@ -277,6 +277,15 @@ export interface PodSpec {
   priority?: number;
   schedulerName?: string;
   dnsPolicy?: string;
+  dnsConfig?: PodDnsConfig;
+  hostAliases?: { ip: string; hostnames?: string[] }[];
+}
+
+/** `spec.dnsConfig`: merged into the generated resolv.conf (all of it with dnsPolicy None). */
+export interface PodDnsConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: { name: string; value?: string }[];
 }
 
 export interface ContainerStateWaiting { reason?: string; message?: string }
@@ -351,6 +360,9 @@ export interface Service extends KubeObject {
     clusterIP?: string;
     clusterIPs?: string[];
     sessionAffinity?: 'None' | 'ClientIP';
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+    externalTrafficPolicy?: 'Cluster' | 'Local';
+    internalTrafficPolicy?: 'Cluster' | 'Local';
     externalName?: string;
     publishNotReadyAddresses?: boolean;
   };

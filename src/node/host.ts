@@ -14,7 +14,11 @@ import { StoreNodeApi } from './store-api.js';
 import { ContainerdClient } from './containerd/client.js';
 import { startPrivateContainerd, stopPrivateContainerd } from './containerd/daemon.js';
 import { FileContainerLogs } from './logs/index.js';
+import { clusterDnsIp, DEFAULT_SERVICE_CIDR } from '../model/cidr.js';
+import { ClusterDnsServer } from './dns/server.js';
 import { CniNetworkManager } from './network/index.js';
+import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
+import { StoreServiceView } from './proxy/source.js';
 import { HostVolumeManager } from './volumes/index.js';
 
 /** containerd namespace gantry works in. */
@@ -62,6 +66,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   /** Air-gap images directories imported at start (those that exist). */
   imagesDirs?: string[];
   insecureRegistries?: string[];
+  /** The service CIDR (default 10.96.0.0/16): the cluster DNS answers at its tenth address. */
+  serviceCidr?: string;
 }
 
 /** A running local node. */
@@ -102,11 +108,17 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
   const client = await ContainerdClient.connect({ address, namespace: CONTAINERD_NAMESPACE });
   const nodeName = opts.nodeName ?? hostname();
   const imagesDir = (opts.imagesDirs ?? []).find((d) => existsSync(d));
+  const network = new CniNetworkManager({ dataDir: nodeDir, ...networkOptions(opts.network), logger: opts.logger.child({ component: 'cni' }) });
+  const services = await startServices({ ...opts, network, nodeName }).catch((err: unknown) => {
+    client.close();
+    throw err;
+  });
   const agent = new NodeAgent({
     api: new StoreNodeApi({ store: opts.store, nodeName }),
     client,
     runcRoot,
-    network: new CniNetworkManager({ dataDir: nodeDir, ...networkOptions(opts.network), logger: opts.logger.child({ component: 'cni' }) }),
+    network,
+    clusterDns: { ip: services.dnsIp },
     volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
@@ -123,6 +135,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
   } catch (err) {
     // An open channel would keep a failed `gantry up` from exiting.
     client.close();
+    await services.stop();
     throw err;
   }
   return {
@@ -131,9 +144,51 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     containerdAddress: address,
     async stop() {
       await agent.stop();
+      await services.stop();
       client.close();
     },
   };
+}
+
+/**
+ * The node's Service parts: the view of Services and Endpoints, the cluster DNS on the
+ * bridge's address, and the service proxy (which also sends the cluster DNS address there).
+ */
+async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; stop(): Promise<void> }> {
+  const log = opts.logger.child({ component: 'services' });
+  const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
+  await opts.network.ensureBridge();
+  const view = new StoreServiceView({ store: opts.store, logger: log });
+  const dns = new ClusterDnsServer({ view, host: opts.network.gatewayIP, logger: log.child({ part: 'dns' }) });
+  const proxy = new ServiceProxy({
+    view,
+    networkName: opts.network.networkName,
+    podCidr: opts.network.podCidr,
+    nodeName: opts.nodeName,
+    logger: log.child({ part: 'proxy' }),
+    extraPorts: () =>
+      (['UDP', 'TCP'] as const).map((protocol) => ({
+        id: `cluster-dns:${protocol.toLowerCase()}`,
+        clusterIp: dnsIp,
+        port: 53,
+        protocol,
+        endpoints: [{ ip: opts.network.gatewayIP, port: dns.port, nodeName: opts.nodeName }],
+      })),
+  });
+  const stop = async (): Promise<void> => {
+    await proxy.stop();
+    await dns.stop();
+    await view.stop();
+  };
+  try {
+    await view.start();
+    await dns.start();
+    await proxy.start();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { dnsIp, stop };
 }
 
 /**
@@ -166,6 +221,7 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
   const uids = await network.list();
   for (const uid of uids) await network.tearDown(uid);
   for (const uid of await volumes.list()) await volumes.cleanup(uid);
+  await removeProxyRules(network.networkName);
   await network.cleanupNode();
   const containerdStopped = opts.containerdSocket ? false : await stopPrivateContainerd(join(opts.dataDir, 'containerd'));
   return { containers, networks: uids.length, containerdStopped };

@@ -1484,7 +1484,7 @@ validate61.errors = vErrors;
 return errors === 0;
 }
 
-const schema24 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]}}};
+const schema24 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
 const func8 = codePointLength;
 const schema25 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
 const schema26 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
@@ -5382,14 +5382,280 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
-else {
-const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.dnsConfig !== undefined){
+let data27 = data.dnsConfig;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key2 in data27){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
 else {
 vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data27.nameservers !== undefined){
+let data28 = data27.nameservers;
+if(Array.isArray(data28)){
+const len6 = data28.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data28[i6] !== "string"){
+const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data27.searches !== undefined){
+let data30 = data27.searches;
+if(Array.isArray(data30)){
+const len7 = data30.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data30[i7] !== "string"){
+const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data27.options !== undefined){
+let data32 = data27.options;
+if(Array.isArray(data32)){
+const len8 = data32.length;
+for(let i8=0; i8<len8; i8++){
+let data33 = data32[i8];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.name === undefined){
+const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key3 in data33){
+if(!((key3 === "name") || (key3 === "value"))){
+const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data33.name !== undefined){
+let data34 = data33.name;
+if(typeof data34 === "string"){
+if(func8(data34) < 1){
+const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data33.value !== undefined){
+if(typeof data33.value !== "string"){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.hostAliases !== undefined){
+let data36 = data.hostAliases;
+if(Array.isArray(data36)){
+const len9 = data36.length;
+for(let i9=0; i9<len9; i9++){
+let data37 = data36[i9];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.ip === undefined){
+const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+for(const key4 in data37){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data37.ip !== undefined){
+if(typeof data37.ip !== "string"){
+const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data37.hostnames !== undefined){
+let data39 = data37.hostnames;
+if(Array.isArray(data39)){
+const len10 = data39.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data39[i10] !== "string"){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }
@@ -6245,14 +6511,280 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
-else {
-const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.dnsConfig !== undefined){
+let data27 = data.dnsConfig;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key2 in data27){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
 else {
 vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data27.nameservers !== undefined){
+let data28 = data27.nameservers;
+if(Array.isArray(data28)){
+const len6 = data28.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data28[i6] !== "string"){
+const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data27.searches !== undefined){
+let data30 = data27.searches;
+if(Array.isArray(data30)){
+const len7 = data30.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data30[i7] !== "string"){
+const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data27.options !== undefined){
+let data32 = data27.options;
+if(Array.isArray(data32)){
+const len8 = data32.length;
+for(let i8=0; i8<len8; i8++){
+let data33 = data32[i8];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.name === undefined){
+const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key3 in data33){
+if(!((key3 === "name") || (key3 === "value"))){
+const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data33.name !== undefined){
+let data34 = data33.name;
+if(typeof data34 === "string"){
+if(func8(data34) < 1){
+const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data33.value !== undefined){
+if(typeof data33.value !== "string"){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.hostAliases !== undefined){
+let data36 = data.hostAliases;
+if(Array.isArray(data36)){
+const len9 = data36.length;
+for(let i9=0; i9<len9; i9++){
+let data37 = data36[i9];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.ip === undefined){
+const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+for(const key4 in data37){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data37.ip !== undefined){
+if(typeof data37.ip !== "string"){
+const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data37.hostnames !== undefined){
+let data39 = data37.hostnames;
+if(Array.isArray(data39)){
+const len10 = data39.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data39[i10] !== "string"){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }
@@ -10112,7 +10644,7 @@ return errors === 0;
 }
 
 export const Service = validate332;
-const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
 function validate333(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -10553,7 +11085,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!((((((((key1 === "type") || (key1 === "selector")) || (key1 === "ports")) || (key1 === "clusterIP")) || (key1 === "clusterIPs")) || (key1 === "sessionAffinity")) || (key1 === "externalName")) || (key1 === "publishNotReadyAddresses"))){
+if(!(func2.call(schema100.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10723,9 +11255,12 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data3.externalName !== undefined){
-if(typeof data3.externalName !== "string"){
-const err18 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data3.sessionAffinityConfig !== undefined){
+let data16 = data3.sessionAffinityConfig;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(key3 === "clientIP")){
+const err18 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -10735,9 +11270,12 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data3.publishNotReadyAddresses !== undefined){
-if(typeof data3.publishNotReadyAddresses !== "boolean"){
-const err19 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data16.clientIP !== undefined){
+let data17 = data16.clientIP;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+for(const key4 in data17){
+if(!(key4 === "timeoutSeconds")){
+const err19 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10747,14 +11285,143 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.timeoutSeconds !== undefined){
+let data18 = data17.timeoutSeconds;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err20 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 86400 || isNaN(data18)){
+const err21 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data18 < 1 || isNaN(data18)){
+const err22 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data3.externalTrafficPolicy !== undefined){
+let data19 = data3.externalTrafficPolicy;
+if(typeof data19 !== "string"){
+const err25 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(!((data19 === "Cluster") || (data19 === "Local"))){
+const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data3.internalTrafficPolicy !== undefined){
+let data20 = data3.internalTrafficPolicy;
+if(typeof data20 !== "string"){
+const err27 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(!((data20 === "Cluster") || (data20 === "Local"))){
+const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data3.externalName !== undefined){
+if(typeof data3.externalName !== "string"){
+const err29 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data3.publishNotReadyAddresses !== undefined){
+if(typeof data3.publishNotReadyAddresses !== "boolean"){
+const err30 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
 }
 errors++;
 }
@@ -10767,12 +11434,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err21];
+vErrors = [err32];
 }
 else {
-vErrors.push(err21);
+vErrors.push(err32);
 }
 errors++;
 }

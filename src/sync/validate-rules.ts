@@ -351,6 +351,8 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
     else if (spec.restartPolicy === 'Always') p.invalid(`${path}.restartPolicy`, spec.restartPolicy, 'supported values: "OnFailure", "Never"');
   }
 
+  checkDns(p, path, spec);
+
   const volumes = new Set<string>(opts.extraVolumes);
   spec.volumes?.forEach((v, i) => {
     const at = `${path}.volumes[${i}]`;
@@ -620,6 +622,36 @@ function checkService(p: Problems, s: Service): void {
   });
   checkLabels(p, 'spec.selector', spec.selector);
   checkClusterIp(p, spec);
+  if (spec.externalTrafficPolicy !== undefined && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
+    p.forbidden('spec.externalTrafficPolicy', `may only be set when \`type\` is 'NodePort' or 'LoadBalancer'`);
+  }
+  if (spec.sessionAffinityConfig !== undefined && spec.sessionAffinity !== 'ClientIP') {
+    p.forbidden('spec.sessionAffinityConfig', "may only be set when `sessionAffinity` is 'ClientIP'");
+  }
+}
+
+/** dnsConfig and hostAliases, with the API server's limits. */
+function checkDns(p: Problems, path: string, spec: PodSpec): void {
+  const cfg = spec.dnsConfig;
+  if (spec.dnsPolicy === 'None' && !(cfg?.nameservers?.length)) {
+    p.required(`${path}.dnsConfig.nameservers`, "at least one nameserver when `dnsPolicy` is 'None'");
+  }
+  if ((cfg?.nameservers?.length ?? 0) > 3) p.invalid(`${path}.dnsConfig.nameservers`, cfg!.nameservers, 'must not have more than 3 nameservers');
+  cfg?.nameservers?.forEach((ns, i) => {
+    if (!isIpv4(ns)) p.invalid(`${path}.dnsConfig.nameservers[${i}]`, ns, 'must be a valid IPv4 address');
+  });
+  if ((cfg?.searches?.length ?? 0) > 32) p.invalid(`${path}.dnsConfig.searches`, cfg!.searches, 'must not have more than 32 search paths');
+  cfg?.searches?.forEach((d, i) => {
+    const bad = validateDns1123Subdomain(d.replace(/\.$/, ''));
+    if (bad) p.invalid(`${path}.dnsConfig.searches[${i}]`, d, bad);
+  });
+  spec.hostAliases?.forEach((a, i) => {
+    if (!isIpv4(a.ip)) p.invalid(`${path}.hostAliases[${i}].ip`, a.ip, 'must be a valid IPv4 address');
+    a.hostnames?.forEach((h, j) => {
+      const bad = validateDns1123Subdomain(h);
+      if (bad) p.invalid(`${path}.hostAliases[${i}].hostnames[${j}]`, h, bad);
+    });
+  });
 }
 
 /** `clusterIP`/`clusterIPs` as the API server checks them (the allocator checks range and use). */

@@ -50,6 +50,8 @@ export interface World {
   repoUrl: string;
   /** Local node settings: node name, this world's network, short agent periods. */
   node: LocalNodeTuning & { nodeName: string; network: { bridgeName: string; podCidr: string; networkName: string } };
+  /** This world's service CIDR (a /24 of its own: two gantries on a machine must not share one). */
+  serviceCidr: string;
   /** Commits `files` (null deletes), pushes over HTTP and returns the commit id. */
   push(files: Record<string, string | null>, message: string): Promise<string>;
   /** Removes the Git server and the temp dir (take gantry down first). */
@@ -79,6 +81,7 @@ export async function createWorld(files: Record<string, string>): Promise<World>
     git,
     work,
     repoUrl,
+    serviceCidr: `10.98.${randomInt(1, 250)}.0/24`,
     node: {
       nodeName: `e2e-node-${tag}`,
       network: { bridgeName: `ge2e${tag}`, podCidr: `10.97.${randomInt(1, 250)}.0/24`, networkName: `ge2e${tag}` },
@@ -106,6 +109,7 @@ export function e2eConfig(world: World, dataDir: string): GantryConfig {
     listen: '127.0.0.1:0',
     webhookSecret: WEBHOOK_SECRET,
     imagesDir: world.imagesDir,
+    serviceCidr: world.serviceCidr,
   };
 }
 

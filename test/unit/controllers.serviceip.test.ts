@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ControllerManager } from '../../src/controllers/runtime.js';
-import { clusterDnsIp, ServiceIpAllocator } from '../../src/controllers/serviceip.js';
-import { cidrContains, parseCidr } from '../../src/model/cidr.js';
+import { ServiceIpAllocator } from '../../src/controllers/serviceip.js';
+import { cidrContains, clusterDnsIp, parseCidr } from '../../src/model/cidr.js';
 import type { Service } from '../../src/model/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { controllerManager, eventually, NS, untilIdle } from '../helpers/controllers.js';

@@ -410,6 +410,8 @@ describe('validateObject()', () => {
   const schemaCases: Case[] = [
     { name: 'a type error', kind: 'Deployment', mutate: (o) => { o.spec.replicas = '3'; }, field: 'spec.replicas', message: 'spec.replicas must be an integer (got "3")' },
     { name: 'a negative replica count', kind: 'Deployment', mutate: (o) => { o.spec.replicas = -1; }, field: 'spec.replicas', message: 'spec.replicas must be greater than or equal to 0 (got -1)' },
+    { name: 'dnsPolicy None without nameservers', kind: 'Deployment', mutate: (o) => { o.spec.template.spec.dnsPolicy = 'None'; }, field: 'spec.template.spec.dnsConfig.nameservers', message: /at least one nameserver when `dnsPolicy` is 'None'/ },
+    { name: 'a hostAlias that is not an address', kind: 'Deployment', mutate: (o) => { o.spec.template.spec.hostAliases = [{ ip: 'db', hostnames: ['db.local'] }]; }, field: 'spec.template.spec.hostAliases[0].ip', message: /must be a valid IPv4 address/ },
     { name: 'a missing selector', kind: 'Deployment', mutate: (o) => { delete o.spec.selector; }, field: 'spec.selector', message: 'spec.selector is required' },
     { name: 'a missing template', kind: 'StatefulSet', mutate: (o) => { delete o.spec.template; }, field: 'spec.template', message: 'spec.template is required' },
     { name: 'an empty container list', kind: 'ReplicaSet', mutate: (o) => { tpl(o).containers = []; }, field: 'spec.template.spec.containers', message: 'spec.template.spec.containers must not be empty' },
@@ -489,6 +491,7 @@ describe('validateObject()', () => {
     { name: 'a headless NodePort Service', kind: 'Service', mutate: (o) => { o.spec.type = 'NodePort'; o.spec.clusterIP = 'None'; }, field: 'spec.clusterIP', message: /may not be 'None' when `type` is 'NodePort'/ },
     { name: 'clusterIPs that disagree with clusterIP', kind: 'Service', mutate: (o) => { o.spec.clusterIP = '10.96.0.20'; o.spec.clusterIPs = ['10.96.0.21']; }, field: 'spec.clusterIPs[0]', message: /must match `clusterIP`/ },
     { name: 'a nodePort outside the node port range', kind: 'Service', mutate: (o) => { o.spec.type = 'NodePort'; o.spec.ports[0].nodePort = 8080; }, field: 'spec.ports[0].nodePort', message: /must be in the node port range 30000-32767/ },
+    { name: 'externalTrafficPolicy on a ClusterIP Service', kind: 'Service', mutate: (o) => { o.spec.externalTrafficPolicy = 'Local'; }, field: 'spec.externalTrafficPolicy', message: /may only be set when `type` is 'NodePort'/ },
     { name: 'an invalid Service selector label', kind: 'Service', mutate: (o) => { o.spec.selector.app = 'web app'; }, field: 'spec.selector[app]', message: /a valid label must be an empty string or consist of/ },
     // Ingress
     { name: 'a Prefix path not starting with /', kind: 'Ingress', mutate: (o) => { o.spec.rules[0].http.paths[0].path = 'api'; }, field: 'spec.rules[0].http.paths[0].path', message: /must be an absolute path/ },

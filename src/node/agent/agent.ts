@@ -15,6 +15,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { errorMessage, isGantryError } from '../../errors.js';
+import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
 import { k8sTime } from '../../model/time.js';
 import type { Node } from '../../model/types.js';
@@ -64,6 +65,8 @@ export interface NodeAgentOptions {
   maxParallelStarts?: number;
   /** The node's InternalIP (pod hostIP); default the first non-loopback IPv4 of the machine. */
   nodeIP?: string;
+  /** The cluster DNS that ClusterFirst pods use; without it every pod gets the host's resolvers. */
+  clusterDns?: ClusterDnsSettings;
 }
 
 /** The node agent. */
@@ -104,6 +107,7 @@ export class NodeAgent {
       dataDir: opts.dataDir,
       logger: opts.logger,
       hostIP: () => this.machine.internalIP ?? '127.0.0.1',
+      clusterDns: opts.clusterDns,
       nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes }),
       backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,

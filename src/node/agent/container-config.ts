@@ -127,6 +127,61 @@ export function hostsFile(pod: Pod, podIP: string | undefined): string {
     const fqdn = pod.spec.subdomain ? `${host}.${pod.spec.subdomain}.${pod.metadata.namespace ?? 'default'}.svc.cluster.local\t` : '';
     lines.push(`${podIP}\t${fqdn}${host}`);
   }
+  const aliases = pod.spec.hostAliases ?? [];
+  if (aliases.length) {
+    lines.push('', '# Entries added by HostAliases.');
+    for (const a of aliases) lines.push(`${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The cluster DNS as the agent writes it into pods' resolv.conf. */
+export interface ClusterDnsSettings {
+  /** The cluster DNS address (the service CIDR's tenth). */
+  ip: string;
+  /** Default cluster.local. */
+  domain?: string;
+}
+
+/**
+ * A pod's resolv.conf, by `dnsPolicy` as the kubelet writes it: ClusterFirst (the default; for
+ * hostNetwork pods only as ClusterFirstWithHostNet) names the cluster DNS with the search path
+ * `<ns>.svc.<domain> svc.<domain> <domain>` and `ndots:5`; Default (and ClusterFirst without
+ * a cluster DNS) is the host's; None is `dnsConfig` alone. `dnsConfig` adds nameservers and
+ * searches after the policy's, and options override the policy's of the same name.
+ */
+export function podDnsConf(pod: Pod, hostText: string, cluster: ClusterDnsSettings | undefined): string {
+  const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
+  const useCluster = !!cluster && (policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !pod.spec.hostNetwork));
+  let nameservers: string[] = [];
+  let searches: string[] = [];
+  const options = new Map<string, string | undefined>();
+  if (useCluster) {
+    const domain = cluster.domain ?? 'cluster.local';
+    const ns = pod.metadata.namespace ?? 'default';
+    nameservers = [cluster.ip];
+    searches = [`${ns}.svc.${domain}`, `svc.${domain}`, domain];
+    options.set('ndots', '5');
+  } else if (policy !== 'None') {
+    const host = podResolvConf(hostText);
+    nameservers = [...host.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+    searches = [...host.matchAll(/^\s*(?:search|domain)\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    for (const m of host.matchAll(/^\s*options\s+(.+)$/gm)) {
+      for (const o of m[1]!.trim().split(/\s+/)) {
+        const [k, v] = o.split(':');
+        options.set(k!, v);
+      }
+    }
+  }
+  const cfg = pod.spec.dnsConfig;
+  for (const n of cfg?.nameservers ?? []) if (!nameservers.includes(n)) nameservers.push(n);
+  for (const d of cfg?.searches ?? []) if (!searches.includes(d)) searches.push(d);
+  for (const o of cfg?.options ?? []) options.set(o.name, o.value);
+  const lines = [
+    ...nameservers.slice(0, 3).map((n) => `nameserver ${n}`),
+    ...(searches.length ? [`search ${searches.slice(0, 32).join(' ')}`] : []),
+    ...(options.size ? [`options ${[...options].map(([k, v]) => (v === undefined ? k : `${k}:${v}`)).join(' ')}`] : []),
+  ];
   return lines.join('\n') + '\n';
 }
 

@@ -4,6 +4,7 @@
  * each own one job; {@link PodSyncer} composes them and keeps this state away from everyone else.
  */
 import path from 'node:path';
+import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
 import type { Container, Pod } from '../../model/types.js';
 import type { NodeApi } from '../api.js';
@@ -26,6 +27,8 @@ export interface PodSyncerOptions {
   dataDir: string;
   logger: Logger;
   hostIP: () => string;
+  /** Where ClusterFirst pods resolve names (absent: the host's resolvers). */
+  clusterDns?: ClusterDnsSettings;
   nodeAllocatable: () => { cpuMillis: number; memoryBytes: number };
   backoffBaseMs: number;
   backoffMaxMs: number;

@@ -9,7 +9,7 @@ import { isGantryError } from '../../errors.js';
 import { podReferences } from '../../model/pod-refs.js';
 import type { Pod } from '../../model/types.js';
 import type { PodReferences } from '../types.js';
-import { hostsFile, podResolvConf } from './container-config.js';
+import { hostsFile, podDnsConf } from './container-config.js';
 import { podDir, type PodSyncerOptions } from './context.js';
 import { containerEntry, type PodRuntime } from './runtime.js';
 
@@ -27,7 +27,7 @@ export class Sandbox {
       const dir = podDir(this.o, uid);
       await mkdir(dir, { recursive: true });
       const hostResolv = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
-      await writeFile(path.join(dir, 'resolv.conf'), podResolvConf(hostResolv));
+      await writeFile(path.join(dir, 'resolv.conf'), podDnsConf(pod, hostResolv, this.o.clusterDns));
       if (pod.spec.hostNetwork) {
         rt.podIP = this.o.hostIP();
         await writeFile(path.join(dir, 'hosts'), hostsFile(pod, rt.podIP));

@@ -26,9 +26,9 @@ import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
 import type { Pod } from '../../model/types.js';
 import type { NetworkManager, PodNetwork } from '../types.js';
-import { parseCidr, type Ipv4Cidr } from '../../model/cidr.js';
+import { gatewayOf, parseCidr, type Ipv4Cidr } from '../../model/cidr.js';
 import { CNI_VERSION, firstIPv4, invokeCni, type CniNetConf, type CniResult } from './cni.js';
-import { execTool } from './exec.js';
+import { execTool, mustExec } from './exec.js';
 import { cleanupNetworkRules, cleanupPodRules, ensureMasquerade } from './iptables.js';
 import { addNetns, deleteNetns, netnsExists, netnsPath } from './netns.js';
 
@@ -148,6 +148,30 @@ export class CniNetworkManager implements NetworkManager {
     this.networkName = opts.networkName ?? DEFAULT_NETWORK_NAME;
     this.nodeIP = opts.nodeIP;
     this.log = opts.logger ?? silentLogger();
+  }
+
+  /** The bridge's own address: the pod network's gateway. */
+  get gatewayIP(): string {
+    return gatewayOf(this.cidr);
+  }
+
+  /**
+   * Makes sure the bridge exists, is up and holds the gateway address, before any pod does (the
+   * cluster DNS listens there). The bridge plugin finds it so and keeps it as it is.
+   */
+  async ensureBridge(): Promise<void> {
+    if ((await execTool('ip', ['link', 'show', this.bridgeName])).code !== 0) {
+      const add = await execTool('ip', ['link', 'add', this.bridgeName, 'type', 'bridge']);
+      // Created meanwhile by a pod's CNI ADD: fine.
+      if (add.code !== 0 && !/File exists/.test(add.stderr)) throw new GantryError('NetworkSetupFailed', `cannot create bridge ${this.bridgeName}: ${add.stderr.trim()}`);
+    }
+    const addr = `${this.gatewayIP}/${this.cidr.prefix}`;
+    const shown = await mustExec('ip', ['-4', '-o', 'addr', 'show', 'dev', this.bridgeName]);
+    if (!shown.includes(` ${addr} `)) {
+      const r = await execTool('ip', ['addr', 'add', addr, 'dev', this.bridgeName]);
+      if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new GantryError('NetworkSetupFailed', `cannot give bridge ${this.bridgeName} address ${addr}: ${r.stderr.trim()}`);
+    }
+    await mustExec('ip', ['link', 'set', this.bridgeName, 'up']);
   }
 
   /** The pod CIDR as parsed (network address and prefix length). */

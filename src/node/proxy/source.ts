@@ -1,0 +1,118 @@
+/**
+ * Where the service proxy and the cluster DNS learn Services and Endpoints: every one of the
+ * cluster (kube-proxy and CoreDNS watch them all too), kept as an in-memory view that follows
+ * the store's watch. One view serves both.
+ */
+import { isGantryError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Endpoints, KubeObject, Service } from '../../model/types.js';
+import type { Store } from '../../store/types.js';
+
+/** A read of the Services and Endpoints of the cluster. */
+export interface ServiceView {
+  services(): Service[];
+  endpoints(): Endpoints[];
+  /** The Service `name` in `namespace`. */
+  service(namespace: string, name: string): Service | undefined;
+  /** The Endpoints `name` in `namespace`. */
+  endpointsOf(namespace: string, name: string): Endpoints | undefined;
+  /** Adds a listener called after each batch of changes. */
+  onChange(fn: () => void): void;
+}
+
+/** Options of {@link StoreServiceView}. */
+export interface StoreServiceViewOptions {
+  store: Store;
+  logger: Logger;
+  /** Called after each batch of changes (and after the first list). */
+  onChange?: () => void;
+}
+
+const key = (o: KubeObject): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+
+/** The view on the store, level-triggered: a watch that falls too far behind lists again. */
+export class StoreServiceView implements ServiceView {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly listeners: (() => void)[] = [];
+  private svc = new Map<string, Service>();
+  private eps = new Map<string, Endpoints>();
+  private abort = new AbortController();
+  private loop?: Promise<void>;
+
+  constructor(opts: StoreServiceViewOptions) {
+    this.store = opts.store;
+    this.log = opts.logger;
+    if (opts.onChange) this.listeners.push(opts.onChange);
+  }
+
+  /** Adds a listener called after each batch of changes. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Lists, then follows the watch in the background. */
+  async start(): Promise<void> {
+    const revision = await this.relist();
+    this.loop = this.follow(revision);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop?.catch(() => undefined);
+  }
+
+  services(): Service[] {
+    return [...this.svc.values()];
+  }
+  endpoints(): Endpoints[] {
+    return [...this.eps.values()];
+  }
+  service(namespace: string, name: string): Service | undefined {
+    return this.svc.get(`${namespace}/${name}`);
+  }
+  endpointsOf(namespace: string, name: string): Endpoints | undefined {
+    return this.eps.get(`${namespace}/${name}`);
+  }
+
+  private async relist(): Promise<number> {
+    const [s, e] = await Promise.all([this.store.list<Service>('Service'), this.store.list<Endpoints>('Endpoints')]);
+    this.svc = new Map(s.items.map((o) => [key(o), o]));
+    this.eps = new Map(e.items.map((o) => [key(o), o]));
+    this.changed();
+    // The older of the two: events between them are applied again, which is harmless.
+    return Math.min(s.revision, e.revision);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.warn({ err }, 'service view listener failed');
+      }
+    }
+  }
+
+  private async follow(from: number): Promise<void> {
+    let revision = from;
+    while (!this.abort.signal.aborted) {
+      try {
+        for await (const ev of this.store.watch({ fromRevision: revision, kinds: ['Service', 'Endpoints'], signal: this.abort.signal })) {
+          revision = ev.revision;
+          const map = ev.object.kind === 'Service' ? this.svc : this.eps;
+          if (ev.type === 'DELETED') map.delete(key(ev.object));
+          else (map as Map<string, KubeObject>).set(key(ev.object), ev.object);
+          this.changed();
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        if (isGantryError(err, 'Conflict')) revision = await this.relist().catch(() => revision);
+        else {
+          this.log.warn({ err }, 'service watch failed; watching again');
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Services end to end, with real containerd, CNI, iptables and the cluster DNS: a client pod
+ * reaches a backend by its Service's names, a cluster IP spreads requests over both backends
+ * and answers from the host, a pod that turns unready leaves the rotation, headless and
+ * StatefulSet names resolve, a node port answers from the host, and the rules outlive a gantry
+ * restart and go with `gantry down`.
+ */
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pod, Service } from '../../src/model/types.js';
+import { ContainerdClient } from '../../src/node/containerd/client.js';
+import { execInContainer } from '../../src/node/containerd/run.js';
+import { CONTAINERD_NAMESPACE } from '../../src/node/host.js';
+import { execTool } from '../../src/node/network/exec.js';
+import { proxyPrefix } from '../../src/node/proxy/proxier.js';
+import { gatewayOf, parseCidr } from '../../src/model/cidr.js';
+import { E2E_IMAGE, createWorld, e2ePrerequisites, httpGet, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
+
+const NODE_PORT = randomInt(30000, 32768);
+
+function backend(name: string, kind: 'Deployment' | 'StatefulSet', replicas: number): string {
+  return `apiVersion: apps/v1
+kind: ${kind}
+metadata:
+  name: ${name}
+spec:
+  replicas: ${replicas}
+${kind === 'StatefulSet' ? `  serviceName: ${name}\n` : ''}  selector:
+    matchLabels:
+      app: ${name}
+  template:
+    metadata:
+      labels:
+        app: ${name}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: httpd
+          image: ${E2E_IMAGE}
+          command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && touch /www/ready.txt && exec httpd -f -p 8080 -h /www"]
+          ports:
+            - name: http
+              containerPort: 8080
+          readinessProbe:
+            httpGet:
+              path: /ready.txt
+              port: http
+            periodSeconds: 1
+            failureThreshold: 1
+`;
+}
+
+const MANIFESTS: Record<string, string> = {
+  'api.yaml': `${backend('api', 'Deployment', 2)}---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+spec:
+  selector:
+    app: api
+  ports:
+    - name: web
+      port: 80
+      targetPort: http
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api-np
+spec:
+  type: NodePort
+  selector:
+    app: api
+  ports:
+    - port: 80
+      targetPort: 8080
+      nodePort: ${NODE_PORT}
+`,
+  'db.yaml': `${backend('db', 'StatefulSet', 1)}---
+apiVersion: v1
+kind: Service
+metadata:
+  name: db
+spec:
+  clusterIP: None
+  selector:
+    app: db
+  ports:
+    - name: http
+      port: 8080
+`,
+  'client.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: client
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: client
+  template:
+    metadata:
+      labels:
+        app: client
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: main
+          image: ${E2E_IMAGE}
+          command: ["sleep", "3600"]
+`,
+};
+
+describe('Services: cluster IPs, cluster DNS and node ports', function () {
+  this.timeout(240_000);
+  const why = e2ePrerequisites();
+  let world: World | undefined;
+  let g: InProcessGantry | undefined;
+  let ctd: ContainerdClient | undefined;
+  let ipForward: string | undefined;
+  let dataDir = '';
+
+  const service = async (name: string) => (await g!.store.get<Service>({ kind: 'Service', namespace: 'default', name }))!;
+  const containerId = (p: Pod) => p.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, '');
+
+  /** Runs `script` with sh in the pod's first container; its stdout. */
+  async function shIn(pod: Pod, script: string, timeoutMs = 20_000): Promise<string> {
+    const out = path.join(world!.root, `exec-${randomInt(1e9)}.out`);
+    const res = await execInContainer(ctd!, containerId(pod), { args: ['sh', '-c', script], stdoutPath: out, stderrPath: out, timeoutMs });
+    const text = await readFile(out, 'utf8');
+    await rm(out, { force: true });
+    assert.equal(res.exitStatus, 0, `sh -c '${script}' in ${pod.metadata.name} exited ${res.exitStatus}:\n${text}`);
+    return text;
+  }
+
+  /** The addresses busybox's nslookup finds for `name` in the pod (none: NXDOMAIN). */
+  async function lookupIn(pod: Pod, name: string): Promise<string[]> {
+    const out = path.join(world!.root, `lookup-${randomInt(1e9)}.out`);
+    await execInContainer(ctd!, containerId(pod), { args: ['nslookup', name], stdoutPath: out, stderrPath: out, timeoutMs: 10_000 });
+    const text = await readFile(out, 'utf8');
+    await rm(out, { force: true });
+    // "Address: a.b.c.d" lines after a "Name:" line (the server's own line carries :53).
+    const answers = text.slice(text.indexOf('Name:') >= 0 ? text.indexOf('Name:') : text.length);
+    return [...new Set([...answers.matchAll(/^Address:\s+(\d+\.\d+\.\d+\.\d+)\s*$/gm)].map((m) => m[1]!))].sort();
+  }
+
+  const ready = async (app: string, n: number) =>
+    waitFor(`${n} ready ${app} pods`, async () => {
+      const pods = await podsWith(g!.store, { app });
+      return pods.length === n && pods.every(isReady) ? pods : undefined;
+    }, { timeoutMs: 90_000 });
+
+  before(async function () {
+    if (why) return this.skip();
+    ipForward = await readIpForward();
+    world = await createWorld(MANIFESTS);
+    dataDir = path.join(world.root, 'data');
+    g = await startInProcess(world, { dataDir });
+    ctd = await ContainerdClient.connect({ address: g.containerdAddress, namespace: CONTAINERD_NAMESPACE });
+    await ready('api', 2);
+    await ready('client', 1);
+    await ready('db', 1);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    ctd?.close();
+    await g?.stop();
+    if (world) {
+      await takeDown(world, dataDir, ipForward);
+      await world.cleanup();
+    }
+  });
+
+  it('gives Services cluster IPs from the service CIDR, headless ones none', async () => {
+    const api = await service('api');
+    assert.match(api.spec.clusterIP ?? '', /^10\.98\.\d+\.\d+$/);
+    assert.deepEqual(api.spec.clusterIPs, [api.spec.clusterIP]);
+    assert.equal((await service('db')).spec.clusterIP, 'None');
+    assert.equal((await service('api-np')).spec.ports![0]!.nodePort, NODE_PORT);
+  });
+
+  // Debian's busybox-static is linked against glibc without its NSS modules: its wget crashes
+  // on name lookups (and with -T, whatever the URL), and its nslookup applies the search path only to names without a dot.
+  // So names are resolved with nslookup (busybox's own resolver, over the pod's resolv.conf)
+  // and fetched by address; for `api.default` the test asks for what a glibc or musl resolver
+  // tries with ndots:5, the search domains first.
+  it('lets a client pod reach the backend by api, api.default and api.default.svc.cluster.local', async () => {
+    const [client] = await ready('client', 1);
+    const ip = (await service('api')).spec.clusterIP!;
+    const names = new Set((await ready('api', 2)).map((p) => p.metadata.name));
+    assert.deepEqual(await lookupIn(client!, 'api'), [ip], 'api through the search path');
+    assert.deepEqual(await lookupIn(client!, 'api.default.svc.cluster.local'), [ip]);
+    assert.deepEqual(await lookupIn(client!, 'api.default.default.svc.cluster.local'), [], 'the first search candidate of api.default does not exist');
+    assert.deepEqual(await lookupIn(client!, 'api.default.svc.cluster.local'), [ip], 'the second one is the Service');
+    const body = (await shIn(client!, `wget -q -O - http://${ip}:80/`)).trim();
+    assert.ok(names.has(body), `http://${ip}/ answered "${body}", not one of ${[...names].join(', ')}`);
+    const resolv = await shIn(client!, 'cat /etc/resolv.conf');
+    assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+    assert.match(resolv, /^options ndots:5$/m);
+  });
+
+  it('spreads 30 requests to the cluster IP over both backend pods', async () => {
+    const [client] = await ready('client', 1);
+    const ip = (await service('api')).spec.clusterIP!;
+    const out = await shIn(client!, `for i in $(seq 30); do wget -q -O - http://${ip}/; done`, 60_000);
+    const counts = new Map<string, number>();
+    for (const line of out.split('\n').filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
+    assert.equal([...counts.values()].reduce((a, b) => a + b, 0), 30, out);
+    assert.equal(counts.size, 2, `answers came from ${[...counts.keys()].join(', ')}`);
+  });
+
+  it('answers on the cluster IP from the host, and on the node port at the node address', async () => {
+    const api = await service('api');
+    const fromHost = await httpGet(`http://${api.spec.clusterIP}/`);
+    assert.equal(fromHost.status, 200);
+    assert.match(fromHost.body, /^api-/);
+    const gw = gatewayOf(parseCidr(world!.node.network.podCidr));
+    const np = await httpGet(`http://${gw}:${NODE_PORT}/`);
+    assert.equal(np.status, 200);
+    assert.match(np.body, /^api-/);
+  });
+
+  it('resolves a headless Service to its pods and a StatefulSet pod by name, and SRV for named ports', async () => {
+    const [client] = await ready('client', 1);
+    const [db] = await ready('db', 1);
+    const dbIp = db!.status!.podIP!;
+    assert.deepEqual(await lookupIn(client!, 'db.default.svc.cluster.local'), [dbIp]);
+    assert.deepEqual(await lookupIn(client!, 'db-0.db.default.svc.cluster.local'), [dbIp]);
+    assert.equal((await shIn(client!, `wget -q -O - http://${dbIp}:8080/`)).trim(), 'db-0');
+    const srv = await shIn(client!, 'nslookup -type=srv _http._tcp.db.default.svc.cluster.local');
+    assert.match(srv, /8080 db-0\.db\.default\.svc\.cluster\.local/, srv);
+    assert.deepEqual(await lookupIn(client!, 'nothing.default.svc.cluster.local'), []);
+  });
+
+  it('takes a pod that turns unready out of the rotation within 2 s', async () => {
+    const api = await service('api');
+    const [a, b] = await ready('api', 2);
+    await shIn(a!, 'rm /www/ready.txt');
+    const unready = await waitFor(`${a!.metadata.name} unready`, async () => {
+      const p = (await podsWith(g!.store, { app: 'api' })).find((x) => x.metadata.name === a!.metadata.name);
+      return p && !isReady(p) ? Date.now() : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 20 });
+    // Out of rotation: 10 answers in a row from the other pod.
+    let streak = 0;
+    let outAt = 0;
+    while (streak < 10) {
+      const r = await httpGet(`http://${api.spec.clusterIP}/`);
+      if (r.body.trim() === b!.metadata.name) {
+        if (streak++ === 0) outAt = Date.now();
+      } else streak = 0;
+      assert.ok(Date.now() - unready < 10_000, 'the unready pod still answers after 10 s');
+    }
+    assert.ok(outAt - unready < 2000, `left the rotation ${outAt - unready} ms after turning unready`);
+    await shIn(a!, 'touch /www/ready.txt');
+    await ready('api', 2);
+  });
+
+  it('keeps the cluster IP answering while gantry restarts, and gantry down removes the rules', async () => {
+    const api = await service('api');
+    await g!.stop();
+    // gantry is gone: the kernel still routes.
+    assert.equal((await httpGet(`http://${api.spec.clusterIP}/`)).status, 200);
+    g = await startInProcess(world!, { dataDir });
+    assert.equal((await httpGet(`http://${api.spec.clusterIP}/`)).status, 200);
+    await g.stop();
+    g = undefined;
+    await takeDown(world!, dataDir);
+    const prefix = proxyPrefix(world!.node.network.networkName);
+    for (const table of ['nat', 'filter']) {
+      const rules = (await execTool('iptables', ['-w', '-t', table, '-S'])).stdout;
+      assert.ok(!rules.includes(prefix), `${table} still has ${prefix} rules:\n${rules.split('\n').filter((l) => l.includes(prefix)).join('\n')}`);
+    }
+    await sleep(0);
+  });
+});
