@@ -21,6 +21,9 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
 import { bundledImagesDir, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { DECLARABLE_KINDS } from './model/kinds.js';
+import { INGRESS_CLASS } from './ingress/routes.js';
+import { IngressController } from './ingress/server.js';
+import { StoreServiceView } from './node/proxy/source.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -31,6 +34,8 @@ export interface Components {
   scheduler?: boolean;
   /** The local node agent (and a private containerd unless a socket is configured). */
   agent?: boolean;
+  /** The ingress controller (HTTP/HTTPS on `config.ingress`). */
+  ingress?: boolean;
 }
 
 /** A running gantry. */
@@ -42,6 +47,8 @@ export interface RunningGantry {
   apiUrl?: string;
   /** The local node, when the agent runs. */
   node?: LocalNode;
+  /** Where the ingress controller listens, when it runs. */
+  ingress?: { http?: string; https?: string };
   /**
    * Starts polling the source (no-op without a sync loop). Separate from start-up so that a
    * caller can run and report the first pass itself.
@@ -82,12 +89,15 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let node: LocalNode | undefined;
   let api: ReturnType<typeof createApiServer> | undefined;
   let controllers: ControllerManager | undefined;
+  let ingress: { controller: IngressController; view: StoreServiceView } | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     ac.abort();
     await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
+    await ingress?.controller.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'ingress close failed'));
+    await ingress?.view.stop();
     await sync?.idle();
     await controllers?.stop();
     await node?.stop();
@@ -163,6 +173,16 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       await controllers.start(ac.signal);
       progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
     }
+    const ingressHttp = components.ingress ? listenOrOff(config.ingress?.http ?? DEFAULT_INGRESS_HTTP, '--ingress-listen') : undefined;
+    if (ingressHttp) {
+      const log = logger.child({ component: 'ingress' });
+      const view = new StoreServiceView({ store, logger: log, extraKinds: ['Ingress', 'IngressClass', 'Secret'] });
+      await view.start();
+      const controller = new IngressController({ store, view, logger: log, http: ingressHttp, https: listenOrOff(config.ingress?.https ?? DEFAULT_INGRESS_HTTPS, '--ingress-tls-listen') });
+      ingress = { controller, view };
+      await controller.start();
+      progress(`ingress listening on http://${controller.addresses.http}${controller.addresses.https ? ` and https://${controller.addresses.https}` : ''} (IngressClass ${INGRESS_CLASS})`);
+    }
     if (components.scheduler) {
       const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }) });
       background.push(scheduler.start(ac.signal));
@@ -181,11 +201,26 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     sync,
     apiUrl,
     node,
+    ...(ingress ? { ingress: ingress.controller.addresses } : {}),
     startPolling() {
       sync?.start(ac.signal, { immediate: false });
     },
     stop,
   };
+}
+
+/** The ingress controller's default HTTP and HTTPS addresses. */
+export const DEFAULT_INGRESS_HTTP = '127.0.0.1:8080';
+export const DEFAULT_INGRESS_HTTPS = '127.0.0.1:8443';
+
+/** `off` (or empty) → undefined; else host:port as {@link splitListen}, errors naming `flag`. */
+function listenOrOff(value: string, flag: string): [string, number] | undefined {
+  if (value === '' || value === 'off') return undefined;
+  try {
+    return splitListen(value);
+  } catch {
+    throw new GantryError('InvalidArgument', `${flag}: "${value}" is not host:port or off`);
+  }
 }
 
 /** "127.0.0.1:7480" → ["127.0.0.1", 7480]; ":7480" listens on all interfaces. */

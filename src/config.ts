@@ -29,6 +29,8 @@ export interface GantryConfig {
   containerdSocket?: string;
   /** Air-gap images directory imported at start. */
   imagesDir?: string;
+  /** The ingress controller's addresses (`host:port` or `off`); default 127.0.0.1:8080 and :8443. */
+  ingress?: { http?: string; https?: string };
   /** Services' cluster IPs come from this network; default 10.96.0.0/16. */
   serviceCidr?: string;
   /** The local node: its name, pod network, and registries it may reach over plain HTTP. */

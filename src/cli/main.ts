@@ -31,7 +31,7 @@ export function buildProgram(): Command {
     { repoDescription: 'desired-state repo, URL or local path (default: the bundled sample app)' },
   ).action(async (o: SourceOptions) => {
     await runForeground(o, {
-      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true },
+      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true, ingress: true },
       title: 'gantry up',
     });
   });
@@ -41,7 +41,7 @@ export function buildProgram(): Command {
     { repoDescription: 'desired-state repo, URL or local path (default: the bundled sample app)' },
   ).action(async (o: SourceOptions) => {
     await runForeground(o, {
-      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true },
+      components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, ingress: true },
       title: 'gantry server',
     });
   });

@@ -27,6 +27,8 @@ export interface SourceOptions extends DataDirOptions {
   nodeName?: string;
   podCidr?: string;
   serviceCidr?: string;
+  ingressListen?: string;
+  ingressTlsListen?: string;
   bridge?: string;
   insecureRegistries?: string;
   logLevel?: string;
@@ -53,6 +55,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--node-name <name>', 'this node\'s name (default: the hostname)').env('GANTRY_NODE_NAME'))
     .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
     .addOption(new Option('--service-cidr <cidr>', 'where Services get their cluster IPs (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
+    .addOption(new Option('--ingress-listen <host:port>', 'the ingress controller\'s HTTP address, or off (default 127.0.0.1:8080)').env('GANTRY_INGRESS_LISTEN'))
+    .addOption(new Option('--ingress-tls-listen <host:port>', 'the ingress controller\'s HTTPS address, or off (default 127.0.0.1:8443)').env('GANTRY_INGRESS_TLS_LISTEN'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--history-remote <url>', 'push the audit trail (status branch) to this http(s) Git remote').env('GANTRY_HISTORY_REMOTE'))
@@ -74,6 +78,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
     serviceCidr: o.serviceCidr,
+    ...(o.ingressListen !== undefined || o.ingressTlsListen !== undefined ? { ingress: { http: o.ingressListen, https: o.ingressTlsListen } } : {}),
     node: {
       name: o.nodeName,
       podCidr: o.podCidr,

@@ -127,7 +127,7 @@ const columns: Record<string, Column[]> = {
     name,
     { header: 'CLASS', cell: (o) => (o as Ingress).spec.ingressClassName ?? '<none>' },
     { header: 'HOSTS', cell: (o) => ((o as Ingress).spec.rules ?? []).map((r) => r.host ?? '*').join(',') || '*' },
-    { header: 'ADDRESS', cell: () => '' },
+    { header: 'ADDRESS', cell: (o) => ingressAddresses(o as Ingress) },
     { header: 'PORTS', cell: (o) => ((o as Ingress).spec.tls?.length ? '80, 443' : '80') },
     age,
   ],
@@ -193,4 +193,10 @@ export function renderTable(kind: string, objects: KubeObject[], opts: TableOpti
   });
   for (const o of objects) table.push(cols.map((c) => c.cell(o, now)));
   return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
+}
+
+/** `status.loadBalancer.ingress` addresses, as kubectl prints them. */
+function ingressAddresses(ing: Ingress): string {
+  const lb = ing.status?.loadBalancer as { ingress?: { ip?: string; hostname?: string }[] } | undefined;
+  return (lb?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').filter(Boolean).join(',');
 }

@@ -565,6 +565,12 @@ export interface IngressBackend {
   service?: { name: string; port: { number?: number; name?: string } };
 }
 
+/** An IngressClass: which controller serves Ingresses that name it. */
+export interface IngressClass extends KubeObject {
+  kind: 'IngressClass';
+  spec?: { controller?: string };
+}
+
 export interface Ingress extends KubeObject {
   kind: 'Ingress';
   spec: {

@@ -9,6 +9,7 @@ import cronjob from '../../schemas/cronjob.json' with { type: 'json' };
 import daemonset from '../../schemas/daemonset.json' with { type: 'json' };
 import deployment from '../../schemas/deployment.json' with { type: 'json' };
 import ingress from '../../schemas/ingress.json' with { type: 'json' };
+import ingressclass from '../../schemas/ingressclass.json' with { type: 'json' };
 import job from '../../schemas/job.json' with { type: 'json' };
 import namespace from '../../schemas/namespace.json' with { type: 'json' };
 import pod from '../../schemas/pod.json' with { type: 'json' };
@@ -42,7 +43,7 @@ export interface KindSchema {
 
 const kindDocuments = [
   namespace, configmap, secret, pod, replicaset, deployment, statefulset, daemonset, job, cronjob,
-  service, ingress,
+  service, ingressclass, ingress,
 ] as unknown as SchemaNode[];
 
 /** Every schema document, shared definitions first. */

@@ -12,7 +12,7 @@ const logger = createLogger({ level: 'info', file: path.join(config.dataDir, 'ga
 const gantry = await startGantry({
   config,
   logger,
-  components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true },
+  components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true, ingress: true },
   node,
 });
 await gantry.sync!.trigger('start');

@@ -110,6 +110,7 @@ export function e2eConfig(world: World, dataDir: string): GantryConfig {
     webhookSecret: WEBHOOK_SECRET,
     imagesDir: world.imagesDir,
     serviceCidr: world.serviceCidr,
+    ingress: { http: '127.0.0.1:0', https: '127.0.0.1:0' },
   };
 }
 
@@ -131,7 +132,7 @@ export async function startInProcess(world: World, opts: { dataDir?: string } = 
   const gantry = await startGantry({
     config: e2eConfig(world, dataDir),
     logger,
-    components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true },
+    components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true, ingress: true },
     node: world.node,
   });
   await gantry.sync!.trigger('start');

@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pod, Service } from '../../src/model/types.js';
+import type { Ingress, Pod, Service } from '../../src/model/types.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
 import { execInContainer } from '../../src/node/containerd/run.js';
 import { CONTAINERD_NAMESPACE } from '../../src/node/host.js';
@@ -115,6 +118,83 @@ spec:
 `,
 };
 
+const INGRESS = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+spec:
+  tls:
+    - hosts: [api.shop.test]
+      secretName: api-tls
+  rules:
+    - host: api.shop.test
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: api
+                port:
+                  name: web
+    - host: db.shop.test
+      http:
+        paths:
+          - path: /index.html
+            pathType: Exact
+            backend:
+              service:
+                name: db
+                port:
+                  number: 8080
+`;
+
+/** A self-signed certificate for `host` as a kubernetes.io/tls Secret manifest, and the PEM. */
+async function tlsSecret(dir: string, host: string): Promise<{ manifest: string; cert: string }> {
+  const key = path.join(dir, 'tls.key');
+  const crt = path.join(dir, 'tls.crt');
+  const r = await execTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '1', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const cert = await readFile(crt, 'utf8');
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  const manifest = `apiVersion: v1
+kind: Secret
+metadata:
+  name: api-tls
+type: kubernetes.io/tls
+data:
+  tls.crt: ${b64(cert)}
+  tls.key: ${b64(await readFile(key, 'utf8'))}
+`;
+  return { manifest, cert };
+}
+
+/** GET over HTTPS with SNI `host`, trusting `ca`. */
+function httpsGet(addr: string, host: string, ca: string): Promise<{ status: number; body: string }> {
+  const [hostname, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const req = https.get({ hostname, port, path: '/', servername: host, headers: { host }, ca, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** GET with a Host header. */
+function getWithHost(addr: string, host: string, urlPath: string): Promise<{ status: number; body: string }> {
+  const [hostname, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const req = http.get({ hostname, port, path: urlPath, headers: { host }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('Services: cluster IPs, cluster DNS and node ports', function () {
   this.timeout(240_000);
   const why = e2ePrerequisites();
@@ -123,6 +203,7 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
   let ctd: ContainerdClient | undefined;
   let ipForward: string | undefined;
   let dataDir = '';
+  let ca = '';
 
   const service = async (name: string) => (await g!.store.get<Service>({ kind: 'Service', namespace: 'default', name }))!;
   const containerId = (p: Pod) => p.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, '');
@@ -157,7 +238,9 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
   before(async function () {
     if (why) return this.skip();
     ipForward = await readIpForward();
-    world = await createWorld(MANIFESTS);
+    const tls = await tlsSecret(await mkdtemp(path.join(os.tmpdir(), 'gantry-tls-')), 'api.shop.test');
+    ca = tls.cert;
+    world = await createWorld({ ...MANIFESTS, 'ingress.yaml': INGRESS, 'tls.yaml': tls.manifest });
     dataDir = path.join(world.root, 'data');
     g = await startInProcess(world, { dataDir });
     ctd = await ContainerdClient.connect({ address: g.containerdAddress, namespace: CONTAINERD_NAMESPACE });
@@ -258,6 +341,29 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     assert.ok(outAt - unready < 2000, `left the rotation ${outAt - unready} ms after turning unready`);
     await shIn(a!, 'touch /www/ready.txt');
     await ready('api', 2);
+  });
+
+  it('routes Ingress hosts and paths to the backends, serves TLS from the Secret, and fills in status.loadBalancer', async () => {
+    const addr = g!.gantry.ingress!.http!;
+    const names = new Set((await ready('api', 2)).map((p) => p.metadata.name));
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await getWithHost(addr, 'api.shop.test', `/?i=${i}`);
+      assert.equal(r.status, 200);
+      assert.ok(names.has(r.body.trim()), r.body);
+      seen.add(r.body.trim());
+    }
+    assert.equal(seen.size, 2, 'requests are spread over both api pods');
+    assert.equal((await getWithHost(addr, 'db.shop.test', '/index.html')).body.trim(), 'db-0', 'an Exact path');
+    const miss = await getWithHost(addr, 'db.shop.test', '/index.html/more');
+    assert.equal(miss.status, 404);
+    assert.match(miss.body, /no Ingress rule for db\.shop\.test\/index\.html\/more/);
+    assert.equal((await getWithHost(addr, 'other.test', '/')).status, 404);
+    const secure = await httpsGet(g!.gantry.ingress!.https!, 'api.shop.test', ca);
+    assert.equal(secure.status, 200);
+    assert.ok(names.has(secure.body.trim()));
+    const ing = await waitFor('the Ingress status', async () => (await g!.store.get<Ingress>({ kind: 'Ingress', namespace: 'default', name: 'shop' }))?.status?.loadBalancer as { ingress?: { ip?: string }[] } | undefined);
+    assert.equal(ing.ingress?.[0]?.ip, '127.0.0.1');
   });
 
   it('keeps the cluster IP answering while gantry restarts, and gantry down removes the rules', async () => {

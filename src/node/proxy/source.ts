@@ -24,6 +24,8 @@ export interface ServiceView {
 export interface StoreServiceViewOptions {
   store: Store;
   logger: Logger;
+  /** More kinds to follow beside Services and Endpoints (the ingress also needs Ingress and Secret). */
+  extraKinds?: string[];
   /** Called after each batch of changes (and after the first list). */
   onChange?: () => void;
 }
@@ -34,19 +36,19 @@ const key = (o: KubeObject): string => `${o.metadata.namespace ?? 'default'}/${o
 export class StoreServiceView implements ServiceView {
   private readonly store: Store;
   private readonly log: Logger;
+  private readonly kinds: string[];
   private readonly listeners: (() => void)[] = [];
-  private svc = new Map<string, Service>();
-  private eps = new Map<string, Endpoints>();
+  private maps = new Map<string, Map<string, KubeObject>>();
   private abort = new AbortController();
   private loop?: Promise<void>;
 
   constructor(opts: StoreServiceViewOptions) {
     this.store = opts.store;
     this.log = opts.logger;
+    this.kinds = ['Service', 'Endpoints', ...(opts.extraKinds ?? [])];
     if (opts.onChange) this.listeners.push(opts.onChange);
   }
 
-  /** Adds a listener called after each batch of changes. */
   onChange(fn: () => void): void {
     this.listeners.push(fn);
   }
@@ -62,26 +64,35 @@ export class StoreServiceView implements ServiceView {
     await this.loop?.catch(() => undefined);
   }
 
+  /** Every object of one of the view's kinds. */
+  list<T extends KubeObject>(kind: string): T[] {
+    return [...(this.maps.get(kind)?.values() ?? [])] as T[];
+  }
+
+  /** One object of one of the view's kinds. */
+  get<T extends KubeObject>(kind: string, namespace: string, name: string): T | undefined {
+    return this.maps.get(kind)?.get(`${namespace}/${name}`) as T | undefined;
+  }
+
   services(): Service[] {
-    return [...this.svc.values()];
+    return this.list<Service>('Service');
   }
   endpoints(): Endpoints[] {
-    return [...this.eps.values()];
+    return this.list<Endpoints>('Endpoints');
   }
   service(namespace: string, name: string): Service | undefined {
-    return this.svc.get(`${namespace}/${name}`);
+    return this.get<Service>('Service', namespace, name);
   }
   endpointsOf(namespace: string, name: string): Endpoints | undefined {
-    return this.eps.get(`${namespace}/${name}`);
+    return this.get<Endpoints>('Endpoints', namespace, name);
   }
 
   private async relist(): Promise<number> {
-    const [s, e] = await Promise.all([this.store.list<Service>('Service'), this.store.list<Endpoints>('Endpoints')]);
-    this.svc = new Map(s.items.map((o) => [key(o), o]));
-    this.eps = new Map(e.items.map((o) => [key(o), o]));
+    const lists = await Promise.all(this.kinds.map((k) => this.store.list(k)));
+    this.maps = new Map(this.kinds.map((k, i) => [k, new Map(lists[i]!.items.map((o) => [key(o), o]))]));
     this.changed();
-    // The older of the two: events between them are applied again, which is harmless.
-    return Math.min(s.revision, e.revision);
+    // The oldest of them: events between the lists are applied again, which is harmless.
+    return Math.min(...lists.map((l) => l.revision));
   }
 
   private changed(): void {
@@ -98,11 +109,12 @@ export class StoreServiceView implements ServiceView {
     let revision = from;
     while (!this.abort.signal.aborted) {
       try {
-        for await (const ev of this.store.watch({ fromRevision: revision, kinds: ['Service', 'Endpoints'], signal: this.abort.signal })) {
+        for await (const ev of this.store.watch({ fromRevision: revision, kinds: this.kinds, signal: this.abort.signal })) {
           revision = ev.revision;
-          const map = ev.object.kind === 'Service' ? this.svc : this.eps;
+          const map = this.maps.get(ev.object.kind);
+          if (!map) continue;
           if (ev.type === 'DELETED') map.delete(key(ev.object));
-          else (map as Map<string, KubeObject>).set(key(ev.object), ev.object);
+          else map.set(key(ev.object), ev.object);
           this.changed();
         }
       } catch (err) {
