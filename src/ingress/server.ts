@@ -12,7 +12,6 @@
  * fails 502.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
-import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -32,6 +31,21 @@ export interface IngressControllerOptions {
   http: [string, number];
   /** `[host, port]` for HTTPS; omit for none. */
   https?: [string, number];
+}
+
+const LEGACY_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * Loads reply-from. The undici it brings (v7) makes itself the dispatcher of the process's
+ * global `fetch` when none is set yet, which would move Node's own fetch (image pulls, the
+ * registry) onto another HTTP client version; the previous value is put back.
+ */
+async function loadReplyFrom(): Promise<typeof import('@fastify/reply-from').default> {
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  const before = g[LEGACY_DISPATCHER];
+  const mod = await import('@fastify/reply-from');
+  if (g[LEGACY_DISPATCHER] !== before) g[LEGACY_DISPATCHER] = before;
+  return mod.default;
 }
 
 /** Splits `host:port` (IPv6 in brackets). */
@@ -61,16 +75,17 @@ export class IngressController {
 
   async start(): Promise<void> {
     this.rebuild();
+    const replyFrom = await loadReplyFrom();
     this.o.view.onChange(() => {
       this.rebuild();
       this.writeStatuses();
     });
-    const http = this.server(false);
+    const http = this.server(false, replyFrom);
     await http.listen({ host: this.o.http[0], port: this.o.http[1] });
     this.servers.push(http);
     this.addresses.http = this.address(http);
     if (this.o.https) {
-      const https = this.server(true);
+      const https = this.server(true, replyFrom);
       await https.listen({ host: this.o.https[0], port: this.o.https[1] });
       this.servers.push(https);
       this.addresses.https = this.address(https);
@@ -110,7 +125,7 @@ export class IngressController {
     return ctx;
   }
 
-  private server(tls: boolean): FastifyInstance {
+  private server(tls: boolean, replyFrom: Awaited<ReturnType<typeof loadReplyFrom>>): FastifyInstance {
     const app = Fastify({
       logger: false,
       ...(tls

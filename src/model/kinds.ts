@@ -28,6 +28,7 @@ const table: KindInfo[] = [
   { kind: 'Secret', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'secrets', shortNames: [] },
   { kind: 'Service', apiVersion: 'v1', namespaced: true, declarable: true, order: 20, plural: 'services', shortNames: ['svc'] },
   { kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', namespaced: false, declarable: true, order: 24, plural: 'ingressclasses', shortNames: [] },
+  { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', namespaced: true, declarable: true, order: 22, plural: 'networkpolicies', shortNames: ['netpol'] },
   { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', namespaced: true, declarable: true, order: 25, plural: 'ingresses', shortNames: ['ing'] },
   { kind: 'Deployment', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 30, plural: 'deployments', shortNames: ['deploy'] },
   { kind: 'StatefulSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 30, plural: 'statefulsets', shortNames: ['sts'] },

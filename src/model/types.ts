@@ -565,6 +565,28 @@ export interface IngressBackend {
   service?: { name: string; port: { number?: number; name?: string } };
 }
 
+/** A NetworkPolicy peer: pods (in the policy's namespace, or in selected namespaces) or addresses. */
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+export interface NetworkPolicyPort {
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  port?: number | string;
+  endPort?: number;
+}
+/** networking.k8s.io/v1 NetworkPolicy. */
+export interface NetworkPolicy extends KubeObject {
+  kind: 'NetworkPolicy';
+  spec: {
+    podSelector: LabelSelector;
+    policyTypes?: ('Ingress' | 'Egress')[];
+    ingress?: { from?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[];
+    egress?: { to?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[];
+  };
+}
+
 /** An IngressClass: which controller serves Ingresses that name it. */
 export interface IngressClass extends KubeObject {
   kind: 'IngressClass';

@@ -17,6 +17,7 @@ import { FileContainerLogs } from './logs/index.js';
 import { clusterDnsIp, DEFAULT_SERVICE_CIDR } from '../model/cidr.js';
 import { ClusterDnsServer } from './dns/server.js';
 import { CniNetworkManager } from './network/index.js';
+import { PolicyEnforcer, removePolicyRules } from './policy/enforcer.js';
 import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
 import { StoreServiceView } from './proxy/source.js';
 import { HostVolumeManager } from './volumes/index.js';
@@ -151,14 +152,16 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
 }
 
 /**
- * The node's Service parts: the view of Services and Endpoints, the cluster DNS on the
- * bridge's address, and the service proxy (which also sends the cluster DNS address there).
+ * The node's Service parts: the view of Services and Endpoints (and pods, namespaces and
+ * policies), the cluster DNS on the bridge's address, the service proxy (which also sends the
+ * cluster DNS address there) and the NetworkPolicy enforcer.
  */
 async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; stop(): Promise<void> }> {
   const log = opts.logger.child({ component: 'services' });
   const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   await opts.network.ensureBridge();
-  const view = new StoreServiceView({ store: opts.store, logger: log });
+  // Pods, namespaces and policies too: the NetworkPolicy enforcer works from the same view.
+  const view = new StoreServiceView({ store: opts.store, logger: log, extraKinds: ['Pod', 'Namespace', 'NetworkPolicy'] });
   const dns = new ClusterDnsServer({ view, host: opts.network.gatewayIP, logger: log.child({ part: 'dns' }) });
   const proxy = new ServiceProxy({
     view,
@@ -175,7 +178,9 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
         endpoints: [{ ip: opts.network.gatewayIP, port: dns.port, nodeName: opts.nodeName }],
       })),
   });
+  const policy = new PolicyEnforcer({ view, networkName: opts.network.networkName, nodeName: opts.nodeName, logger: log.child({ part: 'policy' }) });
   const stop = async (): Promise<void> => {
+    await policy.stop();
     await proxy.stop();
     await dns.stop();
     await view.stop();
@@ -184,6 +189,7 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
     await view.start();
     await dns.start();
     await proxy.start();
+    await policy.start();
   } catch (err) {
     await stop();
     throw err;
@@ -222,6 +228,7 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
   for (const uid of uids) await network.tearDown(uid);
   for (const uid of await volumes.list()) await volumes.cleanup(uid);
   await removeProxyRules(network.networkName);
+  await removePolicyRules(network.networkName);
   await network.cleanupNode();
   const containerdStopped = opts.containerdSocket ? false : await stopPrivateContainerd(join(opts.dataDir, 'containerd'));
   return { containers, networks: uids.length, containerdStopped };

@@ -14,7 +14,7 @@ import {
   validateLabelValue,
   validatePortName,
 } from '../model/names.js';
-import { isIpv4 } from '../model/cidr.js';
+import { ipToNumber, isIpv4 } from '../model/cidr.js';
 import { parseQuantity } from '../model/quantity.js';
 import { matchesSelector } from '../model/selectors.js';
 import type {
@@ -30,6 +30,9 @@ import type {
   KeyToPath,
   KubeObject,
   LabelSelector,
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
   PodSpec,
   PodTemplateSpec,
   Probe,
@@ -111,6 +114,9 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
       break;
     case 'Ingress':
       checkIngress(p, obj as Ingress);
+      break;
+    case 'NetworkPolicy':
+      checkNetworkPolicy(p, obj as NetworkPolicy);
       break;
     default:
       break;
@@ -670,6 +676,60 @@ function checkClusterIp(p: Problems, spec: Service['spec']): void {
   if (spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIPs[0] !== ip) {
     p.invalid('spec.clusterIPs[0]', spec.clusterIPs[0], 'must match `clusterIP`');
   }
+}
+
+/** `a.b.c.d/n` with 0 ≤ n ≤ 32 (host bits allowed, as the API server's parser). */
+function parseBlock(text: string): { net: number; prefix: number } | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text);
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) return undefined;
+  const prefix = Number(m[2]);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return { net: (ipToNumber(m[1]!) & mask) >>> 0, prefix };
+}
+
+function checkNetworkPolicy(p: Problems, np: NetworkPolicy): void {
+  const spec = np.spec;
+  checkSelector(p, 'spec.podSelector', spec.podSelector);
+  const peers = (list: NetworkPolicyPeer[] | undefined, at: string): void => {
+    list?.forEach((peer, i) => {
+      const pat = `${at}[${i}]`;
+      if (peer.ipBlock) {
+        if (peer.podSelector || peer.namespaceSelector) p.forbidden(`${pat}.ipBlock`, 'may not be combined with `podSelector` or `namespaceSelector`');
+        const block = parseBlock(peer.ipBlock.cidr);
+        if (!block) p.invalid(`${pat}.ipBlock.cidr`, peer.ipBlock.cidr, 'must be an IPv4 CIDR a.b.c.d/n');
+        peer.ipBlock.except?.forEach((e, j) => {
+          const ex = parseBlock(e);
+          if (!ex) p.invalid(`${pat}.ipBlock.except[${j}]`, e, 'must be an IPv4 CIDR a.b.c.d/n');
+          else if (block) {
+            const mask = block.prefix === 0 ? 0 : (0xffffffff << (32 - block.prefix)) >>> 0;
+            if (ex.prefix <= block.prefix || ((ex.net & mask) >>> 0) !== block.net) p.invalid(`${pat}.ipBlock.except[${j}]`, e, `must be a strict subset of ${peer.ipBlock!.cidr}`);
+          }
+        });
+      } else if (!peer.podSelector && !peer.namespaceSelector) {
+        p.required(pat, 'one of `podSelector`, `namespaceSelector` or `ipBlock`');
+      }
+      if (peer.podSelector) checkSelector(p, `${pat}.podSelector`, peer.podSelector);
+      if (peer.namespaceSelector) checkSelector(p, `${pat}.namespaceSelector`, peer.namespaceSelector);
+    });
+  };
+  const ports = (list: NetworkPolicyPort[] | undefined, at: string): void => {
+    list?.forEach((port, i) => {
+      const pat = `${at}[${i}]`;
+      if (port.port !== undefined) checkPortRef(p, `${pat}.port`, port.port);
+      if (port.endPort !== undefined) {
+        if (typeof port.port !== 'number') p.invalid(`${pat}.endPort`, port.endPort, 'may only be set with a numeric `port`');
+        else if (port.endPort < port.port) p.invalid(`${pat}.endPort`, port.endPort, 'must be greater than or equal to `port`');
+      }
+    });
+  };
+  spec.ingress?.forEach((r, i) => {
+    peers(r.from, `spec.ingress[${i}].from`);
+    ports(r.ports, `spec.ingress[${i}].ports`);
+  });
+  spec.egress?.forEach((r, i) => {
+    peers(r.to, `spec.egress[${i}].to`);
+    ports(r.ports, `spec.egress[${i}].ports`);
+  });
 }
 
 const wildcardHostRe = /^\*\./;

@@ -12,6 +12,7 @@ import ingress from '../../schemas/ingress.json' with { type: 'json' };
 import ingressclass from '../../schemas/ingressclass.json' with { type: 'json' };
 import job from '../../schemas/job.json' with { type: 'json' };
 import namespace from '../../schemas/namespace.json' with { type: 'json' };
+import networkpolicy from '../../schemas/networkpolicy.json' with { type: 'json' };
 import pod from '../../schemas/pod.json' with { type: 'json' };
 import replicaset from '../../schemas/replicaset.json' with { type: 'json' };
 import secret from '../../schemas/secret.json' with { type: 'json' };
@@ -43,7 +44,7 @@ export interface KindSchema {
 
 const kindDocuments = [
   namespace, configmap, secret, pod, replicaset, deployment, statefulset, daemonset, job, cronjob,
-  service, ingressclass, ingress,
+  service, ingressclass, ingress, networkpolicy,
 ] as unknown as SchemaNode[];
 
 /** Every schema document, shared definitions first. */

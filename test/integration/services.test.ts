@@ -2,8 +2,9 @@
  * Services end to end, with real containerd, CNI, iptables and the cluster DNS: a client pod
  * reaches a backend by its Service's names, a cluster IP spreads requests over both backends
  * and answers from the host, a pod that turns unready leaves the rotation, headless and
- * StatefulSet names resolve, a node port answers from the host, and the rules outlive a gantry
- * restart and go with `gantry down`.
+ * StatefulSet names resolve, a node port answers from the host, Ingress rules route by host and
+ * path (TLS too), NetworkPolicies deny and allow, and the rules outlive a gantry restart and go
+ * with `gantry down`.
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -18,9 +19,10 @@ import { ContainerdClient } from '../../src/node/containerd/client.js';
 import { execInContainer } from '../../src/node/containerd/run.js';
 import { CONTAINERD_NAMESPACE } from '../../src/node/host.js';
 import { execTool } from '../../src/node/network/exec.js';
+import { policyPrefix } from '../../src/node/policy/enforcer.js';
 import { proxyPrefix } from '../../src/node/proxy/proxier.js';
 import { gatewayOf, parseCidr } from '../../src/model/cidr.js';
-import { E2E_IMAGE, createWorld, e2ePrerequisites, httpGet, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
+import { E2E_IMAGE, createWorld, e2ePrerequisites, httpGet, isReady, podsWith, readIpForward, sendPushWebhook, startInProcess, syncStatus, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
 
 const NODE_PORT = randomInt(30000, 32768);
 
@@ -95,6 +97,20 @@ spec:
   ports:
     - name: http
       port: 8080
+`,
+  'trusted.yaml': `apiVersion: v1
+kind: Pod
+metadata:
+  name: trusted
+  labels:
+    app: trusted
+    role: trusted
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: main
+      image: ${E2E_IMAGE}
+      command: ["sleep", "3600"]
 `,
   'client.yaml': `apiVersion: apps/v1
 kind: Deployment
@@ -195,6 +211,34 @@ function getWithHost(addr: string, host: string, urlPath: string): Promise<{ sta
   });
 }
 
+/** Deny all ingress to db, then allow it from pods labelled role=trusted on 8080. */
+const POLICIES = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: db-deny-all
+spec:
+  podSelector:
+    matchLabels:
+      app: db
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: db-allow-trusted
+spec:
+  podSelector:
+    matchLabels:
+      app: db
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels:
+              role: trusted
+      ports:
+        - port: http
+`;
+
 describe('Services: cluster IPs, cluster DNS and node ports', function () {
   this.timeout(240_000);
   const why = e2ePrerequisites();
@@ -247,6 +291,7 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     await ready('api', 2);
     await ready('client', 1);
     await ready('db', 1);
+    await ready('trusted', 1);
   });
 
   after(async function () {
@@ -366,6 +411,35 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     assert.equal(ing.ingress?.[0]?.ip, '127.0.0.1');
   });
 
+  it('enforces NetworkPolicies: a pod no policy selects stays open, a selected one takes only what a rule allows', async () => {
+    const [client] = await ready('client', 1);
+    const [trusted] = await ready('trusted', 1);
+    const [db] = await ready('db', 1);
+    const api = (await service('api')).spec.clusterIP!;
+    const dbUrl = `http://${db!.status!.podIP}:8080/`;
+    /** Exit status of a fetch bounded by busybox's timeout (wget's own -T crashes). */
+    const fetchFrom = async (pod: Pod, url: string) => {
+      const out = path.join(world!.root, `np-${randomInt(1e9)}.out`);
+      const r = await execInContainer(ctd!, containerId(pod), { args: ['timeout', '2', 'wget', '-q', '-O', '-', url], stdoutPath: out, stderrPath: out, timeoutMs: 10_000 });
+      await rm(out, { force: true });
+      return r.exitStatus;
+    };
+    assert.equal(await fetchFrom(client!, dbUrl), 0, 'open before any policy');
+    const commit = await world!.push({ 'policy.yaml': POLICIES }, 'db: only trusted pods');
+    assert.equal(await sendPushWebhook(g!.apiUrl, commit), 202);
+    await waitFor('the client is shut out of db', async () => (await fetchFrom(client!, dbUrl)) !== 0, { timeoutMs: 20_000, intervalMs: 200 });
+    assert.equal(await fetchFrom(trusted!, dbUrl), 0, 'the trusted pod is allowed on the named port');
+    assert.equal(await fetchFrom(client!, `http://${api}/`), 0, 'api, which no policy selects, stays open');
+    assert.ok(isReady((await ready('db', 1))[0]!), 'probes from the node still reach db');
+    const removed = await world!.push({ 'policy.yaml': null }, 'db: open again');
+    await sendPushWebhook(g!.apiUrl, removed);
+    await waitFor('db open again', async () => (await fetchFrom(client!, dbUrl)) === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      describe: async () => `policies: ${(await g!.store.list('NetworkPolicy')).items.map((o) => o.metadata.name).join(',')}; sync: ${JSON.stringify(await syncStatus(g!.store))}\n${(await execTool('iptables', ['-S'])).stdout.split('\n').filter((l) => l.includes('GP')).join('\n')}`,
+    });
+  });
+
   it('keeps the cluster IP answering while gantry restarts, and gantry down removes the rules', async () => {
     const api = await service('api');
     await g!.stop();
@@ -376,10 +450,11 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     await g.stop();
     g = undefined;
     await takeDown(world!, dataDir);
-    const prefix = proxyPrefix(world!.node.network.networkName);
-    for (const table of ['nat', 'filter']) {
-      const rules = (await execTool('iptables', ['-w', '-t', table, '-S'])).stdout;
-      assert.ok(!rules.includes(prefix), `${table} still has ${prefix} rules:\n${rules.split('\n').filter((l) => l.includes(prefix)).join('\n')}`);
+    for (const prefix of [proxyPrefix(world!.node.network.networkName), policyPrefix(world!.node.network.networkName)]) {
+      for (const table of ['nat', 'filter']) {
+        const rules = (await execTool('iptables', ['-w', '-t', table, '-S'])).stdout;
+        assert.ok(!rules.includes(prefix), `${table} still has ${prefix} rules:\n${rules.split('\n').filter((l) => l.includes(prefix)).join('\n')}`);
+      }
     }
     await sleep(0);
   });

@@ -274,6 +274,40 @@ spec:
     - { name: http, port: 80, targetPort: http }
     - { name: metrics, port: 9090, targetPort: 9090, protocol: TCP }
 `,
+  IngressClass: `
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: edge
+  annotations:
+    ingressclass.kubernetes.io/is-default-class: "true"
+spec:
+  controller: gantry.dev/ingress
+`,
+  NetworkPolicy: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: api-allow-web
+  namespace: shop
+spec:
+  podSelector: { matchLabels: { app: api } }
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from:
+        - podSelector: { matchLabels: { app: web } }
+        - namespaceSelector: { matchLabels: { team: ops } }
+          podSelector: { matchExpressions: [{ key: role, operator: In, values: [monitor] }] }
+        - ipBlock: { cidr: 10.0.0.0/8, except: [10.1.0.0/16] }
+      ports:
+        - { protocol: TCP, port: http }
+        - { port: 9000, endPort: 9100 }
+  egress:
+    - to:
+        - ipBlock: { cidr: 0.0.0.0/0 }
+      ports:
+        - { protocol: UDP, port: 53 }
+`,
   Ingress: `
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -493,6 +527,10 @@ describe('validateObject()', () => {
     { name: 'a nodePort outside the node port range', kind: 'Service', mutate: (o) => { o.spec.type = 'NodePort'; o.spec.ports[0].nodePort = 8080; }, field: 'spec.ports[0].nodePort', message: /must be in the node port range 30000-32767/ },
     { name: 'externalTrafficPolicy on a ClusterIP Service', kind: 'Service', mutate: (o) => { o.spec.externalTrafficPolicy = 'Local'; }, field: 'spec.externalTrafficPolicy', message: /may only be set when `type` is 'NodePort'/ },
     { name: 'an invalid Service selector label', kind: 'Service', mutate: (o) => { o.spec.selector.app = 'web app'; }, field: 'spec.selector[app]', message: /a valid label must be an empty string or consist of/ },
+    // NetworkPolicy
+    { name: 'an ipBlock except outside its cidr', kind: 'NetworkPolicy', mutate: (o) => { o.spec.ingress[0].from[2].ipBlock.except = ['192.168.0.0/16']; }, field: 'spec.ingress[0].from[2].ipBlock.except[0]', message: /must be a strict subset of 10\.0\.0\.0\/8/ },
+    { name: 'an endPort below its port', kind: 'NetworkPolicy', mutate: (o) => { o.spec.ingress[0].ports[1].endPort = 8000; }, field: 'spec.ingress[0].ports[1].endPort', message: /must be greater than or equal to `port`/ },
+    { name: 'an ipBlock cidr that is not one', kind: 'NetworkPolicy', mutate: (o) => { o.spec.egress[0].to[0].ipBlock.cidr = '0.0.0.0'; }, field: 'spec.egress[0].to[0].ipBlock.cidr', message: /must be an IPv4 CIDR/ },
     // Ingress
     { name: 'a Prefix path not starting with /', kind: 'Ingress', mutate: (o) => { o.spec.rules[0].http.paths[0].path = 'api'; }, field: 'spec.rules[0].http.paths[0].path', message: /must be an absolute path/ },
     { name: 'an Exact path left out', kind: 'Ingress', mutate: (o) => { delete o.spec.rules[0].http.paths[1].path; }, field: 'spec.rules[0].http.paths[1].path', message: /is required: when `pathType` is 'Exact'/ },

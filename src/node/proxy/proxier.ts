@@ -1,9 +1,8 @@
 /**
  * The service proxy (kube-proxy's job on a node): keeps the kernel's rules equal to what the
- * Services and Endpoints call for, level-triggered. Any change of the view asks for a sync; a
- * sync computes the whole rule set ({@link renderRules}) and, when it differs from what was
- * last applied, replaces the proxy's chains with one `iptables-restore --noflush` per table,
- * atomically. Syncs never overlap: changes during a sync cause exactly one more.
+ * Services and Endpoints call for. Any change of the view asks for a sync; a sync computes the
+ * whole rule set ({@link renderRules}) and {@link ChainSync} replaces the proxy's chains when it
+ * differs from what was last applied.
  *
  * Stopping leaves the rules in place, so Services keep routing across a gantry restart; the
  * next start replaces them with equal ones. {@link removeProxyRules} (`gantry down`) takes them
@@ -12,8 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../../log.js';
-import { execTool, mustExec } from '../network/exec.js';
-import { parseIptables } from '../network/iptables.js';
+import { ChainSync, removeChains, type Jump } from './netfilter.js';
 import { renderRules, servicePorts, topChains, type ProxyServicePort } from './rules.js';
 import type { ServiceView } from './source.js';
 
@@ -34,8 +32,10 @@ export interface ServiceProxyOptions {
   extraPorts?: () => ProxyServicePort[];
 }
 
-/** The jumps into the proxy's chains: table, built-in chain, match. */
-function jumps(prefix: string): [table: string, chain: string, args: string[]][] {
+const TABLES = ['nat', 'filter'] as const;
+
+/** The jumps into the proxy's chains. */
+function jumps(prefix: string): Jump[] {
   const top = topChains(prefix);
   const c = ['-m', 'comment', '--comment', `gantry services ${prefix}`];
   return [
@@ -47,18 +47,12 @@ function jumps(prefix: string): [table: string, chain: string, args: string[]][]
   ];
 }
 
-/** The proxy's chains present in the kernel now, per table. */
-async function existingChains(prefix: string): Promise<{ nat: string[]; filter: string[] }> {
-  const read = async (table: string) => [...parseIptables(await mustExec('iptables', ['-w', '-t', table, '-S'])).chains].filter((c) => c.startsWith(`${prefix}-`));
-  return { nat: await read('nat'), filter: await read('filter') };
-}
-
 /**
  * Replies from a pod to a client on the same bridge are bridged, not routed: only with
  * `bridge-nf-call-iptables` do they pass conntrack and get their source turned back into the
- * cluster IP. kube-proxy needs the same.
+ * cluster IP (and NetworkPolicy sees pod-to-pod traffic at all). kube-proxy needs the same.
  */
-async function ensureBridgeNetfilter(log: Logger): Promise<void> {
+export async function ensureBridgeNetfilter(log: Logger): Promise<void> {
   const file = '/proc/sys/net/bridge/bridge-nf-call-iptables';
   const now = await readFile(file, 'utf8').catch(() => undefined);
   if (now === undefined) {
@@ -71,103 +65,40 @@ async function ensureBridgeNetfilter(log: Logger): Promise<void> {
 /** The service proxy of one node. */
 export class ServiceProxy {
   readonly prefix: string;
+  private readonly sync: ChainSync;
   private readonly opts: ServiceProxyOptions;
-  private readonly log: Logger;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = false;
-  private applied = { nat: '', filter: '' };
-  private chains: { nat: string[]; filter: string[] } = { nat: [], filter: [] };
-  private jumpsReady = false;
-  private syncs = 0;
-  private readonly waiters: (() => void)[] = [];
 
   constructor(opts: ServiceProxyOptions) {
     this.opts = opts;
     this.prefix = proxyPrefix(opts.networkName);
-    this.log = opts.logger;
+    this.sync = new ChainSync({
+      prefix: this.prefix,
+      tables: TABLES,
+      jumps: jumps(this.prefix),
+      logger: opts.logger,
+      render: (existing) => {
+        const ports = [...servicePorts(opts.view.services(), opts.view.endpoints()), ...(opts.extraPorts?.() ?? [])];
+        const r = renderRules(ports, { prefix: this.prefix, podCidr: opts.podCidr, nodeName: opts.nodeName }, { nat: existing.nat ?? [], filter: existing.filter ?? [] });
+        return { nat: { text: r.nat, chains: r.natChains }, filter: { text: r.filter, chains: r.filterChains } };
+      },
+    });
   }
 
   /** Programs the rules once, then follows the view. */
   async start(): Promise<void> {
-    await ensureBridgeNetfilter(this.log);
-    this.chains = await existingChains(this.prefix);
-    this.opts.view.onChange(() => this.requestSync());
-    const done = this.synced();
-    this.requestSync();
-    await done;
+    await ensureBridgeNetfilter(this.opts.logger);
+    this.opts.view.onChange(() => this.sync.requestSync());
+    await this.sync.start();
   }
 
   /** Stops following; the rules stay. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running?.catch(() => undefined);
-  }
-
-  /** Resolves after the next sync that starts after this call has finished (call, then request). */
-  synced(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** How many times rules were written (for tests and benches). */
-  get syncCount(): number {
-    return this.syncs;
-  }
-
-  /** Asks for a sync; coalesces with one that is running. */
-  requestSync(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.runSyncs().finally(() => (this.running = undefined));
-  }
-
-  private async runSyncs(): Promise<void> {
-    do {
-      this.again = false;
-      const waiting = this.waiters.splice(0);
-      try {
-        await this.sync();
-      } catch (err) {
-        this.log.error({ err }, 'service rules not applied; retrying in 1 s');
-        setTimeout(() => this.requestSync(), 1000).unref();
-      }
-      for (const w of waiting) w();
-    } while (this.again && !this.stopped);
-  }
-
-  private async sync(): Promise<void> {
-    const ports = [...servicePorts(this.opts.view.services(), this.opts.view.endpoints()), ...(this.opts.extraPorts?.() ?? [])];
-    const rules = renderRules(ports, { prefix: this.prefix, podCidr: this.opts.podCidr, nodeName: this.opts.nodeName }, this.chains);
-    for (const table of ['nat', 'filter'] as const) {
-      if (rules[table] === this.applied[table]) continue;
-      const r = await execTool('iptables-restore', ['-w', '--noflush'], { input: rules[table] });
-      if (r.code !== 0) throw new Error(`iptables-restore (${table}) failed: ${r.stderr.trim()}`);
-      this.applied[table] = rules[table];
-      this.chains[table] = table === 'nat' ? rules.natChains : rules.filterChains;
-      this.syncs++;
-    }
-    // Chains first, then the jumps into them (a jump needs its chain).
-    if (!this.jumpsReady) {
-      for (const [table, chain, args] of jumps(this.prefix)) {
-        if ((await execTool('iptables', ['-w', '-t', table, '-C', chain, ...args])).code !== 0) await mustExec('iptables', ['-w', '-t', table, '-I', chain, '1', ...args]);
-      }
-      this.jumpsReady = true;
-    }
+  stop(): Promise<void> {
+    return this.sync.stop();
   }
 }
 
 /** Removes a node network's proxy rules: the jumps, then the chains (`gantry down`). */
-export async function removeProxyRules(networkName: string): Promise<void> {
+export function removeProxyRules(networkName: string): Promise<void> {
   const prefix = proxyPrefix(networkName);
-  for (const [table, chain, args] of jumps(prefix)) {
-    while ((await execTool('iptables', ['-w', '-t', table, '-D', chain, ...args])).code === 0);
-  }
-  const chains = await existingChains(prefix);
-  for (const table of ['nat', 'filter'] as const) {
-    for (const c of chains[table]) await execTool('iptables', ['-w', '-t', table, '-F', c]);
-    for (const c of chains[table]) await execTool('iptables', ['-w', '-t', table, '-X', c]);
-  }
+  return removeChains(prefix, TABLES, jumps(prefix));
 }

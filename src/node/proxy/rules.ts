@@ -28,6 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Endpoints, Service } from '../../model/types.js';
+import { restoreInput } from './netfilter.js';
 
 /** The mark bit that asks for masquerade (kube-proxy's). */
 export const MASQ_MARK = '0x4000';
@@ -200,11 +201,4 @@ export function renderRules(ports: readonly ProxyServicePort[], opts: RuleOption
     natChains,
     filterChains,
   };
-}
-
-function restoreInput(table: string, chains: readonly string[], rules: readonly string[][], existing: readonly string[]): string {
-  const want = new Set(chains);
-  const stale = existing.filter((c) => !want.has(c));
-  const lines = [`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...stale.map((c) => `:${c} - [0:0]`), ...rules.map((r) => r.join(' ')), ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
-  return lines.join('\n');
 }
