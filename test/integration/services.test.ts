@@ -75,6 +75,18 @@ spec:
 apiVersion: v1
 kind: Service
 metadata:
+  name: api-sticky
+spec:
+  selector:
+    app: api
+  sessionAffinity: ClientIP
+  ports:
+    - port: 80
+      targetPort: http
+---
+apiVersion: v1
+kind: Service
+metadata:
   name: api-np
 spec:
   type: NodePort
@@ -310,6 +322,7 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     assert.deepEqual(api.spec.clusterIPs, [api.spec.clusterIP]);
     assert.equal((await service('db')).spec.clusterIP, 'None');
     assert.equal((await service('api-np')).spec.ports![0]!.nodePort, NODE_PORT);
+    assert.match((await service('api-sticky')).spec.clusterIP ?? '', /^10\.98\./);
   });
 
   // Debian's busybox-static is linked against glibc without its NSS modules: its wget crashes
@@ -340,6 +353,19 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     for (const line of out.split('\n').filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
     assert.equal([...counts.values()].reduce((a, b) => a + b, 0), 30, out);
     assert.equal(counts.size, 2, `answers came from ${[...counts.keys()].join(', ')}`);
+  });
+
+  it('keeps a client on one backend with sessionAffinity ClientIP, and lets a pod reach itself through its Service', async () => {
+    const [client] = await ready('client', 1);
+    const sticky = (await service('api-sticky')).spec.clusterIP!;
+    const out = await shIn(client!, `for i in $(seq 12); do wget -q -O - http://${sticky}:80/; done`, 60_000);
+    assert.equal(new Set(out.split('\n').filter(Boolean)).size, 1, `answers came from:\n${out}`);
+    // Hairpin: one of two endpoints is the pod itself; 20 tries miss it with odds of 1 in 10^6.
+    const [a] = await ready('api', 2);
+    const ip = (await service('api')).spec.clusterIP!;
+    const self = await shIn(a!, `for i in $(seq 20); do wget -q -O - http://${ip}:80/; done`, 60_000);
+    assert.equal(self.split('\n').filter(Boolean).length, 20, self);
+    assert.ok(self.split('\n').includes(a!.metadata.name), `${a!.metadata.name} never reached itself:\n${self}`);
   });
 
   it('answers on the cluster IP from the host, and on the node port at the node address', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Pod } from '../../src/model/types.js';
-import { podDnsConf } from '../../src/node/agent/container-config.js';
+import { hostsFile, podDnsConf } from '../../src/node/agent/container-config.js';
 import type { Endpoints, Service } from '../../src/model/types.js';
 import { renderRules, servicePorts } from '../../src/node/proxy/rules.js';
 import { lookup } from '../../src/node/dns/records.js';
@@ -113,5 +113,14 @@ describe('node: pod resolv.conf by dnsPolicy', () => {
       podDnsConf(pod({ dnsConfig: { searches: ['extra.example'], options: [{ name: 'ndots', value: '1' }, { name: 'edns0' }] } }), host, cluster),
       'nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local extra.example\noptions ndots:1 edns0\n',
     );
+  });
+});
+
+describe('node: pod /etc/hosts', () => {
+  it('adds hostAliases after the pod\'s own entry', () => {
+    const p: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'shop' }, spec: { containers: [], hostAliases: [{ ip: '192.0.2.9', hostnames: ['db.local', 'db'] }] } };
+    const text = hostsFile(p, '10.244.0.7');
+    assert.match(text, /^10\.244\.0\.7\tweb-0$/m);
+    assert.match(text, /^# Entries added by HostAliases\.\n192\.0\.2\.9\tdb\.local\tdb$/m);
   });
 });

@@ -27,7 +27,7 @@ export interface ClusterDnsServerOptions {
   host: string;
   /** Port (default 0: the kernel picks; read {@link ClusterDnsServer.port}). */
   port?: number;
-  /** Resolvers for names outside the cluster; default the host's /etc/resolv.conf nameservers. */
+  /** Resolvers (`ip` or `ip:port`) for names outside the cluster; default the host's /etc/resolv.conf nameservers. */
   upstreams?: string[];
   domain?: string;
   logger: Logger;
@@ -177,7 +177,14 @@ export class ClusterDnsServer {
   }
 }
 
+/** `ip` or `ip:port` → address and port (53 by default). */
+function upstreamAddress(upstream: string): [string, number] {
+  const m = /^(.+):(\d+)$/.exec(upstream);
+  return m ? [m[1]!, Number(m[2])] : [upstream, 53];
+}
+
 function forwardUdp(raw: Buffer, upstream: string): Promise<Buffer> {
+  const [host, port] = upstreamAddress(upstream);
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket('udp4');
     const id = raw.readUInt16BE(0);
@@ -196,13 +203,14 @@ function forwardUdp(raw: Buffer, upstream: string): Promise<Buffer> {
       sock.close();
       resolve(msg);
     });
-    sock.send(raw, 53, upstream);
+    sock.send(raw, port, host);
   });
 }
 
 function forwardTcp(raw: Buffer, upstream: string): Promise<Buffer> {
+  const [host, port] = upstreamAddress(upstream);
   return new Promise((resolve, reject) => {
-    const sock = net.connect(53, upstream);
+    const sock = net.connect(port, host);
     let buf = Buffer.alloc(0);
     sock.setTimeout(FORWARD_TIMEOUT_MS, () => {
       sock.destroy();
