@@ -1,18 +1,22 @@
 /**
  * gantry's ingress controller: serves HTTP (and HTTPS, with certificates from the Ingresses'
- * TLS Secrets, chosen by SNI) on its own addresses and proxies each request to a ready
- * endpoint of the matched backend, round robin, as ingress-nginx does (straight to pods, not
- * through the cluster IP). It also writes `status.loadBalancer.ingress` of every Ingress it
- * serves.
+ * TLS Secrets, chosen by SNI) on its own addresses and proxies each request, WebSocket
+ * upgrades included, to a ready endpoint of the matched backend, round robin, as ingress-nginx
+ * does (straight to pods, not through the cluster IP). It also writes
+ * `status.loadBalancer.ingress` of every Ingress it serves.
  *
- * The proxying is @fastify/reply-from: gantry's API already runs on fastify, and reply-from
- * (kept by the fastify team, on undici) streams bodies both ways, drops hop-by-hop headers and
- * pools connections per target; routing is ours ({@link route}). A request with no matching
- * rule and no default backend gets 404; a backend without ready endpoints 503; an endpoint that
- * fails 502.
+ * The proxying is http-proxy-3 (the maintained TypeScript successor of node-http-proxy, on
+ * Node's own http client): it streams bodies both ways, handles upgrades, drops hop-by-hop
+ * headers and adds `X-Forwarded-*`. It costs ~1 MB of memory where @fastify/reply-from, tried
+ * first, brought undici 7 at ~10 MB (and made it the process's fetch dispatcher). Routing is
+ * ours ({@link route}). No matching rule and no default backend: 404; a backend without ready
+ * endpoints: 503; an endpoint that fails: 502.
  */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createProxyServer } from 'http-proxy-3';
 import { isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Ingress, IngressClass, Secret } from '../model/types.js';
@@ -33,21 +37,6 @@ export interface IngressControllerOptions {
   https?: [string, number];
 }
 
-const LEGACY_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
-
-/**
- * Loads reply-from. The undici it brings (v7) makes itself the dispatcher of the process's
- * global `fetch` when none is set yet, which would move Node's own fetch (image pulls, the
- * registry) onto another HTTP client version; the previous value is put back.
- */
-async function loadReplyFrom(): Promise<typeof import('@fastify/reply-from').default> {
-  const g = globalThis as unknown as Record<symbol, unknown>;
-  const before = g[LEGACY_DISPATCHER];
-  const mod = await import('@fastify/reply-from');
-  if (g[LEGACY_DISPATCHER] !== before) g[LEGACY_DISPATCHER] = before;
-  return mod.default;
-}
-
 /** Splits `host:port` (IPv6 in brackets). */
 function hostPort(addr: string): { host: string; port?: number } {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr) ?? /^([^:]+)(?::(\d+))?$/.exec(addr);
@@ -60,7 +49,10 @@ export class IngressController {
   private readonly log: Logger;
   private table: RouteTable = buildRoutes({ ingresses: () => [], service: () => undefined, endpointsOf: () => undefined });
   private readonly next = new Map<string, number>();
-  private servers: FastifyInstance[] = [];
+  private readonly servers: http.Server[] = [];
+  /** Upgraded (WebSocket) client sockets: the servers no longer track them. */
+  private readonly upgraded = new Set<Socket>();
+  private readonly proxy = createProxyServer({ xfwd: true, proxyTimeout: 60_000 });
   private readonly contexts = new Map<string, { version: string; ctx: SecureContext }>();
   private statusRunning = false;
   private statusAgain = false;
@@ -75,32 +67,91 @@ export class IngressController {
 
   async start(): Promise<void> {
     this.rebuild();
-    const replyFrom = await loadReplyFrom();
     this.o.view.onChange(() => {
       this.rebuild();
       this.writeStatuses();
     });
-    const http = this.server(false, replyFrom);
-    await http.listen({ host: this.o.http[0], port: this.o.http[1] });
-    this.servers.push(http);
-    this.addresses.http = this.address(http);
+    this.addresses.http = await this.listen(http.createServer(), this.o.http);
     if (this.o.https) {
-      const https = this.server(true, replyFrom);
-      await https.listen({ host: this.o.https[0], port: this.o.https[1] });
-      this.servers.push(https);
-      this.addresses.https = this.address(https);
+      const server = https.createServer({
+        SNICallback: (name, cb) => {
+          try {
+            const ctx = this.secureContext(name);
+            if (ctx) cb(null, ctx);
+            else cb(new Error(`no Ingress TLS certificate for ${name}`));
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+      });
+      this.addresses.https = await this.listen(server, this.o.https);
     }
     this.writeStatuses();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.servers.map((s) => s.close()));
+    // Upgraded sockets still count as the server's connections: close would wait for them.
+    for (const sock of this.upgraded) sock.destroy();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    this.proxy.close();
   }
 
-  private address(s: FastifyInstance): string {
-    const a = s.server.address();
-    return a && typeof a === 'object' ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
+  private async listen(server: http.Server, [host, port]: [string, number]): Promise<string> {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.servers.push(server);
+    const a = server.address() as AddressInfo;
+    return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The endpoint this request goes to, or the status to answer with. */
+  private pick(req: IncomingMessage): { upstream: string; key: string } | { status: number; message: string } {
+    const { host } = hostPort(req.headers.host ?? '');
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const target = route(this.table, host, path);
+    if (!target) return { status: 404, message: `no Ingress rule for ${host}${path}` };
+    const key = `${target.namespace}/${target.service}`;
+    if (target.addresses.length === 0) return { status: 503, message: `Service ${key} has no ready endpoints` };
+    const i = (this.next.get(key) ?? 0) % target.addresses.length;
+    this.next.set(key, i + 1);
+    return { upstream: target.addresses[i]!, key };
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const picked = this.pick(req);
+    if ('status' in picked) {
+      res.writeHead(picked.status, { 'content-type': 'text/plain' }).end(`${picked.message}\n`);
+      return;
+    }
+    this.proxy.web(req, res, { target: `http://${picked.upstream}` }, (err: Error) => {
+      this.log.debug({ err, upstream: picked.upstream }, 'ingress backend failed');
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`backend ${picked.upstream} of Service ${picked.key} failed: ${err.message}\n`);
+    });
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const picked = this.pick(req);
+    if ('status' in picked) {
+      socket.end(`HTTP/1.1 ${picked.status} ${http.STATUS_CODES[picked.status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${picked.message}\n`);
+      return;
+    }
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    this.proxy.ws(req, socket, head, { target: `ws://${picked.upstream}` }, () => socket.destroy());
   }
 
   private rebuild(): void {
@@ -123,56 +174,6 @@ export class IngressController {
     const ctx = createSecureContext({ cert: Buffer.from(crt, 'base64'), key: Buffer.from(key, 'base64') });
     this.contexts.set(id, { version, ctx });
     return ctx;
-  }
-
-  private server(tls: boolean, replyFrom: Awaited<ReturnType<typeof loadReplyFrom>>): FastifyInstance {
-    const app = Fastify({
-      logger: false,
-      ...(tls
-        ? {
-            https: {
-              SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
-                try {
-                  const ctx = this.secureContext(name);
-                  if (ctx) cb(null, ctx);
-                  else cb(new Error(`no Ingress TLS certificate for ${name}`));
-                } catch (err) {
-                  cb(err as Error);
-                }
-              },
-            },
-          }
-        : {}),
-    }) as unknown as FastifyInstance;
-    void app.register(replyFrom, { undici: { connections: 64, pipelining: 1 } });
-    // Bodies go through untouched: no parsing of any content type.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-    app.all('/*', (req, reply) => {
-      const { host } = hostPort(req.headers.host ?? '');
-      const path = req.url.split('?')[0] ?? '/';
-      const target = route(this.table, host, path);
-      if (!target) return reply.code(404).type('text/plain').send(`no Ingress rule for ${host}${path}\n`);
-      if (target.addresses.length === 0) return reply.code(503).type('text/plain').send(`Service ${target.namespace}/${target.service} has no ready endpoints\n`);
-      const key = `${target.namespace}/${target.service}`;
-      const i = (this.next.get(key) ?? 0) % target.addresses.length;
-      this.next.set(key, i + 1);
-      const upstream = target.addresses[i]!;
-      return reply.from(`http://${upstream}${req.url}`, {
-        rewriteRequestHeaders: (original, headers) => ({
-          ...headers,
-          host: original.headers.host ?? headers.host,
-          'x-forwarded-for': [original.headers['x-forwarded-for'], original.socket.remoteAddress].filter(Boolean).join(', '),
-          'x-forwarded-host': original.headers.host ?? '',
-          'x-forwarded-proto': tls ? 'https' : 'http',
-        }),
-        onError: (r, { error }) => {
-          this.log.debug({ err: error, upstream }, 'ingress backend failed');
-          void r.code(502).type('text/plain').send(`backend ${upstream} of Service ${key} failed: ${error.message}\n`);
-        },
-      });
-    });
-    return app;
   }
 
   /** The status every served Ingress should carry. */
