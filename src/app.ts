@@ -160,7 +160,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     }
 
     if (listen) {
-      api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics });
+      api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo });
       const [host, port] = listen;
       await api.listen({ host, port });
       const addr = api.server.address() as AddressInfo;

@@ -1,6 +1,6 @@
 /**
  * gantry's HTTP API (fastify): read and watch objects, sync status and history, the push
- * webhook, health and metrics.
+ * webhook, health and metrics, and the Kubernetes read API kubectl uses (./kube.ts).
  *
  * fastify was chosen over node:http for its routing, schema-free JSON handling and hooks, and
  * over express for its speed and first-class TypeScript types.
@@ -14,6 +14,7 @@ import type { Store } from '../store/types.js';
 import type { SyncLoop } from '../sync/loop.js';
 import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
+import { kubeApi } from './kube.js';
 import { Metrics } from './metrics.js';
 
 /** Options for {@link createApiServer}. */
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   /** The branch the sync loop follows; pushes to other branches are acknowledged and ignored. */
   branch?: string;
   metrics?: Metrics;
+  /** The repo gantry follows, as shown to users (named when a Kubernetes write is refused). */
+  repo?: string;
 }
 
 /** Builds the server; the caller listens. */
@@ -45,6 +48,7 @@ export function createApiServer(opts: ApiServerOptions) {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  void app.register(kubeApi({ store, repo: opts.repo }));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.contentType);

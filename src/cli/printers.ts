@@ -3,171 +3,10 @@
  * cli-table3 does the layout (it measures wide and coloured cells correctly).
  */
 import Table from 'cli-table3';
-import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, Pod,
-  ReplicaSet, Secret, Service, StatefulSet,
-} from '../model/types.js';
+import { columnsFor } from '../model/columns.js';
+import type { KubeObject } from '../model/types.js';
 
-/** A column: header and how to read the cell. */
-interface Column {
-  header: string;
-  cell: (obj: KubeObject, now: number) => string;
-  wide?: boolean;
-}
-
-const name: Column = { header: 'NAME', cell: (o) => o.metadata.name };
-const age: Column = { header: 'AGE', cell: (o, now) => ageOf(o.metadata.creationTimestamp, now) };
-
-/** kubectl's short human duration: 45s, 2m30s, 15m, 3h20m, 5h, 2d4h, 40d, 2y30d. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  if (d < 365 * 2) return `${d}d`;
-  const y = Math.floor(d / 365);
-  return d % 365 === 0 ? `${y}y` : `${y}y${d % 365}d`;
-}
-
-function ageOf(ts: string | undefined, now: number): string {
-  return ts ? humanDuration(now - Date.parse(ts)) : '<unknown>';
-}
-
-/** The STATUS kubectl shows for a pod: a waiting/terminated reason beats the phase. */
-export function podStatus(pod: Pod): string {
-  if (pod.metadata.deletionTimestamp) return 'Terminating';
-  const st = pod.status ?? {};
-  let reason: string = st.reason ?? st.phase ?? 'Pending';
-  for (const [i, cs] of (st.initContainerStatuses ?? []).entries()) {
-    if (cs.state.terminated && cs.state.terminated.exitCode === 0) continue;
-    if (cs.state.terminated) return `Init:${cs.state.terminated.reason ?? `ExitCode:${cs.state.terminated.exitCode}`}`;
-    if (cs.state.waiting?.reason && cs.state.waiting.reason !== 'PodInitializing') return `Init:${cs.state.waiting.reason}`;
-    return `Init:${i}/${pod.spec.initContainers?.length ?? 0}`;
-  }
-  for (const cs of st.containerStatuses ?? []) {
-    if (cs.state.waiting?.reason) reason = cs.state.waiting.reason;
-    else if (cs.state.terminated?.reason) reason = cs.state.terminated.reason;
-  }
-  return reason;
-}
-
-const columns: Record<string, Column[]> = {
-  Namespace: [name, { header: 'STATUS', cell: (o) => (o as Namespace).status?.phase ?? 'Active' }, age],
-  ConfigMap: [name, { header: 'DATA', cell: (o) => String(Object.keys((o as ConfigMap).data ?? {}).length + Object.keys((o as ConfigMap).binaryData ?? {}).length) }, age],
-  Secret: [name, { header: 'TYPE', cell: (o) => (o as Secret).type ?? 'Opaque' }, { header: 'DATA', cell: (o) => String(Object.keys((o as Secret).data ?? {}).length) }, age],
-  Pod: [
-    name,
-    { header: 'READY', cell: (o) => { const cs = (o as Pod).status?.containerStatuses ?? []; return `${cs.filter((c) => c.ready).length}/${(o as Pod).spec.containers.length}`; } },
-    { header: 'STATUS', cell: (o) => podStatus(o as Pod) },
-    { header: 'RESTARTS', cell: (o) => String(((o as Pod).status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0)) },
-    age,
-    { header: 'IP', cell: (o) => (o as Pod).status?.podIP ?? '<none>', wide: true },
-    { header: 'NODE', cell: (o) => (o as Pod).spec.nodeName ?? '<none>', wide: true },
-  ],
-  Deployment: [
-    name,
-    { header: 'READY', cell: (o) => { const d = o as Deployment; return `${d.status?.readyReplicas ?? 0}/${d.spec.replicas ?? 1}`; } },
-    { header: 'UP-TO-DATE', cell: (o) => String((o as Deployment).status?.updatedReplicas ?? 0) },
-    { header: 'AVAILABLE', cell: (o) => String((o as Deployment).status?.availableReplicas ?? 0) },
-    age,
-  ],
-  ReplicaSet: [
-    name,
-    { header: 'DESIRED', cell: (o) => String((o as ReplicaSet).spec.replicas ?? 1) },
-    { header: 'CURRENT', cell: (o) => String((o as ReplicaSet).status?.replicas ?? 0) },
-    { header: 'READY', cell: (o) => String((o as ReplicaSet).status?.readyReplicas ?? 0) },
-    age,
-  ],
-  StatefulSet: [
-    name,
-    { header: 'READY', cell: (o) => { const s = o as StatefulSet; return `${s.status?.readyReplicas ?? 0}/${s.spec.replicas ?? 1}`; } },
-    age,
-  ],
-  DaemonSet: [
-    name,
-    { header: 'DESIRED', cell: (o) => String((o as DaemonSet).status?.desiredNumberScheduled ?? 0) },
-    { header: 'CURRENT', cell: (o) => String((o as DaemonSet).status?.currentNumberScheduled ?? 0) },
-    { header: 'READY', cell: (o) => String((o as DaemonSet).status?.numberReady ?? 0) },
-    { header: 'UP-TO-DATE', cell: (o) => String((o as DaemonSet).status?.updatedNumberScheduled ?? 0) },
-    { header: 'AVAILABLE', cell: (o) => String((o as DaemonSet).status?.numberAvailable ?? 0) },
-    age,
-  ],
-  Job: [
-    name,
-    { header: 'STATUS', cell: (o) => jobStatus(o as Job) },
-    { header: 'COMPLETIONS', cell: (o) => { const j = o as Job; return `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1}`; } },
-    { header: 'DURATION', cell: (o, now) => { const st = (o as Job).status; return st?.startTime ? humanDuration((st.completionTime ? Date.parse(st.completionTime) : now) - Date.parse(st.startTime)) : ''; } },
-    age,
-  ],
-  CronJob: [
-    name,
-    { header: 'SCHEDULE', cell: (o) => (o as CronJob).spec.schedule },
-    { header: 'TIMEZONE', cell: (o) => (o as CronJob).spec.timeZone ?? '<none>' },
-    { header: 'SUSPEND', cell: (o) => String((o as CronJob).spec.suspend ?? false) },
-    { header: 'ACTIVE', cell: (o) => String((o as CronJob).status?.active?.length ?? 0) },
-    { header: 'LAST SCHEDULE', cell: (o, now) => { const t = (o as CronJob).status?.lastScheduleTime; return t ? humanDuration(now - Date.parse(t)) : '<none>'; } },
-    age,
-  ],
-  Service: [
-    name,
-    { header: 'TYPE', cell: (o) => (o as Service).spec.type ?? 'ClusterIP' },
-    { header: 'CLUSTER-IP', cell: (o) => (o as Service).spec.clusterIP ?? '<none>' },
-    { header: 'EXTERNAL-IP', cell: () => '<none>' },
-    { header: 'PORT(S)', cell: (o) => ((o as Service).spec.ports ?? []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>' },
-    age,
-    { header: 'SELECTOR', cell: (o) => Object.entries((o as Service).spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>', wide: true },
-  ],
-  Ingress: [
-    name,
-    { header: 'CLASS', cell: (o) => (o as Ingress).spec.ingressClassName ?? '<none>' },
-    { header: 'HOSTS', cell: (o) => ((o as Ingress).spec.rules ?? []).map((r) => r.host ?? '*').join(',') || '*' },
-    { header: 'ADDRESS', cell: (o) => ingressAddresses(o as Ingress) },
-    { header: 'PORTS', cell: (o) => ((o as Ingress).spec.tls?.length ? '80, 443' : '80') },
-    age,
-  ],
-  Node: [
-    name,
-    { header: 'STATUS', cell: (o) => nodeStatus(o as Node) },
-    { header: 'ROLES', cell: () => '<none>' },
-    age,
-    { header: 'VERSION', cell: (o) => (o as Node).status?.nodeInfo?.kubeletVersion ?? '' },
-    { header: 'INTERNAL-IP', cell: (o) => (o as Node).status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '<none>', wide: true },
-  ],
-  Endpoints: [
-    name,
-    { header: 'ENDPOINTS', cell: (o) => endpointsCell(o as Endpoints) },
-    age,
-  ],
-};
-
-function jobStatus(job: Job): string {
-  const conds = job.status?.conditions ?? [];
-  if (conds.some((c) => c.type === 'Complete' && c.status === 'True')) return 'Complete';
-  if (conds.some((c) => c.type === 'Failed' && c.status === 'True')) return 'Failed';
-  if (job.spec.suspend) return 'Suspended';
-  return 'Running';
-}
-
-function nodeStatus(node: Node): string {
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-  const base = ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown';
-  return node.spec.unschedulable ? `${base},SchedulingDisabled` : base;
-}
-
-function endpointsCell(ep: Endpoints): string {
-  const all: string[] = [];
-  for (const s of ep.subsets ?? []) {
-    for (const a of s.addresses ?? []) for (const p of s.ports ?? []) all.push(`${a.ip}:${p.port}`);
-  }
-  if (all.length === 0) return '<none>';
-  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
-}
+export { humanDuration, podStatus } from '../model/columns.js';
 
 /** Options for {@link renderTable}. */
 export interface TableOptions {
@@ -181,8 +20,7 @@ export interface TableOptions {
 /** A borderless kubectl-style table of objects of one kind. */
 export function renderTable(kind: string, objects: KubeObject[], opts: TableOptions = {}): string {
   const now = opts.now ?? Date.now();
-  let cols = (columns[kind] ?? [name, age]).filter((c) => opts.wide || !c.wide);
-  if (opts.allNamespaces) cols = [{ header: 'NAMESPACE', cell: (o) => o.metadata.namespace ?? '' }, ...cols];
+  const cols = columnsFor(kind, opts);
   const table = new Table({
     head: cols.map((c) => c.header),
     chars: {
@@ -195,8 +33,3 @@ export function renderTable(kind: string, objects: KubeObject[], opts: TableOpti
   return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
 }
 
-/** `status.loadBalancer.ingress` addresses, as kubectl prints them. */
-function ingressAddresses(ing: Ingress): string {
-  const lb = ing.status?.loadBalancer as { ingress?: { ip?: string; hostname?: string }[] } | undefined;
-  return (lb?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').filter(Boolean).join(',');
-}
