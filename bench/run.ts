@@ -18,6 +18,7 @@ const benches: [string, string, string][] = [
   ['node', './node.ts', 'benchNode'],
   ['e2e', './e2e.ts', 'benchE2e'],
   ['services', './services.ts', 'benchServices'],
+  ['api', './api.ts', 'benchApi'],
   ['podman', './podman.ts', 'benchPodman'],
 ];
 

@@ -216,6 +216,8 @@ function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: s
     let from = req.query.resourceVersion && req.query.resourceVersion !== '0' ? Number(req.query.resourceVersion) : undefined;
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
+    // Headers now: a client waits for them before it reads events, and the first may be long in coming.
+    reply.raw.flushHeaders();
     const send = (type: string, object: unknown) => reply.raw.write(`${JSON.stringify({ type, object })}\n`);
     const labelFilter = req.query.labelSelector;
     try {

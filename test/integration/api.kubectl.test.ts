@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -128,6 +129,29 @@ describe('kubectl against gantry\'s Kubernetes API', function () {
     assert.notEqual(del.code, 0);
     assert.match(del.stderr, /driven by Git/);
     assert.ok(await store.get({ kind: 'Pod', namespace: 'default', name: 'web-1' }), 'the pod is still there');
+  });
+
+  it('answers a watch from a resourceVersion at once, before any event, and streams the next change', async () => {
+    const rv = await store.revision();
+    const events: string[] = [];
+    const req = http.get(`${url}/api/v1/namespaces/default/pods?watch=true&resourceVersion=${rv}`);
+    try {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no response headers within 2 s')), 2000);
+        req.on('response', (r) => { clearTimeout(t); resolve(r); });
+        req.on('error', reject);
+      });
+      assert.equal(res.statusCode, 200);
+      res.on('data', (d: Buffer) => events.push(...d.toString().split('\n').filter(Boolean)));
+      await store.create(pod('web-4', 'default', { app: 'web' }, 'Pending', '10.244.0.9'));
+      const deadline = Date.now() + 5000;
+      while (events.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const ev = JSON.parse(events[0]!) as { type: string; object: Pod };
+      assert.equal(ev.type, 'ADDED');
+      assert.equal(ev.object.metadata.name, 'web-4');
+    } finally {
+      req.destroy();
+    }
   });
 
   it('watches: kubectl get -w prints a change made after it started', async () => {
