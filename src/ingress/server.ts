@@ -17,7 +17,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { createProxyServer } from 'http-proxy-3';
-import { isGantryError } from '../errors.js';
+import { GantryError, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Ingress, IngressClass, Secret } from '../model/types.js';
 import { deepEqual } from '../model/json.js';
@@ -109,7 +109,9 @@ export class IngressController {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) =>
+        reject(new GantryError('InvalidArgument', `the ingress cannot listen on ${host}:${port} (--ingress-listen / --ingress-tls-listen, or off): ${err.message}`, { cause: err })),
+      );
       server.listen(port, host, () => resolve());
     });
     this.servers.push(server);
