@@ -21,6 +21,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
 import { bundledImagesDir, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { DECLARABLE_KINDS } from './model/kinds.js';
+import { EventRecorder, sweepEvents } from './events/recorder.js';
 import { INGRESS_CLASS } from './ingress/routes.js';
 import { IngressController } from './ingress/server.js';
 import { StoreServiceView } from './node/proxy/source.js';
@@ -169,8 +170,17 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     }
 
     if (components.controllers) {
-      controllers = createControllerManager(store, { log: logger.child({ component: 'controllers' }), serviceCidr: config.serviceCidr });
+      const eventLog = logger.child({ component: 'events' });
+      controllers = createControllerManager(store, {
+        log: logger.child({ component: 'controllers' }),
+        serviceCidr: config.serviceCidr,
+        events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
+      });
       await controllers.start(ac.signal);
+      // Events are kept an hour, as the API server's default TTL.
+      const sweep = setInterval(() => void sweepEvents(store).catch((err: unknown) => eventLog.warn({ err: errorMessage(err) }, 'event sweep failed')), 60_000);
+      sweep.unref();
+      ac.signal.addEventListener('abort', () => clearInterval(sweep), { once: true });
       progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
     }
     const ingressHttp = components.ingress ? listenOrOff(config.ingress?.http ?? DEFAULT_INGRESS_HTTP, '--ingress-listen') : undefined;
@@ -184,7 +194,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       progress(`ingress listening on http://${controller.addresses.http}${controller.addresses.https ? ` and https://${controller.addresses.https}` : ''} (IngressClass ${INGRESS_CLASS})`);
     }
     if (components.scheduler) {
-      const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }) });
+      const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }), events: new EventRecorder({ store, component: 'default-scheduler', logger: logger.child({ component: 'events' }) }) });
       background.push(scheduler.start(ac.signal));
       progress('scheduler running');
     }

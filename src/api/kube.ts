@@ -51,6 +51,13 @@ const FIELD_PATHS: Record<string, (o: KubeObject) => string | undefined> = {
   'spec.nodeName': (o) => (o.spec as { nodeName?: string } | undefined)?.nodeName ?? '',
   'status.phase': (o) => (o.status as { phase?: string } | undefined)?.phase ?? '',
   'spec.schedulerName': (o) => (o.spec as { schedulerName?: string } | undefined)?.schedulerName ?? 'default-scheduler',
+  // Events, as `kubectl describe` selects them.
+  'involvedObject.kind': (o) => (o as { involvedObject?: { kind?: string } }).involvedObject?.kind ?? '',
+  'involvedObject.name': (o) => (o as { involvedObject?: { name?: string } }).involvedObject?.name ?? '',
+  'involvedObject.namespace': (o) => (o as { involvedObject?: { namespace?: string } }).involvedObject?.namespace ?? '',
+  'involvedObject.uid': (o) => (o as { involvedObject?: { uid?: string } }).involvedObject?.uid ?? '',
+  'type': (o) => (o as { type?: string }).type ?? '',
+  'reason': (o) => (o as { reason?: string }).reason ?? '',
 };
 
 /** Parses a field selector; undefined (with the reason) when it names a field gantry cannot select on. */

@@ -8,8 +8,11 @@ import type { KubeObject } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { Recorder } from './types.js';
 
-/** Kinds whose changes are not recorded one by one: the Sync object has its own sync records. */
-const NOT_RECORDED = new Set(['Sync']);
+/**
+ * Kinds whose changes are not recorded one by one: the Sync object has its own sync records, and
+ * Events are the cluster's own short-lived account (kept an hour) of what the history already says.
+ */
+const NOT_RECORDED = new Set(['Sync', 'Event']);
 
 /**
  * True for a Node update that only moves heartbeat times: recording those would add a commit

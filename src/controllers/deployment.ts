@@ -200,6 +200,7 @@ async function scaleRS(state: State, rs: ReplicaSet, replicas: number): Promise<
   const verb = replicas > specReplicas(rs) ? 'up' : 'down';
   const stored = await ctx.store.update(updated, { origin: origin(state, `scale ${verb} ${rs.metadata.name} from ${specReplicas(rs)} to ${replicas}`) });
   replace(state, stored);
+  if (specReplicas(rs) !== replicas) ctx.events.emit(d, 'Normal', 'ScalingReplicaSet', `Scaled ${verb} replica set ${rs.metadata.name} from ${specReplicas(rs)} to ${replicas}`);
   return specReplicas(rs) !== replicas;
 }
 

@@ -107,7 +107,9 @@ export class ReplicaSetController implements Controller {
         const n = Math.min(batch, remaining);
         const results = await Promise.allSettled(Array.from({ length: n }, () => createPod(rs, ctx)));
         remaining -= n;
+        for (const r of results) if (r.status === 'fulfilled') ctx.events.emit(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${r.value.metadata.name}`);
         const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+        if (failed.length > 0) ctx.events.emit(rs, 'Warning', 'FailedCreate', `Error creating: ${failed[0]!.reason instanceof Error ? failed[0]!.reason.message : String(failed[0]!.reason)}`);
         if (failed.length > 0) {
           // Those creations (and the ones not attempted) will never show up in the watch.
           this.expectations.creationObserved(key, failed.length + remaining);
@@ -124,6 +126,7 @@ export class ReplicaSetController implements Controller {
         try {
           const outcome = await deletePod(ctx.store, pod, { origin: { ...ctx.origin, reason: `scale down ${rs.metadata.name} to ${want}` }, now: ctx.now });
           if (outcome === 'gone') this.expectations.deletionObserved(key, objectKey(pod));
+          ctx.events.emit(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
         } catch (err) {
           this.expectations.deletionObserved(key, objectKey(pod));
           return { reason: 'FailedDelete', err };

@@ -22,6 +22,7 @@ import { objectKey } from '../model/keys.js';
 import type { KubeObject, OwnerReference } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 import { silentLogger, type Logger } from '../log.js';
+import { noEvents, type EventSink } from '../events/recorder.js';
 import { Cache, type CacheEvent, type CacheReader } from './cache.js';
 import { realClock, WorkQueue, type Clock, type WorkQueueOptions } from './queue.js';
 
@@ -44,6 +45,8 @@ export interface ReconcileContext {
   signal: AbortSignal;
   /** Queues a key of this controller (e.g. to retry a sibling). */
   enqueue(key: string, afterMs?: number): void;
+  /** core/v1 Events about the objects it acts on (source component `<name>-controller`). */
+  events: EventSink;
 }
 
 /** Maps a cache event to keys of the controller. */
@@ -108,6 +111,8 @@ export interface ManagerOptions {
   queue?: (controller: string) => WorkQueueOptions;
   /** Default for stalled errors is no retry; waiting errors without retryAfterMs wait this long (default 5 s). */
   defaultWaitMs?: number;
+  /** Where controllers' Events go, per controller name (default: nowhere). */
+  events?: (controller: string) => EventSink;
 }
 
 interface Running {
@@ -215,6 +220,7 @@ export class ControllerManager {
 
   private async work(run: Running, cache: Cache): Promise<void> {
     const { controller, queue } = run;
+    const events = this.opts.events?.(controller.name) ?? noEvents;
     const origin: WriteOrigin = { actor: `controller/${controller.name}` };
     const log = this.log.child({ controller: controller.name });
     const signal = this.abort.signal;
@@ -230,6 +236,7 @@ export class ControllerManager {
         now: () => this.clock.now(),
         signal,
         enqueue: (k, after) => (after ? queue.addAfter(k, after) : queue.add(k)),
+        events,
       };
       try {
         const res = await controller.reconcile(key, ctx);

@@ -56,7 +56,23 @@ export function podStatus(pod: Pod): string {
   return reason;
 }
 
+interface EventLike extends KubeObject {
+  involvedObject?: { kind?: string; name?: string };
+  reason?: string;
+  message?: string;
+  type?: string;
+  lastTimestamp?: string;
+  count?: number;
+}
+
 const columns: Record<string, Column[]> = {
+  Event: [
+    { header: 'LAST SEEN', cell: (o, now) => ageOf((o as EventLike).lastTimestamp ?? o.metadata.creationTimestamp, now) },
+    { header: 'TYPE', cell: (o) => (o as EventLike).type ?? 'Normal' },
+    { header: 'REASON', cell: (o) => (o as EventLike).reason ?? '' },
+    { header: 'OBJECT', cell: (o) => `${((o as EventLike).involvedObject?.kind ?? '').toLowerCase()}/${(o as EventLike).involvedObject?.name ?? ''}` },
+    { header: 'MESSAGE', cell: (o) => (o as EventLike).message ?? '' },
+  ],
   Namespace: [name, { header: 'STATUS', cell: (o) => (o as Namespace).status?.phase ?? 'Active' }, age],
   ConfigMap: [name, { header: 'DATA', cell: (o) => String(Object.keys((o as ConfigMap).data ?? {}).length + Object.keys((o as ConfigMap).binaryData ?? {}).length) }, age],
   Secret: [name, { header: 'TYPE', cell: (o) => (o as Secret).type ?? 'Opaque' }, { header: 'DATA', cell: (o) => String(Object.keys((o as Secret).data ?? {}).length) }, age],

@@ -40,6 +40,7 @@ const table: KindInfo[] = [
   { kind: 'Node', apiVersion: 'v1', namespaced: false, declarable: false, order: 50, plural: 'nodes', shortNames: ['no'] },
   { kind: 'Sync', apiVersion: 'gantry.dev/v1', namespaced: false, declarable: false, order: 60, plural: 'syncs', shortNames: [] },
   { kind: 'Endpoints', apiVersion: 'v1', namespaced: true, declarable: false, order: 50, plural: 'endpoints', shortNames: ['ep'] },
+  { kind: 'Event', apiVersion: 'v1', namespaced: true, declarable: false, order: 70, plural: 'events', shortNames: ['ev'] },
 ];
 
 const byKind = new Map(table.map((k) => [k.kind, k]));

@@ -6,6 +6,7 @@
  * machine, where the server enforces the same limits. An agent never lists or watches every
  * Secret of the cluster: it hears about a ConfigMap or Secret only when one of its pods uses it.
  */
+import type { EventSink } from '../events/recorder.js';
 import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
 
 /** A change the agent must react to. */
@@ -32,6 +33,8 @@ export type NodeEvent =
 export interface NodeApi {
   /** The node this API serves. */
   readonly nodeName: string;
+  /** core/v1 Events about this node's pods (Created, Started, Killing, BackOff, …), source `kubelet`. */
+  readonly events: EventSink;
   /** The pods bound to this node now, and the revision to watch from. */
   listPods(): Promise<{ pods: Pod[]; revision: number }>;
   /**

@@ -4,6 +4,8 @@
  * Secret only when one of those pods refers to it (by key: the agent reads the object itself).
  */
 import { isGantryError } from '../errors.js';
+import { EventRecorder, type EventSink } from '../events/recorder.js';
+import { silentLogger } from '../log.js';
 import { podReferences, type PodReferenceNames } from '../model/pod-refs.js';
 import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
@@ -21,6 +23,7 @@ export interface StoreNodeApiOptions {
 /** The store-backed node API. */
 export class StoreNodeApi implements NodeApi {
   readonly nodeName: string;
+  readonly events: EventSink;
   private readonly store: Store;
   private readonly origin: WriteOrigin;
   /** The pods bound here, by uid, with the names they refer to. */
@@ -30,6 +33,7 @@ export class StoreNodeApi implements NodeApi {
     this.store = opts.store;
     this.nodeName = opts.nodeName;
     this.origin = { actor: `node/${opts.nodeName}` };
+    this.events = new EventRecorder({ store: opts.store, component: 'kubelet', host: opts.nodeName, logger: silentLogger() });
   }
 
   async listPods(): Promise<{ pods: Pod[]; revision: number }> {

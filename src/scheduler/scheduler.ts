@@ -4,6 +4,7 @@
  * `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
  * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later.
  */
+import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { objectRef } from '../model/keys.js';
@@ -31,6 +32,8 @@ export interface SchedulerOptions {
   maxBackoffMs?: number;
   /** Passed to {@link schedulePod} (tie-breaking randomness, sampling percentage). */
   scheduleOptions?: ScheduleOptions;
+  /** Where Scheduled and FailedScheduling Events go (default: nowhere). */
+  events?: EventSink;
 }
 
 /** True when the pod is waiting for this scheduler. */
@@ -64,6 +67,7 @@ export class Scheduler {
   private readonly name: string;
   private readonly queue: SchedulingQueue;
   private readonly scheduleOptions: ScheduleOptions;
+  private readonly events: EventSink;
   private cache = new SchedulerCache();
   /** Pods bound by us whose bound version the watch has not delivered yet → that version. */
   private readonly assumed = new Map<string, number>();
@@ -74,6 +78,7 @@ export class Scheduler {
     this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
     this.scheduleOptions = opts.scheduleOptions ?? {};
+    this.events = opts.events ?? noEvents;
   }
 
   /** Pods waiting to be scheduled (for status output). */
@@ -193,6 +198,7 @@ export class Scheduler {
     const result = schedulePod(pod, this.cache, this.scheduleOptions);
     if (isUnschedulable(result)) {
       this.log.info({ pod: key, reason: result.message }, 'pod is unschedulable');
+      this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
       await this.markUnschedulable(pod, result.message);
       this.queue.backoff(key);
       return;
@@ -208,6 +214,7 @@ export class Scheduler {
       });
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
+      this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${result.node}`);
       this.log.debug({ pod: key, node: result.node, score: result.score }, 'pod bound');
     } catch (err) {
       this.assumed.delete(key);

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createApiServer } from '../../src/api/server.js';
+import { EventRecorder } from '../../src/events/recorder.js';
 import { silentLogger } from '../../src/log.js';
 import type { Deployment, Node, Pod } from '../../src/model/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -113,6 +114,21 @@ describe('kubectl against gantry\'s Kubernetes API', function () {
 
   it('lists in chunks with limit and continue', async () => {
     assert.equal((await ok(['get', 'pods', '-A', '--chunk-size=1', '-o', 'name'])).trim().split('\n').length, 3);
+  });
+
+  it('lists Events and shows them in kubectl describe', async () => {
+    const web1 = (await store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'web-1' }))!;
+    const rec = new EventRecorder({ store, component: 'kubelet', host: 'node-a', logger: silentLogger() });
+    rec.emit(web1, 'Normal', 'Started', 'Started container main', { fieldPath: 'spec.containers{main}' });
+    rec.emit(web1, 'Warning', 'BackOff', 'Back-off restarting failed container main');
+    await rec.flush();
+    const events = await ok(['get', 'events']);
+    assert.match(events, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/m);
+    assert.match(events, /Warning\s+BackOff\s+pod\/web-1\s+Back-off restarting failed container main/);
+    const described = await ok(['describe', 'pod', 'web-1']);
+    assert.match(described, /^Name:\s+web-1$/m);
+    assert.match(described, /^Events:/m);
+    assert.match(described, /Normal\s+Started\s+\S+\s+kubelet\s+Started container main/);
   });
 
   it('answers a missing object with a NotFound Status', async () => {

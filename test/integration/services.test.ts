@@ -323,6 +323,9 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     assert.equal((await service('db')).spec.clusterIP, 'None');
     assert.equal((await service('api-np')).spec.ports![0]!.nodePort, NODE_PORT);
     assert.match((await service('api-sticky')).spec.clusterIP ?? '', /^10\.98\./);
+    // The components said what they did, as Events (kubectl get events / describe).
+    const reasons = new Set((await g!.store.list<{ reason: string } & Service>('Event')).items.map((e) => e.reason));
+    for (const r of ['ScalingReplicaSet', 'SuccessfulCreate', 'Scheduled', 'Created', 'Started']) assert.ok(reasons.has(r), `no ${r} event among ${[...reasons].join(', ')}`);
   });
 
   // Debian's busybox-static is linked against glibc without its NSS modules: its wget crashes

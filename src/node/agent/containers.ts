@@ -20,7 +20,7 @@ import { credentialsFromSecrets } from './images.js';
 import { containerIdFor, containerLabels } from './labels.js';
 import { containerIdUri } from './pod-status.js';
 import { ContainerProbes } from './probes.js';
-import { containerEntry, type ContainerRuntime, type PodRuntime } from './runtime.js';
+import { containerEntry, fieldPath, type ContainerRuntime, type PodRuntime } from './runtime.js';
 import type { Sandbox } from './sandbox.js';
 import { advanceStop, requestStop } from './termination.js';
 
@@ -178,6 +178,7 @@ export class Containers {
       const grace = (probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
       this.ctx.o.logger.info({ pod: `${rt.namespace}/${rt.name}`, container: c.name, probe: c.killRequested }, 'probe failed; killing container');
       if (c.id) this.stopProbes(c.id);
+      this.ctx.o.api.events.emit(pod, 'Normal', 'Killing', `Container ${c.name} failed ${c.killRequested} probe, will be restarted`, { fieldPath: fieldPath(c) });
       requestStop(c, this.ctx.o.now() + grace);
     }
     return advanceStop(this.ctx.o.client, c, { now: this.ctx.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, spec.name) });
@@ -195,6 +196,7 @@ export class Containers {
         reason: 'CrashLoopBackOff',
         message: `back-off ${formatGoDuration(this.crashBackoff.current(key))} restarting failed container=${c.name} pod=${rt.name}_${rt.namespace}(${rt.uid})`,
       };
+      this.ctx.o.api.events.emit(t.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${rt.name}_${rt.namespace}(${rt.uid})`, { fieldPath: fieldPath(c) });
       this.ctx.o.requeue(rt.uid, wait);
       return;
     }
@@ -214,6 +216,9 @@ export class Containers {
     const pullSecrets = [...refs.secrets.values()].filter((s) => (pod.spec.imagePullSecrets ?? []).some((r) => r.name === s.metadata.name));
     const image = await o.images.ensure(rt.uid, spec, credentialsFromSecrets(pullSecrets));
     if (!('chainId' in image)) {
+      if (c.waiting?.reason !== image.reason || c.waiting.message !== image.message) {
+        o.api.events.emit(pod, 'Warning', image.reason === 'ImagePullBackOff' ? 'BackOff' : 'Failed', image.message, { fieldPath: fieldPath(c) });
+      }
       c.waiting = { reason: image.reason, message: image.message };
       if (image.retryAfterMs !== undefined) o.requeue(rt.uid, image.retryAfterMs);
       return;
@@ -266,11 +271,13 @@ export class Containers {
       return;
     }
     this.ctx.containerIndex.set(id, rt.uid);
+    o.api.events.emit(pod, 'Normal', 'Created', `Created container: ${spec.name}`, { fieldPath: fieldPath(c) });
     // The process must find its interfaces up.
     await this.sandbox.waitNetwork(rt);
     try {
       const pid = await o.startLimit(() => startTask(client, id));
       this.markStarted(t, { id, restartCount, env: built.env, pid });
+      o.api.events.emit(pod, 'Normal', 'Started', `Started container ${spec.name}`, { fieldPath: fieldPath(c) });
     } catch (err) {
       if (isGantryError(err, 'RuntimeUnavailable')) throw err;
       // As containerd's CRI: a process that cannot start is an exit with 128, reason StartError.

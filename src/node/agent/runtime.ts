@@ -93,3 +93,13 @@ export function containerEntry(rt: PodRuntime, kind: ContainerKind, spec: { name
 export function allContainers(rt: PodRuntime): ContainerRuntime[] {
   return [...rt.init.values(), ...rt.app.values()];
 }
+
+/** The Event field path of a container, as the kubelet names it (`spec.containers{web}`). */
+export function fieldPath(c: { kind: 'init' | 'app'; name: string }): string {
+  return `spec.${c.kind === 'init' ? 'initContainers' : 'containers'}{${c.name}}`;
+}
+
+/** The pod a runtime stands for, as far as an Event's involvedObject needs it. */
+export function podObject(rt: { name: string; namespace: string; uid: string }): { apiVersion: string; kind: string; metadata: { name: string; namespace: string; uid: string } } {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: rt.name, namespace: rt.namespace, uid: rt.uid } };
+}

@@ -11,7 +11,7 @@ import { cgroupsPathFor, removeCgroup } from '../containerd/spec.js';
 import type { Containers } from './containers.js';
 import type { SyncContext } from './context.js';
 import { ContainerLabels } from './labels.js';
-import { allContainers, type PodRuntime } from './runtime.js';
+import { allContainers, fieldPath, podObject, type PodRuntime } from './runtime.js';
 import type { Sandbox } from './sandbox.js';
 import { advanceStop, requestStop } from './termination.js';
 
@@ -116,6 +116,7 @@ export class Teardown {
     const waits = await Promise.all(allContainers(rt).map(async (c) => {
       if (c.phase !== 'running' || !c.id) return 0;
       this.parts.containers.stopProbes(c.id);
+      if (!c.stopping) this.ctx.o.api.events.emit(podObject(rt), 'Normal', 'Killing', `Stopping container ${c.name}`, { fieldPath: fieldPath(c) });
       requestStop(c, deadline);
       const wait = await advanceStop(this.ctx.o.client, c, { now: this.ctx.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, c.name) });
       if (wait === 0) await this.parts.containers.refresh(c);
