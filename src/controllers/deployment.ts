@@ -173,7 +173,9 @@ async function createReplicaSet(state: State, revision: number): Promise<Replica
     spec: { replicas, selector, template, minReadySeconds: d.spec.minReadySeconds ?? 0 },
   };
   try {
-    return await ctx.store.create(rs, { origin: origin(state, `rollout of ${d.metadata.name} to revision ${revision}`) });
+    const created = await ctx.store.create(rs, { origin: origin(state, `rollout of ${d.metadata.name} to revision ${revision}`) });
+    if (replicas > 0) ctx.events.emit(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`);
+    return created;
   } catch (err) {
     if (!isGantryError(err, 'AlreadyExists')) throw err;
     const existing = await ctx.store.get<ReplicaSet>(objectRef(rs));
