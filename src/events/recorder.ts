@@ -4,8 +4,8 @@
  * object (Scheduled, SuccessfulCreate, ScalingReplicaSet, Pulled, Created, Started, Killing,
  * BackOff, Unhealthy, …).
  *
- * Emitting never blocks the caller: events go to a bounded queue written in the background, and
- * are dropped (and counted) when it is full. A repeat of the same event for the same object
+ * Emitting never blocks the caller: events go to a bounded queue written in the background, a
+ * burst in one transaction, and are dropped (and counted) when the queue is full. A repeat of the same event for the same object
  * (same reason and message) bumps `count` and `lastTimestamp` of the stored one instead of
  * adding another, as the Kubernetes event recorder aggregates. Events are not part of the audit
  * trail. {@link sweepEvents} applies the retention: events older than the TTL go, as the API
@@ -16,7 +16,7 @@ import { isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { k8sTime } from '../model/time.js';
 import type { KubeObject } from '../model/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, TxnOp } from '../store/types.js';
 
 /** A stored core/v1 Event. */
 export interface KubeEvent extends KubeObject {
@@ -49,6 +49,8 @@ export interface EventRecorderOptions {
   logger: Logger;
   /** Events waiting to be written at most (default 1000); more are dropped. */
   maxQueue?: number;
+  /** How long the first event of a burst waits for others to share its write (default 500 ms). */
+  delayMs?: number;
   now?: () => number;
 }
 
@@ -57,6 +59,7 @@ export class EventRecorder implements EventSink {
   private readonly o: EventRecorderOptions;
   private readonly queue: KubeEvent[] = [];
   private writing = false;
+  private timer?: ReturnType<typeof setTimeout>;
   /** Events dropped because the queue was full. */
   dropped = 0;
 
@@ -96,22 +99,36 @@ export class EventRecorder implements EventSink {
       reportingComponent: this.o.component,
       reportingInstance: this.o.host ?? '',
     });
-    if (!this.writing) void this.drain();
+    // Events wait a moment and go in one transaction: a burst of starts is busy enough without
+    // a write of its own for each event.
+    this.timer ??= setTimeout(() => void this.drain(), this.o.delayMs ?? 500);
+    this.timer.unref?.();
   }
 
-  /** Resolves when every queued event is written (tests). */
+  /** Writes what is queued now and resolves when every queued event is written (tests). */
   async flush(): Promise<void> {
-    while (this.writing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    void this.drain();
+    while (this.writing || this.queue.length > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (!this.writing && this.queue.length > 0) void this.drain();
+    }
   }
 
   private async drain(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing) return;
     this.writing = true;
     try {
-      for (let ev = this.queue.shift(); ev; ev = this.queue.shift()) {
+      while (this.queue.length > 0) {
+        const batch = merge(this.queue.splice(0, 200));
         try {
-          await this.write(ev);
-        } catch (err) {
-          this.o.logger.debug({ err, reason: ev.reason }, 'event not recorded');
+          await this.writeBatch(batch);
+        } catch {
+          // Someone else wrote one of them meanwhile: one at a time, each with its own retry.
+          for (const ev of batch) {
+            await this.write(ev).catch((err: unknown) => this.o.logger.debug({ err, reason: ev.reason }, 'event not recorded'));
+          }
         }
       }
     } finally {
@@ -119,22 +136,43 @@ export class EventRecorder implements EventSink {
     }
   }
 
+  private async writeBatch(batch: KubeEvent[]): Promise<void> {
+    const ops: TxnOp[] = [];
+    for (const ev of batch) {
+      const current = await this.o.store.get<KubeEvent>({ kind: 'Event', namespace: ev.metadata.namespace, name: ev.metadata.name });
+      ops.push(current ? { op: 'update', object: aggregate(current, ev) } : { op: 'create', object: ev });
+    }
+    await this.o.store.txn(ops, { origin: { actor: this.o.component } });
+  }
+
   private async write(ev: KubeEvent): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const ref = { kind: 'Event', namespace: ev.metadata.namespace, name: ev.metadata.name };
       const current = await this.o.store.get<KubeEvent>(ref);
       try {
-        if (!current) {
-          await this.o.store.create(ev, { origin: { actor: this.o.component } });
-          return;
-        }
-        await this.o.store.update({ ...current, count: (current.count ?? 1) + 1, lastTimestamp: ev.lastTimestamp }, { origin: { actor: this.o.component } });
+        if (!current) await this.o.store.create(ev, { origin: { actor: this.o.component } });
+        else await this.o.store.update(aggregate(current, ev), { origin: { actor: this.o.component } });
         return;
       } catch (err) {
         if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'AlreadyExists')) throw err;
       }
     }
   }
+}
+
+/** The stored event with `ev`'s occurrences added. */
+function aggregate(current: KubeEvent, ev: KubeEvent): KubeEvent {
+  return { ...current, count: (current.count ?? 1) + (ev.count ?? 1), lastTimestamp: ev.lastTimestamp };
+}
+
+/** Repeats within one batch become one event with their count. */
+function merge(events: KubeEvent[]): KubeEvent[] {
+  const byName = new Map<string, KubeEvent>();
+  for (const ev of events) {
+    const seen = byName.get(ev.metadata.name);
+    byName.set(ev.metadata.name, seen ? { ...seen, count: (seen.count ?? 1) + 1, lastTimestamp: ev.lastTimestamp } : ev);
+  }
+  return [...byName.values()];
 }
 
 /** An EventSink that records nothing (components run without one in unit tests). */
