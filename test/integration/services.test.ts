@@ -323,9 +323,14 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     assert.equal((await service('db')).spec.clusterIP, 'None');
     assert.equal((await service('api-np')).spec.ports![0]!.nodePort, NODE_PORT);
     assert.match((await service('api-sticky')).spec.clusterIP ?? '', /^10\.98\./);
-    // The components said what they did, as Events (kubectl get events / describe).
-    const reasons = new Set((await g!.store.list<{ reason: string } & Service>('Event')).items.map((e) => e.reason));
-    for (const r of ['ScalingReplicaSet', 'SuccessfulCreate', 'Scheduled', 'Created', 'Started']) assert.ok(reasons.has(r), `no ${r} event among ${[...reasons].join(', ')}`);
+    // The components said what they did, as Events (kubectl get events / describe); they are
+    // written in batches, half a second after the first of a burst.
+    const wanted = ['ScalingReplicaSet', 'SuccessfulCreate', 'Scheduled', 'Created', 'Started'];
+    const reasons = async () => new Set((await g!.store.list<{ reason: string } & Service>('Event')).items.map((e) => e.reason));
+    await waitFor('the components\' Events', async () => {
+      const have = await reasons();
+      return wanted.every((r) => have.has(r));
+    }, { timeoutMs: 10_000, describe: async () => `Events: ${[...(await reasons())].join(', ')}` });
   });
 
   // Debian's busybox-static is linked against glibc without its NSS modules: its wget crashes
