@@ -15,15 +15,11 @@ import { createApiServer } from '../src/api/server.js';
 import { silentLogger } from '../src/log.js';
 import type { Pod } from '../src/model/types.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+import { percentile } from './stats.js';
 
 const PODS = 1000;
 const RUNS = 20;
 const WATCH_SAMPLES = 50;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 function get(url: string, accept: string): Promise<number> {
   return new Promise((resolve, reject) => {

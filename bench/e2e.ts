@@ -40,15 +40,11 @@ import {
 } from '../test/helpers/e2e.js';
 import { sleeperDeployment } from '../test/helpers/e2e-manifests.js';
 import { ensureBuilt, root } from './build.js';
+import { percentile } from './stats.js';
 
 const RUNS = 5;
 const PODS_PER_RUN = 10;
 const RSS_PODS = 100;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 /** Polls the store every few ms until `n` pods of `app` are Running and Ready (bounded). */
 async function waitRunning(store: Store, app: string, n: number, timeoutMs: number): Promise<void> {

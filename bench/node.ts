@@ -41,15 +41,11 @@ import { HostVolumeManager } from '../src/node/volumes/manager.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { Store } from '../src/store/types.js';
 import { deletePod } from '../src/controllers/pods.js';
+import { percentile } from './stats.js';
 
 const run = promisify(execFile);
 const N = 20;
 const IMAGE = 'gantry.local/busybox:latest';
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';

@@ -31,6 +31,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxImage } from '../src/node/images/busybox-image.js';
 import { writeTar, type TarEntry } from '../src/node/images/tar.js';
+import { percentile } from './stats.js';
 
 const RUNS = 5;
 const REPLICAS = 10;
@@ -40,11 +41,6 @@ const DEPLOYMENT = 'podman-sleeper';
 const CHILD_TIMEOUT_MS = 120_000;
 /** Timed runs stop early (and report what they have) once the bench has run this long. */
 const BUDGET_MS = 180_000;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 function onPath(bin: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {

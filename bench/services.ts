@@ -19,15 +19,11 @@ import { clusterDnsIp } from '../src/model/cidr.js';
 import type { Endpoints, Pod, Service } from '../src/model/types.js';
 import { execTool } from '../src/node/network/exec.js';
 import { createWorld, E2E_IMAGE, e2ePrerequisites, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor } from '../test/helpers/e2e.js';
+import { percentile } from './stats.js';
 
 const RULE_SAMPLES = 20;
 const DNS_QUERIES = 300;
 const CONNECTIONS = 300;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 const MANIFEST = `apiVersion: apps/v1
 kind: Deployment
