@@ -19,7 +19,7 @@ import { SyncLoop } from './sync/loop.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
-import { bundledImagesDir, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
+import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { DECLARABLE_KINDS } from './model/kinds.js';
 import { EventRecorder, sweepEvents } from './events/recorder.js';
 import { INGRESS_CLASS } from './ingress/routes.js';
@@ -90,18 +90,19 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let node: LocalNode | undefined;
   let api: ReturnType<typeof createApiServer> | undefined;
   let controllers: ControllerManager | undefined;
-  let ingress: { controller: IngressController; view: StoreServiceView } | undefined;
+  let ingress: IngressController | undefined;
+  let services: StoreServiceView | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     ac.abort();
     await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
-    await ingress?.controller.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'ingress close failed'));
-    await ingress?.view.stop();
+    await ingress?.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'ingress close failed'));
     await sync?.idle();
     await controllers?.stop();
     await node?.stop();
+    await services?.stop();
     await Promise.allSettled(background);
     await recorder?.close();
     await store.close();
@@ -144,8 +145,21 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       });
     }
 
+    // One view of Services and Endpoints (and what else the node and the ingress read) for both.
+    const ingressHttp = components.ingress ? listenOrOff(config.ingress?.http ?? DEFAULT_INGRESS_HTTP, '--ingress-listen') : undefined;
+    const ingressHttps = ingressHttp ? listenOrOff(config.ingress?.https ?? DEFAULT_INGRESS_HTTPS, '--ingress-tls-listen') : undefined;
+    if (components.agent || ingressHttp) {
+      services = new StoreServiceView({
+        store,
+        logger: logger.child({ component: 'services' }),
+        extraKinds: [...(components.agent ? NODE_VIEW_KINDS : []), ...(ingressHttp ? ['Ingress', 'IngressClass', 'Secret'] : [])],
+      });
+      await services.start();
+    }
+
     if (components.agent) {
       node = await startLocalNode({
+        serviceView: services,
         store,
         logger,
         dataDir: config.dataDir,
@@ -183,13 +197,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       ac.signal.addEventListener('abort', () => clearInterval(sweep), { once: true });
       progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
     }
-    const ingressHttp = components.ingress ? listenOrOff(config.ingress?.http ?? DEFAULT_INGRESS_HTTP, '--ingress-listen') : undefined;
-    if (ingressHttp) {
-      const log = logger.child({ component: 'ingress' });
-      const view = new StoreServiceView({ store, logger: log, extraKinds: ['Ingress', 'IngressClass', 'Secret'] });
-      await view.start();
-      const controller = new IngressController({ store, view, logger: log, http: ingressHttp, https: listenOrOff(config.ingress?.https ?? DEFAULT_INGRESS_HTTPS, '--ingress-tls-listen') });
-      ingress = { controller, view };
+    if (ingressHttp && services) {
+      const controller = new IngressController({ store, view: services, logger: logger.child({ component: 'ingress' }), http: ingressHttp, https: ingressHttps });
+      ingress = controller;
       await controller.start();
       progress(`ingress listening on http://${controller.addresses.http}${controller.addresses.https ? ` and https://${controller.addresses.https}` : ''} (IngressClass ${INGRESS_CLASS})`);
     }
@@ -211,7 +221,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     sync,
     apiUrl,
     node,
-    ...(ingress ? { ingress: ingress.controller.addresses } : {}),
+    ...(ingress ? { ingress: ingress.addresses } : {}),
     startPolling() {
       sync?.start(ac.signal, { immediate: false });
     },

@@ -69,6 +69,11 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   insecureRegistries?: string[];
   /** The service CIDR (default 10.96.0.0/16): the cluster DNS answers at its tenth address. */
   serviceCidr?: string;
+  /**
+   * A started view following Service, Endpoints, Pod, Namespace and NetworkPolicy, shared with
+   * the rest of the process (the caller starts and stops it); without one the node keeps its own.
+   */
+  serviceView?: StoreServiceView;
 }
 
 /** A running local node. */
@@ -151,6 +156,9 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
   };
 }
 
+/** What the node's Service parts need of a view beside Services and Endpoints. */
+export const NODE_VIEW_KINDS = ['Pod', 'Namespace', 'NetworkPolicy'];
+
 /**
  * The node's Service parts: the view of Services and Endpoints (and pods, namespaces and
  * policies), the cluster DNS on the bridge's address, the service proxy (which also sends the
@@ -161,7 +169,8 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
   const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   await opts.network.ensureBridge();
   // Pods, namespaces and policies too: the NetworkPolicy enforcer works from the same view.
-  const view = new StoreServiceView({ store: opts.store, logger: log, extraKinds: ['Pod', 'Namespace', 'NetworkPolicy'] });
+  const own = !opts.serviceView;
+  const view = opts.serviceView ?? new StoreServiceView({ store: opts.store, logger: log, extraKinds: NODE_VIEW_KINDS });
   const dns = new ClusterDnsServer({ view, host: opts.network.gatewayIP, logger: log.child({ part: 'dns' }) });
   const proxy = new ServiceProxy({
     view,
@@ -183,10 +192,10 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
     await policy.stop();
     await proxy.stop();
     await dns.stop();
-    await view.stop();
+    if (own) await view.stop();
   };
   try {
-    await view.start();
+    if (own) await view.start();
     await dns.start();
     await proxy.start();
     await policy.start();
