@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, isGantryError } from '../errors.js';
 import { SOURCE_PATH } from '../model/annotations.js';
 import { columnsFor } from '../model/columns.js';
+import { matchesRequirements, toRequirements, type Requirements } from '../model/selectors.js';
 import { KINDS, type KindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Store } from '../store/types.js';
@@ -216,6 +217,12 @@ function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: s
   };
 
   const watch = async (req: FastifyRequest<{ Querystring: ListQuery }>, reply: FastifyReply, kind: KindInfo, namespace: string | undefined, fields: FieldTerm[]) => {
+    let labels: Requirements;
+    try {
+      labels = toRequirements(req.query.labelSelector);
+    } catch (err) {
+      return sendStatus(reply, 400, 'BadRequest', `labelSelector: ${errorMessage(err)}`);
+    }
     const ac = new AbortController();
     req.raw.on('close', () => ac.abort());
     const timeout = Number(req.query.timeoutSeconds ?? 0);
@@ -226,24 +233,21 @@ function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: s
     // Headers now: a client waits for them before it reads events, and the first may be long in coming.
     reply.raw.flushHeaders();
     const send = (type: string, object: unknown) => reply.raw.write(`${JSON.stringify({ type, object })}\n`);
-    const labelFilter = req.query.labelSelector;
+    const selected = (o: KubeObject | undefined): boolean => !!o && (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fields) && matchesRequirements(labels, o.metadata.labels);
     try {
       if (from === undefined) {
         // No revision: the current objects as ADDED, then changes (as the API server does).
-        const listed = await store.list(kind.kind, { ...(namespace ? { namespace } : {}), ...(labelFilter ? { labelSelector: labelFilter } : {}) });
-        for (const o of listed.items) if (matchesFields(o, fields)) send('ADDED', o);
+        const listed = await store.list(kind.kind, namespace ? { namespace } : {});
+        for (const o of listed.items) if (selected(o)) send('ADDED', o);
         from = listed.revision;
       }
-      const matchesLabels = labelFilter ? new Set((await store.list(kind.kind, { labelSelector: labelFilter })).items.map(keyOf)) : undefined;
       for await (const ev of store.watch({ fromRevision: from, kinds: [kind.kind], signal: ac.signal })) {
-        if (namespace && ev.object.metadata.namespace !== namespace) continue;
-        if (!matchesFields(ev.object, fields)) continue;
-        if (matchesLabels) {
-          // Label changes move objects in and out of the selection; re-check against the store.
-          const now = (await store.list(kind.kind, { labelSelector: labelFilter! })).items.some((o) => keyOf(o) === keyOf(ev.object));
-          if (!now && ev.type !== 'DELETED') continue;
-        }
-        send(ev.type, ev.object);
+        // As the API server filters: an object that comes into the selection is ADDED, one that
+        // leaves it is DELETED.
+        const now = ev.type !== 'DELETED' && selected(ev.object);
+        const before = ev.type === 'ADDED' ? false : selected(ev.prevObject ?? (ev.type === 'DELETED' ? ev.object : undefined));
+        if (now) send(before ? ev.type : 'ADDED', ev.object);
+        else if (before) send('DELETED', ev.object);
       }
     } catch (err) {
       if (!ac.signal.aborted) {

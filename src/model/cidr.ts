@@ -68,3 +68,24 @@ export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 export function clusterDnsIp(serviceCidr: string): string {
   return numberToIp(parseCidr(serviceCidr, 'service CIDR').network + 10);
 }
+
+/** The netmask of a prefix length as a number (0 for /0: a 32-bit shift would be no shift). */
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/**
+ * Parses an address block as NetworkPolicy `ipBlock` takes it: `a.b.c.d/n` with 0 ≤ n ≤ 32,
+ * host bits allowed (as the API server's parser) and dropped. Undefined when it is not one.
+ */
+export function parseIpBlock(text: string): Ipv4Cidr | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text);
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) return undefined;
+  const prefix = Number(m[2]);
+  return { network: (ipToNumber(m[1]!) & maskOf(prefix)) >>> 0, prefix };
+}
+
+/** True when `inner` is a strict subset of `outer`. */
+export function strictlyWithin(inner: Ipv4Cidr, outer: Ipv4Cidr): boolean {
+  return inner.prefix > outer.prefix && ((inner.network & maskOf(outer.prefix)) >>> 0) === outer.network;
+}

@@ -14,7 +14,7 @@ import {
   validateLabelValue,
   validatePortName,
 } from '../model/names.js';
-import { ipToNumber, isIpv4 } from '../model/cidr.js';
+import { isIpv4, parseIpBlock, strictlyWithin } from '../model/cidr.js';
 import { parseQuantity } from '../model/quantity.js';
 import { matchesSelector } from '../model/selectors.js';
 import type {
@@ -678,15 +678,6 @@ function checkClusterIp(p: Problems, spec: Service['spec']): void {
   }
 }
 
-/** `a.b.c.d/n` with 0 ≤ n ≤ 32 (host bits allowed, as the API server's parser). */
-function parseBlock(text: string): { net: number; prefix: number } | undefined {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text);
-  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) return undefined;
-  const prefix = Number(m[2]);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return { net: (ipToNumber(m[1]!) & mask) >>> 0, prefix };
-}
-
 function checkNetworkPolicy(p: Problems, np: NetworkPolicy): void {
   const spec = np.spec;
   checkSelector(p, 'spec.podSelector', spec.podSelector);
@@ -695,15 +686,12 @@ function checkNetworkPolicy(p: Problems, np: NetworkPolicy): void {
       const pat = `${at}[${i}]`;
       if (peer.ipBlock) {
         if (peer.podSelector || peer.namespaceSelector) p.forbidden(`${pat}.ipBlock`, 'may not be combined with `podSelector` or `namespaceSelector`');
-        const block = parseBlock(peer.ipBlock.cidr);
+        const block = parseIpBlock(peer.ipBlock.cidr);
         if (!block) p.invalid(`${pat}.ipBlock.cidr`, peer.ipBlock.cidr, 'must be an IPv4 CIDR a.b.c.d/n');
         peer.ipBlock.except?.forEach((e, j) => {
-          const ex = parseBlock(e);
+          const ex = parseIpBlock(e);
           if (!ex) p.invalid(`${pat}.ipBlock.except[${j}]`, e, 'must be an IPv4 CIDR a.b.c.d/n');
-          else if (block) {
-            const mask = block.prefix === 0 ? 0 : (0xffffffff << (32 - block.prefix)) >>> 0;
-            if (ex.prefix <= block.prefix || ((ex.net & mask) >>> 0) !== block.net) p.invalid(`${pat}.ipBlock.except[${j}]`, e, `must be a strict subset of ${peer.ipBlock!.cidr}`);
-          }
+          else if (block && !strictlyWithin(ex, block)) p.invalid(`${pat}.ipBlock.except[${j}]`, e, `must be a strict subset of ${peer.ipBlock!.cidr}`);
         });
       } else if (!peer.podSelector && !peer.namespaceSelector) {
         p.required(pat, 'one of `podSelector`, `namespaceSelector` or `ipBlock`');

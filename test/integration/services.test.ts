@@ -22,6 +22,7 @@ import { execTool } from '../../src/node/network/exec.js';
 import { policyPrefix } from '../../src/node/policy/enforcer.js';
 import { proxyPrefix } from '../../src/node/proxy/proxier.js';
 import { gatewayOf, parseCidr } from '../../src/model/cidr.js';
+import { sleeperDeployment } from '../helpers/e2e-manifests.js';
 import { E2E_IMAGE, createWorld, e2ePrerequisites, httpGet, isReady, podsWith, readIpForward, sendPushWebhook, startInProcess, syncStatus, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
 
 const NODE_PORT = randomInt(30000, 32768);
@@ -124,26 +125,7 @@ spec:
       image: ${E2E_IMAGE}
       command: ["sleep", "3600"]
 `,
-  'client.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: client
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: client
-  template:
-    metadata:
-      labels:
-        app: client
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: main
-          image: ${E2E_IMAGE}
-          command: ["sleep", "3600"]
-`,
+  'client.yaml': sleeperDeployment('client', 1, { graceSeconds: 0 }),
 };
 
 const INGRESS = `apiVersion: networking.k8s.io/v1

@@ -103,7 +103,7 @@ export class ClusterDnsServer {
   answer(query: Packet): Buffer | undefined {
     const q = query.questions?.[0];
     const base = { id: query.id, type: 'response' as const, flags: 0, questions: query.questions };
-    if (!q) return dnsPacket.encode({ ...base, flags: dnsPacket.RECURSION_DESIRED | 1 /* FORMERR */ });
+    if (!q) return dnsPacket.encode({ ...base, flags: dnsPacket.RECURSION_AVAILABLE | 1 /* FORMERR */ });
     const found = lookup(this.opts.view, q.name, q.type, this.opts.domain);
     if ('forward' in found) return undefined;
     const rd = (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED;

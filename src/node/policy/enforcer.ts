@@ -4,16 +4,15 @@
  * {@link ChainSync} writes only when the rules differ). Rules stay across a restart and go with
  * `gantry down` ({@link removePolicyRules}).
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { Namespace, NetworkPolicy, Pod } from '../../model/types.js';
-import { ChainSync, removeChains, type Jump } from '../proxy/netfilter.js';
+import { chainPrefix, ChainSync, removeChains, type Jump } from '../proxy/netfilter.js';
 import type { StoreServiceView } from '../proxy/source.js';
 import { renderPolicyRules } from './rules.js';
 
 /** The chain prefix of a node network's policy rules (7 characters). */
 export function policyPrefix(networkName: string): string {
-  return `GP${createHash('sha256').update(networkName).digest('hex').slice(0, 5)}`;
+  return chainPrefix('GP', networkName);
 }
 
 function jumps(prefix: string): Jump[] {
@@ -53,7 +52,7 @@ export class PolicyEnforcer {
   }
 
   async start(): Promise<void> {
-    this.view.onChange(() => this.sync.requestSync());
+    this.view.onChange(() => this.sync.requestSync(), ['Pod', 'Namespace', 'NetworkPolicy']);
     await this.sync.start();
   }
 

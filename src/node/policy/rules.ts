@@ -23,10 +23,9 @@
  * Not policed: traffic between a pod and its own node (probes, the cluster DNS, node ports on
  * the node's address), as most CNI plugins leave it.
  */
-import { createHash } from 'node:crypto';
 import { matchesSelector } from '../../model/selectors.js';
 import type { Namespace, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Pod } from '../../model/types.js';
-import { restoreInput } from '../proxy/netfilter.js';
+import { chainHash, restoreInput } from '../proxy/netfilter.js';
 
 /** The mark bit "a rule allows this packet" (kept clear of kube-proxy's 0x4000 and 0x8000). */
 export const ALLOW_MARK = '0x10000';
@@ -44,8 +43,6 @@ export interface PolicyInput {
 export function policyTypes(np: NetworkPolicy): ('Ingress' | 'Egress')[] {
   return np.spec.policyTypes ?? ['Ingress', ...(np.spec.egress !== undefined ? (['Egress'] as const) : [])];
 }
-
-const hash = (t: string): string => createHash('sha256').update(t).digest('base64url').replace(/[-_]/g, 'x').slice(0, 14).toUpperCase();
 
 /** Pods that have an address on the pod network and are not finished. */
 function networked(p: Pod): boolean {
@@ -99,7 +96,7 @@ export function renderPolicyRules(input: PolicyInput, existing: readonly string[
     for (const dir of ['Ingress', 'Egress'] as const) {
       const applying = selecting.filter((np) => policyTypes(np).includes(dir));
       if (applying.length === 0) continue;
-      const chain = `${input.prefix}-${dir === 'Ingress' ? 'I' : 'O'}${hash(`${pod.metadata.uid ?? pod.metadata.name}`)}`;
+      const chain = `${input.prefix}-${dir === 'Ingress' ? 'I' : 'O'}${chainHash(`${pod.metadata.uid ?? pod.metadata.name}`)}`;
       chains.push(chain);
       rules.push(['-A', fwd, dir === 'Ingress' ? '-d' : '-s', `${ip}/32`, '-m', 'comment', '--comment', `"${ns}/${pod.metadata.name} ${dir.toLowerCase()}"`, '-j', chain]);
       rules.push(['-A', chain, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN']);
@@ -118,7 +115,7 @@ export function renderPolicyRules(input: PolicyInput, existing: readonly string[
                 rules.push(['-A', chain, ...match, ...mark]);
                 continue;
               }
-              const block = `${input.prefix}-B${hash(`${chain}|${np.metadata.name}|${i}|${src.cidr}|${ports.join(' ')}`)}`;
+              const block = `${input.prefix}-B${chainHash(`${chain}|${np.metadata.name}|${i}|${src.cidr}|${ports.join(' ')}`)}`;
               if (!chains.includes(block)) {
                 chains.push(block);
                 for (const ex of src.except) rules.push(['-A', block, peerFlag, ex, '-j', 'RETURN']);

@@ -6,9 +6,23 @@
  * longer wanted, then makes sure the built-in chains jump into it. Syncs never overlap; changes
  * during one cause exactly one more; a failed sync is retried after a second.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import { execTool, mustExec } from '../network/exec.js';
 import { parseIptables } from '../network/iptables.js';
+
+/**
+ * A prefix of chain names for one node network (7 characters): `tag` (two letters: `GS` for
+ * Services, `GP` for policies) and a hash of the network's name.
+ */
+export function chainPrefix(tag: string, networkName: string): string {
+  return `${tag}${createHash('sha256').update(networkName).digest('hex').slice(0, 5)}`;
+}
+
+/** 14 characters naming a chain for `text` (a prefix and a letter before it stay within 28). */
+export function chainHash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').replace(/[-_]/g, 'x').slice(0, 14).toUpperCase();
+}
 
 /** One table's restore input and the chains it declares. */
 export interface RenderedTable {

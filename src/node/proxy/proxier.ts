@@ -8,16 +8,15 @@
  * next start replaces them with equal ones. {@link removeProxyRules} (`gantry down`) takes them
  * away.
  */
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../../log.js';
-import { ChainSync, removeChains, type Jump } from './netfilter.js';
+import { chainPrefix, ChainSync, removeChains, type Jump } from './netfilter.js';
 import { renderRules, servicePorts, topChains, type ProxyServicePort } from './rules.js';
 import type { ServiceView } from './source.js';
 
 /** The chain prefix of a node network (7 characters). */
 export function proxyPrefix(networkName: string): string {
-  return `GS${createHash('sha256').update(networkName).digest('hex').slice(0, 5)}`;
+  return chainPrefix('GS', networkName);
 }
 
 /** Options of {@link ServiceProxy}. */
@@ -87,7 +86,7 @@ export class ServiceProxy {
   /** Programs the rules once, then follows the view. */
   async start(): Promise<void> {
     await ensureBridgeNetfilter(this.opts.logger);
-    this.opts.view.onChange(() => this.sync.requestSync());
+    this.opts.view.onChange(() => this.sync.requestSync(), ['Service', 'Endpoints']);
     await this.sync.start();
   }
 

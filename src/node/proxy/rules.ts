@@ -26,9 +26,8 @@
  * are no longer wanted are deleted in the same input: one `iptables-restore --noflush` per table
  * replaces the rules atomically, with no moment where a Service does not route.
  */
-import { createHash } from 'node:crypto';
 import type { Endpoints, Service } from '../../model/types.js';
-import { restoreInput } from './netfilter.js';
+import { chainHash, restoreInput } from './netfilter.js';
 
 /** The mark bit that asks for masquerade (kube-proxy's). */
 export const MASQ_MARK = '0x4000';
@@ -115,10 +114,6 @@ export function servicePorts(services: readonly Service[], endpoints: readonly E
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function short(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').replace(/[-_]/g, 'x').slice(0, 14).toUpperCase();
-}
-
 function comment(text: string): string[] {
   // iptables-restore reads double-quoted words; a Service id has no quotes.
   return ['-m', 'comment', '--comment', `"${text}"`];
@@ -144,7 +139,7 @@ export function renderRules(ports: readonly ProxyServicePort[], opts: RuleOption
   const proto = (p: ProxyServicePort): string[] => ['-p', p.protocol.toLowerCase(), '-m', p.protocol.toLowerCase()];
   const nodePortRules: string[][] = [];
   for (const p of ports) {
-    const h = short(p.id);
+    const h = chainHash(p.id);
     if (p.endpoints.length === 0) {
       filter.push(['-A', top.reject, '-d', `${p.clusterIp}/32`, ...proto(p), '--dport', String(p.port), ...comment(`${p.id} has no endpoints`), '-j', 'REJECT']);
       if (p.nodePort) filter.push(['-A', top.reject, '-m', 'addrtype', '--dst-type', 'LOCAL', ...proto(p), '--dport', String(p.nodePort), ...comment(`${p.id} node port has no endpoints`), '-j', 'REJECT']);
@@ -154,7 +149,7 @@ export function renderRules(ports: readonly ProxyServicePort[], opts: RuleOption
     natChains.push(svcChain);
     nat.push(['-A', top.services, '-d', `${p.clusterIp}/32`, ...proto(p), '--dport', String(p.port), ...comment(`${p.id} cluster IP`), '-j', svcChain]);
     nat.push(['-A', svcChain, '!', '-s', opts.podCidr, ...masq]);
-    const epChains = p.endpoints.map((e) => `${opts.prefix}-E${short(`${p.id}>${e.ip}:${e.port}`)}`);
+    const epChains = p.endpoints.map((e) => `${opts.prefix}-E${chainHash(`${p.id}>${e.ip}:${e.port}`)}`);
     p.endpoints.forEach((e, i) => {
       const chain = epChains[i]!;
       natChains.push(chain);

@@ -16,8 +16,8 @@ export interface ServiceView {
   service(namespace: string, name: string): Service | undefined;
   /** The Endpoints `name` in `namespace`. */
   endpointsOf(namespace: string, name: string): Endpoints | undefined;
-  /** Adds a listener called after each batch of changes. */
-  onChange(fn: () => void): void;
+  /** Adds a listener called after each change of one of `kinds` (all the view follows when omitted). */
+  onChange(fn: () => void, kinds?: readonly string[]): void;
 }
 
 /** Options of {@link StoreServiceView}. */
@@ -37,7 +37,7 @@ export class StoreServiceView implements ServiceView {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly kinds: string[];
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: { fn: () => void; kinds?: readonly string[] }[] = [];
   private maps = new Map<string, Map<string, KubeObject>>();
   private abort = new AbortController();
   private loop?: Promise<void>;
@@ -46,11 +46,11 @@ export class StoreServiceView implements ServiceView {
     this.store = opts.store;
     this.log = opts.logger;
     this.kinds = ['Service', 'Endpoints', ...(opts.extraKinds ?? [])];
-    if (opts.onChange) this.listeners.push(opts.onChange);
+    if (opts.onChange) this.listeners.push({ fn: opts.onChange });
   }
 
-  onChange(fn: () => void): void {
-    this.listeners.push(fn);
+  onChange(fn: () => void, kinds?: readonly string[]): void {
+    this.listeners.push({ fn, ...(kinds ? { kinds } : {}) });
   }
 
   /** Lists, then follows the watch in the background. */
@@ -95,10 +95,12 @@ export class StoreServiceView implements ServiceView {
     return Math.min(...lists.map((l) => l.revision));
   }
 
-  private changed(): void {
-    for (const fn of this.listeners) {
+  /** Calls the listeners of `kind` (every listener after a relist). */
+  private changed(kind?: string): void {
+    for (const l of this.listeners) {
+      if (kind && l.kinds && !l.kinds.includes(kind)) continue;
       try {
-        fn();
+        l.fn();
       } catch (err) {
         this.log.warn({ err }, 'service view listener failed');
       }
@@ -115,7 +117,7 @@ export class StoreServiceView implements ServiceView {
           if (!map) continue;
           if (ev.type === 'DELETED') map.delete(key(ev.object));
           else map.set(key(ev.object), ev.object);
-          this.changed();
+          this.changed(ev.object.kind);
         }
       } catch (err) {
         if (this.abort.signal.aborted) return;
