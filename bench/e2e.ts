@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pkiPaths } from '../src/api/auth/pki.js';
 import type { Pod } from '../src/model/types.js';
 import type { Store } from '../src/store/types.js';
 import {
@@ -81,14 +82,14 @@ async function pushToRunning(world: World): Promise<number[]> {
       const name = `burst-${i}`;
       if (previous) {
         const commit = await world.push({ [`${previous}.yaml`]: null }, `remove ${previous}`);
-        await sendPushWebhook(g.apiUrl, commit);
+        await sendPushWebhook(g, commit);
         const gone = previous;
         await waitFor(`${gone} removed`, async () => (await podsWith(g.store, { app: gone })).length === 0, { timeoutMs: 60_000 });
         await settled(g.containerdAddress);
       }
       const commit = await world.push({ [`${name}.yaml`]: sleeperDeployment(name, PODS_PER_RUN) }, `add ${name}`);
       const t0 = performance.now();
-      const status = await sendPushWebhook(g.apiUrl, commit);
+      const status = await sendPushWebhook(g, commit);
       if (status !== 202) throw new Error(`webhook answered ${status}`);
       await waitRunning(g.store, name, PODS_PER_RUN, 60_000);
       // Run 0 warms up (first pod network, first sync of a new file layout).
@@ -122,7 +123,7 @@ async function pushBesideTerminating(world: World): Promise<{ times: number[]; s
       const old = `old-${i}`;
       const name = `fresh-${i}`;
       const setup = await world.push({ [`${old}.yaml`]: sleeperDeployment(old, TERMINATING, { graceSeconds: 30 }) }, `add ${old}`);
-      await sendPushWebhook(g.apiUrl, setup);
+      await sendPushWebhook(g, setup);
       await waitRunning(g.store, old, TERMINATING, 60_000);
       // Untimed: the old revision runs a while before the next push, as in use; right after 20
       // starts the audit recorder and the status writes still have a backlog, which the other
@@ -130,7 +131,7 @@ async function pushBesideTerminating(world: World): Promise<{ times: number[]; s
       await sleep(3000);
       const commit = await world.push({ [`${old}.yaml`]: null, [`${name}.yaml`]: sleeperDeployment(name, PODS_PER_RUN) }, `replace ${old} by ${name}`);
       const t0 = performance.now();
-      const status = await sendPushWebhook(g.apiUrl, commit);
+      const status = await sendPushWebhook(g, commit);
       if (status !== 202) throw new Error(`webhook answered ${status}`);
       await waitRunning(g.store, name, PODS_PER_RUN, 60_000);
       const elapsed = performance.now() - t0;
@@ -143,7 +144,7 @@ async function pushBesideTerminating(world: World): Promise<{ times: number[]; s
       await waitFor(`${old} terminating`, async () => (await podsWith(g.store, { app: old })).every((p) => p.metadata.deletionTimestamp), { timeoutMs: 30_000 });
       for (const p of await podsWith(g.store, { app: old })) await g.store.delete({ kind: 'Pod', namespace: 'default', name: p.metadata.name }).catch(() => undefined);
       const removed = await world.push({ [`${name}.yaml`]: null }, `remove ${name}`);
-      await sendPushWebhook(g.apiUrl, removed);
+      await sendPushWebhook(g, removed);
       await waitFor(`${name} removed`, async () => (await podsWith(g.store, { app: name })).length === 0 && (await podsWith(g.store, { app: old })).length === 0, { timeoutMs: 60_000 });
       await settled(g.containerdAddress);
     }
@@ -193,7 +194,7 @@ async function rssWith100Pods(world: World): Promise<Record<string, number>> {
       child.stderr.on('data', (d: Buffer) => {
         out += d.toString();
         stderr = out;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
+        const m = /API listening on (https?:\/\/\S+)/.exec(out);
         if (m && /watching for changes/.test(out)) {
           clearTimeout(timer);
           resolve(m[1]!);
@@ -204,7 +205,7 @@ async function rssWith100Pods(world: World): Promise<Record<string, number>> {
     const idle = await vmRssMb(child.pid!);
     store = openReadonlyStore(dataDir);
     const commit = await world.push({ 'many.yaml': sleeperDeployment('many', RSS_PODS) }, `add ${RSS_PODS} pods`);
-    await sendPushWebhook(apiUrl, commit);
+    await sendPushWebhook({ apiUrl, ca: await readFile(pkiPaths(dataDir).caCert, 'utf8') }, commit);
     const t0 = performance.now();
     await waitRunning(store, 'many', RSS_PODS, 300_000);
     const startSeconds = (performance.now() - t0) / 1000;

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { startAuditFeed } from './audit/feed.js';
 import { openRecorder } from './audit/recorder.js';
 import type { Recorder } from './audit/types.js';
-import { createApiServer } from './api/server.js';
+import { prepareApiSecurity, writeAdminKubeconfig } from './api/auth/index.js';
+import { createApiServer, WEBHOOK_PATH } from './api/server.js';
 import { Metrics } from './api/metrics.js';
 import { dataPaths, type GantryConfig } from './config.js';
 import { errorMessage, GantryError } from './errors.js';
@@ -44,8 +45,12 @@ export interface RunningGantry {
   store: Store;
   recorder?: Recorder;
   sync?: SyncLoop;
-  /** Base URL of the API, when it runs. */
+  /** Base URL of the API, when it runs (https unless plain HTTP was asked for). */
   apiUrl?: string;
+  /** `<data-dir>/kubeconfig`: the API's address, CA and admin token, when the API runs. */
+  kubeconfig?: string;
+  /** The API's CA certificate (PEM), when it serves HTTPS. */
+  ca?: string;
   /** The local node, when the agent runs. */
   node?: LocalNode;
   /** Where the ingress controller listens, when it runs. */
@@ -81,6 +86,10 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   // A malformed --listen is refused before anything is opened or started.
   const listen = components.api ? splitListen(config.listen) : undefined;
   mkdirSync(config.dataDir, { recursive: true });
+  // Certificates and tokens before anything starts: plain HTTP on a public address is refused here.
+  const security = listen
+    ? await prepareApiSecurity({ dataDir: config.dataDir, listenHost: listen[0], insecureHttp: config.insecureHttp, tlsSans: config.tlsSans })
+    : undefined;
   const ac = new AbortController();
   const background: Promise<unknown>[] = [];
 
@@ -109,6 +118,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   };
 
   let apiUrl: string | undefined;
+  let kubeconfig: string | undefined;
   try {
     progress(`store ready (${paths.store}, revision ${await store.revision()})`);
 
@@ -175,12 +185,16 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     }
 
     if (listen) {
-      api = createApiServer({ store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo });
+      api = createApiServer({
+        store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
+        tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
+      });
       const [host, port] = listen;
       await api.listen({ host, port });
       const addr = api.server.address() as AddressInfo;
-      apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-      progress(`API and webhook listening on ${apiUrl} (POST ${apiUrl}/api/v1/webhook)`);
+      apiUrl = `${security!.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      kubeconfig = await writeAdminKubeconfig(config.dataDir, security!, clientUrl(apiUrl));
+      progress(`API listening on ${apiUrl} (kubectl --kubeconfig ${kubeconfig}); push webhook: POST ${apiUrl}${WEBHOOK_PATH}`);
     }
 
     if (components.controllers) {
@@ -220,6 +234,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     recorder,
     sync,
     apiUrl,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(security?.tls ? { ca: security.tls.ca } : {}),
     node,
     ...(ingress ? { ingress: ingress.addresses } : {}),
     startPolling() {
@@ -241,6 +257,11 @@ function listenOrOff(value: string, flag: string): [string, number] | undefined 
   } catch {
     throw new GantryError('InvalidArgument', `${flag}: "${value}" is not host:port or off`);
   }
+}
+
+/** The URL clients use: a server listening on every interface is reached on loopback. */
+function clientUrl(url: string): string {
+  return url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
 }
 
 /** "127.0.0.1:7480" → ["127.0.0.1", 7480]; ":7480" listens on all interfaces. */

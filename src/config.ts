@@ -24,6 +24,13 @@ export interface GantryConfig {
   intervalMs: number;
   /** host:port the API (and webhook) listens on. */
   listen: string;
+  /**
+   * Serve the API over plain HTTP instead of HTTPS. Only for a loopback `listen`: tokens would
+   * cross the network in the clear otherwise.
+   */
+  insecureHttp?: boolean;
+  /** Extra names (DNS or IP) the API's serving certificate covers, for clients reaching it by another address. */
+  tlsSans?: string[];
   webhookSecret?: string;
   /** containerd socket to use; a private containerd is started when absent. */
   containerdSocket?: string;
@@ -99,5 +106,7 @@ export function dataPaths(dataDir: string) {
     containerd: join(dataDir, 'containerd'),
     images: join(dataDir, 'images'),
     logs: join(dataDir, 'logs'),
+    kubeconfig: join(dataDir, 'kubeconfig'),
+    tokens: join(dataDir, 'tokens.json'),
   };
 }

@@ -20,8 +20,20 @@ import type { Store } from '../store/types.js';
 /** The Kubernetes version gantry's API answers to (the kinds and fields it follows). */
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-gantry' };
 
-/** Kinds served at Kubernetes paths (gantry's own Sync is not one). */
-const served = KINDS.filter((k) => k.apiVersion !== 'gantry.dev/v1');
+/** Kinds served at Kubernetes paths; gantry's own Sync in its group gantry.dev/v1 (`kubectl get syncs`). */
+const served = KINDS;
+
+/** How often a watch that allows bookmarks gets one, as the API server does (about a minute). */
+const BOOKMARK_INTERVAL_MS = 60_000;
+
+/** Options of {@link kubeApi}. */
+export interface KubeApiOptions {
+  store: Store;
+  /** The repo gantry follows, named when a write is refused. */
+  repo?: string;
+  /** Interval of watch bookmarks; default a minute. */
+  bookmarkIntervalMs?: number;
+}
 
 function groupOf(k: KindInfo): { group: string; version: string } {
   const i = k.apiVersion.indexOf('/');
@@ -85,6 +97,7 @@ interface ListQuery {
   watch?: string;
   resourceVersion?: string;
   allowWatchBookmarks?: string;
+  sendInitialEvents?: string;
   timeoutSeconds?: string;
 }
 
@@ -131,11 +144,11 @@ function toTable(kind: KindInfo, objects: KubeObject[], meta: Record<string, unk
 }
 
 /** The Kubernetes routes, as a fastify plugin (its own scope: the patch body parsers stay in it). */
-export function kubeApi(opts: { store: Store; repo?: string }): (app: FastifyInstance) => Promise<void> {
+export function kubeApi(opts: KubeApiOptions): (app: FastifyInstance) => Promise<void> {
   return async (app) => registerKubeRoutes(app, opts);
 }
 
-function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: string }): void {
+function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
   const { store } = opts;
   // kubectl's patch and apply bodies: read (and ignored) so that the write gets its 405, not a 415.
   app.addContentTypeParser(['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json', 'application/apply-patch+yaml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -234,14 +247,26 @@ function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: s
     reply.raw.flushHeaders();
     const send = (type: string, object: unknown) => reply.raw.write(`${JSON.stringify({ type, object })}\n`);
     const selected = (o: KubeObject | undefined): boolean => !!o && (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fields) && matchesRequirements(labels, o.metadata.labels);
+    const bookmarks = req.query.allowWatchBookmarks === 'true' || req.query.allowWatchBookmarks === '1';
+    const initialEvents = req.query.sendInitialEvents === 'true';
+    // The revision the client has seen everything up to: what a bookmark tells it to resume from.
+    let seen = from ?? 0;
+    const bookmark = (annotations?: Record<string, string>): void => {
+      send('BOOKMARK', { kind: kind.kind, apiVersion: kind.apiVersion, metadata: { resourceVersion: String(seen), ...(annotations ? { annotations } : {}) } });
+    };
+    const ticker = bookmarks ? setInterval(() => bookmark(), opts.bookmarkIntervalMs ?? BOOKMARK_INTERVAL_MS) : undefined;
     try {
-      if (from === undefined) {
-        // No revision: the current objects as ADDED, then changes (as the API server does).
+      if (from === undefined || initialEvents) {
+        // No revision (or streaming list): the current objects as ADDED, then changes, as the API server does.
         const listed = await store.list(kind.kind, namespace ? { namespace } : {});
         for (const o of listed.items) if (selected(o)) send('ADDED', o);
         from = listed.revision;
+        seen = from;
+        // client-go's streaming list waits for this bookmark to know the initial state is complete.
+        if (initialEvents && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
       }
       for await (const ev of store.watch({ fromRevision: from, kinds: [kind.kind], signal: ac.signal })) {
+        seen = Math.max(seen, Number(ev.object.metadata.resourceVersion ?? seen));
         // As the API server filters: an object that comes into the selection is ADDED, one that
         // leaves it is DELETED.
         const now = ev.type !== 'DELETED' && selected(ev.object);
@@ -256,6 +281,7 @@ function registerKubeRoutes(app: FastifyInstance, opts: { store: Store; repo?: s
       }
     }
     if (timer) clearTimeout(timer);
+    if (ticker) clearInterval(ticker);
     reply.raw.end();
   };
 

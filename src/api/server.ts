@@ -5,7 +5,7 @@
  * fastify was chosen over node:http for its routing, schema-free JSON handling and hooks, and
  * over express for its speed and first-class TypeScript types.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
@@ -14,6 +14,7 @@ import type { Store } from '../store/types.js';
 import type { SyncLoop } from '../sync/loop.js';
 import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
+import { installGuard, type TokenFile } from './auth/index.js';
 import { kubeApi } from './kube.js';
 import { Metrics } from './metrics.js';
 
@@ -30,13 +31,28 @@ export interface ApiServerOptions {
   metrics?: Metrics;
   /** The repo gantry follows, as shown to users (named when a Kubernetes write is refused). */
   repo?: string;
+  /**
+   * Bearer tokens every route but `/healthz` and the webhook requires. `gantry up` always
+   * passes them; a server built without them (unit tests) serves anyone.
+   */
+  tokens?: TokenFile;
+  /** Serve HTTPS with this serving certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
+
+/** Where gantry's own routes live: a group of its own, out of Kubernetes' path space. */
+export const GANTRY_API = '/apis/gantry.dev/v1';
+/** The push webhook's path. */
+export const WEBHOOK_PATH = `${GANTRY_API}/webhook`;
 
 /** Builds the server; the caller listens. */
 export function createApiServer(opts: ApiServerOptions) {
   const { store, logger } = opts;
   const metrics = opts.metrics ?? new Metrics();
-  const app = Fastify({ loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20 });
+  const base = { loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20 };
+  // One type for both: fastify's https overload only differs in the raw server it hands out.
+  const app = (opts.tls ? Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
+  if (opts.tokens) installGuard(app, opts.tokens);
 
   app.setErrorHandler((err, _req, reply) => {
     if (isGantryError(err)) {
@@ -55,13 +71,13 @@ export function createApiServer(opts: ApiServerOptions) {
     return metrics.render();
   });
 
-  app.get('/api/v1/status', async () => {
+  app.get(`${GANTRY_API}/status`, async () => {
     const sync = await store.get({ kind: 'Sync', name: SYNC_NAME });
     return { sync: sync ?? null, revision: await store.revision() };
   });
 
   app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string } }>(
-    '/api/v1/objects/:kind',
+    `${GANTRY_API}/objects/:kind`,
     async (req) => {
       const kind = kindOrThrow(req.params.kind);
       return store.list(kind, { namespace: req.query.namespace, labelSelector: req.query.labelSelector });
@@ -76,20 +92,23 @@ export function createApiServer(opts: ApiServerOptions) {
     }
     return obj;
   };
-  app.get<{ Params: { kind: string; name: string } }>('/api/v1/objects/:kind/:name', async (req, reply) =>
+  app.get<{ Params: { kind: string; name: string } }>(`${GANTRY_API}/objects/:kind/:name`, async (req, reply) =>
     getOne(req.params.kind, req.params.name, undefined, reply));
-  app.get<{ Params: { kind: string; namespace: string; name: string } }>('/api/v1/objects/:kind/:namespace/:name', async (req, reply) =>
+  app.get<{ Params: { kind: string; namespace: string; name: string } }>(`${GANTRY_API}/objects/:kind/:namespace/:name`, async (req, reply) =>
     getOne(req.params.kind, req.params.name, req.params.namespace, reply));
 
   // Watch as newline-delimited JSON; ends when the client goes away.
-  app.get<{ Querystring: { fromRevision?: string; kinds?: string } }>('/api/v1/watch', async (req, reply) => {
+  app.get<{ Querystring: { fromRevision?: string; kinds?: string } }>(`${GANTRY_API}/watch`, async (req, reply) => {
     const ac = new AbortController();
     req.raw.on('close', () => ac.abort());
     const fromRevision = intParam('fromRevision', req.query.fromRevision);
     const kinds = req.query.kinds?.split(',').map(kindOrThrow);
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     try {
+      // A read-only token watching every kind sees no Secrets (asking for them by kind is refused).
+      const hidden = req.identity?.role === 'read-only' ? 'Secret' : undefined;
       for await (const ev of store.watch({ fromRevision, kinds, signal: ac.signal })) {
+        if (ev.object.kind === hidden) continue;
         reply.raw.write(`${JSON.stringify(ev)}\n`);
       }
     } catch (err) {
@@ -99,7 +118,7 @@ export function createApiServer(opts: ApiServerOptions) {
     return reply;
   });
 
-  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>('/api/v1/history', async (req, reply) => {
+  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
     if (!opts.recorder) {
       reply.code(404);
       return { code: 'NotFound', message: 'this server keeps no audit history' };
@@ -111,7 +130,7 @@ export function createApiServer(opts: ApiServerOptions) {
     });
   });
 
-  app.post('/api/v1/sync', async (_req, reply) => {
+  app.post(`${GANTRY_API}/sync`, async (_req, reply) => {
     if (!opts.sync) {
       reply.code(404);
       return { code: 'NotFound', message: 'this server runs no sync loop' };
@@ -124,7 +143,7 @@ export function createApiServer(opts: ApiServerOptions) {
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    scope.post('/api/v1/webhook', async (req, reply) => {
+    scope.post(WEBHOOK_PATH, async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const log = logger.child({ component: 'webhook', remote: req.ip });
       if (!opts.webhookSecret) {

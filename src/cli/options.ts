@@ -19,6 +19,8 @@ export interface SourceOptions extends DataDirOptions {
   path?: string;
   interval: string;
   listen: string;
+  insecureHttp?: boolean;
+  tlsSan?: string;
   webhookSecret?: string;
   containerdSocket?: string;
   imagesDir?: string;
@@ -49,6 +51,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--path <dir>', 'subdirectory of the repo holding the manifests').env('GANTRY_PATH'))
     .addOption(new Option('--interval <duration>', 'poll interval (0 disables polling)').env('GANTRY_INTERVAL').default('30s'))
     .addOption(new Option('--listen <host:port>', 'API and webhook address').env('GANTRY_LISTEN').default('127.0.0.1:7480'))
+    .addOption(new Option('--insecure-http', 'serve the API over plain HTTP (loopback --listen only; tokens are still required)').env('GANTRY_INSECURE_HTTP'))
+    .addOption(new Option('--tls-san <names>', 'comma-separated extra DNS names or IPs for the API\'s serving certificate').env('GANTRY_TLS_SAN'))
     .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
@@ -74,6 +78,8 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     auth: authFromEnv(),
     intervalMs: parseDuration(o.interval, '--interval'),
     listen: o.listen,
+    ...(o.insecureHttp ? { insecureHttp: true } : {}),
+    ...(o.tlsSan ? { tlsSans: o.tlsSan.split(',').map((n) => n.trim()).filter((n) => n !== '') } : {}),
     webhookSecret: o.webhookSecret,
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,

@@ -15,7 +15,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGantry, type RunningGantry } from '../../src/app.js';
+import { WEBHOOK_PATH } from '../../src/api/server.js';
 import type { GantryConfig } from '../../src/config.js';
+import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
+import { pkiPaths } from '../../src/api/auth/pki.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import type { Condition, Pod } from '../../src/model/types.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
@@ -25,6 +28,7 @@ import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { SYNC_NAME, type SyncObject } from '../../src/sync/status.js';
 import { agentPrerequisites } from '../fakes/node-agent-bed.js';
+import { apiRequest, type ApiTarget } from './api-client.js';
 import { makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer } from './git-http-server.js';
 
 /** The image the e2e manifests use (the sample app's name), and a second, distinct one for image changes. */
@@ -120,6 +124,11 @@ export interface InProcessGantry {
   store: Store;
   dataDir: string;
   apiUrl: string;
+  /** The API's CA (PEM) and the admin token: an {@link ApiTarget} for {@link apiRequest}. */
+  ca: string;
+  token: string;
+  /** `<data-dir>/kubeconfig`, for `kubectl --kubeconfig`. */
+  kubeconfig: string;
   containerdAddress: string;
   /** Stops gantry (pods keep running). */
   stop(): Promise<void>;
@@ -142,6 +151,9 @@ export async function startInProcess(world: World, opts: { dataDir?: string } = 
     store: gantry.store,
     dataDir,
     apiUrl: gantry.apiUrl!,
+    ca: gantry.ca!,
+    token: (await readKubeconfig(gantry.kubeconfig!)).token,
+    kubeconfig: gantry.kubeconfig!,
     containerdAddress: gantry.node!.containerdAddress,
     stop: () => gantry.stop(),
   };
@@ -152,6 +164,8 @@ export interface ChildGantry {
   child: ChildProcess;
   pid: number;
   apiUrl: string;
+  /** The API's CA (PEM). */
+  ca: string;
   /** The socket of the containerd it uses. */
   containerdAddress: string;
   /** Resolves with the exit code or signal. */
@@ -193,6 +207,7 @@ export async function startChild(world: World, dataDir: string): Promise<ChildGa
     child,
     pid: child.pid!,
     apiUrl,
+    ca: await readFile(pkiPaths(dataDir).caCert, 'utf8'),
     containerdAddress,
     exited,
     async kill(signal) {
@@ -203,21 +218,17 @@ export async function startChild(world: World, dataDir: string): Promise<ChildGa
 }
 
 /** POSTs a GitHub-signed push event for `commit` on main to gantry's webhook; resolves with the HTTP status. */
-export function sendPushWebhook(apiUrl: string, commit: string, secret = WEBHOOK_SECRET): Promise<number> {
+export async function sendPushWebhook(target: string | ApiTarget, commit: string, secret = WEBHOOK_SECRET): Promise<number> {
   const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { full_name: 'e2e/app' } }));
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${apiUrl}/api/v1/webhook`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': signature, 'Content-Length': body.length },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
+  // The webhook needs no token (its HMAC is the check), only trust in the server's certificate.
+  const to = typeof target === 'string' ? { apiUrl: target } : { apiUrl: target.apiUrl, ...(target.ca ? { ca: target.ca } : {}) };
+  const res = await apiRequest(to, WEBHOOK_PATH, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': signature },
+    body,
   });
+  return res.status;
 }
 
 /** Polls `fn` every `intervalMs` until it returns a value other than undefined/false; fails with `what` and the last value seen. */

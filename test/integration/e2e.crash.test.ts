@@ -74,7 +74,7 @@ describe('gantry killed with SIGKILL mid-rollout', function () {
 
     // Slow readiness makes the rollout take several seconds per pod, so the kill lands inside it.
     const commit = await world!.push({ 'web/deployment.yaml': webDeployment({ replicas: 4, version: 'v2', readinessDelay: 4 }) }, 'web: 4 replicas, v2');
-    assert.equal(await sendPushWebhook(child!.apiUrl, commit), 202);
+    assert.equal(await sendPushWebhook(child!, commit), 202);
     const mid = await waitFor('a new pod running but not Ready yet, old pods still there', async () => {
       const pods = await podsWith(s, { app: 'web' });
       const fresh = pods.filter((p) => owner(p) !== oldRs);

@@ -52,7 +52,7 @@ describe('gantry up end to end (real containerd, Git over smart HTTP, CNI)', fun
   /** Pushes `files`, announces the push with a signed webhook, and waits until the sync attempted it. */
   async function pushAndSync(files: Record<string, string | null>, message: string): Promise<string> {
     const commit = await world!.push(files, message);
-    assert.equal(await sendPushWebhook(g.apiUrl, commit), 202);
+    assert.equal(await sendPushWebhook(g, commit), 202);
     await waitAttempted(g.store, commit);
     return commit;
   }

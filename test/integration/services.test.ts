@@ -442,13 +442,13 @@ describe('Services: cluster IPs, cluster DNS and node ports', function () {
     };
     assert.equal(await fetchFrom(client!, dbUrl), 0, 'open before any policy');
     const commit = await world!.push({ 'policy.yaml': POLICIES }, 'db: only trusted pods');
-    assert.equal(await sendPushWebhook(g!.apiUrl, commit), 202);
+    assert.equal(await sendPushWebhook(g!, commit), 202);
     await waitFor('the client is shut out of db', async () => (await fetchFrom(client!, dbUrl)) !== 0, { timeoutMs: 20_000, intervalMs: 200 });
     assert.equal(await fetchFrom(trusted!, dbUrl), 0, 'the trusted pod is allowed on the named port');
     assert.equal(await fetchFrom(client!, `http://${api}/`), 0, 'api, which no policy selects, stays open');
     assert.ok(isReady((await ready('db', 1))[0]!), 'probes from the node still reach db');
     const removed = await world!.push({ 'policy.yaml': null }, 'db: open again');
-    await sendPushWebhook(g!.apiUrl, removed);
+    await sendPushWebhook(g!, removed);
     await waitFor('db open again', async () => (await fetchFrom(client!, dbUrl)) === 0, {
       timeoutMs: 20_000,
       intervalMs: 200,

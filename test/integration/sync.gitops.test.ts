@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { startGantry, type RunningGantry } from '../../src/app.js';
+import { WEBHOOK_PATH } from '../../src/api/server.js';
+import { apiRequest, type ApiResponse } from '../helpers/api-client.js';
 import { silentLogger } from '../../src/log.js';
 import type { ConfigMap, Deployment } from '../../src/model/types.js';
 import type { SyncObject } from '../../src/sync/status.js';
@@ -72,12 +74,12 @@ describe('GitOps core end to end: Git over smart HTTP → sync → store → aud
     await tmp.cleanup();
   });
 
-  async function githubPush(body: object, opts: { sign?: 'good' | 'forged' | 'none' } = {}): Promise<Response> {
+  async function githubPush(body: object, opts: { sign?: 'good' | 'forged' | 'none' } = {}): Promise<ApiResponse> {
     const raw = JSON.stringify(body);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-github-event': 'push' };
     const mac = createHmac('sha256', opts.sign === 'forged' ? 'wrong-secret' : secretKey).update(raw).digest('hex');
     if (opts.sign !== 'none') headers['x-hub-signature-256'] = `sha256=${mac}`;
-    return fetch(`${gantry!.apiUrl}/api/v1/webhook`, { method: 'POST', headers, body: raw });
+    return apiRequest({ apiUrl: gantry!.apiUrl!, ...(gantry!.ca ? { ca: gantry!.ca } : {}) }, WEBHOOK_PATH, { method: 'POST', headers, body: raw });
   }
 
   async function replicas(): Promise<number | undefined> {
@@ -122,7 +124,7 @@ describe('GitOps core end to end: Git over smart HTTP → sync → store → aud
     await gantry!.sync!.trigger('test');
     const res = await githubPush({ ref: 'refs/heads/feature', after: 'abc' });
     assert.equal(res.status, 202);
-    assert.match(((await res.json()) as { message: string }).message, /ignored: following main/);
+    assert.match(res.json<{ message: string }>().message, /ignored: following main/);
   });
 
   it('rejects a bad revision whole: nothing from it lands and the last good revision stays in force', async () => {

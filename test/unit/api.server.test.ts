@@ -16,11 +16,11 @@ describe('API server', () => {
   });
 
   const badRequests: Array<{ url: string; message: RegExp }> = [
-    { url: '/api/v1/objects/Widget', message: /unknown kind "Widget"/ },
-    { url: '/api/v1/watch?kinds=Pod,Widget', message: /unknown kind "Widget"/ },
-    { url: '/api/v1/watch?fromRevision=latest', message: /fromRevision: "latest" is not a non-negative integer/ },
-    { url: '/api/v1/history?limit=ten', message: /limit: "ten" is not a non-negative integer/ },
-    { url: '/api/v1/history?since=yesterday-ish', message: /since: "yesterday-ish" is not a date/ },
+    { url: '/apis/gantry.dev/v1/objects/Widget', message: /unknown kind "Widget"/ },
+    { url: '/apis/gantry.dev/v1/watch?kinds=Pod,Widget', message: /unknown kind "Widget"/ },
+    { url: '/apis/gantry.dev/v1/watch?fromRevision=latest', message: /fromRevision: "latest" is not a non-negative integer/ },
+    { url: '/apis/gantry.dev/v1/history?limit=ten', message: /limit: "ten" is not a non-negative integer/ },
+    { url: '/apis/gantry.dev/v1/history?since=yesterday-ish', message: /since: "yesterday-ish" is not a date/ },
   ];
   for (const c of badRequests) {
     it(`answers GET ${c.url} with 400 InvalidArgument naming the parameter`, async () => {
@@ -33,7 +33,7 @@ describe('API server', () => {
   }
 
   it('answers a well-formed history query with the recorder\'s entries', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/history?limit=5&since=2026-01-01T00:00:00Z' });
+    const res = await app.inject({ method: 'GET', url: '/apis/gantry.dev/v1/history?limit=5&since=2026-01-01T00:00:00Z' });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), []);
   });

@@ -1,0 +1,118 @@
+/**
+ * Who may call what: every route needs a bearer token except `/healthz` and the push webhook
+ * (which has its own HMAC). An admin token may do everything the API offers; a read-only token
+ * reads everything but Secrets, and may not exec into pods, forward their ports or trigger a
+ * sync — the same line Kubernetes' built-in `view` role draws.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { resolveKind } from '../../model/kinds.js';
+import type { Identity, TokenFile } from './tokens.js';
+
+/** Paths anyone may call. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/livez', '/readyz', '/apis/gantry.dev/v1/webhook']);
+
+/** What a request touches, as an authorizer sees it. */
+export interface RequestAttributes {
+  verb: string;
+  /** Kubernetes resource (plural), or gantry's kind for its own routes; '' for non-resource paths. */
+  resource: string;
+  subresource: string;
+  namespace: string;
+  group: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the guard: who is calling (absent on public paths and servers without auth). */
+    identity?: Identity;
+  }
+}
+
+/** Subresources that act inside a pod, which a read-only token may not use. */
+const ACTING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
+
+/**
+ * Reads a Kubernetes request path: `/api/v1/namespaces/ns/pods/name/log` → pods, log, ns.
+ * Watches and lists (`?watch=true`, no name) get the verbs kubectl's RBAC errors name.
+ */
+export function requestAttributes(method: string, url: string): RequestAttributes {
+  const [pathPart, query = ''] = url.split('?', 2) as [string, string?];
+  const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  const out: RequestAttributes = { verb: method.toLowerCase(), resource: '', subresource: '', namespace: '', group: '' };
+  let rest: string[];
+  if (parts[0] === 'api' && parts.length >= 2) rest = parts.slice(2);
+  else if (parts[0] === 'apis' && parts.length >= 3) {
+    out.group = parts[1]!;
+    rest = parts.slice(3);
+  } else return out;
+  if (out.group === 'gantry.dev') return gantryAttributes(method, rest, query, out);
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    out.namespace = rest[1]!;
+    rest = rest.slice(2);
+  }
+  out.resource = rest[0] ?? '';
+  const named = rest.length >= 2;
+  out.subresource = rest[2] ?? '';
+  const watching = /(^|&)watch=(true|1)(&|$)/.test(query);
+  const verbs: Record<string, string> = { GET: named ? 'get' : watching ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+  out.verb = verbs[method] ?? out.verb;
+  return out;
+}
+
+/** gantry's own routes: `objects/<Kind>/…` and `watch?kinds=…` name the kind they read. */
+function gantryAttributes(method: string, rest: string[], query: string, out: RequestAttributes): RequestAttributes {
+  out.verb = method === 'GET' ? 'get' : 'create';
+  // gantry's routes take kinds in any spelling kubectl accepts (Secret, secrets, …): normalise to the kind.
+  const kindName = (t: string): string => resolveKind(t)?.kind ?? t;
+  if (rest[0] === 'objects') out.resource = kindName(rest[1] ?? '');
+  else if (rest[0] === 'watch') {
+    const kinds = new URLSearchParams(query).get('kinds');
+    out.resource = kinds ? kinds.split(',').map(kindName).join(',') : '';
+    out.verb = 'watch';
+  } else out.resource = rest[0] ?? '';
+  return out;
+}
+
+/** Whether a read-only identity may make this request. */
+export function readOnlyAllows(a: RequestAttributes): boolean {
+  if (a.group === 'gantry.dev') {
+    if (a.verb === 'create') return false;
+    return !a.resource.split(',').includes('Secret');
+  }
+  if (a.resource === 'secrets') return false;
+  if (ACTING_SUBRESOURCES.has(a.subresource)) return false;
+  return ['get', 'list', 'watch'].includes(a.verb) || a.verb === 'options' || a.verb === 'head';
+}
+
+/** The Status a refused request gets, worded as the API server words it. */
+function forbiddenMessage(who: Identity, a: RequestAttributes): string {
+  const what = a.resource ? `resource "${a.resource}${a.subresource ? `/${a.subresource}` : ''}" in API group "${a.group}"${a.namespace ? ` in the namespace "${a.namespace}"` : ''}` : 'this path';
+  return `${a.resource || 'request'} is forbidden: User "${who.name}" (role ${who.role}) cannot ${a.verb} ${what}`;
+}
+
+function sendStatus(reply: FastifyReply, code: number, reason: string, message: string): FastifyReply {
+  return reply.code(code).type('application/json').send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
+
+/** The bearer token of a request: the Authorization header, as kubectl and client libraries send it. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+/** Installs the guard on every route of `app`. */
+export function installGuard(app: FastifyInstance, tokens: TokenFile): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const pathOnly = req.url.split('?', 1)[0]!;
+    if (PUBLIC_PATHS.has(pathOnly)) return;
+    const secret = bearerToken(req);
+    const who = secret ? tokens.authenticate(secret) : undefined;
+    if (!who) return sendStatus(reply, 401, 'Unauthorized', secret ? 'Unauthorized: the token is not one this server knows (revoked, or from another data directory)' : 'Unauthorized: a bearer token is required (see <data-dir>/kubeconfig, or gantry token create)');
+    req.identity = who;
+    if (who.role === 'admin') return;
+    const a = requestAttributes(req.method, req.url);
+    if (!readOnlyAllows(a)) return sendStatus(reply, 403, 'Forbidden', forbiddenMessage(who, a));
+  });
+}

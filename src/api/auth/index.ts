@@ -1,0 +1,70 @@
+/**
+ * The API's security at start: the certificates, the token file, and an admin token handed out
+ * through `<data-dir>/kubeconfig`.
+ */
+import { existsSync } from 'node:fs';
+import { dataPaths } from '../../config.js';
+import { GantryError } from '../../errors.js';
+import { readKubeconfig, writeKubeconfig } from './kubeconfig.js';
+import { ensureServingPki, servingNames, type ServingPki } from './pki.js';
+import { ADMIN_TOKEN_NAME, TokenFile } from './tokens.js';
+
+export { installGuard } from './guard.js';
+export { TokenFile, type Identity, type TokenRole } from './tokens.js';
+export { readKubeconfig, writeKubeconfig, type KubeconfigEntry } from './kubeconfig.js';
+
+/** What the API server needs to serve securely. */
+export interface ApiSecurity {
+  tokens: TokenFile;
+  /** Certificates for HTTPS; absent when serving plain HTTP (loopback opt-in). */
+  tls?: ServingPki;
+  /** The admin token's secret (kept only in the kubeconfig). */
+  adminToken: string;
+}
+
+/** Options of {@link prepareApiSecurity}. */
+export interface PrepareSecurityOptions {
+  dataDir: string;
+  /** The host the API listens on (its name goes into the serving certificate). */
+  listenHost: string;
+  insecureHttp?: boolean;
+  tlsSans?: readonly string[];
+}
+
+/** Whether `host` is a loopback address, where plain HTTP never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Makes (first start) or loads the CA, the serving certificate and the admin token.
+ * @throws GantryError InvalidArgument for plain HTTP on a non-loopback address.
+ */
+export async function prepareApiSecurity(o: PrepareSecurityOptions): Promise<ApiSecurity> {
+  if (o.insecureHttp && !isLoopbackHost(o.listenHost)) {
+    throw new GantryError('InvalidArgument', `--insecure-http: the API would listen on ${o.listenHost || 'every interface'} in plain HTTP, and tokens would cross the network in the clear; use it only with a loopback --listen (127.0.0.1:PORT), or drop it to serve HTTPS`, { field: 'insecureHttp' });
+  }
+  const paths = dataPaths(o.dataDir);
+  const tls = o.insecureHttp ? undefined : await ensureServingPki(o.dataDir, servingNames(o.listenHost, o.tlsSans));
+  const tokens = new TokenFile(paths.tokens);
+  const adminToken = await adminSecret(tokens, paths.kubeconfig);
+  return { tokens, ...(tls ? { tls } : {}), adminToken };
+}
+
+/** The admin token from the last kubeconfig when it still works, else a new one. */
+async function adminSecret(tokens: TokenFile, kubeconfig: string): Promise<string> {
+  if (existsSync(kubeconfig)) {
+    const previous = await readKubeconfig(kubeconfig).catch(() => undefined);
+    if (previous && tokens.authenticate(previous.token)?.role === 'admin') return previous.token;
+  }
+  // First start, or the kubeconfig was lost or its token revoked: a new admin token replaces the old.
+  await tokens.revoke(ADMIN_TOKEN_NAME);
+  return tokens.create(ADMIN_TOKEN_NAME, 'admin');
+}
+
+/** Writes `<data-dir>/kubeconfig` for the admin token and the server's address. */
+export async function writeAdminKubeconfig(dataDir: string, sec: ApiSecurity, server: string): Promise<string> {
+  const file = dataPaths(dataDir).kubeconfig;
+  await writeKubeconfig(file, { server, ...(sec.tls ? { ca: sec.tls.ca } : {}), token: sec.adminToken, user: ADMIN_TOKEN_NAME });
+  return file;
+}

@@ -1,0 +1,174 @@
+/**
+ * The API server's certificates: a CA made at first start in `<data-dir>/pki`, and a serving
+ * certificate it signs for the names clients use (localhost, the loopback addresses, this
+ * host's name, the address gantry listens on and any `--tls-san`). The CA stays for the life of
+ * the data directory, so a kubeconfig keeps working across restarts; the serving certificate is
+ * made again when the names it must cover change or it nears expiry.
+ *
+ * Keys are ECDSA P-256 (fast to make, accepted by kubectl and Node). @peculiar/x509 builds the
+ * certificates on Node's WebCrypto: Node can parse X.509 but not write it, and shelling out to
+ * openssl would make a binary a runtime dependency.
+ */
+import { webcrypto, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+// @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API first.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { GantryError } from '../../errors.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY = 24 * 3600 * 1000;
+/** The CA outlives any serving certificate it signs. */
+const CA_DAYS = 3650;
+const SERVING_DAYS = 365;
+/** A serving certificate this close to expiry is made again at start. */
+const RENEW_BEFORE_DAYS = 30;
+
+/** PEM texts the HTTPS server and its clients need. */
+export interface ServingPki {
+  /** The CA certificate (PEM): what a kubeconfig's certificate-authority-data holds. */
+  ca: string;
+  /** The serving certificate (PEM). */
+  cert: string;
+  /** The serving key (PEM, PKCS#8). */
+  key: string;
+}
+
+/** Where the PKI files of a data directory live. */
+export function pkiPaths(dataDir: string): { dir: string; caCert: string; caKey: string; cert: string; key: string } {
+  const dir = path.join(dataDir, 'pki');
+  return { dir, caCert: path.join(dir, 'ca.crt'), caKey: path.join(dir, 'ca.key'), cert: path.join(dir, 'apiserver.crt'), key: path.join(dir, 'apiserver.key') };
+}
+
+/** The names a serving certificate must cover: the defaults plus the listen host and extra SANs. */
+export function servingNames(listenHost: string | undefined, extra: readonly string[] = []): string[] {
+  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
+  if (listenHost && listenHost !== '0.0.0.0' && listenHost !== '::') names.add(listenHost);
+  for (const n of extra) if (n.trim()) names.add(n.trim());
+  return [...names];
+}
+
+/**
+ * Loads the CA and serving certificate of `dataDir`, making what is missing, or a new serving
+ * certificate when `names` are not all covered or it expires within 30 days.
+ */
+export async function ensureServingPki(dataDir: string, names: readonly string[]): Promise<ServingPki> {
+  const p = pkiPaths(dataDir);
+  await mkdir(p.dir, { recursive: true, mode: 0o700 });
+  const ca = existsSync(p.caCert) && existsSync(p.caKey) ? await loadCa(p.caCert, p.caKey) : await makeCa(p.caCert, p.caKey);
+  if (existsSync(p.cert) && existsSync(p.key)) {
+    const certPem = await readFile(p.cert, 'utf8');
+    if (covers(certPem, ca.pem, names)) return { ca: ca.pem, cert: certPem, key: await readFile(p.key, 'utf8') };
+  }
+  const serving = await makeServing(ca, names);
+  await writeSecret(p.key, serving.key);
+  await writeSecret(p.cert, serving.cert);
+  return { ca: ca.pem, ...serving };
+}
+
+interface Ca {
+  pem: string;
+  cert: x509.X509Certificate;
+  key: CryptoKey;
+}
+
+async function loadCa(certPath: string, keyPath: string): Promise<Ca> {
+  const pem = await readFile(certPath, 'utf8');
+  let key: CryptoKey;
+  try {
+    key = await webcrypto.subtle.importKey('pkcs8', pemBody(await readFile(keyPath, 'utf8')), ALG, true, ['sign']) as CryptoKey;
+  } catch (err) {
+    throw new GantryError('InvalidArgument', `${keyPath}: not an ECDSA P-256 private key in PKCS#8 PEM (${(err as Error).message}); remove the pki directory to make a new CA (existing kubeconfigs then stop working)`);
+  }
+  return { pem, cert: new x509.X509Certificate(pem), key };
+}
+
+async function makeCa(certPath: string, keyPath: string): Promise<Ca> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=gantry-ca-${os.hostname()}`,
+    notBefore: new Date(now - 3600_000),
+    notAfter: new Date(now + CA_DAYS * DAY),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const pem = cert.toString('pem');
+  await writeSecret(keyPath, toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)));
+  await writeSecret(certPath, pem);
+  return { pem, cert, key: keys.privateKey };
+}
+
+async function makeServing(ca: Ca, names: readonly string[]): Promise<{ cert: string; key: string }> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: 'CN=gantry-apiserver',
+    issuer: ca.cert.subject,
+    notBefore: new Date(now - 3600_000),
+    notAfter: new Date(now + SERVING_DAYS * DAY),
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(names.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }))),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+    ],
+  });
+  return { cert: cert.toString('pem'), key: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/** Whether `certPem` is signed by `caPem`, names every one of `names`, and is not near expiry. */
+function covers(certPem: string, caPem: string, names: readonly string[]): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    if (!cert.checkIssued(new X509Certificate(caPem))) return false;
+    if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_DAYS * DAY) return false;
+    return names.every((n) => (isIP(n) ? cert.checkIP(n) !== undefined : cert.checkHost(n) !== undefined));
+  } catch {
+    return false;
+  }
+}
+
+function serial(): string {
+  // Positive (high bit clear) and unique enough for one data directory's certificates.
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0]! &= 0x7f;
+  return Buffer.from(b).toString('hex');
+}
+
+function toPem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}
+
+function pemBody(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----(BEGIN|END) [^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+/** Writes a file only its owner can read, atomically (a crash never leaves half a key). */
+export async function writeSecret(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
