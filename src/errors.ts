@@ -25,6 +25,7 @@ export const ErrorCodes = [
   'RefNotFound',
   'AuthFailed',
   'StoreUnavailable',
+  'ApiUnavailable',
   'RuntimeUnavailable',
   'RuntimeTooOld',
   'ImagePullFailed',

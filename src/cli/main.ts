@@ -11,7 +11,9 @@ import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
 import { runLogs } from './commands/logs.js';
+import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
+import { withRemote } from './remote.js';
 
 /** Prints a command's output and sets the exit code. */
 function finish(res: { output: string; exitCode: number }): void {
@@ -51,7 +53,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--bridge <name>', 'the pods\' bridge gantry up used (default gantry0)').env('GANTRY_BRIDGE'))
     .action(async (o) => finish(await runDown(o)));
 
-  withDataDir(program.command('logs <pod>').description('print the logs of a container of a pod on this machine'))
+  withRemote(withDataDir(program.command('logs <pod>').description('print the logs of a container of a pod (on this machine, or through --server)')))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-c, --container <name>', 'container (default: the only one)')
     .option('-f, --follow', 'keep printing as the log grows')
@@ -84,23 +86,33 @@ export function buildProgram(): Command {
   program.command('validate [path]').description('check the manifests under PATH (default .); exit 1 when any is invalid')
     .action(async (path: string | undefined) => finish(await runValidate(path ?? '.')));
 
-  withDataDir(program.command('status').description('the source, the revision in force, the last attempt and its problems'))
+  withRemote(withDataDir(program.command('status').description('the source, the revision in force, the last attempt and its problems')))
     .option('-o, --output <format>', 'json')
     .action(async (o) => finish(await runStatus(o)));
 
-  withDataDir(program.command('get <kind> [name]').description('list or show objects, like kubectl get'))
+  withRemote(withDataDir(program.command('get <kind> [name]').description('list or show objects, like kubectl get')))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'all namespaces')
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
     .option('-o, --output <format>', 'yaml, json, wide or name')
     .action(async (kind: string, name: string | undefined, o) => finish(await runGet(kind, name, o)));
 
-  withDataDir(program.command('history [object]').description('who changed what, and what the cluster did; OBJECT as kind/name'))
+  withRemote(withDataDir(program.command('history [object]').description('who changed what, and what the cluster did; OBJECT as kind/name')))
     .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
     .option('--since <when>', 'duration (2h, 3d) or date')
     .option('--limit <n>', 'most entries to show', '50')
     .option('-o, --output <format>', 'json')
     .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
+
+  const token = program.command('token').description('bearer tokens of the API (<data-dir>/tokens.json)');
+  withDataDir(token.command('create <name>').description('make a token and print its secret (shown once)'))
+    .addOption(new Option('--role <role>', 'admin, or read-only (reads all but Secrets; no exec, port-forward or sync)').choices(['admin', 'read-only']).default('read-only'))
+    .option('--kubeconfig-out <file>', 'write a kubeconfig for the token instead of printing it')
+    .action(async (name: string, o) => finish(await runTokenCreate(name, o)));
+  withDataDir(token.command('list').description('the tokens: names, roles, dates (never secrets)'))
+    .action(async (o) => finish(await runTokenList(o)));
+  withDataDir(token.command('revoke <name>').description('revoke a token; a running server refuses it within a second'))
+    .action(async (name: string, o) => finish(await runTokenRevoke(name, o)));
 
   return program;
 }

@@ -21,15 +21,20 @@ export interface TableOptions {
 export function renderTable(kind: string, objects: KubeObject[], opts: TableOptions = {}): string {
   const now = opts.now ?? Date.now();
   const cols = columnsFor(kind, opts);
+  return renderRows(cols.map((c) => c.header), objects.map((o) => cols.map((c) => c.cell(o, now))));
+}
+
+/** A borderless kubectl-style table of plain rows. */
+export function renderRows(head: string[], rows: string[][]): string {
   const table = new Table({
-    head: cols.map((c) => c.header),
+    head,
     chars: {
       top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
       'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ',
     },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
-  for (const o of objects) table.push(cols.map((c) => c.cell(o, now)));
+  for (const r of rows) table.push(r);
   return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
 }
 

@@ -3,7 +3,7 @@
  * `gantry status` and at the end of `gantry up`'s start-up.
  */
 import type { Deployment, DaemonSet, Job, KubeObject, Node, Pod, StatefulSet } from '../model/types.js';
-import type { Store } from '../store/types.js';
+import type { ReadStore } from '../store/types.js';
 import { podStatus } from './printers.js';
 
 /** What the summary reports; `settled` is true when every workload has its pods ready. */
@@ -21,7 +21,7 @@ function ns(o: KubeObject): string {
 }
 
 /** Reads the store and summarises it. */
-export async function clusterSummary(store: Store): Promise<ClusterSummary> {
+export async function clusterSummary(store: ReadStore): Promise<ClusterSummary> {
   const nodes = (await store.list<Node>('Node')).items;
   const deployments = (await store.list<Deployment>('Deployment')).items;
   const statefulSets = (await store.list<StatefulSet>('StatefulSet')).items;

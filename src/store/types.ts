@@ -111,3 +111,6 @@ export interface Store {
   /** Releases resources; pending watches end. */
   close(): Promise<void>;
 }
+
+/** What read-only callers need of a store: a local SQLite store or a remote gantry's API. */
+export type ReadStore = Pick<Store, 'get' | 'list' | 'watch' | 'revision' | 'close'>;

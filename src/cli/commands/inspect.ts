@@ -11,17 +11,29 @@ import { GantryError } from '../../errors.js';
 import { KINDS, resolveKind } from '../../model/kinds.js';
 import type { KubeObject } from '../../model/types.js';
 import { openSqliteStore } from '../../store/sqlite.js';
-import type { Store } from '../../store/types.js';
+import type { ReadStore } from '../../store/types.js';
+import { RemoteStore } from '../../api/client.js';
+import type { HistoryEntry } from '../../audit/types.js';
+import { remoteClient, type RemoteOptions } from '../remote.js';
 import { formatIssue } from '../../sync/loop.js';
 import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
 import { humanDuration, renderTable } from '../printers.js';
 import { clusterSummary } from '../summary.js';
 
-/** Opens the store of a data directory read-only; a clear error when there is none. */
-async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const path = dataPaths(dataDir).store;
+/** Where a read command reads: a data directory, or a remote gantry (see ../remote.ts). */
+export type ReadTarget = { dataDir: string } & RemoteOptions;
+
+/**
+ * Opens the store a read command reads: the remote gantry's API when `--server`/`--kubeconfig`
+ * name one, else the data directory's store, read-only; a clear error when there is none.
+ */
+export async function withStore<T>(target: string | ReadTarget, fn: (store: ReadStore) => Promise<T>): Promise<T> {
+  const o = typeof target === 'string' ? { dataDir: target } : target;
+  const client = await remoteClient(o);
+  if (client) return fn(new RemoteStore(client));
+  const path = dataPaths(o.dataDir).store;
   if (!existsSync(path)) {
-    throw new GantryError('NotFound', `no gantry state in ${dataDir} (looked for ${path}); run gantry up first, or pass --data-dir`);
+    throw new GantryError('NotFound', `no gantry state in ${o.dataDir} (looked for ${path}); run gantry up first, pass --data-dir, or read a server with --kubeconfig / --server`);
   }
   const store = openSqliteStore(path, { readonly: true });
   try {
@@ -32,8 +44,8 @@ async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): 
 }
 
 /** `gantry status`: the source, the revision in force, the last attempt, and object counts. */
-export async function runStatus(o: { dataDir: string; output?: string }): Promise<{ output: string; exitCode: number }> {
-  return withStore(o.dataDir, async (store) => {
+export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ output: string; exitCode: number }> {
+  return withStore(o, async (store) => {
     const sync = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
     const counts: Record<string, number> = {};
     for (const k of KINDS) {
@@ -70,7 +82,7 @@ export async function runStatus(o: { dataDir: string; output?: string }): Promis
 }
 
 /** Options of `gantry get`. */
-export interface GetOptions {
+export interface GetOptions extends RemoteOptions {
   dataDir: string;
   namespace?: string;
   allNamespaces?: boolean;
@@ -98,7 +110,7 @@ async function runGetOne(kindText: string, name: string | undefined, o: GetOptio
     throw new GantryError('InvalidArgument', `unknown kind "${kindText}"; known: ${KINDS.map((k) => k.plural).join(', ')}`);
   }
   const namespace = info.namespaced ? (o.allNamespaces ? undefined : o.namespace ?? 'default') : undefined;
-  return withStore(o.dataDir, async (store) => {
+  return withStore(o, async (store) => {
     let items: KubeObject[];
     if (name) {
       const obj = await store.get({ kind: info.kind, namespace, name });
@@ -129,7 +141,7 @@ async function runGetOne(kindText: string, name: string | undefined, o: GetOptio
 }
 
 /** Options of `gantry history`. */
-export interface HistoryOptions {
+export interface HistoryOptions extends RemoteOptions {
   dataDir: string;
   namespace?: string;
   since?: string;
@@ -166,24 +178,35 @@ function parseLimit(text: string): number {
 
 /** `gantry history [KIND/NAME]`: who changed what, newest first. */
 export async function runHistory(target: string | undefined, o: HistoryOptions): Promise<{ output: string; exitCode: number }> {
+  const query = {
+    object: target ? historyKey(target, o.namespace) : undefined,
+    since: o.since ? parseSince(o.since) : undefined,
+    limit: o.limit ? parseLimit(o.limit) : 50,
+  };
+  const client = await remoteClient(o);
+  if (client) {
+    const q = new URLSearchParams({ limit: String(query.limit) });
+    if (query.object) q.set('object', query.object);
+    if (query.since) q.set('since', query.since.toISOString());
+    return printHistory(await client.json<HistoryEntry[]>(`/apis/gantry.dev/v1/history?${q}`), o);
+  }
   const path = dataPaths(o.dataDir).history;
-  if (!existsSync(path)) throw new GantryError('NotFound', `no audit history in ${o.dataDir}; run gantry up first, or pass --data-dir`);
+  if (!existsSync(path)) throw new GantryError('NotFound', `no audit history in ${o.dataDir}; run gantry up first, pass --data-dir, or read a server with --kubeconfig / --server`);
   const recorder = await openRecorder(path, { readonly: true });
   try {
-    const entries = await recorder.history({
-      object: target ? historyKey(target, o.namespace) : undefined,
-      since: o.since ? parseSince(o.since) : undefined,
-      limit: o.limit ? parseLimit(o.limit) : 50,
-    });
-    if (o.output === 'json') return { output: JSON.stringify(entries, null, 2), exitCode: 0 };
-    if (entries.length === 0) return { output: 'No history recorded yet.', exitCode: 0 };
-    const lines = entries.map((e) => {
-      const when = e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
-      const rev = e.desiredRevision ? e.desiredRevision.slice(0, 7) : '       ';
-      return `${pc.dim(when)}  ${pc.cyan(e.actor.padEnd(22))} ${pc.yellow(rev)}  ${e.summary}`;
-    });
-    return { output: lines.join('\n'), exitCode: 0 };
+    return printHistory(await recorder.history(query), o);
   } finally {
     await recorder.close();
   }
+}
+
+function printHistory(entries: HistoryEntry[], o: HistoryOptions): { output: string; exitCode: number } {
+  if (o.output === 'json') return { output: JSON.stringify(entries, null, 2), exitCode: 0 };
+  if (entries.length === 0) return { output: 'No history recorded yet.', exitCode: 0 };
+  const lines = entries.map((e) => {
+    const when = e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+    const rev = e.desiredRevision ? e.desiredRevision.slice(0, 7) : '       ';
+    return `${pc.dim(when)}  ${pc.cyan(e.actor.padEnd(22))} ${pc.yellow(rev)}  ${e.summary}`;
+  });
+  return { output: lines.join('\n'), exitCode: 0 };
 }

@@ -14,9 +14,11 @@ import { GantryError, isGantryError } from '../../errors.js';
 import type { Pod } from '../../model/types.js';
 import { readLogs } from '../../node/logs/read.js';
 import { openSqliteStore } from '../../store/sqlite.js';
+import type { ApiClient } from '../../api/client.js';
+import { remoteClient, type RemoteOptions } from '../remote.js';
 
 /** Options of {@link runLogs}. */
-export interface LogsOptions {
+export interface LogsOptions extends RemoteOptions {
   dataDir: string;
   namespace?: string;
   container?: string;
@@ -67,6 +69,8 @@ function parseTail(tail: string | undefined): number | undefined {
  * they are written to stdout as they arrive and `output` is empty.
  */
 export async function runLogs(pod: string, opts: LogsOptions): Promise<{ output: string; exitCode: number }> {
+  const client = await remoteClient(opts);
+  if (client) return remoteLogs(client, pod, opts);
   const ns = opts.namespace ?? 'default';
   const paths = dataPaths(opts.dataDir);
   if (!existsSync(paths.store)) {
@@ -108,6 +112,37 @@ export async function runLogs(pod: string, opts: LogsOptions): Promise<{ output:
         : `container "${container}" in pod "${pod}" is waiting to start: no logs yet`;
       return { output: `Error from server (BadRequest): ${msg}`, exitCode: 1 };
     }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  return { output: lines.length > 0 ? `${lines.join('\n')}\n` : '', exitCode: 0 };
+}
+
+/** The same, through a server's Kubernetes log endpoint (`GET …/pods/NAME/log`). */
+async function remoteLogs(client: ApiClient, pod: string, opts: LogsOptions): Promise<{ output: string; exitCode: number }> {
+  const q = new URLSearchParams();
+  if (opts.container) q.set('container', opts.container);
+  if (opts.follow) q.set('follow', 'true');
+  if (opts.previous) q.set('previous', 'true');
+  const tail = parseTail(opts.tail);
+  if (tail !== undefined) q.set('tailLines', String(tail));
+  const path = `/api/v1/namespaces/${encodeURIComponent(opts.namespace ?? 'default')}/pods/${encodeURIComponent(pod)}/log${q.size ? `?${q}` : ''}`;
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  const onAbort = (): void => ac.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.follow) process.once('SIGINT', onSigint);
+  const out = opts.out ?? process.stdout;
+  const lines: string[] = [];
+  try {
+    for await (const line of client.lines(path, { signal: ac.signal })) {
+      if (opts.follow) out.write(`${line}\n`);
+      else lines.push(line);
+    }
+  } catch (err) {
+    if (isGantryError(err) && err.code !== 'ApiUnavailable') return { output: `Error from server: ${err.message}`, exitCode: 1 };
     throw err;
   } finally {
     process.off('SIGINT', onSigint);
