@@ -640,6 +640,19 @@ export class ContainerdClient {
     await this.unary('tasks', 'Exec', { stdin: '', stdout: '', stderr: '', terminal: false, ...req });
   }
 
+  /** Tasks.ResizePty: the terminal size of the init process, or of exec process `execId`, in characters. */
+  async resizePty(containerId: string, size: { width: number; height: number }, opts: { execId?: string } = {}): Promise<void> {
+    await this.unary('tasks', 'ResizePty', { container_id: containerId, exec_id: opts.execId ?? '', width: size.width, height: size.height });
+  }
+
+  /**
+   * Tasks.CloseIO with `stdin`: the shim closes its own writer of the process's stdin FIFO, so the
+   * process reads end-of-file once the client's writer is closed too.
+   */
+  async closeStdin(containerId: string, opts: { execId?: string } = {}): Promise<void> {
+    await this.unary('tasks', 'CloseIO', { container_id: containerId, exec_id: opts.execId ?? '', stdin: true });
+  }
+
   /** Tasks.DeleteProcess of an exited exec process. */
   async deleteProcess(containerId: string, execId: string): Promise<ExitResult> {
     const res = await this.unary<{ exit_status: number; exited_at?: Timestamp }>('tasks', 'DeleteProcess', { container_id: containerId, exec_id: execId });

@@ -13,6 +13,7 @@ import { constants as osConstants } from 'node:os';
 import { GantryError, isGantryError } from '../../errors.js';
 import type { LocalImage } from '../images/image-store.js';
 import type { ContainerdClient } from './client.js';
+import { createFifos } from './fifo.js';
 import { encodeAny, jsonAny } from './proto.js';
 import { PROCESS_TYPE_URL, SPEC_TYPE_URL, buildProcess } from './spec.js';
 import type { ContainerRecord, ExitResult } from './types.js';
@@ -256,4 +257,121 @@ export async function execInContainer(client: ContainerdClient, id: string, opts
     abort.abort();
     await client.deleteProcess(id, execId).catch(() => undefined);
   }
+}
+
+/** Options for {@link startExec}. */
+export interface StreamingExecOptions {
+  /** The OCI process to run (e.g. the container's own, with other args); `terminal` is set from `tty`. */
+  process: Record<string, unknown>;
+  /** Run on a pseudo-terminal: its output comes on stdout, there is no stderr. */
+  tty?: boolean;
+  /** Which streams the caller wants. */
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** A directory of this exec's own for its FIFOs; removed at {@link StreamingExec.dispose}. */
+  fifoDir: string;
+  /** Initial terminal size (tty only). */
+  size?: { width: number; height: number };
+}
+
+/** A started exec process with streaming stdio. */
+export interface StreamingExec {
+  execId: string;
+  /** Write the process's input here; {@link StreamingExec.closeStdin} ends it. */
+  stdin?: NodeJS.WritableStream;
+  stdout?: NodeJS.ReadableStream;
+  stderr?: NodeJS.ReadableStream;
+  /** Resolves with the exit status when the process exits. */
+  exited: Promise<number>;
+  /** Flushes and closes our end of stdin, then asks the shim to close its own: the process reads EOF. */
+  closeStdin(): Promise<void>;
+  /** Sets the terminal size (tty only). */
+  resize(size: { width: number; height: number }): Promise<void>;
+  /** SIGKILL to the process, when it still runs. */
+  kill(): Promise<void>;
+  /** Waits (bounded) for the exit, deletes the process in containerd and removes the FIFOs. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a process in a running container with its stdio on FIFOs, for interactive use
+ * (`kubectl exec`). Unlike {@link execInContainer} it returns as soon as the process runs; the
+ * caller streams, then calls `dispose` in every outcome.
+ */
+export async function startExec(client: ContainerdClient, id: string, opts: StreamingExecOptions): Promise<StreamingExec> {
+  const execId = `exec-${randomBytes(6).toString('hex')}`;
+  const tty = opts.tty ?? false;
+  const fifos = await createFifos(opts.fifoDir, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !tty });
+  const proc = { ...opts.process, terminal: tty, ...(tty && opts.size ? { consoleSize: { height: opts.size.height, width: opts.size.width } } : {}) };
+  const abort = new AbortController();
+  let created = false;
+  let exitedAt: number | undefined;
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => {
+    disposed ??= (async () => {
+      if (created) {
+        // A process that has not exited cannot be deleted: give it a moment after a kill.
+        if (exitedAt === undefined) await Promise.race([exited.catch(() => undefined), sleep(5000)]);
+        abort.abort();
+        await client.deleteProcess(id, execId).catch(() => undefined);
+      }
+      await fifos.dispose();
+    })();
+    return disposed;
+  };
+  let exited: Promise<number> = Promise.resolve(-1);
+  try {
+    await client.execProcess({ container_id: id, exec_id: execId, spec: jsonAny(PROCESS_TYPE_URL, proc), terminal: tty, ...fifos.paths });
+    created = true;
+    exited = client.waitTask(id, { execId, signal: abort.signal }).then((r) => {
+      exitedAt = Date.now();
+      return r.exitStatus;
+    });
+    exited.catch(() => undefined);
+    await client.startTask(id, execId);
+    // The shim now holds its writers of stdout/stderr: from here their end-of-file is the process's.
+    await fifos.releaseKeepers();
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  let stdinClosed: Promise<void> | undefined;
+  return {
+    execId,
+    stdin: fifos.stdin,
+    stdout: fifos.stdout,
+    stderr: fifos.stderr,
+    exited,
+    closeStdin() {
+      stdinClosed ??= (async () => {
+        const s = fifos.stdin;
+        if (!s) return;
+        if (!s.destroyed) {
+          await new Promise<void>((resolve) => {
+            s.once('close', () => resolve());
+            // Our end is closed once what was written is flushed; a write error ends it at once.
+            s.once('error', () => s.destroy());
+            s.end(() => s.destroy());
+            setTimeout(() => s.destroy(), 5000).unref();
+          });
+        }
+        await client.closeStdin(id, { execId }).catch((err: unknown) => {
+          if (!isGantryError(err, 'NotFound')) throw err;
+        });
+      })();
+      return stdinClosed;
+    },
+    async resize(size) {
+      if (!tty || exitedAt !== undefined) return;
+      await client.resizePty(id, size, { execId }).catch((err: unknown) => {
+        if (!isGantryError(err, 'NotFound')) throw err;
+      });
+    },
+    async kill() {
+      if (exitedAt !== undefined) return;
+      await signalTask(client, id, { signal: osConstants.signals.SIGKILL, execId });
+    },
+    dispose,
+  };
 }
