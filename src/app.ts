@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAuditFeed } from './audit/feed.js';
 import { openRecorder } from './audit/recorder.js';
@@ -26,6 +27,7 @@ import { EventRecorder, sweepEvents } from './events/recorder.js';
 import { INGRESS_CLASS } from './ingress/routes.js';
 import { IngressController } from './ingress/server.js';
 import { StoreServiceView } from './node/proxy/source.js';
+import { openLocalPodStreams, type OpenedPodStreams } from './node/streams.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -101,6 +103,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let controllers: ControllerManager | undefined;
   let ingress: IngressController | undefined;
   let services: StoreServiceView | undefined;
+  let streams: OpenedPodStreams | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -111,6 +114,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     await sync?.idle();
     await controllers?.stop();
     await node?.stop();
+    streams?.close();
     await services?.stop();
     await Promise.allSettled(background);
     await recorder?.close();
@@ -182,12 +186,14 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         ...opts.node,
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
+      streams = await openLocalPodStreams({ containerdAddress: node.containerdAddress, nodeName: node.nodeName, nodeDir: join(config.dataDir, 'node') });
     }
 
     if (listen) {
       api = createApiServer({
         store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
         tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
+        ...(streams ? { streams } : {}),
       });
       const [host, port] = listen;
       await api.listen({ host, port });

@@ -43,11 +43,12 @@ function groupOf(k: KindInfo): { group: string; version: string } {
 const byPath = new Map(served.map((k) => [`${k.apiVersion}/${k.plural}`, k]));
 
 /** A Kubernetes Status object. */
-function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Record<string, unknown> {
+export function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Record<string, unknown> {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
 }
 
-function sendStatus(reply: FastifyReply, code: number, reason: string, message: string, details?: Record<string, unknown>): FastifyReply {
+/** Answers with a Kubernetes Status object. */
+export function sendStatus(reply: FastifyReply, code: number, reason: string, message: string, details?: Record<string, unknown>): FastifyReply {
   return reply.code(code).type('application/json').send(status(code, reason, message, details));
 }
 

@@ -10,12 +10,14 @@ import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
+import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
 import type { SyncLoop } from '../sync/loop.js';
 import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { kubeApi } from './kube.js';
+import { podStreamsApi } from './streams.js';
 import { Metrics } from './metrics.js';
 
 /** Options for {@link createApiServer}. */
@@ -38,6 +40,8 @@ export interface ApiServerOptions {
   tokens?: TokenFile;
   /** Serve HTTPS with this serving certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** The local node's pod streams, for `kubectl logs` and `kubectl exec`; without them those answer 503. */
+  streams?: PodStreams;
 }
 
 /** Where gantry's own routes live: a group of its own, out of Kubernetes' path space. */
@@ -65,6 +69,7 @@ export function createApiServer(opts: ApiServerOptions) {
 
   app.get('/healthz', async () => ({ ok: true }));
   void app.register(kubeApi({ store, repo: opts.repo }));
+  void app.register(podStreamsApi({ store, streams: opts.streams }));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.contentType);
