@@ -8,8 +8,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pod } from '../../src/model/types.js';
+import { ContainerdClient } from '../../src/node/containerd/client.js';
+import { CONTAINERD_NAMESPACE } from '../../src/node/host.js';
 import { apiRequest } from '../helpers/api-client.js';
 import { E2E_IMAGE, createWorld, e2ePrerequisites, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
 
@@ -83,6 +86,13 @@ describe('kubectl logs and exec against gantry', function () {
   let ipForward: string | undefined;
   let dataDir = '';
   let web = '';
+  let webId = '';
+  let ctd: ContainerdClient | undefined;
+
+  /** Exec FIFO directories left on the node (none once every exec has been cleaned up). */
+  const execDirs = async (): Promise<string[]> => readdir(path.join(dataDir, 'node', 'exec')).catch(() => []);
+  /** Processes in web's container: its shell and its sleep, plus any exec still running. */
+  const webPids = async (): Promise<number> => (await ctd!.listPids(webId)).length;
 
   const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> =>
     new Promise((resolve) => {
@@ -113,10 +123,13 @@ describe('kubectl logs and exec against gantry', function () {
       return w.length === 1 && w.every(isReady) && d.length === 1 && d.every(isReady) ? w : undefined;
     }, { timeoutMs: 60_000 });
     web = pods[0]!.metadata.name;
+    webId = pods[0]!.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, '');
+    ctd = await ContainerdClient.connect({ address: g.containerdAddress, namespace: CONTAINERD_NAMESPACE });
   });
 
   after(async function () {
     this.timeout(60_000);
+    ctd?.close();
     await g?.stop();
     if (world) {
       await takeDown(world, dataDir, ipForward);
@@ -194,19 +207,31 @@ describe('kubectl logs and exec against gantry', function () {
       console.log('      skipped: util-linux script (a pty for kubectl -it) is not installed');
       return this.skip();
     }
-    const cmd = `kubectl --kubeconfig ${g!.kubeconfig} exec -it ${web} -- sh`;
+    // kubectl sends its terminal's size as a resize; script's pty gets one of its own first.
+    const cmd = `stty cols 123 rows 45; kubectl --kubeconfig ${g!.kubeconfig} exec -it ${web} -- sh`;
     const r = await new Promise<Run>((resolve) => {
       const child = execFile('script', ['-qec', cmd, '/dev/null'], { timeout: 20_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
       });
       // A shell on a terminal: it reads our lines as a user's typing, and answers with a prompt.
-      child.stdin!.write('tty; echo "[$TERM]"; echo answer-$((6*7))\n');
+      child.stdin!.write('tty; echo "[$TERM]"; echo "size:$(stty size)"; echo answer-$((6*7))\n');
       setTimeout(() => child.stdin!.end('exit 4\n'), 1500);
     });
     assert.match(r.stdout, /\/dev\/pts\/\d+/, r.stdout + r.stderr);
     assert.match(r.stdout, /\[xterm\]/);
     assert.match(r.stdout, /answer-42/);
+    assert.match(r.stdout, /size:45 123/);
     assert.equal(r.code, 4, r.stdout + r.stderr);
+  });
+
+  it('leaves no exec process or FIFO behind, also when kubectl goes away mid-command', async () => {
+    await waitFor('finished execs cleaned up', async () => (await execDirs()).length === 0, { timeoutMs: 5000 });
+    const baseline = await webPids();
+    const child = spawn('kubectl', ['--kubeconfig', g!.kubeconfig, 'exec', web, '--', 'sleep', '300'], { stdio: 'ignore' });
+    await waitFor('the exec running', async () => (await webPids()) > baseline, { timeoutMs: 10_000 });
+    assert.equal((await execDirs()).length, 1);
+    child.kill('SIGKILL');
+    await waitFor('the exec killed and its FIFOs removed', async () => (await webPids()) === baseline && (await execDirs()).length === 0, { timeoutMs: 10_000 });
   });
 
   it('refuses an unknown container, and asks for one when a pod has several', async () => {
