@@ -11,6 +11,7 @@ import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
 import { runLogs } from './commands/logs.js';
+import { runExec } from './commands/exec.js';
 import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
 import { withRemote } from './remote.js';
@@ -60,6 +61,13 @@ export function buildProgram(): Command {
     .option('-p, --previous', 'the previous (restarted) container\'s log')
     .option('--tail <lines>', 'only the last N lines')
     .action(async (pod: string, o) => finish(await runLogs(pod, o)));
+
+  withRemote(withDataDir(program.command('exec <pod> [command...]').description('run a command in a pod\'s container: gantry exec web-1 -- ls / (through the API)')))
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-c, --container <name>', 'container (default: the only one)')
+    .option('-i, --stdin', 'pass stdin to the command')
+    .option('-t, --tty', 'allocate a TTY')
+    .action(async (pod: string, command: string[], o) => finish(await runExec(pod, command, o)));
 
   withSourceOptions(
     program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass'),

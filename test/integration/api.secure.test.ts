@@ -156,6 +156,29 @@ describe('the API after gantry up: HTTPS, tokens, kubectl and client libraries',
     }
   });
 
+  it('gantry exec runs a command in a pod through the API, with stdin and the exit code', async () => {
+    const pod = (await podsWith(g.store, { app: 'web' })).find(isReady)!;
+    const r = await runCli(['exec', pod.metadata.name, '--data-dir', g.dataDir, '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, 'out\n');
+    assert.match(r.stderr, /^err$/m);
+    assert.match(r.stderr, /command terminated with exit code 3/);
+    const piped = await runCli(['exec', '-i', pod.metadata.name, '--data-dir', g.dataDir, '--', 'cat'], { input: 'through stdin\n' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, 'through stdin\n');
+    // A line written to the container's own stdout shows in its log, read through the server.
+    const wrote = await runCli(['exec', pod.metadata.name, '--data-dir', g.dataDir, '--', 'sh', '-c', 'echo logged-by-exec > /proc/1/fd/1']);
+    assert.equal(wrote.code, 0, wrote.stderr);
+    const logs = await waitFor('the line in the log', async () => {
+      const l = await runCli(['logs', pod.metadata.name, '--kubeconfig', g.kubeconfig, '--data-dir', path.join(world!.root, 'nowhere')]);
+      return /logged-by-exec/.test(l.stdout) ? l : undefined;
+    }, { timeoutMs: 10_000 });
+    assert.equal(logs.code, 0);
+    const missing = await runCli(['exec', 'no-such-pod', '--data-dir', g.dataDir, '--', 'true']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pods "no-such-pod" not found/);
+  });
+
   it('the CLI reads the server with --kubeconfig: get, status and history', async () => {
     const remote = ['--kubeconfig', g.kubeconfig, '--data-dir', path.join(world!.root, 'nowhere')];
     const got = await runCli(['get', 'deployments', ...remote]);
