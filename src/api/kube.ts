@@ -16,6 +16,9 @@ import { matchesRequirements, toRequirements, type Requirements } from '../model
 import { KINDS, type KindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Store } from '../store/types.js';
+import { dryRunWrite, isDryRun } from './dryrun.js';
+import { registerOpenApiRoutes } from './openapi.js';
+import { PATCH_TYPES } from './patch.js';
 
 /** The Kubernetes version gantry's API answers to (the kinds and fields it follows). */
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-gantry' };
@@ -151,8 +154,10 @@ export function kubeApi(opts: KubeApiOptions): (app: FastifyInstance) => Promise
 
 function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
   const { store } = opts;
-  // kubectl's patch and apply bodies: read (and ignored) so that the write gets its 405, not a 415.
-  app.addContentTypeParser(['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json', 'application/apply-patch+yaml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // kubectl's patch and apply bodies, kept as text: a dry run parses them by patch type
+  // (./dryrun.ts); any other write gets its 405 whatever the body holds.
+  app.addContentTypeParser(Object.values(PATCH_TYPES), { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  registerOpenApiRoutes(app);
 
   app.get('/version', async () => ({ ...KUBE_VERSION, gitCommit: '', gitTreeState: 'clean', buildDate: '', goVersion: '', compiler: 'gantry', platform: `${process.platform}/${process.arch}` }));
 
@@ -330,6 +335,12 @@ function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
         handler: async (req, reply) => {
           const kind = kindAt(reply, r.gv(req.params), req.params.resource!);
           if (!kind) return reply;
+          // A dry run is answered (validated, merged, never stored); kinds gantry writes itself stay refused.
+          if (kind.declarable && isDryRun(req.query, req.body)) {
+            const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+            const a = await dryRunWrite(store, { method, kind, namespace: r.ns ? req.params.namespace : undefined, name: r.named ? req.params.name : undefined, contentType, body: req.body });
+            return reply.code(a.code).type('application/json').send(a.body);
+          }
           return refuse(reply, kind, r.ns ? req.params.namespace : undefined, r.named ? req.params.name : undefined);
         },
       });
