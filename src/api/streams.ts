@@ -314,10 +314,18 @@ async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, st
   const early: Buffer[] = [];
   let session: ExecSession | undefined;
   let stdinEnded = false;
+  let pendingInput = 0;
   const onMessage = (data: Buffer, s: ExecSession): void => {
     const f = parseFrame(data);
     if (!f) return;
-    if (f.channel === Channel.stdin && !stdinEnded) s.stdin?.write(f.data);
+    if (f.channel === Channel.stdin && !stdinEnded && s.stdin) {
+      // Read no more from the client until the process has taken this in.
+      pendingInput++;
+      socket.pause();
+      void s.stdin.write(f.data).finally(() => {
+        if (--pendingInput === 0) socket.resume();
+      });
+    }
     else if (f.channel === Channel.resize) {
       const size = parseResize(f.data);
       if (size) void s.resize(size).catch(() => undefined);

@@ -5,7 +5,7 @@
  * implementation ({@link LocalPodStreams}) answers for pods on this machine from the node's log
  * files and its containerd. A remote node's streams can implement the same interface over HTTP.
  */
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GantryError, isGantryError } from '../errors.js';
@@ -58,8 +58,12 @@ export interface PodExecOptions {
 
 /** A process running in a container, as the caller streams it. */
 export interface ExecSession {
-  /** Input, when asked for: `write` chunks, then `end` (the process reads end-of-file). */
-  stdin?: { write(chunk: Uint8Array): void; end(): Promise<void> };
+  /**
+   * Input, when asked for: `write` chunks, then `end` (the process reads end-of-file). `write`
+   * resolves when the chunk may be followed by more (the process is reading): a caller that waits
+   * for it holds no more of a fast sender's input than the pipe does.
+   */
+  stdin?: { write(chunk: Uint8Array): Promise<void>; end(): Promise<void> };
   stdout?: AsyncIterable<Uint8Array>;
   stderr?: AsyncIterable<Uint8Array>;
   /** Terminal size in characters (tty only; ignored otherwise). */
@@ -284,12 +288,27 @@ function session(exec: StreamingExec, signal: AbortSignal | undefined): ExecSess
   })();
   exitCode.catch(() => undefined);
   const stdin = exec.stdin;
+  let draining: Promise<void> | undefined;
   return {
     ...(stdin
       ? {
           stdin: {
             write: (chunk: Uint8Array) => {
-              if (!(stdin as { destroyed?: boolean }).destroyed) stdin.write(chunk);
+              const sock = stdin as NodeJS.WritableStream & { destroyed?: boolean };
+              if (sock.destroyed) return Promise.resolve();
+              if (sock.write(chunk) && !draining) return Promise.resolve();
+              // One wait for the pipe to drain, shared by every write made while it is full.
+              draining ??= new Promise<void>((resolve) => {
+                const done = (): void => {
+                  sock.off('drain', done);
+                  sock.off('close', done);
+                  draining = undefined;
+                  resolve();
+                };
+                sock.on('drain', done);
+                sock.on('close', done);
+              });
+              return draining;
             },
             end: () => exec.closeStdin(),
           },
@@ -318,6 +337,8 @@ export interface OpenedPodStreams extends PodStreams {
  * streams; for `gantry up`, beside the agent `startLocalNode` runs.
  */
 export async function openLocalPodStreams(opts: { containerdAddress: string; nodeName: string; nodeDir: string }): Promise<OpenedPodStreams> {
+  // No exec outlives the process that streamed it: FIFOs left by a gantry that died mid-exec go.
+  await rm(path.join(opts.nodeDir, 'exec'), { recursive: true, force: true });
   const client = await ContainerdClient.connect({ address: opts.containerdAddress, namespace: CONTAINERD_NAMESPACE });
   const streams = new LocalPodStreams({ client, nodeName: opts.nodeName, dataDir: opts.nodeDir });
   return {

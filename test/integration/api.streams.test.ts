@@ -180,6 +180,12 @@ describe('kubectl logs and exec against gantry', function () {
       return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1;
     }, { timeoutMs: 30_000 });
     assert.equal(await ok(['logs', 'crasher', '--previous']), 'run-started\nrun-ending\n');
+    // Following ends by itself when the followed instance exits.
+    const started = Date.now();
+    const followed = await kubectl(['logs', '-f', 'crasher'], { timeoutMs: 15_000 });
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.match(followed.stdout, /run-started\n(run-ending\n)?$/);
+    assert.ok(Date.now() - started < 10_000);
   });
 
   it('kubectl exec runs a command in the container and shows its stdout and stderr', async () => {
@@ -193,6 +199,8 @@ describe('kubectl logs and exec against gantry', function () {
   it('kubectl exec -i passes piped stdin to the command', async () => {
     assert.equal(await ok(['exec', '-i', web, '--', 'cat'], { input: 'hi there\nsecond line\n' }), 'hi there\nsecond line\n');
     assert.equal(await ok(['exec', '-i', web, '--', 'wc', '-l'], { input: 'a\nb\nc\n' }).then((s) => s.trim()), '3');
+    // More than a pipe holds: the input is taken in as the process reads it, none lost.
+    assert.equal(await ok(['exec', '-i', web, '--', 'wc', '-c'], { input: 'x'.repeat(3 * 1024 * 1024) }).then((s) => s.trim()), String(3 * 1024 * 1024));
   });
 
   it('kubectl exec exits with the command\'s exit code', async () => {

@@ -111,7 +111,7 @@ class FakeStreams implements PodStreams {
       yield Buffer.concat(received);
     })();
     return {
-      stdin: { write: (c) => void this.received.push(Buffer.from(c)), end: async () => { this.stdinEnded = true; endStdin(); } },
+      stdin: { write: async (c) => void this.received.push(Buffer.from(c)), end: async () => { this.stdinEnded = true; endStdin(); } },
       stdout: out,
       resize: async (s) => void this.resizes.push(s),
       exitCode: stdinDone.then(() => Buffer.concat(received).length),
