@@ -225,7 +225,8 @@ function mergeList(original: unknown[], patch: unknown[], fm: FieldPatchMeta | u
       if (added !== undefined) out.push(added);
     }
   });
-  return out;
+  // An apply states the whole list: its order wins, elements only the live object has follow.
+  return opts.directives ? out : reorder(out, patch, key);
 }
 
 /**
