@@ -7,6 +7,7 @@ import pc from 'picocolors';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
+import { runDescribe } from './commands/describe.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
@@ -103,7 +104,26 @@ export function buildProgram(): Command {
     .option('-A, --all-namespaces', 'all namespaces')
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
     .option('-o, --output <format>', 'yaml, json, wide or name')
-    .action(async (kind: string, name: string | undefined, o) => finish(await runGet(kind, name, o)));
+    .option('-w, --watch', 'after the table, print a row per change until Ctrl-C')
+    .option('--watch-only', 'print only the changes, until Ctrl-C')
+    .action(async (kind: string, name: string | undefined, o) => {
+      if (!o.watch && !o.watchOnly) return finish(await runGet(kind, name, o));
+      // Ctrl-C ends the watch, and the command returns normally (exit 0), as kubectl get -w.
+      const stop = new AbortController();
+      const onSigint = (): void => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        finish(await runGet(kind, name, { ...o, write: (t: string) => process.stdout.write(t), signal: stop.signal }));
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+
+  withRemote(withDataDir(program.command('describe <kind> [name]').description('show objects in detail with their events, like kubectl describe')))
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'all namespaces')
+    .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
+    .action(async (kind: string, name: string | undefined, o) => finish(await runDescribe(kind, name, o)));
 
   withRemote(withDataDir(program.command('history [object]').description('who changed what, and what the cluster did; OBJECT as kind/name')))
     .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')

@@ -18,6 +18,9 @@ import { remoteClient, type RemoteOptions } from '../remote.js';
 import { formatIssue } from '../../sync/loop.js';
 import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
 import { humanDuration, renderTable } from '../printers.js';
+import { sortEvents } from '../describe.js';
+import type { KubeEvent } from '../../events/recorder.js';
+import { watchTable } from './watch.js';
 import { clusterSummary } from '../summary.js';
 
 /** Where a read command reads: a data directory, or a remote gantry (see ../remote.ts). */
@@ -88,14 +91,24 @@ export interface GetOptions extends RemoteOptions {
   allNamespaces?: boolean;
   selector?: string;
   output?: string;
+  /** `-w`: after the table, a row per change until `signal` aborts (needs `write` and `signal`). */
+  watch?: boolean;
+  /** `--watch-only`: only the changes. */
+  watchOnly?: boolean;
+  /** Where a watch prints its lines. */
+  write?: (text: string) => void;
+  /** Ends a watch (SIGINT). */
+  signal?: AbortSignal;
 }
 
 /**
  * `gantry get KIND[,KIND…] [NAME]`: kubectl-style table, or yaml / json / name. Several kinds
- * print one table each, as kubectl does.
+ * print one table each, as kubectl does. Events are listed by when they were last seen. With
+ * `watch`, the table is followed by a row per change (see ./watch.ts).
  */
 export async function runGet(kindText: string, name: string | undefined, o: GetOptions): Promise<{ output: string; exitCode: number }> {
   const kinds = kindText.split(',').filter((k) => k !== '');
+  if (o.watch || o.watchOnly) return runGetWatch(kindText, name, o);
   if (kinds.length > 1) {
     const results = [];
     for (const k of kinds) results.push(await runGetOne(k, name, o));
@@ -121,6 +134,7 @@ async function runGetOne(kindText: string, name: string | undefined, o: GetOptio
     } else {
       items = (await store.list(info.kind, { namespace, labelSelector: o.selector })).items;
     }
+    if (info.kind === 'Event') items = sortEvents(items as KubeEvent[]);
     switch (o.output) {
       case 'yaml':
         return { output: items.map((i) => dump(i, { noRefs: true, lineWidth: -1 })).join('---\n').trimEnd(), exitCode: 0 };
@@ -138,6 +152,22 @@ async function runGetOne(kindText: string, name: string | undefined, o: GetOptio
         throw new GantryError('InvalidArgument', `-o ${o.output}: expected yaml, json, wide or name`);
     }
   });
+}
+
+/** `gantry get KIND [NAME] -w`: one kind, a table then a row per change, until the signal aborts. */
+async function runGetWatch(kindText: string, name: string | undefined, o: GetOptions): Promise<{ output: string; exitCode: number }> {
+  const info = resolveKind(kindText);
+  if (!info) {
+    throw new GantryError('InvalidArgument', `unknown kind "${kindText}"; known: ${KINDS.map((k) => k.plural).join(', ')}`);
+  }
+  if (o.output !== undefined && o.output !== 'wide') throw new GantryError('InvalidArgument', `-w prints tables: -o ${o.output} is not supported with it (only wide)`);
+  if (!o.write || !o.signal) throw new GantryError('InvalidArgument', 'a watch needs somewhere to write and a signal to stop it');
+  const namespace = info.namespaced ? (o.allNamespaces ? undefined : o.namespace ?? 'default') : undefined;
+  await withStore(o, (store) => watchTable(store, info, {
+    namespace, name, selector: o.selector, allNamespaces: o.allNamespaces, wide: o.output === 'wide', watchOnly: o.watchOnly,
+    write: o.write!, signal: o.signal!, order: info.kind === 'Event' ? (items) => sortEvents(items as KubeEvent[]) : undefined,
+  }));
+  return { output: '', exitCode: 0 };
 }
 
 /** Options of `gantry history`. */
