@@ -67,6 +67,7 @@ interface JsonSchema {
   [k: string]: unknown;
 }
 
+const isIntOrString = (s: JsonSchema): boolean => Array.isArray(s.type) && s.type.length === 2 && s.type.includes('integer') && s.type.includes('string');
 const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** `apps/v1` → `apps.v1`; the core group is `core`. */
@@ -179,6 +180,12 @@ class Converter {
     const inCommon = file === 'common.json' || (!file && at.local === this.common);
     const target = inCommon ? this.common[def] : at.local[def];
     if (!target) throw new Error(`schema reference ${ref} (in ${at.owner}) does not resolve`);
+    if (isIntOrString(target)) {
+      // One named component, as Kubernetes has: explain shows the field as <IntOrString>.
+      const name = `${PREFIX}IntOrString`;
+      this.components[name] ??= { ...this.convert(target, at), description: 'IntOrString is an integer or a string: a port number or a port name, a count or a percentage ("25%").' };
+      return { $ref: `${REF}${name}` };
+    }
     if (!target.properties) return this.convert(target, { ...at, local: inCommon ? this.common : at.local, localPrefix: inCommon ? PREFIX : at.localPrefix });
     if (inCommon) return this.commonRef(def);
     const name = `${at.localPrefix}${pascal(def)}`;
