@@ -182,6 +182,28 @@ describe('dry-run writes and OpenAPI', function () {
       assert.equal((taken.json() as { reason: string }).reason, 'AlreadyExists');
     });
 
+    it('patches a Job whose selector the server generated, and refuses a selector the patch gives', async () => {
+      const job: KubeObject = markDesired({ object: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once', namespace: 'jobs' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } } }, source: { file: 'job.yaml', line: 1, document: 0 } });
+      const uid = 'job-uid-1';
+      (job.spec as { selector: unknown }).selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+      (job.spec as { template: { metadata: unknown } }).template.metadata = { labels: { 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': 'once' } };
+      // A store of its own: the shared one must stay as the snapshot has it.
+      const own = new MemoryStore();
+      await own.create(job);
+      const app = createApiServer({ store: own, logger: silentLogger() });
+      try {
+        const jobUrl = '/apis/batch/v1/namespaces/jobs/jobs/once?dryRun=All';
+        const ok = await app.inject({ method: 'PATCH', url: jobUrl, headers: { 'content-type': 'application/merge-patch+json' }, payload: JSON.stringify({ metadata: { labels: { team: 'a' } } }) });
+        assert.equal(ok.statusCode, 200, ok.body);
+        const bad = await app.inject({ method: 'PATCH', url: jobUrl, headers: { 'content-type': 'application/merge-patch+json' }, payload: JSON.stringify({ spec: { selector: { matchLabels: { mine: 'x' } } } }) });
+        assert.equal(bad.statusCode, 422);
+        assert.equal((bad.json() as { details: { causes: { field: string }[] } }).details.causes[0]!.field, 'spec.selector');
+      } finally {
+        await app.close();
+        await own.close();
+      }
+    });
+
     it('creates through an apply patch and answers 201 with defaults and no resourceVersion', async () => {
       const r = await api.inject({ method: 'PATCH', url: '/api/v1/namespaces/default/services/fresh?dryRun=All&fieldManager=kubectl', headers: { 'content-type': 'application/apply-patch+yaml' }, payload: 'apiVersion: v1\nkind: Service\nmetadata:\n  name: fresh\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n' });
       assert.equal(r.statusCode, 201, r.body);
