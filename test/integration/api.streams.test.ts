@@ -14,6 +14,7 @@ import type { Pod } from '../../src/model/types.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
 import { CONTAINERD_NAMESPACE } from '../../src/node/host.js';
 import { apiRequest } from '../helpers/api-client.js';
+import { runCli } from '../helpers/cli.js';
 import { E2E_IMAGE, createWorld, e2ePrerequisites, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
 
 function onPath(tool: string): boolean {
@@ -94,9 +95,9 @@ describe('kubectl logs and exec against gantry', function () {
   /** Processes in web's container: its shell and its sleep, plus any exec still running. */
   const webPids = async (): Promise<number> => (await ctd!.listPids(webId)).length;
 
-  const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> =>
+  const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number; kubeconfig?: string } = {}): Promise<Run> =>
     new Promise((resolve) => {
-      const child = execFile('kubectl', ['--kubeconfig', g!.kubeconfig, ...args], { timeout: opts.timeoutMs ?? 20_000 }, (err, stdout, stderr) => {
+      const child = execFile('kubectl', ['--kubeconfig', opts.kubeconfig ?? g!.kubeconfig, ...args], { timeout: opts.timeoutMs ?? 20_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
       });
       if (opts.input !== undefined) child.stdin!.end(opts.input);
@@ -240,6 +241,21 @@ describe('kubectl logs and exec against gantry', function () {
     assert.equal((await execDirs()).length, 1);
     child.kill('SIGKILL');
     await waitFor('the exec killed and its FIFOs removed', async () => (await webPids()) === baseline && (await execDirs()).length === 0, { timeoutMs: 10_000 });
+  });
+
+  it('lets a read-only token read logs but not exec', async () => {
+    const file = path.join(world!.root, 'viewer.kubeconfig');
+    const made = await runCli(['token', 'create', 'viewer', '--role', 'read-only', '--kubeconfig-out', file, '--data-dir', dataDir]);
+    assert.equal(made.code, 0, made.stderr);
+    const logs = await waitFor('the new token accepted', async () => {
+      const r = await kubectl(['logs', 'duo', '-c', 'alpha'], { kubeconfig: file });
+      return r.code === 0 ? r : undefined;
+    }, { timeoutMs: 5000 });
+    assert.equal(logs.stdout, 'from-alpha\n');
+    const exec = await kubectl(['exec', web, '--', 'true'], { kubeconfig: file });
+    assert.notEqual(exec.code, 0);
+    assert.match(exec.stderr, /Forbidden|forbidden/);
+    await waitFor('no exec ran', async () => (await execDirs()).length === 0, { timeoutMs: 2000 });
   });
 
   it('refuses an unknown container, and asks for one when a pod has several', async () => {
