@@ -325,8 +325,7 @@ async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, st
       void s.stdin.write(f.data).finally(() => {
         if (--pendingInput === 0) socket.resume();
       });
-    }
-    else if (f.channel === Channel.resize) {
+    } else if (f.channel === Channel.resize) {
       const size = parseResize(f.data);
       if (size) void s.resize(size).catch(() => undefined);
     } else if (v5 && f.channel === Channel.close && f.data[0] === Channel.stdin && !stdinEnded) {

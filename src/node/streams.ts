@@ -8,7 +8,7 @@
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GantryError, isGantryError } from '../errors.js';
+import { GantryError } from '../errors.js';
 import { ContainerLabels, parseContainerLabels, type LabelledContainer } from './agent/labels.js';
 import { ContainerdClient } from './containerd/client.js';
 import { startExec, type StreamingExec } from './containerd/run.js';
@@ -320,11 +320,6 @@ function session(exec: StreamingExec, signal: AbortSignal | undefined): ExecSess
     exitCode,
     close,
   };
-}
-
-/** Whether an error from {@link PodStreams} means "nothing there" (404) rather than a failure. */
-export function isMissing(err: unknown): boolean {
-  return isGantryError(err, 'NotFound');
 }
 
 /** {@link LocalPodStreams} with a containerd connection of its own, closed by `close`. */
