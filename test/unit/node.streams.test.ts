@@ -58,11 +58,11 @@ describe('local pod streams: logs from the node\'s files', () => {
 
 describe('exec process and helpers', () => {
   it('runs the command with the container\'s env, user and cwd, and TERM on a terminal', () => {
-    const spec = Buffer.from(JSON.stringify({ process: { args: ['sleep', '1'], env: ['PATH=/bin', 'A=1'], cwd: '/work', user: { uid: 1000, gid: 1000 }, terminal: false, consoleSize: { height: 1, width: 1 } } }));
+    const spec = Buffer.from(JSON.stringify({ process: { args: ['sleep', '1'], env: ['PATH=/bin', 'A=1'], cwd: '/srv/app', user: { uid: 1000, gid: 1000 }, terminal: false, consoleSize: { height: 1, width: 1 } } }));
     const p = execProcess(spec, ['sh'], true);
     assert.deepEqual(p.args, ['sh']);
     assert.deepEqual(p.env, ['PATH=/bin', 'A=1', 'TERM=xterm']);
-    assert.equal(p.cwd, '/work');
+    assert.equal(p.cwd, '/srv/app');
     assert.deepEqual(p.user, { uid: 1000, gid: 1000 });
     assert.equal(p.terminal, true);
     assert.equal(p.consoleSize, undefined);
