@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deletePod } from '../../src/controllers/pods.js';
+import type { KubeEvent } from '../../src/events/recorder.js';
 import type { Pod } from '../../src/model/types.js';
 import { createContainer, startTask } from '../../src/node/containerd/run.js';
 import { buildSpec, cgroupsPathFor } from '../../src/node/containerd/spec.js';
@@ -14,11 +15,25 @@ import { containerLabels } from '../../src/node/agent/labels.js';
 import { BUSYBOX, busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
 
 const cs = containerStatus;
+
+/** The Events about a pod of the bed, once `pred` holds for them (the recorder writes in batches). */
+async function waitEventsOf(bed: AgentBed, name: string, pred: (evs: KubeEvent[]) => boolean, timeoutMs = 20_000): Promise<KubeEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  let evs: KubeEvent[] = [];
+  while (Date.now() < deadline) {
+    evs = (await bed.store.list<KubeEvent>('Event', { namespace: 'default' })).items.filter((e) => e.involvedObject.kind === 'Pod' && e.involvedObject.name === name);
+    if (pred(evs)) return evs;
+    await sleep(200);
+  }
+  throw new Error(`the events of pod ${name} did not arrive in ${timeoutMs} ms; they are: ${evs.map((e) => `${e.reason} x${e.count}: ${e.message}`).join('; ')}`);
+}
 const ready = (p: Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('NodeAgent lifecycle: probes, termination, adoption (real containerd)', function () {
   this.timeout(120_000);
   let bed: AgentBed;
+
+  const waitEvents = (name: string, pred: (evs: KubeEvent[]) => boolean): Promise<KubeEvent[]> => waitEventsOf(bed, name, pred);
 
   before(async function () {
     bed = await startAgentBedOrSkip(this);
@@ -88,6 +103,32 @@ describe('NodeAgent lifecycle: probes, termination, adoption (real containerd)',
     assert.equal(s.lastState.terminated?.reason, 'Error');
     assert.equal(s.lastState.terminated?.exitCode, 137);
     assert.match(s.lastState.terminated?.message ?? '', /failed liveness probe/);
+    // The kubelet's Events: a Warning per failed run, then the kill that restarts the container.
+    const events = await waitEvents('live', (evs) => evs.some((e) => e.reason === 'Killing'));
+    const unhealthy = events.find((e) => e.reason === 'Unhealthy');
+    assert.equal(unhealthy?.type, 'Warning');
+    assert.match(unhealthy?.message ?? '', /^Liveness probe failed: dial tcp [\d.]+:6553: /);
+    assert.equal(unhealthy?.involvedObject.fieldPath, 'spec.containers{main}');
+    assert.equal(events.find((e) => e.reason === 'Killing')?.message, 'Container main failed liveness probe, will be restarted');
+  });
+
+  it('a failing readiness probe is one Unhealthy event whose count grows; an image already present is Pulled "already present"', async () => {
+    await bed.createPod('never-ready', {
+      containers: [busybox('main', ['sleep', '3600'], { readinessProbe: { exec: { command: ['cat', '/no/such/file'] }, periodSeconds: 1 } })],
+    });
+    const first = await waitEvents('never-ready', (evs) => evs.some((e) => e.reason === 'Unhealthy' && (e.count ?? 1) >= 2));
+    const unhealthy = first.filter((e) => e.reason === 'Unhealthy');
+    assert.equal(unhealthy.length, 1, 'repeats aggregate into one event');
+    assert.match(unhealthy[0]!.message, /^Readiness probe failed: /);
+    const later = await waitEvents('never-ready', (evs) => (evs.find((e) => e.reason === 'Unhealthy')?.count ?? 0) > unhealthy[0]!.count!);
+    assert.ok(Date.parse(later.find((e) => e.reason === 'Unhealthy')!.lastTimestamp!) >= Date.parse(unhealthy[0]!.lastTimestamp!));
+    const pulled = later.find((e) => e.reason === 'Pulled');
+    assert.equal(pulled?.message, `Container image "${BUSYBOX}" already present on machine`);
+    assert.equal(pulled?.source?.component, 'kubelet');
+    assert.ok(!later.some((e) => e.reason === 'Pulling'), 'nothing was pulled');
+    // Pulled comes before Created and Started, as the kubelet reports them.
+    const order = later.filter((e) => ['Pulled', 'Created', 'Started'].includes(e.reason)).sort((a, b) => Date.parse(a.firstTimestamp!) - Date.parse(b.firstTimestamp!)).map((e) => e.reason);
+    assert.deepEqual(order.slice(0, 1), ['Pulled']);
   });
 
   it('a startup probe holds readiness back until it succeeds, and liveness only starts after it', async () => {

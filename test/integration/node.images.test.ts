@@ -14,6 +14,7 @@ import { buildBusyboxImage, type BuiltImage } from '../../src/node/images/busybo
 import { getImage } from '../../src/node/images/image-store.js';
 import { importImages, importLayout } from '../../src/node/images/import.js';
 import { pullImage } from '../../src/node/images/pull.js';
+import { ImageManager, type ImageEvent } from '../../src/node/agent/images.js';
 import { MediaTypes, parseDockerConfigJson } from '../../src/node/images/registry.js';
 import { containerdPrerequisites, startTestContainerd, type TestContainerd } from '../helpers/containerd.js';
 import { assertRegistryPrerequisites, startBearerFront, startTestRegistry, type BearerFront, type PushableImage, type TestRegistry } from '../helpers/registry.js';
@@ -137,6 +138,28 @@ describe('node images (containerd + docker-registry)', function () {
     const image = await getImage(puller, ref);
     assert.equal(image?.chainId, pulled.chainId);
     assert.equal((await puller.contentInfo(built.layerDigest))?.size, built.blobs.get(built.layerDigest)!.data.length);
+  });
+
+  it('ImageManager reports Pulling and Pulled (time and size) for a pull, and "already present" after it', async () => {
+    const client = await ContainerdClient.connect({ address: ctd.daemon.address, namespace: 'gantry-pull-events-test' });
+    try {
+      const images = new ImageManager({ client });
+      const ref = `${open.host}/test/busybox:1.0`;
+      const heard: ImageEvent[] = [];
+      const image = await images.ensure('pod-1', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {}, report: (e) => heard.push(e) });
+      assert.ok('chainId' in image, 'the image is there');
+      assert.equal(heard.length, 2, JSON.stringify(heard));
+      assert.deepEqual(heard[0], { reason: 'Pulling', message: `Pulling image "${ref}"` });
+      // containerd's CRI size: the manifest, the config and the layers as stored.
+      const size = built.manifest.length + [...built.blobs].filter(([d]) => d !== built.manifestDigest).reduce((n, [, b]) => n + b.data.length, 0);
+      assert.equal(heard[1]!.reason, 'Pulled');
+      assert.match(heard[1]!.message, new RegExp(`^Successfully pulled image "${ref.replace(/[.]/g, '\\.')}" in (\\d+ms|[\\d.]+s) \\((\\d+ms|[\\d.]+s) including waiting\\)\\. Image size: ${size} bytes\\.$`));
+      heard.length = 0;
+      await images.ensure('pod-2', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {}, report: (e) => heard.push(e) });
+      assert.deepEqual(heard, [{ reason: 'Pulled', message: `Container image "${ref}" already present on machine` }]);
+    } finally {
+      client.close();
+    }
   });
 
   it('pullImage() resolves an OCI index to the linux/amd64 manifest', async () => {

@@ -24,6 +24,9 @@ import { containerEntry, fieldPath, type ContainerRuntime, type PodRuntime } fro
 import type { Sandbox } from './sandbox.js';
 import { advanceStop, requestStop } from './termination.js';
 
+/** The kubelet's names of the probes in its events. */
+const probeTitle = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const;
+
 /** How a container instance ended, for {@link Containers.recordExit}. */
 export interface ExitInfo {
   exitCode: number;
@@ -140,6 +143,8 @@ export class Containers {
     const probes = new ContainerProbes({
       target: { client: this.ctx.o.client, containerId: c.id, podIP: pod.spec.hostNetwork || !rt.podIP ? '127.0.0.1' : rt.podIP, container: spec, env: opts.env },
       onChange: () => this.ctx.o.requeue(rt.uid),
+      // As the kubelet: every failed run is a Warning (the recorder counts the repeats).
+      onFailure: (kind, message) => this.ctx.o.api.events.emit(pod, 'Warning', 'Unhealthy', `${probeTitle[kind]} probe failed: ${message}`, { fieldPath: fieldPath(c) }),
       initialReady: opts.ready,
       initialStarted: opts.started,
     });
@@ -214,7 +219,10 @@ export class Containers {
     const client = o.client;
     const refs = await this.sandbox.references(pod);
     const pullSecrets = [...refs.secrets.values()].filter((s) => (pod.spec.imagePullSecrets ?? []).some((r) => r.name === s.metadata.name));
-    const image = await o.images.ensure(rt.uid, spec, credentialsFromSecrets(pullSecrets));
+    const image = await o.images.ensure(rt.uid, spec, {
+      auth: credentialsFromSecrets(pullSecrets),
+      report: (ev) => o.api.events.emit(pod, 'Normal', ev.reason, ev.message, { fieldPath: fieldPath(c) }),
+    });
     if (!('chainId' in image)) {
       if (c.waiting?.reason !== image.reason || c.waiting.message !== image.message) {
         o.api.events.emit(pod, 'Warning', image.reason === 'ImagePullBackOff' ? 'BackOff' : 'Failed', image.message, { fieldPath: fieldPath(c) });

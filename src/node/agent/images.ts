@@ -2,6 +2,8 @@
  * Images for pod containers: imagePullPolicy (Always / IfNotPresent / Never, defaulted as
  * Kubernetes does), credentials from `imagePullSecrets`, one pull per image at a time however many
  * pods ask, and the kubelet's back-off after failures (ErrImagePull, then ImagePullBackOff).
+ * What happened is reported in the kubelet's words for its Events: Pulling, then Pulled with the
+ * pull's time and the image's size, or Pulled "already present on machine".
  */
 import { GantryError, isGantryError } from '../../errors.js';
 import type { Container, Secret } from '../../model/types.js';
@@ -10,7 +12,7 @@ import { getImage, normalizeImageName, type LocalImage } from '../images/image-s
 import { pullImage } from '../images/pull.js';
 import { parseReference } from '../images/reference.js';
 import { parseDockerConfigJson, type CredentialsByHost } from '../images/registry.js';
-import { Backoff } from './backoff.js';
+import { Backoff, formatGoDuration } from './backoff.js';
 
 /** Why an image is not available, as a container's waiting state. */
 export interface ImageWaiting {
@@ -58,9 +60,31 @@ export interface ImageManagerOptions {
   now?: () => number;
 }
 
+/** What became of a container's image, as the kubelet reports it in Events (Pulling, Pulled). */
+export interface ImageEvent {
+  reason: 'Pulling' | 'Pulled';
+  message: string;
+}
+
+/** Options of {@link ImageManager.ensure}. */
+export interface EnsureOptions {
+  /** Registry credentials by host (from the pod's imagePullSecrets). */
+  auth: CredentialsByHost;
+  signal?: AbortSignal;
+  /** Hears Pulling before a pull, and Pulled after one or when the image was already present. */
+  report?: (ev: ImageEvent) => void;
+}
+
+/** A pull in progress: callers asking meanwhile share it. */
+interface Inflight {
+  image: Promise<LocalImage>;
+  /** When the pull itself began (epoch ms). */
+  startedAt: number;
+}
+
 /** Ensures images per pull policy, deduplicating concurrent pulls. */
 export class ImageManager {
-  private inflight = new Map<string, Promise<LocalImage>>();
+  private inflight = new Map<string, Inflight>();
   /** Resolved images by target digest (see {@link local}). */
   private resolved = new Map<string, LocalImage>();
   private readonly backoff: Backoff;
@@ -77,7 +101,9 @@ export class ImageManager {
    * The image for a container, pulling when the policy says so. Returns the image, or why it is
    * not available (never throws for pull failures).
    */
-  async ensure(podUid: string, c: Container, auth: CredentialsByHost, signal?: AbortSignal): Promise<LocalImage | ImageWaiting> {
+  async ensure(podUid: string, c: Container, opts: EnsureOptions): Promise<LocalImage | ImageWaiting> {
+    const { auth, signal, report } = opts;
+    const asked = this.now();
     const policy = effectivePullPolicy(c);
     let name: string;
     try {
@@ -87,7 +113,10 @@ export class ImageManager {
     }
     if (policy !== 'Always') {
       const present = await this.local(name);
-      if (present) return present;
+      if (present) {
+        report?.({ reason: 'Pulled', message: `Container image "${c.image}" already present on machine` });
+        return present;
+      }
       if (policy === 'Never') return { reason: 'ErrImageNeverPull', message: `Container image "${c.image}" is not present with pull policy of Never` };
     }
     const key = `${podUid}/${name}`;
@@ -97,9 +126,21 @@ export class ImageManager {
       if (wait > 0) return { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}": ${failed.message}`, retryAfterMs: wait };
     }
     try {
-      const image = await this.pull(name, auth, signal);
+      report?.({ reason: 'Pulling', message: `Pulling image "${c.image}"` });
+      const pull = this.pull(name, auth, signal);
+      const image = await pull.image;
       this.failures.delete(key);
       this.backoff.reset(key);
+      if (report) {
+        // The kubelet's wording: the pull's time, then the time since this container asked. A
+        // container that joined a pull under way counts the pull from when it joined.
+        const done = this.now();
+        const size = await this.imageSize(image).catch(() => undefined);
+        report({
+          reason: 'Pulled',
+          message: `Successfully pulled image "${c.image}" in ${goMillis(done - Math.max(pull.startedAt, asked))} (${goMillis(done - asked)} including waiting).${size !== undefined ? ` Image size: ${size} bytes.` : ''}`,
+        });
+      }
       return image;
     } catch (err) {
       if (!isGantryError(err) || err.code === 'RuntimeUnavailable') throw err;
@@ -138,7 +179,7 @@ export class ImageManager {
   }
 
   /** One pull per image name at a time; callers asking meanwhile share its result. */
-  private pull(name: string, auth: CredentialsByHost, signal?: AbortSignal): Promise<LocalImage> {
+  private pull(name: string, auth: CredentialsByHost, signal?: AbortSignal): Inflight {
     const running = this.inflight.get(name);
     if (running) return running;
     const p = pullImage(this.opts.client, name, { auth, insecureRegistries: this.opts.insecureRegistries, signal })
@@ -146,7 +187,25 @@ export class ImageManager {
         throw isGantryError(err) ? err : new GantryError('ImagePullFailed', `cannot pull ${name}: ${(err as Error).message}`, { cause: err });
       })
       .finally(() => this.inflight.delete(name));
-    this.inflight.set(name, p);
-    return p;
+    const pull = { image: p, startedAt: this.now() };
+    this.inflight.set(name, pull);
+    return pull;
   }
+
+  /**
+   * The image's size as containerd's CRI reports it to the kubelet: its platform manifest, config
+   * and (compressed) layers. One read of the manifest, only after a pull.
+   */
+  private async imageSize(image: LocalImage): Promise<number | undefined> {
+    const body = await this.opts.client.readContent(image.manifestDigest);
+    if (!body) return undefined;
+    const m = JSON.parse(Buffer.from(body).toString('utf8')) as { config?: { size?: number }; layers?: { size?: number }[] };
+    return body.length + Number(m.config?.size ?? 0) + (m.layers ?? []).reduce((n, l) => n + Number(l.size ?? 0), 0);
+  }
+}
+
+/** A duration as Go prints one truncated to milliseconds (`313ms`, `1.594s`, `1m2.5s`), as the kubelet's Pulled message. */
+function goMillis(ms: number): string {
+  const whole = Math.max(0, Math.floor(ms));
+  return whole === 0 ? '0s' : formatGoDuration(whole);
 }

@@ -125,9 +125,12 @@ export interface ContainerProbesOptions {
   initialStarted?: boolean;
   /** Runs one probe; default {@link runProbe} (tests inject their own). */
   run?: (probe: Probe, target: ProbeTarget) => Promise<ProbeResult>;
+  /** Called on every failed run (the kubelet's Unhealthy event), not only at the threshold. */
+  onFailure?: (kind: ProbeKind, message: string) => void;
 }
 
-type ProbeKind = 'startup' | 'liveness' | 'readiness';
+/** Which probe of a container. */
+export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 
 /** The probes of one running container instance; stop() when the instance ends. */
 export class ContainerProbes {
@@ -203,6 +206,7 @@ export class ContainerProbes {
         failures++;
         successes = 0;
         this.lastFailure.set(kind, r.message ?? 'failed');
+        this.opts.onFailure?.(kind, r.message ?? '');
       }
       if (kind === 'startup') {
         if (successes >= 1) {
