@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
+import type { KubeEvent } from '../../src/events/recorder.js';
 import type { ConfigMap, Node, Secret } from '../../src/model/types.js';
 import { readCgroupLimits, cgroupsPathFor } from '../../src/node/containerd/spec.js';
 import { busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
@@ -242,6 +243,20 @@ describe('NodeAgent (real containerd, CNI, volumes, SQLite store)', function () 
     const later = await bed.waitPod('nopull', (p) => cs(p, 'main')?.state.waiting?.reason === 'ImagePullBackOff');
     assert.match(cs(later, 'main')!.state.waiting!.message!, /^Back-off pulling image "127\.0\.0\.1:1\/missing\/app:1\.0"/);
     assert.equal(later.status?.phase, 'Pending');
+    // The kubelet's Events for it: the attempt, its failure, then the back-off.
+    const image = '"127.0.0.1:1/missing/app:1.0"';
+    let events: KubeEvent[] = [];
+    for (let t = 0; t < 50; t++) {
+      events = (await bed.store.list<KubeEvent>('Event')).items.filter((e) => e.involvedObject.name === 'nopull');
+      if (events.some((e) => e.reason === 'BackOff') && events.some((e) => e.message === 'Error: ImagePullBackOff')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const find = (reason: string, message: RegExp | string) => events.find((e) => e.reason === reason && (typeof message === 'string' ? e.message === message : message.test(e.message)));
+    assert.equal(find('Pulling', `Pulling image ${image}`)?.type, 'Normal', events.map((e) => `${e.reason}: ${e.message}`).join('\n'));
+    assert.equal(find('Failed', new RegExp(`^Failed to pull image ${image.replace(/[.]/g, '\\.')}: .+`))?.type, 'Warning');
+    assert.equal(find('Failed', 'Error: ErrImagePull')?.type, 'Warning');
+    assert.equal(find('BackOff', `Back-off pulling image ${image}`)?.type, 'Normal');
+    assert.equal(find('Failed', 'Error: ImagePullBackOff')?.involvedObject.fieldPath, 'spec.containers{main}');
   });
 
   it('imagePullPolicy Never with an absent image waits with ErrImageNeverPull', async () => {

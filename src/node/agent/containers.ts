@@ -221,12 +221,11 @@ export class Containers {
     const pullSecrets = [...refs.secrets.values()].filter((s) => (pod.spec.imagePullSecrets ?? []).some((r) => r.name === s.metadata.name));
     const image = await o.images.ensure(rt.uid, spec, {
       auth: credentialsFromSecrets(pullSecrets),
-      report: (ev) => o.api.events.emit(pod, 'Normal', ev.reason, ev.message, { fieldPath: fieldPath(c) }),
+      report: (ev) => o.api.events.emit(pod, ev.type, ev.reason, ev.message, { fieldPath: fieldPath(c) }),
     });
     if (!('chainId' in image)) {
-      if (c.waiting?.reason !== image.reason || c.waiting.message !== image.message) {
-        o.api.events.emit(pod, 'Warning', image.reason === 'ImagePullBackOff' ? 'BackOff' : 'Failed', image.message, { fieldPath: fieldPath(c) });
-      }
+      // After the image's own event, the container's, as the kubelet: "Error: ImagePullBackOff".
+      o.api.events.emit(pod, 'Warning', 'Failed', `Error: ${image.reason}`, { fieldPath: fieldPath(c) });
       c.waiting = { reason: image.reason, message: image.message };
       if (image.retryAfterMs !== undefined) o.requeue(rt.uid, image.retryAfterMs);
       return;

@@ -60,9 +60,10 @@ export interface ImageManagerOptions {
   now?: () => number;
 }
 
-/** What became of a container's image, as the kubelet reports it in Events (Pulling, Pulled). */
+/** What became of a container's image, as the kubelet reports it in Events (reasons and wording are its own). */
 export interface ImageEvent {
-  reason: 'Pulling' | 'Pulled';
+  type: 'Normal' | 'Warning';
+  reason: 'Pulling' | 'Pulled' | 'Failed' | 'BackOff' | 'ErrImageNeverPull' | 'InspectFailed';
   message: string;
 }
 
@@ -71,7 +72,10 @@ export interface EnsureOptions {
   /** Registry credentials by host (from the pod's imagePullSecrets). */
   auth: CredentialsByHost;
   signal?: AbortSignal;
-  /** Hears Pulling before a pull, and Pulled after one or when the image was already present. */
+  /**
+   * Hears Pulling before a pull, Pulled after one or when the image was already present, and
+   * Failed, BackOff, ErrImageNeverPull or InspectFailed when it is not available.
+   */
   report?: (ev: ImageEvent) => void;
 }
 
@@ -109,24 +113,33 @@ export class ImageManager {
     try {
       name = normalizeImageName(c.image);
     } catch (err) {
-      return { reason: 'InvalidImageName', message: `Failed to apply default image tag "${c.image}": ${(err as Error).message}` };
+      const message = `Failed to apply default image tag "${c.image}": ${(err as Error).message}`;
+      report?.({ type: 'Warning', reason: 'InspectFailed', message });
+      return { reason: 'InvalidImageName', message };
     }
     if (policy !== 'Always') {
       const present = await this.local(name);
       if (present) {
-        report?.({ reason: 'Pulled', message: `Container image "${c.image}" already present on machine` });
+        report?.({ type: 'Normal', reason: 'Pulled', message: `Container image "${c.image}" already present on machine` });
         return present;
       }
-      if (policy === 'Never') return { reason: 'ErrImageNeverPull', message: `Container image "${c.image}" is not present with pull policy of Never` };
+      if (policy === 'Never') {
+        const message = `Container image "${c.image}" is not present with pull policy of Never`;
+        report?.({ type: 'Warning', reason: 'ErrImageNeverPull', message });
+        return { reason: 'ErrImageNeverPull', message };
+      }
     }
     const key = `${podUid}/${name}`;
     const failed = this.failures.get(key);
     if (failed) {
       const wait = this.backoff.remaining(key, failed.at, this.now());
-      if (wait > 0) return { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}": ${failed.message}`, retryAfterMs: wait };
+      if (wait > 0) {
+        report?.({ type: 'Normal', reason: 'BackOff', message: `Back-off pulling image "${c.image}"` });
+        return { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}": ${failed.message}`, retryAfterMs: wait };
+      }
     }
     try {
-      report?.({ reason: 'Pulling', message: `Pulling image "${c.image}"` });
+      report?.({ type: 'Normal', reason: 'Pulling', message: `Pulling image "${c.image}"` });
       const pull = this.pull(name, auth, signal);
       const image = await pull.image;
       this.failures.delete(key);
@@ -137,6 +150,7 @@ export class ImageManager {
         const done = this.now();
         const size = await this.imageSize(image).catch(() => undefined);
         report({
+          type: 'Normal',
           reason: 'Pulled',
           message: `Successfully pulled image "${c.image}" in ${goMillis(done - Math.max(pull.startedAt, asked))} (${goMillis(done - asked)} including waiting).${size !== undefined ? ` Image size: ${size} bytes.` : ''}`,
         });
@@ -145,6 +159,7 @@ export class ImageManager {
     } catch (err) {
       if (!isGantryError(err) || err.code === 'RuntimeUnavailable') throw err;
       const message = err.message;
+      report?.({ type: 'Warning', reason: 'Failed', message: `Failed to pull image "${c.image}": ${message}` });
       const at = this.now();
       this.failures.set(key, { at, message });
       const delay = this.backoff.next(key, at);
