@@ -28,6 +28,8 @@ import { INGRESS_CLASS } from './ingress/routes.js';
 import { IngressController } from './ingress/server.js';
 import { StoreServiceView } from './node/proxy/source.js';
 import { openLocalPodStreams, type OpenedPodStreams } from './node/streams.js';
+import { LocalPodPorts } from './node/portforward.js';
+import { CniNetworkManager } from './node/network/manager.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -104,6 +106,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let ingress: IngressController | undefined;
   let services: StoreServiceView | undefined;
   let streams: OpenedPodStreams | undefined;
+  let podPorts: LocalPodPorts | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -187,6 +190,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
       streams = await openLocalPodStreams({ containerdAddress: node.containerdAddress, nodeName: node.nodeName, nodeDir: join(config.dataDir, 'node') });
+      // Reads the network records the agent's manager keeps (pod namespace and IP); changes nothing.
+      podPorts = new LocalPodPorts({ store, network: new CniNetworkManager({ dataDir: join(config.dataDir, 'node') }), nodeName: node.nodeName });
     }
 
     if (listen) {
@@ -194,6 +199,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
         tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
         ...(streams ? { streams } : {}),
+        ...(podPorts ? { portForward: podPorts } : {}),
       });
       const [host, port] = listen;
       await api.listen({ host, port });

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
+import type { PodPorts } from '../node/portforward.js';
 import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
 import type { SyncLoop } from '../sync/loop.js';
@@ -17,6 +18,7 @@ import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { kubeApi } from './kube.js';
+import { portForwardApi } from './portforward.js';
 import { podStreamsApi } from './streams.js';
 import { Metrics } from './metrics.js';
 
@@ -42,6 +44,8 @@ export interface ApiServerOptions {
   tls?: { cert: string; key: string };
   /** The local node's pod streams, for `kubectl logs` and `kubectl exec`; without them those answer 503. */
   streams?: PodStreams;
+  /** The local node's pod ports, for `kubectl port-forward`; without them that answers 503. */
+  portForward?: PodPorts;
 }
 
 /** Where gantry's own routes live: a group of its own, out of Kubernetes' path space. */
@@ -70,6 +74,7 @@ export function createApiServer(opts: ApiServerOptions) {
   app.get('/healthz', async () => ({ ok: true }));
   void app.register(kubeApi({ store, repo: opts.repo }));
   void app.register(podStreamsApi({ store, streams: opts.streams }));
+  void app.register(portForwardApi({ store, ports: opts.portForward }));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.contentType);
