@@ -149,14 +149,14 @@ describe('node images (containerd + docker-registry)', function () {
       const image = await images.ensure('pod-1', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {}, report: (e) => heard.push(e) });
       assert.ok('chainId' in image, 'the image is there');
       assert.equal(heard.length, 2, JSON.stringify(heard));
-      assert.deepEqual(heard[0], { reason: 'Pulling', message: `Pulling image "${ref}"` });
+      assert.deepEqual(heard[0], { type: 'Normal', reason: 'Pulling', message: `Pulling image "${ref}"` });
       // containerd's CRI size: the manifest, the config and the layers as stored.
       const size = built.manifest.length + [...built.blobs].filter(([d]) => d !== built.manifestDigest).reduce((n, [, b]) => n + b.data.length, 0);
       assert.equal(heard[1]!.reason, 'Pulled');
       assert.match(heard[1]!.message, new RegExp(`^Successfully pulled image "${ref.replace(/[.]/g, '\\.')}" in (\\d+ms|[\\d.]+s) \\((\\d+ms|[\\d.]+s) including waiting\\)\\. Image size: ${size} bytes\\.$`));
       heard.length = 0;
       await images.ensure('pod-2', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {}, report: (e) => heard.push(e) });
-      assert.deepEqual(heard, [{ reason: 'Pulled', message: `Container image "${ref}" already present on machine` }]);
+      assert.deepEqual(heard, [{ type: 'Normal', reason: 'Pulled', message: `Container image "${ref}" already present on machine` }]);
     } finally {
       client.close();
     }
