@@ -428,6 +428,9 @@ export class EtcdClient {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
+        // grpc's default backoff grows to two minutes; an etcd back from a restart should be used within seconds.
+        'grpc.initial_reconnect_backoff_ms': 200,
+        'grpc.max_reconnect_backoff_ms': 3_000,
       };
       const make = (name: string): GrpcClient =>
         new pkg.etcdserverpb[name]!(endpoint, this.credentials, options) as unknown as GrpcClient;
