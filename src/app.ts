@@ -14,7 +14,7 @@ import { createApiServer, WEBHOOK_PATH } from './api/server.js';
 import { Metrics } from './api/metrics.js';
 import { dataPaths, type GantryConfig } from './config.js';
 import { errorMessage, GantryError } from './errors.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { openSource } from './sync/open-source.js';
 import { SyncLoop } from './sync/loop.js';
@@ -97,7 +97,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const ac = new AbortController();
   const background: Promise<unknown>[] = [];
 
-  const store = openSqliteStore(paths.store, { logger: logger.child({ component: 'store' }) });
+  const store = await openStore(config.store, { sqlitePath: paths.store, etcdTls: config.etcdTls, logger: logger.child({ component: 'store' }) });
   let recorder: Recorder | undefined;
   let sync: SyncLoop | undefined;
   let node: LocalNode | undefined;
@@ -127,7 +127,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let apiUrl: string | undefined;
   let kubeconfig: string | undefined;
   try {
-    progress(`store ready (${paths.store}, revision ${await store.revision()})`);
+    progress(`store ready (${config.store && config.store !== 'sqlite' ? config.store : paths.store}, revision ${await store.revision()})`);
 
     if (components.audit) {
       recorder = await openRecorder(paths.history, {

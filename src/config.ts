@@ -42,6 +42,10 @@ export interface GantryConfig {
   serviceCidr?: string;
   /** The local node: its name, pod network, and registries it may reach over plain HTTP. */
   node?: NodeConfig;
+  /** Where actual state lives: `sqlite` (default, `<data-dir>/state.db`) or `etcd://host:2379[,…]` / `etcds://…`. */
+  store?: string;
+  /** PEM files for an `etcds://` store: CA bundle, client certificate and key. */
+  etcdTls?: { ca?: string; cert?: string; key?: string };
   /** Push the audit trail's status branch to this http(s) remote (never the watched branch). */
   historyRemote?: { url: string; branch?: string; auth?: GitAuth };
 }

@@ -34,6 +34,10 @@ export interface SourceOptions extends DataDirOptions {
   bridge?: string;
   insecureRegistries?: string;
   logLevel?: string;
+  store?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
 }
 
 /** Adds `--data-dir`. */
@@ -65,6 +69,10 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--history-remote <url>', 'push the audit trail (status branch) to this http(s) Git remote').env('GANTRY_HISTORY_REMOTE'))
     .addOption(new Option('--history-branch <branch>', 'branch on the history remote (default: status)').env('GANTRY_HISTORY_BRANCH'))
+    .addOption(new Option('--store <spec>', 'where actual state lives: sqlite (default, in the data dir) or etcd://host:2379[,host:2379] (etcds:// for TLS)').env('GANTRY_STORE'))
+    .addOption(new Option('--etcd-ca <file>', 'CA bundle (PEM) that signed the etcd servers\' certificates').env('GANTRY_ETCD_CA'))
+    .addOption(new Option('--etcd-cert <file>', 'client certificate (PEM) for etcd').env('GANTRY_ETCD_CERT'))
+    .addOption(new Option('--etcd-key <file>', 'client key (PEM) for etcd').env('GANTRY_ETCD_KEY'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -92,5 +100,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
       insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     },
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
+    ...(o.store ? { store: o.store } : {}),
+    ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
   };
 }
