@@ -20,6 +20,7 @@ const benches: [string, string, string][] = [
   ['services', './services.ts', 'benchServices'],
   ['api', './api.ts', 'benchApi'],
   ['podman', './podman.ts', 'benchPodman'],
+  ['etcd', './etcd.ts', 'benchEtcd'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
