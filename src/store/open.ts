@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { GantryError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { EtcdTls } from './etcd-client.js';
-import { openEtcdStore } from './etcd.js';
+import type { EtcdClient, EtcdTls } from './etcd-client.js';
+import { EtcdStore, openEtcdStore } from './etcd.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -94,4 +94,12 @@ export async function openStore(spec: string | undefined, opts: OpenStoreOptions
     };
   }
   return openEtcdStore({ endpoints: parsed.endpoints, tls, prefix: parsed.prefix, logger: opts.logger });
+}
+
+/**
+ * The etcd client of an etcd-backed store (for a `LeaderElector` from `src/cluster/leader.ts` on the same etcd, with the
+ * same TLS), or undefined for SQLite: one process on SQLite needs no election.
+ */
+export function etcdClientOf(store: Store): EtcdClient | undefined {
+  return store instanceof EtcdStore ? store.client : undefined;
 }

@@ -8,7 +8,7 @@
  * docs ask for a store that applies big plans in one transaction.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,6 +30,8 @@ export function etcdBinary(): string | undefined {
 export interface TestEtcd {
   /** `127.0.0.1:<port>` for clients. */
   endpoint: string;
+  /** The CA and a client certificate, when started with `tls`. */
+  tls?: TestEtcdTls;
   /** The pid of the etcd process (changes on restart). */
   pid(): number;
   /** A new client on this etcd; the caller closes it. */
@@ -58,8 +60,38 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Options for {@link startTestEtcd}. */
+export interface TestEtcdOptions {
+  /**
+   * Serve clients over TLS with a fresh CA (openssl), requiring client certificates. The PEM
+   * files are in `TestEtcd.tls`.
+   */
+  tls?: boolean;
+}
+
+/** PEM files of a TLS test etcd: the CA, and a client certificate and key it accepts. */
+export interface TestEtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Makes a CA, a serving certificate for 127.0.0.1 and a client certificate, with openssl. */
+function makeCertificates(dir: string): TestEtcdTls & { serverCert: string; serverKey: string } {
+  const f = (name: string): string => path.join(dir, name);
+  const run = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=gantry-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const [name, cn] of [['server', 'etcd'], ['client', 'gantry']] as const) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    run('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+  }
+  return { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key'), serverCert: f('server.pem'), serverKey: f('server.key') };
+}
+
 /** Starts a private etcd; throws with etcd's log when it does not come up within 20 s. */
-export async function startTestEtcd(): Promise<TestEtcd> {
+export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtcd> {
   const bin = etcdBinary();
   if (!bin) throw new Error('etcd is not installed (Debian package etcd-server; scripts/setup.sh installs it)');
   const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
@@ -68,13 +100,20 @@ export async function startTestEtcd(): Promise<TestEtcd> {
   const peerPort = await freePort();
   const endpoint = `127.0.0.1:${clientPort}`;
   const logFile = path.join(dir, 'etcd.log');
+  const certs = opts.tls ? makeCertificates(dir) : undefined;
+  const scheme = certs ? 'https' : 'http';
+  const clientTls = certs ? { ca: readFileSync(certs.ca), cert: readFileSync(certs.cert), key: readFileSync(certs.key) } : undefined;
+  const newClient = (callTimeoutMs?: number): EtcdClient => new EtcdClient({ endpoints: [endpoint], tls: clientTls, callTimeoutMs });
   let child: ChildProcess | undefined;
 
   const args = [
     '--name', 'test',
     '--data-dir', path.join(dir, 'data'),
-    '--listen-client-urls', `http://${endpoint}`,
-    '--advertise-client-urls', `http://${endpoint}`,
+    '--listen-client-urls', `${scheme}://${endpoint}`,
+    '--advertise-client-urls', `${scheme}://${endpoint}`,
+    ...(certs
+      ? ['--cert-file', certs.serverCert, '--key-file', certs.serverKey, '--trusted-ca-file', certs.ca, '--client-cert-auth']
+      : []),
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
@@ -110,7 +149,7 @@ export async function startTestEtcd(): Promise<TestEtcd> {
     child = c;
     let spawnError: Error | undefined;
     c.once('error', (err) => (spawnError = err));
-    const probe = new EtcdClient({ endpoints: [endpoint], callTimeoutMs: 1000 });
+    const probe = newClient(1000);
     const deadline = Date.now() + 20_000;
     try {
       for (;;) {
@@ -139,9 +178,10 @@ export async function startTestEtcd(): Promise<TestEtcd> {
   return {
     endpoint,
     pid: () => child?.pid ?? 0,
-    client: () => new EtcdClient({ endpoints: [endpoint] }),
+    ...(certs ? { tls: { ca: certs.ca, cert: certs.cert, key: certs.key } } : {}),
+    client: () => newClient(),
     deletePrefix: async (prefix) => {
-      const c = new EtcdClient({ endpoints: [endpoint] });
+      const c = newClient();
       try {
         await c.txn({ success: [{ deleteRange: { key: prefix, rangeEnd: prefixEnd(prefix) } }] });
       } finally {

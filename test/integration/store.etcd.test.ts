@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isGantryError, type ErrorCode } from '../../src/errors.js';
 import type { KubeObject } from '../../src/model/types.js';
 import { openEtcdStore, type EtcdStore, type EtcdStoreOptions } from '../../src/store/etcd.js';
-import { openStore, parseStoreSpec } from '../../src/store/open.js';
+import { etcdClientOf, openStore, parseStoreSpec } from '../../src/store/open.js';
 import type { WatchEvent } from '../../src/store/types.js';
 import { etcdBinary, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { describeStoreConformance } from '../store/conformance.js';
@@ -116,6 +116,10 @@ if (haveEtcd) {
         await store.create(configMap('via-open'));
         const check = await openOn(e, { prefix });
         assert.ok(await check.get({ kind: 'ConfigMap', name: 'via-open' }));
+        // The client a leader elector would share: it talks to the same etcd.
+        const client = etcdClientOf(store);
+        assert.ok(client);
+        assert.equal((await client.range({ key: `${prefix}objects/ConfigMap/default/via-open` })).kvs.length, 1);
       } finally {
         await store.close();
       }
@@ -226,6 +230,36 @@ if (haveEtcd) {
         items.map((o) => Number(o.metadata.resourceVersion)).sort((x, y) => x - y),
         Array.from({ length: 50 }, (_, i) => base + 1 + i),
       );
+    });
+
+    describe('over TLS', () => {
+      let secure: TestEtcd;
+      before(async () => {
+        secure = await startTestEtcd({ tls: true });
+      });
+      after(async () => {
+        await secure?.destroy();
+      });
+
+      it('openStore("etcds://…") with --etcd-ca, --etcd-cert and --etcd-key reads and writes', async () => {
+        const store = await openStore(`etcds://${secure.endpoint}`, { sqlitePath: 'unused', etcdTls: secure.tls });
+        try {
+          const created = await store.create(configMap('secure'));
+          assert.deepEqual(await store.get({ kind: 'ConfigMap', name: 'secure' }), created);
+        } finally {
+          await store.close();
+        }
+      });
+
+      it('etcds:// without the client certificate etcd requires fails with StoreUnavailable', async function () {
+        this.timeout(30_000);
+        await rejectsWith(openStore(`etcds://${secure.endpoint}`, { sqlitePath: 'unused', etcdTls: { ca: secure.tls!.ca } }), 'StoreUnavailable', /etcd/);
+      });
+
+      it('plain etcd:// to a TLS etcd fails with StoreUnavailable', async function () {
+        this.timeout(30_000);
+        await rejectsWith(openStore(`etcd://${secure.endpoint}`, { sqlitePath: 'unused' }), 'StoreUnavailable', /etcd/);
+      });
     });
 
     describe('across an etcd restart', () => {
