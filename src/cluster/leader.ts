@@ -148,15 +148,19 @@ export class LeaderElector {
         continue;
       }
       const stop = (): void => void this.resign();
+      let failed = false;
       signal?.addEventListener('abort', stop, { once: true });
       try {
         await fn(leading);
       } catch (err) {
         this.log.error({ election: this.opts.name, err: errorMessage(err) }, 'leader work failed');
+        failed = true;
       } finally {
         signal?.removeEventListener('abort', stop);
         if (!leading.aborted) await this.resign();
       }
+      // Work that fails at once would otherwise take and drop leadership in a tight loop.
+      if (failed) await sleep(1000, undefined, { signal }).catch(() => undefined);
     }
     await this.resign();
   }

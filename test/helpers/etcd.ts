@@ -147,6 +147,10 @@ export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtc
     const c = spawn(bin, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child = c;
+    // A test process that dies without its after() hooks must not leave etcd behind.
+    const reap = (): void => void (c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
+    process.once('exit', reap);
+    c.once('exit', () => process.removeListener('exit', reap));
     let spawnError: Error | undefined;
     c.once('error', (err) => (spawnError = err));
     const probe = newClient(1000);
