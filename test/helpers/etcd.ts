@@ -67,6 +67,8 @@ export interface TestEtcdOptions {
    * files are in `TestEtcd.tls`.
    */
   tls?: boolean;
+  /** Keep etcd's default --max-txn-ops (128) and --max-request-bytes (1.5 MiB) instead of raising them. */
+  defaultLimits?: boolean;
 }
 
 /** PEM files of a TLS test etcd: the CA, and a client certificate and key it accepts. */
@@ -117,8 +119,7 @@ export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtc
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
-    '--max-txn-ops', '20000',
-    '--max-request-bytes', String(32 * 1024 * 1024),
+    ...(opts.defaultLimits ? [] : ['--max-txn-ops', '20000', '--max-request-bytes', String(32 * 1024 * 1024)]),
     '--logger', 'zap',
     '--log-outputs', 'stderr',
     '--log-level', 'warn',

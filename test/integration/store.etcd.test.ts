@@ -262,6 +262,25 @@ if (haveEtcd) {
       });
     });
 
+    it("a transaction larger than a stock etcd's --max-txn-ops fails naming the flag, and applies nothing", async () => {
+      const stock = await startTestEtcd({ defaultLimits: true });
+      try {
+        const store = await openOn(stock, { prefix: nextPrefix() });
+        const rev = await store.revision();
+        await rejectsWith(
+          store.txn(Array.from({ length: 200 }, (_, i) => ({ op: 'create' as const, object: configMap(`big-${i}`) }))),
+          'StoreUnavailable',
+          /--max-txn-ops/,
+        );
+        assert.equal(await store.revision(), rev);
+        assert.equal((await store.list('ConfigMap')).items.length, 0);
+        await store.txn(Array.from({ length: 100 }, (_, i) => ({ op: 'create' as const, object: configMap(`fits-${i}`) })));
+        assert.equal((await store.list('ConfigMap')).items.length, 100);
+      } finally {
+        await stock.destroy();
+      }
+    });
+
     describe('across an etcd restart', () => {
       let own: TestEtcd;
       before(async () => {
