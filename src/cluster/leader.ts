@@ -114,6 +114,7 @@ export class LeaderElector {
       await this.waitForPredecessors(myRevision, term.signal);
       term.signal.throwIfAborted();
       this.state = 'leading';
+      this.watchOwnKey(key, myRevision + 1, term);
       this.log.info({ election: this.opts.name, identity: this.opts.identity }, 'became leader');
       return term.signal;
     } catch (err) {
@@ -223,6 +224,41 @@ export class LeaderElector {
         done(err);
       }
     });
+  }
+
+  /**
+   * While leading, our key vanishing (deleted by hand, or the lease revoked elsewhere) means the
+   * next candidate may already lead: step down at once rather than at the next keep-alive.
+   */
+  private watchOwnKey(key: string, fromRevision: number, term: AbortController): void {
+    if (term.signal.aborted) return;
+    let watch: EtcdWatch | undefined;
+    try {
+      watch = this.client.watch({
+        key,
+        startRevision: fromRevision,
+        onEvents: (events) => {
+          if (events.some((e) => e.type === 'DELETE')) void this.endTerm('our election key was deleted', true);
+        },
+        // A broken watch is re-made; meanwhile the lease checks still guard leadership.
+        onEnd: () => {
+          if (term.signal.aborted) return;
+          setTimeout(() => {
+            void this.client.range({ key }).then(
+              (res) => {
+                if (term.signal.aborted) return;
+                if (res.kvs.length === 0) void this.endTerm('our election key was deleted', true);
+                else this.watchOwnKey(key, res.revision + 1, term);
+              },
+              () => this.watchOwnKey(key, fromRevision, term),
+            );
+          }, 500);
+        },
+      });
+    } catch {
+      return;
+    }
+    term.signal.addEventListener('abort', () => watch?.cancel(), { once: true });
   }
 
   private startKeepAlive(term: AbortController): void {

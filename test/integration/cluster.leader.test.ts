@@ -168,6 +168,22 @@ if (!etcdBinary()) {
       assert.ok(handovers >= 5, `leadership changed hands ${handovers} times`);
     });
 
+    it('a leader whose election key is deleted steps down at once (onLost) and the next candidate leads', async () => {
+      const name = nextElection();
+      const lost: string[] = [];
+      const a = elector(name, 'a', { onLost: (r) => lost.push(r) });
+      const b = elector(name, 'b');
+      const leading = await a.campaign();
+      const campaignB = b.campaign();
+      const key = (await a.leader())!.key;
+      await sleep(200);
+      await client.txn({ success: [{ deleteRange: { key } }] });
+      await waitUntil(() => leading.aborted, 2000, 'stepping down');
+      await campaignB;
+      assert.deepEqual(lost, ['our election key was deleted']);
+      assert.equal((await b.leader())?.identity, 'b');
+    });
+
     it('a leader that cannot reach etcd for longer than the TTL loses leadership (onLost, signal aborted) and a standby takes over', async () => {
       const name = nextElection();
       const lost: string[] = [];
