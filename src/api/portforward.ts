@@ -187,6 +187,8 @@ async function forward(data: SpdyStream, error: SpdyStream, ports: PodPorts, tar
     pod.destroy();
     return;
   }
+  // A connection that failed before we got here has already emitted its error.
+  if (pod.errored) return fail(errorMessage(pod.errored));
   let failed = false;
   pod.on('error', (err) => {
     failed = true;

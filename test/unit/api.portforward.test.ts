@@ -1,0 +1,418 @@
+/**
+ * Port-forward's pieces: SPDY/3 frames and header blocks, the header compression dictionary,
+ * and the route over real loopback sockets with a SPDY client played by the test (SPDY upgrade
+ * and websocket tunnel), forwarding to a loopback echo server through a fake PodPorts.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+import { PORT_FORWARD_PROTOCOL, WEBSOCKET_TUNNEL_PROTOCOL } from '../../src/api/portforward.js';
+import { createApiServer } from '../../src/api/server.js';
+import { HeaderCodec, SPDY3_DICTIONARY } from '../../src/api/spdy/compression.js';
+import {
+  dataFrame,
+  decodeHeaderBlock,
+  encodeHeaderBlock,
+  FLAG_FIN,
+  type Frame,
+  FrameReader,
+  goAwayFrame,
+  pingFrame,
+  rstStreamFrame,
+  synReplyFrame,
+  synStreamFrame,
+} from '../../src/api/spdy/frames.js';
+import { isGantryError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import type { Pod } from '../../src/model/types.js';
+import type { OpenPodPortOptions, PodPorts } from '../../src/node/portforward.js';
+import { MemoryStore } from '../fakes/memory-store.js';
+
+/** zlib's Adler-32, the id a zlib stream names its dictionary by. */
+function adler32(buf: Buffer): number {
+  let a = 1;
+  let b = 0;
+  for (const byte of buf) {
+    a = (a + byte) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+function readAll(bytes: Buffer, chunk = bytes.length): Frame[] {
+  const r = new FrameReader();
+  const out: Frame[] = [];
+  for (let at = 0; at < bytes.length; at += chunk) {
+    r.push(bytes.subarray(at, at + chunk));
+    for (let f = r.next(); f; f = r.next()) out.push(f);
+  }
+  return out;
+}
+
+describe('SPDY/3 frames', () => {
+  it('reads back every frame it writes, even when the bytes arrive one at a time', () => {
+    const block = Buffer.from('compressed-block');
+    const bytes = Buffer.concat([
+      synStreamFrame(1, block, { fin: true, priority: 3 }),
+      synReplyFrame(1, block),
+      dataFrame(1, Buffer.from('hello')),
+      dataFrame(1, Buffer.alloc(0), true),
+      rstStreamFrame(3, 5),
+      pingFrame(7),
+      goAwayFrame(9, 1),
+    ]);
+    const frames = readAll(bytes, 1);
+    assert.deepEqual(frames.map((f) => f.type), ['synStream', 'synReply', 'data', 'data', 'rstStream', 'ping', 'goAway']);
+    const syn = frames[0] as Extract<Frame, { type: 'synStream' }>;
+    assert.equal(syn.streamId, 1);
+    assert.equal(syn.priority, 3);
+    assert.equal(syn.flags & FLAG_FIN, FLAG_FIN);
+    assert.deepEqual(syn.headerBlock, block);
+    assert.equal((frames[2] as Extract<Frame, { type: 'data' }>).data.toString(), 'hello');
+    assert.equal((frames[3] as Extract<Frame, { type: 'data' }>).flags & FLAG_FIN, FLAG_FIN);
+    assert.deepEqual(frames[4], { type: 'rstStream', streamId: 3, status: 5 });
+    assert.deepEqual(frames[5], { type: 'ping', id: 7 });
+    assert.deepEqual(frames[6], { type: 'goAway', lastGoodStreamId: 9, status: 1 });
+  });
+
+  it('refuses a frame of another SPDY version', () => {
+    const frame = pingFrame(1);
+    frame.writeUInt16BE(0x8002, 0);
+    assert.throws(() => readAll(frame), (err: unknown) => isGantryError(err, 'InvalidArgument') && /version 2/.test((err as Error).message));
+  });
+
+  it('round-trips header blocks with lower-cased names and repeated values', () => {
+    const block = encodeHeaderBlock({ streamType: ['data'], port: ['8080'], via: ['a', 'b'] });
+    assert.deepEqual(decodeHeaderBlock(block), { streamtype: ['data'], port: ['8080'], via: ['a', 'b'] });
+    assert.throws(() => decodeHeaderBlock(block.subarray(0, block.length - 2)), /ends inside/);
+  });
+
+  it('builds the SPDY/3 dictionary byte for byte (its zlib id is 0xe3c6a7c2)', () => {
+    assert.equal(SPDY3_DICTIONARY.length, 1423);
+    assert.equal(adler32(SPDY3_DICTIONARY).toString(16), 'e3c6a7c2');
+  });
+
+  it('compresses header blocks in one shared context per direction', async () => {
+    const out = new HeaderCodec('deflate');
+    const inn = new HeaderCodec('inflate');
+    const blocks = [encodeHeaderBlock({ streamtype: ['error'], port: ['80'], requestid: ['0'] }), encodeHeaderBlock({ streamtype: ['data'], port: ['80'], requestid: ['0'] })];
+    const compressed = await Promise.all(blocks.map((b) => out.process(b)));
+    // The second block leans on the first: it cannot be read without the shared context.
+    assert.ok(compressed[1]!.length < compressed[0]!.length);
+    for (let i = 0; i < blocks.length; i++) assert.deepEqual(await inn.process(compressed[i]!), blocks[i]);
+    out.close();
+    inn.close();
+  });
+});
+
+/** The client half of SPDY, as the test plays kubectl. */
+class SpdyTestClient {
+  private readonly reader = new FrameReader();
+  private readonly deflate = new HeaderCodec('deflate');
+  private readonly inflate = new HeaderCodec('inflate');
+  private chain: Promise<void> = Promise.resolve();
+  private nextId = 1;
+  private readonly streams = new Map<number, { chunks: Buffer[]; replied: () => void; done: (how: 'fin' | 'reset') => void }>();
+  private readonly pings = new Map<number, () => void>();
+  goneAway = false;
+
+  constructor(private readonly sock: Duplex) {
+    sock.on('data', (d: Buffer) => {
+      this.reader.push(d);
+      for (let f = this.reader.next(); f; f = this.reader.next()) {
+        const frame = f;
+        this.chain = this.chain.then(() => this.handle(frame));
+      }
+    });
+  }
+
+  private async handle(f: Frame): Promise<void> {
+    if (f.type === 'synReply') {
+      await this.inflate.process(f.headerBlock);
+      this.streams.get(f.streamId)?.replied();
+    } else if (f.type === 'data') {
+      const s = this.streams.get(f.streamId);
+      s?.chunks.push(f.data);
+      if (f.flags & FLAG_FIN) s?.done('fin');
+    } else if (f.type === 'rstStream') this.streams.get(f.streamId)?.done('reset');
+    else if (f.type === 'ping') this.pings.get(f.id)?.();
+    else if (f.type === 'goAway') this.goneAway = true;
+  }
+
+  /** Opens a stream; resolves once the server replied. */
+  async open(headers: Record<string, string>): Promise<{ id: number; write(b: Buffer): void; end(): void; result: Promise<{ how: 'fin' | 'reset'; data: Buffer }> }> {
+    const id = this.nextId;
+    this.nextId += 2;
+    let replied!: () => void;
+    const ok = new Promise<void>((r) => (replied = r));
+    let done!: (how: 'fin' | 'reset') => void;
+    const chunks: Buffer[] = [];
+    const result = new Promise<{ how: 'fin' | 'reset'; data: Buffer }>((r) => (done = (how) => r({ how, data: Buffer.concat(chunks) })));
+    this.streams.set(id, { chunks, replied, done });
+    const block = await this.deflate.process(encodeHeaderBlock(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]))));
+    this.sock.write(synStreamFrame(id, block));
+    await ok;
+    return {
+      id,
+      write: (b) => {
+        for (let at = 0; at < b.length; at += 60_000) this.sock.write(dataFrame(id, b.subarray(at, at + 60_000)));
+      },
+      end: () => void this.sock.write(dataFrame(id, Buffer.alloc(0), true)),
+      result,
+    };
+  }
+
+  /** Forwards one connection as kubectl does: error stream (half-closed at once), then data. */
+  async connection(port: number, requestId: number, payload: Buffer): Promise<{ data: Buffer; error: string; dataHow: string }> {
+    const common = { port: String(port), requestID: String(requestId) };
+    const error = await this.open({ streamType: 'error', ...common });
+    error.end();
+    const data = await this.open({ streamType: 'data', ...common });
+    data.write(payload);
+    data.end();
+    const [d, e] = await Promise.all([data.result, error.result]);
+    return { data: d.data, error: e.data.toString(), dataHow: d.how };
+  }
+
+  ping(id: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.pings.set(id, resolve);
+      this.sock.write(pingFrame(id));
+    });
+  }
+
+  close(): void {
+    this.deflate.close();
+    this.inflate.close();
+    this.sock.destroy();
+  }
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A websocket client reduced to what the tunnel needs (binary messages, masked as clients must).
+ * `ws`'s own client refuses Kubernetes' subprotocol: it has a '/', which HTTP tokens may not.
+ */
+function tunnelClient(port: number, path: string, protocol: string): Promise<{ code: number; protocol?: string; stream: Duplex }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.on('error', reject);
+    sock.write(
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
+    );
+    let buf = Buffer.alloc(0);
+    let open = false;
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _e, cb) {
+        const mask = randomBytes(4);
+        const len = chunk.length;
+        const head = len < 126 ? Buffer.from([0x82, 0x80 | len]) : len < 65536 ? Buffer.from([0x82, 0x80 | 126, len >> 8, len & 255]) : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(len)); return b; })()]);
+        const body = Buffer.from(chunk);
+        for (let i = 0; i < body.length; i++) body[i]! ^= mask[i % 4]!;
+        sock.write(Buffer.concat([head, mask, body]), cb);
+      },
+      destroy(err, cb) {
+        sock.destroy();
+        cb(err);
+      },
+    });
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!open) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const headText = buf.subarray(0, end).toString('latin1');
+        const code = Number(/^HTTP\/1\.1 (\d+)/.exec(headText)?.[1]);
+        buf = buf.subarray(end + 4);
+        if (code !== 101) return resolve({ code, stream });
+        open = true;
+        resolve({ code, protocol: /sec-websocket-protocol: *(\S+)/i.exec(headText)?.[1], stream });
+      }
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1]! & 0x7f;
+        let at = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          at = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          at = 10;
+        }
+        if (buf.length < at + len) return;
+        const opcode = buf[0]! & 0x0f;
+        const payload = buf.subarray(at, at + len);
+        buf = buf.subarray(at + len);
+        if (opcode === 2 || opcode === 0) stream.push(payload);
+        else if (opcode === 8) stream.push(null);
+      }
+    });
+  });
+}
+
+describe('port-forward route', () => {
+  let echo: net.Server;
+  let echoPort: number;
+  let store: MemoryStore;
+  const opened: OpenPodPortOptions[] = [];
+  /** Port 1 of the pod has no listener; every other port is the loopback echo server. */
+  const ports: PodPorts = {
+    async openPodPort(o) {
+      opened.push(o);
+      if (o.port === 1) {
+        const d = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+        net.connect({ host: '127.0.0.1', port: 1 }).on('error', () => d.destroy(new Error('connection refused (nothing listens there)')));
+        return d;
+      }
+      return net.connect({ host: '127.0.0.1', port: echoPort });
+    },
+  };
+
+  before(async () => {
+    echo = net.createServer({ allowHalfOpen: true }, (c) => c.pipe(c));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as AddressInfo).port;
+    store = new MemoryStore();
+    await store.create<Pod>({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { containers: [{ name: 'c', image: 'x' }], nodeName: 'n1' },
+      status: { phase: 'Running' },
+    } as Pod);
+    await store.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'waiting', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'x' }] }, status: { phase: 'Pending' } } as Pod);
+  });
+
+  after(() => echo.close());
+
+  async function server(withPorts: boolean) {
+    const app = createApiServer({ store, logger: silentLogger(), ...(withPorts ? { portForward: ports } : {}) });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    return { app, port: (app.server.address() as AddressInfo).port };
+  }
+
+  /** Sends a SPDY upgrade; resolves with the socket after a 101, or the status and body. */
+  function upgrade(port: number, pod: string, headers: Record<string, string> = {}): Promise<{ code: number; body: string; sock: net.Socket }> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port });
+      const hdrs = { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': PORT_FORWARD_PROTOCOL, 'Content-Length': '0', ...headers };
+      sock.write(`POST /api/v1/namespaces/default/pods/${pod}/portforward HTTP/1.1\r\nHost: x\r\n${Object.entries(hdrs).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+      let buf = Buffer.alloc(0);
+      const onData = (d: Buffer): void => {
+        buf = Buffer.concat([buf, d]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const code = Number(/^HTTP\/1\.1 (\d+)/.exec(buf.toString('latin1'))?.[1]);
+        if (code === 101) {
+          sock.off('data', onData);
+          if (buf.length > end + 4) sock.unshift(buf.subarray(end + 4));
+          return resolve({ code, body: '', sock });
+        }
+        sock.on('end', () => resolve({ code, body: buf.subarray(end + 4).toString(), sock }));
+      };
+      sock.on('data', onData);
+      sock.on('error', reject);
+    });
+  }
+
+  it('answers a Status 503 when the server has no node side, and 404 for a missing pod', async () => {
+    const off = await server(false);
+    try {
+      const r = await upgrade(off.port, 'web');
+      assert.equal(r.code, 503);
+      assert.match(JSON.parse(r.body.slice(r.body.indexOf('{'), r.body.lastIndexOf('}') + 1)).message, /port-forward is not available/);
+    } finally {
+      await off.app.close();
+    }
+    const on = await server(true);
+    try {
+      const missing = await upgrade(on.port, 'nope');
+      assert.equal(missing.code, 404);
+      assert.match(missing.body, /"kind":"Status"/);
+      assert.match(missing.body, /pods \\"nope\\" not found/);
+      const pending = await upgrade(on.port, 'waiting');
+      assert.equal(pending.code, 400);
+      assert.match(pending.body, /not running/);
+      const plain = await on.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/pods/web/portforward' });
+      assert.equal(plain.statusCode, 400);
+      assert.match(plain.json().message, /needs a connection upgrade/);
+    } finally {
+      await on.app.close();
+    }
+  });
+
+  it('forwards concurrent connections and 1 MiB over the SPDY upgrade; a failing port errors only its own connection', async () => {
+    const { app, port } = await server(true);
+    const up = await upgrade(port, 'web');
+    assert.equal(up.code, 101);
+    const client = new SpdyTestClient(up.sock);
+    try {
+      opened.length = 0;
+      const big = randomBytes(2 ** 20);
+      const [a, b, c] = await Promise.all([
+        client.connection(8080, 0, Buffer.from('first')),
+        client.connection(8080, 1, Buffer.from('second')),
+        client.connection(8080, 2, big),
+      ]);
+      assert.equal(a.data.toString(), 'first');
+      assert.equal(b.data.toString(), 'second');
+      assert.equal(sha(c.data), sha(big));
+      assert.deepEqual([a.error, b.error, c.error], ['', '', '']);
+      assert.deepEqual(opened.map((o) => [o.namespace, o.pod, o.port]), [['default', 'web', 8080], ['default', 'web', 8080], ['default', 'web', 8080]]);
+
+      const bad = await client.connection(1, 3, Buffer.from('anyone?'));
+      assert.equal(bad.data.length, 0);
+      assert.match(bad.error, /^error forwarding port 1 to pod default\/web: connection refused/);
+      const notAPort = await client.connection(0, 4, Buffer.alloc(0));
+      assert.match(notAPort.error, /"0" is not a TCP port/);
+      // The connection survives both: the next forward works and pings are answered.
+      const after = await client.connection(8080, 5, Buffer.from('still here'));
+      assert.equal(after.data.toString(), 'still here');
+      await client.ping(11);
+      assert.equal(client.goneAway, false);
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
+  it('serves SPDY tunnelled in websocket binary messages under the subprotocol kubectl asks for', async () => {
+    const { app, port } = await server(true);
+    const t = await tunnelClient(port, '/api/v1/namespaces/default/pods/web/portforward', WEBSOCKET_TUNNEL_PROTOCOL);
+    const client = new SpdyTestClient(t.stream);
+    try {
+      assert.equal(t.code, 101);
+      assert.equal(t.protocol, WEBSOCKET_TUNNEL_PROTOCOL);
+      const big = randomBytes(300_000);
+      const r = await client.connection(8080, 0, big);
+      assert.equal(sha(r.data), sha(big));
+      assert.equal(r.error, '');
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
+  it('refuses a websocket without the tunnelling subprotocol with a Status', async () => {
+    const { app, port } = await server(true);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/namespaces/default/pods/web/portforward`, ['v4.channel.k8s.io']);
+    try {
+      const status = await new Promise<number>((resolve) => {
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => resolve(101));
+        ws.once('error', () => undefined);
+      });
+      assert.equal(status, 400);
+    } finally {
+      ws.terminate();
+      await app.close();
+    }
+  });
+});
