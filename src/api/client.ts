@@ -29,10 +29,11 @@ export class ApiClient {
    * GETs (or POSTs) `path` and parses the JSON answer.
    * @throws GantryError with the server's message: NotFound for 404, AuthFailed for 401/403.
    */
-  async json<T>(path: string, opts: { method?: string; signal?: AbortSignal } = {}): Promise<T> {
+  async json<T>(path: string, opts: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
     const res = await this.open(path, opts);
     const body = await readAll(res);
     if ((res.statusCode ?? 0) >= 400) throw errorFrom(res.statusCode ?? 0, body, path);
+    if (res.statusCode === 204 || body === '') return undefined as T;
     try {
       return JSON.parse(body) as T;
     } catch {
@@ -55,15 +56,20 @@ export class ApiClient {
     }
   }
 
-  private open(path: string, opts: { method?: string; signal?: AbortSignal }): Promise<http.IncomingMessage> {
+  private open(path: string, opts: { method?: string; body?: unknown; signal?: AbortSignal }): Promise<http.IncomingMessage> {
     const url = new URL(path, this.endpoint.server);
-    const headers = { authorization: `Bearer ${this.endpoint.token}`, accept: 'application/json' };
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const headers: Record<string, string | number> = { authorization: `Bearer ${this.endpoint.token}`, accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
     return new Promise((resolve, reject) => {
       const req = url.protocol === 'https:'
         ? https.request(url, { method: opts.method ?? 'GET', headers, ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, resolve)
         : http.request(url, { method: opts.method ?? 'GET', headers, ...(opts.signal ? { signal: opts.signal } : {}) }, resolve);
       req.on('error', (err) => reject(new GantryError('ApiUnavailable', `cannot reach gantry at ${this.endpoint.server}: ${err.message}`)));
-      req.end();
+      req.end(payload);
     });
   }
 }
@@ -86,7 +92,7 @@ function errorFrom(status: number, body: string, path: string): GantryError {
   } catch {
     // not JSON: the text as it came
   }
-  const code = status === 404 ? 'NotFound' : status === 401 || status === 403 ? 'AuthFailed' : status === 400 || status === 422 ? 'InvalidArgument' : 'Internal';
+  const code = status === 404 ? 'NotFound' : status === 409 || status === 410 ? 'Conflict' : status === 401 || status === 403 ? 'AuthFailed' : status === 400 || status === 422 ? 'InvalidArgument' : 'Internal';
   return new GantryError(code, `${message} (${status} from ${path.split('?')[0]})`);
 }
 

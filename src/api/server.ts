@@ -18,6 +18,7 @@ import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { kubeApi } from './kube.js';
+import { nodeAgentApi } from './node-agent.js';
 import { portForwardApi } from './portforward.js';
 import { podStreamsApi } from './streams.js';
 import { Metrics } from './metrics.js';
@@ -57,7 +58,8 @@ export const WEBHOOK_PATH = `${GANTRY_API}/webhook`;
 export function createApiServer(opts: ApiServerOptions) {
   const { store, logger } = opts;
   const metrics = opts.metrics ?? new Metrics();
-  const base = { loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20 };
+  // Watches and followed logs stay open until the client goes: on close, end them rather than wait.
+  const base = { loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20, forceCloseConnections: true };
   // One type for both: fastify's https overload only differs in the raw server it hands out.
   const app = (opts.tls ? Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
   if (opts.tokens) installGuard(app, opts.tokens);
@@ -73,6 +75,8 @@ export function createApiServer(opts: ApiServerOptions) {
 
   app.get('/healthz', async () => ({ ok: true }));
   void app.register(kubeApi({ store, repo: opts.repo }));
+  // What `gantry agent` on other machines calls; agent tokens reach only their own node's routes.
+  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }) }));
   void app.register(podStreamsApi({ store, streams: opts.streams }));
   void app.register(portForwardApi({ store, ports: opts.portForward }));
 

@@ -14,6 +14,7 @@ import { runDown } from './commands/down.js';
 import { runLogs } from './commands/logs.js';
 import { runExec } from './commands/exec.js';
 import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.js';
+import { runAgent } from './commands/agent.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
 import { withRemote } from './remote.js';
 
@@ -132,9 +133,21 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json')
     .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
 
+  withRemote(withDataDir(program.command('agent').description('run a node on this machine for the gantry server at --server (with an agent token) or in --kubeconfig')))
+    .option('--node-name <name>', 'this node\'s name (default: the hostname; an agent token names its node)')
+    .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
+    .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
+    .addOption(new Option('--service-cidr <cidr>', 'the cluster\'s service network (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
+    .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
+    .addOption(new Option('--images-dir <dir>', 'air-gap images imported at start').env('GANTRY_IMAGES_DIR'))
+    .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'))
+    .action(async (o) => runAgent(o));
+
   const token = program.command('token').description('bearer tokens of the API (<data-dir>/tokens.json)');
   withDataDir(token.command('create <name>').description('make a token and print its secret (shown once)'))
-    .addOption(new Option('--role <role>', 'admin, or read-only (reads all but Secrets; no exec, port-forward or sync)').choices(['admin', 'read-only']).default('read-only'))
+    .addOption(new Option('--role <role>', 'admin; read-only (reads all but Secrets; no exec, port-forward or sync); agent (a node: gantry agent --token)').choices(['admin', 'read-only', 'agent']).default('read-only'))
+    .option('--node <name>', 'for --role agent: the node the token acts for')
     .option('--kubeconfig-out <file>', 'write a kubeconfig for the token instead of printing it')
     .action(async (name: string, o) => finish(await runTokenCreate(name, o)));
   withDataDir(token.command('list').description('the tokens: names, roles, dates (never secrets)'))

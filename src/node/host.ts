@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
 import { NodeAgent } from './agent/agent.js';
 import { StoreNodeApi } from './store-api.js';
+import type { NodeApi } from './api.js';
+import { GantryError } from '../errors.js';
 import { ContainerdClient } from './containerd/client.js';
 import { startPrivateContainerd, stopPrivateContainerd } from './containerd/daemon.js';
 import { FileContainerLogs } from './logs/index.js';
@@ -58,7 +60,12 @@ function networkOptions(n: LocalNetworkOptions | undefined): LocalNetworkOptions
 
 /** Options for {@link startLocalNode}. */
 export interface LocalNodeOptions extends LocalNodeTuning {
-  store: Store;
+  /**
+   * How the agent reaches the control plane: the store (in the control plane's process), or a
+   * NodeApi of its own (`gantry agent`: over HTTPS). With `api`, pass a `serviceView` too.
+   */
+  store?: Store;
+  api?: NodeApi;
   logger: Logger;
   /** gantry's data dir; the node keeps its state in `<dataDir>/node` and containerd in `<dataDir>/containerd`. */
   dataDir: string;
@@ -97,6 +104,9 @@ export function bundledImagesDir(): string | undefined {
 
 /** Starts containerd (if needed) and the node agent. */
 export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode> {
+  if (!opts.store && !(opts.api && opts.serviceView)) {
+    throw new GantryError('InvalidArgument', 'a local node needs the store, or a node API and a Services view of its own');
+  }
   const nodeDir = join(opts.dataDir, 'node');
   let address = opts.containerdSocket;
   let runcRoot: string | undefined;
@@ -120,7 +130,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     throw err;
   });
   const agent = new NodeAgent({
-    api: new StoreNodeApi({ store: opts.store, nodeName }),
+    api: opts.api ?? new StoreNodeApi({ store: opts.store!, nodeName }),
     client,
     runcRoot,
     network,
@@ -170,7 +180,7 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
   await opts.network.ensureBridge();
   // Pods, namespaces and policies too: the NetworkPolicy enforcer works from the same view.
   const own = !opts.serviceView;
-  const view = opts.serviceView ?? new StoreServiceView({ store: opts.store, logger: log, extraKinds: NODE_VIEW_KINDS });
+  const view = opts.serviceView ?? new StoreServiceView({ store: opts.store!, logger: log, extraKinds: NODE_VIEW_KINDS });
   const dns = new ClusterDnsServer({ view, host: opts.network.gatewayIP, logger: log.child({ part: 'dns' }) });
   const proxy = new ServiceProxy({
     view,

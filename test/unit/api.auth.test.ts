@@ -112,6 +112,9 @@ describe('API authentication', () => {
       assert.equal(readOnlyAllows(requestAttributes('GET', '/api/v1/namespaces/ns/pods/web/log')), true);
       assert.equal(readOnlyAllows(requestAttributes('GET', '/api/v1/namespaces/ns/pods/web/exec')), false);
       assert.equal(readOnlyAllows(requestAttributes('GET', '/api/v1/namespaces/ns/pods/web/portforward')), false);
+      assert.equal(readOnlyAllows(requestAttributes('PATCH', '/apis/apps/v1/namespaces/ns/deployments/web?dryRun=All&fieldManager=kubectl')), true, 'kubectl diff');
+      assert.equal(readOnlyAllows(requestAttributes('PATCH', '/apis/apps/v1/namespaces/ns/deployments/web')), false);
+      assert.equal(readOnlyAllows(requestAttributes('PATCH', '/api/v1/namespaces/ns/secrets/s?dryRun=All')), false);
     });
 
     it('answers 401 without a valid token, 403 for a read-only token on Secrets, exec and sync, and serves the rest', async () => {

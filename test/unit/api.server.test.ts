@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createApiServer } from '../../src/api/server.js';
 import type { Recorder } from '../../src/audit/types.js';
 import { silentLogger } from '../../src/log.js';
@@ -36,5 +37,21 @@ describe('API server', () => {
     const res = await app.inject({ method: 'GET', url: '/apis/gantry.dev/v1/history?limit=5&since=2026-01-01T00:00:00Z' });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), []);
+  });
+
+  it('closes while a client still holds a watch open (a stopping gantry never waits for watchers)', async () => {
+    const own = createApiServer({ store: new MemoryStore(), logger: silentLogger() });
+    await own.listen({ host: '127.0.0.1', port: 0 });
+    const port = (own.server.address() as { port: number }).port;
+    const got = new Promise<void>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${port}/api/v1/pods?watch=true`, (res) => {
+        res.on('error', () => undefined);
+        resolve();
+      }).on('error', reject);
+    });
+    await got;
+    const t0 = Date.now();
+    await own.close();
+    assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`);
   });
 });

@@ -2,7 +2,8 @@
  * Who may call what: every route needs a bearer token except `/healthz` and the push webhook
  * (which has its own HMAC). An admin token may do everything the API offers; a read-only token
  * reads everything but Secrets, and may not exec into pods, forward their ports or trigger a
- * sync — the same line Kubernetes' built-in `view` role draws.
+ * sync — the same line Kubernetes' built-in `view` role draws. An agent token acts for one node,
+ * as the Node authorizer limits a kubelet.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { resolveKind } from '../../model/kinds.js';
@@ -19,6 +20,8 @@ export interface RequestAttributes {
   subresource: string;
   namespace: string;
   group: string;
+  /** `?dryRun=All`: a write that changes nothing (kubectl diff, apply --dry-run=server). */
+  dryRun?: boolean;
 }
 
 declare module 'fastify' {
@@ -54,6 +57,7 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   const named = rest.length >= 2;
   out.subresource = rest[2] ?? '';
   const watching = /(^|&)watch=(true|1)(&|$)/.test(query);
+  if (/(^|&)dryRun=All(&|$)/.test(query)) out.dryRun = true;
   const verbs: Record<string, string> = { GET: named ? 'get' : watching ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
   out.verb = verbs[method] ?? out.verb;
   return out;
@@ -81,7 +85,32 @@ export function readOnlyAllows(a: RequestAttributes): boolean {
   }
   if (a.resource === 'secrets') return false;
   if (ACTING_SUBRESOURCES.has(a.subresource)) return false;
+  // A dry run changes nothing, so a reviewer may `kubectl diff` a change against the cluster.
+  if (a.dryRun && !a.subresource) return true;
   return ['get', 'list', 'watch'].includes(a.verb) || a.verb === 'options' || a.verb === 'head';
+}
+
+/**
+ * What every node reads beside its own pods: the Services view (kube-proxy's and the cluster
+ * DNS's), with the pods, namespaces and policies the NetworkPolicy enforcer needs. No Secrets.
+ */
+export const AGENT_VIEW_KINDS: readonly string[] = ['Service', 'Endpoints', 'Pod', 'Namespace', 'NetworkPolicy'];
+
+/**
+ * Whether an agent token for `node` may make this request: its node's agent routes
+ * (`/apis/gantry.dev/v1/nodes/<node>/agent/…`, where the handlers check each pod and reference),
+ * and reads of the view kinds.
+ */
+export function agentAllows(node: string | undefined, method: string, url: string): boolean {
+  if (!node) return false;
+  const pathOnly = url.split('?', 1)[0]!;
+  if (pathOnly.startsWith(`/apis/gantry.dev/v1/nodes/${encodeURIComponent(node)}/agent/`)) return true;
+  if (method !== 'GET') return false;
+  if (pathOnly === '/apis/gantry.dev/v1/status') return true;
+  const a = requestAttributes(method, url);
+  if (a.group !== 'gantry.dev' || !a.resource) return false;
+  const wanted = a.resource.split(',');
+  return wanted.every((k) => AGENT_VIEW_KINDS.includes(k)) && (pathOnly.startsWith('/apis/gantry.dev/v1/objects/') || pathOnly === '/apis/gantry.dev/v1/watch');
 }
 
 /** The Status a refused request gets, worded as the API server words it. */
@@ -113,6 +142,7 @@ export function installGuard(app: FastifyInstance, tokens: TokenFile): void {
     req.identity = who;
     if (who.role === 'admin') return;
     const a = requestAttributes(req.method, req.url);
-    if (!readOnlyAllows(a)) return sendStatus(reply, 403, 'Forbidden', forbiddenMessage(who, a));
+    const allowed = who.role === 'agent' ? agentAllows(who.node, req.method, req.url) : readOnlyAllows(a);
+    if (!allowed) return sendStatus(reply, 403, 'Forbidden', forbiddenMessage(who, a));
   });
 }

@@ -12,14 +12,20 @@ import { GantryError } from '../../errors.js';
 import { validateDns1123Label } from '../../model/names.js';
 import { writeSecret } from './pki.js';
 
-/** What a token may do. `read-only` reads everything but Secrets and cannot exec, forward or trigger syncs. */
-export type TokenRole = 'admin' | 'read-only';
-export const TOKEN_ROLES: readonly TokenRole[] = ['admin', 'read-only'];
+/**
+ * What a token may do. `read-only` reads everything but Secrets and cannot exec, forward or
+ * trigger syncs; `agent` is a node agent's: its own node's pods and what they refer to, and the
+ * Services view every node needs (see ./guard.ts).
+ */
+export type TokenRole = 'admin' | 'read-only' | 'agent';
+export const TOKEN_ROLES: readonly TokenRole[] = ['admin', 'read-only', 'agent'];
 
 /** One token as the file keeps it. */
 export interface TokenRecord {
   name: string;
   role: TokenRole;
+  /** The node an `agent` token acts for. */
+  node?: string;
   /** hex SHA-256 of the secret. */
   sha256: string;
   created: string;
@@ -29,6 +35,8 @@ export interface TokenRecord {
 export interface Identity {
   name: string;
   role: TokenRole;
+  /** For an `agent` token: the node it acts for. */
+  node?: string;
 }
 
 /** The name of the token made at first start. */
@@ -55,14 +63,17 @@ export class TokenFile {
    * Makes a token and returns its secret, the only time it is ever shown.
    * @throws GantryError InvalidArgument for a bad name or role, Conflict when the name is taken.
    */
-  async create(name: string, role: TokenRole): Promise<string> {
+  async create(name: string, role: TokenRole, opts: { node?: string } = {}): Promise<string> {
     const bad = validateDns1123Label(name);
     if (bad) throw new GantryError('InvalidArgument', `token name "${name}": ${bad}`, { field: 'name' });
     if (!TOKEN_ROLES.includes(role)) throw new GantryError('InvalidArgument', `token role "${role}": must be one of ${TOKEN_ROLES.join(', ')}`, { field: 'role' });
+    if ((role === 'agent') !== (opts.node !== undefined)) {
+      throw new GantryError('InvalidArgument', role === 'agent' ? 'an agent token needs the node it acts for (--node NAME)' : `only an agent token names a node (role ${role})`, { field: 'node' });
+    }
     await this.load();
     if (this.records.some((r) => r.name === name)) throw new GantryError('Conflict', `a token named "${name}" exists already; revoke it first or choose another name`);
     const secret = `gantry-${randomBytes(24).toString('base64url')}`;
-    this.records.push({ name, role, sha256: hash(secret), created: new Date().toISOString() });
+    this.records.push({ name, role, ...(opts.node ? { node: opts.node } : {}), sha256: hash(secret), created: new Date().toISOString() });
     await this.save();
     return secret;
   }
@@ -84,7 +95,7 @@ export class TokenFile {
   authenticate(secret: string): Identity | undefined {
     this.refresh();
     const r = this.byHash.get(hash(secret));
-    return r ? { name: r.name, role: r.role } : undefined;
+    return r ? { name: r.name, role: r.role, ...(r.node ? { node: r.node } : {}) } : undefined;
   }
 
   private refresh(): void {
@@ -138,6 +149,6 @@ function parse(text: string, file: string): TokenRecord[] {
     if (typeof r.name !== 'string' || typeof r.sha256 !== 'string' || !TOKEN_ROLES.includes(r.role as TokenRole)) {
       throw new GantryError('InvalidArgument', `${file}: tokens[${i}] needs a name, a sha256 and a role (${TOKEN_ROLES.join(' or ')})`, { field: `tokens[${i}]` });
     }
-    return { name: r.name, role: r.role as TokenRole, sha256: r.sha256, created: r.created ?? '' };
+    return { name: r.name, role: r.role as TokenRole, ...(typeof r.node === 'string' ? { node: r.node } : {}), sha256: r.sha256, created: r.created ?? '' };
   });
 }

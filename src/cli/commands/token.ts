@@ -14,6 +14,8 @@ import { renderRows } from '../printers.js';
 export interface TokenCreateOptions {
   dataDir: string;
   role: string;
+  /** For an agent token: its node. */
+  node?: string;
   /** Also write a kubeconfig for the new token (server and CA from `<data-dir>/kubeconfig`). */
   kubeconfigOut?: string;
 }
@@ -29,7 +31,7 @@ export async function runTokenCreate(name: string, o: TokenCreateOptions): Promi
   if (o.kubeconfigOut && !base) {
     throw new GantryError('NotFound', `--kubeconfig-out needs the server's address and CA from ${paths.kubeconfig}, which gantry writes when its API starts; start gantry up once first`);
   }
-  const secret = await new TokenFile(paths.tokens).create(name, o.role as TokenRole);
+  const secret = await new TokenFile(paths.tokens).create(name, o.role as TokenRole, o.node !== undefined ? { node: o.node } : {});
   if (o.kubeconfigOut && base) {
     await writeKubeconfig(o.kubeconfigOut, { server: base.server, ...(base.ca ? { ca: base.ca } : {}), token: secret, user: name });
     return { output: `token "${name}" (${o.role}) written to ${o.kubeconfigOut}`, exitCode: 0 };
@@ -42,8 +44,8 @@ export async function runTokenList(o: { dataDir: string }): Promise<{ output: st
   const file = dataPaths(o.dataDir).tokens;
   if (!existsSync(file)) return { output: `No tokens yet: gantry makes the admin token when its API first starts (${file}).`, exitCode: 0 };
   const tokens = await new TokenFile(file).list();
-  const rows = tokens.map((t) => [t.name, t.role, t.created.replace(/\.\d+Z$/, 'Z')]);
-  return { output: renderRows(['NAME', 'ROLE', 'CREATED'], rows), exitCode: 0 };
+  const rows = tokens.map((t) => [t.name, t.role, t.node ?? '', t.created.replace(/\.\d+Z$/, 'Z')]);
+  return { output: renderRows(['NAME', 'ROLE', 'NODE', 'CREATED'], rows), exitCode: 0 };
 }
 
 /** Revokes a token by name. */

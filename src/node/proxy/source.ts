@@ -6,7 +6,7 @@
 import { isGantryError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Endpoints, KubeObject, Service } from '../../model/types.js';
-import type { Store } from '../../store/types.js';
+import type { ReadStore } from '../../store/types.js';
 
 /** A read of the Services and Endpoints of the cluster. */
 export interface ServiceView {
@@ -22,7 +22,8 @@ export interface ServiceView {
 
 /** Options of {@link StoreServiceView}. */
 export interface StoreServiceViewOptions {
-  store: Store;
+  /** The local store, or a remote gantry's API for an agent on another machine. */
+  store: ReadStore;
   logger: Logger;
   /** More kinds to follow beside Services and Endpoints (the ingress also needs Ingress and Secret). */
   extraKinds?: string[];
@@ -34,7 +35,7 @@ const key = (o: KubeObject): string => `${o.metadata.namespace ?? 'default'}/${o
 
 /** The view on the store, level-triggered: a watch that falls too far behind lists again. */
 export class StoreServiceView implements ServiceView {
-  private readonly store: Store;
+  private readonly store: ReadStore;
   private readonly log: Logger;
   private readonly kinds: string[];
   private readonly listeners: { fn: () => void; kinds?: readonly string[] }[] = [];

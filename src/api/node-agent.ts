@@ -1,0 +1,159 @@
+/**
+ * The node agents' API: what `gantry agent` on another machine calls through {@link HttpNodeApi}
+ * (src/node/http-api.ts), under `/apis/gantry.dev/v1/nodes/<node>/agent/`. The server keeps the
+ * limits the store-backed NodeApi keeps by construction: an agent sees only the pods bound to its
+ * node, reads a ConfigMap or Secret only while one of those pods refers to it, writes only those
+ * pods' status and its own Node. An agent token may call only its own node's routes (./auth).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorMessage, isGantryError } from '../errors.js';
+import { EventRecorder } from '../events/recorder.js';
+import type { Logger } from '../log.js';
+import { podReferences } from '../model/pod-refs.js';
+import type { KubeObject, Node, Pod, PodStatus } from '../model/types.js';
+import { StoreNodeApi } from '../node/store-api.js';
+import type { Store } from '../store/types.js';
+
+/** Where the agent routes live; `:node` is the node's name. */
+export const NODE_AGENT_BASE = '/apis/gantry.dev/v1/nodes/:node/agent';
+
+/** One event an agent sends: the object it is about, as the involved object names it. */
+export interface AgentEvent {
+  involved: { kind: string; name: string; namespace?: string; uid?: string; apiVersion?: string };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  fieldPath?: string;
+}
+
+/** Options of {@link nodeAgentApi}. */
+export interface NodeAgentApiOptions {
+  store: Store;
+  logger: Logger;
+}
+
+type NodeParams = { Params: { node: string; namespace: string; name: string } };
+
+function fail(reply: FastifyReply, code: number, reason: string, message: string): FastifyReply {
+  return reply.code(code).type('application/json').send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
+
+/** The fastify plugin serving the agent routes. */
+export function nodeAgentApi(opts: NodeAgentApiOptions): (app: FastifyInstance) => Promise<void> {
+  return async (app) => registerRoutes(app, opts);
+}
+
+function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
+  const { store } = opts;
+  const origin = (node: string) => ({ actor: `node/${node}` });
+  // One recorder per node: the events' source host is the node, as the kubelet's are.
+  const recorders = new Map<string, EventRecorder>();
+  const recorder = (node: string): EventRecorder => {
+    let r = recorders.get(node);
+    if (!r) recorders.set(node, (r = new EventRecorder({ store, component: 'kubelet', host: node, logger: opts.logger })));
+    return r;
+  };
+  const boundPod = async (node: string, namespace: string, name: string): Promise<Pod | undefined> => {
+    const pod = await store.get<Pod>({ kind: 'Pod', namespace, name });
+    return pod?.spec.nodeName === node ? pod : undefined;
+  };
+  /** Whether a pod bound to `node` refers to this ConfigMap or Secret now. */
+  const referenced = async (node: string, kind: 'ConfigMap' | 'Secret', namespace: string, name: string): Promise<boolean> => {
+    const pods = (await store.list<Pod>('Pod', { namespace })).items.filter((p) => p.spec.nodeName === node);
+    return pods.some((p) => (kind === 'ConfigMap' ? podReferences(p).configMaps : podReferences(p).secrets).has(name));
+  };
+
+  app.get<NodeParams>(`${NODE_AGENT_BASE}/pods`, async (req) => new StoreNodeApi({ store, nodeName: req.params.node }).listPods());
+
+  app.get<NodeParams & { Querystring: { fromRevision?: string } }>(`${NODE_AGENT_BASE}/watch`, async (req, reply) => {
+    const from = Number(req.query.fromRevision);
+    if (!Number.isSafeInteger(from) || from < 0) return fail(reply, 400, 'BadRequest', `fromRevision: "${req.query.fromRevision ?? ''}" is not a revision`);
+    const api = new StoreNodeApi({ store, nodeName: req.params.node });
+    // The watch's own record of bound pods starts from the current list, as the agent's does.
+    await api.listPods();
+    const ac = new AbortController();
+    req.raw.on('close', () => ac.abort());
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    reply.raw.flushHeaders();
+    try {
+      for await (const ev of api.watch({ fromRevision: from, signal: ac.signal })) reply.raw.write(`${JSON.stringify(ev)}\n`);
+    } catch (err) {
+      if (!ac.signal.aborted) reply.raw.write(`${JSON.stringify({ type: 'ERROR', code: isGantryError(err) ? err.code : 'Internal', message: errorMessage(err) })}\n`);
+    }
+    reply.raw.end();
+  });
+
+  app.get<NodeParams>(`${NODE_AGENT_BASE}/pods/:namespace/:name`, async (req, reply) => {
+    const pod = await boundPod(req.params.node, req.params.namespace, req.params.name);
+    return pod ?? fail(reply, 404, 'NotFound', `pods "${req.params.name}" not found on node ${req.params.node}`);
+  });
+
+  app.put<NodeParams & { Body: { uid?: string; resourceVersion?: string; status?: PodStatus } }>(`${NODE_AGENT_BASE}/pods/:namespace/:name/status`, async (req, reply) => {
+    const { node, namespace, name } = req.params;
+    const body = req.body ?? {};
+    const current = await boundPod(node, namespace, name);
+    if (!current || current.metadata.uid !== body.uid) return fail(reply, 404, 'NotFound', `pods "${name}" (uid ${body.uid ?? '?'}) not found on node ${node}`);
+    if (!body.status || typeof body.status !== 'object') return fail(reply, 400, 'BadRequest', 'body.status: a PodStatus is required');
+    try {
+      return await store.update<Pod>({ ...current, metadata: { ...current.metadata, resourceVersion: body.resourceVersion }, status: body.status }, { origin: origin(node) });
+    } catch (err) {
+      if (isGantryError(err, 'Conflict')) return fail(reply, 409, 'Conflict', `pods "${name}": the pod changed since resourceVersion ${body.resourceVersion}; read it again`);
+      if (isGantryError(err, 'NotFound')) return fail(reply, 404, 'NotFound', `pods "${name}" not found`);
+      throw err;
+    }
+  });
+
+  app.post<NodeParams & { Body: { uid?: string } }>(`${NODE_AGENT_BASE}/pods/:namespace/:name/finalize`, async (req, reply) => {
+    const { node, namespace, name } = req.params;
+    const pod = await boundPod(node, namespace, name);
+    if (pod && pod.metadata.uid === req.body?.uid) await new StoreNodeApi({ store, nodeName: node }).finalizePod(pod);
+    return reply.code(204).send();
+  });
+
+  for (const kind of ['ConfigMap', 'Secret'] as const) {
+    app.get<NodeParams>(`${NODE_AGENT_BASE}/${kind.toLowerCase()}s/:namespace/:name`, async (req, reply) => {
+      const { node, namespace, name } = req.params;
+      if (!(await referenced(node, kind, namespace, name))) {
+        return fail(reply, 403, 'Forbidden', `node ${node} may read ${kind} ${namespace}/${name} only while one of its pods refers to it`);
+      }
+      const obj = await store.get({ kind, namespace, name });
+      return obj ?? fail(reply, 404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`);
+    });
+  }
+
+  app.get<NodeParams>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {
+    const node = await store.get<Node>({ kind: 'Node', name: req.params.node });
+    return node ?? fail(reply, 404, 'NotFound', `nodes "${req.params.node}" not found`);
+  });
+
+  app.put<NodeParams & { Body: Node; Querystring: { reason?: string } }>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {
+    const node = req.body;
+    if (node?.kind !== 'Node' || node.metadata?.name !== req.params.node) {
+      return fail(reply, 400, 'BadRequest', `body: a Node named ${req.params.node} is required (an agent writes only its own Node)`);
+    }
+    const o = { origin: { ...origin(req.params.node), reason: req.query.reason ?? 'node status' } };
+    try {
+      return node.metadata.resourceVersion ? await store.update(node, o) : await store.create(node, o);
+    } catch (err) {
+      if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) return fail(reply, 409, 'Conflict', `nodes "${req.params.node}" changed; read it again`);
+      throw err;
+    }
+  });
+
+  app.post<NodeParams & { Body: { events?: AgentEvent[] } }>(`${NODE_AGENT_BASE}/events`, async (req: FastifyRequest<NodeParams & { Body: { events?: AgentEvent[] } }>, reply) => {
+    const node = req.params.node;
+    const events = Array.isArray(req.body?.events) ? req.body.events.slice(0, 1000) : [];
+    const pods = new Map((await store.list<Pod>('Pod')).items.filter((p) => p.spec.nodeName === node).map((p) => [p.metadata.uid, p]));
+    let accepted = 0;
+    for (const e of events) {
+      // Only about this node's pods or the node itself: an agent cannot put words in another's mouth.
+      const about = e.involved?.kind === 'Pod' ? pods.get(e.involved.uid) : e.involved?.kind === 'Node' && e.involved.name === node ? e.involved : undefined;
+      if (!about || (e.type !== 'Normal' && e.type !== 'Warning') || typeof e.reason !== 'string' || typeof e.message !== 'string') continue;
+      const obj: KubeObject = { apiVersion: e.involved.apiVersion ?? 'v1', kind: e.involved.kind, metadata: { name: e.involved.name, ...(e.involved.namespace ? { namespace: e.involved.namespace } : {}), ...(e.involved.uid ? { uid: e.involved.uid } : {}) } };
+      recorder(node).emit(obj, e.type, e.reason, e.message, e.fieldPath ? { fieldPath: e.fieldPath } : {});
+      accepted++;
+    }
+    return reply.code(202).send({ accepted });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * `gantry agent --server URL --token T` (or `--kubeconfig`): runs this machine as a node of a
+ * gantry server until SIGINT/SIGTERM. Pods keep running when it stops; the next start adopts them.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../log.js';
+import { GantryError } from '../../errors.js';
+import { startRemoteAgent } from '../../remote-agent.js';
+import { remoteEndpoint, type RemoteOptions } from '../remote.js';
+
+/** Options of `gantry agent`. */
+export interface AgentOptions extends RemoteOptions {
+  dataDir: string;
+  nodeName?: string;
+  containerdSocket?: string;
+  podCidr?: string;
+  serviceCidr?: string;
+  bridge?: string;
+  imagesDir?: string;
+  insecureRegistries?: string;
+  logLevel?: string;
+}
+
+/** Starts the agent and waits for a signal. */
+export async function runAgent(o: AgentOptions): Promise<void> {
+  const endpoint = await remoteEndpoint(o);
+  if (!endpoint) throw new GantryError('InvalidArgument', 'gantry agent needs the server: --server URL --token T (an agent token: gantry token create NAME --role agent --node NODE), or --kubeconfig', { field: 'server' });
+  const logFile = join(o.dataDir, 'agent.log');
+  const logger = createLogger({ level: o.logLevel, file: logFile });
+  const nodeName = o.nodeName ?? hostname();
+  process.stderr.write(`gantry agent — node ${nodeName}, server ${endpoint.server}, data in ${o.dataDir}, log in ${logFile}\n`);
+  const agent = await startRemoteAgent({
+    endpoint,
+    nodeName,
+    dataDir: o.dataDir,
+    logger,
+    containerdSocket: o.containerdSocket,
+    imagesDir: o.imagesDir,
+    insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    serviceCidr: o.serviceCidr,
+    network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}) },
+  });
+  process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await agent.stop();
+  process.stderr.write('✔ agent stopped\n');
+}
