@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -18,10 +17,7 @@ import { markDesired } from '../../src/diff/plan.js';
 import { silentLogger } from '../../src/log.js';
 import type { KubeObject } from '../../src/model/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
-
-function kubectlPresent(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, 'kubectl')));
-}
+import { kubectlPresent } from '../helpers/kubectl.js';
 
 const DEPLOYMENT = `apiVersion: apps/v1
 kind: Deployment

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -17,10 +16,7 @@ import { EventRecorder } from '../../src/events/recorder.js';
 import { silentLogger } from '../../src/log.js';
 import type { Deployment, Node, Pod } from '../../src/model/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
-
-function kubectlPresent(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, 'kubectl')));
-}
+import { kubectlPresent } from '../helpers/kubectl.js';
 
 function pod(name: string, ns: string, labels: Record<string, string>, phase: 'Running' | 'Pending', ip: string): Pod {
   return {

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { Deployment } from '../../src/model/types.js';
@@ -27,10 +26,7 @@ import {
   type World,
 } from '../helpers/e2e.js';
 import { sleeperDeployment } from '../helpers/e2e-manifests.js';
-
-function kubectlPresent(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, 'kubectl')));
-}
+import { kubectlPresent } from '../helpers/kubectl.js';
 
 const SECRET = `apiVersion: v1
 kind: Secret

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -20,6 +19,7 @@ import type { KubeObject } from '../../src/model/types.js';
 import type { ListOptions, ListResult } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import * as f from '../fixtures/describe-objects.js';
+import { kubectlPresent } from '../helpers/kubectl.js';
 
 const events = [...f.podEvents, ...f.deploymentEvents, ...f.nodeEvents];
 const all: KubeObject[] = [f.pod, f.otherPod, f.deployment, f.newReplicaSet, f.oldReplicaSet, f.service, f.endpoints, f.node, ...events];
@@ -33,10 +33,6 @@ class FixtureStore extends MemoryStore {
     const reqs = toRequirements(opts.labelSelector);
     return { items: all.filter((o) => o.kind === kind && (!opts.namespace || o.metadata.namespace === opts.namespace) && matchesRequirements(reqs, o.metadata.labels)) as T[], revision: 1 };
   }
-}
-
-function kubectlPresent(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, 'kubectl')));
 }
 
 describe('gantry describe prints what kubectl describe prints', function () {

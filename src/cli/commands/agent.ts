@@ -8,6 +8,7 @@ import { createLogger } from '../../log.js';
 import { GantryError } from '../../errors.js';
 import { startRemoteAgent } from '../../remote-agent.js';
 import { remoteEndpoint, type RemoteOptions } from '../remote.js';
+import { untilStopSignal } from '../signals.js';
 
 /** Options of `gantry agent`. */
 export interface AgentOptions extends RemoteOptions {
@@ -42,15 +43,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}) },
   });
   process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await agent.stop();
   process.stderr.write('✔ agent stopped\n');
 }

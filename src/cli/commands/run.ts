@@ -13,6 +13,7 @@ import { createLogger } from '../../log.js';
 import { materializeSampleRepo } from '../../sync/sample.js';
 import { configFrom, type SourceOptions } from '../options.js';
 import { clusterSummary } from '../summary.js';
+import { untilStopSignal } from '../signals.js';
 
 /** Progress output: what run.ts needs of ora. */
 interface Progress {
@@ -108,15 +109,7 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
   gantry.startPolling();
   process.stderr.write(`${pc.dim('watching for changes; gantry status shows the state; Ctrl-C stops gantry (pods keep running)')}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   process.stderr.write('stopping…\n');
   await gantry.stop();
   process.stderr.write(`${pc.green('✔')} stopped${opts.components.agent ? '; pods keep running, `gantry down` removes them' : ''}\n`);
