@@ -53,7 +53,15 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
     app.addHook('onResponse', async (req) => {
       if (isUpgrade(req.raw)) req.raw.socket.end();
     });
-    app.addHook('onClose', async () => {
+    // The HTTP server's close waits for every socket, upgraded ones too, and would never end
+    // while a forward is open: they are closed before it (preClose), not after (onClose).
+    const sessions = new Set<SpdyServerSession>();
+    const track = (session: SpdyServerSession): void => {
+      sessions.add(session);
+      session.onClosed(() => sessions.delete(session));
+    };
+    app.addHook('preClose', async () => {
+      for (const session of [...sessions]) session.close();
       for (const c of wss.clients) c.terminate();
       wss.close();
     });
@@ -70,7 +78,7 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
       delete req.raw.headers['sec-websocket-protocol'];
       wss.handleUpgrade(req.raw, req.raw.socket, upgradeHead(req.raw), (ws) => {
         const tunnel = createWebSocketStream(ws);
-        serveSession(tunnel, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS);
+        track(serveSession(tunnel, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS));
       });
       return reply;
     });
@@ -89,10 +97,9 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
           `X-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`,
       );
       const head = upgradeHead(req.raw);
-      const session = serveSession(socket, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS);
+      track(serveSession(socket, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS));
       // Bytes the client sent right behind its request belong to the SPDY connection.
       if (head.length > 0) socket.unshift(head);
-      void session;
       return reply;
     });
   };

@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { PORT_FORWARD_PROTOCOL, WEBSOCKET_TUNNEL_PROTOCOL } from '../../src/api/portforward.js';
+import Fastify from 'fastify';
+import { PORT_FORWARD_PROTOCOL, portForwardApi, WEBSOCKET_TUNNEL_PROTOCOL } from '../../src/api/portforward.js';
 import { createApiServer } from '../../src/api/server.js';
 import { HeaderCodec, SPDY3_DICTIONARY } from '../../src/api/spdy/compression.js';
 import {
@@ -398,6 +399,32 @@ describe('port-forward route', () => {
       client.close();
       await app.close();
     }
+  });
+
+  it('routes upgrades itself when no other plugin does (a server without @fastify/websocket)', async () => {
+    const app = Fastify();
+    await app.register(portForwardApi({ store, ports }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    try {
+      assert.equal(app.server.listenerCount('upgrade'), 1);
+      const up = await upgrade(port, 'web');
+      assert.equal(up.code, 101);
+      const client = new SpdyTestClient(up.sock);
+      assert.equal((await client.connection(8080, 0, Buffer.from('bare'))).data.toString(), 'bare');
+      const t = await tunnelClient(port, '/api/v1/namespaces/default/pods/web/portforward', WEBSOCKET_TUNNEL_PROTOCOL);
+      const tunnelled = new SpdyTestClient(t.stream);
+      assert.equal((await tunnelled.connection(8080, 0, Buffer.from('tunnelled'))).data.toString(), 'tunnelled');
+      tunnelled.close();
+      // Closing the server ends the forwards still open, with a GOAWAY.
+      const ended = new Promise<void>((resolve) => up.sock.once('close', () => resolve()));
+      await app.close();
+      await ended;
+      assert.equal(client.goneAway, true);
+    } finally {
+      await app.close();
+    }
+    assert.equal(app.server.listenerCount('upgrade'), 0);
   });
 
   it('refuses a websocket without the tunnelling subprotocol with a Status', async () => {

@@ -123,6 +123,7 @@ export class SpdyServerSession {
   private lastStreamId = 0;
   private closed = false;
   private paused = false;
+  private readonly closeListeners: ((err?: Error) => void)[] = [];
 
   constructor(
     private readonly socket: Duplex,
@@ -132,6 +133,12 @@ export class SpdyServerSession {
     socket.on('end', () => this.close());
     socket.on('close', () => this.close());
     socket.on('error', (err: Error) => this.close(err));
+  }
+
+  /** Runs `fn` once the connection is gone (at once if it already is). */
+  onClosed(fn: (err?: Error) => void): void {
+    if (this.closed) fn();
+    else this.closeListeners.push(fn);
   }
 
   /** Number of open streams (for tests and metrics). */
@@ -147,10 +154,17 @@ export class SpdyServerSession {
     this.streams.clear();
     this.inflate.close();
     this.deflate.close();
-    if (!this.socket.destroyed && this.socket.writable) this.socket.end(goAwayFrame(this.lastStreamId, err ? 1 : 0));
-    // Give the GOAWAY a moment to leave before the socket is torn down.
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    if (!this.socket.destroyed && this.socket.writable) {
+      // Tear the socket down once the GOAWAY has left (or after a second, if it cannot).
+      const timer = setTimeout(() => this.socket.destroy(), 1000);
+      timer.unref();
+      this.socket.end(goAwayFrame(this.lastStreamId, err ? 1 : 0), () => {
+        clearTimeout(timer);
+        this.socket.destroy();
+      });
+    } else this.socket.destroy();
     this.opts.onClose?.(err);
+    for (const fn of this.closeListeners.splice(0)) fn(err);
   }
 
   /** @internal Writes bytes to the connection; `cb` runs when they were handed to the socket. */
