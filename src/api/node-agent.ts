@@ -5,13 +5,14 @@
  * node, reads a ConfigMap or Secret only while one of those pods refers to it, writes only those
  * pods' status and its own Node. An agent token may call only its own node's routes (./auth).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorMessage, isGantryError } from '../errors.js';
 import { EventRecorder } from '../events/recorder.js';
 import type { Logger } from '../log.js';
 import { podReferences } from '../model/pod-refs.js';
 import type { KubeObject, Node, Pod, PodStatus } from '../model/types.js';
 import { StoreNodeApi } from '../node/store-api.js';
+import { sendStatus } from './kube.js';
 import type { Store } from '../store/types.js';
 
 /** Where the agent routes live; `:node` is the node's name. */
@@ -33,10 +34,6 @@ export interface NodeAgentApiOptions {
 }
 
 type NodeParams = { Params: { node: string; namespace: string; name: string } };
-
-function fail(reply: FastifyReply, code: number, reason: string, message: string): FastifyReply {
-  return reply.code(code).type('application/json').send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-}
 
 /** The fastify plugin serving the agent routes. */
 export function nodeAgentApi(opts: NodeAgentApiOptions): (app: FastifyInstance) => Promise<void> {
@@ -67,7 +64,7 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
 
   app.get<NodeParams & { Querystring: { fromRevision?: string } }>(`${NODE_AGENT_BASE}/watch`, async (req, reply) => {
     const from = Number(req.query.fromRevision);
-    if (!Number.isSafeInteger(from) || from < 0) return fail(reply, 400, 'BadRequest', `fromRevision: "${req.query.fromRevision ?? ''}" is not a revision`);
+    if (!Number.isSafeInteger(from) || from < 0) return sendStatus(reply, 400, 'BadRequest', `fromRevision: "${req.query.fromRevision ?? ''}" is not a revision`);
     const api = new StoreNodeApi({ store, nodeName: req.params.node });
     // The watch's own record of bound pods starts from the current list, as the agent's does.
     await api.listPods();
@@ -86,20 +83,20 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
 
   app.get<NodeParams>(`${NODE_AGENT_BASE}/pods/:namespace/:name`, async (req, reply) => {
     const pod = await boundPod(req.params.node, req.params.namespace, req.params.name);
-    return pod ?? fail(reply, 404, 'NotFound', `pods "${req.params.name}" not found on node ${req.params.node}`);
+    return pod ?? sendStatus(reply, 404, 'NotFound', `pods "${req.params.name}" not found on node ${req.params.node}`);
   });
 
   app.put<NodeParams & { Body: { uid?: string; resourceVersion?: string; status?: PodStatus } }>(`${NODE_AGENT_BASE}/pods/:namespace/:name/status`, async (req, reply) => {
     const { node, namespace, name } = req.params;
     const body = req.body ?? {};
     const current = await boundPod(node, namespace, name);
-    if (!current || current.metadata.uid !== body.uid) return fail(reply, 404, 'NotFound', `pods "${name}" (uid ${body.uid ?? '?'}) not found on node ${node}`);
-    if (!body.status || typeof body.status !== 'object') return fail(reply, 400, 'BadRequest', 'body.status: a PodStatus is required');
+    if (!current || current.metadata.uid !== body.uid) return sendStatus(reply, 404, 'NotFound', `pods "${name}" (uid ${body.uid ?? '?'}) not found on node ${node}`);
+    if (!body.status || typeof body.status !== 'object') return sendStatus(reply, 400, 'BadRequest', 'body.status: a PodStatus is required');
     try {
       return await store.update<Pod>({ ...current, metadata: { ...current.metadata, resourceVersion: body.resourceVersion }, status: body.status }, { origin: origin(node) });
     } catch (err) {
-      if (isGantryError(err, 'Conflict')) return fail(reply, 409, 'Conflict', `pods "${name}": the pod changed since resourceVersion ${body.resourceVersion}; read it again`);
-      if (isGantryError(err, 'NotFound')) return fail(reply, 404, 'NotFound', `pods "${name}" not found`);
+      if (isGantryError(err, 'Conflict')) return sendStatus(reply, 409, 'Conflict', `pods "${name}": the pod changed since resourceVersion ${body.resourceVersion}; read it again`);
+      if (isGantryError(err, 'NotFound')) return sendStatus(reply, 404, 'NotFound', `pods "${name}" not found`);
       throw err;
     }
   });
@@ -115,28 +112,28 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
     app.get<NodeParams>(`${NODE_AGENT_BASE}/${kind.toLowerCase()}s/:namespace/:name`, async (req, reply) => {
       const { node, namespace, name } = req.params;
       if (!(await referenced(node, kind, namespace, name))) {
-        return fail(reply, 403, 'Forbidden', `node ${node} may read ${kind} ${namespace}/${name} only while one of its pods refers to it`);
+        return sendStatus(reply, 403, 'Forbidden', `node ${node} may read ${kind} ${namespace}/${name} only while one of its pods refers to it`);
       }
       const obj = await store.get({ kind, namespace, name });
-      return obj ?? fail(reply, 404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`);
+      return obj ?? sendStatus(reply, 404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`);
     });
   }
 
   app.get<NodeParams>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {
     const node = await store.get<Node>({ kind: 'Node', name: req.params.node });
-    return node ?? fail(reply, 404, 'NotFound', `nodes "${req.params.node}" not found`);
+    return node ?? sendStatus(reply, 404, 'NotFound', `nodes "${req.params.node}" not found`);
   });
 
   app.put<NodeParams & { Body: Node; Querystring: { reason?: string } }>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {
     const node = req.body;
     if (node?.kind !== 'Node' || node.metadata?.name !== req.params.node) {
-      return fail(reply, 400, 'BadRequest', `body: a Node named ${req.params.node} is required (an agent writes only its own Node)`);
+      return sendStatus(reply, 400, 'BadRequest', `body: a Node named ${req.params.node} is required (an agent writes only its own Node)`);
     }
     const o = { origin: { ...origin(req.params.node), reason: req.query.reason ?? 'node status' } };
     try {
       return node.metadata.resourceVersion ? await store.update(node, o) : await store.create(node, o);
     } catch (err) {
-      if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) return fail(reply, 409, 'Conflict', `nodes "${req.params.node}" changed; read it again`);
+      if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) return sendStatus(reply, 409, 'Conflict', `nodes "${req.params.node}" changed; read it again`);
       throw err;
     }
   });

@@ -5,8 +5,9 @@
  * sync — the same line Kubernetes' built-in `view` role draws. An agent token acts for one node,
  * as the Node authorizer limits a kubelet.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { resolveKind } from '../../model/kinds.js';
+import { sendStatus } from '../kube.js';
 import type { Identity, TokenFile } from './tokens.js';
 
 /** Paths anyone may call. */
@@ -117,10 +118,6 @@ export function agentAllows(node: string | undefined, method: string, url: strin
 function forbiddenMessage(who: Identity, a: RequestAttributes): string {
   const what = a.resource ? `resource "${a.resource}${a.subresource ? `/${a.subresource}` : ''}" in API group "${a.group}"${a.namespace ? ` in the namespace "${a.namespace}"` : ''}` : 'this path';
   return `${a.resource || 'request'} is forbidden: User "${who.name}" (role ${who.role}) cannot ${a.verb} ${what}`;
-}
-
-function sendStatus(reply: FastifyReply, code: number, reason: string, message: string): FastifyReply {
-  return reply.code(code).type('application/json').send({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
 }
 
 /** The bearer token of a request: the Authorization header, as kubectl and client libraries send it. */
