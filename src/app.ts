@@ -30,6 +30,12 @@ import { StoreServiceView } from './node/proxy/source.js';
 import { openLocalPodStreams, type OpenedPodStreams } from './node/streams.js';
 import { LocalPodPorts } from './node/portforward.js';
 import { CniNetworkManager } from './node/network/manager.js';
+import { hostname } from 'node:os';
+import { LeaderElector } from './cluster/leader.js';
+import { ForwardingSyncTrigger, serveSyncRequests, type SyncTrigger } from './cluster/sync-requests.js';
+import { adoptPushedTrail } from './audit/takeover.js';
+import { etcdClientOf } from './store/open.js';
+import type { Source } from './sync/types.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -44,11 +50,30 @@ export interface Components {
   ingress?: boolean;
 }
 
+/**
+ * The parts only one server may run at a time: on an etcd store, servers elect a leader and only
+ * it runs them; elsewhere the one process always does.
+ */
+interface LeaderWork {
+  sync?: SyncLoop;
+  recorder?: Recorder;
+  /** Aborts when the term ends. */
+  signal: AbortSignal;
+  /** Stops every part (they also stop when the term's signal aborts) and flushes the audit trail. */
+  stop(): Promise<void>;
+}
+
 /** A running gantry. */
 export interface RunningGantry {
   store: Store;
-  recorder?: Recorder;
-  sync?: SyncLoop;
+  /** The audit recorder, while this process runs it (on etcd: while it leads). */
+  readonly recorder?: Recorder;
+  /** The sync loop, while this process runs it (on etcd: while it leads). */
+  readonly sync?: SyncLoop;
+  /** Whether this process leads the control plane (always true without leader election). */
+  readonly leading: boolean;
+  /** Resolves when this process next starts leading (at once when it leads). */
+  whenLeading(): Promise<void>;
   /** Base URL of the API, when it runs (https unless plain HTTP was asked for). */
   apiUrl?: string;
   /** `<data-dir>/kubeconfig`: the API's address, CA and admin token, when the API runs. */
@@ -98,15 +123,23 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const background: Promise<unknown>[] = [];
 
   const store = await openStore(config.store, { sqlitePath: paths.store, etcdTls: config.etcdTls, logger: logger.child({ component: 'store' }) });
-  let recorder: Recorder | undefined;
-  let sync: SyncLoop | undefined;
+  const etcd = etcdClientOf(store);
+  const identity = config.leaderElection?.identity ?? `${hostname()}/${process.pid}`;
+  const needsLeader = components.sync || components.audit || components.controllers || components.scheduler;
+  // Servers sharing an etcd store elect one leader for the parts only one may run.
+  const elector = etcd && needsLeader
+    ? new LeaderElector({ client: etcd, name: 'control-plane', identity, ttlSeconds: config.leaderElection?.leaseSeconds ?? 10, logger: logger.child({ component: 'leader' }) })
+    : undefined;
+  let work: LeaderWork | undefined;
+  let leadingWaiters: Array<() => void> = [];
+  let polling = false;
   let node: LocalNode | undefined;
   let api: ReturnType<typeof createApiServer> | undefined;
-  let controllers: ControllerManager | undefined;
   let ingress: IngressController | undefined;
   let services: StoreServiceView | undefined;
   let streams: OpenedPodStreams | undefined;
   let podPorts: LocalPodPorts | undefined;
+  let live: Cache | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -114,52 +147,119 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     ac.abort();
     await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
     await ingress?.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'ingress close failed'));
-    await sync?.idle();
-    await controllers?.stop();
+    // With an elector the term ends through its run loop (in `background`), which stops the work.
+    if (!elector) await work?.stop();
     await node?.stop();
     streams?.close();
     await services?.stop();
     await Promise.allSettled(background);
-    await recorder?.close();
     await store.close();
   };
 
   let apiUrl: string | undefined;
   let kubeconfig: string | undefined;
+  const metrics = new Metrics({ processMetrics: components.api });
+  let source: { source: Source; display: string } | undefined;
+
+  /** Starts the leader's parts for one term, which ends when `signal` aborts. */
+  const startLeaderWork = async (signal: AbortSignal): Promise<LeaderWork> => {
+    const parts: Promise<unknown>[] = [];
+    let recorder: Recorder | undefined;
+    let sync: SyncLoop | undefined;
+    let controllers: ControllerManager | undefined;
+    const stopWork = async (): Promise<void> => {
+      await sync?.idle();
+      await controllers?.stop();
+      await Promise.allSettled(parts);
+      await recorder?.close();
+    };
+    try {
+      if (components.audit) {
+        if (elector && config.historyRemote) {
+          // Continue the trail the last leader pushed, so the new term neither misses nor repeats a change.
+          const adopted = await adoptPushedTrail({
+            gitdir: paths.history, branch: 'status', logger: logger.child({ component: 'audit' }),
+            remote: { url: config.historyRemote.url, auth: config.historyRemote.auth, remoteBranch: config.historyRemote.branch },
+          });
+          logger.info({ adopted }, 'audit: status branch brought level with the history remote');
+        }
+        recorder = await openRecorder(paths.history, {
+          logger: logger.child({ component: 'audit' }),
+          watchedBranch: config.ref ?? 'main',
+          push: config.historyRemote && {
+            url: config.historyRemote.url,
+            auth: config.historyRemote.auth,
+            remoteBranch: config.historyRemote.branch,
+            // A standby continues from what was pushed: push soon, so little is recorded twice locally.
+            ...(elector ? { intervalMs: 2000 } : {}),
+          },
+        });
+        const fromRevision = await recorder.lastStoreRevision();
+        parts.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal }));
+        progress(`audit trail ready (${paths.history}, branch status)`);
+      }
+      if (components.sync && source && live) {
+        sync = new SyncLoop({
+          source: source.source,
+          store,
+          recorder,
+          metrics,
+          logger: logger.child({ component: 'sync' }),
+          ref: config.ref,
+          intervalMs: config.intervalMs,
+          describe: { repo: source.display, ref: config.ref, path: config.path },
+          live,
+        });
+        if (elector) {
+          const loop = sync;
+          await loop.resumeRecord();
+          parts.push(serveSyncRequests({ store, sync: loop, identity, logger: logger.child({ component: 'sync' }), signal }));
+          // A new leader syncs at once: a push the old one never saw must not wait for the poll.
+          if (polling) loop.start(signal, { immediate: true });
+          else void loop.trigger('takeover');
+        }
+      }
+      if (components.controllers) {
+        const eventLog = logger.child({ component: 'events' });
+        controllers = createControllerManager(store, {
+          log: logger.child({ component: 'controllers' }),
+          serviceCidr: config.serviceCidr,
+          events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
+        });
+        await controllers.start(signal);
+        // Events are kept an hour, as the API server's default TTL.
+        const sweep = setInterval(() => void sweepEvents(store).catch((err: unknown) => eventLog.warn({ err: errorMessage(err) }, 'event sweep failed')), 60_000);
+        sweep.unref();
+        signal.addEventListener('abort', () => clearInterval(sweep), { once: true });
+        progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
+      }
+      if (components.scheduler) {
+        const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }), events: new EventRecorder({ store, component: 'default-scheduler', logger: logger.child({ component: 'events' }) }) });
+        parts.push(scheduler.start(signal));
+        progress('scheduler running');
+      }
+    } catch (err) {
+      await stopWork().catch(() => undefined);
+      throw err;
+    }
+    return { sync, recorder, signal, stop: stopWork };
+  };
+
+  const syncTrigger: SyncTrigger | undefined = components.sync
+    ? {
+        // The leader runs the pass; a standby (or a process still starting) asks whoever leads.
+        trigger: (reason) => (work?.sync ? work.sync.trigger(reason) : new ForwardingSyncTrigger(store).trigger(reason)),
+      }
+    : undefined;
+
   try {
     progress(`store ready (${config.store && config.store !== 'sqlite' ? config.store : paths.store}, revision ${await store.revision()})`);
 
-    if (components.audit) {
-      recorder = await openRecorder(paths.history, {
-        logger: logger.child({ component: 'audit' }),
-        watchedBranch: config.ref ?? 'main',
-        push: config.historyRemote && {
-          url: config.historyRemote.url,
-          auth: config.historyRemote.auth,
-          remoteBranch: config.historyRemote.branch,
-        },
-      });
-      const fromRevision = await recorder.lastStoreRevision();
-      background.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal: ac.signal }));
-      progress(`audit trail ready (${paths.history}, branch status)`);
-    }
-
-    const metrics = new Metrics({ processMetrics: components.api });
     if (components.sync) {
-      const { source, display } = await openSource(config, { logger: logger.child({ component: 'source' }) });
-      const live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
+      source = await openSource(config, { logger: logger.child({ component: 'source' }) });
+      // Kept for the process's life, so a standby that takes over plans from a warm cache.
+      live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
       await live.start(ac.signal);
-      sync = new SyncLoop({
-        source,
-        store,
-        recorder,
-        metrics,
-        logger: logger.child({ component: 'sync' }),
-        ref: config.ref,
-        intervalMs: config.intervalMs,
-        describe: { repo: display, ref: config.ref, path: config.path },
-        live,
-      });
     }
 
     // One view of Services and Endpoints (and what else the node and the ingress read) for both.
@@ -196,10 +296,11 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
 
     if (listen) {
       api = createApiServer({
-        store, logger, sync, recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
+        store, logger, sync: syncTrigger, recorder: () => work?.recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
         tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
         ...(streams ? { streams } : {}),
         ...(podPorts ? { portForward: podPorts } : {}),
+        ...(elector ? { controlPlane: async () => ({ identity, leading: elector.isLeader, leader: (await elector.leader().catch(() => undefined))?.identity }) } : {}),
       });
       const [host, port] = listen;
       await api.listen({ host, port });
@@ -209,30 +310,40 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       progress(`API listening on ${apiUrl} (kubectl --kubeconfig ${kubeconfig}); push webhook: POST ${apiUrl}${WEBHOOK_PATH}`);
     }
 
-    if (components.controllers) {
-      const eventLog = logger.child({ component: 'events' });
-      controllers = createControllerManager(store, {
-        log: logger.child({ component: 'controllers' }),
-        serviceCidr: config.serviceCidr,
-        events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
-      });
-      await controllers.start(ac.signal);
-      // Events are kept an hour, as the API server's default TTL.
-      const sweep = setInterval(() => void sweepEvents(store).catch((err: unknown) => eventLog.warn({ err: errorMessage(err) }, 'event sweep failed')), 60_000);
-      sweep.unref();
-      ac.signal.addEventListener('abort', () => clearInterval(sweep), { once: true });
-      progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
-    }
     if (ingressHttp && services) {
       const controller = new IngressController({ store, view: services, logger: logger.child({ component: 'ingress' }), http: ingressHttp, https: ingressHttps });
       ingress = controller;
       await controller.start();
       progress(`ingress listening on http://${controller.addresses.http}${controller.addresses.https ? ` and https://${controller.addresses.https}` : ''} (IngressClass ${INGRESS_CLASS})`);
     }
-    if (components.scheduler) {
-      const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }), events: new EventRecorder({ store, component: 'default-scheduler', logger: logger.child({ component: 'events' }) }) });
-      background.push(scheduler.start(ac.signal));
-      progress('scheduler running');
+
+    if (!elector) {
+      if (needsLeader) work = await startLeaderWork(ac.signal);
+    } else {
+      if (!config.historyRemote && components.audit) {
+        logger.warn('several servers on one etcd keep one audit trail only through a history remote (--history-remote); without it each server records only its own terms');
+      }
+      const current = await elector.leader().catch(() => undefined);
+      if (current && current.identity !== identity) progress(`standby: ${current.identity} leads the control plane; this server takes over when it stops`);
+      let firstTerm!: () => void;
+      const firstTermStarted = new Promise<void>((resolve) => (firstTerm = resolve));
+      background.push(elector.run(async (leading) => {
+        try {
+          work = await startLeaderWork(leading);
+        } finally {
+          firstTerm();
+        }
+        progress(`leading the control plane (${identity})`);
+        for (const wake of leadingWaiters) wake();
+        leadingWaiters = [];
+        await new Promise<void>((resolve) => (leading.aborted ? resolve() : leading.addEventListener('abort', () => resolve(), { once: true })));
+        const ending = work;
+        work = undefined;
+        await ending.stop();
+        if (!ac.signal.aborted) logger.warn({ identity }, 'no longer leading the control plane; standing by');
+      }, ac.signal));
+      // Lead at once when nobody else does, so `gantry server`'s first pass runs here.
+      if (!current) await Promise.race([firstTermStarted, new Promise((r) => setTimeout(r, 5000))]);
     }
   } catch (err) {
     // Whatever came up before the failure (watches, the audit feed, a node agent and its
@@ -243,15 +354,28 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
 
   return {
     store,
-    recorder,
-    sync,
+    get recorder() {
+      return work?.recorder;
+    },
+    get sync() {
+      return work?.sync;
+    },
+    get leading() {
+      return elector ? elector.isLeader && work !== undefined : true;
+    },
+    whenLeading() {
+      if (!elector || (elector.isLeader && work)) return Promise.resolve();
+      return new Promise<void>((resolve) => leadingWaiters.push(resolve));
+    },
     apiUrl,
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(security?.tls ? { ca: security.tls.ca } : {}),
     node,
     ...(ingress ? { ingress: ingress.addresses } : {}),
     startPolling() {
-      sync?.start(ac.signal, { immediate: false });
+      if (polling) return;
+      polling = true;
+      work?.sync?.start(work.signal, { immediate: false });
     },
     stop,
   };

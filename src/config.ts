@@ -48,6 +48,12 @@ export interface GantryConfig {
   etcdTls?: { ca?: string; cert?: string; key?: string };
   /** Push the audit trail's status branch to this http(s) remote (never the watched branch). */
   historyRemote?: { url: string; branch?: string; auth?: GitAuth };
+  /**
+   * Servers on an etcd store elect one leader, which alone runs the sync loop, controllers,
+   * scheduler and audit recorder. `identity` names this server (default `<hostname>/<pid>`);
+   * `leaseSeconds` is how long a dead leader holds the others back at most (default 10).
+   */
+  leaderElection?: { identity?: string; leaseSeconds?: number };
 }
 
 /** Settings of the local node agent. */

@@ -13,7 +13,7 @@ import { resolveKind } from '../model/kinds.js';
 import type { PodPorts } from '../node/portforward.js';
 import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
-import type { SyncLoop } from '../sync/loop.js';
+import type { SyncTrigger } from '../cluster/sync-requests.js';
 import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
@@ -27,8 +27,12 @@ import { Metrics } from './metrics.js';
 export interface ApiServerOptions {
   store: Store;
   logger: Logger;
-  sync?: SyncLoop;
-  recorder?: Recorder;
+  /** Runs a pass on demand: the sync loop, or on a standby server a stand-in that asks the leader. */
+  sync?: SyncTrigger;
+  /** The audit trail; a function when it comes and goes (a server keeps it only while it leads). */
+  recorder?: Recorder | (() => Recorder | undefined);
+  /** Who leads the control plane, for the status route (servers on etcd). */
+  controlPlane?: () => Promise<ControlPlaneStatus>;
   /** Shared secret for push webhooks; without it the webhook refuses every request. */
   webhookSecret?: string;
   /** The branch the sync loop follows; pushes to other branches are acknowledged and ignored. */
@@ -47,6 +51,16 @@ export interface ApiServerOptions {
   streams?: PodStreams;
   /** The local node's pod ports, for `kubectl port-forward`; without them that answers 503. */
   portForward?: PodPorts;
+}
+
+/** The control plane as one server sees it. */
+export interface ControlPlaneStatus {
+  /** This server. */
+  identity: string;
+  /** Whether this server leads (runs sync, controllers, scheduler, audit). */
+  leading: boolean;
+  /** The leader's identity, as etcd sees it (absent while no server leads). */
+  leader?: string;
 }
 
 /** Where gantry's own routes live: a group of its own, out of Kubernetes' path space. */
@@ -87,7 +101,7 @@ export function createApiServer(opts: ApiServerOptions) {
 
   app.get(`${GANTRY_API}/status`, async () => {
     const sync = await store.get({ kind: 'Sync', name: SYNC_NAME });
-    return { sync: sync ?? null, revision: await store.revision() };
+    return { sync: sync ?? null, revision: await store.revision(), ...(opts.controlPlane ? { controlPlane: await opts.controlPlane() } : {}) };
   });
 
   app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string } }>(
@@ -133,11 +147,17 @@ export function createApiServer(opts: ApiServerOptions) {
   });
 
   app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
-    if (!opts.recorder) {
+    const recorder = typeof opts.recorder === 'function' ? opts.recorder() : opts.recorder;
+    if (!recorder) {
+      if (opts.controlPlane) {
+        const cp = await opts.controlPlane();
+        reply.code(503);
+        return { code: 'ApiUnavailable', message: `this server (${cp.identity}) is a standby and keeps no audit history; ask the leader${cp.leader ? ` (${cp.leader})` : ''}, or read the pushed status branch` };
+      }
       reply.code(404);
       return { code: 'NotFound', message: 'this server keeps no audit history' };
     }
-    return opts.recorder.history({
+    return recorder.history({
       object: req.query.object,
       since: dateParam('since', req.query.since),
       limit: intParam('limit', req.query.limit),

@@ -116,6 +116,32 @@ export class SyncLoop {
     return after;
   }
 
+  /**
+   * For a server taking over from another leader, before its first pass: continues the audit
+   * trail's sync records where the old leader's ended. The revision the trail last records as
+   * applied is not recorded again (the first pass would otherwise add an "applied" record for the
+   * revision in force); a revision the old leader applied (the Sync object says so) but whose
+   * record it never pushed before it died is recorded now, with the old leader's time and counts.
+   */
+  async resumeRecord(): Promise<void> {
+    const recorder = this.opts.recorder;
+    if (!recorder) return;
+    const entries = await recorder.history({ limit: 5000 }).catch(() => []);
+    const recorded = entries.find((e) => e.object === undefined && e.actor === 'sync' && / applied\b/.test(e.summary))?.desiredRevision;
+    this.lastRecordedApplied = recorded;
+    const status = (await this.opts.store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }).catch(() => undefined))?.status;
+    const applied = status?.lastAppliedRevision;
+    if (!applied || applied === recorded) return;
+    const summary = status.summary && { created: status.summary.created, updated: status.summary.updated, pruned: status.summary.pruned, unchanged: status.summary.unchanged };
+    recorder.recordSync({
+      revision: { commit: applied, ref: this.opts.ref ?? 'HEAD' },
+      outcome: 'applied',
+      ...(summary ? { summary } : {}),
+      at: status.lastAppliedTime ?? new Date().toISOString(),
+    });
+    this.lastRecordedApplied = applied;
+  }
+
   /** Resolves when no pass is running or queued (for a clean shutdown). */
   async idle(): Promise<void> {
     while (this.running || this.pending) {

@@ -14,7 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGantry, type RunningGantry } from '../../src/app.js';
+import { startGantry, type Components, type RunningGantry } from '../../src/app.js';
 import { WEBHOOK_PATH } from '../../src/api/server.js';
 import type { GantryConfig } from '../../src/config.js';
 import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
@@ -174,14 +174,23 @@ export interface ChildGantry {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
+/** Options of {@link startChild}. */
+export interface ChildOptions {
+  /** Settings over the world's {@link e2eConfig}. */
+  config?: Partial<GantryConfig>;
+  /** The parts it runs (default all, as `gantry up`). */
+  components?: Components;
+}
+
 /**
- * Starts gantry with every component in a child process (`e2e-child.ts`, the same
+ * Starts gantry (every component unless told otherwise) in a child process (`e2e-child.ts`, the same
  * `startGantry` as `gantry up` with this world's node settings); resolves once its first sync
  * ran and it polls.
  */
-export async function startChild(world: World, dataDir: string): Promise<ChildGantry> {
+export async function startChild(world: World, dataDir: string, opts: ChildOptions = {}): Promise<ChildGantry> {
+  const config = { ...e2eConfig(world, dataDir), ...opts.config };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'e2e-child.ts')], {
-    env: { ...process.env, GANTRY_E2E_CHILD: JSON.stringify({ config: e2eConfig(world, dataDir), node: world.node }) },
+    env: { ...process.env, GANTRY_E2E_CHILD: JSON.stringify({ config, node: world.node, components: opts.components }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -192,7 +201,7 @@ export async function startChild(world: World, dataDir: string): Promise<ChildGa
     const timer = setTimeout(() => reject(new Error(`gantry child did not start in 60 s\n${stderr}`)), 60_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /^ready (\S+) (\S+)$/m.exec(out);
+      const m = /^ready (\S+) (\S+) \S+$/m.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve([m[1]!, m[2]!]);
