@@ -84,7 +84,7 @@ export function registerEvictionRoute(app: FastifyInstance, opts: EvictionOption
       if (parsed.dryRun) return success(reply);
       if (verdict.decrement) {
         try {
-          await store.update(takeDisruption(verdict.decrement, name, now()), { origin: { ...origin, reason: `eviction of pod ${namespace}/${name} takes a disruption of ${verdict.decrement.metadata.name}` } });
+          await store.update(takeDisruption(verdict.decrement, { podName: name, now: now() }), { origin: { ...origin, reason: `eviction of pod ${namespace}/${name} takes a disruption of ${verdict.decrement.metadata.name}` } });
         } catch (err) {
           // The budget changed since it was read (another eviction, the controller): decide again.
           if (isGantryError(err, 'Conflict') || isGantryError(err, 'NotFound')) continue;

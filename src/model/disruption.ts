@@ -38,7 +38,8 @@ export const EVICTION_REFUSED_MESSAGE = "Cannot evict pod as it would violate th
  * An int-or-percent scaled against `total`: a count as is, `P%` as P × total / 100, rounded up
  * or down. Throws on text that is not a percent (validation rejects it before it gets here).
  */
-export function scaledValue(v: number | string, total: number, roundUp: boolean): number {
+export function scaledValue(v: number | string, opts: { total: number; roundUp: boolean }): number {
+  const { total, roundUp } = opts;
   if (typeof v === 'number') return v;
   const m = /^(\d+)%$/.exec(v);
   if (!m) throw new Error(`invalid value for IntOrString: "${v}" is not an integer or a percent`);
@@ -73,7 +74,8 @@ export interface BudgetNeeds {
  * The budget's expected and desired healthy counts for its matching `pods`.
  * @throws Error "found no controllers for pod X" when a scale is needed and a pod's controller has none.
  */
-export function budgetNeeds(pdb: PodDisruptionBudget, pods: readonly Pod[], scaleOf: (pod: Pod) => ControllerScale): BudgetNeeds {
+export function budgetNeeds(pdb: PodDisruptionBudget, opts: { pods: readonly Pod[]; scaleOf: (pod: Pod) => ControllerScale }): BudgetNeeds {
+  const { pods, scaleOf } = opts;
   const { minAvailable, maxUnavailable } = pdb.spec;
   const scaled = (): { expected: number; unmanaged: string[] } => {
     const seen = new Map<string, number>();
@@ -90,13 +92,13 @@ export function budgetNeeds(pdb: PodDisruptionBudget, pods: readonly Pod[], scal
   };
   if (maxUnavailable !== undefined) {
     const { expected, unmanaged } = scaled();
-    const desired = Math.max(0, expected - scaledValue(maxUnavailable, expected, true));
+    const desired = Math.max(0, expected - scaledValue(maxUnavailable, { total: expected, roundUp: true }));
     return { expectedPods: expected, desiredHealthy: desired, unmanagedPods: unmanaged };
   }
   if (typeof minAvailable === 'number') return { expectedPods: pods.length, desiredHealthy: minAvailable, unmanagedPods: [] };
   if (typeof minAvailable === 'string') {
     const { expected, unmanaged } = scaled();
-    return { expectedPods: expected, desiredHealthy: scaledValue(minAvailable, expected, true), unmanagedPods: unmanaged };
+    return { expectedPods: expected, desiredHealthy: scaledValue(minAvailable, { total: expected, roundUp: true }), unmanagedPods: unmanaged };
   }
   // Neither set: nothing is expected, so nothing may be disrupted.
   return { expectedPods: 0, desiredHealthy: 0, unmanagedPods: [] };
@@ -111,7 +113,8 @@ function ready(pod: Pod): boolean {
  * The `disruptedPods` still in force at `now`: entries of pods that still match, are not yet
  * terminating and were evicted less than {@link DISRUPTED_POD_TIMEOUT_MS} ago.
  */
-export function liveDisruptedPods(recorded: Record<string, string> | undefined, pods: readonly Pod[], now: number): Record<string, string> {
+export function liveDisruptedPods(recorded: Record<string, string> | undefined, opts: { pods: readonly Pod[]; now: number }): Record<string, string> {
+  const { pods, now } = opts;
   const out: Record<string, string> = {};
   if (!recorded) return out;
   const byName = new Map(pods.map((p) => [p.metadata.name, p]));
@@ -125,7 +128,8 @@ export function liveDisruptedPods(recorded: Record<string, string> | undefined, 
 }
 
 /** Ready pods, not terminating and not recently evicted. */
-export function countHealthy(pods: readonly Pod[], disrupted: Record<string, string>, now: number): number {
+export function countHealthy(pods: readonly Pod[], opts: { disrupted: Record<string, string>; now: number }): number {
+  const { disrupted, now } = opts;
   let n = 0;
   for (const pod of pods) {
     if (pod.metadata.deletionTimestamp) continue;
@@ -137,7 +141,8 @@ export function countHealthy(pods: readonly Pod[], disrupted: Record<string, str
 }
 
 /** disruptionsAllowed: healthy beyond desired, and 0 while the budget expects no pods. */
-export function disruptionsAllowed(currentHealthy: number, desiredHealthy: number, expectedPods: number): number {
+export function disruptionsAllowed(counts: { currentHealthy: number; desiredHealthy: number; expectedPods: number }): number {
+  const { currentHealthy, desiredHealthy, expectedPods } = counts;
   const allowed = currentHealthy - desiredHealthy;
   return expectedPods <= 0 || allowed <= 0 ? 0 : allowed;
 }
@@ -181,10 +186,10 @@ export function budgetStatus(input: BudgetInput): BudgetStatus {
   const { pdb, pods, now } = input;
   const nowText = k8sTime(now);
   const generation = pdb.metadata.generation;
-  const disrupted = liveDisruptedPods(pdb.status?.disruptedPods, pods, now);
+  const disrupted = liveDisruptedPods(pdb.status?.disruptedPods, { pods, now });
   let needs: BudgetNeeds;
   try {
-    needs = budgetNeeds(pdb, pods, input.scaleOf);
+    needs = budgetNeeds(pdb, { pods, scaleOf: input.scaleOf });
   } catch (err) {
     const failure = err instanceof Error ? err.message : String(err);
     const prev = pdb.status;
@@ -202,8 +207,8 @@ export function budgetStatus(input: BudgetInput): BudgetStatus {
       },
     };
   }
-  const currentHealthy = countHealthy(pods, disrupted, now);
-  const allowed = disruptionsAllowed(currentHealthy, needs.desiredHealthy, needs.expectedPods);
+  const currentHealthy = countHealthy(pods, { disrupted, now });
+  const allowed = disruptionsAllowed({ currentHealthy, desiredHealthy: needs.desiredHealthy, expectedPods: needs.expectedPods });
   return {
     unmanagedPods: needs.unmanagedPods,
     status: {
@@ -271,7 +276,8 @@ export function evictionVerdict(pod: Pod, budgets: readonly PodDisruptionBudget[
  * The budget after an eviction took one of its disruptions: disruptionsAllowed − 1, the pod
  * recorded in disruptedPods at `now`, the condition False once none is left.
  */
-export function takeDisruption(pdb: PodDisruptionBudget, podName: string, now: number): PodDisruptionBudget {
+export function takeDisruption(pdb: PodDisruptionBudget, opts: { podName: string; now: number }): PodDisruptionBudget {
+  const { podName, now } = opts;
   const next = structuredClone(pdb) as PodDisruptionBudget;
   const st = next.status!;
   st.disruptionsAllowed -= 1;

@@ -42,41 +42,41 @@ describe('PodDisruptionBudget arithmetic', () => {
     const cases: [number | string, number, number][] = [
       ['50%', 3, 2], ['50%', 4, 2], ['34%', 3, 2], ['1%', 3, 1], ['0%', 5, 0], ['100%', 7, 7], [2, 10, 2],
     ];
-    for (const [v, total, want] of cases) assert.equal(scaledValue(v, total, true), want, `${v} of ${total}`);
-    assert.equal(scaledValue('50%', 3, false), 1);
-    assert.throws(() => scaledValue('half', 3, true), /not an integer or a percent/);
+    for (const [v, total, want] of cases) assert.equal(scaledValue(v, { total, roundUp: true }), want, `${v} of ${total}`);
+    assert.equal(scaledValue('50%', { total: 3, roundUp: false }), 1);
+    assert.throws(() => scaledValue('half', { total: 3, roundUp: true }), /not an integer or a percent/);
   });
 
   it('budgetNeeds(): minAvailable as a count expects the matching pods; percents and maxUnavailable expect the controllers\' scale', () => {
     const pods = [pod('a'), pod('b')];
-    assert.deepEqual(budgetNeeds(pdb({ minAvailable: 2 }), pods, oneController(3)), { expectedPods: 2, desiredHealthy: 2, unmanagedPods: [] });
-    assert.deepEqual(budgetNeeds(pdb({ minAvailable: '50%' }), pods, oneController(3)), { expectedPods: 3, desiredHealthy: 2, unmanagedPods: [] });
+    assert.deepEqual(budgetNeeds(pdb({ minAvailable: 2 }), { pods, scaleOf: oneController(3) }), { expectedPods: 2, desiredHealthy: 2, unmanagedPods: [] });
+    assert.deepEqual(budgetNeeds(pdb({ minAvailable: '50%' }), { pods, scaleOf: oneController(3) }), { expectedPods: 3, desiredHealthy: 2, unmanagedPods: [] });
     // maxUnavailable 50% of 3 rounds up to 2 unavailable: 1 must stay healthy.
-    assert.deepEqual(budgetNeeds(pdb({ maxUnavailable: '50%' }), pods, oneController(3)), { expectedPods: 3, desiredHealthy: 1, unmanagedPods: [] });
-    assert.deepEqual(budgetNeeds(pdb({ maxUnavailable: 5 }), pods, oneController(3)), { expectedPods: 3, desiredHealthy: 0, unmanagedPods: [] });
+    assert.deepEqual(budgetNeeds(pdb({ maxUnavailable: '50%' }), { pods, scaleOf: oneController(3) }), { expectedPods: 3, desiredHealthy: 1, unmanagedPods: [] });
+    assert.deepEqual(budgetNeeds(pdb({ maxUnavailable: 5 }), { pods, scaleOf: oneController(3) }), { expectedPods: 3, desiredHealthy: 0, unmanagedPods: [] });
     // Two pods of one controller count its scale once.
-    assert.equal(budgetNeeds(pdb({ maxUnavailable: 1 }), pods, oneController(4)).expectedPods, 4);
+    assert.equal(budgetNeeds(pdb({ maxUnavailable: 1 }), { pods, scaleOf: oneController(4) }).expectedPods, 4);
   });
 
   it('budgetNeeds() skips pods without a controller and fails on a controller without a scale', () => {
     const pods = [pod('a'), pod('b')];
-    const needs = budgetNeeds(pdb({ maxUnavailable: 1 }), pods, (p) => (p.metadata.name === 'a' ? 'unmanaged' : { uid: 'rs', replicas: 1 }));
+    const needs = budgetNeeds(pdb({ maxUnavailable: 1 }), { pods, scaleOf: (p) => (p.metadata.name === 'a' ? 'unmanaged' : { uid: 'rs', replicas: 1 }) });
     assert.deepEqual(needs, { expectedPods: 1, desiredHealthy: 0, unmanagedPods: ['a'] });
-    assert.throws(() => budgetNeeds(pdb({ minAvailable: '10%' }), pods, () => 'unknown'), /found no controllers for pod "a"/);
+    assert.throws(() => budgetNeeds(pdb({ minAvailable: '10%' }), { pods, scaleOf: () => 'unknown' }), /found no controllers for pod "a"/);
   });
 
   it('countHealthy() counts Ready pods that are neither terminating nor evicted in the last two minutes', () => {
     const pods = [pod('a'), pod('b'), pod('c', { ready: false }), pod('d', { deleting: true }), pod('e')];
-    assert.equal(countHealthy(pods, {}, T0), 3);
-    assert.equal(countHealthy(pods, { b: '2026-12-03T09:59:30Z' }, T0), 2);
+    assert.equal(countHealthy(pods, { disrupted: {}, now: T0 }), 3);
+    assert.equal(countHealthy(pods, { disrupted: { b: '2026-12-03T09:59:30Z' }, now: T0 }), 2);
     // Evicted three minutes ago and still not terminating: counted again.
-    assert.equal(countHealthy(pods, { b: '2026-12-03T09:57:00Z' }, T0), 3);
+    assert.equal(countHealthy(pods, { disrupted: { b: '2026-12-03T09:57:00Z' }, now: T0 }), 3);
   });
 
   it('disruptionsAllowed() is healthy minus desired, never negative, and 0 while no pod is expected', () => {
-    assert.equal(disruptionsAllowed(3, 2, 3), 1);
-    assert.equal(disruptionsAllowed(1, 2, 3), 0);
-    assert.equal(disruptionsAllowed(2, 0, 0), 0);
+    assert.equal(disruptionsAllowed({ currentHealthy: 3, desiredHealthy: 2, expectedPods: 3 }), 1);
+    assert.equal(disruptionsAllowed({ currentHealthy: 1, desiredHealthy: 2, expectedPods: 3 }), 0);
+    assert.equal(disruptionsAllowed({ currentHealthy: 2, desiredHealthy: 0, expectedPods: 0 }), 0);
   });
 
   it('budgetSelects(): no selector selects nothing, an empty one every pod of the namespace (policy/v1)', () => {
@@ -166,7 +166,7 @@ describe('the eviction decision', () => {
 
   it('takeDisruption() uses one up, records the pod and turns the condition False at zero', () => {
     const b = pdb({ minAvailable: 2 }, { disruptionsAllowed: 1, currentHealthy: 3, desiredHealthy: 2, expectedPods: 3, conditions: [{ type: 'DisruptionAllowed', status: 'True', reason: 'SufficientPods' }] });
-    const next = takeDisruption(b, 'a', T0);
+    const next = takeDisruption(b, { podName: 'a', now: T0 });
     assert.equal(next.status?.disruptionsAllowed, 0);
     assert.deepEqual(next.status?.disruptedPods, { a: '2026-12-03T10:00:00Z' });
     assert.equal(next.status?.conditions?.[0]?.status, 'False');
