@@ -163,7 +163,7 @@ describe('drain, cordon and PodDisruptionBudgets on a real node', function () {
     assert.equal((await webPods()).length, 3, 'no further pod went');
   });
 
-  it('kubectl uncordon lets the replacement run and the budget recover; kubectl cordon and uncordon again', async () => {
+  it('kubectl uncordon lets the replacement run and the budget recover; kubectl cordon cordons again', async () => {
     const un = await kubectl(['uncordon', nodeName]);
     assert.equal(un.code, 0, un.stderr);
     assert.match(un.stdout, new RegExp(`node/${nodeName} uncordoned`));
@@ -176,6 +176,13 @@ describe('drain, cordon and PodDisruptionBudgets on a real node', function () {
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, new RegExp(`node/${nodeName} cordoned`));
     assert.equal((await node()).spec.unschedulable, true);
+  });
+
+  it('kubectl drain evicts what the budget allows and waits for the pod to go, then is refused for the rest', async () => {
+    const r = await kubectl(['drain', nodeName, '--ignore-daemonsets', '--grace-period=0', '--timeout=6s'], 30_000);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.equal((r.stdout.match(/^pod\/web-\S+ evicted$/gm) ?? []).length, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
     const back = await runCli(['uncordon', nodeName, '--data-dir', dataDir]);
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, new RegExp(`node/${nodeName} uncordoned`));
