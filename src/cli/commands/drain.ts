@@ -258,7 +258,7 @@ export async function runDrain(node: string, o: DrainOptions): Promise<{ output:
       }
       pending.set(name, `blocked: ${res.message}`);
       if (res.message !== lastBlock) {
-        write(`cannot evict pod ${name} yet: ${res.message} (a PodDisruptionBudget; retrying every ${Math.round(retryMs / 1000)}s)`);
+        write(`cannot evict pod ${name} yet: ${res.message} (a PodDisruptionBudget; retrying every ${retryMs >= 1000 ? `${Math.round(retryMs / 1000)}s` : `${retryMs}ms`})`);
         lastBlock = res.message;
       }
       if (timedOut()) return false;
