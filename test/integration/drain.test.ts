@@ -120,12 +120,17 @@ describe('drain, cordon and PodDisruptionBudgets on a real node', function () {
     }
   });
 
-  it('kubectl get pdb prints the budget with kubectl\'s columns', async () => {
+  it('kubectl get pdb and gantry get pdb print the budget with kubectl\'s columns', async () => {
     const r = await kubectl(['get', 'pdb']);
     assert.equal(r.code, 0, r.stderr);
     const [header, row] = r.stdout.trimEnd().split('\n');
     assert.deepEqual(header!.split(/\s{2,}/), ['NAME', 'MIN AVAILABLE', 'MAX UNAVAILABLE', 'ALLOWED DISRUPTIONS', 'AGE']);
     assert.deepEqual(row!.split(/\s+/).slice(0, 4), ['web', '2', 'N/A', '1']);
+    const mine = await runCli(['get', 'pdb', '--data-dir', dataDir]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const [h, w] = mine.stdout.trimEnd().split('\n');
+    assert.deepEqual(h!.split(/\s{2,}/), ['NAME', 'MIN AVAILABLE', 'MAX UNAVAILABLE', 'ALLOWED DISRUPTIONS', 'AGE']);
+    assert.deepEqual(w!.split(/\s+/).slice(0, 4), ['web', '2', 'N/A', '1']);
   });
 
   it('gantry drain refuses a node with DaemonSet pods without --ignore-daemonsets, leaving it cordoned', async () => {
