@@ -33,6 +33,7 @@ export const ErrorCodes = [
   'Internal',
   'NetworkSetupFailed',
   'VolumeSetupFailed',
+  'Timeout',
 ] as const;
 
 /** One of {@link ErrorCodes}. */

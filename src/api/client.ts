@@ -41,6 +41,22 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Sends a request and returns the status and the parsed JSON answer (the text when it is not
+   * JSON) whatever the status: for callers that act on the API's refusals (429 from an eviction).
+   */
+  async request(path: string, opts: { method?: string; body?: unknown; contentType?: string; signal?: AbortSignal } = {}): Promise<{ status: number; body: unknown }> {
+    const res = await this.open(path, opts);
+    const text = await readAll(res);
+    let body: unknown = text;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: the text as it came
+    }
+    return { status: res.statusCode ?? 0, body };
+  }
+
   /** Streams `path`'s body line by line (watches, followed logs) until it ends or `signal` aborts. */
   async *lines(path: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<string> {
     const res = await this.open(path, opts);
@@ -56,12 +72,12 @@ export class ApiClient {
     }
   }
 
-  private open(path: string, opts: { method?: string; body?: unknown; signal?: AbortSignal }): Promise<http.IncomingMessage> {
+  private open(path: string, opts: { method?: string; body?: unknown; contentType?: string; signal?: AbortSignal }): Promise<http.IncomingMessage> {
     const url = new URL(path, this.endpoint.server);
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string | number> = { authorization: `Bearer ${this.endpoint.token}`, accept: 'application/json' };
     if (payload) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = opts.contentType ?? 'application/json';
       headers['content-length'] = payload.length;
     }
     return new Promise((resolve, reject) => {

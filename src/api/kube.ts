@@ -6,7 +6,8 @@
  * columns `gantry get` prints, and errors as `Status` objects.
  *
  * Writes are refused with 405 and a Status that says where the object is declared: gantry is
- * driven by Git, and a change made here would be undone by the next sync.
+ * driven by Git, and a change made here would be undone by the next sync. Two writes are not
+ * desired state and are served: pod evictions (./eviction.ts) and cordoning a Node (./cordon.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, isGantryError } from '../errors.js';
@@ -16,7 +17,9 @@ import { matchesRequirements, toRequirements, type Requirements } from '../model
 import { KINDS, type KindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Store } from '../store/types.js';
+import { registerCordonRoute } from './cordon.js';
 import { dryRunWrite, isDryRun } from './dryrun.js';
+import { registerEvictionRoute } from './eviction.js';
 import { registerOpenApiRoutes } from './openapi.js';
 import { PATCH_TYPES } from './patch.js';
 
@@ -158,6 +161,9 @@ function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
   // (./dryrun.ts); any other write gets its 405 whatever the body holds.
   app.addContentTypeParser(Object.values(PATCH_TYPES), { parseAs: 'string' }, (_req, body, done) => done(null, body));
   registerOpenApiRoutes(app);
+  // Before the generic routes: their paths are more specific, and fastify prefers them.
+  registerEvictionRoute(app, { store });
+  registerCordonRoute(app, { store });
 
   app.get('/version', async () => ({ ...KUBE_VERSION, gitCommit: '', gitTreeState: 'clean', buildDate: '', goVersion: '', compiler: 'gantry', platform: `${process.platform}/${process.arch}` }));
 
@@ -187,9 +193,13 @@ function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion,
-    resources: served
-      .filter((k) => k.apiVersion === groupVersion)
-      .map((k) => ({ name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'list', 'watch'], shortNames: k.shortNames })),
+    resources: [
+      ...served
+        .filter((k) => k.apiVersion === groupVersion)
+        .map((k) => ({ name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: k.kind === 'Node' ? ['get', 'list', 'patch', 'watch'] : ['get', 'list', 'watch'], shortNames: k.shortNames })),
+      // kubectl drain looks for this entry to evict (policy/v1) rather than delete.
+      ...(groupVersion === 'v1' ? [{ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }] : []),
+    ],
   });
   app.get('/api/v1', async () => resourceList('v1'));
   app.get<{ Params: { group: string; version: string } }>('/apis/:group/:version', async (req, reply) => {

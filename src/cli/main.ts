@@ -15,6 +15,7 @@ import { runLogs } from './commands/logs.js';
 import { runExec } from './commands/exec.js';
 import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.js';
 import { runAgent } from './commands/agent.js';
+import { runCordon, runDrain, runUncordon } from './commands/drain.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
 import { withRemote } from './remote.js';
 
@@ -22,6 +23,21 @@ import { withRemote } from './remote.js';
 function finish(res: { output: string; exitCode: number }): void {
   if (res.output) process.stdout.write(res.output.endsWith('\n') ? res.output : `${res.output}\n`);
   process.exitCode = res.exitCode;
+}
+
+/** A whole-number option (negative allowed when `negativeOk`, as kubectl's --grace-period=-1). */
+function intOption(flag: string, v: string, negativeOk = false): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || (!negativeOk && n < 0)) throw new GantryError('InvalidArgument', `${flag}: "${v}" is not a whole number of seconds`, { field: flag });
+  return n;
+}
+
+/** Seconds from `90`, `90s`, `2m`, `1h` or `1m30s`, as kubectl's duration flags take them. */
+function durationOption(flag: string, v: string): number {
+  if (/^\d+$/.test(v)) return Number(v);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
+  if (!m || v === '') throw new GantryError('InvalidArgument', `${flag}: "${v}" is not a duration (90, 90s, 2m, 1h)`, { field: flag });
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
 }
 
 /** Builds the program; exported for tests. */
@@ -143,6 +159,28 @@ export function buildProgram(): Command {
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'))
     .action(async (o) => runAgent(o));
+
+  withRemote(withDataDir(program.command('cordon <node>').description('mark a node unschedulable: no new pods go there (through the API, as kubectl cordon)')))
+    .action(async (node: string, o) => finish(await runCordon(node, o)));
+  withRemote(withDataDir(program.command('uncordon <node>').description('mark a node schedulable again')))
+    .action(async (node: string, o) => finish(await runUncordon(node, o)));
+  withRemote(withDataDir(program.command('drain <node>').description('cordon a node, then evict its pods within their PodDisruptionBudgets (as kubectl drain)')))
+    .option('--ignore-daemonsets', 'leave DaemonSet pods on the node (without it, a node that runs any is refused)')
+    .option('--force', 'evict pods that declare no controller too')
+    .option('--delete-emptydir-data', 'evict pods with emptyDir volumes too (their data is lost)')
+    .option('--grace-period <seconds>', 'seconds each pod gets to stop (default: its own terminationGracePeriodSeconds)', (v) => intOption('--grace-period', v, true))
+    .option('--timeout <seconds>', 'give up after this long (default: wait as long as it takes); accepts 90, 90s, 2m', (v) => durationOption('--timeout', v))
+    .action(async (node: string, o) => {
+      // Ctrl-C ends the drain, saying which pods are left (the node stays cordoned).
+      const stop = new AbortController();
+      const onSigint = (): void => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        finish(await runDrain(node, { ...o, signal: stop.signal }));
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
 
   const token = program.command('token').description('bearer tokens of the API (<data-dir>/tokens.json)');
   withDataDir(token.command('create <name>').description('make a token and print its secret (shown once)'))

@@ -6,6 +6,7 @@ import type { Store } from '../store/types.js';
 import { CronJobController } from './cronjob.js';
 import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
+import { DisruptionController } from './disruption.js';
 import { EndpointsController } from './endpoints.js';
 import { GarbageCollector } from './gc.js';
 import { JobController } from './job.js';
@@ -31,7 +32,7 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {
 
 /**
  * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, the Service address allocator, node lifecycle and the garbage
+ * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, node lifecycle and the garbage
  * collector (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
@@ -46,6 +47,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new CronJobController());
   manager.add(new EndpointsController());
   manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
+  manager.add(new DisruptionController());
   manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());
   for (const c of opts.extra ?? []) manager.add(c);

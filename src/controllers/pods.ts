@@ -32,13 +32,13 @@ export type DeletePodOutcome = 'deleted' | 'terminating' | 'gone';
 
 /**
  * Deletes a pod following the protocol above: direct delete when unbound, deletionTimestamp
- * when bound. `pod` may be a (frozen) cached copy; the store is re-read on conflict. Returns
+ * when bound (with `metadata.deletionGracePeriodSeconds` when `gracePeriodSeconds` is given). `pod` may be a (frozen) cached copy; the store is re-read on conflict. Returns
  * `gone` when the pod no longer exists (or was replaced by another with the same name).
  */
 export async function deletePod(
   store: Store,
   pod: Pod,
-  opts: { origin: WriteOrigin; now?: () => number },
+  opts: { origin: WriteOrigin; now?: () => number; gracePeriodSeconds?: number },
 ): Promise<DeletePodOutcome> {
   const ref = objectRef(pod);
   const now = opts.now ?? Date.now;
@@ -54,6 +54,8 @@ export async function deletePod(
       }
       const next: Pod = structuredClone(current);
       next.metadata.deletionTimestamp = new Date(now()).toISOString();
+      // A deletion that names its own grace period (an eviction's DeleteOptions) overrides the spec's.
+      if (opts.gracePeriodSeconds !== undefined) next.metadata.deletionGracePeriodSeconds = opts.gracePeriodSeconds;
       await store.update(next, { origin: opts.origin });
       return 'terminating';
     } catch (err) {

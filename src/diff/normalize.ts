@@ -50,6 +50,7 @@ const serverMetadataSet = new Set([
   'generation',
   'creationTimestamp',
   'deletionTimestamp',
+  'deletionGracePeriodSeconds',
   'managedFields',
   'selfLink',
 ]);

@@ -4,7 +4,7 @@
  */
 import type {
   ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, Pod,
-  ReplicaSet, Secret, Service, StatefulSet,
+  PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet,
 } from './types.js';
 
 /** A column: header and how to read the cell. */
@@ -154,12 +154,24 @@ const columns: Record<string, Column[]> = {
     { header: 'VERSION', cell: (o) => (o as Node).status?.nodeInfo?.kubeletVersion ?? '' },
     { header: 'INTERNAL-IP', cell: (o) => (o as Node).status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '<none>', wide: true },
   ],
+  PodDisruptionBudget: [
+    name,
+    { header: 'MIN AVAILABLE', cell: (o) => intOrPercentCell((o as PodDisruptionBudget).spec.minAvailable) },
+    { header: 'MAX UNAVAILABLE', cell: (o) => intOrPercentCell((o as PodDisruptionBudget).spec.maxUnavailable) },
+    { header: 'ALLOWED DISRUPTIONS', cell: (o) => String((o as PodDisruptionBudget).status?.disruptionsAllowed ?? 0) },
+    age,
+  ],
   Endpoints: [
     name,
     { header: 'ENDPOINTS', cell: (o) => endpointsCell(o as Endpoints) },
     age,
   ],
 };
+
+/** A PDB's minAvailable / maxUnavailable as kubectl prints it: N/A when unset. */
+function intOrPercentCell(v: number | string | undefined): string {
+  return v === undefined ? 'N/A' : String(v);
+}
 
 function jobStatus(job: Job): string {
   const conds = job.status?.conditions ?? [];

@@ -36,6 +36,7 @@ const table: KindInfo[] = [
   { kind: 'ReplicaSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 31, plural: 'replicasets', shortNames: ['rs'] },
   { kind: 'CronJob', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 32, plural: 'cronjobs', shortNames: ['cj'] },
   { kind: 'Job', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 33, plural: 'jobs', shortNames: [] },
+  { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', namespaced: true, declarable: true, order: 26, plural: 'poddisruptionbudgets', shortNames: ['pdb'] },
   { kind: 'Pod', apiVersion: 'v1', namespaced: true, declarable: true, order: 40, plural: 'pods', shortNames: ['po'] },
   { kind: 'Node', apiVersion: 'v1', namespaced: false, declarable: false, order: 50, plural: 'nodes', shortNames: ['no'] },
   { kind: 'Sync', apiVersion: 'gantry.dev/v1', namespaced: false, declarable: false, order: 60, plural: 'syncs', shortNames: [] },

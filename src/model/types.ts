@@ -34,6 +34,11 @@ export interface ObjectMeta {
   generation?: number;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  /**
+   * Seconds the node agent gives the pod's containers after `deletionTimestamp`, when a deletion
+   * (an eviction with `gracePeriodSeconds`) asked for other than `spec.terminationGracePeriodSeconds`.
+   */
+  deletionGracePeriodSeconds?: number;
 }
 
 /** Any object gantry stores. Kind-specific shapes extend this. */
@@ -605,4 +610,34 @@ export interface Ingress extends KubeObject {
     }[];
   };
   status?: { loadBalancer?: Record<string, unknown> };
+}
+
+// ---------------------------------------------------------------- policy/v1
+
+/** When pods that are not Ready may be evicted (policy/v1 `unhealthyPodEvictionPolicy`). */
+export type UnhealthyPodEvictionPolicy = 'IfHealthyBudget' | 'AlwaysAllow';
+
+/** policy/v1 PodDisruptionBudget: how many of the selected pods voluntary disruptions must leave. */
+export interface PodDisruptionBudget extends KubeObject {
+  kind: 'PodDisruptionBudget';
+  spec: {
+    /** An empty selector selects every pod of the namespace; none selects none (policy/v1). */
+    selector?: LabelSelector;
+    minAvailable?: number | string;
+    maxUnavailable?: number | string;
+    unhealthyPodEvictionPolicy?: UnhealthyPodEvictionPolicy;
+  };
+  status?: PodDisruptionBudgetStatus;
+}
+
+/** What the disruption controller (and the Eviction API, for disruptedPods) writes. */
+export interface PodDisruptionBudgetStatus {
+  observedGeneration?: number;
+  /** Pods evicted but not yet seen terminating by the controller: name → eviction time. */
+  disruptedPods?: Record<string, string>;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  expectedPods: number;
+  conditions?: Condition[];
 }

@@ -33,6 +33,7 @@ import type {
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
+  PodDisruptionBudget,
   PodSpec,
   PodTemplateSpec,
   Probe,
@@ -117,6 +118,9 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
       break;
     case 'NetworkPolicy':
       checkNetworkPolicy(p, obj as NetworkPolicy);
+      break;
+    case 'PodDisruptionBudget':
+      checkPodDisruptionBudget(p, obj as PodDisruptionBudget);
       break;
     default:
       break;
@@ -721,6 +725,17 @@ function checkNetworkPolicy(p: Problems, np: NetworkPolicy): void {
 }
 
 const wildcardHostRe = /^\*\./;
+
+/** policy/v1's rules: one of minAvailable and maxUnavailable, each a count or a percent up to 100%. */
+function checkPodDisruptionBudget(p: Problems, pdb: PodDisruptionBudget): void {
+  const spec = pdb.spec;
+  if (spec.minAvailable !== undefined && spec.maxUnavailable !== undefined) {
+    p.invalid('spec.maxUnavailable', spec.maxUnavailable, 'minAvailable and maxUnavailable cannot be both set');
+  }
+  checkIntOrPercent(p, 'spec.minAvailable', spec.minAvailable, true);
+  checkIntOrPercent(p, 'spec.maxUnavailable', spec.maxUnavailable, true);
+  if (spec.selector) checkSelector(p, 'spec.selector', spec.selector);
+}
 
 function checkIngress(p: Problems, ing: Ingress): void {
   const spec = ing.spec;

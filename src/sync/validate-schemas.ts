@@ -14,6 +14,7 @@ import job from '../../schemas/job.json' with { type: 'json' };
 import namespace from '../../schemas/namespace.json' with { type: 'json' };
 import networkpolicy from '../../schemas/networkpolicy.json' with { type: 'json' };
 import pod from '../../schemas/pod.json' with { type: 'json' };
+import poddisruptionbudget from '../../schemas/poddisruptionbudget.json' with { type: 'json' };
 import replicaset from '../../schemas/replicaset.json' with { type: 'json' };
 import secret from '../../schemas/secret.json' with { type: 'json' };
 import service from '../../schemas/service.json' with { type: 'json' };
@@ -44,7 +45,7 @@ export interface KindSchema {
 
 const kindDocuments = [
   namespace, configmap, secret, pod, replicaset, deployment, statefulset, daemonset, job, cronjob,
-  service, ingressclass, ingress, networkpolicy,
+  service, ingressclass, ingress, networkpolicy, poddisruptionbudget,
 ] as unknown as SchemaNode[];
 
 /** Every schema document, shared definitions first. */

@@ -308,6 +308,17 @@ spec:
       ports:
         - { protocol: UDP, port: 53 }
 `,
+  PodDisruptionBudget: `
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: { matchLabels: { app: web } }
+  minAvailable: 50%
+  unhealthyPodEvictionPolicy: AlwaysAllow
+`,
   Ingress: `
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -442,6 +453,7 @@ describe('validateObject()', () => {
   const c0 = (o: Obj): Obj => tpl(o).containers[0];
 
   const schemaCases: Case[] = [
+    { name: 'an unknown unhealthyPodEvictionPolicy', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.unhealthyPodEvictionPolicy = 'Never'; }, field: 'spec.unhealthyPodEvictionPolicy', message: /must be one of/ },
     { name: 'a type error', kind: 'Deployment', mutate: (o) => { o.spec.replicas = '3'; }, field: 'spec.replicas', message: 'spec.replicas must be an integer (got "3")' },
     { name: 'a negative replica count', kind: 'Deployment', mutate: (o) => { o.spec.replicas = -1; }, field: 'spec.replicas', message: 'spec.replicas must be greater than or equal to 0 (got -1)' },
     { name: 'dnsPolicy None without nameservers', kind: 'Deployment', mutate: (o) => { o.spec.template.spec.dnsPolicy = 'None'; }, field: 'spec.template.spec.dnsConfig.nameservers', message: /at least one nameserver when `dnsPolicy` is 'None'/ },
@@ -531,6 +543,11 @@ describe('validateObject()', () => {
     { name: 'an ipBlock except outside its cidr', kind: 'NetworkPolicy', mutate: (o) => { o.spec.ingress[0].from[2].ipBlock.except = ['192.168.0.0/16']; }, field: 'spec.ingress[0].from[2].ipBlock.except[0]', message: /must be a strict subset of 10\.0\.0\.0\/8/ },
     { name: 'an endPort below its port', kind: 'NetworkPolicy', mutate: (o) => { o.spec.ingress[0].ports[1].endPort = 8000; }, field: 'spec.ingress[0].ports[1].endPort', message: /must be greater than or equal to `port`/ },
     { name: 'an ipBlock cidr that is not one', kind: 'NetworkPolicy', mutate: (o) => { o.spec.egress[0].to[0].ipBlock.cidr = '0.0.0.0'; }, field: 'spec.egress[0].to[0].ipBlock.cidr', message: /must be an IPv4 CIDR/ },
+    // PodDisruptionBudget
+    { name: 'both minAvailable and maxUnavailable', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.maxUnavailable = 1; }, field: 'spec.maxUnavailable', message: /minAvailable and maxUnavailable cannot be both set/ },
+    { name: 'a minAvailable above 100%', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.minAvailable = '120%'; }, field: 'spec.minAvailable', message: /must not be greater than 100%/ },
+    { name: 'a negative maxUnavailable', kind: 'PodDisruptionBudget', mutate: (o) => { delete o.spec.minAvailable; o.spec.maxUnavailable = -1; }, field: 'spec.maxUnavailable', message: /must be greater than or equal to 0/ },
+    { name: 'a malformed minAvailable percent', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.minAvailable = 'half'; }, field: 'spec.minAvailable', message: /a valid percent string/ },
     // Ingress
     { name: 'a Prefix path not starting with /', kind: 'Ingress', mutate: (o) => { o.spec.rules[0].http.paths[0].path = 'api'; }, field: 'spec.rules[0].http.paths[0].path', message: /must be an absolute path/ },
     { name: 'an Exact path left out', kind: 'Ingress', mutate: (o) => { delete o.spec.rules[0].http.paths[1].path; }, field: 'spec.rules[0].http.paths[1].path', message: /is required: when `pathType` is 'Exact'/ },

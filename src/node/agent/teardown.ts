@@ -28,7 +28,7 @@ export class Teardown {
    */
   async terminate(pod: Pod): Promise<boolean> {
     const uid = pod.metadata.uid!;
-    const graceS = pod.spec.terminationGracePeriodSeconds ?? 30;
+    const graceS = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
     const deadline = Date.parse(pod.metadata.deletionTimestamp!) + graceS * 1000;
     const rt = this.ctx.runtimes.get(uid);
     if (rt) {
