@@ -6,6 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type GantryConfig } from '../config.js';
+import { GantryError } from '../errors.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -38,6 +39,8 @@ export interface SourceOptions extends DataDirOptions {
   etcdCa?: string;
   etcdCert?: string;
   etcdKey?: string;
+  leaderIdentity?: string;
+  leaderLease?: string;
 }
 
 /** Adds `--data-dir`. */
@@ -73,6 +76,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--etcd-ca <file>', 'CA bundle (PEM) that signed the etcd servers\' certificates').env('GANTRY_ETCD_CA'))
     .addOption(new Option('--etcd-cert <file>', 'client certificate (PEM) for etcd').env('GANTRY_ETCD_CERT'))
     .addOption(new Option('--etcd-key <file>', 'client key (PEM) for etcd').env('GANTRY_ETCD_KEY'))
+    .addOption(new Option('--leader-identity <name>', 'this server in the leader election of servers on one etcd (default: hostname/pid)').env('GANTRY_LEADER_IDENTITY'))
+    .addOption(new Option('--leader-lease <duration>', 'how long a dead leader holds the standbys back at most (default 10s)').env('GANTRY_LEADER_LEASE'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -102,5 +107,13 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
     ...(o.store ? { store: o.store } : {}),
     ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
+    ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
   };
+}
+
+/** `--leader-lease`: a duration of whole seconds, at least 2 (etcd's lease TTLs are whole seconds). */
+function leaseSeconds(text: string): number {
+  const ms = parseDuration(text, '--leader-lease');
+  if (ms < 2000 || ms % 1000 !== 0) throw new GantryError('InvalidArgument', `--leader-lease: "${text}" must be whole seconds, at least 2s`);
+  return ms / 1000;
 }
