@@ -21,6 +21,7 @@ const benches: [string, string, string][] = [
   ['api', './api.ts', 'benchApi'],
   ['podman', './podman.ts', 'benchPodman'],
   ['etcd', './etcd.ts', 'benchEtcd'],
+  ['failover', './failover.ts', 'benchFailover'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
