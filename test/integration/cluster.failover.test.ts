@@ -178,6 +178,19 @@ describe('two control-plane servers on etcd: leader election and failover', func
     assert.equal(sets.length, 1, 'the ConfigMap is not in the template: one ReplicaSet throughout');
   });
 
+  it('survives an etcd restart longer than the lease: the server leads again and a push deploys', async () => {
+    await etcd!.stop();
+    // Longer than the lease: the leader must give up and campaign again.
+    await new Promise((r) => setTimeout(r, 4000));
+    await etcd!.start();
+    await waitFor('server-b leading again', async () => (await controlPlane('server-b'))?.leading === true, { timeoutMs: 30_000, intervalMs: 200 });
+    const commit = await world!.push({ 'app.yaml': app(4, 'four') }, 'four replicas');
+    commits.push(commit.slice(0, 7));
+    assert.equal(await sendPushWebhook(targets['server-b']!, commit), 202);
+    await webPods(4);
+    assert.equal((await podsWith(store!, { app: 'web' })).length, 4);
+  });
+
   it('the pushed audit trail has every change once: no gap, no double', async () => {
     // A clean stop flushes and pushes the last commits.
     await agent!.stop();
@@ -196,7 +209,7 @@ describe('two control-plane servers on etcd: leader election and failover', func
       if (/^Gantry-Sync: applied/m.test(msg)) applied.push(/^Gantry-Desired-Revision: (\S+)$/m.exec(msg)?.[1] ?? '?');
     }
     const syncs = stdout.split('\0').filter((m) => /^Gantry-Sync:/m.test(m)).map((m) => m.trim().split('\n')[0]);
-    assert.ok(applied.length >= 3, `the three revisions applied are in the trail: ${syncs.join('; ')} (commits ${commits.join(', ')})`);
+    assert.ok(applied.length >= 4, `the four revisions applied are in the trail: ${syncs.join('; ')} (commits ${commits.join(', ')})`);
     const dupes = recorded.filter((k, i) => recorded.indexOf(k) !== i);
     assert.deepEqual(dupes, [], 'no change recorded twice');
     // Every change the store ever made (nothing writes now), as the recorder would record it.
