@@ -22,6 +22,7 @@ const benches: [string, string, string][] = [
   ['podman', './podman.ts', 'benchPodman'],
   ['etcd', './etcd.ts', 'benchEtcd'],
   ['failover', './failover.ts', 'benchFailover'],
+  ['etcd-resync', './sync.ts', 'benchSyncEtcd'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

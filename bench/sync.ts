@@ -94,7 +94,7 @@ function ms(start: bigint): number {
 }
 
 /** Runs the benchmark and returns its figures (milliseconds unless named otherwise). */
-export async function benchSync(opts: { count?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchSync(opts: { count?: number; etcd?: boolean } = {}): Promise<Record<string, number | string>> {
   const count = opts.count ?? 10_000;
   // The built product, as gantry runs it (see bench/build.ts).
   const { makePlan } = await built<typeof import('../src/diff/plan.js')>('diff/plan.js');
@@ -107,6 +107,14 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
   const { Cache } = await built<typeof import('../src/controllers/cache.js')>('controllers/cache.js');
   const { DECLARABLE_KINDS } = await built<typeof import('../src/model/kinds.js')>('model/kinds.js');
   const root = mkdtempSync(join(tmpdir(), 'gantry-bench-sync-'));
+  let etcdServer: { destroy(): Promise<void> } | undefined;
+  const openBenchEtcd = async () => {
+    const { startTestEtcd } = await import('../test/helpers/etcd.js');
+    const { openEtcdStore } = await built<typeof import('../src/store/etcd.js')>('store/etcd.js');
+    const server = await startTestEtcd();
+    etcdServer = server;
+    return openEtcdStore({ endpoints: [server.endpoint], prefix: '/bench/' });
+  };
   try {
     const repo = join(root, 'repo');
     mkdirSync(repo);
@@ -137,7 +145,7 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
     if (plan.create.length !== count) throw new Error(`expected ${count} creates, got ${plan.create.length}`);
 
     // The real loop: first pass applies everything into SQLite, the second is a no-op resync.
-    const store = openSqliteStore(join(root, 'state.db'));
+    const store = opts.etcd ? await openBenchEtcd() : openSqliteStore(join(root, 'state.db'));
     const ac = new AbortController();
     // As in gantry up: live state comes from a watch-fed cache, not a store list per pass.
     const live = new Cache(store, DECLARABLE_KINDS);
@@ -153,7 +161,7 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
     });
     t = process.hrtime.bigint();
     const first = await loop.syncOnce('bench');
-    figures['first sync through the loop incl. SQLite apply'] = ms(t);
+    figures[`first sync through the loop incl. ${opts.etcd ? 'etcd' : 'SQLite'} apply`] = ms(t);
     if (first.outcome !== 'applied') throw new Error(`first pass: ${first.outcome} ${first.error ?? ''}`);
     const noop: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -166,10 +174,19 @@ export async function benchSync(opts: { count?: number } = {}): Promise<Record<s
     figures['no-op resync (median of 5)'] = noop[2]!;
     figures['no-op resync target'] = '≤ 300';
     figures['cold / no-op ratio'] = Math.round(((figures['cold sync total (load + validate + diff)'] as number) / noop[2]!) * 10) / 10;
+    figures['RSS after the passes (MB)'] = Math.round(process.memoryUsage().rss / 1e6);
     ac.abort();
     await store.close();
+    await etcdServer?.destroy();
     return figures;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** The bench entry `etcd-resync`: the same passes with an etcd store (a private etcd on loopback). */
+export async function benchSyncEtcd(): Promise<Record<string, number | string>> {
+  const { etcdBinary } = await import('../test/helpers/etcd.js');
+  if (!etcdBinary()) return { etcd: 'skipped: etcd is not installed (Debian package etcd-server)' };
+  return benchSync({ etcd: true });
 }
