@@ -23,6 +23,7 @@ const benches: [string, string, string][] = [
   ['etcd', './etcd.ts', 'benchEtcd'],
   ['failover', './failover.ts', 'benchFailover'],
   ['etcd-resync', './sync.ts', 'benchSyncEtcd'],
+  ['scheduler-store', './scheduler-store.ts', 'benchSchedulerStore'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
