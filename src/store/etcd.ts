@@ -105,6 +105,25 @@ type SettledOp =
   | { op: 'update'; key: string; ref: ObjectRef; object: KubeObject }
   | { op: 'delete'; key: string; ref: ObjectRef; resourceVersion?: string };
 
+/** A write waiting for its batch. */
+interface PendingWrite {
+  ops: SettledOp[];
+  origin: WriteOrigin | undefined;
+  missing: MissingDelete;
+  resolve(applied: Applied): void;
+  reject(err: unknown): void;
+}
+
+/** What became of one write of a batch. */
+type WriteOutcome = { applied: Applied } | { error: unknown };
+
+/**
+ * Most ops of writes combined in one flush's etcd Txn (a single larger write still goes alone):
+ * with one key put per op, a log entry per write and `meta`, this stays under etcd's default
+ * --max-txn-ops of 128.
+ */
+const BATCH_OPS = 48;
+
 /** Range ops per read-only Txn when reading the keys a write touches (below etcd's default of 128). */
 const READ_CHUNK = 100;
 /** Attempts of a write that keeps losing the race to other writers. */
@@ -143,6 +162,9 @@ export class EtcdStore implements Store {
   private readonly historyIntervalMs: number;
   private readonly watchers = new Set<EtcdWatcher>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Writes waiting for the next flush; see {@link write}. */
+  private readonly pending: PendingWrite[] = [];
+  private flushQueued = false;
   private closed = false;
   private compactTimer?: NodeJS.Timeout;
   private readonly metaKey: string;
@@ -310,14 +332,40 @@ export class EtcdStore implements Store {
     return run;
   }
 
-  private async write(ops: TxnOp[], origin: WriteOrigin | undefined, missing: MissingDelete): Promise<Applied> {
+  private write(ops: TxnOp[], origin: WriteOrigin | undefined, missing: MissingDelete): Promise<Applied> {
     this.check('write');
     const settled = settle(ops);
-    return this.serial(async () => {
+    return new Promise<Applied>((resolve, reject) => {
+      this.pending.push({ ops: settled, origin, missing, resolve, reject });
+      if (this.flushQueued) return;
+      this.flushQueued = true;
+      // Group commit: the writes waiting when the flush starts share etcd transactions, so a
+      // burst of small writes (binds, status updates) costs a round trip per batch, not per write.
+      // A flush takes only what is waiting when it starts: a write queued later goes in the next
+      // flush, behind any revision read queued meanwhile (watch() relies on that order).
+      void this.serial(async () => {
+        this.flushQueued = false;
+        const taken = this.pending.splice(0);
+        while (taken.length > 0) {
+          let ops = 0;
+          let n = 0;
+          while (n < taken.length && (n === 0 || ops + taken[n]!.ops.length <= BATCH_OPS)) ops += taken[n++]!.ops.length;
+          await this.commitBatch(taken.splice(0, n));
+        }
+      });
+    });
+  }
+
+  /** Commits writes in one etcd Txn (retrying when another process won the race) and settles each one. */
+  private async commitBatch(batch: PendingWrite[]): Promise<void> {
+    try {
       for (let attempt = 1; ; attempt++) {
         this.check('write');
-        const applied = await this.tryWrite(settled, origin, missing);
-        if (applied) return applied;
+        const outcomes = await this.tryWrite(batch);
+        if (outcomes) {
+          outcomes.forEach((o, i) => ('error' in o ? batch[i]!.reject(o.error) : batch[i]!.resolve(o.applied)));
+          return;
+        }
         if (attempt >= WRITE_ATTEMPTS) {
           throw new GantryError('StoreUnavailable', `cannot write to the etcd store at ${this.client.describe()}: other writers won ${attempt} times in a row`, {
             disposition: 'transient',
@@ -326,85 +374,105 @@ export class EtcdStore implements Store {
         // Lost the race to another process: jitter so that two writers do not collide again.
         await sleep(Math.floor(Math.random() * Math.min(50, 2 * attempt)));
       }
-    });
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
   }
 
-  /** One optimistic attempt: read, apply in memory, commit guarded by `meta`. Undefined when another writer won. */
-  private async tryWrite(ops: SettledOp[], origin: WriteOrigin | undefined, missing: MissingDelete): Promise<Applied | undefined> {
-    const keys = [...new Set(ops.map((o) => o.key))];
+  /**
+   * One optimistic attempt for a batch: read, apply each write in memory in order (a write whose
+   * precondition fails gets its error and leaves no trace), commit the rest guarded by `meta`.
+   * Undefined when another writer won.
+   */
+  private async tryWrite(batch: PendingWrite[]): Promise<WriteOutcome[] | undefined> {
+    const keys = [...new Set(batch.flatMap((w) => w.ops.map((o) => o.key)))];
     const { meta, metaMod, values } = await this.readForWrite(keys);
-    const current = new Map(values);
+    let committed = new Map(values);
     const start = meta.revision;
     let rev = start;
-    const objects: KubeObject[] = [];
-    const changes: LogChange[] = [];
-    let timestamp: string | undefined;
-    for (const op of ops) {
-      switch (op.op) {
-        case 'create': {
-          if (current.get(op.key) !== undefined) throw alreadyExistsError(op.ref);
-          rev++;
-          timestamp ??= nowTimestamp();
-          const object: KubeObject = {
-            ...op.object,
-            metadata: { ...op.object.metadata, creationTimestamp: timestamp, resourceVersion: String(rev) },
-          };
-          const json = JSON.stringify(object);
-          current.set(op.key, json);
-          changes.push({ r: rev, t: 'ADDED', k: op.ref.kind, o: JSON.parse(json) });
-          objects.push(JSON.parse(json) as KubeObject);
-          break;
-        }
-        case 'update': {
-          const prevJson = current.get(op.key);
-          if (prevJson === undefined) throw notFoundError('update', op.ref);
-          const stored = JSON.parse(prevJson) as KubeObject;
-          checkUpdatePrecondition(op.ref, op.object, stored);
-          const p = prepareUpdate(op.ref, op.object, stored, rev + 1);
-          if (!p.changed) {
-            objects.push(stored);
-            break;
+    const outcomes: WriteOutcome[] = [];
+    const entries: Array<{ rev: number; batch: LogBatch }> = [];
+    for (const w of batch) {
+      const current = new Map(committed);
+      const before = rev;
+      try {
+        const { ops, origin, missing } = w;
+        const objects: KubeObject[] = [];
+        const changes: LogChange[] = [];
+        let timestamp: string | undefined;
+        for (const op of ops) {
+          switch (op.op) {
+            case 'create': {
+              if (current.get(op.key) !== undefined) throw alreadyExistsError(op.ref);
+              rev++;
+              timestamp ??= nowTimestamp();
+              const object: KubeObject = {
+                ...op.object,
+                metadata: { ...op.object.metadata, creationTimestamp: timestamp, resourceVersion: String(rev) },
+              };
+              const json = JSON.stringify(object);
+              current.set(op.key, json);
+              changes.push({ r: rev, t: 'ADDED', k: op.ref.kind, o: JSON.parse(json) });
+              objects.push(JSON.parse(json) as KubeObject);
+              break;
+            }
+            case 'update': {
+              const prevJson = current.get(op.key);
+              if (prevJson === undefined) throw notFoundError('update', op.ref);
+              const stored = JSON.parse(prevJson) as KubeObject;
+              checkUpdatePrecondition(op.ref, op.object, stored);
+              const p = prepareUpdate(op.ref, op.object, stored, rev + 1);
+              if (!p.changed) {
+                objects.push(stored);
+                break;
+              }
+              rev++;
+              const json = JSON.stringify(p.object);
+              current.set(op.key, json);
+              changes.push({ r: rev, t: 'MODIFIED', k: op.ref.kind, o: JSON.parse(json), p: JSON.parse(prevJson) });
+              objects.push(JSON.parse(json) as KubeObject);
+              break;
+            }
+            case 'delete': {
+              const prevJson = current.get(op.key);
+              if (prevJson === undefined) {
+                if (missing === 'ignore') break;
+                throw notFoundError('delete', op.ref);
+              }
+              const stored = JSON.parse(prevJson) as KubeObject;
+              if (op.resourceVersion !== undefined && op.resourceVersion !== stored.metadata.resourceVersion) {
+                throw staleError('delete', op.ref, op.resourceVersion, stored.metadata.resourceVersion);
+              }
+              rev++;
+              current.set(op.key, undefined);
+              // As Kubernetes does, the DELETED event's object carries the deletion's revision.
+              const gone = JSON.parse(prevJson) as KubeObject;
+              gone.metadata.resourceVersion = String(rev);
+              changes.push({ r: rev, t: 'DELETED', k: op.ref.kind, o: gone, p: JSON.parse(prevJson) });
+              objects.push(stored);
+              break;
+            }
           }
-          rev++;
-          const json = JSON.stringify(p.object);
-          current.set(op.key, json);
-          changes.push({ r: rev, t: 'MODIFIED', k: op.ref.kind, o: JSON.parse(json), p: JSON.parse(prevJson) });
-          objects.push(JSON.parse(json) as KubeObject);
-          break;
         }
-        case 'delete': {
-          const prevJson = current.get(op.key);
-          if (prevJson === undefined) {
-            if (missing === 'ignore') break;
-            throw notFoundError('delete', op.ref);
-          }
-          const stored = JSON.parse(prevJson) as KubeObject;
-          if (op.resourceVersion !== undefined && op.resourceVersion !== stored.metadata.resourceVersion) {
-            throw staleError('delete', op.ref, op.resourceVersion, stored.metadata.resourceVersion);
-          }
-          rev++;
-          current.set(op.key, undefined);
-          // As Kubernetes does, the DELETED event's object carries the deletion's revision.
-          const gone = JSON.parse(prevJson) as KubeObject;
-          gone.metadata.resourceVersion = String(rev);
-          changes.push({ r: rev, t: 'DELETED', k: op.ref.kind, o: gone, p: JSON.parse(prevJson) });
-          objects.push(stored);
-          break;
-        }
+        committed = current;
+        if (changes.length > 0) entries.push({ rev, batch: { ...(origin ? { origin } : {}), changes } });
+        outcomes.push({ applied: { revision: changes.length > 0 ? rev : before, objects } });
+      } catch (err) {
+        rev = before;
+        outcomes.push({ error: err });
       }
     }
-    if (changes.length === 0) return { revision: start, objects };
+    if (entries.length === 0) return outcomes.map((o) => ('applied' in o ? { applied: { ...o.applied, revision: start } } : o));
 
     const success: RequestOp[] = [];
     for (const key of keys) {
       const before = values.get(key);
-      const after = current.get(key);
+      const after = committed.get(key);
       if (after === before) continue;
       if (after === undefined) success.push({ deleteRange: { key: this.objectKey(key) } });
       else success.push({ put: { key: this.objectKey(key), value: after } });
     }
-    const batch: LogBatch = { ...(origin ? { origin } : {}), changes };
-    success.push({ put: { key: `${this.logPrefix}${pad(rev)}`, value: JSON.stringify(batch) } });
+    for (const e of entries) success.push({ put: { key: `${this.logPrefix}${pad(e.rev)}`, value: JSON.stringify(e.batch) } });
     let compacted = meta.compacted;
     const slack = Math.floor(this.keep / 10);
     if (rev - compacted > this.keep + slack) {
@@ -420,7 +488,7 @@ export class EtcdStore implements Store {
     const res = await this.client.txn({ compare: [guard], success });
     if (!res.succeeded) return undefined;
     if (compacted !== meta.compacted) this.log.debug({ store: this.prefix, compacted }, 'trimmed the etcd store change log');
-    return { revision: rev, objects };
+    return outcomes;
   }
 
   /** `meta` and the current values of `keys`; chunked reads, all validated by the commit's compare on `meta`. */
