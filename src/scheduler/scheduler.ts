@@ -60,6 +60,9 @@ function nodeChangeMatters(prev: Node | undefined, next: Node): boolean {
     || j(prev.status?.allocatable) !== j(next.status?.allocatable);
 }
 
+/** Most binds written at once. */
+const MAX_BINDS_IN_FLIGHT = 32;
+
 /** See the module comment. */
 export class Scheduler {
   private readonly store: Store;
@@ -71,6 +74,8 @@ export class Scheduler {
   private cache = new SchedulerCache();
   /** Pods bound by us whose bound version the watch has not delivered yet → that version. */
   private readonly assumed = new Map<string, number>();
+  /** Binds in flight: the next pod is scheduled while earlier binds are still being written. */
+  private readonly binding = new Set<Promise<void>>();
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -104,6 +109,7 @@ export class Scheduler {
       }
     }
     await worker;
+    await Promise.allSettled(this.binding);
   }
 
   private async syncAndWatch(signal: AbortSignal): Promise<void> {
@@ -208,34 +214,51 @@ export class Scheduler {
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
     this.assumed.set(key, Number.MAX_SAFE_INTEGER);
+    // As kube-scheduler's binding cycle: the bind is written in the background, so a store's
+    // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
+    // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
+    // next decisions already count its resources.
+    const bind = this.bind(pod, bound, result.node, result.score).finally(() => this.binding.delete(bind));
+    this.binding.add(bind);
+    if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
+  }
+
+  /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
+  private async bind(pod: Pod, bound: Pod, node: string, score: number | undefined): Promise<void> {
+    const key = podKey(pod);
     try {
       const written = await this.store.update(bound, {
-        origin: { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${result.node}` },
+        origin: { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${node}` },
       });
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
-      this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${result.node}`);
-      this.log.debug({ pod: key, node: result.node, score: result.score }, 'pod bound');
+      this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
+      this.log.debug({ pod: key, node, score }, 'pod bound');
     } catch (err) {
       this.assumed.delete(key);
       this.cache.removePod(key);
-      if (isGantryError(err, 'Conflict')) {
-        // Someone else changed the pod meanwhile: look again with its current version.
-        const fresh = await this.store.get<Pod>(objectRef(pod));
-        if (fresh) this.cache.upsertPod(fresh);
-        if (fresh && isPendingFor(fresh, this.name)) {
-          this.queue.add(fresh);
-          this.queue.requeueNow(key);
-        } else {
-          this.queue.delete(key);
+      try {
+        if (isGantryError(err, 'Conflict')) {
+          // Someone else changed the pod meanwhile: look again with its current version.
+          const fresh = await this.store.get<Pod>(objectRef(pod));
+          if (fresh) this.cache.upsertPod(fresh);
+          if (fresh && isPendingFor(fresh, this.name)) {
+            this.queue.add(fresh);
+            this.queue.requeueNow(key);
+          } else {
+            this.queue.delete(key);
+          }
+          return;
         }
-        return;
+        if (isGantryError(err, 'NotFound')) {
+          this.queue.delete(key);
+          return;
+        }
+        this.log.warn({ pod: key, err: errorMessage(err) }, 'binding failed; retrying after a backoff');
+      } catch (again) {
+        this.log.warn({ pod: key, err: errorMessage(again) }, 'binding failed; retrying after a backoff');
       }
-      if (isGantryError(err, 'NotFound')) {
-        this.queue.delete(key);
-        return;
-      }
-      throw err;
+      this.queue.backoff(key);
     }
   }
 
