@@ -214,6 +214,45 @@ if (haveEtcd) {
       assert.ok(conflicts[0]! + conflicts[1]! > 0, 'the writers did race');
     });
 
+    it('concurrent writes of one store share etcd transactions, yet each keeps its own revision, origin and error', async () => {
+      const e = await sharedEtcd();
+      const prefix = nextPrefix();
+      const store = await openOn(e, { prefix });
+      const seed = await store.create(configMap('shared'));
+      const base = await store.revision();
+      const client = e.client();
+      const etcdBefore = (await client.range({ key: `${prefix}meta` })).revision;
+      const ac = new AbortController();
+      const seen: Array<[number, string | undefined]> = [];
+      const watching = (async () => {
+        for await (const ev of store.watch({ fromRevision: base, signal: ac.signal })) {
+          seen.push([ev.revision, ev.origin?.actor]);
+          if (seen.length === 40) return;
+        }
+      })();
+      // 40 creates, a stale update and a duplicate create, all at once.
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 40 }, (_, i) => store.create(configMap(`burst-${i}`), { origin: { actor: `writer-${i}` } })),
+        store.update({ ...seed, metadata: { ...seed.metadata, resourceVersion: String(Number(seed.metadata.resourceVersion) + 1000) }, data: { stale: 'yes' } }),
+        store.create(configMap('burst-0')),
+      ]);
+      await watching;
+      ac.abort();
+      const etcdAfter = (await client.range({ key: `${prefix}meta` })).revision;
+      client.close();
+      assert.deepEqual(results.slice(0, 40).map((r) => r.status), Array(40).fill('fulfilled'));
+      const revisions = results.slice(0, 40).map((r) => Number((r as PromiseFulfilledResult<KubeObject>).value.metadata.resourceVersion));
+      assert.deepEqual([...revisions].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => base + 1 + i));
+      assert.ok(results[40]!.status === 'rejected' && isGantryError((results[40] as PromiseRejectedResult).reason, 'Conflict'));
+      assert.ok(results[41]!.status === 'rejected' && isGantryError((results[41] as PromiseRejectedResult).reason, 'AlreadyExists'));
+      // Every change once, in revision order, each with the origin of its own write.
+      assert.deepEqual(seen.map(([r]) => r), Array.from({ length: 40 }, (_, i) => base + 1 + i));
+      for (const [r, actor] of seen) assert.equal(actor, `writer-${revisions.indexOf(r)}`);
+      // Fewer etcd commits than writes: they were grouped.
+      assert.ok(etcdAfter - etcdBefore < 40, `${etcdAfter - etcdBefore} etcd revisions for 40 writes`);
+      assert.equal((await store.get<KubeObject & { data?: Record<string, string> }>({ kind: 'ConfigMap', name: 'shared' }))?.data?.stale, undefined);
+    });
+
     it('concurrent creates from two stores all land (a writer that loses the race re-reads and retries)', async () => {
       const e = await sharedEtcd();
       const prefix = nextPrefix();
