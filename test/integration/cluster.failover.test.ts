@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
 import { TokenFile } from '../../src/api/auth/tokens.js';
 import { isHeartbeatOnly } from '../../src/audit/feed.js';
+import { runStatus } from '../../src/cli/commands/inspect.js';
 import { dataPaths } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { objectKey } from '../../src/model/keys.js';
@@ -154,6 +155,9 @@ describe('two control-plane servers on etcd: leader election and failover', func
     const res = await apiRequest(targets['server-b']!, '/apis/gantry.dev/v1/sync', { method: 'POST' });
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(res.body), { outcome: 'unchanged', revision: commit });
+    // gantry status through either server names the leader.
+    const status = await runStatus({ dataDir: path.join(world!.root, 'server-b'), kubeconfig: path.join(world!.root, 'server-b', 'kubeconfig') });
+    assert.match(status.output, /Leader: +server-a; this server \(server-b\) stands by/);
     // A standby keeps no audit trail of its own and says who does.
     const history = await apiRequest(targets['server-b']!, '/apis/gantry.dev/v1/history');
     assert.equal(history.status, 503);

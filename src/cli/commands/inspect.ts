@@ -21,6 +21,7 @@ import { humanDuration, renderTable } from '../printers.js';
 import { sortEvents } from '../describe.js';
 import type { KubeEvent } from '../../events/recorder.js';
 import { watchTable } from './watch.js';
+import type { ControlPlaneStatus } from '../../api/server.js';
 import { clusterSummary } from '../summary.js';
 
 /** Where a read command reads: a data directory, or a remote gantry (see ../remote.ts). */
@@ -48,6 +49,11 @@ export async function withStore<T>(target: string | ReadTarget, fn: (store: Read
 
 /** `gantry status`: the source, the revision in force, the last attempt, and object counts. */
 export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ output: string; exitCode: number }> {
+  const client = await remoteClient(o);
+  // Servers on etcd report who leads; a data directory (one process) always leads itself.
+  const controlPlane = client
+    ? (await client.json<{ controlPlane?: ControlPlaneStatus }>('/apis/gantry.dev/v1/status').catch(() => undefined))?.controlPlane
+    : undefined;
   return withStore(o, async (store) => {
     const sync = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
     const counts: Record<string, number> = {};
@@ -56,7 +62,7 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
       const n = (await store.list(k.kind)).items.length;
       if (n > 0) counts[k.kind] = n;
     }
-    if (o.output === 'json') return { output: JSON.stringify({ sync: sync ?? null, objects: counts }, null, 2), exitCode: 0 };
+    if (o.output === 'json') return { output: JSON.stringify({ sync: sync ?? null, objects: counts, ...(controlPlane ? { controlPlane } : {}) }, null, 2), exitCode: 0 };
     const now = Date.now();
     const ago = (t?: string): string => (t ? `${humanDuration(now - Date.parse(t))} ago` : 'never');
     const lines: string[] = [];
@@ -67,6 +73,10 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
     const st = sync.status ?? {};
     const ready = st.conditions?.find((c) => c.type === 'Ready');
     lines.push(`Source:     ${sync.spec.repo}${sync.spec.ref ? ` @ ${sync.spec.ref}` : ''}${sync.spec.path ? ` (path ${sync.spec.path})` : ''}`);
+    if (controlPlane) {
+      const role = controlPlane.leading ? 'this server leads' : `this server (${controlPlane.identity}) stands by`;
+      lines.push(`Leader:     ${controlPlane.leader ?? pc.red('none (no server leads: is etcd reachable?)')}; ${role}`);
+    }
     lines.push(`In force:   ${st.lastAppliedRevision ? `${st.lastAppliedRevision.slice(0, 7)}, applied ${ago(st.lastAppliedTime)}` : 'nothing applied yet'}`);
     if (st.summary) {
       lines.push(`            ${st.summary.objects} objects; last change: ${st.summary.created} created, ${st.summary.updated} updated, ${st.summary.pruned} pruned`);
