@@ -16,6 +16,7 @@ import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
 import type { GitAuth } from '../config.js';
 import type { Logger } from '../log.js';
+import { watchRefs } from './ref-watch.js';
 import { parseRevision, walkRevision } from './revparse.js';
 import type { Revision, Source, SourceFile } from './types.js';
 
@@ -249,6 +250,16 @@ export class GitSource implements Source {
     }
     const files = await this.readTreeFiles(tree, opts.signal);
     return files.map((f) => ({ ...f }));
+  }
+
+  /**
+   * For a local repository: watches its refs and calls `onChange` after a commit, a branch
+   * move or a checkout (see ref-watch.ts). An http remote cannot be watched: resolves false.
+   */
+  async watch(onChange: () => void, signal: AbortSignal): Promise<boolean> {
+    if (this.remote) return false;
+    await this.sync();
+    return watchRefs({ gitdir: this.dir(), onChange, signal, logger: this.opts.logger });
   }
 
   /** Branch and tag names (remote-tracking branches for http), sorted. */
