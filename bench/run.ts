@@ -13,6 +13,7 @@ type Bench = () => Promise<Record<string, number | string>>;
 /** Name → module (relative to bench/) and exported function. */
 const benches: [string, string, string][] = [
   ['sync', './sync.ts', 'benchSync'],
+  ['local-commit', './local-commit.ts', 'benchLocalCommit'],
   ['audit', './audit.ts', 'benchAudit'],
   ['scheduler', './scheduler.ts', 'benchScheduler'],
   ['node', './node.ts', 'benchNode'],

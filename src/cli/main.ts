@@ -101,7 +101,7 @@ export function buildProgram(): Command {
   withDataDir(program.command('plan [ref]').description('show what REF (default: the working tree) would change; exit 0 no changes, 2 changes, 1 invalid'))
     .option('--repo <url-or-path>', 'the repo to plan', '.')
     .option('--path <dir>', 'subdirectory holding the manifests')
-    .option('--against <ref>', 'compare with another ref, offline (default: the live store if there is one, else HEAD)')
+    .option('--against <ref>', 'compare with the merge base of REF (any Git revision: main, origin/main, HEAD~1, a short id) offline (default: the live store if there is one, else origin/main, else main, else HEAD)')
     .option('--live', 'compare with the live store in --data-dir')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
     .option('--no-color', 'no colours in text output')

@@ -80,7 +80,7 @@ export function makePlan(desired: DesiredSet, live: readonly KubeObject[], opts:
       const d = pair.desired;
       const shared = writtenForm(d);
       if (!pair.live) {
-        plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source }));
+        plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source, declared: d.object }));
         continue;
       }
       const liveObj = pair.live;
@@ -130,7 +130,7 @@ function entry(
   action: PlanEntry['action'],
   key: string,
   obj: KubeObject,
-  parts: Pick<PlanEntry, 'desired' | 'live' | 'patch' | 'source'>,
+  parts: Pick<PlanEntry, 'desired' | 'live' | 'patch' | 'source' | 'declared'>,
 ): PlanEntry {
   const ref = objectRef(obj);
   const e: PlanEntry = { action, key, kind: ref.kind, name: ref.name };
@@ -139,6 +139,7 @@ function entry(
   if (parts.live) e.live = parts.live;
   if (parts.patch) e.patch = parts.patch;
   if (parts.source) e.source = parts.source;
+  if (parts.declared) e.declared = parts.declared;
   return e;
 }
 

@@ -20,6 +20,12 @@ export interface RenderOptions {
   format: 'text' | 'markdown' | 'json';
   /** ANSI colours (text only). Default false. */
   color?: boolean;
+  /**
+   * What the plan compared, e.g. `{ desired: 'HEAD@def5678', against: 'main@abc1234 (merge
+   * base)' }`, for the Markdown header and the no-change message. Without it the other side is
+   * taken to be the live store.
+   */
+  sides?: { desired: string; against: string };
 }
 
 /** Counts per action. */
@@ -41,6 +47,8 @@ export interface JsonChange {
   source: string | null;
   /** For updates: the JSON Patch from live to desired, Secret values redacted. */
   patch?: Operation[];
+  /** For ConfigMap/Secret changes: the workloads (`Kind namespace/name`) whose pods it replaces. */
+  rolls?: string[];
 }
 
 /** The JSON rendering's document. */
@@ -59,9 +67,9 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     case 'json':
       return `${JSON.stringify(planToJson(plan), null, 2)}\n`;
     case 'markdown':
-      return renderMarkdown(plan);
+      return renderMarkdown(plan, opts.sides);
     default:
-      return renderText(plan, opts.color === true);
+      return renderText(plan, opts.color === true, opts.sides);
   }
 }
 
@@ -91,6 +99,7 @@ export function planToJson(plan: Plan): JsonPlan {
         source: sourceOf(e) ?? null,
       };
       if (e.action === 'update') change.patch = redactPatch(e.kind, e.patch ?? []);
+      if (e.rolls) change.rolls = e.rolls;
       return change;
     }),
   };
@@ -98,7 +107,13 @@ export function planToJson(plan: Plan): JsonPlan {
 
 // ------------------------------------------------------------------ text
 
-function renderText(plan: Plan, color: boolean): string {
+/** The no-change sentence: it names what was compared, and says "live" only when it was. */
+function noChanges(sides: RenderOptions['sides'], code: (s: string) => string): string {
+  if (!sides) return 'No changes: the live state matches the desired revision.';
+  return `No changes: ${code(sides.desired)} declares the same objects as ${code(sides.against)}.`;
+}
+
+function renderText(plan: Plan, color: boolean, sides?: RenderOptions['sides']): string {
   const c = createColors(color);
   const paint = (sign: string, line: string): string =>
     sign === '+' ? c.green(line) : sign === '-' ? c.red(line) : sign === '~' ? c.yellow(line) : line;
@@ -109,20 +124,23 @@ function renderText(plan: Plan, color: boolean): string {
     for (const l of bodyLines(e)) out.push(paint(l.sign, `${l.sign}   ${l.text}`));
     out.push('');
   }
-  if (out.length === 0) out.push('No changes: the live state matches the desired revision.', '');
+  if (out.length === 0) out.push(noChanges(sides, (x) => x), '');
   out.push(c.bold(summaryLine(plan)));
   return `${out.join('\n')}\n`;
 }
 
 // ------------------------------------------------------------------ markdown
 
-function renderMarkdown(plan: Plan): string {
+function renderMarkdown(plan: Plan, sides?: RenderOptions['sides']): string {
   const out: string[] = [];
-  const rev = plan.revision ? ` for \`${plan.revision.slice(0, 12)}\`` : '';
-  out.push(`### gantry plan${rev}`, '', `**${summaryLine(plan)}**`, '');
+  const code = (x: string): string => `\`${x.replace(/`/g, "'")}\``;
+  const title = sides
+    ? `### gantry plan: ${code(sides.against)} → ${code(sides.desired)}`
+    : `### gantry plan${plan.revision ? ` for \`${plan.revision.slice(0, 12)}\`` : ''} against the live state`;
+  out.push(title, '', `**${summaryLine(plan)}**`, '');
   const changed = changedEntries(plan);
   if (changed.length === 0) {
-    out.push('No changes: the live state matches the desired revision.');
+    out.push(noChanges(sides, code));
     return `${out.join('\n')}\n`;
   }
   out.push('| Action | Kind | Object | Source |', '|---|---|---|---|');
@@ -200,9 +218,12 @@ function header(e: PlanEntry): string {
 }
 
 function bodyLines(e: PlanEntry): BodyLine[] {
+  const rolls: BodyLine[] = (e.rolls ?? []).map((w) => ({ sign: '~', text: `rolls ${w} (its pod template uses this ${e.kind})` }));
+  // A create shows what the author wrote; the defaulted form only when no manifest is at hand.
+  if (e.action === 'create' && e.declared) return yamlLines(redactObject(e.declared)).map((text) => ({ sign: '+', text }));
   if (e.action === 'create' && e.desired) return objectLines('+', e.desired);
-  if (e.action === 'prune' && e.live) return objectLines('-', e.live);
-  if (e.action === 'update') return patchLines(e);
+  if (e.action === 'prune' && e.live) return [...rolls, ...objectLines('-', e.live)];
+  if (e.action === 'update') return [...rolls, ...patchLines(e)];
   return [];
 }
 

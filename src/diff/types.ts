@@ -28,6 +28,16 @@ export interface PlanEntry {
   patch?: Operation[];
   /** Where the desired object was declared. */
   source?: ObjectSource;
+  /**
+   * For create: the object as declared in the manifest (no defaults, no marks), which is what
+   * a reviewer wrote and what renderers show. Shared with the loader: never modify it.
+   */
+  declared?: KubeObject;
+  /**
+   * For ConfigMap/Secret update and prune, when set by `annotateRolls`: the workloads
+   * (`Kind namespace/name`) whose pods the change replaces.
+   */
+  rolls?: string[];
 }
 
 /** The whole plan, entries in apply order (prunes in reverse order). */

@@ -16,6 +16,8 @@ import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
 import type { GitAuth } from '../config.js';
 import type { Logger } from '../log.js';
+import { watchRefs } from './ref-watch.js';
+import { parseRevision, walkRevision } from './revparse.js';
 import type { Revision, Source, SourceFile } from './types.js';
 
 /** Options for {@link GitSource}. */
@@ -250,6 +252,16 @@ export class GitSource implements Source {
     return files.map((f) => ({ ...f }));
   }
 
+  /**
+   * For a local repository: watches its refs and calls `onChange` after a commit, a branch
+   * move or a checkout (see ref-watch.ts). An http remote cannot be watched: resolves false.
+   */
+  async watch(onChange: () => void, signal: AbortSignal): Promise<boolean> {
+    if (this.remote) return false;
+    await this.sync();
+    return watchRefs({ gitdir: this.dir(), onChange, signal, logger: this.opts.logger });
+  }
+
   /** Branch and tag names (remote-tracking branches for http), sorted. */
   async listRefs(): Promise<RefList> {
     const gitdir = this.dir();
@@ -333,15 +345,47 @@ export class GitSource implements Source {
     }
   }
 
+  /**
+   * Resolves a revision to a commit id: a branch, tag, remote-tracking branch (`origin/main`) or
+   * commit id, optionally followed by `~N` / `^N` steps (see revparse.ts).
+   */
+  private async lookup(rev: string): Promise<string> {
+    const { base, steps } = parseRevision(rev);
+    const commit = await this.lookupName(base);
+    if (steps.length === 0) return commit;
+    return walkRevision({ parents: async (oid) => (await git.readCommit({ fs, gitdir: this.dir(), oid, cache: this.gitCache })).commit.parent }, commit, steps, rev);
+  }
+
+  /**
+   * The commit id two commits' histories last share (their merge base), or undefined when they
+   * share none. Both must already be resolved commit ids of this source.
+   */
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    const bases = (await git.findMergeBase({ fs, gitdir: this.dir(), oids: [a, b], cache: this.gitCache })) as string[];
+    return bases[0];
+  }
+
+  /** True when `rev` resolves in this source (after a fetch for http). */
+  async has(rev: string): Promise<boolean> {
+    await this.sync();
+    try {
+      await this.lookup(rev);
+      return true;
+    } catch (err) {
+      if (isGantryError(err, 'RefNotFound') || isGantryError(err, 'InvalidArgument')) return false;
+      throw err;
+    }
+  }
+
   /** Resolves a branch, tag or commit id to a commit id; RefNotFound lists what exists. */
-  private async lookup(ref: string): Promise<string> {
+  private async lookupName(ref: string): Promise<string> {
     const gitdir = this.dir();
     const branchRef = (name: string): string => (this.remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`);
     const candidates: string[] = [];
     if (ref === 'HEAD') candidates.push(this.remote ? branchRef(this.defaultBranch ?? 'main') : 'HEAD');
     else if (ref.startsWith('refs/heads/')) candidates.push(branchRef(ref.slice('refs/heads/'.length)));
     else if (ref.startsWith('refs/')) candidates.push(ref);
-    else candidates.push(branchRef(ref), `refs/tags/${ref}`);
+    else candidates.push(branchRef(ref), `refs/tags/${ref}`, `refs/remotes/${ref}`);
     for (const full of candidates) {
       let oid: string | undefined;
       try {

@@ -31,6 +31,11 @@ export interface SyncLoopOptions {
   ref?: string;
   /** Poll interval; 0 disables polling (webhook or manual triggers only). Default 30 s. */
   intervalMs?: number;
+  /**
+   * Also run a pass as soon as the source's refs move, when the source can watch them (a local
+   * repository). The poll stays as the fallback. Default true.
+   */
+  watchSource?: boolean;
   /** Delete objects gantry applied earlier that the repo no longer declares. Default true. */
   prune?: boolean;
   /** What the Sync object shows as the source. */
@@ -93,6 +98,13 @@ export class SyncLoop {
       });
     };
     signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
+    const { source, logger } = this.opts;
+    if (source.watch && this.opts.watchSource !== false) {
+      source.watch(() => void this.trigger('ref change'), signal).then(
+        (watching) => { if (watching) logger.debug('watching the repository: commits are applied as they land'); },
+        (err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot watch the repository; polling only'),
+      );
+    }
     if (opts.immediate ?? true) tick();
     else if (interval > 0) this.timer = setTimeout(tick, interval);
   }

@@ -39,6 +39,11 @@ export interface Source {
   resolve(ref?: string, opts?: { signal?: AbortSignal }): Promise<Revision>;
   /** The manifest candidate files of a commit under the configured subdirectory. */
   files(commit: string, opts?: { signal?: AbortSignal }): Promise<SourceFile[]>;
+  /**
+   * Calls `onChange` soon after the source's refs move, until `signal` aborts, for sources that
+   * can tell (a local repository). Resolves false when it cannot: the caller keeps polling.
+   */
+  watch?(onChange: () => void, signal: AbortSignal): Promise<boolean>;
 }
 
 /** Where an object was declared. */

@@ -187,3 +187,25 @@ describe('diff/compact', () => {
     assert.equal(c.spec.template.spec.dnsPolicy, undefined);
   });
 });
+
+describe('diff/render of a ref-against-ref plan', () => {
+  const sides = { desired: 'HEAD@def5678', against: 'main@abc1234 (merge base)' };
+  it('names both sides in the Markdown header and never claims a live state was read', () => {
+    const same = makePlan({ objects: [{ object: deploy(2), source: src('web.yaml') }] }, [stored({ object: deploy(2), source: src('web.yaml') })]);
+    const md = renderPlan(same, { format: 'markdown', sides });
+    assert.match(md, /^### gantry plan: `main@abc1234 \(merge base\)` → `HEAD@def5678`$/m);
+    assert.match(md, /No changes: `HEAD@def5678` declares the same objects as `main@abc1234 \(merge base\)`\./);
+    assert.doesNotMatch(md, /live/);
+    assert.doesNotMatch(renderPlan(same, { format: 'text', sides }), /live/);
+    assert.match(renderPlan(same, { format: 'markdown' }), /live state/, 'against the store it does say live');
+  });
+
+  it('shows a create as declared, with the defaults the author did not write left out and those written kept', () => {
+    const written = deploy(1);
+    (written.spec as any).revisionHistoryLimit = 10; // equal to the default, but written
+    const plan = makePlan({ objects: [{ object: written, source: src('web.yaml') }] }, []);
+    const text = renderPlan(plan, { format: 'text', sides });
+    assert.match(text, /revisionHistoryLimit: 10/);
+    assert.doesNotMatch(text, /progressDeadlineSeconds|imagePullPolicy|terminationMessagePath/);
+  });
+});

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makePlan } from '../../diff/plan.js';
+import { annotateRolls } from '../../diff/rolls.js';
 import { renderPlan } from '../../diff/render.js';
 import { planIsEmpty, type Plan } from '../../diff/types.js';
 import { GantryError } from '../../errors.js';
@@ -67,7 +68,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const storePath = dataPaths(o.dataDir).store;
     const useLive = o.live || (o.against === undefined && existsSync(storePath));
     let live: KubeObject[];
-    let againstLabel: string;
+    let sides: { desired: string; against: string } | undefined;
     let cluster: { nodes: Node[]; pods: Pod[] } | undefined;
     if (useLive) {
       if (!existsSync(storePath)) {
@@ -82,20 +83,33 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
       } finally {
         await store.close();
       }
-      againstLabel = 'live';
     } else {
-      const againstRef = o.against ?? 'HEAD';
-      const against = await loadSide(git(), againstRef, againstRef);
+      const source = git();
+      const target = await againstTarget(source, o.against);
+      // Like a pull request's diff: against the point the change branched from the target, so
+      // that commits landed on the target since are not shown as reverted by the change.
+      const desiredCommit = desired.set.revision?.commit !== 'working-tree'
+        ? desired.set.revision?.commit
+        : await source.resolve('HEAD').then((r) => r.commit, () => undefined);
+      const tip = await source.resolve(target.ref);
+      const base = desiredCommit ? await source.mergeBase(tip.commit, desiredCommit) : undefined;
+      const againstCommit = base ?? tip.commit;
+      const note = base === undefined
+        ? desiredCommit ? ' (no common history: its tip)' : ''
+        : ' (merge base)';
+      const againstLabel = `${target.ref}@${againstCommit.slice(0, 7)}${note}${target.note}`;
+      const against = await loadSide(source, againstCommit, againstLabel);
       if (!against.ok) return invalid(against);
       // The other ref, as gantry would have stored it: planned against nothing, then taken as live.
       live = makePlan(against.set, [], {}).create.map((e) => e.desired!);
-      againstLabel = `${againstRef} (${against.set.revision?.commit.slice(0, 7)})`;
+      sides = { desired: desiredLabel(ref, desired.set.revision?.commit), against: againstLabel };
     }
     const plan: Plan = makePlan(desired.set, live, { revision: desired.set.revision?.commit });
+    annotateRolls(plan);
     const header = o.format === 'text'
-      ? `Plan for ${ref ?? 'the working tree'}${desired.set.revision?.commit && desired.set.revision.commit !== 'working-tree' ? ` (${desired.set.revision.commit.slice(0, 7)})` : ''} against ${againstLabel}\n\n`
+      ? `Plan for ${sides?.desired ?? desiredLabel(ref, desired.set.revision?.commit)} against ${sides?.against ?? 'the live state'}\n\n`
       : '';
-    let output = header + renderPlan(plan, { format: o.format, color: o.color });
+    let output = header + renderPlan(plan, { format: o.format, color: o.color, sides });
     // The capacity check needs nodes: it runs against the live cluster only.
     if (cluster && cluster.nodes.length > 0) {
       const capacity = planCapacity(plan, cluster.nodes, cluster.pods);
@@ -113,12 +127,47 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
   }
 
   function invalid(side: { issues: ManifestIssue[]; label: string }): { output: string; exitCode: number } {
-    if (o.format === 'json') {
-      return { output: JSON.stringify({ valid: false, ref: side.label, issues: side.issues }, null, 2), exitCode: PlanExit.Invalid };
-    }
-    const lines = side.issues.map((i) => `  ${formatIssue(i)}`);
-    return { output: `${side.label} is invalid (${side.issues.length} problem${side.issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, exitCode: PlanExit.Invalid };
+    return { output: renderIssues(side.label, side.issues, o.format), exitCode: PlanExit.Invalid };
   }
+}
+
+/** `HEAD@def5678`, `feature@abc1234`, or `working tree` for uncommitted files. */
+function desiredLabel(ref: string | undefined, commit: string | undefined): string {
+  if (ref === undefined || commit === undefined || commit === 'working-tree') return 'working tree';
+  return `${ref}@${commit.slice(0, 7)}`;
+}
+
+/**
+ * The ref to compare with: `--against`, else `origin/main`, else `main`, else HEAD, with a note
+ * saying so when it was not the usual target (so a reader knows what "no changes" means).
+ */
+async function againstTarget(source: GitSource, against: string | undefined): Promise<{ ref: string; note: string }> {
+  if (against !== undefined) return { ref: against, note: '' };
+  for (const ref of DEFAULT_TARGETS) if (await source.has(ref)) return { ref, note: '' };
+  return { ref: 'HEAD', note: `, as neither ${DEFAULT_TARGETS.join(' nor ')} exists` };
+}
+
+/** Targets a pull request is usually made against, in the order tried. */
+const DEFAULT_TARGETS = ['origin/main', 'main'];
+
+/**
+ * Manifest problems in the plan's format: text lines, a JSON document, or a Markdown list
+ * (file, object, problem) to post as a pull-request comment.
+ */
+export function renderIssues(label: string, issues: readonly ManifestIssue[], format: PlanOptions['format']): string {
+  const count = `${issues.length} problem${issues.length === 1 ? '' : 's'}`;
+  if (format === 'json') return JSON.stringify({ valid: false, ref: label, issues }, null, 2);
+  if (format === 'markdown') {
+    const md = (x: string): string => `\`${x.replace(/`/g, "'")}\``;
+    const items = issues.map((i) => {
+      const where = md(i.line ? `${i.file}:${i.line}` : i.file);
+      const field = i.field && !i.message.includes(i.field) ? ` (field ${md(i.field)})` : '';
+      return `- ${where}${i.object ? ` ${md(i.object)}` : ''}${field}: ${i.message.replace(/([\\*_[\]<>|])/g, '\\$1')}`;
+    });
+    return [`### gantry plan: ${md(label)} is invalid`, '', `**${count}; nothing from this revision would be applied.**`, '', ...items, ''].join('\n');
+  }
+  const lines = issues.map((i) => `  ${formatIssue(i)}`);
+  return `${label} is invalid (${count}):\n${lines.join('\n')}`;
 }
 
 /** `gantry validate [PATH]`: 0 when every manifest is valid, 1 otherwise. */
