@@ -224,6 +224,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         controllers = createControllerManager(store, {
           log: logger.child({ component: 'controllers' }),
           serviceCidr: config.serviceCidr,
+          ...config.controllers,
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
         });
         await controllers.start(signal);

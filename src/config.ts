@@ -40,6 +40,8 @@ export interface GantryConfig {
   ingress?: { http?: string; https?: string };
   /** Services' cluster IPs come from this network; default 10.96.0.0/16. */
   serviceCidr?: string;
+  /** Controller settings: the cluster's pod network and node failure timing. */
+  controllers?: ControllerConfig;
   /** The local node: its name, pod network, and registries it may reach over plain HTTP. */
   node?: NodeConfig;
   /** Where actual state lives: `sqlite` (default, `<data-dir>/state.db`) or `etcd://host:2379[,…]` / `etcds://…`. */
@@ -54,6 +56,16 @@ export interface GantryConfig {
    * `leaseSeconds` is how long a dead leader holds the others back at most (default 10).
    */
   leaderElection?: { identity?: string; leaseSeconds?: number };
+}
+
+/** Settings of the control plane's controllers (each unset one keeps its default). */
+export interface ControllerConfig {
+  /** Nodes get their pod CIDRs (/24s) out of this network; default 10.244.0.0/16. */
+  clusterCidr?: string;
+  /** Time without a node heartbeat before the node is unreachable; default 50 s. */
+  nodeMonitorGracePeriodMs?: number;
+  /** Time pods stay on an unreachable or NotReady node before they are evicted; default 300 s. */
+  podEvictionTimeoutMs?: number;
 }
 
 /** Settings of the local node agent. */

@@ -5,7 +5,10 @@
  * src/api/node-client.ts for its pods, and a Services view read through the API.
  */
 import type { Logger } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, RemoteStore, type ApiEndpoint } from './api/client.js';
+import { GantryError, isGantryError } from './errors.js';
+import type { Node } from './model/types.js';
 import { HttpNodeApi } from './api/node-client.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { StoreServiceView } from './node/proxy/source.js';
@@ -22,6 +25,8 @@ export interface RemoteAgentOptions {
   insecureRegistries?: string[];
   serviceCidr?: string;
   network?: { bridgeName?: string; podCidr?: string };
+  /** How long to wait for the control plane to give the node a pod CIDR (without `network.podCidr`); default 60 s. */
+  podCidrTimeoutMs?: number;
   /** Test and bench tuning, as for the local node. */
   tuning?: LocalNodeTuning;
 }
@@ -37,6 +42,7 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
   const client = new ApiClient(opts.endpoint);
   // The server must know us before anything starts: a wrong token or address fails here, clearly.
   await client.json(`/apis/gantry.dev/v1/nodes/${encodeURIComponent(opts.nodeName)}/agent/pods`);
+  const podCidr = opts.network?.podCidr ?? (await waitForPodCidr(client, opts));
   const view = new StoreServiceView({ store: new RemoteStore(client), logger: opts.logger.child({ component: 'services' }), extraKinds: NODE_VIEW_KINDS });
   await view.start();
   try {
@@ -49,7 +55,7 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
       imagesDirs: [opts.imagesDir, bundledImagesDir()].filter((d): d is string => d !== undefined),
       insecureRegistries: opts.insecureRegistries,
       serviceCidr: opts.serviceCidr,
-      ...(opts.network ? { network: opts.network } : {}),
+      network: { ...opts.network, podCidr },
       ...opts.tuning,
       nodeName: opts.nodeName,
     });
@@ -63,5 +69,38 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
   } catch (err) {
     await view.stop();
     throw err;
+  }
+}
+
+/**
+ * Registers the Node (bare, if it is new) and waits until the control plane's pod-CIDR
+ * allocator has written its `spec.podCIDR`: the bridge and host-local IPAM are built from it.
+ */
+async function waitForPodCidr(client: ApiClient, opts: RemoteAgentOptions): Promise<string> {
+  const path = `/apis/gantry.dev/v1/nodes/${encodeURIComponent(opts.nodeName)}/agent/node`;
+  const read = async (): Promise<Node | undefined> => client.json<Node>(path).catch((err: unknown) => {
+    if (isGantryError(err, 'NotFound')) return undefined;
+    throw err;
+  });
+  if (!(await read())) {
+    const bare: Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: opts.nodeName }, spec: {} };
+    await client.json(`${path}?reason=${encodeURIComponent('node registered, waiting for a pod CIDR')}`, { method: 'PUT', body: bare }).catch((err: unknown) => {
+      // Another start of this agent registered it meanwhile: fine, wait for its CIDR.
+      if (!isGantryError(err, 'Conflict')) throw err;
+    });
+  }
+  const timeout = opts.podCidrTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeout;
+  opts.logger.info({ node: opts.nodeName }, 'waiting for the control plane to give this node a pod CIDR');
+  for (;;) {
+    const cidr = (await read())?.spec.podCIDR;
+    if (cidr) {
+      opts.logger.info({ node: opts.nodeName, podCidr: cidr }, 'pod CIDR assigned');
+      return cidr;
+    }
+    if (Date.now() >= deadline) {
+      throw new GantryError('NetworkSetupFailed', `node ${opts.nodeName} got no pod CIDR from the control plane within ${Math.round(timeout / 1000)} s: is the cluster CIDR full (see the Node's CIDRNotAvailable events), or are its controllers not running? Pass --pod-cidr to choose one yourself`);
+    }
+    await sleep(500);
   }
 }

@@ -152,7 +152,7 @@ export function buildProgram(): Command {
   withRemote(withDataDir(program.command('agent').description('run a node on this machine for the gantry server at --server (with an agent token) or in --kubeconfig')))
     .option('--node-name <name>', 'this node\'s name (default: the hostname; an agent token names its node)')
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
-    .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
+    .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default: the one the control plane gives it out of its --cluster-cidr)').env('GANTRY_POD_CIDR'))
     .addOption(new Option('--service-cidr <cidr>', 'the cluster\'s service network (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images imported at start').env('GANTRY_IMAGES_DIR'))

@@ -5,8 +5,9 @@
  * help and option defaults from the environment without hand-written parsing.
  */
 import { Option, type Command } from 'commander';
-import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type GantryConfig } from '../config.js';
+import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
+import { parseCidr } from '../model/cidr.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -30,6 +31,9 @@ export interface SourceOptions extends DataDirOptions {
   nodeName?: string;
   podCidr?: string;
   serviceCidr?: string;
+  clusterCidr?: string;
+  nodeMonitorGracePeriod?: string;
+  podEvictionTimeout?: string;
   ingressListen?: string;
   ingressTlsListen?: string;
   bridge?: string;
@@ -66,6 +70,9 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--node-name <name>', 'this node\'s name (default: the hostname)').env('GANTRY_NODE_NAME'))
     .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default 10.244.0.0/24)').env('GANTRY_POD_CIDR'))
     .addOption(new Option('--service-cidr <cidr>', 'where Services get their cluster IPs (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
+    .addOption(new Option('--cluster-cidr <cidr>', 'nodes get their pod networks (/24s) out of this one (default 10.244.0.0/16)').env('GANTRY_CLUSTER_CIDR'))
+    .addOption(new Option('--node-monitor-grace-period <seconds>', 'a node silent this long is marked unreachable (default 50)').env('GANTRY_NODE_MONITOR_GRACE_PERIOD'))
+    .addOption(new Option('--pod-eviction-timeout <seconds>', 'pods on an unreachable or NotReady node are replaced elsewhere after this long (default 300)').env('GANTRY_POD_EVICTION_TIMEOUT'))
     .addOption(new Option('--ingress-listen <host:port>', 'the ingress controller\'s HTTP address, or off (default 127.0.0.1:8080)').env('GANTRY_INGRESS_LISTEN'))
     .addOption(new Option('--ingress-tls-listen <host:port>', 'the ingress controller\'s HTTPS address, or off (default 127.0.0.1:8443)').env('GANTRY_INGRESS_TLS_LISTEN'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
@@ -97,6 +104,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
     serviceCidr: o.serviceCidr,
+    ...controllerConfig(o),
     ...(o.ingressListen !== undefined || o.ingressTlsListen !== undefined ? { ingress: { http: o.ingressListen, https: o.ingressTlsListen } } : {}),
     node: {
       name: o.nodeName,
@@ -116,4 +124,22 @@ function leaseSeconds(text: string): number {
   const ms = parseDuration(text, '--leader-lease');
   if (ms < 2000 || ms % 1000 !== 0) throw new GantryError('InvalidArgument', `--leader-lease: "${text}" must be whole seconds, at least 2s`);
   return ms / 1000;
+}
+
+/** `--cluster-cidr`, `--node-monitor-grace-period` and `--pod-eviction-timeout`, checked. */
+function controllerConfig(o: SourceOptions): { controllers?: ControllerConfig } {
+  const c: ControllerConfig = {};
+  if (o.clusterCidr !== undefined) {
+    parseCidr(o.clusterCidr, '--cluster-cidr');
+    c.clusterCidr = o.clusterCidr;
+  }
+  if (o.nodeMonitorGracePeriod !== undefined) c.nodeMonitorGracePeriodMs = seconds(o.nodeMonitorGracePeriod, '--node-monitor-grace-period');
+  if (o.podEvictionTimeout !== undefined) c.podEvictionTimeoutMs = seconds(o.podEvictionTimeout, '--pod-eviction-timeout');
+  return Object.keys(c).length > 0 ? { controllers: c } : {};
+}
+
+function seconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new GantryError('InvalidArgument', `${flag} "${text}" is not a positive number of seconds`);
+  return Math.round(n * 1000);
 }

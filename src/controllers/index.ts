@@ -11,6 +11,7 @@ import { EndpointsController } from './endpoints.js';
 import { GarbageCollector } from './gc.js';
 import { JobController } from './job.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
+import { NodeIpamController, type NodeIpamOptions } from './nodeipam.js';
 import { ReplicaSetController } from './replicaset.js';
 import { ServiceIpAllocator } from './serviceip.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
@@ -19,11 +20,12 @@ import { StatefulSetController } from './statefulset.js';
 export { ControllerManager, type Controller, type ManagerOptions, type ReconcileContext, type Result, type Watch } from './runtime.js';
 export { deletePod } from './pods.js';
 export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
+export { DEFAULT_CLUSTER_CIDR, type NodeIpamOptions } from './nodeipam.js';
 export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 
 /** Options of {@link createControllerManager}. */
-export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {
+export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & NodeIpamOptions & {
   /** Cluster IPs come from here; default 10.96.0.0/16. */
   serviceCidr?: string;
   /** More controllers to run alongside gantry's own. */
@@ -32,7 +34,8 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & {
 
 /**
  * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, node lifecycle and the garbage
+ * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the node
+ * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle and the garbage
  * collector (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
@@ -48,6 +51,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new EndpointsController());
   manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
   manager.add(new DisruptionController());
+  manager.add(new NodeIpamController({ clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize }));
   manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());
   for (const c of opts.extra ?? []) manager.add(c);

@@ -402,7 +402,7 @@ export interface NodeStatus {
 /** Nodes are registered by node agents, never taken from a repo. */
 export interface Node extends KubeObject {
   kind: 'Node';
-  spec: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string };
+  spec: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string; podCIDRs?: string[] };
   status?: NodeStatus;
 }
 

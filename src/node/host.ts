@@ -134,6 +134,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     client,
     runcRoot,
     network,
+    podCidr: network.podCidr,
     clusterDns: { ip: services.dnsIp },
     volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),

@@ -37,6 +37,11 @@ export interface NodeAgentOptions {
   /** runc state dir of a private containerd (`PrivateContainerd.runcRoot`). */
   runcRoot?: string;
   network: NetworkManager;
+  /**
+   * The pod network this node's bridge serves: written to the Node's `spec.podCIDR` when it has
+   * none, so the control plane's pod-CIDR allocator never hands that block to another node.
+   */
+  podCidr?: string;
   volumes: VolumeManager;
   logs: ContainerLogs;
   /** The node data dir (gantry passes `<data-dir>/node`, shared with the network and volume managers): the agent writes per-pod hosts/resolv.conf under `sandboxes/<uid>/`. */
@@ -341,8 +346,14 @@ export class NodeAgent {
     const name = this.nodeName;
     await this.o.api.writeNode((current) => {
       const status = nodeStatus(this.machine, { now: k8sTime(this.clock.now()), runtimeVersion: this.runtimeVersion, prev: current?.status });
-      if (!current) return newNode(name, this.machine, status);
+      const podCidr = this.o.podCidr;
+      if (!current) {
+        const node = newNode(name, this.machine, status);
+        if (podCidr) node.spec = { ...node.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
+        return node;
+      }
       const next: Node = structuredClone(current);
+      if (podCidr && !next.spec.podCIDR) next.spec = { ...next.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
       if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(name, this.machine) };
       next.status = status;
       return next;
