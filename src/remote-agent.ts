@@ -2,15 +2,19 @@
  * `gantry agent`: a node on a machine other than the control plane's. It runs the same node
  * agent as `gantry up` (private containerd, CNI, service proxy, cluster DNS, policy enforcer),
  * reaching the control plane only over its HTTPS API with an agent token: the node API of
- * src/api/node-client.ts for its pods, and a Services view read through the API.
+ * src/api/node-client.ts for its pods, and a Services view read through the API. Without
+ * `--pod-cidr` it waits for the pod CIDR the control plane gives its Node, and it keeps a route
+ * to every other Ready node's pods through that node (host-gw, src/node/network/routes.ts).
  */
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, RemoteStore, type ApiEndpoint } from './api/client.js';
+import { DEFAULT_CLUSTER_CIDR } from './controllers/nodeipam.js';
 import { GantryError, isGantryError } from './errors.js';
 import type { Node } from './model/types.js';
 import { HttpNodeApi } from './api/node-client.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
+import { NodeRouteSyncer } from './node/network/routes.js';
 import { StoreServiceView } from './node/proxy/source.js';
 
 /** Options of {@link startRemoteAgent}. */
@@ -24,9 +28,12 @@ export interface RemoteAgentOptions {
   imagesDir?: string;
   insecureRegistries?: string[];
   serviceCidr?: string;
-  network?: { bridgeName?: string; podCidr?: string };
+  /** The pod bridge; `clusterCidr` default 10.244.0.0/16, `podCidr` default: the one the control plane gives. */
+  network?: { bridgeName?: string; podCidr?: string; clusterCidr?: string };
   /** How long to wait for the control plane to give the node a pod CIDR (without `network.podCidr`); default 60 s. */
   podCidrTimeoutMs?: number;
+  /** How often the routes to other nodes' pods are synced; default 3 s. */
+  routesPeriodMs?: number;
   /** Test and bench tuning, as for the local node. */
   tuning?: LocalNodeTuning;
 }
@@ -55,13 +62,28 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
       imagesDirs: [opts.imagesDir, bundledImagesDir()].filter((d): d is string => d !== undefined),
       insecureRegistries: opts.insecureRegistries,
       serviceCidr: opts.serviceCidr,
-      network: { ...opts.network, podCidr },
+      network: { ...opts.network, podCidr, clusterCidr: opts.network?.clusterCidr ?? DEFAULT_CLUSTER_CIDR },
       ...opts.tuning,
       nodeName: opts.nodeName,
     });
+    // Routes to the other nodes' pods (host-gw); read-only Nodes through the agent's view access.
+    const store = new RemoteStore(client);
+    const routes = new NodeRouteSyncer({
+      nodeName: opts.nodeName,
+      listNodes: async () => (await store.list<Node>('Node')).items,
+      logger: opts.logger.child({ component: 'routes' }),
+      ...(opts.routesPeriodMs !== undefined ? { periodMs: opts.routesPeriodMs } : {}),
+    });
+    try {
+      await routes.start();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
     return {
       node,
       async stop() {
+        await routes.stop();
         await node.stop();
         await view.stop();
       },

@@ -154,6 +154,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
     .addOption(new Option('--pod-cidr <cidr>', 'the node\'s pod network (default: the one the control plane gives it out of its --cluster-cidr)').env('GANTRY_POD_CIDR'))
     .addOption(new Option('--service-cidr <cidr>', 'the cluster\'s service network (default 10.96.0.0/16)').env('GANTRY_SERVICE_CIDR'))
+    .addOption(new Option('--cluster-cidr <cidr>', 'the cluster\'s pod network, as the server\'s --cluster-cidr (default 10.244.0.0/16): not masqueraded').env('GANTRY_CLUSTER_CIDR'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images imported at start').env('GANTRY_IMAGES_DIR'))
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))

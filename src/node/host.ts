@@ -21,6 +21,7 @@ import { ClusterDnsServer } from './dns/server.js';
 import { CniNetworkManager } from './network/index.js';
 import { PolicyEnforcer, removePolicyRules } from './policy/enforcer.js';
 import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
+import { removeNodeRoutes } from './network/routes.js';
 import { StoreServiceView } from './proxy/source.js';
 import { HostVolumeManager } from './volumes/index.js';
 
@@ -31,6 +32,8 @@ export const CONTAINERD_NAMESPACE = 'gantry';
 export interface LocalNetworkOptions {
   bridgeName?: string;
   podCidr?: string;
+  /** The cluster's pod network (a node among others): not masqueraded. */
+  clusterCidr?: string;
   networkName?: string;
 }
 
@@ -250,6 +253,8 @@ export async function takeDownLocalNode(opts: { dataDir: string; containerdSocke
   await removeProxyRules(network.networkName);
   await removePolicyRules(network.networkName);
   await network.cleanupNode();
+  // A `gantry agent` among other nodes left routes to their pods (proto 188 marks only those).
+  await removeNodeRoutes();
   const containerdStopped = opts.containerdSocket ? false : await stopPrivateContainerd(join(opts.dataDir, 'containerd'));
   return { containers, networks: uids.length, containerdStopped };
 }

@@ -93,9 +93,10 @@ export function readOnlyAllows(a: RequestAttributes): boolean {
 
 /**
  * What every node reads beside its own pods: the Services view (kube-proxy's and the cluster
- * DNS's), with the pods, namespaces and policies the NetworkPolicy enforcer needs. No Secrets.
+ * DNS's), with the pods, namespaces and policies the NetworkPolicy enforcer needs, and the Nodes
+ * (their pod CIDRs and addresses: the routes to other nodes' pods). No Secrets.
  */
-export const AGENT_VIEW_KINDS: readonly string[] = ['Service', 'Endpoints', 'Pod', 'Namespace', 'NetworkPolicy'];
+export const AGENT_VIEW_KINDS: readonly string[] = ['Service', 'Endpoints', 'Pod', 'Namespace', 'NetworkPolicy', 'Node'];
 
 /**
  * Whether an agent token for `node` may make this request: its node's agent routes

@@ -16,6 +16,7 @@ export interface AgentOptions extends RemoteOptions {
   nodeName?: string;
   containerdSocket?: string;
   podCidr?: string;
+  clusterCidr?: string;
   serviceCidr?: string;
   bridge?: string;
   imagesDir?: string;
@@ -40,7 +41,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     imagesDir: o.imagesDir,
     insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     serviceCidr: o.serviceCidr,
-    network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}) },
+    network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });
   process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
   await untilStopSignal();

@@ -137,16 +137,23 @@ export function masqueradeChain(network: string): string {
  * one chain per network instead of the bridge plugin's chain per pod (`ipMasq`), which cost
  * every pod start ~15 ms and every teardown ~40 ms of iptables runs. The rules carry the
  * network's CNI-style comment, so {@link cleanupNetworkRules} removes them with the rest.
+ * Traffic to `clusterCidr` (the pods of other nodes, reached by a route through their node) is
+ * not masqueraded either: a pod sees the real address of a pod that calls it from another node.
  */
-export async function ensureMasquerade(network: string, podCidr: string): Promise<void> {
+export async function ensureMasquerade(network: string, podCidr: string, clusterCidr?: string): Promise<void> {
   const chain = masqueradeChain(network);
   const comment = ['-m', 'comment', '--comment', `name: "${network}" id: "node-masquerade"`];
   const jump = ['POSTROUTING', '-s', podCidr, ...comment, '-j', chain];
-  if ((await execTool('iptables', ['-w', '-t', 'nat', '-C', ...jump])).code === 0) return;
+  const exempt = [podCidr, ...(clusterCidr && clusterCidr !== podCidr ? [clusterCidr] : [])];
+  const accept = (cidr: string): string[] => [chain, '-d', cidr, ...comment, '-j', 'ACCEPT'];
+  const present = async (rule: string[]): Promise<boolean> => (await execTool('iptables', ['-w', '-t', 'nat', '-C', ...rule])).code === 0;
+  // An earlier run's chain counts only if it exempts the same networks.
+  if ((await present(jump)) && (await Promise.all(exempt.map((c) => present(accept(c))))).every(Boolean)) return;
+  await execTool('iptables', ['-w', '-t', 'nat', '-D', ...jump]);
   // The chain may be left from an earlier run: start it over.
   await execTool('iptables', ['-w', '-t', 'nat', '-N', chain]);
   await mustExec('iptables', ['-w', '-t', 'nat', '-F', chain]);
-  await mustExec('iptables', ['-w', '-t', 'nat', '-A', chain, '-d', podCidr, ...comment, '-j', 'ACCEPT']);
+  for (const cidr of exempt) await mustExec('iptables', ['-w', '-t', 'nat', '-A', ...accept(cidr)]);
   await mustExec('iptables', ['-w', '-t', 'nat', '-A', chain, '!', '-d', '224.0.0.0/4', ...comment, '-j', 'MASQUERADE']);
   await mustExec('iptables', ['-w', '-t', 'nat', '-A', ...jump]);
 }

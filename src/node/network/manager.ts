@@ -49,6 +49,11 @@ export interface CniNetworkManagerOptions {
   dataDir: string;
   /** The node's pod CIDR (IPv4); default {@link DEFAULT_POD_CIDR}. The bridge gets its first address. */
   podCidr?: string;
+  /**
+   * The whole cluster's pod network (every node's pod CIDR lies in it): pods' traffic there is
+   * routed to the other node as is, not masqueraded. Unset on a single node.
+   */
+  clusterCidr?: string;
   /** Bridge device (≤ 15 characters); default {@link DEFAULT_BRIDGE}. */
   bridgeName?: string;
   /** Directory of the CNI plugin binaries; default {@link DEFAULT_CNI_BIN_DIR}. */
@@ -126,6 +131,8 @@ export function detectNodeIP(exclude: string[] = []): string {
 export class CniNetworkManager implements NetworkManager {
   readonly dataDir: string;
   readonly podCidr: string;
+  /** See {@link CniNetworkManagerOptions.clusterCidr}. */
+  readonly clusterCidr: string | undefined;
   readonly bridgeName: string;
   readonly cniBinDir: string;
   readonly networkName: string;
@@ -139,6 +146,7 @@ export class CniNetworkManager implements NetworkManager {
   constructor(opts: CniNetworkManagerOptions) {
     this.dataDir = path.join(opts.dataDir, 'network');
     this.podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
+    this.clusterCidr = opts.clusterCidr;
     this.cidr = parseCidr(this.podCidr);
     this.bridgeName = opts.bridgeName ?? DEFAULT_BRIDGE;
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(this.bridgeName)) {
@@ -343,7 +351,7 @@ export class CniNetworkManager implements NetworkManager {
 
   /** The network's masquerade rules, checked once per manager (again after a failure). */
   private masquerade(): Promise<void> {
-    this.masqueradeReady ??= ensureMasquerade(this.networkName, this.podCidr).catch((err: unknown) => {
+    this.masqueradeReady ??= ensureMasquerade(this.networkName, this.podCidr, this.clusterCidr).catch((err: unknown) => {
       this.masqueradeReady = undefined;
       throw err;
     });
