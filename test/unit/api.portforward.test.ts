@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { WebSocket } from 'ws';
 import Fastify from 'fastify';
 import { PORT_FORWARD_PROTOCOL, portForwardApi, WEBSOCKET_TUNNEL_PROTOCOL } from '../../src/api/portforward.js';
 import { createApiServer } from '../../src/api/server.js';
 import { HeaderCodec, SPDY3_DICTIONARY } from '../../src/api/spdy/compression.js';
+import { SpdyServerSession, type SpdyStream } from '../../src/api/spdy/session.js';
 import {
   dataFrame,
   decodeHeaderBlock,
@@ -105,6 +106,38 @@ describe('SPDY/3 frames', () => {
     for (let i = 0; i < blocks.length; i++) assert.deepEqual(await inn.process(compressed[i]!), blocks[i]);
     out.close();
     inn.close();
+  });
+});
+
+describe('SPDY server session', () => {
+  const tick = (ms = 30): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('keeps reading the connection after a stream ends with its buffer full (the next connection is not starved)', async () => {
+    const toServer = new PassThrough();
+    const fromServer = new PassThrough().resume();
+    const opened = new Map<number, SpdyStream>();
+    const session = new SpdyServerSession(Duplex.from({ readable: toServer, writable: fromServer }), { onStream: (s) => opened.set(s.id, s) });
+    const deflate = new HeaderCodec('deflate');
+    const headers = () => deflate.process(encodeHeaderBlock({ streamtype: ['data'] }));
+    toServer.write(synStreamFrame(1, await headers()));
+    await tick();
+    // 64 KiB and the FIN in one chunk: the stream is over its buffer mark when it ends, which
+    // pauses the connection, and an ended stream never asks to read again.
+    toServer.write(Buffer.concat([dataFrame(1, Buffer.alloc(65536, 7)), dataFrame(1, Buffer.alloc(0), true)]));
+    await tick();
+    const first = opened.get(1)!;
+    let n = 0;
+    first.on('data', (d: Buffer) => (n += d.length));
+    await new Promise((r) => first.once('end', r));
+    assert.equal(n, 65536);
+    toServer.write(synStreamFrame(3, await headers()));
+    toServer.write(dataFrame(3, Buffer.from('again'), true));
+    await tick(100);
+    const second = opened.get(3);
+    assert.ok(second, 'the second stream was opened');
+    assert.equal((second.read() as Buffer | null)?.toString(), 'again');
+    session.close();
+    deflate.close();
   });
 });
 

@@ -5,7 +5,7 @@
  * do not need server-initiated ones).
  *
  * Flow control is not enforced (see ./frames.ts): the socket's own backpressure paces writes,
- * and a stream that is not being read pauses the connection.
+ * and a stream that is not being read pauses the connection until it reads again, ends or goes.
  */
 import { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
@@ -70,6 +70,9 @@ export class SpdyStream extends Duplex {
     if (this.remoteDone) return;
     this.remoteDone = true;
     this.push(null);
+    // An ended stream never asks to read again: if its last frame filled its buffer and paused
+    // the connection, it must not hold the other streams back.
+    this.session.resumeInput();
   }
 
   /** @internal The client reset the stream, or the connection went away. */
@@ -104,6 +107,7 @@ export class SpdyStream extends Duplex {
       this.session.send(rstStreamFrame(this.id, err ? RstStatus.InternalError : RstStatus.Cancel));
     }
     this.session.forget(this.id);
+    this.session.resumeInput();
     cb(err);
   }
 
