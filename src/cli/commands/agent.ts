@@ -21,11 +21,14 @@ export interface AgentOptions extends RemoteOptions {
   bridge?: string;
   imagesDir?: string;
   insecureRegistries?: string;
+  /** Heartbeat period in seconds (text from the command line). */
+  nodeStatusUpdateFrequency?: string;
   logLevel?: string;
 }
 
 /** Starts the agent and waits for a signal. */
 export async function runAgent(o: AgentOptions): Promise<void> {
+  const heartbeatMs = o.nodeStatusUpdateFrequency === undefined ? undefined : heartbeatPeriod(o.nodeStatusUpdateFrequency);
   const endpoint = await remoteEndpoint(o);
   if (!endpoint) throw new GantryError('InvalidArgument', 'gantry agent needs the server: --server URL --token T (an agent token: gantry token create NAME --role agent --node NODE), or --kubeconfig', { field: 'server' });
   const logFile = join(o.dataDir, 'agent.log');
@@ -41,10 +44,20 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     imagesDir: o.imagesDir,
     insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     serviceCidr: o.serviceCidr,
+    ...(heartbeatMs !== undefined ? { tuning: { heartbeatMs } } : {}),
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });
   process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
   await untilStopSignal();
   await agent.stop();
   process.stderr.write('✔ agent stopped\n');
+}
+
+/** `--node-status-update-frequency`: positive seconds, at most an hour. */
+function heartbeatPeriod(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 3600) {
+    throw new GantryError('InvalidArgument', `--node-status-update-frequency "${text}" is not a number of seconds between 0 and 3600`, { field: 'node-status-update-frequency' });
+  }
+  return Math.round(n * 1000);
 }
