@@ -12,14 +12,15 @@
  *   object by the same merge keys. gantry keeps no managedFields, so a field the intent no longer
  *   names is kept rather than removed as its previous owner would have it.
  *
- * Which fields merge by which key comes from a {@link PatchMeta}: the OpenAPI schemas gantry
- * serves (src/api/openapi.ts) provide one per kind, so the server and kubectl agree.
+ * Which fields merge by which key comes from a {@link PatchMeta}: src/sync/patch-meta.ts gives
+ * one per kind from the schemas the OpenAPI documents are made of, so the server, kubectl and
+ * the Kustomize renderer agree.
  *
  * Every function returns a new value; the inputs are never modified. A malformed patch is a
  * {@link PatchError} naming the field.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { deepEqual as jsonEqual } from '../model/json.js';
+import { deepEqual as jsonEqual } from './json.js';
 
 type Rec = Record<string, unknown>;
 
