@@ -123,6 +123,18 @@ const unknownTags = (['scalar', 'sequence', 'mapping'] as const).map(
 
 /** Kubernetes-compatible YAML: YAML 1.1 scalars and merge keys, nothing executable. */
 const MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool11, int11, float11, merge], explicit: unknownTags });
+
+/**
+ * Files a kustomization reads: Kustomize parses them as YAML 1.2 (kyaml), where only `true` and
+ * `false` are booleans and `yes`, `on`, `y` stay strings (it writes them back quoted), so a
+ * rendered object carries them as strings. Numbers, octal modes and merge keys as above.
+ */
+const bool12 = new Type('tag:yaml.org,2002:bool', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data === 'true' || data === 'True' || data === 'TRUE' || data === 'false' || data === 'False' || data === 'FALSE',
+  construct: (data: string) => data.toLowerCase() === 'true',
+});
+const KUSTOMIZE_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool12, int11, float11, merge], explicit: unknownTags });
 // JSON files: JSON's own scalars only (js-yaml's JSON_SCHEMA also reads `0x1F`, `True`, `.inf`).
 const JSON_INT = /^-?(?:0|[1-9][0-9]*)$/;
 const JSON_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/;
@@ -412,14 +424,14 @@ function identityProblem(doc: Record<string, unknown>): string | undefined {
 }
 
 /** Parses one file's text. Pure: the result depends only on the content and extension. */
-function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>): ParsedFile {
+function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>, kustomized = false): ParsedFile {
   const issues: FileIssue[] = [];
   const objects: ParsedObject[] = [];
   const docs: DocInfo[] = [];
   let values: unknown[];
   try {
     unknownTagKind = undefined;
-    values = loadAll(text, null, { schema: isJson ? JSON_MANIFEST_SCHEMA : MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
+    values = loadAll(text, null, { schema: isJson ? JSON_MANIFEST_SCHEMA : kustomized ? KUSTOMIZE_SCHEMA : MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
   } catch (err) {
     return { objects, issues: [err instanceof LimitCrossed ? err.issue : yamlIssue(err)] };
   }
@@ -519,20 +531,20 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   /** The parse (cached by content id) of a manifest file, or the reason it cannot be parsed. */
-  const parsedEntry = (file: SourceFile): { entry: CacheEntry; getText: () => string } | { issue: FileIssue } => {
+  const parsedEntry = (file: SourceFile, kustomized = false): { entry: CacheEntry; getText: () => string } | { issue: FileIssue } => {
     const isJson = file.path.toLowerCase().endsWith('.json');
     const content = file.content ?? new Uint8Array();
     if (content.byteLength > limits.maxFileBytes) {
       return { issue: { message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` } };
     }
-    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
+    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : kustomized ? 'kyaml' : 'yaml'}:${limitsKey}` : undefined;
     let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
     let text: string | undefined;
     const getText = (): string => (text ??= decodeText(content));
     if (!entry) {
       let parsed: ParsedFile;
       try {
-        parsed = parseFile(getText(), isJson, limits);
+        parsed = parseFile(getText(), isJson, limits, kustomized);
       } catch (err) {
         parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
       }
@@ -556,7 +568,7 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
   const kustomize = renderKustomizations(sorted, {
     parseYaml: (file) => parseYamlValues(file, limits),
     parseManifests: (file) => {
-      const got = parsedEntry(file);
+      const got = parsedEntry(file, true);
       if ('issue' in got) return { objects: [], issues: [got.issue] };
       return { objects: got.entry.parsed.objects, issues: got.entry.parsed.issues };
     },
@@ -630,7 +642,7 @@ function parseYamlValues(file: SourceFile, limits: Required<LoaderLimits>): { va
   let values: unknown[];
   try {
     unknownTagKind = undefined;
-    values = loadAll(decodeText(content), null, { schema: MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
+    values = loadAll(decodeText(content), null, { schema: KUSTOMIZE_SCHEMA, listener: watchParse(docs, limits) });
   } catch (err) {
     if (err instanceof LimitCrossed) return { error: err.issue };
     if (err instanceof YAMLException) return { error: yamlIssue(err) };

@@ -88,6 +88,19 @@ function pairs(g: GeneratorArgs, k: Kustomization, tree: FileTree): Pair[] {
   return out;
 }
 
+/**
+ * Base64 as Kustomize writes generated values: in lines of 70 characters, each ending in a
+ * newline once the text is 70 characters or longer (the API server's decoder skips them; the
+ * content hash covers them, so they must match).
+ */
+export function wrappedBase64(bytes: Uint8Array): string {
+  const b64 = Buffer.from(bytes).toString('base64');
+  if (b64.length < 70) return b64;
+  let out = '';
+  for (let i = 0; i < b64.length; i += 70) out += `${b64.slice(i, i + 70)}\n`;
+  return out;
+}
+
 function isUtf8(bytes: Uint8Array): boolean {
   try {
     strictUtf8.decode(bytes);
@@ -111,11 +124,12 @@ function generate(kind: 'ConfigMap' | 'Secret', g: GeneratorArgs, k: Kustomizati
   const binary: Record<string, string> = {};
   for (const p of pairs(g, k, tree).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     const bytes = p.bytes ?? new TextEncoder().encode(p.value);
-    if (kind === 'Secret') data[p.key] = Buffer.from(bytes).toString('base64');
-    else if (p.bytes && !isUtf8(p.bytes)) binary[p.key] = Buffer.from(p.bytes).toString('base64');
+    if (kind === 'Secret') data[p.key] = wrappedBase64(bytes);
+    else if (p.bytes && !isUtf8(p.bytes)) binary[p.key] = wrappedBase64(p.bytes);
     else data[p.key] = p.value;
   }
-  if (Object.keys(data).length) obj.data = data;
+  // Kustomize always gives a generated Secret a data map, a ConfigMap only when it has data.
+  if (Object.keys(data).length || kind === 'Secret') obj.data = data;
   if (Object.keys(binary).length) obj.binaryData = binary;
   if (options.immutable) obj.immutable = true;
   return {
