@@ -26,7 +26,7 @@ import type { KubeObject } from '../../model/types.js';
 import type { ManifestIssue, SourceFile } from '../types.js';
 import { runGenerators, contentHash } from './generators.js';
 import { readKustomization, type Kustomization, type YamlParser } from './kustomization.js';
-import { FileTree, KustomizeError, curId, describeId, resolveIn, storePreviousId, type Origin, type Res } from './model.js';
+import { KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, type Origin, type Res } from './model.js';
 import { fixNameReferences } from './nameref.js';
 import { applyPatches } from './patches.js';
 import { setAnnotations, setImages, setLabels, setNameAffixes, setNamespace, setReplicas } from './transform.js';
@@ -152,4 +152,3 @@ function add(resources: Res[], more: Res[], k: Kustomization, field: string): vo
   }
 }
 
-export { FileTree };
