@@ -17,7 +17,7 @@ import type { Store } from '../store/types.js';
 import { isDryRun } from './dryrun.js';
 import { sendStatus } from './kube.js';
 import { patchMetaFor } from './openapi.js';
-import { PATCH_TYPES, PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { PATCH_TYPES, PatchError, jsonPatch, mergePatch, strategicMergePatch } from '../model/patch.js';
 
 /** How often a cordon is re-applied to a Node that changed under it. */
 const ATTEMPTS = 5;

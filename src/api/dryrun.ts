@@ -5,7 +5,7 @@
  * Status saying why not — and nothing is ever written: this module only reads the store.
  *
  * The answer is computed the way the object would land: a patch is applied to the live object
- * (src/api/patch.ts, with the kind's patch metadata from the OpenAPI schemas), the status stays
+ * (src/model/patch.ts, with the kind's patch metadata from the OpenAPI schemas), the status stays
  * the live one (the main resource never writes it), Kubernetes' defaults are filled in
  * (src/model/defaults.ts) and the server-owned metadata follows the store's own rules
  * (src/store/common.ts: uid and creationTimestamp kept, generation bumped on a spec change).
@@ -23,7 +23,7 @@ import { normalizeRef, nowTimestamp, prepareCreate, prepareUpdate } from '../sto
 import type { Store } from '../store/types.js';
 import { validateObject } from '../sync/validate.js';
 import { patchMetaFor } from './openapi.js';
-import { PATCH_TYPES, PatchError, applyIntent, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { PATCH_TYPES, PatchError, applyIntent, jsonPatch, mergePatch, strategicMergePatch } from '../model/patch.js';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);

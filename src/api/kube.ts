@@ -21,7 +21,7 @@ import { registerCordonRoute } from './cordon.js';
 import { dryRunWrite, isDryRun } from './dryrun.js';
 import { registerEvictionRoute } from './eviction.js';
 import { registerOpenApiRoutes } from './openapi.js';
-import { PATCH_TYPES } from './patch.js';
+import { PATCH_TYPES } from '../model/patch.js';
 
 /** The Kubernetes version gantry's API answers to (the kinds and fields it follows). */
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-gantry' };

@@ -22,9 +22,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { KINDS, type KindInfo } from '../model/kinds.js';
+import { PATCH_FIELDS } from '../sync/patch-meta.js';
 import { SCHEMA_DOCUMENTS, SCHEMA_KINDS } from '../sync/validate-schemas.js';
 import { FIELD_DESCRIPTIONS, KIND_DESCRIPTIONS } from './openapi-text.js';
-import type { FieldPatchMeta, PatchMeta } from './patch.js';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -32,26 +32,6 @@ const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !
 /** Prefix of every component name; the last dot-segment is what `kubectl explain` shows as a type. */
 const PREFIX = 'dev.gantry.schema.';
 const REF = '#/components/schemas/';
-
-/**
- * Patch metadata from the struct tags of Kubernetes' types (k8s.io/api core/v1, apps/v1;
- * apimachinery meta/v1), for the fields gantry's schemas have. Keys as in openapi-text.ts.
- */
-const PATCH_FIELDS: Record<string, { mergeKey?: string; strategy: string; listMapKeys?: string[]; listType?: 'map' | 'set' }> = {
-  'objectMeta:finalizers': { strategy: 'merge', listType: 'set' },
-  'objectMeta:ownerReferences': { mergeKey: 'uid', strategy: 'merge', listType: 'map', listMapKeys: ['uid'] },
-  'podSpec:containers': { mergeKey: 'name', strategy: 'merge', listType: 'map', listMapKeys: ['name'] },
-  'podSpec:initContainers': { mergeKey: 'name', strategy: 'merge', listType: 'map', listMapKeys: ['name'] },
-  'podSpec:volumes': { mergeKey: 'name', strategy: 'merge,retainKeys', listType: 'map', listMapKeys: ['name'] },
-  'podSpec:imagePullSecrets': { mergeKey: 'name', strategy: 'merge', listType: 'map', listMapKeys: ['name'] },
-  'podSpec:hostAliases': { mergeKey: 'ip', strategy: 'merge', listType: 'map', listMapKeys: ['ip'] },
-  'podSpec:topologySpreadConstraints': { mergeKey: 'topologyKey', strategy: 'merge', listType: 'map', listMapKeys: ['topologyKey', 'whenUnsatisfiable'] },
-  'container:ports': { mergeKey: 'containerPort', strategy: 'merge', listType: 'map', listMapKeys: ['containerPort', 'protocol'] },
-  'container:env': { mergeKey: 'name', strategy: 'merge', listType: 'map', listMapKeys: ['name'] },
-  'container:volumeMounts': { mergeKey: 'mountPath', strategy: 'merge', listType: 'map', listMapKeys: ['mountPath'] },
-  'Deployment:spec.strategy': { strategy: 'retainKeys' },
-  'Service:spec.ports': { mergeKey: 'port', strategy: 'merge', listType: 'map', listMapKeys: ['port', 'protocol'] },
-};
 
 /** The JSON Schema shapes the converter reads. */
 interface JsonSchema {
@@ -326,8 +306,6 @@ export interface OpenApiDocuments {
   v3: Map<string, OpenApiDocument>;
   /** `/openapi/v2`. */
   v2: OpenApiDocument;
-  /** Patch metadata per kind, from the same schemas. */
-  patchMeta: Map<string, PatchMeta>;
 }
 
 const hashOf = (json: string): string => createHash('sha512').update(json).digest('hex').slice(0, 32).toUpperCase();
@@ -365,9 +343,7 @@ export function buildOpenApiDocuments(kinds: readonly KindInfo[] = KINDS): OpenA
     index[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${d.hash}` };
   }
   const v2 = doc(toSwagger(conv.components, kinds, names));
-  const patchMeta = new Map<string, PatchMeta>();
-  for (const info of kinds) patchMeta.set(info.kind, metaOf(conv.components[names.get(info.kind)!]!, conv.components));
-  return { index: doc({ paths: index }), v3, v2, patchMeta };
+  return { index: doc({ paths: index }), v3, v2 };
 }
 
 /** Swagger 2.0 of the same schemas: refs to `#/definitions/`, int-or-string as its string format. */
@@ -408,31 +384,6 @@ function toSwagger(components: Record<string, Rec>, kinds: readonly KindInfo[], 
   return { swagger: '2.0', info: { title: 'gantry', version: 'v1.32.0-gantry' }, paths, definitions: rewrite(components) };
 }
 
-/** Patch metadata read off a converted schema (the same reading kubectl does). */
-function metaOf(node: Rec, components: Record<string, Rec>): PatchMeta {
-  const resolve = (n: Rec | undefined): Rec | undefined => {
-    for (let hops = 0; n && hops < 8; hops++) {
-      if (typeof n.$ref === 'string') n = components[n.$ref.slice(REF.length)];
-      else if (Array.isArray(n.allOf) && n.allOf.length === 1 && !n.properties) n = n.allOf[0] as Rec;
-      else return n;
-    }
-    return n;
-  };
-  const target = resolve(node);
-  return {
-    field(key: string): FieldPatchMeta | undefined {
-      const props = target?.properties as Record<string, Rec> | undefined;
-      const f = props?.[key] ?? (isRec(target?.additionalProperties) ? (target.additionalProperties as Rec) : undefined);
-      if (!f) return undefined;
-      const strategy = typeof f['x-kubernetes-patch-strategy'] === 'string' ? f['x-kubernetes-patch-strategy'] : '';
-      const mergeKey = typeof f['x-kubernetes-patch-merge-key'] === 'string' ? f['x-kubernetes-patch-merge-key'] : undefined;
-      const value = resolve(f);
-      const inner = value && isRec(value.items) ? (value.items as Rec) : value;
-      return { ...(mergeKey ? { mergeKey } : {}), strategies: strategy ? strategy.split(',') : [], ...(inner ? { value: metaOf(inner, components) } : {}) };
-    },
-  };
-}
-
 let cached: OpenApiDocuments | undefined;
 
 /** The documents for gantry's kinds, built on first use and kept (they change only with the code). */
@@ -441,10 +392,8 @@ export function openApiDocuments(): OpenApiDocuments {
   return cached;
 }
 
-/** Patch metadata of `kind` (no facts for a kind gantry does not know). */
-export function patchMetaFor(kind: string): PatchMeta | undefined {
-  return openApiDocuments().patchMeta.get(kind);
-}
+/** Patch metadata of `kind`, from the same schemas and struct-tag facts as the documents. */
+export { patchMetaFor } from '../sync/patch-meta.js';
 
 /** Registers `/openapi/v2`, `/openapi/v3` and `/openapi/v3/<group version>` on `app`. */
 export function registerOpenApiRoutes(app: FastifyInstance): void {

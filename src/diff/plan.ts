@@ -22,9 +22,12 @@ export interface PlanOptions {
   prune?: boolean;
 }
 
-/** The value of the {@link SOURCE_PATH} annotation for a source: `file:line`. */
+/**
+ * The value of the {@link SOURCE_PATH} annotation for a source: `file:line`, or for an object a
+ * kustomization rendered from another file `kustomization → file:line`.
+ */
 export function sourcePath(source: ObjectSource): string {
-  return `${source.file}:${source.line}`;
+  return source.kustomization ? `${source.kustomization} → ${source.file}:${source.line}` : `${source.file}:${source.line}`;
 }
 
 /**

@@ -12,6 +12,7 @@ import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import { compactForDisplay } from './compact.js';
 import { normalize } from './normalize.js';
+import { sourcePath } from './plan.js';
 import { fieldSegment, isSecretKind, redactObject, redactPatch, secretKeyChanges, unescapePointer } from './redact.js';
 import type { Plan, PlanEntry } from './types.js';
 
@@ -206,7 +207,7 @@ function objectName(e: PlanEntry): string {
 }
 
 function sourceOf(e: PlanEntry): string | undefined {
-  if (e.source) return `${e.source.file}:${e.source.line}`;
+  if (e.source) return sourcePath(e.source);
   return e.live?.metadata.annotations?.[SOURCE_PATH];
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { GantryError } from '../errors.js';
+import { isKustomizationFile } from './kustomize/model.js';
 import type { Revision, Source, SourceFile } from './types.js';
 
 /** Options for {@link DirSource}. */
@@ -54,26 +55,31 @@ export class DirSource implements Source {
     return { commit: DirSource.COMMIT, ref: this.root };
   }
 
-  /** Manifest candidates and symlinks under the directory, paths relative to it with `/`. */
+  /**
+   * Manifest candidates and symlinks under the directory, and every file in and below a
+   * directory with a kustomization file; paths relative to the root with `/`.
+   */
   async files(_commit?: string, opts: { signal?: AbortSignal } = {}): Promise<SourceFile[]> {
     await this.resolve(undefined, opts);
     const found: Array<{ rel: string; abs: string; link: boolean }> = [];
-    const walk = async (dir: string, rel: string): Promise<void> => {
+    const walk = async (dir: string, rel: string, inKustomization: boolean): Promise<void> => {
       opts.signal?.throwIfAborted();
       const entries = await readdir(dir, { withFileTypes: true });
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Below a kustomization every file may be read by it (generator sources, patches).
+      const kustomized = inKustomization || entries.some((e) => e.isFile() && isKustomizationFile(e.name));
       const subdirs: Promise<void>[] = [];
       for (const e of entries) {
         const abs = path.join(dir, e.name);
         const r = rel ? `${rel}/${e.name}` : e.name;
         if (e.isSymbolicLink()) found.push({ rel: r, abs, link: true });
         else if (e.isDirectory()) {
-          if (!this.skip.has(e.name)) subdirs.push(walk(abs, r));
-        } else if (e.isFile() && MANIFEST_EXT.test(e.name)) found.push({ rel: r, abs, link: false });
+          if (!this.skip.has(e.name)) subdirs.push(walk(abs, r, kustomized));
+        } else if (e.isFile() && (kustomized || MANIFEST_EXT.test(e.name))) found.push({ rel: r, abs, link: false });
       }
       await Promise.all(subdirs);
     };
-    await walk(this.root, '');
+    await walk(this.root, '', false);
 
     const out = new Array<SourceFile>(found.length);
     let next = 0;

@@ -16,6 +16,7 @@ import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
 import type { GitAuth } from '../config.js';
 import type { Logger } from '../log.js';
+import { isKustomizationFile } from './kustomize/model.js';
 import { watchRefs } from './ref-watch.js';
 import { parseRevision, walkRevision } from './revparse.js';
 import type { Revision, Source, SourceFile } from './types.js';
@@ -224,7 +225,8 @@ export class GitSource implements Source {
   }
 
   /**
-   * The manifest candidates (`*.yaml`, `*.yml`, `*.json`) and symlinks of `commit` under the
+   * The manifest candidates (`*.yaml`, `*.yml`, `*.json`, and every file in and below a
+   * directory with a kustomization file) and symlinks of `commit` under the
    * configured subdirectory, with paths relative to it and `oid` set to the blob id.
    */
   async files(commit: string, opts: { signal?: AbortSignal } = {}): Promise<SourceFile[]> {
@@ -248,7 +250,7 @@ export class GitSource implements Source {
       }
       tree = entry.oid;
     }
-    const files = await this.readTreeFiles(tree, opts.signal);
+    const files = await this.readTreeFiles(tree, opts.signal, false);
     return files.map((f) => ({ ...f }));
   }
 
@@ -429,25 +431,31 @@ export class GitSource implements Source {
     throw new GantryError('RefNotFound', `tag '${ref}' in ${this.displayUrl} nests tags too deeply`);
   }
 
-  /** Files of one tree, recursively; cached by tree id. */
-  private async readTreeFiles(treeOid: string, signal: AbortSignal | undefined): Promise<SourceFile[]> {
-    const cached = this.trees.get(treeOid);
+  /**
+   * Files of one tree, recursively; cached by tree id (and whether a kustomization above it
+   * makes every file count).
+   */
+  private async readTreeFiles(treeOid: string, signal: AbortSignal | undefined, inKustomization: boolean): Promise<SourceFile[]> {
+    const cacheKey = inKustomization ? `${treeOid}:k` : treeOid;
+    const cached = this.trees.get(cacheKey);
     if (cached) return cached;
     signal?.throwIfAborted();
     const tree = await this.treeEntries(treeOid);
     const subtrees = tree.filter((e) => e.type === 'tree');
-    const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || MANIFEST_EXT.test(e.name)));
+    // Below a kustomization every file may be read by it (generator sources, patches).
+    const kustomized = inKustomization || tree.some((e) => e.type === 'blob' && isKustomizationFile(e.name));
+    const blobs = tree.filter((e) => e.type === 'blob' && (e.mode === '120000' || kustomized || MANIFEST_EXT.test(e.name)));
     const own = await mapLimit(blobs, READ_CONCURRENCY, async (e): Promise<SourceFile> => {
       const content = await this.readBlob(e.oid);
       if (e.mode === '120000') return { path: e.name, symlinkTarget: Buffer.from(content).toString('utf8'), oid: e.oid };
       return { path: e.name, content, oid: e.oid };
     });
     const nested = await mapLimit(subtrees, 8, async (e) => {
-      const files = await this.readTreeFiles(e.oid, signal);
+      const files = await this.readTreeFiles(e.oid, signal, kustomized);
       return files.map((f) => ({ ...f, path: `${e.name}/${f.path}` }));
     });
     const out = own.concat(...nested);
-    this.trees.set(treeOid, out);
+    this.trees.set(cacheKey, out);
     return out;
   }
 

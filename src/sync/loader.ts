@@ -15,6 +15,7 @@ import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Sch
 import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
+import { renderKustomizations } from './kustomize/repository.js';
 import { SourceMap, parseFieldPath } from './locate.js';
 import type { DesiredObject, ManifestIssue, SourceFile } from './types.js';
 
@@ -122,6 +123,18 @@ const unknownTags = (['scalar', 'sequence', 'mapping'] as const).map(
 
 /** Kubernetes-compatible YAML: YAML 1.1 scalars and merge keys, nothing executable. */
 const MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool11, int11, float11, merge], explicit: unknownTags });
+
+/**
+ * Files a kustomization reads: Kustomize parses them as YAML 1.2 (kyaml), where only `true` and
+ * `false` are booleans and `yes`, `on`, `y` stay strings (it writes them back quoted), so a
+ * rendered object carries them as strings. Numbers, octal modes and merge keys as above.
+ */
+const bool12 = new Type('tag:yaml.org,2002:bool', {
+  kind: 'scalar',
+  resolve: (data: string | null) => data === 'true' || data === 'True' || data === 'TRUE' || data === 'false' || data === 'False' || data === 'FALSE',
+  construct: (data: string) => data.toLowerCase() === 'true',
+});
+const KUSTOMIZE_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool12, int11, float11, merge], explicit: unknownTags });
 // JSON files: JSON's own scalars only (js-yaml's JSON_SCHEMA also reads `0x1F`, `True`, `.inf`).
 const JSON_INT = /^-?(?:0|[1-9][0-9]*)$/;
 const JSON_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/;
@@ -411,14 +424,14 @@ function identityProblem(doc: Record<string, unknown>): string | undefined {
 }
 
 /** Parses one file's text. Pure: the result depends only on the content and extension. */
-function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>): ParsedFile {
+function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>, kustomized = false): ParsedFile {
   const issues: FileIssue[] = [];
   const objects: ParsedObject[] = [];
   const docs: DocInfo[] = [];
   let values: unknown[];
   try {
     unknownTagKind = undefined;
-    values = loadAll(text, null, { schema: isJson ? JSON_MANIFEST_SCHEMA : MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
+    values = loadAll(text, null, { schema: isJson ? JSON_MANIFEST_SCHEMA : kustomized ? KUSTOMIZE_SCHEMA : MANIFEST_SCHEMA, listener: watchParse(docs, limits) });
   } catch (err) {
     return { objects, issues: [err instanceof LimitCrossed ? err.issue : yamlIssue(err)] };
   }
@@ -517,6 +530,50 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
   const seen = new Map<string, { file: string; line: number }>();
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
+  /** The parse (cached by content id) of a manifest file, or the reason it cannot be parsed. */
+  const parsedEntry = (file: SourceFile, kustomized = false): { entry: CacheEntry; getText: () => string } | { issue: FileIssue } => {
+    const isJson = file.path.toLowerCase().endsWith('.json');
+    const content = file.content ?? new Uint8Array();
+    if (content.byteLength > limits.maxFileBytes) {
+      return { issue: { message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` } };
+    }
+    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : kustomized ? 'kyaml' : 'yaml'}:${limitsKey}` : undefined;
+    let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
+    let text: string | undefined;
+    const getText = (): string => (text ??= decodeText(content));
+    if (!entry) {
+      let parsed: ParsedFile;
+      try {
+        parsed = parseFile(getText(), isJson, limits, kustomized);
+      } catch (err) {
+        parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
+      }
+      entry = { parsed };
+      if (cacheKey !== undefined) opts.cache?.set(cacheKey, entry);
+    }
+    return { entry, getText };
+  };
+
+  /** Records a declared object unless its key was declared before; true when recorded. */
+  const declare = (key: string, where: { file: string; line: number; shown: string }): boolean => {
+    const prior = seen.get(key);
+    if (prior) {
+      issues.push({ file: where.file, line: where.line, object: key, message: `${key} is declared twice: ${prior.file} line ${prior.line} and ${where.shown} line ${where.line}` });
+      return false;
+    }
+    seen.set(key, { file: where.shown, line: where.line });
+    return true;
+  };
+
+  const kustomize = renderKustomizations(sorted, {
+    parseYaml: (file) => parseYamlValues(file, limits),
+    parseManifests: (file) => {
+      const got = parsedEntry(file, true);
+      if ('issue' in got) return { objects: [], issues: [got.issue] };
+      return { objects: got.entry.parsed.objects, issues: got.entry.parsed.issues };
+    },
+  });
+
   for (const file of sorted) {
     if (file.symlinkTarget !== undefined) {
       if (symlinkDestination(file.path, file.symlinkTarget) === undefined) {
@@ -525,28 +582,15 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
       continue;
     }
     const lower = file.path.toLowerCase();
-    const isJson = lower.endsWith('.json');
-    if (!isJson && !lower.endsWith('.yaml') && !lower.endsWith('.yml')) continue;
-    const content = file.content ?? new Uint8Array();
-    if (content.byteLength > limits.maxFileBytes) {
-      issues.push({ file: file.path, message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` });
+    if (!lower.endsWith('.json') && !lower.endsWith('.yaml') && !lower.endsWith('.yml')) continue;
+    // A kustomization renders the files of its directory: they are not manifests on their own.
+    if (kustomize.covers(file.path)) continue;
+    const got = parsedEntry(file);
+    if ('issue' in got) {
+      issues.push({ file: file.path, ...got.issue });
       continue;
     }
-
-    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
-    let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
-    let text: string | undefined;
-    const getText = (): string => (text ??= decodeText(content));
-    if (!entry) {
-      let parsed: ParsedFile;
-      try {
-        parsed = parseFile(getText(), isJson, limits);
-      } catch (err) {
-        parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
-      }
-      entry = { parsed };
-      if (cacheKey !== undefined) opts.cache?.set(cacheKey, entry);
-    }
+    const { entry, getText } = got;
     for (const issue of entry.parsed.issues) issues.push({ file: file.path, ...issue });
 
     if (opts.validate && entry.parsed.objects.length > 0 && (entry.validator !== opts.validate || !entry.validation)) {
@@ -561,22 +605,55 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
     }
 
     entry.parsed.objects.forEach((p, idx) => {
-      const prior = seen.get(p.key);
-      if (prior) {
-        issues.push({
-          file: file.path,
-          line: p.line,
-          object: p.key,
-          message: `${p.key} is declared twice: ${prior.file} line ${prior.line} and ${file.path} line ${p.line}`,
-        });
-        return;
-      }
-      seen.set(p.key, { file: file.path, line: p.line });
+      if (!declare(p.key, { file: file.path, line: p.line, shown: file.path })) return;
       objects.push({ object: p.object, source: { file: file.path, line: p.line, document: p.document } });
       for (const issue of entry.validation?.[idx] ?? []) issues.push({ ...issue, file: file.path });
     });
   }
+
+  for (const rendered of kustomize.results) {
+    if (!rendered.result.ok) {
+      const issue = rendered.result.issue;
+      issues.push(issue.file === rendered.kustomization ? issue : { ...issue, kustomization: rendered.kustomization });
+      continue;
+    }
+    for (const { object, origin } of rendered.result.objects) {
+      const source = { ...origin, ...(origin.file !== rendered.kustomization ? { kustomization: rendered.kustomization } : {}) };
+      const shown = source.kustomization ? `${source.kustomization} → ${origin.file}` : origin.file;
+      const key = objectKey(object);
+      if (!declare(key, { file: origin.file, line: origin.line, shown })) continue;
+      objects.push({ object, source });
+      for (const raw of opts.validate?.(object, { file: origin.file, line: origin.line, document: origin.document, key }) ?? []) {
+        issues.push({ ...raw, object: raw.object ?? key, file: origin.file, line: raw.line ?? origin.line, ...(source.kustomization ? { kustomization: source.kustomization } : {}) });
+      }
+    }
+  }
   return { objects, issues };
+}
+
+/**
+ * The YAML documents of a file (a kustomization, a patch) as plain values with their lines,
+ * parsed by the same rules and limits as manifests.
+ */
+function parseYamlValues(file: SourceFile, limits: Required<LoaderLimits>): { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } } {
+  const content = file.content ?? new Uint8Array();
+  if (content.byteLength > limits.maxFileBytes) return { error: { message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` } };
+  const docs: DocInfo[] = [];
+  let values: unknown[];
+  try {
+    unknownTagKind = undefined;
+    values = loadAll(decodeText(content), null, { schema: KUSTOMIZE_SCHEMA, listener: watchParse(docs, limits) });
+  } catch (err) {
+    if (err instanceof LimitCrossed) return { error: err.issue };
+    if (err instanceof YAMLException) return { error: yamlIssue(err) };
+    return { error: { message: err instanceof Error ? err.message : String(err) } };
+  }
+  for (const [document, info] of docs.entries()) {
+    if (info.aliases > 0 && expandedSize(values[document], limits.maxExpandedNodes) > limits.maxExpandedNodes) {
+      return { error: { line: info.line, message: `aliases expand this document beyond ${limits.maxExpandedNodes} nodes (refused as an alias bomb)` } };
+    }
+  }
+  return { values: values.map((value, i) => ({ value, line: docs[i]?.line ?? 1 })) };
 }
 
 function decodeText(content: Uint8Array): string {

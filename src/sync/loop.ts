@@ -353,6 +353,7 @@ function dropUndefined<T extends object>(o: T): T {
 
 /** "deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer" */
 export function formatIssue(i: ManifestIssue): string {
-  const where = i.line ? `${i.file} line ${i.line}` : i.file;
+  const file = i.kustomization ? `${i.kustomization} → ${i.file}` : i.file;
+  const where = i.line ? `${file} line ${i.line}` : file;
   return [where, i.object, i.message].filter(Boolean).join(': ');
 }

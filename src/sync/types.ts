@@ -53,6 +53,11 @@ export interface ObjectSource {
   line: number;
   /** 0-based index of the document in its file. */
   document: number;
+  /**
+   * The kustomization file that rendered the object, when it is not `file` itself (`file` is
+   * then the manifest it came from, e.g. a base's; a generated object's `file` is its kustomization).
+   */
+  kustomization?: string;
 }
 
 /** One validated desired object with its origin. */
@@ -75,5 +80,7 @@ export interface ManifestIssue {
   object?: string;
   /** Dotted field path, when the problem is a field. */
   field?: string;
+  /** The kustomization that read `file`, when the problem shows through one. */
+  kustomization?: string;
   message: string;
 }

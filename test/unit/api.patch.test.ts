@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { patchMetaFor } from '../../src/api/openapi.js';
-import { PatchError, applyIntent, jsonPatch, mergePatch, strategicMergePatch, type PatchMeta } from '../../src/api/patch.js';
+import { PatchError, applyIntent, jsonPatch, mergePatch, strategicMergePatch, type PatchMeta } from '../../src/model/patch.js';
 
 type Rec = Record<string, unknown>;
 

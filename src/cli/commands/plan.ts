@@ -160,7 +160,8 @@ export function renderIssues(label: string, issues: readonly ManifestIssue[], fo
   if (format === 'markdown') {
     const md = (x: string): string => `\`${x.replace(/`/g, "'")}\``;
     const items = issues.map((i) => {
-      const where = md(i.line ? `${i.file}:${i.line}` : i.file);
+      const file = i.kustomization ? `${i.kustomization} → ${i.file}` : i.file;
+      const where = md(i.line ? `${file}:${i.line}` : file);
       const field = i.field && !i.message.includes(i.field) ? ` (field ${md(i.field)})` : '';
       return `- ${where}${i.object ? ` ${md(i.object)}` : ''}${field}: ${i.message.replace(/([\\*_[\]<>|])/g, '\\$1')}`;
     });

@@ -12,14 +12,15 @@
  *   object by the same merge keys. gantry keeps no managedFields, so a field the intent no longer
  *   names is kept rather than removed as its previous owner would have it.
  *
- * Which fields merge by which key comes from a {@link PatchMeta}: the OpenAPI schemas gantry
- * serves (src/api/openapi.ts) provide one per kind, so the server and kubectl agree.
+ * Which fields merge by which key comes from a {@link PatchMeta}: src/sync/patch-meta.ts gives
+ * one per kind from the schemas the OpenAPI documents are made of, so the server, kubectl and
+ * the Kustomize renderer agree.
  *
  * Every function returns a new value; the inputs are never modified. A malformed patch is a
  * {@link PatchError} naming the field.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { deepEqual as jsonEqual } from '../model/json.js';
+import { deepEqual as jsonEqual } from './json.js';
 
 type Rec = Record<string, unknown>;
 
@@ -67,15 +68,25 @@ const join = (path: string, key: string): string => (path ? `${path}.${key}` : k
 /** No facts at all: every map merges, every list is replaced. */
 export const NO_PATCH_META: PatchMeta = { field: () => undefined };
 
+/** Options of {@link strategicMergePatch}. */
+export interface StrategicMergeOptions {
+  /**
+   * Order of a merged list: `original` (the API server's: the original's elements in place, new
+   * ones appended) or `patch` (Kustomize's: the patch's elements first in its order, then the
+   * original's others).
+   */
+  listOrder?: 'original' | 'patch';
+}
+
 /**
  * Applies a strategic merge patch to `original` (an object) and returns the result. `meta`
  * says which lists merge by which key; without it every list is replaced, as for a kind
  * Kubernetes knows no strategy for.
  */
-export function strategicMergePatch(original: unknown, patch: unknown, meta: PatchMeta = NO_PATCH_META): Rec {
+export function strategicMergePatch(original: unknown, patch: unknown, meta: PatchMeta = NO_PATCH_META, opts: StrategicMergeOptions = {}): Rec {
   if (!isRec(patch)) throw new PatchError('a strategic merge patch must be a JSON object');
   const base = isRec(original) ? clone(original) : {};
-  const out = mergeMap(base, clone(patch), meta, '', { directives: true });
+  const out = mergeMap(base, clone(patch), meta, '', { directives: true, patchOrder: opts.listOrder === 'patch' });
   return out ?? {};
 }
 
@@ -128,6 +139,8 @@ function describeJsonPatchError(name: string): string {
 interface MergeOptions {
   /** Whether `$`-directives are read (strategic merge patch) or plain data (apply). */
   directives: boolean;
+  /** Merged lists take the patch's order first (Kustomize), not the original's. */
+  patchOrder?: boolean;
 }
 
 /**
@@ -202,7 +215,7 @@ function mergeList(original: unknown[], patch: unknown[], fm: FieldPatchMeta | u
     // A set of primitives (finalizers): the union, original order first.
     const out = [...original];
     for (const v of patch) if (!out.some((x) => jsonEqual(x, v))) out.push(v);
-    return out;
+    return opts.patchOrder ? reorder(out, patch, undefined) : out;
   }
   const out = [...original];
   const itemMeta = fm?.value ?? NO_PATCH_META;
@@ -226,7 +239,7 @@ function mergeList(original: unknown[], patch: unknown[], fm: FieldPatchMeta | u
     }
   });
   // An apply states the whole list: its order wins, elements only the live object has follow.
-  return opts.directives ? out : reorder(out, patch, key);
+  return opts.directives && !opts.patchOrder ? out : reorder(out, patch, key);
 }
 
 /**

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startGantry, type RunningGantry } from '../../src/app.js';
+import { silentLogger } from '../../src/log.js';
+import { SOURCE_PATH } from '../../src/model/annotations.js';
+import type { ConfigMap, Deployment, KubeObject } from '../../src/model/types.js';
+import { makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer } from '../helpers/git-http-server.js';
+
+const base = {
+  'base/kustomization.yaml': `resources: [deployment.yaml]
+configMapGenerator:
+  - name: web-settings
+    envs: [settings.env]
+`,
+  'base/settings.env': 'GREETING=hello\n',
+  'base/deployment.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: busybox
+          command: [httpd, -f, -p, "8080"]
+          envFrom:
+            - configMapRef: {name: web-settings}
+`,
+  'overlays/prod/kustomization.yaml': `namespace: default
+namePrefix: prod-
+resources: [../../base]
+commonLabels: {env: prod}
+`,
+};
+
+async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a Kustomize overlay repository synced through the sync loop', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup(): Promise<void> };
+  let server: GitHttpServer;
+  let gantry: RunningGantry | undefined;
+
+  before(async () => {
+    tmp = await tempDir('gantry-kustomize-');
+    const root = join(tmp.dir, 'srv');
+    await mkdir(root);
+    await makeRepo(join(tmp.dir, 'work'), base);
+    await publishRepo(join(tmp.dir, 'work'), root, 'deploy');
+    server = await startGitHttpServer({ root });
+    gantry = await startGantry({
+      config: { dataDir: join(tmp.dir, 'data'), repo: `${server.url}/deploy.git`, ref: 'main', intervalMs: 0, listen: '127.0.0.1:0' },
+      logger: silentLogger(),
+      components: { sync: true, controllers: true, api: false, audit: false },
+    });
+  });
+
+  after(async () => {
+    await gantry?.stop();
+    await server?.close();
+    await tmp?.cleanup();
+  });
+
+  const deployment = async (): Promise<Deployment | undefined> => gantry!.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'prod-web' });
+  const settingsName = (d: Deployment | undefined): string | undefined =>
+    (d?.spec.template.spec.containers[0] as { envFrom?: Array<{ configMapRef?: { name: string } }> } | undefined)?.envFrom?.[0]?.configMapRef?.name;
+  const replicaSets = async (): Promise<KubeObject[]> => (await gantry!.store.list('ReplicaSet')).items.filter((rs) => rs.metadata.name.startsWith('prod-web-'));
+
+  it('applies the rendered overlay, each object naming its kustomization and file, and a ConfigMap change rolls the Deployment', async () => {
+    const first = await gantry!.sync!.trigger('test');
+    assert.equal(first.outcome, 'applied', first.error ?? JSON.stringify(first.issues));
+    const d1 = await deployment();
+    assert.ok(d1, 'the prefixed Deployment is stored');
+    assert.equal(d1.metadata.annotations?.[SOURCE_PATH], 'overlays/prod/kustomization.yaml → base/deployment.yaml:1');
+    assert.equal(d1.metadata.labels?.env, 'prod');
+    const oldName = settingsName(d1)!;
+    assert.match(oldName, /^prod-web-settings-[a-z0-9]{10}$/);
+    const cm1 = await gantry!.store.get<ConfigMap>({ kind: 'ConfigMap', namespace: 'default', name: oldName });
+    assert.equal(cm1?.data?.GREETING, 'hello');
+    assert.equal((await gantry!.store.list('Deployment')).items.length, 1, 'the bare base is not deployed beside the overlay');
+    await eventually(async () => ((await replicaSets()).length === 1 ? true : undefined), 'the first ReplicaSet');
+
+    await pushFiles(join(tmp.dir, 'work'), { 'base/settings.env': 'GREETING=bonjour\n' }, 'settings: bonjour');
+    const second = await gantry!.sync!.trigger('test');
+    assert.equal(second.outcome, 'applied', second.error ?? JSON.stringify(second.issues));
+    const newName = settingsName(await deployment())!;
+    assert.notEqual(newName, oldName, 'the generated ConfigMap got a new hash suffix');
+    assert.equal((await gantry!.store.get<ConfigMap>({ kind: 'ConfigMap', namespace: 'default', name: newName }))?.data?.GREETING, 'bonjour');
+    assert.equal(await gantry!.store.get({ kind: 'ConfigMap', namespace: 'default', name: oldName }), undefined, 'the old ConfigMap is pruned');
+    // The Deployment's pod template changed (its reference), so it rolls to a new ReplicaSet.
+    await eventually(async () => ((await replicaSets()).length === 2 ? true : undefined), 'a second ReplicaSet for the new pod template');
+  });
+});
