@@ -105,6 +105,40 @@ export function planToJson(plan: Plan): JsonPlan {
   };
 }
 
+/** One changed object as the text rendering shows it: its header line and signed body lines. */
+export interface PlanEntryView {
+  action: 'create' | 'update' | 'prune';
+  key: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  /** `file:line` where the object is (for prune: was) declared, or null. */
+  source: string | null;
+  /** `+ create Deployment default/web (web/deployment.yaml:1)`. */
+  header: string;
+  /** The body, Secret values redacted: `+` added, `-` removed, `~` changed, ` ` context. */
+  lines: BodyLine[];
+  rolls?: string[];
+}
+
+/**
+ * The text rendering as data, one entry per changed object in the order the text shows them:
+ * what the web dashboard's plan page draws, line for line what `gantry plan` prints.
+ */
+export function planEntryViews(plan: Plan): PlanEntryView[] {
+  return changedEntries(plan).map((e) => ({
+    action: e.action as PlanEntryView['action'],
+    key: e.key,
+    kind: e.kind,
+    namespace: e.namespace ?? null,
+    name: e.name,
+    source: sourceOf(e) ?? null,
+    header: header(e),
+    lines: bodyLines(e),
+    ...(e.rolls ? { rolls: e.rolls } : {}),
+  }));
+}
+
 // ------------------------------------------------------------------ text
 
 /** The no-change sentence: it names what was compared, and says "live" only when it was. */
@@ -184,7 +218,8 @@ function escapeMarkdown(text: string): string {
 
 // ------------------------------------------------------------------ shared
 
-interface BodyLine {
+/** One body line of a rendered change. */
+export interface BodyLine {
   sign: '+' | '-' | '~' | ' ';
   text: string;
 }
