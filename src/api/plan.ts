@@ -7,16 +7,19 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { makePlan } from '../diff/plan.js';
-import { planEntryViews, planSummary, renderPlan, type PlanEntryView, type PlanSummary } from '../diff/render.js';
+import { planEntryViews, planSummary, renderPlan } from '../diff/render.js';
 import { annotateRolls } from '../diff/rolls.js';
 import { planIsEmpty, type Plan } from '../diff/types.js';
 import { isGantryError } from '../errors.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject, Node, Pod } from '../model/types.js';
 import { planCapacity, renderCapacity, type PlanCapacity } from '../scheduler/plan-capacity.js';
+import type { PlannedRevision, PlanResponse } from './plan-types.js';
 import type { ReadStore } from '../store/types.js';
 import { loadRevision } from '../sync/load-revision.js';
-import type { DesiredSet, ManifestIssue, Source } from '../sync/types.js';
+
+export type { PlannedRevision, PlanResponse } from './plan-types.js';
+import type { DesiredSet, Source } from '../sync/types.js';
 
 /** What a plan against the live state compares with. */
 export interface LiveState {
@@ -42,31 +45,6 @@ export function planAgainstLive(desired: DesiredSet, live: LiveState): { plan: P
   annotateRolls(plan);
   return { plan, ...(live.nodes.length > 0 ? { capacity: planCapacity(plan, live.nodes, live.pods) } : {}) };
 }
-
-/** The revision a plan was made of, as the plan route names it. */
-export interface PlannedRevision {
-  ref: string;
-  commit: string;
-  message?: string;
-  author?: { name: string; email: string; timestamp: number };
-}
-
-/** The plan route's answer. */
-export type PlanResponse =
-  | {
-      valid: true;
-      desired: PlannedRevision;
-      /** Always `live`: the route plans against what runs. */
-      against: 'live';
-      summary: PlanSummary;
-      /** False when the revision changes nothing. */
-      changes: boolean;
-      entries: PlanEntryView[];
-      capacity?: PlanCapacity & { text: string };
-      /** `gantry plan`'s text output (no colours), capacity line included. */
-      text: string;
-    }
-  | { valid: false; desired: PlannedRevision; issues: ManifestIssue[] };
 
 /** Options of {@link planApi}. */
 export interface PlanApiOptions {

@@ -13,7 +13,9 @@ import type { KubeObject } from '../model/types.js';
 import { compactForDisplay } from './compact.js';
 import { normalize } from './normalize.js';
 import { fieldSegment, isSecretKind, redactObject, redactPatch, secretKeyChanges, unescapePointer } from './redact.js';
-import type { Plan, PlanEntry } from './types.js';
+import type { BodyLine, Plan, PlanEntry, PlanEntryView, PlanSummary } from './types.js';
+
+export type { BodyLine, PlanEntryView, PlanSummary } from './types.js';
 
 /** Options for {@link renderPlan}. */
 export interface RenderOptions {
@@ -26,14 +28,6 @@ export interface RenderOptions {
    * taken to be the live store.
    */
   sides?: { desired: string; against: string };
-}
-
-/** Counts per action. */
-export interface PlanSummary {
-  create: number;
-  update: number;
-  prune: number;
-  unchanged: number;
 }
 
 /** One change as the JSON rendering lists it. */
@@ -103,22 +97,6 @@ export function planToJson(plan: Plan): JsonPlan {
       return change;
     }),
   };
-}
-
-/** One changed object as the text rendering shows it: its header line and signed body lines. */
-export interface PlanEntryView {
-  action: 'create' | 'update' | 'prune';
-  key: string;
-  kind: string;
-  namespace: string | null;
-  name: string;
-  /** `file:line` where the object is (for prune: was) declared, or null. */
-  source: string | null;
-  /** `+ create Deployment default/web (web/deployment.yaml:1)`. */
-  header: string;
-  /** The body, Secret values redacted: `+` added, `-` removed, `~` changed, ` ` context. */
-  lines: BodyLine[];
-  rolls?: string[];
 }
 
 /**
@@ -217,12 +195,6 @@ function escapeMarkdown(text: string): string {
 }
 
 // ------------------------------------------------------------------ shared
-
-/** One body line of a rendered change. */
-export interface BodyLine {
-  sign: '+' | '-' | '~' | ' ';
-  text: string;
-}
 
 /** Creates and updates in apply order, then prunes (already in reverse order). */
 function changedEntries(plan: Plan): PlanEntry[] {
