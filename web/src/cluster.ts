@@ -37,10 +37,12 @@ export class ClusterFeed {
     void this.run();
   }
 
+  /** Ends the watch and any list in flight; the feed does not start again. */
   stop(): void {
     this.ac.abort();
   }
 
+  /** Calls `fn` (at most once a frame) after changes; returns the unsubscribe function. */
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
