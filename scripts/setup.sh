@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything gantry and its tests need on a Debian machine, idempotently:
 # Debian packages (containerd, runc, CNI plugins, registry, etcd, busybox for the air-gap image,
-# openssl for the ingress TLS tests),
+# openssl for the ingress TLS tests, chromium for the web dashboard's browser tests),
 # npm packages, the TypeScript build, and the air-gap image built from busybox-static.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 packages=(git containerd runc containernetworking-plugins docker-registry busybox-static
-          iptables iproute2 etcd-server apache2-utils openssl)
+          iptables iproute2 etcd-server apache2-utils openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,7 +30,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-say "building"
+say "building (gantry, and the web dashboard into dist/dashboard)"
 npm run --silent build
 
 # The sample app's image, built offline from busybox-static into the air-gap images folder that

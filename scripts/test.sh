@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> type-checking" >&2
 npx tsc --noEmit -p .
+npx tsc --noEmit -p web
 echo "==> running tests" >&2
 exec npx mocha --reporter ./test/reporter.cjs 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' "$@"

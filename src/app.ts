@@ -12,6 +12,7 @@ import type { Recorder } from './audit/types.js';
 import { prepareApiSecurity, writeAdminKubeconfig } from './api/auth/index.js';
 import { createApiServer, WEBHOOK_PATH } from './api/server.js';
 import { Metrics } from './api/metrics.js';
+import { builtDashboardDir, DASHBOARD_PATH } from './api/dashboard.js';
 import { dataPaths, type GantryConfig } from './config.js';
 import { errorMessage, GantryError } from './errors.js';
 import { openStore } from './store/open.js';
@@ -295,12 +296,15 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       podPorts = new LocalPodPorts({ store, network: new CniNetworkManager({ dataDir: join(config.dataDir, 'node') }), nodeName: node.nodeName });
     }
 
+    const dashboardDir = listen ? builtDashboardDir() : undefined;
     if (listen) {
       api = createApiServer({
         store, logger, sync: syncTrigger, recorder: () => work?.recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
         tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
         ...(streams ? { streams } : {}),
         ...(podPorts ? { portForward: podPorts } : {}),
+        ...(source ? { source: source.source } : {}),
+        ...(dashboardDir ? { dashboardDir } : {}),
         ...(elector ? { controlPlane: async () => ({ identity, leading: elector.isLeader, leader: (await elector.leader().catch(() => undefined))?.identity }) } : {}),
       });
       const [host, port] = listen;
@@ -309,6 +313,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       apiUrl = `${security!.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       kubeconfig = await writeAdminKubeconfig(config.dataDir, security!, clientUrl(apiUrl));
       progress(`API listening on ${apiUrl} (kubectl --kubeconfig ${kubeconfig}); push webhook: POST ${apiUrl}${WEBHOOK_PATH}`);
+      if (dashboardDir) progress(`dashboard on ${clientUrl(apiUrl)}${DASHBOARD_PATH} (sign in with the token in ${kubeconfig})`);
+      else logger.warn('the web dashboard is not built (run `npm run build`): /dashboard/ answers 503');
     }
 
     if (ingressHttp && services) {

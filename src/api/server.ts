@@ -17,7 +17,11 @@ import type { SyncTrigger } from '../cluster/sync-requests.js';
 import { SYNC_NAME } from '../sync/status.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
+import { redactObject, isSecretKind } from '../diff/redact.js';
+import type { Source } from '../sync/types.js';
+import { dashboardApi } from './dashboard.js';
 import { kubeApi } from './kube.js';
+import { planApi } from './plan.js';
 import { nodeAgentApi } from './node-agent.js';
 import { portForwardApi } from './portforward.js';
 import { podStreamsApi } from './streams.js';
@@ -51,6 +55,10 @@ export interface ApiServerOptions {
   streams?: PodStreams;
   /** The local node's pod ports, for `kubectl port-forward`; without them that answers 503. */
   portForward?: PodPorts;
+  /** The source the sync loop follows, for the plan route; without it that answers 404. */
+  source?: Source;
+  /** The web dashboard's built files; without them `/dashboard/` answers 503 saying how to build it. */
+  dashboardDir?: string;
 }
 
 /** The control plane as one server sees it. */
@@ -93,6 +101,8 @@ export function createApiServer(opts: ApiServerOptions) {
   void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }) }));
   void app.register(podStreamsApi({ store, streams: opts.streams }));
   void app.register(portForwardApi({ store, ports: opts.portForward }));
+  void app.register(planApi({ store, source: opts.source }));
+  void app.register(dashboardApi({ dir: opts.dashboardDir }));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.contentType);
@@ -104,40 +114,47 @@ export function createApiServer(opts: ApiServerOptions) {
     return { sync: sync ?? null, revision: await store.revision(), ...(opts.controlPlane ? { controlPlane: await opts.controlPlane() } : {}) };
   });
 
-  app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string } }>(
+  // `redact=true` (what the dashboard asks for): Secret values come as `(hidden)`, keys kept.
+  app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string; redact?: string } }>(
     `${GANTRY_API}/objects/:kind`,
     async (req) => {
       const kind = kindOrThrow(req.params.kind);
-      return store.list(kind, { namespace: req.query.namespace, labelSelector: req.query.labelSelector });
+      const list = await store.list(kind, { namespace: req.query.namespace, labelSelector: req.query.labelSelector });
+      return boolParam('redact', req.query.redact) ? { ...list, items: list.items.map(redactObject) } : list;
     },
   );
 
-  const getOne = async (kind: string, name: string, namespace: string | undefined, reply: { code(n: number): unknown }) => {
+  const getOne = async (kind: string, name: string, namespace: string | undefined, redact: string | undefined, reply: { code(n: number): unknown }) => {
+    const hide = boolParam('redact', redact);
     const obj = await store.get({ kind: kindOrThrow(kind), namespace, name });
     if (!obj) {
       reply.code(404);
       return { code: 'NotFound', message: `${kind} ${namespace ? `${namespace}/` : ''}${name} not found` };
     }
-    return obj;
+    return hide ? redactObject(obj) : obj;
   };
-  app.get<{ Params: { kind: string; name: string } }>(`${GANTRY_API}/objects/:kind/:name`, async (req, reply) =>
-    getOne(req.params.kind, req.params.name, undefined, reply));
-  app.get<{ Params: { kind: string; namespace: string; name: string } }>(`${GANTRY_API}/objects/:kind/:namespace/:name`, async (req, reply) =>
-    getOne(req.params.kind, req.params.name, req.params.namespace, reply));
+  app.get<{ Params: { kind: string; name: string }; Querystring: { redact?: string } }>(`${GANTRY_API}/objects/:kind/:name`, async (req, reply) =>
+    getOne(req.params.kind, req.params.name, undefined, req.query.redact, reply));
+  app.get<{ Params: { kind: string; namespace: string; name: string }; Querystring: { redact?: string } }>(`${GANTRY_API}/objects/:kind/:namespace/:name`, async (req, reply) =>
+    getOne(req.params.kind, req.params.name, req.params.namespace, req.query.redact, reply));
 
   // Watch as newline-delimited JSON; ends when the client goes away.
-  app.get<{ Querystring: { fromRevision?: string; kinds?: string } }>(`${GANTRY_API}/watch`, async (req, reply) => {
+  app.get<{ Querystring: { fromRevision?: string; kinds?: string; redact?: string } }>(`${GANTRY_API}/watch`, async (req, reply) => {
     const ac = new AbortController();
     req.raw.on('close', () => ac.abort());
     const fromRevision = intParam('fromRevision', req.query.fromRevision);
     const kinds = req.query.kinds?.split(',').map(kindOrThrow);
+    const redact = boolParam('redact', req.query.redact);
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     try {
       // A read-only token watching every kind sees no Secrets (asking for them by kind is refused).
       const hidden = req.identity?.role === 'read-only' ? 'Secret' : undefined;
       for await (const ev of store.watch({ fromRevision, kinds, signal: ac.signal })) {
         if (ev.object.kind === hidden) continue;
-        reply.raw.write(`${JSON.stringify(ev)}\n`);
+        const out = redact && isSecretKind(ev.object.kind)
+          ? { ...ev, object: redactObject(ev.object), ...(ev.prevObject ? { prevObject: redactObject(ev.prevObject) } : {}) }
+          : ev;
+        reply.raw.write(`${JSON.stringify(out)}\n`);
       }
     } catch (err) {
       if (!ac.signal.aborted) reply.raw.write(`${JSON.stringify({ type: 'ERROR', message: errorMessage(err) })}\n`);
@@ -146,7 +163,8 @@ export function createApiServer(opts: ApiServerOptions) {
     return reply;
   });
 
-  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
+  // `diff=true`: each entry about an object carries the object's recorded file before and after.
+  app.get<{ Querystring: { object?: string; since?: string; limit?: string; diff?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
     const recorder = typeof opts.recorder === 'function' ? opts.recorder() : opts.recorder;
     if (!recorder) {
       if (opts.controlPlane) {
@@ -157,11 +175,17 @@ export function createApiServer(opts: ApiServerOptions) {
       reply.code(404);
       return { code: 'NotFound', message: 'this server keeps no audit history' };
     }
-    return recorder.history({
+    const withDiff = boolParam('diff', req.query.diff);
+    const entries = await recorder.history({
       object: req.query.object,
       since: dateParam('since', req.query.since),
       limit: intParam('limit', req.query.limit),
     });
+    if (!withDiff) return entries;
+    const out = [];
+    // One entry at a time: a long history must not open hundreds of blob reads at once.
+    for (const e of entries) out.push({ ...e, ...(await recorder.objectChange(e)) });
+    return out;
   });
 
   app.post(`${GANTRY_API}/sync`, async (_req, reply) => {
@@ -225,6 +249,13 @@ function intParam(name: string, text: string | undefined): number | undefined {
     throw new GantryError('InvalidArgument', `query parameter ${name}: "${text}" is not a non-negative integer`, { field: name });
   }
   return n;
+}
+
+/** A boolean query parameter: `true`/`1` or `false`/`0`/absent; anything else is the client's error. */
+function boolParam(name: string, text: string | undefined): boolean {
+  if (text === undefined || text === '' || text === 'false' || text === '0') return false;
+  if (text === 'true' || text === '1') return true;
+  throw new GantryError('InvalidArgument', `query parameter ${name}: "${text}" is not true or false`, { field: name });
 }
 
 /** A date query parameter (anything Date parses, e.g. ISO 8601). */

@@ -18,13 +18,14 @@ import http from 'isomorphic-git/http/node';
 import { describeChanges, summarizeChange } from '../diff/summary.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { objectKey } from '../model/keys.js';
+import { objectKey, parseKey } from '../model/keys.js';
+import type { KubeObject } from '../model/types.js';
 import type { WatchEvent } from '../store/types.js';
 import { formatMessage, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
-import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
+import type { HistoryEntry, ObjectChange, Recorder, SyncRecord } from './types.js';
 
 /** Credentials for pushing: user and password, or a token (sent as the password). */
 export type PushAuth = { username: string; password: string } | { token: string };
@@ -552,6 +553,22 @@ export class GitRecorder implements Recorder {
   /** Every recorded change of one object (key `Kind/namespace/name`), newest first. */
   objectHistory(key: string, opts: { since?: Date; limit?: number } = {}): Promise<HistoryEntry[]> {
     return this.history({ ...opts, object: key, limit: opts.limit ?? Number.MAX_SAFE_INTEGER });
+  }
+
+  /** See {@link Recorder.objectChange}. */
+  async objectChange(entry: Pick<HistoryEntry, 'commit' | 'object'>): Promise<ObjectChange> {
+    if (!entry.object) return {};
+    let ref;
+    try {
+      ref = parseKey(entry.object);
+    } catch {
+      return {};
+    }
+    const file = objectPathSegments({ kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } } as KubeObject).join('/');
+    const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: entry.commit });
+    const parent = commit.parent[0];
+    const [after, before] = await Promise.all([this.fileAt(file, entry.commit), parent ? this.fileAt(file, parent) : Promise.resolve(undefined)]);
+    return { ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) };
   }
 
   /** The object's file as recorded at a commit (default: the head), or undefined when absent. */

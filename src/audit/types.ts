@@ -31,6 +31,12 @@ export interface HistoryEntry {
   body?: string;
 }
 
+/** One object's recorded file on either side of a change. */
+export interface ObjectChange {
+  before?: string;
+  after?: string;
+}
+
 /** Records what happened to the cluster as commits. Must never block the control loop. */
 export interface Recorder {
   /** Queues a store change; returns at once. */
@@ -41,6 +47,12 @@ export interface Recorder {
   flush(): Promise<void>;
   /** Newest first; optionally only entries about one object, since a time. */
   history(opts?: { object?: string; since?: Date; limit?: number }): Promise<HistoryEntry[]>;
+  /**
+   * The changed object's recorded file (YAML, Secret values as digests) after the change an entry
+   * records and before it (at the commit's parent): `after` is absent for a deletion, `before`
+   * for a creation, both for entries about no object.
+   */
+  objectChange(entry: Pick<HistoryEntry, 'commit' | 'object'>): Promise<ObjectChange>;
   /**
    * The store revision to resume watching after (`watch({ fromRevision })`), so that a restart
    * neither misses nor repeats a change; 0 when nothing was recorded yet.

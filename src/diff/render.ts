@@ -14,7 +14,9 @@ import { compactForDisplay } from './compact.js';
 import { normalize } from './normalize.js';
 import { sourcePath } from './plan.js';
 import { fieldSegment, isSecretKind, redactObject, redactPatch, secretKeyChanges, unescapePointer } from './redact.js';
-import type { Plan, PlanEntry } from './types.js';
+import type { BodyLine, Plan, PlanEntry, PlanEntryView, PlanSummary } from './types.js';
+
+export type { BodyLine, PlanEntryView, PlanSummary } from './types.js';
 
 /** Options for {@link renderPlan}. */
 export interface RenderOptions {
@@ -27,14 +29,6 @@ export interface RenderOptions {
    * taken to be the live store.
    */
   sides?: { desired: string; against: string };
-}
-
-/** Counts per action. */
-export interface PlanSummary {
-  create: number;
-  update: number;
-  prune: number;
-  unchanged: number;
 }
 
 /** One change as the JSON rendering lists it. */
@@ -104,6 +98,24 @@ export function planToJson(plan: Plan): JsonPlan {
       return change;
     }),
   };
+}
+
+/**
+ * The text rendering as data, one entry per changed object in the order the text shows them:
+ * what the web dashboard's plan page draws, line for line what `gantry plan` prints.
+ */
+export function planEntryViews(plan: Plan): PlanEntryView[] {
+  return changedEntries(plan).map((e) => ({
+    action: e.action as PlanEntryView['action'],
+    key: e.key,
+    kind: e.kind,
+    namespace: e.namespace ?? null,
+    name: e.name,
+    source: sourceOf(e) ?? null,
+    header: header(e),
+    lines: bodyLines(e),
+    ...(e.rolls ? { rolls: e.rolls } : {}),
+  }));
 }
 
 // ------------------------------------------------------------------ text
@@ -184,11 +196,6 @@ function escapeMarkdown(text: string): string {
 }
 
 // ------------------------------------------------------------------ shared
-
-interface BodyLine {
-  sign: '+' | '-' | '~' | ' ';
-  text: string;
-}
 
 /** Creates and updates in apply order, then prunes (already in reverse order). */
 function changedEntries(plan: Plan): PlanEntry[] {

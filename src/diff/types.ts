@@ -54,3 +54,33 @@ export interface Plan {
 export function planIsEmpty(plan: Plan): boolean {
   return plan.create.length === 0 && plan.update.length === 0 && plan.prune.length === 0;
 }
+
+/** Counts per action. */
+export interface PlanSummary {
+  create: number;
+  update: number;
+  prune: number;
+  unchanged: number;
+}
+
+/** One body line of a rendered change. */
+export interface BodyLine {
+  sign: '+' | '-' | '~' | ' ';
+  text: string;
+}
+
+/** One changed object as the text rendering shows it: its header line and signed body lines. */
+export interface PlanEntryView {
+  action: 'create' | 'update' | 'prune';
+  key: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  /** `file:line` where the object is (for prune: was) declared, or null. */
+  source: string | null;
+  /** `+ create Deployment default/web (web/deployment.yaml:1)`. */
+  header: string;
+  /** The body, Secret values redacted: `+` added, `-` removed, `~` changed, ` ` context. */
+  lines: BodyLine[];
+  rolls?: string[];
+}

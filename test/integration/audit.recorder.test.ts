@@ -57,6 +57,27 @@ describe('GitRecorder (real Git repository)', function () {
     return r;
   }
 
+  it('gives each history entry the object\'s recorded file before and after its change', async () => {
+    const r = await recorder();
+    r.recordChange({ type: 'ADDED', object: deployment(2), revision: 1, origin: { actor: 'sync' } });
+    r.recordChange({ type: 'ADDED', object: namespace, revision: 2, origin: { actor: 'cli' } });
+    r.recordChange({ type: 'MODIFIED', object: deployment(3, 'web:1.0', 3), prevObject: deployment(2), revision: 3, origin: { actor: 'sync' } });
+    r.recordChange({ type: 'DELETED', object: deployment(3, 'web:1.0', 3), prevObject: deployment(3, 'web:1.0', 3), revision: 4, origin: { actor: 'sync' } });
+    await r.flush();
+    const [deleted, scaled, created] = await r.history({ object: 'Deployment/default/web' });
+    const gone = await r.objectChange(deleted!);
+    assert.match(gone.before!, /replicas: 3/);
+    assert.equal(gone.after, undefined);
+    const change = await r.objectChange(scaled!);
+    assert.match(change.before!, /replicas: 2/);
+    assert.match(change.after!, /replicas: 3/);
+    const made = await r.objectChange(created!);
+    assert.equal(made.before, undefined);
+    assert.match(made.after!, /replicas: 2/);
+    // An entry about no object (a sync record) has no file to show.
+    assert.deepEqual(await r.objectChange({ commit: scaled!.commit }), {});
+  });
+
   it('commits each change with the object file, a message in words and trailers', async () => {
     const r = await recorder();
     r.recordChange({ type: 'ADDED', object: deployment(2), revision: 7, origin: { actor: 'sync', desiredRevision: 'a'.repeat(40) } });

@@ -1,12 +1,13 @@
 /**
- * Who may call what: every route needs a bearer token except `/healthz` and the push webhook
- * (which has its own HMAC). An admin token may do everything the API offers; a read-only token
+ * Who may call what: every route needs a bearer token except `/healthz`, the push webhook
+ * (which has its own HMAC) and the web dashboard's static files. An admin token may do everything the API offers; a read-only token
  * reads everything but Secrets, and may not exec into pods, forward their ports or trigger a
  * sync — the same line Kubernetes' built-in `view` role draws. An agent token acts for one node,
  * as the Node authorizer limits a kubelet.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { resolveKind } from '../../model/kinds.js';
+import { isDashboardPath } from '../dashboard.js';
 import { sendStatus } from '../kube.js';
 import type { Identity, TokenFile } from './tokens.js';
 
@@ -134,6 +135,9 @@ export function installGuard(app: FastifyInstance, tokens: TokenFile): void {
   app.addHook('onRequest', async (req, reply) => {
     const pathOnly = req.url.split('?', 1)[0]!;
     if (PUBLIC_PATHS.has(pathOnly)) return;
+    // The dashboard's files (and `/`, which sends a browser there) hold no data: the page signs in
+    // with a token and calls the API with it like any client.
+    if ((req.method === 'GET' || req.method === 'HEAD') && (pathOnly === '/' || isDashboardPath(pathOnly))) return;
     const secret = bearerToken(req);
     const who = secret ? tokens.authenticate(secret) : undefined;
     if (!who) return sendStatus(reply, 401, 'Unauthorized', secret ? 'Unauthorized: the token is not one this server knows (revoked, or from another data directory)' : 'Unauthorized: a bearer token is required (see <data-dir>/kubeconfig, or gantry token create)');

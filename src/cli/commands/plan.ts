@@ -11,14 +11,15 @@ import { annotateRolls } from '../../diff/rolls.js';
 import { renderPlan } from '../../diff/render.js';
 import { planIsEmpty, type Plan } from '../../diff/types.js';
 import { GantryError } from '../../errors.js';
-import { DECLARABLE_KINDS } from '../../model/kinds.js';
-import type { KubeObject, Node, Pod } from '../../model/types.js';
-import { planCapacity, renderCapacity } from '../../scheduler/plan-capacity.js';
+import type { KubeObject } from '../../model/types.js';
+import { renderCapacity } from '../../scheduler/plan-capacity.js';
+import { planAgainstLive, readLiveState, type LiveState } from '../../api/plan.js';
 import { dataPaths, authFromEnv } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
 import { GitSource } from '../../sync/git-source.js';
 import { loadManifests } from '../../sync/loader.js';
+import { loadRevision } from '../../sync/load-revision.js';
 import { formatIssue } from '../../sync/loop.js';
 import { isRemoteUrl } from '../../sync/open-source.js';
 import type { DesiredSet, ManifestIssue, Source } from '../../sync/types.js';
@@ -43,11 +44,8 @@ type Loaded = { ok: true; set: DesiredSet } | { ok: false; issues: ManifestIssue
 
 /** Loads and validates the manifests of `ref` (or the working tree when ref is undefined). */
 async function loadSide(source: Source, ref: string | undefined, label: string): Promise<Loaded> {
-  const revision = await source.resolve(ref);
-  const files = await source.files(revision.commit);
-  const { objects, issues } = loadManifests(files, { validate: validateObject });
-  if (issues.length > 0) return { ok: false, issues, label };
-  return { ok: true, set: { revision, objects } };
+  const loaded = await loadRevision(source, ref);
+  return loaded.ok ? { ok: true, set: loaded.set } : { ok: false, issues: loaded.issues, label };
 }
 
 /**
@@ -67,19 +65,16 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
 
     const storePath = dataPaths(o.dataDir).store;
     const useLive = o.live || (o.against === undefined && existsSync(storePath));
-    let live: KubeObject[];
+    let liveState: LiveState | undefined;
+    let live: KubeObject[] = [];
     let sides: { desired: string; against: string } | undefined;
-    let cluster: { nodes: Node[]; pods: Pod[] } | undefined;
     if (useLive) {
       if (!existsSync(storePath)) {
         throw new GantryError('InvalidArgument', `--live: no gantry store at ${storePath}; start gantry first or pass --against REF`);
       }
       const store = openSqliteStore(storePath, { readonly: true });
       try {
-        const [nodes, ...lists] = await Promise.all([store.list<Node>('Node'), ...DECLARABLE_KINDS.map((k) => store.list(k))]);
-        live = lists.flatMap((l) => l.items);
-        // Pods are declarable, so the live list has them already.
-        cluster = { nodes: nodes.items, pods: live.filter((o): o is Pod => o.kind === 'Pod') };
+        liveState = await readLiveState(store);
       } finally {
         await store.close();
       }
@@ -104,15 +99,14 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
       live = makePlan(against.set, [], {}).create.map((e) => e.desired!);
       sides = { desired: desiredLabel(ref, desired.set.revision?.commit), against: againstLabel };
     }
-    const plan: Plan = makePlan(desired.set, live, { revision: desired.set.revision?.commit });
-    annotateRolls(plan);
+    // Against the live store: the same code as the API's plan route (capacity check included).
+    const { plan, capacity } = liveState ? planAgainstLive(desired.set, liveState) : planAgainstRevision(desired.set, live);
     const header = o.format === 'text'
       ? `Plan for ${sides?.desired ?? desiredLabel(ref, desired.set.revision?.commit)} against ${sides?.against ?? 'the live state'}\n\n`
       : '';
     let output = header + renderPlan(plan, { format: o.format, color: o.color, sides });
     // The capacity check needs nodes: it runs against the live cluster only.
-    if (cluster && cluster.nodes.length > 0) {
-      const capacity = planCapacity(plan, cluster.nodes, cluster.pods);
+    if (capacity) {
       if (o.format === 'json') {
         const doc = JSON.parse(output) as Record<string, unknown>;
         doc.capacity = capacity;
@@ -129,6 +123,13 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
   function invalid(side: { issues: ManifestIssue[]; label: string }): { output: string; exitCode: number } {
     return { output: renderIssues(side.label, side.issues, o.format), exitCode: PlanExit.Invalid };
   }
+}
+
+/** The plan of `desired` against another revision's objects (no nodes, so no capacity check). */
+function planAgainstRevision(desired: DesiredSet, other: KubeObject[]): { plan: Plan; capacity?: undefined } {
+  const plan = makePlan(desired, other, { revision: desired.revision?.commit });
+  annotateRolls(plan);
+  return { plan };
 }
 
 /** `HEAD@def5678`, `feature@abc1234`, or `working tree` for uncommitted files. */

@@ -1,0 +1,108 @@
+/**
+ * Planning a revision against the live state: what `gantry plan REF --live` prints and what the
+ * API's plan route (`GET /apis/gantry.dev/v1/plan?ref=REF`, the dashboard's plan page) answers,
+ * from the same code: load and validate the revision, pair it with the live objects
+ * (src/diff), note the workloads a ConfigMap or Secret change rolls, and check that the pods it
+ * adds fit on the nodes (src/scheduler).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { makePlan } from '../diff/plan.js';
+import { planEntryViews, planSummary, renderPlan } from '../diff/render.js';
+import { annotateRolls } from '../diff/rolls.js';
+import { planIsEmpty, type Plan } from '../diff/types.js';
+import { isGantryError } from '../errors.js';
+import { DECLARABLE_KINDS } from '../model/kinds.js';
+import type { KubeObject, Node, Pod } from '../model/types.js';
+import { planCapacity, renderCapacity, type PlanCapacity } from '../scheduler/plan-capacity.js';
+import type { PlannedRevision, PlanResponse } from './plan-types.js';
+import type { ReadStore } from '../store/types.js';
+import { loadRevision } from '../sync/load-revision.js';
+
+export type { PlannedRevision, PlanResponse } from './plan-types.js';
+import type { DesiredSet, Source } from '../sync/types.js';
+
+/** What a plan against the live state compares with. */
+export interface LiveState {
+  /** Every object of a declarable kind (pods included). */
+  objects: KubeObject[];
+  nodes: Node[];
+  pods: Pod[];
+}
+
+/** Reads the live state a plan compares with. */
+export async function readLiveState(store: Pick<ReadStore, 'list'>): Promise<LiveState> {
+  const [nodes, ...lists] = await Promise.all([store.list<Node>('Node'), ...DECLARABLE_KINDS.map((k) => store.list(k))]);
+  const objects = lists.flatMap((l) => l.items);
+  return { objects, nodes: nodes.items, pods: objects.filter((o): o is Pod => o.kind === 'Pod') };
+}
+
+/**
+ * The plan of `desired` against `live`, with the workloads each config change rolls, and the
+ * capacity check when there are nodes to place pods on.
+ */
+export function planAgainstLive(desired: DesiredSet, live: LiveState): { plan: Plan; capacity?: PlanCapacity } {
+  const plan = makePlan(desired, live.objects, { revision: desired.revision?.commit });
+  annotateRolls(plan);
+  return { plan, ...(live.nodes.length > 0 ? { capacity: planCapacity(plan, live.nodes, live.pods) } : {}) };
+}
+
+/** Options of {@link planApi}. */
+export interface PlanApiOptions {
+  store: ReadStore;
+  /** The source the sync loop follows; without it the route answers 404. */
+  source?: Source;
+}
+
+/**
+ * `GET /apis/gantry.dev/v1/plan?ref=REF`: what REF (a branch, tag, commit id or `main~1`; default
+ * the followed ref) would change against the live state. It writes nothing. Secret values are
+ * never in the answer (the renderings redact them).
+ */
+export function planApi(opts: PlanApiOptions): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Querystring: { ref?: string } }>('/apis/gantry.dev/v1/plan', async (req, reply) => {
+      if (!opts.source) {
+        reply.code(404);
+        return { code: 'NotFound', message: 'this server follows no repository, so it has nothing to plan' };
+      }
+      const ac = new AbortController();
+      req.raw.on('close', () => ac.abort());
+      const ref = req.query.ref === undefined || req.query.ref.trim() === '' ? undefined : req.query.ref.trim();
+      let loaded;
+      try {
+        loaded = await loadRevision(opts.source, ref, { signal: ac.signal });
+      } catch (err) {
+        if (isGantryError(err, 'RefNotFound')) {
+          reply.code(404);
+          return { code: err.code, message: err.message };
+        }
+        if (isGantryError(err, 'SourceUnavailable') || isGantryError(err, 'AuthFailed')) {
+          reply.code(502);
+          return { code: err.code, message: err.message };
+        }
+        throw err;
+      }
+      const desired: PlannedRevision = {
+        ref: loaded.revision.ref,
+        commit: loaded.revision.commit,
+        ...(loaded.revision.message !== undefined ? { message: loaded.revision.message } : {}),
+        ...(loaded.revision.author ? { author: loaded.revision.author } : {}),
+      };
+      if (!loaded.ok) return { valid: false, desired, issues: loaded.issues } satisfies PlanResponse;
+      const { plan, capacity } = planAgainstLive(loaded.set, await readLiveState(opts.store));
+      let text = renderPlan(plan, { format: 'text' });
+      const capacityText = capacity ? renderCapacity(capacity, 'text') : undefined;
+      if (capacityText) text = `${text.trimEnd()}\n\n${capacityText}\n`;
+      return {
+        valid: true,
+        desired,
+        against: 'live',
+        summary: planSummary(plan),
+        changes: !planIsEmpty(plan),
+        entries: planEntryViews(plan),
+        ...(capacity && capacityText ? { capacity: { ...capacity, text: capacityText } } : {}),
+        text,
+      } satisfies PlanResponse;
+    });
+  };
+}
