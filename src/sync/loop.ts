@@ -186,6 +186,7 @@ export class SyncLoop {
       return { outcome: 'failed', error: errorMessage(err) };
     }
     const short = revision.commit.slice(0, 7);
+    let lastPlan: Plan | undefined;
     try {
       const files = await source.files(revision.commit);
       const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
@@ -198,6 +199,7 @@ export class SyncLoop {
           revision: revision.commit,
           prune: this.opts.prune ?? true,
         });
+        lastPlan = plan;
         try {
           await applyPlan(this.opts.store, plan, {
             origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
@@ -219,7 +221,8 @@ export class SyncLoop {
     } catch (err) {
       const message = errorMessage(err);
       logger.error({ revision: short, err: message }, 'sync failed');
-      await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false });
+      const outOfSync = lastPlan && [...lastPlan.create, ...lastPlan.update, ...lastPlan.prune].slice(0, 1000).map((e) => e.key);
+      await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false, ...(outOfSync ? { outOfSync } : {}) });
       this.opts.recorder?.recordSync({ revision, outcome: 'failed', error: message, at: new Date().toISOString() });
       return { outcome: 'failed', revision, error: message };
     }
@@ -309,6 +312,7 @@ export class SyncLoop {
           type: 'Ready', status: s.ready ? 'True' : 'False', reason: s.reason, message: s.message,
         }, now),
         issues: s.issues && s.issues.length > 0 ? s.issues : undefined,
+        outOfSync: s.outOfSync && s.outOfSync.length > 0 ? s.outOfSync : undefined,
         // The counts describe the last pass that changed something, not every no-op pass.
         summary: appliedNew ? s.summary : prev.summary,
       };
@@ -334,6 +338,7 @@ interface StatusUpdate {
   message: string;
   ready: boolean;
   issues?: ManifestIssue[];
+  outOfSync?: string[];
   summary?: SyncStatus['summary'];
 }
 
