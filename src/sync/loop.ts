@@ -47,7 +47,18 @@ export interface SyncLoopOptions {
    * store's resourceVersion checks and the pass re-plans.
    */
   live?: LiveView;
+  /**
+   * Told when a revision is applied (as the audit trail records it: once per revision, and for
+   * every pass that changed something) or rejected (once per revision). Must not block: it runs
+   * inside the pass (outbound notifications queue and return).
+   */
+  onEvent?: (e: SyncEvent) => void;
 }
+
+/** What {@link SyncLoopOptions.onEvent} hears. */
+export type SyncEvent =
+  | { type: 'applied'; revision: Revision; summary: { created: number; updated: number; pruned: number; unchanged: number } }
+  | { type: 'rejected'; revision: Revision; issues: ManifestIssue[]; message: string };
 
 /** Read access to a watch-fed cache of live objects. */
 export interface LiveView {
@@ -251,6 +262,7 @@ export class SyncLoop {
       for (const issue of issues) this.opts.logger.error({ revision: short, ...issue }, `invalid manifest: ${formatIssue(issue)}`);
       this.opts.logger.warn({ revision: short }, 'revision rejected; the last good revision stays in force');
       this.opts.recorder?.recordSync({ revision, outcome: 'rejected', issues, at: new Date().toISOString() });
+      this.emit({ type: 'rejected', revision, issues, message });
     }
     await this.writeStatus({ revision, reason: SyncReasons.ValidationFailed, message, ready: false, issues });
     return { outcome: 'rejected', revision, issues };
@@ -269,6 +281,7 @@ export class SyncLoop {
       this.opts.logger.info({ revision: revision.commit.slice(0, 7), ...summary }, changed ? 'applied revision' : 'revision in force, nothing to change');
       const record: SyncRecord = { revision, outcome: 'applied', summary, at: new Date().toISOString() };
       this.opts.recorder?.recordSync(record);
+      this.emit({ type: 'applied', revision, summary });
     }
     await this.writeStatus({
       revision,
@@ -278,6 +291,15 @@ export class SyncLoop {
       ready: true,
       summary: { ...summary, objects },
     });
+  }
+
+  /** Tells the listener; a listener's failure never fails a pass. */
+  private emit(e: SyncEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'sync event listener failed');
+    }
   }
 
   /**
