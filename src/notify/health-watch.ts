@@ -50,12 +50,19 @@ export class HealthNotifications {
       } catch (err) {
         this.opts.logger.warn({ err: errorMessage(err) }, 'cannot assess the app\'s health for notifications');
       }
+      // One timer per round, cancelled when a change comes first (no sleeps pile up).
+      const round = new AbortController();
+      const stopRound = (): void => round.abort();
+      signal.addEventListener('abort', stopRound, { once: true });
       const changed = new Promise<void>((resolve) => (this.wake = resolve));
       try {
-        await Promise.race([changed, sleep(this.opts.resyncMs ?? 10_000, undefined, { signal })]);
+        await Promise.race([changed, sleep(this.opts.resyncMs ?? 10_000, undefined, { signal: round.signal }).catch(() => undefined)]);
+        round.abort();
         await sleep(this.opts.debounceMs ?? 1000, undefined, { signal });
       } catch {
         return;
+      } finally {
+        signal.removeEventListener('abort', stopRound);
       }
     }
   }
