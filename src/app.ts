@@ -20,6 +20,9 @@ import { openSource } from './sync/open-source.js';
 import { formatIssue, SyncLoop, type SyncEvent } from './sync/loop.js';
 import { createNotifier } from './notify/config.js';
 import { HealthNotifications } from './notify/health-watch.js';
+import { assessApp } from './health/app.js';
+import type { AppHealth } from './health/types.js';
+import { SYNC_NAME, type SyncObject } from './sync/status.js';
 import type { Notifier } from './notify/notifier.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -205,7 +208,11 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         progress(`audit trail ready (${paths.history}, branch status)`);
       }
       const health = notifier && components.sync
-        ? new HealthNotifications({ store, notify: (n) => notifier.notify(n), logger: logger.child({ component: 'notify' }), ...(source ? { repo: source.display } : {}) })
+        ? new HealthNotifications({
+          store, notify: (n) => notifier.notify(n), logger: logger.child({ component: 'notify' }), ...(source ? { repo: source.display } : {}),
+          // The sync loop's watch-fed cache holds every declarable kind: no store listing per look.
+          ...(live ? { assess: assessFrom(store, live) } : {}),
+        })
         : undefined;
       if (health) parts.push(health.run(signal));
       if (components.sync && source && live) {
@@ -438,4 +445,12 @@ function notifySync(e: SyncEvent, to: { notifier: Notifier; health?: HealthNotif
       issues: e.issues.map((i) => ({ file: i.file, ...(i.line !== undefined ? { line: i.line } : {}), ...(i.object ? { object: i.object } : {}), message: i.message })),
     });
   }
+}
+
+/** The app's health from a watch-fed cache of the declarable kinds (and the Sync object from the store). */
+function assessFrom(store: Store, live: Cache): () => Promise<AppHealth> {
+  return async () => {
+    const sync = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
+    return assessApp({ sync: sync ?? undefined, objects: DECLARABLE_KINDS.flatMap((k) => live.list(k)) });
+  };
 }

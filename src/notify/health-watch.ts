@@ -15,7 +15,10 @@ import type { Notification } from './types.js';
 
 /** Options of {@link HealthNotifications}. */
 export interface HealthNotificationOptions {
+  /** Watched for changes (and read, unless `assess` is given). */
   store: Pick<ReadStore, 'get' | 'list' | 'watch'>;
+  /** How to assess the app; default {@link readAppHealth} on the store (a watch-fed cache is cheaper). */
+  assess?: () => Promise<AppHealth>;
   notify: (n: Notification) => void;
   logger: Logger;
   repo?: string;
@@ -45,8 +48,9 @@ export class HealthNotifications {
   async run(signal: AbortSignal): Promise<void> {
     void this.follow(signal);
     while (!signal.aborted) {
+      const started = performance.now();
       try {
-        this.observe(await readAppHealth(this.opts.store));
+        this.observe(await (this.opts.assess ? this.opts.assess() : readAppHealth(this.opts.store)));
       } catch (err) {
         this.opts.logger.warn({ err: errorMessage(err) }, 'cannot assess the app\'s health for notifications');
       }
@@ -58,7 +62,9 @@ export class HealthNotifications {
       try {
         await Promise.race([changed, sleep(this.opts.resyncMs ?? 10_000, undefined, { signal: round.signal }).catch(() => undefined)]);
         round.abort();
-        await sleep(this.opts.debounceMs ?? 1000, undefined, { signal });
+        // Quiet time, and at least four times what an assessment costs: a big cluster in the
+        // middle of a rollout keeps this to a fifth of a core.
+        await sleep(Math.max(this.opts.debounceMs ?? 1000, 4 * (performance.now() - started)), undefined, { signal });
       } catch {
         return;
       } finally {
