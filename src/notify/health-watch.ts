@@ -31,6 +31,8 @@ export interface HealthNotificationOptions {
 /** Watches the app's health and notifies its transitions. */
 export class HealthNotifications {
   private previous: HealthStatus | undefined;
+  /** A `degraded` notification went out and no `recovered` since. */
+  private degraded = false;
   /** The revision applied last whose rollout has not been reported healthy yet. */
   private awaiting: string | undefined;
   private wake: (() => void) | undefined;
@@ -93,8 +95,11 @@ export class HealthNotifications {
     const fine = status === 'Healthy' || status === 'Suspended';
     const base = { at: new Date().toISOString(), ...(app.sync.revision ? { revision: app.sync.revision } : {}), ...(this.opts.repo ? { repo: this.opts.repo } : {}) };
     if (status === 'Degraded' && prev !== 'Degraded') {
+      this.degraded = true;
       this.opts.notify({ ...base, type: 'degraded', message: `degraded: ${app.health.message ?? ''}`.trim(), health: healthOf(app) });
-    } else if (fine && prev === 'Degraded') {
+    } else if (fine && this.degraded) {
+      // Recovered, through a new revision or on its own (a crash loop that stopped).
+      this.degraded = false;
       this.awaiting = undefined;
       this.opts.notify({ ...base, type: 'recovered', message: 'recovered: every object is healthy', health: healthOf(app) });
     } else if (fine && this.awaiting !== undefined && this.awaiting === app.sync.revision) {

@@ -45,6 +45,13 @@ describe('HealthNotifications: the app\'s health over time as notifications', ()
     assert.deepEqual(types, ['healthy']);
   });
 
+  it('a revision that fixes a Degraded app is told as recovered', async () => {
+    const types = await run([app('Degraded'), app('Degraded'), app('Progressing', 'ddddddd4'), app('Healthy', 'ddddddd4'), app('Healthy', 'ddddddd4')], (i, w) => {
+      if (i === 2) w.applied('ddddddd4');
+    });
+    assert.deepEqual(types, ['degraded', 'recovered']);
+  });
+
   it('a new revision that stays Degraded is told again, for that revision', async () => {
     const types = await run([app('Degraded'), app('Degraded'), app('Degraded', 'ccccccc3'), app('Degraded', 'ccccccc3')], (i, w) => {
       if (i === 2) w.applied('ccccccc3');
