@@ -183,8 +183,8 @@ describe('one rollout per commit, health and notifications (real containerd)', f
     assert.equal(wait.code, 2, wait.stdout + wait.stderr);
     assert.match(wait.stdout, /timed out after \d+s waiting for the app to be healthy/);
     assert.match(wait.stdout, /Deployment default\/crash +Degraded \(CrashLoopBackOff\): pod crash-/);
-    // One healthy object in a degraded app is waited for on its own.
-    const web = await cli(['wait', '--for', 'healthy', 'deployment/web', '--timeout', '10s']);
+    // One healthy object in a degraded app is waited for on its own, here through the server.
+    const web = await runCli(['wait', '--for', 'healthy', 'deployment/web', '--timeout', '10s', '--kubeconfig', g.kubeconfig], { timeoutMs: 60_000 });
     assert.equal(web.code, 0, web.stdout + web.stderr);
 
     // The same through a server, as scripts elsewhere would ask.

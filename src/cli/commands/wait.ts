@@ -9,6 +9,7 @@ import { GantryError } from '../../errors.js';
 import { HealthExit, healthExitCode, readAppHealth } from '../../health/read.js';
 import type { AppHealth, GroupHealth, ObjectHealth } from '../../health/types.js';
 import { humanDuration } from '../printers.js';
+import { remoteClient } from '../remote.js';
 import { historyKey, notFine, objectLine, withStore, type ReadTarget } from './inspect.js';
 
 /** What `gantry wait` waits for. */
@@ -37,10 +38,12 @@ export async function runWait(target: string | undefined, o: WaitOptions): Promi
   const key = target ? historyKey(target, o.namespace) : undefined;
   const timeoutMs = (o.timeout ?? 300) * 1000;
   const started = Date.now();
+  // Through a server, one request a look: the server assesses the app from its own store.
+  const client = await remoteClient(o);
   return withStore(o, async (store) => {
     let last = '';
     for (;;) {
-      const app = await readAppHealth(store);
+      const app = client ? await client.json<AppHealth>('/apis/gantry.dev/v1/health') : await readAppHealth(store);
       const subject: Subject = key
         ? { label: key.replace(/^([^/]+)\//, '$1 '), state: app.objects.find((x) => x.key === key), app }
         : { label: 'the app', state: app.sync.revision ? app : undefined, app };
