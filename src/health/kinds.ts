@@ -207,11 +207,14 @@ export function podHealth(p: Pod): Health {
       const ready = condition(p.status?.conditions, 'Ready')?.status === 'True';
       if (ready) return healthy(`pod ${name} is running`);
       const restartPolicy = p.spec.restartPolicy ?? 'Always';
-      // Not ready, and a container has already died: a crash loop caught between back-offs.
-      const crashed = statuses(p).find((c) => c.lastState?.terminated && !c.ready);
+      // Not ready, and a container has already died (Kubernetes keeps the last termination for
+      // good, so Argo CD's "lastState.terminated" means "has restarted"): a crash loop caught
+      // between back-offs, whether just exited or just started again.
+      const crashed = statuses(p).find((c) => !c.ready && (c.lastState?.terminated || c.restartCount > 0 || (c.state?.terminated && c.state.terminated.exitCode !== 0)));
       if (restartPolicy === 'Always' && crashed) {
-        const t = crashed.lastState.terminated!;
-        return degraded('CrashLoopBackOff', `pod ${name}: container ${crashed.name} keeps exiting (last exit code ${t.exitCode ?? '?'}${t.reason ? `, ${t.reason}` : ''})${restarts(crashed)}`);
+        const t = crashed.state?.terminated ?? crashed.lastState?.terminated;
+        const exit = t ? ` (last exit code ${t.exitCode ?? '?'}${t.reason ? `, ${t.reason}` : ''})` : '';
+        return degraded('CrashLoopBackOff', `pod ${name}: container ${crashed.name} keeps exiting${exit}${restarts(crashed)}`);
       }
       return progressing('PodNotReady', `pod ${name} is running but not ready`);
     }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.js';
 import { readAppHealth } from '../health/read.js';
-import type { AppHealth, HealthStatus } from '../health/types.js';
+import type { AppHealth } from '../health/types.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { ReadStore } from '../store/types.js';
 import type { Notification } from './types.js';
@@ -30,9 +30,10 @@ export interface HealthNotificationOptions {
 
 /** Watches the app's health and notifies its transitions. */
 export class HealthNotifications {
-  private previous: HealthStatus | undefined;
   /** A `degraded` notification went out and no `recovered` since. */
   private degraded = false;
+  /** `degraded` was told for the revision in force (a crash loop flaps Degraded ↔ Progressing: told once). */
+  private announced = false;
   /** The revision applied last whose rollout has not been reported healthy yet. */
   private awaiting: string | undefined;
   private wake: (() => void) | undefined;
@@ -42,7 +43,7 @@ export class HealthNotifications {
   /** A revision was applied: its rollout is watched afresh (Degraded again counts again). */
   applied(revision: string): void {
     this.awaiting = revision;
-    this.previous = undefined;
+    this.announced = false;
     this.wake?.();
   }
 
@@ -90,16 +91,16 @@ export class HealthNotifications {
 
   private observe(app: AppHealth): void {
     const status = app.health.status;
-    const prev = this.previous;
-    this.previous = status;
     const fine = status === 'Healthy' || status === 'Suspended';
     const base = { at: new Date().toISOString(), ...(app.sync.revision ? { revision: app.sync.revision } : {}), ...(this.opts.repo ? { repo: this.opts.repo } : {}) };
-    if (status === 'Degraded' && prev !== 'Degraded') {
+    if (status === 'Degraded' && !this.announced) {
       this.degraded = true;
+      this.announced = true;
       this.opts.notify({ ...base, type: 'degraded', message: `degraded: ${app.health.message ?? ''}`.trim(), health: healthOf(app) });
     } else if (fine && this.degraded) {
       // Recovered, through a new revision or on its own (a crash loop that stopped).
       this.degraded = false;
+      this.announced = false;
       this.awaiting = undefined;
       this.opts.notify({ ...base, type: 'recovered', message: 'recovered: every object is healthy', health: healthOf(app) });
     } else if (fine && this.awaiting !== undefined && this.awaiting === app.sync.revision) {

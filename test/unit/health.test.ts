@@ -182,3 +182,20 @@ describe('health: the app', () => {
     assert.equal(healthExitCode(app), 3);
   });
 });
+
+describe('health: a crash loop seen at any moment of its cycle', () => {
+  const d = deployment('crash', { replicas: 1, status: { replicas: 1, updatedReplicas: 1, availableReplicas: 0 } });
+  const rs = replicaSet(d);
+  const moments: Array<[string, ContainerStatus]> = [
+    ['waiting in CrashLoopBackOff', container({ restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1 } } })],
+    ['just exited, before the back-off is decided', container({ restartCount: 3, state: { terminated: { exitCode: 1 } } })],
+    ['the first exit, never restarted yet', container({ restartCount: 0, state: { terminated: { exitCode: 1 } } })],
+    ['just started again, its last exit not reported', container({ restartCount: 4, state: { running: {} } })],
+  ];
+  for (const [moment, c] of moments) {
+    it(`is Degraded (CrashLoopBackOff) when the container is ${moment}`, () => {
+      const h = healthOf(d, [rs, pod('crash-abc-1', rs, { phase: 'Running', containerStatuses: [c] })]);
+      assert.deepEqual([h?.status, h?.reason], ['Degraded', 'CrashLoopBackOff'], h?.message);
+    });
+  }
+});
