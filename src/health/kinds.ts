@@ -22,10 +22,12 @@ import type { Health } from './types.js';
 export interface Related {
   /** Objects of `kind` whose controlling owner has `uid`. */
   ownedBy(kind: 'Pod' | 'ReplicaSet' | 'Job', uid: string | undefined): readonly KubeObject[];
+  /** The time to judge by (ms since the epoch): "restarted a moment ago" depends on it. */
+  now: number;
 }
 
 /** A {@link Related} over lists of objects. */
-export function relatedFrom(objects: Iterable<KubeObject>): Related {
+export function relatedFrom(objects: Iterable<KubeObject>, now = Date.now()): Related {
   const index = new Map<string, KubeObject[]>();
   for (const o of objects) {
     if (o.kind !== 'Pod' && o.kind !== 'ReplicaSet' && o.kind !== 'Job') continue;
@@ -36,7 +38,7 @@ export function relatedFrom(objects: Iterable<KubeObject>): Related {
     if (list) list.push(o);
     else index.set(key, [o]);
   }
-  return { ownedBy: (kind, uid) => (uid ? index.get(`${kind}/${uid}`) ?? [] : []) };
+  return { ownedBy: (kind, uid) => (uid ? index.get(`${kind}/${uid}`) ?? [] : []), now };
 }
 
 const healthy = (message?: string): Health => (message ? { status: 'Healthy', message } : { status: 'Healthy' });
@@ -47,12 +49,12 @@ const degraded = (reason: string, message: string): Health => ({ status: 'Degrad
 export function objectHealth(obj: KubeObject, related: Related): Health | undefined {
   switch (obj.kind) {
     case 'Deployment': return deploymentHealth(obj as Deployment, related);
-    case 'ReplicaSet': return withPods(replicaSetHealth(obj as ReplicaSet), related.ownedBy('Pod', obj.metadata.uid));
-    case 'StatefulSet': return withPods(statefulSetHealth(obj as StatefulSet), related.ownedBy('Pod', obj.metadata.uid));
-    case 'DaemonSet': return withPods(daemonSetHealth(obj as DaemonSet), related.ownedBy('Pod', obj.metadata.uid));
-    case 'Job': return withPods(jobHealth(obj as Job), related.ownedBy('Pod', obj.metadata.uid), { escalate: false });
+    case 'ReplicaSet': return withPods(replicaSetHealth(obj as ReplicaSet), related.ownedBy('Pod', obj.metadata.uid), related);
+    case 'StatefulSet': return withPods(statefulSetHealth(obj as StatefulSet), related.ownedBy('Pod', obj.metadata.uid), related);
+    case 'DaemonSet': return withPods(daemonSetHealth(obj as DaemonSet), related.ownedBy('Pod', obj.metadata.uid), related);
+    case 'Job': return withPods(jobHealth(obj as Job), related.ownedBy('Pod', obj.metadata.uid), related, { escalate: false });
     case 'CronJob': return cronJobHealth(obj as CronJob, related);
-    case 'Pod': return podHealth(obj as Pod);
+    case 'Pod': return podHealth(obj as Pod, related.now);
     case 'Service': return serviceHealth(obj as Service);
     case 'Ingress': return ingressHealth(obj as Ingress);
     default: return undefined;
@@ -74,12 +76,12 @@ export function deploymentHealth(d: Deployment, related: Related): Health {
   const st = d.status ?? {};
   const want = d.spec.replicas ?? 1;
   if (!observed(d)) {
-    return withPods(progressing('RolloutPending', 'Waiting for rollout to finish: observed deployment generation less than desired generation'), pods);
+    return withPods(progressing('RolloutPending', 'Waiting for rollout to finish: observed deployment generation less than desired generation'), pods, related);
   }
   const cond = condition(st.conditions, 'Progressing');
   if (cond?.reason === 'ProgressDeadlineExceeded') {
     const h = degraded('ProgressDeadlineExceeded', `Deployment "${d.metadata.name}" exceeded its progress deadline (${d.spec.progressDeadlineSeconds ?? 600}s)`);
-    const why = worstPod(pods);
+    const why = worstPod(pods, related.now);
     return why ? { ...h, message: `${h.message}; ${why.message}` } : h;
   }
   let h: Health;
@@ -90,9 +92,9 @@ export function deploymentHealth(d: Deployment, related: Related): Health {
   } else if ((st.availableReplicas ?? 0) < (st.updatedReplicas ?? 0)) {
     h = progressing('RolloutInProgress', `Waiting for rollout to finish: ${st.availableReplicas ?? 0} of ${st.updatedReplicas ?? 0} updated replicas are available`);
   } else {
-    return healthy(`${st.availableReplicas ?? 0}/${want} replicas available`);
+    h = healthy(`${st.availableReplicas ?? 0}/${want} replicas available`);
   }
-  return withPods(h, pods);
+  return withPods(h, pods, related);
 }
 
 /** Argo CD's ReplicaSet check. */
@@ -178,7 +180,7 @@ function statuses(p: Pod): ContainerStatus[] {
 }
 
 /** Argo CD's Pod check, with reasons that name the container. */
-export function podHealth(p: Pod): Health {
+export function podHealth(p: Pod, now = Date.now()): Health {
   const name = p.metadata.name;
   if (p.metadata.deletionTimestamp) return progressing('Terminating', `pod ${name} is terminating`);
   for (const c of statuses(p)) {
@@ -205,8 +207,14 @@ export function podHealth(p: Pod): Health {
     }
     default: {
       const ready = condition(p.status?.conditions, 'Ready')?.status === 'True';
-      if (ready) return healthy(`pod ${name} is running`);
       const restartPolicy = p.spec.restartPolicy ?? 'Always';
+      // Ready for a moment between two crashes (a crash-looping container without a readiness
+      // probe is "ready" while it runs): a restart seconds ago is not health yet.
+      const restarted = statuses(p).find((c) => c.restartCount > 0 && runningFor(c, now) < RECENT_RESTART_MS);
+      if (restartPolicy === 'Always' && restarted) {
+        return degraded('CrashLoopBackOff', `pod ${name}: container ${restarted.name} restarted ${Math.round(runningFor(restarted, now) / 1000)}s ago${restarts(restarted)}`);
+      }
+      if (ready) return healthy(`pod ${name} is running`);
       // Not ready, and a container has already died (Kubernetes keeps the last termination for
       // good, so Argo CD's "lastState.terminated" means "has restarted"): a crash loop caught
       // between back-offs, whether just exited or just started again.
@@ -219,6 +227,15 @@ export function podHealth(p: Pod): Health {
       return progressing('PodNotReady', `pod ${name} is running but not ready`);
     }
   }
+}
+
+/** How long a restarted container must have run before it counts as healthy again. */
+const RECENT_RESTART_MS = 10_000;
+
+/** Milliseconds a running container has run; Infinity when not running or its start is unknown. */
+function runningFor(c: ContainerStatus, now: number): number {
+  const started = Date.parse(c.state?.running?.startedAt ?? '');
+  return Number.isNaN(started) ? Infinity : Math.max(0, now - started);
 }
 
 function restarts(c: ContainerStatus): string {
@@ -234,10 +251,10 @@ function terminatedText(p: Pod): string {
  * The most telling pod problem among `pods`: a Degraded pod first (crash loop, image pull),
  * then one the scheduler cannot place; undefined when no pod says more than the workload does.
  */
-export function worstPod(pods: readonly KubeObject[]): Health | undefined {
+export function worstPod(pods: readonly KubeObject[], now = Date.now()): Health | undefined {
   let unschedulable: Health | undefined;
   for (const p of pods) {
-    const h = podHealth(p as Pod);
+    const h = podHealth(p as Pod, now);
     if (h.status === 'Degraded') return h;
     if (!unschedulable && h.status === 'Progressing' && h.reason === 'Unschedulable') unschedulable = h;
   }
@@ -245,14 +262,16 @@ export function worstPod(pods: readonly KubeObject[]): Health | undefined {
 }
 
 /**
- * A workload's own verdict, sharpened by its pods when it is not healthy. With `escalate`
- * false (Jobs, whose failed pods are retries until backoffLimit) a pod problem is named but
- * does not make the workload Degraded.
+ * A workload's own verdict, sharpened by its pods: a pod problem names the pod, and a crashing
+ * pod makes even a workload whose counts look complete Degraded (its pods flap Ready between
+ * crashes). With `escalate` false (Jobs, whose failed pods are retries until backoffLimit) a pod
+ * problem is named but does not make the workload Degraded.
  */
-function withPods(h: Health, pods: readonly KubeObject[], opts: { escalate?: boolean } = {}): Health {
-  if (h.status === 'Healthy' || h.status === 'Suspended') return h;
-  const pod = worstPod(pods.filter((p) => !p.metadata.deletionTimestamp && (p as Pod).status?.phase !== 'Succeeded'));
+function withPods(h: Health, pods: readonly KubeObject[], related: Related, opts: { escalate?: boolean } = {}): Health {
+  if (h.status === 'Suspended') return h;
+  const pod = worstPod(pods.filter((p) => !p.metadata.deletionTimestamp && (p as Pod).status?.phase !== 'Succeeded'), related.now);
   if (!pod) return h;
+  if (h.status === 'Healthy') return pod.status === 'Degraded' && opts.escalate !== false ? { ...pod, message: `${pod.message}; ${h.message}` } : h;
   // A failed Job already says why; its failed pods only add detail.
   if (h.status === 'Degraded') return { ...h, message: `${h.message}; ${pod.message}` };
   if (opts.escalate === false) return { ...h, message: `${h.message}; ${pod.message}` };

@@ -199,3 +199,25 @@ describe('health: a crash loop seen at any moment of its cycle', () => {
     });
   }
 });
+
+describe('health: a pod Ready for a moment between two crashes', () => {
+  const now = Date.parse('2026-12-01T10:00:00Z');
+  const readyPod = (owner: KubeObject, startedSecondsAgo: number, restartCount: number): Pod => pod('crash-abc-1', owner, {
+    phase: 'Running', conditions: [cond('Ready', 'True')],
+    containerStatuses: [container({ ready: true, restartCount, state: { running: { startedAt: new Date(now - startedSecondsAgo * 1000).toISOString() } } })],
+  });
+
+  it('a Deployment whose counts look complete but whose pod restarted 2 s ago is Degraded', () => {
+    const d = deployment('crash', { replicas: 1, status: { replicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+    const rs = replicaSet(d);
+    const h = objectHealth(d, relatedFrom([d, rs, readyPod(rs, 2, 7)], now));
+    assert.deepEqual([h?.status, h?.reason], ['Degraded', 'CrashLoopBackOff']);
+    assert.match(h?.message ?? '', /pod crash-abc-1: container main restarted 2s ago, restarted 7 times/);
+  });
+
+  it('a pod that restarted once and has run for a minute since is Healthy', () => {
+    const d = deployment('web', { replicas: 1, status: { replicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+    const rs = replicaSet(d);
+    assert.equal(objectHealth(d, relatedFrom([d, rs, readyPod(rs, 60, 1)], now))?.status, 'Healthy');
+  });
+});

@@ -42,12 +42,15 @@ export async function runWait(target: string | undefined, o: WaitOptions): Promi
   const client = await remoteClient(o);
   return withStore(o, async (store) => {
     let last = '';
+    let streak = 0;
     for (;;) {
       const app = client ? await client.json<AppHealth>('/apis/gantry.dev/v1/health') : await readAppHealth(store);
       const subject: Subject = key
         ? { label: key.replace(/^([^/]+)\//, '$1 '), state: app.objects.find((x) => x.key === key), app }
         : { label: 'the app', state: app.sync.revision ? app : undefined, app };
-      if (reached(subject.state, o.for)) {
+      // Healthy must hold on two looks in a row: a pod between two crashes can look ready once.
+      streak = reached(subject.state, o.for) ? streak + 1 : 0;
+      if (streak >= (o.for === 'healthy' ? 2 : 1)) {
         return { output: `${subject.label} is ${o.for} (${humanDuration(Date.now() - started)})`, exitCode: HealthExit.Ok };
       }
       const line = summary(subject);
@@ -55,7 +58,7 @@ export async function runWait(target: string | undefined, o: WaitOptions): Promi
         o.progress?.(line);
         last = line;
       }
-      if (Date.now() - started >= timeoutMs || o.signal?.aborted) return timedOut(subject, o, started);
+      if (streak === 0 && (Date.now() - started >= timeoutMs || o.signal?.aborted)) return timedOut(subject, o, started);
       try {
         await sleep(Math.min(o.intervalMs ?? 1000, Math.max(0, started + timeoutMs - Date.now())), undefined, { signal: o.signal });
       } catch {
