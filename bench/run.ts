@@ -26,6 +26,7 @@ const benches: [string, string, string][] = [
   ['etcd-resync', './sync.ts', 'benchSyncEtcd'],
   ['scheduler-store', './scheduler-store.ts', 'benchSchedulerStore'],
   ['cluster', './cluster.ts', 'benchCluster'],
+  ['health', './health.ts', 'benchHealth'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

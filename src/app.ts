@@ -18,7 +18,13 @@ import { errorMessage, GantryError } from './errors.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { openSource } from './sync/open-source.js';
-import { SyncLoop } from './sync/loop.js';
+import { formatIssue, SyncLoop, type SyncEvent } from './sync/loop.js';
+import { createNotifier } from './notify/config.js';
+import { HealthNotifications } from './notify/health-watch.js';
+import { assessApp } from './health/app.js';
+import type { AppHealth } from './health/types.js';
+import { SYNC_NAME, type SyncObject } from './sync/status.js';
+import type { Notifier } from './notify/notifier.js';
 import { createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
@@ -122,6 +128,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     : undefined;
   const ac = new AbortController();
   const background: Promise<unknown>[] = [];
+  // Checked before anything starts: a bad notification setting is refused, not half-used.
+  const notifier = createNotifier(config.notifications, { repo: config.repo, logger: logger.child({ component: 'notify' }) });
 
   const store = await openStore(config.store, { sqlitePath: paths.store, etcdTls: config.etcdTls, logger: logger.child({ component: 'store' }) });
   const etcd = etcdClientOf(store);
@@ -154,6 +162,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     streams?.close();
     await services?.stop();
     await Promise.allSettled(background);
+    await notifier?.stop();
     await store.close();
   };
 
@@ -199,7 +208,16 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         parts.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal }));
         progress(`audit trail ready (${paths.history}, branch status)`);
       }
+      const health = notifier && components.sync
+        ? new HealthNotifications({
+          store, notify: (n) => notifier.notify(n), logger: logger.child({ component: 'notify' }), ...(source ? { repo: source.display } : {}),
+          // The sync loop's watch-fed cache holds every declarable kind: no store listing per look.
+          ...(live ? { assess: assessFrom(store, live) } : {}),
+        })
+        : undefined;
+      if (health) parts.push(health.run(signal));
       if (components.sync && source && live) {
+        const display = source.display;
         sync = new SyncLoop({
           source: source.source,
           store,
@@ -210,6 +228,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           intervalMs: config.intervalMs,
           describe: { repo: source.display, ref: config.ref, path: config.path },
           live,
+          ...(notifier ? { onEvent: (e: SyncEvent) => notifySync(e, { notifier, health, repo: display }) } : {}),
         });
         if (elector) {
           const loop = sync;
@@ -414,4 +433,30 @@ export function splitListen(listen: string): [string, number] {
   const port = Number(i < 0 ? listen : listen.slice(i + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GantryError('InvalidArgument', `--listen: "${listen}" is not host:port`);
   return [host, port];
+}
+
+/** A sync pass's outcome as a notification; an applied revision's rollout is then watched. */
+function notifySync(e: SyncEvent, to: { notifier: Notifier; health?: HealthNotifications; repo: string }): void {
+  const base = { at: new Date().toISOString(), revision: e.revision.commit, repo: to.repo };
+  const short = e.revision.commit.slice(0, 7);
+  if (e.type === 'applied') {
+    const s = e.summary;
+    to.notifier.notify({ ...base, type: 'applied', message: `revision ${short} applied: ${s.created} created, ${s.updated} updated, ${s.pruned} pruned`, summary: s });
+    to.health?.applied(e.revision.commit);
+  } else {
+    const first = e.issues[0];
+    to.notifier.notify({
+      ...base, type: 'rejected',
+      message: `revision ${short} rejected: ${first ? formatIssue(first) : e.message}`,
+      issues: e.issues.map((i) => ({ file: i.file, ...(i.line !== undefined ? { line: i.line } : {}), ...(i.object ? { object: i.object } : {}), message: i.message })),
+    });
+  }
+}
+
+/** The app's health from a watch-fed cache of the declarable kinds (and the Sync object from the store). */
+function assessFrom(store: Store, live: Cache): () => Promise<AppHealth> {
+  return async () => {
+    const sync = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
+    return assessApp({ sync: sync ?? undefined, objects: DECLARABLE_KINDS.flatMap((k) => live.list(k)) });
+  };
 }

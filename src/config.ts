@@ -2,6 +2,7 @@
  * gantry's configuration: command-line flags over environment variables over defaults.
  * Every setting has a flag and a `GANTRY_*` variable; the data directory holds the rest.
  */
+import type { NotifyConfig } from './notify/config.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GantryError } from './errors.js';
@@ -56,6 +57,8 @@ export interface GantryConfig {
    * `leaseSeconds` is how long a dead leader holds the others back at most (default 10).
    */
   leaderElection?: { identity?: string; leaseSeconds?: number };
+  /** Outbound notifications: a webhook and/or Git host commit statuses. */
+  notifications?: NotifyConfig;
 }
 
 /** Settings of the control plane's controllers (each unset one keeps its default). */

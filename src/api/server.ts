@@ -26,6 +26,7 @@ import { nodeAgentApi } from './node-agent.js';
 import { portForwardApi } from './portforward.js';
 import { podStreamsApi } from './streams.js';
 import { Metrics } from './metrics.js';
+import { readAppHealth } from '../health/read.js';
 
 /** Options for {@link createApiServer}. */
 export interface ApiServerOptions {
@@ -111,8 +112,37 @@ export function createApiServer(opts: ApiServerOptions) {
 
   app.get(`${GANTRY_API}/status`, async () => {
     const sync = await store.get({ kind: 'Sync', name: SYNC_NAME });
-    return { sync: sync ?? null, revision: await store.revision(), ...(opts.controlPlane ? { controlPlane: await opts.controlPlane() } : {}) };
+    const health = await readAppHealth(store);
+    return {
+      sync: sync ?? null,
+      revision: await store.revision(),
+      app: { sync: health.sync, health: health.health, counts: health.counts },
+      namespaces: health.namespaces,
+      ...(opts.controlPlane ? { controlPlane: await opts.controlPlane() } : {}),
+    };
   });
+
+  // Sync and health of the app and of every object it declares (?namespace= for one namespace).
+  app.get<{ Querystring: { namespace?: string } }>(`${GANTRY_API}/health`, async (req) => {
+    const health = await readAppHealth(store);
+    const ns = req.query.namespace;
+    if (ns === undefined) return health;
+    const group = health.namespaces[ns];
+    if (!group) throw new GantryError('NotFound', `namespace ${ns} has no objects the repo declares`);
+    return { ...group, namespace: ns, objects: health.objects.filter((o) => o.namespace === ns) };
+  });
+  const healthOf = async (kind: string, name: string, namespace: string | undefined) => {
+    const info = resolveKind(kind);
+    if (!info) throw new GantryError('InvalidArgument', `unknown kind "${kind}"`);
+    const health = await readAppHealth(store);
+    const key = namespace && info.namespaced ? `${info.kind}/${namespace}/${name}` : `${info.kind}/${name}`;
+    const found = health.objects.find((o) => o.key === key);
+    if (!found) throw new GantryError('NotFound', `${info.kind} ${namespace && info.namespaced ? `${namespace}/` : ''}${name} is not an object the repo declares`);
+    return found;
+  };
+  app.get<{ Params: { kind: string; name: string } }>(`${GANTRY_API}/health/:kind/:name`, async (req) => healthOf(req.params.kind, req.params.name, undefined));
+  app.get<{ Params: { kind: string; namespace: string; name: string } }>(`${GANTRY_API}/health/:kind/:namespace/:name`, async (req) =>
+    healthOf(req.params.kind, req.params.name, req.params.namespace));
 
   // `redact=true` (what the dashboard asks for): Secret values come as `(hidden)`, keys kept.
   app.get<{ Params: { kind: string }; Querystring: { namespace?: string; labelSelector?: string; redact?: string } }>(

@@ -8,6 +8,7 @@ import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runDescribe } from './commands/describe.js';
+import { runWait } from './commands/wait.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
@@ -112,9 +113,17 @@ export function buildProgram(): Command {
   program.command('validate [path]').description('check the manifests under PATH (default .); exit 1 when any is invalid')
     .action(async (path: string | undefined) => finish(await runValidate(path ?? '.')));
 
-  withRemote(withDataDir(program.command('status').description('the source, the revision in force, the last attempt and its problems')))
+  withRemote(withDataDir(program.command('status').description('the source, the revision in force, sync and health; exit 0 healthy and synced, 2 degraded or rejected, 3 progressing or out of sync, 1 error')))
     .option('-o, --output <format>', 'json')
     .action(async (o) => finish(await runStatus(o)));
+
+  withRemote(withDataDir(program.command('wait [object]').description('wait until the app (or OBJECT, as kind/name) is healthy or synced; exit codes as gantry status')))
+    .addOption(new Option('--for <condition>', 'healthy or synced').choices(['healthy', 'synced']).makeOptionMandatory())
+    .option('--timeout <duration>', 'give up after this long: 90, 90s, 2m (default 5m)', (v) => durationOption('--timeout', v))
+    .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
+    .action(async (object: string | undefined, o) => {
+      finish(await runWait(object, { ...o, progress: (line: string) => process.stderr.write(`${pc.dim(line)}\n`) }));
+    });
 
   withRemote(withDataDir(program.command('get <kind> [name]').description('list or show objects, like kubectl get')))
     .option('-n, --namespace <ns>', 'namespace', 'default')

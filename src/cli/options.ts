@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
+import { checkNotifyUrl, type NotifyConfig } from '../notify/config.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -45,6 +46,11 @@ export interface SourceOptions extends DataDirOptions {
   etcdKey?: string;
   leaderIdentity?: string;
   leaderLease?: string;
+  notifyWebhook?: string;
+  notifyWebhookSecret?: string;
+  commitStatus?: 'github' | 'gitlab';
+  commitStatusUrl?: string;
+  commitStatusRepo?: string;
 }
 
 /** Adds `--data-dir`. */
@@ -85,7 +91,30 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--etcd-key <file>', 'client key (PEM) for etcd').env('GANTRY_ETCD_KEY'))
     .addOption(new Option('--leader-identity <name>', 'this server in the leader election of servers on one etcd (default: hostname/pid)').env('GANTRY_LEADER_IDENTITY'))
     .addOption(new Option('--leader-lease <duration>', 'how long a dead leader holds the standbys back at most (default 10s)').env('GANTRY_LEADER_LEASE'))
+    .addOption(new Option('--notify-webhook <url>', 'POST a JSON notification here on each revision applied or rejected and when the app degrades or recovers').env('GANTRY_NOTIFY_WEBHOOK'))
+    .addOption(new Option('--notify-webhook-secret <secret>', 'sign notifications: X-Gantry-Signature-256: sha256=<HMAC of the body>').env('GANTRY_NOTIFY_WEBHOOK_SECRET'))
+    .addOption(new Option('--commit-status <host>', 'set a commit status on each revision (token in GANTRY_COMMIT_STATUS_TOKEN)').choices(['github', 'gitlab']).env('GANTRY_COMMIT_STATUS'))
+    .addOption(new Option('--commit-status-url <url>', 'the Git host\'s API (default https://api.github.com or https://gitlab.com/api/v4)').env('GANTRY_COMMIT_STATUS_URL'))
+    .addOption(new Option('--commit-status-repo <repo>', 'owner/name (GitLab: project id or path); default: from --repo').env('GANTRY_COMMIT_STATUS_REPO'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
+}
+
+/** `--notify-webhook…` and `--commit-status…` as a {@link NotifyConfig}, checked. */
+function notifyConfig(o: SourceOptions): { notifications?: NotifyConfig } {
+  if (o.notifyWebhookSecret && !o.notifyWebhook) throw new GantryError('InvalidArgument', '--notify-webhook-secret needs --notify-webhook', { field: '--notify-webhook' });
+  if ((o.commitStatusUrl || o.commitStatusRepo) && !o.commitStatus) throw new GantryError('InvalidArgument', '--commit-status-url and --commit-status-repo need --commit-status github|gitlab', { field: '--commit-status' });
+  const n: NotifyConfig = {};
+  if (o.notifyWebhook) n.webhook = { url: checkNotifyUrl(o.notifyWebhook, '--notify-webhook'), ...(o.notifyWebhookSecret ? { secret: o.notifyWebhookSecret } : {}) };
+  if (o.commitStatus) {
+    const token = process.env.GANTRY_COMMIT_STATUS_TOKEN ?? '';
+    if (!token) throw new GantryError('InvalidArgument', `--commit-status ${o.commitStatus} needs a token in GANTRY_COMMIT_STATUS_TOKEN`, { field: 'GANTRY_COMMIT_STATUS_TOKEN' });
+    n.commitStatus = {
+      provider: o.commitStatus, token,
+      ...(o.commitStatusUrl ? { apiUrl: checkNotifyUrl(o.commitStatusUrl, '--commit-status-url') } : {}),
+      ...(o.commitStatusRepo ? { repo: o.commitStatusRepo } : {}),
+    };
+  }
+  return n.webhook || n.commitStatus ? { notifications: n } : {};
 }
 
 /** The configuration for a command that follows `repo`. */
@@ -115,6 +144,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
     ...(o.store ? { store: o.store } : {}),
     ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
+    ...notifyConfig(o),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
   };
 }

@@ -1,15 +1,23 @@
 /**
- * A few lines on what runs: nodes, workloads and their readiness, pods by phase. Shown by
- * `gantry status` and at the end of `gantry up`'s start-up.
+ * A few lines on what runs: nodes, workloads and their readiness (with their health when it is
+ * not Healthy), pods by phase. Shown by `gantry status` and at the end of `gantry up`'s start-up.
  */
+import { readAppHealth } from '../health/read.js';
+import type { AppHealth, Health } from '../health/types.js';
+import { objectKey } from '../model/keys.js';
 import type { Deployment, DaemonSet, Job, KubeObject, Node, Pod, StatefulSet } from '../model/types.js';
 import type { ReadStore } from '../store/types.js';
 import { podStatus } from './printers.js';
 
-/** What the summary reports; `settled` is true when every workload has its pods ready. */
+/**
+ * What the summary reports; `settled` is true when the app is healthy (every workload has its
+ * pods ready, every Job done) — never while a workload is Progressing or Degraded.
+ */
 export interface ClusterSummary {
   lines: string[];
   settled: boolean;
+  /** The app's sync and health, as `gantry status` reports them. */
+  app: AppHealth;
 }
 
 function nodeReady(n: Node): boolean {
@@ -28,8 +36,12 @@ export async function clusterSummary(store: ReadStore): Promise<ClusterSummary> 
   const daemonSets = (await store.list<DaemonSet>('DaemonSet')).items;
   const jobs = (await store.list<Job>('Job')).items;
   const pods = (await store.list<Pod>('Pod')).items;
+  const app = await readAppHealth(store);
+  const healthOf = new Map(app.objects.map((o) => [o.key, o.health]));
+  // "web 0/4 ready" says how far; the health says why, when it is not Healthy.
+  const why = (o: KubeObject): string => note(healthOf.get(objectKey(o)));
   const lines: string[] = [];
-  let settled = true;
+  let settled = app.health.status === 'Healthy' || app.health.status === 'Suspended';
 
   lines.push(`Nodes:      ${nodes.length === 0 ? 'none registered' : nodes.map((n) => `${n.metadata.name} ${nodeReady(n) ? 'Ready' : 'NotReady'}`).join(', ')}`);
   const workloads: string[] = [];
@@ -38,23 +50,23 @@ export async function clusterSummary(store: ReadStore): Promise<ClusterSummary> 
     const ready = d.status?.readyReplicas ?? 0;
     const upToDate = d.status?.updatedReplicas ?? 0;
     if (ready < want || upToDate < want) settled = false;
-    workloads.push(`deployment ${ns(d)}${d.metadata.name} ${ready}/${want} ready`);
+    workloads.push(`deployment ${ns(d)}${d.metadata.name} ${ready}/${want} ready${why(d)}`);
   }
   for (const s of statefulSets) {
     const want = s.spec.replicas ?? 1;
     const ready = s.status?.readyReplicas ?? 0;
     if (ready < want) settled = false;
-    workloads.push(`statefulset ${ns(s)}${s.metadata.name} ${ready}/${want} ready`);
+    workloads.push(`statefulset ${ns(s)}${s.metadata.name} ${ready}/${want} ready${why(s)}`);
   }
   for (const d of daemonSets) {
     const want = d.status?.desiredNumberScheduled ?? 0;
     const ready = d.status?.numberReady ?? 0;
     if (ready < want) settled = false;
-    workloads.push(`daemonset ${ns(d)}${d.metadata.name} ${ready}/${want} ready`);
+    workloads.push(`daemonset ${ns(d)}${d.metadata.name} ${ready}/${want} ready${why(d)}`);
   }
   for (const j of jobs) {
     const done = j.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-    workloads.push(`job ${ns(j)}${j.metadata.name} ${done ? done.type.toLowerCase() : `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1} done`}`);
+    workloads.push(`job ${ns(j)}${j.metadata.name} ${done ? done.type.toLowerCase() : `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1} done`}${why(j)}`);
   }
   if (workloads.length > 0) lines.push(`Workloads:  ${workloads.join(', ')}`);
   const byStatus = new Map<string, number>();
@@ -63,5 +75,11 @@ export async function clusterSummary(store: ReadStore): Promise<ClusterSummary> 
     lines.push(`Pods:       ${[...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n} ${s}`).join(', ')}`);
   }
   if (nodes.length === 0 && pods.length > 0) settled = false;
-  return { lines, settled };
+  return { lines, settled, app };
+}
+
+/** ` (Degraded: CrashLoopBackOff)` for a workload that is not Healthy, else nothing. */
+function note(h: Health | undefined): string {
+  if (!h || h.status === 'Healthy') return '';
+  return ` (${h.status}${h.reason ? `: ${h.reason}` : ''})`;
 }

@@ -12,15 +12,17 @@
  * 4. revision history cleanup once complete;
  * 5. status and conditions (Available, Progressing with progressDeadlineSeconds).
  *
- * The new ReplicaSet's template is the Deployment's plus a digest of referenced ConfigMaps and
- * Secrets (see `deployment/hash.ts`), so a config content change rolls out new pods.
+ * The new ReplicaSet's template is the Deployment's own. A config content change rolls out new
+ * pods because the sync stamps a digest of the referenced ConfigMaps and Secrets on the
+ * Deployment's template (model/config-hash.ts) in the same transaction as the config change:
+ * the controller never mixes a template with config it was not committed with.
  */
 import { GantryError, isGantryError } from '../errors.js';
 import { objectKey, objectRef, parseKey } from '../model/keys.js';
 import { matchesSelector } from '../model/selectors.js';
 import type { Deployment, Pod, PodTemplateSpec, ReplicaSet } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
-import { configReferences, desiredTemplate, POD_TEMPLATE_HASH_LABEL, podTemplateHash, templatesEqualIgnoringHash } from './deployment/hash.js';
+import { POD_TEMPLATE_HASH_LABEL, podTemplateHash, templatesEqualIgnoringHash } from './deployment/hash.js';
 import {
   byCreation, DEPLOYMENT_DEFAULTS, DESIRED_REPLICAS_ANNOTATION, desiredReplicas, intAnnotation, isRolling, keptAvailable,
   MAX_REPLICAS_ANNOTATION, maxSurge, maxUnavailable, newRSNewReplicas, proportion, REVISION_ANNOTATION, revisionOf,
@@ -52,8 +54,6 @@ export class DeploymentController implements Controller {
   readonly watches: readonly Watch[] = [
     { kind: 'ReplicaSet', keys: replicaSetToDeployments },
     { kind: 'Pod', keys: podToDeployment },
-    { kind: 'ConfigMap', keys: configToDeployments },
-    { kind: 'Secret', keys: configToDeployments },
   ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
@@ -65,7 +65,7 @@ export class DeploymentController implements Controller {
     const rss = await claim(d, candidates, { selector: d.spec.selector, store: ctx.store, origin: ctx.origin });
     const next = copy(d) as State['next'];
     next.status = next.status ?? {};
-    const state: State = { d, next, ctx, template: desiredTemplate(d.spec.template, ns ?? 'default', ctx.cache), rss, oldRSs: [] };
+    const state: State = { d, next, ctx, template: d.spec.template, rss, oldRSs: [] };
     split(state);
 
     checkPausedConditions(state);
@@ -437,21 +437,4 @@ function podToDeployment(ev: CacheEvent, cache: CacheReader): Iterable<string> {
   const rs = cache.get<ReplicaSet>({ kind: 'ReplicaSet', namespace: ev.object.metadata.namespace, name: ref.name });
   const dref = rs && controllerRef(rs);
   return dref && dref.kind === 'Deployment' ? [`Deployment/${ev.object.metadata.namespace}/${dref.name}`] : [];
-}
-
-/** A ConfigMap or Secret whose content changed wakes the Deployments that reference it. */
-function configToDeployments(ev: CacheEvent, cache: CacheReader): Iterable<string> {
-  const obj = ev.object;
-  if (ev.type === 'MODIFIED' && ev.prevObject) {
-    const { metadata: _a, ...now } = obj;
-    const { metadata: _b, ...before } = ev.prevObject;
-    if (sameJson(now, before)) return [];
-  }
-  const keys: string[] = [];
-  for (const d of cache.list<Deployment>('Deployment', { namespace: obj.metadata.namespace })) {
-    const refs = configReferences(d.spec.template.spec);
-    const names = obj.kind === 'ConfigMap' ? refs.configMaps : refs.secrets;
-    if (names.includes(obj.metadata.name)) keys.push(objectKey(d));
-  }
-  return keys;
 }

@@ -5,13 +5,14 @@
 import type { Operation } from 'fast-json-patch';
 import { MANAGED_BY, MANAGED_BY_VALUE, SOURCE_PATH, isManaged } from '../model/annotations.js';
 import { applyDefaults, cloneJson } from '../model/defaults.js';
+import { CONFIG_ROLLING_KINDS, configDigest, stampConfigHash, type ConfigLookup } from '../model/config-hash.js';
 import { objectRef } from '../model/keys.js';
 import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
 import { diffNormalized } from './diff.js';
 import { JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
-import { pairResources } from './pair.js';
+import { pairResources, type ResourcePair } from './pair.js';
 import type { Plan, PlanEntry } from './types.js';
 
 /** Options for {@link makePlan}. */
@@ -78,10 +79,12 @@ export function makePlan(desired: DesiredSet, live: readonly KubeObject[], opts:
     prune: [],
     unchanged: [],
   };
-  for (const pair of pairResources(desired.objects, live)) {
+  const pairs = pairResources(desired.objects, live);
+  const lookup = configLookup(pairs);
+  for (const pair of pairs) {
     if (pair.desired) {
       const d = pair.desired;
-      const shared = writtenForm(d);
+      const shared = writtenForm(d, lookup);
       if (!pair.live) {
         plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source, declared: d.object }));
         continue;
@@ -118,15 +121,46 @@ export function makePlan(desired: DesiredSet, live: readonly KubeObject[], opts:
  * `unchanged` entries as is (read-only, like every plan input), while create and update
  * entries get their own copy.
  */
-const writtenMemo = new WeakMap<KubeObject, { path: string; written: KubeObject }>();
+const writtenMemo = new WeakMap<KubeObject, { path: string; configHash: string | undefined; written: KubeObject }>();
 
-function writtenForm(d: DesiredObject): KubeObject {
+/**
+ * The written form, with the config hash stamped on a workload's pod template (see
+ * model/config-hash.ts): the digest of the referenced ConfigMaps and Secrets as this same plan
+ * writes them, so one transaction carries both a config change and the rollout it causes.
+ */
+function writtenForm(d: DesiredObject, lookup: ConfigLookup): KubeObject {
   const path = sourcePath(d.source);
+  const rolling = CONFIG_ROLLING_KINDS.has(d.object.kind);
+  const spec = d.object.spec as { template?: { spec?: unknown } } | undefined;
+  const configHash = rolling ? configDigest(spec?.template?.spec, d.object.metadata.namespace ?? 'default', lookup) : undefined;
   const hit = writtenMemo.get(d.object);
-  if (hit && hit.path === path) return hit.written;
+  if (hit && hit.path === path && hit.configHash === configHash) return hit.written;
   const written = markDesired(d);
-  writtenMemo.set(d.object, { path, written });
+  if (rolling) stampConfigHash(written, lookup);
+  writtenMemo.set(d.object, { path, configHash, written });
   return written;
+}
+
+/**
+ * ConfigMaps and Secrets as the plan leaves them: the desired set's written form where it
+ * declares one, else the live object (config the repo does not declare).
+ */
+function configLookup(pairs: readonly ResourcePair[]): ConfigLookup {
+  const byKey = new Map<string, ResourcePair>();
+  for (const p of pairs) if (p.key.startsWith('ConfigMap/') || p.key.startsWith('Secret/')) byKey.set(p.key, p);
+  const written = new Map<string, KubeObject>();
+  return (kind, namespace, name) => {
+    const key = `${kind}/${namespace}/${name}`;
+    const pair = byKey.get(key);
+    if (!pair) return undefined;
+    if (!pair.desired) return pair.live;
+    let obj = written.get(key);
+    if (!obj) {
+      obj = writtenForm(pair.desired, () => undefined);
+      written.set(key, obj);
+    }
+    return obj;
+  };
 }
 
 function entry(

@@ -4,46 +4,14 @@
  * envFrom of containers and init containers), in the same namespace. Shown by `gantry plan`, so
  * a reviewer sees that a one-line config edit restarts pods.
  */
+import { CONFIG_ROLLING_KINDS as ROLLING_KINDS, configReferences } from '../model/config-hash.js';
 import type { KubeObject } from '../model/types.js';
 import type { Plan, PlanEntry } from './types.js';
 
-/** Kinds whose pod template makes new pods when a referenced config changes. */
-const ROLLING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
-
-type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : undefined);
-const list = (v: unknown): Rec[] => (Array.isArray(v) ? v.map(rec).filter((r): r is Rec => r !== undefined) : []);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
 /** The ConfigMap and Secret names a pod spec references, as `ConfigMap/name` and `Secret/name`. */
 export function podSpecConfigRefs(podSpec: unknown): Set<string> {
-  const out = new Set<string>();
-  const spec = rec(podSpec);
-  if (!spec) return out;
-  const add = (kind: 'ConfigMap' | 'Secret', name: unknown): void => {
-    const n = str(name);
-    if (n) out.add(`${kind}/${n}`);
-  };
-  for (const v of list(spec.volumes)) {
-    add('ConfigMap', rec(v.configMap)?.name);
-    add('Secret', rec(v.secret)?.secretName);
-    for (const s of list(rec(v.projected)?.sources)) {
-      add('ConfigMap', rec(s.configMap)?.name);
-      add('Secret', rec(s.secret)?.name);
-    }
-  }
-  for (const c of [...list(spec.containers), ...list(spec.initContainers)]) {
-    for (const e of list(c.env)) {
-      const from = rec(e.valueFrom);
-      add('ConfigMap', rec(from?.configMapKeyRef)?.name);
-      add('Secret', rec(from?.secretKeyRef)?.name);
-    }
-    for (const e of list(c.envFrom)) {
-      add('ConfigMap', rec(e.configMapRef)?.name);
-      add('Secret', rec(e.secretRef)?.name);
-    }
-  }
-  return out;
+  const refs = configReferences(podSpec);
+  return new Set([...refs.configMaps.map((n) => `ConfigMap/${n}`), ...refs.secrets.map((n) => `Secret/${n}`)]);
 }
 
 /**
@@ -55,7 +23,7 @@ export function workloadsUsing(kind: string, namespace: string, name: string, ob
   const out: string[] = [];
   for (const o of objects) {
     if (!ROLLING_KINDS.has(o.kind) || (o.metadata.namespace ?? 'default') !== namespace) continue;
-    const template = rec(rec(o.spec)?.template);
+    const template = (o.spec as { template?: { spec?: unknown } } | undefined)?.template;
     if (podSpecConfigRefs(template?.spec).has(wanted)) out.push(`${o.kind} ${namespace}/${o.metadata.name}`);
   }
   return out.sort();

@@ -47,7 +47,18 @@ export interface SyncLoopOptions {
    * store's resourceVersion checks and the pass re-plans.
    */
   live?: LiveView;
+  /**
+   * Told when a revision is applied (as the audit trail records it: once per revision, and for
+   * every pass that changed something) or rejected (once per revision). Must not block: it runs
+   * inside the pass (outbound notifications queue and return).
+   */
+  onEvent?: (e: SyncEvent) => void;
 }
+
+/** What {@link SyncLoopOptions.onEvent} hears. */
+export type SyncEvent =
+  | { type: 'applied'; revision: Revision; summary: { created: number; updated: number; pruned: number; unchanged: number } }
+  | { type: 'rejected'; revision: Revision; issues: ManifestIssue[]; message: string };
 
 /** Read access to a watch-fed cache of live objects. */
 export interface LiveView {
@@ -186,6 +197,7 @@ export class SyncLoop {
       return { outcome: 'failed', error: errorMessage(err) };
     }
     const short = revision.commit.slice(0, 7);
+    let lastPlan: Plan | undefined;
     try {
       const files = await source.files(revision.commit);
       const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
@@ -198,6 +210,7 @@ export class SyncLoop {
           revision: revision.commit,
           prune: this.opts.prune ?? true,
         });
+        lastPlan = plan;
         try {
           await applyPlan(this.opts.store, plan, {
             origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
@@ -219,7 +232,8 @@ export class SyncLoop {
     } catch (err) {
       const message = errorMessage(err);
       logger.error({ revision: short, err: message }, 'sync failed');
-      await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false });
+      const outOfSync = lastPlan && [...lastPlan.create, ...lastPlan.update, ...lastPlan.prune].slice(0, 1000).map((e) => e.key);
+      await this.writeStatus({ revision, reason: SyncReasons.ApplyFailed, message, ready: false, ...(outOfSync ? { outOfSync } : {}) });
       this.opts.recorder?.recordSync({ revision, outcome: 'failed', error: message, at: new Date().toISOString() });
       return { outcome: 'failed', revision, error: message };
     }
@@ -248,6 +262,7 @@ export class SyncLoop {
       for (const issue of issues) this.opts.logger.error({ revision: short, ...issue }, `invalid manifest: ${formatIssue(issue)}`);
       this.opts.logger.warn({ revision: short }, 'revision rejected; the last good revision stays in force');
       this.opts.recorder?.recordSync({ revision, outcome: 'rejected', issues, at: new Date().toISOString() });
+      this.emit({ type: 'rejected', revision, issues, message });
     }
     await this.writeStatus({ revision, reason: SyncReasons.ValidationFailed, message, ready: false, issues });
     return { outcome: 'rejected', revision, issues };
@@ -266,6 +281,7 @@ export class SyncLoop {
       this.opts.logger.info({ revision: revision.commit.slice(0, 7), ...summary }, changed ? 'applied revision' : 'revision in force, nothing to change');
       const record: SyncRecord = { revision, outcome: 'applied', summary, at: new Date().toISOString() };
       this.opts.recorder?.recordSync(record);
+      this.emit({ type: 'applied', revision, summary });
     }
     await this.writeStatus({
       revision,
@@ -275,6 +291,15 @@ export class SyncLoop {
       ready: true,
       summary: { ...summary, objects },
     });
+  }
+
+  /** Tells the listener; a listener's failure never fails a pass. */
+  private emit(e: SyncEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'sync event listener failed');
+    }
   }
 
   /**
@@ -309,6 +334,7 @@ export class SyncLoop {
           type: 'Ready', status: s.ready ? 'True' : 'False', reason: s.reason, message: s.message,
         }, now),
         issues: s.issues && s.issues.length > 0 ? s.issues : undefined,
+        outOfSync: s.outOfSync && s.outOfSync.length > 0 ? s.outOfSync : undefined,
         // The counts describe the last pass that changed something, not every no-op pass.
         summary: appliedNew ? s.summary : prev.summary,
       };
@@ -334,6 +360,7 @@ interface StatusUpdate {
   message: string;
   ready: boolean;
   issues?: ManifestIssue[];
+  outOfSync?: string[];
   summary?: SyncStatus['summary'];
 }
 

@@ -27,6 +27,11 @@ export interface SyncStatus {
   conditions?: Condition[];
   /** Why the last attempted revision was rejected. */
   issues?: ManifestIssue[];
+  /**
+   * Keys of the objects the last pass meant to create, update or prune when it failed to apply
+   * (at most 1000): they are out of sync until a pass succeeds.
+   */
+  outOfSync?: string[];
   /** Counts from the last applied revision. */
   summary?: { created: number; updated: number; pruned: number; unchanged: number; objects: number };
 }

@@ -135,11 +135,11 @@ export interface InProcessGantry {
 }
 
 /** Starts `gantry up` in this process (all components) on `world`, runs the first sync and starts polling. */
-export async function startInProcess(world: World, opts: { dataDir?: string } = {}): Promise<InProcessGantry> {
+export async function startInProcess(world: World, opts: { dataDir?: string; config?: Partial<GantryConfig> } = {}): Promise<InProcessGantry> {
   const dataDir = opts.dataDir ?? path.join(world.root, 'data');
   const logger = process.env.GANTRY_E2E_LOG ? createLogger({ level: 'debug', file: path.join(dataDir, 'gantry.log') }) : silentLogger();
   const gantry = await startGantry({
-    config: e2eConfig(world, dataDir),
+    config: { ...e2eConfig(world, dataDir), ...opts.config },
     logger,
     components: { sync: true, api: true, audit: true, controllers: true, scheduler: true, agent: true, ingress: true },
     node: world.node,

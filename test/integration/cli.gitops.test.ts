@@ -75,9 +75,12 @@ describe('gantry CLI: validate, plan, sync --once, status, get, history', functi
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     assert.match(sync.stdout, /3 created/);
 
+    // Applied, but no controller runs here: synced, and the Deployment's pods are not there (exit 3).
     const status = await runCli(['status', '--data-dir', dataDir]);
-    assert.equal(status.code, 0, status.stdout);
-    assert.match(status.stdout, /Ready/);
+    assert.equal(status.code, 3, status.stdout);
+    assert.match(status.stdout, /Sync: +Synced/);
+    assert.match(status.stdout, /Health: +Progressing/);
+    assert.match(status.stdout, /Deployment default\/web +Progressing/);
     assert.match(status.stdout, /1 Deployment/);
 
     const get = await runCli(['get', 'deploy', '--data-dir', dataDir]);
@@ -112,8 +115,9 @@ describe('gantry CLI: validate, plan, sync --once, status, get, history', functi
     assert.match(sync.stdout, /rejected/);
     assert.match(sync.stdout, /web\.yaml.*spec\.replicas/);
     const status = await runCli(['status', '--data-dir', dataDir]);
-    assert.equal(status.code, 1);
-    assert.match(status.stdout, /ValidationFailed/);
+    assert.equal(status.code, 2, 'a rejected revision needs a person: exit 2');
+    assert.match(status.stdout, /Sync: +Rejected/);
+    assert.match(status.stdout, /rejected/);
     assert.match(status.stdout, /spec\.replicas/);
     const get = await runCli(['get', 'deployment', 'web', '-o', 'json', '--data-dir', dataDir]);
     assert.equal((JSON.parse(get.stdout) as { spec: { replicas: number } }).spec.replicas, 2);

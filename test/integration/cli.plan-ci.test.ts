@@ -61,7 +61,8 @@ describe('gantry plan on a pull-request checkout (no store)', function () {
     const res = await runCli(['plan', 'HEAD', '--repo', repo, '--format', 'markdown', '--data-dir', noStore]);
     assert.equal(res.code, 2, res.stdout + res.stderr);
     assert.ok(res.stdout.includes(`### gantry plan: \`origin/main@${base.slice(0, 7)} (merge base)\` → \`HEAD@${pr.slice(0, 7)}\``), res.stdout);
-    assert.match(res.stdout, /\*\*Plan: 1 to create, 1 to update, 0 to prune, 1 unchanged\.\*\*/);
+    // The ConfigMap, and the Deployment whose config hash it changes: the one write that rolls it.
+    assert.match(res.stdout, /\*\*Plan: 1 to create, 2 to update, 0 to prune, 0 unchanged\.\*\*/);
     assert.ok(!res.stdout.includes('landed-later'), 'what landed on main after the branch point is not shown as pruned');
     assert.match(res.stdout, /^\+ +sessionAffinity: None$/m, 'the create shows the manifest as written');
     assert.match(res.stdout, /~ rolls Deployment default\/web \(its pod template uses this ConfigMap\)/);
@@ -72,11 +73,12 @@ describe('gantry plan on a pull-request checkout (no store)', function () {
     const res = await runCli(['plan', 'HEAD~1', '--against', 'pr~2', '--repo', repo, '--data-dir', noStore]);
     assert.equal(res.code, 2, res.stdout + res.stderr);
     assert.match(res.stdout, new RegExp(`^Plan for HEAD~1@\\w{7} against pr~2@${base.slice(0, 7)} \\(merge base\\)`));
-    assert.match(res.stdout, /1 to update/);
+    assert.match(res.stdout, /2 to update/);
+    assert.match(res.stdout, /~ update Deployment default\/web[^\n]*\n-   spec\.template\.metadata\.annotations\["gantry\.dev\/config-hash"\]/);
     assert.doesNotMatch(res.stdout, /Service default\/web/);
     const short = await runCli(['plan', pr.slice(0, 8), '--against', base.slice(0, 8), '--repo', repo, '--data-dir', noStore]);
     assert.equal(short.code, 2, short.stdout + short.stderr);
-    assert.match(short.stdout, /1 to create, 1 to update/);
+    assert.match(short.stdout, /1 to create, 2 to update/);
   });
 
   it('says what it compared when nothing changes, never "the live state"', async () => {

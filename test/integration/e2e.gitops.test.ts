@@ -218,7 +218,8 @@ describe('gantry up end to end (real containerd, Git over smart HTTP, CNI)', fun
     const bad = webDeployment({ replicas: 4, image: E2E_IMAGE_V2, version: 'v2' }).replace('  replicas: 4\n', '  replicas: 4\n  replicaz: 5\n');
     const commit = await pushAndSync({ 'web/deployment.yaml': bad }, 'web: typo');
     const status = await cli(['status']);
-    assert.equal(status.code, 1, 'status exits 1 while the head revision is rejected');
+    assert.equal(status.code, 2, 'status exits 2 (a person must act) while the head revision is rejected');
+    assert.match(status.stdout, /Sync: +Rejected/);
     assert.match(status.stdout, new RegExp(`Problems in ${commit.slice(0, 7)}`));
     assert.match(status.stdout, /web\/deployment\.yaml/);
     assert.match(status.stdout, /replicaz/);

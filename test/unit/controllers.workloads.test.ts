@@ -229,23 +229,27 @@ describe('controllers: Deployment → ReplicaSet → Pod', function () {
     assert.deepEqual(images, ['busybox:2', 'busybox:3']);
   });
 
-  it('a change to a referenced ConfigMap\'s content rolls out new pods', async () => {
+  it('a new config hash on the Deployment\'s template rolls out new pods; a ConfigMap edit alone rolls nothing', async () => {
     fakeKubelet(store, ac.signal);
     await start();
     const config = await store.create<ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'page', namespace: NS }, data: { 'index.html': 'v1' } });
-    await store.create(deployment('web', { replicas: 2, envFrom: 'page' }));
+    const withHash = (o: Deployment, hash: string): void => {
+      o.spec.template.metadata = { ...o.spec.template.metadata, annotations: { [CONFIG_HASH_ANNOTATION]: hash } };
+    };
+    const d0 = deployment('web', { replicas: 2, envFrom: 'page' });
+    withHash(d0, 'aaaa');
+    const d = await store.create(d0);
     await eventually(async () => (await getDeployment(store, 'web')).status?.availableReplicas === 2, 'up');
     const [first] = await replicaSets(store);
-    const hash1 = first!.spec.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
-    assert.ok(hash1, 'the ReplicaSet template carries the config hash');
-    // A label-only change is not a content change.
-    await edit(store, config, (o) => (o.metadata.labels = { touched: 'yes' }));
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await replicaSets(store)).length, 1);
+    assert.equal(first!.spec.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], 'aaaa', 'the ReplicaSet template is the Deployment\'s');
+    // The sync stamps the hash in the same write as the config; the controller never reads config itself.
     await edit(store, config, (o) => (o.data = { 'index.html': 'v2' }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await replicaSets(store)).length, 1);
+    await edit(store, d, (o) => withHash(o, 'bbbb'));
     await eventually(async () => {
       const ps = await pods(store, { all: true });
-      return ps.length === 2 && ps.every((p) => p.metadata.annotations?.[CONFIG_HASH_ANNOTATION] !== hash1 && ready(p));
+      return ps.length === 2 && ps.every((p) => p.metadata.annotations?.[CONFIG_HASH_ANNOTATION] === 'bbbb' && ready(p));
     }, 'new pods with the new config hash replace the old');
     const rss = await replicaSets(store);
     assert.equal(rss.length, 2);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { makePlan, markDesired } from '../../src/diff/plan.js';
 import { planIsEmpty } from '../../src/diff/types.js';
 import { MANAGED_BY, SOURCE_PATH } from '../../src/model/annotations.js';
+import { CONFIG_HASH_ANNOTATION } from '../../src/model/config-hash.js';
 import type { KubeObject } from '../../src/model/types.js';
 import type { DesiredObject } from '../../src/sync/types.js';
 
@@ -181,5 +182,62 @@ describe('diff/plan with fields generated after creation', () => {
     assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])));
     const changed = { ...d, object: { ...pod, metadata: { ...pod.metadata, labels: { a: 'b' } } } };
     assert.equal((makePlan({ objects: [changed] }, [live]).update[0]?.desired?.spec as { nodeName?: string }).nodeName, 'node-1');
+  });
+});
+
+describe('makePlan: the config hash on workload templates', () => {
+  const web = (image: string): KubeObject => {
+    const d = deploy('web');
+    const c = (d.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec.containers[0]!;
+    c.image = image;
+    c.envFrom = [{ configMapRef: { name: 'page' } }];
+    return d;
+  };
+  const hashOf = (o: KubeObject | undefined): string | undefined =>
+    (o?.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+  /** The objects a first sync of `objects` writes, as the store then holds them. */
+  const applied = (objects: KubeObject[]): KubeObject[] =>
+    makePlan({ objects: objects.map((o) => declared(o)) }, []).create.map((e) => ({ ...e.desired!, metadata: { ...e.desired!.metadata, uid: `u-${e.name}`, resourceVersion: '7' } }));
+
+  it('stamps the digest of the referenced ConfigMap on the Deployment\'s pod template', () => {
+    const plan = makePlan({ objects: [declared(cm('page')), declared(web('nginx:1'))] }, []);
+    const d = plan.create.find((e) => e.kind === 'Deployment')!.desired;
+    assert.match(hashOf(d) ?? '', /^[0-9a-f]{16}$/);
+    const other = makePlan({ objects: [declared(cm('page', { k: 'other' })), declared(web('nginx:1'))] }, []);
+    assert.notEqual(hashOf(other.create.find((e) => e.kind === 'Deployment')!.desired), hashOf(d));
+  });
+
+  it('a commit changing the image and the ConfigMap is one Deployment update carrying both', () => {
+    const live = applied([cm('page'), web('nginx:1')]);
+    const plan = makePlan({ objects: [declared(cm('page', { k: 'v2' })), declared(web('nginx:2'))] }, live);
+    const update = plan.update.find((e) => e.kind === 'Deployment')!;
+    assert.equal(plan.update.length, 2);
+    assert.notEqual(hashOf(update.desired), hashOf(live.find((o) => o.kind === 'Deployment')));
+    assert.equal((update.desired!.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image, 'nginx:2');
+  });
+
+  it('a ConfigMap-only change updates the Deployments that use it, and only its hash', () => {
+    const live = applied([cm('page'), web('nginx:1'), deploy('api')]);
+    const plan = makePlan({ objects: [declared(cm('page', { k: 'v2' })), declared(web('nginx:1')), declared(deploy('api'))] }, live);
+    assert.deepEqual(plan.update.map((e) => e.key), ['ConfigMap/shop/page', 'Deployment/shop/web']);
+    const patch = plan.update.find((e) => e.kind === 'Deployment')!.patch!;
+    assert.deepEqual(patch.map((op) => op.path), ['/spec/template/metadata/annotations/gantry.dev~1config-hash']);
+  });
+
+  it('a resync of the same revision is unchanged, and a label on the ConfigMap is not content', () => {
+    const live = applied([cm('page'), web('nginx:1')]);
+    assert.ok(planIsEmpty(makePlan({ objects: [declared(cm('page')), declared(web('nginx:1'))] }, live)));
+    const labelled = cm('page');
+    labelled.metadata.labels = { touched: 'yes' };
+    const plan = makePlan({ objects: [declared(labelled), declared(web('nginx:1'))] }, live);
+    assert.deepEqual(plan.update.map((e) => e.key), ['ConfigMap/shop/page']);
+  });
+
+  it('a ConfigMap the repo does not declare is digested from the live store', () => {
+    const live = applied([cm('page', { k: 'live' })]);
+    const plan = makePlan({ objects: [declared(web('nginx:1'))] }, live, { prune: false });
+    const fromLive = hashOf(plan.create[0]!.desired);
+    const declaredToo = makePlan({ objects: [declared(cm('page', { k: 'live' })), declared(web('nginx:1'))] }, []);
+    assert.equal(fromLive, hashOf(declaredToo.create.find((e) => e.kind === 'Deployment')!.desired));
   });
 });

@@ -38,10 +38,13 @@ describe('diff/rolls: which workloads a config change rolls', () => {
     const after = [config('ConfigMap', 'cfg', 'two'), config('Secret', 'db', 'pw2'), ...before.slice(2)];
     const plan = makePlan({ objects: declared(after) }, live);
     annotateRolls(plan);
-    const byKey = Object.fromEntries(plan.update.map((e) => [e.key, e.rolls]));
+    const byKey = Object.fromEntries(plan.update.filter((e) => e.rolls).map((e) => [e.key, e.rolls]));
     assert.deepEqual(byKey, {
       'ConfigMap/default/cfg': ['DaemonSet default/agent', 'Deployment default/web'],
       'Secret/default/db': ['StatefulSet default/pg'],
     });
+    // The same plan updates those workloads' templates (their config hash): that is the roll.
+    assert.deepEqual(plan.update.filter((e) => !e.rolls).map((e) => e.key).sort(),
+      ['DaemonSet/default/agent', 'Deployment/default/web', 'StatefulSet/default/pg']);
   });
 });

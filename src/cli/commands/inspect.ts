@@ -23,6 +23,9 @@ import type { KubeEvent } from '../../events/recorder.js';
 import { watchTable } from './watch.js';
 import type { ControlPlaneStatus } from '../../api/server.js';
 import { clusterSummary } from '../summary.js';
+import { describeKey } from '../../health/app.js';
+import { HealthExit, healthExitCode } from '../../health/read.js';
+import type { AppHealth, HealthStatus, ObjectHealth, SyncState } from '../../health/types.js';
 
 /** Where a read command reads: a data directory, or a remote gantry (see ../remote.ts). */
 export type ReadTarget = { dataDir: string } & RemoteOptions;
@@ -47,7 +50,7 @@ export async function withStore<T>(target: string | ReadTarget, fn: (store: Read
   }
 }
 
-/** `gantry status`: the source, the revision in force, the last attempt, and object counts. */
+/** `gantry status`: the source, the revision in force, sync and health (per app and object), object counts. */
 export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ output: string; exitCode: number }> {
   const client = await remoteClient(o);
   // Servers on etcd report who leads; a data directory (one process) always leads itself.
@@ -62,16 +65,21 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
       const n = (await store.list(k.kind)).items.length;
       if (n > 0) counts[k.kind] = n;
     }
-    if (o.output === 'json') return { output: JSON.stringify({ sync: sync ?? null, objects: counts, ...(controlPlane ? { controlPlane } : {}) }, null, 2), exitCode: 0 };
+    const summary = await clusterSummary(store);
+    const app = summary.app;
+    const exitCode = sync ? healthExitCode(app) : HealthExit.Error;
+    if (o.output === 'json') {
+      const doc = { sync: sync ?? null, app: { sync: app.sync, health: app.health, counts: app.counts }, namespaces: app.namespaces, resources: app.objects, objects: counts, ...(controlPlane ? { controlPlane } : {}) };
+      return { output: JSON.stringify(doc, null, 2), exitCode };
+    }
     const now = Date.now();
     const ago = (t?: string): string => (t ? `${humanDuration(now - Date.parse(t))} ago` : 'never');
     const lines: string[] = [];
     if (!sync) {
       lines.push('No sync has run yet in this data directory.');
-      return { output: lines.join('\n'), exitCode: 1 };
+      return { output: lines.join('\n'), exitCode: HealthExit.Error };
     }
     const st = sync.status ?? {};
-    const ready = st.conditions?.find((c) => c.type === 'Ready');
     lines.push(`Source:     ${sync.spec.repo}${sync.spec.ref ? ` @ ${sync.spec.ref}` : ''}${sync.spec.path ? ` (path ${sync.spec.path})` : ''}`);
     if (controlPlane) {
       const role = controlPlane.leading ? 'this server leads' : `this server (${controlPlane.identity}) stands by`;
@@ -81,17 +89,51 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
     if (st.summary) {
       lines.push(`            ${st.summary.objects} objects; last change: ${st.summary.created} created, ${st.summary.updated} updated, ${st.summary.pruned} pruned`);
     }
-    const readyText = ready?.status === 'True' ? pc.green('Ready') : pc.red(`Not ready (${ready?.reason ?? 'unknown'})`);
-    lines.push(`Status:     ${readyText}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
-    if (ready?.status !== 'True' && ready?.message) lines.push(`            ${ready.message}`);
+    lines.push(`Sync:       ${paintSync(app.sync.status)}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
+    if (app.sync.status !== 'Synced' && app.sync.message) lines.push(`            ${app.sync.message}`);
     if (st.issues && st.issues.length > 0) {
       lines.push(`Problems in ${st.lastAttemptedRevision?.slice(0, 7)} (not applied; ${st.lastAppliedRevision ? st.lastAppliedRevision.slice(0, 7) : 'nothing'} stays in force):`);
       for (const i of st.issues) lines.push(`  ${formatIssue(i)}`);
     }
+    lines.push(`Health:     ${paintHealth(app.health.status)}${app.health.status === 'Healthy' ? '' : ` (${healthCounts(app.counts)})`}`);
+    for (const obj of notFine(app.objects)) lines.push(`  ${objectLine(obj)}`);
+    const nsNames = Object.keys(app.namespaces);
+    if (nsNames.length > 1) {
+      lines.push(`Namespaces: ${nsNames.map((n) => `${n} ${paintHealth(app.namespaces[n]!.health.status)}`).join(', ')}`);
+    }
     lines.push(`Objects:    ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
-    lines.push(...(await clusterSummary(store)).lines);
-    return { output: lines.join('\n'), exitCode: ready?.status === 'True' ? 0 : 1 };
+    lines.push(...summary.lines);
+    return { output: lines.join('\n'), exitCode };
   });
+}
+
+/** Objects that are not Healthy (or Suspended) or not Synced, worst first. */
+export function notFine(objects: readonly ObjectHealth[]): ObjectHealth[] {
+  const rank = (o: ObjectHealth): number => (o.health?.status === 'Degraded' || o.sync.status === 'Rejected' ? 0 : o.health?.status === 'Missing' ? 1 : 2);
+  return objects
+    .filter((o) => o.sync.status !== 'Synced' || (o.health && o.health.status !== 'Healthy' && o.health.status !== 'Suspended'))
+    .sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key));
+}
+
+/** `Deployment default/web  Degraded (CrashLoopBackOff): pod web-…: …` */
+export function objectLine(o: ObjectHealth): string {
+  const parts: string[] = [];
+  if (o.health && o.health.status !== 'Healthy') parts.push(`${paintHealth(o.health.status)}${o.health.reason ? ` (${o.health.reason})` : ''}`);
+  if (o.sync.status !== 'Synced') parts.push(paintSync(o.sync.status));
+  const message = [o.health?.status !== 'Healthy' ? o.health?.message : undefined, o.sync.status !== 'Synced' ? o.sync.message : undefined].filter(Boolean).join('; ');
+  return `${describeKey(o)}  ${parts.join(', ')}${message ? `: ${message}` : ''}`;
+}
+
+function healthCounts(counts: AppHealth['counts']): string {
+  return Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+function paintHealth(s: HealthStatus): string {
+  return s === 'Healthy' ? pc.green(s) : s === 'Degraded' || s === 'Missing' ? pc.red(s) : s === 'Suspended' ? pc.cyan(s) : pc.yellow(s);
+}
+
+function paintSync(s: SyncState): string {
+  return s === 'Synced' ? pc.green(s) : s === 'Rejected' ? pc.red(s) : pc.yellow(s);
 }
 
 /** Options of `gantry get`. */

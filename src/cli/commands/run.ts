@@ -98,7 +98,7 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
       spinner.update(`starting pods — ${summary.lines.at(-1)?.replace(/^Pods:\s+/, '') ?? ''}`);
       if (summary.settled || Date.now() > deadline) {
         if (summary.settled) step('workloads ready');
-        else spinner.warn('some workloads are not ready yet (gantry status shows why)');
+        else spinner.warn(`the app is ${summary.app.health.status}${summary.app.health.message ? `: ${summary.app.health.message}` : ''} (gantry status shows more)`);
         process.stderr.write(`${summary.lines.map((l) => `  ${l}`).join('\n')}\n`);
         break;
       }

@@ -1,0 +1,33 @@
+/**
+ * Reading what {@link assessApp} needs from a store (local SQLite, etcd, or a remote gantry's
+ * API through `RemoteStore`), and the exit codes scripts wait on.
+ */
+import { DECLARABLE_KINDS } from '../model/kinds.js';
+import type { ReadStore } from '../store/types.js';
+import { SYNC_NAME, type SyncObject } from '../sync/status.js';
+import { assessApp } from './app.js';
+import type { AppHealth, Health, Sync } from './types.js';
+
+/** Lists the declarable kinds (workloads, their ReplicaSets, Pods and Jobs included) and assesses the app. */
+export async function readAppHealth(store: Pick<ReadStore, 'get' | 'list'>): Promise<AppHealth> {
+  const [sync, ...lists] = await Promise.all([
+    store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }),
+    ...DECLARABLE_KINDS.map((k) => store.list(k)),
+  ]);
+  return assessApp({ sync: sync ?? undefined, objects: lists.flatMap((l) => l.items) });
+}
+
+/**
+ * Exit codes of `gantry status` and `gantry wait`: 0 healthy (or suspended) and synced;
+ * 1 an error (no state, cannot reach the server, bad arguments); 2 degraded or rejected: a
+ * person must act; 3 not there yet: progressing, missing or out of sync.
+ */
+export const HealthExit = { Ok: 0, Error: 1, Degraded: 2, Waiting: 3 } as const;
+
+/** The exit code for a sync and health. */
+export function healthExitCode(s: { sync: Sync; health?: Health }): number {
+  const health = s.health?.status ?? 'Healthy';
+  if (health === 'Degraded' || s.sync.status === 'Rejected') return HealthExit.Degraded;
+  if ((health === 'Healthy' || health === 'Suspended') && s.sync.status === 'Synced') return HealthExit.Ok;
+  return HealthExit.Waiting;
+}
