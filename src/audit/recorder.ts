@@ -20,7 +20,7 @@ import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { objectKey } from '../model/keys.js';
 import type { WatchEvent } from '../store/types.js';
-import { formatMessage, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
+import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
@@ -52,7 +52,10 @@ export interface CommittedBatch {
 export interface RecorderOptions {
   /** The status branch. Default `status`. */
   branch?: string;
-  /** Author and committer of status commits. Default `gantry <gantry@localhost>`. */
+  /**
+   * Committer of status commits (default `gantry <gantry@localhost>`); the author is the actor
+   * of each change, with this email.
+   */
   author?: { name: string; email: string };
   logger?: Logger;
   /** The branch gantry watches for desired state; pushing to it is refused. */
@@ -407,7 +410,11 @@ export class GitRecorder implements Recorder {
         const message = item.kind === 'change' ? this.stageChange(item.event, out) : this.stageSync(item.record, out);
         const tree = this.index.encode(out);
         const sig = this.signature(item.at);
-        const commit = encodeObject('commit', commitBody({ tree, parent, author: sig, committer: sig, message }));
+        // The author is who made the change (`sync`, `controller/deployment`, `node/vm`), so
+        // `git log --format=%an` and `git shortlog` of the status branch read as "who"; gantry commits.
+        const actor = item.kind === 'change' ? item.event.origin?.actor ?? 'unknown' : 'sync';
+        const author = { ...sig, name: actor };
+        const commit = encodeObject('commit', commitBody({ tree, parent, author, committer: sig, message }));
         out.push(commit);
         for (const o of out) {
           if (objects.has(o.oid)) continue;
@@ -483,13 +490,18 @@ export class GitRecorder implements Recorder {
       out.push(blob);
       this.index.setFile(segments, blob.oid);
     }
-    const summary = summarizeChange(event, { maxPhrases: SUMMARY_PHRASES });
     const phrases = describeChanges(event);
-    const body = phrases.length > SUMMARY_PHRASES ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
+    // As many phrases as fit the summary line; the body lists them all when some are left out.
+    let shown = Math.min(SUMMARY_PHRASES, Math.max(1, phrases.length));
+    let summary = summarizeChange(event, { maxPhrases: shown });
+    while (summary.length > MAX_SUMMARY && shown > 1) summary = summarizeChange(event, { maxPhrases: --shown });
+    const body = phrases.length > shown || summary.length > MAX_SUMMARY ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
     const origin = event.origin;
     return formatMessage(summary, body, [
       [TRAILERS.actor, origin?.actor ?? 'unknown'],
       [TRAILERS.desiredRevision, origin?.desiredRevision],
+      [TRAILERS.desiredAuthor, origin?.desiredAuthor],
+      [TRAILERS.desiredCommitter, origin?.desiredCommitter],
       [TRAILERS.storeRevision, event.revision],
       [TRAILERS.object, objectKey(obj)],
       [TRAILERS.reason, origin?.reason],
@@ -512,6 +524,8 @@ export class GitRecorder implements Recorder {
     return formatMessage(summarizeSync(record), syncBody(record), [
       [TRAILERS.actor, 'sync'],
       [TRAILERS.desiredRevision, record.revision.commit],
+      [TRAILERS.desiredAuthor, formatPerson(record.revision.author)],
+      [TRAILERS.desiredCommitter, formatPerson(record.revision.committer)],
       [TRAILERS.sync, record.outcome],
     ]);
   }

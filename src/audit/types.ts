@@ -23,6 +23,10 @@ export interface HistoryEntry {
   at: string;
   actor: string;
   desiredRevision?: string;
+  /** Author of the desired revision (`Name <email>`): who pushed the change that caused this. */
+  desiredAuthor?: string;
+  /** Committer of the desired revision (`Name <email>`), when recorded. */
+  desiredCommitter?: string;
   /** Key of the object changed, when the entry is about one object. */
   object?: string;
   /** The commit message's first line, in words. */

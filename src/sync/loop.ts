@@ -13,7 +13,7 @@ import { errorMessage, isGantryError } from '../errors.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, WriteOrigin } from '../store/types.js';
 import { applyPlan } from './apply.js';
 import { loadManifests, ManifestCache } from './loader.js';
 import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
@@ -200,7 +200,7 @@ export class SyncLoop {
         });
         try {
           await applyPlan(this.opts.store, plan, {
-            origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
+            origin: { ...syncOrigin(revision), reason: `sync ${short} (${reason})` },
           });
           await this.recordApplied(revision, plan, loaded.objects.length);
           this.lastRejected = undefined;
@@ -261,6 +261,12 @@ export class SyncLoop {
       unchanged: plan.unchanged.length,
     };
     const changed = !planIsEmpty(plan);
+    // A pass that changes nothing records nothing unless it puts a new revision in force: after a
+    // restart the Sync object (not this process's memory) says what already is.
+    if (!changed && this.lastRecordedApplied === undefined) {
+      const status = (await this.opts.store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }).catch(() => undefined))?.status;
+      if (status?.lastAppliedRevision === revision.commit) this.lastRecordedApplied = revision.commit;
+    }
     if (changed || this.lastRecordedApplied !== revision.commit) {
       this.lastRecordedApplied = revision.commit;
       this.opts.logger.info({ revision: revision.commit.slice(0, 7), ...summary }, changed ? 'applied revision' : 'revision in force, nothing to change');
@@ -349,6 +355,17 @@ function visibleStatus(st: SyncStatus): string {
 
 function dropUndefined<T extends object>(o: T): T {
   return JSON.parse(JSON.stringify(o)) as T;
+}
+
+/** The origin of the sync loop's writes for a revision: actor, desired revision, its author and committer. */
+export function syncOrigin(revision: Revision): WriteOrigin {
+  const person = (p: { name: string; email: string } | undefined): string | undefined => (p ? `${p.name} <${p.email}>` : undefined);
+  const origin: WriteOrigin = { actor: 'sync', desiredRevision: revision.commit };
+  const author = person(revision.author);
+  const committer = person(revision.committer);
+  if (author) origin.desiredAuthor = author;
+  if (committer) origin.desiredCommitter = committer;
+  return origin;
 }
 
 /** "deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer" */

@@ -14,6 +14,7 @@ import { openSqliteStore } from '../../store/sqlite.js';
 import type { ReadStore } from '../../store/types.js';
 import { RemoteStore } from '../../api/client.js';
 import type { HistoryEntry } from '../../audit/types.js';
+import { personName } from '../../audit/message.js';
 import { remoteClient, type RemoteOptions } from '../remote.js';
 import { formatIssue } from '../../sync/loop.js';
 import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
@@ -246,7 +247,9 @@ function printHistory(entries: HistoryEntry[], o: HistoryOptions): { output: str
   const lines = entries.map((e) => {
     const when = e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
     const rev = e.desiredRevision ? e.desiredRevision.slice(0, 7) : '       ';
-    return `${pc.dim(when)}  ${pc.cyan(e.actor.padEnd(22))} ${pc.yellow(rev)}  ${e.summary}`;
+    // Who pushed the desired change, beside what acted on it: "sync (Alice Smith)".
+    const who = e.desiredAuthor ? `${e.actor} (${personName(e.desiredAuthor)})` : e.actor;
+    return `${pc.dim(when)}  ${pc.cyan(who.padEnd(30))} ${pc.yellow(rev)}  ${e.summary}`;
   });
   return { output: lines.join('\n'), exitCode: 0 };
 }
