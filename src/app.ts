@@ -34,6 +34,7 @@ import { hostname } from 'node:os';
 import { LeaderElector } from './cluster/leader.js';
 import { ForwardingSyncTrigger, serveSyncRequests, type SyncTrigger } from './cluster/sync-requests.js';
 import { adoptPushedTrail } from './audit/takeover.js';
+import { loadKeyFile, sharedDigestKey } from './audit/digest-key.js';
 import { etcdClientOf } from './store/open.js';
 import type { Source } from './sync/types.js';
 
@@ -183,7 +184,10 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           });
           logger.info({ adopted }, 'audit: status branch brought level with the history remote');
         }
+        // Servers of one etcd store share one digest key (through the store); one process keeps its own.
+        const digestKey = etcd ? await sharedDigestKey({ store, file: paths.historyKey, logger: logger.child({ component: 'audit' }) }) : await loadKeyFile(paths.historyKey);
         recorder = await openRecorder(paths.history, {
+          digestKey,
           logger: logger.child({ component: 'audit' }),
           watchedBranch: config.ref ?? 'main',
           push: config.historyRemote && {

@@ -123,6 +123,8 @@ export function dataPaths(dataDir: string) {
   return {
     store: join(dataDir, 'state.db'),
     history: join(dataDir, 'history.git'),
+    /** The audit trail's Secret digest key (mode 0600). */
+    historyKey: join(dataDir, 'history.key'),
     sourceCache: join(dataDir, 'source'),
     sampleRepo: join(dataDir, 'sample-repo'),
     containerd: join(dataDir, 'containerd'),

@@ -8,6 +8,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
+import { DIGEST_KEY_KIND } from '../audit/digest-key.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
 import type { PodPorts } from '../node/portforward.js';
@@ -136,7 +137,7 @@ export function createApiServer(opts: ApiServerOptions) {
       // A read-only token watching every kind sees no Secrets (asking for them by kind is refused).
       const hidden = req.identity?.role === 'read-only' ? 'Secret' : undefined;
       for await (const ev of store.watch({ fromRevision, kinds, signal: ac.signal })) {
-        if (ev.object.kind === hidden) continue;
+        if (ev.object.kind === hidden || ev.object.kind === DIGEST_KEY_KIND) continue;
         reply.raw.write(`${JSON.stringify(ev)}\n`);
       }
     } catch (err) {

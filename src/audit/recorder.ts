@@ -24,6 +24,7 @@ import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, 
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
 import { TreeIndex, TreeNode } from './tree.js';
+import { loadKeyFile } from './digest-key.js';
 import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
 
 /** Credentials for pushing: user and password, or a token (sent as the password). */
@@ -82,6 +83,11 @@ export interface RecorderOptions {
    * throws `InvalidArgument`.
    */
   readonly?: boolean;
+  /**
+   * Key of the Secret digests (HMAC-SHA256). Default: the key in `history.key` beside the
+   * repository (`<data-dir>/history.key`), made at first open. See digest-key.ts.
+   */
+  digestKey?: Buffer;
   /** The change time source (ms since the epoch), for tests. Default Date.now. */
   clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
@@ -149,18 +155,33 @@ export async function openRecorder(dir: string, opts: RecorderOptions = {}): Pro
   }
   const gitdir = path.resolve(dir);
   const exists = await access(path.join(gitdir, 'HEAD')).then(() => true, () => false);
+  const keyFile = defaultDigestKeyFile(gitdir);
   if (opts.readonly) {
     if (!exists) throw new GantryError('NotFound', `no audit history at ${gitdir}: it is not a Git repository`);
-    const reader = new GitRecorder(gitdir, branch, opts);
+    // A reader digests (blame compares live Secrets) only when it may read the key.
+    const digestKey = opts.digestKey ?? (await loadExistingKey(keyFile));
+    const reader = new GitRecorder(gitdir, branch, { ...opts, ...(digestKey ? { digestKey } : {}) });
     await reader.refreshHead();
     return reader;
   }
+  const digestKey = opts.digestKey ?? (await loadKeyFile(keyFile));
   if (!exists) await git.init({ fs, gitdir, bare: true, defaultBranch: branch });
   await removeLeftovers(gitdir, branch);
-  const recorder = new GitRecorder(gitdir, branch, opts);
+  const recorder = new GitRecorder(gitdir, branch, { ...opts, digestKey });
   await recorder.load();
   recorder.startPushTimer();
   return recorder;
+}
+
+/** The digest key file beside a status repository: `<data-dir>/history.key` for `<data-dir>/history.git`. */
+export function defaultDigestKeyFile(gitdir: string): string {
+  return path.join(path.dirname(path.resolve(gitdir)), 'history.key');
+}
+
+/** The key in `file` if there is one this process may read. */
+async function loadExistingKey(file: string): Promise<Buffer | undefined> {
+  if (!(await access(file).then(() => true, () => false))) return undefined;
+  return loadKeyFile(file).catch(() => undefined);
 }
 
 /**
@@ -241,6 +262,12 @@ export class GitRecorder implements Recorder {
     this.writer = new PackWriter(gitdir);
     this.batchSize = Math.max(1, opts.batchSize ?? 128);
     this.clock = opts.clock ?? Date.now;
+  }
+
+  /** The Secret digest key; set for every recorder that writes. */
+  digestKey(): Buffer {
+    if (!this.opts.digestKey) throw new GantryError('InvalidArgument', `no audit digest key beside ${this.gitdir} (history.key) is readable here`);
+    return this.opts.digestKey;
   }
 
   /** Reads the branch head and its tree into the in-memory index. */
@@ -486,7 +513,7 @@ export class GitRecorder implements Recorder {
     if (event.type === 'DELETED') {
       this.index.removeFile(segments);
     } else {
-      const blob = encodeObject('blob', Buffer.from(renderObjectFile(obj), 'utf8'));
+      const blob = encodeObject('blob', Buffer.from(renderObjectFile(obj, this.digestKey()), 'utf8'));
       out.push(blob);
       this.index.setFile(segments, blob.oid);
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { openRecorder, type GitRecorder } from '../../src/audit/recorder.js';
 import { isGantryError } from '../../src/errors.js';
@@ -30,6 +31,7 @@ function secret(password: string, token: string): KubeObject {
 
 const namespace: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } };
 const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+const hmac = (key: Buffer, s: string) => `hmac-sha256:${createHmac('sha256', key).update(s).digest('hex')}`;
 
 /** Reads the repository with the git command, independently of the recorder. */
 async function gitIn(gitdir: string, args: string[]): Promise<string> {
@@ -127,19 +129,36 @@ describe('GitRecorder (real Git repository)', function () {
     assert.equal(await gitIn(gitdir, ['ls-tree', '--name-only', 'status']), '_cluster');
   });
 
-  it('writes Secret values only as sha256 digests, in files and messages', async () => {
+  it('writes Secret values only as keyed digests (HMAC-SHA256 with the data dir\'s key), in files and messages', async () => {
     const r = await recorder();
     r.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-123'), revision: 1 });
     r.recordChange({ type: 'MODIFIED', object: secret('correct-horse', 'tok-456'), prevObject: secret('hunter2', 'tok-123'), revision: 2 });
     await r.flush();
     const file = await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']);
-    assert.match(file, new RegExp(`password: ${sha256('correct-horse')}`));
-    assert.match(file, new RegExp(`token: ${sha256('tok-456')}`));
+    const key = Buffer.from((await readFile(path.join(tmp.dir, 'history.key'), 'utf8')).trim(), 'hex');
+    assert.match(file, new RegExp(`password: ${hmac(key, 'correct-horse')}`));
+    assert.match(file, new RegExp(`token: ${hmac(key, 'tok-456')}`));
+    assert.ok(!file.includes(sha256('correct-horse').slice('sha256:'.length)), 'not the plain sha256 of the value');
     const everything = await gitIn(gitdir, ['log', '-p', '--format=%B', 'status']);
     for (const value of ['hunter2', 'correct-horse', 'tok-123', 'tok-456', Buffer.from('hunter2').toString('base64'), Buffer.from('correct-horse').toString('base64')]) {
       assert.ok(!everything.includes(value), `history shows ${value}`);
     }
     assert.match(everything, /Secret default\/db: data.password changed; stringData.token changed/);
+  });
+
+  it('keeps its digest key in history.key beside the repository (mode 0600), so a digest is stable across restarts', async () => {
+    const first = await recorder();
+    first.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-1'), revision: 1 });
+    await first.close();
+    const keyFile = path.join(tmp.dir, 'history.key');
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    const before = await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']);
+    const second = await recorder();
+    second.recordChange({ type: 'DELETED', object: secret('hunter2', 'tok-1'), revision: 2 });
+    second.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-1'), revision: 3 });
+    await second.flush();
+    assert.equal(await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']), before);
+    assert.ok(!before.includes(sha256('hunter2')), 'not the plain sha256');
   });
 
   it('records sync attempts, applied and rejected, with _sync/last.yaml', async () => {
