@@ -11,6 +11,7 @@ import type { Recorder } from '../audit/types.js';
 import { DIGEST_KEY_KIND } from '../audit/digest-key.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
+import { parseKey } from '../model/keys.js';
 import type { PodPorts } from '../node/portforward.js';
 import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
@@ -147,17 +148,38 @@ export function createApiServer(opts: ApiServerOptions) {
     return reply;
   });
 
-  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
+  /** The recorder, or the answer to send when this server keeps none (a standby, or no audit). */
+  const recorderOr = async (reply: { code(n: number): unknown }): Promise<{ recorder: Recorder } | { answer: { code: string; message: string } }> => {
     const recorder = typeof opts.recorder === 'function' ? opts.recorder() : opts.recorder;
-    if (!recorder) {
-      if (opts.controlPlane) {
-        const cp = await opts.controlPlane();
-        reply.code(503);
-        return { code: 'ApiUnavailable', message: `this server (${cp.identity}) is a standby and keeps no audit history; ask the leader${cp.leader ? ` (${cp.leader})` : ''}, or read the pushed status branch` };
-      }
-      reply.code(404);
-      return { code: 'NotFound', message: 'this server keeps no audit history' };
+    if (recorder) return { recorder };
+    if (opts.controlPlane) {
+      const cp = await opts.controlPlane();
+      reply.code(503);
+      return { answer: { code: 'ApiUnavailable', message: `this server (${cp.identity}) is a standby and keeps no audit history; ask the leader${cp.leader ? ` (${cp.leader})` : ''}, or read the pushed status branch` } };
     }
+    reply.code(404);
+    return { answer: { code: 'NotFound', message: 'this server keeps no audit history' } };
+  };
+
+  // Who set each field of an object: the live object's fields, attributed from the history.
+  app.get<{ Querystring: { object?: string } }>(`${GANTRY_API}/blame`, async (req, reply) => {
+    const found = await recorderOr(reply);
+    if ('answer' in found) return found.answer;
+    const object = req.query.object ?? '';
+    let ref;
+    try {
+      ref = parseKey(object);
+    } catch {
+      throw new GantryError('InvalidArgument', `query parameter object: "${object}" is not Kind/namespace/name or Kind/name`, { field: 'object' });
+    }
+    const live = await store.get({ ...ref, kind: kindOrThrow(ref.kind) });
+    return found.recorder.blame(object, live ? { live } : {});
+  });
+
+  app.get<{ Querystring: { object?: string; since?: string; limit?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
+    const found = await recorderOr(reply);
+    if ('answer' in found) return found.answer;
+    const recorder = found.recorder;
     return recorder.history({
       object: req.query.object,
       since: dateParam('since', req.query.since),

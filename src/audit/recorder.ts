@@ -13,16 +13,18 @@ import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import git from 'isomorphic-git';
-import { dump } from 'js-yaml';
+import { dump, load } from 'js-yaml';
 import http from 'isomorphic-git/http/node';
 import { describeChanges, summarizeChange } from '../diff/summary.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { objectKey } from '../model/keys.js';
+import { objectKey, parseKey } from '../model/keys.js';
+import type { KubeObject } from '../model/types.js';
 import type { WatchEvent } from '../store/types.js';
 import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
-import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
+import { objectPath, objectPathSegments, orderKeys, redact, renderObjectFile, SYNC_DIR } from './render.js';
+import { blame, type BlameLine, type ObjectVersion } from './blame.js';
 import { TreeIndex, TreeNode } from './tree.js';
 import { loadKeyFile } from './digest-key.js';
 import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
@@ -593,6 +595,32 @@ export class GitRecorder implements Recorder {
   /** Every recorded change of one object (key `Kind/namespace/name`), newest first. */
   objectHistory(key: string, opts: { since?: Date; limit?: number } = {}): Promise<HistoryEntry[]> {
     return this.history({ ...opts, object: key, limit: opts.limit ?? Number.MAX_SAFE_INTEGER });
+  }
+
+  /**
+   * Who set each field of an object (key `Kind/namespace/name`): its recorded versions walked
+   * oldest first (see blame.ts). With `live`, the fields are the live object's (Secret values
+   * digested with this trail's key to compare), and a field the history has not caught up with is
+   * `unrecorded`. Reads what is committed.
+   */
+  async blame(key: string, opts: { live?: KubeObject } = {}): Promise<BlameLine[]> {
+    let ref;
+    try {
+      ref = parseKey(key);
+    } catch (err) {
+      throw new GantryError('InvalidArgument', errorMessage(err), { cause: err });
+    }
+    const file = objectPath({ apiVersion: '', kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
+    const entries = (await this.objectHistory(key)).reverse();
+    const versions: ObjectVersion[] = [];
+    for (const entry of entries) {
+      const text = await this.fileAt(file, entry.commit);
+      versions.push({ entry, object: text === undefined ? undefined : (load(text) as KubeObject) });
+    }
+    let live = opts.live;
+    if (live?.kind === 'Secret') live = this.opts.digestKey ? redact(live, this.opts.digestKey) : undefined;
+    if (!live && versions.length === 0) throw new GantryError('NotFound', `${key} has no recorded history and is not live`);
+    return blame(versions, live);
   }
 
   /** The object's file as recorded at a commit (default: the head), or undefined when absent. */

@@ -3,6 +3,8 @@
  */
 import type { WatchEvent } from '../store/types.js';
 import type { ManifestIssue, Revision } from '../sync/types.js';
+import type { KubeObject } from '../model/types.js';
+import type { BlameLine } from './blame.js';
 
 /** One sync attempt, applied or rejected. */
 export interface SyncRecord {
@@ -45,6 +47,8 @@ export interface Recorder {
   flush(): Promise<void>;
   /** Newest first; optionally only entries about one object, since a time. */
   history(opts?: { object?: string; since?: Date; limit?: number }): Promise<HistoryEntry[]>;
+  /** Who set each field of an object (key `Kind/namespace/name`), from its recorded versions; see blame.ts. */
+  blame(key: string, opts?: { live?: KubeObject }): Promise<BlameLine[]>;
   /**
    * The store revision to resume watching after (`watch({ fromRevision })`), so that a restart
    * neither misses nor repeats a change; 0 when nothing was recorded yet.

@@ -8,6 +8,7 @@ import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runDescribe } from './commands/describe.js';
+import { runBlame } from './commands/blame.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
@@ -148,6 +149,11 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'most entries to show', '50')
     .option('-o, --output <format>', 'json')
     .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
+
+  withRemote(withDataDir(program.command('blame <object>').description('who set each field of an object: the desired commit and its author, or the controller or node; OBJECT as kind/name')))
+    .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
+    .option('-o, --output <format>', 'json')
+    .action(async (object: string, o) => finish(await runBlame(object, o)));
 
   withRemote(withDataDir(program.command('agent').description('run a node on this machine for the gantry server at --server (with an agent token) or in --kubeconfig')))
     .option('--node-name <name>', 'this node\'s name (default: the hostname; an agent token names its node)')
