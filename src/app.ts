@@ -213,6 +213,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           intervalMs: config.intervalMs,
           describe: { repo: source.display, ref: config.ref, path: config.path },
           live,
+          ...(config.syncWindows?.length ? { syncWindows: config.syncWindows } : {}),
         });
         if (elector) {
           const loop = sync;
@@ -253,7 +254,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const syncTrigger: SyncTrigger | undefined = components.sync
     ? {
         // The leader runs the pass; a standby (or a process still starting) asks whoever leads.
-        trigger: (reason) => (work?.sync ? work.sync.trigger(reason) : new ForwardingSyncTrigger(store).trigger(reason)),
+        trigger: (reason, request) => (work?.sync ? work.sync.trigger(reason, request) : new ForwardingSyncTrigger(store).trigger(reason, request)),
       }
     : undefined;
 

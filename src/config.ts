@@ -5,6 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GantryError } from './errors.js';
+import type { SyncWindow } from './sync/windows.js';
 
 /** Credentials for a Git remote over http(s). */
 export type GitAuth = { username: string; password: string } | { token: string };
@@ -56,6 +57,8 @@ export interface GantryConfig {
    * `leaseSeconds` is how long a dead leader holds the others back at most (default 10).
    */
   leaderElection?: { identity?: string; leaseSeconds?: number };
+  /** Argo CD-style sync windows: automatic syncs wait outside allow windows and inside deny windows. */
+  syncWindows?: SyncWindow[];
 }
 
 /** Settings of the control plane's controllers (each unset one keeps its default). */

@@ -17,6 +17,7 @@ import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
 import type { SyncTrigger } from '../cluster/sync-requests.js';
 import { SYNC_NAME } from '../sync/status.js';
+import { setSuspended } from '../sync/suspend.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { kubeApi } from './kube.js';
@@ -187,14 +188,28 @@ export function createApiServer(opts: ApiServerOptions) {
     });
   });
 
-  app.post(`${GANTRY_API}/sync`, async (_req, reply) => {
+  // A manual sync (`gantry sync --now`): `{"force": true}` passes the sync windows that allow manual syncs.
+  app.post<{ Body: { force?: unknown } | undefined }>(`${GANTRY_API}/sync`, async (req, reply) => {
     if (!opts.sync) {
       reply.code(404);
       return { code: 'NotFound', message: 'this server runs no sync loop' };
     }
-    const outcome = await opts.sync.trigger('api');
-    return { outcome: outcome.outcome, revision: outcome.revision?.commit, issues: outcome.issues, error: outcome.error };
+    const force = req.body && typeof req.body === 'object' ? req.body.force === true : false;
+    const outcome = await opts.sync.trigger('api', { manual: true, force });
+    return { outcome: outcome.outcome, revision: outcome.revision?.commit, issues: outcome.issues, error: outcome.error, message: outcome.message, until: outcome.until };
   });
+
+  // Suspend and resume: kept in the Sync object, so every server and every restart sees them.
+  for (const action of ['suspend', 'resume'] as const) {
+    app.post(`${GANTRY_API}/${action}`, async (req) => {
+      const by = `api/${req.identity?.name ?? 'anonymous'}`;
+      const sync = await setSuspended(store, action === 'suspend', by);
+      logger.info({ by }, action === 'suspend' ? 'sync suspended' : 'sync resumed');
+      // What waited is applied now, not at the next poll.
+      if (action === 'resume' && opts.sync) void opts.sync.trigger('resume');
+      return { suspended: sync.spec.suspend === true, by, ...(sync.spec.suspendedAt ? { at: sync.spec.suspendedAt } : {}) };
+    });
+  }
 
   // The webhook needs the raw body to check GitHub's HMAC, so it parses bodies itself.
   app.register(async (scope) => {

@@ -18,7 +18,8 @@ import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.j
 import { runAgent } from './commands/agent.js';
 import { runCordon, runDrain, runUncordon } from './commands/drain.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
-import { withRemote } from './remote.js';
+import { withRemote, type RemoteOptions } from './remote.js';
+import { runSuspend, runSyncNow } from './commands/control.js';
 
 /** Prints a command's output and sets the exit code. */
 function finish(res: { output: string; exitCode: number }): void {
@@ -88,12 +89,16 @@ export function buildProgram(): Command {
     .option('-t, --tty', 'allocate a TTY')
     .action(async (pod: string, command: string[], o) => finish(await runExec(pod, command, o)));
 
-  withSourceOptions(
-    program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass'),
+  withRemote(withSourceOptions(
+    program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass; --now for an immediate pass of the running gantry'),
     { repoDescription: 'desired-state repo, URL or local path' },
-  )
+  ))
     .option('--once', 'one pass, then exit (0 applied, 1 rejected or failed)')
-    .action(async (o: SourceOptions & { once?: boolean }) => {
+    .option('--now', 'ask the running gantry (this data dir\'s, or --kubeconfig / --server) for a pass now; exit 1 when held, rejected or failed')
+    .option('--force', 'with --now: sync even outside the sync windows, where a window allows manual syncs (Argo CD\'s manualSync)')
+    .action(async (o: SourceOptions & RemoteOptions & { once?: boolean; now?: boolean; force?: boolean }) => {
+      if (o.force && !o.now) throw new GantryError('InvalidArgument', '--force goes with --now');
+      if (o.now) return finish(await runSyncNow(o));
       if (!o.repo) throw new GantryError('InvalidArgument', 'gantry sync needs --repo (or GANTRY_REPO)');
       if (o.once) return finish(await runSyncOnce({ ...o, repo: o.repo }));
       await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry sync' });
@@ -149,6 +154,11 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'most entries to show', '50')
     .option('-o, --output <format>', 'json')
     .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
+
+  withRemote(withDataDir(program.command('suspend').description('stop applying the repo (kept in the Sync object: survives restarts, seen by every server) until gantry resume')))
+    .action(async (o) => finish(await runSuspend(true, o)));
+  withRemote(withDataDir(program.command('resume').description('apply the repo again, at once')))
+    .action(async (o) => finish(await runSuspend(false, o)));
 
   withRemote(withDataDir(program.command('blame <object>').description('who set each field of an object: the desired commit and its author, or the controller or node; OBJECT as kind/name')))
     .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')

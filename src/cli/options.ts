@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
+import { parseSyncWindow, type SyncWindow } from '../sync/windows.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -45,6 +46,7 @@ export interface SourceOptions extends DataDirOptions {
   etcdKey?: string;
   leaderIdentity?: string;
   leaderLease?: string;
+  syncWindow?: string[];
 }
 
 /** Adds `--data-dir`. */
@@ -85,7 +87,16 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--etcd-key <file>', 'client key (PEM) for etcd').env('GANTRY_ETCD_KEY'))
     .addOption(new Option('--leader-identity <name>', 'this server in the leader election of servers on one etcd (default: hostname/pid)').env('GANTRY_LEADER_IDENTITY'))
     .addOption(new Option('--leader-lease <duration>', 'how long a dead leader holds the standbys back at most (default 10s)').env('GANTRY_LEADER_LEASE'))
+    .addOption(new Option('--sync-window <window>', 'a sync window, repeatable: \'deny 0 22 * * * 8h\' or \'allow 0 9 * * 1-5 8h\' (cron in UTC, then a duration; add manual to let gantry sync --now --force through, tz=ZONE for another zone); GANTRY_SYNC_WINDOWS takes several separated by ;')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
+}
+
+/** `--sync-window` flags, else `GANTRY_SYNC_WINDOWS` (`;`-separated), parsed; bad ones are refused naming the window. */
+function syncWindows(o: SourceOptions): { syncWindows?: SyncWindow[] } {
+  const texts = o.syncWindow?.length ? o.syncWindow : (process.env.GANTRY_SYNC_WINDOWS ?? '').split(';').map((t) => t.trim()).filter((t) => t !== '');
+  const where = o.syncWindow?.length ? '--sync-window' : 'GANTRY_SYNC_WINDOWS';
+  return texts.length ? { syncWindows: texts.map((t) => parseSyncWindow(t, where)) } : {};
 }
 
 /** The configuration for a command that follows `repo`. */
@@ -115,6 +126,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
     ...(o.store ? { store: o.store } : {}),
     ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
+    ...syncWindows(o),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
   };
 }

@@ -82,6 +82,14 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
     if (st.summary) {
       lines.push(`            ${st.summary.objects} objects; last change: ${st.summary.created} created, ${st.summary.updated} updated, ${st.summary.pruned} pruned`);
     }
+    if (sync.spec.suspend) {
+      lines.push(`Sync:       ${pc.yellow('Suspended')}${sync.spec.suspendedBy ? ` by ${sync.spec.suspendedBy}` : ''}${sync.spec.suspendedAt ? ` ${ago(sync.spec.suspendedAt)} (${sync.spec.suspendedAt})` : ''}; gantry resume applies the repo again`);
+    }
+    if (sync.spec.syncWindows?.length) lines.push(`Windows:    ${sync.spec.syncWindows.join('; ')}`);
+    if (st.heldBack) {
+      lines.push(`Waiting:    ${pc.yellow(st.heldBack.reason)} since ${st.heldBack.since}${st.heldBack.until ? `, until ${st.heldBack.until}` : ''}`);
+      lines.push(`            ${st.heldBack.message}`);
+    }
     const readyText = ready?.status === 'True' ? pc.green('Ready') : pc.red(`Not ready (${ready?.reason ?? 'unknown'})`);
     lines.push(`Status:     ${readyText}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
     if (ready?.status !== 'True' && ready?.message) lines.push(`            ${ready.message}`);
