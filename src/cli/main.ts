@@ -9,6 +9,7 @@ import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runDescribe } from './commands/describe.js';
 import { runBlame } from './commands/blame.js';
+import { runRollback } from './commands/rollback.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
@@ -159,6 +160,12 @@ export function buildProgram(): Command {
     .action(async (o) => finish(await runSuspend(true, o)));
   withRemote(withDataDir(program.command('resume').description('apply the repo again, at once')))
     .action(async (o) => finish(await runSuspend(false, o)));
+
+  withRemote(withDataDir(program.command('rollback [rev]').description('revert REV (default: the revision in force) with a commit on the branch gantry follows; prints the git commands when gantry may not push')))
+    .option('--repo <url-or-path>', 'the desired-state repo (default: the one gantry follows)')
+    .option('--ref <branch>', 'the branch to commit the revert on (default: the one gantry follows)')
+    .option('--print', 'print the git commands instead of running them')
+    .action(async (rev: string | undefined, o) => finish(await runRollback(rev, o)));
 
   withRemote(withDataDir(program.command('blame <object>').description('who set each field of an object: the desired commit and its author, or the controller or node; OBJECT as kind/name')))
     .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
