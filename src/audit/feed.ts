@@ -27,6 +27,11 @@ export function isHeartbeatOnly(ev: WatchEvent): boolean {
   return strip(ev.object) === strip(ev.prevObject);
 }
 
+/** Whether the audit trail records this change (see NOT_RECORDED and {@link isHeartbeatOnly}). */
+export function isRecorded(ev: WatchEvent): boolean {
+  return !NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev);
+}
+
 /** Options for {@link startAuditFeed}. */
 export interface AuditFeedOptions {
   store: Store;
@@ -50,7 +55,7 @@ export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
     try {
       for await (const ev of store.watch({ fromRevision: from, signal })) {
         from = ev.revision;
-        if (!NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev)) recorder.recordChange(ev);
+        if (isRecorded(ev)) recorder.recordChange(ev);
       }
       return;
     } catch (err) {
