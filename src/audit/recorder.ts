@@ -13,18 +13,19 @@ import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import git from 'isomorphic-git';
-import { dump, load } from 'js-yaml';
+import { dump } from 'js-yaml';
 import http from 'isomorphic-git/http/node';
 import { describeChanges, summarizeChange } from '../diff/summary.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { objectKey, parseKey } from '../model/keys.js';
+import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import type { WatchEvent } from '../store/types.js';
-import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
+import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
-import { objectPath, objectPathSegments, orderKeys, redact, renderObjectFile, SYNC_DIR } from './render.js';
-import { blame, type BlameLine, type ObjectVersion } from './blame.js';
+import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
+import type { BlameLine } from './blame.js';
+import { HistoryReader } from './history.js';
 import { TreeIndex, TreeNode } from './tree.js';
 import { loadKeyFile } from './digest-key.js';
 import type { HistoryEntry, Recorder, SyncRecord } from './types.js';
@@ -576,20 +577,7 @@ export class GitRecorder implements Recorder {
 
   private async walk(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal }): Promise<HistoryEntry[]> {
     if (this.opts.readonly) await this.refreshHead();
-    const limit = opts.limit ?? 100;
-    const sinceSec = opts.since ? opts.since.getTime() / 1000 : undefined;
-    const out: HistoryEntry[] = [];
-    const cache = {};
-    let oid = this.head;
-    while (oid && out.length < limit) {
-      if (opts.signal?.aborted) throw new GantryError('Internal', 'history query aborted', { cause: opts.signal.reason });
-      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid, cache });
-      if (sinceSec !== undefined && commit.committer.timestamp < Math.floor(sinceSec)) break;
-      const entry = toHistoryEntry(oid, commit.committer.timestamp, commit.message);
-      if (opts.object === undefined || entry.object === opts.object) out.push(entry);
-      oid = commit.parent[0];
-    }
-    return out;
+    return new HistoryReader(this.gitdir).entries(this.head, opts);
   }
 
   /** Every recorded change of one object (key `Kind/namespace/name`), newest first. */
@@ -604,35 +592,21 @@ export class GitRecorder implements Recorder {
    * `unrecorded`. Reads what is committed.
    */
   async blame(key: string, opts: { live?: KubeObject } = {}): Promise<BlameLine[]> {
-    let ref;
+    if (this.opts.readonly) await this.refreshHead();
+    const query = () => new HistoryReader(this.gitdir).blame(this.head, key, { ...opts, ...(this.opts.digestKey ? { digestKey: this.opts.digestKey } : {}) });
     try {
-      ref = parseKey(key);
+      return await query();
     } catch (err) {
-      throw new GantryError('InvalidArgument', errorMessage(err), { cause: err });
+      // A repack may have replaced the packs being read: read again from the new ones.
+      if (isGantryError(err)) throw err;
+      return query();
     }
-    const file = objectPath({ apiVersion: '', kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
-    const entries = (await this.objectHistory(key)).reverse();
-    const versions: ObjectVersion[] = [];
-    for (const entry of entries) {
-      const text = await this.fileAt(file, entry.commit);
-      versions.push({ entry, object: text === undefined ? undefined : (load(text) as KubeObject) });
-    }
-    let live = opts.live;
-    if (live?.kind === 'Secret') live = this.opts.digestKey ? redact(live, this.opts.digestKey) : undefined;
-    if (!live && versions.length === 0) throw new GantryError('NotFound', `${key} has no recorded history and is not live`);
-    return blame(versions, live);
   }
 
   /** The object's file as recorded at a commit (default: the head), or undefined when absent. */
   async fileAt(filepath: string, commit?: string): Promise<string | undefined> {
     const oid = commit ?? this.head;
-    if (!oid) return undefined;
-    try {
-      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, filepath });
-      return Buffer.from(blob).toString('utf8');
-    } catch {
-      return undefined;
-    }
+    return oid ? new HistoryReader(this.gitdir).fileAt(oid, filepath) : undefined;
   }
 
   /** Starts periodic pushes when configured. Called by {@link openRecorder}. */
