@@ -15,6 +15,7 @@ const benches: [string, string, string][] = [
   ['sync', './sync.ts', 'benchSync'],
   ['local-commit', './local-commit.ts', 'benchLocalCommit'],
   ['audit', './audit.ts', 'benchAudit'],
+  ['blame', './blame.ts', 'benchBlame'],
   ['scheduler', './scheduler.ts', 'benchScheduler'],
   ['node', './node.ts', 'benchNode'],
   ['e2e', './e2e.ts', 'benchE2e'],

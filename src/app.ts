@@ -41,6 +41,7 @@ import { hostname } from 'node:os';
 import { LeaderElector } from './cluster/leader.js';
 import { ForwardingSyncTrigger, serveSyncRequests, type SyncTrigger } from './cluster/sync-requests.js';
 import { adoptPushedTrail } from './audit/takeover.js';
+import { loadKeyFile, sharedDigestKey } from './audit/digest-key.js';
 import { etcdClientOf } from './store/open.js';
 import type { Source } from './sync/types.js';
 
@@ -193,7 +194,10 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           });
           logger.info({ adopted }, 'audit: status branch brought level with the history remote');
         }
+        // Servers of one etcd store share one digest key (through the store); one process keeps its own.
+        const digestKey = etcd ? await sharedDigestKey({ store, file: paths.historyKey, logger: logger.child({ component: 'audit' }) }) : await loadKeyFile(paths.historyKey);
         recorder = await openRecorder(paths.history, {
+          digestKey,
           logger: logger.child({ component: 'audit' }),
           watchedBranch: config.ref ?? 'main',
           push: config.historyRemote && {
@@ -229,6 +233,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           describe: { repo: source.display, ref: config.ref, path: config.path },
           live,
           ...(notifier ? { onEvent: (e: SyncEvent) => notifySync(e, { notifier, health, repo: display }) } : {}),
+          ...(config.syncWindows?.length ? { syncWindows: config.syncWindows } : {}),
         });
         if (elector) {
           const loop = sync;
@@ -269,7 +274,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const syncTrigger: SyncTrigger | undefined = components.sync
     ? {
         // The leader runs the pass; a standby (or a process still starting) asks whoever leads.
-        trigger: (reason) => (work?.sync ? work.sync.trigger(reason) : new ForwardingSyncTrigger(store).trigger(reason)),
+        trigger: (reason, request) => (work?.sync ? work.sync.trigger(reason, request) : new ForwardingSyncTrigger(store).trigger(reason, request)),
       }
     : undefined;
 

@@ -6,6 +6,7 @@ import type { NotifyConfig } from './notify/config.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GantryError } from './errors.js';
+import type { SyncWindow } from './sync/windows.js';
 
 /** Credentials for a Git remote over http(s). */
 export type GitAuth = { username: string; password: string } | { token: string };
@@ -59,6 +60,8 @@ export interface GantryConfig {
   leaderElection?: { identity?: string; leaseSeconds?: number };
   /** Outbound notifications: a webhook and/or Git host commit statuses. */
   notifications?: NotifyConfig;
+  /** Argo CD-style sync windows: automatic syncs wait outside allow windows and inside deny windows. */
+  syncWindows?: SyncWindow[];
 }
 
 /** Settings of the control plane's controllers (each unset one keeps its default). */
@@ -126,6 +129,8 @@ export function dataPaths(dataDir: string) {
   return {
     store: join(dataDir, 'state.db'),
     history: join(dataDir, 'history.git'),
+    /** The audit trail's Secret digest key (mode 0600). */
+    historyKey: join(dataDir, 'history.key'),
     sourceCache: join(dataDir, 'source'),
     sampleRepo: join(dataDir, 'sample-repo'),
     containerd: join(dataDir, 'containerd'),

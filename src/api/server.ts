@@ -8,13 +8,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Recorder } from '../audit/types.js';
+import { DIGEST_KEY_KIND } from '../audit/digest-key.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { resolveKind } from '../model/kinds.js';
+import { parseKey } from '../model/keys.js';
 import type { PodPorts } from '../node/portforward.js';
 import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
 import type { SyncTrigger } from '../cluster/sync-requests.js';
 import { SYNC_NAME } from '../sync/status.js';
+import { setSuspended } from '../sync/suspend.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { redactObject, isSecretKind } from '../diff/redact.js';
@@ -180,7 +183,7 @@ export function createApiServer(opts: ApiServerOptions) {
       // A read-only token watching every kind sees no Secrets (asking for them by kind is refused).
       const hidden = req.identity?.role === 'read-only' ? 'Secret' : undefined;
       for await (const ev of store.watch({ fromRevision, kinds, signal: ac.signal })) {
-        if (ev.object.kind === hidden) continue;
+        if (ev.object.kind === hidden || ev.object.kind === DIGEST_KEY_KIND) continue;
         const out = redact && isSecretKind(ev.object.kind)
           ? { ...ev, object: redactObject(ev.object), ...(ev.prevObject ? { prevObject: redactObject(ev.prevObject) } : {}) }
           : ev;
@@ -193,18 +196,39 @@ export function createApiServer(opts: ApiServerOptions) {
     return reply;
   });
 
+  /** The recorder, or the answer to send when this server keeps none (a standby, or no audit). */
+  const recorderOr = async (reply: { code(n: number): unknown }): Promise<{ recorder: Recorder } | { answer: { code: string; message: string } }> => {
+    const recorder = typeof opts.recorder === 'function' ? opts.recorder() : opts.recorder;
+    if (recorder) return { recorder };
+    if (opts.controlPlane) {
+      const cp = await opts.controlPlane();
+      reply.code(503);
+      return { answer: { code: 'ApiUnavailable', message: `this server (${cp.identity}) is a standby and keeps no audit history; ask the leader${cp.leader ? ` (${cp.leader})` : ''}, or read the pushed status branch` } };
+    }
+    reply.code(404);
+    return { answer: { code: 'NotFound', message: 'this server keeps no audit history' } };
+  };
+
+  // Who set each field of an object: the live object's fields, attributed from the history.
+  app.get<{ Querystring: { object?: string } }>(`${GANTRY_API}/blame`, async (req, reply) => {
+    const found = await recorderOr(reply);
+    if ('answer' in found) return found.answer;
+    const object = req.query.object ?? '';
+    let ref;
+    try {
+      ref = parseKey(object);
+    } catch {
+      throw new GantryError('InvalidArgument', `query parameter object: "${object}" is not Kind/namespace/name or Kind/name`, { field: 'object' });
+    }
+    const live = await store.get({ ...ref, kind: kindOrThrow(ref.kind) });
+    return found.recorder.blame(object, live ? { live } : {});
+  });
+
   // `diff=true`: each entry about an object carries the object's recorded file before and after.
   app.get<{ Querystring: { object?: string; since?: string; limit?: string; diff?: string } }>(`${GANTRY_API}/history`, async (req, reply) => {
-    const recorder = typeof opts.recorder === 'function' ? opts.recorder() : opts.recorder;
-    if (!recorder) {
-      if (opts.controlPlane) {
-        const cp = await opts.controlPlane();
-        reply.code(503);
-        return { code: 'ApiUnavailable', message: `this server (${cp.identity}) is a standby and keeps no audit history; ask the leader${cp.leader ? ` (${cp.leader})` : ''}, or read the pushed status branch` };
-      }
-      reply.code(404);
-      return { code: 'NotFound', message: 'this server keeps no audit history' };
-    }
+    const found = await recorderOr(reply);
+    if ('answer' in found) return found.answer;
+    const recorder = found.recorder;
     const withDiff = boolParam('diff', req.query.diff);
     const entries = await recorder.history({
       object: req.query.object,
@@ -218,14 +242,28 @@ export function createApiServer(opts: ApiServerOptions) {
     return out;
   });
 
-  app.post(`${GANTRY_API}/sync`, async (_req, reply) => {
+  // A manual sync (`gantry sync --now`): `{"force": true}` passes the sync windows that allow manual syncs.
+  app.post<{ Body: { force?: unknown } | undefined }>(`${GANTRY_API}/sync`, async (req, reply) => {
     if (!opts.sync) {
       reply.code(404);
       return { code: 'NotFound', message: 'this server runs no sync loop' };
     }
-    const outcome = await opts.sync.trigger('api');
-    return { outcome: outcome.outcome, revision: outcome.revision?.commit, issues: outcome.issues, error: outcome.error };
+    const force = req.body && typeof req.body === 'object' ? req.body.force === true : false;
+    const outcome = await opts.sync.trigger('api', { manual: true, force });
+    return { outcome: outcome.outcome, revision: outcome.revision?.commit, issues: outcome.issues, error: outcome.error, message: outcome.message, until: outcome.until };
   });
+
+  // Suspend and resume: kept in the Sync object, so every server and every restart sees them.
+  for (const action of ['suspend', 'resume'] as const) {
+    app.post(`${GANTRY_API}/${action}`, async (req) => {
+      const by = `api/${req.identity?.name ?? 'anonymous'}`;
+      const sync = await setSuspended(store, action === 'suspend', by);
+      logger.info({ by }, action === 'suspend' ? 'sync suspended' : 'sync resumed');
+      // What waited is applied now, not at the next poll.
+      if (action === 'resume' && opts.sync) void opts.sync.trigger('resume');
+      return { suspended: sync.spec.suspend === true, by, ...(sync.spec.suspendedAt ? { at: sync.spec.suspendedAt } : {}) };
+    });
+  }
 
   // The webhook needs the raw body to check GitHub's HMAC, so it parses bodies itself.
   app.register(async (scope) => {

@@ -7,12 +7,14 @@ import { errorMessage, isGantryError } from '../errors.js';
 import type { KubeObject } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { Recorder } from './types.js';
+import { DIGEST_KEY_KIND } from './digest-key.js';
 
 /**
  * Kinds whose changes are not recorded one by one: the Sync object has its own sync records, and
- * Events are the cluster's own short-lived account (kept an hour) of what the history already says.
+ * Events are the cluster's own short-lived account (kept an hour) of what the history already says;
+ * the digest key must never reach the history it protects.
  */
-const NOT_RECORDED = new Set(['Sync', 'Event']);
+const NOT_RECORDED = new Set(['Sync', 'Event', DIGEST_KEY_KIND]);
 
 /**
  * True for a Node update that only moves heartbeat times: recording those would add a commit
@@ -23,6 +25,11 @@ export function isHeartbeatOnly(ev: WatchEvent): boolean {
   const strip = (o: KubeObject): string => JSON.stringify(o, (k, v: unknown) =>
     k === 'lastHeartbeatTime' || k === 'resourceVersion' ? undefined : v);
   return strip(ev.object) === strip(ev.prevObject);
+}
+
+/** Whether the audit trail records this change (see NOT_RECORDED and {@link isHeartbeatOnly}). */
+export function isRecorded(ev: WatchEvent): boolean {
+  return !NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev);
 }
 
 /** Options for {@link startAuditFeed}. */
@@ -48,7 +55,7 @@ export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
     try {
       for await (const ev of store.watch({ fromRevision: from, signal })) {
         from = ev.revision;
-        if (!NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev)) recorder.recordChange(ev);
+        if (isRecorded(ev)) recorder.recordChange(ev);
       }
       return;
     } catch (err) {

@@ -13,20 +13,47 @@ export const TRAILERS = {
   object: 'Gantry-Object',
   reason: 'Gantry-Reason',
   sync: 'Gantry-Sync',
+  desiredAuthor: 'Gantry-Desired-Author',
+  desiredCommitter: 'Gantry-Desired-Committer',
 } as const;
 
-/** Longest summary line; longer ones are cut with an ellipsis. */
-const MAX_SUMMARY = 200;
+/**
+ * Longest summary line, as Git's tools expect (`git log --oneline`, forges' commit lists); a
+ * longer one is cut with an ellipsis and given whole in the body.
+ */
+export const MAX_SUMMARY = 72;
 
 /** Trailer values must stay on one line. */
 function oneLine(s: string): string {
   return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
-/** Builds a commit message. Trailers with undefined values are left out. */
+/** `Name <email>` of a Git identity, for trailers. */
+export function formatPerson(p: { name: string; email: string } | undefined): string | undefined {
+  return p ? `${p.name} <${p.email}>` : undefined;
+}
+
+/** The name part of `Name <email>`. */
+export function personName(person: string): string {
+  return person.replace(/\s*<[^>]*>\s*$/, '') || person;
+}
+
+/** Cuts a line to {@link MAX_SUMMARY} characters, at a word boundary when one is near, with an ellipsis. */
+export function cutSummary(line: string): string {
+  if (line.length <= MAX_SUMMARY) return line;
+  const head = line.slice(0, MAX_SUMMARY - 1);
+  const space = head.lastIndexOf(' ');
+  return `${(space > MAX_SUMMARY - 20 ? head.slice(0, space) : head).trimEnd()}…`;
+}
+
+/**
+ * Builds a commit message. A summary longer than {@link MAX_SUMMARY} is cut, and put whole at the
+ * head of the body so no detail is lost. Trailers with undefined values are left out.
+ */
 export function formatMessage(summary: string, body: string | undefined, trailers: Array<[string, string | number | undefined]>): string {
-  let line = oneLine(summary);
-  if (line.length > MAX_SUMMARY) line = `${line.slice(0, MAX_SUMMARY - 1)}…`;
+  const full = oneLine(summary);
+  const line = cutSummary(full);
+  if (line !== full) body = body && body.trim() ? `${full}\n\n${body.trim()}` : full;
   let msg = `${line}\n`;
   if (body && body.trim()) msg += `\n${body.trim()}\n`;
   const lines = trailers.filter(([, v]) => v !== undefined && String(v) !== '').map(([k, v]) => `${k}: ${oneLine(String(v))}`);
@@ -73,6 +100,10 @@ export function toHistoryEntry(commit: string, timestamp: number, message: strin
   };
   const desired = parsed.trailers.get(TRAILERS.desiredRevision);
   if (desired) entry.desiredRevision = desired;
+  const author = parsed.trailers.get(TRAILERS.desiredAuthor);
+  if (author) entry.desiredAuthor = author;
+  const committer = parsed.trailers.get(TRAILERS.desiredCommitter);
+  if (committer) entry.desiredCommitter = committer;
   const object = parsed.trailers.get(TRAILERS.object);
   if (object) entry.object = object;
   if (parsed.body) entry.body = parsed.body;
@@ -88,7 +119,11 @@ export function formatIssue(issue: ManifestIssue): string {
   return `${parts.filter(Boolean).join(': ')}: ${field}${issue.message}`;
 }
 
-/** The first line for a sync record, e.g. "sync abc1234: applied (2 created, 1 updated, 0 pruned)". */
+/**
+ * The first line for a sync record, short enough for {@link MAX_SUMMARY}: "sync abc1234: applied
+ * (2 created, 1 updated, 0 pruned)", "sync abc1234: rejected, 2 problems (deploy/web.yaml line
+ * 12, …)"; the body has every problem.
+ */
 export function summarizeSync(record: SyncRecord): string {
   const short = record.revision.commit.slice(0, 7);
   if (record.outcome === 'applied') {
@@ -97,9 +132,11 @@ export function summarizeSync(record: SyncRecord): string {
     return `sync ${short}: applied${counts}`;
   }
   const issues = record.issues ?? [];
-  const first = issues[0] ? formatIssue(issues[0]) : record.error ?? 'no reason given';
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `sync ${short}: ${record.outcome} — ${first}${more}`;
+  if (issues.length === 0) return `sync ${short}: ${record.outcome} — ${record.error ?? 'no reason given'}`;
+  const first = issues[0]!;
+  const where = first.line ? `${first.file} line ${first.line}` : first.file;
+  const count = `${issues.length} problem${issues.length === 1 ? '' : 's'}`;
+  return `sync ${short}: ${record.outcome}, ${count} (${where}${issues.length > 1 ? ', …' : ''})`;
 }
 
 /** The body for a sync record: every issue on its own line, and the error. */

@@ -21,10 +21,13 @@ import { silentLogger, type Logger } from '../log.js';
 import { objectKey, parseKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import type { WatchEvent } from '../store/types.js';
-import { formatMessage, parseMessage, summarizeSync, syncBody, toHistoryEntry, TRAILERS } from './message.js';
+import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, TRAILERS } from './message.js';
 import { commitBody, encodeObject, packEntry, PackWriter, type EncodedObject, type Signature } from './objects.js';
 import { objectPathSegments, orderKeys, renderObjectFile, SYNC_DIR } from './render.js';
+import type { BlameLine } from './blame.js';
+import { HistoryReader } from './history.js';
 import { TreeIndex, TreeNode } from './tree.js';
+import { loadKeyFile } from './digest-key.js';
 import type { HistoryEntry, ObjectChange, Recorder, SyncRecord } from './types.js';
 
 /** Credentials for pushing: user and password, or a token (sent as the password). */
@@ -53,7 +56,10 @@ export interface CommittedBatch {
 export interface RecorderOptions {
   /** The status branch. Default `status`. */
   branch?: string;
-  /** Author and committer of status commits. Default `gantry <gantry@localhost>`. */
+  /**
+   * Committer of status commits (default `gantry <gantry@localhost>`); the author is the actor
+   * of each change, with this email.
+   */
   author?: { name: string; email: string };
   logger?: Logger;
   /** The branch gantry watches for desired state; pushing to it is refused. */
@@ -80,6 +86,11 @@ export interface RecorderOptions {
    * throws `InvalidArgument`.
    */
   readonly?: boolean;
+  /**
+   * Key of the Secret digests (HMAC-SHA256). Default: the key in `history.key` beside the
+   * repository (`<data-dir>/history.key`), made at first open. See digest-key.ts.
+   */
+  digestKey?: Buffer;
   /** The change time source (ms since the epoch), for tests. Default Date.now. */
   clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
@@ -147,18 +158,33 @@ export async function openRecorder(dir: string, opts: RecorderOptions = {}): Pro
   }
   const gitdir = path.resolve(dir);
   const exists = await access(path.join(gitdir, 'HEAD')).then(() => true, () => false);
+  const keyFile = defaultDigestKeyFile(gitdir);
   if (opts.readonly) {
     if (!exists) throw new GantryError('NotFound', `no audit history at ${gitdir}: it is not a Git repository`);
-    const reader = new GitRecorder(gitdir, branch, opts);
+    // A reader digests (blame compares live Secrets) only when it may read the key.
+    const digestKey = opts.digestKey ?? (await loadExistingKey(keyFile));
+    const reader = new GitRecorder(gitdir, branch, { ...opts, ...(digestKey ? { digestKey } : {}) });
     await reader.refreshHead();
     return reader;
   }
+  const digestKey = opts.digestKey ?? (await loadKeyFile(keyFile));
   if (!exists) await git.init({ fs, gitdir, bare: true, defaultBranch: branch });
   await removeLeftovers(gitdir, branch);
-  const recorder = new GitRecorder(gitdir, branch, opts);
+  const recorder = new GitRecorder(gitdir, branch, { ...opts, digestKey });
   await recorder.load();
   recorder.startPushTimer();
   return recorder;
+}
+
+/** The digest key file beside a status repository: `<data-dir>/history.key` for `<data-dir>/history.git`. */
+export function defaultDigestKeyFile(gitdir: string): string {
+  return path.join(path.dirname(path.resolve(gitdir)), 'history.key');
+}
+
+/** The key in `file` if there is one this process may read. */
+async function loadExistingKey(file: string): Promise<Buffer | undefined> {
+  if (!(await access(file).then(() => true, () => false))) return undefined;
+  return loadKeyFile(file).catch(() => undefined);
 }
 
 /**
@@ -239,6 +265,12 @@ export class GitRecorder implements Recorder {
     this.writer = new PackWriter(gitdir);
     this.batchSize = Math.max(1, opts.batchSize ?? 128);
     this.clock = opts.clock ?? Date.now;
+  }
+
+  /** The Secret digest key; set for every recorder that writes. */
+  digestKey(): Buffer {
+    if (!this.opts.digestKey) throw new GantryError('InvalidArgument', `no audit digest key beside ${this.gitdir} (history.key) is readable here`);
+    return this.opts.digestKey;
   }
 
   /** Reads the branch head and its tree into the in-memory index. */
@@ -408,7 +440,11 @@ export class GitRecorder implements Recorder {
         const message = item.kind === 'change' ? this.stageChange(item.event, out) : this.stageSync(item.record, out);
         const tree = this.index.encode(out);
         const sig = this.signature(item.at);
-        const commit = encodeObject('commit', commitBody({ tree, parent, author: sig, committer: sig, message }));
+        // The author is who made the change (`sync`, `controller/deployment`, `node/vm`), so
+        // `git log --format=%an` and `git shortlog` of the status branch read as "who"; gantry commits.
+        const actor = item.kind === 'change' ? item.event.origin?.actor ?? 'unknown' : 'sync';
+        const author = { ...sig, name: actor };
+        const commit = encodeObject('commit', commitBody({ tree, parent, author, committer: sig, message }));
         out.push(commit);
         for (const o of out) {
           if (objects.has(o.oid)) continue;
@@ -480,17 +516,22 @@ export class GitRecorder implements Recorder {
     if (event.type === 'DELETED') {
       this.index.removeFile(segments);
     } else {
-      const blob = encodeObject('blob', Buffer.from(renderObjectFile(obj), 'utf8'));
+      const blob = encodeObject('blob', Buffer.from(renderObjectFile(obj, this.digestKey()), 'utf8'));
       out.push(blob);
       this.index.setFile(segments, blob.oid);
     }
-    const summary = summarizeChange(event, { maxPhrases: SUMMARY_PHRASES });
     const phrases = describeChanges(event);
-    const body = phrases.length > SUMMARY_PHRASES ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
+    // As many phrases as fit the summary line; the body lists them all when some are left out.
+    let shown = Math.min(SUMMARY_PHRASES, Math.max(1, phrases.length));
+    let summary = summarizeChange(event, { maxPhrases: shown });
+    while (summary.length > MAX_SUMMARY && shown > 1) summary = summarizeChange(event, { maxPhrases: --shown });
+    const body = phrases.length > shown || summary.length > MAX_SUMMARY ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
     const origin = event.origin;
     return formatMessage(summary, body, [
       [TRAILERS.actor, origin?.actor ?? 'unknown'],
       [TRAILERS.desiredRevision, origin?.desiredRevision],
+      [TRAILERS.desiredAuthor, origin?.desiredAuthor],
+      [TRAILERS.desiredCommitter, origin?.desiredCommitter],
       [TRAILERS.storeRevision, event.revision],
       [TRAILERS.object, objectKey(obj)],
       [TRAILERS.reason, origin?.reason],
@@ -513,6 +554,8 @@ export class GitRecorder implements Recorder {
     return formatMessage(summarizeSync(record), syncBody(record), [
       [TRAILERS.actor, 'sync'],
       [TRAILERS.desiredRevision, record.revision.commit],
+      [TRAILERS.desiredAuthor, formatPerson(record.revision.author)],
+      [TRAILERS.desiredCommitter, formatPerson(record.revision.committer)],
       [TRAILERS.sync, record.outcome],
     ]);
   }
@@ -534,20 +577,7 @@ export class GitRecorder implements Recorder {
 
   private async walk(opts: { object?: string; since?: Date; limit?: number; signal?: AbortSignal }): Promise<HistoryEntry[]> {
     if (this.opts.readonly) await this.refreshHead();
-    const limit = opts.limit ?? 100;
-    const sinceSec = opts.since ? opts.since.getTime() / 1000 : undefined;
-    const out: HistoryEntry[] = [];
-    const cache = {};
-    let oid = this.head;
-    while (oid && out.length < limit) {
-      if (opts.signal?.aborted) throw new GantryError('Internal', 'history query aborted', { cause: opts.signal.reason });
-      const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid, cache });
-      if (sinceSec !== undefined && commit.committer.timestamp < Math.floor(sinceSec)) break;
-      const entry = toHistoryEntry(oid, commit.committer.timestamp, commit.message);
-      if (opts.object === undefined || entry.object === opts.object) out.push(entry);
-      oid = commit.parent[0];
-    }
-    return out;
+    return new HistoryReader(this.gitdir).entries(this.head, opts);
   }
 
   /** Every recorded change of one object (key `Kind/namespace/name`), newest first. */
@@ -571,16 +601,28 @@ export class GitRecorder implements Recorder {
     return { ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) };
   }
 
+  /**
+   * Who set each field of an object (key `Kind/namespace/name`): its recorded versions walked
+   * oldest first (see blame.ts). With `live`, the fields are the live object's (Secret values
+   * digested with this trail's key to compare), and a field the history has not caught up with is
+   * `unrecorded`. Reads what is committed.
+   */
+  async blame(key: string, opts: { live?: KubeObject } = {}): Promise<BlameLine[]> {
+    if (this.opts.readonly) await this.refreshHead();
+    const query = () => new HistoryReader(this.gitdir).blame(this.head, key, { ...opts, ...(this.opts.digestKey ? { digestKey: this.opts.digestKey } : {}) });
+    try {
+      return await query();
+    } catch (err) {
+      // A repack may have replaced the packs being read: read again from the new ones.
+      if (isGantryError(err)) throw err;
+      return query();
+    }
+  }
+
   /** The object's file as recorded at a commit (default: the head), or undefined when absent. */
   async fileAt(filepath: string, commit?: string): Promise<string | undefined> {
     const oid = commit ?? this.head;
-    if (!oid) return undefined;
-    try {
-      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, filepath });
-      return Buffer.from(blob).toString('utf8');
-    } catch {
-      return undefined;
-    }
+    return oid ? new HistoryReader(this.gitdir).fileAt(oid, filepath) : undefined;
   }
 
   /** Starts periodic pushes when configured. Called by {@link openRecorder}. */

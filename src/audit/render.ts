@@ -1,8 +1,8 @@
 /**
  * What the status branch holds for one object: its path in the tree and its YAML file, with
- * Secret values replaced by digests.
+ * Secret values replaced by keyed digests.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { dump } from 'js-yaml';
 import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
@@ -45,37 +45,42 @@ export function objectPath(obj: KubeObject): string {
   return objectPathSegments(obj).join('/');
 }
 
-/** `sha256:<hex>` of some bytes. */
-export function digest(bytes: Uint8Array | string): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+/**
+ * `hmac-sha256:<hex>` of some bytes, keyed with the audit trail's digest key. A plain sha256 of a
+ * weak password can be found again by trying candidates against a pushed history; without the
+ * key (kept in the data dir and the store, never in the history) it cannot. Equal values still
+ * have equal digests, so a reader sees when a value changed and when it did not.
+ */
+export function digest(bytes: Uint8Array | string, key: Uint8Array): string {
+  return `hmac-sha256:${createHmac('sha256', key).update(bytes).digest('hex')}`;
 }
 
-function digestMap(map: unknown, decodeBase64: boolean): unknown {
+function digestMap(map: unknown, decodeBase64: boolean, key: Uint8Array): unknown {
   if (typeof map !== 'object' || map === null || Array.isArray(map)) return map;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(map as Record<string, unknown>)) {
     const text = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
-    // Digest of the decoded value, so it matches `sha256sum` of the secret itself whichever
-    // field (data or stringData) carried it.
-    out[k] = digest(decodeBase64 ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'));
+    // Digest of the decoded value, so it is the same whichever field (data or stringData)
+    // carried the secret.
+    out[k] = digest(decodeBase64 ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'), key);
   }
   return out;
 }
 
 /**
  * A copy of the object safe to write to history: for a Secret every `data` and `stringData`
- * value becomes `sha256:<hex>` and annotations that copy the manifest are digested too. Other
- * kinds are returned as they are (not copied).
+ * value becomes `hmac-sha256:<hex>` (keyed with `key`) and annotations that copy the manifest
+ * are digested too. Other kinds are returned as they are (not copied).
  */
-export function redact(obj: KubeObject): KubeObject {
+export function redact(obj: KubeObject, key: Uint8Array): KubeObject {
   if (obj.kind !== 'Secret') return obj;
   const copy: KubeObject = { ...obj, metadata: { ...obj.metadata } };
-  if (copy.data !== undefined) copy.data = digestMap(copy.data, true);
-  if (copy.stringData !== undefined) copy.stringData = digestMap(copy.stringData, false);
+  if (copy.data !== undefined) copy.data = digestMap(copy.data, true, key);
+  if (copy.stringData !== undefined) copy.stringData = digestMap(copy.stringData, false, key);
   const ann = obj.metadata.annotations;
   if (ann) {
     const safe: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ann)) safe[k] = k.endsWith(COPY_ANNOTATION_SUFFIX) ? digest(v) : v;
+    for (const [k, v] of Object.entries(ann)) safe[k] = k.endsWith(COPY_ANNOTATION_SUFFIX) ? digest(v, key) : v;
     copy.metadata.annotations = safe;
   }
   return copy;
@@ -100,7 +105,7 @@ export function orderKeys(value: unknown): unknown {
   return out;
 }
 
-/** The YAML file written for an object: redacted, keys in a stable order, status included. */
-export function renderObjectFile(obj: KubeObject): string {
-  return dump(orderKeys(redact(obj)), { noRefs: true, lineWidth: -1 });
+/** The YAML file written for an object: redacted with `key`, keys in a stable order, status included. */
+export function renderObjectFile(obj: KubeObject, key: Uint8Array): string {
+  return dump(orderKeys(redact(obj, key)), { noRefs: true, lineWidth: -1 });
 }

@@ -3,6 +3,8 @@
  */
 import type { WatchEvent } from '../store/types.js';
 import type { ManifestIssue, Revision } from '../sync/types.js';
+import type { KubeObject } from '../model/types.js';
+import type { BlameLine } from './blame.js';
 
 /** One sync attempt, applied or rejected. */
 export interface SyncRecord {
@@ -23,6 +25,10 @@ export interface HistoryEntry {
   at: string;
   actor: string;
   desiredRevision?: string;
+  /** Author of the desired revision (`Name <email>`): who pushed the change that caused this. */
+  desiredAuthor?: string;
+  /** Committer of the desired revision (`Name <email>`), when recorded. */
+  desiredCommitter?: string;
   /** Key of the object changed, when the entry is about one object. */
   object?: string;
   /** The commit message's first line, in words. */
@@ -47,6 +53,8 @@ export interface Recorder {
   flush(): Promise<void>;
   /** Newest first; optionally only entries about one object, since a time. */
   history(opts?: { object?: string; since?: Date; limit?: number }): Promise<HistoryEntry[]>;
+  /** Who set each field of an object (key `Kind/namespace/name`), from its recorded versions; see blame.ts. */
+  blame(key: string, opts?: { live?: KubeObject }): Promise<BlameLine[]>;
   /**
    * The changed object's recorded file (YAML, Secret values as digests) after the change an entry
    * records and before it (at the commit's parent): `after` is absent for a deletion, `before`

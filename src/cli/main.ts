@@ -9,6 +9,8 @@ import { runPlan, runValidate } from './commands/plan.js';
 import { runGet, runHistory, runStatus } from './commands/inspect.js';
 import { runDescribe } from './commands/describe.js';
 import { runWait } from './commands/wait.js';
+import { runBlame } from './commands/blame.js';
+import { runRollback } from './commands/rollback.js';
 import { runForeground } from './commands/run.js';
 import { runSyncOnce } from './commands/sync-once.js';
 import { runDown } from './commands/down.js';
@@ -18,7 +20,8 @@ import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.j
 import { runAgent } from './commands/agent.js';
 import { runCordon, runDrain, runUncordon } from './commands/drain.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
-import { withRemote } from './remote.js';
+import { withRemote, type RemoteOptions } from './remote.js';
+import { runSuspend, runSyncNow } from './commands/control.js';
 
 /** Prints a command's output and sets the exit code. */
 function finish(res: { output: string; exitCode: number }): void {
@@ -88,12 +91,16 @@ export function buildProgram(): Command {
     .option('-t, --tty', 'allocate a TTY')
     .action(async (pod: string, command: string[], o) => finish(await runExec(pod, command, o)));
 
-  withSourceOptions(
-    program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass'),
+  withRemote(withSourceOptions(
+    program.command('sync').description('follow the repo and apply it to the store (no containers); --once for a single pass; --now for an immediate pass of the running gantry'),
     { repoDescription: 'desired-state repo, URL or local path' },
-  )
+  ))
     .option('--once', 'one pass, then exit (0 applied, 1 rejected or failed)')
-    .action(async (o: SourceOptions & { once?: boolean }) => {
+    .option('--now', 'ask the running gantry (this data dir\'s, or --kubeconfig / --server) for a pass now; exit 1 when held, rejected or failed')
+    .option('--force', 'with --now: sync even outside the sync windows, where a window allows manual syncs (Argo CD\'s manualSync)')
+    .action(async (o: SourceOptions & RemoteOptions & { once?: boolean; now?: boolean; force?: boolean }) => {
+      if (o.force && !o.now) throw new GantryError('InvalidArgument', '--force goes with --now');
+      if (o.now) return finish(await runSyncNow(o));
       if (!o.repo) throw new GantryError('InvalidArgument', 'gantry sync needs --repo (or GANTRY_REPO)');
       if (o.once) return finish(await runSyncOnce({ ...o, repo: o.repo }));
       await runForeground(o, { components: { sync: true, api: true, audit: true }, title: 'gantry sync' });
@@ -157,6 +164,22 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'most entries to show', '50')
     .option('-o, --output <format>', 'json')
     .action(async (object: string | undefined, o) => finish(await runHistory(object, o)));
+
+  withRemote(withDataDir(program.command('suspend').description('stop applying the repo (kept in the Sync object: survives restarts, seen by every server) until gantry resume')))
+    .action(async (o) => finish(await runSuspend(true, o)));
+  withRemote(withDataDir(program.command('resume').description('apply the repo again, at once')))
+    .action(async (o) => finish(await runSuspend(false, o)));
+
+  withRemote(withDataDir(program.command('rollback [rev]').description('revert REV (default: the revision in force) with a commit on the branch gantry follows; prints the git commands when gantry may not push')))
+    .option('--repo <url-or-path>', 'the desired-state repo (default: the one gantry follows)')
+    .option('--ref <branch>', 'the branch to commit the revert on (default: the one gantry follows)')
+    .option('--print', 'print the git commands instead of running them')
+    .action(async (rev: string | undefined, o) => finish(await runRollback(rev, o)));
+
+  withRemote(withDataDir(program.command('blame <object>').description('who set each field of an object: the desired commit and its author, or the controller or node; OBJECT as kind/name')))
+    .option('-n, --namespace <ns>', 'namespace of OBJECT', 'default')
+    .option('-o, --output <format>', 'json')
+    .action(async (object: string, o) => finish(await runBlame(object, o)));
 
   withRemote(withDataDir(program.command('agent').description('run a node on this machine for the gantry server at --server (with an agent token) or in --kubeconfig')))
     .option('--node-name <name>', 'this node\'s name (default: the hostname; an agent token names its node)')

@@ -9,6 +9,7 @@ import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type Co
 import { GantryError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 import { checkNotifyUrl, type NotifyConfig } from '../notify/config.js';
+import { parseSyncWindow, type SyncWindow } from '../sync/windows.js';
 
 /** Options every command that touches the data directory takes. */
 export interface DataDirOptions {
@@ -51,6 +52,7 @@ export interface SourceOptions extends DataDirOptions {
   commitStatus?: 'github' | 'gitlab';
   commitStatusUrl?: string;
   commitStatusRepo?: string;
+  syncWindow?: string[];
 }
 
 /** Adds `--data-dir`. */
@@ -96,6 +98,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--commit-status <host>', 'set a commit status on each revision (token in GANTRY_COMMIT_STATUS_TOKEN)').choices(['github', 'gitlab']).env('GANTRY_COMMIT_STATUS'))
     .addOption(new Option('--commit-status-url <url>', 'the Git host\'s API (default https://api.github.com or https://gitlab.com/api/v4)').env('GANTRY_COMMIT_STATUS_URL'))
     .addOption(new Option('--commit-status-repo <repo>', 'owner/name (GitLab: project id or path); default: from --repo').env('GANTRY_COMMIT_STATUS_REPO'))
+    .addOption(new Option('--sync-window <window>', 'a sync window, repeatable: \'deny 0 22 * * * 8h\' or \'allow 0 9 * * 1-5 8h\' (cron in UTC, then a duration; add manual to let gantry sync --now --force through, tz=ZONE for another zone); GANTRY_SYNC_WINDOWS takes several separated by ;')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -115,6 +119,13 @@ function notifyConfig(o: SourceOptions): { notifications?: NotifyConfig } {
     };
   }
   return n.webhook || n.commitStatus ? { notifications: n } : {};
+}
+
+/** `--sync-window` flags, else `GANTRY_SYNC_WINDOWS` (`;`-separated), parsed; bad ones are refused naming the window. */
+function syncWindows(o: SourceOptions): { syncWindows?: SyncWindow[] } {
+  const texts = o.syncWindow?.length ? o.syncWindow : (process.env.GANTRY_SYNC_WINDOWS ?? '').split(';').map((t) => t.trim()).filter((t) => t !== '');
+  const where = o.syncWindow?.length ? '--sync-window' : 'GANTRY_SYNC_WINDOWS';
+  return texts.length ? { syncWindows: texts.map((t) => parseSyncWindow(t, where)) } : {};
 }
 
 /** The configuration for a command that follows `repo`. */
@@ -145,6 +156,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     ...(o.store ? { store: o.store } : {}),
     ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
     ...notifyConfig(o),
+    ...syncWindows(o),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
   };
 }

@@ -3,7 +3,9 @@
  * URL --token T`, for read commands against a gantry on another machine. Without either, a
  * command reads the local data directory.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { readKubeconfig } from '../api/auth/kubeconfig.js';
 import { ApiClient, type ApiEndpoint } from '../api/client.js';
@@ -48,4 +50,15 @@ export async function remoteEndpoint(o: RemoteOptions): Promise<ApiEndpoint | un
 export async function remoteClient(o: RemoteOptions): Promise<ApiClient | undefined> {
   const endpoint = await remoteEndpoint(o);
   return endpoint ? new ApiClient(endpoint) : undefined;
+}
+
+/**
+ * The endpoint of the server the options name, else the local gantry's through
+ * `<data-dir>/kubeconfig`: for commands that act on a running gantry (drain, suspend, sync --now).
+ */
+export async function serverEndpoint(o: RemoteOptions & { dataDir: string }, command: string): Promise<ApiEndpoint> {
+  const local = join(o.dataDir, 'kubeconfig');
+  const endpoint = await remoteEndpoint(o.server || o.kubeconfig ? o : { ...o, kubeconfig: existsSync(local) ? local : undefined });
+  if (!endpoint) throw new GantryError('NotFound', `gantry ${command} goes through gantry's API, and there is no ${local}: start gantry up, or pass --kubeconfig / --server`);
+  return endpoint;
 }

@@ -16,9 +16,12 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { newSyncObject, SYNC_NAME, type SyncObject } from '../sync/status.js';
 import type { SyncOutcome } from '../sync/loop.js';
+import type { PassRequest } from '../sync/gate.js';
 
 /** Annotation a standby writes: `<id> <reason>`. */
 export const SYNC_REQUEST = 'gantry.dev/sync-request';
+/** Annotation a standby writes beside the request, holding its id, when the request is a forced manual sync. */
+export const SYNC_REQUEST_FORCE = 'gantry.dev/sync-request-force';
 /** Annotation the leader writes after the pass: JSON {@link HandledRequest}. */
 export const SYNC_REQUEST_HANDLED = 'gantry.dev/sync-request-handled';
 
@@ -28,13 +31,16 @@ export interface HandledRequest {
   outcome: SyncOutcome['outcome'];
   revision?: string;
   error?: string;
+  /** Why a held pass was held, and until when. */
+  message?: string;
+  until?: string;
   /** Who ran the pass. */
   by: string;
 }
 
 /** What can run a pass on demand: the leader's sync loop, or a standby passing requests on. */
 export interface SyncTrigger {
-  trigger(reason: string): Promise<SyncOutcome>;
+  trigger(reason: string, request?: PassRequest): Promise<SyncOutcome>;
 }
 
 const SYNC_REF = { kind: 'Sync', name: SYNC_NAME } as const;
@@ -42,6 +48,8 @@ const SYNC_REF = { kind: 'Sync', name: SYNC_NAME } as const;
 /** Options of {@link requestSync}. */
 export interface RequestSyncOptions {
   reason: string;
+  /** A manual sync (and forced past the windows that allow it). */
+  request?: PassRequest;
   /** How long to wait for the leader's outcome; 0 returns once the request is written. Default 60 s. */
   waitMs?: number;
   signal?: AbortSignal;
@@ -54,7 +62,8 @@ export interface RequestSyncOptions {
 export async function requestSync(store: Store, opts: RequestSyncOptions): Promise<HandledRequest | { id: string; outcome: 'requested' }> {
   const id = randomUUID();
   const from = await store.revision();
-  await annotateSync(store, { [SYNC_REQUEST]: `${id} ${opts.reason}` });
+  const manual = opts.request?.manual ? 'manual ' : '';
+  await annotateSync(store, { [SYNC_REQUEST]: `${id} ${manual}${opts.reason}`, [SYNC_REQUEST_FORCE]: opts.request?.force ? id : '' });
   const waitMs = opts.waitMs ?? 60_000;
   if (waitMs === 0) return { id, outcome: 'requested' };
   const done = new AbortController();
@@ -102,14 +111,19 @@ export async function serveSyncRequests(opts: ServeSyncRequestsOptions): Promise
     if (!request) return;
     const id = request.split(' ', 1)[0]!;
     if (parseHandled(obj.metadata.annotations?.[SYNC_REQUEST_HANDLED])?.id === id) return;
-    const reason = request.slice(id.length + 1) || 'request';
-    const outcome = await opts.sync.trigger(`${reason} via another server`);
+    const rest = request.slice(id.length + 1);
+    const manual = rest.startsWith('manual ');
+    const reason = (manual ? rest.slice('manual '.length) : rest) || 'request';
+    const force = obj.metadata.annotations?.[SYNC_REQUEST_FORCE] === id;
+    const outcome = await opts.sync.trigger(`${reason} via another server`, { manual, force });
     const handled: HandledRequest = {
       id,
       outcome: outcome.outcome,
       by: opts.identity,
       ...(outcome.revision ? { revision: outcome.revision.commit } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
+      ...(outcome.message ? { message: outcome.message } : {}),
+      ...(outcome.until ? { until: outcome.until } : {}),
     };
     await annotateSync(store, { [SYNC_REQUEST_HANDLED]: JSON.stringify(handled) });
   }
@@ -133,11 +147,14 @@ export async function serveSyncRequests(opts: ServeSyncRequestsOptions): Promise
 export class ForwardingSyncTrigger implements SyncTrigger {
   constructor(private readonly store: Store, private readonly waitMs = 60_000) {}
 
-  async trigger(reason: string): Promise<SyncOutcome> {
+  async trigger(reason: string, request: PassRequest = {}): Promise<SyncOutcome> {
     try {
-      const r = await requestSync(this.store, { reason, waitMs: this.waitMs });
+      const r = await requestSync(this.store, { reason, request, waitMs: this.waitMs });
       if (r.outcome === 'requested') return { outcome: 'unchanged' };
-      return { outcome: r.outcome, ...(r.error ? { error: r.error } : {}), ...(r.revision ? { revision: { commit: r.revision, ref: r.revision } } : {}) };
+      return {
+        outcome: r.outcome, ...(r.error ? { error: r.error } : {}), ...(r.revision ? { revision: { commit: r.revision, ref: r.revision } } : {}),
+        ...(r.message ? { message: r.message } : {}), ...(r.until ? { until: r.until } : {}),
+      };
     } catch (err) {
       return { outcome: 'failed', error: errorMessage(err) };
     }

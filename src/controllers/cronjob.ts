@@ -20,12 +20,11 @@
  * uses the kube-controller-manager's zone). Schedules go through `expandSchedule` because
  * cron-parser knows neither `@midnight` nor `@annually`.
  */
-import { createRequire } from 'node:module';
 import { GantryError, isGantryError } from '../errors.js';
 import { applyDefaults } from '../model/defaults.js';
 import { objectKey, objectRef, parseKey } from '../model/keys.js';
 import type { CronJob, Job } from '../model/types.js';
-import { expandSchedule, validateSchedule, validateTimeZone } from '../sync/validate-cron.js';
+import { expandSchedule, parser, validateSchedule, validateTimeZone } from '../sync/validate-cron.js';
 import { finishedType, finishTime } from './job.js';
 import { copy, updateIfChanged } from './objects.js';
 import { controllerReferenceTo } from './ownership.js';
@@ -39,14 +38,6 @@ export const MAX_MISSED_SCHEDULES = 100;
 /** Kubernetes' defaults for the fields this controller reads. */
 export const CRONJOB_DEFAULTS = { concurrencyPolicy: 'Allow', successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 } as const;
 
-type CronParser = (typeof import('cron-parser'))['CronExpressionParser'];
-let cronParser: CronParser | undefined;
-
-/** cron-parser, loaded lazily as src/sync/validate-cron.ts does (it pulls in luxon). */
-function parser(): CronParser {
-  cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
-  return cronParser;
-}
 
 /** The zone schedules use when a CronJob sets none: the gantry process's local zone. */
 export function localTimeZone(): string {

@@ -15,6 +15,9 @@ export interface WriteOrigin {
   actor: string;
   /** The desired-state Git revision that caused the write, when there is one. */
   desiredRevision?: string;
+  /** The desired revision's author and committer, `Name <email>`, when the write comes from one. */
+  desiredAuthor?: string;
+  desiredCommitter?: string;
   /** A short human reason ("rollout of web to revision 3"). */
   reason?: string;
 }

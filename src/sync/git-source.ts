@@ -220,6 +220,7 @@ export class GitSource implements Source {
       commit,
       ref: wanted,
       author: { name: c.author.name, email: c.author.email, timestamp: c.author.timestamp },
+      committer: { name: c.committer.name, email: c.committer.email, timestamp: c.committer.timestamp },
       message: c.message,
     };
   }

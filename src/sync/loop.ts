@@ -13,10 +13,13 @@ import { errorMessage, isGantryError } from '../errors.js';
 import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, WriteOrigin } from '../store/types.js';
 import { applyPlan } from './apply.js';
 import { loadManifests, ManifestCache } from './loader.js';
-import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
+import { SYNC_NAME, SyncReasons, type SyncObject } from './status.js';
+import { writeSyncStatus, type DescribedSpec, type StatusUpdate } from './status-writer.js';
+import { holdFor, type PassRequest } from './gate.js';
+import { formatSyncWindow, type SyncWindow } from './windows.js';
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
 import type { Metrics } from '../api/metrics.js';
@@ -53,6 +56,8 @@ export interface SyncLoopOptions {
    * inside the pass (outbound notifications queue and return).
    */
   onEvent?: (e: SyncEvent) => void;
+  /** Argo CD-style sync windows (windows.ts): outside an allow window or inside a deny window, passes apply nothing. */
+  syncWindows?: SyncWindow[];
 }
 
 /** What {@link SyncLoopOptions.onEvent} hears. */
@@ -69,11 +74,16 @@ export interface LiveView {
 
 /** The result of one pass. */
 export interface SyncOutcome {
-  outcome: 'applied' | 'unchanged' | 'rejected' | 'failed';
+  /** `held`: nothing applied, the sync being suspended or held by a sync window (see `message`). */
+  outcome: 'applied' | 'unchanged' | 'rejected' | 'failed' | 'held';
   revision?: Revision;
   plan?: Plan;
   issues?: ManifestIssue[];
   error?: string;
+  /** Why a pass was held. */
+  message?: string;
+  /** When a window holding it closes (ISO). */
+  until?: string;
 }
 
 /** Number of times a pass re-plans after a store conflict before giving up until next time. */
@@ -84,8 +94,11 @@ export class SyncLoop {
   private readonly opts: SyncLoopOptions;
   private readonly cache = new ManifestCache();
   private running: Promise<SyncOutcome> | undefined;
-  private pending: { reason: string; promise: Promise<SyncOutcome> } | undefined;
+  private pending: { reason: string; request: PassRequest; promise: Promise<SyncOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A pass at the end of the window holding the last one. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  private signal: AbortSignal | undefined;
   /** Revision last reported as rejected, so a bad commit is recorded once, not every poll. */
   private lastRejected: string | undefined;
   private lastRecordedApplied: string | undefined;
@@ -108,7 +121,11 @@ export class SyncLoop {
         if (!signal.aborted && interval > 0) this.timer = setTimeout(tick, interval);
       });
     };
-    signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
+    this.signal = signal;
+    signal.addEventListener('abort', () => {
+      clearTimeout(this.timer);
+      clearTimeout(this.windowTimer);
+    }, { once: true });
     const { source, logger } = this.opts;
     if (source.watch && this.opts.watchSource !== false) {
       source.watch(() => void this.trigger('ref change'), signal).then(
@@ -122,20 +139,26 @@ export class SyncLoop {
 
   /**
    * Asks for a pass. If one is running, one more pass runs after it (several triggers while
-   * busy collapse into that one), so a push seen mid-pass is never missed.
+   * busy collapse into that one, forced if any of them was), so a push seen mid-pass is never
+   * missed.
    */
-  trigger(reason: string): Promise<SyncOutcome> {
-    if (this.pending) return this.pending.promise;
+  trigger(reason: string, request: PassRequest = {}): Promise<SyncOutcome> {
+    if (this.pending) {
+      if (request.force) this.pending.request.force = true;
+      if (request.manual) this.pending.request.manual = true;
+      return this.pending.promise;
+    }
     if (!this.running) {
-      this.running = this.runPass(reason);
+      this.running = this.runPass(reason, request);
       return this.running;
     }
+    const pending = { reason, request: { ...request } };
     const after = this.running.catch(() => undefined).then(() => {
       this.pending = undefined;
-      this.running = this.runPass(reason);
+      this.running = this.runPass(pending.reason, pending.request);
       return this.running;
     });
-    this.pending = { reason, promise: after };
+    this.pending = { ...pending, promise: after };
     return after;
   }
 
@@ -172,10 +195,10 @@ export class SyncLoop {
     }
   }
 
-  private async runPass(reason: string): Promise<SyncOutcome> {
+  private async runPass(reason: string, request: PassRequest): Promise<SyncOutcome> {
     const started = process.hrtime.bigint();
     try {
-      const outcome = await this.syncOnce(reason);
+      const outcome = await this.syncOnce(reason, request);
       this.last = outcome;
       this.opts.metrics?.syncs.inc({ outcome: outcome.outcome });
       this.opts.metrics?.syncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -186,7 +209,7 @@ export class SyncLoop {
   }
 
   /** One pass: resolve, load, validate, plan, apply, report. Never throws. */
-  async syncOnce(reason = 'manual'): Promise<SyncOutcome> {
+  async syncOnce(reason = 'manual', request: PassRequest = {}): Promise<SyncOutcome> {
     const { source, logger } = this.opts;
     let revision: Revision | undefined;
     try {
@@ -198,6 +221,8 @@ export class SyncLoop {
     }
     const short = revision.commit.slice(0, 7);
     let lastPlan: Plan | undefined;
+    const held = await this.hold(revision, request);
+    if (held) return held;
     try {
       const files = await source.files(revision.commit);
       const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
@@ -213,7 +238,7 @@ export class SyncLoop {
         lastPlan = plan;
         try {
           await applyPlan(this.opts.store, plan, {
-            origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
+            origin: { ...syncOrigin(revision), reason: `sync ${short} (${reason})` },
           });
           await this.recordApplied(revision, plan, loaded.objects.length);
           this.lastRejected = undefined;
@@ -237,6 +262,26 @@ export class SyncLoop {
       this.opts.recorder?.recordSync({ revision, outcome: 'failed', error: message, at: new Date().toISOString() });
       return { outcome: 'failed', revision, error: message };
     }
+  }
+
+  /**
+   * The outcome of a pass that must apply nothing (gate.ts), recorded on the Sync object; when a
+   * window holds it, a pass is set for the window's end so the revision lands then without
+   * waiting for a poll or a push.
+   */
+  private async hold(revision: Revision, request: PassRequest): Promise<SyncOutcome | undefined> {
+    const sync = await this.opts.store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }).catch(() => undefined);
+    const held = holdFor(sync, this.opts.syncWindows ?? [], revision.commit, request);
+    if (!held) return undefined;
+    if (sync?.status?.heldBack?.message !== held.message) this.opts.logger.warn({ revision: revision.commit.slice(0, 7) }, held.message);
+    await this.writeStatus({ held });
+    if (held.until && this.signal && !this.signal.aborted) {
+      clearTimeout(this.windowTimer);
+      const wait = Math.min(2 ** 31 - 1, Math.max(0, Date.parse(held.until) - Date.now()) + 1000);
+      this.windowTimer = setTimeout(() => void this.trigger('sync window closed'), wait);
+      this.windowTimer.unref();
+    }
+    return { outcome: 'held', revision, message: held.message, ...(held.until ? { until: held.until } : {}) };
   }
 
   /** Every live object of a kind a repo may declare. */
@@ -276,6 +321,12 @@ export class SyncLoop {
       unchanged: plan.unchanged.length,
     };
     const changed = !planIsEmpty(plan);
+    // A pass that changes nothing records nothing unless it puts a new revision in force: after a
+    // restart the Sync object (not this process's memory) says what already is.
+    if (!changed && this.lastRecordedApplied === undefined) {
+      const status = (await this.opts.store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }).catch(() => undefined))?.status;
+      if (status?.lastAppliedRevision === revision.commit) this.lastRecordedApplied = revision.commit;
+    }
     if (changed || this.lastRecordedApplied !== revision.commit) {
       this.lastRecordedApplied = revision.commit;
       this.opts.logger.info({ revision: revision.commit.slice(0, 7), ...summary }, changed ? 'applied revision' : 'revision in force, nothing to change');
@@ -303,79 +354,33 @@ export class SyncLoop {
   }
 
   /**
-   * Writes the Sync object, only when something a reader would see changed. Never throws: the
-   * status is a report, and a store that cannot take it must not turn a pass into a rejection
-   * nobody handles (passes run from timers and webhooks).
+   * Writes the Sync object (status-writer.ts). Never throws: the status is a report, and a store
+   * that cannot take it must not turn a pass into a rejection nobody handles (passes run from
+   * timers and webhooks).
    */
   private async writeStatus(s: StatusUpdate): Promise<void> {
+    const described: DescribedSpec = {
+      ...this.opts.describe,
+      intervalSeconds: Math.round((this.opts.intervalMs ?? 30_000) / 1000),
+      ...(this.opts.syncWindows?.length ? { syncWindows: this.opts.syncWindows.map(formatSyncWindow) } : {}),
+    };
     try {
-      await this.tryWriteStatus(s);
+      await writeSyncStatus(this.opts.store, described, s);
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'cannot write sync status');
     }
   }
-
-  private async tryWriteStatus(s: StatusUpdate): Promise<void> {
-    const { store } = this.opts;
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const spec = { ...this.opts.describe, intervalSeconds: Math.round((this.opts.intervalMs ?? 30_000) / 1000) };
-    const origin = { actor: 'sync', desiredRevision: s.revision?.commit };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
-      const prev: SyncStatus = current?.status ?? {};
-      const appliedNew = s.applied && s.revision &&
-        (prev.lastAppliedRevision !== s.revision.commit || (s.summary && s.summary.created + s.summary.updated + s.summary.pruned > 0));
-      const next: SyncStatus = {
-        lastAppliedRevision: s.applied ? s.revision?.commit : prev.lastAppliedRevision,
-        lastAttemptedRevision: s.revision?.commit ?? prev.lastAttemptedRevision,
-        lastAppliedTime: appliedNew ? now : prev.lastAppliedTime,
-        lastAttemptTime: now,
-        conditions: setCondition(prev.conditions, {
-          type: 'Ready', status: s.ready ? 'True' : 'False', reason: s.reason, message: s.message,
-        }, now),
-        issues: s.issues && s.issues.length > 0 ? s.issues : undefined,
-        outOfSync: s.outOfSync && s.outOfSync.length > 0 ? s.outOfSync : undefined,
-        // The counts describe the last pass that changed something, not every no-op pass.
-        summary: appliedNew ? s.summary : prev.summary,
-      };
-      if (current && visibleStatus(prev) === visibleStatus(next) && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
-      const obj: SyncObject = current ? { ...structuredClone(current), spec, status: dropUndefined(next) } : { ...newSyncObject(spec), status: dropUndefined(next) };
-      try {
-        if (current) await store.update(obj, { origin });
-        else await store.create(obj, { origin });
-        return;
-      } catch (err) {
-        if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) continue;
-        throw err;
-      }
-    }
-  }
 }
 
-/** What a pass reports on the Sync object. */
-interface StatusUpdate {
-  revision?: Revision;
-  applied?: boolean;
-  reason: SyncReason;
-  message: string;
-  ready: boolean;
-  issues?: ManifestIssue[];
-  outOfSync?: string[];
-  summary?: SyncStatus['summary'];
-}
-
-/** A status as a reader compares it: timestamps aside. */
-function visibleStatus(st: SyncStatus): string {
-  return JSON.stringify(dropUndefined({
-    ...st,
-    lastAppliedTime: undefined,
-    lastAttemptTime: undefined,
-    conditions: st.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })),
-  }));
-}
-
-function dropUndefined<T extends object>(o: T): T {
-  return JSON.parse(JSON.stringify(o)) as T;
+/** The origin of the sync loop's writes for a revision: actor, desired revision, its author and committer. */
+export function syncOrigin(revision: Revision): WriteOrigin {
+  const person = (p: { name: string; email: string } | undefined): string | undefined => (p ? `${p.name} <${p.email}>` : undefined);
+  const origin: WriteOrigin = { actor: 'sync', desiredRevision: revision.commit };
+  const author = person(revision.author);
+  const committer = person(revision.committer);
+  if (author) origin.desiredAuthor = author;
+  if (committer) origin.desiredCommitter = committer;
+  return origin;
 }
 
 /** "deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer" */

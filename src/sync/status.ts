@@ -34,12 +34,37 @@ export interface SyncStatus {
   outOfSync?: string[];
   /** Counts from the last applied revision. */
   summary?: { created: number; updated: number; pruned: number; unchanged: number; objects: number };
+  /** Set while passes apply nothing: the sync is suspended, or a sync window holds it. */
+  heldBack?: HeldBack;
+}
+
+/** Why the last pass applied nothing, since when, and (for a window) until when. */
+export interface HeldBack {
+  reason: 'Suspended' | 'SyncWindow';
+  message: string;
+  /** The revision waiting to be applied. */
+  revision?: string;
+  since: string;
+  /** When automatic syncs may run again (a window's end). */
+  until?: string;
 }
 
 /** The Sync object kind. */
 export interface SyncObject extends KubeObject {
   kind: 'Sync';
-  spec: { repo: string; ref?: string; path?: string; intervalSeconds?: number };
+  spec: {
+    repo: string;
+    ref?: string;
+    path?: string;
+    intervalSeconds?: number;
+    /** The sync windows in force, as written (`deny 0 22 * * * 8h`). */
+    syncWindows?: string[];
+    /** Suspended (`gantry suspend`): passes apply nothing until `gantry resume`. */
+    suspend?: boolean;
+    /** Who suspended it (`api/<token>`), and when. */
+    suspendedBy?: string;
+    suspendedAt?: string;
+  };
   status?: SyncStatus;
 }
 

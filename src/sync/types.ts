@@ -27,6 +27,8 @@ export interface Revision {
   ref: string;
   /** Commit metadata, for the audit trail and `gantry status`. */
   author?: { name: string; email: string; timestamp: number };
+  /** Who made the commit (differs from the author after a rebase, a cherry-pick or a web merge). */
+  committer?: { name: string; email: string; timestamp: number };
   message?: string;
 }
 

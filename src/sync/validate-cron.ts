@@ -8,7 +8,7 @@ type CronParser = (typeof import('cron-parser'))['CronExpressionParser'];
 let cronParser: CronParser | undefined;
 
 /** cron-parser, loaded on the first schedule: it pulls in luxon (~45 ms) that most loads never need. */
-function parser(): CronParser {
+export function parser(): CronParser {
   cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
   return cronParser;
 }

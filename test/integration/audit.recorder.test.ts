@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { openRecorder, type GitRecorder } from '../../src/audit/recorder.js';
 import { isGantryError } from '../../src/errors.js';
@@ -30,6 +31,7 @@ function secret(password: string, token: string): KubeObject {
 
 const namespace: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } };
 const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+const hmac = (key: Buffer, s: string) => `hmac-sha256:${createHmac('sha256', key).update(s).digest('hex')}`;
 
 /** Reads the repository with the git command, independently of the recorder. */
 async function gitIn(gitdir: string, args: string[]): Promise<string> {
@@ -100,6 +102,42 @@ describe('GitRecorder (real Git repository)', function () {
     await gitIn(gitdir, ['fsck', '--strict', '--no-progress']);
   });
 
+  it('makes the actor each commit\'s author and records who wrote the desired revision', async () => {
+    const r = await recorder();
+    const desired = { actor: 'sync', desiredRevision: 'a'.repeat(40), desiredAuthor: 'Alice Smith <alice@example.com>', desiredCommitter: 'Bob Jones <bob@example.com>' };
+    r.recordChange({ type: 'ADDED', object: deployment(2), revision: 1, origin: desired });
+    r.recordChange({ type: 'MODIFIED', object: deployment(2, 'web:1.0', 2), prevObject: deployment(2), revision: 2, origin: { actor: 'controller/deployment' } });
+    r.recordChange({ type: 'ADDED', object: namespace, revision: 3, origin: { actor: 'node/vm' } });
+    r.recordSync({
+      revision: { commit: 'a'.repeat(40), ref: 'main', author: { name: 'Alice Smith', email: 'alice@example.com', timestamp: 1 }, committer: { name: 'Bob Jones', email: 'bob@example.com', timestamp: 2 } },
+      outcome: 'applied', summary: { created: 1, updated: 0, pruned: 0, unchanged: 0 }, at: '2026-03-01T10:00:00Z',
+    });
+    await r.flush();
+    assert.equal(await gitIn(gitdir, ['log', '--format=%an|%cn', 'status']), 'sync|gantry\nnode/vm|gantry\ncontroller/deployment|gantry\nsync|gantry');
+    const trailers = await gitIn(gitdir, ['log', '--format=%(trailers:key=Gantry-Desired-Author,valueonly,separator=)|%(trailers:key=Gantry-Desired-Committer,valueonly,separator=)', 'status']);
+    assert.equal(trailers.split('\n')[0], 'Alice Smith <alice@example.com>|Bob Jones <bob@example.com>');
+    assert.equal(trailers.split('\n')[3], 'Alice Smith <alice@example.com>|Bob Jones <bob@example.com>');
+    const history = await r.history();
+    assert.deepEqual(history.map((h) => [h.actor, h.desiredAuthor]), [
+      ['sync', 'Alice Smith <alice@example.com>'], ['node/vm', undefined], ['controller/deployment', undefined], ['sync', 'Alice Smith <alice@example.com>'],
+    ]);
+  });
+
+  it('keeps every summary line within 72 characters, the details in the body', async () => {
+    const r = await recorder();
+    const before = deployment(2, 'registry.example.com/platform/team-web-frontend:1.2.3');
+    const after = { ...deployment(5, 'registry.example.com/platform/team-web-frontend:1.2.4', 2), metadata: { ...before.metadata, labels: { tier: 'front', team: 'web' }, resourceVersion: '2' } };
+    r.recordChange({ type: 'ADDED', object: before, revision: 1, origin: { actor: 'sync' } });
+    r.recordChange({ type: 'MODIFIED', object: after, prevObject: before, revision: 2, origin: { actor: 'sync' } });
+    r.recordSync({ revision: { commit: 'c'.repeat(40), ref: 'main' }, outcome: 'failed', error: `store unavailable: ${'etcd endpoint 10.0.0.5:2379 timed out; '.repeat(3)}`, at: '2026-03-01T10:00:00Z' });
+    await r.flush();
+    const subjects = (await gitIn(gitdir, ['log', '--format=%s', 'status'])).split('\n');
+    for (const s of subjects) assert.ok(s.length <= 72, `"${s}" is ${s.length} characters`);
+    const body = await gitIn(gitdir, ['log', '-1', '--skip=1', '--format=%b', 'status']);
+    assert.match(body, /registry\.example\.com\/platform\/team-web-frontend:1\.2\.4/);
+    assert.match(body, /replicas 2 → 5/);
+  });
+
   it('removes the file of a deleted object', async () => {
     const r = await recorder();
     r.recordChange({ type: 'ADDED', object: deployment(2), revision: 1 });
@@ -112,19 +150,36 @@ describe('GitRecorder (real Git repository)', function () {
     assert.equal(await gitIn(gitdir, ['ls-tree', '--name-only', 'status']), '_cluster');
   });
 
-  it('writes Secret values only as sha256 digests, in files and messages', async () => {
+  it('writes Secret values only as keyed digests (HMAC-SHA256 with the data dir\'s key), in files and messages', async () => {
     const r = await recorder();
     r.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-123'), revision: 1 });
     r.recordChange({ type: 'MODIFIED', object: secret('correct-horse', 'tok-456'), prevObject: secret('hunter2', 'tok-123'), revision: 2 });
     await r.flush();
     const file = await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']);
-    assert.match(file, new RegExp(`password: ${sha256('correct-horse')}`));
-    assert.match(file, new RegExp(`token: ${sha256('tok-456')}`));
+    const key = Buffer.from((await readFile(path.join(tmp.dir, 'history.key'), 'utf8')).trim(), 'hex');
+    assert.match(file, new RegExp(`password: ${hmac(key, 'correct-horse')}`));
+    assert.match(file, new RegExp(`token: ${hmac(key, 'tok-456')}`));
+    assert.ok(!file.includes(sha256('correct-horse').slice('sha256:'.length)), 'not the plain sha256 of the value');
     const everything = await gitIn(gitdir, ['log', '-p', '--format=%B', 'status']);
     for (const value of ['hunter2', 'correct-horse', 'tok-123', 'tok-456', Buffer.from('hunter2').toString('base64'), Buffer.from('correct-horse').toString('base64')]) {
       assert.ok(!everything.includes(value), `history shows ${value}`);
     }
     assert.match(everything, /Secret default\/db: data.password changed; stringData.token changed/);
+  });
+
+  it('keeps its digest key in history.key beside the repository (mode 0600), so a digest is stable across restarts', async () => {
+    const first = await recorder();
+    first.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-1'), revision: 1 });
+    await first.close();
+    const keyFile = path.join(tmp.dir, 'history.key');
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    const before = await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']);
+    const second = await recorder();
+    second.recordChange({ type: 'DELETED', object: secret('hunter2', 'tok-1'), revision: 2 });
+    second.recordChange({ type: 'ADDED', object: secret('hunter2', 'tok-1'), revision: 3 });
+    await second.flush();
+    assert.equal(await gitIn(gitdir, ['show', 'status:default/secret/db.yaml']), before);
+    assert.ok(!before.includes(sha256('hunter2')), 'not the plain sha256');
   });
 
   it('records sync attempts, applied and rejected, with _sync/last.yaml', async () => {
@@ -140,7 +195,7 @@ describe('GitRecorder (real Git repository)', function () {
     await r.flush();
     const subjects = await gitIn(gitdir, ['log', '--format=%s|%aI|%(trailers:key=Gantry-Actor,valueonly,separator=)', 'status']);
     assert.equal(subjects, [
-      'sync def5678: rejected — deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer|2026-03-01T10:05:00+00:00|sync',
+      'sync def5678: rejected, 1 problem (deploy/web.yaml line 12)|2026-03-01T10:05:00+00:00|sync',
       'sync abc1234: applied (2 created, 1 updated, 0 pruned)|2026-03-01T10:00:00+00:00|sync',
     ].join('\n'));
     const last = await gitIn(gitdir, ['show', 'status:_sync/last.yaml']);
@@ -177,10 +232,11 @@ describe('GitRecorder (real Git repository)', function () {
 
     const all = await r.history();
     assert.deepEqual(all.map((e) => e.summary), [
-      'Deployment default/web: replicas 1 → 5; image web:1.0 → web:2.0 (container web); readyReplicas 1 → 5',
+      'Deployment default/web: replicas 1 → 5; and 2 more',
       'Namespace team-a created',
       'Deployment default/web created',
     ]);
+    assert.equal(all[0]!.body, '- replicas 1 → 5\n- image web:1.0 → web:2.0 (container web)\n- readyReplicas 1 → 5');
     assert.equal(all[2]!.desiredRevision, 'c'.repeat(40));
     assert.equal(all[0]!.actor, 'controller/deployment');
     assert.equal(all[0]!.at, '2026-05-01T12:02:00.000Z');

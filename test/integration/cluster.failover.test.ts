@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
 import { TokenFile } from '../../src/api/auth/tokens.js';
-import { isHeartbeatOnly } from '../../src/audit/feed.js';
+import { isRecorded } from '../../src/audit/feed.js';
 import { runStatus } from '../../src/cli/commands/inspect.js';
 import { dataPaths } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
@@ -221,8 +221,7 @@ describe('two control-plane servers on etcd: leader election and failover', func
     const expected: string[] = [];
     const ac = new AbortController();
     for await (const ev of store!.watch({ fromRevision: 0, signal: ac.signal })) {
-      const kind = ev.object.kind;
-      if (kind !== 'Sync' && kind !== 'Event' && !isHeartbeatOnly(ev)) expected.push(`${ev.revision} ${objectKey(ev.object as KubeObject)}`);
+      if (isRecorded(ev)) expected.push(`${ev.revision} ${objectKey(ev.object as KubeObject)}`);
       if (ev.revision >= end) break;
     }
     ac.abort();

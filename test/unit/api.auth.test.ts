@@ -117,6 +117,12 @@ describe('API authentication', () => {
       assert.equal(readOnlyAllows(requestAttributes('PATCH', '/api/v1/namespaces/ns/secrets/s?dryRun=All')), false);
     });
 
+    it('lets a read-only token blame what it may read, but not a Secret, and not suspend, resume or sync', () => {
+      assert.equal(readOnlyAllows(requestAttributes('GET', '/apis/gantry.dev/v1/blame?object=Deployment%2Fdefault%2Fweb')), true);
+      assert.equal(readOnlyAllows(requestAttributes('GET', '/apis/gantry.dev/v1/blame?object=Secret%2Fdefault%2Fdb')), false);
+      for (const action of ['suspend', 'resume', 'sync']) assert.equal(readOnlyAllows(requestAttributes('POST', `/apis/gantry.dev/v1/${action}`)), false, action);
+    });
+
     it('answers 401 without a valid token, 403 for a read-only token on Secrets, exec and sync, and serves the rest', async () => {
       const tokens = new TokenFile(path.join(dir, 'tokens.json'));
       const admin = await tokens.create('admin', 'admin');

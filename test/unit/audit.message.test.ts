@@ -24,16 +24,32 @@ describe('audit messages', () => {
     });
   });
 
+  it('formatMessage() cuts a summary over 72 characters at a word and gives it whole in the body', () => {
+    const long = `Deployment default/web: ${'image registry.example.com/team/web:1.2.3 → registry.example.com/team/web:1.2.4; '.repeat(2)}replicas 2 → 3`;
+    const msg = formatMessage(long, undefined, [['Gantry-Actor', 'sync']]);
+    const parsed = parseMessage(msg);
+    assert.ok(parsed.summary.length <= 72, `"${parsed.summary}" is ${parsed.summary.length} characters`);
+    assert.match(parsed.summary, /^Deployment default\/web: image registry\.example\.com\/team\/web:1\.2\.3 →.*…$/);
+    assert.equal(parsed.body, long);
+    assert.equal(parsed.trailers.get('Gantry-Actor'), 'sync');
+  });
+
+  it('toHistoryEntry() reads the desired revision\'s author and committer', () => {
+    const entry = toHistoryEntry('f'.repeat(40), 1767225600, 'sync abc1234: applied (1 created, 0 updated, 0 pruned)\n\nGantry-Actor: sync\nGantry-Desired-Revision: abc\nGantry-Desired-Author: Alice Smith <alice@example.com>\nGantry-Desired-Committer: Bob <bob@example.com>\n');
+    assert.equal(entry.desiredAuthor, 'Alice Smith <alice@example.com>');
+    assert.equal(entry.desiredCommitter, 'Bob <bob@example.com>');
+  });
+
   const revision = { commit: 'abc1234567890abc1234567890abc1234567890a', ref: 'main' };
   const syncCases: { name: string; record: SyncRecord; expected: string }[] = [
     { name: 'an applied revision with counts', record: { revision, outcome: 'applied', summary: { created: 2, updated: 1, pruned: 0, unchanged: 9 }, at: '' }, expected: 'sync abc1234: applied (2 created, 1 updated, 0 pruned)' },
     {
-      name: 'a rejected revision with its first issue',
+      name: 'a rejected revision with its problem count and where the first is',
       record: { revision, outcome: 'rejected', at: '', issues: [
         { file: 'deploy/web.yaml', line: 12, object: 'Deployment/default/web', field: 'spec.replicas', message: 'must be an integer' },
         { file: 'x.yaml', message: 'bad' },
       ] },
-      expected: 'sync abc1234: rejected — deploy/web.yaml line 12: Deployment default/web: spec.replicas must be an integer (and 1 more)',
+      expected: 'sync abc1234: rejected, 2 problems (deploy/web.yaml line 12, …)',
     },
     { name: 'a failed apply with its error', record: { revision, outcome: 'failed', error: 'store unavailable', at: '' }, expected: 'sync abc1234: failed — store unavailable' },
   ];

@@ -75,6 +75,10 @@ function gantryAttributes(method: string, rest: string[], query: string, out: Re
     const kinds = new URLSearchParams(query).get('kinds');
     out.resource = kinds ? kinds.split(',').map(kindName).join(',') : '';
     out.verb = 'watch';
+  } else if (rest[0] === 'blame') {
+    // Blame reads one object: it is that object's kind that a read-only token may or may not read.
+    const object = new URLSearchParams(query).get('object') ?? '';
+    out.resource = kindName(object.split('/')[0] ?? '');
   } else out.resource = rest[0] ?? '';
   return out;
 }

@@ -14,13 +14,11 @@
  * `--ignore-daemonsets` is not given, pods without a controller and no `--force`, or pods with
  * emptyDir data and no `--delete-emptydir-data`; it names every such pod.
  */
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../../api/client.js';
-import { dataPaths } from '../../config.js';
 import { GantryError } from '../../errors.js';
 import type { Node, Pod } from '../../model/types.js';
-import { remoteEndpoint, type RemoteOptions } from '../remote.js';
+import { serverEndpoint, type RemoteOptions } from '../remote.js';
 
 /** What the drain needs of the API (an {@link ApiClient} in the product; a fake in unit tests). */
 export interface DrainApi {
@@ -140,10 +138,7 @@ export interface DrainOptions extends NodeCommandOptions {
 /** The API the options name, or the local gantry's through `<data-dir>/kubeconfig`. */
 async function apiFor(o: NodeCommandOptions, command: string): Promise<DrainApi> {
   if (o.api) return o.api;
-  const local = dataPaths(o.dataDir).kubeconfig;
-  const endpoint = await remoteEndpoint(o.server || o.kubeconfig ? o : { ...o, kubeconfig: existsSync(local) ? local : undefined });
-  if (!endpoint) throw new GantryError('NotFound', `gantry ${command} goes through gantry's API, and there is no ${local}: start gantry up, or pass --kubeconfig / --server`);
-  return new KubeDrainApi(new ApiClient(endpoint));
+  return new KubeDrainApi(new ApiClient(await serverEndpoint(o, command)));
 }
 
 const out = (o: NodeCommandOptions): ((line: string) => void) => o.write ?? ((line) => process.stdout.write(`${line}\n`));

@@ -14,6 +14,7 @@ import { openSqliteStore } from '../../store/sqlite.js';
 import type { ReadStore } from '../../store/types.js';
 import { RemoteStore } from '../../api/client.js';
 import type { HistoryEntry } from '../../audit/types.js';
+import { personName } from '../../audit/message.js';
 import { remoteClient, type RemoteOptions } from '../remote.js';
 import { formatIssue } from '../../sync/loop.js';
 import { SYNC_NAME, type SyncObject } from '../../sync/status.js';
@@ -88,6 +89,14 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
     lines.push(`In force:   ${st.lastAppliedRevision ? `${st.lastAppliedRevision.slice(0, 7)}, applied ${ago(st.lastAppliedTime)}` : 'nothing applied yet'}`);
     if (st.summary) {
       lines.push(`            ${st.summary.objects} objects; last change: ${st.summary.created} created, ${st.summary.updated} updated, ${st.summary.pruned} pruned`);
+    }
+    if (sync.spec.suspend) {
+      lines.push(`Suspended:  ${pc.yellow('yes')}${sync.spec.suspendedBy ? `, by ${sync.spec.suspendedBy}` : ''}${sync.spec.suspendedAt ? ` ${ago(sync.spec.suspendedAt)} (${sync.spec.suspendedAt})` : ''}; gantry resume applies the repo again`);
+    }
+    if (sync.spec.syncWindows?.length) lines.push(`Windows:    ${sync.spec.syncWindows.join('; ')}`);
+    if (st.heldBack) {
+      lines.push(`Waiting:    ${pc.yellow(st.heldBack.reason)} since ${st.heldBack.since}${st.heldBack.until ? `, until ${st.heldBack.until}` : ''}`);
+      lines.push(`            ${st.heldBack.message}`);
     }
     lines.push(`Sync:       ${paintSync(app.sync.status)}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
     if (app.sync.status !== 'Synced' && app.sync.message) lines.push(`            ${app.sync.message}`);
@@ -288,7 +297,9 @@ function printHistory(entries: HistoryEntry[], o: HistoryOptions): { output: str
   const lines = entries.map((e) => {
     const when = e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
     const rev = e.desiredRevision ? e.desiredRevision.slice(0, 7) : '       ';
-    return `${pc.dim(when)}  ${pc.cyan(e.actor.padEnd(22))} ${pc.yellow(rev)}  ${e.summary}`;
+    // Who pushed the desired change, beside what acted on it: "sync (Alice Smith)".
+    const who = e.desiredAuthor ? `${e.actor} (${personName(e.desiredAuthor)})` : e.actor;
+    return `${pc.dim(when)}  ${pc.cyan(who.padEnd(30))} ${pc.yellow(rev)}  ${e.summary}`;
   });
   return { output: lines.join('\n'), exitCode: 0 };
 }

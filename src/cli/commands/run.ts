@@ -85,6 +85,8 @@ export async function runForeground(o: SourceOptions, opts: { components: Compon
     if (outcome.outcome === 'applied' || outcome.outcome === 'unchanged') {
       const p = outcome.plan!;
       step(`synced revision ${rev}: ${p.create.length} created, ${p.update.length} updated, ${p.prune.length} pruned, ${p.unchanged.length} unchanged`);
+    } else if (outcome.outcome === 'held') {
+      spinner.warn(`nothing applied: ${outcome.message ?? 'the sync is held'}`);
     } else {
       spinner.fail(`revision ${rev} ${outcome.outcome}: ${outcome.error ?? `${outcome.issues?.length ?? 0} problem(s); see gantry status`}`);
     }

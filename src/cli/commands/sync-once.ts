@@ -15,7 +15,7 @@ export async function runSyncOnce(o: SourceOptions & { repo: string }): Promise<
     components: { sync: true, api: false, audit: true },
   });
   try {
-    const outcome = await gantry.sync!.trigger('cli');
+    const outcome = await gantry.sync!.trigger('cli', { manual: true });
     const rev = outcome.revision?.commit.slice(0, 7) ?? '?';
     switch (outcome.outcome) {
       case 'applied':
@@ -31,6 +31,8 @@ export async function runSyncOnce(o: SourceOptions & { repo: string }): Promise<
           output: `revision ${rev} rejected; nothing applied:\n${(outcome.issues ?? []).map((i) => `  ${formatIssue(i)}`).join('\n')}`,
           exitCode: 1,
         };
+      case 'held':
+        return { output: `nothing applied: ${outcome.message ?? 'the sync is held'}`, exitCode: 1 };
       default:
         return { output: `sync failed: ${outcome.error}`, exitCode: 1 };
     }
