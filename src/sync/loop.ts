@@ -15,7 +15,8 @@ import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store } from '../store/types.js';
 import { applyPlan } from './apply.js';
-import { loadManifests, ManifestCache } from './loader.js';
+import { loadRevision } from './load-revision.js';
+import { ManifestCache } from './loader.js';
 import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
@@ -47,6 +48,8 @@ export interface SyncLoopOptions {
    * store's resourceVersion checks and the pass re-plans.
    */
   live?: LiveView;
+  /** What passes reuse of earlier ones (parses, renders, validation). Default: a cache of the loop's own. */
+  cache?: ManifestCache;
 }
 
 /** Read access to a watch-fed cache of live objects. */
@@ -71,7 +74,7 @@ const CONFLICT_RETRIES = 3;
 /** Runs sync passes on a timer and on demand, one at a time. */
 export class SyncLoop {
   private readonly opts: SyncLoopOptions;
-  private readonly cache = new ManifestCache();
+  private readonly cache: ManifestCache;
   private running: Promise<SyncOutcome> | undefined;
   private pending: { reason: string; promise: Promise<SyncOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -82,6 +85,7 @@ export class SyncLoop {
 
   constructor(opts: SyncLoopOptions) {
     this.opts = opts;
+    this.cache = opts.cache ?? new ManifestCache();
   }
 
   /** The outcome of the most recent pass. */
@@ -187,8 +191,7 @@ export class SyncLoop {
     }
     const short = revision.commit.slice(0, 7);
     try {
-      const files = await source.files(revision.commit);
-      const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
+      const loaded = await loadRevision(source, revision.commit, { validate: validateObject, cache: this.cache });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
       this.opts.metrics?.objects.set(loaded.objects.length);
 

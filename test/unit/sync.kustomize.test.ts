@@ -135,10 +135,10 @@ describe('Kustomize rendering', () => {
     },
     {
       name: 'generatorOptions labels, annotations and disableNameSuffixHash apply to generated objects',
-      files: { 'app/kustomization.yaml': 'generatorOptions: {disableNameSuffixHash: true, labels: {g: "1"}, annotations: {n: x}}\nsecretGenerator:\n- name: s\n  literals: [k=v]\n' },
+      files: { 'app/kustomization.yaml': 'generatorOptions: {disableNameSuffixHash: true, labels: {g: "1"}, annotations: {note: x}}\nsecretGenerator:\n- name: s\n  literals: [k=v]\n' },
       check: (o) => {
         const s = o.get('Secret/default/s');
-        assert.deepEqual([at(s, 'metadata.labels'), at(s, 'metadata.annotations'), at(s, 'data.k')], [{ g: '1' }, { n: 'x' }, 'dg==']);
+        assert.deepEqual([at(s, 'metadata.labels'), at(s, 'metadata.annotations'), at(s, 'data.k')], [{ g: '1' }, { note: 'x' }, 'dg==']);
       },
     },
     {
@@ -177,7 +177,7 @@ describe('Kustomize rendering', () => {
     { name: 'an unknown field', files: { 'k/kustomization.yaml': 'resourcez: []\n' }, want: /resourcez: unknown kustomization field/ },
     { name: 'a remote resource (there is no network)', files: { 'k/kustomization.yaml': 'resources:\n- https://github.com/org/repo//base?ref=v1\n' }, want: /resources\[0\]: .* is a remote resource/ },
     { name: 'a missing resource', files: { 'k/kustomization.yaml': 'resources: [nope.yaml]\n' }, want: /resources\[0\]: k\/nope\.yaml not found/ },
-    { name: 'a resource out of the synced directory', files: { 'k/kustomization.yaml': 'resources: [../../x]\n' }, want: /leads out of the synced directory/ },
+    { name: 'a resource out of the repository', files: { 'k/kustomization.yaml': 'resources: [../../x]\n' }, want: /^k\/kustomization\.yaml line 1: resources\[0\]: \.\.\/\.\.\/x leads out of the repository/ },
     { name: 'a generator file outside the kustomization\'s directory', files: { 'k/kustomization.yaml': 'configMapGenerator:\n- name: c\n  files: [../secret.txt]\n', 'secret.txt': 'x' }, want: /outside the kustomization's directory/ },
     { name: 'a patch that matches nothing', files: { 'k/kustomization.yaml': 'patches:\n- patch: |-\n    apiVersion: v1\n    kind: Service\n    metadata: {name: ghost}\n' }, want: /no object matches the patch for Service\/ghost/ },
     { name: 'an unquoted numeric image tag', files: { 'k/kustomization.yaml': 'images:\n- {name: nginx, newTag: 1.20}\n' }, want: /images\[0\]\.newTag: must be a string: quote it/ },

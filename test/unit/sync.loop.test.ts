@@ -19,6 +19,7 @@ const unreachableSource: Source = {
     throw new GantryError('SourceUnavailable', 'cannot fetch https://git.example/deploy.git: connection refused');
   },
   files: async () => [],
+  readPaths: async () => new Map(),
 };
 
 describe('SyncLoop', () => {
