@@ -289,9 +289,14 @@ describe('Kustomize bases outside the synced directory', () => {
       want: /^overlays\/prod\/kustomization\.yaml line 1: resources\[0\]: base is a symlink leading out of the repository \(to \.\.\/\.\.\/etc\)/,
     },
     {
-      name: 'a base file reached through a symlinked directory leading out',
-      repo: { 'overlays/prod/kustomization.yaml': 'resources: [../../shared/cm.yaml]\n', shared: { link: '/srv/shared' } },
-      want: /resources\[0\]: shared\/cm\.yaml \(through shared\) is a symlink leading out of the repository/,
+      name: 'a base reached through a symlinked directory leading out',
+      repo: { 'overlays/prod/kustomization.yaml': 'resources: [../../shared/base]\n', shared: { link: '/srv/shared' } },
+      want: /resources\[0\]: shared\/base \(through shared\) is a symlink leading out of the repository/,
+    },
+    {
+      name: 'a resource file outside the kustomization\'s directory (Kustomize\'s load restriction)',
+      repo: { 'overlays/prod/kustomization.yaml': 'resources: [../../other/cm.yaml]\n', 'other/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n' },
+      want: /resources\[0\]: other\/cm\.yaml is a file outside the kustomization's directory overlays\/prod/,
     },
     {
       name: 'a base\'s patch that is a symlink out of the repository, naming the base\'s file and field',

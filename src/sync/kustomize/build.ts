@@ -20,9 +20,9 @@
  * `helmCharts`, `generators`, `transformers`, `validators`, `configurations`, `crds`, `openapi`,
  * `buildMetadata`, `imageTags`, `labels[].fields`, `includeVolumeClaimTemplates`, `images[].tagSuffix`.
  * Files a kustomization reads must lie in its own directory (Kustomize's default load
- * restriction). Resources may lie anywhere in the repository (a base beside the synced
- * directory, as Argo CD and Flux allow), never outside it, and are never reached through a
- * symlink. Paths are relative to the repository root.
+ * restriction), and so must resource files; a resource directory with its own kustomization
+ * may lie anywhere in the repository (a base beside the synced directory, as Argo CD and Flux
+ * allow), never outside it. Nothing is reached through a symlink. Paths are relative to the repository root.
  */
 import type { KubeObject } from '../../model/types.js';
 import type { ManifestIssue, SourceFile } from '../types.js';
@@ -118,6 +118,9 @@ function gather(k: Kustomization, entry: { path: string; field: string }, input:
   if (link) fail(symlinkProblem(p!, link));
   const f = input.tree.file(p!);
   if (f) {
+    // Kustomize's load restriction: a resource file lies in or below its kustomization's
+    // directory; only a directory with a kustomization of its own may lie elsewhere.
+    if (k.dir !== '' && !p!.startsWith(`${k.dir}/`)) fail(`${p} is a file outside the kustomization's directory ${k.dir}; Kustomize reads resource files only from there (a directory with its own kustomization may lie anywhere in the repository)`);
     const parsed = input.parseManifests(f);
     const first = parsed.issues[0];
     if (first) throw new KustomizeError({ ...first, file: f.path });
