@@ -189,6 +189,9 @@ export class GitSource implements Source {
   private readonly blobs = new GenerationCache<Uint8Array>();
   /** Parsed trees, for `readPaths()`, which walks from the root tree for every path. */
   private readonly entries = new GenerationCache<TypedEntry[]>();
+  /** `readPaths()` answers by root tree and path. */
+  private readonly pathEntries = new GenerationCache<SourcePathEntry>();
+  private readonly commitTrees = new GenerationCache<string>();
   private fetching: Promise<void> = Promise.resolve();
   private reader?: GitObjectReader;
 
@@ -236,13 +239,13 @@ export class GitSource implements Source {
    */
   async files(commit: string, opts: { signal?: AbortSignal } = {}): Promise<SourceFile[]> {
     if (!this.gitdir) await this.sync();
-    const gitdir = this.dir();
     const full = HEX_ID.test(commit) && commit.length === 40 ? commit.toLowerCase() : await this.lookup(commit);
     this.trees.rotate();
     this.blobs.rotate();
     this.entries.rotate();
-    const { commit: c } = await git.readCommit({ fs, gitdir, oid: full, cache: this.gitCache });
-    let tree = c.tree;
+    this.pathEntries.rotate();
+    this.commitTrees.rotate();
+    let tree = await this.commitTree(full);
     const walked: string[] = [];
     for (const part of this.subdir ? this.subdir.split('/') : []) {
       const entries = await this.treeEntries(tree);
@@ -268,13 +271,30 @@ export class GitSource implements Source {
   async readPaths(commit: string, paths: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<Map<string, SourcePathEntry>> {
     if (!this.gitdir) await this.sync();
     const full = HEX_ID.test(commit) && commit.length === 40 ? commit.toLowerCase() : await this.lookup(commit);
-    const { commit: c } = await git.readCommit({ fs, gitdir: this.dir(), oid: full, cache: this.gitCache });
+    const tree = await this.commitTree(full);
     const out = new Map<string, SourcePathEntry>();
     await mapLimit([...new Set(paths)], READ_CONCURRENCY, async (p) => {
       opts.signal?.throwIfAborted();
-      out.set(p, await this.readPath(c.tree, p));
+      // What a path is depends on the root tree only: a resync of the same commit asks again.
+      const key = `${tree}:${p}`;
+      let entry = this.pathEntries.get(key);
+      if (!entry) {
+        entry = await this.readPath(tree, p);
+        this.pathEntries.set(key, entry);
+      }
+      out.set(p, entry);
     });
     return out;
+  }
+
+  /** The root tree of a commit (commits are immutable: cached). */
+  private async commitTree(commit: string): Promise<string> {
+    let tree = this.commitTrees.get(commit);
+    if (tree === undefined) {
+      tree = (await git.readCommit({ fs, gitdir: this.dir(), oid: commit, cache: this.gitCache })).commit.tree;
+      this.commitTrees.set(commit, tree);
+    }
+    return tree;
   }
 
   private async readPath(root: string, p: string): Promise<SourcePathEntry> {
