@@ -17,8 +17,8 @@ import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import type { RenderResult } from './kustomize/build.js';
 import { symlinkDestination } from './kustomize/model.js';
-import type { KustomizationReference, ReferenceMemo } from './kustomize/references.js';
-import { renderKustomizations, type RenderMemo } from './kustomize/repository.js';
+import { renderKustomizations } from './kustomize/repository.js';
+import { ManifestCache } from './manifest-cache.js';
 import { SourceMap, parseFieldPath } from './locate.js';
 import type { DesiredObject, ManifestIssue, ReferencedFiles, SourceFile } from './types.js';
 
@@ -150,7 +150,7 @@ const jsonScalars = [
 const JSON_MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: jsonScalars, explicit: unknownTags });
 
 /** The YAML documents of a file as plain values with their lines, or why it cannot be read. */
-type ParsedValues = { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } };
+export type ParsedValues = { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } };
 
 /** Validation of a render's objects (in its order), by validator. */
 const renderValidation = new WeakMap<RenderResult, { validator: ManifestValidator; issues: ReturnType<ManifestValidator>[] }>();
@@ -162,6 +162,9 @@ const renderValidation = new WeakMap<RenderResult, { validator: ManifestValidato
 export function parseKustomizationYaml(file: SourceFile): ParsedValues {
   return parseYamlValues(file, DEFAULTS, MANIFEST_SCHEMA);
 }
+
+/** Kept here too: callers load and cache through this module. */
+export { ManifestCache };
 
 /** Limits applied per file. */
 export interface LoaderLimits {
@@ -222,7 +225,7 @@ export interface LoadResult {
 }
 
 /** One object of a parsed file, before file names are attached. */
-interface ParsedObject {
+export interface ParsedObject {
   object: KubeObject;
   key: string;
   line: number;
@@ -233,126 +236,21 @@ interface ParsedObject {
   prefix: Array<string | number>;
 }
 
-type FileIssue = Omit<ManifestIssue, 'file'>;
+/** A problem in a file, before the file's name is attached. */
+export type FileIssue = Omit<ManifestIssue, 'file'>;
 
 /** The result of parsing one file's content, independent of where the file sits. */
-interface ParsedFile {
+export interface ParsedFile {
   objects: ParsedObject[];
   issues: FileIssue[];
 }
 
-interface CacheEntry {
+/** What the cache keeps of one file: its parse, and its validation by the last validator used. */
+export interface CacheEntry {
   parsed: ParsedFile;
   validator?: ManifestValidator;
   /** Validation issues per object (same order as `parsed.objects`), for `validator`. */
   validation?: FileIssue[][];
-}
-
-/** A map that drops its least recently used entries beyond a bound. */
-class Lru<V> {
-  private readonly entries = new Map<string, V>();
-
-  constructor(private readonly max: number) {}
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  get(key: string): V | undefined {
-    const e = this.entries.get(key);
-    if (e !== undefined) {
-      // Re-insert so iteration order is least recently used first.
-      this.entries.delete(key);
-      this.entries.set(key, e);
-    }
-    return e;
-  }
-
-  set(key: string, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-}
-
-/** A kustomization's render with the answers it got from the file tree (see FileTree.withReadLog). */
-type RenderEntry = { reads: ReadonlyMap<string, string>; result: RenderResult };
-
-/**
- * Parse results by content id, and kustomization renders by the files they read, least
- * recently used dropped first. Objects held here are shared by every load that hits the cache:
- * treat loaded objects as read-only (copy before changing).
- */
-export class ManifestCache {
-  private readonly entries: Lru<CacheEntry>;
-  private readonly values: Lru<ParsedValues>;
-  private readonly renders: Lru<RenderEntry>;
-  private readonly references: Lru<readonly KustomizationReference[]>;
-  private readonly reuseRenders: boolean;
-
-  /**
-   * `reuseRenders: false` renders every kustomization on every load, as if nothing had been
-   * seen before (parses are still reused): for measuring what reusing renders saves.
-   */
-  constructor(opts: { maxEntries?: number; reuseRenders?: boolean } = {}) {
-    const max = opts.maxEntries ?? 50_000;
-    this.entries = new Lru(max);
-    this.values = new Lru(max);
-    this.renders = new Lru(Math.max(1, Math.ceil(max / 10)));
-    this.references = new Lru(Math.max(1, Math.ceil(max / 10)));
-    this.reuseRenders = opts.reuseRenders ?? true;
-  }
-
-  /** Number of cached files. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** @internal */
-  get(key: string): CacheEntry | undefined {
-    return this.entries.get(key);
-  }
-
-  /** @internal */
-  set(key: string, entry: CacheEntry): void {
-    this.entries.set(key, entry);
-  }
-
-  /** @internal Plain YAML values of a kustomization or patch file, by content id and rules. */
-  getValues(key: string): ParsedValues | undefined {
-    return this.values.get(key);
-  }
-
-  /** @internal */
-  setValues(key: string, values: ParsedValues): void {
-    this.values.set(key, values);
-  }
-
-  /** @internal The render memo the kustomize renderer consults, keyed by kustomization file and limits. */
-  renderMemo(limitsKey: string): RenderMemo | undefined {
-    if (!this.reuseRenders) return undefined;
-    return {
-      get: (file) => this.renders.get(`${file}|${limitsKey}`),
-      set: (file, entry) => this.renders.set(`${file}|${limitsKey}`, entry),
-    };
-  }
-
-  /** @internal What kustomization files reference, by content id (see readReferencedFiles). */
-  referenceMemo(): ReferenceMemo {
-    return { get: (oid) => this.references.get(oid), set: (oid, refs) => this.references.set(oid, refs) };
-  }
-
-  /** Drops everything. */
-  clear(): void {
-    this.references.clear();
-    this.entries.clear();
-    this.values.clear();
-    this.renders.clear();
-  }
 }
 
 const DEFAULTS: Required<LoaderLimits> = {
