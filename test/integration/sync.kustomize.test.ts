@@ -160,12 +160,15 @@ describe('a Kustomize overlay synced with --path, its base outside it', function
         assert.equal((await gantry!.store.list('Deployment')).items.length, 1);
         await eventually(async () => ((await replicaSets()).length === 1 ? true : undefined), 'the first ReplicaSet');
 
-        await commit({ 'base/deployment.yaml': base['base/deployment.yaml'].replace('image: busybox', 'image: busybox:1.36') }, 'base: pin busybox');
-        const second = await gantry!.sync!.trigger('test');
-        assert.equal(second.outcome, 'applied', second.error ?? JSON.stringify(second.issues));
-        assert.deepEqual(second.plan?.update.map((u) => u.key), ['Deployment/default/prod-web']);
+        const before = (await gantry!.store.list('ConfigMap')).items.map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`);
+        const pinned = await commit({ 'base/deployment.yaml': base['base/deployment.yaml'].replace('image: busybox', 'image: busybox:1.36') }, 'base: pin busybox');
+        // A local repository is also watched: the pass that applies the commit may be the watch's.
+        await gantry!.sync!.trigger('test');
+        await eventually(async () => (gantry!.sync!.lastOutcome?.revision?.commit === pinned ? true : undefined), 'the pass of the base commit');
         const d2 = await gantry!.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'prod-web' });
         assert.equal(d2?.spec.template.spec.containers[0]?.image, 'busybox:1.36');
+        assert.equal(d2?.metadata.annotations?.[SOURCE_PATH], 'overlays/prod/kustomization.yaml → base/deployment.yaml:1');
+        assert.deepEqual((await gantry!.store.list('ConfigMap')).items.map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`), before, 'nothing else changed');
         await eventually(async () => ((await replicaSets()).length === 2 ? true : undefined), 'a second ReplicaSet for the new pod template');
 
         const third = await gantry!.sync!.trigger('test');
