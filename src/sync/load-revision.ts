@@ -19,7 +19,8 @@ export interface LoadRevisionOptions {
 /** Reads and loads `commit` of `source`; see {@link loadManifests} for the result. */
 export async function loadRevision(source: Source, commit: string, opts: LoadRevisionOptions = {}): Promise<LoadResult> {
   const files = await source.files(commit, { signal: opts.signal });
-  const referenced = await readReferencedFiles(source, commit, files, {
+  const referenced = await readReferencedFiles(source, files, {
+    commit,
     parseKustomization: parseKustomizationYaml,
     memo: opts.cache?.referenceMemo(),
     signal: opts.signal,

@@ -313,6 +313,11 @@ describe('Kustomize bases outside the synced directory', () => {
       want: /resources\[0\]: base is a symlink \(to lib\/base\); name its target instead/,
     },
     {
+      name: 'a base directory with two kustomization files',
+      repo: { 'overlays/prod/kustomization.yaml': 'resources: [../../base]\n', 'base/kustomization.yaml': 'resources: []\n', 'base/kustomization.yml': 'resources: []\n' },
+      want: /resources\[0\]: directory base has more than one kustomization file \(kustomization\.yaml, kustomization\.yml\)/,
+    },
+    {
       name: 'a base directory without a kustomization',
       repo: { 'overlays/prod/kustomization.yaml': 'resources: [../../base]\n', 'base/cm.yaml': 'x: 1\n' },
       want: /resources\[0\]: directory base has no kustomization file/,

@@ -28,7 +28,7 @@ import type { KubeObject } from '../../model/types.js';
 import type { ManifestIssue, SourceFile } from '../types.js';
 import { runGenerators, contentHash } from './generators.js';
 import { readKustomization, type Kustomization, type YamlParser } from './kustomization.js';
-import { KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, symlinkProblem, type Origin, type Res } from './model.js';
+import { KUSTOMIZATION_FILE_NAMES, KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, symlinkProblem, type Origin, type Res } from './model.js';
 import { fixNameReferences } from './nameref.js';
 import { applyPatches } from './patches.js';
 import { setAnnotations, setImages, setLabels, setNameAffixes, setNamespace, setReplicas } from './transform.js';
@@ -135,7 +135,9 @@ function gather(k: Kustomization, entry: { path: string; field: string }, input:
     }));
   }
   if (input.tree.isDir(p!)) {
-    if (!input.tree.kustomizationIn(p!)) fail(`directory ${p} has no kustomization file (kustomization.yaml, kustomization.yml or Kustomization)`);
+    const names = KUSTOMIZATION_FILE_NAMES.filter((n) => input.tree.file(p ? `${p}/${n}` : n));
+    if (names.length === 0) fail(`directory ${p} has no kustomization file (kustomization.yaml, kustomization.yml or Kustomization)`);
+    if (names.length > 1) fail(`directory ${p} has more than one kustomization file (${names.join(', ')}); keep one`);
     return accumulate(p!, input, stack);
   }
   return fail(`${p} not found`);

@@ -49,6 +49,8 @@ export function kustomizationReferences(file: SourceFile, parseKustomization: Ya
 
 /** Options for {@link readReferencedFiles}. */
 export interface ReadReferencedOptions {
+  /** The commit `files` were read from. */
+  commit: string;
   parseKustomization: YamlParser;
   memo?: ReferenceMemo;
   signal?: AbortSignal;
@@ -56,15 +58,10 @@ export interface ReadReferencedOptions {
 
 /**
  * The files outside `files` (the synced directory's) that its kustomizations reach, directly
- * or through other kustomizations, read from `source` at `commit`; one `readPaths` call per
+ * or through other kustomizations, read from `source` at `opts.commit`; one `readPaths` call per
  * level of nesting.
  */
-export async function readReferencedFiles(
-  source: Pick<Source, 'readPaths'>,
-  commit: string,
-  files: readonly SourceFile[],
-  opts: ReadReferencedOptions,
-): Promise<ReferencedFiles> {
+export async function readReferencedFiles(source: Pick<Source, 'readPaths'>, files: readonly SourceFile[], opts: ReadReferencedOptions): Promise<ReferencedFiles> {
   const known = new Map(files.map((f) => [f.path, f]));
   const knownDirs = new Set<string>();
   for (const f of files) {
@@ -99,7 +96,7 @@ export async function readReferencedFiles(
     }
     pending = [];
     if (wanted.length === 0) break;
-    const found = await source.readPaths(commit, wanted, { signal: opts.signal });
+    const found = await source.readPaths(opts.commit, wanted, { signal: opts.signal });
     for (const [p, entry] of found) {
       if (entry.kind === 'directory') directories.add(p);
       if (entry.kind !== 'file' || known.has(entry.file.path)) continue;
