@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { objectKey } from '../../src/model/keys.js';
@@ -43,6 +45,33 @@ describe('Kustomize rendering conforms to kubectl kustomize', function () {
     if (!kubectlPresent()) {
       console.log('    (kubectl is not on the PATH: the conformance checks are skipped)');
       this.skip();
+    }
+  });
+
+  it('refuses what kubectl refuses in a kustomization file read as YAML 1.1 (unquoted yes, numbers, boolean keys), and accepts the quoted forms', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'gantry-kyaml11-'));
+    try {
+      const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "1"}\n';
+      const cases = [
+        { line: 'commonLabels: {x: yes}', valid: false },
+        { line: 'commonAnnotations: {rev: 12}', valid: false },
+        { line: 'namespace: no', valid: false },
+        { line: 'commonLabels: {n: x}', valid: false },
+        { line: 'commonLabels: {x: "yes"}', valid: true },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const dir = path.join(tmp, `k${i}`);
+        await mkdir(dir);
+        await writeFile(path.join(dir, 'cm.yaml'), cm);
+        await writeFile(path.join(dir, 'kustomization.yaml'), `resources: [cm.yaml]\n${c.line}\n`);
+        const theirs = await kubectlKustomize(dir).then(() => true, () => false);
+        const ours = await loadRevision(new DirSource({ root: dir }), DirSource.COMMIT);
+        assert.equal(theirs, c.valid, `kubectl on ${c.line}`);
+        assert.equal(ours.issues.length === 0, c.valid, `gantry on ${c.line}: ${ours.issues.map((x) => x.message).join('; ')}`);
+        if (!c.valid) assert.ok(ours.issues.every((x) => x.file === 'kustomization.yaml' && x.field), JSON.stringify(ours.issues));
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 
