@@ -16,7 +16,7 @@ import type { KubeObject, Node, Pod } from '../model/types.js';
 import { planCapacity, renderCapacity, type PlanCapacity } from '../scheduler/plan-capacity.js';
 import type { PlannedRevision, PlanResponse } from './plan-types.js';
 import type { ReadStore } from '../store/types.js';
-import { loadRevision } from '../sync/load-revision.js';
+import { resolveAndLoad } from '../sync/load-revision.js';
 
 export type { PlannedRevision, PlanResponse } from './plan-types.js';
 import type { DesiredSet, Source } from '../sync/types.js';
@@ -70,7 +70,7 @@ export function planApi(opts: PlanApiOptions): FastifyPluginAsync {
       const ref = req.query.ref === undefined || req.query.ref.trim() === '' ? undefined : req.query.ref.trim();
       let loaded;
       try {
-        loaded = await loadRevision(opts.source, ref, { signal: ac.signal });
+        loaded = await resolveAndLoad(opts.source, ref, { signal: ac.signal });
       } catch (err) {
         if (isGantryError(err, 'RefNotFound')) {
           reply.code(404);

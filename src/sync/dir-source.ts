@@ -1,18 +1,26 @@
 /**
  * A Source over a plain directory: what `gantry validate PATH` and `gantry plan` read from a
  * working copy, uncommitted edits included.
+ *
+ * Like a Git source it has a root (the repository) and a subdirectory whose manifests are
+ * loaded; a kustomization there may read files elsewhere under the root (`../../base`), never
+ * above it. `DirSource.around(dir)` takes the Git work tree holding `dir` as the root, so
+ * `gantry validate overlays/prod` reads the repository's `base/` as a sync would.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { GantryError } from '../errors.js';
 import { isKustomizationFile } from './kustomize/model.js';
-import type { Revision, Source, SourceFile } from './types.js';
+import type { Revision, Source, SourceFile, SourcePathEntry } from './types.js';
 
 /** Options for {@link DirSource}. */
 export interface DirSourceOptions {
-  /** The directory to read. */
+  /** The repository root: nothing above it is ever read. */
   root: string;
+  /** The subdirectory of `root` whose manifests are loaded, like `--path`. Default: the root. */
+  path?: string;
   /** Directory names never entered. Default: `.git`, `node_modules`. */
   skip?: string[];
 }
@@ -26,33 +34,63 @@ function blobId(content: Uint8Array): string {
   return createHash('sha1').update(`blob ${content.byteLength}\0`).update(content).digest('hex');
 }
 
+/** The top of the Git work tree holding `dir` (the nearest directory with a `.git`), if any. */
+export function workTreeRoot(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.git'))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
 /**
  * A {@link Source} over a directory. `resolve()` returns the pseudo revision
- * `{ commit: 'working-tree', ref: <root> }`; `files()` walks the tree, skipping `.git` and
- * `node_modules`, and reports symlinks with their targets instead of following them.
+ * `{ commit: 'working-tree', ref: <directory> }`; `files()` walks the subdirectory, skipping
+ * `.git` and `node_modules`, and reports symlinks with their targets instead of following them.
+ * Paths are relative to the root.
  */
 export class DirSource implements Source {
   /** The pseudo commit id of a directory. */
   static readonly COMMIT = 'working-tree';
   private readonly root: string;
+  private readonly subdir: string;
   private readonly skip: Set<string>;
 
   constructor(opts: DirSourceOptions) {
     this.root = path.resolve(opts.root);
+    this.subdir = (opts.path ?? '').split(/[\\/]/).filter((s) => s !== '' && s !== '.').join('/');
+    if (this.subdir.split('/').includes('..')) {
+      throw new GantryError('InvalidArgument', `path "${opts.path}" must stay inside ${this.root}`);
+    }
     this.skip = new Set(opts.skip ?? ['.git', 'node_modules']);
+  }
+
+  /**
+   * A source loading `dir`, rooted at the Git work tree around it; outside a work tree, `dir`
+   * itself is the root (there is no repository to read more of).
+   */
+  static around(dir: string, opts: Omit<DirSourceOptions, 'root' | 'path'> = {}): DirSource {
+    const abs = path.resolve(dir);
+    const top = workTreeRoot(abs) ?? abs;
+    return new DirSource({ ...opts, root: top, path: path.relative(top, abs).split(path.sep).join('/') });
+  }
+
+  /** The directory whose manifests are loaded. */
+  get directory(): string {
+    return this.subdir ? path.join(this.root, ...this.subdir.split('/')) : this.root;
   }
 
   /** The pseudo revision of the directory (it has no history). */
   async resolve(_ref?: string, opts: { signal?: AbortSignal } = {}): Promise<Revision> {
     opts.signal?.throwIfAborted();
+    const dir = this.directory;
     let st;
     try {
-      st = await lstat(this.root);
+      st = await lstat(dir);
     } catch (err) {
-      throw new GantryError('NotFound', `directory ${this.root} does not exist`, { cause: err, disposition: 'stalled' });
+      throw new GantryError('NotFound', `directory ${dir} does not exist`, { cause: err, disposition: 'stalled' });
     }
-    if (!st.isDirectory()) throw new GantryError('InvalidArgument', `${this.root} is not a directory`);
-    return { commit: DirSource.COMMIT, ref: this.root };
+    if (!st.isDirectory()) throw new GantryError('InvalidArgument', `${dir} is not a directory`);
+    return { commit: DirSource.COMMIT, ref: dir };
   }
 
   /**
@@ -79,7 +117,7 @@ export class DirSource implements Source {
       }
       await Promise.all(subdirs);
     };
-    await walk(this.root, '', false);
+    await walk(this.directory, this.subdir, false);
 
     const out = new Array<SourceFile>(found.length);
     let next = 0;
@@ -97,5 +135,44 @@ export class DirSource implements Source {
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, found.length) }, worker));
     return out;
+  }
+
+  /**
+   * Paths under the root (relative to it), each a file with its blob id, a symlink, a
+   * directory or missing; a symlink met on the way is reported as itself, never followed, so
+   * nothing outside the root is read. Skipped directory names (`.git`) read as missing.
+   */
+  async readPaths(_commit: string, paths: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<Map<string, SourcePathEntry>> {
+    const out = new Map<string, SourcePathEntry>();
+    for (const p of new Set(paths)) {
+      opts.signal?.throwIfAborted();
+      out.set(p, await this.readPath(p));
+    }
+    return out;
+  }
+
+  private async readPath(p: string): Promise<SourcePathEntry> {
+    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
+    let abs = this.root;
+    for (const [i, part] of parts.entries()) {
+      if (part === '..' || this.skip.has(part)) return { kind: 'missing' };
+      abs = path.join(abs, part);
+      let st;
+      try {
+        st = await lstat(abs);
+      } catch {
+        return { kind: 'missing' };
+      }
+      const here = parts.slice(0, i + 1).join('/');
+      const last = i === parts.length - 1;
+      if (st.isSymbolicLink()) return { kind: 'file', file: { path: here, symlinkTarget: await readlink(abs) }, ...(last ? {} : { through: true }) };
+      if (st.isFile()) {
+        if (!last) return { kind: 'missing' };
+        const content = new Uint8Array(await readFile(abs));
+        return { kind: 'file', file: { path: here, content, oid: blobId(content) } };
+      }
+      if (!st.isDirectory()) return { kind: 'missing' };
+    }
+    return { kind: 'directory' };
   }
 }

@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { isKustomizationFile } from './kustomize/model.js';
 import { watchRefs } from './ref-watch.js';
 import { parseRevision, walkRevision } from './revparse.js';
-import type { Revision, Source, SourceFile } from './types.js';
+import type { Revision, Source, SourceFile, SourcePathEntry } from './types.js';
 
 /** Options for {@link GitSource}. */
 export interface GitSourceOptions {
@@ -43,6 +43,9 @@ export interface GitSourceOptions {
   auth?: GitAuth;
   logger?: Logger;
 }
+
+/** A tree entry with what it is. */
+type TypedEntry = GitTreeEntry & { type: 'tree' | 'blob' | 'commit' };
 
 /** Branch and tag names of the source. */
 export interface RefList {
@@ -184,6 +187,11 @@ export class GitSource implements Source {
   private gitCache: object = {};
   private readonly trees = new GenerationCache<SourceFile[]>();
   private readonly blobs = new GenerationCache<Uint8Array>();
+  /** Parsed trees, for `readPaths()`, which walks from the root tree for every path. */
+  private readonly entries = new GenerationCache<TypedEntry[]>();
+  /** `readPaths()` answers by root tree and path. */
+  private readonly pathEntries = new GenerationCache<SourcePathEntry>();
+  private readonly commitTrees = new GenerationCache<string>();
   private fetching: Promise<void> = Promise.resolve();
   private reader?: GitObjectReader;
 
@@ -228,16 +236,17 @@ export class GitSource implements Source {
   /**
    * The manifest candidates (`*.yaml`, `*.yml`, `*.json`, and every file in and below a
    * directory with a kustomization file) and symlinks of `commit` under the
-   * configured subdirectory, with paths relative to it and `oid` set to the blob id.
+   * configured subdirectory, with paths relative to the repository root and `oid` set to the blob id.
    */
   async files(commit: string, opts: { signal?: AbortSignal } = {}): Promise<SourceFile[]> {
     if (!this.gitdir) await this.sync();
-    const gitdir = this.dir();
     const full = HEX_ID.test(commit) && commit.length === 40 ? commit.toLowerCase() : await this.lookup(commit);
     this.trees.rotate();
     this.blobs.rotate();
-    const { commit: c } = await git.readCommit({ fs, gitdir, oid: full, cache: this.gitCache });
-    let tree = c.tree;
+    this.entries.rotate();
+    this.pathEntries.rotate();
+    this.commitTrees.rotate();
+    let tree = await this.commitTree(full);
     const walked: string[] = [];
     for (const part of this.subdir ? this.subdir.split('/') : []) {
       const entries = await this.treeEntries(tree);
@@ -252,7 +261,59 @@ export class GitSource implements Source {
       tree = entry.oid;
     }
     const files = await this.readTreeFiles(tree, opts.signal, false);
-    return files.map((f) => ({ ...f }));
+    const prefix = this.subdir ? `${this.subdir}/` : '';
+    return files.map((f) => ({ ...f, path: prefix + f.path }));
+  }
+
+  /**
+   * Paths of `commit` anywhere in the repository, each a file (with its blob id), a symlink, a
+   * directory or missing; a symlink met on the way is reported as itself (see {@link SourcePathEntry}).
+   */
+  async readPaths(commit: string, paths: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<Map<string, SourcePathEntry>> {
+    if (!this.gitdir) await this.sync();
+    const full = HEX_ID.test(commit) && commit.length === 40 ? commit.toLowerCase() : await this.lookup(commit);
+    const tree = await this.commitTree(full);
+    const out = new Map<string, SourcePathEntry>();
+    await mapLimit([...new Set(paths)], READ_CONCURRENCY, async (p) => {
+      opts.signal?.throwIfAborted();
+      // What a path is depends on the root tree only: a resync of the same commit asks again.
+      const key = `${tree}:${p}`;
+      let entry = this.pathEntries.get(key);
+      if (!entry) {
+        entry = await this.readPath(tree, p);
+        this.pathEntries.set(key, entry);
+      }
+      out.set(p, entry);
+    });
+    return out;
+  }
+
+  /** The root tree of a commit (commits are immutable: cached). */
+  private async commitTree(commit: string): Promise<string> {
+    let tree = this.commitTrees.get(commit);
+    if (tree === undefined) {
+      tree = (await git.readCommit({ fs, gitdir: this.dir(), oid: commit, cache: this.gitCache })).commit.tree;
+      this.commitTrees.set(commit, tree);
+    }
+    return tree;
+  }
+
+  private async readPath(root: string, p: string): Promise<SourcePathEntry> {
+    const parts = p.split('/').filter((s) => s !== '');
+    let tree = root;
+    for (const [i, part] of parts.entries()) {
+      const entry = (await this.treeEntries(tree)).find((e) => e.name === part);
+      if (!entry || entry.type === 'commit') return { kind: 'missing' };
+      const here = parts.slice(0, i + 1).join('/');
+      const last = i === parts.length - 1;
+      if (entry.mode === '120000') {
+        const target = Buffer.from(await this.readBlob(entry.oid)).toString('utf8');
+        return { kind: 'file', file: { path: here, symlinkTarget: target, oid: entry.oid }, ...(last ? {} : { through: true }) };
+      }
+      if (entry.type === 'blob') return last ? { kind: 'file', file: { path: here, content: await this.readBlob(entry.oid), oid: entry.oid } } : { kind: 'missing' };
+      tree = entry.oid;
+    }
+    return { kind: 'directory' };
   }
 
   /**
@@ -283,7 +344,15 @@ export class GitSource implements Source {
   }
 
   /** A tree's entries: the fast reader first, isomorphic-git for anything it cannot read. */
-  private async treeEntries(oid: string): Promise<Array<GitTreeEntry & { type: 'tree' | 'blob' | 'commit' }>> {
+  private async treeEntries(oid: string): Promise<TypedEntry[]> {
+    const cached = this.entries.get(oid);
+    if (cached) return cached;
+    const read = await this.readTreeEntries(oid);
+    this.entries.set(oid, read);
+    return read;
+  }
+
+  private async readTreeEntries(oid: string): Promise<TypedEntry[]> {
     const typed = (e: GitTreeEntry): GitTreeEntry & { type: 'tree' | 'blob' | 'commit' } => ({
       ...e,
       type: e.mode === '040000' ? 'tree' : e.mode === '160000' ? 'commit' : 'blob',

@@ -15,9 +15,12 @@ import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Sch
 import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
+import type { RenderResult } from './kustomize/build.js';
+import { symlinkDestination } from './kustomize/model.js';
 import { renderKustomizations } from './kustomize/repository.js';
+import { ManifestCache } from './manifest-cache.js';
 import { SourceMap, parseFieldPath } from './locate.js';
-import type { DesiredObject, ManifestIssue, SourceFile } from './types.js';
+import type { DesiredObject, ManifestIssue, ReferencedFiles, SourceFile } from './types.js';
 
 // YAML 1.1 scalars (https://yaml.org/type/), the set sigs.k8s.io/yaml resolves. Each resolver
 // looks at the first character before any regular expression: it runs on every plain scalar.
@@ -125,7 +128,7 @@ const unknownTags = (['scalar', 'sequence', 'mapping'] as const).map(
 const MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: [null11, bool11, int11, float11, merge], explicit: unknownTags });
 
 /**
- * Files a kustomization reads: Kustomize parses them as YAML 1.2 (kyaml), where only `true` and
+ * Files a kustomization renders (resources, patches): Kustomize parses them as YAML 1.2 (kyaml), where only `true` and
  * `false` are booleans and `yes`, `on`, `y` stay strings (it writes them back quoted), so a
  * rendered object carries them as strings. Numbers, octal modes and merge keys as above.
  */
@@ -145,6 +148,23 @@ const jsonScalars = [
   new Type('tag:yaml.org,2002:float', { kind: 'scalar', resolve: (data: string | null) => data !== null && JSON_FLOAT.test(data) && Number.isFinite(Number(data)), construct: Number }),
 ];
 const JSON_MANIFEST_SCHEMA: Schema = FAILSAFE_SCHEMA.extend({ implicit: jsonScalars, explicit: unknownTags });
+
+/** The YAML documents of a file as plain values with their lines, or why it cannot be read. */
+export type ParsedValues = { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } };
+
+/** Validation of a render's objects (in its order), by validator. */
+const renderValidation = new WeakMap<RenderResult, { validator: ManifestValidator; issues: ReturnType<ManifestValidator>[] }>();
+
+/**
+ * A kustomization file's YAML, read as Kustomize reads it (YAML 1.1 scalars, see above), with
+ * the default limits: for the step that finds what kustomizations reference before loading.
+ */
+export function parseKustomizationYaml(file: SourceFile): ParsedValues {
+  return parseYamlValues(file, DEFAULTS, MANIFEST_SCHEMA);
+}
+
+/** Kept here too: callers load and cache through this module. */
+export { ManifestCache };
 
 /** Limits applied per file. */
 export interface LoaderLimits {
@@ -185,8 +205,17 @@ export type ManifestValidator = (obj: KubeObject, ctx: ValidateContext) => Array
 export interface LoadManifestsOptions {
   limits?: LoaderLimits;
   validate?: ManifestValidator;
-  /** Reuses parse (and validation) results of files whose `oid` was seen before. */
+  /**
+   * Reuses parse (and validation) results of files whose `oid` was seen before, and a
+   * kustomization's render (and its validation) while every file it read is unchanged.
+   */
   cache?: ManifestCache;
+  /**
+   * Files outside the synced directory that its kustomizations read (see
+   * `readReferencedFiles`): reached through those kustomizations only, never loaded as
+   * manifests or rendered on their own.
+   */
+  referenced?: ReferencedFiles;
 }
 
 /** Result of {@link loadManifests}: the objects, and every problem found (empty when valid). */
@@ -196,7 +225,7 @@ export interface LoadResult {
 }
 
 /** One object of a parsed file, before file names are attached. */
-interface ParsedObject {
+export interface ParsedObject {
   object: KubeObject;
   key: string;
   line: number;
@@ -207,63 +236,21 @@ interface ParsedObject {
   prefix: Array<string | number>;
 }
 
-type FileIssue = Omit<ManifestIssue, 'file'>;
+/** A problem in a file, before the file's name is attached. */
+export type FileIssue = Omit<ManifestIssue, 'file'>;
 
 /** The result of parsing one file's content, independent of where the file sits. */
-interface ParsedFile {
+export interface ParsedFile {
   objects: ParsedObject[];
   issues: FileIssue[];
 }
 
-interface CacheEntry {
+/** What the cache keeps of one file: its parse, and its validation by the last validator used. */
+export interface CacheEntry {
   parsed: ParsedFile;
   validator?: ManifestValidator;
   /** Validation issues per object (same order as `parsed.objects`), for `validator`. */
   validation?: FileIssue[][];
-}
-
-/**
- * Parse results by content id, least recently used dropped first. Objects held here are shared
- * by every load that hits the cache: treat loaded objects as read-only (copy before changing).
- */
-export class ManifestCache {
-  private readonly entries = new Map<string, CacheEntry>();
-  private readonly maxEntries: number;
-
-  constructor(opts: { maxEntries?: number } = {}) {
-    this.maxEntries = opts.maxEntries ?? 50_000;
-  }
-
-  /** Number of cached files. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** @internal */
-  get(key: string): CacheEntry | undefined {
-    const e = this.entries.get(key);
-    if (e) {
-      // Re-insert so iteration order is least recently used first.
-      this.entries.delete(key);
-      this.entries.set(key, e);
-    }
-    return e;
-  }
-
-  /** @internal */
-  set(key: string, entry: CacheEntry): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
-  }
-
-  /** Drops everything. */
-  clear(): void {
-    this.entries.clear();
-  }
 }
 
 const DEFAULTS: Required<LoaderLimits> = {
@@ -505,20 +492,13 @@ function placeIssues(parsed: ParsedObject, raw: ReturnType<ManifestValidator>, s
   });
 }
 
-/** Where a symlink inside the source points, or undefined when it leads out of it. */
-function symlinkDestination(file: string, target: string): string | undefined {
-  if (target.startsWith('/') || /^[A-Za-z]:[\\/]/.test(target)) return undefined;
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(file), target.replace(/\\/g, '/')));
-  if (resolved === '..' || resolved.startsWith('../')) return undefined;
-  return resolved;
-}
-
 /**
  * Loads manifests from source files: `*.yaml`/`*.yml` (multi-document) and `*.json`, with
  * Kubernetes `List` objects expanded into their items. Returns every object with its origin,
  * and every problem found; a caller applies the objects only when `issues` is empty.
  *
- * Symlinks: one leading out of the source root (absolute, or `..` past the root) is an issue;
+ * Paths are relative to the repository root. Symlinks: one leading out of the repository
+ * (absolute, or `..` past the root) is an issue;
  * one inside it is not loaded under its own name, because its target is loaded from its own
  * path when it is a manifest (loading both would declare every object twice).
  */
@@ -565,8 +545,23 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
     return true;
   };
 
+  /** Plain YAML values of a file, cached by content id and rules. */
+  const yamlValues = (file: SourceFile, schema: 'kyaml' | 'yaml11'): ParsedValues => {
+    const key = file.oid !== undefined && opts.cache ? `${file.oid}:${schema}:${limitsKey}` : undefined;
+    const hit = key !== undefined ? opts.cache?.getValues(key) : undefined;
+    if (hit) return hit;
+    const parsed = parseYamlValues(file, limits, schema === 'kyaml' ? KUSTOMIZE_SCHEMA : MANIFEST_SCHEMA);
+    if (key !== undefined) opts.cache?.setValues(key, parsed);
+    return parsed;
+  };
+
   const kustomize = renderKustomizations(sorted, {
-    parseYaml: (file) => parseYamlValues(file, limits),
+    referenced: opts.referenced,
+    memo: opts.cache?.renderMemo(limitsKey),
+    // Kustomize reads a kustomization file as sigs.k8s.io/yaml does (YAML 1.1: `yes` is a
+    // boolean), and the files it renders with kyaml (YAML 1.2).
+    parseKustomization: (file) => yamlValues(file, 'yaml11'),
+    parseYaml: (file) => yamlValues(file, 'kyaml'),
     parseManifests: (file) => {
       const got = parsedEntry(file, true);
       if ('issue' in got) return { objects: [], issues: [got.issue] };
@@ -617,16 +612,27 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
       issues.push(issue.file === rendered.kustomization ? issue : { ...issue, kustomization: rendered.kustomization });
       continue;
     }
-    for (const { object, origin } of rendered.result.objects) {
+    const result = rendered.result;
+    // A render reused from an earlier load was validated then: validation is a pure function of it.
+    let validation = renderValidation.get(result);
+    if (opts.validate && validation?.validator !== opts.validate) {
+      const validate = opts.validate;
+      validation = {
+        validator: validate,
+        issues: result.objects.map(({ object, origin }) => validate(object, { file: origin.file, line: origin.line, document: origin.document, key: objectKey(object) })),
+      };
+      renderValidation.set(result, validation);
+    }
+    result.objects.forEach(({ object, origin }, idx) => {
       const source = { ...origin, ...(origin.file !== rendered.kustomization ? { kustomization: rendered.kustomization } : {}) };
       const shown = source.kustomization ? `${source.kustomization} → ${origin.file}` : origin.file;
       const key = objectKey(object);
-      if (!declare(key, { file: origin.file, line: origin.line, shown })) continue;
+      if (!declare(key, { file: origin.file, line: origin.line, shown })) return;
       objects.push({ object, source });
-      for (const raw of opts.validate?.(object, { file: origin.file, line: origin.line, document: origin.document, key }) ?? []) {
+      for (const raw of (opts.validate && validation?.issues[idx]) || []) {
         issues.push({ ...raw, object: raw.object ?? key, file: origin.file, line: raw.line ?? origin.line, ...(source.kustomization ? { kustomization: source.kustomization } : {}) });
       }
-    }
+    });
   }
   return { objects, issues };
 }
@@ -635,14 +641,14 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
  * The YAML documents of a file (a kustomization, a patch) as plain values with their lines,
  * parsed by the same rules and limits as manifests.
  */
-function parseYamlValues(file: SourceFile, limits: Required<LoaderLimits>): { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } } {
+function parseYamlValues(file: SourceFile, limits: Required<LoaderLimits>, schema: Schema): ParsedValues {
   const content = file.content ?? new Uint8Array();
   if (content.byteLength > limits.maxFileBytes) return { error: { message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` } };
   const docs: DocInfo[] = [];
   let values: unknown[];
   try {
     unknownTagKind = undefined;
-    values = loadAll(decodeText(content), null, { schema: KUSTOMIZE_SCHEMA, listener: watchParse(docs, limits) });
+    values = loadAll(decodeText(content), null, { schema, listener: watchParse(docs, limits) });
   } catch (err) {
     if (err instanceof LimitCrossed) return { error: err.issue };
     if (err instanceof YAMLException) return { error: yamlIssue(err) };

@@ -15,7 +15,8 @@ import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 import { applyPlan } from './apply.js';
-import { loadManifests, ManifestCache } from './loader.js';
+import { loadRevision } from './load-revision.js';
+import { ManifestCache } from './loader.js';
 import { SYNC_NAME, SyncReasons, type SyncObject } from './status.js';
 import { writeSyncStatus, type DescribedSpec, type StatusUpdate } from './status-writer.js';
 import { holdFor, type PassRequest } from './gate.js';
@@ -58,6 +59,8 @@ export interface SyncLoopOptions {
   onEvent?: (e: SyncEvent) => void;
   /** Argo CD-style sync windows (windows.ts): outside an allow window or inside a deny window, passes apply nothing. */
   syncWindows?: SyncWindow[];
+  /** What passes reuse of earlier ones (parses, renders, validation). Default: a cache of the loop's own. */
+  cache?: ManifestCache;
 }
 
 /** What {@link SyncLoopOptions.onEvent} hears. */
@@ -92,7 +95,7 @@ const CONFLICT_RETRIES = 3;
 /** Runs sync passes on a timer and on demand, one at a time. */
 export class SyncLoop {
   private readonly opts: SyncLoopOptions;
-  private readonly cache = new ManifestCache();
+  private readonly cache: ManifestCache;
   private running: Promise<SyncOutcome> | undefined;
   private pending: { reason: string; request: PassRequest; promise: Promise<SyncOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -106,6 +109,7 @@ export class SyncLoop {
 
   constructor(opts: SyncLoopOptions) {
     this.opts = opts;
+    this.cache = opts.cache ?? new ManifestCache();
   }
 
   /** The outcome of the most recent pass. */
@@ -224,8 +228,7 @@ export class SyncLoop {
     const held = await this.hold(revision, request);
     if (held) return held;
     try {
-      const files = await source.files(revision.commit);
-      const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
+      const loaded = await loadRevision(source, revision.commit, { validate: validateObject, cache: this.cache });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
       this.opts.metrics?.objects.set(loaded.objects.length);
 

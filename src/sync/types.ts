@@ -6,7 +6,10 @@ import type { KubeObject } from '../model/types.js';
 
 /** A file of a revision, as read from Git or a directory. */
 export interface SourceFile {
-  /** Path relative to the source root (the configured subdirectory), with `/` separators. */
+  /**
+   * Path relative to the repository root (not to the configured subdirectory), with `/`
+   * separators: the same file has the same path whichever `--path` is synced.
+   */
   path: string;
   /** File content; undefined for symlinks. */
   content?: Uint8Array;
@@ -17,6 +20,23 @@ export interface SourceFile {
    * loader may reuse what it parsed and validated before.
    */
   oid?: string;
+}
+
+/**
+ * What a path of a revision is: a file (or a symlink: `file.symlinkTarget` set), a directory, or
+ * nothing. `through` is set when a directory on the way is a symlink: `file` is then that
+ * symlink, not the path asked for.
+ */
+export type SourcePathEntry =
+  | { kind: 'file'; file: SourceFile; through?: boolean }
+  | { kind: 'directory' }
+  | { kind: 'missing' };
+
+/** Files outside the synced directory that its kustomizations read (bases, their patches and generator sources). */
+export interface ReferencedFiles {
+  files: SourceFile[];
+  /** Directories that exist, for a clear error when one has no kustomization file. */
+  directories: string[];
 }
 
 /** A resolved revision. */
@@ -41,6 +61,12 @@ export interface Source {
   resolve(ref?: string, opts?: { signal?: AbortSignal }): Promise<Revision>;
   /** The manifest candidate files of a commit under the configured subdirectory. */
   files(commit: string, opts?: { signal?: AbortSignal }): Promise<SourceFile[]>;
+  /**
+   * Looks up paths of the same commit anywhere in the repository (relative to its root; `files()`
+   * is limited to the configured subdirectory): what a kustomization there reads from outside it,
+   * such as `resources: [../../base]`. Symlinks are reported, never followed.
+   */
+  readPaths(commit: string, paths: readonly string[], opts?: { signal?: AbortSignal }): Promise<Map<string, SourcePathEntry>>;
   /**
    * Calls `onChange` soon after the source's refs move, until `signal` aborts, for sources that
    * can tell (a local repository). Resolves false when it cannot: the caller keeps polling.

@@ -83,11 +83,27 @@ describe('GitSource over smart HTTP (git http-backend)', function () {
     assert.equal(files.get('deploy/web.yaml')?.oid, blobId);
   });
 
-  it('reads only the configured subdirectory, with paths relative to it', async () => {
+  it('reads only the configured subdirectory, with paths relative to the repository root', async () => {
     const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, path: 'deploy/nested' });
     const rev = await src.resolve();
     const files = await src.files(rev.commit);
-    assert.deepEqual(files.map((f) => f.path), ['db.yml']);
+    assert.deepEqual(files.map((f) => f.path), ['deploy/nested/db.yml']);
+  });
+
+  it('readPaths() reads any path of the same commit outside the subdirectory: files with blob ids, directories, symlinks, absent paths', async () => {
+    const src = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, path: 'deploy/nested' });
+    const rev = await src.resolve();
+    const got = await src.readPaths(rev.commit, ['top.yaml', 'deploy', 'deploy/escape.yaml', 'deploy/escape.yaml/x', 'nope.yaml', 'top.yaml/x']);
+    const top = got.get('top.yaml');
+    assert.equal(top?.kind === 'file' && text(top.file), cm('top'));
+    assert.equal(top?.kind === 'file' && top.file.oid, await git(work, ['rev-parse', `${firstCommit}:top.yaml`]));
+    assert.deepEqual(got.get('deploy'), { kind: 'directory' });
+    const link = got.get('deploy/escape.yaml');
+    assert.equal(link?.kind === 'file' && link.file.symlinkTarget, '../../outside.yaml');
+    // A symlink on the way is reported as itself, never followed.
+    const through = got.get('deploy/escape.yaml/x');
+    assert.deepEqual(through?.kind === 'file' && [through.through, through.file.path], [true, 'deploy/escape.yaml']);
+    assert.deepEqual([got.get('nope.yaml'), got.get('top.yaml/x')], [{ kind: 'missing' }, { kind: 'missing' }]);
   });
 
   it('refuses a subdirectory that does not exist instead of returning no manifests', async () => {
@@ -142,10 +158,10 @@ describe('GitSource over smart HTTP (git http-backend)', function () {
     assert.equal(after.commit, pushed);
     assert.equal(after.message?.trim(), 'scale web');
     const files = byPath(await src.files(after.commit));
-    assert.equal(text(files.get('web.yaml')), cm('web', '2'));
-    assert.ok(files.has('new.yaml'));
+    assert.equal(text(files.get('deploy/web.yaml')), cm('web', '2'));
+    assert.ok(files.has('deploy/new.yaml'));
     // The older revision is still readable from the same clone.
-    assert.equal(text(byPath(await src.files(before.commit)).get('web.yaml')), cm('web'));
+    assert.equal(text(byPath(await src.files(before.commit)).get('deploy/web.yaml')), cm('web'));
   });
 
   it('pins an annotated tag to its commit', async () => {
@@ -279,6 +295,31 @@ describe('DirSource over a working copy', function () {
     const { objects, issues } = loadManifests(await new DirSource({ root: tmp.dir }).files());
     assert.deepEqual(objects.map((o) => o.object.metadata.name).sort(), ['db', 'web']);
     assert.deepEqual(issues.map((i) => i.file), ['apps/passwd.yaml']);
+  });
+
+  it('with a path, walks only that directory, paths relative to the root', async () => {
+    const src = new DirSource({ root: tmp.dir, path: 'apps/deep' });
+    assert.deepEqual((await src.files()).map((f) => f.path), ['apps/deep/db.json']);
+    assert.equal((await src.resolve()).ref, path.join(tmp.dir, 'apps', 'deep'));
+  });
+
+  it('around() a directory inside a Git work tree takes the work tree as the root', async () => {
+    const src = DirSource.around(path.join(tmp.dir, 'apps', 'deep'));
+    assert.deepEqual((await src.files()).map((f) => f.path), ['apps/deep/db.json']);
+    const got = await src.readPaths('working-tree', ['apps/web.yaml']);
+    const web = got.get('apps/web.yaml');
+    assert.equal(web?.kind === 'file' && text(web.file), cm('web', 'edited'));
+  });
+
+  it('readPaths() reads paths under the root only, reports symlinks unfollowed and never enters .git', async () => {
+    const src = new DirSource({ root: tmp.dir, path: 'apps/deep' });
+    const got = await src.readPaths('working-tree', ['apps', 'apps/passwd.yaml', 'apps/same.yaml/x', '.git/config', '../etc/passwd', 'apps/none.yaml']);
+    assert.deepEqual(got.get('apps'), { kind: 'directory' });
+    const link = got.get('apps/passwd.yaml');
+    assert.equal(link?.kind === 'file' && link.file.symlinkTarget, '/etc/passwd');
+    const through = got.get('apps/same.yaml/x');
+    assert.deepEqual(through?.kind === 'file' && [through.through, through.file.path], [true, 'apps/same.yaml']);
+    for (const p of ['.git/config', '../etc/passwd', 'apps/none.yaml']) assert.deepEqual(got.get(p), { kind: 'missing' }, p);
   });
 
   it('reports a missing directory as NotFound', async () => {

@@ -137,7 +137,7 @@ describe('GitOps core end to end: Git over smart HTTP → sync → store → aud
     assert.equal(bad.outcome, 'rejected');
     const issue = bad.issues!.find((i) => i.object === 'Deployment/default/web');
     assert.ok(issue, 'the issue names the object');
-    assert.equal(issue.file, 'web.yaml');
+    assert.equal(issue.file, 'app/web.yaml', 'named from the repository root, as in the repository');
     assert.equal(issue.field, 'spec.replicas');
     // The valid ConfigMap change in the same commit was not applied either.
     const cm = await gantry!.store.get<ConfigMap>({ kind: 'ConfigMap', namespace: 'default', name: 'site' });

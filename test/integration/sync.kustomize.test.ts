@@ -5,7 +5,7 @@ import { startGantry, type RunningGantry } from '../../src/app.js';
 import { silentLogger } from '../../src/log.js';
 import { SOURCE_PATH } from '../../src/model/annotations.js';
 import type { ConfigMap, Deployment, KubeObject } from '../../src/model/types.js';
-import { makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer } from '../helpers/git-http-server.js';
+import { commitFiles, makeRepo, publishRepo, pushFiles, startGitHttpServer, tempDir, type GitHttpServer } from '../helpers/git-http-server.js';
 
 const base = {
   'base/kustomization.yaml': `resources: [deployment.yaml]
@@ -105,4 +105,75 @@ describe('a Kustomize overlay repository synced through the sync loop', function
     // The Deployment's pod template changed (its reference), so it rolls to a new ReplicaSet.
     await eventually(async () => ((await replicaSets()).length === 2 ? true : undefined), 'a second ReplicaSet for the new pod template');
   });
+});
+
+describe('a Kustomize overlay synced with --path, its base outside it', function () {
+  this.timeout(60_000);
+  const repo = {
+    ...base,
+    // A plain manifest outside --path: never deployed, though the repository holds it.
+    'other/stray.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n',
+  };
+
+  for (const transport of ['smart HTTP', 'a local path'] as const) {
+    describe(`over ${transport}`, () => {
+      let tmp: { dir: string; cleanup(): Promise<void> };
+      let server: GitHttpServer | undefined;
+      let gantry: RunningGantry | undefined;
+      let commit: (files: Record<string, string>, message: string) => Promise<string>;
+
+      before(async () => {
+        tmp = await tempDir('gantry-kustomize-path-');
+        const work = join(tmp.dir, 'work');
+        await makeRepo(work, repo);
+        let url = work;
+        commit = (files, message) => commitFiles(work, files, message);
+        if (transport === 'smart HTTP') {
+          const root = join(tmp.dir, 'srv');
+          await mkdir(root);
+          await publishRepo(work, root, 'deploy');
+          server = await startGitHttpServer({ root });
+          url = `${server.url}/deploy.git`;
+          commit = (files, message) => pushFiles(work, files, message);
+        }
+        gantry = await startGantry({
+          config: { dataDir: join(tmp.dir, 'data'), repo: url, ref: 'main', path: 'overlays/prod', intervalMs: 0, listen: '127.0.0.1:0' },
+          logger: silentLogger(),
+          components: { sync: true, controllers: true, api: false, audit: false },
+        });
+      });
+
+      after(async () => {
+        await gantry?.stop();
+        await server?.close();
+        await tmp?.cleanup();
+      });
+
+      const replicaSets = async (): Promise<KubeObject[]> => (await gantry!.store.list('ReplicaSet')).items.filter((rs) => rs.metadata.name.startsWith('prod-web-'));
+
+      it('deploys the overlay rendered over the base, names files from the repository root, and a commit changing only the base rolls the Deployment', async () => {
+        const first = await gantry!.sync!.trigger('test');
+        assert.equal(first.outcome, 'applied', first.error ?? JSON.stringify(first.issues));
+        const d1 = await gantry!.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'prod-web' });
+        assert.equal(d1?.metadata.annotations?.[SOURCE_PATH], 'overlays/prod/kustomization.yaml → base/deployment.yaml:1');
+        assert.deepEqual((await gantry!.store.list('ConfigMap')).items.map((c) => c.metadata.name).filter((n) => !n.startsWith('prod-web-settings-')), [], 'nothing but the overlay\'s objects');
+        assert.equal((await gantry!.store.list('Deployment')).items.length, 1);
+        await eventually(async () => ((await replicaSets()).length === 1 ? true : undefined), 'the first ReplicaSet');
+
+        const before = (await gantry!.store.list('ConfigMap')).items.map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`);
+        const pinned = await commit({ 'base/deployment.yaml': base['base/deployment.yaml'].replace('image: busybox', 'image: busybox:1.36') }, 'base: pin busybox');
+        // A local repository is also watched: the pass that applies the commit may be the watch's.
+        await gantry!.sync!.trigger('test');
+        await eventually(async () => (gantry!.sync!.lastOutcome?.revision?.commit === pinned ? true : undefined), 'the pass of the base commit');
+        const d2 = await gantry!.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'prod-web' });
+        assert.equal(d2?.spec.template.spec.containers[0]?.image, 'busybox:1.36');
+        assert.equal(d2?.metadata.annotations?.[SOURCE_PATH], 'overlays/prod/kustomization.yaml → base/deployment.yaml:1');
+        assert.deepEqual((await gantry!.store.list('ConfigMap')).items.map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`), before, 'nothing else changed');
+        await eventually(async () => ((await replicaSets()).length === 2 ? true : undefined), 'a second ReplicaSet for the new pod template');
+
+        const third = await gantry!.sync!.trigger('test');
+        assert.equal(third.outcome, 'unchanged', 'a resync of the same commit changes nothing');
+      });
+    });
+  }
 });

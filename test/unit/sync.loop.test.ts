@@ -22,6 +22,7 @@ const unreachableSource: Source = {
     throw new GantryError('SourceUnavailable', 'cannot fetch https://git.example/deploy.git: connection refused');
   },
   files: async () => [],
+  readPaths: async () => new Map(),
 };
 
 /** A store that refuses to write what the repo declares (a full disk, a quota), but takes the Sync status. */
@@ -35,6 +36,7 @@ class RefusingStore extends MemoryStore {
 const oneCommit = (files: Record<string, string>): Source => ({
   resolve: async () => ({ commit: 'c0ffee0000000000000000000000000000000000', ref: 'main' }),
   files: async () => Object.entries(files).map(([path, text]) => ({ path, content: new TextEncoder().encode(text) })),
+  readPaths: async () => new Map(),
 });
 
 describe('SyncLoop', () => {

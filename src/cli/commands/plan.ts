@@ -18,8 +18,7 @@ import { dataPaths, authFromEnv } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
 import { GitSource } from '../../sync/git-source.js';
-import { loadManifests } from '../../sync/loader.js';
-import { loadRevision } from '../../sync/load-revision.js';
+import { loadRevision, resolveAndLoad } from '../../sync/load-revision.js';
 import { formatIssue } from '../../sync/loop.js';
 import { isRemoteUrl } from '../../sync/open-source.js';
 import type { DesiredSet, ManifestIssue, Source } from '../../sync/types.js';
@@ -44,7 +43,7 @@ type Loaded = { ok: true; set: DesiredSet } | { ok: false; issues: ManifestIssue
 
 /** Loads and validates the manifests of `ref` (or the working tree when ref is undefined). */
 async function loadSide(source: Source, ref: string | undefined, label: string): Promise<Loaded> {
-  const loaded = await loadRevision(source, ref);
+  const loaded = await resolveAndLoad(source, ref);
   return loaded.ok ? { ok: true, set: loaded.set } : { ok: false, issues: loaded.issues, label };
 }
 
@@ -59,7 +58,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const repoPath = remote ? o.repo : resolve(o.repo);
     const git = (): GitSource => new GitSource({ url: repoPath, cacheDir: join(scratch, 'source'), path: o.path, auth: authFromEnv() });
     // Without a ref, a local repo's working tree is planned: uncommitted edits included.
-    const desiredSource: Source = ref === undefined && !remote ? new DirSource({ root: join(repoPath, o.path ?? '') }) : git();
+    const desiredSource: Source = ref === undefined && !remote ? new DirSource({ root: repoPath, path: o.path }) : git();
     const desired = await loadSide(desiredSource, ref, ref ?? 'working tree');
     if (!desired.ok) return invalid(desired);
 
@@ -172,14 +171,17 @@ export function renderIssues(label: string, issues: readonly ManifestIssue[], fo
   return `${label} is invalid (${count}):\n${lines.join('\n')}`;
 }
 
-/** `gantry validate [PATH]`: 0 when every manifest is valid, 1 otherwise. */
+/**
+ * `gantry validate [PATH]`: 0 when every manifest is valid, 1 otherwise. Inside a Git work tree
+ * the work tree is the repository: a kustomization under PATH may read a base beside it
+ * (`../../base`), as a sync of that path would; outside one, PATH itself is the root.
+ */
 export async function runValidate(path: string): Promise<{ output: string; exitCode: number }> {
   const root = resolve(path);
   if (!existsSync(root)) throw new GantryError('InvalidArgument', `${path}: no such directory`);
-  const source = new DirSource({ root });
+  const source = DirSource.around(root);
   const rev = await source.resolve();
-  const files = await source.files(rev.commit);
-  const { objects, issues } = loadManifests(files, { validate: validateObject });
+  const { objects, issues } = await loadRevision(source, rev.commit, { validate: validateObject });
   if (issues.length > 0) {
     return {
       output: `${issues.map(formatIssue).join('\n')}\n\n${issues.length} problem${issues.length === 1 ? '' : 's'} in ${path}`,

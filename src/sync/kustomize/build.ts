@@ -20,13 +20,15 @@
  * `helmCharts`, `generators`, `transformers`, `validators`, `configurations`, `crds`, `openapi`,
  * `buildMetadata`, `imageTags`, `labels[].fields`, `includeVolumeClaimTemplates`, `images[].tagSuffix`.
  * Files a kustomization reads must lie in its own directory (Kustomize's default load
- * restriction), and resources must lie inside the synced directory.
+ * restriction), and so must resource files; a resource directory with its own kustomization
+ * may lie anywhere in the repository (a base beside the synced directory, as Argo CD and Flux
+ * allow), never outside it. Nothing is reached through a symlink. Paths are relative to the repository root.
  */
 import type { KubeObject } from '../../model/types.js';
 import type { ManifestIssue, SourceFile } from '../types.js';
 import { runGenerators, contentHash } from './generators.js';
 import { readKustomization, type Kustomization, type YamlParser } from './kustomization.js';
-import { KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, type Origin, type Res } from './model.js';
+import { KUSTOMIZATION_FILE_NAMES, KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, symlinkProblem, type Origin, type Res } from './model.js';
 import { fixNameReferences } from './nameref.js';
 import { applyPatches } from './patches.js';
 import { setAnnotations, setImages, setLabels, setNameAffixes, setNamespace, setReplicas } from './transform.js';
@@ -40,6 +42,9 @@ export type ManifestParser = (file: SourceFile) => {
 /** What {@link renderKustomization} reads with. */
 export interface RenderInput {
   tree: FileTree;
+  /** Kustomization files (YAML 1.1, as Kustomize reads them). */
+  parseKustomization: YamlParser;
+  /** Patches (YAML 1.2, kyaml). */
   parseYaml: YamlParser;
   parseManifests: ManifestParser;
 }
@@ -56,7 +61,7 @@ export type RenderResult = { ok: true; objects: RenderedObject[]; kustomization:
 const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git@|github\.com\/|gitlab\.com\/|bitbucket\.org\/)/i;
 const LOCAL_CONFIG = 'config.kubernetes.io/local-config';
 
-/** Renders the kustomization of directory `dir` (a path relative to the source root, '' for the root). */
+/** Renders the kustomization of directory `dir` (a path relative to the repository root, '' for the root). */
 export function renderKustomization(dir: string, input: RenderInput): RenderResult {
   const file = input.tree.kustomizationIn(dir);
   if (!file) return { ok: false, issue: { file: dir || '.', message: `${dir || '.'} has no kustomization file` } };
@@ -84,7 +89,7 @@ function accumulate(dir: string, input: RenderInput, stack: string[]): Res[] {
   if (stack.includes(dir)) {
     throw new KustomizeError({ file: file.path, message: `kustomizations include each other in a cycle: ${[...stack, dir].map((d) => d || '.').join(' → ')}` });
   }
-  const k = readKustomization(file, dir, input.parseYaml);
+  const k = readKustomization(file, dir, input.parseKustomization);
   let resources: Res[] = [];
   for (const entry of k.resources) add(resources, gather(k, entry, input, [...stack, dir]), k, entry.field);
   runGenerators(resources, k, input.tree);
@@ -108,10 +113,14 @@ function gather(k: Kustomization, entry: { path: string; field: string }, input:
   };
   if (REMOTE.test(entry.path)) fail(`${entry.path} is a remote resource; gantry renders kustomizations from the repository alone (no network), so vendor it into the repository`);
   const p = resolveIn(k.dir, entry.path);
-  if (p === undefined) fail(`${entry.path} leads out of the synced directory; point --path at a directory that holds it too`);
+  if (p === undefined) fail(`${entry.path} leads out of the repository; a kustomization reads only files of its own repository`);
+  const link = input.tree.symlinkOn(p!);
+  if (link) fail(symlinkProblem(p!, link));
   const f = input.tree.file(p!);
   if (f) {
-    if (f.content === undefined) fail(`${p} is a symlink; name its target instead`);
+    // Kustomize's load restriction: a resource file lies in or below its kustomization's
+    // directory; only a directory with a kustomization of its own may lie elsewhere.
+    if (k.dir !== '' && !p!.startsWith(`${k.dir}/`)) fail(`${p} is a file outside the kustomization's directory ${k.dir}; Kustomize reads resource files only from there (a directory with its own kustomization may lie anywhere in the repository)`);
     const parsed = input.parseManifests(f);
     const first = parsed.issues[0];
     if (first) throw new KustomizeError({ ...first, file: f.path });
@@ -126,7 +135,9 @@ function gather(k: Kustomization, entry: { path: string; field: string }, input:
     }));
   }
   if (input.tree.isDir(p!)) {
-    if (!input.tree.kustomizationIn(p!)) fail(`directory ${p} has no kustomization file (kustomization.yaml, kustomization.yml or Kustomization)`);
+    const names = KUSTOMIZATION_FILE_NAMES.filter((n) => input.tree.file(p ? `${p}/${n}` : n));
+    if (names.length === 0) fail(`directory ${p} has no kustomization file (kustomization.yaml, kustomization.yml or Kustomization)`);
+    if (names.length > 1) fail(`directory ${p} has more than one kustomization file (${names.join(', ')}); keep one`);
     return accumulate(p!, input, stack);
   }
   return fail(`${p} not found`);

@@ -108,7 +108,20 @@ const UNSUPPORTED = new Set([
 /** Parsed YAML values of a file, each document with its line; supplied by the manifest loader. */
 export type YamlParser = (file: SourceFile) => { values: Array<{ value: unknown; line: number }> } | { error: { line?: number; message: string } };
 
-/** Reads and checks the kustomization file `file` of directory `dir`. */
+/**
+ * Why a value that should be a string is not, with the fix when YAML 1.1 made it a boolean or
+ * a number: the text it was written as is lost, so the common spellings are named.
+ */
+function unquoted(v: unknown): string {
+  if (typeof v === 'boolean') return `must be a string, not the boolean ${v}: Kustomize reads yes, no, on, off, true and false unquoted as booleans, so quote the value (e.g. "${v ? 'yes' : 'no'}")`;
+  if (typeof v === 'number') return `must be a string, not the number ${v}: quote it ("${v}")`;
+  return 'must be a string';
+}
+
+/**
+ * Reads and checks the kustomization file `file` of directory `dir`. `parseYaml` must read it
+ * as Kustomize does, with YAML 1.1 scalars (`yes` is a boolean), so the same values are refused.
+ */
 export function readKustomization(file: SourceFile, dir: string, parseYaml: YamlParser): Kustomization {
   const parsed = parseYaml(file);
   if ('error' in parsed) throw new KustomizeError({ file: file.path, line: parsed.error.line, message: parsed.error.message });
@@ -146,24 +159,26 @@ export function readKustomization(file: SourceFile, dir: string, parseYaml: Yaml
 
   const str = (field: string, v: unknown): string | undefined => {
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') fail(field, 'must be a string');
+    if (typeof v !== 'string') fail(field, unquoted(v));
     return v as string;
   };
   const strList = (field: string, v: unknown): string[] => {
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) fail(field, 'must be a list of strings');
-    return (v as unknown[]).map((x, i) => (typeof x === 'string' ? x : fail(`${field}[${i}]`, 'must be a string')));
+    return (v as unknown[]).map((x, i) => (typeof x === 'string' ? x : fail(`${field}[${i}]`, unquoted(x))));
   };
   const strMap = (field: string, v: unknown): Record<string, string> | undefined => {
     if (v === undefined || v === null) return undefined;
     if (!isRec(v)) fail(field, 'must be a map of strings');
     const out: Record<string, string> = {};
     for (const [k, x] of Object.entries(v as Rec)) {
-      // Kubernetes label and annotation values are strings; YAML may have read `true` or `1`.
+      // The parser turns a key read as a boolean (`y`, `n`, `on`, `off`…) into "true"/"false".
+      if (k === 'true' || k === 'false') fail(`${field}["${k}"]`, `the key is the boolean ${k} in YAML 1.1 (an unquoted y, yes, on, n, no, off…), which Kustomize refuses: quote the key`);
+      // Label and annotation values are strings, and Kustomize reads this file with YAML 1.1
+      // rules: `yes`, `on`, `true` are booleans and `1` a number there, which it refuses.
       if (typeof x === 'string') out[k] = x;
-      else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
       else if (x === null) out[k] = '';
-      else fail(`${field}["${k}"]`, 'must be a string');
+      else fail(`${field}["${k}"]`, unquoted(x));
     }
     return out;
   };

@@ -120,41 +120,109 @@ export function describeId(id: ResId): string {
 }
 
 /**
- * The files of the source, by path relative to its root. Kustomize paths are resolved against
- * a kustomization's directory; a path that leaves the source is refused.
+ * The files a render may read, by path relative to the repository root: the synced directory's
+ * and those its kustomizations reference from outside it. Kustomize paths are resolved against
+ * a kustomization's directory; a path that leaves the repository is refused.
+ *
+ * A tree can note every answer it gives (see {@link FileTree.withReadLog}): a render is a pure
+ * function of those answers, so when another revision's tree gives the same ones (same blob
+ * ids, same absent files), the earlier render stands.
  */
 export class FileTree {
-  private readonly byPath = new Map<string, SourceFile>();
-  private readonly dirs = new Set<string>(['']);
+  private byPath = new Map<string, SourceFile>();
+  private dirs = new Set<string>(['']);
+  private reads?: Map<string, string>;
 
-  constructor(files: readonly SourceFile[]) {
+  /** `directories`: directories known to exist though no file of them is listed. */
+  constructor(files: readonly SourceFile[], directories: Iterable<string> = []) {
+    const addDir = (p: string): void => {
+      for (let d = p; d !== '.' && d !== '' && !this.dirs.has(d); d = path.posix.dirname(d)) this.dirs.add(d);
+    };
     for (const f of files) {
       this.byPath.set(f.path, f);
-      for (let d = path.posix.dirname(f.path); d !== '.' && !this.dirs.has(d); d = path.posix.dirname(d)) this.dirs.add(d);
+      addDir(path.posix.dirname(f.path));
     }
+    for (const d of directories) addDir(d);
+  }
+
+  /** This tree, noting in `reads` each answer it gives from now on. */
+  withReadLog(reads: Map<string, string>): FileTree {
+    const view = Object.create(FileTree.prototype) as FileTree;
+    view.byPath = this.byPath;
+    view.dirs = this.dirs;
+    view.reads = reads;
+    return view;
+  }
+
+  /** True when this tree gives every answer noted in `reads` (by another tree) the same way. */
+  answersAsIn(reads: ReadonlyMap<string, string>): boolean {
+    for (const [q, a] of reads) {
+      const p = q.slice(2);
+      if ((q.startsWith('f:') ? fileAnswer(this.byPath.get(p)) : this.dirs.has(p) ? 'dir' : '-') !== a) return false;
+    }
+    return true;
   }
 
   /** The file at `p`, if any. */
   file(p: string): SourceFile | undefined {
-    return this.byPath.get(p);
+    const f = this.byPath.get(p);
+    this.reads?.set(`f:${p}`, fileAnswer(f));
+    return f;
   }
 
   /** True when `p` is a directory holding files. */
   isDir(p: string): boolean {
-    return this.dirs.has(p);
+    const is = this.dirs.has(p);
+    this.reads?.set(`d:${p}`, is ? 'dir' : '-');
+    return is;
   }
 
   /** The kustomization file of directory `dir`, if it has one. */
   kustomizationIn(dir: string): SourceFile | undefined {
     for (const name of KUSTOMIZATION_FILE_NAMES) {
-      const f = this.byPath.get(dir ? `${dir}/${name}` : name);
+      const f = this.file(dir ? `${dir}/${name}` : name);
       if (f) return f;
+    }
+    return undefined;
+  }
+
+  /** The symlink at `p` or at a directory on the way to it, if any. */
+  symlinkOn(p: string): SourceFile | undefined {
+    const parts = p.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const f = this.file(parts.slice(0, i).join('/'));
+      if (f?.symlinkTarget !== undefined) return f;
+      if (f) return undefined;
     }
     return undefined;
   }
 }
 
-/** `rel` resolved against `dir`; undefined when it leads out of the source root or is absolute. */
+let unkeyed = 0;
+/** How a read of a file is remembered: its blob id, its link target, or absent. Content without an id can never be matched again. */
+function fileAnswer(f: SourceFile | undefined): string {
+  if (!f) return '-';
+  if (f.symlinkTarget !== undefined) return `l:${f.symlinkTarget}`;
+  return f.oid !== undefined ? `o:${f.oid}` : `?${++unkeyed}`;
+}
+
+/** Where a symlink points, relative to the repository root; undefined when it leads out of it. */
+export function symlinkDestination(file: string, target: string): string | undefined {
+  if (target.startsWith('/') || /^[A-Za-z]:[\\/]/.test(target)) return undefined;
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(file), target.replace(/\\/g, '/')));
+  if (resolved === '..' || resolved.startsWith('../')) return undefined;
+  return resolved;
+}
+
+/** Why a path reached through the symlink `link` is refused, for a message. */
+export function symlinkProblem(p: string, link: SourceFile): string {
+  const via = link.path === p ? '' : ` (through ${link.path})`;
+  return symlinkDestination(link.path, link.symlinkTarget ?? '') === undefined
+    ? `${p}${via} is a symlink leading out of the repository (to ${link.symlinkTarget}); refused`
+    : `${p}${via} is a symlink (to ${link.symlinkTarget}); name its target instead`;
+}
+
+/** `rel` resolved against `dir`; undefined when it leads out of the repository root or is absolute. */
 export function resolveIn(dir: string, rel: string): string | undefined {
   if (rel.startsWith('/') || /^[A-Za-z]:[\\/]/.test(rel)) return undefined;
   const joined = path.posix.normalize(path.posix.join(dir || '.', rel));

@@ -12,7 +12,7 @@ import type { SourceFile } from '../types.js';
 import type { Kustomization, PatchEntry, Selector, YamlParser } from './kustomization.js';
 import {
   KustomizeError, allIds, curId, describeId, effectiveNamespace, groupVersion, isRec, orgId, resolveIn, sameId, storePreviousId,
-  type FileTree, type Rec, type Res, type ResId,
+  symlinkProblem, type FileTree, type Rec, type Res, type ResId,
 } from './model.js';
 
 /** What a patch entry holds once read. */
@@ -34,6 +34,8 @@ export function kustomizationFile(k: Kustomization, tree: FileTree, rel: string,
   if (p === undefined || (k.dir !== '' && p !== k.dir && !p.startsWith(`${k.dir}/`))) {
     fail(`${rel} is outside the kustomization's directory ${k.dir || '.'}; Kustomize reads files only from there`);
   }
+  const link = tree.symlinkOn(p!);
+  if (link) fail(symlinkProblem(p!, link));
   const f = tree.file(p!);
   if (!f || f.content === undefined) fail(`file ${p} not found`);
   return f!;
@@ -52,7 +54,8 @@ function load(entry: PatchEntry, ctx: PatchContext): LoadedPatch {
     if (entry.path !== undefined) throw new KustomizeError({ file: file.path, line: parsed.error.line, message: `patch: ${parsed.error.message}` });
     fail(`the patch is not valid YAML: ${parsed.error.message}`);
   }
-  const values = (parsed as { values: Array<{ value: unknown }> }).values.map((d) => d.value).filter((v) => v !== null && v !== undefined);
+  // A copy: parses are shared between loads, and a JSON patch's `add` puts its value into the object as is.
+  const values = structuredClone((parsed as { values: Array<{ value: unknown }> }).values.map((d) => d.value).filter((v) => v !== null && v !== undefined));
   if (values.length === 1 && Array.isArray(values[0])) return { kind: 'json6902', ops: values[0] as unknown[] };
   if (values.length === 0) fail('the patch is empty');
   for (const v of values) if (!isRec(v)) fail('a patch is a strategic merge patch (a mapping) or a JSON 6902 patch (a list of operations)');
