@@ -6,7 +6,7 @@
  *
  * Objects in the cache are frozen: reconcilers must copy before changing (convention 9).
  */
-import { errorMessage, isGantryError } from '../errors.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { kindInfo } from '../model/kinds.js';
 import { objectKey, refKey, type ObjectRef } from '../model/keys.js';
 import { matchesSelector } from '../model/selectors.js';
@@ -54,7 +54,7 @@ export class Cache implements CacheReader {
   private byNamespace = new Map<string, Map<string, Map<string, KubeObject>>>();
   private handlers: CacheHandler[] = [];
   private revision = 0;
-  private revisionWaiters: { rev: number; resolve: () => void }[] = [];
+  private revisionWaiters: { rev: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly log: Logger;
   private readonly relistDelayMs: number;
 
@@ -75,7 +75,7 @@ export class Cache implements CacheReader {
    */
   async start(signal: AbortSignal): Promise<void> {
     const from = await this.relist();
-    void this.follow(from, signal);
+    void this.follow(from, signal).finally(() => this.stop());
   }
 
   /** The store revision the cache reflects. */
@@ -83,10 +83,15 @@ export class Cache implements CacheReader {
     return this.revision;
   }
 
-  /** Resolves when the cache reflects at least `rev` (tests and read-your-writes waits). */
+  /**
+   * Resolves when the cache reflects at least `rev` (read-your-writes waits), or when `signal`
+   * aborts. Rejects with StoreUnavailable once the cache has stopped following the store: a
+   * stopped cache never catches up, and a waiter must not hang (or plan from stale state).
+   */
   waitForRevision(rev: number, signal?: AbortSignal): Promise<void> {
     if (this.revision >= rev || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (this.stopped) return Promise.reject(this.stoppedError(rev));
+    return new Promise((resolve, reject) => {
       // Whichever comes first settles it and unhooks the other, so neither list keeps growing.
       const onAbort = (): void => {
         this.revisionWaiters = this.revisionWaiters.filter((x) => x !== w);
@@ -98,10 +103,26 @@ export class Cache implements CacheReader {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
+        reject: (err: Error): void => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       this.revisionWaiters.push(w);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  private stopped = false;
+
+  private stoppedError(rev: number): GantryError {
+    return new GantryError('StoreUnavailable', `the live cache stopped at store revision ${this.revision} before reaching ${rev}`, { disposition: 'transient' });
+  }
+
+  /** The watch is over for good: fail every waiter instead of leaving it pending forever. */
+  private stop(): void {
+    this.stopped = true;
+    for (const w of this.revisionWaiters.splice(0)) w.reject(this.stoppedError(w.rev));
   }
 
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): T | undefined {

@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events';
 import { Cache, type CacheEvent } from '../../src/controllers/cache.js';
 import { deletePod } from '../../src/controllers/pods.js';
 import { ControllerManager, type Controller, type ReconcileContext } from '../../src/controllers/runtime.js';
-import { GantryError } from '../../src/errors.js';
+import { GantryError, isGantryError } from '../../src/errors.js';
 import type { ConfigMap, KubeObject, Pod } from '../../src/model/types.js';
 import type { Store, WatchEvent, WatchOptions } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -233,6 +233,19 @@ describe('controllers/cache', () => {
     }
     assert.equal(getEventListeners(life.signal, 'abort').length, 0);
     ac.abort();
+    await store.close();
+  });
+
+  it('waitForRevision() fails, instead of hanging, once the cache has stopped (gantry stopping mid-pass)', async () => {
+    const store = new MemoryStore();
+    const cache = new Cache(store, ['ConfigMap']);
+    const ac = new AbortController();
+    await cache.start(ac.signal);
+    // A revision the cache will never see: the sync loop waits like this at the start of a pass.
+    const pending = cache.waitForRevision(cache.currentRevision() + 10);
+    ac.abort();
+    await assert.rejects(pending, (err: unknown) => isGantryError(err, 'StoreUnavailable') && /live cache stopped/.test((err as Error).message));
+    await assert.rejects(cache.waitForRevision(cache.currentRevision() + 1), /live cache stopped/);
     await store.close();
   });
 });
