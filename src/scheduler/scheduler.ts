@@ -8,10 +8,12 @@ import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { objectRef } from '../model/keys.js';
-import type { Condition, Node, Pod } from '../model/types.js';
+import type { Condition, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
-import { boundCopy, podKey } from './podinfo.js';
+import { boundCopy, podInfo, podKey } from './podinfo.js';
+import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-binding.js';
+import { VolumeView } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
 import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
 
@@ -60,6 +62,14 @@ function nodeChangeMatters(prev: Node | undefined, next: Node): boolean {
     || j(prev.status?.allocatable) !== j(next.status?.allocatable);
 }
 
+/** The storage kinds the scheduler follows (VolumeBinding, VolumeRestrictions). */
+const VOLUME_KINDS = ['PersistentVolumeClaim', 'PersistentVolume', 'StorageClass'];
+type VolumeObject = PersistentVolumeClaim | PersistentVolume | StorageClass;
+
+function volumeKey(o: VolumeObject): string {
+  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
+
 /** Most binds written at once. */
 const MAX_BINDS_IN_FLIGHT = 32;
 
@@ -76,6 +86,8 @@ export class Scheduler {
   private readonly assumed = new Map<string, number>();
   /** Binds in flight: the next pod is scheduled while earlier binds are still being written. */
   private readonly binding = new Set<Promise<void>>();
+  /** Claims and volumes changed by binds in flight → the revision they were written at (or max). */
+  private readonly assumedVolumes = new Map<string, number>();
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -115,7 +127,10 @@ export class Scheduler {
   private async syncAndWatch(signal: AbortSignal): Promise<void> {
     const nodes = await this.store.list<Node>('Node');
     const pods = await this.store.list<Pod>('Pod');
+    const storage = await Promise.all(VOLUME_KINDS.map((k) => this.store.list<VolumeObject>(k)));
     const cache = new SchedulerCache();
+    cache.volumes = new VolumeView();
+    for (const listed of storage) for (const o of listed.items) cache.volumes.set(o);
     for (const n of nodes.items) cache.setNode(n);
     const pendingKeys = new Set<string>();
     for (const p of pods.items) {
@@ -130,8 +145,9 @@ export class Scheduler {
     this.queue.moveAllToActive();
     this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
     const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
-    const from = Math.min(nodes.revision, pods.revision);
-    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod'], signal })) {
+    VOLUME_KINDS.forEach((k, i) => (listed[k] = storage[i]!.revision));
+    const from = Math.min(...Object.values(listed));
+    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', ...VOLUME_KINDS], signal })) {
       // Changes up to a kind's list revision are already in what was listed.
       if (ev.revision <= (listed[ev.object.kind] ?? 0)) continue;
       this.handle(ev);
@@ -141,6 +157,23 @@ export class Scheduler {
   private handle(ev: WatchEvent): void {
     if (ev.object.kind === 'Node') this.handleNode(ev);
     else if (ev.object.kind === 'Pod') this.handlePod(ev);
+    else this.handleVolume(ev);
+  }
+
+  /** A claim, volume or class changed: pods waiting on volumes may fit now. */
+  private handleVolume(ev: WatchEvent): void {
+    const obj = ev.object as VolumeObject;
+    const view = this.cache.volumes!;
+    if (ev.type === 'DELETED') view.remove(obj);
+    else {
+      // An older version than one this scheduler wrote (a reservation it just made) must not
+      // undo the reservation in the view.
+      const assumed = this.assumedVolumes.get(volumeKey(obj));
+      if (assumed !== undefined && ev.revision < assumed) return;
+      this.assumedVolumes.delete(volumeKey(obj));
+      view.set(obj);
+    }
+    this.queue.moveAllToActive();
   }
 
   private handleNode(ev: WatchEvent): void {
@@ -211,25 +244,36 @@ export class Scheduler {
     }
     const now = new Date().toISOString();
     const bound = withCondition(boundCopy(pod, result.node), { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    const volumes = volumeBindingPlan(podInfo(pod), this.cache.get(result.node)!, this.cache);
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
     this.assumed.set(key, Number.MAX_SAFE_INTEGER);
+    for (const o of [...volumes.claims, ...volumes.volumes]) {
+      this.cache.volumes?.set(o);
+      this.assumedVolumes.set(volumeKey(o), Number.MAX_SAFE_INTEGER);
+    }
     // As kube-scheduler's binding cycle: the bind is written in the background, so a store's
     // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
     // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
     // next decisions already count its resources.
-    const bind = this.bind(pod, bound, result.node, result.score).finally(() => this.binding.delete(bind));
+    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
-  private async bind(pod: Pod, bound: Pod, node: string, score: number | undefined): Promise<void> {
+  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan }): Promise<void> {
     const key = podKey(pod);
+    const { score, volumes } = opts;
+    const reserved = [...volumes.claims, ...volumes.volumes];
     try {
-      const written = await this.store.update(bound, {
-        origin: { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${node}` },
-      });
+      const origin = { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${node}` };
+      // The pod's volume bindings (a volume reserved, a claim to provision on the node) land
+      // with its bind or not at all.
+      const written = reserved.length === 0
+        ? await this.store.update(bound, { origin })
+        : (await this.store.txn([...reserved.map((object) => ({ op: 'update' as const, object })), { op: 'update', object: bound }], { origin })).objects.at(-1) as Pod;
+      for (const o of reserved) this.assumedVolumes.set(volumeKey(o), Number(written.metadata.resourceVersion ?? 0));
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
       this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
@@ -237,6 +281,7 @@ export class Scheduler {
     } catch (err) {
       this.assumed.delete(key);
       this.cache.removePod(key);
+      await this.forgetVolumes(reserved);
       try {
         if (isGantryError(err, 'Conflict')) {
           // Someone else changed the pod meanwhile: look again with its current version.
@@ -259,6 +304,16 @@ export class Scheduler {
         this.log.warn({ pod: key, err: errorMessage(again) }, 'binding failed; retrying after a backoff');
       }
       this.queue.backoff(key);
+    }
+  }
+
+  /** Undoes reservations of a failed bind: the view gets the stored objects back. */
+  private async forgetVolumes(objects: readonly VolumeObject[]): Promise<void> {
+    for (const o of objects) {
+      this.assumedVolumes.delete(volumeKey(o));
+      const stored = await this.store.get<VolumeObject>(objectRef(o)).catch(() => undefined);
+      if (stored) this.cache.volumes?.set(stored);
+      else this.cache.volumes?.remove(o);
     }
   }
 

@@ -27,7 +27,9 @@ import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
 import { newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
+import { NODE_STORAGE_DIR_ANNOTATION } from '../../model/storage.js';
 
 /** Options for {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -72,6 +74,11 @@ export interface NodeAgentOptions {
   nodeIP?: string;
   /** The cluster DNS that ClusterFirst pods use; without it every pod gets the host's resolvers. */
   clusterDns?: ClusterDnsSettings;
+  /**
+   * Where this node keeps local-path volumes (`<data-dir>/storage`): published on the Node for
+   * the provisioner; the agent makes and removes the volumes' directories there.
+   */
+  storageDir?: string;
 }
 
 /** The node agent. */
@@ -88,6 +95,7 @@ export class NodeAgent {
   private readonly syncing = new Set<Promise<void>>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private started = false;
+  private readonly localVolumes?: LocalPathVolumes;
 
   constructor(opts: NodeAgentOptions) {
     this.o = opts;
@@ -121,6 +129,9 @@ export class NodeAgent {
       startLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
       teardownLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
     });
+    if (opts.storageDir) {
+      this.localVolumes = new LocalPathVolumes({ api: opts.api, storageDir: opts.storageDir, legacyDir: opts.dataDir, logger: opts.logger.child({ part: 'local-path' }) });
+    }
   }
 
   /** The node's name. */
@@ -170,6 +181,12 @@ export class NodeAgent {
     this.background.push(this.watchLoop(listed.revision, signal));
     this.background.push(this.dispatch(signal));
     for (const pod of listed.pods) this.queue.add(pod.metadata.uid!);
+    if (this.localVolumes) {
+      const volumes = this.localVolumes;
+      this.background.push(volumes.resync().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'local-path volumes not listed; retrying at the next resync')));
+      // The watch brings each change; this catches what a failed step left undone.
+      this.every(60_000, () => volumes.resync());
+    }
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
     const resyncMs = this.o.resyncMs ?? 10_000;
@@ -285,8 +302,13 @@ export class NodeAgent {
 
   private onNodeEvent(ev: NodeEvent): void {
     if (ev.type === 'reference') {
-      // A ConfigMap or Secret a pod uses: refresh those pods (volume files; a missing one may now exist).
+      // A ConfigMap, Secret or claim a pod uses: refresh those pods (volume files; a missing one
+      // may now exist; a claim may now be bound).
       for (const uid of this.syncer.usersOf(ev)) this.queue.add(uid);
+      return;
+    }
+    if (ev.type === 'volume') {
+      void this.localVolumes?.handle(ev.volume, ev.change);
       return;
     }
     const uid = ev.pod.metadata.uid!;
@@ -342,6 +364,14 @@ export class NodeAgent {
     await this.writeNode(false);
   }
 
+  /** Tells the local-path provisioner where this node keeps volumes. */
+  private annotateStorage(node: Node): void {
+    const dir = this.o.storageDir;
+    if (dir && node.metadata.annotations?.[NODE_STORAGE_DIR_ANNOTATION] !== dir) {
+      node.metadata.annotations = { ...node.metadata.annotations, [NODE_STORAGE_DIR_ANNOTATION]: dir };
+    }
+  }
+
   private async writeNode(registering: boolean): Promise<void> {
     const name = this.nodeName;
     await this.o.api.writeNode((current) => {
@@ -350,11 +380,13 @@ export class NodeAgent {
       if (!current) {
         const node = newNode(name, this.machine, status);
         if (podCidr) node.spec = { ...node.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
+        this.annotateStorage(node);
         return node;
       }
       const next: Node = structuredClone(current);
       if (podCidr && !next.spec.podCIDR) next.spec = { ...next.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
       if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(name, this.machine) };
+      this.annotateStorage(next);
       next.status = status;
       return next;
     }, { reason: registering ? 'node registered' : 'heartbeat' });

@@ -7,10 +7,12 @@
  *   the RAM), so every container of the pod shares it, as in Kubernetes;
  * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>` — files written atomically (see
  *   atomic-writer.ts), refreshed in place when {@link HostVolumeManager.prepare} runs again;
- * - `volumes/<namespace>/<claimName>` — persistentVolumeClaim directories (0777), created on first
- *   use and never removed by {@link HostVolumeManager.cleanup}: a StatefulSet pod that is replaced
- *   gets its claim's data back.
- * hostPath volumes are bound from the host path itself after the `type` checks.
+ * hostPath volumes are bound from the host path itself after the `type` checks, and so are
+ * persistentVolumeClaim volumes: the directory of the claim's bound PersistentVolume (hostPath
+ * or local; a local-path volume's `<data-dir>/storage/<pv-name>`), never removed by
+ * {@link HostVolumeManager.cleanup} — the volume outlives its pods. A claim that is missing,
+ * being deleted or not bound yet is a `VolumeSetupFailed` error with disposition waiting. A claim
+ * whose only access mode is ReadOnlyMany is mounted read-only; capacity is not enforced.
  *
  * Not supported: fsGroup ownership changes, SELinux relabelling, quota on disk emptyDirs.
  */
@@ -28,6 +30,15 @@ import { checkHostPath } from './hostpath.js';
 import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
 import { containerMounts, type VolumeSource } from './mounts.js';
 import { configMapPayload, secretPayload } from './payload.js';
+import { isLocalPathVolume, isReadOnlyClaim } from '../../model/storage.js';
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Options for {@link HostVolumeManager}. */
 export interface HostVolumeManagerOptions {
@@ -39,7 +50,6 @@ export interface HostVolumeManagerOptions {
 /** A volume's kind, as the directory under `pods/<uid>/volumes/` names it. */
 type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'claim';
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Checks a name used as one path element (namespace, claim name, volume name, pod uid). */
 function safeSegment(value: string, what: string): string {
@@ -47,14 +57,6 @@ function safeSegment(value: string, what: string): string {
     throw new GantryError('InvalidArgument', `${what} "${value}" cannot be used as a directory name`);
   }
   return value;
-}
-
-/** Directory of a persistentVolumeClaim on this node: `<dataDir>/volumes/<namespace>/<claimName>`. */
-export function claimPath(dataDir: string, namespace: string, claimName: string): string {
-  if (!NAME_RE.test(namespace) || !NAME_RE.test(claimName)) {
-    throw new GantryError('InvalidArgument', `persistentVolumeClaim "${namespace}/${claimName}" is not a valid namespace/name pair`);
-  }
-  return path.join(dataDir, 'volumes', namespace, claimName);
 }
 
 /** {@link VolumeManager} keeping volumes in directories of the node data dir. */
@@ -161,17 +163,39 @@ export class HostVolumeManager implements VolumeManager {
       return { kind: 'secret', hostPath: dir, forceReadOnly: true };
     }
     if (vol.persistentVolumeClaim) {
-      const dir = claimPath(this.dataDir, namespace, vol.persistentVolumeClaim.claimName);
-      try {
-        await stat(dir);
-      } catch {
-        await mkdir(dir, { recursive: true });
-        await chmod(dir, 0o777);
-        this.log.info({ claim: `${namespace}/${vol.persistentVolumeClaim.claimName}` }, 'claim directory created');
-      }
-      return { kind: 'claim', hostPath: dir, forceReadOnly: Boolean(vol.persistentVolumeClaim.readOnly) };
+      const src = vol.persistentVolumeClaim;
+      const dir = await this.claimDirectory(namespace, src.claimName, refs, name);
+      const readOnly = Boolean(src.readOnly) || isReadOnlyClaim(refs.claims.get(src.claimName)?.claim.spec.accessModes);
+      return { kind: 'claim', hostPath: dir, forceReadOnly: readOnly };
     }
     throw new GantryError('InvalidArgument', `volume "${vol.name}" has no supported source (emptyDir, hostPath, configMap, secret, persistentVolumeClaim)`);
+  }
+
+  /** The directory of the volume bound to a claim, checked and (for DirectoryOrCreate) created. */
+  private async claimDirectory(namespace: string, claimName: string, refs: PodReferences, volume: string): Promise<string> {
+    const waiting = (why: string) => new GantryError('VolumeSetupFailed', `volume "${volume}": ${why}`, { disposition: 'waiting', retryAfterMs: 2000, object: `PersistentVolumeClaim/${namespace}/${claimName}` });
+    const found = refs.claims.get(claimName);
+    if (!found) throw waiting(`persistentvolumeclaim "${claimName}" not found`);
+    const { claim, volume: pv } = found;
+    if (claim.metadata.deletionTimestamp) throw waiting(`persistentvolumeclaim "${claimName}" is being deleted`);
+    if (!claim.spec.volumeName || claim.status?.phase !== 'Bound' || !pv) throw waiting(`persistentvolumeclaim "${claimName}" is not bound`);
+    if (pv.spec.hostPath) {
+      const dir = pv.spec.hostPath.path;
+      if (pv.spec.hostPath.type === 'DirectoryOrCreate' && isLocalPathVolume(pv) && !(await isDirectory(dir))) {
+        // The volume's node makes its directory (see agent/local-volumes.ts); this is the same,
+        // should the pod get here first.
+        await mkdir(dir, { recursive: true });
+        await chmod(dir, 0o777);
+      }
+      await checkHostPath(dir, pv.spec.hostPath.type, volume);
+      return dir;
+    }
+    if (pv.spec.local) {
+      const dir = pv.spec.local.path;
+      if (!(await isDirectory(dir))) throw waiting(`local volume ${pv.metadata.name}: ${dir} is not a directory on this node`);
+      return dir;
+    }
+    throw new GantryError('VolumeSetupFailed', `volume "${volume}": PersistentVolume ${pv.metadata.name} has no volume source gantry can mount (hostPath or local)`, { disposition: 'stalled' });
   }
 
   /**

@@ -1,0 +1,115 @@
+/**
+ * The node's half of the local-path provisioner (what Rancher's provisioner does with a helper
+ * pod on the node): the directories of the local-path volumes that live on this node,
+ * `<storage dir>/<pv-name>`. A volume's directory is made (0777, as local-path-provisioner makes
+ * it, so containers running as any user may write) as soon as the volume exists; when the volume
+ * is deleted (reclaim policy Delete) the directory and its data are removed, and only then is the
+ * volume's cleanup finalizer released. Retain never comes here: a retained volume is not deleted.
+ *
+ * Only directories directly inside the storage dir and named like their volume are ever
+ * removed: a volume object can never make the agent delete another path.
+ *
+ * A claim directory an earlier gantry kept (`<node dir>/volumes/<namespace>/<claim>`, before
+ * claims were objects) is moved into the volume's directory when the claim's volume is first set
+ * up here, so a StatefulSet upgraded in place keeps its data.
+ */
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { LOCAL_PATH_CLEANUP_FINALIZER, volumePath } from '../../model/storage.js';
+import type { PersistentVolume } from '../../model/types.js';
+import type { NodeApi } from '../api.js';
+
+/** Options of {@link LocalPathVolumes}. */
+export interface LocalPathVolumesOptions {
+  api: NodeApi;
+  /** `<data-dir>/storage`: where this node keeps local-path volumes. */
+  storageDir: string;
+  /** The node dir, where an earlier gantry kept claim directories (`volumes/<ns>/<claim>`). */
+  legacyDir?: string;
+  logger: Logger;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes and removes this node's local-path directories; see the module comment. */
+export class LocalPathVolumes {
+  /** One piece of work per volume at a time, in order. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: LocalPathVolumesOptions) {}
+
+  /** The directory a volume of this node must have, or undefined when its path is not one gantry made. */
+  directoryOf(pv: PersistentVolume): string | undefined {
+    const dir = path.join(this.o.storageDir, pv.metadata.name);
+    return volumePath(pv) === dir && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(pv.metadata.name) ? dir : undefined;
+  }
+
+  /** Lists the node's volumes and brings each directory in line (at start, and as a periodic safety net). */
+  async resync(): Promise<void> {
+    const volumes = await this.o.api.listLocalVolumes();
+    await Promise.all(volumes.map((pv) => this.handle(pv)));
+  }
+
+  /** Queues the work a volume's current state asks for; resolves when it is done (errors are logged). */
+  handle(pv: PersistentVolume, change: 'ADDED' | 'MODIFIED' | 'DELETED' = 'MODIFIED'): Promise<void> {
+    const name = pv.metadata.name;
+    const prev = this.chains.get(name) ?? Promise.resolve();
+    const next = prev.then(() => this.apply(pv, change)).catch((err: unknown) => {
+      this.o.logger.warn({ volume: name, err: errorMessage(err) }, 'local-path volume work failed; retrying at the next resync');
+    });
+    this.chains.set(name, next);
+    void next.finally(() => {
+      if (this.chains.get(name) === next) this.chains.delete(name);
+    });
+    return next;
+  }
+
+  private async apply(pv: PersistentVolume, change: 'ADDED' | 'MODIFIED' | 'DELETED'): Promise<void> {
+    const dir = this.directoryOf(pv);
+    if (!dir) {
+      this.o.logger.warn({ volume: pv.metadata.name, path: volumePath(pv) }, 'local-path volume outside this node\'s storage dir: left alone');
+      return;
+    }
+    if (change === 'DELETED') return;
+    if (pv.metadata.deletionTimestamp) {
+      if (!pv.metadata.finalizers?.includes(LOCAL_PATH_CLEANUP_FINALIZER)) return;
+      await rm(dir, { recursive: true, force: true });
+      this.o.logger.info({ volume: pv.metadata.name, dir }, 'local-path volume deleted: directory removed');
+      await this.o.api.finishVolumeCleanup(pv);
+      return;
+    }
+    await this.ensureDirectory(pv, dir);
+  }
+
+  private async ensureDirectory(pv: PersistentVolume, dir: string): Promise<void> {
+    if (await exists(dir)) return;
+    await mkdir(this.o.storageDir, { recursive: true });
+    const legacy = this.legacyClaimDir(pv);
+    if (legacy && (await exists(legacy))) {
+      await rename(legacy, dir);
+      this.o.logger.info({ volume: pv.metadata.name, from: legacy, dir }, 'claim directory of an earlier gantry moved into its volume');
+      return;
+    }
+    await mkdir(dir, { recursive: true });
+    // mkdir's mode is cut by the umask.
+    await chmod(dir, 0o777);
+    this.o.logger.info({ volume: pv.metadata.name, dir }, 'local-path volume directory created');
+  }
+
+  private legacyClaimDir(pv: PersistentVolume): string | undefined {
+    const ref = pv.spec.claimRef;
+    if (!this.o.legacyDir || !ref?.name || !ref.namespace) return undefined;
+    const safe = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+    if (!safe.test(ref.namespace) || !safe.test(ref.name)) return undefined;
+    return path.join(this.o.legacyDir, 'volumes', ref.namespace, ref.name);
+  }
+}
