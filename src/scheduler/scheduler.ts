@@ -88,6 +88,8 @@ export class Scheduler {
   private readonly binding = new Set<Promise<void>>();
   /** Claims and volumes changed by binds in flight → the revision they were written at (or max). */
   private readonly assumedVolumes = new Map<string, number>();
+  /** The newest version of an assumed claim or volume the watch brought meanwhile (older than the bind). */
+  private readonly heldBack = new Map<string, VolumeObject>();
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -169,7 +171,12 @@ export class Scheduler {
       // An older version than one this scheduler wrote (a reservation it just made) must not
       // undo the reservation in the view.
       const assumed = this.assumedVolumes.get(volumeKey(obj));
-      if (assumed !== undefined && ev.revision < assumed) return;
+      if (assumed !== undefined && ev.revision < assumed) {
+        // Kept: should the bind fail, this is what the store holds.
+        this.heldBack.set(volumeKey(obj), obj);
+        return;
+      }
+      this.heldBack.delete(volumeKey(obj));
       this.assumedVolumes.delete(volumeKey(obj));
       view.set(obj);
     }
@@ -248,7 +255,11 @@ export class Scheduler {
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
     this.assumed.set(key, Number.MAX_SAFE_INTEGER);
+    // What the view held before, to put back at once should the bind fail.
+    const previous: VolumeObject[] = [];
     for (const o of [...volumes.claims, ...volumes.volumes]) {
+      const before = o.kind === 'PersistentVolumeClaim' ? this.cache.volumes?.claim(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`) : this.cache.volumes?.volume(o.metadata.name);
+      if (before) previous.push(before);
       this.cache.volumes?.set(o);
       this.assumedVolumes.set(volumeKey(o), Number.MAX_SAFE_INTEGER);
     }
@@ -256,13 +267,13 @@ export class Scheduler {
     // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
     // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
     // next decisions already count its resources.
-    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes }).finally(() => this.binding.delete(bind));
+    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
-  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan }): Promise<void> {
+  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan; previous: VolumeObject[] }): Promise<void> {
     const key = podKey(pod);
     const { score, volumes } = opts;
     const reserved = [...volumes.claims, ...volumes.volumes];
@@ -273,7 +284,10 @@ export class Scheduler {
       const written = reserved.length === 0
         ? await this.store.update(bound, { origin })
         : (await this.store.txn([...reserved.map((object) => ({ op: 'update' as const, object })), { op: 'update', object: bound }], { origin })).objects.at(-1) as Pod;
-      for (const o of reserved) this.assumedVolumes.set(volumeKey(o), Number(written.metadata.resourceVersion ?? 0));
+      for (const o of reserved) {
+        this.assumedVolumes.set(volumeKey(o), Number(written.metadata.resourceVersion ?? 0));
+        this.heldBack.delete(volumeKey(o));
+      }
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
       this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
@@ -281,7 +295,9 @@ export class Scheduler {
     } catch (err) {
       this.assumed.delete(key);
       this.cache.removePod(key);
-      await this.forgetVolumes(reserved);
+      // At once, before any await: the pod may be scheduled again meanwhile, and must not find
+      // its claim already marked for a node in the view when the store never marked it.
+      this.forgetVolumes(reserved, opts.previous);
       try {
         if (isGantryError(err, 'Conflict')) {
           // Someone else changed the pod meanwhile: look again with its current version.
@@ -307,12 +323,17 @@ export class Scheduler {
     }
   }
 
-  /** Undoes reservations of a failed bind: the view gets the stored objects back. */
-  private async forgetVolumes(objects: readonly VolumeObject[]): Promise<void> {
+  /**
+   * Undoes reservations of a failed bind: the view gets back what the store holds — the newest
+   * version the watch brought meanwhile, else what the view held before the reservation.
+   */
+  private forgetVolumes(objects: readonly VolumeObject[], previous: readonly VolumeObject[]): void {
     for (const o of objects) {
-      this.assumedVolumes.delete(volumeKey(o));
-      const stored = await this.store.get<VolumeObject>(objectRef(o)).catch(() => undefined);
-      if (stored) this.cache.volumes?.set(stored);
+      const key = volumeKey(o);
+      this.assumedVolumes.delete(key);
+      const latest = this.heldBack.get(key) ?? previous.find((p) => volumeKey(p) === key);
+      this.heldBack.delete(key);
+      if (latest) this.cache.volumes?.set(latest);
       else this.cache.volumes?.remove(o);
     }
   }

@@ -137,6 +137,19 @@ describe('controllers: storage', function () {
     assert.deepEqual(pv.spec.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values, ['n1']);
   });
 
+  it('provisions a WaitForFirstConsumer claim on the node of a pod that names its node itself', async () => {
+    await store.create(storageClass('local-path', { mode: 'WaitForFirstConsumer', isDefault: true }));
+    await store.create(storageNode('n1'));
+    await store.create(storageNode('n2'));
+    await start();
+    await store.create(claim('data'));
+    await store.create(podUsing('pinned', 'data', 'n2'));
+    await eventually(async () => (await getClaim('data'))?.status?.phase === 'Bound', 'the claim is Bound');
+    const c = (await getClaim('data'))!;
+    assert.equal(c.metadata.annotations?.['volume.kubernetes.io/selected-node'], 'n2');
+    assert.deepEqual((await getVolume(c.spec.volumeName!))!.spec.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values, ['n2']);
+  });
+
   it('binds declared volumes as Kubernetes does: the smallest match, a claim naming its volume, never a volume already taken', async () => {
     await store.create(staticVolume('small', { capacity: { storage: '2Gi' } }));
     await store.create(staticVolume('big', { capacity: { storage: '5Gi' } }));

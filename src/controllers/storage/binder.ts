@@ -10,6 +10,10 @@
  * volume two claims race for goes to the first, the second's transaction fails on the volume's
  * resourceVersion and is retried against the volume left.
  *
+ * A WaitForFirstConsumer claim waits for the scheduler to mark the node its first pod goes to;
+ * should a pod using it be bound to a node without that mark (a pod that names its node), the
+ * binder marks that node itself.
+ *
  * Reclaim: Retain leaves a Released volume (and its data) alone; Delete deletes volumes the
  * local-path provisioner made (their node agent removes the directory, see local-path.ts); any
  * other Delete volume becomes Failed, as Kubernetes fails volumes no plugin can delete.
@@ -18,9 +22,10 @@ import { objectKey, parseKey, refKey } from '../../model/keys.js';
 import {
   ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_PROVISIONED_BY, ANN_SELECTED_NODE,
   ANN_STORAGE_PROVISIONER, LOCAL_PATH_PROVISIONERS, capacityBytes, claimClass, defaultStorageClass, findMatchingVolume,
-  hasAccessModes, isLocalPathVolume, isVolumeBoundToClaim, requestedBytes, volumeClass, volumeModeOf, waitsForFirstConsumer,
+  hasAccessModes, isLocalPathVolume, isVolumeBoundToClaim, podClaimNames, podUsesClaims, requestedBytes, volumeClass, volumeModeOf,
+  waitsForFirstConsumer,
 } from '../../model/storage.js';
-import type { PersistentVolume, PersistentVolumeClaim, PersistentVolumePhase, StorageClass } from '../../model/types.js';
+import type { PersistentVolume, PersistentVolumeClaim, PersistentVolumePhase, Pod, StorageClass } from '../../model/types.js';
 import { deleteObject } from '../../store/finalizers.js';
 import type { TxnOp } from '../../store/types.js';
 import type { CacheEvent, CacheReader } from '../cache.js';
@@ -59,6 +64,13 @@ function volumeEventKeys(ev: CacheEvent, cache: CacheReader): string[] {
   return keys;
 }
 
+/** A pod bound to a node wakes its claims (a WaitForFirstConsumer claim may take its node). */
+function podClaimKeys(ev: CacheEvent): string[] {
+  const pod = ev.object as Pod;
+  if (ev.type === 'DELETED' || !pod.spec?.nodeName || (ev.prevObject as Pod | undefined)?.spec?.nodeName) return [];
+  return podClaimNames(pod).map((name) => refKey({ kind: PVC, namespace: pod.metadata.namespace ?? 'default', name }));
+}
+
 /** Binds claims and volumes; see the module comment. */
 export class PersistentVolumeBinder implements Controller {
   readonly name = 'persistentvolume-binder';
@@ -67,6 +79,7 @@ export class PersistentVolumeBinder implements Controller {
     { kind: PVC, keys: claimEventKeys },
     { kind: PV, keys: volumeEventKeys },
     { kind: 'StorageClass', keys: (_ev, cache) => unboundClaimKeys(cache) },
+    { kind: 'Pod', keys: podClaimKeys },
   ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<void> {
@@ -133,6 +146,15 @@ export class PersistentVolumeBinder implements Controller {
     const volume = findMatchingVolume(claim, ctx.cache.list<PersistentVolume>(PV), { delayBinding: delay });
     if (volume) return this.bind(volume, claim, ctx);
     if (delay && !claim.metadata.annotations?.[ANN_SELECTED_NODE]) {
+      // A pod using the claim already runs on a node (it named its node itself, or its bind
+      // landed while the claim's reservation did not): provision there, as the scheduler would have.
+      const consumer = ctx.cache.list<Pod>('Pod', { namespace: claim.metadata.namespace }).find((p) => p.spec.nodeName && podUsesClaims(p) && podClaimNames(p).includes(claim.metadata.name));
+      if (consumer && cls) {
+        const next = copy(claim);
+        next.metadata.annotations = { ...next.metadata.annotations, [ANN_SELECTED_NODE]: consumer.spec.nodeName!, [ANN_STORAGE_PROVISIONER]: cls.provisioner, [ANN_BETA_STORAGE_PROVISIONER]: cls.provisioner };
+        await ctx.store.update(next, { origin: { ...ctx.origin, reason: `claim ${claim.metadata.name} is used by pod ${consumer.metadata.name} on node ${consumer.spec.nodeName}` } });
+        return;
+      }
       ctx.events.emit(claim, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
     } else if (!className) {
       ctx.events.emit(claim, 'Normal', 'FailedBinding', 'no persistent volumes available for this claim and no storage class is set');
