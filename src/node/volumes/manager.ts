@@ -100,7 +100,7 @@ export class HostVolumeManager implements VolumeManager {
     return out;
   }
 
-  /** Unmounts memory emptyDirs and removes `pods/<uid>/volumes`; claim directories stay. */
+  /** Unmounts memory emptyDirs and removes `pods/<uid>/volumes`; persistent volumes' directories stay. */
   async cleanup(podUid: string): Promise<void> {
     const root = this.podVolumesDir(podUid);
     for (const mp of await mountPointsUnder(root)) await unmount(mp);
