@@ -96,16 +96,19 @@ export async function updateClaimOwners(sts: StatefulSet, pods: readonly { pod: 
 }
 
 /**
- * Creates the missing claims of pod `ordinal`. Throws a waiting error while one of them is being
- * deleted (the pod must not start on a claim about to go).
+ * Creates the missing claims of pod `ordinal`. Before the pod is created (no `existingPod`), throws
+ * a waiting error while one of them is being deleted (the pod must not start on a claim about to
+ * go). For a pod that exists already (one an earlier gantry made before claims were objects),
+ * only creates what is missing: its claim is provisioned on its node, where the agent moves the
+ * old directory into the new volume.
  */
-export async function ensureClaims(sts: StatefulSet, ordinal: number, ctx: ReconcileContext): Promise<void> {
+export async function ensureClaims(sts: StatefulSet, ordinal: number, ctx: ReconcileContext, opts: { existingPod?: boolean } = {}): Promise<void> {
   for (const t of sts.spec.volumeClaimTemplates ?? []) {
     const name = claimName(t.metadata.name, sts.metadata.name, ordinal);
     const ref = { kind: 'PersistentVolumeClaim', namespace: sts.metadata.namespace, name };
     const existing = ctx.cache.get<PersistentVolumeClaim>(ref) ?? (await ctx.store.get<PersistentVolumeClaim>(ref));
     if (existing) {
-      if (existing.metadata.deletionTimestamp) {
+      if (existing.metadata.deletionTimestamp && !opts.existingPod) {
         ctx.events.emit(sts, 'Warning', 'FailedCreate', `create Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} failed error: pvc ${name} is being deleted`);
         throw new GantryError('VolumeSetupFailed', `claim ${name} of StatefulSet ${sts.metadata.name} is being deleted; pod ${sts.metadata.name}-${ordinal} waits for it to go`, { disposition: 'waiting', retryAfterMs: 1000 });
       }

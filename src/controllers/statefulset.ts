@@ -109,6 +109,10 @@ export class StatefulSetController implements Controller {
     // Claims follow the retention policy before any pod goes: a condemned pod owns its claims
     // (whenScaled Delete) by the time it is deleted.
     await updateClaimOwners(sts, pods.map((pod) => ({ pod, ordinal: ordinalOf(name, pod.metadata.name) })).filter((x): x is { pod: Pod; ordinal: number } => x.ordinal !== undefined), ctx);
+    for (let ord = 0; ord < replicas; ord++) {
+      const p = slots[ord];
+      if (p && !p.metadata.deletionTimestamp) await ensureClaims(sts, ord, ctx, { existingPod: true });
+    }
 
     const step = async (): Promise<void> => {
       // Replicas, in order.

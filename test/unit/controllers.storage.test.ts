@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { GarbageCollector } from '../../src/controllers/gc.js';
 import type { ControllerManager } from '../../src/controllers/runtime.js';
-import { StatefulSetController } from '../../src/controllers/statefulset.js';
+import { StatefulSetController, statefulSetPod } from '../../src/controllers/statefulset.js';
+import { podTemplateHash } from '../../src/controllers/deployment/hash.js';
 import { PersistentVolumeBinder } from '../../src/controllers/storage/binder.js';
 import { LocalPathProvisioner, ensureDefaultStorageClass } from '../../src/controllers/storage/local-path.js';
 import { StorageProtectionController } from '../../src/controllers/storage/protection.js';
@@ -248,6 +249,22 @@ describe('controllers: storage', function () {
       const pod = (await store.get<Pod>({ kind: 'Pod', namespace: NS, name: 'web-1' }))!;
       assert.deepEqual(pod.spec.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim, { claimName: 'data-web-1' });
       assert.equal((await getClaim('data-web-1'))?.metadata.uid, c1.metadata.uid, 'the pod gets its old claim back');
+    });
+
+    it('gives a pod an earlier gantry ran without claim objects its claim, provisioned on the pod\'s node', async () => {
+      const wffc = storageClass('local-path', { mode: 'WaitForFirstConsumer' });
+      await edit(store, (await store.get<StorageClass>({ kind: 'StorageClass', name: 'local-path' }))!, (o) => (o.volumeBindingMode = wffc.volumeBindingMode));
+      await store.create(storageNode('n2'));
+      const sts = await store.create(statefulSet());
+      // What the StatefulSet controller of an earlier gantry left: pods, already running on n2, and no claims.
+      for (const ord of [0, 1]) {
+        const p = statefulSetPod(sts, ord, `web-${podTemplateHash(sts.spec.template)}`, sts.spec.template.spec);
+        await store.create<Pod>({ ...p, spec: { ...p.spec, nodeName: 'n2' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+      }
+      await start();
+      await eventually(async () => (await getClaim('data-web-0'))?.status?.phase === 'Bound' && (await getClaim('data-web-1'))?.status?.phase === 'Bound', 'both claims Bound');
+      const pv = (await getVolume((await getClaim('data-web-1'))!.spec.volumeName!))!;
+      assert.deepEqual(pv.spec.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values, ['n2'], 'on the node the pod runs on, where its old directory is');
     });
 
     it('deletes the claims of scaled-down pods (whenScaled: Delete) and of a deleted StatefulSet (whenDeleted: Delete)', async () => {
