@@ -114,6 +114,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     throw new GantryError('InvalidArgument', 'a local node needs the store, or a node API and a Services view of its own');
   }
   const nodeDir = join(opts.dataDir, 'node');
+  const storageDir = join(opts.dataDir, 'storage');
   let address = opts.containerdSocket;
   let runcRoot: string | undefined;
   if (!address) {
@@ -142,10 +143,10 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     network,
     podCidr: network.podCidr,
     clusterDns: { ip: services.dnsIp },
-    volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
+    volumes: new HostVolumeManager({ dataDir: nodeDir, storageDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
-    storageDir: join(opts.dataDir, 'storage'),
+    storageDir,
     logger: opts.logger.child({ component: 'agent', node: nodeName }),
     imagesDir,
     insecureRegistries: opts.insecureRegistries,

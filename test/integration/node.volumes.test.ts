@@ -65,7 +65,7 @@ describe('HostVolumeManager', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-vol-'));
-    mgr = new HostVolumeManager({ dataDir: dir });
+    mgr = new HostVolumeManager({ dataDir: dir, storageDir: path.join(dir, 'storage') });
   });
 
   afterEach(async () => {
@@ -150,6 +150,18 @@ describe('HostVolumeManager', () => {
     const second = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
     const again = (await mgr.prepare(second, refs([], [], [bound]))).get('app')![0]!.source;
     assert.equal(await readFile(path.join(again, 'row'), 'utf8'), 'kept');
+  });
+
+  it('moves the claim directory an earlier gantry kept into the volume when a pod mounts it first', async () => {
+    const legacy = path.join(dir, 'volumes', 'prod', 'data-db-0');
+    await mkdir(legacy, { recursive: true });
+    await writeFile(path.join(legacy, 'row'), 'from before');
+    const bound = claimVolume('data-db-0', { path: path.join(dir, 'storage', 'pvc-data-db-0') });
+    bound.volume!.spec.claimRef = { namespace: 'prod', name: 'data-db-0' };
+    const pod = mkPod([{ name: 'data', persistentVolumeClaim: { claimName: 'data-db-0' } }], [{ name: 'data', mountPath: '/data' }], { namespace: 'prod' });
+    const src = (await mgr.prepare(pod, refs([], [], [bound]))).get('app')![0]!.source;
+    assert.equal(await readFile(path.join(src, 'row'), 'utf8'), 'from before');
+    assert.ok(!existsSync(legacy));
   });
 
   it('mounts a ReadOnlyMany claim read-only, and waits for a claim that is missing, unbound or being deleted', async () => {

@@ -1,25 +1,22 @@
 /**
  * The node's half of the local-path provisioner (what Rancher's provisioner does with a helper
  * pod on the node): the directories of the local-path volumes that live on this node,
- * `<storage dir>/<pv-name>`. A volume's directory is made (0777, as local-path-provisioner makes
- * it, so containers running as any user may write) as soon as the volume exists; when the volume
- * is deleted (reclaim policy Delete) the directory and its data are removed, and only then is the
- * volume's cleanup finalizer released. Retain never comes here: a retained volume is not deleted.
+ * `<storage dir>/<pv-name>`. A volume's directory is made as soon as the volume exists (see
+ * volumes/local-path.ts, which also moves an earlier gantry's claim directory into it); when the
+ * volume is deleted (reclaim policy Delete) the directory and its data are removed, and only
+ * then is the volume's cleanup finalizer released. Retain never comes here: a retained volume
+ * is not deleted.
  *
  * Only directories directly inside the storage dir and named like their volume are ever
  * removed: a volume object can never make the agent delete another path.
- *
- * A claim directory an earlier gantry kept (`<node dir>/volumes/<namespace>/<claim>`, before
- * claims were objects) is moved into the volume's directory when the claim's volume is first set
- * up here, so a StatefulSet upgraded in place keeps its data.
  */
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LOCAL_PATH_CLEANUP_FINALIZER, volumePath } from '../../model/storage.js';
 import type { PersistentVolume } from '../../model/types.js';
 import type { NodeApi } from '../api.js';
+import { ensureLocalPathDirectory, localPathDirectory } from '../volumes/local-path.js';
 
 /** Options of {@link LocalPathVolumes}. */
 export interface LocalPathVolumesOptions {
@@ -31,15 +28,6 @@ export interface LocalPathVolumesOptions {
   logger: Logger;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Makes and removes this node's local-path directories; see the module comment. */
 export class LocalPathVolumes {
   /** One piece of work per volume at a time, in order. */
@@ -49,8 +37,7 @@ export class LocalPathVolumes {
 
   /** The directory a volume of this node must have, or undefined when its path is not one gantry made. */
   directoryOf(pv: PersistentVolume): string | undefined {
-    const dir = path.join(this.o.storageDir, pv.metadata.name);
-    return volumePath(pv) === dir && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(pv.metadata.name) ? dir : undefined;
+    return localPathDirectory(pv, this.o.storageDir);
   }
 
   /** Lists the node's volumes and brings each directory in line (at start, and as a periodic safety net). */
@@ -87,29 +74,6 @@ export class LocalPathVolumes {
       await this.o.api.finishVolumeCleanup(pv);
       return;
     }
-    await this.ensureDirectory(pv, dir);
-  }
-
-  private async ensureDirectory(pv: PersistentVolume, dir: string): Promise<void> {
-    if (await exists(dir)) return;
-    await mkdir(this.o.storageDir, { recursive: true });
-    const legacy = this.legacyClaimDir(pv);
-    if (legacy && (await exists(legacy))) {
-      await rename(legacy, dir);
-      this.o.logger.info({ volume: pv.metadata.name, from: legacy, dir }, 'claim directory of an earlier gantry moved into its volume');
-      return;
-    }
-    await mkdir(dir, { recursive: true });
-    // mkdir's mode is cut by the umask.
-    await chmod(dir, 0o777);
-    this.o.logger.info({ volume: pv.metadata.name, dir }, 'local-path volume directory created');
-  }
-
-  private legacyClaimDir(pv: PersistentVolume): string | undefined {
-    const ref = pv.spec.claimRef;
-    if (!this.o.legacyDir || !ref?.name || !ref.namespace) return undefined;
-    const safe = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-    if (!safe.test(ref.namespace) || !safe.test(ref.name)) return undefined;
-    return path.join(this.o.legacyDir, 'volumes', ref.namespace, ref.name);
+    await ensureLocalPathDirectory(pv, dir, { storageDir: this.o.storageDir, legacyDir: this.o.legacyDir, logger: this.o.logger });
   }
 }

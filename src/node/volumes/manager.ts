@@ -30,6 +30,7 @@ import { checkHostPath } from './hostpath.js';
 import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
 import { containerMounts, type VolumeSource } from './mounts.js';
 import { configMapPayload, secretPayload } from './payload.js';
+import { ensureLocalPathDirectory, localPathDirectory } from './local-path.js';
 import { isLocalPathVolume, isReadOnlyClaim } from '../../model/storage.js';
 
 async function isDirectory(p: string): Promise<boolean> {
@@ -44,6 +45,8 @@ async function isDirectory(p: string): Promise<boolean> {
 export interface HostVolumeManagerOptions {
   /** Node data directory (see the module comment for the layout). */
   dataDir: string;
+  /** Where this node keeps local-path volumes (`<data-dir>/storage`). */
+  storageDir?: string;
   logger?: Logger;
 }
 
@@ -62,10 +65,12 @@ function safeSegment(value: string, what: string): string {
 /** {@link VolumeManager} keeping volumes in directories of the node data dir. */
 export class HostVolumeManager implements VolumeManager {
   readonly dataDir: string;
+  private readonly storageDir?: string;
   private readonly log: Logger;
 
   constructor(opts: HostVolumeManagerOptions) {
     this.dataDir = opts.dataDir;
+    this.storageDir = opts.storageDir;
     this.log = opts.logger ?? silentLogger();
   }
 
@@ -181,12 +186,10 @@ export class HostVolumeManager implements VolumeManager {
     if (!claim.spec.volumeName || claim.status?.phase !== 'Bound' || !pv) throw waiting(`persistentvolumeclaim "${claimName}" is not bound`);
     if (pv.spec.hostPath) {
       const dir = pv.spec.hostPath.path;
-      if (pv.spec.hostPath.type === 'DirectoryOrCreate' && isLocalPathVolume(pv) && !(await isDirectory(dir))) {
-        // The volume's node makes its directory (see agent/local-volumes.ts); this is the same,
-        // should the pod get here first.
-        await mkdir(dir, { recursive: true });
-        await chmod(dir, 0o777);
-      }
+      const local = isLocalPathVolume(pv) && this.storageDir ? localPathDirectory(pv, this.storageDir) : undefined;
+      // The agent makes a local-path volume's directory when the volume appears; should the pod
+      // get here first, it is made the same way (an earlier gantry's claim directory moved in).
+      if (local) await ensureLocalPathDirectory(pv, local, { storageDir: this.storageDir!, legacyDir: this.dataDir, logger: this.log });
       await checkHostPath(dir, pv.spec.hostPath.type, volume);
       return dir;
     }
