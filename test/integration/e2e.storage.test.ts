@@ -257,5 +257,6 @@ describe('gantry up end to end: persistent volumes (real containerd, local-path 
     await waitFor('its volume gone', async () => !(await g.store.get({ kind: 'PersistentVolume', name: pv.metadata.name })), { timeoutMs: 60_000 });
     assert.ok(!existsSync(dir), 'the directory and its data are removed');
     assert.ok(existsSync(dbDir), 'other volumes keep theirs');
+    assert.equal((await claim('data-db-0'))?.status?.phase, 'Bound', 'a claim made from a template is not the sync\'s to prune');
   });
 });
