@@ -18,7 +18,8 @@
 import { GantryError, isGantryError } from '../errors.js';
 import { applyDefaults } from '../model/defaults.js';
 import { objectKey } from '../model/keys.js';
-import type { KubeObject, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet } from '../model/types.js';
+import { claimClass, defaultStorageClass } from '../model/storage.js';
+import type { KubeObject, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StorageClass } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, sameJson } from './objects.js';
 import type { ReconcileContext } from './runtime.js';
@@ -116,6 +117,11 @@ export async function ensureClaims(sts: StatefulSet, ordinal: number, ctx: Recon
     }
     const claim = statefulSetClaim(sts, t, ordinal);
     if (sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') claim.metadata.ownerReferences = [refTo(sts)];
+    // As the API server's DefaultStorageClass admission would on create.
+    if (claimClass(claim) === undefined) {
+      const def = defaultStorageClass(ctx.cache.list<StorageClass>('StorageClass'));
+      if (def) claim.spec.storageClassName = def.metadata.name;
+    }
     try {
       await ctx.store.create(claim, { origin: { ...ctx.origin, reason: `create claim ${name} for pod ${ordinal} of StatefulSet ${sts.metadata.name}` } });
       ctx.events.emit(sts, 'Normal', 'SuccessfulCreate', `create Claim ${name} Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} success`);

@@ -70,6 +70,8 @@ export class StatefulSetController implements Controller {
   readonly watches: readonly Watch[] = [
     { kind: 'Pod', keys: podToOwners('StatefulSet') },
     { kind: 'PersistentVolumeClaim', keys: claimToStatefulSets },
+    // Cached for the default class of new claims.
+    { kind: 'StorageClass', keys: () => [] },
   ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {

@@ -59,10 +59,12 @@
  * | Endpoints                               | subsets[].ports[].protocol               | TCP                              |
  * | PersistentVolumeClaim                   | spec.volumeMode                          | Filesystem                       |
  * |                                         | metadata.finalizers (admission)          | + kubernetes.io/pvc-protection   |
+ * |                                         | status.phase                             | Pending                          |
  * | PersistentVolume                        | spec.persistentVolumeReclaimPolicy       | Retain                           |
  * |                                         | spec.volumeMode                          | Filesystem                       |
  * |                                         | spec.hostPath.type                       | '' (no check)                    |
  * |                                         | metadata.finalizers (admission)          | + kubernetes.io/pv-protection    |
+ * |                                         | status.phase                             | Pending                          |
  * | StorageClass                            | reclaimPolicy                            | Delete                           |
  * |                                         | volumeBindingMode                        | Immediate                        |
  *
@@ -147,6 +149,7 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
       break;
     case 'PersistentVolumeClaim':
       if (spec) setIfAbsent(spec, 'volumeMode', 'Filesystem');
+      defaultPhase(obj, 'Pending');
       // The API server's StorageObjectInUseProtection admission adds it on create.
       addFinalizer(obj, PVC_PROTECTION_FINALIZER);
       break;
@@ -157,6 +160,7 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
         if (isRec(spec.hostPath)) setIfAbsent(spec.hostPath, 'type', '');
       }
       addFinalizer(obj, PV_PROTECTION_FINALIZER);
+      defaultPhase(obj, 'Pending');
       break;
     case 'StorageClass':
       setIfAbsent(obj, 'reclaimPolicy', 'Delete');
@@ -370,6 +374,13 @@ function asRecArray(v: unknown): Rec[] {
 function setIfAbsent(obj: object, key: string, value: unknown): void {
   const r = obj as Rec;
   if (r[key] === undefined || r[key] === null) r[key] = value;
+}
+
+/** `status.phase` when unset (claims and volumes start Pending, as the API server defaults them). */
+function defaultPhase(obj: KubeObject, phase: string): void {
+  const status: Rec = isRec(obj.status) ? obj.status : {};
+  setIfAbsent(status, 'phase', phase);
+  obj.status = status;
 }
 
 /** Adds a protection finalizer, except to an object already being deleted (admission runs on create). */
