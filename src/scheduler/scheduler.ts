@@ -8,12 +8,12 @@ import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { objectRef } from '../model/keys.js';
-import type { Condition, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../model/types.js';
+import type { Condition, Node, Pod } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
 import { boundCopy, podInfo, podKey } from './podinfo.js';
 import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-binding.js';
-import { VolumeView } from './volumes.js';
+import { VOLUME_KINDS, VolumeReservations, VolumeView, type VolumeObject } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
 import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
 
@@ -62,14 +62,6 @@ function nodeChangeMatters(prev: Node | undefined, next: Node): boolean {
     || j(prev.status?.allocatable) !== j(next.status?.allocatable);
 }
 
-/** The storage kinds the scheduler follows (VolumeBinding, VolumeRestrictions). */
-const VOLUME_KINDS = ['PersistentVolumeClaim', 'PersistentVolume', 'StorageClass'];
-type VolumeObject = PersistentVolumeClaim | PersistentVolume | StorageClass;
-
-function volumeKey(o: VolumeObject): string {
-  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-}
-
 /** Most binds written at once. */
 const MAX_BINDS_IN_FLIGHT = 32;
 
@@ -86,10 +78,8 @@ export class Scheduler {
   private readonly assumed = new Map<string, number>();
   /** Binds in flight: the next pod is scheduled while earlier binds are still being written. */
   private readonly binding = new Set<Promise<void>>();
-  /** Claims and volumes changed by binds in flight → the revision they were written at (or max). */
-  private readonly assumedVolumes = new Map<string, number>();
-  /** The newest version of an assumed claim or volume the watch brought meanwhile (older than the bind). */
-  private readonly heldBack = new Map<string, VolumeObject>();
+  /** Claims and volumes changed by binds in flight, ahead of the store. */
+  private readonly reservations = new VolumeReservations(() => this.cache.volumes);
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -144,6 +134,7 @@ export class Scheduler {
     }
     this.cache = cache;
     this.assumed.clear();
+    this.reservations.clear();
     this.queue.moveAllToActive();
     this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
     const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
@@ -164,22 +155,7 @@ export class Scheduler {
 
   /** A claim, volume or class changed: pods waiting on volumes may fit now. */
   private handleVolume(ev: WatchEvent): void {
-    const obj = ev.object as VolumeObject;
-    const view = this.cache.volumes!;
-    if (ev.type === 'DELETED') view.remove(obj);
-    else {
-      // An older version than one this scheduler wrote (a reservation it just made) must not
-      // undo the reservation in the view.
-      const assumed = this.assumedVolumes.get(volumeKey(obj));
-      if (assumed !== undefined && ev.revision < assumed) {
-        // Kept: should the bind fail, this is what the store holds.
-        this.heldBack.set(volumeKey(obj), obj);
-        return;
-      }
-      this.heldBack.delete(volumeKey(obj));
-      this.assumedVolumes.delete(volumeKey(obj));
-      view.set(obj);
-    }
+    this.reservations.observe(ev.type, ev.object as VolumeObject, ev.revision);
     this.queue.moveAllToActive();
   }
 
@@ -255,14 +231,7 @@ export class Scheduler {
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
     this.assumed.set(key, Number.MAX_SAFE_INTEGER);
-    // What the view held before, to put back at once should the bind fail.
-    const previous: VolumeObject[] = [];
-    for (const o of [...volumes.claims, ...volumes.volumes]) {
-      const before = o.kind === 'PersistentVolumeClaim' ? this.cache.volumes?.claim(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`) : this.cache.volumes?.volume(o.metadata.name);
-      if (before) previous.push(before);
-      this.cache.volumes?.set(o);
-      this.assumedVolumes.set(volumeKey(o), Number.MAX_SAFE_INTEGER);
-    }
+    const previous = this.reservations.reserve([...volumes.claims, ...volumes.volumes]);
     // As kube-scheduler's binding cycle: the bind is written in the background, so a store's
     // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
     // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
@@ -284,10 +253,7 @@ export class Scheduler {
       const written = reserved.length === 0
         ? await this.store.update(bound, { origin })
         : (await this.store.txn([...reserved.map((object) => ({ op: 'update' as const, object })), { op: 'update', object: bound }], { origin })).objects.at(-1) as Pod;
-      for (const o of reserved) {
-        this.assumedVolumes.set(volumeKey(o), Number(written.metadata.resourceVersion ?? 0));
-        this.heldBack.delete(volumeKey(o));
-      }
+      this.reservations.confirm(reserved, Number(written.metadata.resourceVersion ?? 0));
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
       this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
@@ -297,7 +263,7 @@ export class Scheduler {
       this.cache.removePod(key);
       // At once, before any await: the pod may be scheduled again meanwhile, and must not find
       // its claim already marked for a node in the view when the store never marked it.
-      this.forgetVolumes(reserved, opts.previous);
+      this.reservations.release(reserved, opts.previous);
       try {
         if (isGantryError(err, 'Conflict')) {
           // Someone else changed the pod meanwhile: look again with its current version.
@@ -320,21 +286,6 @@ export class Scheduler {
         this.log.warn({ pod: key, err: errorMessage(again) }, 'binding failed; retrying after a backoff');
       }
       this.queue.backoff(key);
-    }
-  }
-
-  /**
-   * Undoes reservations of a failed bind: the view gets back what the store holds — the newest
-   * version the watch brought meanwhile, else what the view held before the reservation.
-   */
-  private forgetVolumes(objects: readonly VolumeObject[], previous: readonly VolumeObject[]): void {
-    for (const o of objects) {
-      const key = volumeKey(o);
-      this.assumedVolumes.delete(key);
-      const latest = this.heldBack.get(key) ?? previous.find((p) => volumeKey(p) === key);
-      this.heldBack.delete(key);
-      if (latest) this.cache.volumes?.set(latest);
-      else this.cache.volumes?.remove(o);
     }
   }
 

@@ -8,7 +8,7 @@ import { cacheFrom, type SchedulerCache } from '../../src/scheduler/cache.js';
 import { volumeBindingPlan } from '../../src/scheduler/plugins/volume-binding.js';
 import { podInfo } from '../../src/scheduler/podinfo.js';
 import { isUnschedulable, schedulePod, type ScheduleResult } from '../../src/scheduler/schedule.js';
-import { VolumeView } from '../../src/scheduler/volumes.js';
+import { VolumeReservations, VolumeView } from '../../src/scheduler/volumes.js';
 
 function node(name: string, labels: Record<string, string> = {}): Node {
   return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, spec: {}, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } };
@@ -123,5 +123,43 @@ describe('scheduler: volumes', () => {
     for (let i = 0; i < 5; i++) assert.equal(nodeOf(schedulePod(pod(`p${i}`, ['shared']), cache, all)), 'b');
     assert.equal(nodeOf(schedulePod(pod('m', ['many']), cache, all)), 'c', 'a ReadWriteMany claim used on a is not tied to a');
     assert.equal(messageOf(schedulePod(pod('rival', ['solo']), cache, all)), '0/3 nodes are available: node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode.');
+  });
+
+  describe('reservations of a bind in flight', () => {
+    const marked = (rv: string, node?: string): PersistentVolumeClaim => {
+      const c = claim('data', { cls: 'local-path', ...(node ? { selectedNode: node } : {}) });
+      c.metadata.resourceVersion = rv;
+      return c;
+    };
+    const selectedOf = (view: VolumeView) => view.claim('default/data')?.metadata.annotations?.['volume.kubernetes.io/selected-node'];
+
+    it('hold against older watch events, and give way to the bind\'s own and newer ones', () => {
+      const view = new VolumeView();
+      const r = new VolumeReservations(() => view);
+      r.observe('ADDED', marked('5'), 5);
+      r.reserve([marked('5', 'n1')]);
+      r.observe('MODIFIED', marked('6'), 6);
+      assert.equal(selectedOf(view), 'n1', 'an event from before the bind landed does not undo the reservation');
+      r.confirm([marked('5', 'n1')], 8);
+      r.observe('MODIFIED', marked('7'), 7);
+      assert.equal(selectedOf(view), 'n1');
+      r.observe('MODIFIED', marked('8', 'n1'), 8);
+      r.observe('MODIFIED', marked('9'), 9);
+      assert.equal(selectedOf(view), undefined, 'after the bind, the store\'s word is the view\'s');
+    });
+
+    it('when the bind fails, give the view back the newest version the store holds', () => {
+      const view = new VolumeView();
+      const r = new VolumeReservations(() => view);
+      r.observe('ADDED', marked('5'), 5);
+      const previous = r.reserve([marked('5', 'n1')]);
+      r.release([marked('5', 'n1')], previous);
+      assert.equal(view.claim('default/data')?.metadata.resourceVersion, '5');
+      assert.equal(selectedOf(view), undefined);
+      const again = r.reserve([marked('5', 'n2')]);
+      r.observe('MODIFIED', marked('6'), 6);
+      r.release([marked('5', 'n2')], again);
+      assert.equal(view.claim('default/data')?.metadata.resourceVersion, '6', 'the version the watch brought while the bind was in flight');
+    });
   });
 });
