@@ -26,10 +26,9 @@ import { importImages } from '../images/import.js';
 import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
-import { newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { annotateStorageDir, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
 import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
-import { NODE_STORAGE_DIR_ANNOTATION } from '../../model/storage.js';
 
 /** Options for {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -181,12 +180,7 @@ export class NodeAgent {
     this.background.push(this.watchLoop(listed.revision, signal));
     this.background.push(this.dispatch(signal));
     for (const pod of listed.pods) this.queue.add(pod.metadata.uid!);
-    if (this.localVolumes) {
-      const volumes = this.localVolumes;
-      this.background.push(volumes.resync().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'local-path volumes not listed; retrying at the next resync')));
-      // The watch brings each change; this catches what a failed step left undone.
-      this.every(60_000, () => volumes.resync());
-    }
+    if (this.localVolumes) this.background.push(this.localVolumes.run(signal));
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
     const resyncMs = this.o.resyncMs ?? 10_000;
@@ -364,14 +358,6 @@ export class NodeAgent {
     await this.writeNode(false);
   }
 
-  /** Tells the local-path provisioner where this node keeps volumes. */
-  private annotateStorage(node: Node): void {
-    const dir = this.o.storageDir;
-    if (dir && node.metadata.annotations?.[NODE_STORAGE_DIR_ANNOTATION] !== dir) {
-      node.metadata.annotations = { ...node.metadata.annotations, [NODE_STORAGE_DIR_ANNOTATION]: dir };
-    }
-  }
-
   private async writeNode(registering: boolean): Promise<void> {
     const name = this.nodeName;
     await this.o.api.writeNode((current) => {
@@ -380,13 +366,13 @@ export class NodeAgent {
       if (!current) {
         const node = newNode(name, this.machine, status);
         if (podCidr) node.spec = { ...node.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
-        this.annotateStorage(node);
+        annotateStorageDir(node, this.o.storageDir);
         return node;
       }
       const next: Node = structuredClone(current);
       if (podCidr && !next.spec.podCIDR) next.spec = { ...next.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
       if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(name, this.machine) };
-      this.annotateStorage(next);
+      annotateStorageDir(next, this.o.storageDir);
       next.status = status;
       return next;
     }, { reason: registering ? 'node registered' : 'heartbeat' });

@@ -11,6 +11,7 @@
  * removed: a volume object can never make the agent delete another path.
  */
 import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LOCAL_PATH_CLEANUP_FINALIZER, volumePath } from '../../model/storage.js';
@@ -40,7 +41,18 @@ export class LocalPathVolumes {
     return localPathDirectory(pv, this.o.storageDir);
   }
 
-  /** Lists the node's volumes and brings each directory in line (at start, and as a periodic safety net). */
+  /**
+   * Lists the node's volumes and brings each directory in line at once, then every minute until
+   * `signal` aborts: the watch brings each change, this catches what a failed step left undone.
+   */
+  async run(signal: AbortSignal, periodMs = 60_000): Promise<void> {
+    while (!signal.aborted) {
+      await this.resync().catch((err: unknown) => this.o.logger.warn({ err: errorMessage(err) }, 'local-path volumes not listed; retrying'));
+      await sleep(periodMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Lists the node's volumes and brings each directory in line. */
   async resync(): Promise<void> {
     const volumes = await this.o.api.listLocalVolumes();
     await Promise.all(volumes.map((pv) => this.handle(pv)));
