@@ -202,6 +202,24 @@ describe('controllers: storage', function () {
     assert.equal((await getVolume(keepVolume))!.metadata.deletionTimestamp, undefined, 'and kept, with its data');
   });
 
+  it('grows a local-path volume\'s recorded capacity when its claim asks for more and the class allows expansion, and refuses otherwise', async () => {
+    const growing = storageClass('growing');
+    growing.allowVolumeExpansion = true;
+    await store.create(growing);
+    await store.create(storageClass('fixed'));
+    await store.create(storageNode('n1'));
+    await start();
+    await store.create(claim('big', { storageClassName: 'growing' }));
+    await store.create(claim('small', { storageClassName: 'fixed' }));
+    await eventually(async () => (await getClaim('big'))?.status?.phase === 'Bound' && (await getClaim('small'))?.status?.phase === 'Bound', 'both Bound');
+    for (const name of ['big', 'small']) await edit(store, (await getClaim(name))!, (o) => (o.spec.resources = { requests: { storage: '5Gi' } }));
+    await eventually(async () => (await getClaim('big'))?.status?.capacity?.storage === '5Gi', 'the claim shows its new capacity');
+    assert.deepEqual((await getVolume((await getClaim('big'))!.spec.volumeName!))!.spec.capacity, { storage: '5Gi' });
+    await untilIdle(manager);
+    assert.deepEqual((await getVolume((await getClaim('small'))!.spec.volumeName!))!.spec.capacity, { storage: '1Gi' }, 'a class without allowVolumeExpansion keeps the size');
+    assert.equal((await getClaim('small'))!.status?.capacity?.storage, '1Gi');
+  });
+
   it('fails a released declared volume whose reclaim policy is Delete, saying why', async () => {
     await store.create(staticVolume('manual', { persistentVolumeReclaimPolicy: 'Delete' }));
     await start();

@@ -117,7 +117,10 @@ export class PersistentVolumeBinder implements Controller {
       }
       return this.bind(volume, claim, ctx);
     }
-    if (isVolumeBoundToClaim(volume, claim)) return this.bind(volume, claim, ctx);
+    if (isVolumeBoundToClaim(volume, claim)) {
+      if (completed && requestedBytes(claim) > capacityBytes(volume)) return this.expand(volume, claim, ctx);
+      return this.bind(volume, claim, ctx);
+    }
     if (!completed) {
       ctx.events.emit(claim, 'Warning', 'FailedBinding', `volume "${name}" already bound to a different claim.`);
       return this.claimPhase(claim, 'Pending', ctx);
@@ -176,6 +179,24 @@ export class PersistentVolumeBinder implements Controller {
       ctx.events.emit(claim, 'Normal', 'ExternalProvisioning', `Waiting for a volume to be created either by the external provisioner '${cls.provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.`);
     }
     await updateIfChanged(ctx.store, claim, next, { origin: { ...ctx.origin, reason: `claim ${claim.metadata.name} waits for provisioner ${cls.provisioner}` } });
+  }
+
+  /**
+   * A bound claim asks for more than its volume holds: a local-path volume of a class that allows
+   * expansion grows at once (a directory has no size to change: only the recorded capacity
+   * does); anything else is refused with an event, as Kubernetes refuses such a resize.
+   */
+  private async expand(volume: PersistentVolume, claim: PersistentVolumeClaim, ctx: ReconcileContext): Promise<void> {
+    const cls = ctx.cache.get<StorageClass>({ kind: 'StorageClass', name: volumeClass(volume) });
+    const wanted = claim.spec.resources!.requests!.storage!;
+    if (!isLocalPathVolume(volume) || cls?.allowVolumeExpansion !== true) {
+      ctx.events.emit(claim, 'Warning', 'VolumeResizeFailed', `cannot grow volume ${volume.metadata.name} to ${wanted}: only volumes of gantry's local-path provisioner whose StorageClass has allowVolumeExpansion: true can be resized`);
+      return this.bind(volume, claim, ctx);
+    }
+    const grown = copy(volume);
+    grown.spec.capacity = { ...grown.spec.capacity, storage: wanted };
+    await ctx.store.update(grown, { origin: { ...ctx.origin, reason: `volume ${volume.metadata.name} resized to ${wanted} for claim ${claim.metadata.name}` } });
+    ctx.events.emit(claim, 'Normal', 'FileSystemResizeSuccessful', `volume ${volume.metadata.name} now records ${wanted} (local-path directories have no size limit)`);
   }
 
   /** Writes both halves of a binding in one transaction (only the parts that change). */
