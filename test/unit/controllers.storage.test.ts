@@ -166,6 +166,8 @@ describe('controllers: storage', function () {
     assert.equal(small.status?.phase, 'Bound');
     assert.equal(small.metadata.annotations?.['pv.kubernetes.io/bound-by-controller'], 'yes');
     assert.equal(small.spec.claimRef?.name, 'logs');
+    assert.equal((await getClaim('logs'))!.metadata.annotations?.['pv.kubernetes.io/bound-by-controller'], 'yes', 'the binder chose its volume');
+    assert.equal((await getClaim('pinned'))!.metadata.annotations?.['pv.kubernetes.io/bound-by-controller'], undefined, 'it named its own');
   });
 
   it('holds a claim a pod uses until the pod is gone, then releases its volume and deletes it by its reclaim policy', async () => {

@@ -211,9 +211,10 @@ export class PersistentVolumeBinder implements Controller {
     setVolumePhase(pv, 'Bound', undefined, ctx.now());
 
     const pvc = copy(claim);
-    const userNamed = claim.spec.volumeName === volume.metadata.name && claim.metadata.annotations?.[ANN_BOUND_BY_CONTROLLER] === undefined && claim.metadata.annotations?.[ANN_BIND_COMPLETED] === undefined;
+    // bound-by-controller only when the binder names the volume (not when the claim did).
+    const naming = claim.spec.volumeName !== volume.metadata.name;
     pvc.spec.volumeName = volume.metadata.name;
-    pvc.metadata.annotations = { ...pvc.metadata.annotations, [ANN_BIND_COMPLETED]: 'yes', ...(userNamed ? {} : { [ANN_BOUND_BY_CONTROLLER]: 'yes' }) };
+    pvc.metadata.annotations = { ...pvc.metadata.annotations, [ANN_BIND_COMPLETED]: 'yes', ...(naming ? { [ANN_BOUND_BY_CONTROLLER]: 'yes' } : {}) };
     pvc.status = { ...pvc.status, phase: 'Bound', accessModes: [...(volume.spec.accessModes ?? [])], capacity: { ...(volume.spec.capacity ?? {}) } };
 
     const ops: TxnOp[] = [];
