@@ -73,7 +73,8 @@ function podClaimKeys(ev: CacheEvent): string[] {
 
 /** Binds claims and volumes; see the module comment. */
 export class PersistentVolumeBinder implements Controller {
-  readonly name = 'persistentvolume-binder';
+  // Its events' source is persistentvolume-controller, as Kubernetes' PV controller's.
+  readonly name = 'persistentvolume';
   readonly kinds = [PVC, PV] as const;
   readonly watches: readonly Watch[] = [
     { kind: PVC, keys: claimEventKeys },
