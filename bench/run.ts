@@ -28,6 +28,7 @@ const benches: [string, string, string][] = [
   ['scheduler-store', './scheduler-store.ts', 'benchSchedulerStore'],
   ['cluster', './cluster.ts', 'benchCluster'],
   ['health', './health.ts', 'benchHealth'],
+  ['storage', './storage.ts', 'benchStorage'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

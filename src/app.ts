@@ -25,7 +25,7 @@ import { assessApp } from './health/app.js';
 import type { AppHealth } from './health/types.js';
 import { SYNC_NAME, type SyncObject } from './sync/status.js';
 import type { Notifier } from './notify/notifier.js';
-import { createControllerManager, type ControllerManager } from './controllers/index.js';
+import { createControllerManager, ensureDefaultStorageClass, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
@@ -253,6 +253,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
         });
         await controllers.start(signal);
+        // As k3s does: a default StorageClass, unless one of that name is already there.
+        if (await ensureDefaultStorageClass(store)) logger.info('created the default StorageClass local-path (provisioner gantry.dev/local-path)');
         // Events are kept an hour, as the API server's default TTL.
         const sweep = setInterval(() => void sweepEvents(store).catch((err: unknown) => eventLog.warn({ err: errorMessage(err) }, 'event sweep failed')), 60_000);
         sweep.unref();

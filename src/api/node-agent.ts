@@ -2,15 +2,17 @@
  * The node agents' API: what `gantry agent` on another machine calls through {@link HttpNodeApi}
  * (src/node/http-api.ts), under `/apis/gantry.dev/v1/nodes/<node>/agent/`. The server keeps the
  * limits the store-backed NodeApi keeps by construction: an agent sees only the pods bound to its
- * node, reads a ConfigMap or Secret only while one of those pods refers to it, writes only those
- * pods' status and its own Node. An agent token may call only its own node's routes (./auth).
+ * node, reads a ConfigMap, Secret or claim (with its volume) only while one of those pods refers
+ * to it, sees the local-path volumes of its node and may release only their cleanup finalizer,
+ * writes only those pods' status and its own Node. An agent token may call only its own node's
+ * routes (./auth).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorMessage, isGantryError } from '../errors.js';
 import { EventRecorder } from '../events/recorder.js';
 import type { Logger } from '../log.js';
-import { podReferences } from '../model/pod-refs.js';
-import type { KubeObject, Node, Pod, PodStatus } from '../model/types.js';
+import { podReferences, referencedNames, type ReferenceKind } from '../model/pod-refs.js';
+import type { KubeObject, Node, PersistentVolume, Pod, PodStatus } from '../model/types.js';
 import { StoreNodeApi } from '../node/store-api.js';
 import { sendStatus } from './kube.js';
 import type { Store } from '../store/types.js';
@@ -54,10 +56,10 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
     const pod = await store.get<Pod>({ kind: 'Pod', namespace, name });
     return pod?.spec.nodeName === node ? pod : undefined;
   };
-  /** Whether a pod bound to `node` refers to this ConfigMap or Secret now. */
-  const referenced = async (node: string, kind: 'ConfigMap' | 'Secret', namespace: string, name: string): Promise<boolean> => {
+  /** Whether a pod bound to `node` refers to this ConfigMap, Secret or claim now. */
+  const referenced = async (node: string, kind: ReferenceKind, namespace: string, name: string): Promise<boolean> => {
     const pods = (await store.list<Pod>('Pod', { namespace })).items.filter((p) => p.spec.nodeName === node);
-    return pods.some((p) => (kind === 'ConfigMap' ? podReferences(p).configMaps : podReferences(p).secrets).has(name));
+    return pods.some((p) => referencedNames(podReferences(p), kind).has(name));
   };
 
   app.get<NodeParams>(`${NODE_AGENT_BASE}/pods`, async (req) => new StoreNodeApi({ store, nodeName: req.params.node }).listPods());
@@ -118,6 +120,26 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
       return obj ?? sendStatus(reply, 404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`);
     });
   }
+
+  app.get<NodeParams>(`${NODE_AGENT_BASE}/claims/:namespace/:name`, async (req, reply) => {
+    const { node, namespace, name } = req.params;
+    if (!(await referenced(node, 'PersistentVolumeClaim', namespace, name))) {
+      return sendStatus(reply, 403, 'Forbidden', `node ${node} may read PersistentVolumeClaim ${namespace}/${name} only while one of its pods refers to it`);
+    }
+    const found = await new StoreNodeApi({ store, nodeName: node }).getClaim(namespace, name);
+    return found ?? sendStatus(reply, 404, 'NotFound', `persistentvolumeclaims "${name}" not found`);
+  });
+
+  app.get<NodeParams>(`${NODE_AGENT_BASE}/volumes`, async (req) => ({ items: await new StoreNodeApi({ store, nodeName: req.params.node }).listLocalVolumes() }));
+
+  app.post<NodeParams & { Body: { uid?: string } }>(`${NODE_AGENT_BASE}/volumes/:name/cleaned`, async (req, reply) => {
+    const { node, name } = req.params;
+    const uid = req.body?.uid;
+    if (!uid) return sendStatus(reply, 400, 'BadRequest', 'body.uid: the volume\'s uid is required');
+    // The store-backed API checks that the volume is this node's and is being deleted.
+    await new StoreNodeApi({ store, nodeName: node }).finishVolumeCleanup({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name, uid }, spec: {} } as PersistentVolume);
+    return reply.code(204).send();
+  });
 
   app.get<NodeParams>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {
     const node = await store.get<Node>({ kind: 'Node', name: req.params.node });

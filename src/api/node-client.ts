@@ -8,8 +8,8 @@
 import { GantryError, isGantryError } from '../errors.js';
 import type { EventSink } from '../events/recorder.js';
 import type { Logger } from '../log.js';
-import type { ConfigMap, KubeObject, Node, Pod, PodStatus, Secret } from '../model/types.js';
-import type { NodeApi, NodeEvent } from '../node/api.js';
+import type { ConfigMap, KubeObject, Node, PersistentVolume, Pod, PodStatus, Secret } from '../model/types.js';
+import type { ClaimVolume, NodeApi, NodeEvent } from '../node/api.js';
 import type { ApiClient } from './client.js';
 import type { AgentEvent } from './node-agent.js';
 
@@ -62,6 +62,18 @@ export class HttpNodeApi implements NodeApi {
 
   getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     return this.getOptional<Secret>(`${this.base}/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  getClaim(namespace: string, name: string): Promise<ClaimVolume | undefined> {
+    return this.getOptional<ClaimVolume>(`${this.base}/claims/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  async listLocalVolumes(): Promise<PersistentVolume[]> {
+    return (await this.client.json<{ items: PersistentVolume[] }>(`${this.base}/volumes`)).items;
+  }
+
+  async finishVolumeCleanup(volume: PersistentVolume): Promise<void> {
+    await this.client.json(`${this.base}/volumes/${encodeURIComponent(volume.metadata.name)}/cleaned`, { method: 'POST', body: { uid: volume.metadata.uid } });
   }
 
   async writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined> {

@@ -8,9 +8,9 @@
  * not have shown a just-created owner yet). Owners of kinds gantry does not know are assumed
  * to exist: nothing is deleted on a guess.
  */
-import { isGantryError } from '../errors.js';
 import { KINDS, kindInfo } from '../model/kinds.js';
-import { objectKey, objectRef, parseKey, type ObjectRef } from '../model/keys.js';
+import { objectKey, parseKey, type ObjectRef } from '../model/keys.js';
+import { deleteObject } from '../store/finalizers.js';
 import type { KubeObject, OwnerReference, Pod } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, sameJson } from './objects.js';
@@ -94,9 +94,6 @@ async function deleteDependent(obj: KubeObject, ctx: ReconcileContext, why: stri
     await deletePod(ctx.store, obj as Pod, { origin, now: ctx.now });
     return;
   }
-  try {
-    await ctx.store.delete(objectRef(obj), { origin, resourceVersion: obj.metadata.resourceVersion });
-  } catch (err) {
-    if (!isGantryError(err, 'NotFound')) throw err;
-  }
+  // Finalizers hold it back (a claim still in use by a pod waits for the pod).
+  await deleteObject(ctx.store, obj, { origin, now: ctx.now });
 }

@@ -16,12 +16,16 @@ import { ReplicaSetController } from './replicaset.js';
 import { ServiceIpAllocator } from './serviceip.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
 import { StatefulSetController } from './statefulset.js';
+import { PersistentVolumeBinder } from './storage/binder.js';
+import { LocalPathProvisioner } from './storage/local-path.js';
+import { StorageProtectionController } from './storage/protection.js';
 
 export { ControllerManager, type Controller, type ManagerOptions, type ReconcileContext, type Result, type Watch } from './runtime.js';
 export { deletePod } from './pods.js';
 export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
 export { DEFAULT_CLUSTER_CIDR, type NodeIpamOptions } from './nodeipam.js';
-export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
+export { claimName } from './statefulset.js';
+export { ensureDefaultStorageClass, provisionedVolumeName } from './storage/local-path.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 
 /** Options of {@link createControllerManager}. */
@@ -34,7 +38,8 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
 
 /**
  * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the node
+ * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the
+ * persistent volume binder, the local-path provisioner, storage in-use protection, the node
  * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle and the garbage
  * collector (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
@@ -51,6 +56,9 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new EndpointsController());
   manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
   manager.add(new DisruptionController());
+  manager.add(new PersistentVolumeBinder());
+  manager.add(new LocalPathProvisioner());
+  manager.add(new StorageProtectionController());
   manager.add(new NodeIpamController({ clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize }));
   manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());

@@ -17,13 +17,14 @@
  *
  * Pods get labels `statefulset.kubernetes.io/pod-name`, `apps.kubernetes.io/pod-index` and
  * `controller-revision-hash` (the revision name), `hostname` = pod name and `subdomain` =
- * serviceName, and a claim volume per volumeClaimTemplate (see {@link CLAIM_VOLUME_DIR_NOTE}).
+ * serviceName, and a volume per volumeClaimTemplate naming the pod's claim
+ * `<template>-<sts>-<ordinal>`, a PersistentVolumeClaim created before the pod and kept by the
+ * retention policy (see statefulset-claims.ts).
  *
  * gantry keeps no ControllerRevision objects: a pod below the partition that must be recreated
  * uses the template of a surviving pod at the current revision, else the update template.
  */
 import { isGantryError } from '../errors.js';
-import { GANTRY_PREFIX } from '../model/annotations.js';
 import { applyDefaults } from '../model/defaults.js';
 import { parseKey } from '../model/keys.js';
 import type { Pod, PodSpec, StatefulSet, Volume } from '../model/types.js';
@@ -32,6 +33,9 @@ import { copy, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
 import { deletePod, isPodAvailable, isPodReady } from './pods.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import { claimName, claimToStatefulSets, ensureClaims, updateClaimOwners } from './statefulset-claims.js';
+
+export { claimName } from './statefulset-claims.js';
 
 /** Label with the pod's own name (Services can select one replica). */
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
@@ -39,40 +43,6 @@ export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 /** Label with the revision a pod was made from (StatefulSet: `<name>-<hash>`; DaemonSet: `<hash>`). */
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
-/** Set at creation when `persistentVolumeClaimRetentionPolicy.whenDeleted` is Delete. */
-export const CLAIMS_FOLLOW_OWNER_ANNOTATION = `${GANTRY_PREFIX}claims-follow-statefulset`;
-/** Set right before a scale-down deletes the pod, when `whenScaled` is Delete. */
-export const DELETE_CLAIMS_ANNOTATION = `${GANTRY_PREFIX}delete-claims`;
-
-/**
- * The claim volume contract between this controller and the node agent.
- *
- * gantry has no PersistentVolumeClaim kind. For each `spec.volumeClaimTemplates[i]` the
- * controller gives pod `<sts>-<ordinal>` a volume named like the template,
- * `{ name: <template>, persistentVolumeClaim: { claimName: '<template>-<sts>-<ordinal>' } }`
- * (Kubernetes' PVC naming; it replaces a template volume of the same name). The node agent maps
- * a `persistentVolumeClaim.claimName` to the directory
- * `<data-dir>/volumes/<namespace>/<claimName>`, creates it on first use, mounts it like a
- * hostPath, and does NOT delete it when the pod goes: a replacement pod with the same name gets
- * the same claim and so the same data, on that node. Deleting claim directories:
- *
- * - pod annotation `gantry.dev/delete-claims: "true"` (set by this controller just before it
- *   deletes a pod in a scale-down when `persistentVolumeClaimRetentionPolicy.whenScaled` is
- *   Delete): remove the pod's claim directories after stopping it;
- * - pod annotation `gantry.dev/claims-follow-statefulset: "true"` (set at creation when
- *   `whenDeleted` is Delete): remove them after stopping the pod if its controlling StatefulSet
- *   (ownerReference uid) no longer exists;
- * - otherwise (Retain, the default) never.
- *
- * Claims are node-local: the scheduler does not yet pin a pod to the node holding its claim.
- */
-export const CLAIM_VOLUME_DIR_NOTE = '<data-dir>/volumes/<namespace>/<claimName>';
-
-/** Kubernetes' PVC name for a claim template, StatefulSet and ordinal. */
-export function claimName(template: string, sts: string, ordinal: number): string {
-  return `${template}-${sts}-${ordinal}`;
-}
-
 /** The ordinal of a pod named `<sts>-<n>`, or undefined. */
 export function ordinalOf(stsName: string, podName: string): number | undefined {
   if (!podName.startsWith(`${stsName}-`)) return undefined;
@@ -97,7 +67,12 @@ function revisionOf(p: Pod): string | undefined {
 export class StatefulSetController implements Controller {
   readonly name = 'statefulset';
   readonly kinds = ['StatefulSet'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('StatefulSet') }];
+  readonly watches: readonly Watch[] = [
+    { kind: 'Pod', keys: podToOwners('StatefulSet') },
+    { kind: 'PersistentVolumeClaim', keys: claimToStatefulSets },
+    // Cached for the default class of new claims.
+    { kind: 'StorageClass', keys: () => [] },
+  ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
     const sts = ctx.cache.get<StatefulSet>(parseKey(key));
@@ -132,6 +107,14 @@ export class StatefulSetController implements Controller {
       }
       return sts.spec.template.spec;
     };
+
+    // Claims follow the retention policy before any pod goes: a condemned pod owns its claims
+    // (whenScaled Delete) by the time it is deleted.
+    await updateClaimOwners(sts, pods.map((pod) => ({ pod, ordinal: ordinalOf(name, pod.metadata.name) })).filter((x): x is { pod: Pod; ordinal: number } => x.ordinal !== undefined), ctx);
+    for (let ord = 0; ord < replicas; ord++) {
+      const p = slots[ord];
+      if (p && !p.metadata.deletionTimestamp) await ensureClaims(sts, ord, ctx, { existingPod: true });
+    }
 
     const step = async (): Promise<void> => {
       // Replicas, in order.
@@ -215,7 +198,6 @@ export function statefulSetPod(sts: StatefulSet, ord: number, rev: string, spec:
     podSpec.volumes = [...(podSpec.volumes ?? []).filter((v) => !names.has(v.name)), ...claims];
   }
   const annotations: Record<string, string> = { ...(tpl.metadata?.annotations ?? {}) };
-  if (claims.length > 0 && sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') annotations[CLAIMS_FOLLOW_OWNER_ANNOTATION] = 'true';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -231,6 +213,7 @@ export function statefulSetPod(sts: StatefulSet, ord: number, rev: string, spec:
 }
 
 async function createPod(sts: StatefulSet, ord: number, rev: string, spec: PodSpec, ctx: ReconcileContext): Promise<Pod | undefined> {
+  await ensureClaims(sts, ord, ctx);
   const pod = statefulSetPod(sts, ord, rev, spec);
   try {
     return await ctx.store.create(applyDefaults(pod), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
@@ -241,15 +224,8 @@ async function createPod(sts: StatefulSet, ord: number, rev: string, spec: PodSp
   }
 }
 
-/** Deletes a condemned pod, first marking its claims for deletion when whenScaled is Delete. */
+/** Deletes a condemned pod (its claims already carry the owners the retention policy gives them). */
 async function scaleDown(sts: StatefulSet, pod: Pod, ctx: ReconcileContext): Promise<void> {
   const origin = { ...ctx.origin, reason: `scale down StatefulSet ${sts.metadata.name} to ${sts.spec.replicas ?? 1}` };
-  let target: Pod = pod;
-  const hasClaims = (sts.spec.volumeClaimTemplates ?? []).length > 0;
-  if (hasClaims && sts.spec.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete' && pod.metadata.annotations?.[DELETE_CLAIMS_ANNOTATION] !== 'true') {
-    const next = copy(pod);
-    next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [DELETE_CLAIMS_ANNOTATION]: 'true' };
-    target = await ctx.store.update(next, { origin });
-  }
-  await deletePod(ctx.store, target, { origin, now: ctx.now });
+  await deletePod(ctx.store, pod, { origin, now: ctx.now });
 }

@@ -8,7 +8,8 @@
  * - `status`; `metadata` uid, resourceVersion, generation, creationTimestamp, deletionTimestamp,
  *   managedFields, selfLink;
  * - annotations under `gantry.dev/`, `kubectl.kubernetes.io/last-applied-configuration`,
- *   `deployment.kubernetes.io/revision` (see {@link isIgnoredAnnotation});
+ *   `deployment.kubernetes.io/revision`, and the storage binders' (`pv.kubernetes.io/…`,
+ *   `volume.kubernetes.io/selected-node`, …; see {@link isIgnoredAnnotation});
  * - null values, and empty maps and lists, which Kubernetes treats as absent (`labels: {}`,
  *   `args: []`, `securityContext: {}`); except an empty `labelSelector`, which matches every
  *   pod where an absent one matches none; list elements are never removed, only fields;
@@ -17,8 +18,10 @@
  *   "0.5" → "500m", "1073741824" → "1Gi");
  * - fields the server assigns (Service `clusterIP`, `clusterIPs`, `ports[].nodePort`; Pod
  *   `nodeName` bound by the scheduler; Job `selector` and the controller-uid/job-name labels
- *   of its pod template) are removed from a live object when the desired object leaves them
- *   unset (pass it as `opts.desired`).
+ *   of its pod template; a PersistentVolumeClaim's `volumeName` and default `storageClassName`;
+ *   a PersistentVolume's `claimRef`, or the uid and version the binder added to a declared one)
+ *   are removed from a live object when the desired object leaves them unset (pass it as
+ *   `opts.desired`).
  *
  * Deliberately kept: int-or-string fields (`targetPort`, `maxSurge`, probe ports) as written: in
  * Kubernetes `8080` and `"8080"` are not the same value there (a string is a port name or a
@@ -28,6 +31,7 @@
 import { applyDefaultsInPlace } from '../model/defaults.js';
 import { GANTRY_PREFIX } from '../model/annotations.js';
 import { parseQuantity } from '../model/quantity.js';
+import { STORAGE_CONTROLLER_ANNOTATIONS } from '../model/storage.js';
 import type { KubeObject } from '../model/types.js';
 
 type Rec = Record<string, unknown>;
@@ -69,7 +73,7 @@ const meaningfulEmpty = new Set(['labelSelector', 'namespaceSelector']);
  * last-applied configuration, and the Deployment controller's revision.
  */
 export function isIgnoredAnnotation(key: string): boolean {
-  return key.startsWith(GANTRY_PREFIX) || ignoredAnnotations.has(key);
+  return key.startsWith(GANTRY_PREFIX) || ignoredAnnotations.has(key) || STORAGE_CONTROLLER_ANNOTATIONS.has(key);
 }
 
 /**
@@ -235,6 +239,17 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
     }
   } else if (live.kind === 'Pod') {
     if (want.nodeName == null) delete spec.nodeName;
+  } else if (live.kind === 'PersistentVolumeClaim') {
+    // The binder names the volume, and the PV controller fills in the default class.
+    if (want.volumeName == null) delete spec.volumeName;
+    if (want.storageClassName == null) delete spec.storageClassName;
+  } else if (live.kind === 'PersistentVolume') {
+    const ref = spec.claimRef;
+    if (want.claimRef == null) delete spec.claimRef;
+    else if (isRec(ref)) {
+      const wantRef = isRec(want.claimRef) ? want.claimRef : {};
+      for (const k of CLAIM_REF_BINDER_FIELDS) if (wantRef[k] == null) delete ref[k];
+    }
   } else if (live.kind === 'Job') {
     // The Job's selector and its pods' identifying labels are generated when the Job is
     // created, as Kubernetes does it; a manifest that leaves them out does not ask to remove them.
@@ -254,6 +269,9 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
     }
   }
 }
+
+/** Fields the binder adds to a PersistentVolume's claimRef when it binds the claim. */
+export const CLAIM_REF_BINDER_FIELDS: readonly string[] = ['uid', 'resourceVersion', 'apiVersion', 'kind'];
 
 /** Labels the Job machinery puts on a Job's pod template (and so on its pods). */
 export const JOB_GENERATED_LABELS: readonly string[] = [

@@ -11,7 +11,8 @@ import { kindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
 import { diffNormalized } from './diff.js';
-import { JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
+import { SYSTEM_FINALIZERS } from '../model/storage.js';
+import { CLAIM_REF_BINDER_FIELDS, JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
 import { pairResources, type ResourcePair } from './pair.js';
 import type { Plan, PlanEntry } from './types.js';
 
@@ -213,6 +214,7 @@ function annotationPointer(key: string): string {
 function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeObject): void {
   if (live.metadata.resourceVersion !== undefined) written.metadata.resourceVersion = live.metadata.resourceVersion;
   if (live.status !== undefined) written.status = structuredClone(live.status);
+  carryDeletion(written, live);
   const liveAnn = live.metadata.annotations ?? {};
   for (const [key, value] of Object.entries(liveAnn)) {
     if (key === MANAGED_BY || key === SOURCE_PATH || key === 'kubectl.kubernetes.io/last-applied-configuration') continue;
@@ -238,6 +240,21 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
     });
   } else if (written.kind === 'Pod') {
     if (wantSpec.nodeName == null && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+  } else if (written.kind === 'PersistentVolumeClaim') {
+    // Unbinding a bound claim (or moving it off the default class) is not the repo's to do.
+    for (const f of ['volumeName', 'storageClassName']) {
+      if (wantSpec[f] == null && liveSpec[f] !== undefined) spec[f] = liveSpec[f];
+    }
+  } else if (written.kind === 'PersistentVolume') {
+    const liveRef = asRec(liveSpec.claimRef);
+    if (liveRef && wantSpec.claimRef == null) spec.claimRef = structuredClone(liveRef);
+    else if (liveRef && asRec(spec.claimRef)) {
+      const ref = asRec(spec.claimRef)!;
+      // The same claim: keep the uid and version the binder recorded.
+      if (ref.name === liveRef.name && ref.namespace === liveRef.namespace) {
+        for (const k of CLAIM_REF_BINDER_FIELDS) if (ref[k] == null && liveRef[k] !== undefined) ref[k] = liveRef[k];
+      }
+    }
   } else if (written.kind === 'Job') {
     // Generated at creation and immutable since: writing the Job without them would orphan its pods.
     if (wantSpec.selector == null && liveSpec.selector !== undefined) spec.selector = structuredClone(liveSpec.selector);
@@ -250,6 +267,24 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
       }
     }
   }
+}
+
+/**
+ * Deletion cannot be undone by a write: a live object being deleted keeps its deletionTimestamp
+ * and only the finalizers it still has; otherwise the finalizers controllers and admission put
+ * on it (storage protection) stay.
+ */
+function carryDeletion(written: KubeObject, live: KubeObject): void {
+  const meta = written.metadata;
+  if (live.metadata.deletionTimestamp) {
+    meta.deletionTimestamp = live.metadata.deletionTimestamp;
+    if (live.metadata.deletionGracePeriodSeconds !== undefined) meta.deletionGracePeriodSeconds = live.metadata.deletionGracePeriodSeconds;
+    if (live.metadata.finalizers?.length) meta.finalizers = [...live.metadata.finalizers];
+    else delete meta.finalizers;
+    return;
+  }
+  const missing = (live.metadata.finalizers ?? []).filter((f) => SYSTEM_FINALIZERS.has(f) && !meta.finalizers?.includes(f));
+  if (missing.length > 0) meta.finalizers = [...(meta.finalizers ?? []), ...missing];
 }
 
 function asRec(v: unknown): Record<string, unknown> | undefined {

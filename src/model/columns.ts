@@ -2,9 +2,10 @@
  * The columns kubectl prints per kind (`kubectl get`), as pure functions of an object: the CLI's
  * tables and the API's server-side Tables (`as=Table`) both use them.
  */
+import { accessModesShort, claimClass, isDefaultClass, volumeClass } from './storage.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, Pod,
-  PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet,
+  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, PersistentVolume,
+  PersistentVolumeClaim, Pod, PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet, StorageClass,
 } from './types.js';
 
 /** A column: header and how to read the cell. */
@@ -164,6 +165,38 @@ const columns: Record<string, Column[]> = {
   Endpoints: [
     name,
     { header: 'ENDPOINTS', cell: (o) => endpointsCell(o as Endpoints) },
+    age,
+  ],
+  PersistentVolumeClaim: [
+    name,
+    { header: 'STATUS', cell: (o) => (o.metadata.deletionTimestamp ? 'Terminating' : (o as PersistentVolumeClaim).status?.phase ?? 'Pending') },
+    { header: 'VOLUME', cell: (o) => (o as PersistentVolumeClaim).spec.volumeName ?? '' },
+    { header: 'CAPACITY', cell: (o) => { const c = o as PersistentVolumeClaim; return c.spec.volumeName ? String(c.status?.capacity?.storage ?? '') : ''; } },
+    { header: 'ACCESS MODES', cell: (o) => { const c = o as PersistentVolumeClaim; return c.spec.volumeName ? accessModesShort(c.status?.accessModes) : ''; } },
+    { header: 'STORAGECLASS', cell: (o) => claimClass(o as PersistentVolumeClaim) ?? '' },
+    { header: 'VOLUMEATTRIBUTESCLASS', cell: () => '<unset>' },
+    age,
+    { header: 'VOLUMEMODE', cell: (o) => (o as PersistentVolumeClaim).spec.volumeMode ?? 'Filesystem', wide: true },
+  ],
+  PersistentVolume: [
+    name,
+    { header: 'CAPACITY', cell: (o) => String((o as PersistentVolume).spec.capacity?.storage ?? '') },
+    { header: 'ACCESS MODES', cell: (o) => accessModesShort((o as PersistentVolume).spec.accessModes) },
+    { header: 'RECLAIM POLICY', cell: (o) => (o as PersistentVolume).spec.persistentVolumeReclaimPolicy ?? 'Retain' },
+    { header: 'STATUS', cell: (o) => (o.metadata.deletionTimestamp ? 'Terminating' : (o as PersistentVolume).status?.phase ?? 'Pending') },
+    { header: 'CLAIM', cell: (o) => { const r = (o as PersistentVolume).spec.claimRef; return r?.name ? `${r.namespace ?? ''}/${r.name}` : ''; } },
+    { header: 'STORAGECLASS', cell: (o) => volumeClass(o as PersistentVolume) },
+    { header: 'VOLUMEATTRIBUTESCLASS', cell: () => '<unset>' },
+    { header: 'REASON', cell: (o) => (o as PersistentVolume).status?.reason ?? '' },
+    age,
+    { header: 'VOLUMEMODE', cell: (o) => (o as PersistentVolume).spec.volumeMode ?? 'Filesystem', wide: true },
+  ],
+  StorageClass: [
+    { header: 'NAME', cell: (o) => (isDefaultClass(o as StorageClass) ? `${o.metadata.name} (default)` : o.metadata.name) },
+    { header: 'PROVISIONER', cell: (o) => (o as StorageClass).provisioner },
+    { header: 'RECLAIMPOLICY', cell: (o) => (o as StorageClass).reclaimPolicy ?? 'Delete' },
+    { header: 'VOLUMEBINDINGMODE', cell: (o) => (o as StorageClass).volumeBindingMode ?? 'Immediate' },
+    { header: 'ALLOWVOLUMEEXPANSION', cell: (o) => String((o as StorageClass).allowVolumeExpansion ?? false) },
     age,
   ],
 };

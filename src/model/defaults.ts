@@ -57,6 +57,16 @@
  * | Secret                                  | type                                     | Opaque                           |
  * |                                         | stringData                               | base64-folded into data, removed (stringData wins per key) |
  * | Endpoints                               | subsets[].ports[].protocol               | TCP                              |
+ * | PersistentVolumeClaim                   | spec.volumeMode                          | Filesystem                       |
+ * |                                         | metadata.finalizers (admission)          | + kubernetes.io/pvc-protection   |
+ * |                                         | status.phase                             | Pending                          |
+ * | PersistentVolume                        | spec.persistentVolumeReclaimPolicy       | Retain                           |
+ * |                                         | spec.volumeMode                          | Filesystem                       |
+ * |                                         | spec.hostPath.type                       | '' (no check)                    |
+ * |                                         | metadata.finalizers (admission)          | + kubernetes.io/pv-protection    |
+ * |                                         | status.phase                             | Pending                          |
+ * | StorageClass                            | reclaimPolicy                            | Delete                           |
+ * |                                         | volumeBindingMode                        | Immediate                        |
  *
  * Deliberately not defaulted, as Kubernetes does not default them either: a CronJob's
  * `jobTemplate.spec` Job fields (only its pod template is defaulted), a Job's selector and
@@ -65,6 +75,7 @@
  * example Service `internalTrafficPolicy`) are never added: they are not supported.
  */
 import { kindInfo } from './kinds.js';
+import { PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from './storage.js';
 import type {
   Container,
   KubeObject,
@@ -135,6 +146,25 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
       break;
     case 'Secret':
       defaultSecret(obj);
+      break;
+    case 'PersistentVolumeClaim':
+      if (spec) setIfAbsent(spec, 'volumeMode', 'Filesystem');
+      defaultPhase(obj, 'Pending');
+      // The API server's StorageObjectInUseProtection admission adds it on create.
+      addFinalizer(obj, PVC_PROTECTION_FINALIZER);
+      break;
+    case 'PersistentVolume':
+      if (spec) {
+        setIfAbsent(spec, 'persistentVolumeReclaimPolicy', 'Retain');
+        setIfAbsent(spec, 'volumeMode', 'Filesystem');
+        if (isRec(spec.hostPath)) setIfAbsent(spec.hostPath, 'type', '');
+      }
+      addFinalizer(obj, PV_PROTECTION_FINALIZER);
+      defaultPhase(obj, 'Pending');
+      break;
+    case 'StorageClass':
+      setIfAbsent(obj, 'reclaimPolicy', 'Delete');
+      setIfAbsent(obj, 'volumeBindingMode', 'Immediate');
       break;
     case 'Endpoints':
       for (const subset of asRecArray(obj.subsets)) {
@@ -344,6 +374,20 @@ function asRecArray(v: unknown): Rec[] {
 function setIfAbsent(obj: object, key: string, value: unknown): void {
   const r = obj as Rec;
   if (r[key] === undefined || r[key] === null) r[key] = value;
+}
+
+/** `status.phase` when unset (claims and volumes start Pending, as the API server defaults them). */
+function defaultPhase(obj: KubeObject, phase: string): void {
+  const status: Rec = isRec(obj.status) ? obj.status : {};
+  setIfAbsent(status, 'phase', phase);
+  obj.status = status;
+}
+
+/** Adds a protection finalizer, except to an object already being deleted (admission runs on create). */
+function addFinalizer(obj: KubeObject, finalizer: string): void {
+  if (obj.metadata.deletionTimestamp) return;
+  const list = Array.isArray(obj.metadata.finalizers) ? obj.metadata.finalizers : [];
+  if (!list.includes(finalizer)) obj.metadata.finalizers = [...list, finalizer];
 }
 
 function ensureRec(obj: Rec, key: string): Rec {

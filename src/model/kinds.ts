@@ -12,8 +12,8 @@ export interface KindInfo {
   /** True when manifests in a repo may declare it; Node and Endpoints are written by gantry. */
   declarable: boolean;
   /**
-   * Apply order: lower first. Namespaces, then config (ConfigMap, Secret), then Services, then
-   * workloads; prune runs in reverse.
+   * Apply order: lower first. Namespaces, then config (ConfigMap, Secret), storage (StorageClass,
+   * PersistentVolume, PersistentVolumeClaim), then Services, then workloads; prune runs in reverse.
    */
   order: number;
   /** Lower-case plural, as `gantry get` accepts it. */
@@ -26,6 +26,9 @@ const table: KindInfo[] = [
   { kind: 'Namespace', apiVersion: 'v1', namespaced: false, declarable: true, order: 0, plural: 'namespaces', shortNames: ['ns'] },
   { kind: 'ConfigMap', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'configmaps', shortNames: ['cm'] },
   { kind: 'Secret', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'secrets', shortNames: [] },
+  { kind: 'StorageClass', apiVersion: 'storage.k8s.io/v1', namespaced: false, declarable: true, order: 12, plural: 'storageclasses', shortNames: ['sc'] },
+  { kind: 'PersistentVolume', apiVersion: 'v1', namespaced: false, declarable: true, order: 14, plural: 'persistentvolumes', shortNames: ['pv'] },
+  { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespaced: true, declarable: true, order: 16, plural: 'persistentvolumeclaims', shortNames: ['pvc'] },
   { kind: 'Service', apiVersion: 'v1', namespaced: true, declarable: true, order: 20, plural: 'services', shortNames: ['svc'] },
   { kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', namespaced: false, declarable: true, order: 24, plural: 'ingressclasses', shortNames: [] },
   { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', namespaced: true, declarable: true, order: 22, plural: 'networkpolicies', shortNames: ['netpol'] },

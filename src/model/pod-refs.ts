@@ -1,6 +1,6 @@
 /**
- * The ConfigMaps and Secrets a pod refers to, by name: what its node may read, and what makes the
- * node agent look at the pod again when one of them changes. Shared by the agent and by whatever
+ * The ConfigMaps, Secrets and PersistentVolumeClaims a pod refers to, by name: what its node may
+ * read, and what makes the node agent look at the pod again when one of them changes. Shared by the agent and by whatever
  * serves it (the store-backed node API today, the API server for remote agents).
  */
 import type { Pod } from './types.js';
@@ -9,13 +9,17 @@ import type { Pod } from './types.js';
 export interface PodReferenceNames {
   configMaps: Set<string>;
   secrets: Set<string>;
+  /** Claims its volumes name (their volumes are read with them). */
+  claims: Set<string>;
 }
 
-/** Names of the ConfigMaps and Secrets a pod refers to (volumes, projected sources, env, envFrom, imagePullSecrets). */
+/** Names of the ConfigMaps, Secrets and claims a pod refers to (volumes, projected sources, env, envFrom, imagePullSecrets). */
 export function podReferences(pod: Pod): PodReferenceNames {
   const configMaps = new Set<string>();
   const secrets = new Set<string>();
+  const claims = new Set<string>();
   for (const v of pod.spec.volumes ?? []) {
+    if (v.persistentVolumeClaim) claims.add(v.persistentVolumeClaim.claimName);
     if (v.configMap) configMaps.add(v.configMap.name);
     if (v.secret) secrets.add(v.secret.secretName);
     const projected = (v as { projected?: { sources?: { configMap?: { name: string }; secret?: { name: string } }[] } }).projected;
@@ -35,6 +39,14 @@ export function podReferences(pod: Pod): PodReferenceNames {
     }
   }
   for (const s of pod.spec.imagePullSecrets ?? []) secrets.add(s.name);
-  return { configMaps, secrets };
+  return { configMaps, secrets, claims };
 }
 
+
+/** The kinds a pod refers to by name. */
+export type ReferenceKind = 'ConfigMap' | 'Secret' | 'PersistentVolumeClaim';
+
+/** The names of `kind` among a pod's references. */
+export function referencedNames(refs: PodReferenceNames, kind: ReferenceKind): Set<string> {
+  return kind === 'ConfigMap' ? refs.configMaps : kind === 'Secret' ? refs.secrets : refs.claims;
+}

@@ -406,6 +406,83 @@ export interface Node extends KubeObject {
   status?: NodeStatus;
 }
 
+// ---------------------------------------------------------------- core/v1 storage
+
+/** How a volume may be mounted: by one node read-write, by many read-only, by many read-write, by one pod. */
+export type PersistentVolumeAccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
+
+/** What a claim asks for (also the spec of a StatefulSet's volumeClaimTemplates). */
+export interface PersistentVolumeClaimSpec {
+  accessModes?: PersistentVolumeAccessMode[];
+  /** Only the claim's PVs with these labels can bind it. */
+  selector?: LabelSelector;
+  resources?: ResourceRequirements;
+  /** The PV bound (or to bind) to this claim; set by the binder unless the claim names one. */
+  volumeName?: string;
+  /** Unset: the default StorageClass (assigned by the PV controller); "": only PVs without a class. */
+  storageClassName?: string;
+  volumeMode?: 'Filesystem' | 'Block';
+}
+
+/** The phases a claim goes through. */
+export type PersistentVolumeClaimPhase = 'Pending' | 'Bound' | 'Lost';
+
+/** core/v1 PersistentVolumeClaim: a request for storage, bound to one PersistentVolume. */
+export interface PersistentVolumeClaim extends KubeObject {
+  kind: 'PersistentVolumeClaim';
+  spec: PersistentVolumeClaimSpec;
+  status?: {
+    phase?: PersistentVolumeClaimPhase;
+    /** The bound volume's access modes and capacity (not what was asked). */
+    accessModes?: PersistentVolumeAccessMode[];
+    capacity?: Record<string, Quantity>;
+    conditions?: Condition[];
+  };
+}
+
+/** Points a PV at the claim it is bound (or pre-bound) to. */
+export interface ObjectReference {
+  apiVersion?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/** The phases a volume goes through. */
+export type PersistentVolumePhase = 'Pending' | 'Available' | 'Bound' | 'Released' | 'Failed';
+
+/** core/v1 PersistentVolume: a piece of storage (here a directory on a node) that claims bind. */
+export interface PersistentVolume extends KubeObject {
+  kind: 'PersistentVolume';
+  spec: {
+    capacity?: Record<string, Quantity>;
+    accessModes?: PersistentVolumeAccessMode[];
+    persistentVolumeReclaimPolicy?: 'Retain' | 'Delete' | 'Recycle';
+    storageClassName?: string;
+    volumeMode?: 'Filesystem' | 'Block';
+    claimRef?: ObjectReference;
+    nodeAffinity?: { required?: { nodeSelectorTerms: NodeSelectorTerm[] } };
+    hostPath?: { path: string; type?: string };
+    local?: { path: string; fsType?: string };
+  };
+  status?: { phase?: PersistentVolumePhase; message?: string; reason?: string; lastPhaseTransitionTime?: string };
+}
+
+// ---------------------------------------------------------------- storage.k8s.io/v1
+
+/** storage.k8s.io/v1 StorageClass: how claims of a class get their volumes. Its fields sit at the top level. */
+export interface StorageClass extends KubeObject {
+  kind: 'StorageClass';
+  provisioner: string;
+  parameters?: StringMap;
+  reclaimPolicy?: 'Delete' | 'Retain';
+  volumeBindingMode?: 'Immediate' | 'WaitForFirstConsumer';
+  allowVolumeExpansion?: boolean;
+  allowedTopologies?: { matchLabelExpressions?: { key: string; values: string[] }[] }[];
+}
+
 // ---------------------------------------------------------------- apps/v1
 
 export interface RollingUpdateDeployment {
@@ -455,14 +532,12 @@ export interface ReplicaSet extends KubeObject {
   };
 }
 
+/** One of a StatefulSet's volumeClaimTemplates: each pod gets a claim `<name>-<sts>-<ordinal>` made from it. */
 export interface PersistentVolumeClaimTemplate {
+  apiVersion?: 'v1';
+  kind?: 'PersistentVolumeClaim';
   metadata: { name: string; labels?: StringMap; annotations?: StringMap };
-  spec: {
-    accessModes?: string[];
-    resources?: ResourceRequirements;
-    storageClassName?: string;
-    volumeMode?: string;
-  };
+  spec: PersistentVolumeClaimSpec;
 }
 
 export interface StatefulSet extends KubeObject {

@@ -1,13 +1,21 @@
 /**
  * What a node agent needs from the control plane, and nothing more (the kubelet's view of the
- * API server): the pods bound to its node, the ConfigMaps and Secrets those pods refer to, and
- * writes of pod status, pod finalization and its own Node. Two implementations: on the store, for
+ * API server): the pods bound to its node, the ConfigMaps, Secrets and claims (with their
+ * volumes) those pods refer to, the local-path volumes that live on the node, and writes of pod
+ * status, pod finalization, a volume's cleanup and its own Node. Two implementations: on the store, for
  * an agent in the control plane's process (`gantry up`), and over HTTP for an agent on another
  * machine, where the server enforces the same limits. An agent never lists or watches every
  * Secret of the cluster: it hears about a ConfigMap or Secret only when one of its pods uses it.
  */
 import type { EventSink } from '../events/recorder.js';
-import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
+import type { ReferenceKind } from '../model/pod-refs.js';
+import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret } from '../model/types.js';
+
+/** A claim a pod of the node refers to, with the volume it is bound to (when bound). */
+export interface ClaimVolume {
+  claim: PersistentVolumeClaim;
+  volume?: PersistentVolume;
+}
 
 /** A change the agent must react to. */
 export type NodeEvent =
@@ -21,13 +29,25 @@ export type NodeEvent =
       revision: number;
     }
   | {
-      /** A ConfigMap or Secret that a pod of this node refers to changed, appeared or went. */
+      /**
+       * A ConfigMap, Secret or claim that a pod of this node refers to changed, appeared or went
+       * (for a claim also: its volume changed).
+       */
       type: 'reference';
-      kind: 'ConfigMap' | 'Secret';
+      kind: ReferenceKind;
       namespace: string;
       name: string;
       revision: number;
+    }
+  | {
+      /** A local-path volume that lives on this node (its directory is the node's to make and remove). */
+      type: 'volume';
+      change: 'ADDED' | 'MODIFIED' | 'DELETED';
+      volume: PersistentVolume;
+      revision: number;
     };
+
+export type { ReferenceKind } from '../model/pod-refs.js';
 
 /** The agent's narrow interface to the control plane. */
 export interface NodeApi {
@@ -46,6 +66,15 @@ export interface NodeApi {
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   /** A Secret a pod of this node refers to (undefined when it does not exist). */
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /** A claim a pod of this node refers to, with its bound volume (undefined when the claim does not exist). */
+  getClaim(namespace: string, name: string): Promise<ClaimVolume | undefined>;
+  /** The local-path volumes whose directory lives on this node. */
+  listLocalVolumes(): Promise<PersistentVolume[]>;
+  /**
+   * Says that the directory of a local-path volume of this node being deleted is gone: its
+   * cleanup finalizer is removed (and with the last finalizer, the volume).
+   */
+  finishVolumeCleanup(volume: PersistentVolume): Promise<void>;
   /**
    * Writes a pod's status. `compute` gets the pod as stored (again after a conflict) and returns
    * the status to write, or undefined when nothing changes. Resolves with the pod as stored after

@@ -70,7 +70,10 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   store?: Store;
   api?: NodeApi;
   logger: Logger;
-  /** gantry's data dir; the node keeps its state in `<dataDir>/node` and containerd in `<dataDir>/containerd`. */
+  /**
+   * gantry's data dir; the node keeps its state in `<dataDir>/node`, containerd in
+   * `<dataDir>/containerd` and local-path volumes in `<dataDir>/storage`.
+   */
   dataDir: string;
   /** Use this containerd socket instead of a private containerd. */
   containerdSocket?: string;
@@ -111,6 +114,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     throw new GantryError('InvalidArgument', 'a local node needs the store, or a node API and a Services view of its own');
   }
   const nodeDir = join(opts.dataDir, 'node');
+  const storageDir = join(opts.dataDir, 'storage');
   let address = opts.containerdSocket;
   let runcRoot: string | undefined;
   if (!address) {
@@ -139,9 +143,10 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     network,
     podCidr: network.podCidr,
     clusterDns: { ip: services.dnsIp },
-    volumes: new HostVolumeManager({ dataDir: nodeDir, logger: opts.logger.child({ component: 'volumes' }) }),
+    volumes: new HostVolumeManager({ dataDir: nodeDir, storageDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
+    storageDir,
     logger: opts.logger.child({ component: 'agent', node: nodeName }),
     imagesDir,
     insecureRegistries: opts.insecureRegistries,
@@ -222,8 +227,8 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
 
 /**
  * `gantry down`: removes every container gantry runs on this node, the pod networks and
- * volumes (never StatefulSet claim directories), the node's bridge, and stops the private
- * containerd. Returns what was removed.
+ * volumes (never the directories of persistent volumes, `<data-dir>/storage`), the node's
+ * bridge, and stops the private containerd. Returns what was removed.
  */
 export async function takeDownLocalNode(opts: { dataDir: string; containerdSocket?: string; logger: Logger; network?: LocalNetworkOptions }): Promise<{ containers: number; networks: number; containerdStopped: boolean }> {
   const nodeDir = join(opts.dataDir, 'node');

@@ -5,9 +5,9 @@
  * ```
  * <node dir>/network/…               CniNetworkManager (per-pod records, host-local IPAM state)
  * <node dir>/pods/<uid>/volumes/…    HostVolumeManager (emptyDir, configMap, secret)
- * <node dir>/volumes/<ns>/<claim>    HostVolumeManager (persistentVolumeClaim dirs, kept)
  * <node dir>/logs/<uid>/<c>/<n>.log  FileContainerLogs (read by `gantry logs`)
  * <node dir>/sandboxes/<uid>/        NodeAgent (the pod's generated hosts and resolv.conf)
+ * <data-dir>/storage/<pv-name>/      LocalPathVolumes (local-path PersistentVolumes, kept until reclaimed)
  * ```
  */
 export * from './types.js';

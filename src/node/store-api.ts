@@ -1,15 +1,18 @@
 /**
  * {@link NodeApi} on the store, for the agent that runs in the control plane's process. It keeps
- * to what a remote agent gets over HTTP: only pods bound to its node, and news of a ConfigMap or
- * Secret only when one of those pods refers to it (by key: the agent reads the object itself).
+ * to what a remote agent gets over HTTP: only pods bound to its node, news of a ConfigMap, Secret
+ * or claim only when one of those pods refers to it (by key: the agent reads the object itself),
+ * and the local-path volumes whose directory is on its node.
  */
 import { isGantryError } from '../errors.js';
 import { EventRecorder, type EventSink } from '../events/recorder.js';
 import { silentLogger } from '../log.js';
-import { podReferences, type PodReferenceNames } from '../model/pod-refs.js';
-import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
+import { podReferences, referencedNames, type PodReferenceNames } from '../model/pod-refs.js';
+import { LOCAL_PATH_CLEANUP_FINALIZER, localPathNode } from '../model/storage.js';
+import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret } from '../model/types.js';
+import { removeFinalizer } from '../store/finalizers.js';
 import type { Store, WriteOrigin } from '../store/types.js';
-import type { NodeApi, NodeEvent } from './api.js';
+import type { ClaimVolume, NodeApi, NodeEvent, ReferenceKind } from './api.js';
 
 /** Conflicting writes are retried this many times before the next sync tries again. */
 const ATTEMPTS = 5;
@@ -45,7 +48,7 @@ export class StoreNodeApi implements NodeApi {
   }
 
   async *watch(opts: { fromRevision: number; signal: AbortSignal }): AsyncIterable<NodeEvent> {
-    for await (const ev of this.store.watch({ fromRevision: opts.fromRevision, kinds: ['Pod', 'ConfigMap', 'Secret'], signal: opts.signal })) {
+    for await (const ev of this.store.watch({ fromRevision: opts.fromRevision, kinds: ['Pod', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'PersistentVolume'], signal: opts.signal })) {
       const obj = ev.object;
       if (obj.kind === 'Pod') {
         const pod = obj as Pod;
@@ -58,10 +61,38 @@ export class StoreNodeApi implements NodeApi {
         }
         continue;
       }
-      const kind = obj.kind as 'ConfigMap' | 'Secret';
+      if (obj.kind === 'PersistentVolume') {
+        const pv = obj as PersistentVolume;
+        if (localPathNode(pv) === this.nodeName) yield { type: 'volume', change: ev.type, volume: pv, revision: ev.revision };
+        // A claim's volume is part of the claim, for the pods that mount it.
+        const ref = pv.spec?.claimRef;
+        if (ref?.name && this.isReferenced('PersistentVolumeClaim', ref.namespace ?? 'default', ref.name)) {
+          yield { type: 'reference', kind: 'PersistentVolumeClaim', namespace: ref.namespace ?? 'default', name: ref.name, revision: ev.revision };
+        }
+        continue;
+      }
+      const kind = obj.kind as ReferenceKind;
       const namespace = obj.metadata.namespace ?? 'default';
       if (this.isReferenced(kind, namespace, obj.metadata.name)) yield { type: 'reference', kind, namespace, name: obj.metadata.name, revision: ev.revision };
     }
+  }
+
+  async getClaim(namespace: string, name: string): Promise<ClaimVolume | undefined> {
+    const claim = await this.store.get<PersistentVolumeClaim>({ kind: 'PersistentVolumeClaim', namespace, name });
+    if (!claim) return undefined;
+    const volume = claim.spec.volumeName ? await this.store.get<PersistentVolume>({ kind: 'PersistentVolume', name: claim.spec.volumeName }) : undefined;
+    return volume ? { claim, volume } : { claim };
+  }
+
+  async listLocalVolumes(): Promise<PersistentVolume[]> {
+    return (await this.store.list<PersistentVolume>('PersistentVolume')).items.filter((pv) => localPathNode(pv) === this.nodeName);
+  }
+
+  async finishVolumeCleanup(volume: PersistentVolume): Promise<void> {
+    const current = await this.store.get<PersistentVolume>({ kind: 'PersistentVolume', name: volume.metadata.name });
+    // Only this node's volume, only this incarnation, and only once it is being deleted.
+    if (!current || current.metadata.uid !== volume.metadata.uid || !current.metadata.deletionTimestamp || localPathNode(current) !== this.nodeName) return;
+    await removeFinalizer(this.store, current, LOCAL_PATH_CLEANUP_FINALIZER, { origin: { ...this.origin, reason: `directory of volume ${volume.metadata.name} removed` } });
   }
 
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
@@ -128,9 +159,9 @@ export class StoreNodeApi implements NodeApi {
     this.bound.set(pod.metadata.uid!, { namespace: pod.metadata.namespace ?? 'default', refs: podReferences(pod) });
   }
 
-  private isReferenced(kind: 'ConfigMap' | 'Secret', namespace: string, name: string): boolean {
+  private isReferenced(kind: ReferenceKind, namespace: string, name: string): boolean {
     for (const b of this.bound.values()) {
-      if (b.namespace === namespace && (kind === 'ConfigMap' ? b.refs.configMaps : b.refs.secrets).has(name)) return true;
+      if (b.namespace === namespace && referencedNames(b.refs, kind).has(name)) return true;
     }
     return false;
   }

@@ -3,6 +3,7 @@
  * implementations live in src/node/network (netns + CNI), src/node/volumes and src/node/logs.
  */
 import type { ConfigMap, Pod, Secret } from '../model/types.js';
+import type { ClaimVolume } from './api.js';
 import type { SpecMount } from './containerd/spec.js';
 
 /** A pod's network: its namespace and address. */
@@ -36,16 +37,18 @@ export interface NetworkManager {
   cleanupNode(): Promise<void>;
 }
 
-/** ConfigMaps and Secrets a pod refers to, resolved by the agent from the store. */
+/** ConfigMaps, Secrets and claims (with their volumes) a pod refers to, resolved by the agent from the store. */
 export interface PodReferences {
   configMaps: Map<string, ConfigMap>;
   secrets: Map<string, Secret>;
+  /** Claim name → the claim and its bound volume; a missing name is a claim that does not exist. */
+  claims: Map<string, ClaimVolume>;
 }
 
 /**
  * Materialises pod volumes on the node: emptyDir, hostPath, configMap and secret (as files,
- * with items and defaultMode), and persistentVolumeClaim (a directory per claim that outlives
- * the pod, for StatefulSets).
+ * with items and defaultMode), and persistentVolumeClaim (the directory of the claim's bound
+ * volume, which outlives the pod).
  */
 export interface VolumeManager {
   /**
@@ -54,7 +57,7 @@ export interface VolumeManager {
    * (`NotFound`, disposition waiting) naming it, as the kubelet reports CreateContainerConfigError.
    */
   prepare(pod: Pod, refs: PodReferences): Promise<Map<string, SpecMount[]>>;
-  /** Removes the pod's volumes (emptyDir, configMap/secret copies), never claim directories. */
+  /** Removes the pod's volumes (emptyDir, configMap/secret copies), never a persistent volume's directory. */
   cleanup(podUid: string): Promise<void>;
   /** Pod uids with volume directories on this node. */
   list(): Promise<string[]>;

@@ -7,6 +7,7 @@
 import { bytes, cpuMillis } from '../model/quantity.js';
 import type { Node, Pod, StringMap, Taint } from '../model/types.js';
 import { HOSTNAME_LABEL, ZONE_LABEL, podInfo, podKey, type CompiledTerm, type PodInfo, type Resources } from './podinfo.js';
+import type { VolumeView } from './volumes.js';
 
 /** Kubernetes' default `--max-pods`, used when a node does not report `allocatable.pods`. */
 export const DEFAULT_MAX_PODS = 110;
@@ -104,6 +105,13 @@ export class SchedulerCache {
   /** `key=value` → counted pods carrying that label, so affinity terms need not scan every pod. */
   private readonly byLabel = new Map<string, Set<PodInfo>>();
   private readonly affinityNodes = new Set<NodeInfo>();
+  /** Claim `namespace/name` → pods counted here that use it → their node. */
+  private readonly claimUsersByKey = new Map<string, Map<string, string>>();
+  /**
+   * Claims, volumes and classes (the scheduler keeps them; a capacity check's snapshot has none,
+   * and then volume plugins have nothing to say).
+   */
+  volumes: VolumeView | undefined;
 
   /** Adds or replaces a node. */
   setNode(node: Node): void {
@@ -188,6 +196,11 @@ export class SchedulerCache {
       ni.affinityPods++;
       this.affinityNodes.add(ni);
     }
+    for (const c of info.claims) {
+      let users = this.claimUsersByKey.get(c);
+      if (!users) this.claimUsersByKey.set(c, (users = new Map()));
+      users.set(info.key, nodeName);
+    }
   }
 
   /** Stops counting a pod (by `namespace/name` or object). */
@@ -222,6 +235,10 @@ export class SchedulerCache {
       ni.antiAffinityPods--;
     }
     if (hasScoringAffinity(info) && --ni.affinityPods === 0) this.affinityNodes.delete(ni);
+    for (const c of info.claims) {
+      const users = this.claimUsersByKey.get(c);
+      if (users?.delete(key) && users.size === 0) this.claimUsersByKey.delete(c);
+    }
     if (!ni.node && ni.pods.size === 0) this.infos.delete(nodeName);
   }
 
@@ -251,6 +268,11 @@ export class SchedulerCache {
   /** Required anti-affinity terms of existing pods, grouped (see {@link AntiAffinityGroup}). */
   requiredAntiAffinityTerms(): Iterable<AntiAffinityGroup> {
     return this.antiTerms.values();
+  }
+
+  /** Pods counted on nodes that use the claim `namespace/name`: pod key → node name. */
+  claimUsers(claim: string): ReadonlyMap<string, string> {
+    return this.claimUsersByKey.get(claim) ?? NO_USERS;
   }
 
   /** Every NodeInfo that holds pods whose affinity terms weigh in scoring others. */
@@ -284,6 +306,8 @@ export class SchedulerCache {
     for (const [k, v] of this.byLabel) c.byLabel.set(k, new Set(v));
     for (const [k, v] of this.antiTerms) c.antiTerms.set(k, { term: v.term, pods: v.pods, counts: new Map(v.counts) });
     for (const [k, v] of this.ownerTopology) c.ownerTopology.set(k, new Map(v));
+    for (const [k, v] of this.claimUsersByKey) c.claimUsersByKey.set(k, new Map(v));
+    c.volumes = this.volumes?.clone();
     return c;
   }
 
@@ -325,6 +349,7 @@ export class SchedulerCache {
 }
 
 const EMPTY: ReadonlySet<PodInfo> = new Set();
+const NO_USERS: ReadonlyMap<string, string> = new Map();
 
 function bump(m: Map<string, number>, key: string, delta: number): void {
   const v = (m.get(key) ?? 0) + delta;

@@ -84,6 +84,8 @@ export interface PodInfo {
   spread: CompiledSpread[];
   /** UID of the controlling owner (ReplicaSet, StatefulSet, Job, …), if any. */
   ownerUid: string | undefined;
+  /** The PersistentVolumeClaims its volumes name, as `namespace/name`. */
+  claims: string[];
   /** Succeeded or Failed: holds no resources. */
   terminal: boolean;
   terminating: boolean;
@@ -201,6 +203,7 @@ function computePodInfo(pod: Pod): PodInfo {
       .map((w) => ({ weight: w.weight, term: compileTerm(w.podAffinityTerm, ns) })),
     spread: compileSpread(pod, owner?.uid),
     ownerUid: owner?.uid,
+    claims: (spec.volumes ?? []).filter((v) => v.persistentVolumeClaim).map((v) => `${ns}/${v.persistentVolumeClaim!.claimName}`),
     terminal: phase === 'Succeeded' || phase === 'Failed',
     terminating: pod.metadata.deletionTimestamp !== undefined,
   };

@@ -90,7 +90,12 @@ export function schedulePod(pod: Pod, cache: SchedulerCache, opts: ScheduleOptio
   }
   const state: CycleState = { pod: podInfo(pod), cache, data: new Map() };
   const filters: FilterPlugin[] = [];
-  for (const f of opts.filters ?? DEFAULT_FILTERS) if (!f.preFilter || f.preFilter(state)) filters.push(f);
+  for (const f of opts.filters ?? DEFAULT_FILTERS) {
+    if (f.preFilter && !f.preFilter(state)) continue;
+    const rejected = f.rejectAll?.(state);
+    if (rejected !== undefined) return { unschedulable: true, message: `0/${all} nodes are available: ${rejected}.`, reasons: { [rejected]: all } };
+    filters.push(f);
+  }
 
   const want = numFeasibleNodesToFind(all, opts.percentageOfNodesToScore);
   const feasible: NodeInfo[] = [];

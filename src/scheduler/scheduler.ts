@@ -11,7 +11,9 @@ import { objectRef } from '../model/keys.js';
 import type { Condition, Node, Pod } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
-import { boundCopy, podKey } from './podinfo.js';
+import { boundCopy, podInfo, podKey } from './podinfo.js';
+import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-binding.js';
+import { VOLUME_KINDS, VolumeReservations, VolumeView, type VolumeObject } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
 import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
 
@@ -76,6 +78,8 @@ export class Scheduler {
   private readonly assumed = new Map<string, number>();
   /** Binds in flight: the next pod is scheduled while earlier binds are still being written. */
   private readonly binding = new Set<Promise<void>>();
+  /** Claims and volumes changed by binds in flight, ahead of the store. */
+  private readonly reservations = new VolumeReservations(() => this.cache.volumes);
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -115,7 +119,10 @@ export class Scheduler {
   private async syncAndWatch(signal: AbortSignal): Promise<void> {
     const nodes = await this.store.list<Node>('Node');
     const pods = await this.store.list<Pod>('Pod');
+    const storage = await Promise.all(VOLUME_KINDS.map((k) => this.store.list<VolumeObject>(k)));
     const cache = new SchedulerCache();
+    cache.volumes = new VolumeView();
+    for (const listed of storage) for (const o of listed.items) cache.volumes.set(o);
     for (const n of nodes.items) cache.setNode(n);
     const pendingKeys = new Set<string>();
     for (const p of pods.items) {
@@ -127,11 +134,13 @@ export class Scheduler {
     }
     this.cache = cache;
     this.assumed.clear();
+    this.reservations.clear();
     this.queue.moveAllToActive();
     this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
     const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
-    const from = Math.min(nodes.revision, pods.revision);
-    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod'], signal })) {
+    VOLUME_KINDS.forEach((k, i) => (listed[k] = storage[i]!.revision));
+    const from = Math.min(...Object.values(listed));
+    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', ...VOLUME_KINDS], signal })) {
       // Changes up to a kind's list revision are already in what was listed.
       if (ev.revision <= (listed[ev.object.kind] ?? 0)) continue;
       this.handle(ev);
@@ -141,6 +150,13 @@ export class Scheduler {
   private handle(ev: WatchEvent): void {
     if (ev.object.kind === 'Node') this.handleNode(ev);
     else if (ev.object.kind === 'Pod') this.handlePod(ev);
+    else this.handleVolume(ev);
+  }
+
+  /** A claim, volume or class changed: pods waiting on volumes may fit now. */
+  private handleVolume(ev: WatchEvent): void {
+    this.reservations.observe(ev.type, ev.object as VolumeObject, ev.revision);
+    this.queue.moveAllToActive();
   }
 
   private handleNode(ev: WatchEvent): void {
@@ -211,25 +227,33 @@ export class Scheduler {
     }
     const now = new Date().toISOString();
     const bound = withCondition(boundCopy(pod, result.node), { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    const volumes = volumeBindingPlan(podInfo(pod), this.cache.get(result.node)!, this.cache);
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
     this.assumed.set(key, Number.MAX_SAFE_INTEGER);
+    const previous = this.reservations.reserve([...volumes.claims, ...volumes.volumes]);
     // As kube-scheduler's binding cycle: the bind is written in the background, so a store's
     // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
     // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
     // next decisions already count its resources.
-    const bind = this.bind(pod, bound, result.node, result.score).finally(() => this.binding.delete(bind));
+    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
-  private async bind(pod: Pod, bound: Pod, node: string, score: number | undefined): Promise<void> {
+  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan; previous: VolumeObject[] }): Promise<void> {
     const key = podKey(pod);
+    const { score, volumes } = opts;
+    const reserved = [...volumes.claims, ...volumes.volumes];
     try {
-      const written = await this.store.update(bound, {
-        origin: { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${node}` },
-      });
+      const origin = { actor: SCHEDULER_ACTOR, reason: `bound ${key} to ${node}` };
+      // The pod's volume bindings (a volume reserved, a claim to provision on the node) land
+      // with its bind or not at all.
+      const written = reserved.length === 0
+        ? await this.store.update(bound, { origin })
+        : (await this.store.txn([...reserved.map((object) => ({ op: 'update' as const, object })), { op: 'update', object: bound }], { origin })).objects.at(-1) as Pod;
+      this.reservations.confirm(reserved, Number(written.metadata.resourceVersion ?? 0));
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
       this.queue.delete(key);
       this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
@@ -237,6 +261,9 @@ export class Scheduler {
     } catch (err) {
       this.assumed.delete(key);
       this.cache.removePod(key);
+      // At once, before any await: the pod may be scheduled again meanwhile, and must not find
+      // its claim already marked for a node in the view when the store never marked it.
+      this.reservations.release(reserved, opts.previous);
       try {
         if (isGantryError(err, 'Conflict')) {
           // Someone else changed the pod meanwhile: look again with its current version.

@@ -4,6 +4,8 @@
 import type { Plan } from '../diff/types.js';
 import type { Store, TxnOp, WriteOrigin } from '../store/types.js';
 import { kindInfo } from '../model/kinds.js';
+import { nowTimestamp } from '../store/common.js';
+import { markedForDeletion } from '../store/finalizers.js';
 
 /** What {@link applyPlan} did. */
 export interface ApplyResult {
@@ -17,7 +19,8 @@ export interface ApplyResult {
 /**
  * The transaction ops of a plan, in plan order (creates and updates, then prunes). An update
  * writes the plan's desired object as is: makePlan has already carried over what the server
- * owns on the live one (resourceVersion, status, assigned fields, controller annotations).
+ * owns on the live one (resourceVersion, status, assigned fields, controller annotations). A
+ * prune of an object with finalizers marks it for deletion instead (see store/finalizers.ts).
  */
 export function planOps(plan: Plan): TxnOp[] {
   const ops: TxnOp[] = [];
@@ -28,8 +31,15 @@ export function planOps(plan: Plan): TxnOp[] {
     if (!e.desired) throw new Error(`plan entry ${e.key} (${e.action}) has no desired object`);
     ops.push({ op: e.action === 'create' ? 'create' : 'update', object: e.desired });
   }
+  const now = nowTimestamp();
   for (const e of plan.prune) {
     if (!e.live) throw new Error(`plan entry ${e.key} (${e.action}) has no live object`);
+    if (e.live.metadata.finalizers?.length) {
+      // As the API server deletes it: marked, and gone once whoever holds a finalizer lets go
+      // (a claim a pod still uses waits for the pod).
+      ops.push({ op: 'update', object: markedForDeletion(e.live, now) });
+      continue;
+    }
     ops.push({
       op: 'delete',
       ref: { kind: e.kind, namespace: e.namespace, name: e.name },

@@ -33,6 +33,10 @@ import type {
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
+  NodeSelectorTerm,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  PersistentVolumeClaimSpec,
   PodDisruptionBudget,
   PodSpec,
   PodTemplateSpec,
@@ -41,8 +45,10 @@ import type {
   Secret,
   Service,
   StatefulSet,
+  StorageClass,
   StringMap,
 } from '../model/types.js';
+import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
 import { validateSchedule, validateTimeZone } from './validate-cron.js';
 
 /** A semantic problem: the field it concerns and a message that starts with that field. */
@@ -121,6 +127,15 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
       break;
     case 'PodDisruptionBudget':
       checkPodDisruptionBudget(p, obj as PodDisruptionBudget);
+      break;
+    case 'PersistentVolumeClaim':
+      checkClaimSpec(p, 'spec', (obj as PersistentVolumeClaim).spec);
+      break;
+    case 'PersistentVolume':
+      checkPersistentVolume(p, obj as PersistentVolume);
+      break;
+    case 'StorageClass':
+      checkStorageClass(p, obj as StorageClass);
       break;
     default:
       break;
@@ -265,7 +280,8 @@ function checkStatefulSet(p: Problems, s: StatefulSet): void {
     seen.add(name);
     claims.push(name);
     checkLabels(p, `${at}.metadata.labels`, t.metadata.labels);
-    if (t.spec.resources) checkResources(p, `${at}.spec.resources`, t.spec.resources);
+    checkAnnotations(p, `${at}.metadata.annotations`, t.metadata.annotations);
+    checkClaimSpec(p, `${at}.spec`, t.spec);
   });
   if (s.spec.serviceName) {
     const bad = validateDns1035Label(s.spec.serviceName);
@@ -281,6 +297,128 @@ function checkStatefulSet(p: Problems, s: StatefulSet): void {
     const v = checkIntOrPercent(p, 'spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, true);
     if (v === 0) p.invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'must be greater than 0');
   }
+}
+
+// ---------------------------------------------------------------- storage
+
+const ACCESS_MODES_REQUIRED = 'at least 1 access mode is required';
+const VOLUMES_ARE_DIRECTORIES = 'gantry\'s volumes are directories; "Block" is not supported (use "Filesystem")';
+
+function checkAccessModes(p: Problems, field: string, modes: readonly string[] | undefined): void {
+  if (!modes || modes.length === 0) {
+    p.required(field, ACCESS_MODES_REQUIRED);
+    return;
+  }
+  if (modes.includes('ReadWriteOncePod') && modes.length > 1) {
+    p.forbidden(field, 'may not use ReadWriteOncePod with other access modes');
+  }
+}
+
+/** Checks a positive storage quantity; reports under `field`. */
+function checkStorageQuantity(p: Problems, field: string, q: number | string | undefined): void {
+  if (q === undefined) {
+    p.required(field);
+    return;
+  }
+  const v = checkQuantity(p, field, q);
+  if (v !== undefined && v <= 0) p.invalid(field, q, 'must be greater than zero');
+}
+
+/** A claim's spec: on a PersistentVolumeClaim, and on each of a StatefulSet's volumeClaimTemplates. */
+function checkClaimSpec(p: Problems, path: string, spec: PersistentVolumeClaimSpec): void {
+  checkAccessModes(p, `${path}.accessModes`, spec.accessModes);
+  checkStorageQuantity(p, `${path}.resources.requests[storage]`, spec.resources?.requests?.storage);
+  for (const kind of ['requests', 'limits'] as const) {
+    for (const name of Object.keys(spec.resources?.[kind] ?? {})) {
+      if (name !== 'storage') p.invalid(`${path}.resources.${kind}[${name}]`, name, 'a claim asks only for storage');
+    }
+  }
+  const limit = spec.resources?.limits?.storage;
+  if (limit !== undefined) checkStorageQuantity(p, `${path}.resources.limits[storage]`, limit);
+  if (spec.selector) checkSelector(p, `${path}.selector`, spec.selector);
+  if (spec.storageClassName) {
+    const bad = validateDns1123Subdomain(spec.storageClassName);
+    if (bad) p.invalid(`${path}.storageClassName`, spec.storageClassName, bad);
+  }
+  if (spec.volumeName) {
+    const bad = validateDns1123Subdomain(spec.volumeName);
+    if (bad) p.invalid(`${path}.volumeName`, spec.volumeName, bad);
+  }
+  if (spec.volumeMode === 'Block') p.invalid(`${path}.volumeMode`, spec.volumeMode, VOLUMES_ARE_DIRECTORIES);
+}
+
+function checkPersistentVolume(p: Problems, pv: PersistentVolume): void {
+  const spec = pv.spec;
+  const capacity = spec.capacity ?? {};
+  if (spec.capacity === undefined) p.required('spec.capacity', 'a volume states its storage capacity');
+  else checkStorageQuantity(p, 'spec.capacity[storage]', capacity.storage);
+  for (const name of Object.keys(capacity)) {
+    if (name !== 'storage') p.invalid(`spec.capacity[${name}]`, name, 'a volume has only a storage capacity');
+  }
+  checkAccessModes(p, 'spec.accessModes', spec.accessModes);
+  const sources = [spec.hostPath && 'hostPath', spec.local && 'local'].filter(Boolean);
+  if (sources.length === 0) p.required('spec', 'must specify a volume type (gantry supports hostPath and local)');
+  if (sources.length > 1) p.forbidden('spec.local', 'may not specify more than 1 volume type');
+  for (const [field, path] of [['spec.hostPath.path', spec.hostPath?.path], ['spec.local.path', spec.local?.path]] as const) {
+    if (path === undefined) continue;
+    if (!path.startsWith('/')) p.invalid(field, path, 'must be an absolute path');
+    else if (path.split('/').includes('..')) p.invalid(field, path, "must not contain '..'");
+  }
+  if (spec.local && !spec.nodeAffinity?.required) p.required('spec.nodeAffinity', 'a local volume requires node affinity');
+  spec.nodeAffinity?.required?.nodeSelectorTerms.forEach((t, i) => checkNodeSelectorTerm(p, `spec.nodeAffinity.required.nodeSelectorTerms[${i}]`, t));
+  if (spec.persistentVolumeReclaimPolicy === 'Recycle') {
+    p.invalid('spec.persistentVolumeReclaimPolicy', 'Recycle', 'Recycle is deprecated in Kubernetes and not supported by gantry (use "Delete" or "Retain")');
+  }
+  if (spec.volumeMode === 'Block') p.invalid('spec.volumeMode', spec.volumeMode, VOLUMES_ARE_DIRECTORIES);
+  if (spec.storageClassName) {
+    const bad = validateDns1123Subdomain(spec.storageClassName);
+    if (bad) p.invalid('spec.storageClassName', spec.storageClassName, bad);
+  }
+  const ref = spec.claimRef;
+  if (ref) {
+    if (!ref.name) p.required('spec.claimRef.name', 'a claimRef names the claim the volume is reserved for');
+    if (!ref.namespace) p.required('spec.claimRef.namespace', 'a claimRef names the namespace of its claim');
+    if (ref.kind !== undefined && ref.kind !== 'PersistentVolumeClaim') p.invalid('spec.claimRef.kind', ref.kind, 'must be "PersistentVolumeClaim"');
+  }
+}
+
+function checkNodeSelectorTerm(p: Problems, path: string, t: NodeSelectorTerm): void {
+  if (!t.matchExpressions?.length && !t.matchFields?.length) p.required(path, 'a term needs matchExpressions or matchFields');
+  for (const [list, name] of [[t.matchExpressions, 'matchExpressions'], [t.matchFields, 'matchFields']] as const) {
+    list?.forEach((r, i) => {
+      const at = `${path}.${name}[${i}]`;
+      if (name === 'matchFields' && r.key !== 'metadata.name') p.invalid(`${at}.key`, r.key, 'only "metadata.name" is supported');
+      if (name === 'matchExpressions') {
+        const bad = validateLabelKey(r.key);
+        if (bad) p.invalid(`${at}.key`, r.key, bad);
+      }
+      const values = r.values ?? [];
+      if ((r.operator === 'In' || r.operator === 'NotIn') && values.length === 0) p.required(`${at}.values`, "must be specified when `operator` is 'In' or 'NotIn'");
+      if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && values.length > 0) p.forbidden(`${at}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+      if ((r.operator === 'Gt' || r.operator === 'Lt') && (values.length !== 1 || !/^-?\d+$/.test(values[0]!))) {
+        p.invalid(`${at}.values`, values, "must be a single integer when `operator` is 'Gt' or 'Lt'");
+      }
+    });
+  }
+}
+
+function checkStorageClass(p: Problems, sc: StorageClass): void {
+  const bad = validateLabelKey(sc.provisioner.toLowerCase());
+  if (bad) p.invalid('provisioner', sc.provisioner, bad);
+  if (LOCAL_PATH_PROVISIONERS.has(sc.provisioner) && Object.keys(sc.parameters ?? {}).length > 0) {
+    p.invalid('parameters', sc.parameters, `gantry's local-path provisioner (${sc.provisioner}) takes no parameters: every volume is a directory in the node's data dir`);
+  }
+  sc.allowedTopologies?.forEach((t, i) => {
+    t.matchLabelExpressions?.forEach((e, j) => {
+      const at = `allowedTopologies[${i}].matchLabelExpressions[${j}]`;
+      const badKey = validateLabelKey(e.key);
+      if (badKey) p.invalid(`${at}.key`, e.key, badKey);
+      e.values.forEach((v, k) => {
+        const badValue = validateLabelValue(v);
+        if (badValue) p.invalid(`${at}.values[${k}]`, v, badValue);
+      });
+    });
+  });
 }
 
 function checkDaemonSet(p: Problems, d: DaemonSet): void {

@@ -13,12 +13,15 @@ import ingressclass from '../../schemas/ingressclass.json' with { type: 'json' }
 import job from '../../schemas/job.json' with { type: 'json' };
 import namespace from '../../schemas/namespace.json' with { type: 'json' };
 import networkpolicy from '../../schemas/networkpolicy.json' with { type: 'json' };
+import persistentvolume from '../../schemas/persistentvolume.json' with { type: 'json' };
+import persistentvolumeclaim from '../../schemas/persistentvolumeclaim.json' with { type: 'json' };
 import pod from '../../schemas/pod.json' with { type: 'json' };
 import poddisruptionbudget from '../../schemas/poddisruptionbudget.json' with { type: 'json' };
 import replicaset from '../../schemas/replicaset.json' with { type: 'json' };
 import secret from '../../schemas/secret.json' with { type: 'json' };
 import service from '../../schemas/service.json' with { type: 'json' };
 import statefulset from '../../schemas/statefulset.json' with { type: 'json' };
+import storageclass from '../../schemas/storageclass.json' with { type: 'json' };
 
 /** The subset of JSON Schema that gantry's schemas use and its error renderer walks. */
 export interface SchemaNode {
@@ -44,14 +47,15 @@ export interface KindSchema {
 }
 
 const kindDocuments = [
-  namespace, configmap, secret, pod, replicaset, deployment, statefulset, daemonset, job, cronjob,
-  service, ingressclass, ingress, networkpolicy, poddisruptionbudget,
+  namespace, configmap, secret, storageclass, persistentvolume, persistentvolumeclaim, pod, replicaset,
+  deployment, statefulset, daemonset, job, cronjob, service, ingressclass, ingress, networkpolicy,
+  poddisruptionbudget,
 ] as unknown as SchemaNode[];
 
 /** Every schema document, shared definitions first. */
 export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments];
 
-/** The kinds with a schema, in the order above (namespaces, config, workloads, networking). */
+/** The kinds with a schema, in the order above (namespaces, config, storage, workloads, networking). */
 export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) => ({
   kind: String(schema.properties!.kind!.const),
   apiVersion: String(schema.properties!.apiVersion!.const),

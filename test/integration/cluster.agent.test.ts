@@ -1,10 +1,12 @@
 /**
  * A node agent that reaches the control plane only over HTTPS with an agent token (`gantry
  * agent`), beside a control plane that runs no agent of its own (`gantry server`): the node
- * registers and heartbeats, its pods run with their ConfigMaps and Secrets, their status and
- * Events reach the server, and the server holds the agent to its own node.
+ * registers and heartbeats, its pods run with their ConfigMaps, Secrets and claims (a local-path
+ * volume in the agent's own data dir), their status and Events reach the server, and the server
+ * holds the agent to its own node.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startGantry, type RunningGantry } from '../../src/app.js';
 import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
@@ -12,7 +14,7 @@ import { TokenFile } from '../../src/api/auth/tokens.js';
 import { dataPaths } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { KubeEvent } from '../../src/events/recorder.js';
-import type { Node, Pod } from '../../src/model/types.js';
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../../src/model/types.js';
 import { startRemoteAgent, type RemoteAgent } from '../../src/remote-agent.js';
 import { apiRequest } from '../helpers/api-client.js';
 import { createWorld, e2eConfig, e2ePrerequisites, isReady, podsWith, readIpForward, takeDown, waitFor, type World } from '../helpers/e2e.js';
@@ -166,5 +168,58 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
     const kc = await readKubeconfig(server!.kubeconfig!);
     const listed = await apiRequest({ apiUrl: server!.apiUrl!, ca, token: kc.token }, '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb');
     assert.equal(listed.json<{ items: Pod[] }>().items.length, 1);
+  });
+
+  it('mounts a claim provisioned in the agent\'s data dir, reads only claims its pods use, and removes the directory when the claim goes', async () => {
+    const CLAIMED = `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: cache }
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: { requests: { storage: 16Mi } }
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: spare }
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: { requests: { storage: 16Mi } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: cacher }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${E2E_IMAGE}
+      command: ["sh", "-c", "echo warm > /cache/state; sleep 3600"]
+      volumeMounts: [{ name: cache, mountPath: /cache }]
+  volumes:
+    - name: cache
+      persistentVolumeClaim: { claimName: cache }
+`;
+    await world!.push({ 'claimed.yaml': CLAIMED }, 'a pod with a claim');
+    await server!.sync!.trigger('test');
+    const pod = await waitFor('the cacher Ready', async () => {
+      const p = await server!.store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'cacher' });
+      return p && isReady(p) ? p : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(pod.spec.nodeName, world!.node.nodeName);
+    const claim = (await server!.store.get<PersistentVolumeClaim>({ kind: 'PersistentVolumeClaim', namespace: 'default', name: 'cache' }))!;
+    const pv = (await server!.store.get<PersistentVolume>({ kind: 'PersistentVolume', name: claim.spec.volumeName! }))!;
+    const dir = path.join(agentDir, 'storage', pv.metadata.name);
+    assert.equal(pv.spec.hostPath?.path, dir, 'the directory is on the agent\'s machine, in its data dir');
+    await waitFor('the pod\'s write in the volume', async () => existsSync(path.join(dir, 'state')));
+
+    const as = { apiUrl: server!.apiUrl!, ca, token };
+    const base = `/apis/gantry.dev/v1/nodes/${world!.node.nodeName}/agent`;
+    assert.equal((await apiRequest(as, `${base}/claims/default/cache`)).status, 200, 'a claim its pod mounts');
+    assert.equal((await apiRequest(as, `${base}/claims/default/spare`)).status, 403, 'a claim none of its pods use');
+
+    await world!.push({ 'claimed.yaml': null }, 'drop the pod and its claims');
+    await server!.sync!.trigger('test');
+    await waitFor('the volume gone', async () => !(await server!.store.get({ kind: 'PersistentVolume', name: pv.metadata.name })), { timeoutMs: 60_000 });
+    assert.ok(!existsSync(dir), 'the agent removed the directory before the volume went');
   });
 });

@@ -9,9 +9,10 @@ import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, sym
 import os from 'node:os';
 import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
-import type { ConfigMap, Container, Pod, Secret, Volume } from '../../src/model/types.js';
+import type { ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Volume } from '../../src/model/types.js';
+import type { ClaimVolume } from '../../src/node/api.js';
 import type { PodReferences } from '../../src/node/types.js';
-import { HostVolumeManager, claimPath } from '../../src/node/volumes/manager.js';
+import { HostVolumeManager } from '../../src/node/volumes/manager.js';
 import { isMountPoint } from '../../src/node/volumes/mount.js';
 
 function mkPod(volumes: Volume[], mounts: Container['volumeMounts'], opts: { name?: string; namespace?: string; uid?: string } = {}): Pod {
@@ -27,8 +28,30 @@ function configMap(name: string, data: Record<string, string>): ConfigMap {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data };
 }
 
-function refs(cms: ConfigMap[] = [], secrets: Secret[] = []): PodReferences {
-  return { configMaps: new Map(cms.map((c) => [c.metadata.name, c])), secrets: new Map(secrets.map((s) => [s.metadata.name, s])) };
+function refs(cms: ConfigMap[] = [], secrets: Secret[] = [], claims: ClaimVolume[] = []): PodReferences {
+  return {
+    configMaps: new Map(cms.map((c) => [c.metadata.name, c])),
+    secrets: new Map(secrets.map((s) => [s.metadata.name, s])),
+    claims: new Map(claims.map((c) => [c.claim.metadata.name, c])),
+  };
+}
+
+/** A claim bound (or not, without `path`) to a local-path volume whose directory is `path`. */
+function claimVolume(name: string, opts: { path?: string; modes?: PersistentVolumeClaim['spec']['accessModes']; deleting?: boolean } = {}): ClaimVolume {
+  const modes = opts.modes ?? ['ReadWriteOnce'];
+  const claim: PersistentVolumeClaim = {
+    apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+    metadata: { name, namespace: 'prod', uid: randomUUID(), ...(opts.deleting ? { deletionTimestamp: '2024-01-01T00:00:00Z' } : {}) },
+    spec: { accessModes: modes, resources: { requests: { storage: '1Gi' } }, ...(opts.path ? { volumeName: `pvc-${name}` } : {}) },
+    status: { phase: opts.path ? 'Bound' : 'Pending' },
+  };
+  if (!opts.path) return { claim };
+  const volume: PersistentVolume = {
+    apiVersion: 'v1', kind: 'PersistentVolume',
+    metadata: { name: `pvc-${name}`, annotations: { 'pv.kubernetes.io/provisioned-by': 'gantry.dev/local-path' } },
+    spec: { capacity: { storage: '1Gi' }, accessModes: modes, hostPath: { path: opts.path, type: 'DirectoryOrCreate' } },
+  };
+  return { claim, volume };
 }
 
 async function mode(p: string): Promise<string> {
@@ -42,7 +65,7 @@ describe('HostVolumeManager', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-vol-'));
-    mgr = new HostVolumeManager({ dataDir: dir });
+    mgr = new HostVolumeManager({ dataDir: dir, storageDir: path.join(dir, 'storage') });
   });
 
   afterEach(async () => {
@@ -112,18 +135,51 @@ describe('HostVolumeManager', () => {
     assert.equal(await readlink(path.join(src, '..data')), versionAfter, 'unchanged content writes no new version');
   });
 
-  it('keeps a claim directory across pod cleanup so a replacement pod finds its data', async () => {
+  it('mounts a bound claim from its volume\'s directory, kept across pod cleanup so a replacement pod finds its data', async () => {
     const vol: Volume = { name: 'data', persistentVolumeClaim: { claimName: 'data-db-0' } };
+    const pvDir = path.join(dir, 'storage', 'pvc-data-db-0');
+    const bound = claimVolume('data-db-0', { path: pvDir });
     const first = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
-    const src = (await mgr.prepare(first, refs())).get('app')![0]!.source;
-    assert.equal(src, claimPath(dir, 'prod', 'data-db-0'));
-    assert.equal(src, path.join(dir, 'volumes', 'prod', 'data-db-0'));
-    await writeFile(path.join(src, 'row'), 'kept');
+    const mount = (await mgr.prepare(first, refs([], [], [bound]))).get('app')![0]!;
+    assert.equal(mount.source, pvDir);
+    assert.deepEqual(mount.options, ['rbind', 'rw']);
+    assert.equal(await mode(pvDir), '777', 'any container user may write, as in local-path-provisioner');
+    await writeFile(path.join(pvDir, 'row'), 'kept');
     await mgr.cleanup(first.metadata.uid!);
     assert.ok(!existsSync(mgr.podVolumesDir(first.metadata.uid!)));
     const second = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
-    const again = (await mgr.prepare(second, refs())).get('app')![0]!.source;
+    const again = (await mgr.prepare(second, refs([], [], [bound]))).get('app')![0]!.source;
     assert.equal(await readFile(path.join(again, 'row'), 'utf8'), 'kept');
+  });
+
+  it('moves the claim directory an earlier gantry kept into the volume when a pod mounts it first', async () => {
+    const legacy = path.join(dir, 'volumes', 'prod', 'data-db-0');
+    await mkdir(legacy, { recursive: true });
+    await writeFile(path.join(legacy, 'row'), 'from before');
+    const bound = claimVolume('data-db-0', { path: path.join(dir, 'storage', 'pvc-data-db-0') });
+    bound.volume!.spec.claimRef = { namespace: 'prod', name: 'data-db-0' };
+    const pod = mkPod([{ name: 'data', persistentVolumeClaim: { claimName: 'data-db-0' } }], [{ name: 'data', mountPath: '/data' }], { namespace: 'prod' });
+    const src = (await mgr.prepare(pod, refs([], [], [bound]))).get('app')![0]!.source;
+    assert.equal(await readFile(path.join(src, 'row'), 'utf8'), 'from before');
+    assert.ok(!existsSync(legacy));
+  });
+
+  it('mounts a ReadOnlyMany claim read-only, and waits for a claim that is missing, unbound or being deleted', async () => {
+    const vol: Volume = { name: 'data', persistentVolumeClaim: { claimName: 'shared' } };
+    const pod = mkPod([vol], [{ name: 'data', mountPath: '/data' }]);
+    const rox = claimVolume('shared', { path: path.join(dir, 'storage', 'pvc-shared'), modes: ['ReadOnlyMany'] });
+    assert.deepEqual((await mgr.prepare(pod, refs([], [], [rox]))).get('app')![0]!.options, ['rbind', 'ro']);
+    for (const [why, claims] of [
+      ['not found', []],
+      ['is not bound', [claimVolume('shared')]],
+      ['is being deleted', [claimVolume('shared', { path: path.join(dir, 'storage', 'pvc-shared'), deleting: true })]],
+    ] as const) {
+      await assert.rejects(mgr.prepare(mkPod([vol], [{ name: 'data', mountPath: '/data' }]), refs([], [], [...claims])), (err: unknown) => {
+        assert.ok(isGantryError(err, 'VolumeSetupFailed') && err.disposition === 'waiting', String(err));
+        assert.match((err as Error).message, new RegExp(`persistentvolumeclaim "shared" ${why}`));
+        return true;
+      });
+    }
   });
 
   const hostPathCases: { type: string; setup: 'dir' | 'file' | 'none'; ok: boolean; creates?: 'dir' | 'file' }[] = [

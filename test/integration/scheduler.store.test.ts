@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
-import type { Node, Pod } from '../../src/model/types.js';
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../../src/model/types.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
 import type { Store, WatchEvent, WatchOptions } from '../../src/store/types.js';
@@ -61,12 +61,17 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-/** Every Pod change so far, from the store's history. */
-async function podHistory(store: SqliteStore): Promise<WatchEvent[]> {
+/** The PodScheduled message of a pod. */
+function podCondition(pod: Pod): string | undefined {
+  return pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message;
+}
+
+/** Every change of these kinds (Pods by default) so far, from the store's history. */
+async function podHistory(store: SqliteStore, kinds = ['Pod']): Promise<WatchEvent[]> {
   const until = await store.revision();
   const ac = new AbortController();
   const out: WatchEvent[] = [];
-  for await (const ev of store.watch({ fromRevision: 0, kinds: ['Pod'], signal: ac.signal })) {
+  for await (const ev of store.watch({ fromRevision: 0, kinds, signal: ac.signal })) {
     out.push(ev);
     if (ev.revision >= until) break;
   }
@@ -165,5 +170,32 @@ describe('scheduler against a SQLite store', function () {
     });
     const nodes = await Promise.all([0, 1, 2, 3].map(async (i) => (await get(`p${i}`))?.spec.nodeName));
     assert.deepEqual(nodes.filter(Boolean).sort(), ['n1', 'n2']);
+  });
+
+  it('writes a pod\'s volume reservations with its bind, and never gives one free volume to two claims', async () => {
+    await store.create(node('n1', '4'));
+    await store.create(node('n2', '4'));
+    await store.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'manual' }, provisioner: 'kubernetes.io/no-provisioner', volumeBindingMode: 'WaitForFirstConsumer' });
+    const onNode = (n: string) => ({ required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In' as const, values: [n] }] }] } });
+    await store.create<PersistentVolume>({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'disk-n2' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'manual', local: { path: '/mnt/disk' }, nodeAffinity: onNode('n2') }, status: { phase: 'Available' } });
+    for (const c of ['first', 'second']) {
+      await store.create<PersistentVolumeClaim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: c, namespace: 'default' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'manual', resources: { requests: { storage: '1Gi' } } } });
+      await store.create(pod(c, '100m', { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: c } }] }));
+    }
+    // Late watch events: only the scheduler's own reservation keeps the second pod off the volume.
+    const scheduler = new Scheduler({ store: withLateWatch(store, 300), logger: silentLogger(), initialBackoffMs: 60_000 });
+    running = scheduler.start(ac.signal);
+    const [bound, waiting] = await eventually('one pod bound, one unschedulable', async () => {
+      const pods = await Promise.all(['first', 'second'].map(get));
+      const b = pods.find((p) => p?.spec.nodeName);
+      const w = pods.find((p) => p?.status?.conditions?.some((c) => c.reason === 'Unschedulable'));
+      return b && w ? [b, w] : undefined;
+    });
+    assert.equal(bound!.spec.nodeName, 'n2', 'the pod goes where its volume is');
+    const pv = (await store.get<PersistentVolume>({ kind: 'PersistentVolume', name: 'disk-n2' }))!;
+    assert.equal(pv.spec.claimRef?.name, bound!.metadata.name, 'the volume is reserved for the bound pod\'s claim');
+    const writes = (await podHistory(store, ['Pod', 'PersistentVolume'])).filter((ev) => ev.origin?.actor === 'scheduler' && ev.origin.reason === `bound default/${bound!.metadata.name} to n2`);
+    assert.deepEqual(writes.map((ev) => ev.object.kind), ['PersistentVolume', 'Pod'], 'reserved in the same transaction as the bind');
+    assert.equal(podCondition(waiting!), "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind.");
   });
 });

@@ -173,18 +173,6 @@ describe('controllers: StatefulSet', function () {
     await eventually(async () => (await pods(store)).find((p) => p.metadata.name === 'web-0')?.spec.containers[0]!.image === 'busybox:2', 'web-0 is recreated at the new revision');
   });
 
-  it('whenScaled: Delete marks the condemned pod so the node agent removes its claim', async () => {
-    fakeKubelet(store, ac.signal, { bind: true });
-    await start();
-    const sts = await store.create(statefulSet('web', { replicas: 2, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Delete' } }));
-    await eventually(async () => (await pods(store)).filter(isReady).length === 2, '2 ready');
-    await edit(store, sts, (o) => (o.spec.replicas = 1));
-    await eventually(async () => !!(await pods(store)).find((p) => p.metadata.name === 'web-1')?.metadata.deletionTimestamp, 'web-1 is terminating');
-    const p = (await pods(store)).find((x) => x.metadata.name === 'web-1')!;
-    assert.equal(p.metadata.annotations?.['gantry.dev/delete-claims'], 'true');
-    assert.equal((await pods(store)).find((x) => x.metadata.name === 'web-0')!.metadata.annotations?.['gantry.dev/delete-claims'], undefined);
-  });
-
   const ordinals: [string, string, number | undefined][] = [
     ['web', 'web-0', 0],
     ['web', 'web-12', 12],

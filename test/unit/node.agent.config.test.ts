@@ -11,7 +11,7 @@ function pod(spec: Partial<Pod['spec']> = {}, meta: Partial<Pod['metadata']> = {
 }
 
 const ctx = (over: Partial<EnvContext> = {}): EnvContext => ({
-  refs: { configMaps: new Map(), secrets: new Map() },
+  refs: { configMaps: new Map(), secrets: new Map(), claims: new Map() },
   podIP: '10.0.0.5',
   hostIP: '192.0.2.1',
   nodeName: 'n1',
@@ -71,6 +71,7 @@ describe('node agent: container config from image and pod spec', () => {
     const refs = {
       configMaps: new Map([['cfg', { apiVersion: 'v1', kind: 'ConfigMap' as const, metadata: { name: 'cfg' }, data: { mode: 'prod', 'bad key': 'x' } }]]),
       secrets: new Map([['sec', { apiVersion: 'v1', kind: 'Secret' as const, metadata: { name: 'sec' }, data: { TOKEN: Buffer.from('t0k').toString('base64') } }]]),
+      claims: new Map(),
     };
     const env = resolvePodEnv(p, c, ctx({ refs }));
     assert.deepEqual(Object.fromEntries(env), {
@@ -97,7 +98,7 @@ describe('node agent: container config from image and pod spec', () => {
       if (msg) assert.throws(run, (err: Error) => err.message === msg);
       else assert.doesNotThrow(run);
     }
-    const refs = { configMaps: new Map([['cfg', { apiVersion: 'v1', kind: 'ConfigMap' as const, metadata: { name: 'cfg' }, data: {} }]]), secrets: new Map() };
+    const refs = { configMaps: new Map([['cfg', { apiVersion: 'v1', kind: 'ConfigMap' as const, metadata: { name: 'cfg' }, data: {} }]]), secrets: new Map(), claims: new Map() };
     assert.throws(() => resolvePodEnv(p, { name: 'main', image: 'x', env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }] }, ctx({ refs })), /couldn't find key k in ConfigMap shop\/cfg/);
   });
 

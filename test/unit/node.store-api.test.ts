@@ -1,9 +1,10 @@
 /**
- * The store-backed NodeApi keeps an agent to what it may see: the pods bound to its node, and
- * news of a ConfigMap or Secret only when one of those pods refers to it.
+ * The store-backed NodeApi keeps an agent to what it may see: the pods bound to its node, news
+ * of a ConfigMap, Secret or claim only when one of those pods refers to it, and the local-path
+ * volumes of its node.
  */
 import assert from 'node:assert/strict';
-import type { ConfigMap, Node, Pod, Secret } from '../../src/model/types.js';
+import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../../src/model/types.js';
 import type { NodeEvent } from '../../src/node/api.js';
 import { StoreNodeApi } from '../../src/node/store-api.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -97,5 +98,61 @@ describe('StoreNodeApi', () => {
     await api.writeNode(build, { reason: 'heartbeat' });
     const stored = await store.get<Node>({ kind: 'Node', name: 'n1' });
     assert.equal(stored?.status?.nodeInfo?.containerRuntimeVersion, 'again');
+  });
+
+  describe('storage', () => {
+    const localVolume = (name: string, node: string, claimName?: string): PersistentVolume => ({
+      apiVersion: 'v1', kind: 'PersistentVolume',
+      metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': 'gantry.dev/local-path' }, finalizers: ['gantry.dev/local-path-cleanup'] },
+      spec: {
+        capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/data/storage/${name}`, type: 'DirectoryOrCreate' },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
+        ...(claimName ? { claimRef: { namespace: 'default', name: claimName } } : {}),
+      },
+    });
+    const claim = (name: string, volumeName?: string): PersistentVolumeClaim => ({
+      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'default' },
+      spec: { accessModes: ['ReadWriteOnce'], ...(volumeName ? { volumeName } : {}) },
+    });
+
+    it('reads a claim with its bound volume, and tells of a claim or its volume changing only to the node whose pod uses it', async () => {
+      const store = new MemoryStore();
+      const api = new StoreNodeApi({ store, nodeName: 'n1' });
+      await store.create(pod('db', 'n1', { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] }));
+      await store.create(claim('data'));
+      await store.create(claim('other'));
+      assert.deepEqual(await api.getClaim('default', 'data'), { claim: await store.get({ kind: 'PersistentVolumeClaim', namespace: 'default', name: 'data' }) });
+      const listed = await api.listPods();
+      await store.create(localVolume('pvc-1', 'n2', 'data'));
+      const c = (await store.get<PersistentVolumeClaim>({ kind: 'PersistentVolumeClaim', namespace: 'default', name: 'data' }))!;
+      await store.update({ ...c, spec: { ...c.spec, volumeName: 'pvc-1' } });
+      const o = (await store.get<PersistentVolumeClaim>({ kind: 'PersistentVolumeClaim', namespace: 'default', name: 'other' }))!;
+      await store.update({ ...o, metadata: { ...o.metadata, labels: { x: 'y' } } });
+      const events = await collect(api, listed.revision, 2);
+      assert.deepEqual(events.map((e) => (e.type === 'reference' ? `${e.kind} ${e.name}` : e.type)), ['PersistentVolumeClaim data', 'PersistentVolumeClaim data']);
+      assert.equal((await api.getClaim('default', 'data'))?.volume?.metadata.name, 'pvc-1');
+    });
+
+    it('shows a node only its own local-path volumes, and lets it finish only their cleanup, once they are being deleted', async () => {
+      const store = new MemoryStore();
+      const n1 = new StoreNodeApi({ store, nodeName: 'n1' });
+      const from = await store.revision();
+      await store.create(localVolume('pvc-mine', 'n1'));
+      await store.create(localVolume('pvc-theirs', 'n2'));
+      assert.deepEqual((await n1.listLocalVolumes()).map((v) => v.metadata.name), ['pvc-mine']);
+      const events = await collect(n1, from, 2);
+      assert.deepEqual(events.map((e) => (e.type === 'volume' ? `${e.change} ${e.volume.metadata.name}` : e.type)), ['ADDED pvc-mine']);
+
+      const mine = (await store.get<PersistentVolume>({ kind: 'PersistentVolume', name: 'pvc-mine' }))!;
+      await n1.finishVolumeCleanup(mine);
+      assert.deepEqual((await store.get<PersistentVolume>({ kind: 'PersistentVolume', name: 'pvc-mine' }))?.metadata.finalizers, ['gantry.dev/local-path-cleanup'], 'not before the volume is being deleted');
+      await store.update({ ...mine, metadata: { ...mine.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } });
+      const theirs = (await store.get<PersistentVolume>({ kind: 'PersistentVolume', name: 'pvc-theirs' }))!;
+      await store.update({ ...theirs, metadata: { ...theirs.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } });
+      await n1.finishVolumeCleanup(theirs);
+      assert.ok(await store.get({ kind: 'PersistentVolume', name: 'pvc-theirs' }), 'another node\'s volume is not n1\'s to release');
+      await n1.finishVolumeCleanup(mine);
+      assert.equal(await store.get({ kind: 'PersistentVolume', name: 'pvc-mine' }), undefined, 'the last finalizer gone, the volume goes');
+    });
   });
 });

@@ -351,6 +351,48 @@ spec:
             backend:
               service: { name: web, port: { number: 80 } }
 `,
+  StorageClass: `
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: fast
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "false"
+provisioner: rancher.io/local-path
+reclaimPolicy: Retain
+volumeBindingMode: WaitForFirstConsumer
+`,
+  PersistentVolume: `
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: backups
+  labels: { tier: backup }
+spec:
+  capacity: { storage: 10Gi }
+  accessModes: [ReadWriteOnce, ReadOnlyMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  local:
+    path: /mnt/disks/backups
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - { key: kubernetes.io/hostname, operator: In, values: [node-a] }
+`,
+  PersistentVolumeClaim: `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: uploads
+  namespace: shop
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-path
+  resources:
+    requests: { storage: 2Gi }
+`,
 };
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -424,7 +466,7 @@ describe('validateObject()', () => {
       { name: 'a document that is not a mapping', obj: ['a'], message: /must be a mapping/ },
       { name: 'a missing kind, listing supported kinds', obj: { apiVersion: 'v1', metadata: { name: 'x' } }, field: 'kind', message: /kind is required; supported kinds: Namespace \(v1\), .*Ingress \(networking\.k8s\.io\/v1\)/ },
       { name: 'a missing apiVersion', obj: { kind: 'Pod', metadata: { name: 'x' } }, field: 'apiVersion', message: /^apiVersion is required$/ },
-      { name: 'an unknown kind, listing supported kinds', obj: { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'x' } }, field: 'kind', message: /kind "PersistentVolume" is not supported; supported kinds: .*Deployment \(apps\/v1\)/ },
+      { name: 'an unknown kind, listing supported kinds', obj: { apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'x' } }, field: 'kind', message: /kind "PodTemplate" is not supported; supported kinds: .*Deployment \(apps\/v1\)/ },
       { name: 'a kind gantry writes itself', obj: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'x' } }, field: 'kind', message: /kind Node is written by gantry itself/ },
       { name: 'a known kind with the wrong apiVersion, naming the expected one', obj: { apiVersion: 'extensions/v1beta1', kind: 'Deployment', metadata: { name: 'x' } }, field: 'apiVersion', message: /^Deployment must have apiVersion "apps\/v1", not "extensions\/v1beta1"$/ },
     ];

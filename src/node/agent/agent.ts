@@ -26,7 +26,8 @@ import { importImages } from '../images/import.js';
 import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
-import { newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { annotateStorageDir, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
 
 /** Options for {@link NodeAgent}. */
@@ -72,6 +73,11 @@ export interface NodeAgentOptions {
   nodeIP?: string;
   /** The cluster DNS that ClusterFirst pods use; without it every pod gets the host's resolvers. */
   clusterDns?: ClusterDnsSettings;
+  /**
+   * Where this node keeps local-path volumes (`<data-dir>/storage`): published on the Node for
+   * the provisioner; the agent makes and removes the volumes' directories there.
+   */
+  storageDir?: string;
 }
 
 /** The node agent. */
@@ -88,6 +94,7 @@ export class NodeAgent {
   private readonly syncing = new Set<Promise<void>>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private started = false;
+  private readonly localVolumes?: LocalPathVolumes;
 
   constructor(opts: NodeAgentOptions) {
     this.o = opts;
@@ -121,6 +128,9 @@ export class NodeAgent {
       startLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
       teardownLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
     });
+    if (opts.storageDir) {
+      this.localVolumes = new LocalPathVolumes({ api: opts.api, storageDir: opts.storageDir, legacyDir: opts.dataDir, logger: opts.logger.child({ part: 'local-path' }) });
+    }
   }
 
   /** The node's name. */
@@ -170,6 +180,7 @@ export class NodeAgent {
     this.background.push(this.watchLoop(listed.revision, signal));
     this.background.push(this.dispatch(signal));
     for (const pod of listed.pods) this.queue.add(pod.metadata.uid!);
+    if (this.localVolumes) this.background.push(this.localVolumes.run(signal));
 
     this.every(this.o.heartbeatMs ?? 10_000, () => this.heartbeat());
     const resyncMs = this.o.resyncMs ?? 10_000;
@@ -285,8 +296,13 @@ export class NodeAgent {
 
   private onNodeEvent(ev: NodeEvent): void {
     if (ev.type === 'reference') {
-      // A ConfigMap or Secret a pod uses: refresh those pods (volume files; a missing one may now exist).
+      // A ConfigMap, Secret or claim a pod uses: refresh those pods (volume files; a missing one
+      // may now exist; a claim may now be bound).
       for (const uid of this.syncer.usersOf(ev)) this.queue.add(uid);
+      return;
+    }
+    if (ev.type === 'volume') {
+      void this.localVolumes?.handle(ev.volume, ev.change);
       return;
     }
     const uid = ev.pod.metadata.uid!;
@@ -350,11 +366,13 @@ export class NodeAgent {
       if (!current) {
         const node = newNode(name, this.machine, status);
         if (podCidr) node.spec = { ...node.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
+        annotateStorageDir(node, this.o.storageDir);
         return node;
       }
       const next: Node = structuredClone(current);
       if (podCidr && !next.spec.podCIDR) next.spec = { ...next.spec, podCIDR: podCidr, podCIDRs: [podCidr] };
       if (registering) next.metadata.labels = { ...next.metadata.labels, ...nodeLabels(name, this.machine) };
+      annotateStorageDir(next, this.o.storageDir);
       next.status = status;
       return next;
     }, { reason: registering ? 'node registered' : 'heartbeat' });

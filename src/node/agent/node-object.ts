@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { Condition, Node, NodeStatus } from '../../model/types.js';
 import { formatBytes } from '../../model/quantity.js';
+import { NODE_STORAGE_DIR_ANNOTATION } from '../../model/storage.js';
 
 /** The kubelet version string gantry's agents report. */
 export const KUBELET_VERSION = 'gantry/0.1.0';
@@ -104,4 +105,11 @@ export function newNode(nodeName: string, machine: MachineInfo, status: NodeStat
 /** The well-known labels the agent owns on its Node. */
 export function nodeLabels(nodeName: string, machine: MachineInfo): Record<string, string> {
   return { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': machine.arch };
+}
+
+/** Tells the local-path provisioner where this node keeps volumes (an annotation on its Node). */
+export function annotateStorageDir(node: Node, dir: string | undefined): void {
+  if (dir && node.metadata.annotations?.[NODE_STORAGE_DIR_ANNOTATION] !== dir) {
+    node.metadata.annotations = { ...node.metadata.annotations, [NODE_STORAGE_DIR_ANNOTATION]: dir };
+  }
 }

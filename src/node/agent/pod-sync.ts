@@ -6,7 +6,7 @@
  * {@link NodeAgent} tells it which pods are bound here and asks for one pod's sync at a time.
  */
 import { deepEqual } from '../../model/json.js';
-import { podReferences } from '../../model/pod-refs.js';
+import { podReferences, referencedNames, type ReferenceKind } from '../../model/pod-refs.js';
 import { k8sTime } from '../../model/time.js';
 import type { Pod } from '../../model/types.js';
 import { adopt, restoreFromStatus } from './adoption.js';
@@ -72,13 +72,12 @@ export class PodSyncer {
     return this.ctx.containerIndex.get(containerId);
   }
 
-  /** Uids of the bound pods that refer to this ConfigMap or Secret. */
-  usersOf(ref: { kind: 'ConfigMap' | 'Secret'; namespace: string; name: string }): string[] {
+  /** Uids of the bound pods that refer to this ConfigMap, Secret or claim. */
+  usersOf(ref: { kind: ReferenceKind; namespace: string; name: string }): string[] {
     const out: string[] = [];
     for (const [uid, pod] of this.pods) {
       if ((pod.metadata.namespace ?? 'default') !== ref.namespace) continue;
-      const names = podReferences(pod);
-      if ((ref.kind === 'ConfigMap' ? names.configMaps : names.secrets).has(ref.name)) out.push(uid);
+      if (referencedNames(podReferences(pod), ref.kind).has(ref.name)) out.push(uid);
     }
     return out;
   }

@@ -57,10 +57,12 @@ export interface PodRuntime {
   app: Map<string, ContainerRuntime>;
   /** Per container name, the OCI mounts of its volumes (from the VolumeManager). */
   mounts?: Map<string, import('../containerd/spec.js').SpecMount[]>;
-  /** resourceVersions of the ConfigMaps/Secrets the volumes were last prepared from. */
+  /** resourceVersions of the ConfigMaps/Secrets/claims the volumes were last prepared from. */
   refsVersion?: string;
   /** A pod-level condition problem (e.g. CreateContainerConfigError for volumes). */
   configError?: string;
+  /** Why the volumes cannot be mounted yet (reported once per message as a FailedMount event). */
+  mountError?: string;
   /** Conditions as last written, to keep their lastTransitionTime. */
   conditions: Condition[];
   /** The pod reached Succeeded/Failed: nothing runs any more. */

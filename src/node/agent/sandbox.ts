@@ -49,7 +49,17 @@ export class Sandbox {
         rt.mounts = await this.o.volumes.prepare(pod, refs);
         rt.refsVersion = version;
         rt.configError = undefined;
+        rt.mountError = undefined;
       } catch (err) {
+        if (isGantryError(err, 'VolumeSetupFailed') && err.disposition === 'waiting') {
+          // Not yet (an unbound claim, a host path still missing): the containers wait in
+          // ContainerCreating, as the kubelet's do, and the reason is an event.
+          if (rt.mountError !== err.message) this.o.api.events.emit(pod, 'Warning', 'FailedMount', err.message);
+          rt.mountError = err.message;
+          this.o.requeue(uid, err.retryAfterMs ?? 2000);
+          // A pod already running keeps the volumes it has (a claim being deleted under it, say).
+          return !!rt.mounts;
+        }
         if (!isGantryError(err, 'NotFound')) throw err;
         rt.configError = err.message;
         // The reference watch requeues when it appears; this is the safety net.
@@ -106,23 +116,26 @@ export class Sandbox {
 
   private async readReferences(pod: Pod): Promise<PodReferences> {
     const ns = pod.metadata.namespace ?? 'default';
-    const { configMaps, secrets } = podReferences(pod);
-    const refs: PodReferences = { configMaps: new Map(), secrets: new Map() };
-    const [cms, ss] = await Promise.all([
+    const { configMaps, secrets, claims } = podReferences(pod);
+    const refs: PodReferences = { configMaps: new Map(), secrets: new Map(), claims: new Map() };
+    const [cms, ss, cs] = await Promise.all([
       Promise.all([...configMaps].map((name) => this.o.api.getConfigMap(ns, name))),
       Promise.all([...secrets].map((name) => this.o.api.getSecret(ns, name))),
+      Promise.all([...claims].map((name) => this.o.api.getClaim(ns, name))),
     ]);
     for (const cm of cms) if (cm) refs.configMaps.set(cm.metadata.name, cm);
     for (const s of ss) if (s) refs.secrets.set(s.metadata.name, s);
+    for (const c of cs) if (c) refs.claims.set(c.claim.metadata.name, c);
     this.lastRefs.set(pod.metadata.uid!, refs);
     return refs;
   }
 }
 
-/** A string that changes whenever a referenced ConfigMap/Secret does (or appears/disappears). */
+/** A string that changes whenever a referenced ConfigMap/Secret/claim (or its volume) does (or appears/disappears). */
 function refsVersion(refs: PodReferences): string {
   const parts: string[] = [];
   for (const [n, o] of refs.configMaps) parts.push(`cm/${n}@${o.metadata.resourceVersion}`);
   for (const [n, o] of refs.secrets) parts.push(`s/${n}@${o.metadata.resourceVersion}`);
+  for (const [n, o] of refs.claims) parts.push(`pvc/${n}@${o.claim.metadata.resourceVersion}/${o.volume?.metadata.resourceVersion ?? ''}`);
   return parts.sort().join(',');
 }

@@ -5,5 +5,6 @@
 export * from './manager.js';
 export * from './payload.js';
 export * from './mounts.js';
+export { ensureLocalPathDirectory, localPathDirectory, type LocalPathDirs } from './local-path.js';
 export { writeAtomic, DATA_DIR_NAME } from './atomic-writer.js';
 export { checkHostPath, HOST_PATH_TYPES, type HostPathType } from './hostpath.js';

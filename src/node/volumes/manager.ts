@@ -7,10 +7,12 @@
  *   the RAM), so every container of the pod shares it, as in Kubernetes;
  * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>` — files written atomically (see
  *   atomic-writer.ts), refreshed in place when {@link HostVolumeManager.prepare} runs again;
- * - `volumes/<namespace>/<claimName>` — persistentVolumeClaim directories (0777), created on first
- *   use and never removed by {@link HostVolumeManager.cleanup}: a StatefulSet pod that is replaced
- *   gets its claim's data back.
- * hostPath volumes are bound from the host path itself after the `type` checks.
+ * hostPath volumes are bound from the host path itself after the `type` checks, and so are
+ * persistentVolumeClaim volumes: the directory of the claim's bound PersistentVolume (hostPath
+ * or local; a local-path volume's `<data-dir>/storage/<pv-name>`), never removed by
+ * {@link HostVolumeManager.cleanup} — the volume outlives its pods. A claim that is missing,
+ * being deleted or not bound yet is a `VolumeSetupFailed` error with disposition waiting. A claim
+ * whose only access mode is ReadOnlyMany is mounted read-only; capacity is not enforced.
  *
  * Not supported: fsGroup ownership changes, SELinux relabelling, quota on disk emptyDirs.
  */
@@ -28,18 +30,29 @@ import { checkHostPath } from './hostpath.js';
 import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
 import { containerMounts, type VolumeSource } from './mounts.js';
 import { configMapPayload, secretPayload } from './payload.js';
+import { ensureLocalPathDirectory, localPathDirectory } from './local-path.js';
+import { isLocalPathVolume, isReadOnlyClaim } from '../../model/storage.js';
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Options for {@link HostVolumeManager}. */
 export interface HostVolumeManagerOptions {
   /** Node data directory (see the module comment for the layout). */
   dataDir: string;
+  /** Where this node keeps local-path volumes (`<data-dir>/storage`). */
+  storageDir?: string;
   logger?: Logger;
 }
 
 /** A volume's kind, as the directory under `pods/<uid>/volumes/` names it. */
 type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'claim';
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Checks a name used as one path element (namespace, claim name, volume name, pod uid). */
 function safeSegment(value: string, what: string): string {
@@ -49,21 +62,15 @@ function safeSegment(value: string, what: string): string {
   return value;
 }
 
-/** Directory of a persistentVolumeClaim on this node: `<dataDir>/volumes/<namespace>/<claimName>`. */
-export function claimPath(dataDir: string, namespace: string, claimName: string): string {
-  if (!NAME_RE.test(namespace) || !NAME_RE.test(claimName)) {
-    throw new GantryError('InvalidArgument', `persistentVolumeClaim "${namespace}/${claimName}" is not a valid namespace/name pair`);
-  }
-  return path.join(dataDir, 'volumes', namespace, claimName);
-}
-
 /** {@link VolumeManager} keeping volumes in directories of the node data dir. */
 export class HostVolumeManager implements VolumeManager {
   readonly dataDir: string;
+  private readonly storageDir?: string;
   private readonly log: Logger;
 
   constructor(opts: HostVolumeManagerOptions) {
     this.dataDir = opts.dataDir;
+    this.storageDir = opts.storageDir;
     this.log = opts.logger ?? silentLogger();
   }
 
@@ -98,7 +105,7 @@ export class HostVolumeManager implements VolumeManager {
     return out;
   }
 
-  /** Unmounts memory emptyDirs and removes `pods/<uid>/volumes`; claim directories stay. */
+  /** Unmounts memory emptyDirs and removes `pods/<uid>/volumes`; persistent volumes' directories stay. */
   async cleanup(podUid: string): Promise<void> {
     const root = this.podVolumesDir(podUid);
     for (const mp of await mountPointsUnder(root)) await unmount(mp);
@@ -161,17 +168,37 @@ export class HostVolumeManager implements VolumeManager {
       return { kind: 'secret', hostPath: dir, forceReadOnly: true };
     }
     if (vol.persistentVolumeClaim) {
-      const dir = claimPath(this.dataDir, namespace, vol.persistentVolumeClaim.claimName);
-      try {
-        await stat(dir);
-      } catch {
-        await mkdir(dir, { recursive: true });
-        await chmod(dir, 0o777);
-        this.log.info({ claim: `${namespace}/${vol.persistentVolumeClaim.claimName}` }, 'claim directory created');
-      }
-      return { kind: 'claim', hostPath: dir, forceReadOnly: Boolean(vol.persistentVolumeClaim.readOnly) };
+      const src = vol.persistentVolumeClaim;
+      const dir = await this.claimDirectory(namespace, src.claimName, refs, name);
+      const readOnly = Boolean(src.readOnly) || isReadOnlyClaim(refs.claims.get(src.claimName)?.claim.spec.accessModes);
+      return { kind: 'claim', hostPath: dir, forceReadOnly: readOnly };
     }
     throw new GantryError('InvalidArgument', `volume "${vol.name}" has no supported source (emptyDir, hostPath, configMap, secret, persistentVolumeClaim)`);
+  }
+
+  /** The directory of the volume bound to a claim, checked and (for DirectoryOrCreate) created. */
+  private async claimDirectory(namespace: string, claimName: string, refs: PodReferences, volume: string): Promise<string> {
+    const waiting = (why: string) => new GantryError('VolumeSetupFailed', `volume "${volume}": ${why}`, { disposition: 'waiting', retryAfterMs: 2000, object: `PersistentVolumeClaim/${namespace}/${claimName}` });
+    const found = refs.claims.get(claimName);
+    if (!found) throw waiting(`persistentvolumeclaim "${claimName}" not found`);
+    const { claim, volume: pv } = found;
+    if (claim.metadata.deletionTimestamp) throw waiting(`persistentvolumeclaim "${claimName}" is being deleted`);
+    if (!claim.spec.volumeName || claim.status?.phase !== 'Bound' || !pv) throw waiting(`persistentvolumeclaim "${claimName}" is not bound`);
+    if (pv.spec.hostPath) {
+      const dir = pv.spec.hostPath.path;
+      const local = isLocalPathVolume(pv) && this.storageDir ? localPathDirectory(pv, this.storageDir) : undefined;
+      // The agent makes a local-path volume's directory when the volume appears; should the pod
+      // get here first, it is made the same way (an earlier gantry's claim directory moved in).
+      if (local) await ensureLocalPathDirectory(pv, local, { storageDir: this.storageDir!, legacyDir: this.dataDir, logger: this.log });
+      await checkHostPath(dir, pv.spec.hostPath.type, volume);
+      return dir;
+    }
+    if (pv.spec.local) {
+      const dir = pv.spec.local.path;
+      if (!(await isDirectory(dir))) throw waiting(`local volume ${pv.metadata.name}: ${dir} is not a directory on this node`);
+      return dir;
+    }
+    throw new GantryError('VolumeSetupFailed', `volume "${volume}": PersistentVolume ${pv.metadata.name} has no volume source gantry can mount (hostPath or local)`, { disposition: 'stalled' });
   }
 
   /**

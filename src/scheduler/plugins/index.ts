@@ -10,6 +10,7 @@ import { balancedAllocationScore, leastAllocatedScore, nodeResourcesFitFilter } 
 import { nodeUnschedulableFilter } from './node-unschedulable.js';
 import { podTopologySpreadFilter, podTopologySpreadScore } from './pod-topology-spread.js';
 import { taintTolerationFilter, taintTolerationScore } from './taint-toleration.js';
+import { volumeBindingFilter, volumeRestrictionsFilter } from './volume-binding.js';
 import type { FilterPlugin, ScorePlugin } from './types.js';
 
 /** Default filters. */
@@ -20,6 +21,8 @@ export const DEFAULT_FILTERS: readonly FilterPlugin[] = [
   nodeAffinityFilter,
   nodePortsFilter,
   nodeResourcesFitFilter,
+  volumeRestrictionsFilter,
+  volumeBindingFilter,
   podTopologySpreadFilter,
   interPodAffinityFilter,
 ];

@@ -26,6 +26,12 @@ export interface FilterPlugin {
    * to check for this pod, so its filter is skipped on every node.
    */
   preFilter?(state: CycleState): boolean;
+  /**
+   * Runs once per pod after preFilter: a message rejects the pod on every node at once
+   * (Kubernetes' PreFilter status UnschedulableAndUnresolvable: "pod has unbound immediate
+   * PersistentVolumeClaims"), and the scheduler's message is that, not a count per node.
+   */
+  rejectAll?(state: CycleState): string | undefined;
   filter(state: CycleState, node: NodeInfo): FilterResult;
 }
 
