@@ -583,8 +583,8 @@ validate21.errors = vErrors;
 return errors === 0;
 }
 
-export const ConfigMap = validate36;
-const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ServiceAccount = validate36;
+const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/serviceaccount.json","title":"ServiceAccount (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ServiceAccount"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"automountServiceAccountToken":{"type":"boolean"},"secrets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -764,8 +764,2710 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
+const func4 = codePointLength;
+
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/serviceaccount.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "automountServiceAccountToken")) || (key0 === "secrets")) || (key0 === "imagePullSecrets"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ServiceAccount" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ServiceAccount"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate37(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+errors = vErrors.length;
+}
+}
+if(data.automountServiceAccountToken !== undefined){
+if(typeof data.automountServiceAccountToken !== "boolean"){
+const err6 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.secrets !== undefined){
+let data4 = data.secrets;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!(((((((key1 === "kind") || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "apiVersion")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
+const err7 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data5.kind !== undefined){
+if(typeof data5.kind !== "string"){
+const err8 = {instancePath:instancePath+"/secrets/" + i0+"/kind",schemaPath:"#/properties/secrets/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data5.namespace !== undefined){
+if(typeof data5.namespace !== "string"){
+const err9 = {instancePath:instancePath+"/secrets/" + i0+"/namespace",schemaPath:"#/properties/secrets/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+if(typeof data5.name !== "string"){
+const err10 = {instancePath:instancePath+"/secrets/" + i0+"/name",schemaPath:"#/properties/secrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.uid !== undefined){
+if(typeof data5.uid !== "string"){
+const err11 = {instancePath:instancePath+"/secrets/" + i0+"/uid",schemaPath:"#/properties/secrets/items/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.apiVersion !== undefined){
+if(typeof data5.apiVersion !== "string"){
+const err12 = {instancePath:instancePath+"/secrets/" + i0+"/apiVersion",schemaPath:"#/properties/secrets/items/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.resourceVersion !== undefined){
+if(typeof data5.resourceVersion !== "string"){
+const err13 = {instancePath:instancePath+"/secrets/" + i0+"/resourceVersion",schemaPath:"#/properties/secrets/items/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data5.fieldPath !== undefined){
+if(typeof data5.fieldPath !== "string"){
+const err14 = {instancePath:instancePath+"/secrets/" + i0+"/fieldPath",schemaPath:"#/properties/secrets/items/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data13 = data.imagePullSecrets;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+let data14 = data13[i1];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.name === undefined){
+const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+for(const key2 in data14){
+if(!(key2 === "name")){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data14.name !== undefined){
+let data15 = data14.name;
+if(typeof data15 === "string"){
+if(func4(data15) < 1){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate36.errors = vErrors;
+return errors === 0;
+}
+
+export const ClusterRole = validate43;
+const schema16 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrole.json","title":"ClusterRole (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRole"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}},"aggregationRule":{"type":"object","additionalProperties":false,"properties":{"clusterRoleSelectors":{"type":"array","items":{"$ref":"common.json#/definitions/labelSelector"}}}}}};
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate44.errors = vErrors;
+return errors === 0;
+}
+
+const schema18 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
+const schema19 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.key === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.operator === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "key") || (key0 === "operator")) || (key0 === "values"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.key !== undefined){
+if(typeof data.key !== "string"){
+const err3 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.operator !== undefined){
+let data1 = data.operator;
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist"))){
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema19.properties.operator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.values !== undefined){
+if(!(validate29(data.values, {instancePath:instancePath+"/values",parentData:data,parentDataProperty:"values",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate52.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.matchLabels !== undefined){
+if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.matchExpressions !== undefined){
+let data1 = data.matchExpressions;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/clusterrole.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "rules")) || (key0 === "aggregationRule"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("rbac.authorization.k8s.io/v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "rbac.authorization.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ClusterRole" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ClusterRole"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate44(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+errors = vErrors.length;
+}
+}
+if(data.rules !== undefined){
+let data3 = data.rules;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.verbs === undefined){
+const err6 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/required",keyword:"required",params:{missingProperty: "verbs"},message:"must have required property '"+"verbs"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key1 in data4){
+if(!(((((key1 === "verbs") || (key1 === "apiGroups")) || (key1 === "resources")) || (key1 === "resourceNames")) || (key1 === "nonResourceURLs"))){
+const err7 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data4.verbs !== undefined){
+let data5 = data4.verbs;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data5[i1] !== "string"){
+const err8 = {instancePath:instancePath+"/rules/" + i0+"/verbs/" + i1,schemaPath:"#/properties/rules/items/properties/verbs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/rules/" + i0+"/verbs",schemaPath:"#/properties/rules/items/properties/verbs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data4.apiGroups !== undefined){
+let data7 = data4.apiGroups;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data7[i2] !== "string"){
+const err10 = {instancePath:instancePath+"/rules/" + i0+"/apiGroups/" + i2,schemaPath:"#/properties/rules/items/properties/apiGroups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/rules/" + i0+"/apiGroups",schemaPath:"#/properties/rules/items/properties/apiGroups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data4.resources !== undefined){
+let data9 = data4.resources;
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data9[i3] !== "string"){
+const err12 = {instancePath:instancePath+"/rules/" + i0+"/resources/" + i3,schemaPath:"#/properties/rules/items/properties/resources/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/rules/" + i0+"/resources",schemaPath:"#/properties/rules/items/properties/resources/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data4.resourceNames !== undefined){
+let data11 = data4.resourceNames;
+if(Array.isArray(data11)){
+const len4 = data11.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data11[i4] !== "string"){
+const err14 = {instancePath:instancePath+"/rules/" + i0+"/resourceNames/" + i4,schemaPath:"#/properties/rules/items/properties/resourceNames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/rules/" + i0+"/resourceNames",schemaPath:"#/properties/rules/items/properties/resourceNames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data4.nonResourceURLs !== undefined){
+let data13 = data4.nonResourceURLs;
+if(Array.isArray(data13)){
+const len5 = data13.length;
+for(let i5=0; i5<len5; i5++){
+if(typeof data13[i5] !== "string"){
+const err16 = {instancePath:instancePath+"/rules/" + i0+"/nonResourceURLs/" + i5,schemaPath:"#/properties/rules/items/properties/nonResourceURLs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/rules/" + i0+"/nonResourceURLs",schemaPath:"#/properties/rules/items/properties/nonResourceURLs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.aggregationRule !== undefined){
+let data15 = data.aggregationRule;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+for(const key2 in data15){
+if(!(key2 === "clusterRoleSelectors")){
+const err20 = {instancePath:instancePath+"/aggregationRule",schemaPath:"#/properties/aggregationRule/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data15.clusterRoleSelectors !== undefined){
+let data16 = data15.clusterRoleSelectors;
+if(Array.isArray(data16)){
+const len6 = data16.length;
+for(let i6=0; i6<len6; i6++){
+if(!(validate50(data16[i6], {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors/" + i6,parentData:data16,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors",schemaPath:"#/properties/aggregationRule/properties/clusterRoleSelectors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/aggregationRule",schemaPath:"#/properties/aggregationRule/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+
+export const ClusterRoleBinding = validate56;
+const schema20 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrolebinding.json","title":"ClusterRoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate57.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/clusterrolebinding.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.roleRef === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "roleRef"},message:"must have required property '"+"roleRef"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "roleRef")) || (key0 === "subjects"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("rbac.authorization.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "rbac.authorization.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ClusterRoleBinding" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ClusterRoleBinding"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate57(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+errors = vErrors.length;
+}
+}
+if(data.roleRef !== undefined){
+let data3 = data.roleRef;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.apiGroup === undefined){
+const err7 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "apiGroup"},message:"must have required property '"+"apiGroup"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data3.kind === undefined){
+const err8 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data3.name === undefined){
+const err9 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(((key1 === "apiGroup") || (key1 === "kind")) || (key1 === "name"))){
+const err10 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data3.apiGroup !== undefined){
+if(typeof data3.apiGroup !== "string"){
+const err11 = {instancePath:instancePath+"/roleRef/apiGroup",schemaPath:"#/properties/roleRef/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data3.kind !== undefined){
+let data5 = data3.kind;
+if(typeof data5 !== "string"){
+const err12 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(!((data5 === "Role") || (data5 === "ClusterRole"))){
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data3.name !== undefined){
+let data6 = data3.name;
+if(typeof data6 === "string"){
+if(func4(data6) < 1){
+const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.subjects !== undefined){
+let data7 = data.subjects;
+if(Array.isArray(data7)){
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.kind === undefined){
+const err17 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data8.name === undefined){
+const err18 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key2 in data8){
+if(!((((key2 === "kind") || (key2 === "name")) || (key2 === "namespace")) || (key2 === "apiGroup"))){
+const err19 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data8.kind !== undefined){
+let data9 = data8.kind;
+if(typeof data9 !== "string"){
+const err20 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data8.name !== undefined){
+let data10 = data8.name;
+if(typeof data10 === "string"){
+if(func4(data10) < 1){
+const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data8.namespace !== undefined){
+if(typeof data8.namespace !== "string"){
+const err24 = {instancePath:instancePath+"/subjects/" + i0+"/namespace",schemaPath:"#/properties/subjects/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data8.apiGroup !== undefined){
+if(typeof data8.apiGroup !== "string"){
+const err25 = {instancePath:instancePath+"/subjects/" + i0+"/apiGroup",schemaPath:"#/properties/subjects/items/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/subjects",schemaPath:"#/properties/subjects/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+validate56.errors = vErrors;
+return errors === 0;
+}
+
+export const Role = validate63;
+const schema22 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/role.json","title":"Role (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"Role"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}}}};
+
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate64.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/role.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "rules"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("rbac.authorization.k8s.io/v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "rbac.authorization.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("Role" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Role"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate64(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+errors = vErrors.length;
+}
+}
+if(data.rules !== undefined){
+let data3 = data.rules;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.verbs === undefined){
+const err6 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/required",keyword:"required",params:{missingProperty: "verbs"},message:"must have required property '"+"verbs"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key1 in data4){
+if(!(((((key1 === "verbs") || (key1 === "apiGroups")) || (key1 === "resources")) || (key1 === "resourceNames")) || (key1 === "nonResourceURLs"))){
+const err7 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data4.verbs !== undefined){
+let data5 = data4.verbs;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data5[i1] !== "string"){
+const err8 = {instancePath:instancePath+"/rules/" + i0+"/verbs/" + i1,schemaPath:"#/properties/rules/items/properties/verbs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/rules/" + i0+"/verbs",schemaPath:"#/properties/rules/items/properties/verbs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data4.apiGroups !== undefined){
+let data7 = data4.apiGroups;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data7[i2] !== "string"){
+const err10 = {instancePath:instancePath+"/rules/" + i0+"/apiGroups/" + i2,schemaPath:"#/properties/rules/items/properties/apiGroups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/rules/" + i0+"/apiGroups",schemaPath:"#/properties/rules/items/properties/apiGroups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data4.resources !== undefined){
+let data9 = data4.resources;
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data9[i3] !== "string"){
+const err12 = {instancePath:instancePath+"/rules/" + i0+"/resources/" + i3,schemaPath:"#/properties/rules/items/properties/resources/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/rules/" + i0+"/resources",schemaPath:"#/properties/rules/items/properties/resources/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data4.resourceNames !== undefined){
+let data11 = data4.resourceNames;
+if(Array.isArray(data11)){
+const len4 = data11.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data11[i4] !== "string"){
+const err14 = {instancePath:instancePath+"/rules/" + i0+"/resourceNames/" + i4,schemaPath:"#/properties/rules/items/properties/resourceNames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/rules/" + i0+"/resourceNames",schemaPath:"#/properties/rules/items/properties/resourceNames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data4.nonResourceURLs !== undefined){
+let data13 = data4.nonResourceURLs;
+if(Array.isArray(data13)){
+const len5 = data13.length;
+for(let i5=0; i5<len5; i5++){
+if(typeof data13[i5] !== "string"){
+const err16 = {instancePath:instancePath+"/rules/" + i0+"/nonResourceURLs/" + i5,schemaPath:"#/properties/rules/items/properties/nonResourceURLs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/rules/" + i0+"/nonResourceURLs",schemaPath:"#/properties/rules/items/properties/nonResourceURLs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+validate63.errors = vErrors;
+return errors === 0;
+}
+
+export const RoleBinding = validate70;
+const schema24 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/rolebinding.json","title":"RoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"RoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate71.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/rolebinding.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.roleRef === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "roleRef"},message:"must have required property '"+"roleRef"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "roleRef")) || (key0 === "subjects"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("rbac.authorization.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "rbac.authorization.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("RoleBinding" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "RoleBinding"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate71(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+errors = vErrors.length;
+}
+}
+if(data.roleRef !== undefined){
+let data3 = data.roleRef;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.apiGroup === undefined){
+const err7 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "apiGroup"},message:"must have required property '"+"apiGroup"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data3.kind === undefined){
+const err8 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data3.name === undefined){
+const err9 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(((key1 === "apiGroup") || (key1 === "kind")) || (key1 === "name"))){
+const err10 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data3.apiGroup !== undefined){
+if(typeof data3.apiGroup !== "string"){
+const err11 = {instancePath:instancePath+"/roleRef/apiGroup",schemaPath:"#/properties/roleRef/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data3.kind !== undefined){
+let data5 = data3.kind;
+if(typeof data5 !== "string"){
+const err12 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(!((data5 === "Role") || (data5 === "ClusterRole"))){
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data3.name !== undefined){
+let data6 = data3.name;
+if(typeof data6 === "string"){
+if(func4(data6) < 1){
+const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/roleRef",schemaPath:"#/properties/roleRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.subjects !== undefined){
+let data7 = data.subjects;
+if(Array.isArray(data7)){
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.kind === undefined){
+const err17 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data8.name === undefined){
+const err18 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key2 in data8){
+if(!((((key2 === "kind") || (key2 === "name")) || (key2 === "namespace")) || (key2 === "apiGroup"))){
+const err19 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data8.kind !== undefined){
+let data9 = data8.kind;
+if(typeof data9 !== "string"){
+const err20 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data8.name !== undefined){
+let data10 = data8.name;
+if(typeof data10 === "string"){
+if(func4(data10) < 1){
+const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data8.namespace !== undefined){
+if(typeof data8.namespace !== "string"){
+const err24 = {instancePath:instancePath+"/subjects/" + i0+"/namespace",schemaPath:"#/properties/subjects/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data8.apiGroup !== undefined){
+if(typeof data8.apiGroup !== "string"){
+const err25 = {instancePath:instancePath+"/subjects/" + i0+"/apiGroup",schemaPath:"#/properties/subjects/items/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/subjects/" + i0,schemaPath:"#/properties/subjects/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/subjects",schemaPath:"#/properties/subjects/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+
+export const ConfigMap = validate77;
+const schema26 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -792,12 +3494,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -810,12 +3512,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/configmap.json" */;
 let vErrors = null;
 let errors = 0;
@@ -887,20 +3589,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate37(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+if(!(validate78(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
 if(data.data !== undefined){
-if(!(validate43(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
 if(data.binaryData !== undefined){
-if(!(validate43(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+if(!(validate84(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
@@ -917,8 +3619,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate46(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.errors);
+if(!(validate87(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 }
@@ -933,14 +3635,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
 
-export const Secret = validate48;
-const schema18 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Secret = validate89;
+const schema30 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1114,12 +3816,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1146,12 +3848,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -1164,12 +3866,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate58.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/secret.json" */;
 let vErrors = null;
 let errors = 0;
@@ -1241,8 +3943,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate49(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+if(!(validate90(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
@@ -1259,14 +3961,14 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate55(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
 if(data.stringData !== undefined){
-if(!(validate55(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate96(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
@@ -1283,8 +3985,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate58(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
+if(!(validate99(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
@@ -1299,14 +4001,14 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
 
-export const Pod = validate60;
-const schema22 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Pod = validate101;
+const schema34 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1480,17 +4182,16 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate61.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
 
-const schema24 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
-const func8 = codePointLength;
-const schema25 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
-const schema26 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
-const schema27 = {"type":"integer","minimum":1,"maximum":65535};
+const schema36 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"serviceAccount":{"type":"string"},"automountServiceAccountToken":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
+const schema37 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
+const schema39 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -1525,13 +4226,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate72.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
 
-const schema28 = {"type":"string","enum":["TCP","UDP","SCTP"]};
+const schema40 = {"type":"string","enum":["TCP","UDP","SCTP"]};
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -1545,7 +4246,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema28.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1554,12 +4255,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate75.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1598,14 +4299,14 @@ errors++;
 }
 }
 if(data.containerPort !== undefined){
-if(!(validate72(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate113(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 }
 if(data.hostPort !== undefined){
-if(!(validate72(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate113(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 }
@@ -1622,8 +4323,8 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate75(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+if(!(validate116(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
 errors = vErrors.length;
 }
 }
@@ -1638,14 +4339,14 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate71.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
 
-const schema29 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}},"resourceFieldRef":{"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}}}}}};
-const schema30 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
+const schema41 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}},"resourceFieldRef":{"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}}}}}};
+const schema42 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
 
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1728,17 +4429,17 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate79.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
 
-const schema31 = {"type":["string","number"]};
+const schema43 = {"type":["string","number"]};
 
-function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema31.type},message:"must be string,number"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema43.type},message:"must be string,number"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1747,12 +4448,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate82.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1818,14 +4519,14 @@ errors++;
 }
 }
 if(data2.configMapKeyRef !== undefined){
-if(!(validate79(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
-vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+if(!(validate120(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
 if(data2.secretKeyRef !== undefined){
-if(!(validate79(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
-vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+if(!(validate120(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
@@ -1869,7 +4570,7 @@ errors++;
 if(data5.fieldPath !== undefined){
 let data7 = data5.fieldPath;
 if(typeof data7 === "string"){
-if(func8(data7) < 1){
+if(func4(data7) < 1){
 const err8 = {instancePath:instancePath+"/valueFrom/fieldRef/fieldPath",schemaPath:"#/properties/valueFrom/properties/fieldRef/properties/fieldPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
@@ -1943,7 +4644,7 @@ errors++;
 if(data8.resource !== undefined){
 let data10 = data8.resource;
 if(typeof data10 === "string"){
-if(func8(data10) < 1){
+if(func4(data10) < 1){
 const err14 = {instancePath:instancePath+"/valueFrom/resourceFieldRef/resource",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/properties/resource/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -1966,8 +4667,8 @@ errors++;
 }
 }
 if(data8.divisor !== undefined){
-if(!(validate82(data8.divisor, {instancePath:instancePath+"/valueFrom/resourceFieldRef/divisor",parentData:data8,parentDataProperty:"divisor",rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate123(data8.divisor, {instancePath:instancePath+"/valueFrom/resourceFieldRef/divisor",parentData:data8,parentDataProperty:"divisor",rootData}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -2006,14 +4707,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate119.errors = vErrors;
 return errors === 0;
 }
 
-const schema32 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
-const schema33 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
+const schema44 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
+const schema45 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2042,7 +4743,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func8(data0) < 1){
+if(func4(data0) < 1){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -2087,12 +4788,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate127.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2121,14 +4822,14 @@ errors++;
 }
 }
 if(data.configMapRef !== undefined){
-if(!(validate86(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate127(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
+vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
 errors = vErrors.length;
 }
 }
 if(data.secretRef !== undefined){
-if(!(validate86(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate127(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
+vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
 errors = vErrors.length;
 }
 }
@@ -2143,20 +4844,20 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate126.errors = vErrors;
 return errors === 0;
 }
 
-const schema34 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
-const schema35 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
+const schema46 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
+const schema47 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate82(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate123(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -2171,12 +4872,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate132.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2193,14 +4894,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate91(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate132(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate91(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate132(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
@@ -2215,13 +4916,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate131.errors = vErrors;
 return errors === 0;
 }
 
-const schema36 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
+const schema48 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2272,7 +4973,7 @@ errors++;
 if(data.mountPath !== undefined){
 let data1 = data.mountPath;
 if(typeof data1 === "string"){
-if(func8(data1) < 1){
+if(func4(data1) < 1){
 const err4 = {instancePath:instancePath+"/mountPath",schemaPath:"#/properties/mountPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -2329,18 +5030,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate137.errors = vErrors;
 return errors === 0;
 }
 
-const schema37 = {"type":"object","additionalProperties":false,"properties":{"exec":{"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}},"httpGet":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
-const schema38 = {"type":["integer","string"]};
+const schema49 = {"type":"object","additionalProperties":false,"properties":{"exec":{"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}},"httpGet":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
+const schema50 = {"type":["integer","string"]};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema50.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2349,13 +5050,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
 
-const schema39 = {"type":"integer","minimum":0};
+const schema51 = {"type":"integer","minimum":0};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2380,13 +5081,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate102.errors = vErrors;
+validate143.errors = vErrors;
 return errors === 0;
 }
 
-const schema40 = {"type":"integer","minimum":1};
+const schema52 = {"type":"integer","minimum":1};
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2411,17 +5112,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate104.errors = vErrors;
+validate145.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema37.properties, key0))){
+if(!(func2.call(schema49.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -2545,8 +5246,8 @@ errors++;
 }
 }
 if(data3.port !== undefined){
-if(!(validate99(data3.port, {instancePath:instancePath+"/httpGet/port",parentData:data3,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate140(data3.port, {instancePath:instancePath+"/httpGet/port",parentData:data3,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
 errors = vErrors.length;
 }
 }
@@ -2575,7 +5276,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "HTTP") || (data7 === "HTTPS"))){
-const err12 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema37.properties.httpGet.properties.scheme.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema49.properties.httpGet.properties.scheme.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2627,7 +5328,7 @@ errors++;
 if(data9.name !== undefined){
 let data10 = data9.name;
 if(typeof data10 === "string"){
-if(func8(data10) < 1){
+if(func4(data10) < 1){
 const err16 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1+"/name",schemaPath:"#/properties/httpGet/properties/httpHeaders/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -2723,8 +5424,8 @@ errors++;
 }
 }
 if(data12.port !== undefined){
-if(!(validate99(data12.port, {instancePath:instancePath+"/tcpSocket/port",parentData:data12,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate140(data12.port, {instancePath:instancePath+"/tcpSocket/port",parentData:data12,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
 errors = vErrors.length;
 }
 }
@@ -2753,38 +5454,38 @@ errors++;
 }
 }
 if(data.initialDelaySeconds !== undefined){
-if(!(validate102(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.timeoutSeconds !== undefined){
-if(!(validate104(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.periodSeconds !== undefined){
-if(!(validate104(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.successThreshold !== undefined){
-if(!(validate104(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.failureThreshold !== undefined){
-if(!(validate104(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate104(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
@@ -2799,13 +5500,13 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
 
-const schema41 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
+const schema53 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2822,14 +5523,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate102(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate102(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -2931,12 +5632,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate113.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2961,7 +5662,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema25.properties, key0))){
+if(!(func2.call(schema37.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -2987,7 +5688,7 @@ errors++;
 if(data.image !== undefined){
 let data1 = data.image;
 if(typeof data1 === "string"){
-if(func8(data1) < 1){
+if(func4(data1) < 1){
 const err4 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -3038,8 +5739,8 @@ let data5 = data.ports;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate71(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate112(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
 errors = vErrors.length;
 }
 }
@@ -3060,8 +5761,8 @@ let data7 = data.env;
 if(Array.isArray(data7)){
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate78(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate119(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
 errors = vErrors.length;
 }
 }
@@ -3082,8 +5783,8 @@ let data9 = data.envFrom;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate85(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate126(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 }
@@ -3100,8 +5801,8 @@ errors++;
 }
 }
 if(data.resources !== undefined){
-if(!(validate90(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate131(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
 errors = vErrors.length;
 }
 }
@@ -3110,8 +5811,8 @@ let data12 = data.volumeMounts;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate96(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate137(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
 errors = vErrors.length;
 }
 }
@@ -3128,20 +5829,20 @@ errors++;
 }
 }
 if(data.livenessProbe !== undefined){
-if(!(validate98(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate139(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
 if(data.readinessProbe !== undefined){
-if(!(validate98(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate139(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
 if(data.startupProbe !== undefined){
-if(!(validate98(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate139(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
@@ -3158,7 +5859,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(((data17 === "Always") || (data17 === "IfNotPresent")) || (data17 === "Never"))){
-const err12 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3169,8 +5870,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate113(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate154(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
 }
@@ -3199,7 +5900,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data20 === "File") || (data20 === "FallbackToLogsOnError"))){
-const err15 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3244,15 +5945,15 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate68.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
 
-const schema42 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
-const schema44 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
+const schema54 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}}}};
+const schema55 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
+const schema56 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
 
-function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3287,12 +5988,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate124.errors = vErrors;
+validate165.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3331,7 +6032,7 @@ errors++;
 if(data.key !== undefined){
 let data0 = data.key;
 if(typeof data0 === "string"){
-if(func8(data0) < 1){
+if(func4(data0) < 1){
 const err3 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -3356,7 +6057,7 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(typeof data1 === "string"){
-if(func8(data1) < 1){
+if(func4(data1) < 1){
 const err5 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -3379,8 +6080,8 @@ errors++;
 }
 }
 if(data.mode !== undefined){
-if(!(validate124(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate165(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
 errors = vErrors.length;
 }
 }
@@ -3395,12 +6096,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate123.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3466,7 +6167,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data2 === "") || (data2 === "Memory"))){
-const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema42.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema54.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3477,8 +6178,8 @@ errors++;
 }
 }
 if(data1.sizeLimit !== undefined){
-if(!(validate82(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate123(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -3522,7 +6223,7 @@ errors++;
 if(data4.path !== undefined){
 let data5 = data4.path;
 if(typeof data5 === "string"){
-if(func8(data5) < 1){
+if(func4(data5) < 1){
 const err9 = {instancePath:instancePath+"/hostPath/path",schemaPath:"#/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err9];
@@ -3557,7 +6258,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((((((((data6 === "") || (data6 === "DirectoryOrCreate")) || (data6 === "Directory")) || (data6 === "FileOrCreate")) || (data6 === "File")) || (data6 === "Socket")) || (data6 === "CharDevice")) || (data6 === "BlockDevice"))){
-const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema42.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema54.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3607,7 +6308,7 @@ errors++;
 if(data7.name !== undefined){
 let data8 = data7.name;
 if(typeof data8 === "string"){
-if(func8(data8) < 1){
+if(func4(data8) < 1){
 const err16 = {instancePath:instancePath+"/configMap/name",schemaPath:"#/properties/configMap/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -3634,8 +6335,8 @@ let data9 = data7.items;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate123(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate164(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 }
@@ -3652,8 +6353,8 @@ errors++;
 }
 }
 if(data7.defaultMode !== undefined){
-if(!(validate124(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate165(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
 errors = vErrors.length;
 }
 }
@@ -3709,7 +6410,7 @@ errors++;
 if(data13.secretName !== undefined){
 let data14 = data13.secretName;
 if(typeof data14 === "string"){
-if(func8(data14) < 1){
+if(func4(data14) < 1){
 const err23 = {instancePath:instancePath+"/secret/secretName",schemaPath:"#/properties/secret/properties/secretName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err23];
@@ -3736,8 +6437,8 @@ let data15 = data13.items;
 if(Array.isArray(data15)){
 const len1 = data15.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate123(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate164(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 }
@@ -3754,8 +6455,8 @@ errors++;
 }
 }
 if(data13.defaultMode !== undefined){
-if(!(validate124(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate165(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
 errors = vErrors.length;
 }
 }
@@ -3811,7 +6512,7 @@ errors++;
 if(data19.claimName !== undefined){
 let data20 = data19.claimName;
 if(typeof data20 === "string"){
-if(func8(data20) < 1){
+if(func4(data20) < 1){
 const err30 = {instancePath:instancePath+"/persistentVolumeClaim/claimName",schemaPath:"#/properties/persistentVolumeClaim/properties/claimName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
@@ -3868,15 +6569,15 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
 
-const schema45 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
-const schema46 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
-const schema47 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema57 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
+const schema58 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
+const schema59 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3937,7 +6638,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist")) || (data1 === "Gt")) || (data1 === "Lt"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema47.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema59.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3964,12 +6665,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate177.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3990,8 +6691,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate136(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate177(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
 errors = vErrors.length;
 }
 }
@@ -4012,8 +6713,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate136(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate177(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
 errors = vErrors.length;
 }
 }
@@ -4040,109 +6741,14 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate135.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
 
-const schema48 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
-const schema49 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
-const schema50 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
-const schema51 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema60 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
+const schema61 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.key === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.operator === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(((key0 === "key") || (key0 === "operator")) || (key0 === "values"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.key !== undefined){
-if(typeof data.key !== "string"){
-const err3 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.operator !== undefined){
-let data1 = data.operator;
-if(typeof data1 !== "string"){
-const err4 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(!((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema51.properties.operator.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.values !== undefined){
-if(!(validate29(data.values, {instancePath:instancePath+"/values",parentData:data,parentDataProperty:"values",rootData}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-validate146.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4169,8 +6775,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -4197,12 +6803,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate185.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4229,8 +6835,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate144(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate185(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 }
@@ -4243,7 +6849,7 @@ errors = vErrors.length;
 if(data.topologyKey !== undefined){
 let data2 = data.topologyKey;
 if(typeof data2 === "string"){
-if(func8(data2) < 1){
+if(func4(data2) < 1){
 const err2 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -4276,13 +6882,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate184.errors = vErrors;
 return errors === 0;
 }
 
-const schema52 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
+const schema63 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4354,8 +6960,8 @@ errors++;
 }
 }
 if(data.podAffinityTerm !== undefined){
-if(!(validate143(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
-vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
+if(!(validate184(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
+vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
 errors = vErrors.length;
 }
 }
@@ -4370,12 +6976,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate191.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4396,8 +7002,8 @@ let data0 = data.requiredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate143(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
+if(!(validate184(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
 errors = vErrors.length;
 }
 }
@@ -4418,8 +7024,8 @@ let data2 = data.preferredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate152(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate191(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
 errors = vErrors.length;
 }
 }
@@ -4446,12 +7052,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4522,8 +7128,8 @@ errors++;
 }
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate135(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+if(!(validate176(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -4626,8 +7232,8 @@ errors++;
 }
 }
 if(data5.preference !== undefined){
-if(!(validate135(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+if(!(validate176(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -4668,14 +7274,14 @@ errors++;
 }
 }
 if(data.podAffinity !== undefined){
-if(!(validate142(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+if(!(validate183(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.podAntiAffinity !== undefined){
-if(!(validate142(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+if(!(validate183(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -4690,13 +7296,13 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate134.errors = vErrors;
+validate175.errors = vErrors;
 return errors === 0;
 }
 
-const schema53 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
+const schema64 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4737,7 +7343,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data1 === "Exists") || (data1 === "Equal"))){
-const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema53.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema64.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4772,7 +7378,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!((((data3 === "") || (data3 === "NoSchedule")) || (data3 === "PreferNoSchedule")) || (data3 === "NoExecute"))){
-const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema53.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema64.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4806,13 +7412,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
 
-const schema54 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
+const schema65 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4859,15 +7465,15 @@ errors++;
 }
 }
 if(data.maxSkew !== undefined){
-if(!(validate104(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.topologyKey !== undefined){
 let data1 = data.topologyKey;
 if(typeof data1 === "string"){
-if(func8(data1) < 1){
+if(func4(data1) < 1){
 const err4 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -4902,7 +7508,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data2 === "DoNotSchedule") || (data2 === "ScheduleAnyway"))){
-const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema54.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema65.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4913,8 +7519,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate144(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate185(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 }
@@ -4929,13 +7535,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate199.errors = vErrors;
 return errors === 0;
 }
 
-const schema55 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"}}};
+const schema66 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4952,14 +7558,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate102(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate102(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -4976,8 +7582,8 @@ errors++;
 }
 }
 if(data.fsGroup !== undefined){
-if(!(validate102(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -4992,12 +7598,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate203.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5012,7 +7618,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema24.properties, key0))){
+if(!(func2.call(schema36.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -5038,8 +7644,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate68(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate109(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
@@ -5060,8 +7666,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate68(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate109(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
@@ -5082,8 +7688,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate121(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate162(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
@@ -5112,7 +7718,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5123,14 +7729,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate102(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
@@ -5153,8 +7759,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate134(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+if(!(validate175(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 }
@@ -5163,8 +7769,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate158(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate197(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -5185,8 +7791,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate160(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate199(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
 errors = vErrors.length;
 }
 }
@@ -5250,21 +7856,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.securityContext !== undefined){
-if(!(validate164(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
-errors = vErrors.length;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data21 = data.imagePullSecrets;
-if(Array.isArray(data21)){
-const len5 = data21.length;
-for(let i5=0; i5<len5; i5++){
-let data22 = data21[i5];
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.name === undefined){
-const err15 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data.serviceAccount !== undefined){
+if(typeof data.serviceAccount !== "string"){
+const err15 = {instancePath:instancePath+"/serviceAccount",schemaPath:"#/properties/serviceAccount/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5273,9 +7867,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key1 in data22){
-if(!(key1 === "name")){
-const err16 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.automountServiceAccountToken !== undefined){
+if(typeof data.automountServiceAccountToken !== "boolean"){
+const err16 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5285,11 +7880,21 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data22.name !== undefined){
-let data23 = data22.name;
-if(typeof data23 === "string"){
-if(func8(data23) < 1){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.securityContext !== undefined){
+if(!(validate203(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+errors = vErrors.length;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data23 = data.imagePullSecrets;
+if(Array.isArray(data23)){
+const len5 = data23.length;
+for(let i5=0; i5<len5; i5++){
+let data24 = data23[i5];
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.name === undefined){
+const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5298,9 +7903,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data24){
+if(!(key1 === "name")){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5310,9 +7915,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data24.name !== undefined){
+let data25 = data24.name;
+if(typeof data25 === "string"){
+if(func4(data25) < 1){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5322,9 +7929,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
 else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5334,10 +7940,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data24 = data.priority;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err21 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5347,9 +7952,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err22 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5359,10 +7964,10 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data26 = data.dnsPolicy;
-if(typeof data26 !== "string"){
-const err23 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priority !== undefined){
+let data26 = data.priority;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err23 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5371,8 +7976,10 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((((data26 === "ClusterFirst") || (data26 === "ClusterFirstWithHostNet")) || (data26 === "Default")) || (data26 === "None"))){
-const err24 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err24 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5382,12 +7989,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data27 = data.dnsConfig;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key2 in data27){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.dnsPolicy !== undefined){
+let data28 = data.dnsPolicy;
+if(typeof data28 !== "string"){
+const err25 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5396,14 +8001,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data27.nameservers !== undefined){
-let data28 = data27.nameservers;
-if(Array.isArray(data28)){
-const len6 = data28.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data28[i6] !== "string"){
-const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((data28 === "ClusterFirst") || (data28 === "ClusterFirstWithHostNet")) || (data28 === "Default")) || (data28 === "None"))){
+const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5413,9 +8012,12 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.dnsConfig !== undefined){
+let data29 = data.dnsConfig;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key2 in data29){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err27 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5425,13 +8027,13 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data27.searches !== undefined){
-let data30 = data27.searches;
+if(data29.nameservers !== undefined){
+let data30 = data29.nameservers;
 if(Array.isArray(data30)){
-const len7 = data30.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data30[i7] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len6 = data30.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data30[i6] !== "string"){
+const err28 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5443,7 +8045,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err29 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5453,15 +8055,13 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data27.options !== undefined){
-let data32 = data27.options;
+if(data29.searches !== undefined){
+let data32 = data29.searches;
 if(Array.isArray(data32)){
-const len8 = data32.length;
-for(let i8=0; i8<len8; i8++){
-let data33 = data32[i8];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.name === undefined){
-const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+const len7 = data32.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data32[i7] !== "string"){
+const err30 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5470,9 +8070,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-for(const key3 in data33){
-if(!((key3 === "name") || (key3 === "value"))){
-const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5482,11 +8083,15 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data33.name !== undefined){
-let data34 = data33.name;
-if(typeof data34 === "string"){
-if(func8(data34) < 1){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data29.options !== undefined){
+let data34 = data29.options;
+if(Array.isArray(data34)){
+const len8 = data34.length;
+for(let i8=0; i8<len8; i8++){
+let data35 = data34[i8];
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.name === undefined){
+const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5495,9 +8100,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data35){
+if(!((key3 === "name") || (key3 === "value"))){
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5507,9 +8112,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data33.value !== undefined){
-if(typeof data33.value !== "string"){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data35.name !== undefined){
+let data36 = data35.name;
+if(typeof data36 === "string"){
+if(func4(data36) < 1){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5519,9 +8126,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5531,9 +8137,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data35.value !== undefined){
+if(typeof data35.value !== "string"){
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5545,7 +8151,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5555,15 +8161,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data36 = data.hostAliases;
-if(Array.isArray(data36)){
-const len9 = data36.length;
-for(let i9=0; i9<len9; i9++){
-let data37 = data36[i9];
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.ip === undefined){
-const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err38 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5572,9 +8172,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key4 in data37){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5584,9 +8185,15 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data37.ip !== undefined){
-if(typeof data37.ip !== "string"){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data38 = data.hostAliases;
+if(Array.isArray(data38)){
+const len9 = data38.length;
+for(let i9=0; i9<len9; i9++){
+let data39 = data38[i9];
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.ip === undefined){
+const err40 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5595,14 +8202,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data37.hostnames !== undefined){
-let data39 = data37.hostnames;
-if(Array.isArray(data39)){
-const len10 = data39.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data39[i10] !== "string"){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data39){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5612,9 +8214,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data39.ip !== undefined){
+if(typeof data39.ip !== "string"){
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5624,9 +8226,13 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data39.hostnames !== undefined){
+let data41 = data39.hostnames;
+if(Array.isArray(data41)){
+const len10 = data41.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data41[i10] !== "string"){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5638,7 +8244,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5650,7 +8256,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5659,12 +8265,36 @@ vErrors.push(err45);
 }
 errors++;
 }
-validate67.errors = vErrors;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+validate108.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -5677,12 +8307,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate209.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/pod.json" */;
 let vErrors = null;
 let errors = 0;
@@ -5764,20 +8394,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate61(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate102(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate67(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate108(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate170(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate209(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
 errors = vErrors.length;
 }
 }
@@ -5792,14 +8422,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate101.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicaSet = validate172;
-const schema57 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicaSet = validate211;
+const schema68 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5973,12 +8603,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate173.errors = vErrors;
+validate212.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6003,12 +8633,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate179.errors = vErrors;
+validate218.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6035,8 +8665,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -6063,14 +8693,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate181.errors = vErrors;
+validate220.errors = vErrors;
 return errors === 0;
 }
 
-const schema61 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
-const schema62 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
+const schema72 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
+const schema73 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6121,12 +8751,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate225.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6141,7 +8771,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema24.properties, key0))){
+if(!(func2.call(schema36.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -6167,8 +8797,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate68(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate109(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
@@ -6189,8 +8819,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate68(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate109(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
@@ -6211,8 +8841,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate121(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate162(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
@@ -6241,7 +8871,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6252,14 +8882,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate102(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
@@ -6282,8 +8912,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate134(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+if(!(validate175(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 }
@@ -6292,8 +8922,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate158(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate197(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -6314,8 +8944,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate160(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate199(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
 errors = vErrors.length;
 }
 }
@@ -6379,21 +9009,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.securityContext !== undefined){
-if(!(validate164(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
-errors = vErrors.length;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data21 = data.imagePullSecrets;
-if(Array.isArray(data21)){
-const len5 = data21.length;
-for(let i5=0; i5<len5; i5++){
-let data22 = data21[i5];
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.name === undefined){
-const err15 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data.serviceAccount !== undefined){
+if(typeof data.serviceAccount !== "string"){
+const err15 = {instancePath:instancePath+"/serviceAccount",schemaPath:"#/properties/serviceAccount/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6402,9 +9020,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key1 in data22){
-if(!(key1 === "name")){
-const err16 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.automountServiceAccountToken !== undefined){
+if(typeof data.automountServiceAccountToken !== "boolean"){
+const err16 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6414,11 +9033,21 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data22.name !== undefined){
-let data23 = data22.name;
-if(typeof data23 === "string"){
-if(func8(data23) < 1){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.securityContext !== undefined){
+if(!(validate203(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+errors = vErrors.length;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data23 = data.imagePullSecrets;
+if(Array.isArray(data23)){
+const len5 = data23.length;
+for(let i5=0; i5<len5; i5++){
+let data24 = data23[i5];
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.name === undefined){
+const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6427,9 +9056,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data24){
+if(!(key1 === "name")){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6439,9 +9068,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data24.name !== undefined){
+let data25 = data24.name;
+if(typeof data25 === "string"){
+if(func4(data25) < 1){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6451,9 +9082,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
 else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6463,10 +9093,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data24 = data.priority;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err21 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6476,9 +9105,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err22 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6488,10 +9117,10 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data26 = data.dnsPolicy;
-if(typeof data26 !== "string"){
-const err23 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priority !== undefined){
+let data26 = data.priority;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err23 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6500,8 +9129,10 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((((data26 === "ClusterFirst") || (data26 === "ClusterFirstWithHostNet")) || (data26 === "Default")) || (data26 === "None"))){
-const err24 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err24 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -6511,12 +9142,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data27 = data.dnsConfig;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key2 in data27){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.dnsPolicy !== undefined){
+let data28 = data.dnsPolicy;
+if(typeof data28 !== "string"){
+const err25 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -6525,14 +9154,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data27.nameservers !== undefined){
-let data28 = data27.nameservers;
-if(Array.isArray(data28)){
-const len6 = data28.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data28[i6] !== "string"){
-const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((data28 === "ClusterFirst") || (data28 === "ClusterFirstWithHostNet")) || (data28 === "Default")) || (data28 === "None"))){
+const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -6542,9 +9165,12 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.dnsConfig !== undefined){
+let data29 = data.dnsConfig;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key2 in data29){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err27 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -6554,13 +9180,13 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data27.searches !== undefined){
-let data30 = data27.searches;
+if(data29.nameservers !== undefined){
+let data30 = data29.nameservers;
 if(Array.isArray(data30)){
-const len7 = data30.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data30[i7] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len6 = data30.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data30[i6] !== "string"){
+const err28 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -6572,7 +9198,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err29 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -6582,15 +9208,13 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data27.options !== undefined){
-let data32 = data27.options;
+if(data29.searches !== undefined){
+let data32 = data29.searches;
 if(Array.isArray(data32)){
-const len8 = data32.length;
-for(let i8=0; i8<len8; i8++){
-let data33 = data32[i8];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.name === undefined){
-const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+const len7 = data32.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data32[i7] !== "string"){
+const err30 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -6599,9 +9223,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-for(const key3 in data33){
-if(!((key3 === "name") || (key3 === "value"))){
-const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6611,11 +9236,15 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data33.name !== undefined){
-let data34 = data33.name;
-if(typeof data34 === "string"){
-if(func8(data34) < 1){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data29.options !== undefined){
+let data34 = data29.options;
+if(Array.isArray(data34)){
+const len8 = data34.length;
+for(let i8=0; i8<len8; i8++){
+let data35 = data34[i8];
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.name === undefined){
+const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -6624,9 +9253,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data35){
+if(!((key3 === "name") || (key3 === "value"))){
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -6636,9 +9265,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data33.value !== undefined){
-if(typeof data33.value !== "string"){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data35.name !== undefined){
+let data36 = data35.name;
+if(typeof data36 === "string"){
+if(func4(data36) < 1){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -6648,9 +9279,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -6660,9 +9290,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data35.value !== undefined){
+if(typeof data35.value !== "string"){
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -6674,7 +9304,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6684,15 +9314,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data36 = data.hostAliases;
-if(Array.isArray(data36)){
-const len9 = data36.length;
-for(let i9=0; i9<len9; i9++){
-let data37 = data36[i9];
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.ip === undefined){
-const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err38 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -6701,9 +9325,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key4 in data37){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -6713,9 +9338,15 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data37.ip !== undefined){
-if(typeof data37.ip !== "string"){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data38 = data.hostAliases;
+if(Array.isArray(data38)){
+const len9 = data38.length;
+for(let i9=0; i9<len9; i9++){
+let data39 = data38[i9];
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.ip === undefined){
+const err40 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -6724,14 +9355,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data37.hostnames !== undefined){
-let data39 = data37.hostnames;
-if(Array.isArray(data39)){
-const len10 = data39.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data39[i10] !== "string"){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data39){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -6741,9 +9367,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data39.ip !== undefined){
+if(typeof data39.ip !== "string"){
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -6753,9 +9379,13 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data39.hostnames !== undefined){
+let data41 = data39.hostnames;
+if(Array.isArray(data41)){
+const len10 = data41.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data41[i10] !== "string"){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -6767,7 +9397,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -6779,7 +9409,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -6788,12 +9418,36 @@ vErrors.push(err45);
 }
 errors++;
 }
-validate190.errors = vErrors;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+validate229.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6820,14 +9474,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -6842,12 +9496,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate224.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -6860,12 +9514,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate204.errors = vErrors;
+validate243.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/replicaset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -6947,8 +9601,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate173(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate212(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
 errors = vErrors.length;
 }
 }
@@ -6988,26 +9642,26 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate179(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate218(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate181(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+if(!(validate220(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate185(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate224(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate179(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate218(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
@@ -7024,8 +9678,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate204(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+if(!(validate243(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
 errors = vErrors.length;
 }
 }
@@ -7040,14 +9694,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate211.errors = vErrors;
 return errors === 0;
 }
 
-export const Deployment = validate206;
-const schema65 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Deployment = validate245;
+const schema76 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7221,12 +9875,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate207.errors = vErrors;
+validate246.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7251,12 +9905,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate213.errors = vErrors;
+validate252.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7283,8 +9937,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -7311,12 +9965,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate215.errors = vErrors;
+validate254.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7343,14 +9997,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -7365,17 +10019,17 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate219.errors = vErrors;
+validate258.errors = vErrors;
 return errors === 0;
 }
 
-const schema70 = {"type":["integer","string"]};
+const schema81 = {"type":["integer","string"]};
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema81.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7384,12 +10038,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate262.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7414,12 +10068,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate228.errors = vErrors;
+validate267.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate269(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -7432,12 +10086,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate230.errors = vErrors;
+validate269.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/deployment.json" */;
 let vErrors = null;
 let errors = 0;
@@ -7519,8 +10173,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate207(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+if(!(validate246(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
 }
@@ -7560,20 +10214,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate213(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate215(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate254(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate219(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
+if(!(validate258(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
@@ -7605,7 +10259,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "RollingUpdate") || (data8 === "Recreate"))){
-const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema65.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema76.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7631,14 +10285,14 @@ errors++;
 }
 }
 if(data9.maxSurge !== undefined){
-if(!(validate223(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate262(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
 if(data9.maxUnavailable !== undefined){
-if(!(validate223(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate262(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -7667,20 +10321,20 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate213(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate213(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.progressDeadlineSeconds !== undefined){
-if(!(validate228(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate267(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
 errors = vErrors.length;
 }
 }
@@ -7709,8 +10363,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate230(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
+if(!(validate269(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
 errors = vErrors.length;
 }
 }
@@ -7725,14 +10379,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate206.errors = vErrors;
+validate245.errors = vErrors;
 return errors === 0;
 }
 
-export const StatefulSet = validate232;
-const schema73 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"type":"object","additionalProperties":false,"properties":{"accessModes":{"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}},"resources":{"$ref":"common.json#/definitions/resourceRequirements"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const StatefulSet = validate271;
+const schema84 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"type":"object","additionalProperties":false,"properties":{"accessModes":{"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}},"resources":{"$ref":"common.json#/definitions/resourceRequirements"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7906,12 +10560,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate233.errors = vErrors;
+validate272.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7936,12 +10590,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate239.errors = vErrors;
+validate278.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7968,8 +10622,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -7996,12 +10650,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate241.errors = vErrors;
+validate280.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8028,14 +10682,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -8050,16 +10704,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate245.errors = vErrors;
+validate284.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate289(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema81.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8068,12 +10722,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate250.errors = vErrors;
+validate289.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate291(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8100,12 +10754,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate252.errors = vErrors;
+validate291.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate255(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8122,14 +10776,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate91(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate132(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate91(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate132(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
@@ -8144,12 +10798,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate255.errors = vErrors;
+validate294.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate261(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -8162,12 +10816,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate261.errors = vErrors;
+validate300.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate271(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/statefulset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -8249,8 +10903,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate233(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
+if(!(validate272(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -8278,7 +10932,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key1 in data3){
-if(!(func2.call(schema73.properties.spec.properties, key1))){
+if(!(func2.call(schema84.properties.spec.properties, key1))){
 const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -8290,20 +10944,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate239(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate241(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+if(!(validate280(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate245(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate245.errors : vErrors.concat(validate245.errors);
+if(!(validate284(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
 errors = vErrors.length;
 }
 }
@@ -8332,7 +10986,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "OrderedReady") || (data8 === "Parallel"))){
-const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8370,7 +11024,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data10 === "RollingUpdate") || (data10 === "OnDelete"))){
-const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8396,14 +11050,14 @@ errors++;
 }
 }
 if(data11.partition !== undefined){
-if(!(validate239(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data11.maxUnavailable !== undefined){
-if(!(validate250(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+if(!(validate289(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate289.errors : vErrors.concat(validate289.errors);
 errors = vErrors.length;
 }
 }
@@ -8508,14 +11162,14 @@ errors++;
 }
 }
 if(data16.labels !== undefined){
-if(!(validate252(data16.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data16,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
+if(!(validate291(data16.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data16,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate291.errors : vErrors.concat(validate291.errors);
 errors = vErrors.length;
 }
 }
 if(data16.annotations !== undefined){
-if(!(validate252(data16.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data16,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
+if(!(validate291(data16.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data16,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate291.errors : vErrors.concat(validate291.errors);
 errors = vErrors.length;
 }
 }
@@ -8563,7 +11217,7 @@ vErrors.push(err27);
 errors++;
 }
 if(!((((data22 === "ReadWriteOnce") || (data22 === "ReadOnlyMany")) || (data22 === "ReadWriteMany")) || (data22 === "ReadWriteOncePod"))){
-const err28 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/accessModes/" + i1,schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/accessModes/items/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.accessModes.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/accessModes/" + i1,schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/accessModes/items/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.accessModes.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -8586,8 +11240,8 @@ errors++;
 }
 }
 if(data20.resources !== undefined){
-if(!(validate255(data20.resources, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/resources",parentData:data20,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate255.errors : vErrors.concat(validate255.errors);
+if(!(validate294(data20.resources, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/resources",parentData:data20,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
 errors = vErrors.length;
 }
 }
@@ -8616,7 +11270,7 @@ vErrors.push(err31);
 errors++;
 }
 if(!((data25 === "Filesystem") || (data25 === "Block"))){
-const err32 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -8663,14 +11317,14 @@ errors++;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate239(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate239(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
@@ -8702,7 +11356,7 @@ vErrors.push(err37);
 errors++;
 }
 if(!((data29 === "Retain") || (data29 === "Delete"))){
-const err38 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -8725,7 +11379,7 @@ vErrors.push(err39);
 errors++;
 }
 if(!((data30 === "Retain") || (data30 === "Delete"))){
-const err40 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema84.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -8760,8 +11414,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate261(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+if(!(validate300(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
 errors = vErrors.length;
 }
 }
@@ -8776,14 +11430,14 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate232.errors = vErrors;
+validate271.errors = vErrors;
 return errors === 0;
 }
 
-export const DaemonSet = validate263;
-const schema82 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const DaemonSet = validate302;
+const schema93 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate264(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate303(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8957,12 +11611,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate264.errors = vErrors;
+validate303.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate270(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate309(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8989,8 +11643,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -9017,12 +11671,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate270.errors = vErrors;
+validate309.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate313(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9049,14 +11703,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -9071,16 +11725,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate274.errors = vErrors;
+validate313.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate317(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema81.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9089,12 +11743,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate278.errors = vErrors;
+validate317.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate281(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9119,12 +11773,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate281.errors = vErrors;
+validate320.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate323(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -9137,12 +11791,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate284.errors = vErrors;
+validate323.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate263(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/daemonset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -9224,8 +11878,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate264(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
+if(!(validate303(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
 errors = vErrors.length;
 }
 }
@@ -9265,14 +11919,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate270(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate270.errors : vErrors.concat(validate270.errors);
+if(!(validate309(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate274(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
+if(!(validate313(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
 errors = vErrors.length;
 }
 }
@@ -9304,7 +11958,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "RollingUpdate") || (data7 === "OnDelete"))){
-const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema82.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema93.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9330,14 +11984,14 @@ errors++;
 }
 }
 if(data8.maxUnavailable !== undefined){
-if(!(validate278(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate317(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate317.errors : vErrors.concat(validate317.errors);
 errors = vErrors.length;
 }
 }
 if(data8.maxSurge !== undefined){
-if(!(validate278(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate317(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate317.errors : vErrors.concat(validate317.errors);
 errors = vErrors.length;
 }
 }
@@ -9366,14 +12020,14 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate281(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
+if(!(validate320(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate281(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
+if(!(validate320(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
 }
@@ -9390,8 +12044,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate284(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
+if(!(validate323(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate323.errors : vErrors.concat(validate323.errors);
 errors = vErrors.length;
 }
 }
@@ -9406,14 +12060,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate263.errors = vErrors;
+validate302.errors = vErrors;
 return errors === 0;
 }
 
-export const Job = validate286;
-const schema89 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Job = validate325;
+const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate287(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9587,13 +12241,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate287.errors = vErrors;
+validate326.errors = vErrors;
 return errors === 0;
 }
 
-const schema91 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
+const schema102 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
 
-function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate339(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9620,14 +12274,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -9642,12 +12296,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate300.errors = vErrors;
+validate339.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate293(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9662,7 +12316,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema91.properties, key0))){
+if(!(func2.call(schema102.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -9674,32 +12328,32 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate102(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate102(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate102(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate102(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -9716,7 +12370,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema91.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema102.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9739,8 +12393,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate144(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate185(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 }
@@ -9757,8 +12411,8 @@ errors++;
 }
 }
 if(data.template !== undefined){
-if(!(validate300(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
+if(!(validate339(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate339.errors : vErrors.concat(validate339.errors);
 errors = vErrors.length;
 }
 }
@@ -9773,12 +12427,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate293.errors = vErrors;
+validate332.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate305(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -9791,12 +12445,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate305.errors = vErrors;
+validate344.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate286(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate325(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/job.json" */;
 let vErrors = null;
 let errors = 0;
@@ -9878,20 +12532,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate287(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate287.errors : vErrors.concat(validate287.errors);
+if(!(validate326(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate293(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate293.errors : vErrors.concat(validate293.errors);
+if(!(validate332(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate332.errors : vErrors.concat(validate332.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate305(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate305.errors : vErrors.concat(validate305.errors);
+if(!(validate344(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
@@ -9906,14 +12560,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate286.errors = vErrors;
+validate325.errors = vErrors;
 return errors === 0;
 }
 
-export const CronJob = validate307;
-const schema94 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const CronJob = validate346;
+const schema105 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate347(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10087,12 +12741,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate308.errors = vErrors;
+validate347.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -10117,12 +12771,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate314.errors = vErrors;
+validate353.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate357(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10149,12 +12803,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate318.errors = vErrors;
+validate357.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate321(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10169,7 +12823,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema91.properties, key0))){
+if(!(func2.call(schema102.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -10181,32 +12835,32 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate102(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate102(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate102(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate145(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate102(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate143(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -10223,7 +12877,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema91.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema102.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10246,8 +12900,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate144(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate185(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 }
@@ -10264,8 +12918,8 @@ errors++;
 }
 }
 if(data.template !== undefined){
-if(!(validate300(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
+if(!(validate339(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate339.errors : vErrors.concat(validate339.errors);
 errors = vErrors.length;
 }
 }
@@ -10280,12 +12934,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate321.errors = vErrors;
+validate360.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate369(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -10298,12 +12952,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate330.errors = vErrors;
+validate369.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate307(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/cronjob.json" */;
 let vErrors = null;
 let errors = 0;
@@ -10385,8 +13039,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate308(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
+if(!(validate347(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate347.errors : vErrors.concat(validate347.errors);
 errors = vErrors.length;
 }
 }
@@ -10428,7 +13082,7 @@ errors++;
 if(data3.schedule !== undefined){
 let data4 = data3.schedule;
 if(typeof data4 === "string"){
-if(func8(data4) < 1){
+if(func4(data4) < 1){
 const err10 = {instancePath:instancePath+"/spec/schedule",schemaPath:"#/properties/spec/properties/schedule/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -10453,7 +13107,7 @@ errors++;
 if(data3.timeZone !== undefined){
 let data5 = data3.timeZone;
 if(typeof data5 === "string"){
-if(func8(data5) < 1){
+if(func4(data5) < 1){
 const err12 = {instancePath:instancePath+"/spec/timeZone",schemaPath:"#/properties/spec/properties/timeZone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
@@ -10488,7 +13142,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!(((data6 === "Allow") || (data6 === "Forbid")) || (data6 === "Replace"))){
-const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema94.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema105.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10499,8 +13153,8 @@ errors++;
 }
 }
 if(data3.startingDeadlineSeconds !== undefined){
-if(!(validate314(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate353(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
 errors = vErrors.length;
 }
 }
@@ -10517,14 +13171,14 @@ errors++;
 }
 }
 if(data3.successfulJobsHistoryLimit !== undefined){
-if(!(validate314(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate353(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
 errors = vErrors.length;
 }
 }
 if(data3.failedJobsHistoryLimit !== undefined){
-if(!(validate314(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate353(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
 errors = vErrors.length;
 }
 }
@@ -10569,14 +13223,14 @@ errors++;
 }
 }
 if(data12.labels !== undefined){
-if(!(validate318(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
+if(!(validate357(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
 errors = vErrors.length;
 }
 }
 if(data12.annotations !== undefined){
-if(!(validate318(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
+if(!(validate357(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
 errors = vErrors.length;
 }
 }
@@ -10593,8 +13247,8 @@ errors++;
 }
 }
 if(data11.spec !== undefined){
-if(!(validate321(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate321.errors : vErrors.concat(validate321.errors);
+if(!(validate360(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
 }
@@ -10623,8 +13277,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate330(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
+if(!(validate369(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate369.errors : vErrors.concat(validate369.errors);
 errors = vErrors.length;
 }
 }
@@ -10639,14 +13293,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate307.errors = vErrors;
+validate346.errors = vErrors;
 return errors === 0;
 }
 
-export const Service = validate332;
-const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Service = validate371;
+const schema111 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate333(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10820,12 +13474,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate333.errors = vErrors;
+validate372.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate339(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10852,12 +13506,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate339.errors = vErrors;
+validate378.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate341(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -10871,7 +13525,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema28.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10880,12 +13534,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate341.errors = vErrors;
+validate380.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate343(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -10920,16 +13574,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate343.errors = vErrors;
+validate382.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate345(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema50.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10938,12 +13592,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate345.errors = vErrors;
+validate384.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate387(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -10971,12 +13625,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate348.errors = vErrors;
+validate387.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate389(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -10989,12 +13643,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate350.errors = vErrors;
+validate389.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate371(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/service.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11076,8 +13730,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate333(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate333.errors : vErrors.concat(validate333.errors);
+if(!(validate372(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate372.errors : vErrors.concat(validate372.errors);
 errors = vErrors.length;
 }
 }
@@ -11085,7 +13739,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema100.properties.spec.properties, key1))){
+if(!(func2.call(schema111.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11109,7 +13763,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data4 === "ClusterIP") || (data4 === "NodePort")) || (data4 === "LoadBalancer")) || (data4 === "ExternalName"))){
-const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11120,8 +13774,8 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate339(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate339.errors : vErrors.concat(validate339.errors);
+if(!(validate378(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
 errors = vErrors.length;
 }
 }
@@ -11167,26 +13821,26 @@ errors++;
 }
 }
 if(data7.protocol !== undefined){
-if(!(validate341(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+if(!(validate380(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
 }
 if(data7.port !== undefined){
-if(!(validate343(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
+if(!(validate382(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
 }
 if(data7.targetPort !== undefined){
-if(!(validate345(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
-vErrors = vErrors === null ? validate345.errors : vErrors.concat(validate345.errors);
+if(!(validate384(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
+vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
 }
 if(data7.nodePort !== undefined){
-if(!(validate343(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
-vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
+if(!(validate382(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
+vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
 }
@@ -11227,8 +13881,8 @@ errors++;
 }
 }
 if(data3.clusterIPs !== undefined){
-if(!(validate348(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
-vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
+if(!(validate387(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
+vErrors = vErrors === null ? validate387.errors : vErrors.concat(validate387.errors);
 errors = vErrors.length;
 }
 }
@@ -11245,7 +13899,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!((data15 === "None") || (data15 === "ClientIP"))){
-const err17 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -11357,7 +14011,7 @@ vErrors.push(err25);
 errors++;
 }
 if(!((data19 === "Cluster") || (data19 === "Local"))){
-const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -11380,7 +14034,7 @@ vErrors.push(err27);
 errors++;
 }
 if(!((data20 === "Cluster") || (data20 === "Local"))){
-const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -11427,8 +14081,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate350(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate350.errors : vErrors.concat(validate350.errors);
+if(!(validate389(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
@@ -11443,14 +14097,14 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate332.errors = vErrors;
+validate371.errors = vErrors;
 return errors === 0;
 }
 
-export const IngressClass = validate352;
-const schema108 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
+export const IngressClass = validate391;
+const schema119 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
 
-function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11624,12 +14278,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate353.errors = vErrors;
+validate392.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingressclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11701,8 +14355,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate353(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
+if(!(validate392(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate392.errors : vErrors.concat(validate392.errors);
 errors = vErrors.length;
 }
 }
@@ -11724,7 +14378,7 @@ errors++;
 if(data3.controller !== undefined){
 let data4 = data3.controller;
 if(typeof data4 === "string"){
-if(func8(data4) < 1){
+if(func4(data4) < 1){
 const err7 = {instancePath:instancePath+"/spec/controller",schemaPath:"#/properties/spec/properties/controller/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11769,1713 +14423,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate352.errors = vErrors;
-return errors === 0;
-}
-
-export const Ingress = validate359;
-const schema110 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
-
-function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(func2.call(schema8.properties, key0))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-if(typeof data.name !== "string"){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.namespace !== undefined){
-if(typeof data.namespace !== "string"){
-const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.labels !== undefined){
-if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.annotations !== undefined){
-if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.ownerReferences !== undefined){
-let data4 = data.ownerReferences;
-if(Array.isArray(data4)){
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.finalizers !== undefined){
-if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-if(data.generateName !== undefined){
-if(typeof data.generateName !== "string"){
-const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.uid !== undefined){
-if(typeof data.uid !== "string"){
-const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.resourceVersion !== undefined){
-if(typeof data.resourceVersion !== "string"){
-const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.generation !== undefined){
-let data10 = data.generation;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data.creationTimestamp !== undefined){
-if(typeof data.creationTimestamp !== "string"){
-const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data.deletionTimestamp !== undefined){
-if(typeof data.deletionTimestamp !== "string"){
-const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-validate360.errors = vErrors;
-return errors === 0;
-}
-
-const schema112 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
-
-function validate367(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 65535 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 1 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-validate367.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.service === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "service"},message:"must have required property '"+"service"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(key0 === "service")){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.service !== undefined){
-let data0 = data.service;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.name === undefined){
-const err2 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data0.port === undefined){
-const err3 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key1 in data0){
-if(!((key1 === "name") || (key1 === "port"))){
-const err4 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data0.name !== undefined){
-let data1 = data0.name;
-if(typeof data1 === "string"){
-if(func8(data1) < 1){
-const err5 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data0.port !== undefined){
-let data2 = data0.port;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-for(const key2 in data2){
-if(!((key2 === "number") || (key2 === "name"))){
-const err7 = {instancePath:instancePath+"/service/port",schemaPath:"#/properties/service/properties/port/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data2.number !== undefined){
-if(!(validate367(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
-vErrors = vErrors === null ? validate367.errors : vErrors.concat(validate367.errors);
-errors = vErrors.length;
-}
-}
-if(data2.name !== undefined){
-if(typeof data2.name !== "string"){
-const err8 = {instancePath:instancePath+"/service/port/name",schemaPath:"#/properties/service/properties/port/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/service/port",schemaPath:"#/properties/service/properties/port/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-validate366.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data[i0] !== "string"){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-validate370.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate373(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(data && typeof data == "object" && !Array.isArray(data))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-validate373.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate359(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-/*# sourceURL="https://gantry.dev/schemas/ingress.json" */;
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.apiVersion !== undefined){
-if("networking.k8s.io/v1" !== data.apiVersion){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "networking.k8s.io/v1"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.kind !== undefined){
-if("Ingress" !== data.kind){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Ingress"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.metadata !== undefined){
-if(!(validate360(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
-errors = vErrors.length;
-}
-}
-if(data.spec !== undefined){
-let data3 = data.spec;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-for(const key1 in data3){
-if(!((((key1 === "ingressClassName") || (key1 === "defaultBackend")) || (key1 === "tls")) || (key1 === "rules"))){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data3.ingressClassName !== undefined){
-if(typeof data3.ingressClassName !== "string"){
-const err8 = {instancePath:instancePath+"/spec/ingressClassName",schemaPath:"#/properties/spec/properties/ingressClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data3.defaultBackend !== undefined){
-if(!(validate366(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
-vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
-errors = vErrors.length;
-}
-}
-if(data3.tls !== undefined){
-let data6 = data3.tls;
-if(Array.isArray(data6)){
-const len0 = data6.length;
-for(let i0=0; i0<len0; i0++){
-let data7 = data6[i0];
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-for(const key2 in data7){
-if(!((key2 === "hosts") || (key2 === "secretName"))){
-const err9 = {instancePath:instancePath+"/spec/tls/" + i0,schemaPath:"#/properties/spec/properties/tls/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data7.hosts !== undefined){
-if(!(validate370(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
-vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
-errors = vErrors.length;
-}
-}
-if(data7.secretName !== undefined){
-if(typeof data7.secretName !== "string"){
-const err10 = {instancePath:instancePath+"/spec/tls/" + i0+"/secretName",schemaPath:"#/properties/spec/properties/tls/items/properties/secretName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-}
-else {
-const err11 = {instancePath:instancePath+"/spec/tls/" + i0,schemaPath:"#/properties/spec/properties/tls/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/spec/tls",schemaPath:"#/properties/spec/properties/tls/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data3.rules !== undefined){
-let data10 = data3.rules;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i1=0; i1<len1; i1++){
-let data11 = data10[i1];
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-for(const key3 in data11){
-if(!((key3 === "host") || (key3 === "http"))){
-const err13 = {instancePath:instancePath+"/spec/rules/" + i1,schemaPath:"#/properties/spec/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data11.host !== undefined){
-if(typeof data11.host !== "string"){
-const err14 = {instancePath:instancePath+"/spec/rules/" + i1+"/host",schemaPath:"#/properties/spec/properties/rules/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-if(data11.http !== undefined){
-let data13 = data11.http;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.paths === undefined){
-const err15 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-for(const key4 in data13){
-if(!(key4 === "paths")){
-const err16 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-if(data13.paths !== undefined){
-let data14 = data13.paths;
-if(Array.isArray(data14)){
-if(data14.length < 1){
-const err17 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-const len2 = data14.length;
-for(let i2=0; i2<len2; i2++){
-let data15 = data14[i2];
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-if(data15.pathType === undefined){
-const err18 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/required",keyword:"required",params:{missingProperty: "pathType"},message:"must have required property '"+"pathType"+"'"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-if(data15.backend === undefined){
-const err19 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-for(const key5 in data15){
-if(!(((key5 === "path") || (key5 === "pathType")) || (key5 === "backend"))){
-const err20 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-if(data15.path !== undefined){
-if(typeof data15.path !== "string"){
-const err21 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/path",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-if(data15.pathType !== undefined){
-let data17 = data15.pathType;
-if(typeof data17 !== "string"){
-const err22 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-if(!(((data17 === "Exact") || (data17 === "Prefix")) || (data17 === "ImplementationSpecific"))){
-const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema110.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-if(data15.backend !== undefined){
-if(!(validate366(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
-vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-else {
-const err26 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/spec/rules/" + i1,schemaPath:"#/properties/spec/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/spec/rules",schemaPath:"#/properties/spec/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-if(!(validate373(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-validate359.errors = vErrors;
-return errors === 0;
-}
-
-export const NetworkPolicy = validate375;
-const schema116 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
-
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(func2.call(schema8.properties, key0))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-if(typeof data.name !== "string"){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.namespace !== undefined){
-if(typeof data.namespace !== "string"){
-const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.labels !== undefined){
-if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.annotations !== undefined){
-if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.ownerReferences !== undefined){
-let data4 = data.ownerReferences;
-if(Array.isArray(data4)){
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.finalizers !== undefined){
-if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-if(data.generateName !== undefined){
-if(typeof data.generateName !== "string"){
-const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.uid !== undefined){
-if(typeof data.uid !== "string"){
-const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.resourceVersion !== undefined){
-if(typeof data.resourceVersion !== "string"){
-const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.generation !== undefined){
-let data10 = data.generation;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data.creationTimestamp !== undefined){
-if(typeof data.creationTimestamp !== "string"){
-const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data.deletionTimestamp !== undefined){
-if(typeof data.deletionTimestamp !== "string"){
-const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-validate376.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(data.matchLabels !== undefined){
-if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.matchExpressions !== undefined){
-let data1 = data.matchExpressions;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate382.errors = vErrors;
-return errors === 0;
-}
-
-const schema119 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
-
-function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!(((key0 === "podSelector") || (key0 === "namespaceSelector")) || (key0 === "ipBlock"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(data.podSelector !== undefined){
-if(!(validate382(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
-errors = vErrors.length;
-}
-}
-if(data.namespaceSelector !== undefined){
-if(!(validate382(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
-errors = vErrors.length;
-}
-}
-if(data.ipBlock !== undefined){
-let data2 = data.ipBlock;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.cidr === undefined){
-const err1 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/required",keyword:"required",params:{missingProperty: "cidr"},message:"must have required property '"+"cidr"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-for(const key1 in data2){
-if(!((key1 === "cidr") || (key1 === "except"))){
-const err2 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data2.cidr !== undefined){
-if(typeof data2.cidr !== "string"){
-const err3 = {instancePath:instancePath+"/ipBlock/cidr",schemaPath:"#/properties/ipBlock/properties/cidr/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data2.except !== undefined){
-let data4 = data2.except;
-if(Array.isArray(data4)){
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data4[i0] !== "string"){
-const err4 = {instancePath:instancePath+"/ipBlock/except/" + i0,schemaPath:"#/properties/ipBlock/properties/except/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/ipBlock/except",schemaPath:"#/properties/ipBlock/properties/except/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-validate386.errors = vErrors;
-return errors === 0;
-}
-
-const schema120 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
-
-function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "string"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema28.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate391.errors = vErrors;
 return errors === 0;
 }
 
-
-function validate393(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-validate393.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!(((key0 === "protocol") || (key0 === "port")) || (key0 === "endPort"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(data.protocol !== undefined){
-if(!(validate391(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate391.errors : vErrors.concat(validate391.errors);
-errors = vErrors.length;
-}
-}
-if(data.port !== undefined){
-if(!(validate393(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate393.errors : vErrors.concat(validate393.errors);
-errors = vErrors.length;
-}
-}
-if(data.endPort !== undefined){
-let data2 = data.endPort;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err1 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 65535 || isNaN(data2)){
-const err2 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data2 < 1 || isNaN(data2)){
-const err3 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-validate390.errors = vErrors;
-return errors === 0;
-}
-
-
-function validate375(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-/*# sourceURL="https://gantry.dev/schemas/networkpolicy.json" */;
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.apiVersion !== undefined){
-if("networking.k8s.io/v1" !== data.apiVersion){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "networking.k8s.io/v1"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.kind !== undefined){
-if("NetworkPolicy" !== data.kind){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "NetworkPolicy"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.metadata !== undefined){
-if(!(validate376(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
-errors = vErrors.length;
-}
-}
-if(data.spec !== undefined){
-let data3 = data.spec;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.podSelector === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "podSelector"},message:"must have required property '"+"podSelector"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-for(const key1 in data3){
-if(!((((key1 === "podSelector") || (key1 === "policyTypes")) || (key1 === "ingress")) || (key1 === "egress"))){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data3.podSelector !== undefined){
-if(!(validate382(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
-errors = vErrors.length;
-}
-}
-if(data3.policyTypes !== undefined){
-let data5 = data3.policyTypes;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(typeof data6 !== "string"){
-const err9 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(!((data6 === "Ingress") || (data6 === "Egress"))){
-const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema116.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-}
-else {
-const err11 = {instancePath:instancePath+"/spec/policyTypes",schemaPath:"#/properties/spec/properties/policyTypes/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data3.ingress !== undefined){
-let data7 = data3.ingress;
-if(Array.isArray(data7)){
-const len1 = data7.length;
-for(let i1=0; i1<len1; i1++){
-let data8 = data7[i1];
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-for(const key2 in data8){
-if(!((key2 === "from") || (key2 === "ports"))){
-const err12 = {instancePath:instancePath+"/spec/ingress/" + i1,schemaPath:"#/properties/spec/properties/ingress/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data8.from !== undefined){
-let data9 = data8.from;
-if(Array.isArray(data9)){
-const len2 = data9.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate386(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/spec/ingress/" + i1+"/from",schemaPath:"#/properties/spec/properties/ingress/items/properties/from/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data8.ports !== undefined){
-let data11 = data8.ports;
-if(Array.isArray(data11)){
-const len3 = data11.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate390(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/spec/ingress/" + i1+"/ports",schemaPath:"#/properties/spec/properties/ingress/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/spec/ingress/" + i1,schemaPath:"#/properties/spec/properties/ingress/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/properties/spec/properties/ingress/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-if(data3.egress !== undefined){
-let data13 = data3.egress;
-if(Array.isArray(data13)){
-const len4 = data13.length;
-for(let i4=0; i4<len4; i4++){
-let data14 = data13[i4];
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-for(const key3 in data14){
-if(!((key3 === "to") || (key3 === "ports"))){
-const err17 = {instancePath:instancePath+"/spec/egress/" + i4,schemaPath:"#/properties/spec/properties/egress/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data14.to !== undefined){
-let data15 = data14.to;
-if(Array.isArray(data15)){
-const len5 = data15.length;
-for(let i5=0; i5<len5; i5++){
-if(!(validate386(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
-vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err18 = {instancePath:instancePath+"/spec/egress/" + i4+"/to",schemaPath:"#/properties/spec/properties/egress/items/properties/to/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data14.ports !== undefined){
-let data17 = data14.ports;
-if(Array.isArray(data17)){
-const len6 = data17.length;
-for(let i6=0; i6<len6; i6++){
-if(!(validate390(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/spec/egress/" + i4+"/ports",schemaPath:"#/properties/spec/properties/egress/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/spec/egress/" + i4,schemaPath:"#/properties/spec/properties/egress/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/spec/egress",schemaPath:"#/properties/spec/properties/egress/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-}
-else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-validate375.errors = vErrors;
-return errors === 0;
-}
-
-export const PodDisruptionBudget = validate398;
-const schema123 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
+export const Ingress = validate398;
+const schema121 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
 
 function validate399(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -13655,8 +14608,861 @@ validate399.errors = vErrors;
 return errors === 0;
 }
 
+const schema123 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
+
+function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate406.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate405(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.service === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "service"},message:"must have required property '"+"service"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(key0 === "service")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.service !== undefined){
+let data0 = data.service;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.name === undefined){
+const err2 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.port === undefined){
+const err3 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!((key1 === "name") || (key1 === "port"))){
+const err4 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data0.name !== undefined){
+let data1 = data0.name;
+if(typeof data1 === "string"){
+if(func4(data1) < 1){
+const err5 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data0.port !== undefined){
+let data2 = data0.port;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key2 in data2){
+if(!((key2 === "number") || (key2 === "name"))){
+const err7 = {instancePath:instancePath+"/service/port",schemaPath:"#/properties/service/properties/port/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data2.number !== undefined){
+if(!(validate406(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
+vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
+errors = vErrors.length;
+}
+}
+if(data2.name !== undefined){
+if(typeof data2.name !== "string"){
+const err8 = {instancePath:instancePath+"/service/port/name",schemaPath:"#/properties/service/properties/port/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/service/port",schemaPath:"#/properties/service/properties/port/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate405.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data[i0] !== "string"){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate409.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate412.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/ingress.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("networking.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "networking.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("Ingress" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Ingress"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate399(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key1 in data3){
+if(!((((key1 === "ingressClassName") || (key1 === "defaultBackend")) || (key1 === "tls")) || (key1 === "rules"))){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data3.ingressClassName !== undefined){
+if(typeof data3.ingressClassName !== "string"){
+const err8 = {instancePath:instancePath+"/spec/ingressClassName",schemaPath:"#/properties/spec/properties/ingressClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.defaultBackend !== undefined){
+if(!(validate405(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
+vErrors = vErrors === null ? validate405.errors : vErrors.concat(validate405.errors);
+errors = vErrors.length;
+}
+}
+if(data3.tls !== undefined){
+let data6 = data3.tls;
+if(Array.isArray(data6)){
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+if(!((key2 === "hosts") || (key2 === "secretName"))){
+const err9 = {instancePath:instancePath+"/spec/tls/" + i0,schemaPath:"#/properties/spec/properties/tls/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data7.hosts !== undefined){
+if(!(validate409(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
+vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+errors = vErrors.length;
+}
+}
+if(data7.secretName !== undefined){
+if(typeof data7.secretName !== "string"){
+const err10 = {instancePath:instancePath+"/spec/tls/" + i0+"/secretName",schemaPath:"#/properties/spec/properties/tls/items/properties/secretName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/spec/tls/" + i0,schemaPath:"#/properties/spec/properties/tls/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/spec/tls",schemaPath:"#/properties/spec/properties/tls/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data3.rules !== undefined){
+let data10 = data3.rules;
+if(Array.isArray(data10)){
+const len1 = data10.length;
+for(let i1=0; i1<len1; i1++){
+let data11 = data10[i1];
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key3 in data11){
+if(!((key3 === "host") || (key3 === "http"))){
+const err13 = {instancePath:instancePath+"/spec/rules/" + i1,schemaPath:"#/properties/spec/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data11.host !== undefined){
+if(typeof data11.host !== "string"){
+const err14 = {instancePath:instancePath+"/spec/rules/" + i1+"/host",schemaPath:"#/properties/spec/properties/rules/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data11.http !== undefined){
+let data13 = data11.http;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.paths === undefined){
+const err15 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+for(const key4 in data13){
+if(!(key4 === "paths")){
+const err16 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data13.paths !== undefined){
+let data14 = data13.paths;
+if(Array.isArray(data14)){
+if(data14.length < 1){
+const err17 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+const len2 = data14.length;
+for(let i2=0; i2<len2; i2++){
+let data15 = data14[i2];
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.pathType === undefined){
+const err18 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/required",keyword:"required",params:{missingProperty: "pathType"},message:"must have required property '"+"pathType"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data15.backend === undefined){
+const err19 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+for(const key5 in data15){
+if(!(((key5 === "path") || (key5 === "pathType")) || (key5 === "backend"))){
+const err20 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data15.path !== undefined){
+if(typeof data15.path !== "string"){
+const err21 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/path",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data15.pathType !== undefined){
+let data17 = data15.pathType;
+if(typeof data17 !== "string"){
+const err22 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(!(((data17 === "Exact") || (data17 === "Prefix")) || (data17 === "ImplementationSpecific"))){
+const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema121.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data15.backend !== undefined){
+if(!(validate405(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
+vErrors = vErrors === null ? validate405.errors : vErrors.concat(validate405.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2,schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/spec/rules/" + i1+"/http",schemaPath:"#/properties/spec/properties/rules/items/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/spec/rules/" + i1,schemaPath:"#/properties/spec/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/spec/rules",schemaPath:"#/properties/spec/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate412(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+validate398.errors = vErrors;
+return errors === 0;
+}
+
+export const NetworkPolicy = validate414;
+const schema127 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
+
+function validate415(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate415.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate421(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13683,8 +15489,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -13711,16 +15517,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate405.errors = vErrors;
+validate421.errors = vErrors;
 return errors === 0;
 }
 
+const schema130 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
 
-function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate425(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((key0 === "podSelector") || (key0 === "namespaceSelector")) || (key0 === "ipBlock"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13729,12 +15538,857 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate409.errors = vErrors;
+}
+if(data.podSelector !== undefined){
+if(!(validate421(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate421.errors : vErrors.concat(validate421.errors);
+errors = vErrors.length;
+}
+}
+if(data.namespaceSelector !== undefined){
+if(!(validate421(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
+vErrors = vErrors === null ? validate421.errors : vErrors.concat(validate421.errors);
+errors = vErrors.length;
+}
+}
+if(data.ipBlock !== undefined){
+let data2 = data.ipBlock;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.cidr === undefined){
+const err1 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/required",keyword:"required",params:{missingProperty: "cidr"},message:"must have required property '"+"cidr"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((key1 === "cidr") || (key1 === "except"))){
+const err2 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data2.cidr !== undefined){
+if(typeof data2.cidr !== "string"){
+const err3 = {instancePath:instancePath+"/ipBlock/cidr",schemaPath:"#/properties/ipBlock/properties/cidr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data2.except !== undefined){
+let data4 = data2.except;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data4[i0] !== "string"){
+const err4 = {instancePath:instancePath+"/ipBlock/except/" + i0,schemaPath:"#/properties/ipBlock/properties/except/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/ipBlock/except",schemaPath:"#/properties/ipBlock/properties/except/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/ipBlock",schemaPath:"#/properties/ipBlock/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate425.errors = vErrors;
+return errors === 0;
+}
+
+const schema131 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
+
+function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate430.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema50.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate432.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate429(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((key0 === "protocol") || (key0 === "port")) || (key0 === "endPort"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.protocol !== undefined){
+if(!(validate430(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
+errors = vErrors.length;
+}
+}
+if(data.port !== undefined){
+if(!(validate432(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
+errors = vErrors.length;
+}
+}
+if(data.endPort !== undefined){
+let data2 = data.endPort;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err1 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 65535 || isNaN(data2)){
+const err2 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err3 = {instancePath:instancePath+"/endPort",schemaPath:"#/properties/endPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate429.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/networkpolicy.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("networking.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "networking.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("NetworkPolicy" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "NetworkPolicy"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate415(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate415.errors : vErrors.concat(validate415.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.podSelector === undefined){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "podSelector"},message:"must have required property '"+"podSelector"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!((((key1 === "podSelector") || (key1 === "policyTypes")) || (key1 === "ingress")) || (key1 === "egress"))){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.podSelector !== undefined){
+if(!(validate421(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate421.errors : vErrors.concat(validate421.errors);
+errors = vErrors.length;
+}
+}
+if(data3.policyTypes !== undefined){
+let data5 = data3.policyTypes;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err9 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!((data6 === "Ingress") || (data6 === "Egress"))){
+const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema127.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/spec/policyTypes",schemaPath:"#/properties/spec/properties/policyTypes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data3.ingress !== undefined){
+let data7 = data3.ingress;
+if(Array.isArray(data7)){
+const len1 = data7.length;
+for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+for(const key2 in data8){
+if(!((key2 === "from") || (key2 === "ports"))){
+const err12 = {instancePath:instancePath+"/spec/ingress/" + i1,schemaPath:"#/properties/spec/properties/ingress/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data8.from !== undefined){
+let data9 = data8.from;
+if(Array.isArray(data9)){
+const len2 = data9.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate425(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/spec/ingress/" + i1+"/from",schemaPath:"#/properties/spec/properties/ingress/items/properties/from/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data8.ports !== undefined){
+let data11 = data8.ports;
+if(Array.isArray(data11)){
+const len3 = data11.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate429(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate429.errors : vErrors.concat(validate429.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/spec/ingress/" + i1+"/ports",schemaPath:"#/properties/spec/properties/ingress/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/spec/ingress/" + i1,schemaPath:"#/properties/spec/properties/ingress/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/spec/ingress",schemaPath:"#/properties/spec/properties/ingress/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data3.egress !== undefined){
+let data13 = data3.egress;
+if(Array.isArray(data13)){
+const len4 = data13.length;
+for(let i4=0; i4<len4; i4++){
+let data14 = data13[i4];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+for(const key3 in data14){
+if(!((key3 === "to") || (key3 === "ports"))){
+const err17 = {instancePath:instancePath+"/spec/egress/" + i4,schemaPath:"#/properties/spec/properties/egress/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data14.to !== undefined){
+let data15 = data14.to;
+if(Array.isArray(data15)){
+const len5 = data15.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate425(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/spec/egress/" + i4+"/to",schemaPath:"#/properties/spec/properties/egress/items/properties/to/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data14.ports !== undefined){
+let data17 = data14.ports;
+if(Array.isArray(data17)){
+const len6 = data17.length;
+for(let i6=0; i6<len6; i6++){
+if(!(validate429(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate429.errors : vErrors.concat(validate429.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/spec/egress/" + i4+"/ports",schemaPath:"#/properties/spec/properties/egress/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/egress/" + i4,schemaPath:"#/properties/spec/properties/egress/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec/egress",schemaPath:"#/properties/spec/properties/egress/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate414.errors = vErrors;
+return errors === 0;
+}
+
+export const PodDisruptionBudget = validate437;
+const schema134 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
+
+function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate438.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.matchLabels !== undefined){
+if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.matchExpressions !== undefined){
+let data1 = data.matchExpressions;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate444.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema50.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate448.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate437(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/poddisruptionbudget.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13816,8 +16470,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate399(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
+if(!(validate438(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate438.errors : vErrors.concat(validate438.errors);
 errors = vErrors.length;
 }
 }
@@ -13837,20 +16491,20 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate405(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate405.errors : vErrors.concat(validate405.errors);
+if(!(validate444(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minAvailable !== undefined){
-if(!(validate409(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
-vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+if(!(validate448(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
+vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
 }
 if(data3.maxUnavailable !== undefined){
-if(!(validate409(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+if(!(validate448(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
 }
@@ -13867,7 +16521,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((data7 === "IfHealthyBudget") || (data7 === "AlwaysAllow"))){
-const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema123.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema134.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -13900,7 +16554,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate398.errors = vErrors;
+validate437.errors = vErrors;
 return errors === 0;
 }
 
