@@ -32,6 +32,7 @@ import { copy, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
 import { deletePod, isPodAvailable, isPodReady } from './pods.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
+import { admitNewPod, serviceAccountWatch } from './admission.js';
 
 /** Label with the pod's own name (Services can select one replica). */
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
@@ -97,7 +98,7 @@ function revisionOf(p: Pod): string | undefined {
 export class StatefulSetController implements Controller {
   readonly name = 'statefulset';
   readonly kinds = ['StatefulSet'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('StatefulSet') }];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('StatefulSet') }, serviceAccountWatch('StatefulSet')];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
     const sts = ctx.cache.get<StatefulSet>(parseKey(key));
@@ -233,7 +234,7 @@ export function statefulSetPod(sts: StatefulSet, ord: number, rev: string, spec:
 async function createPod(sts: StatefulSet, ord: number, rev: string, spec: PodSpec, ctx: ReconcileContext): Promise<Pod | undefined> {
   const pod = statefulSetPod(sts, ord, rev, spec);
   try {
-    return await ctx.store.create(applyDefaults(pod), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
+    return await ctx.store.create(admitNewPod(applyDefaults(pod), ctx.cache), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
   } catch (err) {
     // The old pod of that name is still being removed (or the cache lags): the watch retries.
     if (isGantryError(err, 'AlreadyExists')) return undefined;

@@ -7,7 +7,8 @@ import { MANAGED_BY, MANAGED_BY_VALUE, SOURCE_PATH, isManaged } from '../model/a
 import { applyDefaults, cloneJson } from '../model/defaults.js';
 import { objectRef } from '../model/keys.js';
 import { kindInfo } from '../model/kinds.js';
-import type { KubeObject } from '../model/types.js';
+import { isTokenVolume } from '../model/serviceaccount.js';
+import type { Container, KubeObject, Volume } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
 import { diffNormalized } from './diff.js';
 import { JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
@@ -183,6 +184,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
       written.metadata.annotations = { ...written.metadata.annotations, [key]: value };
     }
   }
+  if (written.kind === 'ClusterRole' && written.aggregationRule && live.rules !== undefined) written.rules = structuredClone(live.rules);
   const spec = asRec(written.spec);
   const liveSpec = asRec(live.spec);
   const wantSpec = asRec(declared.spec) ?? {};
@@ -201,6 +203,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
     });
   } else if (written.kind === 'Pod') {
     if (wantSpec.nodeName == null && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+    carryAdmitted(spec, liveSpec, wantSpec);
   } else if (written.kind === 'Job') {
     // Generated at creation and immutable since: writing the Job without them would orphan its pods.
     if (wantSpec.selector == null && liveSpec.selector !== undefined) spec.selector = structuredClone(liveSpec.selector);
@@ -212,6 +215,23 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
         if (typeof liveLabels[key] === 'string' && meta.labels?.[key] === undefined) meta.labels = { ...meta.labels, [key]: liveLabels[key] };
       }
     }
+  }
+}
+
+/** What the ServiceAccount admission added to the live pod and the manifest leaves unset, kept on an update. */
+function carryAdmitted(spec: Record<string, unknown>, liveSpec: Record<string, unknown>, wantSpec: Record<string, unknown>): void {
+  for (const f of ['serviceAccountName', 'serviceAccount', 'imagePullSecrets']) {
+    if (wantSpec[f] == null && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
+  }
+  const liveVolumes = Array.isArray(liveSpec.volumes) ? (liveSpec.volumes as Volume[]) : [];
+  const token = liveVolumes.find((v) => isTokenVolume(v));
+  const volumes = Array.isArray(spec.volumes) ? (spec.volumes as Volume[]) : [];
+  if (!token || volumes.some((v) => v.name === token.name)) return;
+  spec.volumes = [...volumes, structuredClone(token)];
+  const liveContainers = [...((liveSpec.initContainers as Container[] | undefined) ?? []), ...((liveSpec.containers as Container[] | undefined) ?? [])];
+  for (const c of [...((spec.initContainers as Container[] | undefined) ?? []), ...((spec.containers as Container[] | undefined) ?? [])]) {
+    const mount = liveContainers.find((l) => l.name === c.name)?.volumeMounts?.find((m) => m.name === token.name);
+    if (mount && !(c.volumeMounts ?? []).some((m) => m.mountPath === mount.mountPath)) c.volumeMounts = [...(c.volumeMounts ?? []), { ...mount }];
   }
 }
 

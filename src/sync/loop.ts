@@ -14,6 +14,7 @@ import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store } from '../store/types.js';
+import { admitPlanPods } from './admission.js';
 import { applyPlan } from './apply.js';
 import { loadManifests, ManifestCache } from './loader.js';
 import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
@@ -198,6 +199,8 @@ export class SyncLoop {
           revision: revision.commit,
           prune: this.opts.prune ?? true,
         });
+        const refused = admitPlanPods(plan, live);
+        if (refused.length > 0) return await this.reject(revision, refused);
         try {
           await applyPlan(this.opts.store, plan, {
             origin: { actor: 'sync', desiredRevision: revision.commit, reason: `sync ${short} (${reason})` },
