@@ -8,6 +8,7 @@
 import { GantryError, isGantryError } from '../errors.js';
 import type { EventSink } from '../events/recorder.js';
 import type { Logger } from '../log.js';
+import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, KubeObject, Node, Pod, PodStatus, Secret } from '../model/types.js';
 import type { NodeApi, NodeEvent } from '../node/api.js';
 import type { ApiClient } from './client.js';
@@ -62,6 +63,11 @@ export class HttpNodeApi implements NodeApi {
 
   getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     return this.getOptional<Secret>(`${this.base}/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  requestServiceAccountToken(pod: Pod, opts: { audience?: string; expirationSeconds: number }): Promise<IssuedToken> {
+    const path = `${this.base}/pods/${encodeURIComponent(pod.metadata.namespace ?? 'default')}/${encodeURIComponent(pod.metadata.name)}/token`;
+    return this.client.json<IssuedToken>(path, { method: 'POST', body: { uid: pod.metadata.uid, ...opts } });
   }
 
   async writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined> {

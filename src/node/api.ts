@@ -7,6 +7,7 @@
  * Secret of the cluster: it hears about a ConfigMap or Secret only when one of its pods uses it.
  */
 import type { EventSink } from '../events/recorder.js';
+import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, Node, Pod, PodStatus, Secret } from '../model/types.js';
 
 /** A change the agent must react to. */
@@ -46,6 +47,12 @@ export interface NodeApi {
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   /** A Secret a pod of this node refers to (undefined when it does not exist). */
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /**
+   * A token of the pod's service account, bound to the pod (Kubernetes' TokenRequest, as the
+   * kubelet makes it for a projected `serviceAccountToken`). A missing account is a GantryError
+   * `NotFound` (waiting).
+   */
+  requestServiceAccountToken(pod: Pod, opts: { audience?: string; expirationSeconds: number }): Promise<IssuedToken>;
   /**
    * Writes a pod's status. `compute` gets the pod as stored (again after a conflict) and returns
    * the status to write, or undefined when nothing changes. Resolves with the pod as stored after

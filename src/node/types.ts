@@ -40,6 +40,8 @@ export interface NetworkManager {
 export interface PodReferences {
   configMaps: Map<string, ConfigMap>;
   secrets: Map<string, Secret>;
+  /** Service-account tokens of the pod's projected `serviceAccountToken` sources, by `tokenSourceKey` (./volumes/projected.ts). */
+  tokens?: Map<string, string>;
 }
 
 /**
