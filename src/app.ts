@@ -20,7 +20,7 @@ import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { openSource } from './sync/open-source.js';
 import { SyncLoop } from './sync/loop.js';
-import { createControllerManager, type ControllerManager } from './controllers/index.js';
+import { ApiServiceController, createControllerManager, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
@@ -235,6 +235,11 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           ...config.controllers,
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
         });
+        // The kubernetes Service before any pod: its containers get KUBERNETES_SERVICE_* at start.
+        await new ApiServiceController({ serviceCidr: config.serviceCidr, ...(apiEndpoint ? { apiEndpoint } : {}) })
+          .ensure(store, { read: (ref) => store.get(ref), origin: { actor: 'controller/apiservice' } })
+          // Its controller tries again; a start is no reason to fail.
+          .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'the kubernetes Service could not be written yet'));
         await controllers.start(signal);
         // Events are kept an hour, as the API server's default TTL.
         const sweep = setInterval(() => void sweepEvents(store).catch((err: unknown) => eventLog.warn({ err: errorMessage(err) }, 'event sweep failed')), 60_000);

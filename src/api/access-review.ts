@@ -17,6 +17,7 @@ import { authorize, rulesFor, type RbacPolicySource } from './auth/rbac.js';
 import type { RequestInfo } from './auth/request-info.js';
 import type { Identity } from './auth/tokens.js';
 import { sendStatus } from './kube.js';
+import { acceptKubeProtobuf } from './protobuf.js';
 
 /** The API groups of the reviews, for discovery. */
 export const REVIEW_GROUPS: readonly { groupVersion: string; resources: { name: string; kind: string }[] }[] = [
@@ -46,6 +47,7 @@ export function accessReviewApi(opts: AccessReviewOptions): (app: FastifyInstanc
 }
 
 function registerRoutes(app: FastifyInstance, opts: AccessReviewOptions): void {
+  acceptKubeProtobuf(app);
   for (const g of REVIEW_GROUPS) {
     app.get(`/apis/${g.groupVersion}`, async () => ({
       kind: 'APIResourceList',

@@ -14,6 +14,7 @@ import type { Pod, ServiceAccount } from '../model/types.js';
 import type { Store } from '../store/types.js';
 import type { ServiceAccountTokens } from './auth/sa-tokens.js';
 import { sendStatus } from './kube.js';
+import { acceptKubeProtobuf } from './protobuf.js';
 
 /** Options of {@link tokenRequestApi}. */
 export interface TokenRequestOptions {
@@ -32,6 +33,7 @@ interface TokenRequestSpec {
 export function tokenRequestApi(opts: TokenRequestOptions): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     const { store, tokens } = opts;
+    acceptKubeProtobuf(app);
     app.post<{ Params: { namespace: string; name: string }; Body: { spec?: TokenRequestSpec; metadata?: Record<string, unknown> } }>(
       '/api/v1/namespaces/:namespace/serviceaccounts/:name/token',
       async (req, reply) => {

@@ -12,7 +12,9 @@
  */
 import { isGantryError } from '../errors.js';
 import { apiServiceIp, DEFAULT_SERVICE_CIDR } from '../model/cidr.js';
+import type { ObjectRef } from '../model/keys.js';
 import type { Endpoints, KubeObject, Service } from '../model/types.js';
+import type { Store, WriteOrigin } from '../store/types.js';
 import { copy, sameJson } from './objects.js';
 import type { Controller, ReconcileContext, Watch } from './runtime.js';
 
@@ -50,7 +52,16 @@ export class ApiServiceController implements Controller {
     return [KEY];
   }
 
-  async reconcile(_key: string, ctx: ReconcileContext): Promise<void> {
+  reconcile(_key: string, ctx: ReconcileContext): Promise<void> {
+    return this.ensure(ctx.store, { read: async (ref) => ctx.cache.get(ref), origin: ctx.origin });
+  }
+
+  /**
+   * Makes the Service and its Endpoints what they should be, reading them with `read` (the cache;
+   * at start the store itself, so they exist before any pod does and every pod gets the
+   * KUBERNETES_SERVICE_* variables).
+   */
+  async ensure(store: Store, opts: { read: (ref: ObjectRef) => Promise<KubeObject | undefined>; origin: WriteOrigin }): Promise<void> {
     const port = this.opts.apiEndpoint?.port ?? 443;
     const want: Service['spec'] = {
       type: 'ClusterIP',
@@ -60,35 +71,35 @@ export class ApiServiceController implements Controller {
       sessionAffinity: 'None',
     };
     const labels = { component: 'apiserver', provider: 'kubernetes' };
-    const origin = { ...ctx.origin, reason: 'the API server Service' };
-    const svc = ctx.cache.get<Service>({ kind: 'Service', namespace: NAMESPACE, name: NAME });
+    const origin = { ...opts.origin, reason: 'the API server Service' };
+    const svc = (await opts.read({ kind: 'Service', namespace: NAMESPACE, name: NAME })) as Service | undefined;
     if (!svc) {
-      await create(ctx, { apiVersion: 'v1', kind: 'Service', metadata: { name: NAME, namespace: NAMESPACE, labels }, spec: want }, origin);
+      await create(store, { apiVersion: 'v1', kind: 'Service', metadata: { name: NAME, namespace: NAMESPACE, labels }, spec: want }, origin);
     } else if (!sameJson(svc.spec, want) || !sameJson(svc.metadata.labels ?? {}, labels)) {
       const next = copy(svc);
       next.spec = want;
       next.metadata.labels = labels;
-      await ctx.store.update(next, { origin });
+      await store.update(next, { origin });
     }
     const ep = this.opts.apiEndpoint;
     const subsets = ep ? [{ addresses: [{ ip: ep.ip }], ports: [{ name: 'https', port: ep.port, protocol: 'TCP' as const }] }] : [];
     const epLabels = { 'endpointslice.kubernetes.io/skip-mirror': 'true' };
-    const current = ctx.cache.get<Endpoints>({ kind: 'Endpoints', namespace: NAMESPACE, name: NAME });
+    const current = (await opts.read({ kind: 'Endpoints', namespace: NAMESPACE, name: NAME })) as Endpoints | undefined;
     if (!current) {
-      await create(ctx, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: NAME, namespace: NAMESPACE, labels: epLabels }, ...(subsets.length ? { subsets } : {}) }, origin);
+      await create(store, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: NAME, namespace: NAMESPACE, labels: epLabels }, ...(subsets.length ? { subsets } : {}) }, origin);
     } else if (!sameJson(current.subsets ?? [], subsets) || !sameJson(current.metadata.labels ?? {}, epLabels)) {
       const next = copy(current);
       if (subsets.length) next.subsets = subsets;
       else delete next.subsets;
       next.metadata.labels = epLabels;
-      await ctx.store.update(next, { origin });
+      await store.update(next, { origin });
     }
   }
 }
 
-async function create(ctx: ReconcileContext, obj: KubeObject, origin: { actor: string; reason?: string }): Promise<void> {
+async function create(store: Store, obj: KubeObject, origin: WriteOrigin): Promise<void> {
   try {
-    await ctx.store.create(obj, { origin });
+    await store.create(obj, { origin });
   } catch (err) {
     if (!isGantryError(err, 'AlreadyExists')) throw err;
   }

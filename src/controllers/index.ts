@@ -26,6 +26,7 @@ export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecy
 export { DEFAULT_CLUSTER_CIDR, type NodeIpamOptions } from './nodeipam.js';
 export { CLAIM_VOLUME_DIR_NOTE, claimName } from './statefulset.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
+export { ApiServiceController } from './apiservice.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & NodeIpamOptions & {

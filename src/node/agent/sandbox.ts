@@ -53,9 +53,10 @@ export class Sandbox {
     try {
       refs = await this.readReferences(pod);
     } catch (err) {
-      // A token the node cannot have yet (its service account is missing) holds the pod like a missing ConfigMap.
+      // A token the node cannot have yet (its service account is missing) holds the pod like a
+      // missing ConfigMap; nothing tells the node when the account appears, so it asks again soon.
       if (!isGantryError(err, 'NotFound')) throw err;
-      return this.configError(pod, rt, err.message);
+      return this.configError(pod, rt, err.message, 2000);
     }
     const version = refsVersion(refs);
     if (!rt.mounts || rt.refsVersion !== version) {
@@ -72,10 +73,10 @@ export class Sandbox {
   }
 
   /** Reports a missing reference on the containers not yet created; the pod goes on only with volumes it had. */
-  private configError(pod: Pod, rt: PodRuntime, message: string): boolean {
+  private configError(pod: Pod, rt: PodRuntime, message: string, retryMs = 10_000): boolean {
     rt.configError = message;
     // The reference watch requeues when it appears; this is the safety net.
-    this.o.requeue(rt.uid, 10_000);
+    this.o.requeue(rt.uid, retryMs);
     const specs = [...(pod.spec.initContainers ?? []).map((s) => ({ kind: 'init' as const, s })), ...pod.spec.containers.map((s) => ({ kind: 'app' as const, s }))];
     for (const { kind, s } of specs) {
       const c = containerEntry(rt, kind, s);
