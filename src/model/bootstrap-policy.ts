@@ -4,7 +4,8 @@
  * `cluster-admin`, `admin`, `edit` and `view` (the last three aggregated from the
  * `system:aggregate-to-*` roles, so a repo's ClusterRole labelled
  * `rbac.authorization.k8s.io/aggregate-to-view: "true"` extends `view`, as on Kubernetes), and
- * the roles every authenticated user holds: discovery, `kubectl auth can-i`, health and version.
+ * the roles every authenticated user holds: discovery, `kubectl auth can-i`, health and version,
+ * and every service account's: the token issuer's discovery document and key.
  * The roles of Kubernetes' own components (system:node, system:controller:…) are left out:
  * gantry's components do not authenticate through RBAC.
  *
@@ -102,6 +103,7 @@ export const BOOTSTRAP_CLUSTER_ROLES: readonly ClusterRole[] = [
     rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
   ]),
   clusterRole('system:public-info-viewer', [urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
+  clusterRole('system:service-account-issuer-discovery', [urls(['get'], ['/.well-known/openid-configuration', '/.well-known/openid-configuration/', '/openid/v1/jwks', '/openid/v1/jwks/'])]),
 ];
 
 /** The bootstrap ClusterRoleBindings. */
@@ -110,4 +112,5 @@ export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: readonly ClusterRoleBinding[] = [
   clusterBinding('system:discovery', ['system:authenticated']),
   clusterBinding('system:basic-user', ['system:authenticated']),
   clusterBinding('system:public-info-viewer', ['system:authenticated', 'system:unauthenticated']),
+  clusterBinding('system:service-account-issuer-discovery', ['system:serviceaccounts']),
 ];
