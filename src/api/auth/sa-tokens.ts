@@ -32,6 +32,8 @@ import type { Pod, ServiceAccount } from '../../model/types.js';
 import { toPem, writeSecret } from './pki.js';
 
 const ALG = 'ES256';
+/** Tokens whose signature is remembered at most (a node's worth of pods, many times over). */
+const VERIFIED_CACHE_SIZE = 10_000;
 /** How long a deleted pod's token keeps working: its graceful shutdown may still call the API. */
 const DELETED_POD_GRACE_MS = 60_000;
 
@@ -77,6 +79,8 @@ export class ServiceAccountTokens implements ServiceAccountTokenIssuer {
   readonly keyId: string;
   readonly apiAudiences: string[];
   private readonly now: () => number;
+  /** Tokens whose signature checked out, oldest first, with their claims. */
+  private readonly verified = new Map<string, { payload: Record<string, unknown>; exp: number }>();
 
   private constructor(
     private readonly privateKey: webcrypto.CryptoKey,
@@ -139,12 +143,7 @@ export class ServiceAccountTokens implements ServiceAccountTokenIssuer {
    * @throws GantryError AuthFailed saying why it is refused.
    */
   async verify(token: string, lookup: BoundObjectLookup): Promise<ServiceAccountIdentity> {
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, this.publicKey, { issuer: SERVICE_ACCOUNT_ISSUER, audience: this.apiAudiences, algorithms: [ALG], currentDate: new Date(this.now()) }));
-    } catch (err) {
-      throw new GantryError('AuthFailed', tokenErrorText(err));
-    }
+    const payload = await this.checkedClaims(token);
     const k = payload['kubernetes.io'] as Partial<BoundTokenClaims> | undefined;
     const ns = k?.namespace;
     const sa = k?.serviceaccount;
@@ -165,6 +164,29 @@ export class ServiceAccountTokens implements ServiceAccountTokenIssuer {
       ...(k.pod ? { pod: { name: k.pod.name, uid: k.pod.uid } } : {}),
       ...(k.node ? { node: { ...k.node } } : {}),
     };
+  }
+
+  /**
+   * The claims of a token whose signature, issuer, audience and lifetime hold. A pod presents the
+   * same token on every call: its signature is checked once and remembered until it expires (the
+   * lifetime is checked on every call all the same, and what it is bound to by the caller).
+   */
+  private async checkedClaims(token: string): Promise<Record<string, unknown>> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.exp * 1000 > this.now()) return known.payload;
+      this.verified.delete(token);
+      throw new GantryError('AuthFailed', 'the service account token has expired');
+    }
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.publicKey, { issuer: SERVICE_ACCOUNT_ISSUER, audience: this.apiAudiences, algorithms: [ALG], currentDate: new Date(this.now()) }));
+    } catch (err) {
+      throw new GantryError('AuthFailed', tokenErrorText(err));
+    }
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { payload, exp: Number(payload.exp) });
+    return payload;
   }
 
   /** The public key as a JWK Set (`/openid/v1/jwks`). */
