@@ -21,6 +21,7 @@ const benches: [string, string, string][] = [
   ['e2e', './e2e.ts', 'benchE2e'],
   ['services', './services.ts', 'benchServices'],
   ['api', './api.ts', 'benchApi'],
+  ['rbac', './rbac.ts', 'benchRbac'],
   ['podman', './podman.ts', 'benchPodman'],
   ['etcd', './etcd.ts', 'benchEtcd'],
   ['failover', './failover.ts', 'benchFailover'],

@@ -9,8 +9,10 @@ import type { Logger } from 'pino';
 import { startAuditFeed } from './audit/feed.js';
 import { openRecorder } from './audit/recorder.js';
 import type { Recorder } from './audit/types.js';
-import { prepareApiSecurity, writeAdminKubeconfig } from './api/auth/index.js';
-import { createApiServer, WEBHOOK_PATH } from './api/server.js';
+import { isLoopbackHost, prepareApiSecurity, writeAdminKubeconfig } from './api/auth/index.js';
+import { createApiServer, listenAlso, WEBHOOK_PATH, type ExtraListener } from './api/server.js';
+import { isIpv4 } from './model/cidr.js';
+import { readMachine } from './node/agent/node-object.js';
 import { Metrics } from './api/metrics.js';
 import { builtDashboardDir, DASHBOARD_PATH } from './api/dashboard.js';
 import { dataPaths, type GantryConfig } from './config.js';
@@ -25,7 +27,7 @@ import { assessApp } from './health/app.js';
 import type { AppHealth } from './health/types.js';
 import { SYNC_NAME, type SyncObject } from './sync/status.js';
 import type { Notifier } from './notify/notifier.js';
-import { createControllerManager, ensureDefaultStorageClass, type ControllerManager } from './controllers/index.js';
+import { ApiServiceController, createControllerManager, ensureDefaultStorageClass, type ControllerManager } from './controllers/index.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Cache } from './controllers/cache.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
@@ -125,7 +127,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   mkdirSync(config.dataDir, { recursive: true });
   // Certificates and tokens before anything starts: plain HTTP on a public address is refused here.
   const security = listen
-    ? await prepareApiSecurity({ dataDir: config.dataDir, listenHost: listen[0], insecureHttp: config.insecureHttp, tlsSans: config.tlsSans })
+    ? await prepareApiSecurity({ dataDir: config.dataDir, listenHost: listen[0], insecureHttp: config.insecureHttp, tlsSans: config.tlsSans, serviceCidr: config.serviceCidr })
     : undefined;
   const ac = new AbortController();
   const background: Promise<unknown>[] = [];
@@ -145,6 +147,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let polling = false;
   let node: LocalNode | undefined;
   let api: ReturnType<typeof createApiServer> | undefined;
+  let podsApi: ExtraListener | undefined;
+  /** Where pods reach the API (the `kubernetes` Service's endpoint), once the API listens. */
+  let apiEndpoint: { ip: string; port: number } | undefined;
   let ingress: IngressController | undefined;
   let services: StoreServiceView | undefined;
   let streams: OpenedPodStreams | undefined;
@@ -155,6 +160,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     if (stopped) return;
     stopped = true;
     ac.abort();
+    await podsApi?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed (pod bridge)'));
     await api?.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'API close failed'));
     await ingress?.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'ingress close failed'));
     // With an elector the term ends through its run loop (in `background`), which stops the work.
@@ -249,9 +255,16 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         controllers = createControllerManager(store, {
           log: logger.child({ component: 'controllers' }),
           serviceCidr: config.serviceCidr,
+          ...(security?.tls ? { rootCA: security.tls.ca } : {}),
+          ...(apiEndpoint ? { apiEndpoint } : {}),
           ...config.controllers,
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
         });
+        // The kubernetes Service before any pod: its containers get KUBERNETES_SERVICE_* at start.
+        await new ApiServiceController({ serviceCidr: config.serviceCidr, ...(apiEndpoint ? { apiEndpoint } : {}) })
+          .ensure(store, { read: (ref) => store.get(ref), origin: { actor: 'controller/apiservice' } })
+          // Its controller tries again; a start is no reason to fail.
+          .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'the kubernetes Service could not be written yet'));
         await controllers.start(signal);
         // As k3s does: a default StorageClass, unless one of that name is already there.
         if (await ensureDefaultStorageClass(store)) logger.info('created the default StorageClass local-path (provisioner gantry.dev/local-path)');
@@ -314,6 +327,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         network: config.node && { bridgeName: config.node.bridge, podCidr: config.node.podCidr },
         insecureRegistries: config.node?.insecureRegistries,
         serviceCidr: config.serviceCidr,
+        ...(security ? { tokens: security.serviceAccounts } : {}),
         ...opts.node,
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
@@ -326,7 +340,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     if (listen) {
       api = createApiServer({
         store, logger, sync: syncTrigger, recorder: () => work?.recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
-        tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}),
+        tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}), serviceAccounts: security!.serviceAccounts,
         ...(streams ? { streams } : {}),
         ...(podPorts ? { portForward: podPorts } : {}),
         ...(source ? { source: source.source } : {}),
@@ -339,6 +353,19 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       apiUrl = `${security!.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       kubeconfig = await writeAdminKubeconfig(config.dataDir, security!, clientUrl(apiUrl));
       progress(`API listening on ${apiUrl} (kubectl --kubeconfig ${kubeconfig}); push webhook: POST ${apiUrl}${WEBHOOK_PATH}`);
+      if (config.advertiseAddress) apiEndpoint = { ip: config.advertiseAddress, port: addr.port };
+      else if (!isLoopbackHost(host)) {
+        const ip = host === '0.0.0.0' || host === '::' || host === '' ? readMachine().internalIP : host;
+        if (ip && isIpv4(ip)) apiEndpoint = { ip, port: addr.port };
+      } else if (node && security!.tls) {
+        // Pods cannot reach a loopback address: this node's pods get the API on their bridge, which
+        // nothing off this machine reaches (plain HTTP never leaves loopback, so only with TLS).
+        // The API's own port when free there, so the address is the same across restarts.
+        podsApi = await listenAlso(api, { host: node.gatewayIP, port: addr.port, tls: security!.tls })
+          .catch(() => listenAlso(api!, { host: node!.gatewayIP, port: 0, tls: security!.tls }));
+        apiEndpoint = { ip: podsApi.address.host, port: podsApi.address.port };
+      }
+      if (!apiEndpoint) logger.warn({ listen: config.listen }, 'pods cannot reach the API through the kubernetes Service: it listens on loopback only; set --advertise-address, or --listen on an address pods reach');
       if (dashboardDir) progress(`dashboard on ${clientUrl(apiUrl)}${DASHBOARD_PATH} (sign in with the token in ${kubeconfig})`);
       else logger.warn('the web dashboard is not built (run `npm run build`): /dashboard/ answers 503');
     }

@@ -33,6 +33,12 @@ export interface GantryConfig {
   insecureHttp?: boolean;
   /** Extra names (DNS or IP) the API's serving certificate covers, for clients reaching it by another address. */
   tlsSans?: string[];
+  /**
+   * The address pods reach the API at, through the `kubernetes` Service (its Endpoints). Default:
+   * the `listen` address; this machine's first address when listening on every interface; with a
+   * loopback `listen` and a local node, the pod bridge's address, where gantry also serves the API.
+   */
+  advertiseAddress?: string;
   webhookSecret?: string;
   /** containerd socket to use; a private containerd is started when absent. */
   containerdSocket?: string;

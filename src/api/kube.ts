@@ -39,6 +39,8 @@ export interface KubeApiOptions {
   repo?: string;
   /** Interval of watch bookmarks; default a minute. */
   bookmarkIntervalMs?: number;
+  /** API groups served by other routes (the access reviews), for discovery. */
+  extraGroups?: readonly { groupVersion: string }[];
 }
 
 function groupOf(k: KindInfo): { group: string; version: string } {
@@ -178,6 +180,12 @@ function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
       if (!list.includes(g.version)) list.push(g.version);
       groups.set(g.group, list);
     }
+    for (const e of opts.extraGroups ?? []) {
+      const [group, version] = e.groupVersion.split('/') as [string, string];
+      const list = groups.get(group) ?? [];
+      if (!list.includes(version)) list.push(version);
+      groups.set(group, list);
+    }
     return {
       kind: 'APIGroupList',
       apiVersion: 'v1',
@@ -199,6 +207,8 @@ function registerKubeRoutes(app: FastifyInstance, opts: KubeApiOptions): void {
         .map((k) => ({ name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: k.kind === 'Node' ? ['get', 'list', 'patch', 'watch'] : ['get', 'list', 'watch'], shortNames: k.shortNames })),
       // kubectl drain looks for this entry to evict (policy/v1) rather than delete.
       ...(groupVersion === 'v1' ? [{ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }] : []),
+      // kubectl create token asks for a TokenRequest (./token-request.ts).
+      ...(groupVersion === 'v1' ? [{ name: 'serviceaccounts/token', singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] }] : []),
     ],
   });
   app.get('/api/v1', async () => resourceList('v1'));

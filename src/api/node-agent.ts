@@ -8,12 +8,13 @@
  * routes (./auth).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { errorMessage, isGantryError } from '../errors.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { EventRecorder } from '../events/recorder.js';
 import type { Logger } from '../log.js';
 import { podReferences, referencedNames, type ReferenceKind } from '../model/pod-refs.js';
 import type { KubeObject, Node, PersistentVolume, Pod, PodStatus } from '../model/types.js';
-import { StoreNodeApi } from '../node/store-api.js';
+import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
+import { issuePodToken, StoreNodeApi } from '../node/store-api.js';
 import { sendStatus } from './kube.js';
 import type { Store } from '../store/types.js';
 
@@ -33,6 +34,8 @@ export interface AgentEvent {
 export interface NodeAgentApiOptions {
   store: Store;
   logger: Logger;
+  /** Signs the service-account tokens of the agents' pods; without it they get none (503). */
+  tokens?: ServiceAccountTokenIssuer;
 }
 
 type NodeParams = { Params: { node: string; namespace: string; name: string } };
@@ -99,6 +102,21 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
     } catch (err) {
       if (isGantryError(err, 'Conflict')) return sendStatus(reply, 409, 'Conflict', `pods "${name}": the pod changed since resourceVersion ${body.resourceVersion}; read it again`);
       if (isGantryError(err, 'NotFound')) return sendStatus(reply, 404, 'NotFound', `pods "${name}" not found`);
+      throw err;
+    }
+  });
+
+  app.post<NodeParams & { Body: { uid?: string; audience?: string; expirationSeconds?: number } }>(`${NODE_AGENT_BASE}/pods/:namespace/:name/token`, async (req, reply) => {
+    const { node, namespace, name } = req.params;
+    const body = req.body ?? {};
+    if (!opts.tokens) return sendStatus(reply, 503, 'ServiceUnavailable', 'this server signs no service account tokens');
+    const pod = await boundPod(node, namespace, name);
+    if (!pod || pod.metadata.uid !== body.uid) return sendStatus(reply, 404, 'NotFound', `pods "${name}" (uid ${body.uid ?? '?'}) not found on node ${node}`);
+    if (typeof body.expirationSeconds !== 'number') return sendStatus(reply, 400, 'BadRequest', 'body.expirationSeconds: a number of seconds is required');
+    try {
+      return await issuePodToken(store, opts.tokens, { pod, nodeName: node, expirationSeconds: body.expirationSeconds, ...(typeof body.audience === 'string' && body.audience ? { audience: body.audience } : {}) });
+    } catch (err) {
+      if (err instanceof GantryError && (err.code === 'NotFound' || err.code === 'InvalidArgument')) return sendStatus(reply, err.code === 'NotFound' ? 404 : 400, err.code === 'NotFound' ? 'NotFound' : 'BadRequest', err.message);
       throw err;
     }
   });

@@ -8,6 +8,7 @@
 import { GantryError, isGantryError } from '../errors.js';
 import type { EventSink } from '../events/recorder.js';
 import type { Logger } from '../log.js';
+import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, KubeObject, Node, PersistentVolume, Pod, PodStatus, Secret } from '../model/types.js';
 import type { ClaimVolume, NodeApi, NodeEvent } from '../node/api.js';
 import type { ApiClient } from './client.js';
@@ -74,6 +75,11 @@ export class HttpNodeApi implements NodeApi {
 
   async finishVolumeCleanup(volume: PersistentVolume): Promise<void> {
     await this.client.json(`${this.base}/volumes/${encodeURIComponent(volume.metadata.name)}/cleaned`, { method: 'POST', body: { uid: volume.metadata.uid } });
+  }
+
+  requestServiceAccountToken(pod: Pod, opts: { audience?: string; expirationSeconds: number }): Promise<IssuedToken> {
+    const path = `${this.base}/pods/${encodeURIComponent(pod.metadata.namespace ?? 'default')}/${encodeURIComponent(pod.metadata.name)}/token`;
+    return this.client.json<IssuedToken>(path, { method: 'POST', body: { uid: pod.metadata.uid, ...opts } });
   }
 
   async writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined> {

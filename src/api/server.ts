@@ -23,6 +23,10 @@ import { installGuard, type TokenFile } from './auth/index.js';
 import { redactObject, isSecretKind } from '../diff/redact.js';
 import type { Source } from '../sync/types.js';
 import { dashboardApi } from './dashboard.js';
+import { RbacCache } from './auth/rbac-cache.js';
+import type { ServiceAccountTokens } from './auth/sa-tokens.js';
+import { accessReviewApi, REVIEW_GROUPS } from './access-review.js';
+import { tokenRequestApi } from './token-request.js';
 import { kubeApi } from './kube.js';
 import { planApi } from './plan.js';
 import { nodeAgentApi } from './node-agent.js';
@@ -63,6 +67,11 @@ export interface ApiServerOptions {
   source?: Source;
   /** The web dashboard's built files; without them `/dashboard/` answers 503 saying how to build it. */
   dashboardDir?: string;
+  /**
+   * Service-account tokens: with them (and `tokens`) the API accepts pods' tokens and authorizes
+   * them by RBAC, issues tokens (TokenRequest, and for remote agents' pods) and publishes its key.
+   */
+  serviceAccounts?: ServiceAccountTokens;
 }
 
 /** The control plane as one server sees it. */
@@ -88,7 +97,14 @@ export function createApiServer(opts: ApiServerOptions) {
   const base = { loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20, forceCloseConnections: true };
   // One type for both: fastify's https overload only differs in the raw server it hands out.
   const app = (opts.tls ? Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
-  if (opts.tokens) installGuard(app, opts.tokens);
+  // RBAC objects in memory for the authorizer, listed before the server takes requests.
+  const rbac = opts.serviceAccounts ? new RbacCache(store, { log: logger.child({ component: 'rbac' }) }) : undefined;
+  if (rbac) {
+    const stopRbac = new AbortController();
+    app.addHook('onReady', async () => rbac.start(stopRbac.signal));
+    app.addHook('onClose', async () => stopRbac.abort());
+  }
+  if (opts.tokens) installGuard(app, opts.tokens, rbac && opts.serviceAccounts ? { serviceAccounts: { tokens: opts.serviceAccounts, rbac } } : {});
 
   app.setErrorHandler((err, _req, reply) => {
     if (isGantryError(err)) {
@@ -100,9 +116,11 @@ export function createApiServer(opts: ApiServerOptions) {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
-  void app.register(kubeApi({ store, repo: opts.repo }));
+  void app.register(kubeApi({ store, repo: opts.repo, extraGroups: REVIEW_GROUPS }));
+  void app.register(accessReviewApi({ ...(rbac ? { rbac } : {}) }));
+  if (opts.serviceAccounts) void app.register(tokenRequestApi({ store, tokens: opts.serviceAccounts }));
   // What `gantry agent` on other machines calls; agent tokens reach only their own node's routes.
-  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }) }));
+  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}) }));
   void app.register(podStreamsApi({ store, streams: opts.streams }));
   void app.register(portForwardApi({ store, ports: opts.portForward }));
   void app.register(planApi({ store, source: opts.source }));
@@ -332,4 +350,40 @@ function dateParam(name: string, text: string | undefined): Date | undefined {
   const d = new Date(text);
   if (Number.isNaN(d.getTime())) throw new GantryError('InvalidArgument', `query parameter ${name}: "${text}" is not a date`, { field: name });
   return d;
+}
+
+/** A second address the API answers on. */
+export interface ExtraListener {
+  /** host:port it listens on. */
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `app` on one more address (the pod bridge's, for pods on this node): a server of the
+ * same kind handing every request and upgrade (exec, port-forward) to the API's own, so routes,
+ * the guard and TLS are the same. Port 0 picks a free one.
+ */
+export async function listenAlso(app: FastifyInstance, opts: { host: string; port: number; tls?: { cert: string; key: string } }): Promise<ExtraListener> {
+  const { createServer: createHttps } = await import('node:https');
+  const { createServer: createHttp } = await import('node:http');
+  const main = app.server;
+  const server = opts.tls ? createHttps({ cert: opts.tls.cert, key: opts.tls.key }) : createHttp();
+  server.on('request', (req, res) => main.emit('request', req, res));
+  server.on('upgrade', (req, socket, head) => main.emit('upgrade', req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as { address: string; port: number };
+  return {
+    address: { host: addr.address, port: addr.port },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

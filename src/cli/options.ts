@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
-import { parseCidr } from '../model/cidr.js';
+import { isIpv4, parseCidr } from '../model/cidr.js';
 import { checkNotifyUrl, type NotifyConfig } from '../notify/config.js';
 import { parseSyncWindow, type SyncWindow } from '../sync/windows.js';
 
@@ -25,6 +25,7 @@ export interface SourceOptions extends DataDirOptions {
   listen: string;
   insecureHttp?: boolean;
   tlsSan?: string;
+  advertiseAddress?: string;
   webhookSecret?: string;
   containerdSocket?: string;
   imagesDir?: string;
@@ -72,6 +73,7 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--listen <host:port>', 'API and webhook address').env('GANTRY_LISTEN').default('127.0.0.1:7480'))
     .addOption(new Option('--insecure-http', 'serve the API over plain HTTP (loopback --listen only; tokens are still required)').env('GANTRY_INSECURE_HTTP'))
     .addOption(new Option('--tls-san <names>', 'comma-separated extra DNS names or IPs for the API\'s serving certificate').env('GANTRY_TLS_SAN'))
+    .addOption(new Option('--advertise-address <ip>', 'where pods reach the API through the kubernetes Service (default: the --listen address, or this machine\'s when listening on all)').env('GANTRY_ADVERTISE_ADDRESS'))
     .addOption(new Option('--webhook-secret <secret>', 'shared secret for push webhooks (GitHub HMAC or GitLab token)').env('GANTRY_WEBHOOK_SECRET'))
     .addOption(new Option('--containerd-socket <path>', 'use this containerd instead of starting a private one').env('GANTRY_CONTAINERD_SOCKET'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images (OCI layouts or tarballs) imported at start').env('GANTRY_IMAGES_DIR'))
@@ -140,6 +142,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     listen: o.listen,
     ...(o.insecureHttp ? { insecureHttp: true } : {}),
     ...(o.tlsSan ? { tlsSans: o.tlsSan.split(',').map((n) => n.trim()).filter((n) => n !== '') } : {}),
+    ...(o.advertiseAddress ? { advertiseAddress: advertiseAddress(o.advertiseAddress) } : {}),
     webhookSecret: o.webhookSecret,
     containerdSocket: o.containerdSocket,
     imagesDir: o.imagesDir,
@@ -159,6 +162,13 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     ...syncWindows(o),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
   };
+}
+
+/** `--advertise-address`: an IPv4 address (the `kubernetes` Endpoints hold it). */
+function advertiseAddress(text: string): string {
+  const ip = text.trim();
+  if (!isIpv4(ip)) throw new GantryError('InvalidArgument', `--advertise-address: "${text}" is not an IPv4 address`);
+  return ip;
 }
 
 /** `--leader-lease`: a duration of whole seconds, at least 2 (etcd's lease TTLs are whole seconds). */

@@ -34,6 +34,7 @@ import { randomSuffix } from './replicaset.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from './statefulset.js';
 import { DAEMON_TOLERATIONS } from '../model/tolerations.js';
+import { admitNewPod, serviceAccountWatch } from './admission.js';
 
 export { DAEMON_TOLERATIONS };
 
@@ -84,6 +85,7 @@ export class DaemonSetController implements Controller {
   readonly watches: readonly Watch[] = [
     { kind: 'Pod', keys: podToOwners('DaemonSet') },
     { kind: 'Node', keys: nodeToDaemonSets },
+    serviceAccountWatch('DaemonSet'),
   ];
   readonly expectations = new Expectations();
 
@@ -229,7 +231,7 @@ export function daemonPod(ds: DaemonSet, hash: string, nodeName: string): Pod {
 async function createDaemonPod(ds: DaemonSet, hash: string, nodeName: string, ctx: ReconcileContext): Promise<Pod> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.store.create(applyDefaults(daemonPod(ds, hash, nodeName)), { origin: { ...ctx.origin, reason: `DaemonSet ${ds.metadata.name} pod for node ${nodeName}` } });
+      return await ctx.store.create(admitNewPod(applyDefaults(daemonPod(ds, hash, nodeName)), ctx.cache, `${ds.metadata.name}-`), { origin: { ...ctx.origin, reason: `DaemonSet ${ds.metadata.name} pod for node ${nodeName}` } });
     } catch (err) {
       if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;
     }

@@ -19,6 +19,9 @@ import { StatefulSetController } from './statefulset.js';
 import { PersistentVolumeBinder } from './storage/binder.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
 import { StorageProtectionController } from './storage/protection.js';
+import { ApiServiceController } from './apiservice.js';
+import { BootstrapRbacController, ClusterRoleAggregationController } from './rbac.js';
+import { ServiceAccountController } from './serviceaccounts.js';
 
 export { ControllerManager, type Controller, type ManagerOptions, type ReconcileContext, type Result, type Watch } from './runtime.js';
 export { deletePod } from './pods.js';
@@ -27,11 +30,16 @@ export { DEFAULT_CLUSTER_CIDR, type NodeIpamOptions } from './nodeipam.js';
 export { claimName } from './statefulset.js';
 export { ensureDefaultStorageClass, provisionedVolumeName } from './storage/local-path.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
+export { ApiServiceController } from './apiservice.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & NodeIpamOptions & {
   /** Cluster IPs come from here; default 10.96.0.0/16. */
   serviceCidr?: string;
+  /** The API server's CA (PEM), published in every namespace as `kube-root-ca.crt`. */
+  rootCA?: string;
+  /** Where pods reach the API: the `kubernetes` Service's endpoint. */
+  apiEndpoint?: { ip: string; port: number };
   /** More controllers to run alongside gantry's own. */
   extra?: Controller[];
 };
@@ -40,8 +48,9 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
  * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
  * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the
  * persistent volume binder, the local-path provisioner, storage in-use protection, the node
- * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle and the garbage
- * collector (plus `extra`).
+ * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle, the garbage
+ * collector, service accounts (`default` and `kube-root-ca.crt` per namespace), the `kubernetes`
+ * Service, the bootstrap RBAC policy and ClusterRole aggregation (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
  */
@@ -62,6 +71,10 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new NodeIpamController({ clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize }));
   manager.add(new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, podEvictionTimeoutMs: opts.podEvictionTimeoutMs }));
   manager.add(new GarbageCollector());
+  manager.add(new ServiceAccountController({ rootCA: opts.rootCA }));
+  manager.add(new ApiServiceController({ serviceCidr: opts.serviceCidr, apiEndpoint: opts.apiEndpoint }));
+  manager.add(new BootstrapRbacController());
+  manager.add(new ClusterRoleAggregationController());
   for (const c of opts.extra ?? []) manager.add(c);
   return manager;
 }

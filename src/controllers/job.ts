@@ -33,6 +33,7 @@ import { deletePod, isPodActive, isPodReady } from './pods.js';
 import { podsToDelete, randomSuffix } from './replicaset.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { k8sTime } from '../model/time.js';
+import { admitNewPod, serviceAccountWatch } from './admission.js';
 
 /** Label (and legacy label) with the Job's uid on its pods; the generated selector matches it. */
 export const JOB_CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
@@ -82,7 +83,7 @@ export interface JobControllerOptions {
 export class JobController implements Controller {
   readonly name = 'job';
   readonly kinds = ['Job'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: controllerOwnerKeys('Job') }];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: controllerOwnerKeys('Job') }, serviceAccountWatch('Job')];
   readonly expectations: Expectations;
 
   constructor(opts: JobControllerOptions = {}) {
@@ -419,7 +420,7 @@ async function createJobPod(job: Job, index: number | undefined, ctx: ReconcileC
       spec,
     };
     try {
-      return await ctx.store.create(applyDefaults(pod) as Pod, { origin: { ...ctx.origin, reason: `create pod for Job ${job.metadata.name}${index !== undefined ? ` index ${index}` : ''}` } });
+      return await ctx.store.create(admitNewPod(applyDefaults(pod) as Pod, ctx.cache, `${job.metadata.name}-`), { origin: { ...ctx.origin, reason: `create pod for Job ${job.metadata.name}${index !== undefined ? ` index ${index}` : ''}` } });
     } catch (err) {
       if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;
     }

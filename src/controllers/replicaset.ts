@@ -17,6 +17,7 @@ import { copy, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo, podToOwners } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable, podCondition } from './pods.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
+import { admitNewPod, serviceAccountWatch } from './admission.js';
 
 /** Condition types a ReplicaSet reports. */
 export const ReplicaSetConditionTypes = ['ReplicaFailure'] as const;
@@ -47,7 +48,7 @@ export interface ReplicaSetControllerOptions {
 export class ReplicaSetController implements Controller {
   readonly name = 'replicaset';
   readonly kinds = ['ReplicaSet'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('ReplicaSet') }];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: podToOwners('ReplicaSet') }, serviceAccountWatch('ReplicaSet')];
   /** Exposed for tests and for controllers built alike. */
   readonly expectations: Expectations;
 
@@ -153,7 +154,7 @@ async function createPod(rs: ReplicaSet, ctx: ReconcileContext): Promise<Pod> {
       spec: copy(tpl.spec),
     };
     try {
-      return await ctx.store.create(pod, { origin: { ...ctx.origin, reason: `create pod for ${rs.metadata.name}` } });
+      return await ctx.store.create(admitNewPod(pod, ctx.cache, `${rs.metadata.name}-`), { origin: { ...ctx.origin, reason: `create pod for ${rs.metadata.name}` } });
     } catch (err) {
       // A random name collision: try another name, as generateName does.
       if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;

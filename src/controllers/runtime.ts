@@ -69,6 +69,8 @@ export interface Controller {
   readonly watches?: readonly Watch[];
   /** Keys to re-add on periodic resync; default: every cached object of {@link kinds}. */
   resyncKeys?(cache: CacheReader): Iterable<string>;
+  /** Keys to reconcile once the cache is synced, whatever it holds (objects a controller makes if missing). */
+  initialKeys?(): Iterable<string>;
   /** Observes every event of its watches before keys are mapped (expectations bookkeeping). */
   observe?(event: CacheEvent): void;
   /** Makes the world match the object behind `key`. Throw a GantryError to pick a retry. */
@@ -176,6 +178,7 @@ export class ControllerManager {
     await cache.start(this.abort.signal);
     const workers = this.opts.workers ?? 2;
     for (const run of this.controllers) {
+      for (const k of run.controller.initialKeys?.() ?? []) run.queue.add(k);
       for (let i = 0; i < workers; i++) this.workers.push(this.work(run, cache));
       this.scheduleResync(run, cache);
     }

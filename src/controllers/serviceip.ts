@@ -4,8 +4,8 @@
  *
  * - `spec.clusterIP` (and `clusterIPs`) for every Service but ExternalName and headless
  *   (`clusterIP: None`), from the service CIDR (default 10.96.0.0/16). The network and
- *   broadcast addresses, the first host (Kubernetes gives it to the `kubernetes` Service) and
- *   the tenth (the cluster DNS address, `clusterDnsIp`) are never handed out.
+ *   broadcast addresses, the first host (only the `kubernetes` Service in `default` has it, as on
+ *   Kubernetes) and the tenth (the cluster DNS address, `clusterDnsIp`) are never handed out.
  * - `ports[].nodePort` for NodePort and LoadBalancer Services, from 30000–32767.
  *
  * An address asked for in the manifest is honoured when it is in range and free; otherwise the
@@ -24,6 +24,9 @@ import type { Service } from '../model/types.js';
 import type { CacheReader } from './cache.js';
 import { copy } from './objects.js';
 import type { Controller, ReconcileContext } from './runtime.js';
+
+/** The key of the `kubernetes` Service, the one Service with the CIDR's first host. */
+const API_SERVICE_KEY = 'Service/default/kubernetes';
 
 /** The NodePort range, as the API server's default. */
 export const NODE_PORT_MIN = 30000;
@@ -149,7 +152,8 @@ export class ServiceIpAllocator implements Controller {
   private checkAsked(asked: string, key: string, cache: CacheReader, object: string): void {
     const field = 'spec.clusterIP';
     if (!isIpv4(asked)) throw new GantryError('InvalidArgument', `cannot use clusterIP "${asked}" for ${object}: it is not an IPv4 address or "None"`, { object, field });
-    if (!cidrContains(this.cidr, asked) || this.reserved.has(ipToNumber(asked))) {
+    const api = key === API_SERVICE_KEY && ipToNumber(asked) === this.cidr.network + 1;
+    if (!cidrContains(this.cidr, asked) || (this.reserved.has(ipToNumber(asked)) && !api)) {
       throw new GantryError('InvalidArgument', `cannot use clusterIP ${asked} for ${object}: it is outside the service CIDR ${this.cidrText} or reserved`, { object, field });
     }
     const owner = this.usedIps(key, cache).get(asked);

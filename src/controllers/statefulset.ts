@@ -34,6 +34,7 @@ import { claim, controllerReferenceTo, podToOwners, validateSelector } from './o
 import { deletePod, isPodAvailable, isPodReady } from './pods.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { claimName, claimToStatefulSets, ensureClaims, updateClaimOwners } from './statefulset-claims.js';
+import { admitNewPod, serviceAccountWatch } from './admission.js';
 
 export { claimName } from './statefulset-claims.js';
 
@@ -72,6 +73,7 @@ export class StatefulSetController implements Controller {
     { kind: 'PersistentVolumeClaim', keys: claimToStatefulSets },
     // Cached for the default class of new claims.
     { kind: 'StorageClass', keys: () => [] },
+    serviceAccountWatch('StatefulSet'),
   ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
@@ -216,7 +218,7 @@ async function createPod(sts: StatefulSet, ord: number, rev: string, spec: PodSp
   await ensureClaims(sts, ord, ctx);
   const pod = statefulSetPod(sts, ord, rev, spec);
   try {
-    return await ctx.store.create(applyDefaults(pod), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
+    return await ctx.store.create(admitNewPod(applyDefaults(pod), ctx.cache), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
   } catch (err) {
     // The old pod of that name is still being removed (or the cache lags): the watch retries.
     if (isGantryError(err, 'AlreadyExists')) return undefined;

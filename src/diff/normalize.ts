@@ -17,11 +17,13 @@
  *   `resourceFieldRef.divisor`) are rewritten to one spelling per value ("1000m" and "1" → "1",
  *   "0.5" → "500m", "1073741824" → "1Gi");
  * - fields the server assigns (Service `clusterIP`, `clusterIPs`, `ports[].nodePort`; Pod
- *   `nodeName` bound by the scheduler; Job `selector` and the controller-uid/job-name labels
- *   of its pod template; a PersistentVolumeClaim's `volumeName` and default `storageClassName`;
- *   a PersistentVolume's `claimRef`, or the uid and version the binder added to a declared one)
- *   are removed from a live object when the desired object leaves them unset (pass it as
- *   `opts.desired`).
+ *   `nodeName` bound by the scheduler, and what the ServiceAccount admission adds: the account
+ *   name `default`, its image pull secrets, the `kube-api-access-…` volume and mounts; Job
+ *   `selector` and the controller-uid/job-name labels of its pod template; a
+ *   PersistentVolumeClaim's `volumeName` and default `storageClassName`; a PersistentVolume's
+ *   `claimRef`, or the uid and version the binder added to a declared one) are removed from a
+ *   live object when the desired object leaves them unset (pass it as `opts.desired`);
+ * - an aggregated ClusterRole's `rules` (the aggregation controller writes them).
  *
  * Deliberately kept: int-or-string fields (`targetPort`, `maxSurge`, probe ports) as written: in
  * Kubernetes `8080` and `"8080"` are not the same value there (a string is a port name or a
@@ -32,6 +34,7 @@ import { applyDefaultsInPlace } from '../model/defaults.js';
 import { GANTRY_PREFIX } from '../model/annotations.js';
 import { parseQuantity } from '../model/quantity.js';
 import { STORAGE_CONTROLLER_ANNOTATIONS } from '../model/storage.js';
+import { DEFAULT_SERVICE_ACCOUNT, SERVICE_ACCOUNT_MOUNT_PATH, TOKEN_VOLUME_PREFIX } from '../model/serviceaccount.js';
 import type { KubeObject } from '../model/types.js';
 
 type Rec = Record<string, unknown>;
@@ -87,6 +90,9 @@ export function normalize(obj: KubeObject, opts: NormalizeOptions = {}): KubeObj
   applyDefaultsInPlace(out);
   // An empty clusterIP asks the server to allocate one, exactly as an absent one does.
   if (out.kind === 'Service' && isRec(out.spec) && out.spec.clusterIP === '') delete out.spec.clusterIP;
+  // An aggregated ClusterRole's rules are the aggregation controller's, whatever the manifest
+  // says (Argo CD ignores them too).
+  if (out.kind === 'ClusterRole' && isRec(out.aggregationRule)) delete (out as unknown as Rec).rules;
   cleanRec(out as unknown as Rec);
   if (opts.desired) dropServerAssigned(out, opts.desired);
   return out;
@@ -239,6 +245,7 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
     }
   } else if (live.kind === 'Pod') {
     if (want.nodeName == null) delete spec.nodeName;
+    dropAdmitted(spec, want);
   } else if (live.kind === 'PersistentVolumeClaim') {
     // The binder names the volume, and the PV controller fills in the default class.
     if (want.volumeName == null) delete spec.volumeName;
@@ -272,6 +279,37 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
 
 /** Fields the binder adds to a PersistentVolume's claimRef when it binds the claim. */
 export const CLAIM_REF_BINDER_FIELDS: readonly string[] = ['uid', 'resourceVersion', 'apiVersion', 'kind'];
+
+/**
+ * Drops from a live pod's spec what the ServiceAccount admission added and the manifest leaves
+ * unset: the account name (`default`), image pull secrets copied from the account, and the
+ * `kube-api-access-…` volume with its mounts.
+ */
+function dropAdmitted(spec: Rec, want: Rec): void {
+  if (want.serviceAccountName == null && want.serviceAccount == null && (spec.serviceAccountName ?? DEFAULT_SERVICE_ACCOUNT) === DEFAULT_SERVICE_ACCOUNT) {
+    delete spec.serviceAccountName;
+    delete spec.serviceAccount;
+  }
+  if (want.imagePullSecrets == null) delete spec.imagePullSecrets;
+  if (!Array.isArray(spec.volumes)) return;
+  const declared = new Set((Array.isArray(want.volumes) ? want.volumes : []).map((v) => (isRec(v) ? v.name : undefined)));
+  const added = new Set<unknown>();
+  spec.volumes = spec.volumes.filter((v) => {
+    const admitted = isRec(v) && typeof v.name === 'string' && v.name.startsWith(TOKEN_VOLUME_PREFIX) && isRec(v.projected) && !declared.has(v.name);
+    if (admitted) added.add(v.name);
+    return !admitted;
+  });
+  if ((spec.volumes as unknown[]).length === 0) delete spec.volumes;
+  if (added.size === 0) return;
+  for (const list of [spec.initContainers, spec.containers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (!isRec(c) || !Array.isArray(c.volumeMounts)) continue;
+      c.volumeMounts = c.volumeMounts.filter((m) => !(isRec(m) && added.has(m.name) && m.mountPath === SERVICE_ACCOUNT_MOUNT_PATH));
+      if ((c.volumeMounts as unknown[]).length === 0) delete c.volumeMounts;
+    }
+  }
+}
 
 /** Labels the Job machinery puts on a Job's pod template (and so on its pods). */
 export const JOB_GENERATED_LABELS: readonly string[] = [

@@ -8,7 +8,8 @@ import { applyDefaults, cloneJson } from '../model/defaults.js';
 import { CONFIG_ROLLING_KINDS, configDigest, stampConfigHash, type ConfigLookup } from '../model/config-hash.js';
 import { objectRef } from '../model/keys.js';
 import { kindInfo } from '../model/kinds.js';
-import type { KubeObject } from '../model/types.js';
+import { isTokenVolume } from '../model/serviceaccount.js';
+import type { Container, KubeObject, Volume } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
 import { diffNormalized } from './diff.js';
 import { SYSTEM_FINALIZERS } from '../model/storage.js';
@@ -222,6 +223,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
       written.metadata.annotations = { ...written.metadata.annotations, [key]: value };
     }
   }
+  if (written.kind === 'ClusterRole' && written.aggregationRule && live.rules !== undefined) written.rules = structuredClone(live.rules);
   const spec = asRec(written.spec);
   const liveSpec = asRec(live.spec);
   const wantSpec = asRec(declared.spec) ?? {};
@@ -240,6 +242,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
     });
   } else if (written.kind === 'Pod') {
     if (wantSpec.nodeName == null && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
+    carryAdmitted(spec, liveSpec, wantSpec);
   } else if (written.kind === 'PersistentVolumeClaim') {
     // Unbinding a bound claim (or moving it off the default class) is not the repo's to do.
     for (const f of ['volumeName', 'storageClassName']) {
@@ -285,6 +288,23 @@ function carryDeletion(written: KubeObject, live: KubeObject): void {
   }
   const missing = (live.metadata.finalizers ?? []).filter((f) => SYSTEM_FINALIZERS.has(f) && !meta.finalizers?.includes(f));
   if (missing.length > 0) meta.finalizers = [...(meta.finalizers ?? []), ...missing];
+}
+
+/** What the ServiceAccount admission added to the live pod and the manifest leaves unset, kept on an update. */
+function carryAdmitted(spec: Record<string, unknown>, liveSpec: Record<string, unknown>, wantSpec: Record<string, unknown>): void {
+  for (const f of ['serviceAccountName', 'serviceAccount', 'imagePullSecrets']) {
+    if (wantSpec[f] == null && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
+  }
+  const liveVolumes = Array.isArray(liveSpec.volumes) ? (liveSpec.volumes as Volume[]) : [];
+  const token = liveVolumes.find((v) => isTokenVolume(v));
+  const volumes = Array.isArray(spec.volumes) ? (spec.volumes as Volume[]) : [];
+  if (!token || volumes.some((v) => v.name === token.name)) return;
+  spec.volumes = [...volumes, structuredClone(token)];
+  const liveContainers = [...((liveSpec.initContainers as Container[] | undefined) ?? []), ...((liveSpec.containers as Container[] | undefined) ?? [])];
+  for (const c of [...((spec.initContainers as Container[] | undefined) ?? []), ...((spec.containers as Container[] | undefined) ?? [])]) {
+    const mount = liveContainers.find((l) => l.name === c.name)?.volumeMounts?.find((m) => m.name === token.name);
+    if (mount && !(c.volumeMounts ?? []).some((m) => m.mountPath === mount.mountPath)) c.volumeMounts = [...(c.volumeMounts ?? []), { ...mount }];
+  }
 }
 
 function asRec(v: unknown): Record<string, unknown> | undefined {

@@ -69,6 +69,11 @@ export function clusterDnsIp(serviceCidr: string): string {
   return numberToIp(parseCidr(serviceCidr, 'service CIDR').network + 10);
 }
 
+/** The `kubernetes` Service's address in a service CIDR: its first host, as the API server picks it. */
+export function apiServiceIp(serviceCidr: string): string {
+  return numberToIp(parseCidr(serviceCidr, 'service CIDR').network + 1);
+}
+
 /** The netmask of a prefix length as a number (0 for /0: a 32-bit shift would be no shift). */
 function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;

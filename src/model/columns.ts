@@ -5,7 +5,8 @@
 import { accessModesShort, claimClass, isDefaultClass, volumeClass } from './storage.js';
 import type {
   ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, PersistentVolume,
-  PersistentVolumeClaim, Pod, PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet, StorageClass,
+  PersistentVolumeClaim, Pod, PodDisruptionBudget, RbacSubject, ReplicaSet, RoleBinding, Secret, Service, ServiceAccount,
+  StatefulSet, StorageClass,
 } from './types.js';
 
 /** A column: header and how to read the cell. */
@@ -65,6 +66,23 @@ interface EventLike extends KubeObject {
   lastTimestamp?: string;
   count?: number;
 }
+
+/** Roles print their creation time, as kubectl does (RFC 3339, UTC). */
+const createdAt: Column = { header: 'CREATED AT', cell: (o) => (o.metadata.creationTimestamp ? new Date(o.metadata.creationTimestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : '') };
+
+/** A binding's subjects of one kind, as kubectl lists them (service accounts as `namespace/name`). */
+function subjectsCell(kind: RbacSubject['kind']): (o: KubeObject) => string {
+  return (o) => ((o as RoleBinding).subjects ?? []).filter((s) => s.kind === kind).map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : s.name)).join(', ');
+}
+
+const bindingColumns: Column[] = [
+  name,
+  { header: 'ROLE', cell: (o) => `${(o as RoleBinding).roleRef.kind}/${(o as RoleBinding).roleRef.name}` },
+  age,
+  { header: 'USERS', cell: subjectsCell('User'), wide: true },
+  { header: 'GROUPS', cell: subjectsCell('Group'), wide: true },
+  { header: 'SERVICEACCOUNTS', cell: subjectsCell('ServiceAccount'), wide: true },
+];
 
 const columns: Record<string, Column[]> = {
   Event: [
@@ -199,6 +217,11 @@ const columns: Record<string, Column[]> = {
     { header: 'ALLOWVOLUMEEXPANSION', cell: (o) => String((o as StorageClass).allowVolumeExpansion ?? false) },
     age,
   ],
+  ServiceAccount: [name, { header: 'SECRETS', cell: (o) => String((o as ServiceAccount).secrets?.length ?? 0) }, age],
+  Role: [name, createdAt],
+  ClusterRole: [name, createdAt],
+  RoleBinding: bindingColumns,
+  ClusterRoleBinding: bindingColumns,
 };
 
 /** A PDB's minAvailable / maxUnavailable as kubectl prints it: N/A when unset. */

@@ -13,6 +13,7 @@
  * |                                         | dnsPolicy                                | ClusterFirst                     |
  * |                                         | schedulerName                            | default-scheduler                |
  * |                                         | securityContext                          | {}                               |
+ * |                                         | serviceAccount / serviceAccountName      | each other (one field, two names) |
  * |                                         | containers[].ports[].hostPort (hostNetwork only) | containerPort            |
  * | containers and initContainers           | imagePullPolicy                          | Always for tag `latest` or no tag (and no digest), else IfNotPresent |
  * |                                         | terminationMessagePath                   | /dev/termination-log             |
@@ -281,6 +282,10 @@ function defaultPodSpec(spec: PodSpec): void {
   setIfAbsent(s, 'dnsPolicy', 'ClusterFirst');
   setIfAbsent(s, 'schedulerName', 'default-scheduler');
   setIfAbsent(s, 'securityContext', {});
+  // The deprecated `serviceAccount` and `serviceAccountName` are one field, as the API server
+  // converts them: either spelling gives both.
+  if (typeof s.serviceAccountName === 'string' && s.serviceAccountName) setIfAbsent(s, 'serviceAccount', s.serviceAccountName);
+  else if (typeof s.serviceAccount === 'string' && s.serviceAccount) s.serviceAccountName = s.serviceAccount;
   for (const list of [spec.containers, spec.initContainers]) {
     if (!Array.isArray(list)) continue;
     for (const c of list) {

@@ -12,8 +12,9 @@ export interface KindInfo {
   /** True when manifests in a repo may declare it; Node and Endpoints are written by gantry. */
   declarable: boolean;
   /**
-   * Apply order: lower first. Namespaces, then config (ConfigMap, Secret), storage (StorageClass,
-   * PersistentVolume, PersistentVolumeClaim), then Services, then workloads; prune runs in reverse.
+   * Apply order: lower first. Namespaces, then ServiceAccounts and RBAC, then config
+   * (ConfigMap, Secret), storage (StorageClass, PersistentVolume, PersistentVolumeClaim), then
+   * Services, then workloads; prune runs in reverse.
    */
   order: number;
   /** Lower-case plural, as `gantry get` accepts it. */
@@ -24,6 +25,11 @@ export interface KindInfo {
 
 const table: KindInfo[] = [
   { kind: 'Namespace', apiVersion: 'v1', namespaced: false, declarable: true, order: 0, plural: 'namespaces', shortNames: ['ns'] },
+  { kind: 'ServiceAccount', apiVersion: 'v1', namespaced: true, declarable: true, order: 8, plural: 'serviceaccounts', shortNames: ['sa'] },
+  { kind: 'ClusterRole', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: false, declarable: true, order: 12, plural: 'clusterroles', shortNames: [] },
+  { kind: 'ClusterRoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: false, declarable: true, order: 13, plural: 'clusterrolebindings', shortNames: [] },
+  { kind: 'Role', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: true, declarable: true, order: 14, plural: 'roles', shortNames: [] },
+  { kind: 'RoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: true, declarable: true, order: 15, plural: 'rolebindings', shortNames: [] },
   { kind: 'ConfigMap', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'configmaps', shortNames: ['cm'] },
   { kind: 'Secret', apiVersion: 'v1', namespaced: true, declarable: true, order: 10, plural: 'secrets', shortNames: [] },
   { kind: 'StorageClass', apiVersion: 'storage.k8s.io/v1', namespaced: false, declarable: true, order: 12, plural: 'storageclasses', shortNames: ['sc'] },

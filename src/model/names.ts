@@ -91,6 +91,17 @@ export function validateDns1123Subdomain(s: string): string | undefined {
   return dns1123SubdomainRe.test(s) ? undefined : dns1123SubdomainMsg;
 }
 
+/**
+ * Why `s` cannot be a path segment name, or undefined when it can: the names of RBAC objects
+ * (`system:aggregate-to-view` is one), which Kubernetes checks only for what breaks a URL path.
+ */
+export function validatePathSegmentName(s: string): string | undefined {
+  if (s === '.' || s === '..') return `may not be '${s}'`;
+  if (s.includes('/')) return "may not contain '/'";
+  if (s.includes('%')) return "may not contain '%'";
+  return undefined;
+}
+
 /** Why `s` is not a DNS-1035 label, or undefined when it is one (Service names). */
 export function validateDns1035Label(s: string): string | undefined {
   if (s.length > DNS1123_LABEL_MAX) return maxLen(DNS1123_LABEL_MAX);

@@ -206,6 +206,31 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  /** Several sources in one directory; gantry writes it for the service account token (kube-api-access-…). */
+  projected?: ProjectedVolumeSource;
+}
+
+/** A `projected` volume: the files of several sources in one directory. */
+export interface ProjectedVolumeSource {
+  sources: VolumeProjection[];
+  /** Mode of the files (default 0644, 420). */
+  defaultMode?: number;
+}
+
+/** One source of a projected volume. */
+export interface VolumeProjection {
+  /** A bound service-account token, refreshed by the node agent before it expires. */
+  serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  secret?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  downwardAPI?: { items?: DownwardAPIVolumeFile[] };
+}
+
+/** A file of pod metadata in a downwardAPI projection. */
+export interface DownwardAPIVolumeFile {
+  path: string;
+  fieldRef?: { apiVersion?: string; fieldPath: string };
+  mode?: number;
 }
 
 export interface Toleration {
@@ -277,6 +302,10 @@ export interface PodSpec {
   hostname?: string;
   subdomain?: string;
   serviceAccountName?: string;
+  /** Deprecated alias of serviceAccountName, still accepted and set by Kubernetes. */
+  serviceAccount?: string;
+  /** Whether the service account token is mounted (overrides the ServiceAccount's). */
+  automountServiceAccountToken?: boolean;
   securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean; fsGroup?: number };
   imagePullSecrets?: { name: string }[];
   priority?: number;
@@ -715,4 +744,75 @@ export interface PodDisruptionBudgetStatus {
   desiredHealthy: number;
   expectedPods: number;
   conditions?: Condition[];
+}
+
+// ---------------------------------------------------------------- service accounts and RBAC
+
+/** A reference to another object by name (ServiceAccount `secrets`). */
+export interface ObjectReference {
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  apiVersion?: string;
+  resourceVersion?: string;
+  fieldPath?: string;
+}
+
+/** core/v1 ServiceAccount: an identity for the processes of pods. */
+export interface ServiceAccount extends KubeObject {
+  /** Whether pods of this account get its token mounted (a pod's own setting wins). */
+  automountServiceAccountToken?: boolean;
+  secrets?: ObjectReference[];
+  /** Added to every pod of this account that names none of them. */
+  imagePullSecrets?: { name: string }[];
+}
+
+/** One rule of a Role or ClusterRole: verbs on resources (or non-resource URLs). */
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+/** rbac.authorization.k8s.io/v1 Role: rules within one namespace. */
+export interface Role extends KubeObject {
+  rules?: PolicyRule[];
+}
+
+/** rbac.authorization.k8s.io/v1 ClusterRole: rules cluster-wide, or within a namespace through a RoleBinding. */
+export interface ClusterRole extends KubeObject {
+  rules?: PolicyRule[];
+  /** The rules are the union of those of the ClusterRoles these selectors match. */
+  aggregationRule?: { clusterRoleSelectors?: LabelSelector[] };
+}
+
+/** The role a binding grants. */
+export interface RoleRef {
+  apiGroup: string;
+  kind: 'Role' | 'ClusterRole';
+  name: string;
+}
+
+/** Who a binding grants its role to. */
+export interface RbacSubject {
+  kind: 'ServiceAccount' | 'User' | 'Group';
+  name: string;
+  /** A ServiceAccount's namespace (in a RoleBinding, the binding's when empty). */
+  namespace?: string;
+  apiGroup?: string;
+}
+
+/** rbac.authorization.k8s.io/v1 RoleBinding: a Role or ClusterRole granted within the binding's namespace. */
+export interface RoleBinding extends KubeObject {
+  roleRef: RoleRef;
+  subjects?: RbacSubject[];
+}
+
+/** rbac.authorization.k8s.io/v1 ClusterRoleBinding: a ClusterRole granted cluster-wide. */
+export interface ClusterRoleBinding extends KubeObject {
+  roleRef: RoleRef;
+  subjects?: RbacSubject[];
 }

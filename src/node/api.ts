@@ -9,6 +9,7 @@
  */
 import type { EventSink } from '../events/recorder.js';
 import type { ReferenceKind } from '../model/pod-refs.js';
+import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret } from '../model/types.js';
 
 /** A claim a pod of the node refers to, with the volume it is bound to (when bound). */
@@ -75,6 +76,12 @@ export interface NodeApi {
    * cleanup finalizer is removed (and with the last finalizer, the volume).
    */
   finishVolumeCleanup(volume: PersistentVolume): Promise<void>;
+  /**
+   * A token of the pod's service account, bound to the pod (Kubernetes' TokenRequest, as the
+   * kubelet makes it for a projected `serviceAccountToken`). A missing account is a GantryError
+   * `NotFound` (waiting).
+   */
+  requestServiceAccountToken(pod: Pod, opts: { audience?: string; expirationSeconds: number }): Promise<IssuedToken>;
   /**
    * Writes a pod's status. `compute` gets the pod as stored (again after a conflict) and returns
    * the status to write, or undefined when nothing changes. Resolves with the pod as stored after

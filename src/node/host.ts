@@ -22,7 +22,9 @@ import { CniNetworkManager } from './network/index.js';
 import { PolicyEnforcer, removePolicyRules } from './policy/enforcer.js';
 import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
 import { removeNodeRoutes } from './network/routes.js';
-import { StoreServiceView } from './proxy/source.js';
+import { StoreServiceView, type ServiceView } from './proxy/source.js';
+import { API_SERVICE, serviceLinkEnv } from './agent/service-env.js';
+import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { HostVolumeManager } from './volumes/index.js';
 
 /** containerd namespace gantry works in. */
@@ -87,6 +89,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
    * the rest of the process (the caller starts and stops it); without one the node keeps its own.
    */
   serviceView?: StoreServiceView;
+  /** With `store`: signs the service-account tokens of this node's pods (the API's key). */
+  tokens?: ServiceAccountTokenIssuer;
 }
 
 /** A running local node. */
@@ -94,6 +98,8 @@ export interface LocalNode {
   agent: NodeAgent;
   nodeName: string;
   containerdAddress: string;
+  /** The host's address on the pod bridge: what this node's pods reach the host at. */
+  gatewayIP: string;
   /** Stops the agent (pods and the private containerd keep running). */
   stop(): Promise<void>;
 }
@@ -137,12 +143,16 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     throw err;
   });
   const agent = new NodeAgent({
-    api: opts.api ?? new StoreNodeApi({ store: opts.store!, nodeName }),
+    api: opts.api ?? new StoreNodeApi({ store: opts.store!, nodeName, ...(opts.tokens ? { tokens: opts.tokens } : {}) }),
     client,
     runcRoot,
     network,
     podCidr: network.podCidr,
     clusterDns: { ip: services.dnsIp },
+    serviceEnv: () => {
+      const api = services.view.service(API_SERVICE.namespace, API_SERVICE.name);
+      return api ? serviceLinkEnv(api) : new Map();
+    },
     volumes: new HostVolumeManager({ dataDir: nodeDir, storageDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
@@ -167,6 +177,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     agent,
     nodeName,
     containerdAddress: address,
+    gatewayIP: network.gatewayIP,
     async stop() {
       await agent.stop();
       await services.stop();
@@ -183,7 +194,7 @@ export const NODE_VIEW_KINDS = ['Pod', 'Namespace', 'NetworkPolicy'];
  * policies), the cluster DNS on the bridge's address, the service proxy (which also sends the
  * cluster DNS address there) and the NetworkPolicy enforcer.
  */
-async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; stop(): Promise<void> }> {
+async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; view: ServiceView; stop(): Promise<void> }> {
   const log = opts.logger.child({ component: 'services' });
   const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   await opts.network.ensureBridge();
@@ -222,7 +233,7 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
     await stop();
     throw err;
   }
-  return { dnsIp, stop };
+  return { dnsIp, view, stop };
 }
 
 /**

@@ -4,14 +4,15 @@
  * or claim only when one of those pods refers to it (by key: the agent reads the object itself),
  * and the local-path volumes whose directory is on its node.
  */
-import { isGantryError } from '../errors.js';
+import { GantryError, isGantryError } from '../errors.js';
 import { EventRecorder, type EventSink } from '../events/recorder.js';
 import { silentLogger } from '../log.js';
 import { podReferences, referencedNames, type PodReferenceNames } from '../model/pod-refs.js';
+import { MIN_TOKEN_EXPIRATION_SECONDS, podServiceAccount, type IssuedToken, type ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { LOCAL_PATH_CLEANUP_FINALIZER, localPathNode } from '../model/storage.js';
-import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret } from '../model/types.js';
+import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret, ServiceAccount } from '../model/types.js';
 import { removeFinalizer } from '../store/finalizers.js';
-import type { Store, WriteOrigin } from '../store/types.js';
+import type { ReadStore, Store, WriteOrigin } from '../store/types.js';
 import type { ClaimVolume, NodeApi, NodeEvent, ReferenceKind } from './api.js';
 
 /** Conflicting writes are retried this many times before the next sync tries again. */
@@ -21,6 +22,8 @@ const ATTEMPTS = 5;
 export interface StoreNodeApiOptions {
   store: Store;
   nodeName: string;
+  /** Signs service-account tokens for this node's pods (the API server's key); without it pods get none. */
+  tokens?: ServiceAccountTokenIssuer;
 }
 
 /** The store-backed node API. */
@@ -28,6 +31,7 @@ export class StoreNodeApi implements NodeApi {
   readonly nodeName: string;
   readonly events: EventSink;
   private readonly store: Store;
+  private readonly tokens?: ServiceAccountTokenIssuer;
   private readonly origin: WriteOrigin;
   /** The pods bound here, by uid, with the names they refer to. */
   private readonly bound = new Map<string, { namespace: string; refs: PodReferenceNames }>();
@@ -35,6 +39,7 @@ export class StoreNodeApi implements NodeApi {
   constructor(opts: StoreNodeApiOptions) {
     this.store = opts.store;
     this.nodeName = opts.nodeName;
+    this.tokens = opts.tokens;
     this.origin = { actor: `node/${opts.nodeName}` };
     this.events = new EventRecorder({ store: opts.store, component: 'kubelet', host: opts.nodeName, logger: silentLogger() });
   }
@@ -103,6 +108,11 @@ export class StoreNodeApi implements NodeApi {
     return this.store.get<Secret>({ kind: 'Secret', namespace, name });
   }
 
+  requestServiceAccountToken(pod: Pod, opts: { audience?: string; expirationSeconds: number }): Promise<IssuedToken> {
+    if (!this.tokens) throw new GantryError('ApiUnavailable', `node ${this.nodeName} cannot get service account tokens: this gantry signs none (its API is off)`);
+    return issuePodToken(this.store, this.tokens, { pod, nodeName: this.nodeName, ...opts });
+  }
+
   async writePodStatus(pod: Pod, compute: (current: Pod) => PodStatus | undefined): Promise<Pod | undefined> {
     let current: Pod | undefined = pod;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -169,4 +179,39 @@ export class StoreNodeApi implements NodeApi {
 
 function podRef(pod: Pod): { kind: 'Pod'; namespace: string; name: string } {
   return { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name };
+}
+
+/**
+ * Issues a token of a pod's service account, bound to the pod as it is stored now (same uid,
+ * bound to `nodeName`) and naming its node: what the API server does for the kubelet's
+ * TokenRequest.
+ * @throws GantryError NotFound when the pod is gone or the account does not exist (waiting),
+ *   InvalidArgument for a lifetime under ten minutes.
+ */
+export async function issuePodToken(
+  store: ReadStore,
+  issuer: ServiceAccountTokenIssuer,
+  req: { pod: Pod; nodeName: string; audience?: string; expirationSeconds: number },
+): Promise<IssuedToken> {
+  const namespace = req.pod.metadata.namespace ?? 'default';
+  const object = `Pod/${namespace}/${req.pod.metadata.name}`;
+  if (req.expirationSeconds < MIN_TOKEN_EXPIRATION_SECONDS) {
+    throw new GantryError('InvalidArgument', `expirationSeconds ${req.expirationSeconds}: may not specify a duration less than ${MIN_TOKEN_EXPIRATION_SECONDS} seconds`, { object });
+  }
+  const pod = await store.get<Pod>({ kind: 'Pod', namespace, name: req.pod.metadata.name });
+  if (!pod || pod.metadata.uid !== req.pod.metadata.uid || pod.spec.nodeName !== req.nodeName) {
+    throw new GantryError('NotFound', `pods "${req.pod.metadata.name}" (uid ${req.pod.metadata.uid}) not found on node ${req.nodeName}`, { object, disposition: 'waiting' });
+  }
+  const name = podServiceAccount(pod);
+  const sa = await store.get<ServiceAccount>({ kind: 'ServiceAccount', namespace, name });
+  if (!sa?.metadata.uid) throw new GantryError('NotFound', `serviceaccounts "${name}" not found`, { object, field: 'spec.serviceAccountName', disposition: 'waiting', retryAfterMs: 2000 });
+  const node = await store.get<Node>({ kind: 'Node', name: req.nodeName });
+  return issuer.issue({
+    namespace,
+    serviceAccount: { name, uid: sa.metadata.uid },
+    pod: { name: pod.metadata.name, uid: pod.metadata.uid! },
+    node: { name: req.nodeName, ...(node?.metadata.uid ? { uid: node.metadata.uid } : {}) },
+    ...(req.audience ? { audiences: [req.audience] } : {}),
+    expirationSeconds: req.expirationSeconds,
+  });
 }

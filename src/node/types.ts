@@ -43,6 +43,8 @@ export interface PodReferences {
   secrets: Map<string, Secret>;
   /** Claim name → the claim and its bound volume; a missing name is a claim that does not exist. */
   claims: Map<string, ClaimVolume>;
+  /** Service-account tokens of the pod's projected `serviceAccountToken` sources, by `tokenSourceKey` (./volumes/projected.ts). */
+  tokens?: Map<string, string>;
 }
 
 /**

@@ -14,6 +14,7 @@ import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
+import { admitPlanPods } from './admission.js';
 import { applyPlan } from './apply.js';
 import { loadRevision } from './load-revision.js';
 import { ManifestCache } from './loader.js';
@@ -239,6 +240,8 @@ export class SyncLoop {
           prune: this.opts.prune ?? true,
         });
         lastPlan = plan;
+        const refused = admitPlanPods(plan, live);
+        if (refused.length > 0) return await this.reject(revision, refused);
         try {
           await applyPlan(this.opts.store, plan, {
             origin: { ...syncOrigin(revision), reason: `sync ${short} (${reason})` },

@@ -12,6 +12,7 @@ import {
   validateEnvVarName,
   validateLabelKey,
   validateLabelValue,
+  validatePathSegmentName,
   validatePortName,
 } from '../model/names.js';
 import { isIpv4, parseIpBlock, strictlyWithin } from '../model/cidr.js';
@@ -50,6 +51,7 @@ import type {
 } from '../model/types.js';
 import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
 import { validateSchedule, validateTimeZone } from './validate-cron.js';
+import { rbacProblems } from './validate-rbac.js';
 
 /** A semantic problem: the field it concerns and a message that starts with that field. */
 export interface RuleProblem {
@@ -137,6 +139,12 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
     case 'StorageClass':
       checkStorageClass(p, obj as StorageClass);
       break;
+    case 'Role':
+    case 'ClusterRole':
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      p.list.push(...rbacProblems(obj));
+      break;
     default:
       break;
   }
@@ -145,6 +153,8 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
 
 // ---------------------------------------------------------------- metadata, labels, selectors
 
+const RBAC_KINDS: ReadonlySet<string> = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
 function checkMetadata(p: Problems, obj: KubeObject): void {
   const { name, namespace, labels, annotations } = obj.metadata;
   if (name === '') {
@@ -152,10 +162,12 @@ function checkMetadata(p: Problems, obj: KubeObject): void {
   } else {
     // Kubernetes: Namespace names are DNS-1123 labels, Service names DNS-1035 labels (they
     // become DNS names of their own), everything else DNS-1123 subdomains.
+    // RBAC objects are path segment names (`system:aggregate-to-view`).
     const bad =
       obj.kind === 'Namespace' ? validateDns1123Label(name)
         : obj.kind === 'Service' ? validateDns1035Label(name)
-          : validateDns1123Subdomain(name);
+          : RBAC_KINDS.has(obj.kind) ? validatePathSegmentName(name)
+            : validateDns1123Subdomain(name);
     if (bad) p.invalid('metadata.name', name, bad);
     else if (obj.kind === 'CronJob' && name.length > 52) {
       // The controller appends an 11-character suffix to name Jobs after their CronJob.
@@ -500,6 +512,11 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
   }
 
   checkDns(p, path, spec);
+  for (const f of ['serviceAccountName', 'serviceAccount'] as const) {
+    const sa = spec[f];
+    const bad = sa ? validateDns1123Subdomain(sa) : undefined;
+    if (bad) p.invalid(`${path}.${f}`, sa, bad);
+  }
 
   const volumes = new Set<string>(opts.extraVolumes);
   spec.volumes?.forEach((v, i) => {

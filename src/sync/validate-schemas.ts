@@ -19,7 +19,12 @@ import pod from '../../schemas/pod.json' with { type: 'json' };
 import poddisruptionbudget from '../../schemas/poddisruptionbudget.json' with { type: 'json' };
 import replicaset from '../../schemas/replicaset.json' with { type: 'json' };
 import secret from '../../schemas/secret.json' with { type: 'json' };
+import role from '../../schemas/role.json' with { type: 'json' };
+import rolebinding from '../../schemas/rolebinding.json' with { type: 'json' };
+import clusterrole from '../../schemas/clusterrole.json' with { type: 'json' };
+import clusterrolebinding from '../../schemas/clusterrolebinding.json' with { type: 'json' };
 import service from '../../schemas/service.json' with { type: 'json' };
+import serviceaccount from '../../schemas/serviceaccount.json' with { type: 'json' };
 import statefulset from '../../schemas/statefulset.json' with { type: 'json' };
 import storageclass from '../../schemas/storageclass.json' with { type: 'json' };
 
@@ -47,15 +52,15 @@ export interface KindSchema {
 }
 
 const kindDocuments = [
-  namespace, configmap, secret, storageclass, persistentvolume, persistentvolumeclaim, pod, replicaset,
-  deployment, statefulset, daemonset, job, cronjob, service, ingressclass, ingress, networkpolicy,
-  poddisruptionbudget,
+  namespace, serviceaccount, clusterrole, clusterrolebinding, role, rolebinding, configmap, secret,
+  storageclass, persistentvolume, persistentvolumeclaim, pod, replicaset, deployment, statefulset,
+  daemonset, job, cronjob, service, ingressclass, ingress, networkpolicy, poddisruptionbudget,
 ] as unknown as SchemaNode[];
 
 /** Every schema document, shared definitions first. */
 export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments];
 
-/** The kinds with a schema, in the order above (namespaces, config, storage, workloads, networking). */
+/** The kinds with a schema, in the order above (namespaces, RBAC, config, storage, workloads, networking). */
 export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) => ({
   kind: String(schema.properties!.kind!.const),
   apiVersion: String(schema.properties!.apiVersion!.const),

@@ -66,10 +66,11 @@ spec:
 
 /**
  * A pod pinned to `node` that fetches the target by pod IP, by cluster IP and by the address its
- * DNS name resolves to, and logs what it got. Debian's busybox-static has no NSS modules: its
+ * DNS name resolves to, opens a connection to the API through the `kubernetes` Service, reads the
+ * size of its service account token, and logs what it got. Debian's busybox-static has no NSS modules: its
  * wget crashes on names (and with -T), so names go through nslookup and fetches through timeout.
  */
-function client(node: string, podIP: string, clusterIP: string): string {
+function client(node: string, podIP: string, clusterIP: string, apiIP: string): string {
   return `apiVersion: v1
 kind: Pod
 metadata:
@@ -90,6 +91,8 @@ spec:
             addr=$(timeout 2 nslookup target.default.svc.cluster.local | awk '/^Name:/ {n=1} n && /^Address/ {print $NF}' | tail -1)
             echo resolved=$addr
             echo dns=$(timeout 2 wget -q -O- http://$addr/)
+            if echo | timeout 3 nc ${apiIP} 443 >/dev/null 2>&1; then echo api=reached; fi
+            echo token=$(wc -c < /var/run/secrets/kubernetes.io/serviceaccount/token)
             sleep 1
           done
 `;
@@ -182,7 +185,7 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
     assert.equal(perNode.size, 3, `every node runs a pod: ${JSON.stringify([...perNode])} ${JSON.stringify(nodes)}`);
   });
 
-  it('lets a pod on node A reach a pod on node C by pod IP, and its Service by cluster IP and DNS name', async () => {
+  it('lets a pod on node A reach a pod on node C by pod IP, its Service by cluster IP and DNS name, and the API through the kubernetes Service with its own token', async () => {
     const [a, , c] = cluster!.nodes;
     await world!.push({ 'target.yaml': target(c!.name) }, 'target on node C');
     const tpod = await waitFor('target Ready', async () => {
@@ -190,7 +193,8 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
       return p && isReady(p) ? p : undefined;
     }, { timeoutMs: 30_000 });
     const svc = await waitFor('target has a cluster IP', async () => (await server!.store.get<Service>({ kind: 'Service', namespace: 'default', name: 'target' }))?.spec.clusterIP);
-    await world!.push({ 'client.yaml': client(a!.name, tpod.status!.podIP!, svc) }, 'client on node A');
+    const api = (await server!.store.get<Service>({ kind: 'Service', namespace: 'default', name: 'kubernetes' }))!.spec.clusterIP!;
+    await world!.push({ 'client.yaml': client(a!.name, tpod.status!.podIP!, svc, api) }, 'client on node A');
     const cpod = await waitFor('client running', async () => {
       const p = await server!.store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'client' });
       return p && isReady(p) ? p : undefined;
@@ -200,7 +204,7 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
     const log = await waitFor('the client got the page by pod IP, cluster IP and DNS name', async () => {
       const files = await readdir(logDir).catch(() => [] as string[]);
       const text = (await Promise.all(files.map((f) => readFile(path.join(logDir, f), 'utf8')))).join('');
-      return [`podip=${want}`, `clusterip=${want}`, `resolved=${svc}\n`, `dns=${want}`].every((w) => text.includes(w)) ? text : undefined;
+      return [`podip=${want}`, `clusterip=${want}`, `resolved=${svc}\n`, `dns=${want}`, 'api=reached'].every((w) => text.includes(w)) && /token=\d{3,}/.test(text) ? text : undefined;
     }, { timeoutMs: 30_000, describe: async () => (await Promise.all((await readdir(logDir).catch(() => [] as string[])).map((f) => readFile(path.join(logDir, f), 'utf8')))).join('').slice(-800) });
     assert.ok(log);
   });

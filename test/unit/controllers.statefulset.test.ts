@@ -5,6 +5,7 @@ import type { Pod, StatefulSet } from '../../src/model/types.js';
 import type { Store } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { controllerManager, edit, eventually, fakeKubelet as runFakeKubelet, isReady, NS, untilIdle, type FakeKubeletOptions } from '../helpers/controllers.js';
+import { isTokenVolume } from '../../src/model/serviceaccount.js';
 
 /** Stands in for scheduler + node agent on node n1 (see the shared {@link runFakeKubelet}). */
 const fakeKubelet = (store: Store, signal: AbortSignal, opts: FakeKubeletOptions = {}): void => runFakeKubelet(store, signal, { podIP: '10.0.0.9', ...opts });
@@ -88,7 +89,8 @@ describe('controllers: StatefulSet', function () {
       assert.match(p.metadata.labels?.['controller-revision-hash'] ?? '', /^web-[a-z0-9]+$/);
       assert.equal(p.spec.hostname, `web-${i}`);
       assert.equal(p.spec.subdomain, 'web-headless');
-      assert.deepEqual(p.spec.volumes, [{ name: 'data', persistentVolumeClaim: { claimName: `data-web-${i}` } }]);
+      // Beside the service-account token volume admission adds.
+      assert.deepEqual(p.spec.volumes?.filter((v) => !isTokenVolume(v)), [{ name: 'data', persistentVolumeClaim: { claimName: `data-web-${i}` } }]);
       assert.deepEqual(p.metadata.ownerReferences?.map((r) => [r.kind, r.uid, r.controller]), [['StatefulSet', sts.metadata.uid, true]]);
     }
     await markReady(store, 'web-2');
@@ -116,7 +118,7 @@ describe('controllers: StatefulSet', function () {
       return !!p && p.metadata.uid !== before.metadata.uid;
     }, 'web-1 is recreated');
     const after = (await pods(store)).find((p) => p.metadata.name === 'web-1')!;
-    assert.deepEqual(after.spec.volumes, before.spec.volumes);
+    assert.deepEqual(after.spec.volumes?.filter((v) => !isTokenVolume(v)), before.spec.volumes?.filter((v) => !isTokenVolume(v)));
     assert.equal(after.spec.volumes?.[0]?.persistentVolumeClaim?.claimName, claimName('data', 'web', 1));
   });
 

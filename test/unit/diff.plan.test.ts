@@ -3,7 +3,8 @@ import { makePlan, markDesired } from '../../src/diff/plan.js';
 import { planIsEmpty } from '../../src/diff/types.js';
 import { MANAGED_BY, SOURCE_PATH } from '../../src/model/annotations.js';
 import { CONFIG_HASH_ANNOTATION } from '../../src/model/config-hash.js';
-import type { KubeObject } from '../../src/model/types.js';
+import { admitPod, isTokenVolume } from '../../src/model/serviceaccount.js';
+import type { KubeObject, Pod } from '../../src/model/types.js';
 import type { DesiredObject } from '../../src/sync/types.js';
 
 let line = 0;
@@ -73,6 +74,42 @@ describe('diff/plan', () => {
     const e = makePlan({ objects: [changed] }, [live]).update[0]!;
     assert.equal((e.desired?.spec as { clusterIP?: string }).clusterIP, '10.96.0.10');
     assert.deepEqual(e.patch, [{ op: 'replace', path: '/spec/selector/app', value: 'other' }]);
+  });
+
+  it('a declared Pod is unchanged once admitted (account name, token volume and mounts), and an update keeps them', () => {
+    const bare: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: 'busybox:1', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], volumes: [{ name: 'data', emptyDir: {} }] } };
+    const d = declared(bare);
+    const live = stored(d);
+    Object.assign(live, { spec: admitPod(live as Pod, undefined).spec });
+    assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])), 'what admission added is not a change');
+    const relabelled = { ...d, object: { ...bare, metadata: { ...bare.metadata, labels: { app: 'debug' } } } };
+    const e = makePlan({ objects: [relabelled] }, [live]).update[0]!;
+    assert.deepEqual(e.patch, [{ op: 'add', path: '/metadata/labels', value: { app: 'debug' } }]);
+    const spec = (e.desired as Pod).spec;
+    assert.equal(spec.serviceAccountName, 'default');
+    assert.equal(spec.volumes?.filter(isTokenVolume).length, 1);
+    assert.deepEqual(spec.containers[0]!.volumeMounts?.map((m) => m.name), ['data', spec.volumes!.find(isTokenVolume)!.name]);
+  });
+
+  it('a declared Pod that names its account diffs on nothing admission adds, and a change of account is a change', () => {
+    const named: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'shop' }, spec: { serviceAccountName: 'reader', containers: [{ name: 'c', image: 'busybox:1' }] } };
+    const d = declared(named);
+    const live = stored(d);
+    Object.assign(live, { spec: admitPod(live as Pod, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reader', namespace: 'shop' } }).spec });
+    assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])));
+    const other = { ...d, object: { ...named, spec: { ...(named.spec as object), serviceAccountName: 'writer' } } };
+    assert.equal(makePlan({ objects: [other] }, [live]).update.length, 1);
+  });
+
+  it('an aggregated ClusterRole\'s rules are the aggregation controller\'s: filled live rules are no change, and an update keeps them', () => {
+    const role: KubeObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'monitoring' }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate-to-monitoring': 'true' } }] }, rules: [] };
+    const d = declared(role);
+    const live = stored(d);
+    live.rules = [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }];
+    assert.ok(planIsEmpty(makePlan({ objects: [d] }, [live])));
+    const labelled = { ...d, object: { ...role, metadata: { name: 'monitoring', labels: { team: 'ops' } } } };
+    const e = makePlan({ objects: [labelled] }, [live]).update[0]!;
+    assert.deepEqual(e.desired?.rules, live.rules);
   });
 
   it('re-planning an applied revision yields no changes', () => {

@@ -5,9 +5,83 @@ import { supportedKinds, validateObject } from '../../src/sync/validate.js';
 import { COMPILED_MODULE_PATH, generateValidatorModule } from '../../src/sync/validate-codegen.js';
 import { expandSchedule } from '../../src/sync/validate-cron.js';
 import type { ManifestIssue } from '../../src/sync/types.js';
+import { kindInfo } from '../../src/model/kinds.js';
 
 /** Realistic manifests, one per kind, as a Kubernetes user would write them. */
 const valid: Record<string, string> = {
+  ServiceAccount: `
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: reader
+  namespace: shop
+automountServiceAccountToken: false
+imagePullSecrets:
+  - name: registry
+`,
+  Role: `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-reader
+  namespace: shop
+rules:
+  - apiGroups: [""]
+    resources: ["pods", "pods/log"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: [""]
+    resources: ["configmaps"]
+    resourceNames: ["web-config"]
+    verbs: ["get"]
+`,
+  ClusterRole: `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: "monitoring:scraper"
+  labels:
+    rbac.authorization.k8s.io/aggregate-to-view: "true"
+rules:
+  - apiGroups: [""]
+    resources: ["nodes", "endpoints"]
+    verbs: ["get", "list", "watch"]
+  - nonResourceURLs: ["/metrics"]
+    verbs: ["get"]
+`,
+  RoleBinding: `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+  namespace: shop
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
+subjects:
+  - kind: ServiceAccount
+    name: reader
+  - kind: User
+    name: jane
+    apiGroup: rbac.authorization.k8s.io
+  - kind: Group
+    name: "system:serviceaccounts:ci"
+    apiGroup: rbac.authorization.k8s.io
+`,
+  ClusterRoleBinding: `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: scraper
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: "monitoring:scraper"
+subjects:
+  - kind: ServiceAccount
+    name: prometheus
+    namespace: monitoring
+`,
   Namespace: `
 apiVersion: v1
 kind: Namespace
@@ -403,7 +477,7 @@ function manifest(kind: string): Obj {
 
 function keyOf(o: Obj): string | undefined {
   if (!o.metadata?.name) return undefined;
-  return o.kind === 'Namespace' ? `Namespace/${o.metadata.name}` : `${o.kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+  return kindInfo(o.kind)?.namespaced === false ? `${o.kind}/${o.metadata.name}` : `${o.kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 }
 
 function validate(obj: unknown): ManifestIssue[] {
@@ -512,6 +586,9 @@ describe('validateObject()', () => {
     { name: 'an unknown top-level field', kind: 'ConfigMap', mutate: (o) => { o.spec = {}; }, field: 'spec', message: 'spec is not supported' },
     { name: 'an unsupported volume source', kind: 'DaemonSet', mutate: (o) => { tpl(o).volumes[0].nfs = { server: 'nas', path: '/' }; }, field: 'spec.template.spec.volumes[0].nfs', message: 'spec.template.spec.volumes[0].nfs is not supported' },
     { name: 'a missing metadata.name', kind: 'Service', mutate: (o) => { delete o.metadata.name; }, field: 'metadata.name', message: 'metadata.name is required' },
+    { name: 'a binding without roleRef', kind: 'RoleBinding', mutate: (o) => { delete o.roleRef; }, field: 'roleRef', message: 'roleRef is required' },
+    { name: 'an unknown subject kind', kind: 'ClusterRoleBinding', mutate: (o) => { o.subjects[0].kind = 'Robot'; }, field: 'subjects[0].kind', message: /must be one of "ServiceAccount", "User", "Group"/ },
+    { name: 'automountServiceAccountToken that is not a boolean', kind: 'ServiceAccount', mutate: (o) => { o.automountServiceAccountToken = 'no'; }, field: 'automountServiceAccountToken', message: /must be a boolean/ },
     { name: 'a missing Ingress pathType', kind: 'Ingress', mutate: (o) => { delete o.spec.rules[0].http.paths[0].pathType; }, field: 'spec.rules[0].http.paths[0].pathType', message: 'spec.rules[0].http.paths[0].pathType is required' },
   ];
 
@@ -608,6 +685,19 @@ describe('validateObject()', () => {
     { name: 'maxSurge and maxUnavailable both zero', kind: 'Deployment', mutate: (o) => { o.spec.strategy.rollingUpdate.maxSurge = 0; }, field: 'spec.strategy.rollingUpdate.maxUnavailable', message: /may not be 0 when `maxSurge` is 0/ },
     { name: 'a malformed percentage', kind: 'Deployment', mutate: (o) => { o.spec.strategy.rollingUpdate.maxSurge = '25 percent'; }, field: 'spec.strategy.rollingUpdate.maxSurge', message: /a valid percent string/ },
     { name: 'rollingUpdate with the Recreate strategy', kind: 'Deployment', mutate: (o) => { o.spec.strategy.type = 'Recreate'; }, field: 'spec.strategy.rollingUpdate', message: /may not be specified when strategy `type` is 'Recreate'/ },
+    // service accounts and RBAC
+    { name: 'a serviceAccountName that is not a DNS subdomain', kind: 'Pod', mutate: (o) => { o.spec.serviceAccountName = 'Reader_1'; }, field: 'spec.serviceAccountName', message: /^spec\.serviceAccountName: invalid value "Reader_1": a lowercase RFC 1123 subdomain/ },
+    { name: 'a rule without verbs', kind: 'Role', mutate: (o) => { o.rules[0].verbs = []; }, field: 'rules[0].verbs', message: 'rules[0].verbs is required: verbs must contain at least one value' },
+    { name: 'a resource rule without API groups', kind: 'Role', mutate: (o) => { delete o.rules[0].apiGroups; }, field: 'rules[0].apiGroups', message: /resource rules must supply at least one api group/ },
+    { name: 'a resource rule without resources', kind: 'ClusterRole', mutate: (o) => { o.rules[0].resources = []; }, field: 'rules[0].resources', message: /at least one resource/ },
+    { name: 'non-resource URLs in a namespaced Role', kind: 'Role', mutate: (o) => { o.rules[1] = { nonResourceURLs: ['/healthz'], verbs: ['get'] }; }, field: 'rules[1].nonResourceURLs', message: /namespaced rules cannot apply to non-resource URLs/ },
+    { name: 'a rule for both resources and non-resource URLs', kind: 'ClusterRole', mutate: (o) => { o.rules[1].resources = ['pods']; }, field: 'rules[1].nonResourceURLs', message: /cannot apply to both regular resources and non-resource URLs/ },
+    { name: 'a roleRef in another API group', kind: 'RoleBinding', mutate: (o) => { o.roleRef.apiGroup = 'rbac.authorization.k8s.io/v1'; }, field: 'roleRef.apiGroup', message: /supported values: "rbac\.authorization\.k8s\.io"/ },
+    { name: 'a ClusterRoleBinding of a Role', kind: 'ClusterRoleBinding', mutate: (o) => { o.roleRef.kind = 'Role'; }, field: 'roleRef.kind', message: /supported values: "ClusterRole"/ },
+    { name: 'a ServiceAccount subject without namespace in a ClusterRoleBinding', kind: 'ClusterRoleBinding', mutate: (o) => { delete o.subjects[0].namespace; }, field: 'subjects[0].namespace', message: /names its namespace/ },
+    { name: 'a User subject without the RBAC API group', kind: 'RoleBinding', mutate: (o) => { delete o.subjects[1].apiGroup; }, field: 'subjects[1].apiGroup', message: /supported values: "rbac\.authorization\.k8s\.io"/ },
+    { name: 'a ServiceAccount subject with an API group', kind: 'RoleBinding', mutate: (o) => { o.subjects[0].apiGroup = 'rbac.authorization.k8s.io'; }, field: 'subjects[0].apiGroup', message: /a ServiceAccount is in the core group/ },
+    { name: 'a Role name with a slash', kind: 'Role', mutate: (o) => { o.metadata.name = 'team/reader'; }, field: 'metadata.name', message: /may not contain '\/'/ },
   ];
 
   for (const [group, cases] of [['schema', schemaCases], ['semantic', ruleCases]] as const) {

@@ -3,12 +3,20 @@
  * (which has its own HMAC) and the web dashboard's static files. An admin token may do everything the API offers; a read-only token
  * reads everything but Secrets, and may not exec into pods, forward their ports or trigger a
  * sync — the same line Kubernetes' built-in `view` role draws. An agent token acts for one node,
- * as the Node authorizer limits a kubelet.
+ * as the Node authorizer limits a kubelet. A service account's token (a JWT, ./sa-tokens.ts) is
+ * authorized by RBAC (./rbac.ts) against the cluster's Roles and bindings, with Kubernetes'
+ * words when it is refused.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { resolveKind } from '../../model/kinds.js';
 import { isDashboardPath } from '../dashboard.js';
+import { isGantryError } from '../../errors.js';
+import { serviceAccountGroups } from '../../model/serviceaccount.js';
 import { sendStatus } from '../kube.js';
+import { authorize, forbiddenMessage } from './rbac.js';
+import type { RbacCache } from './rbac-cache.js';
+import { requestInfo } from './request-info.js';
+import { looksLikeJwt, type ServiceAccountTokens } from './sa-tokens.js';
 import type { Identity, TokenFile } from './tokens.js';
 
 /** Paths anyone may call. */
@@ -120,8 +128,8 @@ export function agentAllows(node: string | undefined, method: string, url: strin
   return wanted.every((k) => AGENT_VIEW_KINDS.includes(k)) && (pathOnly.startsWith('/apis/gantry.dev/v1/objects/') || pathOnly === '/apis/gantry.dev/v1/watch');
 }
 
-/** The Status a refused request gets, worded as the API server words it. */
-function forbiddenMessage(who: Identity, a: RequestAttributes): string {
+/** The Status a refused request of a gantry token gets, worded as the API server words it. */
+function tokenForbiddenMessage(who: Identity, a: RequestAttributes): string {
   const what = a.resource ? `resource "${a.resource}${a.subresource ? `/${a.subresource}` : ''}" in API group "${a.group}"${a.namespace ? ` in the namespace "${a.namespace}"` : ''}` : 'this path';
   return `${a.resource || 'request'} is forbidden: User "${who.name}" (role ${who.role}) cannot ${a.verb} ${what}`;
 }
@@ -134,8 +142,28 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-/** Installs the guard on every route of `app`. */
-export function installGuard(app: FastifyInstance, tokens: TokenFile): void {
+/** Service-account tokens and the RBAC they are authorized by. */
+export interface ServiceAccountAuth {
+  tokens: ServiceAccountTokens;
+  rbac: RbacCache;
+}
+
+/**
+ * The identity of a service account's token, or the reason it is refused.
+ */
+export async function authenticateServiceAccount(auth: ServiceAccountAuth, secret: string): Promise<Identity | string> {
+  try {
+    const sa = await auth.tokens.verify(secret, auth.rbac);
+    return { name: sa.user, role: 'service-account', groups: serviceAccountGroups(sa.namespace), uid: sa.uid, ...(sa.pod ? { pod: sa.pod } : {}) };
+  } catch (err) {
+    if (isGantryError(err, 'AuthFailed')) return err.message;
+    throw err;
+  }
+}
+
+/** Installs the guard on every route of `app`; service-account tokens are accepted with `opts.serviceAccounts`. */
+export function installGuard(app: FastifyInstance, tokens: TokenFile, opts: { serviceAccounts?: ServiceAccountAuth } = {}): void {
+  const sa = opts.serviceAccounts;
   app.addHook('onRequest', async (req, reply) => {
     const pathOnly = req.url.split('?', 1)[0]!;
     if (PUBLIC_PATHS.has(pathOnly)) return;
@@ -143,12 +171,24 @@ export function installGuard(app: FastifyInstance, tokens: TokenFile): void {
     // with a token and calls the API with it like any client.
     if ((req.method === 'GET' || req.method === 'HEAD') && (pathOnly === '/' || isDashboardPath(pathOnly))) return;
     const secret = bearerToken(req);
-    const who = secret ? tokens.authenticate(secret) : undefined;
+    let who = secret ? tokens.authenticate(secret) : undefined;
+    if (!who && secret && sa && looksLikeJwt(secret)) {
+      const found = await authenticateServiceAccount(sa, secret);
+      if (typeof found === 'string') return sendStatus(reply, 401, 'Unauthorized', `Unauthorized: ${found}`);
+      who = found;
+    }
     if (!who) return sendStatus(reply, 401, 'Unauthorized', secret ? 'Unauthorized: the token is not one this server knows (revoked, or from another data directory)' : 'Unauthorized: a bearer token is required (see <data-dir>/kubeconfig, or gantry token create)');
     req.identity = who;
     if (who.role === 'admin') return;
+    if (who.role === 'service-account') {
+      const info = requestInfo(req.method, req.url);
+      const decision = authorize(sa!.rbac, { name: who.name, groups: who.groups ?? [] }, info);
+      if (decision.allowed) return;
+      const details = info.resourceRequest ? { ...(info.name ? { name: info.name } : {}), group: info.apiGroup, kind: info.resource } : undefined;
+      return sendStatus(reply, 403, 'Forbidden', forbiddenMessage(who.name, info, decision.reason), details);
+    }
     const a = requestAttributes(req.method, req.url);
     const allowed = who.role === 'agent' ? agentAllows(who.node, req.method, req.url) : readOnlyAllows(a);
-    if (!allowed) return sendStatus(reply, 403, 'Forbidden', forbiddenMessage(who, a));
+    if (!allowed) return sendStatus(reply, 403, 'Forbidden', tokenForbiddenMessage(who, a));
   });
 }

@@ -8,10 +8,13 @@ import { GantryError } from '../../errors.js';
 import { readKubeconfig, writeKubeconfig } from './kubeconfig.js';
 import { ensureServingPki, servingNames, type ServingPki } from './pki.js';
 import { ADMIN_TOKEN_NAME, TokenFile } from './tokens.js';
+import { apiServiceIp, DEFAULT_SERVICE_CIDR } from '../../model/cidr.js';
+import { ServiceAccountTokens } from './sa-tokens.js';
 
 export { installGuard } from './guard.js';
 export { TokenFile, type Identity, type TokenRole } from './tokens.js';
 export { readKubeconfig, writeKubeconfig, type KubeconfigEntry } from './kubeconfig.js';
+export { ServiceAccountTokens } from './sa-tokens.js';
 
 /** What the API server needs to serve securely. */
 export interface ApiSecurity {
@@ -20,6 +23,8 @@ export interface ApiSecurity {
   tls?: ServingPki;
   /** The admin token's secret (kept only in the kubeconfig). */
   adminToken: string;
+  /** Signs and checks service-account tokens (`<data-dir>/pki/sa.key`). */
+  serviceAccounts: ServiceAccountTokens;
 }
 
 /** Options of {@link prepareApiSecurity}. */
@@ -29,6 +34,13 @@ export interface PrepareSecurityOptions {
   listenHost: string;
   insecureHttp?: boolean;
   tlsSans?: readonly string[];
+  /** The service CIDR: the `kubernetes` Service's address goes into the serving certificate. */
+  serviceCidr?: string;
+}
+
+/** The names pods use for the API (the `kubernetes` Service), which its certificate must cover. */
+export function apiServiceNames(serviceCidr = DEFAULT_SERVICE_CIDR): string[] {
+  return ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', apiServiceIp(serviceCidr)];
 }
 
 /** Whether `host` is a loopback address, where plain HTTP never leaves the machine. */
@@ -45,10 +57,11 @@ export async function prepareApiSecurity(o: PrepareSecurityOptions): Promise<Api
     throw new GantryError('InvalidArgument', `--insecure-http: the API would listen on ${o.listenHost || 'every interface'} in plain HTTP, and tokens would cross the network in the clear; use it only with a loopback --listen (127.0.0.1:PORT), or drop it to serve HTTPS`, { field: 'insecureHttp' });
   }
   const paths = dataPaths(o.dataDir);
-  const tls = o.insecureHttp ? undefined : await ensureServingPki(o.dataDir, servingNames(o.listenHost, o.tlsSans));
+  const tls = o.insecureHttp ? undefined : await ensureServingPki(o.dataDir, servingNames(o.listenHost, [...(o.tlsSans ?? []), ...apiServiceNames(o.serviceCidr)]));
   const tokens = new TokenFile(paths.tokens);
   const adminToken = await adminSecret(tokens, paths.kubeconfig);
-  return { tokens, ...(tls ? { tls } : {}), adminToken };
+  const serviceAccounts = await ServiceAccountTokens.open(o.dataDir);
+  return { tokens, ...(tls ? { tls } : {}), adminToken, serviceAccounts };
 }
 
 /** The admin token from the last kubeconfig when it still works, else a new one. */

@@ -156,7 +156,8 @@ function serial(): string {
   return Buffer.from(b).toString('hex');
 }
 
-function toPem(label: string, der: ArrayBuffer): string {
+/** DER bytes as a PEM block with `label` (`PRIVATE KEY`, `PUBLIC KEY`, …). */
+export function toPem(label: string, der: ArrayBuffer): string {
   const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }

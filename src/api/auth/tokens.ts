@@ -33,10 +33,17 @@ export interface TokenRecord {
 
 /** Who a request is, once its token checked out. */
 export interface Identity {
+  /** The token's name, or a service account's user name (`system:serviceaccount:<ns>:<name>`). */
   name: string;
-  role: TokenRole;
+  /** The token's role; `service-account` for a service account's token, which RBAC authorizes. */
+  role: TokenRole | 'service-account';
   /** For an `agent` token: the node it acts for. */
   node?: string;
+  /** The groups RBAC matches (service accounts: theirs, their namespace's, every authenticated user's). */
+  groups?: string[];
+  /** For a service account's token: the account's uid, and the pod it is bound to. */
+  uid?: string;
+  pod?: { name: string; uid: string };
 }
 
 /** The name of the token made at first start. */

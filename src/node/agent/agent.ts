@@ -18,7 +18,7 @@ import { errorMessage, isGantryError } from '../../errors.js';
 import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
 import { k8sTime } from '../../model/time.js';
-import type { Node } from '../../model/types.js';
+import type { Node, Pod } from '../../model/types.js';
 import type { NodeApi, NodeEvent } from '../api.js';
 import { ExponentialBackoff, WorkQueue, realClock, type Clock } from '../../controllers/queue.js';
 import type { ContainerdClient } from '../containerd/client.js';
@@ -78,6 +78,8 @@ export interface NodeAgentOptions {
    * the provisioner; the agent makes and removes the volumes' directories there.
    */
   storageDir?: string;
+  /** The Service variables a pod's containers get (KUBERNETES_SERVICE_HOST, …). */
+  serviceEnv?: (pod: Pod) => ReadonlyMap<string, string>;
 }
 
 /** The node agent. */
@@ -120,6 +122,7 @@ export class NodeAgent {
       logger: opts.logger,
       hostIP: () => this.machine.internalIP ?? '127.0.0.1',
       clusterDns: opts.clusterDns,
+      ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
       nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes }),
       backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,

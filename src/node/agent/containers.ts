@@ -311,7 +311,7 @@ export class Containers {
     const { pod, rt, spec } = t;
     const { image, refs } = opts;
     const o = this.ctx.o;
-    const vars = resolvePodEnv(pod, spec, { refs, podIP: rt.podIP, hostIP: o.hostIP(), nodeName: o.api.nodeName, nodeAllocatable: o.nodeAllocatable() });
+    const vars = resolvePodEnv(pod, spec, { refs, podIP: rt.podIP, hostIP: o.hostIP(), nodeName: o.api.nodeName, nodeAllocatable: o.nodeAllocatable(), ...(o.serviceEnv ? { serviceEnv: o.serviceEnv(pod) } : {}) });
     const env = mergeEnv(image.config.Env, vars);
     const args = containerArgs(spec, image.config, vars);
     const user = containerUser(pod, spec, image.config);

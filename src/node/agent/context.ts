@@ -29,6 +29,8 @@ export interface PodSyncerOptions {
   hostIP: () => string;
   /** Where ClusterFirst pods resolve names (absent: the host's resolvers). */
   clusterDns?: ClusterDnsSettings;
+  /** The Service variables a pod's containers get (the `kubernetes` Service's); none when absent. */
+  serviceEnv?: (pod: Pod) => ReadonlyMap<string, string>;
   nodeAllocatable: () => { cpuMillis: number; memoryBytes: number };
   backoffBaseMs: number;
   backoffMaxMs: number;

@@ -1,9 +1,10 @@
 /**
- * A container's environment as the kubelet builds it: `envFrom` (ConfigMaps, Secrets, with
- * prefix), then `env` (values, `$(VAR)` references, `valueFrom` keys, pod fields and resource
- * fields), layered over the image's `Env`. Pure: the ConfigMaps and Secrets come in resolved.
+ * A container's environment as the kubelet builds it: the Service variables, then `envFrom`
+ * (ConfigMaps, Secrets, with prefix), then `env` (values, `$(VAR)` references, `valueFrom` keys,
+ * pod fields and resource fields), layered over the image's `Env`. Pure: the ConfigMaps and Secrets come in resolved.
  */
 import { GantryError } from '../../errors.js';
+import { podMetadataField } from '../../model/pod-fields.js';
 import { cpuMillis, parseQuantity } from '../../model/quantity.js';
 import type { ConfigMap, Container, Pod, Secret } from '../../model/types.js';
 import type { PodReferences } from '../types.js';
@@ -16,6 +17,8 @@ export interface EnvContext {
   nodeName: string;
   /** Node allocatable, used by resourceFieldRef when the container sets no limit. */
   nodeAllocatable: { cpuMillis: number; memoryBytes: number };
+  /** Service variables (KUBERNETES_SERVICE_HOST, …), defined first: the pod's own env overrides and may refer to them. */
+  serviceEnv?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -83,19 +86,9 @@ function configError(pod: Pod, message: string): GantryError {
 
 /** The value of a `fieldRef` path, or an error naming an unsupported one. */
 function fieldValue(pod: Pod, fieldPath: string, ctx: EnvContext): string {
-  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
-  if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? '';
+  const meta = podMetadataField(pod, fieldPath);
+  if (meta !== undefined) return meta;
   switch (fieldPath) {
-    case 'metadata.name':
-      return pod.metadata.name;
-    case 'metadata.namespace':
-      return pod.metadata.namespace ?? 'default';
-    case 'metadata.uid':
-      return pod.metadata.uid ?? '';
-    case 'metadata.labels':
-      return Object.entries(pod.metadata.labels ?? {}).map(([k, v]) => `${k}="${v}"`).sort().join('\n');
-    case 'metadata.annotations':
-      return Object.entries(pod.metadata.annotations ?? {}).map(([k, v]) => `${k}="${v}"`).sort().join('\n');
     case 'spec.nodeName':
       return pod.spec.nodeName ?? ctx.nodeName;
     case 'spec.serviceAccountName':
@@ -128,13 +121,13 @@ function resourceValue(pod: Pod, self: Container, ref: { containerName?: string;
 }
 
 /**
- * The container's env from the pod spec (without the image's): `envFrom` then `env`, later names
+ * The container's env from the pod spec (without the image's): the Service variables, `envFrom` then `env`, later names
  * winning, `$(VAR)` expanded against the variables defined before. Returned in definition order.
  * @throws GantryError NotFound (waiting) for a missing ConfigMap/Secret or key that is not optional —
  *   the kubelet reports these as CreateContainerConfigError.
  */
 export function resolvePodEnv(pod: Pod, container: Container, ctx: EnvContext): Map<string, string> {
-  const vars = new Map<string, string>();
+  const vars = new Map<string, string>(ctx.serviceEnv ?? []);
   const ns = pod.metadata.namespace ?? 'default';
   for (const from of container.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;

@@ -1,15 +1,19 @@
 /**
  * A pod's sandbox: its network namespace (CNI run in the background while containers are
  * created), the hosts and resolv.conf files the agent writes for it, and its volumes, prepared
- * from the ConfigMaps and Secrets the pod refers to (read through the node API).
+ * from the ConfigMaps and Secrets the pod refers to (read through the node API) and its
+ * service-account tokens (./tokens.ts; the pod is synced again when one wants refreshing).
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isGantryError } from '../../errors.js';
 import { podReferences } from '../../model/pod-refs.js';
 import type { Pod } from '../../model/types.js';
 import type { PodReferences } from '../types.js';
+import { tokenSources } from '../volumes/projected.js';
 import { hostsFile, podDnsConf } from './container-config.js';
+import { PodTokens } from './tokens.js';
 import { podDir, type PodSyncerOptions } from './context.js';
 import { containerEntry, type PodRuntime } from './runtime.js';
 
@@ -17,8 +21,11 @@ import { containerEntry, type PodRuntime } from './runtime.js';
 export class Sandbox {
   /** The last references read per pod (env resolution uses the same snapshot as the volumes). */
   private readonly lastRefs = new Map<string, PodReferences>();
+  private readonly tokens: PodTokens;
 
-  constructor(private readonly o: PodSyncerOptions) {}
+  constructor(private readonly o: PodSyncerOptions) {
+    this.tokens = new PodTokens({ api: o.api, now: o.now, logger: o.logger });
+  }
 
   /** Network, hosts/resolv.conf files and volumes. @returns false when the pod cannot start yet. */
   async ensure(pod: Pod, rt: PodRuntime): Promise<boolean> {
@@ -42,7 +49,15 @@ export class Sandbox {
         rt.networkSetup = this.setUpNetwork(pod, rt);
       }
     }
-    const refs = await this.readReferences(pod);
+    let refs: PodReferences;
+    try {
+      refs = await this.readReferences(pod);
+    } catch (err) {
+      // A token the node cannot have yet (its service account is missing) holds the pod like a
+      // missing ConfigMap; nothing tells the node when the account appears, so it asks again soon.
+      if (!isGantryError(err, 'NotFound')) throw err;
+      return this.configError(pod, rt, err.message, 2000);
+    }
     const version = refsVersion(refs);
     if (!rt.mounts || rt.refsVersion !== version) {
       try {
@@ -61,18 +76,23 @@ export class Sandbox {
           return !!rt.mounts;
         }
         if (!isGantryError(err, 'NotFound')) throw err;
-        rt.configError = err.message;
-        // The reference watch requeues when it appears; this is the safety net.
-        this.o.requeue(uid, 10_000);
-        const specs = [...(pod.spec.initContainers ?? []).map((s) => ({ kind: 'init' as const, s })), ...pod.spec.containers.map((s) => ({ kind: 'app' as const, s }))];
-        for (const { kind, s } of specs) {
-          const c = containerEntry(rt, kind, s);
-          if (c.phase === 'none') c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
-        }
-        return !!rt.mounts;
+        return this.configError(pod, rt, err.message);
       }
     }
     return true;
+  }
+
+  /** Reports a missing reference on the containers not yet created; the pod goes on only with volumes it had. */
+  private configError(pod: Pod, rt: PodRuntime, message: string, retryMs = 10_000): boolean {
+    rt.configError = message;
+    // The reference watch requeues when it appears; this is the safety net.
+    this.o.requeue(rt.uid, retryMs);
+    const specs = [...(pod.spec.initContainers ?? []).map((s) => ({ kind: 'init' as const, s })), ...pod.spec.containers.map((s) => ({ kind: 'app' as const, s }))];
+    for (const { kind, s } of specs) {
+      const c = containerEntry(rt, kind, s);
+      if (c.phase === 'none') c.waiting = { reason: 'CreateContainerConfigError', message };
+    }
+    return !!rt.mounts;
   }
 
   /** Waits for the background network setup; a failure makes the next sync set the sandbox up anew. */
@@ -101,6 +121,7 @@ export class Sandbox {
   async remove(uid: string): Promise<void> {
     await rm(podDir(this.o, uid), { recursive: true, force: true });
     this.lastRefs.delete(uid);
+    this.tokens.forget(uid);
   }
 
   /** Runs CNI for the pod's namespace; the pod IP and its hosts line when done. */
@@ -126,6 +147,13 @@ export class Sandbox {
     for (const cm of cms) if (cm) refs.configMaps.set(cm.metadata.name, cm);
     for (const s of ss) if (s) refs.secrets.set(s.metadata.name, s);
     for (const c of cs) if (c) refs.claims.set(c.claim.metadata.name, c);
+    const sources = tokenSources(pod);
+    if (sources.length > 0) {
+      const held = await this.tokens.tokensFor(pod, sources);
+      refs.tokens = held.tokens;
+      // Back before the earliest token wants refreshing: the next sync writes the new one.
+      if (held.refreshAt !== undefined) this.o.requeue(pod.metadata.uid!, Math.max(0, held.refreshAt - this.o.now()));
+    }
     this.lastRefs.set(pod.metadata.uid!, refs);
     return refs;
   }
@@ -137,5 +165,6 @@ function refsVersion(refs: PodReferences): string {
   for (const [n, o] of refs.configMaps) parts.push(`cm/${n}@${o.metadata.resourceVersion}`);
   for (const [n, o] of refs.secrets) parts.push(`s/${n}@${o.metadata.resourceVersion}`);
   for (const [n, o] of refs.claims) parts.push(`pvc/${n}@${o.claim.metadata.resourceVersion}/${o.volume?.metadata.resourceVersion ?? ''}`);
+  for (const [k, t] of refs.tokens ?? []) parts.push(`t/${k}@${createHash('sha256').update(t).digest('hex').slice(0, 16)}`);
   return parts.sort().join(',');
 }

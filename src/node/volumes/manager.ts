@@ -5,8 +5,10 @@
  * - `pods/<uid>/volumes/empty-dir/<name>` — emptyDir (0777). `medium: Memory` mounts a tmpfs on
  *   the host at that directory (size = `sizeLimit` when given, else the kernel's default of half
  *   the RAM), so every container of the pod shares it, as in Kubernetes;
- * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>` — files written atomically (see
- *   atomic-writer.ts), refreshed in place when {@link HostVolumeManager.prepare} runs again;
+ * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>`, `…/projected/<name>` — files
+ *   written atomically (see atomic-writer.ts), refreshed in place when
+ *   {@link HostVolumeManager.prepare} runs again (a projected service-account token too, before
+ *   it expires);
  * hostPath volumes are bound from the host path itself after the `type` checks, and so are
  * persistentVolumeClaim volumes: the directory of the claim's bound PersistentVolume (hostPath
  * or local; a local-path volume's `<data-dir>/storage/<pv-name>`), never removed by
@@ -30,6 +32,7 @@ import { checkHostPath } from './hostpath.js';
 import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
 import { containerMounts, type VolumeSource } from './mounts.js';
 import { configMapPayload, secretPayload } from './payload.js';
+import { projectedPayload } from './projected.js';
 import { ensureLocalPathDirectory, localPathDirectory } from './local-path.js';
 import { isLocalPathVolume, isReadOnlyClaim } from '../../model/storage.js';
 
@@ -51,7 +54,7 @@ export interface HostVolumeManagerOptions {
 }
 
 /** A volume's kind, as the directory under `pods/<uid>/volumes/` names it. */
-type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'claim';
+type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'projected' | 'claim';
 
 
 /** Checks a name used as one path element (namespace, claim name, volume name, pod uid). */
@@ -87,10 +90,9 @@ export class HostVolumeManager implements VolumeManager {
   async prepare(pod: Pod, refs: PodReferences): Promise<Map<string, SpecMount[]>> {
     const uid = pod.metadata.uid;
     if (!uid) throw new GantryError('InvalidArgument', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} has no uid`);
-    const namespace = pod.metadata.namespace ?? 'default';
     const sources = new Map<string, VolumeSource & { kind: VolumeKind }>();
     for (const vol of pod.spec.volumes ?? []) {
-      sources.set(vol.name, await this.prepareVolume(uid, namespace, vol, refs));
+      sources.set(vol.name, await this.prepareVolume(pod, vol, refs));
     }
     const out = new Map<string, SpecMount[]>();
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
@@ -133,7 +135,9 @@ export class HostVolumeManager implements VolumeManager {
     return out.sort();
   }
 
-  private async prepareVolume(uid: string, namespace: string, vol: Volume, refs: PodReferences): Promise<VolumeSource & { kind: VolumeKind }> {
+  private async prepareVolume(pod: Pod, vol: Volume, refs: PodReferences): Promise<VolumeSource & { kind: VolumeKind }> {
+    const uid = pod.metadata.uid!;
+    const namespace = pod.metadata.namespace ?? 'default';
     const name = safeSegment(vol.name, 'volume name');
     const dirOf = (kind: string) => path.join(this.podVolumesDir(uid), kind, name);
     if (vol.emptyDir) {
@@ -167,13 +171,18 @@ export class HostVolumeManager implements VolumeManager {
       await writeAtomic(dir, secretPayload({ ...src, name: src.secretName }, refs.secrets.get(src.secretName), name));
       return { kind: 'secret', hostPath: dir, forceReadOnly: true };
     }
+    if (vol.projected) {
+      const dir = dirOf('projected');
+      await writeAtomic(dir, projectedPayload(vol.projected, pod, refs, name));
+      return { kind: 'projected', hostPath: dir, forceReadOnly: true };
+    }
     if (vol.persistentVolumeClaim) {
       const src = vol.persistentVolumeClaim;
       const dir = await this.claimDirectory(namespace, src.claimName, refs, name);
       const readOnly = Boolean(src.readOnly) || isReadOnlyClaim(refs.claims.get(src.claimName)?.claim.spec.accessModes);
       return { kind: 'claim', hostPath: dir, forceReadOnly: readOnly };
     }
-    throw new GantryError('InvalidArgument', `volume "${vol.name}" has no supported source (emptyDir, hostPath, configMap, secret, persistentVolumeClaim)`);
+    throw new GantryError('InvalidArgument', `volume "${vol.name}" has no supported source (emptyDir, hostPath, configMap, secret, projected, persistentVolumeClaim)`);
   }
 
   /** The directory of the volume bound to a claim, checked and (for DirectoryOrCreate) created. */
@@ -208,7 +217,7 @@ export class HostVolumeManager implements VolumeManager {
    * must name a projected file.
    */
   private async resolveSubPath(hostPath: string, src: VolumeSource & { kind: VolumeKind }, volume: string): Promise<string> {
-    const projected = src.kind === 'configmap' || src.kind === 'secret';
+    const projected = src.kind === 'configmap' || src.kind === 'secret' || src.kind === 'projected';
     let real: string;
     try {
       real = await realpath(hostPath);
