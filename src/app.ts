@@ -36,6 +36,7 @@ import { ForwardingSyncTrigger, serveSyncRequests, type SyncTrigger } from './cl
 import { adoptPushedTrail } from './audit/takeover.js';
 import { etcdClientOf } from './store/open.js';
 import type { Source } from './sync/types.js';
+import { SopsDecryptor } from './sync/sops/decryptor.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -160,6 +161,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let kubeconfig: string | undefined;
   const metrics = new Metrics({ processMetrics: components.api });
   let source: { source: Source; display: string } | undefined;
+  let decryptor: SopsDecryptor | undefined;
 
   /** Starts the leader's parts for one term, which ends when `signal` aborts. */
   const startLeaderWork = async (signal: AbortSignal): Promise<LeaderWork> => {
@@ -209,6 +211,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           intervalMs: config.intervalMs,
           describe: { repo: source.display, ref: config.ref, path: config.path },
           live,
+          decryptor,
         });
         if (elector) {
           const loop = sync;
@@ -257,6 +260,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     progress(`store ready (${config.store && config.store !== 'sqlite' ? config.store : paths.store}, revision ${await store.revision()})`);
 
     if (components.sync) {
+      decryptor = new SopsDecryptor({ dataDir: config.dataDir });
       source = await openSource(config, { logger: logger.child({ component: 'source' }) });
       // Kept for the process's life, so a standby that takes over plans from a warm cache.
       live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });

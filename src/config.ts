@@ -130,5 +130,7 @@ export function dataPaths(dataDir: string) {
     logs: join(dataDir, 'logs'),
     kubeconfig: join(dataDir, 'kubeconfig'),
     tokens: join(dataDir, 'tokens.json'),
+    /** The age identity `gantry secret keygen` writes and the sync loop decrypts SOPS files with. */
+    ageKey: join(dataDir, 'age.key'),
   };
 }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import { SourceMap, parseFieldPath } from './locate.js';
+import type { EncryptedFiles } from './sops/decryptor.js';
 import type { DesiredObject, ManifestIssue, SourceFile } from './types.js';
 
 // YAML 1.1 scalars (https://yaml.org/type/), the set sigs.k8s.io/yaml resolves. Each resolver
@@ -174,6 +175,12 @@ export interface LoadManifestsOptions {
   validate?: ManifestValidator;
   /** Reuses parse (and validation) results of files whose `oid` was seen before. */
   cache?: ManifestCache;
+  /**
+   * SOPS-encrypted files, decrypted beforehand (see sops/decryptor.ts). Without it, an
+   * encrypted file is an issue; with it, an encrypted file loads as the Secrets it decrypts to
+   * (lines still point into the encrypted file, whose keys sit where the plain ones would).
+   */
+  encrypted?: EncryptedFiles;
 }
 
 /** Result of {@link loadManifests}: the objects, and every problem found (empty when valid). */
@@ -410,8 +417,11 @@ function identityProblem(doc: Record<string, unknown>): string | undefined {
   return missing.length ? `not a manifest: ${missing.join(', ')} missing or not a string` : undefined;
 }
 
-/** Parses one file's text. Pure: the result depends only on the content and extension. */
-function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>): ParsedFile {
+/**
+ * Parses one file's text. Pure: the result depends only on the content and extension (and, for
+ * a SOPS file, `decrypted`: the plain documents that stand in for the encrypted ones).
+ */
+function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>, decrypted?: unknown[]): ParsedFile {
   const issues: FileIssue[] = [];
   const objects: ParsedObject[] = [];
   const docs: DocInfo[] = [];
@@ -423,6 +433,14 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
     return { objects, issues: [err instanceof LimitCrossed ? err.issue : yamlIssue(err)] };
   }
   if (isJson && values.length > 1) return { objects, issues: [{ message: 'a JSON file holds one document' }] };
+  if (decrypted) {
+    const plain = decrypted.filter((d) => d !== null && d !== undefined);
+    if (plain.length !== values.filter((v) => v !== null && v !== undefined).length) {
+      return { objects, issues: [{ message: 'the decrypted documents do not line up with the file\'s documents' }] };
+    }
+    let next = 0;
+    values = values.map((v) => (v === null || v === undefined ? v : plain[next++]));
+  }
   for (const [document, info] of docs.entries()) {
     if (info.aliases === 0) continue;
     const size = expandedSize(values[document], limits.maxExpandedNodes);
@@ -462,6 +480,10 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
       });
       return;
     }
+    if (isSopsDocument(value)) {
+      issues.push({ line, message: 'this file is SOPS-encrypted and was not decrypted (no decryption configured)' });
+      return;
+    }
     const problem = identityProblem(value);
     if (problem) {
       issues.push({ line, message: problem });
@@ -471,6 +493,25 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
     objects.push({ object, key: objectKey(object), line, document, start, prefix: [] });
   });
   return { objects, issues };
+}
+
+/** A document with sops's metadata block: an encrypted file read as it is. */
+function isSopsDocument(doc: Record<string, unknown>): boolean {
+  return isRecord(doc.sops) && 'mac' in doc.sops;
+}
+
+/**
+ * Only Secrets may come from encrypted files: gantry hides the values of Secrets (in plans, the
+ * status and the audit trail), and would show those of any other kind.
+ */
+function notSecretIssues(parsed: ParsedFile): FileIssue[] {
+  return parsed.objects
+    .filter((p) => p.object.kind !== 'Secret')
+    .map((p) => ({
+      line: p.line,
+      object: p.key,
+      message: `only Secrets may be SOPS-encrypted, this is a ${p.object.kind}: gantry hides Secret values in plans, status and history, and would show these`,
+    }));
 }
 
 /** Lines for validator issues: parses the file for positions only when there are issues. */
@@ -533,14 +574,24 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
       continue;
     }
 
-    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
+    const sops = opts.encrypted?.lookup(file);
+    if (sops && 'error' in sops) {
+      issues.push({ file: file.path, message: `cannot decrypt this SOPS file: ${sops.error}` });
+      continue;
+    }
+    // Decrypted files stay out of the parse cache: the decryptor keeps its own, by content.
+    const cacheKey = file.oid !== undefined && opts.cache && !sops ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
     let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
     let text: string | undefined;
     const getText = (): string => (text ??= decodeText(content));
     if (!entry) {
       let parsed: ParsedFile;
       try {
-        parsed = parseFile(getText(), isJson, limits);
+        parsed = parseFile(getText(), isJson, limits, sops?.documents);
+        if (sops) {
+          const refused = notSecretIssues(parsed);
+          if (refused.length > 0) parsed = { objects: [], issues: [...parsed.issues, ...refused] };
+        }
       } catch (err) {
         parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
       }

@@ -20,6 +20,7 @@ import { newSyncObject, setCondition, SYNC_NAME, SyncReasons, type SyncObject, t
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
 import type { Metrics } from '../api/metrics.js';
+import type { Decryption } from './sops/decryptor.js';
 
 /** Options for {@link SyncLoop}. */
 export interface SyncLoopOptions {
@@ -47,6 +48,8 @@ export interface SyncLoopOptions {
    * store's resourceVersion checks and the pass re-plans.
    */
   live?: LiveView;
+  /** Decrypts the SOPS-encrypted files of a revision before its manifests load. */
+  decryptor?: Decryption;
 }
 
 /** Read access to a watch-fed cache of live objects. */
@@ -188,7 +191,8 @@ export class SyncLoop {
     const short = revision.commit.slice(0, 7);
     try {
       const files = await source.files(revision.commit);
-      const loaded = loadManifests(files, { validate: validateObject, cache: this.cache });
+      await this.opts.decryptor?.prepare(files);
+      const loaded = loadManifests(files, { validate: validateObject, cache: this.cache, encrypted: this.opts.decryptor });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
       this.opts.metrics?.objects.set(loaded.objects.length);
 

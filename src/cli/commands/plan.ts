@@ -14,11 +14,12 @@ import { GantryError } from '../../errors.js';
 import { DECLARABLE_KINDS } from '../../model/kinds.js';
 import type { KubeObject, Node, Pod } from '../../model/types.js';
 import { planCapacity, renderCapacity } from '../../scheduler/plan-capacity.js';
-import { dataPaths, authFromEnv } from '../../config.js';
+import { dataPaths, authFromEnv, defaultDataDir } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
 import { GitSource } from '../../sync/git-source.js';
 import { loadManifests } from '../../sync/loader.js';
+import { SopsDecryptor } from '../../sync/sops/decryptor.js';
 import { formatIssue } from '../../sync/loop.js';
 import { isRemoteUrl } from '../../sync/open-source.js';
 import type { DesiredSet, ManifestIssue, Source } from '../../sync/types.js';
@@ -41,11 +42,16 @@ export interface PlanOptions {
 /** The outcome of loading one side of a plan. */
 type Loaded = { ok: true; set: DesiredSet } | { ok: false; issues: ManifestIssue[]; label: string };
 
-/** Loads and validates the manifests of `ref` (or the working tree when ref is undefined). */
-async function loadSide(source: Source, ref: string | undefined, label: string): Promise<Loaded> {
+/**
+ * Loads and validates the manifests of `ref` (or the working tree when ref is undefined).
+ * SOPS-encrypted Secrets are decrypted with the age keys gantry would use (the data directory's,
+ * or SOPS_AGE_KEY / SOPS_AGE_KEY_FILE in CI), so a plan shows the Secrets they hold, values hidden.
+ */
+async function loadSide(source: Source, ref: string | undefined, label: string, decryptor: SopsDecryptor): Promise<Loaded> {
   const revision = await source.resolve(ref);
   const files = await source.files(revision.commit);
-  const { objects, issues } = loadManifests(files, { validate: validateObject });
+  await decryptor.prepare(files);
+  const { objects, issues } = loadManifests(files, { validate: validateObject, encrypted: decryptor });
   if (issues.length > 0) return { ok: false, issues, label };
   return { ok: true, set: { revision, objects } };
 }
@@ -62,7 +68,8 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const git = (): GitSource => new GitSource({ url: repoPath, cacheDir: join(scratch, 'source'), path: o.path, auth: authFromEnv() });
     // Without a ref, a local repo's working tree is planned: uncommitted edits included.
     const desiredSource: Source = ref === undefined && !remote ? new DirSource({ root: join(repoPath, o.path ?? '') }) : git();
-    const desired = await loadSide(desiredSource, ref, ref ?? 'working tree');
+    const decryptor = new SopsDecryptor({ dataDir: o.dataDir });
+    const desired = await loadSide(desiredSource, ref, ref ?? 'working tree', decryptor);
     if (!desired.ok) return invalid(desired);
 
     const storePath = dataPaths(o.dataDir).store;
@@ -98,7 +105,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
         ? desiredCommit ? ' (no common history: its tip)' : ''
         : ' (merge base)';
       const againstLabel = `${target.ref}@${againstCommit.slice(0, 7)}${note}${target.note}`;
-      const against = await loadSide(source, againstCommit, againstLabel);
+      const against = await loadSide(source, againstCommit, againstLabel, decryptor);
       if (!against.ok) return invalid(against);
       // The other ref, as gantry would have stored it: planned against nothing, then taken as live.
       live = makePlan(against.set, [], {}).create.map((e) => e.desired!);
@@ -177,7 +184,9 @@ export async function runValidate(path: string): Promise<{ output: string; exitC
   const source = new DirSource({ root });
   const rev = await source.resolve();
   const files = await source.files(rev.commit);
-  const { objects, issues } = loadManifests(files, { validate: validateObject });
+  const decryptor = new SopsDecryptor({ dataDir: defaultDataDir() });
+  await decryptor.prepare(files);
+  const { objects, issues } = loadManifests(files, { validate: validateObject, encrypted: decryptor });
   if (issues.length > 0) {
     return {
       output: `${issues.map(formatIssue).join('\n')}\n\n${issues.length} problem${issues.length === 1 ? '' : 's'} in ${path}`,
