@@ -37,6 +37,8 @@ import { adoptPushedTrail } from './audit/takeover.js';
 import { etcdClientOf } from './store/open.js';
 import type { Source } from './sync/types.js';
 import { SopsDecryptor } from './sync/sops/decryptor.js';
+import { CommitVerifier } from './sync/signatures/verifier.js';
+import { loadTrustedKeys } from './sync/signatures/trusted-keys.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -162,6 +164,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   const metrics = new Metrics({ processMetrics: components.api });
   let source: { source: Source; display: string } | undefined;
   let decryptor: SopsDecryptor | undefined;
+  let verifier: CommitVerifier | undefined;
 
   /** Starts the leader's parts for one term, which ends when `signal` aborts. */
   const startLeaderWork = async (signal: AbortSignal): Promise<LeaderWork> => {
@@ -212,6 +215,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           describe: { repo: source.display, ref: config.ref, path: config.path },
           live,
           decryptor,
+          verifier,
         });
         if (elector) {
           const loop = sync;
@@ -260,6 +264,11 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     progress(`store ready (${config.store && config.store !== 'sqlite' ? config.store : paths.store}, revision ${await store.revision()})`);
 
     if (components.sync) {
+      // Trusted keys are read before anything else starts: a bad key file stops gantry at once.
+      if (config.verifyCommits) {
+        verifier = new CommitVerifier(await loadTrustedKeys(config.verifyCommits.trustedKeys));
+        progress(`verifying commit signatures (${verifier.describe()} from ${config.verifyCommits.trustedKeys})`);
+      }
       decryptor = new SopsDecryptor({ dataDir: config.dataDir });
       source = await openSource(config, { logger: logger.child({ component: 'source' }) });
       // Kept for the process's life, so a standby that takes over plans from a warm cache.

@@ -56,6 +56,11 @@ export interface GantryConfig {
    * `leaseSeconds` is how long a dead leader holds the others back at most (default 10).
    */
   leaderElection?: { identity?: string; leaseSeconds?: number };
+  /**
+   * Apply only revisions whose commit is signed by one of the keys at `trustedKeys` (a file or a
+   * directory of armored OpenPGP public keys and SSH allowed_signers files).
+   */
+  verifyCommits?: { trustedKeys: string };
 }
 
 /** Settings of the control plane's controllers (each unset one keeps its default). */
@@ -132,5 +137,7 @@ export function dataPaths(dataDir: string) {
     tokens: join(dataDir, 'tokens.json'),
     /** The age identity `gantry secret keygen` writes and the sync loop decrypts SOPS files with. */
     ageKey: join(dataDir, 'age.key'),
+    /** Where `--verify-commits` looks for trusted keys when `--trusted-keys` is not given. */
+    trustedKeys: join(dataDir, 'trusted-keys'),
   };
 }

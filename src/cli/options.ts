@@ -5,7 +5,7 @@
  * help and option defaults from the environment without hand-written parsing.
  */
 import { Option, type Command } from 'commander';
-import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
+import { authFromEnv, dataPaths, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 
@@ -45,6 +45,8 @@ export interface SourceOptions extends DataDirOptions {
   etcdKey?: string;
   leaderIdentity?: string;
   leaderLease?: string;
+  verifyCommits?: boolean;
+  trustedKeys?: string;
 }
 
 /** Adds `--data-dir`. */
@@ -85,6 +87,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--etcd-key <file>', 'client key (PEM) for etcd').env('GANTRY_ETCD_KEY'))
     .addOption(new Option('--leader-identity <name>', 'this server in the leader election of servers on one etcd (default: hostname/pid)').env('GANTRY_LEADER_IDENTITY'))
     .addOption(new Option('--leader-lease <duration>', 'how long a dead leader holds the standbys back at most (default 10s)').env('GANTRY_LEADER_LEASE'))
+    .addOption(new Option('--verify-commits', 'apply only commits signed by a trusted key (see --trusted-keys)').env('GANTRY_VERIFY_COMMITS'))
+    .addOption(new Option('--trusted-keys <file-or-dir>', 'armored OpenPGP public keys and SSH allowed_signers files (default <data-dir>/trusted-keys)').env('GANTRY_TRUSTED_KEYS'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -116,7 +120,17 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     ...(o.store ? { store: o.store } : {}),
     ...(o.etcdCa || o.etcdCert || o.etcdKey ? { etcdTls: { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey } } : {}),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
+    ...verifyConfig(o),
   };
+}
+
+/** `--verify-commits` and `--trusted-keys`; keys without verification would protect nothing, so that is refused. */
+function verifyConfig(o: SourceOptions): Pick<GantryConfig, 'verifyCommits'> {
+  if (!o.verifyCommits) {
+    if (o.trustedKeys) throw new GantryError('InvalidArgument', '--trusted-keys has no effect without --verify-commits');
+    return {};
+  }
+  return { verifyCommits: { trustedKeys: o.trustedKeys ?? dataPaths(o.dataDir).trustedKeys } };
 }
 
 /** `--leader-lease`: a duration of whole seconds, at least 2 (etcd's lease TTLs are whole seconds). */
