@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startGantry, type RunningGantry } from '../../src/app.js';
 import { runStatus } from '../../src/cli/commands/inspect.js';
+import { runSyncOnce } from '../../src/cli/commands/sync-once.js';
 import { configFrom } from '../../src/cli/options.js';
 import { dataPaths, type GantryConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
@@ -100,6 +101,12 @@ describe('signed commits through the sync loop (--verify-commits)', function () 
     } finally {
       await g.stop();
     }
+
+    // gantry sync --once says why, and exits 1.
+    const late = await s.commit(work, { 'site.yaml': configMap('late') }, 'late unsigned change', 'unsigned');
+    const once = await runSyncOnce({ dataDir: env.config.dataDir, repo: work, ref: 'main', interval: '0', listen: '127.0.0.1:0', verifyCommits: true, trustedKeys: trusted, logLevel: 'silent' });
+    assert.equal(once.exitCode, 1);
+    assert.equal(once.output, `revision ${late.slice(0, 7)} rejected; nothing applied:\n  commit ${late.slice(0, 7)} is not signed`);
   });
 
   it('follows a repository over smart HTTP: a commit changed after signing is rejected, and gantry status says why', async () => {
