@@ -495,9 +495,9 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
   return { objects, issues };
 }
 
-/** A document with sops's metadata block: an encrypted file read as it is. */
+/** A document with sops's metadata block (no manifest has a top-level `sops`): an encrypted file read as it is. */
 function isSopsDocument(doc: Record<string, unknown>): boolean {
-  return isRecord(doc.sops) && 'mac' in doc.sops;
+  return isRecord(doc.sops);
 }
 
 /**
@@ -579,8 +579,9 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
       issues.push({ file: file.path, message: `cannot decrypt this SOPS file: ${sops.error}` });
       continue;
     }
-    // Decrypted files stay out of the parse cache: the decryptor keeps its own, by content.
-    const cacheKey = file.oid !== undefined && opts.cache && !sops ? `${file.oid}:${isJson ? 'json' : 'yaml'}:${limitsKey}` : undefined;
+    // A decrypted file is cached under its own key: its blob id fixes its plain text too (the MAC
+    // vouches for every value), so the entry holds as long as the blob does.
+    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : 'yaml'}${sops ? ':sops' : ''}:${limitsKey}` : undefined;
     let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
     let text: string | undefined;
     const getText = (): string => (text ??= decodeText(content));

@@ -135,6 +135,9 @@ describe('SOPS manifests at load', function () {
     assert.deepEqual(decryptor.lookup(files[0]!), { documents: [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' }, type: 'Opaque', stringData: { password: 'correct-horse' } }] });
     await decryptor.prepare(files);
     assert.equal(loads, 2, 'a decrypted file is not decrypted again');
-    assert.equal(decryptor.lookup(file('plain.yaml', 'sops: mentioned, mac: too\n')), undefined, 'a file that only mentions sops is not one');
+    const mentions = [file('a.yaml', 'sops: mentioned, not a mapping\n'), file('b.json', '{"kind": "ConfigMap", "data": {"note": "sops"}}')];
+    await decryptor.prepare(mentions);
+    assert.deepEqual(mentions.map((f) => decryptor.lookup(f)), [undefined, undefined], 'a file that only mentions sops is not one');
+    assert.equal(loads, 2, 'and needs no key');
   });
 });

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { errorMessage } from '../../errors.js';
 import type { SourceFile } from '../types.js';
 import { loadAgeIdentities, type AgeIdentities, type AgeKeySources } from './age-keys.js';
-import { decryptSopsText, formatOf, looksEncrypted } from './file.js';
+import { NotSopsError, decryptSopsText, formatOf, mayBeEncrypted } from './file.js';
 
 /** What the loader gets for an encrypted file: its plain documents, or why they are not there. */
 export type SopsLookup = { documents: unknown[] } | { error: string };
@@ -72,17 +72,18 @@ export class SopsDecryptor implements Decryption {
         continue;
       }
       const format = formatOf(file.path);
-      if (!looksEncrypted(text, format)) {
+      if (!mayBeEncrypted(text, format)) {
         this.remember(this.plain, id);
         continue;
       }
       try {
-        keys ??= this.loadKeys();
-        const { documents } = await decryptSopsText(text, format, await keys);
+        const { documents } = await decryptSopsText(text, format, () => (keys ??= this.loadKeys()));
         this.done.set(id, documents);
         while (this.done.size > this.maxEntries) this.done.delete(this.done.keys().next().value as string);
       } catch (err) {
-        this.failed.set(id, errorMessage(err));
+        // A file that merely mentions sops is an ordinary manifest.
+        if (err instanceof NotSopsError) this.remember(this.plain, id);
+        else this.failed.set(id, errorMessage(err));
       }
     }
   }

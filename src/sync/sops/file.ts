@@ -23,17 +23,19 @@ export function formatOf(path: string): SopsFormat {
 }
 
 /**
- * Whether text is a SOPS file: its first document is a mapping with a `sops` mapping holding a
- * `mac`. Cheap for files that never mention sops.
+ * Whether text may be a SOPS file, by a look at the text alone: a top-level `sops` key (YAML
+ * writes it at the start of a line, JSON as `"sops":`). Cheap for the files that never mention
+ * sops; {@link decryptSopsText} decides for the others (a `sops` mapping in the first document).
  */
-export function looksEncrypted(text: string, format: SopsFormat): boolean {
-  if (!text.includes(SOPS_KEY) || !text.includes('mac')) return false;
-  try {
-    const first = parseSopsText(text, format)[0];
-    const meta = first && mapGet(first.root, SOPS_KEY);
-    return meta !== undefined && meta.t === 'map' && mapGet(meta, 'mac') !== undefined;
-  } catch {
-    return false;
+export function mayBeEncrypted(text: string, format: SopsFormat): boolean {
+  if (!text.includes(SOPS_KEY)) return false;
+  return format === 'json' ? /"sops"\s*:/.test(text) : /^sops\s*:/m.test(text);
+}
+
+/** A file that is not a SOPS file after all (no `sops` mapping in its first document). */
+export class NotSopsError extends GantryError {
+  constructor() {
+    super('InvalidArgument', 'not a SOPS file: no sops metadata in its first document');
   }
 }
 
@@ -46,14 +48,20 @@ export interface DecryptedFile {
   text(): string;
 }
 
-/** Decrypts a SOPS file and verifies its MAC. Throws a `DecryptionFailed` GantryError. */
-export async function decryptSopsText(text: string, format: SopsFormat, keys: AgeIdentities): Promise<DecryptedFile> {
+/**
+ * Decrypts a SOPS file and verifies its MAC. Throws a `DecryptionFailed` GantryError, or
+ * {@link NotSopsError} for a file without sops metadata. `keys` may be a loader, called only
+ * once the file is known to be encrypted.
+ */
+export async function decryptSopsText(text: string, format: SopsFormat, keys: AgeIdentities | (() => Promise<AgeIdentities>)): Promise<DecryptedFile> {
   const docs = parseSopsText(text, format);
+  const meta = docs[0] && mapGet(docs[0].root, SOPS_KEY);
+  if (!meta || meta.t !== 'map') throw new NotSopsError();
   const { roots, metadata } = extractMetadata(docs.map((d) => d.root));
   if (metadata.age.length === 0) {
     throw new SopsFormatError(`the data key is encrypted only to ${metadata.otherKeyTypes.join(', ')} keys; gantry decrypts with age keys`);
   }
-  const dataKey = await unwrapDataKey(metadata.age, keys);
+  const dataKey = await unwrapDataKey(metadata.age, typeof keys === 'function' ? await keys() : keys);
   const { roots: plain, mac } = decryptTree(roots, dataKey, metadata);
   if (metadata.mac === '') throw new GantryError('DecryptionFailed', 'the file has no MAC, so it cannot be checked for tampering');
   let stored;
