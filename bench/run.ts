@@ -25,6 +25,7 @@ const benches: [string, string, string][] = [
   ['failover', './failover.ts', 'benchFailover'],
   ['etcd-resync', './sync.ts', 'benchSyncEtcd'],
   ['scheduler-store', './scheduler-store.ts', 'benchSchedulerStore'],
+  ['secrets', './secrets.ts', 'benchSecrets'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
