@@ -36,6 +36,8 @@ export interface SopsDecryptorOptions extends AgeKeySources {
   loadKeys?: () => Promise<AgeIdentities>;
   /** Decrypted files kept; default 2,000. */
   maxEntries?: number;
+  /** Files larger than this are left to the loader, which refuses them; default 1 MiB, the loader's limit. */
+  maxFileBytes?: number;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -44,6 +46,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 export class SopsDecryptor implements Decryption {
   private readonly loadKeys: () => Promise<AgeIdentities>;
   private readonly maxEntries: number;
+  private readonly maxFileBytes: number;
   /** Plain documents by content id, least recently used first. */
   private readonly done = new Map<string, unknown[]>();
   /** Files known not to be SOPS files, by content id. */
@@ -54,6 +57,7 @@ export class SopsDecryptor implements Decryption {
   constructor(opts: SopsDecryptorOptions = {}) {
     this.loadKeys = opts.loadKeys ?? (() => loadAgeIdentities({ dataDir: opts.dataDir, env: opts.env }));
     this.maxEntries = opts.maxEntries ?? 2000;
+    this.maxFileBytes = opts.maxFileBytes ?? 1024 * 1024;
   }
 
   /** Decrypts every SOPS file among `files` not decrypted before. Never throws: failures are looked up. */
@@ -61,7 +65,7 @@ export class SopsDecryptor implements Decryption {
     this.failed = new Map();
     let keys: Promise<AgeIdentities> | undefined;
     for (const file of files) {
-      if (!file.content || !/\.(ya?ml|json)$/i.test(file.path)) continue;
+      if (!file.content || file.content.byteLength > this.maxFileBytes || !/\.(ya?ml|json)$/i.test(file.path)) continue;
       const id = contentId(file);
       if (this.done.has(id) || this.plain.has(id)) continue;
       let text: string;
@@ -88,6 +92,7 @@ export class SopsDecryptor implements Decryption {
     }
   }
 
+  /** The plain documents `prepare` decrypted for `file`, or why it could not; undefined for other files. */
   lookup(file: SourceFile): SopsLookup | undefined {
     if (!file.content) return undefined;
     const id = contentId(file);
