@@ -34,81 +34,72 @@ export interface Decryption extends EncryptedFiles {
 export interface SopsDecryptorOptions extends AgeKeySources {
   /** Reads the identities; default {@link loadAgeIdentities} over `dataDir` and `env`. */
   loadKeys?: () => Promise<AgeIdentities>;
-  /** Decrypted files kept; default 2,000. */
-  maxEntries?: number;
   /** Files larger than this are left to the loader, which refuses them; default 1 MiB, the loader's limit. */
   maxFileBytes?: number;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Decrypts a revision's SOPS files ahead of the loader. */
+/** What `prepare` found for one file: its plain documents, that it is no SOPS file, or why it failed. */
+type Outcome = { documents: unknown[] } | { plain: true } | { error: string };
+
+/**
+ * Decrypts a revision's SOPS files ahead of the loader. What it found is kept for two
+ * generations (this `prepare` and the one before), as GitSource keeps trees: memory stays about
+ * two revisions' worth, and a file unchanged since the last revision is not decrypted again.
+ */
 export class SopsDecryptor implements Decryption {
   private readonly loadKeys: () => Promise<AgeIdentities>;
-  private readonly maxEntries: number;
   private readonly maxFileBytes: number;
-  /** Plain documents by content id, least recently used first. */
-  private readonly done = new Map<string, unknown[]>();
-  /** Files known not to be SOPS files, by content id. */
-  private readonly plain = new Set<string>();
-  /** Failures of the last `prepare`, by content id. */
-  private failed = new Map<string, string>();
+  private current = new Map<string, Outcome>();
+  private previous = new Map<string, Outcome>();
 
   constructor(opts: SopsDecryptorOptions = {}) {
     this.loadKeys = opts.loadKeys ?? (() => loadAgeIdentities({ dataDir: opts.dataDir, env: opts.env }));
-    this.maxEntries = opts.maxEntries ?? 2000;
     this.maxFileBytes = opts.maxFileBytes ?? 1024 * 1024;
   }
 
   /** Decrypts every SOPS file among `files` not decrypted before. Never throws: failures are looked up. */
   async prepare(files: readonly SourceFile[]): Promise<void> {
-    this.failed = new Map();
+    this.previous = this.current;
+    this.current = new Map();
     let keys: Promise<AgeIdentities> | undefined;
     for (const file of files) {
       if (!file.content || file.content.byteLength > this.maxFileBytes || !/\.(ya?ml|json)$/i.test(file.path)) continue;
       const id = contentId(file);
-      if (this.done.has(id) || this.plain.has(id)) continue;
-      let text: string;
-      try {
-        text = decoder.decode(file.content);
-      } catch {
-        this.remember(this.plain, id);
+      if (this.current.has(id)) continue;
+      const known = this.previous.get(id);
+      // Failures of the last pass are tried again: the keys may have changed since.
+      if (known && !('error' in known)) {
+        this.current.set(id, known);
         continue;
       }
-      const format = formatOf(file.path);
-      if (!mayBeEncrypted(text, format)) {
-        this.remember(this.plain, id);
-        continue;
-      }
-      try {
-        const { documents } = await decryptSopsText(text, format, () => (keys ??= this.loadKeys()));
-        this.done.set(id, documents);
-        while (this.done.size > this.maxEntries) this.done.delete(this.done.keys().next().value as string);
-      } catch (err) {
-        // A file that merely mentions sops is an ordinary manifest.
-        if (err instanceof NotSopsError) this.remember(this.plain, id);
-        else this.failed.set(id, errorMessage(err));
-      }
+      this.current.set(id, await this.decrypt(file, () => (keys ??= this.loadKeys())));
     }
   }
 
   /** The plain documents `prepare` decrypted for `file`, or why it could not; undefined for other files. */
   lookup(file: SourceFile): SopsLookup | undefined {
     if (!file.content) return undefined;
-    const id = contentId(file);
-    const documents = this.done.get(id);
-    if (documents) {
-      this.done.delete(id);
-      this.done.set(id, documents);
-      return { documents };
-    }
-    const error = this.failed.get(id);
-    return error === undefined ? undefined : { error };
+    const found = this.current.get(contentId(file));
+    return found && !('plain' in found) ? found : undefined;
   }
 
-  private remember(set: Set<string>, id: string): void {
-    set.add(id);
-    if (set.size > this.maxEntries * 10) set.delete(set.values().next().value as string);
+  private async decrypt(file: SourceFile, keys: () => Promise<AgeIdentities>): Promise<Outcome> {
+    let text: string;
+    try {
+      text = decoder.decode(file.content);
+    } catch {
+      return { plain: true };
+    }
+    const format = formatOf(file.path);
+    if (!mayBeEncrypted(text, format)) return { plain: true };
+    try {
+      return { documents: (await decryptSopsText(text, format, keys)).documents };
+    } catch (err) {
+      // A file that merely mentions sops is an ordinary manifest.
+      return err instanceof NotSopsError ? { plain: true } : { error: errorMessage(err) };
+    }
   }
 }
 
