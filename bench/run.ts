@@ -30,6 +30,7 @@ const benches: [string, string, string][] = [
   ['cluster', './cluster.ts', 'benchCluster'],
   ['health', './health.ts', 'benchHealth'],
   ['storage', './storage.ts', 'benchStorage'],
+  ['secrets', './secrets.ts', 'benchSecrets'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything gantry and its tests need on a Debian machine, idempotently:
 # Debian packages (containerd, runc, CNI plugins, registry, etcd, busybox for the air-gap image,
-# openssl for the ingress TLS tests, chromium for the web dashboard's browser tests),
+# openssl for the ingress TLS tests, chromium for the web dashboard's browser tests; age, gnupg
+# and openssh-client for the encrypted-Secret and signed-commit tests, which check gantry against
+# the real tools),
 # npm packages, the TypeScript build, and the air-gap image built from busybox-static.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 packages=(git containerd runc containernetworking-plugins docker-registry busybox-static
-          iptables iproute2 etcd-server apache2-utils openssl chromium)
+          iptables iproute2 etcd-server apache2-utils openssl chromium age gnupg openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

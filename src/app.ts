@@ -46,6 +46,9 @@ import { adoptPushedTrail } from './audit/takeover.js';
 import { loadKeyFile, sharedDigestKey } from './audit/digest-key.js';
 import { etcdClientOf } from './store/open.js';
 import type { Source } from './sync/types.js';
+import { SopsDecryptor } from './sync/sops/decryptor.js';
+import { CommitVerifier } from './sync/signatures/verifier.js';
+import { loadTrustedKeys } from './sync/signatures/trusted-keys.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -177,6 +180,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let kubeconfig: string | undefined;
   const metrics = new Metrics({ processMetrics: components.api });
   let source: { source: Source; display: string } | undefined;
+  let decryptor: SopsDecryptor | undefined;
+  let verifier: CommitVerifier | undefined;
 
   /** Starts the leader's parts for one term, which ends when `signal` aborts. */
   const startLeaderWork = async (signal: AbortSignal): Promise<LeaderWork> => {
@@ -240,6 +245,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           live,
           ...(notifier ? { onEvent: (e: SyncEvent) => notifySync(e, { notifier, health, repo: display }) } : {}),
           ...(config.syncWindows?.length ? { syncWindows: config.syncWindows } : {}),
+          decryptor,
+          verifier,
         });
         if (elector) {
           const loop = sync;
@@ -297,6 +304,12 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     progress(`store ready (${config.store && config.store !== 'sqlite' ? config.store : paths.store}, revision ${await store.revision()})`);
 
     if (components.sync) {
+      // Trusted keys are read before anything else starts: a bad key file stops gantry at once.
+      if (config.verifyCommits) {
+        verifier = new CommitVerifier(await loadTrustedKeys(config.verifyCommits.trustedKeys));
+        progress(`verifying commit signatures (${verifier.describe()} from ${config.verifyCommits.trustedKeys})`);
+      }
+      decryptor = new SopsDecryptor({ dataDir: config.dataDir });
       source = await openSource(config, { logger: logger.child({ component: 'source' }) });
       // Kept for the process's life, so a standby that takes over plans from a warm cache.
       live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
@@ -344,6 +357,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         ...(streams ? { streams } : {}),
         ...(podPorts ? { portForward: podPorts } : {}),
         ...(source ? { source: source.source } : {}),
+        ...(decryptor ? { decryptor } : {}),
         ...(dashboardDir ? { dashboardDir } : {}),
         ...(elector ? { controlPlane: async () => ({ identity, leading: elector.isLeader, leader: (await elector.leader().catch(() => undefined))?.identity }) } : {}),
       });

@@ -68,6 +68,11 @@ export interface GantryConfig {
   notifications?: NotifyConfig;
   /** Argo CD-style sync windows: automatic syncs wait outside allow windows and inside deny windows. */
   syncWindows?: SyncWindow[];
+  /**
+   * Apply only revisions whose commit is signed by one of the keys at `trustedKeys` (a file or a
+   * directory of armored OpenPGP public keys and SSH allowed_signers files).
+   */
+  verifyCommits?: { trustedKeys: string };
 }
 
 /** Settings of the control plane's controllers (each unset one keeps its default). */
@@ -144,5 +149,9 @@ export function dataPaths(dataDir: string) {
     logs: join(dataDir, 'logs'),
     kubeconfig: join(dataDir, 'kubeconfig'),
     tokens: join(dataDir, 'tokens.json'),
+    /** The age identity `gantry secret keygen` writes and the sync loop decrypts SOPS files with. */
+    ageKey: join(dataDir, 'age.key'),
+    /** Where `--verify-commits` looks for trusted keys when `--trusted-keys` is not given. */
+    trustedKeys: join(dataDir, 'trusted-keys'),
   };
 }

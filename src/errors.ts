@@ -34,6 +34,8 @@ export const ErrorCodes = [
   'NetworkSetupFailed',
   'VolumeSetupFailed',
   'Timeout',
+  'DecryptionFailed',
+  'SignatureInvalid',
 ] as const;
 
 /** One of {@link ErrorCodes}. */
@@ -71,6 +73,8 @@ const defaultDisposition: Partial<Record<ErrorCode, Disposition>> = {
   AuthFailed: 'stalled',
   RuntimeTooOld: 'stalled',
   Unschedulable: 'waiting',
+  DecryptionFailed: 'stalled',
+  SignatureInvalid: 'stalled',
 };
 
 /** The one error class gantry throws on purpose. */

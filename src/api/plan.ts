@@ -17,6 +17,7 @@ import { planCapacity, renderCapacity, type PlanCapacity } from '../scheduler/pl
 import type { PlannedRevision, PlanResponse } from './plan-types.js';
 import type { ReadStore } from '../store/types.js';
 import { resolveAndLoad } from '../sync/load-revision.js';
+import type { Decryption } from '../sync/sops/decryptor.js';
 
 export type { PlannedRevision, PlanResponse } from './plan-types.js';
 import type { DesiredSet, Source } from '../sync/types.js';
@@ -51,6 +52,8 @@ export interface PlanApiOptions {
   store: ReadStore;
   /** The source the sync loop follows; without it the route answers 404. */
   source?: Source;
+  /** Decrypts SOPS-encrypted Secrets as the sync loop does (their values stay hidden). */
+  decryptor?: Decryption;
 }
 
 /**
@@ -70,7 +73,7 @@ export function planApi(opts: PlanApiOptions): FastifyPluginAsync {
       const ref = req.query.ref === undefined || req.query.ref.trim() === '' ? undefined : req.query.ref.trim();
       let loaded;
       try {
-        loaded = await resolveAndLoad(opts.source, ref, { signal: ac.signal });
+        loaded = await resolveAndLoad(opts.source, ref, { signal: ac.signal, decryptor: opts.decryptor });
       } catch (err) {
         if (isGantryError(err, 'RefNotFound')) {
           reply.code(404);

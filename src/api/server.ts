@@ -22,6 +22,7 @@ import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
 import { redactObject, isSecretKind } from '../diff/redact.js';
 import type { Source } from '../sync/types.js';
+import type { Decryption } from '../sync/sops/decryptor.js';
 import { dashboardApi } from './dashboard.js';
 import { RbacCache } from './auth/rbac-cache.js';
 import type { ServiceAccountTokens } from './auth/sa-tokens.js';
@@ -65,6 +66,8 @@ export interface ApiServerOptions {
   portForward?: PodPorts;
   /** The source the sync loop follows, for the plan route; without it that answers 404. */
   source?: Source;
+  /** Decrypts SOPS-encrypted Secrets for the plan route, as the sync loop does. */
+  decryptor?: Decryption;
   /** The web dashboard's built files; without them `/dashboard/` answers 503 saying how to build it. */
   dashboardDir?: string;
   /**
@@ -123,7 +126,7 @@ export function createApiServer(opts: ApiServerOptions) {
   void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}) }));
   void app.register(podStreamsApi({ store, streams: opts.streams }));
   void app.register(portForwardApi({ store, ports: opts.portForward }));
-  void app.register(planApi({ store, source: opts.source }));
+  void app.register(planApi({ store, source: opts.source, ...(opts.decryptor ? { decryptor: opts.decryptor } : {}) }));
   void app.register(dashboardApi({ dir: opts.dashboardDir }));
 
   app.get('/metrics', async (_req, reply) => {

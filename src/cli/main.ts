@@ -19,6 +19,7 @@ import { runExec } from './commands/exec.js';
 import { runTokenCreate, runTokenList, runTokenRevoke } from './commands/token.js';
 import { runAgent } from './commands/agent.js';
 import { runCordon, runDrain, runUncordon } from './commands/drain.js';
+import { runSecretDecrypt, runSecretEncrypt, runSecretKeygen } from './commands/secret.js';
 import { withDataDir, withSourceOptions, type SourceOptions } from './options.js';
 import { withRemote, type RemoteOptions } from './remote.js';
 import { runSuspend, runSyncNow } from './commands/control.js';
@@ -226,6 +227,26 @@ export function buildProgram(): Command {
     .action(async (o) => finish(await runTokenList(o)));
   withDataDir(token.command('revoke <name>').description('revoke a token; a running server refuses it within a second'))
     .action(async (name: string, o) => finish(await runTokenRevoke(name, o)));
+
+  const secret = program.command('secret').description('encrypted Secrets in the repo: age keys, and SOPS files gantry decrypts at sync');
+  withDataDir(secret.command('keygen').description('make an age key in <data-dir>/age.key (the key gantry decrypts with) and print its public key'))
+    .option('-o, --output <file>', 'write the key here instead')
+    .action(async (o) => finish(await runSecretKeygen(o)));
+  secret.command('encrypt [file]').description('encrypt a Secret manifest (FILE or stdin) to age recipients, as sops does; prints it unless -o or -i')
+    .option('--age <recipients>', 'age public keys (age1…), comma-separated or the option repeated (default: SOPS_AGE_RECIPIENTS)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--encrypted-regex <re>', 'encrypt values under keys matching this (default ^(data|stringData)$)')
+    .option('--unencrypted-regex <re>', 'encrypt all but values under keys matching this')
+    .option('--encrypted-suffix <suffix>', 'encrypt values under keys ending with this')
+    .option('--unencrypted-suffix <suffix>', 'encrypt all but values under keys ending with this (sops\'s default: _unencrypted)')
+    .option('--mac-only-encrypted', 'the MAC covers only encrypted values')
+    .option('--input-type <type>', 'yaml or json (default: by extension; yaml for stdin)')
+    .option('-o, --output <file>', 'write the encrypted file here')
+    .option('-i, --in-place', 'replace FILE with its encrypted form')
+    .action(async (file: string | undefined, o) => finish(await runSecretEncrypt(file, o)));
+  withDataDir(secret.command('decrypt [file]').description('decrypt a SOPS file (FILE or stdin) with the keys gantry uses, to check or edit it'))
+    .option('--input-type <type>', 'yaml or json (default: by extension; yaml for stdin)')
+    .option('-o, --output <file>', 'write the plain file here (mode 0600)')
+    .action(async (file: string | undefined, o) => finish(await runSecretDecrypt(file, o)));
 
   return program;
 }

@@ -5,7 +5,7 @@
  * help and option defaults from the environment without hand-written parsing.
  */
 import { Option, type Command } from 'commander';
-import { authFromEnv, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
+import { authFromEnv, dataPaths, defaultDataDir, historyAuthFromEnv, parseDuration, type ControllerConfig, type GantryConfig } from '../config.js';
 import { GantryError } from '../errors.js';
 import { isIpv4, parseCidr } from '../model/cidr.js';
 import { checkNotifyUrl, type NotifyConfig } from '../notify/config.js';
@@ -54,6 +54,8 @@ export interface SourceOptions extends DataDirOptions {
   commitStatusUrl?: string;
   commitStatusRepo?: string;
   syncWindow?: string[];
+  verifyCommits?: boolean;
+  trustedKeys?: string;
 }
 
 /** Adds `--data-dir`. */
@@ -102,6 +104,8 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--commit-status-repo <repo>', 'owner/name (GitLab: project id or path); default: from --repo').env('GANTRY_COMMIT_STATUS_REPO'))
     .addOption(new Option('--sync-window <window>', 'a sync window, repeatable: \'deny 0 22 * * * 8h\' or \'allow 0 9 * * 1-5 8h\' (cron in UTC, then a duration; add manual to let gantry sync --now --force through, tz=ZONE for another zone); GANTRY_SYNC_WINDOWS takes several separated by ;')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--verify-commits', 'apply only commits signed by a trusted key (see --trusted-keys)').env('GANTRY_VERIFY_COMMITS'))
+    .addOption(new Option('--trusted-keys <file-or-dir>', 'armored OpenPGP public keys and SSH allowed_signers files (default <data-dir>/trusted-keys)').env('GANTRY_TRUSTED_KEYS'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'));
 }
 
@@ -161,6 +165,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
     ...notifyConfig(o),
     ...syncWindows(o),
     ...(o.leaderIdentity || o.leaderLease ? { leaderElection: { identity: o.leaderIdentity, leaseSeconds: o.leaderLease ? leaseSeconds(o.leaderLease) : undefined } } : {}),
+    ...verifyConfig(o),
   };
 }
 
@@ -169,6 +174,15 @@ function advertiseAddress(text: string): string {
   const ip = text.trim();
   if (!isIpv4(ip)) throw new GantryError('InvalidArgument', `--advertise-address: "${text}" is not an IPv4 address`);
   return ip;
+}
+
+/** `--verify-commits` and `--trusted-keys`; keys without verification would protect nothing, so that is refused. */
+function verifyConfig(o: SourceOptions): Pick<GantryConfig, 'verifyCommits'> {
+  if (!o.verifyCommits) {
+    if (o.trustedKeys) throw new GantryError('InvalidArgument', '--trusted-keys has no effect without --verify-commits');
+    return {};
+  }
+  return { verifyCommits: { trustedKeys: o.trustedKeys ?? dataPaths(o.dataDir).trustedKeys } };
 }
 
 /** `--leader-lease`: a duration of whole seconds, at least 2 (etcd's lease TTLs are whole seconds). */

@@ -326,6 +326,16 @@ export class GitSource implements Source {
     return watchRefs({ gitdir: this.dir(), onChange, signal, logger: this.opts.logger });
   }
 
+  /** The raw object of `commit` (a full id), for signature verification. */
+  async commitObject(commit: string): Promise<Uint8Array> {
+    if (!this.gitdir) await this.sync();
+    const obj = await this.objects().read(commit);
+    if (obj?.type === 'commit') return new Uint8Array(obj.data.buffer, obj.data.byteOffset, obj.data.byteLength);
+    const read = await git.readObject({ fs, gitdir: this.dir(), oid: commit, format: 'content', cache: this.gitCache });
+    if (read.type !== 'commit') throw new GantryError('RefNotFound', `${commit.slice(0, 12)} in ${this.displayUrl} is a ${read.type}, not a commit`);
+    return read.object as Uint8Array;
+  }
+
   /** Branch and tag names (remote-tracking branches for http), sorted. */
   async listRefs(): Promise<RefList> {
     const gitdir = this.dir();

@@ -6,6 +6,7 @@
  */
 import { readReferencedFiles } from './kustomize/references.js';
 import { loadManifests, parseKustomizationYaml, type LoadResult, type ManifestCache, type ManifestValidator } from './loader.js';
+import type { Decryption } from './sops/decryptor.js';
 import type { DesiredSet, ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
 
@@ -14,19 +15,22 @@ export interface LoadRevisionOptions {
   validate?: ManifestValidator;
   /** Kept across passes: parses, references and renders of unchanged files are reused. */
   cache?: ManifestCache;
+  /** Decrypts the revision's SOPS-encrypted files before they load (see sops/decryptor.ts). */
+  decryptor?: Decryption;
   signal?: AbortSignal;
 }
 
 /** Reads and loads `commit` of `source`; see {@link loadManifests} for the result. */
 export async function loadRevision(source: Source, commit: string, opts: LoadRevisionOptions = {}): Promise<LoadResult> {
   const files = await source.files(commit, { signal: opts.signal });
+  await opts.decryptor?.prepare(files);
   const referenced = await readReferencedFiles(source, files, {
     commit,
     parseKustomization: parseKustomizationYaml,
     memo: opts.cache?.referenceMemo(),
     signal: opts.signal,
   });
-  return loadManifests(files, { validate: opts.validate, cache: opts.cache, referenced });
+  return loadManifests(files, { validate: opts.validate, cache: opts.cache, referenced, encrypted: opts.decryptor });
 }
 
 /** A revision's manifests: valid (a desired set), or the problems found in them. */
@@ -41,9 +45,9 @@ export type LoadedRevision =
  * @throws GantryError RefNotFound when the ref does not resolve; SourceUnavailable when the
  *   source cannot be read.
  */
-export async function resolveAndLoad(source: Source, ref: string | undefined, opts: { signal?: AbortSignal } = {}): Promise<LoadedRevision> {
-  const revision = await source.resolve(ref, opts);
-  const { objects, issues } = await loadRevision(source, revision.commit, { validate: validateObject, signal: opts.signal });
+export async function resolveAndLoad(source: Source, ref: string | undefined, opts: { signal?: AbortSignal; decryptor?: Decryption } = {}): Promise<LoadedRevision> {
+  const revision = await source.resolve(ref, { signal: opts.signal });
+  const { objects, issues } = await loadRevision(source, revision.commit, { validate: validateObject, signal: opts.signal, decryptor: opts.decryptor });
   if (issues.length > 0) return { ok: false, issues, revision };
   return { ok: true, set: { revision, objects }, revision };
 }

@@ -20,6 +20,7 @@ import { symlinkDestination } from './kustomize/model.js';
 import { renderKustomizations } from './kustomize/repository.js';
 import { ManifestCache } from './manifest-cache.js';
 import { SourceMap, parseFieldPath } from './locate.js';
+import type { EncryptedFiles } from './sops/decryptor.js';
 import type { DesiredObject, ManifestIssue, ReferencedFiles, SourceFile } from './types.js';
 
 // YAML 1.1 scalars (https://yaml.org/type/), the set sigs.k8s.io/yaml resolves. Each resolver
@@ -216,6 +217,12 @@ export interface LoadManifestsOptions {
    * manifests or rendered on their own.
    */
   referenced?: ReferencedFiles;
+  /**
+   * SOPS-encrypted files, decrypted beforehand (see sops/decryptor.ts). Without it, an
+   * encrypted file is an issue; with it, an encrypted file loads as the Secrets it decrypts to
+   * (lines still point into the encrypted file, whose keys sit where the plain ones would).
+   */
+  encrypted?: EncryptedFiles;
 }
 
 /** Result of {@link loadManifests}: the objects, and every problem found (empty when valid). */
@@ -410,8 +417,12 @@ function identityProblem(doc: Record<string, unknown>): string | undefined {
   return missing.length ? `not a manifest: ${missing.join(', ')} missing or not a string` : undefined;
 }
 
-/** Parses one file's text. Pure: the result depends only on the content and extension. */
-function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>, kustomized = false): ParsedFile {
+/**
+ * Parses one file's text. Pure: the result depends only on the content and extension (and, for
+ * a SOPS file, `decrypted`: the plain documents that stand in for the encrypted ones).
+ */
+function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>, how: { kustomized?: boolean; decrypted?: unknown[] } = {}): ParsedFile {
+  const { kustomized = false, decrypted } = how;
   const issues: FileIssue[] = [];
   const objects: ParsedObject[] = [];
   const docs: DocInfo[] = [];
@@ -423,6 +434,14 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
     return { objects, issues: [err instanceof LimitCrossed ? err.issue : yamlIssue(err)] };
   }
   if (isJson && values.length > 1) return { objects, issues: [{ message: 'a JSON file holds one document' }] };
+  if (decrypted) {
+    const plain = decrypted.filter((d) => d !== null && d !== undefined);
+    if (plain.length !== values.filter((v) => v !== null && v !== undefined).length) {
+      return { objects, issues: [{ message: 'the decrypted documents do not line up with the file\'s documents' }] };
+    }
+    let next = 0;
+    values = values.map((v) => (v === null || v === undefined ? v : plain[next++]));
+  }
   for (const [document, info] of docs.entries()) {
     if (info.aliases === 0) continue;
     const size = expandedSize(values[document], limits.maxExpandedNodes);
@@ -462,6 +481,15 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
       });
       return;
     }
+    if (isSopsDocument(value)) {
+      issues.push({
+        line,
+        message: kustomized
+          ? 'this file is SOPS-encrypted, and gantry decrypts SOPS files only outside kustomizations: keep it beside the kustomization directory, not among its resources'
+          : 'this file is SOPS-encrypted and was not decrypted (no decryption configured)',
+      });
+      return;
+    }
     const problem = identityProblem(value);
     if (problem) {
       issues.push({ line, message: problem });
@@ -471,6 +499,25 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
     objects.push({ object, key: objectKey(object), line, document, start, prefix: [] });
   });
   return { objects, issues };
+}
+
+/** A document with sops's metadata block (no manifest has a top-level `sops`): an encrypted file read as it is. */
+function isSopsDocument(doc: Record<string, unknown>): boolean {
+  return isRecord(doc.sops);
+}
+
+/**
+ * Only Secrets may come from encrypted files: gantry hides the values of Secrets (in plans, the
+ * status and the audit trail), and would show those of any other kind.
+ */
+function notSecretIssues(parsed: ParsedFile): FileIssue[] {
+  return parsed.objects
+    .filter((p) => p.object.kind !== 'Secret')
+    .map((p) => ({
+      line: p.line,
+      object: p.key,
+      message: `only Secrets may be SOPS-encrypted, this is a ${p.object.kind}: gantry hides Secret values in plans, status and history, and would show these`,
+    }));
 }
 
 /** Lines for validator issues: parses the file for positions only when there are issues. */
@@ -517,14 +564,23 @@ export function loadManifests(files: SourceFile[], opts: LoadManifestsOptions = 
     if (content.byteLength > limits.maxFileBytes) {
       return { issue: { message: `file is too large: ${content.byteLength} bytes, the limit is ${limits.maxFileBytes}` } };
     }
-    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : kustomized ? 'kyaml' : 'yaml'}:${limitsKey}` : undefined;
+    // Files a kustomization renders are never SOPS files (kustomize has no decryption).
+    const sops = kustomized ? undefined : opts.encrypted?.lookup(file);
+    if (sops && 'error' in sops) return { issue: { message: `cannot decrypt this SOPS file: ${sops.error}` } };
+    // A decrypted file is cached under its own key: its blob id fixes its plain text too (the MAC
+    // vouches for every value), so the entry holds as long as the blob does.
+    const cacheKey = file.oid !== undefined && opts.cache ? `${file.oid}:${isJson ? 'json' : kustomized ? 'kyaml' : 'yaml'}${sops ? ':sops' : ''}:${limitsKey}` : undefined;
     let entry = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
     let text: string | undefined;
     const getText = (): string => (text ??= decodeText(content));
     if (!entry) {
       let parsed: ParsedFile;
       try {
-        parsed = parseFile(getText(), isJson, limits, kustomized);
+        parsed = parseFile(getText(), isJson, limits, { kustomized, decrypted: sops?.documents });
+        if (sops) {
+          const refused = notSecretIssues(parsed);
+          if (refused.length > 0) parsed = { objects: [], issues: [...parsed.issues, ...refused] };
+        }
       } catch (err) {
         parsed = { objects: [], issues: [{ message: err instanceof Error ? err.message : String(err) }] };
       }

@@ -25,6 +25,13 @@ import { formatSyncWindow, type SyncWindow } from './windows.js';
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
 import type { Metrics } from '../api/metrics.js';
+import type { Decryption } from './sops/decryptor.js';
+import type { Verdict } from './signatures/verifier.js';
+
+/** Checks the signature of a commit (see signatures/verifier.ts). */
+export interface CommitCheck {
+  verify(id: string, raw: Uint8Array): Promise<Verdict>;
+}
 
 /** Options for {@link SyncLoop}. */
 export interface SyncLoopOptions {
@@ -62,6 +69,13 @@ export interface SyncLoopOptions {
   syncWindows?: SyncWindow[];
   /** What passes reuse of earlier ones (parses, renders, validation). Default: a cache of the loop's own. */
   cache?: ManifestCache;
+  /** Decrypts the SOPS-encrypted files of a revision before its manifests load. */
+  decryptor?: Decryption;
+  /**
+   * With it (`--verify-commits`), a revision whose commit is unsigned, badly signed or signed by
+   * a key that is not trusted is rejected whole, before any of its files is read.
+   */
+  verifier?: CommitCheck;
 }
 
 /** What {@link SyncLoopOptions.onEvent} hears. */
@@ -107,6 +121,8 @@ export class SyncLoop {
   private lastRejected: string | undefined;
   private lastRecordedApplied: string | undefined;
   private last: SyncOutcome | undefined;
+  /** Revision whose good signature was last logged, so it is logged once. */
+  private lastVerified: string | undefined;
 
   constructor(opts: SyncLoopOptions) {
     this.opts = opts;
@@ -229,7 +245,11 @@ export class SyncLoop {
     const held = await this.hold(revision, request);
     if (held) return held;
     try {
-      const loaded = await loadRevision(source, revision.commit, { validate: validateObject, cache: this.cache });
+      if (this.opts.verifier) {
+        const verdict = await this.verifyRevision(revision);
+        if (!verdict.ok) return await this.rejectUnverified(revision, verdict.reason);
+      }
+      const loaded = await loadRevision(source, revision.commit, { validate: validateObject, cache: this.cache, decryptor: this.opts.decryptor });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
       this.opts.metrics?.objects.set(loaded.objects.length);
 
@@ -301,6 +321,30 @@ export class SyncLoop {
     }
     const lists = await Promise.all(DECLARABLE_KINDS.map((k) => this.opts.store.list(k)));
     return lists.flatMap((l) => l.items);
+  }
+
+  /** The verdict on the revision's commit signature. */
+  private async verifyRevision(revision: Revision): Promise<Verdict> {
+    const { source, verifier, logger } = this.opts;
+    if (!source.commitObject) return { ok: false, reason: 'this source has no commits whose signatures could be verified' };
+    const verdict = await verifier!.verify(revision.commit, await source.commitObject(revision.commit));
+    if (verdict.ok && this.lastVerified !== revision.commit) {
+      this.lastVerified = revision.commit;
+      logger.info({ revision: revision.commit.slice(0, 7), signer: verdict.signer }, 'commit signature verified');
+    }
+    return verdict;
+  }
+
+  /** Rejects a revision whose commit signature does not verify: nothing of it is read or applied. */
+  private async rejectUnverified(revision: Revision, reason: string): Promise<SyncOutcome> {
+    const short = revision.commit.slice(0, 7);
+    if (this.lastRejected !== revision.commit) {
+      this.lastRejected = revision.commit;
+      this.opts.logger.error({ revision: short, reason }, 'revision rejected: its commit signature does not verify; the last good revision stays in force');
+      this.opts.recorder?.recordSync({ revision, outcome: 'rejected', error: reason, at: new Date().toISOString() });
+    }
+    await this.writeStatus({ revision, reason: SyncReasons.VerificationFailed, message: `revision ${short} rejected: ${reason}`, ready: false });
+    return { outcome: 'rejected', revision, error: reason };
   }
 
   private async reject(revision: Revision, issues: ManifestIssue[]): Promise<SyncOutcome> {

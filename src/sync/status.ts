@@ -9,6 +9,8 @@ import type { ManifestIssue } from './types.js';
 export const SyncReasons = {
   Applied: 'Applied',
   ValidationFailed: 'ValidationFailed',
+  /** The commit is unsigned, or not signed by a trusted key (`--verify-commits`). */
+  VerificationFailed: 'VerificationFailed',
   SourceFailed: 'SourceFailed',
   ApplyFailed: 'ApplyFailed',
   Progressing: 'Progressing',

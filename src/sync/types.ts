@@ -72,6 +72,11 @@ export interface Source {
    * can tell (a local repository). Resolves false when it cannot: the caller keeps polling.
    */
   watch?(onChange: () => void, signal: AbortSignal): Promise<boolean>;
+  /**
+   * The raw commit object (headers and message, without the `commit <size>` prefix), for
+   * signature verification. Sources without commits (a directory) leave it out.
+   */
+  commitObject?(commit: string): Promise<Uint8Array>;
 }
 
 /** Where an object was declared. */

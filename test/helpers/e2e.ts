@@ -19,7 +19,7 @@ import { WEBHOOK_PATH } from '../../src/api/server.js';
 import type { GantryConfig } from '../../src/config.js';
 import { readKubeconfig } from '../../src/api/auth/kubeconfig.js';
 import { pkiPaths } from '../../src/api/auth/pki.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import type { Condition, Pod } from '../../src/model/types.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
 import { CONTAINERD_NAMESPACE, takeDownLocalNode, type LocalNodeTuning } from '../../src/node/host.js';
@@ -134,10 +134,13 @@ export interface InProcessGantry {
   stop(): Promise<void>;
 }
 
-/** Starts `gantry up` in this process (all components) on `world`, runs the first sync and starts polling. */
-export async function startInProcess(world: World, opts: { dataDir?: string; config?: Partial<GantryConfig> } = {}): Promise<InProcessGantry> {
+/**
+ * Starts `gantry up` in this process (all components) on `world`, runs the first sync and starts
+ * polling. `logger` replaces the default (silent, or a debug log file with GANTRY_E2E_LOG set).
+ */
+export async function startInProcess(world: World, opts: { dataDir?: string; logger?: Logger; config?: Partial<GantryConfig> } = {}): Promise<InProcessGantry> {
   const dataDir = opts.dataDir ?? path.join(world.root, 'data');
-  const logger = process.env.GANTRY_E2E_LOG ? createLogger({ level: 'debug', file: path.join(dataDir, 'gantry.log') }) : silentLogger();
+  const logger = opts.logger ?? (process.env.GANTRY_E2E_LOG ? createLogger({ level: 'debug', file: path.join(dataDir, 'gantry.log') }) : silentLogger());
   const gantry = await startGantry({
     config: { ...e2eConfig(world, dataDir), ...opts.config },
     logger,

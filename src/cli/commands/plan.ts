@@ -14,11 +14,12 @@ import { GantryError } from '../../errors.js';
 import type { KubeObject } from '../../model/types.js';
 import { renderCapacity } from '../../scheduler/plan-capacity.js';
 import { planAgainstLive, readLiveState, type LiveState } from '../../api/plan.js';
-import { dataPaths, authFromEnv } from '../../config.js';
+import { dataPaths, authFromEnv, defaultDataDir } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
 import { GitSource } from '../../sync/git-source.js';
 import { loadRevision, resolveAndLoad } from '../../sync/load-revision.js';
+import { SopsDecryptor } from '../../sync/sops/decryptor.js';
 import { formatIssue } from '../../sync/loop.js';
 import { isRemoteUrl } from '../../sync/open-source.js';
 import type { DesiredSet, ManifestIssue, Source } from '../../sync/types.js';
@@ -41,9 +42,13 @@ export interface PlanOptions {
 /** The outcome of loading one side of a plan. */
 type Loaded = { ok: true; set: DesiredSet } | { ok: false; issues: ManifestIssue[]; label: string };
 
-/** Loads and validates the manifests of `ref` (or the working tree when ref is undefined). */
-async function loadSide(source: Source, ref: string | undefined, label: string): Promise<Loaded> {
-  const loaded = await resolveAndLoad(source, ref);
+/**
+ * Loads and validates the manifests of `ref` (or the working tree when ref is undefined).
+ * SOPS-encrypted Secrets are decrypted with the age keys gantry would use (the data directory's,
+ * or SOPS_AGE_KEY / SOPS_AGE_KEY_FILE in CI), so a plan shows the Secrets they hold, values hidden.
+ */
+async function loadSide(source: Source, ref: string | undefined, label: string, decryptor: SopsDecryptor): Promise<Loaded> {
+  const loaded = await resolveAndLoad(source, ref, { decryptor });
   return loaded.ok ? { ok: true, set: loaded.set } : { ok: false, issues: loaded.issues, label };
 }
 
@@ -59,7 +64,8 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
     const git = (): GitSource => new GitSource({ url: repoPath, cacheDir: join(scratch, 'source'), path: o.path, auth: authFromEnv() });
     // Without a ref, a local repo's working tree is planned: uncommitted edits included.
     const desiredSource: Source = ref === undefined && !remote ? new DirSource({ root: repoPath, path: o.path }) : git();
-    const desired = await loadSide(desiredSource, ref, ref ?? 'working tree');
+    const decryptor = new SopsDecryptor({ dataDir: o.dataDir });
+    const desired = await loadSide(desiredSource, ref, ref ?? 'working tree', decryptor);
     if (!desired.ok) return invalid(desired);
 
     const storePath = dataPaths(o.dataDir).store;
@@ -92,7 +98,7 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
         ? desiredCommit ? ' (no common history: its tip)' : ''
         : ' (merge base)';
       const againstLabel = `${target.ref}@${againstCommit.slice(0, 7)}${note}${target.note}`;
-      const against = await loadSide(source, againstCommit, againstLabel);
+      const against = await loadSide(source, againstCommit, againstLabel, decryptor);
       if (!against.ok) return invalid(against);
       // The other ref, as gantry would have stored it: planned against nothing, then taken as live.
       live = makePlan(against.set, [], {}).create.map((e) => e.desired!);
@@ -181,7 +187,8 @@ export async function runValidate(path: string): Promise<{ output: string; exitC
   if (!existsSync(root)) throw new GantryError('InvalidArgument', `${path}: no such directory`);
   const source = DirSource.around(root);
   const rev = await source.resolve();
-  const { objects, issues } = await loadRevision(source, rev.commit, { validate: validateObject });
+  const decryptor = new SopsDecryptor({ dataDir: defaultDataDir() });
+  const { objects, issues } = await loadRevision(source, rev.commit, { validate: validateObject, decryptor });
   if (issues.length > 0) {
     return {
       output: `${issues.map(formatIssue).join('\n')}\n\n${issues.length} problem${issues.length === 1 ? '' : 's'} in ${path}`,

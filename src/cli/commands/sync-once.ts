@@ -28,7 +28,7 @@ export async function runSyncOnce(o: SourceOptions & { repo: string }): Promise<
       }
       case 'rejected':
         return {
-          output: `revision ${rev} rejected; nothing applied:\n${(outcome.issues ?? []).map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+          output: `revision ${rev} rejected; nothing applied:\n${outcome.issues?.length ? outcome.issues.map((i) => `  ${formatIssue(i)}`).join('\n') : `  ${outcome.error}`}`,
           exitCode: 1,
         };
       case 'held':
