@@ -13,7 +13,6 @@
  * Needs root, containerd, runc, the CNI plugins and iproute2; otherwise it reports why it skipped.
  */
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenFile } from '../src/api/auth/tokens.js';
 import { startGantry, type RunningGantry } from '../src/app.js';
 import { dataPaths } from '../src/config.js';
@@ -36,21 +35,11 @@ import {
 } from '../test/helpers/e2e.js';
 import { sleeperDeployment } from '../test/helpers/e2e-manifests.js';
 import { createNetnsCluster, writeCa, type NetnsCluster } from '../test/helpers/netns-cluster.js';
+import { waitRunning } from './e2e.js';
 import { percentile } from './stats.js';
 
 const RUNS = 5;
 const PODS = 30;
-
-/** Polls the store until `n` pods of `app` are Running and Ready (bounded). */
-async function waitRunning(store: Store, app: string, n: number, timeoutMs: number): Promise<Pod[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pods = await podsWith(store, { app });
-    if (pods.length === n && pods.every(isReady)) return pods;
-    if (Date.now() > deadline) throw new Error(`${app}: ${pods.filter(isReady).length}/${n} pods Running and Ready after ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
 
 /** Untimed: waits until none of `sockets` (containerd) holds a pod container. */
 async function settled(sockets: string[]): Promise<void> {

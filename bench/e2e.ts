@@ -47,12 +47,12 @@ const RUNS = 5;
 const PODS_PER_RUN = 10;
 const RSS_PODS = 100;
 
-/** Polls the store every few ms until `n` pods of `app` are Running and Ready (bounded). */
-async function waitRunning(store: Store, app: string, n: number, timeoutMs: number): Promise<void> {
+/** Polls the store every few ms until `n` pods of `app` are Running and Ready (bounded); resolves with them. */
+export async function waitRunning(store: Store, app: string, n: number, timeoutMs: number): Promise<Pod[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const pods = await podsWith(store, { app });
-    if (pods.length === n && pods.every(isReady)) return;
+    if (pods.length === n && pods.every(isReady)) return pods;
     if (Date.now() > deadline) throw new Error(`${app}: ${pods.filter(isReady).length}/${n} pods Running and Ready after ${timeoutMs} ms`);
     await sleep(5);
   }
