@@ -34,6 +34,7 @@ export function appSync(sync: SyncObject | undefined): Sync {
     case SyncReasons.Applied:
       return { status: 'Synced', reason: 'Applied', message: `revision ${revision?.slice(0, 7)} in force`, ...base };
     case SyncReasons.ValidationFailed:
+    case SyncReasons.VerificationFailed:
       return { status: 'Rejected', reason: ready.reason, message: ready.message ?? 'the last revision was rejected', ...base };
     case SyncReasons.ApplyFailed:
       return { status: 'OutOfSync', reason: ready.reason, message: ready.message ?? 'the last revision could not be applied', ...base };

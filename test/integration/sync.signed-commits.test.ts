@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { stripVTControlCharacters } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -131,8 +132,8 @@ describe('signed commits through the sync loop (--verify-commits)', function () 
       assert.match(out.error!, /has a bad SSH signature by ops@example\.com: the signature does not match the commit/);
       assert.equal(await greeting(g), 'v1');
       const status = await runStatus({ dataDir: env.config.dataDir });
-      assert.equal(status.exitCode, 1);
-      assert.match(status.output, /Not ready \(VerificationFailed\)/);
+      assert.equal(status.exitCode, 2, 'a rejected revision exits as degraded does');
+      assert.match(stripVTControlCharacters(status.output), /Sync: +Rejected \(VerificationFailed\)/);
       assert.match(status.output, /has a bad SSH signature by ops@example\.com/);
 
       await s.commit(work, { 'site.yaml': configMap('v3') }, 'greeting v3', { ssh: ops.path });

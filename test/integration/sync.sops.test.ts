@@ -141,7 +141,7 @@ describe('SOPS-encrypted Secrets through the sync loop (Git over smart HTTP)', f
     const out = await gantry!.sync!.trigger('test');
     assert.equal(out.outcome, 'rejected');
     assert.equal(out.revision?.commit, commit);
-    assert.equal(out.issues?.[0]?.file, 'db.enc.yaml');
+    assert.equal(out.issues?.[0]?.file, 'app/db.enc.yaml');
     assert.match(out.issues![0]!.message, /cannot decrypt this SOPS file: none of gantry's age keys/);
     const st = await syncStatus();
     assert.equal(st?.conditions?.find((c) => c.type === 'Ready')?.reason, 'ValidationFailed');
@@ -156,7 +156,7 @@ describe('SOPS-encrypted Secrets through the sync loop (Git over smart HTTP)', f
     assert.equal(out.outcome, 'rejected');
     assert.match(out.issues![0]!.message, /MAC mismatch/);
     const status = await runStatus({ dataDir });
-    assert.equal(status.exitCode, 1);
+    assert.equal(status.exitCode, 2, 'a rejected revision exits as degraded does');
     assert.match(status.output, /db\.enc\.yaml: cannot decrypt this SOPS file: MAC mismatch/);
   });
 

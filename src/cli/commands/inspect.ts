@@ -98,7 +98,7 @@ export async function runStatus(o: ReadTarget & { output?: string }): Promise<{ 
       lines.push(`Waiting:    ${pc.yellow(st.heldBack.reason)} since ${st.heldBack.since}${st.heldBack.until ? `, until ${st.heldBack.until}` : ''}`);
       lines.push(`            ${st.heldBack.message}`);
     }
-    lines.push(`Sync:       ${paintSync(app.sync.status)}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
+    lines.push(`Sync:       ${paintSync(app.sync.status)}${app.sync.status !== 'Synced' && app.sync.reason ? ` (${app.sync.reason})` : ''}, last attempt ${st.lastAttemptedRevision?.slice(0, 7) ?? '?'} ${ago(st.lastAttemptTime)}`);
     if (app.sync.status !== 'Synced' && app.sync.message) lines.push(`            ${app.sync.message}`);
     if (st.issues && st.issues.length > 0) {
       lines.push(`Problems in ${st.lastAttemptedRevision?.slice(0, 7)} (not applied; ${st.lastAppliedRevision ? st.lastAppliedRevision.slice(0, 7) : 'nothing'} stays in force):`);
