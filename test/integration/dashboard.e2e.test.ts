@@ -64,6 +64,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
   let ipForward: string | undefined;
   let browser: TestBrowser | undefined;
   let page: Page;
+  const browserLog: string[] = [];
   let cdp: CDPSession;
   // Two values the Secret holds in turn; neither may ever reach the browser.
   const secrets = [`e2e-first-${randomBytes(6).toString('hex')}`, `e2e-second-${randomBytes(6).toString('hex')}`];
@@ -128,6 +129,15 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
     browser = await launchChromium();
     page = browser.context.pages()[0] ?? await browser.context.newPage();
     await captureResponses(page);
+    // What the browser said, printed when a test fails (a blank page tells nothing by itself).
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') browserLog.push(`console ${m.type()}: ${m.text()}`); });
+    page.on('pageerror', (err) => browserLog.push(`page error: ${err.message}`));
+    page.on('requestfailed', (r) => browserLog.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('response', (r) => { if (r.status() >= 400) browserLog.push(`response ${r.status()}: ${r.request().method()} ${r.url()}`); });
+  });
+
+  beforeEach(() => {
+    browserLog.length = 0;
   });
 
   afterEach(async function () {
@@ -135,6 +145,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
     if (this.currentTest?.state === 'failed' && page) {
       const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
       await page.screenshot({ path: await artifact(`failed-${name}.png`), fullPage: true }).catch(() => undefined);
+      console.log(`    browser, during "${this.currentTest.title}" (${page.url()}):\n${browserLog.slice(-30).map((l) => `      ${l}`).join('\n') || '      (nothing)'}`);
     }
   });
 
