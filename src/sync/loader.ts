@@ -16,6 +16,7 @@ import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import { SourceMap, parseFieldPath } from './locate.js';
+import { dropNullFields } from './nulls.js';
 import type { DesiredObject, ManifestIssue, SourceFile } from './types.js';
 
 // YAML 1.1 scalars (https://yaml.org/type/), the set sigs.k8s.io/yaml resolves. Each resolver
@@ -400,12 +401,24 @@ function expandedSize(root: unknown, limit: number): number {
   return result;
 }
 
+/**
+ * Why objects applied from Git cannot use `generateName`: a level-triggered sync pairs each
+ * declared object with the live one by name, and a name made up at every apply would create a
+ * new object on every sync and never prune the old ones (`kubectl apply` refuses it for the
+ * same reason).
+ */
+export const GENERATE_NAME_MESSAGE =
+  'metadata.generateName is not supported for objects applied from Git: gantry pairs each declared object with the live one by its name, so a generated name would make a new object at every sync; set metadata.name';
+
 /** Checks the identity fields every manifest needs; returns a problem or undefined. */
 function identityProblem(doc: Record<string, unknown>): string | undefined {
+  const meta = doc.metadata;
+  if (isRecord(meta) && (meta.name === undefined || meta.name === '' || meta.name === null) && typeof meta.generateName === 'string' && meta.generateName !== '') {
+    return GENERATE_NAME_MESSAGE;
+  }
   const missing: string[] = [];
   if (typeof doc.apiVersion !== 'string' || doc.apiVersion === '') missing.push('apiVersion');
   if (typeof doc.kind !== 'string' || doc.kind === '') missing.push('kind');
-  const meta = doc.metadata;
   if (!isRecord(meta) || typeof meta.name !== 'string' || meta.name === '') missing.push('metadata.name');
   return missing.length ? `not a manifest: ${missing.join(', ')} missing or not a string` : undefined;
 }
@@ -457,17 +470,18 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
           issues.push({ line: itemLine, field: `items[${idx}]`, message: `List item ${idx}: ${problem}` });
           return;
         }
-        const object = item as unknown as KubeObject;
+        const object = dropNullFields(item as unknown as KubeObject);
         objects.push({ object, key: objectKey(object), line: itemLine, document, start, prefix: ['items', idx] });
       });
       return;
     }
     const problem = identityProblem(value);
     if (problem) {
-      issues.push({ line, message: problem });
+      issues.push({ line, message: problem, ...(problem === GENERATE_NAME_MESSAGE ? { field: 'metadata.generateName' } : {}) });
       return;
     }
-    const object = value as unknown as KubeObject;
+    // null means unset, as the API server decodes it (see nulls.ts).
+    const object = dropNullFields(value as unknown as KubeObject);
     objects.push({ object, key: objectKey(object), line, document, start, prefix: [] });
   });
   return { objects, issues };

@@ -1484,9 +1484,9 @@ validate61.errors = vErrors;
 return errors === 0;
 }
 
-const schema24 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
+const schema24 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostPID":{"type":"boolean"},"hostIPC":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"enableServiceLinks":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}},"schedulingGates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
 const func8 = codePointLength;
-const schema25 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
+const schema25 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"lifecycle":{"$ref":"#/definitions/lifecycle"},"restartPolicy":{"$comment":"Init containers only: Always makes a sidecar.","type":"string","enum":["Always"]},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
 const schema26 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
 const schema27 = {"type":"integer","minimum":1,"maximum":65535};
 
@@ -1642,7 +1642,7 @@ validate71.errors = vErrors;
 return errors === 0;
 }
 
-const schema29 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}},"resourceFieldRef":{"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}}}}}};
+const schema29 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"}}}}};
 const schema30 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
 
 function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -1732,13 +1732,14 @@ validate79.errors = vErrors;
 return errors === 0;
 }
 
-const schema31 = {"type":["string","number"]};
+const schema31 = {"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}};
 
 function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema31.type},message:"must be string,number"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.fieldPath === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fieldPath"},message:"must have required property '"+"fieldPath"+"'"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1747,7 +1748,172 @@ vErrors.push(err0);
 }
 errors++;
 }
+for(const key0 in data){
+if(!((key0 === "apiVersion") || (key0 === "fieldPath"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if(typeof data.apiVersion !== "string"){
+const err2 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.fieldPath !== undefined){
+let data1 = data.fieldPath;
+if(typeof data1 === "string"){
+if(func8(data1) < 1){
+const err3 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
 validate82.errors = vErrors;
+return errors === 0;
+}
+
+const schema32 = {"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}};
+const schema33 = {"type":["string","number"]};
+
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema33.type},message:"must be string,number"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate85.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.resource === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "resource"},message:"must have required property '"+"resource"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "containerName") || (key0 === "resource")) || (key0 === "divisor"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.containerName !== undefined){
+if(typeof data.containerName !== "string"){
+const err2 = {instancePath:instancePath+"/containerName",schemaPath:"#/properties/containerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.resource !== undefined){
+let data1 = data.resource;
+if(typeof data1 === "string"){
+if(func8(data1) < 1){
+const err3 = {instancePath:instancePath+"/resource",schemaPath:"#/properties/resource/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/resource",schemaPath:"#/properties/resource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.divisor !== undefined){
+if(!(validate85(data.divisor, {instancePath:instancePath+"/divisor",parentData:data,parentDataProperty:"divisor",rootData}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate84.errors = vErrors;
 return errors === 0;
 }
 
@@ -1830,10 +1996,20 @@ errors = vErrors.length;
 }
 }
 if(data2.fieldRef !== undefined){
-let data5 = data2.fieldRef;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.fieldPath === undefined){
-const err5 = {instancePath:instancePath+"/valueFrom/fieldRef",schemaPath:"#/properties/valueFrom/properties/fieldRef/required",keyword:"required",params:{missingProperty: "fieldPath"},message:"must have required property '"+"fieldPath"+"'"};
+if(!(validate82(data2.fieldRef, {instancePath:instancePath+"/valueFrom/fieldRef",parentData:data2,parentDataProperty:"fieldRef",rootData}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+}
+if(data2.resourceFieldRef !== undefined){
+if(!(validate84(data2.resourceFieldRef, {instancePath:instancePath+"/valueFrom/resourceFieldRef",parentData:data2,parentDataProperty:"resourceFieldRef",rootData}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/valueFrom",schemaPath:"#/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1842,9 +2018,10 @@ vErrors.push(err5);
 }
 errors++;
 }
-for(const key2 in data5){
-if(!((key2 === "apiVersion") || (key2 === "fieldPath"))){
-const err6 = {instancePath:instancePath+"/valueFrom/fieldRef",schemaPath:"#/properties/valueFrom/properties/fieldRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1853,167 +2030,14 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-if(data5.apiVersion !== undefined){
-if(typeof data5.apiVersion !== "string"){
-const err7 = {instancePath:instancePath+"/valueFrom/fieldRef/apiVersion",schemaPath:"#/properties/valueFrom/properties/fieldRef/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data5.fieldPath !== undefined){
-let data7 = data5.fieldPath;
-if(typeof data7 === "string"){
-if(func8(data7) < 1){
-const err8 = {instancePath:instancePath+"/valueFrom/fieldRef/fieldPath",schemaPath:"#/properties/valueFrom/properties/fieldRef/properties/fieldPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/valueFrom/fieldRef/fieldPath",schemaPath:"#/properties/valueFrom/properties/fieldRef/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/valueFrom/fieldRef",schemaPath:"#/properties/valueFrom/properties/fieldRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data2.resourceFieldRef !== undefined){
-let data8 = data2.resourceFieldRef;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.resource === undefined){
-const err11 = {instancePath:instancePath+"/valueFrom/resourceFieldRef",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/required",keyword:"required",params:{missingProperty: "resource"},message:"must have required property '"+"resource"+"'"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-for(const key3 in data8){
-if(!(((key3 === "containerName") || (key3 === "resource")) || (key3 === "divisor"))){
-const err12 = {instancePath:instancePath+"/valueFrom/resourceFieldRef",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data8.containerName !== undefined){
-if(typeof data8.containerName !== "string"){
-const err13 = {instancePath:instancePath+"/valueFrom/resourceFieldRef/containerName",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/properties/containerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data8.resource !== undefined){
-let data10 = data8.resource;
-if(typeof data10 === "string"){
-if(func8(data10) < 1){
-const err14 = {instancePath:instancePath+"/valueFrom/resourceFieldRef/resource",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/properties/resource/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/valueFrom/resourceFieldRef/resource",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/properties/resource/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data8.divisor !== undefined){
-if(!(validate82(data8.divisor, {instancePath:instancePath+"/valueFrom/resourceFieldRef/divisor",parentData:data8,parentDataProperty:"divisor",rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/valueFrom/resourceFieldRef",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/valueFrom",schemaPath:"#/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
 validate78.errors = vErrors;
 return errors === 0;
 }
 
-const schema32 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
-const schema33 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
+const schema34 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2087,12 +2111,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2121,14 +2145,14 @@ errors++;
 }
 }
 if(data.configMapRef !== undefined){
-if(!(validate86(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate90(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
 if(data.secretRef !== undefined){
-if(!(validate86(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate90(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
@@ -2143,20 +2167,20 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
 
-const schema34 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
-const schema35 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
+const schema36 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
+const schema37 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate82(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate85(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
@@ -2171,12 +2195,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2193,14 +2217,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate91(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate95(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate91(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate95(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
@@ -2215,13 +2239,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
 
-const schema36 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2329,18 +2353,19 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
 
-const schema37 = {"type":"object","additionalProperties":false,"properties":{"exec":{"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}},"httpGet":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
-const schema38 = {"type":["integer","string"]};
+const schema39 = {"type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"grpc":{"$ref":"#/definitions/grpcAction"},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.command === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2349,13 +2374,411 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate99.errors = vErrors;
+for(const key0 in data){
+if(!(key0 === "command")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.command !== undefined){
+let data0 = data.command;
+if(Array.isArray(data0)){
+if(data0.length < 1){
+const err2 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data0[i0] !== "string"){
+const err3 = {instancePath:instancePath+"/command/" + i0,schemaPath:"#/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate103.errors = vErrors;
 return errors === 0;
 }
 
-const schema39 = {"type":"integer","minimum":0};
+const schema41 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}};
+const schema42 = {"type":["integer","string"]};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema42.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate106.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "path") || (key0 === "port")) || (key0 === "host")) || (key0 === "scheme")) || (key0 === "httpHeaders"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+if(typeof data.path !== "string"){
+const err2 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+if(!(validate106(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+errors = vErrors.length;
+}
+}
+if(data.host !== undefined){
+if(typeof data.host !== "string"){
+const err3 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.scheme !== undefined){
+let data3 = data.scheme;
+if(typeof data3 !== "string"){
+const err4 = {instancePath:instancePath+"/scheme",schemaPath:"#/properties/scheme/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!((data3 === "HTTP") || (data3 === "HTTPS"))){
+const err5 = {instancePath:instancePath+"/scheme",schemaPath:"#/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema41.properties.scheme.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.httpHeaders !== undefined){
+let data4 = data.httpHeaders;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.name === undefined){
+const err6 = {instancePath:instancePath+"/httpHeaders/" + i0,schemaPath:"#/properties/httpHeaders/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data5.value === undefined){
+const err7 = {instancePath:instancePath+"/httpHeaders/" + i0,schemaPath:"#/properties/httpHeaders/items/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!((key1 === "name") || (key1 === "value"))){
+const err8 = {instancePath:instancePath+"/httpHeaders/" + i0,schemaPath:"#/properties/httpHeaders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+let data6 = data5.name;
+if(typeof data6 === "string"){
+if(func8(data6) < 1){
+const err9 = {instancePath:instancePath+"/httpHeaders/" + i0+"/name",schemaPath:"#/properties/httpHeaders/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/httpHeaders/" + i0+"/name",schemaPath:"#/properties/httpHeaders/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.value !== undefined){
+if(typeof data5.value !== "string"){
+const err11 = {instancePath:instancePath+"/httpHeaders/" + i0+"/value",schemaPath:"#/properties/httpHeaders/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/httpHeaders/" + i0,schemaPath:"#/properties/httpHeaders/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/httpHeaders",schemaPath:"#/properties/httpHeaders/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate105.errors = vErrors;
+return errors === 0;
+}
+
+const schema43 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}};
+
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "port") || (key0 === "host"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+if(!(validate106(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+errors = vErrors.length;
+}
+}
+if(data.host !== undefined){
+if(typeof data.host !== "string"){
+const err2 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate109.errors = vErrors;
+return errors === 0;
+}
+
+const schema44 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/port"},"service":{"type":"string"}}};
+
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "port") || (key0 === "service"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+if(!(validate72(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+}
+if(data.service !== undefined){
+if(typeof data.service !== "string"){
+const err2 = {instancePath:instancePath+"/service",schemaPath:"#/properties/service/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate112.errors = vErrors;
+return errors === 0;
+}
+
+const schema45 = {"type":"integer","minimum":0};
+
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2380,13 +2803,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate102.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
 
-const schema40 = {"type":"integer","minimum":1};
+const schema46 = {"type":"integer","minimum":1};
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2411,17 +2834,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate104.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema37.properties, key0))){
+if(!(func2.call(schema39.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -2433,10 +2856,68 @@ errors++;
 }
 }
 if(data.exec !== undefined){
-let data0 = data.exec;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.command === undefined){
-const err1 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(!(validate103(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+errors = vErrors.length;
+}
+}
+if(data.httpGet !== undefined){
+if(!(validate105(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+errors = vErrors.length;
+}
+}
+if(data.tcpSocket !== undefined){
+if(!(validate109(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+errors = vErrors.length;
+}
+}
+if(data.grpc !== undefined){
+if(!(validate112(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData}))){
+vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
+errors = vErrors.length;
+}
+}
+if(data.initialDelaySeconds !== undefined){
+if(!(validate115(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+if(data.timeoutSeconds !== undefined){
+if(!(validate117(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+errors = vErrors.length;
+}
+}
+if(data.periodSeconds !== undefined){
+if(!(validate117(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+errors = vErrors.length;
+}
+}
+if(data.successThreshold !== undefined){
+if(!(validate117(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+errors = vErrors.length;
+}
+}
+if(data.failureThreshold !== undefined){
+if(!(validate117(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+errors = vErrors.length;
+}
+}
+if(data.terminationGracePeriodSeconds !== undefined){
+if(!(validate117(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2445,9 +2926,63 @@ vErrors.push(err1);
 }
 errors++;
 }
-for(const key1 in data0){
-if(!(key1 === "command")){
-const err2 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+validate102.errors = vErrors;
+return errors === 0;
+}
+
+const schema47 = {"type":"object","additionalProperties":false,"properties":{"postStart":{"$ref":"#/definitions/lifecycleHandler"},"preStop":{"$ref":"#/definitions/lifecycleHandler"}}};
+const schema48 = {"$comment":"tcpSocket is deprecated in Kubernetes and kept for compatibility: accepted, and it fails when run, as the kubelet's does.","type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"sleep":{"type":"object","additionalProperties":false,"required":["seconds"],"properties":{"seconds":{"type":"integer"}}}}};
+
+function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((((key0 === "exec") || (key0 === "httpGet")) || (key0 === "tcpSocket")) || (key0 === "sleep"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.exec !== undefined){
+if(!(validate103(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+errors = vErrors.length;
+}
+}
+if(data.httpGet !== undefined){
+if(!(validate105(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+errors = vErrors.length;
+}
+}
+if(data.tcpSocket !== undefined){
+if(!(validate109(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+errors = vErrors.length;
+}
+}
+if(data.sleep !== undefined){
+let data3 = data.sleep;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.seconds === undefined){
+const err1 = {instancePath:instancePath+"/sleep",schemaPath:"#/properties/sleep/required",keyword:"required",params:{missingProperty: "seconds"},message:"must have required property '"+"seconds"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(key1 === "seconds")){
+const err2 = {instancePath:instancePath+"/sleep",schemaPath:"#/properties/sleep/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2457,11 +2992,10 @@ vErrors.push(err2);
 errors++;
 }
 }
-if(data0.command !== undefined){
-let data1 = data0.command;
-if(Array.isArray(data1)){
-if(data1.length < 1){
-const err3 = {instancePath:instancePath+"/exec/command",schemaPath:"#/properties/exec/properties/command/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data3.seconds !== undefined){
+let data4 = data3.seconds;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err3 = {instancePath:instancePath+"/sleep/seconds",schemaPath:"#/properties/sleep/properties/seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2470,10 +3004,10 @@ vErrors.push(err3);
 }
 errors++;
 }
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data1[i0] !== "string"){
-const err4 = {instancePath:instancePath+"/exec/command/" + i0,schemaPath:"#/properties/exec/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/sleep",schemaPath:"#/properties/sleep/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2485,7 +3019,7 @@ errors++;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/exec/command",schemaPath:"#/properties/exec/properties/command/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2494,323 +3028,140 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.httpGet !== undefined){
-let data3 = data.httpGet;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.port === undefined){
-const err7 = {instancePath:instancePath+"/httpGet",schemaPath:"#/properties/httpGet/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-for(const key2 in data3){
-if(!(((((key2 === "path") || (key2 === "port")) || (key2 === "host")) || (key2 === "scheme")) || (key2 === "httpHeaders"))){
-const err8 = {instancePath:instancePath+"/httpGet",schemaPath:"#/properties/httpGet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data3.path !== undefined){
-if(typeof data3.path !== "string"){
-const err9 = {instancePath:instancePath+"/httpGet/path",schemaPath:"#/properties/httpGet/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data3.port !== undefined){
-if(!(validate99(data3.port, {instancePath:instancePath+"/httpGet/port",parentData:data3,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
-errors = vErrors.length;
-}
-}
-if(data3.host !== undefined){
-if(typeof data3.host !== "string"){
-const err10 = {instancePath:instancePath+"/httpGet/host",schemaPath:"#/properties/httpGet/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data3.scheme !== undefined){
-let data7 = data3.scheme;
-if(typeof data7 !== "string"){
-const err11 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(!((data7 === "HTTP") || (data7 === "HTTPS"))){
-const err12 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema37.properties.httpGet.properties.scheme.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data3.httpHeaders !== undefined){
-let data8 = data3.httpHeaders;
-if(Array.isArray(data8)){
-const len1 = data8.length;
-for(let i1=0; i1<len1; i1++){
-let data9 = data8[i1];
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-if(data9.name === undefined){
-const err13 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1,schemaPath:"#/properties/httpGet/properties/httpHeaders/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data9.value === undefined){
-const err14 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1,schemaPath:"#/properties/httpGet/properties/httpHeaders/items/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-for(const key3 in data9){
-if(!((key3 === "name") || (key3 === "value"))){
-const err15 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1,schemaPath:"#/properties/httpGet/properties/httpHeaders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data9.name !== undefined){
-let data10 = data9.name;
-if(typeof data10 === "string"){
-if(func8(data10) < 1){
-const err16 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1+"/name",schemaPath:"#/properties/httpGet/properties/httpHeaders/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1+"/name",schemaPath:"#/properties/httpGet/properties/httpHeaders/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data9.value !== undefined){
-if(typeof data9.value !== "string"){
-const err18 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1+"/value",schemaPath:"#/properties/httpGet/properties/httpHeaders/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1,schemaPath:"#/properties/httpGet/properties/httpHeaders/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/httpGet/httpHeaders",schemaPath:"#/properties/httpGet/properties/httpHeaders/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/httpGet",schemaPath:"#/properties/httpGet/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-if(data.tcpSocket !== undefined){
-let data12 = data.tcpSocket;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.port === undefined){
-const err22 = {instancePath:instancePath+"/tcpSocket",schemaPath:"#/properties/tcpSocket/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-for(const key4 in data12){
-if(!((key4 === "port") || (key4 === "host"))){
-const err23 = {instancePath:instancePath+"/tcpSocket",schemaPath:"#/properties/tcpSocket/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-if(data12.port !== undefined){
-if(!(validate99(data12.port, {instancePath:instancePath+"/tcpSocket/port",parentData:data12,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
-errors = vErrors.length;
-}
-}
-if(data12.host !== undefined){
-if(typeof data12.host !== "string"){
-const err24 = {instancePath:instancePath+"/tcpSocket/host",schemaPath:"#/properties/tcpSocket/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/tcpSocket",schemaPath:"#/properties/tcpSocket/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-if(data.initialDelaySeconds !== undefined){
-if(!(validate102(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
-errors = vErrors.length;
-}
-}
-if(data.timeoutSeconds !== undefined){
-if(!(validate104(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-if(data.periodSeconds !== undefined){
-if(!(validate104(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-if(data.successThreshold !== undefined){
-if(!(validate104(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-if(data.failureThreshold !== undefined){
-if(!(validate104(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate104(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err26 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-validate98.errors = vErrors;
+validate127.errors = vErrors;
 return errors === 0;
 }
 
-const schema41 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(((((((key0 === "runAsUser") || (key0 === "runAsGroup")) || (key0 === "runAsNonRoot")) || (key0 === "readOnlyRootFilesystem")) || (key0 === "privileged")) || (key0 === "allowPrivilegeEscalation")) || (key0 === "capabilities"))){
+if(!((key0 === "postStart") || (key0 === "preStop"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.postStart !== undefined){
+if(!(validate127(data.postStart, {instancePath:instancePath+"/postStart",parentData:data,parentDataProperty:"postStart",rootData}))){
+vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
+errors = vErrors.length;
+}
+}
+if(data.preStop !== undefined){
+if(!(validate127(data.preStop, {instancePath:instancePath+"/preStop",parentData:data,parentDataProperty:"preStop",rootData}))){
+vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate126.errors = vErrors;
+return errors === 0;
+}
+
+const schema49 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"seccompProfile":{"$ref":"#/definitions/seccompProfile"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
+const schema50 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["RuntimeDefault","Unconfined","Localhost"]},"localhostProfile":{"type":"string"}}};
+
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "type") || (key0 === "localhostProfile"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.type !== undefined){
+let data0 = data.type;
+if(typeof data0 !== "string"){
+const err2 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(!(((data0 === "RuntimeDefault") || (data0 === "Unconfined")) || (data0 === "Localhost"))){
+const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema50.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.localhostProfile !== undefined){
+if(typeof data.localhostProfile !== "string"){
+const err4 = {instancePath:instancePath+"/localhostProfile",schemaPath:"#/properties/localhostProfile/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate137.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((((((((key0 === "runAsUser") || (key0 === "runAsGroup")) || (key0 === "runAsNonRoot")) || (key0 === "readOnlyRootFilesystem")) || (key0 === "privileged")) || (key0 === "allowPrivilegeEscalation")) || (key0 === "seccompProfile")) || (key0 === "capabilities"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -2822,14 +3173,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate102(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate102(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
@@ -2881,10 +3232,16 @@ vErrors.push(err4);
 errors++;
 }
 }
+if(data.seccompProfile !== undefined){
+if(!(validate137(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
+vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+errors = vErrors.length;
+}
+}
 if(data.capabilities !== undefined){
-let data6 = data.capabilities;
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-for(const key1 in data6){
+let data7 = data.capabilities;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key1 in data7){
 if(!((key1 === "add") || (key1 === "drop"))){
 const err5 = {instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -2896,14 +3253,14 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data6.add !== undefined){
-if(!(validate29(data6.add, {instancePath:instancePath+"/capabilities/add",parentData:data6,parentDataProperty:"add",rootData}))){
+if(data7.add !== undefined){
+if(!(validate29(data7.add, {instancePath:instancePath+"/capabilities/add",parentData:data7,parentDataProperty:"add",rootData}))){
 vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
-if(data6.drop !== undefined){
-if(!(validate29(data6.drop, {instancePath:instancePath+"/capabilities/drop",parentData:data6,parentDataProperty:"drop",rootData}))){
+if(data7.drop !== undefined){
+if(!(validate29(data7.drop, {instancePath:instancePath+"/capabilities/drop",parentData:data7,parentDataProperty:"drop",rootData}))){
 vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
@@ -2931,7 +3288,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate113.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
 
@@ -3082,8 +3439,8 @@ let data9 = data.envFrom;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate85(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate89(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
@@ -3100,8 +3457,8 @@ errors++;
 }
 }
 if(data.resources !== undefined){
-if(!(validate90(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate94(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
 errors = vErrors.length;
 }
 }
@@ -3110,8 +3467,8 @@ let data12 = data.volumeMounts;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate96(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate100(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -3128,27 +3485,33 @@ errors++;
 }
 }
 if(data.livenessProbe !== undefined){
-if(!(validate98(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate102(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
 if(data.readinessProbe !== undefined){
-if(!(validate98(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate102(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
 if(data.startupProbe !== undefined){
-if(!(validate98(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate102(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
-if(data.imagePullPolicy !== undefined){
-let data17 = data.imagePullPolicy;
-if(typeof data17 !== "string"){
-const err11 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.lifecycle !== undefined){
+if(!(validate126(data.lifecycle, {instancePath:instancePath+"/lifecycle",parentData:data,parentDataProperty:"lifecycle",rootData}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
+errors = vErrors.length;
+}
+}
+if(data.restartPolicy !== undefined){
+let data18 = data.restartPolicy;
+if(typeof data18 !== "string"){
+const err11 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3157,8 +3520,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!(((data17 === "Always") || (data17 === "IfNotPresent")) || (data17 === "Never"))){
-const err12 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
+if(!(data18 === "Always")){
+const err12 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3168,15 +3531,10 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.securityContext !== undefined){
-if(!(validate113(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
-errors = vErrors.length;
-}
-}
-if(data.terminationMessagePath !== undefined){
-if(typeof data.terminationMessagePath !== "string"){
-const err13 = {instancePath:instancePath+"/terminationMessagePath",schemaPath:"#/properties/terminationMessagePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.imagePullPolicy !== undefined){
+let data19 = data.imagePullPolicy;
+if(typeof data19 !== "string"){
+const err13 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3185,11 +3543,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-if(data.terminationMessagePolicy !== undefined){
-let data20 = data.terminationMessagePolicy;
-if(typeof data20 !== "string"){
-const err14 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data19 === "Always") || (data19 === "IfNotPresent")) || (data19 === "Never"))){
+const err14 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3198,8 +3553,16 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!((data20 === "File") || (data20 === "FallbackToLogsOnError"))){
-const err15 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.securityContext !== undefined){
+if(!(validate134(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+errors = vErrors.length;
+}
+}
+if(data.terminationMessagePath !== undefined){
+if(typeof data.terminationMessagePath !== "string"){
+const err15 = {instancePath:instancePath+"/terminationMessagePath",schemaPath:"#/properties/terminationMessagePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3209,9 +3572,10 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.stdin !== undefined){
-if(typeof data.stdin !== "boolean"){
-const err16 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.terminationMessagePolicy !== undefined){
+let data22 = data.terminationMessagePolicy;
+if(typeof data22 !== "string"){
+const err16 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3220,10 +3584,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data.tty !== undefined){
-if(typeof data.tty !== "boolean"){
-const err17 = {instancePath:instancePath+"/tty",schemaPath:"#/properties/tty/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!((data22 === "File") || (data22 === "FallbackToLogsOnError"))){
+const err17 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema25.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3233,9 +3595,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.stdin !== undefined){
+if(typeof data.stdin !== "boolean"){
+const err18 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3244,15 +3606,39 @@ vErrors.push(err18);
 }
 errors++;
 }
+}
+if(data.tty !== undefined){
+if(typeof data.tty !== "boolean"){
+const err19 = {instancePath:instancePath+"/tty",schemaPath:"#/properties/tty/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
 validate68.errors = vErrors;
 return errors === 0;
 }
 
-const schema42 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
-const schema44 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
+const schema51 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}},"projected":{"type":"object","additionalProperties":false,"properties":{"sources":{"type":"array","items":{"$ref":"#/definitions/volumeProjection"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}}}};
+const schema52 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
+const schema53 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
 
-function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3287,12 +3673,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate124.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3379,8 +3765,8 @@ errors++;
 }
 }
 if(data.mode !== undefined){
-if(!(validate124(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate147(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
@@ -3395,12 +3781,100 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate123.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
 
+const schema54 = {"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"},"mode":{"$ref":"#/definitions/fileMode"}}};
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.path === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "path") || (key0 === "fieldRef")) || (key0 === "resourceFieldRef")) || (key0 === "mode"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+let data0 = data.path;
+if(typeof data0 === "string"){
+if(func8(data0) < 1){
+const err2 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.fieldRef !== undefined){
+if(!(validate82(data.fieldRef, {instancePath:instancePath+"/fieldRef",parentData:data,parentDataProperty:"fieldRef",rootData}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+}
+if(data.resourceFieldRef !== undefined){
+if(!(validate84(data.resourceFieldRef, {instancePath:instancePath+"/resourceFieldRef",parentData:data,parentDataProperty:"resourceFieldRef",rootData}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+errors = vErrors.length;
+}
+}
+if(data.mode !== undefined){
+if(!(validate147(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate153.errors = vErrors;
+return errors === 0;
+}
+
+const schema55 = {"type":"object","additionalProperties":false,"properties":{"configMap":{"$ref":"#/definitions/keyProjection"},"secret":{"$ref":"#/definitions/keyProjection"},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}}}}}};
+const schema56 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"optional":{"type":"boolean"}}};
+
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3415,7 +3889,201 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "name") || (key0 === "emptyDir")) || (key0 === "hostPath")) || (key0 === "configMap")) || (key0 === "secret")) || (key0 === "persistentVolumeClaim"))){
+if(!(((key0 === "name") || (key0 === "items")) || (key0 === "optional"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func8(data0) < 1){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.items !== undefined){
+let data1 = data.items;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate146(data1[i0], {instancePath:instancePath+"/items/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/items",schemaPath:"#/properties/items/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.optional !== undefined){
+if(typeof data.optional !== "boolean"){
+const err5 = {instancePath:instancePath+"/optional",schemaPath:"#/properties/optional/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate160.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((key0 === "configMap") || (key0 === "secret")) || (key0 === "downwardAPI"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.configMap !== undefined){
+if(!(validate160(data.configMap, {instancePath:instancePath+"/configMap",parentData:data,parentDataProperty:"configMap",rootData}))){
+vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+errors = vErrors.length;
+}
+}
+if(data.secret !== undefined){
+if(!(validate160(data.secret, {instancePath:instancePath+"/secret",parentData:data,parentDataProperty:"secret",rootData}))){
+vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+errors = vErrors.length;
+}
+}
+if(data.downwardAPI !== undefined){
+let data2 = data.downwardAPI;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+if(!(key1 === "items")){
+const err1 = {instancePath:instancePath+"/downwardAPI",schemaPath:"#/properties/downwardAPI/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data2.items !== undefined){
+let data3 = data2.items;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate153(data3[i0], {instancePath:instancePath+"/downwardAPI/items/" + i0,parentData:data3,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/downwardAPI/items",schemaPath:"#/properties/downwardAPI/properties/items/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/downwardAPI",schemaPath:"#/properties/downwardAPI/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate159.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "name") || (key0 === "emptyDir")) || (key0 === "hostPath")) || (key0 === "configMap")) || (key0 === "secret")) || (key0 === "persistentVolumeClaim")) || (key0 === "downwardAPI")) || (key0 === "projected"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -3466,7 +4134,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data2 === "") || (data2 === "Memory"))){
-const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema42.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema51.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3477,8 +4145,8 @@ errors++;
 }
 }
 if(data1.sizeLimit !== undefined){
-if(!(validate82(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate85(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
@@ -3557,7 +4225,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((((((((data6 === "") || (data6 === "DirectoryOrCreate")) || (data6 === "Directory")) || (data6 === "FileOrCreate")) || (data6 === "File")) || (data6 === "Socket")) || (data6 === "CharDevice")) || (data6 === "BlockDevice"))){
-const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema42.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema51.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3634,8 +4302,8 @@ let data9 = data7.items;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate123(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate146(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 }
@@ -3652,8 +4320,8 @@ errors++;
 }
 }
 if(data7.defaultMode !== undefined){
-if(!(validate124(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate147(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
@@ -3736,8 +4404,8 @@ let data15 = data13.items;
 if(Array.isArray(data15)){
 const len1 = data15.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate123(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate146(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 }
@@ -3754,8 +4422,8 @@ errors++;
 }
 }
 if(data13.defaultMode !== undefined){
-if(!(validate124(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate147(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
@@ -3857,9 +4525,12 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-else {
-const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.downwardAPI !== undefined){
+let data22 = data.downwardAPI;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key6 in data22){
+if(!((key6 === "items") || (key6 === "defaultMode"))){
+const err34 = {instancePath:instancePath+"/downwardAPI",schemaPath:"#/properties/downwardAPI/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3868,15 +4539,122 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate121.errors = vErrors;
+}
+if(data22.items !== undefined){
+let data23 = data22.items;
+if(Array.isArray(data23)){
+const len2 = data23.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate153(data23[i2], {instancePath:instancePath+"/downwardAPI/items/" + i2,parentData:data23,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/downwardAPI/items",schemaPath:"#/properties/downwardAPI/properties/items/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data22.defaultMode !== undefined){
+if(!(validate147(data22.defaultMode, {instancePath:instancePath+"/downwardAPI/defaultMode",parentData:data22,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/downwardAPI",schemaPath:"#/properties/downwardAPI/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data.projected !== undefined){
+let data26 = data.projected;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+for(const key7 in data26){
+if(!((key7 === "sources") || (key7 === "defaultMode"))){
+const err37 = {instancePath:instancePath+"/projected",schemaPath:"#/properties/projected/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data26.sources !== undefined){
+let data27 = data26.sources;
+if(Array.isArray(data27)){
+const len3 = data27.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate159(data27[i3], {instancePath:instancePath+"/projected/sources/" + i3,parentData:data27,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/projected/sources",schemaPath:"#/properties/projected/properties/sources/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data26.defaultMode !== undefined){
+if(!(validate147(data26.defaultMode, {instancePath:instancePath+"/projected/defaultMode",parentData:data26,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/projected",schemaPath:"#/properties/projected/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+validate144.errors = vErrors;
 return errors === 0;
 }
 
-const schema45 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
-const schema46 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
-const schema47 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema57 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
+const schema58 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
+const schema59 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3937,7 +4715,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist")) || (data1 === "Gt")) || (data1 === "Lt"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema47.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema59.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3964,12 +4742,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3990,8 +4768,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate136(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate173(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
 errors = vErrors.length;
 }
 }
@@ -4012,8 +4790,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate136(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate173(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
 errors = vErrors.length;
 }
 }
@@ -4040,16 +4818,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate135.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
 
-const schema48 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
-const schema49 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
-const schema50 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
-const schema51 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema60 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
+const schema61 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
+const schema62 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
+const schema63 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4110,7 +4888,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema51.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema63.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4137,12 +4915,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4169,8 +4947,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -4197,12 +4975,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4229,8 +5007,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate144(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate181(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -4276,13 +5054,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
 
-const schema52 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
+const schema64 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4354,8 +5132,8 @@ errors++;
 }
 }
 if(data.podAffinityTerm !== undefined){
-if(!(validate143(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
-vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
+if(!(validate180(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -4370,12 +5148,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate189.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4396,8 +5174,8 @@ let data0 = data.requiredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate143(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
+if(!(validate180(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -4418,8 +5196,8 @@ let data2 = data.preferredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate152(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate189(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
 errors = vErrors.length;
 }
 }
@@ -4446,12 +5224,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate179.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4522,8 +5300,8 @@ errors++;
 }
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate135(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+if(!(validate172(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
 }
@@ -4626,8 +5404,8 @@ errors++;
 }
 }
 if(data5.preference !== undefined){
-if(!(validate135(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+if(!(validate172(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
+vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
 }
@@ -4668,14 +5446,14 @@ errors++;
 }
 }
 if(data.podAffinity !== undefined){
-if(!(validate142(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+if(!(validate179(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.podAntiAffinity !== undefined){
-if(!(validate142(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+if(!(validate179(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -4690,13 +5468,13 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate134.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
 
-const schema53 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
+const schema65 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4737,7 +5515,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data1 === "Exists") || (data1 === "Equal"))){
-const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema53.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema65.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4772,7 +5550,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!((((data3 === "") || (data3 === "NoSchedule")) || (data3 === "PreferNoSchedule")) || (data3 === "NoExecute"))){
-const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema53.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema65.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4806,13 +5584,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate195.errors = vErrors;
 return errors === 0;
 }
 
-const schema54 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
+const schema66 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4859,8 +5637,8 @@ errors++;
 }
 }
 if(data.maxSkew !== undefined){
-if(!(validate104(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate117(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
@@ -4902,7 +5680,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data2 === "DoNotSchedule") || (data2 === "ScheduleAnyway"))){
-const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema54.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema66.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4913,8 +5691,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate144(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate181(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -4929,18 +5707,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
 
-const schema55 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"}}};
+const schema67 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"},"fsGroupChangePolicy":{"type":"string","enum":["OnRootMismatch","Always"]},"supplementalGroups":{"type":"array","items":{"$ref":"#/definitions/nonNegativeInt"}},"seccompProfile":{"$ref":"#/definitions/seccompProfile"}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((key0 === "runAsUser") || (key0 === "runAsGroup")) || (key0 === "runAsNonRoot")) || (key0 === "fsGroup"))){
+if(!(((((((key0 === "runAsUser") || (key0 === "runAsGroup")) || (key0 === "runAsNonRoot")) || (key0 === "fsGroup")) || (key0 === "fsGroupChangePolicy")) || (key0 === "supplementalGroups")) || (key0 === "seccompProfile"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -4952,14 +5730,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate102(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate102(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
@@ -4976,14 +5754,15 @@ errors++;
 }
 }
 if(data.fsGroup !== undefined){
-if(!(validate102(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.fsGroupChangePolicy !== undefined){
+let data4 = data.fsGroupChangePolicy;
+if(typeof data4 !== "string"){
+const err2 = {instancePath:instancePath+"/fsGroupChangePolicy",schemaPath:"#/properties/fsGroupChangePolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4992,7 +5771,57 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate164.errors = vErrors;
+if(!((data4 === "OnRootMismatch") || (data4 === "Always"))){
+const err3 = {instancePath:instancePath+"/fsGroupChangePolicy",schemaPath:"#/properties/fsGroupChangePolicy/enum",keyword:"enum",params:{allowedValues: schema67.properties.fsGroupChangePolicy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.supplementalGroups !== undefined){
+let data5 = data.supplementalGroups;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate115(data5[i0], {instancePath:instancePath+"/supplementalGroups/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/supplementalGroups",schemaPath:"#/properties/supplementalGroups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.seccompProfile !== undefined){
+if(!(validate137(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
+vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate201.errors = vErrors;
 return errors === 0;
 }
 
@@ -5082,8 +5911,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate121(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate144(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 }
@@ -5123,14 +5952,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate102(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate117(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
@@ -5153,8 +5982,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate134(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+if(!(validate171(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
 errors = vErrors.length;
 }
 }
@@ -5163,8 +5992,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate158(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate195(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
 errors = vErrors.length;
 }
 }
@@ -5185,8 +6014,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate160(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate197(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -5214,9 +6043,9 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.hostname !== undefined){
-if(typeof data.hostname !== "string"){
-const err12 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostPID !== undefined){
+if(typeof data.hostPID !== "boolean"){
+const err12 = {instancePath:instancePath+"/hostPID",schemaPath:"#/properties/hostPID/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5226,9 +6055,9 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.subdomain !== undefined){
-if(typeof data.subdomain !== "string"){
-const err13 = {instancePath:instancePath+"/subdomain",schemaPath:"#/properties/subdomain/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostIPC !== undefined){
+if(typeof data.hostIPC !== "boolean"){
+const err13 = {instancePath:instancePath+"/hostIPC",schemaPath:"#/properties/hostIPC/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5238,9 +6067,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.serviceAccountName !== undefined){
-if(typeof data.serviceAccountName !== "string"){
-const err14 = {instancePath:instancePath+"/serviceAccountName",schemaPath:"#/properties/serviceAccountName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostname !== undefined){
+if(typeof data.hostname !== "string"){
+const err14 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5250,21 +6079,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.securityContext !== undefined){
-if(!(validate164(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
-errors = vErrors.length;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data21 = data.imagePullSecrets;
-if(Array.isArray(data21)){
-const len5 = data21.length;
-for(let i5=0; i5<len5; i5++){
-let data22 = data21[i5];
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.name === undefined){
-const err15 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data.subdomain !== undefined){
+if(typeof data.subdomain !== "string"){
+const err15 = {instancePath:instancePath+"/subdomain",schemaPath:"#/properties/subdomain/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5273,9 +6090,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key1 in data22){
-if(!(key1 === "name")){
-const err16 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.serviceAccountName !== undefined){
+if(typeof data.serviceAccountName !== "string"){
+const err16 = {instancePath:instancePath+"/serviceAccountName",schemaPath:"#/properties/serviceAccountName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5285,11 +6103,9 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data22.name !== undefined){
-let data23 = data22.name;
-if(typeof data23 === "string"){
-if(func8(data23) < 1){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.enableServiceLinks !== undefined){
+if(typeof data.enableServiceLinks !== "boolean"){
+const err17 = {instancePath:instancePath+"/enableServiceLinks",schemaPath:"#/properties/enableServiceLinks/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5299,8 +6115,21 @@ vErrors.push(err17);
 errors++;
 }
 }
-else {
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.securityContext !== undefined){
+if(!(validate201(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+errors = vErrors.length;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data24 = data.imagePullSecrets;
+if(Array.isArray(data24)){
+const len5 = data24.length;
+for(let i5=0; i5<len5; i5++){
+let data25 = data24[i5];
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.name === undefined){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5309,10 +6138,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key1 in data25){
+if(!(key1 === "name")){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5322,9 +6150,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data25.name !== undefined){
+let data26 = data25.name;
+if(typeof data26 === "string"){
+if(func8(data26) < 1){
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5334,10 +6164,8 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data24 = data.priority;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err21 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5347,9 +6175,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err22 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5359,10 +6187,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data26 = data.dnsPolicy;
-if(typeof data26 !== "string"){
-const err23 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err23 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5371,8 +6198,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((((data26 === "ClusterFirst") || (data26 === "ClusterFirstWithHostNet")) || (data26 === "Default")) || (data26 === "None"))){
-const err24 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.priority !== undefined){
+let data27 = data.priority;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err24 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5382,12 +6212,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data27 = data.dnsConfig;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key2 in data27){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err25 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5397,13 +6224,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data27.nameservers !== undefined){
-let data28 = data27.nameservers;
-if(Array.isArray(data28)){
-const len6 = data28.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data28[i6] !== "string"){
-const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data29 = data.dnsPolicy;
+if(typeof data29 !== "string"){
+const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5412,10 +6236,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data29 === "ClusterFirst") || (data29 === "ClusterFirstWithHostNet")) || (data29 === "Default")) || (data29 === "None"))){
+const err27 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5425,13 +6247,12 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data27.searches !== undefined){
-let data30 = data27.searches;
-if(Array.isArray(data30)){
-const len7 = data30.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data30[i7] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data30 = data.dnsConfig;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key2 in data30){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err28 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5441,9 +6262,13 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data30.nameservers !== undefined){
+let data31 = data30.nameservers;
+if(Array.isArray(data31)){
+const len6 = data31.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data31[i6] !== "string"){
+const err29 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5453,15 +6278,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data27.options !== undefined){
-let data32 = data27.options;
-if(Array.isArray(data32)){
-const len8 = data32.length;
-for(let i8=0; i8<len8; i8++){
-let data33 = data32[i8];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.name === undefined){
-const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err30 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5470,9 +6289,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-for(const key3 in data33){
-if(!((key3 === "name") || (key3 === "value"))){
-const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data30.searches !== undefined){
+let data33 = data30.searches;
+if(Array.isArray(data33)){
+const len7 = data33.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data33[i7] !== "string"){
+const err31 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5482,11 +6306,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data33.name !== undefined){
-let data34 = data33.name;
-if(typeof data34 === "string"){
-if(func8(data34) < 1){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err32 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5496,8 +6318,15 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data30.options !== undefined){
+let data35 = data30.options;
+if(Array.isArray(data35)){
+const len8 = data35.length;
+for(let i8=0; i8<len8; i8++){
+let data36 = data35[i8];
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.name === undefined){
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5506,10 +6335,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data33.value !== undefined){
-if(typeof data33.value !== "string"){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data36){
+if(!((key3 === "name") || (key3 === "value"))){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5519,9 +6347,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.name !== undefined){
+let data37 = data36.name;
+if(typeof data37 === "string"){
+if(func8(data37) < 1){
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5531,9 +6361,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
 else {
-const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5543,9 +6372,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.value !== undefined){
+if(typeof data36.value !== "string"){
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5555,15 +6384,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data36 = data.hostAliases;
-if(Array.isArray(data36)){
-const len9 = data36.length;
-for(let i9=0; i9<len9; i9++){
-let data37 = data36[i9];
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.ip === undefined){
-const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5572,9 +6395,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key4 in data37){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5584,9 +6408,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data37.ip !== undefined){
-if(typeof data37.ip !== "string"){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err40 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5596,13 +6420,15 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data37.hostnames !== undefined){
-let data39 = data37.hostnames;
+if(data.hostAliases !== undefined){
+let data39 = data.hostAliases;
 if(Array.isArray(data39)){
-const len10 = data39.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data39[i10] !== "string"){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len9 = data39.length;
+for(let i9=0; i9<len9; i9++){
+let data40 = data39[i9];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.ip === undefined){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5611,10 +6437,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data40){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5624,9 +6449,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.ip !== undefined){
+if(typeof data40.ip !== "string"){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5636,9 +6461,13 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data40.hostnames !== undefined){
+let data42 = data40.hostnames;
+if(Array.isArray(data42)){
+const len10 = data42.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data42[i10] !== "string"){
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5650,7 +6479,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5659,12 +6488,126 @@ vErrors.push(err45);
 }
 errors++;
 }
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data.schedulingGates !== undefined){
+let data44 = data.schedulingGates;
+if(Array.isArray(data44)){
+const len11 = data44.length;
+for(let i11=0; i11<len11; i11++){
+let data45 = data44[i11];
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.name === undefined){
+const err48 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+for(const key5 in data45){
+if(!(key5 === "name")){
+const err49 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data45.name !== undefined){
+let data46 = data45.name;
+if(typeof data46 === "string"){
+if(func8(data46) < 1){
+const err50 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
 validate67.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -5677,7 +6620,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate209.errors = vErrors;
 return errors === 0;
 }
 
@@ -5776,8 +6719,8 @@ errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate170(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate209(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
 errors = vErrors.length;
 }
 }
@@ -5796,10 +6739,10 @@ validate60.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicaSet = validate172;
-const schema57 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicaSet = validate211;
+const schema69 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5973,12 +6916,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate173.errors = vErrors;
+validate212.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6003,12 +6946,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate179.errors = vErrors;
+validate218.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6035,8 +6978,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -6063,14 +7006,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate181.errors = vErrors;
+validate220.errors = vErrors;
 return errors === 0;
 }
 
-const schema61 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
-const schema62 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
+const schema73 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
+const schema74 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6121,12 +7064,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate225.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6211,8 +7154,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate121(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate144(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 }
@@ -6252,14 +7195,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate102(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate117(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
@@ -6282,8 +7225,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate134(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+if(!(validate171(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
 errors = vErrors.length;
 }
 }
@@ -6292,8 +7235,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate158(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate195(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
 errors = vErrors.length;
 }
 }
@@ -6314,8 +7257,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate160(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate197(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -6343,9 +7286,9 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.hostname !== undefined){
-if(typeof data.hostname !== "string"){
-const err12 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostPID !== undefined){
+if(typeof data.hostPID !== "boolean"){
+const err12 = {instancePath:instancePath+"/hostPID",schemaPath:"#/properties/hostPID/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6355,9 +7298,9 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.subdomain !== undefined){
-if(typeof data.subdomain !== "string"){
-const err13 = {instancePath:instancePath+"/subdomain",schemaPath:"#/properties/subdomain/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostIPC !== undefined){
+if(typeof data.hostIPC !== "boolean"){
+const err13 = {instancePath:instancePath+"/hostIPC",schemaPath:"#/properties/hostIPC/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6367,9 +7310,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.serviceAccountName !== undefined){
-if(typeof data.serviceAccountName !== "string"){
-const err14 = {instancePath:instancePath+"/serviceAccountName",schemaPath:"#/properties/serviceAccountName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostname !== undefined){
+if(typeof data.hostname !== "string"){
+const err14 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -6379,21 +7322,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.securityContext !== undefined){
-if(!(validate164(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
-errors = vErrors.length;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data21 = data.imagePullSecrets;
-if(Array.isArray(data21)){
-const len5 = data21.length;
-for(let i5=0; i5<len5; i5++){
-let data22 = data21[i5];
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.name === undefined){
-const err15 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data.subdomain !== undefined){
+if(typeof data.subdomain !== "string"){
+const err15 = {instancePath:instancePath+"/subdomain",schemaPath:"#/properties/subdomain/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6402,9 +7333,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key1 in data22){
-if(!(key1 === "name")){
-const err16 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.serviceAccountName !== undefined){
+if(typeof data.serviceAccountName !== "string"){
+const err16 = {instancePath:instancePath+"/serviceAccountName",schemaPath:"#/properties/serviceAccountName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6414,11 +7346,9 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data22.name !== undefined){
-let data23 = data22.name;
-if(typeof data23 === "string"){
-if(func8(data23) < 1){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.enableServiceLinks !== undefined){
+if(typeof data.enableServiceLinks !== "boolean"){
+const err17 = {instancePath:instancePath+"/enableServiceLinks",schemaPath:"#/properties/enableServiceLinks/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6428,8 +7358,21 @@ vErrors.push(err17);
 errors++;
 }
 }
-else {
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.securityContext !== undefined){
+if(!(validate201(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+errors = vErrors.length;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data24 = data.imagePullSecrets;
+if(Array.isArray(data24)){
+const len5 = data24.length;
+for(let i5=0; i5<len5; i5++){
+let data25 = data24[i5];
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.name === undefined){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6438,10 +7381,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key1 in data25){
+if(!(key1 === "name")){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6451,9 +7393,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data25.name !== undefined){
+let data26 = data25.name;
+if(typeof data26 === "string"){
+if(func8(data26) < 1){
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6463,10 +7407,8 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data24 = data.priority;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err21 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6476,9 +7418,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err22 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets/" + i5,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6488,10 +7430,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data26 = data.dnsPolicy;
-if(typeof data26 !== "string"){
-const err23 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err23 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6500,8 +7441,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((((data26 === "ClusterFirst") || (data26 === "ClusterFirstWithHostNet")) || (data26 === "Default")) || (data26 === "None"))){
-const err24 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.priority !== undefined){
+let data27 = data.priority;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err24 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -6511,12 +7455,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data27 = data.dnsConfig;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key2 in data27){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err25 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err25 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -6526,13 +7467,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data27.nameservers !== undefined){
-let data28 = data27.nameservers;
-if(Array.isArray(data28)){
-const len6 = data28.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data28[i6] !== "string"){
-const err26 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data29 = data.dnsPolicy;
+if(typeof data29 !== "string"){
+const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -6541,10 +7479,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data29 === "ClusterFirst") || (data29 === "ClusterFirstWithHostNet")) || (data29 === "Default")) || (data29 === "None"))){
+const err27 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema24.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -6554,13 +7490,12 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data27.searches !== undefined){
-let data30 = data27.searches;
-if(Array.isArray(data30)){
-const len7 = data30.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data30[i7] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data30 = data.dnsConfig;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key2 in data30){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err28 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -6570,9 +7505,13 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data30.nameservers !== undefined){
+let data31 = data30.nameservers;
+if(Array.isArray(data31)){
+const len6 = data31.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data31[i6] !== "string"){
+const err29 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -6582,15 +7521,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data27.options !== undefined){
-let data32 = data27.options;
-if(Array.isArray(data32)){
-const len8 = data32.length;
-for(let i8=0; i8<len8; i8++){
-let data33 = data32[i8];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.name === undefined){
-const err30 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err30 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -6599,9 +7532,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-for(const key3 in data33){
-if(!((key3 === "name") || (key3 === "value"))){
-const err31 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data30.searches !== undefined){
+let data33 = data30.searches;
+if(Array.isArray(data33)){
+const len7 = data33.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data33[i7] !== "string"){
+const err31 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6611,11 +7549,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data33.name !== undefined){
-let data34 = data33.name;
-if(typeof data34 === "string"){
-if(func8(data34) < 1){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err32 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -6625,8 +7561,15 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data30.options !== undefined){
+let data35 = data30.options;
+if(Array.isArray(data35)){
+const len8 = data35.length;
+for(let i8=0; i8<len8; i8++){
+let data36 = data35[i8];
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.name === undefined){
+const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -6635,10 +7578,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data33.value !== undefined){
-if(typeof data33.value !== "string"){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data36){
+if(!((key3 === "name") || (key3 === "value"))){
+const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -6648,9 +7590,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.name !== undefined){
+let data37 = data36.name;
+if(typeof data37 === "string"){
+if(func8(data37) < 1){
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -6660,9 +7604,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
 else {
-const err36 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -6672,9 +7615,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.value !== undefined){
+if(typeof data36.value !== "string"){
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6684,15 +7627,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data36 = data.hostAliases;
-if(Array.isArray(data36)){
-const len9 = data36.length;
-for(let i9=0; i9<len9; i9++){
-let data37 = data36[i9];
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.ip === undefined){
-const err38 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -6701,9 +7638,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key4 in data37){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err39 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -6713,9 +7651,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data37.ip !== undefined){
-if(typeof data37.ip !== "string"){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err40 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -6725,13 +7663,15 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data37.hostnames !== undefined){
-let data39 = data37.hostnames;
+if(data.hostAliases !== undefined){
+let data39 = data.hostAliases;
 if(Array.isArray(data39)){
-const len10 = data39.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data39[i10] !== "string"){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len9 = data39.length;
+for(let i9=0; i9<len9; i9++){
+let data40 = data39[i9];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.ip === undefined){
+const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -6740,10 +7680,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data40){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err42 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -6753,9 +7692,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.ip !== undefined){
+if(typeof data40.ip !== "string"){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -6765,9 +7704,13 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data40.hostnames !== undefined){
+let data42 = data40.hostnames;
+if(Array.isArray(data42)){
+const len10 = data42.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data42[i10] !== "string"){
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -6779,7 +7722,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -6788,12 +7731,126 @@ vErrors.push(err45);
 }
 errors++;
 }
-validate190.errors = vErrors;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data.schedulingGates !== undefined){
+let data44 = data.schedulingGates;
+if(Array.isArray(data44)){
+const len11 = data44.length;
+for(let i11=0; i11<len11; i11++){
+let data45 = data44[i11];
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.name === undefined){
+const err48 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+for(const key5 in data45){
+if(!(key5 === "name")){
+const err49 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data45.name !== undefined){
+let data46 = data45.name;
+if(typeof data46 === "string"){
+if(func8(data46) < 1){
+const err50 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+validate229.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6820,14 +7877,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -6842,12 +7899,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate224.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -6860,12 +7917,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate204.errors = vErrors;
+validate243.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/replicaset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -6947,8 +8004,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate173(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate212(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
 errors = vErrors.length;
 }
 }
@@ -6988,26 +8045,26 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate179(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate218(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate181(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+if(!(validate220(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate185(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate224(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate179(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate218(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
@@ -7024,8 +8081,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate204(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+if(!(validate243(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
 errors = vErrors.length;
 }
 }
@@ -7040,14 +8097,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate211.errors = vErrors;
 return errors === 0;
 }
 
-export const Deployment = validate206;
-const schema65 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Deployment = validate245;
+const schema77 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7221,12 +8278,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate207.errors = vErrors;
+validate246.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7251,12 +8308,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate213.errors = vErrors;
+validate252.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7283,8 +8340,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -7311,12 +8368,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate215.errors = vErrors;
+validate254.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7343,14 +8400,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -7365,17 +8422,17 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate219.errors = vErrors;
+validate258.errors = vErrors;
 return errors === 0;
 }
 
-const schema70 = {"type":["integer","string"]};
+const schema82 = {"type":["integer","string"]};
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema82.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7384,12 +8441,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate262.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7414,12 +8471,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate228.errors = vErrors;
+validate267.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate269(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -7432,12 +8489,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate230.errors = vErrors;
+validate269.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/deployment.json" */;
 let vErrors = null;
 let errors = 0;
@@ -7519,8 +8576,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate207(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+if(!(validate246(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
 }
@@ -7560,20 +8617,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate213(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate215(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate254(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate219(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
+if(!(validate258(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
@@ -7605,7 +8662,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "RollingUpdate") || (data8 === "Recreate"))){
-const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema65.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema77.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7631,14 +8688,14 @@ errors++;
 }
 }
 if(data9.maxSurge !== undefined){
-if(!(validate223(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate262(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
 if(data9.maxUnavailable !== undefined){
-if(!(validate223(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate262(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -7667,20 +8724,20 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate213(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate213(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate252(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
 if(data3.progressDeadlineSeconds !== undefined){
-if(!(validate228(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate267(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
 errors = vErrors.length;
 }
 }
@@ -7709,8 +8766,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate230(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
+if(!(validate269(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
 errors = vErrors.length;
 }
 }
@@ -7725,14 +8782,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate206.errors = vErrors;
+validate245.errors = vErrors;
 return errors === 0;
 }
 
-export const StatefulSet = validate232;
-const schema73 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"type":"object","additionalProperties":false,"properties":{"accessModes":{"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}},"resources":{"$ref":"common.json#/definitions/resourceRequirements"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const StatefulSet = validate271;
+const schema85 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"type":"object","additionalProperties":false,"properties":{"accessModes":{"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}},"resources":{"$ref":"common.json#/definitions/resourceRequirements"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7906,12 +8963,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate233.errors = vErrors;
+validate272.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7936,12 +8993,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate239.errors = vErrors;
+validate278.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7968,8 +9025,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -7996,12 +9053,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate241.errors = vErrors;
+validate280.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8028,14 +9085,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -8050,16 +9107,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate245.errors = vErrors;
+validate284.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate289(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema82.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8068,12 +9125,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate250.errors = vErrors;
+validate289.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate291(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8100,12 +9157,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate252.errors = vErrors;
+validate291.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate255(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8122,14 +9179,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate91(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate95(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate91(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate95(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
@@ -8144,12 +9201,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate255.errors = vErrors;
+validate294.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate261(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -8162,12 +9219,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate261.errors = vErrors;
+validate300.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate271(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/statefulset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -8249,8 +9306,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate233(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
+if(!(validate272(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -8278,7 +9335,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key1 in data3){
-if(!(func2.call(schema73.properties.spec.properties, key1))){
+if(!(func2.call(schema85.properties.spec.properties, key1))){
 const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -8290,20 +9347,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate239(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate241(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+if(!(validate280(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate245(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate245.errors : vErrors.concat(validate245.errors);
+if(!(validate284(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
 errors = vErrors.length;
 }
 }
@@ -8332,7 +9389,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "OrderedReady") || (data8 === "Parallel"))){
-const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8370,7 +9427,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data10 === "RollingUpdate") || (data10 === "OnDelete"))){
-const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8396,14 +9453,14 @@ errors++;
 }
 }
 if(data11.partition !== undefined){
-if(!(validate239(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data11.maxUnavailable !== undefined){
-if(!(validate250(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+if(!(validate289(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate289.errors : vErrors.concat(validate289.errors);
 errors = vErrors.length;
 }
 }
@@ -8508,14 +9565,14 @@ errors++;
 }
 }
 if(data16.labels !== undefined){
-if(!(validate252(data16.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data16,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
+if(!(validate291(data16.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data16,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate291.errors : vErrors.concat(validate291.errors);
 errors = vErrors.length;
 }
 }
 if(data16.annotations !== undefined){
-if(!(validate252(data16.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data16,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
+if(!(validate291(data16.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data16,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate291.errors : vErrors.concat(validate291.errors);
 errors = vErrors.length;
 }
 }
@@ -8563,7 +9620,7 @@ vErrors.push(err27);
 errors++;
 }
 if(!((((data22 === "ReadWriteOnce") || (data22 === "ReadOnlyMany")) || (data22 === "ReadWriteMany")) || (data22 === "ReadWriteOncePod"))){
-const err28 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/accessModes/" + i1,schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/accessModes/items/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.accessModes.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/accessModes/" + i1,schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/accessModes/items/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.accessModes.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -8586,8 +9643,8 @@ errors++;
 }
 }
 if(data20.resources !== undefined){
-if(!(validate255(data20.resources, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/resources",parentData:data20,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate255.errors : vErrors.concat(validate255.errors);
+if(!(validate294(data20.resources, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/resources",parentData:data20,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
 errors = vErrors.length;
 }
 }
@@ -8616,7 +9673,7 @@ vErrors.push(err31);
 errors++;
 }
 if(!((data25 === "Filesystem") || (data25 === "Block"))){
-const err32 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeClaimTemplates/items/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.volumeClaimTemplates.items.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -8663,14 +9720,14 @@ errors++;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate239(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate239(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate278(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
@@ -8702,7 +9759,7 @@ vErrors.push(err37);
 errors++;
 }
 if(!((data29 === "Retain") || (data29 === "Delete"))){
-const err38 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -8725,7 +9782,7 @@ vErrors.push(err39);
 errors++;
 }
 if(!((data30 === "Retain") || (data30 === "Delete"))){
-const err40 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema73.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema85.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -8760,8 +9817,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate261(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+if(!(validate300(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
 errors = vErrors.length;
 }
 }
@@ -8776,14 +9833,14 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate232.errors = vErrors;
+validate271.errors = vErrors;
 return errors === 0;
 }
 
-export const DaemonSet = validate263;
-const schema82 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const DaemonSet = validate302;
+const schema94 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate264(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate303(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8957,12 +10014,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate264.errors = vErrors;
+validate303.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate270(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate309(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8989,8 +10046,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -9017,12 +10074,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate270.errors = vErrors;
+validate309.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate313(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9049,14 +10106,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -9071,16 +10128,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate274.errors = vErrors;
+validate313.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate317(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema82.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9089,12 +10146,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate278.errors = vErrors;
+validate317.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate281(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9119,12 +10176,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate281.errors = vErrors;
+validate320.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate323(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -9137,12 +10194,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate284.errors = vErrors;
+validate323.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate263(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/daemonset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -9224,8 +10281,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate264(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
+if(!(validate303(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
 errors = vErrors.length;
 }
 }
@@ -9265,14 +10322,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate270(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate270.errors : vErrors.concat(validate270.errors);
+if(!(validate309(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate274(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
+if(!(validate313(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
 errors = vErrors.length;
 }
 }
@@ -9304,7 +10361,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "RollingUpdate") || (data7 === "OnDelete"))){
-const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema82.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema94.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9330,14 +10387,14 @@ errors++;
 }
 }
 if(data8.maxUnavailable !== undefined){
-if(!(validate278(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate317(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate317.errors : vErrors.concat(validate317.errors);
 errors = vErrors.length;
 }
 }
 if(data8.maxSurge !== undefined){
-if(!(validate278(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate317(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate317.errors : vErrors.concat(validate317.errors);
 errors = vErrors.length;
 }
 }
@@ -9366,14 +10423,14 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate281(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
+if(!(validate320(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate281(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
+if(!(validate320(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
 }
@@ -9390,8 +10447,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate284(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
+if(!(validate323(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate323.errors : vErrors.concat(validate323.errors);
 errors = vErrors.length;
 }
 }
@@ -9406,14 +10463,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate263.errors = vErrors;
+validate302.errors = vErrors;
 return errors === 0;
 }
 
-export const Job = validate286;
-const schema89 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Job = validate325;
+const schema101 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate287(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9587,13 +10644,448 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate287.errors = vErrors;
+validate326.errors = vErrors;
 return errors === 0;
 }
 
-const schema91 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
+const schema103 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimitPerIndex":{"$ref":"#/definitions/nonNegativeInt"},"maxFailedIndexes":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"podFailurePolicy":{"$ref":"#/definitions/podFailurePolicy"},"successPolicy":{"$ref":"#/definitions/successPolicy"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
+const schema104 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"type":"string","enum":["FailJob","FailIndex","Ignore","Count"]},"onExitCodes":{"type":"object","additionalProperties":false,"required":["operator","values"],"properties":{"containerName":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn"]},"values":{"type":"array","items":{"type":"integer"}}}},"onPodConditions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","minLength":1},"status":{"type":"string","enum":["True","False","Unknown"]}}}}}}}}};
 
-function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate341(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.rules === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rules"},message:"must have required property '"+"rules"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(key0 === "rules")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.rules !== undefined){
+let data0 = data.rules;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.action === undefined){
+const err2 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key1 in data1){
+if(!(((key1 === "action") || (key1 === "onExitCodes")) || (key1 === "onPodConditions"))){
+const err3 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data1.action !== undefined){
+let data2 = data1.action;
+if(typeof data2 !== "string"){
+const err4 = {instancePath:instancePath+"/rules/" + i0+"/action",schemaPath:"#/properties/rules/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!((((data2 === "FailJob") || (data2 === "FailIndex")) || (data2 === "Ignore")) || (data2 === "Count"))){
+const err5 = {instancePath:instancePath+"/rules/" + i0+"/action",schemaPath:"#/properties/rules/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema104.properties.rules.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data1.onExitCodes !== undefined){
+let data3 = data1.onExitCodes;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.operator === undefined){
+const err6 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes",schemaPath:"#/properties/rules/items/properties/onExitCodes/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data3.values === undefined){
+const err7 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes",schemaPath:"#/properties/rules/items/properties/onExitCodes/required",keyword:"required",params:{missingProperty: "values"},message:"must have required property '"+"values"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key2 in data3){
+if(!(((key2 === "containerName") || (key2 === "operator")) || (key2 === "values"))){
+const err8 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes",schemaPath:"#/properties/rules/items/properties/onExitCodes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.containerName !== undefined){
+if(typeof data3.containerName !== "string"){
+const err9 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/containerName",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/containerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data3.operator !== undefined){
+let data5 = data3.operator;
+if(typeof data5 !== "string"){
+const err10 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/operator",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data5 === "In") || (data5 === "NotIn"))){
+const err11 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/operator",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/operator/enum",keyword:"enum",params:{allowedValues: schema104.properties.rules.items.properties.onExitCodes.properties.operator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data3.values !== undefined){
+let data6 = data3.values;
+if(Array.isArray(data6)){
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+let data7 = data6[i1];
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err12 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/values/" + i1,schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/values/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/values",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes",schemaPath:"#/properties/rules/items/properties/onExitCodes/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data1.onPodConditions !== undefined){
+let data8 = data1.onPodConditions;
+if(Array.isArray(data8)){
+const len2 = data8.length;
+for(let i2=0; i2<len2; i2++){
+let data9 = data8[i2];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.type === undefined){
+const err15 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2,schemaPath:"#/properties/rules/items/properties/onPodConditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+for(const key3 in data9){
+if(!((key3 === "type") || (key3 === "status"))){
+const err16 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2,schemaPath:"#/properties/rules/items/properties/onPodConditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data9.type !== undefined){
+let data10 = data9.type;
+if(typeof data10 === "string"){
+if(func8(data10) < 1){
+const err17 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/type",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/type",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data9.status !== undefined){
+let data11 = data9.status;
+if(typeof data11 !== "string"){
+const err19 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/status",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(!(((data11 === "True") || (data11 === "False")) || (data11 === "Unknown"))){
+const err20 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/status",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema104.properties.rules.items.properties.onPodConditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2,schemaPath:"#/properties/rules/items/properties/onPodConditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions",schemaPath:"#/properties/rules/items/properties/onPodConditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+validate341.errors = vErrors;
+return errors === 0;
+}
+
+const schema105 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"succeededIndexes":{"type":"string"},"succeededCount":{"$ref":"#/definitions/nonNegativeInt"}}}}}};
+
+function validate343(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.rules === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rules"},message:"must have required property '"+"rules"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(key0 === "rules")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.rules !== undefined){
+let data0 = data.rules;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+for(const key1 in data1){
+if(!((key1 === "succeededIndexes") || (key1 === "succeededCount"))){
+const err2 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data1.succeededIndexes !== undefined){
+if(typeof data1.succeededIndexes !== "string"){
+const err3 = {instancePath:instancePath+"/rules/" + i0+"/succeededIndexes",schemaPath:"#/properties/rules/items/properties/succeededIndexes/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data1.succeededCount !== undefined){
+if(!(validate115(data1.succeededCount, {instancePath:instancePath+"/rules/" + i0+"/succeededCount",parentData:data1,parentDataProperty:"succeededCount",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/rules/" + i0,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate343.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9620,14 +11112,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate186(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate225(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate190(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate229(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -9642,12 +11134,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate300.errors = vErrors;
+validate346.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate293(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9662,7 +11154,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema91.properties, key0))){
+if(!(func2.call(schema103.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -9674,38 +11166,50 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate102(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate102(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate102(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+if(data.backoffLimitPerIndex !== undefined){
+if(!(validate115(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+if(data.maxFailedIndexes !== undefined){
+if(!(validate115(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate117(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate102(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.completionMode !== undefined){
-let data5 = data.completionMode;
-if(typeof data5 !== "string"){
+let data7 = data.completionMode;
+if(typeof data7 !== "string"){
 const err2 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
@@ -9715,8 +11219,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema91.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+if(!((data7 === "NonIndexed") || (data7 === "Indexed"))){
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema103.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9739,8 +11243,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate144(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate181(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -9756,9 +11260,21 @@ vErrors.push(err5);
 errors++;
 }
 }
+if(data.podFailurePolicy !== undefined){
+if(!(validate341(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
+vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+errors = vErrors.length;
+}
+}
+if(data.successPolicy !== undefined){
+if(!(validate343(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
+vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
+errors = vErrors.length;
+}
+}
 if(data.template !== undefined){
-if(!(validate300(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
+if(!(validate346(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
 errors = vErrors.length;
 }
 }
@@ -9773,12 +11289,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate293.errors = vErrors;
+validate332.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate305(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate351(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -9791,12 +11307,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate305.errors = vErrors;
+validate351.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate286(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate325(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/job.json" */;
 let vErrors = null;
 let errors = 0;
@@ -9878,20 +11394,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate287(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate287.errors : vErrors.concat(validate287.errors);
+if(!(validate326(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate293(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate293.errors : vErrors.concat(validate293.errors);
+if(!(validate332(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate332.errors : vErrors.concat(validate332.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate305(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate305.errors : vErrors.concat(validate305.errors);
+if(!(validate351(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate351.errors : vErrors.concat(validate351.errors);
 errors = vErrors.length;
 }
 }
@@ -9906,14 +11422,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate286.errors = vErrors;
+validate325.errors = vErrors;
 return errors === 0;
 }
 
-export const CronJob = validate307;
-const schema94 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const CronJob = validate353;
+const schema108 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate354(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10087,12 +11603,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate308.errors = vErrors;
+validate354.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -10117,12 +11633,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate314.errors = vErrors;
+validate360.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10149,12 +11665,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate318.errors = vErrors;
+validate364.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate321(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate367(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10169,7 +11685,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema91.properties, key0))){
+if(!(func2.call(schema103.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -10181,38 +11697,50 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate102(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate102(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate102(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+if(data.backoffLimitPerIndex !== undefined){
+if(!(validate115(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
+errors = vErrors.length;
+}
+}
+if(data.maxFailedIndexes !== undefined){
+if(!(validate115(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate104(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate117(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate102(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate115(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
 if(data.completionMode !== undefined){
-let data5 = data.completionMode;
-if(typeof data5 !== "string"){
+let data7 = data.completionMode;
+if(typeof data7 !== "string"){
 const err2 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
@@ -10222,8 +11750,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema91.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+if(!((data7 === "NonIndexed") || (data7 === "Indexed"))){
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema103.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10246,8 +11774,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate144(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+if(!(validate181(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -10263,9 +11791,21 @@ vErrors.push(err5);
 errors++;
 }
 }
+if(data.podFailurePolicy !== undefined){
+if(!(validate341(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
+vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+errors = vErrors.length;
+}
+}
+if(data.successPolicy !== undefined){
+if(!(validate343(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
+vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
+errors = vErrors.length;
+}
+}
 if(data.template !== undefined){
-if(!(validate300(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
+if(!(validate346(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
 errors = vErrors.length;
 }
 }
@@ -10280,12 +11820,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate321.errors = vErrors;
+validate367.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -10298,12 +11838,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate330.errors = vErrors;
+validate380.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate307(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/cronjob.json" */;
 let vErrors = null;
 let errors = 0;
@@ -10385,8 +11925,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate308(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
+if(!(validate354(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate354.errors : vErrors.concat(validate354.errors);
 errors = vErrors.length;
 }
 }
@@ -10488,7 +12028,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!(((data6 === "Allow") || (data6 === "Forbid")) || (data6 === "Replace"))){
-const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema94.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema108.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10499,8 +12039,8 @@ errors++;
 }
 }
 if(data3.startingDeadlineSeconds !== undefined){
-if(!(validate314(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate360(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
 }
@@ -10517,14 +12057,14 @@ errors++;
 }
 }
 if(data3.successfulJobsHistoryLimit !== undefined){
-if(!(validate314(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate360(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
 }
 if(data3.failedJobsHistoryLimit !== undefined){
-if(!(validate314(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate360(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
 }
@@ -10569,14 +12109,14 @@ errors++;
 }
 }
 if(data12.labels !== undefined){
-if(!(validate318(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
+if(!(validate364(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
 }
 if(data12.annotations !== undefined){
-if(!(validate318(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
+if(!(validate364(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
 }
@@ -10593,8 +12133,8 @@ errors++;
 }
 }
 if(data11.spec !== undefined){
-if(!(validate321(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate321.errors : vErrors.concat(validate321.errors);
+if(!(validate367(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate367.errors : vErrors.concat(validate367.errors);
 errors = vErrors.length;
 }
 }
@@ -10623,8 +12163,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate330(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
+if(!(validate380(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
 }
@@ -10639,14 +12179,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate307.errors = vErrors;
+validate353.errors = vErrors;
 return errors === 0;
 }
 
-export const Service = validate332;
-const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Service = validate382;
+const schema114 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"appProtocol":{"type":"string","minLength":1},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"ipFamilies":{"type":"array","items":{"type":"string","enum":["IPv4","IPv6"]}},"ipFamilyPolicy":{"type":"string","enum":["SingleStack","PreferDualStack","RequireDualStack"]},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate333(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate383(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10820,12 +12360,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate333.errors = vErrors;
+validate383.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate339(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate389(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10852,12 +12392,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate339.errors = vErrors;
+validate389.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate341(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -10880,12 +12420,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate341.errors = vErrors;
+validate391.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate343(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate393(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -10920,16 +12460,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate343.errors = vErrors;
+validate393.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate345(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate395(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema42.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10938,12 +12478,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate345.errors = vErrors;
+validate395.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -10971,12 +12511,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate348.errors = vErrors;
+validate398.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -10989,12 +12529,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate350.errors = vErrors;
+validate400.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/service.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11076,8 +12616,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate333(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate333.errors : vErrors.concat(validate333.errors);
+if(!(validate383(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
 errors = vErrors.length;
 }
 }
@@ -11085,7 +12625,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema100.properties.spec.properties, key1))){
+if(!(func2.call(schema114.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11109,7 +12649,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data4 === "ClusterIP") || (data4 === "NodePort")) || (data4 === "LoadBalancer")) || (data4 === "ExternalName"))){
-const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11120,8 +12660,8 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate339(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate339.errors : vErrors.concat(validate339.errors);
+if(!(validate389(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
@@ -11143,7 +12683,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key2 in data7){
-if(!(((((key2 === "name") || (key2 === "protocol")) || (key2 === "port")) || (key2 === "targetPort")) || (key2 === "nodePort"))){
+if(!((((((key2 === "name") || (key2 === "protocol")) || (key2 === "port")) || (key2 === "targetPort")) || (key2 === "appProtocol")) || (key2 === "nodePort"))){
 const err11 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -11167,32 +12707,28 @@ errors++;
 }
 }
 if(data7.protocol !== undefined){
-if(!(validate341(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+if(!(validate391(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate391.errors : vErrors.concat(validate391.errors);
 errors = vErrors.length;
 }
 }
 if(data7.port !== undefined){
-if(!(validate343(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
+if(!(validate393(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate393.errors : vErrors.concat(validate393.errors);
 errors = vErrors.length;
 }
 }
 if(data7.targetPort !== undefined){
-if(!(validate345(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
-vErrors = vErrors === null ? validate345.errors : vErrors.concat(validate345.errors);
+if(!(validate395(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
+vErrors = vErrors === null ? validate395.errors : vErrors.concat(validate395.errors);
 errors = vErrors.length;
 }
 }
-if(data7.nodePort !== undefined){
-if(!(validate343(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
-vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data7.appProtocol !== undefined){
+let data12 = data7.appProtocol;
+if(typeof data12 === "string"){
+if(func8(data12) < 1){
+const err13 = {instancePath:instancePath+"/spec/ports/" + i0+"/appProtocol",schemaPath:"#/properties/spec/properties/ports/items/properties/appProtocol/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -11202,9 +12738,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
 else {
-const err14 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err14 = {instancePath:instancePath+"/spec/ports/" + i0+"/appProtocol",schemaPath:"#/properties/spec/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -11214,9 +12749,15 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data3.clusterIP !== undefined){
-if(typeof data3.clusterIP !== "string"){
-const err15 = {instancePath:instancePath+"/spec/clusterIP",schemaPath:"#/properties/spec/properties/clusterIP/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data7.nodePort !== undefined){
+if(!(validate393(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
+vErrors = vErrors === null ? validate393.errors : vErrors.concat(validate393.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11226,16 +12767,9 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data3.clusterIPs !== undefined){
-if(!(validate348(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
-vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
-errors = vErrors.length;
 }
-}
-if(data3.sessionAffinity !== undefined){
-let data15 = data3.sessionAffinity;
-if(typeof data15 !== "string"){
-const err16 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err16 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -11244,8 +12778,10 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!((data15 === "None") || (data15 === "ClientIP"))){
-const err17 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
+}
+if(data3.clusterIP !== undefined){
+if(typeof data3.clusterIP !== "string"){
+const err17 = {instancePath:instancePath+"/spec/clusterIP",schemaPath:"#/properties/spec/properties/clusterIP/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -11255,12 +12791,20 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data3.sessionAffinityConfig !== undefined){
-let data16 = data3.sessionAffinityConfig;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-for(const key3 in data16){
-if(!(key3 === "clientIP")){
-const err18 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data3.clusterIPs !== undefined){
+if(!(validate398(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
+vErrors = vErrors === null ? validate398.errors : vErrors.concat(validate398.errors);
+errors = vErrors.length;
+}
+}
+if(data3.ipFamilies !== undefined){
+let data16 = data3.ipFamilies;
+if(Array.isArray(data16)){
+const len1 = data16.length;
+for(let i1=0; i1<len1; i1++){
+let data17 = data16[i1];
+if(typeof data17 !== "string"){
+const err18 = {instancePath:instancePath+"/spec/ipFamilies/" + i1,schemaPath:"#/properties/spec/properties/ipFamilies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -11269,13 +12813,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data16.clientIP !== undefined){
-let data17 = data16.clientIP;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key4 in data17){
-if(!(key4 === "timeoutSeconds")){
-const err19 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(!((data17 === "IPv4") || (data17 === "IPv6"))){
+const err19 = {instancePath:instancePath+"/spec/ipFamilies/" + i1,schemaPath:"#/properties/spec/properties/ipFamilies/items/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.ipFamilies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -11285,10 +12824,9 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data17.timeoutSeconds !== undefined){
-let data18 = data17.timeoutSeconds;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err20 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/ipFamilies",schemaPath:"#/properties/spec/properties/ipFamilies/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -11297,9 +12835,11 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 86400 || isNaN(data18)){
-const err21 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
+}
+if(data3.ipFamilyPolicy !== undefined){
+let data18 = data3.ipFamilyPolicy;
+if(typeof data18 !== "string"){
+const err21 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -11308,8 +12848,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data18 < 1 || isNaN(data18)){
-const err22 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!(((data18 === "SingleStack") || (data18 === "PreferDualStack")) || (data18 === "RequireDualStack"))){
+const err22 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.ipFamilyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -11319,10 +12859,10 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-}
-else {
-const err23 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data3.sessionAffinity !== undefined){
+let data19 = data3.sessionAffinity;
+if(typeof data19 !== "string"){
+const err23 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -11331,10 +12871,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((data19 === "None") || (data19 === "ClientIP"))){
+const err24 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -11344,10 +12882,12 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data3.externalTrafficPolicy !== undefined){
-let data19 = data3.externalTrafficPolicy;
-if(typeof data19 !== "string"){
-const err25 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data3.sessionAffinityConfig !== undefined){
+let data20 = data3.sessionAffinityConfig;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+for(const key3 in data20){
+if(!(key3 === "clientIP")){
+const err25 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -11356,8 +12896,13 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!((data19 === "Cluster") || (data19 === "Local"))){
-const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data20.clientIP !== undefined){
+let data21 = data20.clientIP;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key4 in data21){
+if(!(key4 === "timeoutSeconds")){
+const err26 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -11367,10 +12912,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data3.internalTrafficPolicy !== undefined){
-let data20 = data3.internalTrafficPolicy;
-if(typeof data20 !== "string"){
-const err27 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data21.timeoutSeconds !== undefined){
+let data22 = data21.timeoutSeconds;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err27 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -11379,8 +12924,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(!((data20 === "Cluster") || (data20 === "Local"))){
-const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 86400 || isNaN(data22)){
+const err28 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -11389,10 +12935,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data3.externalName !== undefined){
-if(typeof data3.externalName !== "string"){
-const err29 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22 < 1 || isNaN(data22)){
+const err29 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -11402,9 +12946,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data3.publishNotReadyAddresses !== undefined){
-if(typeof data3.publishNotReadyAddresses !== "boolean"){
-const err30 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -11416,7 +12961,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err31 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -11426,15 +12971,10 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.status !== undefined){
-if(!(validate350(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate350.errors : vErrors.concat(validate350.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data3.externalTrafficPolicy !== undefined){
+let data23 = data3.externalTrafficPolicy;
+if(typeof data23 !== "string"){
+const err32 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -11443,14 +12983,101 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate332.errors = vErrors;
+if(!((data23 === "Cluster") || (data23 === "Local"))){
+const err33 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data3.internalTrafficPolicy !== undefined){
+let data24 = data3.internalTrafficPolicy;
+if(typeof data24 !== "string"){
+const err34 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(!((data24 === "Cluster") || (data24 === "Local"))){
+const err35 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data3.externalName !== undefined){
+if(typeof data3.externalName !== "string"){
+const err36 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data3.publishNotReadyAddresses !== undefined){
+if(typeof data3.publishNotReadyAddresses !== "boolean"){
+const err37 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate400(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+validate382.errors = vErrors;
 return errors === 0;
 }
 
-export const IngressClass = validate352;
-const schema108 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
+export const IngressClass = validate402;
+const schema122 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
 
-function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate403(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11624,12 +13251,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate353.errors = vErrors;
+validate403.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingressclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11701,8 +13328,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate353(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
+if(!(validate403(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate403.errors : vErrors.concat(validate403.errors);
 errors = vErrors.length;
 }
 }
@@ -11769,14 +13396,14 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate352.errors = vErrors;
+validate402.errors = vErrors;
 return errors === 0;
 }
 
-export const Ingress = validate359;
-const schema110 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
+export const Ingress = validate409;
+const schema124 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
 
-function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11950,13 +13577,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate360.errors = vErrors;
+validate410.errors = vErrors;
 return errors === 0;
 }
 
-const schema112 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
+const schema126 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
 
-function validate367(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate417(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -11991,12 +13618,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate367.errors = vErrors;
+validate417.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12098,8 +13725,8 @@ errors++;
 }
 }
 if(data2.number !== undefined){
-if(!(validate367(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
-vErrors = vErrors === null ? validate367.errors : vErrors.concat(validate367.errors);
+if(!(validate417(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
+vErrors = vErrors === null ? validate417.errors : vErrors.concat(validate417.errors);
 errors = vErrors.length;
 }
 }
@@ -12150,12 +13777,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate366.errors = vErrors;
+validate416.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -12183,12 +13810,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate370.errors = vErrors;
+validate420.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate373(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate423(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -12201,12 +13828,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate373.errors = vErrors;
+validate423.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate359(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingress.json" */;
 let vErrors = null;
 let errors = 0;
@@ -12288,8 +13915,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate360(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
+if(!(validate410(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
 }
@@ -12321,8 +13948,8 @@ errors++;
 }
 }
 if(data3.defaultBackend !== undefined){
-if(!(validate366(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
-vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
+if(!(validate416(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
+vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
 }
@@ -12346,8 +13973,8 @@ errors++;
 }
 }
 if(data7.hosts !== undefined){
-if(!(validate370(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
-vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
+if(!(validate420(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
+vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
 }
@@ -12517,7 +14144,7 @@ vErrors.push(err22);
 errors++;
 }
 if(!(((data17 === "Exact") || (data17 === "Prefix")) || (data17 === "ImplementationSpecific"))){
-const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema110.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema124.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -12528,8 +14155,8 @@ errors++;
 }
 }
 if(data15.backend !== undefined){
-if(!(validate366(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
-vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
+if(!(validate416(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
+vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
 }
@@ -12606,8 +14233,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate373(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
+if(!(validate423(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate423.errors : vErrors.concat(validate423.errors);
 errors = vErrors.length;
 }
 }
@@ -12622,14 +14249,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate359.errors = vErrors;
+validate409.errors = vErrors;
 return errors === 0;
 }
 
-export const NetworkPolicy = validate375;
-const schema116 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
+export const NetworkPolicy = validate425;
+const schema130 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
 
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12803,12 +14430,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate376.errors = vErrors;
+validate426.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12835,8 +14462,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -12863,13 +14490,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate382.errors = vErrors;
+validate432.errors = vErrors;
 return errors === 0;
 }
 
-const schema119 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
+const schema133 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
 
-function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12886,14 +14513,14 @@ errors++;
 }
 }
 if(data.podSelector !== undefined){
-if(!(validate382(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
+if(!(validate432(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
 }
 if(data.namespaceSelector !== undefined){
-if(!(validate382(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
+if(!(validate432(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
+vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
 }
@@ -12985,13 +14612,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate386.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
-const schema120 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
+const schema134 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
 
-function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate441(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -13014,16 +14641,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate391.errors = vErrors;
+validate441.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate393(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate443(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema42.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13032,12 +14659,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate393.errors = vErrors;
+validate443.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13054,14 +14681,14 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate391(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate391.errors : vErrors.concat(validate391.errors);
+if(!(validate441(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate441.errors : vErrors.concat(validate441.errors);
 errors = vErrors.length;
 }
 }
 if(data.port !== undefined){
-if(!(validate393(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate393.errors : vErrors.concat(validate393.errors);
+if(!(validate443(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate443.errors : vErrors.concat(validate443.errors);
 errors = vErrors.length;
 }
 }
@@ -13111,12 +14738,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate390.errors = vErrors;
+validate440.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate375(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate425(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/networkpolicy.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13198,8 +14825,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate376(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
+if(!(validate426(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
 }
@@ -13229,8 +14856,8 @@ errors++;
 }
 }
 if(data3.podSelector !== undefined){
-if(!(validate382(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
+if(!(validate432(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
 }
@@ -13251,7 +14878,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data6 === "Ingress") || (data6 === "Egress"))){
-const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema116.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema130.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -13297,8 +14924,8 @@ let data9 = data8.from;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate386(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
+if(!(validate436(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -13319,8 +14946,8 @@ let data11 = data8.ports;
 if(Array.isArray(data11)){
 const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate390(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
+if(!(validate440(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
 }
@@ -13384,8 +15011,8 @@ let data15 = data14.to;
 if(Array.isArray(data15)){
 const len5 = data15.length;
 for(let i5=0; i5<len5; i5++){
-if(!(validate386(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
-vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
+if(!(validate436(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -13406,8 +15033,8 @@ let data17 = data14.ports;
 if(Array.isArray(data17)){
 const len6 = data17.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate390(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
+if(!(validate440(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
 }
@@ -13470,14 +15097,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate375.errors = vErrors;
+validate425.errors = vErrors;
 return errors === 0;
 }
 
-export const PodDisruptionBudget = validate398;
-const schema123 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
+export const PodDisruptionBudget = validate448;
+const schema137 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
 
-function validate399(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate449(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13651,12 +15278,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate399.errors = vErrors;
+validate449.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate405(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate455(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13683,8 +15310,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate146(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate183(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -13711,16 +15338,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate405.errors = vErrors;
+validate455.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate459(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema38.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema42.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13729,12 +15356,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate409.errors = vErrors;
+validate459.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/poddisruptionbudget.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13816,8 +15443,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate399(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
+if(!(validate449(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate449.errors : vErrors.concat(validate449.errors);
 errors = vErrors.length;
 }
 }
@@ -13837,20 +15464,20 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate405(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate405.errors : vErrors.concat(validate405.errors);
+if(!(validate455(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate455.errors : vErrors.concat(validate455.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minAvailable !== undefined){
-if(!(validate409(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
-vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+if(!(validate459(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
+vErrors = vErrors === null ? validate459.errors : vErrors.concat(validate459.errors);
 errors = vErrors.length;
 }
 }
 if(data3.maxUnavailable !== undefined){
-if(!(validate409(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+if(!(validate459(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate459.errors : vErrors.concat(validate459.errors);
 errors = vErrors.length;
 }
 }
@@ -13867,7 +15494,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((data7 === "IfHealthyBudget") || (data7 === "AlwaysAllow"))){
-const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema123.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema137.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -13900,7 +15527,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate398.errors = vErrors;
+validate448.errors = vErrors;
 return errors === 0;
 }
 
