@@ -149,6 +149,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     backoffMaxMs: opts.backoffMaxMs,
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
+    services: () => services.view.services(),
   });
   try {
     await agent.start();
@@ -178,7 +179,7 @@ export const NODE_VIEW_KINDS = ['Pod', 'Namespace', 'NetworkPolicy'];
  * policies), the cluster DNS on the bridge's address, the service proxy (which also sends the
  * cluster DNS address there) and the NetworkPolicy enforcer.
  */
-async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; stop(): Promise<void> }> {
+async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; view: StoreServiceView; stop(): Promise<void> }> {
   const log = opts.logger.child({ component: 'services' });
   const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   await opts.network.ensureBridge();
@@ -217,7 +218,7 @@ async function startServices(opts: LocalNodeOptions & { network: CniNetworkManag
     await stop();
     throw err;
   }
-  return { dnsIp, stop };
+  return { dnsIp, view, stop };
 }
 
 /**
