@@ -207,6 +207,15 @@ export class PodSyncer {
       return deepEqual(status, current.status ?? {}) ? undefined : status;
     });
     const known = this.pods.get(rt.uid);
-    if (saved && known && !known.metadata.deletionTimestamp) this.pods.set(rt.uid, saved);
+    // A watch event may have brought a newer pod while this sync ran (new labels, a deletion):
+    // the pod as read at the sync's start must not replace it.
+    if (saved && known && !known.metadata.deletionTimestamp && !olderThan(saved, known)) this.pods.set(rt.uid, saved);
   }
+}
+
+/** True when `a` is an older version of the object than `b` (by resourceVersion, when both are numbers). */
+function olderThan(a: Pod, b: Pod): boolean {
+  const x = Number(a.metadata.resourceVersion);
+  const y = Number(b.metadata.resourceVersion);
+  return Number.isFinite(x) && Number.isFinite(y) && x < y;
 }
