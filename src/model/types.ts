@@ -159,6 +159,7 @@ export interface HTTPGetAction {
 export interface TCPSocketAction { port: number | string; host?: string }
 /** gRPC health checking (grpc.health.v1.Health/Check) against the pod IP. */
 export interface GRPCAction { port: number; service?: string }
+/** A lifecycle hook that waits. */
 export interface SleepAction { seconds: number }
 
 export interface Probe {
@@ -182,11 +183,13 @@ export interface LifecycleHandler {
   sleep?: SleepAction;
 }
 
+/** A container's hooks: after its start, before its stop. */
 export interface Lifecycle {
   postStart?: LifecycleHandler;
   preStop?: LifecycleHandler;
 }
 
+/** Which seccomp filter a container runs under. */
 export interface SeccompProfile {
   type: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
   /** Localhost only: a path under the node's seccomp directory. */
@@ -204,6 +207,7 @@ export interface SecurityContext {
   seccompProfile?: SeccompProfile;
 }
 
+/** Security settings of every container of a pod, and of its volumes (fsGroup). */
 export interface PodSecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
@@ -252,6 +256,7 @@ export interface DownwardAPIVolumeFile {
 /** A ConfigMap or Secret projected into a `projected` volume. */
 export interface KeyProjection { name: string; items?: KeyToPath[]; optional?: boolean }
 
+/** One source of a `projected` volume. */
 export interface VolumeProjection {
   configMap?: KeyProjection;
   secret?: KeyProjection;
@@ -590,6 +595,7 @@ export interface DaemonSet extends KubeObject {
 /** What a rule of a Job's podFailurePolicy does with a failed pod it matches. */
 export type PodFailurePolicyAction = 'FailJob' | 'FailIndex' | 'Ignore' | 'Count';
 
+/** A rule of a Job's podFailurePolicy: an action for failed pods matching exit codes or conditions. */
 export interface PodFailurePolicyRule {
   action: PodFailurePolicyAction;
   onExitCodes?: { containerName?: string; operator: 'In' | 'NotIn'; values: number[] };
