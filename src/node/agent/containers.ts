@@ -19,7 +19,6 @@ import { containerEntry, fieldPath, specOf, type ContainerRuntime, type PodRunti
 import type { Sandbox } from './sandbox.js';
 import { advanceStop, requestStop } from './termination.js';
 
-
 /** How a container instance ended, for {@link Containers.recordExit}. */
 export interface ExitInfo {
   exitCode: number;
