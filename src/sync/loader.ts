@@ -9,7 +9,8 @@
  *
  * Scalars resolve as Kubernetes resolves them (sigs.k8s.io/yaml, YAML 1.1): `0644` is octal,
  * `yes`/`no`/`on`/`off` are booleans, and merge keys (`<<: *base`) work. Timestamps stay
- * strings (there is no date type in a manifest).
+ * strings (there is no date type in a manifest). A null field is unset, as the API server
+ * decodes it (nulls.ts); an object named only by `generateName` is refused, saying why.
  */
 import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Schema, type State } from 'js-yaml';
 import path from 'node:path';
