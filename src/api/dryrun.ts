@@ -21,6 +21,7 @@ import type { KindInfo } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import { normalizeRef, nowTimestamp, prepareCreate, prepareUpdate } from '../store/common.js';
 import type { Store } from '../store/types.js';
+import { dropNullFields } from '../sync/nulls.js';
 import { validateObject } from '../sync/validate.js';
 import { patchMetaFor } from './openapi.js';
 import { PATCH_TYPES, PatchError, applyIntent, jsonPatch, mergePatch, strategicMergePatch } from '../model/patch.js';
@@ -121,7 +122,8 @@ export async function dryRunWrite(store: Store, req: DryRunRequest): Promise<Dry
     return conflict(kind, req.name!, `the object has been modified; please apply your changes to the latest version and try again`);
   }
   meta.resourceVersion = live!.metadata.resourceVersion;
-  const written = withLiveStatus(applyDefaults(candidate as unknown as KubeObject), live!);
+  // null means unset (as Kubernetes decodes it) before defaults fill the field in.
+  const written = withLiveStatus(applyDefaults(dropNullFields(candidate as unknown as KubeObject)), live!);
   const invalid = validate(kind, written, live!);
   if (invalid) return invalid;
   const rev = Number(live!.metadata.resourceVersion ?? 0);
@@ -164,7 +166,7 @@ async function create(store: Store, kind: KindInfo, req: DryRunRequest, body: Re
   if (kind.namespaced && meta.namespace === undefined) meta.namespace = req.namespace;
   const mismatch = identityProblem(kind, { ...req, name: req.name ?? (typeof meta.name === 'string' ? meta.name : undefined) }, obj);
   if (mismatch) return mismatch;
-  const written = applyDefaults(obj as unknown as KubeObject);
+  const written = applyDefaults(dropNullFields(obj as unknown as KubeObject));
   const invalid = validate(kind, written, undefined);
   if (invalid) return invalid;
   const prepared = prepareCreate(written, 0, nowTimestamp());

@@ -6,15 +6,20 @@
  * 1. identity: a generated selector and pod labels from the Job's uid (what Kubernetes' API
  *    server adds on create), unless `manualSelector`;
  * 2. finished Jobs: only ttlSecondsAfterFinished (delete the Job; GC removes its pods);
- * 3. claim pods; count succeeded and failed (restarts count as failures for OnFailure);
- * 4. failure (backoffLimit, activeDeadlineSeconds) → delete active pods, condition Failed;
- *    success (completions, or work-queue semantics, or every index for Indexed) → condition
- *    Complete (after SuccessCriteriaMet), delete leftover active pods;
+ * 3. claim pods; count succeeded and failed (restarts count as failures for OnFailure), each
+ *    failed pod judged by the `podFailurePolicy` first (job-policy.ts: FailJob, FailIndex,
+ *    Ignore — not counted —, Count); with `backoffLimitPerIndex`, an index that failed more
+ *    often than that (or by a FailIndex rule) fails for good and gets no more pods;
+ * 4. failure (a FailJob rule, backoffLimit, activeDeadlineSeconds, more failed indexes than
+ *    `maxFailedIndexes`, or every index done with some failed) → delete active pods, conditions
+ *    FailureTarget and Failed; success (completions, or work-queue semantics, or every index for
+ *    Indexed, or a `successPolicy` rule) → conditions SuccessCriteriaMet and Complete, delete
+ *    leftover active pods;
  * 5. suspend → delete active pods, condition Suspended;
  * 6. otherwise keep min(parallelism, remaining) pods active, waiting out the pod failure
  *    backoff (10 s doubling, capped at 6 min) before replacing failed pods;
  * 7. status (active, ready, succeeded, failed, startTime, completionTime, completedIndexes,
- *    conditions), and a requeue at the next deadline.
+ *    failedIndexes, conditions), and a requeue at the next deadline.
  *
  * Counting: succeeded and failed come from the Job's pods (Kubernetes keeps them until the Job
  * is deleted) and never decrease below what status already shows, so a pod removed behind the
@@ -34,6 +39,10 @@ import { podsToDelete, randomSuffix } from './replicaset.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { k8sTime } from '../model/time.js';
 import { admitNewPod, serviceAccountWatch } from './admission.js';
+import { formatIndexes } from '../model/indexes.js';
+import { judgeFailedPod, successRuleMet } from './job-policy.js';
+
+export { formatIndexes } from '../model/indexes.js';
 
 /** Label (and legacy label) with the Job's uid on its pods; the generated selector matches it. */
 export const JOB_CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
@@ -55,11 +64,13 @@ export const POD_FAILURE_BACKOFF_MS = 10_000;
 export const MAX_POD_FAILURE_BACKOFF_MS = 6 * 60_000;
 
 /** Condition types a Job reports. */
-export const JobConditionTypes = ['SuccessCriteriaMet', 'Complete', 'Failed', 'Suspended'] as const;
+export const JobConditionTypes = ['SuccessCriteriaMet', 'Complete', 'FailureTarget', 'Failed', 'Suspended'] as const;
 /** One of {@link JobConditionTypes}. */
 export type JobConditionType = (typeof JobConditionTypes)[number];
 /** Reasons of Job conditions. */
-export const JobReasons = ['CompletionsReached', 'BackoffLimitExceeded', 'DeadlineExceeded', 'JobSuspended', 'JobResumed'] as const;
+export const JobReasons = [
+  'CompletionsReached', 'SuccessPolicy', 'BackoffLimitExceeded', 'DeadlineExceeded', 'PodFailurePolicy', 'FailedIndexes', 'MaxFailedIndexesExceeded', 'JobSuspended', 'JobResumed',
+] as const;
 /** One of {@link JobReasons}. */
 export type JobReason = (typeof JobReasons)[number];
 
@@ -68,6 +79,10 @@ export type JobStatus = NonNullable<Job['status']> & { ready?: number; completed
 
 const messages: Record<JobReason, string> = {
   CompletionsReached: 'Reached expected number of succeeded pods',
+  SuccessPolicy: 'Matched rules of the success policy',
+  PodFailurePolicy: 'A pod failure matched a FailJob rule of the pod failure policy',
+  FailedIndexes: 'Job has failed indexes',
+  MaxFailedIndexesExceeded: 'Job has exceeded the specified maximal number of failed indexes',
   BackoffLimitExceeded: 'Job has reached the specified backoff limit',
   DeadlineExceeded: 'Job was active longer than specified deadline',
   JobSuspended: 'Job suspended',
@@ -116,6 +131,7 @@ export class JobController implements Controller {
     status.succeeded = Math.max(counts.succeeded, job.status?.succeeded ?? 0);
     status.failed = Math.max(counts.failed, job.status?.failed ?? 0);
     if (job.spec.completionMode === 'Indexed') status.completedIndexes = formatIndexes(counts.succeededIndexes);
+    if (job.spec.backoffLimitPerIndex !== undefined) status.failedIndexes = formatIndexes(counts.failedIndexes);
 
     const spec = withDefaults(job.spec);
     let requeue: number | undefined;
@@ -131,15 +147,16 @@ export class JobController implements Controller {
         status.startTime = k8sTime(now);
       }
       status.startTime = status.startTime ?? k8sTime(now);
-      const failure = failureReason(spec, status, pods, now);
-      const complete = !failure && isComplete(spec, counts, active.length);
+      const failure = failureReason(spec, status, { pods, counts, now });
+      const complete = failure ? undefined : completion(spec, counts, active.length);
       if (failure) {
-        if (canAct) await this.deleteAll(key, active, ctx, `Job ${job.metadata.name} failed: ${failure}`);
-        setCondition(status, 'Failed', 'True', failure, now);
+        if (canAct) await this.deleteAll(key, active, ctx, `Job ${job.metadata.name} failed: ${failure.reason}`);
+        setCondition(status, 'FailureTarget', 'True', failure.reason, now, failure.message);
+        setCondition(status, 'Failed', 'True', failure.reason, now, failure.message);
       } else if (complete) {
         if (canAct) await this.deleteAll(key, active, ctx, `Job ${job.metadata.name} is complete`);
-        setCondition(status, 'SuccessCriteriaMet', 'True', 'CompletionsReached', now);
-        setCondition(status, 'Complete', 'True', 'CompletionsReached', now);
+        setCondition(status, 'SuccessCriteriaMet', 'True', complete.reason, now, complete.message);
+        setCondition(status, 'Complete', 'True', complete.reason, now, complete.message);
         status.completionTime = k8sTime(now);
       } else if (canAct) {
         requeue = await this.manageActive(key, job, spec, pods, active, counts, ctx, now);
@@ -172,9 +189,23 @@ export class JobController implements Controller {
     }
     const missing = want.count - active.length;
     if (missing <= 0) return undefined;
-    const wait = failureBackoffRemaining(pods, now);
-    if (wait > 0) return wait + 1;
-    const indexes = spec.completionMode === 'Indexed' ? want.indexes.slice(0, missing) : Array.from({ length: missing }, () => undefined);
+    const counted = pods.filter((p) => !counts.ignored.has(p));
+    let indexes: (number | undefined)[];
+    let wait = 0;
+    if (spec.completionMode === 'Indexed' && spec.backoffLimitPerIndex !== undefined) {
+      // Each index backs off on its own failures: one failing index never holds up the others.
+      const ready = want.indexes.filter((i) => {
+        const left = failureBackoffRemaining(counted.filter((p) => completionIndex(p) === i), now);
+        if (left > 0) wait = wait === 0 ? left : Math.min(wait, left);
+        return left === 0;
+      });
+      indexes = ready.slice(0, missing);
+      if (indexes.length === 0) return wait > 0 ? wait + 1 : undefined;
+    } else {
+      wait = failureBackoffRemaining(counted, now);
+      if (wait > 0) return wait + 1;
+      indexes = spec.completionMode === 'Indexed' ? want.indexes.slice(0, missing) : Array.from({ length: missing }, () => undefined);
+    }
     this.expectations.expectCreations(key, indexes.length);
     const results = await Promise.allSettled(indexes.map((i) => createJobPod(job, i, ctx)));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -208,6 +239,9 @@ interface ResolvedSpec {
   completions: number | undefined;
   parallelism: number;
   backoffLimit: number;
+  backoffLimitPerIndex?: number;
+  maxFailedIndexes?: number;
+  successPolicy?: JobSpec['successPolicy'];
   activeDeadlineSeconds?: number;
   completionMode: 'NonIndexed' | 'Indexed';
   suspend: boolean;
@@ -219,7 +253,10 @@ function withDefaults(spec: JobSpec): ResolvedSpec {
   return {
     completions: spec.completions ?? (bothAbsent ? JOB_DEFAULTS.completions : undefined),
     parallelism: spec.parallelism ?? JOB_DEFAULTS.parallelism,
-    backoffLimit: spec.backoffLimit ?? JOB_DEFAULTS.backoffLimit,
+    backoffLimit: spec.backoffLimit ?? (spec.backoffLimitPerIndex !== undefined ? 2147483647 : JOB_DEFAULTS.backoffLimit),
+    backoffLimitPerIndex: spec.backoffLimitPerIndex,
+    maxFailedIndexes: spec.maxFailedIndexes,
+    successPolicy: spec.successPolicy,
     activeDeadlineSeconds: spec.activeDeadlineSeconds,
     completionMode: spec.completionMode ?? 'NonIndexed',
     suspend: spec.suspend ?? false,
@@ -266,28 +303,58 @@ async function ensureIdentity(job: Job, ctx: ReconcileContext): Promise<Job> {
 
 interface Counts {
   succeeded: number;
+  /** Failed pods that count (a podFailurePolicy Ignore rule keeps a failure out). */
   failed: number;
   /** Indexes with a succeeded pod (Indexed only). */
   succeededIndexes: Set<number>;
+  /** Indexes that failed for good (Indexed with backoffLimitPerIndex). */
+  failedIndexes: Set<number>;
+  /** Failed pods a podFailurePolicy Ignore rule matched. */
+  ignored: Set<Pod>;
+  /** The first failed pod a FailJob rule matched, in Kubernetes' words. */
+  failJob?: string;
 }
 
-/** Succeeded and failed pods; restarts of active pods count as failures for OnFailure. */
+/**
+ * Succeeded and failed pods, each failed one judged by the podFailurePolicy first; restarts of
+ * active pods count as failures for OnFailure (see {@link failureReason}).
+ */
 function countPods(job: Job, pods: readonly Pod[]): Counts {
   const indexed = job.spec.completionMode === 'Indexed';
   const completions = job.spec.completions ?? 0;
+  const perIndex = job.spec.backoffLimitPerIndex;
   const succeededIndexes = new Set<number>();
+  const failedIndexes = new Set<number>();
+  const failuresByIndex = new Map<number, number>();
+  const ignored = new Set<Pod>();
+  let failJob: string | undefined;
   let succeeded = 0;
   let failed = 0;
   for (const p of pods) {
     const phase = p.status?.phase;
+    const i = indexed ? completionIndex(p) : undefined;
     if (phase === 'Succeeded') {
       if (indexed) {
-        const i = completionIndex(p);
         if (i !== undefined && i < completions) succeededIndexes.add(i);
       } else succeeded++;
-    } else if (phase === 'Failed') failed++;
+      continue;
+    }
+    if (phase !== 'Failed') continue;
+    const verdict = judgeFailedPod(job.spec, p);
+    if (verdict?.action === 'Ignore') {
+      ignored.add(p);
+      continue;
+    }
+    failed++;
+    if (verdict?.action === 'FailJob') failJob ??= verdict.message;
+    if (perIndex === undefined || i === undefined || i >= completions) continue;
+    if (verdict?.action === 'FailIndex') failedIndexes.add(i);
+    const n = (failuresByIndex.get(i) ?? 0) + 1;
+    failuresByIndex.set(i, n);
+    if (n > perIndex) failedIndexes.add(i);
   }
-  return { succeeded: indexed ? succeededIndexes.size : succeeded, failed, succeededIndexes };
+  for (const i of succeededIndexes) failedIndexes.delete(i);
+  return { succeeded: indexed ? succeededIndexes.size : succeeded, failed, succeededIndexes, failedIndexes, ignored, ...(failJob ? { failJob } : {}) };
 }
 
 /** Restart counts of a pod's containers (init and app). */
@@ -297,10 +364,23 @@ function restartCount(p: Pod): number {
   return n;
 }
 
-/** Why the Job failed now, or undefined. */
-function failureReason(spec: ResolvedSpec, status: JobStatus, pods: readonly Pod[], now: number): JobReason | undefined {
+/** Why the Job failed now (with a message when Kubernetes has a particular one), or undefined. */
+function failureReason(spec: ResolvedSpec, status: JobStatus, facts: { pods: readonly Pod[]; counts: Counts; now: number }): { reason: JobReason; message?: string } | undefined {
+  const { pods, counts, now } = facts;
+  if (counts.failJob) return { reason: 'PodFailurePolicy', message: counts.failJob };
+  if (spec.maxFailedIndexes !== undefined && counts.failedIndexes.size > spec.maxFailedIndexes) return { reason: 'MaxFailedIndexesExceeded' };
   const failed = status.failed ?? 0;
-  if (failed > spec.backoffLimit) return 'BackoffLimitExceeded';
+  if (failed > spec.backoffLimit) return { reason: 'BackoffLimitExceeded' };
+  if (spec.backoffLimitPerIndex !== undefined && spec.completions !== undefined && counts.failedIndexes.size > 0
+    && counts.failedIndexes.size + counts.succeededIndexes.size >= spec.completions) {
+    return { reason: 'FailedIndexes' };
+  }
+  const simple = timeOrRestartFailure(spec, status, pods, now);
+  return simple ? { reason: simple } : undefined;
+}
+
+/** A failure by OnFailure restarts or by the active deadline. */
+function timeOrRestartFailure(spec: ResolvedSpec, status: JobStatus, pods: readonly Pod[], now: number): JobReason | undefined {
   if (spec.restartPolicy === 'OnFailure') {
     // Kubernetes' pastBackoffLimitOnFailure: container restarts of running and pending pods.
     let restarts = 0;
@@ -313,9 +393,14 @@ function failureReason(spec: ResolvedSpec, status: JobStatus, pods: readonly Pod
   return undefined;
 }
 
-function isComplete(spec: ResolvedSpec, counts: Counts, active: number): boolean {
-  if (spec.completions === undefined) return counts.succeeded > 0 && active === 0;
-  return counts.succeeded >= spec.completions;
+/** Why the Job succeeded now (a success policy rule, or its completions), or undefined. */
+function completion(spec: ResolvedSpec, counts: Counts, active: number): { reason: JobReason; message?: string } | undefined {
+  if (spec.completionMode === 'Indexed' && spec.successPolicy) {
+    const rule = successRuleMet(spec, counts.succeededIndexes);
+    if (rule !== undefined) return { reason: 'SuccessPolicy', message: `Matched rules at index ${rule}` };
+  }
+  if (spec.completions === undefined) return counts.succeeded > 0 && active === 0 ? { reason: 'CompletionsReached' } : undefined;
+  return counts.succeeded >= spec.completions ? { reason: 'CompletionsReached' } : undefined;
 }
 
 /** How many pods should be active, and for Indexed Jobs which indexes still need one. */
@@ -332,7 +417,7 @@ function wantActive(spec: ResolvedSpec, counts: Counts, active: readonly Pod[]):
     if (i !== undefined) running.add(i);
   }
   const pending: number[] = [];
-  for (let i = 0; i < spec.completions; i++) if (!counts.succeededIndexes.has(i) && !running.has(i)) pending.push(i);
+  for (let i = 0; i < spec.completions; i++) if (!counts.succeededIndexes.has(i) && !counts.failedIndexes.has(i) && !running.has(i)) pending.push(i);
   const count = Math.min(spec.parallelism, active.length + pending.length);
   return { count, indexes: pending };
 }
@@ -376,19 +461,6 @@ export function failureBackoffRemaining(pods: readonly Pod[], now: number): numb
 function completionIndex(p: Pod): number | undefined {
   const v = p.metadata.annotations?.[JOB_COMPLETION_INDEX] ?? p.metadata.labels?.[JOB_COMPLETION_INDEX];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-}
-
-/** Kubernetes' completedIndexes text: sorted, ranges joined ("0-2,5"). */
-export function formatIndexes(set: ReadonlySet<number>): string {
-  const xs = [...set].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    let j = i;
-    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
-    parts.push(j > i ? `${xs[i]}-${xs[j]}` : `${xs[i]}`);
-    i = j;
-  }
-  return parts.join(',');
 }
 
 async function createJobPod(job: Job, index: number | undefined, ctx: ReconcileContext): Promise<Pod> {
@@ -476,12 +548,12 @@ function findCondition(status: JobStatus, type: JobConditionType): Condition | u
 }
 
 /** Sets a condition; the transition time changes only when the status does. */
-function setCondition(status: JobStatus, type: JobConditionType, s: Condition['status'], reason: JobReason, now: number): void {
+function setCondition(status: JobStatus, type: JobConditionType, s: Condition['status'], reason: JobReason, now: number, message?: string): void {
   const conds = status.conditions ?? [];
   const cur = conds.find((c) => c.type === type);
   if (cur && cur.status === s && cur.reason === reason) return;
   const t = k8sTime(now);
-  const next: Condition = { type, status: s, reason, message: messages[reason], lastProbeTime: t, lastTransitionTime: cur && cur.status === s ? cur.lastTransitionTime : t };
+  const next: Condition = { type, status: s, reason, message: message ?? messages[reason], lastProbeTime: t, lastTransitionTime: cur && cur.status === s ? cur.lastTransitionTime : t };
   status.conditions = [...conds.filter((c) => c.type !== type), next];
 }
 

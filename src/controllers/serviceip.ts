@@ -15,6 +15,10 @@
  * rebuilt. Allocation runs one Service at a time, against the cache plus the addresses this
  * allocator has written but the cache may not show yet, so two Services never get one address.
  * The store keeps what was allocated: a restart changes nothing.
+ *
+ * gantry's service network is IPv4 only: every Service is single-stack IPv4. One that asks for
+ * `ipFamilyPolicy: PreferDualStack` gets an Event saying so when its address is allocated
+ * (RequireDualStack never gets here: validation refuses it).
  */
 import { createHash } from 'node:crypto';
 import { GantryError, isGantryError } from '../errors.js';
@@ -130,6 +134,9 @@ export class ServiceIpAllocator implements Controller {
     this.written.set(key, { ip: next.spec.clusterIP && next.spec.clusterIP !== 'None' ? next.spec.clusterIP : undefined, nodePorts });
     try {
       await ctx.store.update(next, { origin: { ...ctx.origin, reason: `addresses of Service ${svc.metadata.name}` } });
+      if (svc.spec.ipFamilyPolicy === 'PreferDualStack' && !svc.spec.clusterIP && next.spec.clusterIP && next.spec.clusterIP !== 'None') {
+        ctx.events.emit(svc, 'Normal', 'SingleStack', `ipFamilyPolicy PreferDualStack: gantry's service network is IPv4 only, so the Service is single-stack IPv4 (${next.spec.clusterIP})`);
+      }
     } catch (err) {
       this.written.delete(key);
       // Changed meanwhile: its event queues the Service again.

@@ -40,13 +40,36 @@ function ageOf(ts: string | undefined, now: number): string {
   return ts ? humanDuration(now - Date.parse(ts)) : '<unknown>';
 }
 
+/** Names of the pod's sidecars (init containers with `restartPolicy: Always`). */
+function sidecarNames(pod: Pod): Set<string> {
+  return new Set((pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+}
+
+/** kubectl's READY of a pod: ready app containers and started, ready sidecars, of both. */
+export function podReady(pod: Pod): string {
+  const sidecars = sidecarNames(pod);
+  const ready = (pod.status?.containerStatuses ?? []).filter((c) => c.ready).length
+    + (pod.status?.initContainerStatuses ?? []).filter((c) => sidecars.has(c.name) && c.started && c.ready).length;
+  return `${ready}/${pod.spec.containers.length + sidecars.size}`;
+}
+
+/** kubectl's RESTARTS of a pod: its app containers' and its sidecars' restarts. */
+export function podRestarts(pod: Pod): number {
+  const sidecars = sidecarNames(pod);
+  return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []).filter((c) => sidecars.has(c.name))].reduce((n, c) => n + c.restartCount, 0);
+}
+
 /** The STATUS kubectl shows for a pod: a waiting/terminated reason beats the phase. */
 export function podStatus(pod: Pod): string {
   if (pod.metadata.deletionTimestamp) return 'Terminating';
   const st = pod.status ?? {};
   let reason: string = st.reason ?? st.phase ?? 'Pending';
+  if (st.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'SchedulingGated')) reason = 'SchedulingGated';
+  const sidecars = sidecarNames(pod);
   for (const [i, cs] of (st.initContainerStatuses ?? []).entries()) {
     if (cs.state.terminated && cs.state.terminated.exitCode === 0) continue;
+    // A sidecar that started lets the pod go on, as kubectl counts it.
+    if (sidecars.has(cs.name) && cs.started) continue;
     if (cs.state.terminated) return `Init:${cs.state.terminated.reason ?? `ExitCode:${cs.state.terminated.exitCode}`}`;
     if (cs.state.waiting?.reason && cs.state.waiting.reason !== 'PodInitializing') return `Init:${cs.state.waiting.reason}`;
     return `Init:${i}/${pod.spec.initContainers?.length ?? 0}`;
@@ -97,9 +120,9 @@ const columns: Record<string, Column[]> = {
   Secret: [name, { header: 'TYPE', cell: (o) => (o as Secret).type ?? 'Opaque' }, { header: 'DATA', cell: (o) => String(Object.keys((o as Secret).data ?? {}).length) }, age],
   Pod: [
     name,
-    { header: 'READY', cell: (o) => { const cs = (o as Pod).status?.containerStatuses ?? []; return `${cs.filter((c) => c.ready).length}/${(o as Pod).spec.containers.length}`; } },
+    { header: 'READY', cell: (o) => podReady(o as Pod) },
     { header: 'STATUS', cell: (o) => podStatus(o as Pod) },
-    { header: 'RESTARTS', cell: (o) => String(((o as Pod).status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0)) },
+    { header: 'RESTARTS', cell: (o) => String(podRestarts(o as Pod)) },
     age,
     { header: 'IP', cell: (o) => (o as Pod).status?.podIP ?? '<none>', wide: true },
     { header: 'NODE', cell: (o) => (o as Pod).spec.nodeName ?? '<none>', wide: true },

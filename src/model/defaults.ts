@@ -23,10 +23,13 @@
  * | liveness/readiness/startup probes       | timeoutSeconds / periodSeconds           | 1 / 10                           |
  * |                                         | successThreshold / failureThreshold      | 1 / 3                            |
  * |                                         | httpGet.path / httpGet.scheme            | `/` / HTTP                       |
+ * | lifecycle postStart/preStop             | httpGet.path / httpGet.scheme            | `/` / HTTP                       |
  * | volumes                                 | (no source at all)                       | emptyDir: {}                     |
- * |                                         | configMap.defaultMode, secret.defaultMode | 420 (0644)                      |
+ * |                                         | configMap, secret, downwardAPI, projected defaultMode | 420 (0644)          |
+ * |                                         | downwardAPI items[].fieldRef.apiVersion (also projected) | v1               |
  * |                                         | hostPath.type                            | '' (no check)                    |
  * | Pod (the kind, not templates)           | containers[].resources.requests          | each limit without a request     |
+ * |                                         | enableServiceLinks                       | true                             |
  * | Deployment                              | replicas                                 | 1                                |
  * |                                         | strategy.type                            | RollingUpdate                    |
  * |                                         | strategy.rollingUpdate.maxSurge/maxUnavailable (RollingUpdate only) | '25%' / '25%' |
@@ -44,7 +47,8 @@
  * |                                         | updateStrategy.rollingUpdate (RollingUpdate only) | maxUnavailable 1, maxSurge 0 |
  * |                                         | revisionHistoryLimit                     | 10                               |
  * | Job                                     | completions, parallelism                 | 1, 1 when both absent; parallelism 1 when absent |
- * |                                         | backoffLimit                             | 6                                |
+ * |                                         | backoffLimit                             | 6 (2147483647 with backoffLimitPerIndex) |
+ * |                                         | podFailurePolicy.rules[].onPodConditions[].status | True                    |
  * |                                         | completionMode                           | NonIndexed                       |
  * |                                         | suspend                                  | false                            |
  * |                                         | metadata.labels (when empty)             | the pod template's labels        |
@@ -55,6 +59,7 @@
  * |                                         | sessionAffinity                          | None                             |
  * |                                         | ports[].protocol                         | TCP                              |
  * |                                         | ports[].targetPort                       | ports[].port                     |
+ * |                                         | ipFamilyPolicy, ipFamilies (not ExternalName) | SingleStack, [IPv4] (gantry's network is IPv4 only) |
  * | Secret                                  | type                                     | Opaque                           |
  * |                                         | stringData                               | base64-folded into data, removed (stringData wins per key) |
  * | Endpoints                               | subsets[].ports[].protocol               | TCP                              |
@@ -119,6 +124,8 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
       if (spec) {
         defaultPodSpec(spec as unknown as PodSpec);
         defaultRequestsFromLimits(spec as unknown as PodSpec);
+        // As Kubernetes' SetDefaults_Pod: on Pods only, never on templates.
+        setIfAbsent(spec, 'enableServiceLinks', true);
       }
       break;
     case 'Deployment':
@@ -227,7 +234,11 @@ function defaultJob(obj: KubeObject, spec: Rec): void {
   // completions unset) must keep completions unset.
   if (spec.completions == null && spec.parallelism == null) spec.completions = 1;
   setIfAbsent(spec, 'parallelism', 1);
-  setIfAbsent(spec, 'backoffLimit', 6);
+  // With a per-index limit the Job-wide one steps aside unless given (Kubernetes: MaxInt32).
+  setIfAbsent(spec, 'backoffLimit', spec.backoffLimitPerIndex != null ? 2147483647 : 6);
+  for (const rule of asRecArray(isRec(spec.podFailurePolicy) ? spec.podFailurePolicy.rules : undefined)) {
+    for (const cond of asRecArray(rule.onPodConditions)) setIfAbsent(cond, 'status', 'True');
+  }
   setIfAbsent(spec, 'completionMode', 'NonIndexed');
   setIfAbsent(spec, 'suspend', false);
   const template = isRec(spec.template) ? (spec.template as unknown as PodTemplateSpec) : undefined;
@@ -249,6 +260,11 @@ function defaultCronJob(spec: Rec): void {
 
 function defaultService(spec: Rec): void {
   setIfAbsent(spec, 'type', 'ClusterIP');
+  if (spec.type !== 'ExternalName') {
+    // What the API server settles on a single-stack IPv4 cluster, which gantry's network is.
+    setIfAbsent(spec, 'ipFamilyPolicy', 'SingleStack');
+    setIfAbsent(spec, 'ipFamilies', ['IPv4']);
+  }
   setIfAbsent(spec, 'sessionAffinity', 'None');
   for (const port of asRecArray(spec.ports)) {
     setIfAbsent(port, 'protocol', 'TCP');
@@ -316,6 +332,15 @@ function defaultContainer(c: Container): void {
   for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
     if (isRec(probe)) defaultProbe(probe);
   }
+  const lifecycle = r.lifecycle;
+  if (isRec(lifecycle)) {
+    for (const hook of [lifecycle.postStart, lifecycle.preStop]) if (isRec(hook) && isRec(hook.httpGet)) defaultHttpGet(hook.httpGet);
+  }
+}
+
+function defaultHttpGet(action: Rec): void {
+  setIfAbsent(action, 'path', '/');
+  setIfAbsent(action, 'scheme', 'HTTP');
 }
 
 function defaultProbe(probe: Probe): void {
@@ -324,13 +349,10 @@ function defaultProbe(probe: Probe): void {
   setIfAbsent(r, 'periodSeconds', 10);
   setIfAbsent(r, 'successThreshold', 1);
   setIfAbsent(r, 'failureThreshold', 3);
-  if (isRec(r.httpGet)) {
-    setIfAbsent(r.httpGet, 'path', '/');
-    setIfAbsent(r.httpGet, 'scheme', 'HTTP');
-  }
+  if (isRec(r.httpGet)) defaultHttpGet(r.httpGet);
 }
 
-const volumeSources = ['emptyDir', 'hostPath', 'configMap', 'secret', 'persistentVolumeClaim'] as const;
+const volumeSources = ['emptyDir', 'hostPath', 'configMap', 'secret', 'persistentVolumeClaim', 'downwardAPI', 'projected'] as const;
 
 function defaultVolume(v: Volume): void {
   const r = v as unknown as Rec;
@@ -338,6 +360,18 @@ function defaultVolume(v: Volume): void {
   if (isRec(r.configMap)) setIfAbsent(r.configMap, 'defaultMode', 420);
   if (isRec(r.secret)) setIfAbsent(r.secret, 'defaultMode', 420);
   if (isRec(r.hostPath)) setIfAbsent(r.hostPath, 'type', '');
+  if (isRec(r.downwardAPI)) {
+    setIfAbsent(r.downwardAPI, 'defaultMode', 420);
+    defaultDownwardItems(r.downwardAPI.items);
+  }
+  if (isRec(r.projected)) {
+    setIfAbsent(r.projected, 'defaultMode', 420);
+    for (const src of asRecArray(r.projected.sources)) if (isRec(src.downwardAPI)) defaultDownwardItems(src.downwardAPI.items);
+  }
+}
+
+function defaultDownwardItems(items: unknown): void {
+  for (const item of asRecArray(items)) if (isRec(item.fieldRef)) setIfAbsent(item.fieldRef, 'apiVersion', 'v1');
 }
 
 /** On a Pod (not on templates) each limit without a request becomes the request. */

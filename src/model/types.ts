@@ -111,14 +111,19 @@ export interface ResourceRequirements {
   requests?: Record<string, Quantity>;
 }
 
+/** A field of the pod (`metadata.name`, `metadata.labels['app']`, `status.podIP`, …). */
+export interface ObjectFieldSelector { apiVersion?: string; fieldPath: string }
+/** A container's limit or request (`limits.cpu`, `requests.memory`), scaled by `divisor`. */
+export interface ResourceFieldSelector { containerName?: string; resource: string; divisor?: Quantity }
+
 export interface EnvVar {
   name: string;
   value?: string;
   valueFrom?: {
     configMapKeyRef?: { name: string; key: string; optional?: boolean };
     secretKeyRef?: { name: string; key: string; optional?: boolean };
-    fieldRef?: { apiVersion?: string; fieldPath: string };
-    resourceFieldRef?: { containerName?: string; resource: string; divisor?: Quantity };
+    fieldRef?: ObjectFieldSelector;
+    resourceFieldRef?: ResourceFieldSelector;
   };
 }
 
@@ -152,17 +157,43 @@ export interface HTTPGetAction {
   httpHeaders?: { name: string; value: string }[];
 }
 export interface TCPSocketAction { port: number | string; host?: string }
+/** gRPC health checking (grpc.health.v1.Health/Check) against the pod IP. */
+export interface GRPCAction { port: number; service?: string }
+/** A lifecycle hook that waits. */
+export interface SleepAction { seconds: number }
 
 export interface Probe {
   exec?: ExecAction;
   httpGet?: HTTPGetAction;
   tcpSocket?: TCPSocketAction;
+  grpc?: GRPCAction;
   initialDelaySeconds?: number;
   timeoutSeconds?: number;
   periodSeconds?: number;
   successThreshold?: number;
   failureThreshold?: number;
   terminationGracePeriodSeconds?: number;
+}
+
+/** A container lifecycle hook: one handler (tcpSocket is accepted and fails, as in Kubernetes). */
+export interface LifecycleHandler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  sleep?: SleepAction;
+}
+
+/** A container's hooks: after its start, before its stop. */
+export interface Lifecycle {
+  postStart?: LifecycleHandler;
+  preStop?: LifecycleHandler;
+}
+
+/** Which seccomp filter a container runs under. */
+export interface SeccompProfile {
+  type: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
+  /** Localhost only: a path under the node's seccomp directory. */
+  localhostProfile?: string;
 }
 
 export interface SecurityContext {
@@ -173,6 +204,18 @@ export interface SecurityContext {
   privileged?: boolean;
   allowPrivilegeEscalation?: boolean;
   capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: SeccompProfile;
+}
+
+/** Security settings of every container of a pod, and of its volumes (fsGroup). */
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  fsGroupChangePolicy?: 'OnRootMismatch' | 'Always';
+  supplementalGroups?: number[];
+  seccompProfile?: SeccompProfile;
 }
 
 export interface Container {
@@ -189,6 +232,9 @@ export interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
+  lifecycle?: Lifecycle;
+  /** Init containers only: `Always` makes a sidecar (started in order, kept running, stopped last). */
+  restartPolicy?: 'Always';
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   securityContext?: SecurityContext;
   terminationMessagePath?: string;
@@ -199,6 +245,33 @@ export interface Container {
 
 export interface KeyToPath { key: string; path: string; mode?: number }
 
+/** One file of a downwardAPI volume (or projection): a pod field or a container resource. */
+export interface DownwardAPIVolumeFile {
+  path: string;
+  fieldRef?: ObjectFieldSelector;
+  resourceFieldRef?: ResourceFieldSelector;
+  mode?: number;
+}
+
+/** A ConfigMap or Secret projected into a `projected` volume. */
+export interface KeyProjection { name: string; items?: KeyToPath[]; optional?: boolean }
+
+/** One source of a `projected` volume. */
+export interface VolumeProjection {
+  configMap?: KeyProjection;
+  secret?: KeyProjection;
+  downwardAPI?: { items?: DownwardAPIVolumeFile[] };
+  /** A bound service-account token, refreshed by the node agent before it expires. */
+  serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
+}
+
+/** A `projected` volume: the files of several sources in one directory (`kube-api-access-…` too). */
+export interface ProjectedVolumeSource {
+  sources?: VolumeProjection[];
+  /** Mode of the files (default 0644, 420). */
+  defaultMode?: number;
+}
+
 export interface Volume {
   name: string;
   emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: Quantity };
@@ -206,31 +279,8 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
-  /** Several sources in one directory; gantry writes it for the service account token (kube-api-access-…). */
+  downwardAPI?: { items?: DownwardAPIVolumeFile[]; defaultMode?: number };
   projected?: ProjectedVolumeSource;
-}
-
-/** A `projected` volume: the files of several sources in one directory. */
-export interface ProjectedVolumeSource {
-  sources: VolumeProjection[];
-  /** Mode of the files (default 0644, 420). */
-  defaultMode?: number;
-}
-
-/** One source of a projected volume. */
-export interface VolumeProjection {
-  /** A bound service-account token, refreshed by the node agent before it expires. */
-  serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
-  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
-  secret?: { name: string; items?: KeyToPath[]; optional?: boolean };
-  downwardAPI?: { items?: DownwardAPIVolumeFile[] };
-}
-
-/** A file of pod metadata in a downwardAPI projection. */
-export interface DownwardAPIVolumeFile {
-  path: string;
-  fieldRef?: { apiVersion?: string; fieldPath: string };
-  mode?: number;
 }
 
 export interface Toleration {
@@ -299,6 +349,8 @@ export interface PodSpec {
   tolerations?: Toleration[];
   topologySpreadConstraints?: TopologySpreadConstraint[];
   hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   hostname?: string;
   subdomain?: string;
   serviceAccountName?: string;
@@ -306,13 +358,17 @@ export interface PodSpec {
   serviceAccount?: string;
   /** Whether the service account token is mounted (overrides the ServiceAccount's). */
   automountServiceAccountToken?: boolean;
-  securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean; fsGroup?: number };
+  /** The `<SVC>_SERVICE_HOST` and link variables of the namespace's Services (default true). */
+  enableServiceLinks?: boolean;
+  securityContext?: PodSecurityContext;
   imagePullSecrets?: { name: string }[];
   priority?: number;
   schedulerName?: string;
   dnsPolicy?: string;
   dnsConfig?: PodDnsConfig;
   hostAliases?: { ip: string; hostnames?: string[] }[];
+  /** While any gate is left the scheduler leaves the pod alone (PodScheduled=False, SchedulingGated). */
+  schedulingGates?: { name: string }[];
 }
 
 /** `spec.dnsConfig`: merged into the generated resolv.conf (all of it with dnsPolicy None). */
@@ -383,6 +439,7 @@ export interface ServicePort {
   port: number;
   targetPort?: number | string;
   nodePort?: number;
+  appProtocol?: string;
 }
 
 export interface Service extends KubeObject {
@@ -393,6 +450,9 @@ export interface Service extends KubeObject {
     ports?: ServicePort[];
     clusterIP?: string;
     clusterIPs?: string[];
+    /** gantry's network is IPv4 only: `[IPv4]`. */
+    ipFamilies?: ('IPv4' | 'IPv6')[];
+    ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
     sessionAffinity?: 'None' | 'ClientIP';
     sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
     externalTrafficPolicy?: 'Cluster' | 'Local';
@@ -620,10 +680,33 @@ export interface DaemonSet extends KubeObject {
 
 // ---------------------------------------------------------------- batch/v1
 
+/** What a rule of a Job's podFailurePolicy does with a failed pod it matches. */
+export type PodFailurePolicyAction = 'FailJob' | 'FailIndex' | 'Ignore' | 'Count';
+
+/** A rule of a Job's podFailurePolicy: an action for failed pods matching exit codes or conditions. */
+export interface PodFailurePolicyRule {
+  action: PodFailurePolicyAction;
+  onExitCodes?: { containerName?: string; operator: 'In' | 'NotIn'; values: number[] };
+  onPodConditions?: { type: string; status?: 'True' | 'False' | 'Unknown' }[];
+}
+
+/** Indexed Jobs: succeed early once one rule holds. */
+export interface SuccessPolicyRule {
+  /** Indexes as Kubernetes writes them ("0,2-4"). */
+  succeededIndexes?: string;
+  succeededCount?: number;
+}
+
 export interface JobSpec {
   completions?: number;
   parallelism?: number;
   backoffLimit?: number;
+  /** Indexed Jobs: failures allowed per index before the index fails. */
+  backoffLimitPerIndex?: number;
+  /** Indexed Jobs with backoffLimitPerIndex: failed indexes allowed before the Job fails. */
+  maxFailedIndexes?: number;
+  podFailurePolicy?: { rules: PodFailurePolicyRule[] };
+  successPolicy?: { rules: SuccessPolicyRule[] };
   activeDeadlineSeconds?: number;
   ttlSecondsAfterFinished?: number;
   completionMode?: 'NonIndexed' | 'Indexed';
@@ -643,6 +726,8 @@ export interface Job extends KubeObject {
     ready?: number;
     /** Indexed Jobs: the succeeded indexes, as Kubernetes writes them ("0-2,5"). */
     completedIndexes?: string;
+    /** Indexed Jobs with backoffLimitPerIndex: the indexes that failed for good. */
+    failedIndexes?: string;
     startTime?: string;
     completionTime?: string;
     conditions?: Condition[];

@@ -23,7 +23,6 @@ import { PolicyEnforcer, removePolicyRules } from './policy/enforcer.js';
 import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
 import { removeNodeRoutes } from './network/routes.js';
 import { StoreServiceView, type ServiceView } from './proxy/source.js';
-import { API_SERVICE, serviceLinkEnv } from './agent/service-env.js';
 import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { HostVolumeManager } from './volumes/index.js';
 
@@ -149,10 +148,6 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     network,
     podCidr: network.podCidr,
     clusterDns: { ip: services.dnsIp },
-    serviceEnv: () => {
-      const api = services.view.service(API_SERVICE.namespace, API_SERVICE.name);
-      return api ? serviceLinkEnv(api) : new Map();
-    },
     volumes: new HostVolumeManager({ dataDir: nodeDir, storageDir, logger: opts.logger.child({ component: 'volumes' }) }),
     logs: new FileContainerLogs({ dataDir: nodeDir }),
     dataDir: nodeDir,
@@ -164,6 +159,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     backoffMaxMs: opts.backoffMaxMs,
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
+    services: () => services.view.services(),
   });
   try {
     await agent.start();
@@ -194,7 +190,7 @@ export const NODE_VIEW_KINDS = ['Pod', 'Namespace', 'NetworkPolicy'];
  * policies), the cluster DNS on the bridge's address, the service proxy (which also sends the
  * cluster DNS address there) and the NetworkPolicy enforcer.
  */
-async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; view: ServiceView; stop(): Promise<void> }> {
+async function startServices(opts: LocalNodeOptions & { network: CniNetworkManager; nodeName: string }): Promise<{ dnsIp: string; view: StoreServiceView; stop(): Promise<void> }> {
   const log = opts.logger.child({ component: 'services' });
   const dnsIp = clusterDnsIp(opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   await opts.network.ensureBridge();

@@ -2,6 +2,7 @@
  * Boundaries inside the node agent. The agent (src/node/agent) drives pods through these; the
  * implementations live in src/node/network (netns + CNI), src/node/volumes and src/node/logs.
  */
+import type { NodeAllocatable } from '../model/downward.js';
 import type { ConfigMap, Pod, Secret } from '../model/types.js';
 import type { ClaimVolume } from './api.js';
 import type { SpecMount } from './containerd/spec.js';
@@ -47,10 +48,15 @@ export interface PodReferences {
   tokens?: Map<string, string>;
 }
 
+/** What volumes need to know of the node: its allocatable, which an unset limit in a downwardAPI file reads as. */
+export interface VolumeContext {
+  node: NodeAllocatable;
+}
+
 /**
- * Materialises pod volumes on the node: emptyDir, hostPath, configMap and secret (as files,
- * with items and defaultMode), and persistentVolumeClaim (the directory of the claim's bound
- * volume, which outlives the pod).
+ * Materialises pod volumes on the node: emptyDir, hostPath, configMap, secret, downwardAPI and
+ * projected (as files, with items and defaultMode; a projected service-account token too), and
+ * persistentVolumeClaim (the directory of the claim's bound volume, which outlives the pod).
  */
 export interface VolumeManager {
   /**
@@ -58,7 +64,7 @@ export interface VolumeManager {
    * the OCI mounts for its volumeMounts. A missing non-optional ConfigMap/Secret is a GantryError
    * (`NotFound`, disposition waiting) naming it, as the kubelet reports CreateContainerConfigError.
    */
-  prepare(pod: Pod, refs: PodReferences): Promise<Map<string, SpecMount[]>>;
+  prepare(pod: Pod, refs: PodReferences, ctx?: VolumeContext): Promise<Map<string, SpecMount[]>>;
   /** Removes the pod's volumes (emptyDir, configMap/secret copies), never a persistent volume's directory. */
   cleanup(podUid: string): Promise<void>;
   /** Pod uids with volume directories on this node. */

@@ -3,6 +3,8 @@
  * pending pods, and binds each to the node {@link schedulePod} picks by writing
  * `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
  * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later.
+ * A pod with `schedulingGates` is left alone (PodScheduled=False, reason SchedulingGated) until
+ * its gates are all removed, as kube-scheduler's SchedulingGates plugin keeps it out of the queue.
  */
 import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
@@ -38,14 +40,27 @@ export interface SchedulerOptions {
   events?: EventSink;
 }
 
-/** True when the pod is waiting for this scheduler. */
-export function isPendingFor(pod: Pod, schedulerName: string): boolean {
+/** True when the pod is unbound, not finished nor deleted, and for this scheduler (gated or not). */
+function awaitsScheduler(pod: Pod, schedulerName: string): boolean {
   if (pod.spec.nodeName) return false;
   if ((pod.spec.schedulerName || DEFAULT_SCHEDULER_NAME) !== schedulerName) return false;
   if (pod.metadata.deletionTimestamp) return false;
   const phase = pod.status?.phase;
   return phase !== 'Succeeded' && phase !== 'Failed';
 }
+
+/** True when the pod has scheduling gates left. */
+export function isGated(pod: Pod): boolean {
+  return (pod.spec.schedulingGates?.length ?? 0) > 0;
+}
+
+/** True when the pod is waiting for this scheduler (and no gate holds it back). */
+export function isPendingFor(pod: Pod, schedulerName: string): boolean {
+  return awaitsScheduler(pod, schedulerName) && !isGated(pod);
+}
+
+/** Kubernetes' reason and message for a pod held back by its scheduling gates. */
+export const SCHEDULING_GATED = { reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' } as const;
 
 function withCondition(pod: Pod, cond: Condition): Pod {
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== cond.type);
@@ -127,6 +142,7 @@ export class Scheduler {
     const pendingKeys = new Set<string>();
     for (const p of pods.items) {
       cache.upsertPod(p);
+      if (awaitsScheduler(p, this.name) && isGated(p)) void this.markGated(p);
       if (isPendingFor(p, this.name)) {
         pendingKeys.add(podKey(p));
         this.queue.add(p, { activate: true });
@@ -190,9 +206,11 @@ export class Scheduler {
     const phase = pod.status?.phase;
     const wasTerminal = prev?.status?.phase === 'Succeeded' || prev?.status?.phase === 'Failed';
     if (!wasTerminal && (phase === 'Succeeded' || phase === 'Failed') && pod.spec.nodeName) this.queue.moveAllToActive();
+    if (awaitsScheduler(pod, this.name) && isGated(pod)) void this.markGated(pod);
     if (isPendingFor(pod, this.name) && !(boundAt !== undefined && ev.revision < boundAt)) {
+      const ungated = prev !== undefined && isGated(prev);
       const specChanged = prev !== undefined && prev.metadata.generation !== pod.metadata.generation;
-      this.queue.add(pod, { activate: specChanged });
+      this.queue.add(pod, { activate: specChanged || ungated });
     } else if (!isPendingFor(pod, this.name)) {
       this.queue.delete(key);
     }
@@ -286,6 +304,20 @@ export class Scheduler {
         this.log.warn({ pod: key, err: errorMessage(again) }, 'binding failed; retrying after a backoff');
       }
       this.queue.backoff(key);
+    }
+  }
+
+  /** Writes PodScheduled=False/SchedulingGated once (what the API server sets on a gated pod's creation). */
+  private async markGated(pod: Pod): Promise<void> {
+    const cur = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (cur?.reason === SCHEDULING_GATED.reason) return;
+    const next = withCondition(pod, { type: 'PodScheduled', status: 'False', ...SCHEDULING_GATED, lastProbeTime: null, lastTransitionTime: new Date().toISOString() });
+    if (!next.status?.phase) next.status = { ...next.status, phase: 'Pending' };
+    try {
+      await this.store.update(next, { origin: { actor: SCHEDULER_ACTOR, reason: `${podKey(pod)} waits for its scheduling gates` } });
+    } catch (err) {
+      // Changed meanwhile (a gate removed, say): its watch event brings the current version.
+      if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'NotFound')) this.log.warn({ pod: podKey(pod), err: errorMessage(err) }, 'marking a gated pod failed');
     }
   }
 

@@ -9,7 +9,8 @@
  *
  * Scalars resolve as Kubernetes resolves them (sigs.k8s.io/yaml, YAML 1.1): `0644` is octal,
  * `yes`/`no`/`on`/`off` are booleans, and merge keys (`<<: *base`) work. Timestamps stay
- * strings (there is no date type in a manifest).
+ * strings (there is no date type in a manifest). A null field is unset, as the API server
+ * decodes it (nulls.ts); an object named only by `generateName` is refused, saying why.
  */
 import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Schema, type State } from 'js-yaml';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { symlinkDestination } from './kustomize/model.js';
 import { renderKustomizations } from './kustomize/repository.js';
 import { ManifestCache } from './manifest-cache.js';
 import { SourceMap, parseFieldPath } from './locate.js';
+import { dropNullFields } from './nulls.js';
 import type { EncryptedFiles } from './sops/decryptor.js';
 import type { DesiredObject, ManifestIssue, ReferencedFiles, SourceFile } from './types.js';
 
@@ -407,12 +409,24 @@ function expandedSize(root: unknown, limit: number): number {
   return result;
 }
 
+/**
+ * Why objects applied from Git cannot use `generateName`: a level-triggered sync pairs each
+ * declared object with the live one by name, and a name made up at every apply would create a
+ * new object on every sync and never prune the old ones (`kubectl apply` refuses it for the
+ * same reason).
+ */
+export const GENERATE_NAME_MESSAGE =
+  'metadata.generateName is not supported for objects applied from Git: gantry pairs each declared object with the live one by its name, so a generated name would make a new object at every sync; set metadata.name';
+
 /** Checks the identity fields every manifest needs; returns a problem or undefined. */
 function identityProblem(doc: Record<string, unknown>): string | undefined {
+  const meta = doc.metadata;
+  if (isRecord(meta) && (meta.name === undefined || meta.name === '' || meta.name === null) && typeof meta.generateName === 'string' && meta.generateName !== '') {
+    return GENERATE_NAME_MESSAGE;
+  }
   const missing: string[] = [];
   if (typeof doc.apiVersion !== 'string' || doc.apiVersion === '') missing.push('apiVersion');
   if (typeof doc.kind !== 'string' || doc.kind === '') missing.push('kind');
-  const meta = doc.metadata;
   if (!isRecord(meta) || typeof meta.name !== 'string' || meta.name === '') missing.push('metadata.name');
   return missing.length ? `not a manifest: ${missing.join(', ')} missing or not a string` : undefined;
 }
@@ -476,7 +490,7 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
           issues.push({ line: itemLine, field: `items[${idx}]`, message: `List item ${idx}: ${problem}` });
           return;
         }
-        const object = item as unknown as KubeObject;
+        const object = dropNullFields(item as unknown as KubeObject);
         objects.push({ object, key: objectKey(object), line: itemLine, document, start, prefix: ['items', idx] });
       });
       return;
@@ -492,10 +506,11 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
     }
     const problem = identityProblem(value);
     if (problem) {
-      issues.push({ line, message: problem });
+      issues.push({ line, message: problem, ...(problem === GENERATE_NAME_MESSAGE ? { field: 'metadata.generateName' } : {}) });
       return;
     }
-    const object = value as unknown as KubeObject;
+    // null means unset, as the API server decodes it (see nulls.ts).
+    const object = dropNullFields(value as unknown as KubeObject);
     objects.push({ object, key: objectKey(object), line, document, start, prefix: [] });
   });
   return { objects, issues };

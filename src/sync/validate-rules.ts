@@ -52,39 +52,11 @@ import type {
 import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
 import { validateSchedule, validateTimeZone } from './validate-cron.js';
 import { rbacProblems } from './validate-rbac.js';
+import { checkDownwardAndProjected, checkContainerFields, checkPodFields } from './validate-pod.js';
+import { checkJobPolicies } from './validate-job.js';
+import { Problems, checkItems, checkPortRef, checkQuantity, validateRelativePath, type RuleProblem } from './validate-problems.js';
 
-/** A semantic problem: the field it concerns and a message that starts with that field. */
-export interface RuleProblem {
-  field: string;
-  message: string;
-}
-
-/** Collects problems; every message names its field first, as kubectl prints them. */
-class Problems {
-  readonly list: RuleProblem[] = [];
-  invalid(field: string, value: unknown, why: string): void {
-    this.list.push({ field, message: `${field}: invalid value ${quote(value)}: ${why}` });
-  }
-  required(field: string, why?: string): void {
-    this.list.push({ field, message: why ? `${field} is required: ${why}` : `${field} is required` });
-  }
-  duplicate(field: string, value: unknown): void {
-    this.list.push({ field, message: `${field}: duplicate value ${quote(value)}` });
-  }
-  forbidden(field: string, why: string): void {
-    this.list.push({ field, message: `${field}: forbidden: ${why}` });
-  }
-  notFound(field: string, value: unknown, hint: string): void {
-    this.list.push({ field, message: `${field}: not found: ${quote(value)} (${hint})` });
-  }
-  say(field: string, message: string): void {
-    this.list.push({ field, message: `${field} ${message}` });
-  }
-}
-
-function quote(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
-}
+export type { RuleProblem } from './validate-problems.js';
 
 /** Runs every semantic check for `obj` (already schema-valid) and returns the problems. */
 export function ruleProblems(obj: KubeObject): RuleProblem[] {
@@ -479,6 +451,7 @@ function checkJobSpec(p: Problems, path: string, spec: JobSpec): void {
     p.required(`${path}.completions`, "when completion mode is 'Indexed'");
   }
   checkTemplate(p, `${path}.template`, spec.template, { restart: 'job' });
+  checkJobPolicies(p, path, spec);
 }
 
 function checkCronJob(p: Problems, c: CronJob): void {
@@ -540,21 +513,24 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
       checkItems(p, `${at}.secret.items`, v.secret.items);
     }
     if (v.persistentVolumeClaim) sources++;
+    sources += checkDownwardAndProjected(p, at, v, spec);
     // No source at all is fine: Kubernetes defaults it to an emptyDir.
     if (sources > 1) p.forbidden(at, 'may not specify more than 1 volume type');
   });
 
   const names = new Set<string>();
-  const all: [string, Container][] = [];
-  spec.initContainers?.forEach((c, i) => all.push([`${path}.initContainers[${i}]`, c]));
-  spec.containers.forEach((c, i) => all.push([`${path}.containers[${i}]`, c]));
-  for (const [at, c] of all) {
+  const all: [string, Container, boolean][] = [];
+  spec.initContainers?.forEach((c, i) => all.push([`${path}.initContainers[${i}]`, c, true]));
+  spec.containers.forEach((c, i) => all.push([`${path}.containers[${i}]`, c, false]));
+  for (const [at, c, init] of all) {
     const bad = validateDns1123Label(c.name);
     if (bad) p.invalid(`${at}.name`, c.name, bad);
     else if (names.has(c.name)) p.duplicate(`${at}.name`, c.name);
     names.add(c.name);
     checkContainer(p, at, c, volumes);
+    checkContainerFields(p, at, c, { init, spec });
   }
+  checkPodFields(p, path, spec);
 
   checkLabels(p, `${path}.nodeSelector`, spec.nodeSelector);
   if (spec.hostname !== undefined && spec.hostname !== '') {
@@ -578,22 +554,6 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
       p.invalid(`${at}.effect`, t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set");
     }
   });
-}
-
-function checkItems(p: Problems, path: string, items: KeyToPath[] | undefined): void {
-  const seen = new Set<string>();
-  items?.forEach((item, i) => {
-    const bad = validateRelativePath(item.path);
-    if (bad) p.invalid(`${path}[${i}].path`, item.path, bad);
-    if (seen.has(item.path)) p.duplicate(`${path}[${i}].path`, item.path);
-    seen.add(item.path);
-  });
-}
-
-function validateRelativePath(path: string): string | undefined {
-  if (path.startsWith('/')) return 'must be a relative path';
-  if (path.split('/').includes('..')) return "must not contain '..'";
-  return undefined;
 }
 
 function checkContainer(p: Problems, at: string, c: Container, volumes: ReadonlySet<string>): void {
@@ -651,24 +611,14 @@ function checkContainer(p: Problems, at: string, c: Container, volumes: Readonly
 
 function checkProbe(p: Problems, at: string, probe: Probe | undefined, successMustBeOne: boolean): void {
   if (!probe) return;
-  const n = +!!probe.exec + +!!probe.httpGet + +!!probe.tcpSocket;
-  if (n === 0) p.required(at, 'must specify a handler type (exec, httpGet or tcpSocket)');
+  const n = +!!probe.exec + +!!probe.httpGet + +!!probe.tcpSocket + +!!probe.grpc;
+  if (n === 0) p.required(at, 'must specify a handler type (exec, httpGet, tcpSocket or grpc)');
   if (n > 1) p.forbidden(at, 'may not specify more than 1 handler type');
   if (probe.httpGet) checkPortRef(p, `${at}.httpGet.port`, probe.httpGet.port);
   if (probe.tcpSocket) checkPortRef(p, `${at}.tcpSocket.port`, probe.tcpSocket.port);
   if (successMustBeOne && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
     p.invalid(`${at}.successThreshold`, probe.successThreshold, 'must be 1');
   }
-}
-
-/** A port given by number (1–65535) or by the name of a container port. */
-function checkPortRef(p: Problems, field: string, port: number | string): void {
-  if (typeof port === 'number') {
-    if (port < 1 || port > 65535) p.invalid(field, port, 'must be between 1 and 65535, inclusive');
-    return;
-  }
-  const bad = validatePortName(port);
-  if (bad) p.invalid(field, port, bad);
 }
 
 const standardResources = new Set(['cpu', 'memory', 'ephemeral-storage', 'storage']);
@@ -695,20 +645,6 @@ function checkResources(p: Problems, at: string, r: { limits?: Record<string, nu
       }
     }
   }
-}
-
-/** Parses a quantity; reports and returns undefined when it is not one or is negative. */
-function checkQuantity(p: Problems, field: string, q: number | string): number | undefined {
-  const v = parseQuantity(q);
-  if (v === undefined) {
-    p.invalid(field, q, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (e.g. '500m', '128Mi', '2')");
-    return undefined;
-  }
-  if (v < 0) {
-    p.invalid(field, q, 'must be greater than or equal to 0');
-    return undefined;
-  }
-  return v;
 }
 
 // ---------------------------------------------------------------- config
@@ -787,11 +723,40 @@ function checkService(p: Problems, s: Service): void {
   });
   checkLabels(p, 'spec.selector', spec.selector);
   checkClusterIp(p, spec);
+  checkIpFamilies(p, spec);
+  ports.forEach((port, i) => {
+    if (port.appProtocol === undefined) return;
+    const bad = validateLabelKey(port.appProtocol);
+    if (bad) p.invalid(`spec.ports[${i}].appProtocol`, port.appProtocol, bad);
+  });
   if (spec.externalTrafficPolicy !== undefined && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
     p.forbidden('spec.externalTrafficPolicy', `may only be set when \`type\` is 'NodePort' or 'LoadBalancer'`);
   }
   if (spec.sessionAffinityConfig !== undefined && spec.sessionAffinity !== 'ClientIP') {
     p.forbidden('spec.sessionAffinityConfig', "may only be set when `sessionAffinity` is 'ClientIP'");
+  }
+}
+
+/**
+ * `ipFamilies` and `ipFamilyPolicy` on gantry's IPv4-only service network: single-stack IPv4
+ * (PreferDualStack asks for dual stack where there is one, so it is single-stack here);
+ * a Service that requires IPv6 cannot be served and is refused.
+ */
+function checkIpFamilies(p: Problems, spec: Service['spec']): void {
+  const families = spec.ipFamilies ?? [];
+  if (spec.type === 'ExternalName') {
+    if (spec.ipFamilies !== undefined) p.forbidden('spec.ipFamilies', "may not be set when `type` is 'ExternalName'");
+    if (spec.ipFamilyPolicy !== undefined) p.forbidden('spec.ipFamilyPolicy', "may not be set when `type` is 'ExternalName'");
+    return;
+  }
+  families.forEach((f, i) => {
+    if (families.indexOf(f) !== i) p.duplicate(`spec.ipFamilies[${i}]`, f);
+    else if (f === 'IPv6') p.invalid(`spec.ipFamilies[${i}]`, f, "gantry's service network is IPv4 only; use [\"IPv4\"]");
+  });
+  if (spec.ipFamilyPolicy === 'RequireDualStack') {
+    p.invalid('spec.ipFamilyPolicy', spec.ipFamilyPolicy, "gantry's service network is IPv4 only, so a Service cannot get the two address families RequireDualStack demands; use SingleStack or PreferDualStack (served as single-stack IPv4)");
+  } else if (spec.ipFamilyPolicy === 'SingleStack' && families.length > 1) {
+    p.invalid('spec.ipFamilies', families, 'may specify only one family when `ipFamilyPolicy` is SingleStack');
   }
 }
 

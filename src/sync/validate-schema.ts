@@ -20,6 +20,11 @@ export const SCHEMA_KINDS: readonly { kind: string; apiVersion: string }[] = KIN
   ({ kind, apiVersion }) => ({ kind, apiVersion }),
 );
 
+/** The schema of a kind (its document's root), or undefined when gantry has none. */
+export function kindSchema(kind: string): SchemaNode | undefined {
+  return schemaByKind.get(kind)?.schema;
+}
+
 /** The apiVersion a kind must carry, or undefined when gantry has no schema for the kind. */
 export function expectedApiVersion(kind: string): string | undefined {
   return schemaByKind.get(kind)?.apiVersion;
@@ -164,8 +169,11 @@ function resolvePointer(root: SchemaNode, obj: unknown, pointer: string): Resolv
   return { path, node, data };
 }
 
-/** Follows `$ref`s (within a document or into another by its file name) to a concrete node. */
-function deref(node: SchemaNode, doc: string): [SchemaNode | undefined, string] {
+/**
+ * Follows `$ref`s (within a document or into another by its file name) to a concrete node;
+ * returns it with the `$id` of the document it lies in.
+ */
+export function deref(node: SchemaNode, doc: string): [SchemaNode | undefined, string] {
   let cur: SchemaNode | undefined = node;
   let curDoc = doc;
   for (let hops = 0; cur?.$ref !== undefined && hops < 16; hops++) {

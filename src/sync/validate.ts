@@ -7,6 +7,7 @@
 import { kindInfo } from '../model/kinds.js';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
+import { GENERATE_NAME_MESSAGE } from './loader.js';
 import type { ManifestIssue } from './types.js';
 import { SCHEMA_KINDS, expectedApiVersion, schemaProblems } from './validate-schema.js';
 import { ruleProblems } from './validate-rules.js';
@@ -76,6 +77,10 @@ export function validateObject(obj: unknown, ctx: ValidateContext): ManifestIssu
     return [issue(`${k} must have apiVersion ${JSON.stringify(expected)}, not ${JSON.stringify(apiVersion)}`, 'apiVersion')];
   }
 
+  const meta = rec.metadata as Record<string, unknown> | undefined;
+  if (meta && typeof meta === 'object' && !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '') {
+    return [issue(GENERATE_NAME_MESSAGE, 'metadata.generateName')];
+  }
   const key = keyOf(rec, k);
   const schema = schemaProblems(k, obj);
   if (schema.length > 0) return schema.map((p) => issue(p.message, p.field, key));

@@ -149,12 +149,12 @@ describe('dry-run writes and OpenAPI', function () {
     });
 
     it('answers an invalid result with 422 and one cause per bad field', async () => {
-      const r = await patch('application/merge-patch+json', { spec: { replicas: -2, template: { spec: { containers: [{ name: 'main', image: 'busybox', lifecycle: {} }] } } } });
+      const r = await patch('application/merge-patch+json', { spec: { replicas: -2, template: { spec: { containers: [{ name: 'main', image: 'busybox', resizePolicy: [] }] } } } });
       assert.equal(r.statusCode, 422);
       const s = r.json() as { reason: string; message: string; details: { causes: { field: string; message: string }[] } };
       assert.equal(s.reason, 'Invalid');
       assert.match(s.message, /^Deployment\.apps "web" is invalid: /);
-      assert.deepEqual(s.details.causes.map((c) => c.field).sort(), ['spec.replicas', 'spec.template.spec.containers[0].lifecycle']);
+      assert.deepEqual(s.details.causes.map((c) => c.field).sort(), ['spec.replicas', 'spec.template.spec.containers[0].resizePolicy']);
     });
 
     it('answers conflicts, missing objects, bad bodies and identity mismatches as the API server does', async () => {

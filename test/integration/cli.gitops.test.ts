@@ -40,11 +40,11 @@ describe('gantry CLI: validate, plan, sync --once, status, get, history', functi
     assert.match(ok.stdout, /3 objects in 3 files valid/);
     const bad = join(tmp.dir, 'bad');
     await writeFiles(bad, {
-      'web.yaml': deployment(2).replace('          image: gantry.local/busybox:1.35\n', '          image: gantry.local/busybox:1.35\n          lifecycle: {}\n'),
+      'web.yaml': deployment(2).replace('          image: gantry.local/busybox:1.35\n', '          image: gantry.local/busybox:1.35\n          resizePolicy: []\n'),
     });
     const res = await runCli(['validate', bad]);
     assert.equal(res.code, 1);
-    assert.match(res.stdout, /web\.yaml line \d+: Deployment\/default\/web: .*spec\.template\.spec\.containers\[0\]\.lifecycle is not supported/);
+    assert.match(res.stdout, /web\.yaml line \d+: Deployment\/default\/web: .*spec\.template\.spec\.containers\[0\]\.resizePolicy is not supported/);
   });
 
   it('plan of a branch against main shows the update, hides secret values, and exits 2', async () => {

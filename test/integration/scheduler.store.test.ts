@@ -198,4 +198,29 @@ describe('scheduler against a SQLite store', function () {
     assert.deepEqual(writes.map((ev) => ev.object.kind), ['PersistentVolume', 'Pod'], 'reserved in the same transaction as the bind');
     assert.equal(podCondition(waiting!), "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind.");
   });
+
+  it('keeps a pod with scheduling gates Pending (SchedulingGated) and binds it once its gates are removed', async () => {
+    await store.create(node('n1', '4'));
+    await store.create(pod('gated', '1', { schedulingGates: [{ name: 'example.com/quota' }, { name: 'example.com/review' }] }));
+    const scheduler = new Scheduler({ store, logger: silentLogger(), initialBackoffMs: 60_000 });
+    running = scheduler.start(ac.signal);
+    const held = await eventually('marked SchedulingGated', async () => {
+      const p = await get('gated');
+      return p?.status?.conditions?.some((c) => c.reason === 'SchedulingGated') ? p : undefined;
+    });
+    assert.deepEqual(held.status!.conditions!.find((c) => c.type === 'PodScheduled'), {
+      type: 'PodScheduled', status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates',
+      lastProbeTime: null, lastTransitionTime: held.status!.conditions![0]!.lastTransitionTime,
+    });
+    await store.update({ ...held, spec: { ...held.spec, schedulingGates: [{ name: 'example.com/review' }] } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await get('gated'))!.spec.nodeName, undefined, 'one gate left: still held');
+    const cur = (await get('gated'))!;
+    await store.update({ ...cur, spec: { ...cur.spec, schedulingGates: [] } });
+    const bound = await eventually('bound once ungated', async () => {
+      const p = await get('gated');
+      return p?.spec.nodeName === 'n1' ? p : undefined;
+    });
+    assert.equal(bound.status!.conditions!.find((c) => c.type === 'PodScheduled')!.status, 'True');
+  });
 });

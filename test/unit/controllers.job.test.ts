@@ -47,7 +47,21 @@ async function finish(store: Store, pod: Pod, phase: 'Succeeded' | 'Failed', clo
   await store.update(cur, { origin: { actor: 'node/n1' } });
 }
 
-function condition(j: Job | undefined, type: string): { status?: string; reason?: string } | undefined {
+/** Fails a pod as the node agent reports it: its container exited with `exitCode`, maybe with pod conditions. */
+async function failWith(store: Store, pod: Pod, exitCode: number, clock: TestClock, conditions: { type: string; status: 'True' }[] = []): Promise<void> {
+  const cur = (await store.get<Pod>({ kind: 'Pod', namespace: NS, name: pod.metadata.name }))!;
+  const at = new Date(clock.now()).toISOString();
+  cur.status = {
+    phase: 'Failed',
+    conditions,
+    containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'busybox:1', imageID: '', state: { terminated: { exitCode, finishedAt: at } }, lastState: {} }],
+  };
+  await store.update(cur, { origin: { actor: 'node/n1' } });
+}
+
+const indexOf = (p: Pod): string | undefined => p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'];
+
+function condition(j: Job | undefined, type: string): { status?: string; reason?: string; message?: string } | undefined {
   return j?.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -266,5 +280,90 @@ describe('controllers: Job', function () {
   it('formatIndexes writes ranges as Kubernetes does', () => {
     assert.equal(formatIndexes(new Set([5, 0, 1, 2, 7, 8])), '0-2,5,7-8');
     assert.equal(formatIndexes(new Set()), '');
+  });
+
+  describe('podFailurePolicy, backoffLimitPerIndex and successPolicy', () => {
+    it('a FailJob rule on an exit code fails the Job at once with reason PodFailurePolicy', async () => {
+      await start();
+      await store.create(job('fatal', { backoffLimit: 6, podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [42] } }] } }));
+      await eventually(async () => (await activePods(store)).length === 1, 'a pod runs');
+      const [p] = await activePods(store);
+      await failWith(store, p!, 42, clock);
+      await eventually(async () => condition(await getJob(store, 'fatal'), 'Failed')?.status === 'True', 'the Job failed');
+      const j = await getJob(store, 'fatal');
+      assert.equal(condition(j, 'Failed')?.reason, 'PodFailurePolicy');
+      assert.equal(condition(j, 'Failed')?.message, `Container main for pod ${NS}/${p!.metadata.name} failed with exit code 42 matching FailJob rule at index 0`);
+      assert.equal(condition(j, 'FailureTarget')?.reason, 'PodFailurePolicy');
+      assert.equal((await allPods(store)).length, 1, 'no retry despite backoffLimit 6');
+    });
+
+    it('an Ignore rule keeps a failure out of the count: the pod is replaced at once, even with backoffLimit 0', async () => {
+      await start();
+      await store.create(job('tolerant', { backoffLimit: 0, podFailurePolicy: { rules: [
+        { action: 'Ignore', onExitCodes: { operator: 'In', values: [3] } },
+        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+      ] } }));
+      await eventually(async () => (await activePods(store)).length === 1, 'a pod runs');
+      await failWith(store, (await activePods(store))[0]!, 3, clock);
+      await eventually(async () => (await activePods(store)).length === 1 && (await allPods(store)).length === 2, 'replaced without a back-off');
+      await failWith(store, (await activePods(store))[0]!, 137, clock, [{ type: 'DisruptionTarget', status: 'True' }]);
+      await eventually(async () => (await allPods(store)).length === 3, 'replaced again: a disruption is ignored too');
+      await finish(store, (await activePods(store))[0]!, 'Succeeded', clock);
+      await eventually(async () => condition(await getJob(store, 'tolerant'), 'Complete')?.status === 'True', 'complete');
+      assert.equal((await getJob(store, 'tolerant'))!.status?.failed, 0);
+    });
+
+    it('a failure no rule matches counts as usual (Count): backoffLimit 0 fails the Job', async () => {
+      await start();
+      await store.create(job('counted', { backoffLimit: 0, podFailurePolicy: { rules: [{ action: 'Ignore', onExitCodes: { operator: 'In', values: [3] } }, { action: 'Count', onExitCodes: { operator: 'NotIn', values: [3] } }] } }));
+      await eventually(async () => (await activePods(store)).length === 1, 'a pod runs');
+      await failWith(store, (await activePods(store))[0]!, 1, clock);
+      await eventually(async () => condition(await getJob(store, 'counted'), 'Failed')?.reason === 'BackoffLimitExceeded', 'failed by the backoff limit');
+    });
+
+    it('with backoffLimitPerIndex, a FailIndex rule or too many failures fail one index; the Job fails with FailedIndexes once every index is done', async () => {
+      await start();
+      await store.create(job('shards', {
+        completionMode: 'Indexed', completions: 2, parallelism: 2, backoffLimitPerIndex: 1,
+        podFailurePolicy: { rules: [{ action: 'FailIndex', onExitCodes: { operator: 'In', values: [5] } }] },
+      }));
+      await eventually(async () => (await activePods(store)).length === 2, 'both indexes run');
+      const byIndex = new Map((await activePods(store)).map((p) => [indexOf(p), p]));
+      await failWith(store, byIndex.get('1')!, 5, clock);
+      await failWith(store, byIndex.get('0')!, 1, clock);
+      await settle();
+      clock.advance(10_001);
+      await eventually(async () => (await activePods(store)).length === 1, 'index 0 is retried, index 1 is not');
+      const [retry] = await activePods(store);
+      assert.equal(indexOf(retry!), '0');
+      assert.equal((await getJob(store, 'shards'))!.status?.failedIndexes, '1');
+      await finish(store, retry!, 'Succeeded', clock);
+      await eventually(async () => condition(await getJob(store, 'shards'), 'Failed')?.status === 'True', 'the Job failed');
+      const j = (await getJob(store, 'shards'))!;
+      assert.equal(condition(j, 'Failed')?.reason, 'FailedIndexes');
+      assert.deepEqual([j.status?.completedIndexes, j.status?.failedIndexes], ['0', '1']);
+    });
+
+    it('more failed indexes than maxFailedIndexes fail the Job at once', async () => {
+      await start();
+      await store.create(job('strict', { completionMode: 'Indexed', completions: 3, parallelism: 3, backoffLimitPerIndex: 0, maxFailedIndexes: 0 }));
+      await eventually(async () => (await activePods(store)).length === 3, 'three indexes run');
+      await failWith(store, (await activePods(store))[0]!, 1, clock);
+      await eventually(async () => condition(await getJob(store, 'strict'), 'Failed')?.reason === 'MaxFailedIndexesExceeded', 'failed');
+      await eventually(async () => (await activePods(store)).length === 0, 'the other indexes are stopped');
+    });
+
+    it('a successPolicy rule completes an Indexed Job early (reason SuccessPolicy) and stops the other indexes', async () => {
+      await start();
+      await store.create(job('leader', { completionMode: 'Indexed', completions: 3, parallelism: 3, successPolicy: { rules: [{ succeededIndexes: '0' }] } }));
+      await eventually(async () => (await activePods(store)).length === 3, 'three indexes run');
+      const leader = (await activePods(store)).find((p) => indexOf(p) === '0')!;
+      await finish(store, leader, 'Succeeded', clock);
+      await eventually(async () => condition(await getJob(store, 'leader'), 'Complete')?.status === 'True', 'complete');
+      const j = (await getJob(store, 'leader'))!;
+      assert.equal(condition(j, 'SuccessCriteriaMet')?.reason, 'SuccessPolicy');
+      assert.equal(condition(j, 'SuccessCriteriaMet')?.message, 'Matched rules at index 0');
+      await eventually(async () => (await activePods(store)).length === 0, 'the other indexes are stopped');
+    });
   });
 });

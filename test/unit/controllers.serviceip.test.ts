@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ControllerManager } from '../../src/controllers/runtime.js';
+import { ControllerManager } from '../../src/controllers/runtime.js';
 import { ServiceIpAllocator } from '../../src/controllers/serviceip.js';
 import { cidrContains, clusterDnsIp, parseCidr } from '../../src/model/cidr.js';
 import type { Service } from '../../src/model/types.js';
@@ -96,5 +96,22 @@ describe('controllers: Service addresses', function () {
 
   it('clusterDnsIp() is the tenth address of the service CIDR', () => {
     assert.equal(clusterDnsIp('10.96.0.0/16'), '10.96.0.10');
+  });
+
+  it('says in an Event that a PreferDualStack Service is single-stack IPv4, once, when it gets its address', async () => {
+    store = new MemoryStore();
+    const said: string[] = [];
+    manager = new ControllerManager(store, {
+      workers: 1,
+      events: () => ({ emit: (obj, type, reason, message) => void said.push(`${obj.metadata.name} ${type} ${reason}: ${message}`) }),
+    });
+    manager.add(new ServiceIpAllocator({ serviceCidr: CIDR }));
+    await manager.start();
+    await store.create(service('dual', { ipFamilyPolicy: 'PreferDualStack' }));
+    await store.create(service('single'));
+    await eventually(async () => !!(await get('dual'))?.spec.clusterIP && !!(await get('single'))?.spec.clusterIP, 'both have addresses');
+    await untilIdle(manager);
+    const ip = (await get('dual'))!.spec.clusterIP;
+    assert.deepEqual(said, [`dual Normal SingleStack: ipFamilyPolicy PreferDualStack: gantry's service network is IPv4 only, so the Service is single-stack IPv4 (${ip})`]);
   });
 });

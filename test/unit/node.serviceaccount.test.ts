@@ -9,9 +9,12 @@ import { admitPod } from '../../src/model/serviceaccount.js';
 import type { ConfigMap, Pod, Service } from '../../src/model/types.js';
 import type { NodeApi } from '../../src/node/api.js';
 import { resolvePodEnv } from '../../src/node/agent/env.js';
-import { serviceLinkEnv } from '../../src/node/agent/service-env.js';
+import { serviceEnvVars } from '../../src/node/agent/service-env.js';
 import { PodTokens } from '../../src/node/agent/tokens.js';
-import { projectedPayload, tokenSourceKey, tokenSources } from '../../src/node/volumes/projected.js';
+import { projectedPayload } from '../../src/node/volumes/payload.js';
+import { tokenSourceKey, tokenSources } from '../../src/node/volumes/projected.js';
+
+const NODE = { node: { cpuMillis: 1000, memoryBytes: 1 } };
 
 const pod: Pod = admitPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop', uid: 'p1' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }, undefined, { suffix: () => 'abcde' });
 const rootCa: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: 'shop' }, data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\n…\n' } };
@@ -20,7 +23,7 @@ describe('the service account token volume', () => {
   it('holds the token, the cluster CA and the namespace, mode 0644', () => {
     const vol = pod.spec.volumes!.find((v) => v.projected)!;
     const key = tokenSourceKey(tokenSources(pod)[0]!);
-    const files = projectedPayload(vol.projected!, pod, { configMaps: new Map([['kube-root-ca.crt', rootCa]]), secrets: new Map(), claims: new Map(), tokens: new Map([[key, 'eyJ.a.b']]) }, vol.name);
+    const files = projectedPayload(vol.projected!, pod, { configMaps: new Map([['kube-root-ca.crt', rootCa]]), secrets: new Map(), tokens: new Map([[key, 'eyJ.a.b']]) }, NODE, vol.name);
     assert.deepEqual(Object.fromEntries([...files].map(([p, f]) => [p, [f.data.toString(), f.mode.toString(8)]])), {
       token: ['eyJ.a.b', '644'],
       'ca.crt': ['-----BEGIN CERTIFICATE-----\n…\n', '644'],
@@ -31,8 +34,8 @@ describe('the service account token volume', () => {
   it('waits for the CA ConfigMap and for the token, as for any missing reference', () => {
     const vol = pod.spec.volumes!.find((v) => v.projected)!;
     const key = tokenSourceKey(tokenSources(pod)[0]!);
-    assert.throws(() => projectedPayload(vol.projected!, pod, { configMaps: new Map(), secrets: new Map(), claims: new Map(), tokens: new Map([[key, 't']]) }, vol.name), (e: unknown) => isGantryError(e, 'NotFound') && /configmap "kube-root-ca.crt" not found/.test(e.message));
-    assert.throws(() => projectedPayload(vol.projected!, pod, { configMaps: new Map([['kube-root-ca.crt', rootCa]]), secrets: new Map(), claims: new Map() }, vol.name), (e: unknown) => isGantryError(e, 'NotFound') && e.disposition === 'waiting');
+    assert.throws(() => projectedPayload(vol.projected!, pod, { configMaps: new Map(), secrets: new Map(), tokens: new Map([[key, 't']]) }, NODE, vol.name), (e: unknown) => isGantryError(e, 'NotFound') && /configmap "kube-root-ca.crt" not found/.test(e.message));
+    assert.throws(() => projectedPayload(vol.projected!, pod, { configMaps: new Map([['kube-root-ca.crt', rootCa]]), secrets: new Map() }, NODE, vol.name), (e: unknown) => isGantryError(e, 'NotFound') && e.disposition === 'waiting');
   });
 });
 
@@ -84,7 +87,7 @@ describe('service environment variables', () => {
   const kubernetes: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] } };
 
   it('are those the kubelet gives every pod for the kubernetes Service', () => {
-    assert.deepEqual(Object.fromEntries(serviceLinkEnv(kubernetes)), {
+    assert.deepEqual(Object.fromEntries(serviceEnvVars([kubernetes])), {
       KUBERNETES_SERVICE_HOST: '10.96.0.1',
       KUBERNETES_SERVICE_PORT: '443',
       KUBERNETES_SERVICE_PORT_HTTPS: '443',
@@ -98,13 +101,13 @@ describe('service environment variables', () => {
 
   it('come before the container\'s own env, which may override and refer to them', () => {
     const c = { name: 'c', image: 'busybox', env: [{ name: 'API', value: 'https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)' }, { name: 'KUBERNETES_SERVICE_PORT', value: '8443' }] };
-    const env = resolvePodEnv(pod, c, { refs: { configMaps: new Map(), secrets: new Map(), claims: new Map() }, nodeName: 'n', nodeAllocatable: { cpuMillis: 1000, memoryBytes: 1 }, serviceEnv: serviceLinkEnv(kubernetes) });
+    const env = resolvePodEnv(pod, c, { refs: { configMaps: new Map(), secrets: new Map(), claims: new Map() }, nodeName: 'n', nodeAllocatable: { cpuMillis: 1000, memoryBytes: 1 }, services: [kubernetes] });
     assert.equal(env.get('API'), 'https://10.96.0.1:443');
     assert.equal(env.get('KUBERNETES_SERVICE_PORT'), '8443');
     assert.equal(env.get('KUBERNETES_SERVICE_HOST'), '10.96.0.1');
   });
 
   it('are none for a Service without a cluster IP', () => {
-    assert.equal(serviceLinkEnv({ ...kubernetes, spec: { ...kubernetes.spec, clusterIP: 'None' } }).size, 0);
+    assert.equal(serviceEnvVars([{ ...kubernetes, spec: { ...kubernetes.spec, clusterIP: 'None' } }]).size, 0);
   });
 });

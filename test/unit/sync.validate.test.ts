@@ -524,14 +524,14 @@ describe('validateObject()', () => {
     assert.deepEqual(supportedKinds().find((k) => k.kind === 'Ingress'), { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1' });
   });
 
-  it('names spec.template.spec.containers[0].lifecycle as not supported', () => {
+  it('names spec.template.spec.containers[0].resizePolicy as not supported', () => {
     const d = manifest('Deployment');
-    d.spec.template.spec.containers[0].lifecycle = { preStop: { exec: { command: ['sleep', '5'] } } };
+    d.spec.template.spec.containers[0].resizePolicy = [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }];
     assert.deepEqual(validate(d), [{
       file: 'deploy/app.yaml',
       object: 'Deployment/shop/web',
-      field: 'spec.template.spec.containers[0].lifecycle',
-      message: 'spec.template.spec.containers[0].lifecycle is not supported',
+      field: 'spec.template.spec.containers[0].resizePolicy',
+      message: 'spec.template.spec.containers[0].resizePolicy is not supported',
     }]);
   });
 
@@ -728,13 +728,13 @@ describe('validateObject()', () => {
 
   it('reports every unsupported field at once, each once', () => {
     const d = manifest('Deployment');
-    d.spec.template.spec.containers[0].lifecycle = {};
+    d.spec.template.spec.containers[0].resizePolicy = [];
     d.spec.template.spec.shareProcessNamespace = true;
     d.spec.template.spec.containers[0].ports[0].containerPort = 'http';
     const issues = validate(d);
     assert.deepEqual(issues.map((i) => i.field).sort(), [
-      'spec.template.spec.containers[0].lifecycle',
       'spec.template.spec.containers[0].ports[0].containerPort',
+      'spec.template.spec.containers[0].resizePolicy',
       'spec.template.spec.shareProcessNamespace',
     ]);
   });

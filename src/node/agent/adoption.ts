@@ -142,6 +142,7 @@ async function adoptOne(ctx: SyncContext, t: { pod: Pod; rt: PodRuntime; spec: C
   if (task.status === 'STOPPED') return false;
   const image = await getImageConfig(client, spec.image);
   c.stopSignal = image ? stopSignal(image) : undefined;
+  c.process = await containerProcess(client, f.id);
   t.containers.startProbes({ pod, rt, c, spec }, { ready: sameInstance ? prevStatus?.ready : undefined, started: sameInstance ? prevStatus?.started : undefined });
   return true;
 }
@@ -177,6 +178,19 @@ export function restoreFromStatus(pod: Pod, rt: PodRuntime, now: number): void {
   };
   restore('init', pod.spec.initContainers ?? []);
   restore('app', pod.spec.containers);
+  // Initialized once is initialized for good: a sidecar restarting now holds nothing back.
+  if (pod.status?.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True')) rt.initialized = true;
+}
+
+/** The OCI process a container was created with (exec probes and hooks run as it). */
+async function containerProcess(client: ContainerdClient, id: string): Promise<Record<string, unknown> | undefined> {
+  const record = await client.getContainerRecord(id).catch(() => undefined);
+  if (!record?.spec?.value) return undefined;
+  try {
+    return (JSON.parse(Buffer.from(record.spec.value).toString('utf8')) as { process?: Record<string, unknown> }).process;
+  } catch {
+    return undefined;
+  }
 }
 
 async function getImageConfig(client: ContainerdClient, name: string): Promise<LocalImage['config'] | undefined> {

@@ -10,6 +10,7 @@
  * container labels (see {@link PodSyncer.adopt}).
  */
 import { setMaxListeners } from 'node:events';
+import { statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +19,7 @@ import { errorMessage, isGantryError } from '../../errors.js';
 import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
 import { k8sTime } from '../../model/time.js';
-import type { Node, Pod } from '../../model/types.js';
+import type { Node, Service } from '../../model/types.js';
 import type { NodeApi, NodeEvent } from '../api.js';
 import { ExponentialBackoff, WorkQueue, realClock, type Clock } from '../../controllers/queue.js';
 import type { ContainerdClient } from '../containerd/client.js';
@@ -78,8 +79,11 @@ export interface NodeAgentOptions {
    * the provisioner; the agent makes and removes the volumes' directories there.
    */
   storageDir?: string;
-  /** The Service variables a pod's containers get (KUBERNETES_SERVICE_HOST, …). */
-  serviceEnv?: (pod: Pod) => ReadonlyMap<string, string>;
+  /**
+   * The cluster's Services as the node sees them (its Services view): containers get the Service
+   * variables of their namespace (`enableServiceLinks`). Without it they get none.
+   */
+  services?: () => readonly Service[];
 }
 
 /** The node agent. */
@@ -122,8 +126,8 @@ export class NodeAgent {
       logger: opts.logger,
       hostIP: () => this.machine.internalIP ?? '127.0.0.1',
       clusterDns: opts.clusterDns,
-      ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
-      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes }),
+      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes, ephemeralBytes: diskBytes(opts.dataDir) }),
+      services: opts.services,
       backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,
       now: () => this.clock.now(),
@@ -379,5 +383,15 @@ export class NodeAgent {
       next.status = status;
       return next;
     }, { reason: registering ? 'node registered' : 'heartbeat' });
+  }
+}
+
+/** Bytes of the filesystem holding `dir` (the node's ephemeral storage), 0 when unknown. */
+function diskBytes(dir: string): number {
+  try {
+    const st = statfsSync(dir);
+    return st.blocks * st.bsize;
+  } catch {
+    return 0;
   }
 }

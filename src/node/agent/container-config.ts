@@ -1,12 +1,14 @@
 /**
  * How a pod container's process is derived from its image config and the pod spec, as the kubelet
- * and containerd's CRI do: argv, user, working dir, resource limits, stop signal. Pure.
+ * and containerd's CRI do: argv, user and groups, security (capabilities, privilege, seccomp),
+ * working dir, resource limits, stop signal. Pure.
  */
 import { constants as osConstants } from 'node:os';
 import { GantryError } from '../../errors.js';
+import { capabilityName } from '../../model/capabilities.js';
 import { bytes, cpuMillis } from '../../model/quantity.js';
-import type { Container, Pod } from '../../model/types.js';
-import type { SpecResources } from '../containerd/spec.js';
+import type { Container, Pod, SeccompProfile } from '../../model/types.js';
+import { DEFAULT_CAPABILITIES, type SpecResources } from '../containerd/spec.js';
 import type { ImageConfig } from '../images/image-store.js';
 import { expandVars } from './env.js';
 
@@ -74,8 +76,59 @@ export function containerUser(pod: Pod, container: Container, image: ImageConfig
   if ((container.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot) && uid === 0) {
     throw new GantryError('InvalidArgument', `container ${container.name} has runAsNonRoot and would run as root (uid 0)`, { disposition: 'stalled' });
   }
-  const fsGroup = pod.spec.securityContext?.fsGroup;
-  return { uid, gid, ...(fsGroup !== undefined ? { additionalGids: [fsGroup] } : {}) };
+  // As the kubelet hands them to the runtime: fsGroup first, then supplementalGroups.
+  const psc = pod.spec.securityContext;
+  const groups = [...new Set([...(psc?.fsGroup !== undefined ? [psc.fsGroup] : []), ...(psc?.supplementalGroups ?? [])])];
+  return { uid, gid, ...(groups.length ? { additionalGids: groups } : {}) };
+}
+
+/** The security settings of a container's process, resolved from its and the pod's security contexts. */
+export interface ContainerSecurity {
+  /** Capabilities of the process (bounding, effective, permitted). */
+  capabilities: string[];
+  /** `no_new_privs`: set only when `allowPrivilegeEscalation` is false, as the kubelet does. */
+  noNewPrivileges: boolean;
+  privileged: boolean;
+  readonlyRootfs: boolean;
+  /** Which seccomp filter: none, gantry's RuntimeDefault, or a file of the node's seccomp directory. */
+  seccomp: { type: 'Unconfined' } | { type: 'RuntimeDefault' } | { type: 'Localhost'; file: string };
+}
+
+/**
+ * The container's security, as containerd's CRI builds it from the kubelet's request: the default
+ * capability set with `ALL` and named capabilities added and dropped (add first, drop last), all
+ * of `available` for a privileged container; seccomp from the container's profile, else the
+ * pod's, else Unconfined (the kubelet's default), none for a privileged container.
+ * `available` is what this node's agent holds itself: a capability it lacks cannot be given.
+ */
+export function containerSecurity(pod: Pod, container: Container, available: readonly string[]): ContainerSecurity {
+  const sc = container.securityContext ?? {};
+  const privileged = sc.privileged === true;
+  const have = new Set(available);
+  let caps: Set<string>;
+  if (privileged) {
+    caps = new Set(available);
+  } else {
+    const add = (sc.capabilities?.add ?? []).map(capabilityName).filter((c): c is string => !!c);
+    const drop = (sc.capabilities?.drop ?? []).map(capabilityName).filter((c): c is string => !!c);
+    caps = new Set(DEFAULT_CAPABILITIES);
+    if (add.includes('ALL')) caps = new Set(available);
+    if (drop.includes('ALL')) caps = new Set();
+    for (const c of add) if (c !== 'ALL') caps.add(c);
+    for (const c of drop) if (c !== 'ALL') caps.delete(c);
+    for (const c of caps) if (!have.has(c)) caps.delete(c);
+  }
+  const profile: SeccompProfile | undefined = sc.seccompProfile ?? pod.spec.securityContext?.seccompProfile;
+  const seccomp: ContainerSecurity['seccomp'] = privileged || !profile || profile.type === 'Unconfined'
+    ? { type: 'Unconfined' }
+    : profile.type === 'Localhost' ? { type: 'Localhost', file: profile.localhostProfile ?? '' } : { type: 'RuntimeDefault' };
+  return {
+    capabilities: [...caps],
+    noNewPrivileges: !privileged && sc.allowPrivilegeEscalation === false,
+    privileged,
+    readonlyRootfs: sc.readOnlyRootFilesystem === true,
+    seccomp,
+  };
 }
 
 /**

@@ -1,31 +1,23 @@
 /**
- * A pod's containers: init containers in order, then app containers; starting an instance
- * (image, OCI spec, create, start), reading exits, restarts per restartPolicy with the kubelet's
- * CrashLoopBackOff, probes, and kills a probe asks for (a graceful stop the sync advances, see
- * termination.ts).
+ * A pod's containers: init containers in order (a sidecar, `restartPolicy: Always`, is started
+ * and must have started before the next one runs, and is kept running), then app containers;
+ * starting an instance (image, OCI spec, create, start, postStart hook), reading exits, restarts
+ * per restartPolicy with the kubelet's CrashLoopBackOff, probes, and kills a probe or a failed
+ * postStart hook asks for, and graceful stop steps (preStop hook first; see termination.ts).
  */
-import { errorMessage, isGantryError } from '../../errors.js';
-import type { Container, ContainerStateTerminated, Pod } from '../../model/types.js';
+import type { ContainerStateTerminated, Pod } from '../../model/types.js';
 import { k8sTime } from '../../model/time.js';
-import { createContainer, deleteContainer, startTask } from '../containerd/run.js';
-import { buildSpec, cgroupsPathFor, type SpecMount } from '../containerd/spec.js';
-import type { LocalImage } from '../images/image-store.js';
-import type { PodReferences } from '../types.js';
-import path from 'node:path';
+import { cgroupsPathFor } from '../containerd/spec.js';
 import { Backoff, formatGoDuration } from './backoff.js';
-import { containerArgs, containerResources, containerUser, podHostname, stopSignal } from './container-config.js';
-import { podDir, type ContainerTarget, type SyncContext } from './context.js';
-import { mergeEnv, resolvePodEnv } from './env.js';
-import { credentialsFromSecrets } from './images.js';
-import { containerIdFor, containerLabels } from './labels.js';
-import { containerIdUri } from './pod-status.js';
-import { ContainerProbes } from './probes.js';
-import { containerEntry, fieldPath, type ContainerRuntime, type PodRuntime } from './runtime.js';
+import type { BuiltContainer } from './container-spec.js';
+import type { ContainerTarget, SyncContext } from './context.js';
+import { createInstance } from './instance.js';
+import { LifecycleHooks } from './lifecycle.js';
+import { containerIdUri, regularPhase } from './pod-status.js';
+import { ProbeSet } from './probe-set.js';
+import { containerEntry, fieldPath, specOf, type ContainerRuntime, type PodRuntime } from './runtime.js';
 import type { Sandbox } from './sandbox.js';
 import { advanceStop, requestStop } from './termination.js';
-
-/** The kubelet's names of the probes in its events. */
-const probeTitle = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const;
 
 /** How a container instance ended, for {@link Containers.recordExit}. */
 export interface ExitInfo {
@@ -38,22 +30,37 @@ export interface ExitInfo {
 
 /** Runs the containers of the node's pods. */
 export class Containers {
-  private readonly probes = new Map<string, ContainerProbes>();
+  private readonly probes: ProbeSet;
   private readonly crashBackoff: Backoff;
+  private readonly hooks: LifecycleHooks;
 
   constructor(private readonly ctx: SyncContext, private readonly sandbox: Sandbox) {
     this.crashBackoff = new Backoff(ctx.o.backoffBaseMs, ctx.o.backoffMaxMs);
+    this.hooks = new LifecycleHooks(ctx);
+    this.probes = new ProbeSet(ctx);
   }
 
-  /** Init containers in order. @returns true once all completed successfully. */
+  /**
+   * Init containers in order: each run to completion, or (a sidecar) started and kept running.
+   * @returns true once all completed and every sidecar started (and, for good, from then on).
+   */
   async syncInit(pod: Pod, rt: PodRuntime): Promise<boolean> {
     const policy = pod.spec.restartPolicy ?? 'Always';
     for (const spec of pod.spec.initContainers ?? []) {
       const t = { pod, rt, c: containerEntry(rt, 'init', spec), spec };
-      await this.refresh(t.c);
-      if (t.c.phase === 'exited' && t.c.terminated?.exitCode === 0) continue;
-      if (t.c.phase === 'running') return false;
-      if (t.c.phase === 'exited') {
+      const c = t.c;
+      await this.refresh(c);
+      if (c.sidecar) {
+        // A sidecar restarts whatever the pod's restartPolicy, as Kubernetes' restartable init containers do.
+        await this.keepRunning(t, () => true);
+        if (!rt.initialized && !(c.phase === 'running' && c.started)) return false;
+        continue;
+      }
+      if (c.phase === 'exited' && c.terminated?.exitCode === 0) continue;
+      // Completed before (its instance may be gone since): init containers never run again.
+      if (rt.initialized) continue;
+      if (c.phase === 'running') return false;
+      if (c.phase === 'exited') {
         if (policy === 'Never') {
           rt.terminal = 'Failed';
           return false;
@@ -61,50 +68,94 @@ export class Containers {
         await this.restartWithBackoff(t);
         return false;
       }
-      await this.startInstance(t, t.c.restartCount);
+      await this.startInstance(t, c.restartCount);
       return false;
     }
+    rt.initialized = true;
     return true;
   }
 
-  /** App containers: start, restart per restartPolicy with back-off, probe-driven kills. */
+  /**
+   * App containers: start, restart per restartPolicy with back-off, kills a probe or a failed
+   * postStart hook asks for. Started in order: while one's postStart hook runs, the ones after it
+   * wait (the kubelet starts them one by one, each hook included).
+   */
   async syncApp(pod: Pod, rt: PodRuntime): Promise<void> {
     const policy = pod.spec.restartPolicy ?? 'Always';
+    const restart = (c: ContainerRuntime): boolean => policy === 'Always' || (policy === 'OnFailure' && c.terminated?.exitCode !== 0);
+    let blocked = false;
     for (const spec of pod.spec.containers) {
       const t = { pod, rt, c: containerEntry(rt, 'app', spec), spec };
-      const c = t.c;
-      await this.refresh(c);
-      if (c.phase === 'running' && c.killRequested) {
-        const wait = await this.killForProbe(t);
-        if (wait > 0) {
-          this.ctx.o.requeue(rt.uid, wait);
-          continue;
-        }
-        await this.refresh(c);
-      }
-      if (c.phase === 'exited' && c.killRequested) {
-        if (c.terminated) c.terminated.message = `Container ${c.name} failed ${c.killRequested} probe, will be restarted`;
-        c.killRequested = undefined;
-      }
-      if (c.phase === 'running') continue;
-      if (c.phase === 'exited') {
-        const restart = policy === 'Always' || (policy === 'OnFailure' && c.terminated?.exitCode !== 0);
-        if (restart) await this.restartWithBackoff(t);
-        continue;
-      }
-      await this.startInstance(t, c.restartCount);
+      await this.refresh(t.c);
+      if (blocked && t.c.phase !== 'running') continue;
+      await this.keepRunning(t, restart);
+      if (t.c.postStartRunning) blocked = true;
     }
+  }
+
+  /**
+   * True when the pod's app containers are done for good (its phase, sidecars aside, is
+   * Succeeded or Failed): its sidecars are then stopped, as Kubernetes does once a Job's main
+   * containers finish. Reads the app containers' tasks first.
+   */
+  async appsFinished(pod: Pod, rt: PodRuntime): Promise<boolean> {
+    if (!rt.initialized) return false;
+    for (const c of rt.app.values()) await this.refresh(c);
+    const phase = regularPhase(pod, rt);
+    return phase === 'Succeeded' || phase === 'Failed';
+  }
+
+  /**
+   * One step of a graceful stop of a running container (the pod's deletion, or its sidecars once
+   * the app containers finished): its preStop hook, its turn (`waitTurn`), the stop signal, SIGKILL
+   * at `deadline`. @returns ms until the next step, 0 once the container stopped.
+   */
+  async stopStep(pod: Pod, rt: PodRuntime, c: ContainerRuntime, opts: { deadline: number; waitTurn?: boolean }): Promise<number> {
+    if (c.phase !== 'running' || !c.id) return 0;
+    this.stopProbes(c.id);
+    requestStop(c, opts.deadline);
+    const wait = await advanceStop(this.ctx.o.client, c, {
+      now: this.ctx.o.now(),
+      cgroupsPath: cgroupsPathFor(rt.uid, c.name),
+      preStop: this.hooks.preStop(rt, c, specOf(pod, c), c.stopping!.deadline),
+      onHookDone: () => this.ctx.o.requeue(rt.uid),
+      waitTurn: opts.waitTurn,
+      hostPID: !!pod.spec.hostPID,
+    });
+    if (wait === 0) await this.refresh(c);
+    return wait;
+  }
+
+  /**
+   * One step for a container that should be running: a kill a probe or a failed postStart hook
+   * asked for, a restart after an exit (when `restart` says so), or a first start.
+   */
+  private async keepRunning(t: ContainerTarget, restart: (c: ContainerRuntime) => boolean): Promise<void> {
+    const { rt, c } = t;
+    if (c.phase === 'running' && c.killRequested) {
+      const wait = await this.killForRestart(t);
+      if (wait > 0) {
+        this.ctx.o.requeue(rt.uid, wait);
+        return;
+      }
+      await this.refresh(c);
+    }
+    if (c.phase === 'exited' && c.killRequested) {
+      if (c.terminated && c.killRequested !== 'postStart') c.terminated.message = `Container ${c.name} failed ${c.killRequested} probe, will be restarted`;
+      c.killRequested = undefined;
+    }
+    if (c.phase === 'running') return;
+    if (c.phase === 'exited') {
+      if (restart(c)) await this.restartWithBackoff(t);
+      return;
+    }
+    await this.startInstance(t, c.restartCount);
   }
 
   /** Reads a running container's task; records its exit when it has stopped (or vanished). */
   async refresh(c: ContainerRuntime): Promise<void> {
     if (c.phase !== 'running' || !c.id) return;
-    const probes = this.probes.get(c.id);
-    if (probes) {
-      c.ready = probes.ready;
-      c.started = probes.started;
-      if (probes.kill && !c.killRequested) c.killRequested = probes.kill;
-    }
+    this.probes.read(c);
     const task = await this.ctx.o.client.getTask(c.id);
     if (task && task.status !== 'STOPPED') return;
     if (!task) {
@@ -116,7 +167,11 @@ export class Containers {
 
   /** Marks the current instance exited, as Kubernetes reports a terminated container. */
   recordExit(c: ContainerRuntime, exit: ExitInfo): void {
-    if (c.id) this.stopProbes(c.id);
+    if (c.id) {
+      this.stopProbes(c.id);
+      this.hooks.cancel(c.id);
+    }
+    c.postStartRunning = false;
     const reason = exit.reason ?? (c.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
     const t: ContainerStateTerminated = { exitCode: exit.exitCode, reason, startedAt: c.startedAt, finishedAt: k8sTime(exit.at) };
     if (exit.exitCode > 128 && exit.exitCode < 160) t.signal = exit.exitCode - 128;
@@ -130,40 +185,19 @@ export class Containers {
     c.oomKilled = false;
   }
 
-  /** Starts the probes of a running instance and seeds ready/started. */
+  /** Starts the probes of a running instance and seeds ready/started (see {@link ProbeSet.start}). */
   startProbes(t: ContainerTarget, opts: { env?: string[]; ready?: boolean; started?: boolean }): void {
-    const { pod, rt, c, spec } = t;
-    if (!c.id) return;
-    this.stopProbes(c.id);
-    if (c.kind === 'init' || !ContainerProbes.needed(spec)) {
-      c.ready = c.kind === 'app';
-      c.started = true;
-      return;
-    }
-    const probes = new ContainerProbes({
-      target: { client: this.ctx.o.client, containerId: c.id, podIP: pod.spec.hostNetwork || !rt.podIP ? '127.0.0.1' : rt.podIP, container: spec, env: opts.env },
-      onChange: () => this.ctx.o.requeue(rt.uid),
-      // As the kubelet: every failed run is a Warning (the recorder counts the repeats).
-      onFailure: (kind, message) => this.ctx.o.api.events.emit(pod, 'Warning', 'Unhealthy', `${probeTitle[kind]} probe failed: ${message}`, { fieldPath: fieldPath(c) }),
-      initialReady: opts.ready,
-      initialStarted: opts.started,
-    });
-    this.probes.set(c.id, probes);
-    c.ready = probes.ready;
-    c.started = probes.started;
-    probes.start();
+    this.probes.start(t, opts);
   }
 
   /** Stops the probes of one container instance. */
   stopProbes(id: string): void {
-    this.probes.get(id)?.stop();
-    this.probes.delete(id);
+    this.probes.stop(id);
   }
 
   /** Stops the probes of every pod (agent shutdown: containers keep running). */
   stopAllProbes(): void {
-    for (const p of this.probes.values()) p.stop();
-    this.probes.clear();
+    this.probes.stopAll();
   }
 
   /** Forgets a pod's restart back-off (it is gone). */
@@ -172,21 +206,23 @@ export class Containers {
   }
 
   /**
-   * One step of the kill a probe asked for. The grace period is sat out by the container, not
-   * by the sync: it comes back when the task exits or SIGKILL is due. @returns ms until the next
-   * step, 0 once the task stopped.
+   * One step of the kill a probe or a failed postStart hook asked for: a graceful stop (preStop
+   * hook included) the sync advances. The grace period is sat out by the container, not by the
+   * sync: it comes back when the task exits, the hook ends, or SIGKILL is due.
+   * @returns ms until the next step, 0 once the task stopped.
    */
-  private async killForProbe(t: ContainerTarget): Promise<number> {
+  private async killForRestart(t: ContainerTarget): Promise<number> {
     const { pod, rt, c, spec } = t;
+    const why = c.killRequested!;
     if (!c.stopping) {
-      const probe = c.killRequested === 'liveness' ? spec.livenessProbe : spec.startupProbe;
+      const probe = why === 'liveness' ? spec.livenessProbe : why === 'startup' ? spec.startupProbe : undefined;
       const grace = (probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-      this.ctx.o.logger.info({ pod: `${rt.namespace}/${rt.name}`, container: c.name, probe: c.killRequested }, 'probe failed; killing container');
-      if (c.id) this.stopProbes(c.id);
-      this.ctx.o.api.events.emit(pod, 'Normal', 'Killing', `Container ${c.name} failed ${c.killRequested} probe, will be restarted`, { fieldPath: fieldPath(c) });
+      this.ctx.o.logger.info({ pod: `${rt.namespace}/${rt.name}`, container: c.name, reason: why }, why === 'postStart' ? 'postStart hook failed; killing container' : 'probe failed; killing container');
+      const message = why === 'postStart' ? 'FailedPostStartHook' : `Container ${c.name} failed ${why} probe, will be restarted`;
+      this.ctx.o.api.events.emit(pod, 'Normal', 'Killing', message, { fieldPath: fieldPath(c) });
       requestStop(c, this.ctx.o.now() + grace);
     }
-    return advanceStop(this.ctx.o.client, c, { now: this.ctx.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, spec.name) });
+    return this.stopStep(pod, rt, c, { deadline: c.stopping!.deadline });
   }
 
   /** Restarts an exited container now, or reports CrashLoopBackOff until its back-off ends. */
@@ -210,133 +246,49 @@ export class Containers {
   }
 
   /**
-   * Creates and starts instance `restartCount` of a container (removing the previous instance).
-   * Failures before the process runs become waiting reasons; a failing start is an exit (128).
+   * Creates and starts instance `restartCount` of a container (see instance.ts), then points the
+   * entry at it; a process that could not start is an exit (128, StartError).
    */
   private async startInstance(t: ContainerTarget, restartCount: number): Promise<void> {
-    const { pod, rt, c, spec } = t;
-    const { o } = this.ctx;
-    const client = o.client;
-    const refs = await this.sandbox.references(pod);
-    const pullSecrets = [...refs.secrets.values()].filter((s) => (pod.spec.imagePullSecrets ?? []).some((r) => r.name === s.metadata.name));
-    const image = await o.images.ensure(rt.uid, spec, {
-      auth: credentialsFromSecrets(pullSecrets),
-      report: (ev) => o.api.events.emit(pod, ev.type, ev.reason, ev.message, { fieldPath: fieldPath(c) }),
-    });
-    if (!('chainId' in image)) {
-      // After the image's own event, the container's, as the kubelet: "Error: ImagePullBackOff".
-      o.api.events.emit(pod, 'Warning', 'Failed', `Error: ${image.reason}`, { fieldPath: fieldPath(c) });
-      c.waiting = { reason: image.reason, message: image.message };
-      if (image.retryAfterMs !== undefined) o.requeue(rt.uid, image.retryAfterMs);
-      return;
-    }
-    c.imageID = imageId(image);
-    c.stopSignal = stopSignal(image.config);
-    // The env may name the pod IP (fieldRef status.podIP): then the spec waits for the network.
-    if (usesPodIP(spec)) await this.sandbox.waitNetwork(rt);
-    let built: { spec: Record<string, unknown>; env: string[] };
-    try {
-      built = this.buildContainerSpec(t, { image, refs });
-    } catch (err) {
-      c.waiting = { reason: 'CreateContainerConfigError', message: errorMessage(err) };
-      o.requeue(rt.uid, 10_000);
-      return;
-    }
-    const id = containerIdFor(rt.uid, spec.name, restartCount);
-    if (c.id && c.id !== id) {
-      this.stopProbes(c.id);
-      this.ctx.containerIndex.delete(c.id);
-      await deleteContainer(client, c.id);
-    }
-    // Deterministic ids make this idempotent: an instance that already exists is taken over,
-    // never created twice.
-    const existing = await client.getContainerRecord(id);
-    if (existing) {
-      const task = await client.getTask(id);
-      if (task && (task.status === 'RUNNING' || task.status === 'PAUSED')) {
-        this.markStarted(t, { id, restartCount, env: built.env, pid: task.pid });
-        return;
-      }
-      await deleteContainer(client, id);
-    }
-    const logPath = o.logs.pathFor(rt.uid, spec.name, restartCount);
-    try {
-      await o.startLimit(() => createContainer(client, {
-        id,
-        image,
-        spec: built.spec,
-        labels: containerLabels({ podUid: rt.uid, podName: rt.name, podNamespace: rt.namespace, container: spec.name, restartCount, kind: c.kind }),
-        stdoutPath: logPath,
-        stderrPath: logPath,
-        runcRoot: o.runcRoot,
-      }));
-    } catch (err) {
-      if (isGantryError(err, 'RuntimeUnavailable')) throw err;
-      o.images.forgetImage(image.digest);
-      c.waiting = { reason: 'CreateContainerError', message: errorMessage(err) };
-      o.requeue(rt.uid, o.backoffBaseMs);
-      return;
-    }
-    this.ctx.containerIndex.set(id, rt.uid);
-    o.api.events.emit(pod, 'Normal', 'Created', `Created container: ${spec.name}`, { fieldPath: fieldPath(c) });
-    // The process must find its interfaces up.
-    await this.sandbox.waitNetwork(rt);
-    try {
-      const pid = await o.startLimit(() => startTask(client, id));
-      this.markStarted(t, { id, restartCount, env: built.env, pid });
-      o.api.events.emit(pod, 'Normal', 'Started', `Started container ${spec.name}`, { fieldPath: fieldPath(c) });
-    } catch (err) {
-      if (isGantryError(err, 'RuntimeUnavailable')) throw err;
+    const outcome = await createInstance(this.ctx, { sandbox: this.sandbox, forget: (id) => this.stopProbes(id) }, t, restartCount);
+    if (outcome.kind === 'started') {
+      this.markStarted(t, { ...outcome, hooks: outcome.fresh });
+    } else if (outcome.kind === 'startError') {
       // As containerd's CRI: a process that cannot start is an exit with 128, reason StartError.
-      shiftInstance(c, id, restartCount);
-      c.startedAt = undefined;
-      this.recordExit(c, { exitCode: 128, reason: 'StartError', message: errorMessage(err), at: o.now() });
-      o.requeue(rt.uid, 0);
+      shiftInstance(t.c, outcome.id, restartCount);
+      t.c.startedAt = undefined;
+      this.recordExit(t.c, { exitCode: 128, reason: 'StartError', message: outcome.message, at: this.ctx.o.now() });
+      this.ctx.o.requeue(t.rt.uid, 0);
     }
   }
 
-  private markStarted(t: ContainerTarget, started: { id: string; restartCount: number; env: string[]; pid: number }): void {
-    const { c } = t;
+  /**
+   * Points the entry at a running instance; with `hooks`, its postStart hook runs first and the
+   * probes after it (a failed hook asks for the container's kill), else the probes start now.
+   */
+  private markStarted(t: ContainerTarget, started: { id: string; restartCount: number; built: BuiltContainer; pid: number; hooks: boolean }): void {
+    const { c, rt } = t;
     shiftInstance(c, started.id, started.restartCount);
-    this.ctx.containerIndex.set(started.id, t.rt.uid);
+    this.ctx.containerIndex.set(started.id, rt.uid);
     c.phase = 'running';
     c.pid = started.pid;
+    c.process = started.built.process;
     c.startedAt = k8sTime(this.ctx.o.now());
     c.killRequested = undefined;
-    this.startProbes(t, { env: started.env });
-  }
-
-  /** The OCI spec and env of a container instance. */
-  private buildContainerSpec(t: ContainerTarget, opts: { image: LocalImage; refs: PodReferences }): { spec: Record<string, unknown>; env: string[] } {
-    const { pod, rt, spec } = t;
-    const { image, refs } = opts;
-    const o = this.ctx.o;
-    const vars = resolvePodEnv(pod, spec, { refs, podIP: rt.podIP, hostIP: o.hostIP(), nodeName: o.api.nodeName, nodeAllocatable: o.nodeAllocatable(), ...(o.serviceEnv ? { serviceEnv: o.serviceEnv(pod) } : {}) });
-    const env = mergeEnv(image.config.Env, vars);
-    const args = containerArgs(spec, image.config, vars);
-    const user = containerUser(pod, spec, image.config);
-    const mounts: SpecMount[] = [...(rt.mounts?.get(spec.name) ?? [])];
-    if (!pod.spec.hostNetwork) {
-      const dir = podDir(o, rt.uid);
-      const taken = new Set(mounts.map((m) => m.destination));
-      if (!taken.has('/etc/hosts')) mounts.push({ destination: '/etc/hosts', type: 'bind', source: path.join(dir, 'hosts'), options: ['rbind', 'rprivate', 'rw'] });
-      if (!taken.has('/etc/resolv.conf')) mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: path.join(dir, 'resolv.conf'), options: ['rbind', 'rprivate', 'rw'] });
+    const env = started.built.env;
+    if (!started.hooks || !t.spec.lifecycle?.postStart) {
+      this.startProbes(t, { env });
+      return;
     }
-    const ociSpec = buildSpec({
-      args,
-      env,
-      cwd: spec.workingDir || image.config.WorkingDir || '/',
-      user,
-      hostname: podHostname(pod),
-      netnsPath: rt.netnsPath || undefined,
-      hostNetwork: !!pod.spec.hostNetwork,
-      mounts,
-      resources: containerResources(spec),
-      cgroupsPath: cgroupsPathFor(rt.uid, spec.name),
-      readonlyRootfs: spec.securityContext?.readOnlyRootFilesystem ?? false,
-      annotations: { 'io.kubernetes.pod.name': rt.name, 'io.kubernetes.pod.namespace': rt.namespace, 'io.kubernetes.pod.uid': rt.uid, 'io.kubernetes.container.name': spec.name },
+    c.postStartRunning = true;
+    c.ready = false;
+    c.started = false;
+    this.hooks.startPostStart(t, (ok) => {
+      c.postStartRunning = false;
+      if (ok) this.startProbes(t, { env });
+      else c.killRequested = 'postStart';
+      this.ctx.o.requeue(rt.uid);
     });
-    return { spec: ociSpec, env };
   }
 }
 
@@ -350,14 +302,4 @@ function shiftInstance(c: ContainerRuntime, id: string, restartCount: number): v
   c.stopping = undefined;
   c.id = id;
   c.restartCount = restartCount;
-}
-
-/** `name@digest` as Kubernetes reports imageID. */
-function imageId(image: LocalImage): string {
-  return `${image.name.replace(/[:@][^/]*$/, '')}@${image.digest}`;
-}
-
-/** True when the container's env takes the pod IP from the downward API. */
-function usesPodIP(spec: Container): boolean {
-  return (spec.env ?? []).some((e) => e.valueFrom?.fieldRef?.fieldPath === 'status.podIP' || e.valueFrom?.fieldRef?.fieldPath === 'status.podIPs');
 }

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
-import type { Container, Pod } from '../../model/types.js';
+import type { NodeAllocatable } from '../../model/downward.js';
+import type { Container, Pod, Service } from '../../model/types.js';
 import type { NodeApi } from '../api.js';
 import type { ContainerdClient } from '../containerd/client.js';
 import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
@@ -29,9 +30,9 @@ export interface PodSyncerOptions {
   hostIP: () => string;
   /** Where ClusterFirst pods resolve names (absent: the host's resolvers). */
   clusterDns?: ClusterDnsSettings;
-  /** The Service variables a pod's containers get (the `kubernetes` Service's); none when absent. */
-  serviceEnv?: (pod: Pod) => ReadonlyMap<string, string>;
-  nodeAllocatable: () => { cpuMillis: number; memoryBytes: number };
+  nodeAllocatable: () => NodeAllocatable;
+  /** The cluster's Services as this node sees them, for the Service variables of containers' env. */
+  services?: () => readonly Service[];
   backoffBaseMs: number;
   backoffMaxMs: number;
   now: () => number;

@@ -1,13 +1,14 @@
 /**
- * A container's environment as the kubelet builds it: the Service variables, then `envFrom`
- * (ConfigMaps, Secrets, with prefix), then `env` (values, `$(VAR)` references, `valueFrom` keys,
- * pod fields and resource fields), layered over the image's `Env`. Pure: the ConfigMaps and Secrets come in resolved.
+ * A container's environment as the kubelet builds it: the Service variables of the pod's
+ * namespace (service-env.ts), then `envFrom` (ConfigMaps, Secrets, with prefix), then `env`
+ * (values, `$(VAR)` references, `valueFrom` keys, pod fields and resource fields), layered over
+ * the image's `Env`. Pure: the ConfigMaps, Secrets and Services come in resolved.
  */
 import { GantryError } from '../../errors.js';
-import { podMetadataField } from '../../model/pod-fields.js';
-import { cpuMillis, parseQuantity } from '../../model/quantity.js';
-import type { ConfigMap, Container, Pod, Secret } from '../../model/types.js';
+import { podFieldValue, resourceFieldValue, type NodeAllocatable } from '../../model/downward.js';
+import type { ConfigMap, Container, Pod, Secret, Service } from '../../model/types.js';
 import type { PodReferences } from '../types.js';
+import { linkedServices, serviceEnvVars } from './service-env.js';
 
 /** What env resolution needs besides the pod and container. */
 export interface EnvContext {
@@ -16,16 +17,16 @@ export interface EnvContext {
   hostIP?: string;
   nodeName: string;
   /** Node allocatable, used by resourceFieldRef when the container sets no limit. */
-  nodeAllocatable: { cpuMillis: number; memoryBytes: number };
-  /** Service variables (KUBERNETES_SERVICE_HOST, …), defined first: the pod's own env overrides and may refer to them. */
-  serviceEnv?: ReadonlyMap<string, string>;
+  nodeAllocatable: NodeAllocatable;
+  /** The cluster's Services as the node sees them (those of the pod's namespace give variables). */
+  services?: readonly Service[];
 }
 
 /**
  * Expands `$(VAR)` references in `text` from `vars` as Kubernetes does: `$$` is a literal `$`,
  * an unknown reference stays as written, any other `$` is kept.
  */
-export function expandVars(text: string, vars: ReadonlyMap<string, string>): string {
+export function expandVars(text: string, vars: Pick<ReadonlyMap<string, string>, 'get'>): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
@@ -84,51 +85,19 @@ function configError(pod: Pod, message: string): GantryError {
   return new GantryError('NotFound', message, { object: `Pod/${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`, disposition: 'waiting' });
 }
 
-/** The value of a `fieldRef` path, or an error naming an unsupported one. */
-function fieldValue(pod: Pod, fieldPath: string, ctx: EnvContext): string {
-  const meta = podMetadataField(pod, fieldPath);
-  if (meta !== undefined) return meta;
-  switch (fieldPath) {
-    case 'spec.nodeName':
-      return pod.spec.nodeName ?? ctx.nodeName;
-    case 'spec.serviceAccountName':
-      return pod.spec.serviceAccountName ?? 'default';
-    case 'status.podIP':
-    case 'status.podIPs':
-      return ctx.podIP ?? '';
-    case 'status.hostIP':
-    case 'status.hostIPs':
-      return ctx.hostIP ?? '';
-    default:
-      throw new GantryError('InvalidArgument', `env fieldRef ${fieldPath} is not supported`, { disposition: 'stalled' });
-  }
-}
-
-/** The value of a `resourceFieldRef` (limits default to node allocatable, as in Kubernetes). */
-function resourceValue(pod: Pod, self: Container, ref: { containerName?: string; resource: string; divisor?: string | number }, ctx: EnvContext): string {
-  const target = ref.containerName ? [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === ref.containerName) : self;
-  if (!target) throw new GantryError('InvalidArgument', `env resourceFieldRef names container ${ref.containerName}, which the pod does not have`, { disposition: 'stalled' });
-  const [section, res] = ref.resource.split('.') as ['limits' | 'requests', string];
-  const raw = target.resources?.[section]?.[res];
-  if (res === 'cpu') {
-    const millis = raw !== undefined ? cpuMillis(raw) : section === 'limits' ? ctx.nodeAllocatable.cpuMillis : 0;
-    const div = ref.divisor !== undefined ? cpuMillis(ref.divisor) : 1000;
-    return String(Math.ceil(millis / Math.max(1, div)));
-  }
-  const bytesValue = raw !== undefined ? (parseQuantity(raw) ?? 0) : section === 'limits' && res === 'memory' ? ctx.nodeAllocatable.memoryBytes : 0;
-  const div = ref.divisor !== undefined ? (parseQuantity(ref.divisor) ?? 1) : 1;
-  return String(Math.ceil(bytesValue / Math.max(1e-9, div)));
-}
-
 /**
- * The container's env from the pod spec (without the image's): the Service variables, `envFrom` then `env`, later names
- * winning, `$(VAR)` expanded against the variables defined before. Returned in definition order.
+ * The container's env from the pod spec (without the image's): `envFrom` then `env`, later names
+ * winning, `$(VAR)` expanded against the variables defined before and the Service variables.
+ * Returned in definition order, then the Service variables the pod did not define itself.
  * @throws GantryError NotFound (waiting) for a missing ConfigMap/Secret or key that is not optional —
  *   the kubelet reports these as CreateContainerConfigError.
  */
 export function resolvePodEnv(pod: Pod, container: Container, ctx: EnvContext): Map<string, string> {
-  const vars = new Map<string, string>(ctx.serviceEnv ?? []);
+  const vars = new Map<string, string>();
   const ns = pod.metadata.namespace ?? 'default';
+  const serviceVars = serviceEnvVars(linkedServices(ctx.services ?? [], ns, pod.spec.enableServiceLinks !== false));
+  // $(VAR) sees the pod's own variables first, then the Services'.
+  const lookup = { get: (name: string) => vars.get(name) ?? serviceVars.get(name) };
   for (const from of container.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
@@ -164,18 +133,28 @@ export function resolvePodEnv(pod: Pod, container: Container, ctx: EnvContext): 
         }
         value = v;
       } else if (vf.fieldRef) {
-        value = fieldValue(pod, vf.fieldRef.fieldPath, ctx);
+        value = downward(() => podFieldValue(pod, vf.fieldRef!.fieldPath, ctx));
       } else if (vf.resourceFieldRef) {
-        value = resourceValue(pod, container, vf.resourceFieldRef, ctx);
+        value = downward(() => resourceFieldValue(pod, container, vf.resourceFieldRef!, ctx.nodeAllocatable));
       } else {
         value = '';
       }
     } else {
-      value = expandVars(e.value ?? '', vars);
+      value = expandVars(e.value ?? '', lookup);
     }
     vars.set(e.name, value);
   }
+  for (const [k, v] of serviceVars) if (!vars.has(k)) vars.set(k, v);
   return vars;
+}
+
+/** A downward API value; a reference validation would have refused is a stalled config error. */
+function downward(read: () => string): string {
+  try {
+    return read();
+  } catch (err) {
+    throw new GantryError('InvalidArgument', `env ${(err as Error).message}`, { disposition: 'stalled' });
+  }
 }
 
 /** The final `NAME=value` list: the image's Env overridden by the pod's, image order first. */

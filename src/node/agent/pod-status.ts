@@ -1,6 +1,9 @@
 /**
  * PodStatus as the kubelet reports it, computed from the agent's {@link PodRuntime}: phase,
- * conditions (PodScheduled, Initialized, ContainersReady, Ready), container statuses. Pure.
+ * conditions (PodScheduled, Initialized, ContainersReady, Ready), container statuses. Sidecars
+ * (init containers with `restartPolicy: Always`) count as initialized once started, count in
+ * readiness like app containers, and not in the phase: a pod whose app containers finished is
+ * Running until its sidecars are stopped, then Succeeded or Failed by its app containers. Pure.
  */
 import type { Condition, ContainerState, ContainerStatus, Pod, PodPhase, PodStatus } from '../../model/types.js';
 import type { ContainerRuntime, PodRuntime } from './runtime.js';
@@ -35,16 +38,31 @@ export function containerStatus(c: ContainerRuntime): ContainerStatus {
   return s;
 }
 
-/** Pod phase from its containers, following the kubelet's getPhase. */
+/** True when an init container counts as done: completed, or (a sidecar) running and started. */
+function initDone(spec: { name: string; restartPolicy?: string }, rt: PodRuntime): boolean {
+  const c = rt.init.get(spec.name);
+  if (spec.restartPolicy === 'Always') return c?.phase === 'running' && c.started;
+  return c?.phase === 'exited' && c.terminated?.exitCode === 0;
+}
+
+/** True once the pod's init containers are all done (and, for good, once they have been). */
+export function isInitialized(pod: Pod, rt: PodRuntime): boolean {
+  return !!rt.initialized || (pod.spec.initContainers ?? []).every((ic) => initDone(ic, rt));
+}
+
+/** Pod phase from its containers, following the kubelet's getPhase (sidecars: see the module comment). */
 export function podPhase(pod: Pod, rt: PodRuntime): PodPhase {
+  const phase = regularPhase(pod, rt);
+  if (rt.terminal || (phase !== 'Succeeded' && phase !== 'Failed')) return phase;
+  // The app containers are done; the pod is not until its sidecars are stopped.
+  return [...rt.init.values()].some((c) => c.sidecar && c.phase === 'running') ? 'Running' : phase;
+}
+
+/** The phase as the app containers alone make it (the kubelet's getPhase without sidecars). */
+export function regularPhase(pod: Pod, rt: PodRuntime): PodPhase {
   if (rt.terminal) return rt.terminal;
   const policy = pod.spec.restartPolicy ?? 'Always';
-  const inits = pod.spec.initContainers ?? [];
-  const initDone = inits.every((ic) => {
-    const c = rt.init.get(ic.name);
-    return c?.phase === 'exited' && c.terminated?.exitCode === 0;
-  });
-  if (!initDone) return 'Pending';
+  if (!isInitialized(pod, rt)) return 'Pending';
   let waiting = 0;
   let running = 0;
   let stopped = 0;
@@ -97,12 +115,12 @@ export function computePodStatus(pod: Pod, rt: PodRuntime, opts: { hostIP: strin
     const c = rt.init.get(ic.name);
     if (!c) return { name: ic.name, state: { waiting: { reason: 'PodInitializing' } }, lastState: {}, ready: false, restartCount: 0, image: ic.image, imageID: '', started: false };
     const s = containerStatus(c);
-    // Init containers are "ready" once they completed successfully.
-    s.ready = c.phase === 'exited' && c.terminated?.exitCode === 0;
+    // Init containers are "ready" once they completed successfully; a sidecar by its readiness.
+    if (!c.sidecar) s.ready = c.phase === 'exited' && c.terminated?.exitCode === 0;
     return s;
   });
-  const incompleteInits = initStatuses.filter((s) => !s.ready).map((s) => s.name);
-  const initialized = incompleteInits.length === 0;
+  const incompleteInits = (pod.spec.initContainers ?? []).filter((ic) => !initDone(ic, rt)).map((ic) => ic.name);
+  const initialized = isInitialized(pod, rt);
   const appStatuses = pod.spec.containers.map((spec) => {
     const c = rt.app.get(spec.name);
     if (!c) {
@@ -110,7 +128,8 @@ export function computePodStatus(pod: Pod, rt: PodRuntime, opts: { hostIP: strin
     }
     return containerStatus(c);
   });
-  const unready = appStatuses.filter((s) => !s.ready).map((s) => s.name);
+  const sidecarStatuses = initStatuses.filter((s) => (pod.spec.initContainers ?? []).some((ic) => ic.name === s.name && ic.restartPolicy === 'Always'));
+  const unready = [...sidecarStatuses, ...appStatuses].filter((s) => !s.ready).map((s) => s.name);
   const finished = phase === 'Succeeded' || phase === 'Failed';
 
   const conditions: Condition[] = [];

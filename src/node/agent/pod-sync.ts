@@ -13,7 +13,7 @@ import { adopt, restoreFromStatus } from './adoption.js';
 import { Containers } from './containers.js';
 import type { PodSyncerOptions, SyncContext } from './context.js';
 import { computePodStatus } from './pod-status.js';
-import { allContainers, type PodRuntime } from './runtime.js';
+import { allContainers, sidecars, type PodRuntime } from './runtime.js';
 import { Sandbox } from './sandbox.js';
 import { Teardown } from './teardown.js';
 
@@ -121,8 +121,14 @@ export class PodSyncer {
     if (deadline !== undefined) this.o.requeue(uid, deadline);
 
     if (await this.sandbox.ensure(pod, rt)) {
-      const initDone = await this.containers.syncInit(pod, rt);
-      if (initDone && !rt.terminal) await this.containers.syncApp(pod, rt);
+      if (rt.sidecarsDeadline !== undefined || (sidecars(rt).length > 0 && (await this.containers.appsFinished(pod, rt)))) {
+        // The app containers are done for good: the sidecars go (never restarted), then the pod.
+        const wait = await this.teardown.stopSidecars(pod, rt);
+        if (wait > 0) this.o.requeue(uid, wait);
+      } else {
+        const initDone = await this.containers.syncInit(pod, rt);
+        if (initDone && !rt.terminal) await this.containers.syncApp(pod, rt);
+      }
     }
     // A sync that ended early (an image pull back-off, say) still reports the pod IP.
     await this.sandbox.waitNetwork(rt);
@@ -200,6 +206,15 @@ export class PodSyncer {
       return deepEqual(status, current.status ?? {}) ? undefined : status;
     });
     const known = this.pods.get(rt.uid);
-    if (saved && known && !known.metadata.deletionTimestamp) this.pods.set(rt.uid, saved);
+    // A watch event may have brought a newer pod while this sync ran (new labels, a deletion):
+    // the pod as read at the sync's start must not replace it.
+    if (saved && known && !known.metadata.deletionTimestamp && !olderThan(saved, known)) this.pods.set(rt.uid, saved);
   }
+}
+
+/** True when `a` is an older version of the object than `b` (by resourceVersion, when both are numbers). */
+function olderThan(a: Pod, b: Pod): boolean {
+  const x = Number(a.metadata.resourceVersion);
+  const y = Number(b.metadata.resourceVersion);
+  return Number.isFinite(x) && Number.isFinite(y) && x < y;
 }

@@ -1,7 +1,8 @@
 /**
  * Container probes as the kubelet runs them: startup, liveness and readiness; exec (a process in
- * the container through Tasks.Exec), httpGet (200–399 is success) and tcpSocket (a connection is
- * success); Kubernetes' defaults (initialDelaySeconds 0, periodSeconds 10, timeoutSeconds 1,
+ * the container through Tasks.Exec, as the container's own user), httpGet (200–399 is success),
+ * tcpSocket (a connection is success) and grpc (grpc.health.v1 SERVING is success, see
+ * grpc-probe.ts); Kubernetes' defaults (initialDelaySeconds 0, periodSeconds 10, timeoutSeconds 1,
  * successThreshold 1, failureThreshold 3). The startup probe gates the other two.
  */
 import http from 'node:http';
@@ -11,6 +12,7 @@ import { errorMessage } from '../../errors.js';
 import type { Container, Probe } from '../../model/types.js';
 import type { ContainerdClient } from '../containerd/client.js';
 import { execInContainer } from '../containerd/run.js';
+import { grpcProbe } from './grpc-probe.js';
 
 /** The outcome of one probe run. */
 export interface ProbeResult {
@@ -29,6 +31,8 @@ export interface ProbeTarget {
   container: Container;
   /** Env for exec probes (the container's). */
   env?: string[];
+  /** The container's own OCI process (user, capabilities, env): exec probes run as it does. */
+  process?: Record<string, unknown>;
 }
 
 /** Probe settings with Kubernetes' defaults filled in. */
@@ -54,7 +58,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget): Promise<Probe
   const timeoutMs = probeDefaults(probe).timeoutSeconds * 1000;
   if (probe.exec) {
     try {
-      const r = await execInContainer(target.client, target.containerId, { args: probe.exec.command, env: target.env, timeoutMs });
+      const r = await execInContainer(target.client, target.containerId, { args: probe.exec.command, env: target.env, process: target.process, timeoutMs });
       if (r.timedOut) return { ok: false, message: `command timed out after ${timeoutMs / 1000}s` };
       return r.exitStatus === 0 ? { ok: true } : { ok: false, message: `command exited with ${r.exitStatus}` };
     } catch (err) {
@@ -71,10 +75,12 @@ export async function runProbe(probe: Probe, target: ProbeTarget): Promise<Probe
     if (port === undefined) return { ok: false, message: `port ${probe.tcpSocket.port} is not a container port` };
     return tcpProbe(probe.tcpSocket.host || target.podIP, port, timeoutMs);
   }
-  return { ok: false, message: 'probe has no handler (exec, httpGet or tcpSocket)' };
+  if (probe.grpc) return grpcProbe({ host: target.podIP, port: probe.grpc.port, service: probe.grpc.service, timeoutMs });
+  return { ok: false, message: 'probe has no handler (exec, httpGet, tcpSocket or grpc)' };
 }
 
-function httpProbe(opts: { host: string; port: number; path: string; https: boolean; headers: { name: string; value: string }[]; timeoutMs: number }): Promise<ProbeResult> {
+/** One HTTP GET as the kubelet's probes and lifecycle hooks send it; `anyStatus`: every answer is success (hooks). */
+export function httpProbe(opts: { host: string; port: number; path: string; https: boolean; headers: { name: string; value: string }[]; timeoutMs?: number; anyStatus?: boolean; signal?: AbortSignal }): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const headers: Record<string, string> = { 'User-Agent': 'kube-probe/gantry', Accept: '*/*' };
     for (const h of opts.headers) headers[h.name] = h.value;
@@ -84,18 +90,23 @@ function httpProbe(opts: { host: string; port: number; path: string; https: bool
     try {
       // Throws synchronously on a header name or value Node refuses (they come from the manifest).
       req = mod.request(
-        { host: opts.host, port: opts.port, path: opts.path, method: 'GET', headers, timeout: opts.timeoutMs, agent: false, ...(opts.https ? { rejectUnauthorized: false } : {}) },
+        {
+          host: opts.host, port: opts.port, path: opts.path, method: 'GET', headers, agent: false,
+          ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.https ? { rejectUnauthorized: false } : {}),
+        },
         (res) => {
           res.resume();
           const code = res.statusCode ?? 0;
-          resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
+          resolve(opts.anyStatus || (code >= 200 && code < 400) ? { ok: true } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
         },
       );
     } catch (err) {
       resolve({ ok: false, message: `Get "${url}": ${errorMessage(err)}` });
       return;
     }
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${opts.timeoutMs / 1000}s`)));
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${(opts.timeoutMs ?? 0) / 1000}s`)));
     req.on('error', (err) => resolve({ ok: false, message: `Get "${url}": ${err.message}` }));
     req.end();
   });

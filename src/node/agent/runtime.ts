@@ -3,13 +3,15 @@
  * current containerd instance and what Kubernetes reports about it. Rebuilt from containerd's
  * labels and task states (plus the last status in the store) when the agent restarts.
  */
-import type { ContainerStateTerminated, ContainerStateWaiting, Condition } from '../../model/types.js';
+import type { Container, ContainerStateTerminated, ContainerStateWaiting, Condition, Pod } from '../../model/types.js';
 import type { ContainerKind } from './labels.js';
 
 /** One container of a pod, as the agent tracks it. */
 export interface ContainerRuntime {
   name: string;
   kind: ContainerKind;
+  /** An init container with `restartPolicy: Always`: started in order, kept running, stopped last. */
+  sidecar?: boolean;
   /** Restarts so far; also the suffix of the current instance's containerd id. */
   restartCount: number;
   /** containerd id of the current instance, when one exists. */
@@ -23,8 +25,8 @@ export interface ContainerRuntime {
   lastTerminated?: ContainerStateTerminated;
   /** Why the container is not running (image pull, config error, back-off). */
   waiting?: ContainerStateWaiting;
-  /** Set when a probe asked for a restart (`liveness`, `startup`). */
-  killRequested?: 'liveness' | 'startup';
+  /** Set when a probe (`liveness`, `startup`) or a failed postStart hook asked for a restart. */
+  killRequested?: 'liveness' | 'startup' | 'postStart';
   /** A graceful stop of the current instance under way (deletion or a probe's kill); see termination.ts. */
   stopping?: import('./termination.js').StopProgress;
   /** The kernel OOM-killed the current instance. */
@@ -40,6 +42,13 @@ export interface ContainerRuntime {
   stopSignal?: number;
   /** PID 1 of the current instance on the host (for tests and adoption checks). */
   pid?: number;
+  /** The current instance's OCI process, which exec probes and hooks run as. */
+  process?: Record<string, unknown>;
+  /**
+   * The current instance's postStart hook is still running: the container is not started (nor
+   * ready, nor probed) until it succeeds, and the pod's next containers wait, as in the kubelet.
+   */
+  postStartRunning?: boolean;
 }
 
 /** One pod, as the agent tracks it. */
@@ -73,22 +82,39 @@ export interface PodRuntime {
   message?: string;
   /** The sandbox was released after the pod finished. */
   released?: boolean;
+  /**
+   * Every init container completed (sidecars: started) once: from then on app containers run,
+   * and a sidecar's restart never holds them back.
+   */
+  initialized?: boolean;
+  /** When the pod's sidecars must be gone (epoch ms), once its app containers finished for good. */
+  sidecarsDeadline?: number;
 }
 
 /** A fresh container entry. */
-export function newContainer(name: string, kind: ContainerKind, image: string): ContainerRuntime {
-  return { name, kind, restartCount: 0, phase: 'none', ready: false, started: false, image, imageID: '' };
+export function newContainer(name: string, kind: ContainerKind, image: string, sidecar = false): ContainerRuntime {
+  return { name, kind, restartCount: 0, phase: 'none', ready: false, started: false, image, imageID: '', ...(sidecar ? { sidecar } : {}) };
 }
 
 /** The runtime entry of a container of `rt`, created on first sight. */
-export function containerEntry(rt: PodRuntime, kind: ContainerKind, spec: { name: string; image: string }): ContainerRuntime {
+export function containerEntry(rt: PodRuntime, kind: ContainerKind, spec: { name: string; image: string; restartPolicy?: string }): ContainerRuntime {
   const map = kind === 'init' ? rt.init : rt.app;
   let c = map.get(spec.name);
   if (!c) {
-    c = newContainer(spec.name, kind, spec.image);
+    c = newContainer(spec.name, kind, spec.image, kind === 'init' && spec.restartPolicy === 'Always');
     map.set(spec.name, c);
   }
   return c;
+}
+
+/** The pod's sidecars (init containers with `restartPolicy: Always`), in their order. */
+export function sidecars(rt: PodRuntime): ContainerRuntime[] {
+  return [...rt.init.values()].filter((c) => c.sidecar);
+}
+
+/** The pod's spec of a container entry. */
+export function specOf(pod: Pod, c: { kind: ContainerKind; name: string }): Container | undefined {
+  return (c.kind === 'init' ? pod.spec.initContainers ?? [] : pod.spec.containers).find((s) => s.name === c.name);
 }
 
 /** Every container entry of the pod, init containers first. */

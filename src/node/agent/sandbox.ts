@@ -58,10 +58,10 @@ export class Sandbox {
       if (!isGantryError(err, 'NotFound')) throw err;
       return this.configError(pod, rt, err.message, 2000);
     }
-    const version = refsVersion(refs);
+    const version = refsVersion(refs) + downwardVersion(pod);
     if (!rt.mounts || rt.refsVersion !== version) {
       try {
-        rt.mounts = await this.o.volumes.prepare(pod, refs);
+        rt.mounts = await this.o.volumes.prepare(pod, refs, { node: this.o.nodeAllocatable() });
         rt.refsVersion = version;
         rt.configError = undefined;
         rt.mountError = undefined;
@@ -157,6 +157,15 @@ export class Sandbox {
     this.lastRefs.set(pod.metadata.uid!, refs);
     return refs;
   }
+}
+
+/**
+ * For a pod with downward API files: its labels and annotations, which those files show and the
+ * kubelet keeps current (the rest of what they may show never changes).
+ */
+function downwardVersion(pod: Pod): string {
+  const uses = (pod.spec.volumes ?? []).some((v) => v.downwardAPI || v.projected?.sources?.some((s) => s.downwardAPI));
+  return uses ? `|${JSON.stringify([pod.metadata.labels ?? {}, pod.metadata.annotations ?? {}])}` : '';
 }
 
 /** A string that changes whenever a referenced ConfigMap/Secret/claim (or its volume) does (or appears/disappears). */

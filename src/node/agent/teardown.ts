@@ -1,8 +1,10 @@
 /**
  * The end of a pod on this node: graceful deletion (each container stopped within the grace
- * period counted from the deletionTimestamp, one step per sync, see termination.ts), then the
- * removal of everything the pod had here and of the Pod object; force deletion (SIGKILL now);
- * and the release of a finished pod's containers and network while its status and logs stay.
+ * period counted from the deletionTimestamp, preStop hooks first, sidecars after the app
+ * containers in reverse order, one step per sync, see termination.ts), then the removal of
+ * everything the pod had here and of the Pod object; force deletion (SIGKILL now); the stop of
+ * a pod's sidecars once its app containers finished; and the release of a finished pod's
+ * containers and network while its status and logs stay.
  */
 import { errorMessage } from '../../errors.js';
 import type { Pod } from '../../model/types.js';
@@ -11,9 +13,8 @@ import { cgroupsPathFor, removeCgroup } from '../containerd/spec.js';
 import type { Containers } from './containers.js';
 import type { SyncContext } from './context.js';
 import { ContainerLabels } from './labels.js';
-import { allContainers, fieldPath, podObject, type PodRuntime } from './runtime.js';
+import { allContainers, fieldPath, podObject, sidecars, type PodRuntime } from './runtime.js';
 import type { Sandbox } from './sandbox.js';
-import { advanceStop, requestStop } from './termination.js';
 
 /** Ends pods. */
 export class Teardown {
@@ -32,8 +33,8 @@ export class Teardown {
     const deadline = Date.parse(pod.metadata.deletionTimestamp!) + graceS * 1000;
     const rt = this.ctx.runtimes.get(uid);
     if (rt) {
-      // The pod comes back on an exit event or at the deadline.
-      const wait = await this.stopGracefully(rt, deadline);
+      // The pod comes back on an exit event, a hook's end, or at the deadline.
+      const wait = await this.stopGracefully(pod, rt, deadline);
       if (wait > 0) {
         this.ctx.o.requeue(uid, wait);
         return false;
@@ -109,18 +110,29 @@ export class Teardown {
   }
 
   /**
-   * Advances the graceful stop of every running container of the pod (in parallel: each gets the
-   * whole grace period). @returns 0 once none runs, else ms until the next step is due.
+   * Once a pod's app containers finished for good: one step of stopping its sidecars, within the
+   * pod's grace period from the moment that was seen. @returns 0 once none runs, else ms until
+   * the next step is due.
    */
-  private async stopGracefully(rt: PodRuntime, deadline: number): Promise<number> {
-    const waits = await Promise.all(allContainers(rt).map(async (c) => {
+  async stopSidecars(pod: Pod, rt: PodRuntime): Promise<number> {
+    rt.sidecarsDeadline ??= this.ctx.o.now() + (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    return this.stopGracefully(pod, rt, rt.sidecarsDeadline, { sidecarsOnly: true });
+  }
+
+  /**
+   * Advances the graceful stop of the pod's running containers (in parallel: each gets the whole
+   * grace period, its preStop hook included), a sidecar only once the app containers and the
+   * sidecars after it are gone. @returns 0 once none runs, else ms until the next step is due.
+   */
+  private async stopGracefully(pod: Pod, rt: PodRuntime, deadline: number, opts: { sidecarsOnly?: boolean } = {}): Promise<number> {
+    const all = allContainers(rt).filter((c) => !opts.sidecarsOnly || c.sidecar);
+    const order = sidecars(rt);
+    const waits = await Promise.all(all.map(async (c) => {
       if (c.phase !== 'running' || !c.id) return 0;
-      this.parts.containers.stopProbes(c.id);
       if (!c.stopping) this.ctx.o.api.events.emit(podObject(rt), 'Normal', 'Killing', `Stopping container ${c.name}`, { fieldPath: fieldPath(c) });
-      requestStop(c, deadline);
-      const wait = await advanceStop(this.ctx.o.client, c, { now: this.ctx.o.now(), cgroupsPath: cgroupsPathFor(rt.uid, c.name) });
-      if (wait === 0) await this.parts.containers.refresh(c);
-      return wait;
+      const later = c.sidecar ? order.slice(order.indexOf(c) + 1) : [];
+      const waitTurn = !!c.sidecar && ([...rt.app.values()].some((a) => a.phase === 'running') || later.some((s) => s.phase === 'running'));
+      return this.parts.containers.stopStep(pod, rt, c, { deadline, waitTurn });
     }));
     const pending = waits.filter((w) => w > 0);
     return pending.length ? Math.min(...pending) : 0;

@@ -211,6 +211,11 @@ export async function deleteContainer(client: ContainerdClient, id: string): Pro
 /** Options for {@link execInContainer}. */
 export interface ExecOptions {
   args: string[];
+  /**
+   * The container's own OCI process (user, groups, capabilities, env, working dir): the exec runs
+   * as it, with `args`, as containerd's CRI runs an exec. Without it: root with default settings.
+   */
+  process?: Record<string, unknown>;
   env?: string[];
   cwd?: string;
   user?: { uid: number; gid: number };
@@ -230,7 +235,10 @@ export async function execInContainer(client: ContainerdClient, id: string, opts
   const execId = `exec-${randomBytes(6).toString('hex')}`;
   if (opts.stdoutPath) await touch(opts.stdoutPath);
   if (opts.stderrPath && opts.stderrPath !== opts.stdoutPath) await touch(opts.stderrPath);
-  const spec = buildProcess({ args: opts.args, env: opts.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: opts.cwd, user: opts.user });
+  const spec = opts.process
+    ? { ...opts.process, args: opts.args, terminal: false, ...(opts.env ? { env: opts.env } : {}) }
+    : buildProcess({ args: opts.args, env: opts.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: opts.cwd, user: opts.user });
+  delete (spec as { consoleSize?: unknown }).consoleSize;
   await client.execProcess({
     container_id: id,
     exec_id: execId,

@@ -49,6 +49,23 @@ export interface BuildSpecOptions {
   cgroupsPath: string;
   /** Mount the rootfs read-only. */
   readonlyRootfs?: boolean;
+  /** Share the host's PID namespace (no namespace of its own). */
+  hostPID?: boolean;
+  /** Share the host's IPC namespace, and its /dev/shm. */
+  hostIPC?: boolean;
+  /** The process's capabilities (bounding, effective, permitted); default {@link DEFAULT_CAPABILITIES}. */
+  capabilities?: readonly string[];
+  /** `no_new_privs` for the process; default true. */
+  noNewPrivileges?: boolean;
+  /**
+   * A privileged container: every device allowed (and `devices` created in its /dev), /sys and
+   * its cgroup writable, no masked or read-only /proc paths.
+   */
+  privileged?: boolean;
+  /** Devices to create in the container's /dev (the host's, for a privileged container). */
+  devices?: LinuxDevice[];
+  /** An OCI `linux.seccomp` filter; none means unconfined. */
+  seccomp?: Record<string, unknown>;
   /** OCI annotations. */
   annotations?: Record<string, string>;
 }
@@ -76,9 +93,20 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
+/** An OCI `linux.devices` entry. */
+export interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
 /** The OCI `process` object for `opts` (also used for exec). */
-export function buildProcess(opts: Pick<BuildSpecOptions, 'args' | 'env' | 'cwd' | 'user'>): Record<string, unknown> {
-  const caps = DEFAULT_CAPABILITIES;
+export function buildProcess(opts: Pick<BuildSpecOptions, 'args' | 'env' | 'cwd' | 'user' | 'capabilities' | 'noNewPrivileges'>): Record<string, unknown> {
+  const caps = [...(opts.capabilities ?? DEFAULT_CAPABILITIES)];
   return {
     terminal: false,
     user: { uid: opts.user?.uid ?? 0, gid: opts.user?.gid ?? 0, ...(opts.user?.additionalGids?.length ? { additionalGids: opts.user.additionalGids } : {}) },
@@ -87,17 +115,21 @@ export function buildProcess(opts: Pick<BuildSpecOptions, 'args' | 'env' | 'cwd'
     cwd: opts.cwd || '/',
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-    noNewPrivileges: true,
+    noNewPrivileges: opts.noNewPrivileges ?? true,
   };
 }
 
 /** A runc runtime spec: standard mounts, namespaces (pid, ipc, uts, mount, network), limits. */
 export function buildSpec(opts: BuildSpecOptions): Record<string, unknown> {
-  const namespaces: Record<string, string>[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: Record<string, string>[] = [];
+  if (!opts.hostPID) namespaces.push({ type: 'pid' });
+  if (!opts.hostIPC) namespaces.push({ type: 'ipc' });
+  namespaces.push({ type: 'uts' }, { type: 'mount' });
   if (opts.netnsPath) namespaces.push({ type: 'network', path: opts.netnsPath });
   else if (!opts.hostNetwork) namespaces.push({ type: 'network' });
   const r = opts.resources ?? {};
-  const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };
+  const privileged = opts.privileged ?? false;
+  const resources: Record<string, unknown> = { devices: [{ allow: privileged, access: 'rwm' }] };
   if (r.memoryBytes !== undefined) resources.memory = { limit: r.memoryBytes };
   if (r.cpuQuota !== undefined || r.cpuShares !== undefined) {
     resources.cpu = {
@@ -115,11 +147,14 @@ export function buildSpec(opts: BuildSpecOptions): Record<string, unknown> {
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      opts.hostIPC
+        // With the host's IPC namespace comes the host's shared memory, as containerd's CRI binds it.
+        ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] }
+        : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
       // As Kubernetes does: the container sees its own cgroup (and so its limits) read-only.
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
       { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       ...(opts.mounts ?? []),
     ],
@@ -128,22 +163,29 @@ export function buildSpec(opts: BuildSpecOptions): Record<string, unknown> {
       cgroupsPath: opts.cgroupsPath,
       resources,
       namespaces,
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(opts.devices?.length ? { devices: opts.devices } : {}),
+      ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
+      ...(privileged ? {} : CONFINED_PATHS),
     },
   };
 }
+
+/** What /proc and /sys paths an unprivileged container may not see or change (containerd's defaults). */
+const CONFINED_PATHS = {
+  maskedPaths: [
+    '/proc/acpi',
+    '/proc/asound',
+    '/proc/kcore',
+    '/proc/keys',
+    '/proc/latency_stats',
+    '/proc/timer_list',
+    '/proc/timer_stats',
+    '/proc/sched_debug',
+    '/sys/firmware',
+    '/proc/scsi',
+  ],
+  readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+};
 
 /** Which cgroup hierarchy the host runs. */
 export type CgroupVersion = 1 | 2;

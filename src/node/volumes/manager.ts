@@ -5,10 +5,10 @@
  * - `pods/<uid>/volumes/empty-dir/<name>` — emptyDir (0777). `medium: Memory` mounts a tmpfs on
  *   the host at that directory (size = `sizeLimit` when given, else the kernel's default of half
  *   the RAM), so every container of the pod shares it, as in Kubernetes;
- * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>`, `…/projected/<name>` — files
- *   written atomically (see atomic-writer.ts), refreshed in place when
- *   {@link HostVolumeManager.prepare} runs again (a projected service-account token too, before
- *   it expires);
+ * - `pods/<uid>/volumes/configmap/<name>`, `…/secret/<name>`, `…/downward-api/<name>`,
+ *   `…/projected/<name>` — files written atomically (see atomic-writer.ts), refreshed in place
+ *   when {@link HostVolumeManager.prepare} runs again (after a ConfigMap or Secret changed, the
+ *   pod's labels or annotations did, or a projected service-account token is due for renewal);
  * hostPath volumes are bound from the host path itself after the `type` checks, and so are
  * persistentVolumeClaim volumes: the directory of the claim's bound PersistentVolume (hostPath
  * or local; a local-path volume's `<data-dir>/storage/<pv-name>`), never removed by
@@ -16,7 +16,10 @@
  * being deleted or not bound yet is a `VolumeSetupFailed` error with disposition waiting. A claim
  * whose only access mode is ReadOnlyMany is mounted read-only; capacity is not enforced.
  *
- * Not supported: fsGroup ownership changes, SELinux relabelling, quota on disk emptyDirs.
+ * With a pod `fsGroup`, every volume but hostPath is given to that group (ownership.ts), as the
+ * kubelet does; `fsGroupChangePolicy: OnRootMismatch` skips volumes whose root already matches.
+ *
+ * Not supported: SELinux relabelling, quota on disk emptyDirs.
  */
 import { chmod, mkdir, readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,13 +29,13 @@ import { silentLogger } from '../../log.js';
 import { bytes } from '../../model/quantity.js';
 import type { Pod, Volume } from '../../model/types.js';
 import type { SpecMount } from '../containerd/spec.js';
-import type { PodReferences, VolumeManager } from '../types.js';
+import type { PodReferences, VolumeContext, VolumeManager } from '../types.js';
 import { writeAtomic } from './atomic-writer.js';
 import { checkHostPath } from './hostpath.js';
 import { isMountPoint, mountPointsUnder, mountTmpfs, unmount } from './mount.js';
 import { containerMounts, type VolumeSource } from './mounts.js';
-import { configMapPayload, secretPayload } from './payload.js';
-import { projectedPayload } from './projected.js';
+import { groupMask, setVolumeOwnership } from './ownership.js';
+import { configMapPayload, downwardPayload, projectedPayload, secretPayload, type Payload } from './payload.js';
 import { ensureLocalPathDirectory, localPathDirectory } from './local-path.js';
 import { isLocalPathVolume, isReadOnlyClaim } from '../../model/storage.js';
 
@@ -54,7 +57,13 @@ export interface HostVolumeManagerOptions {
 }
 
 /** A volume's kind, as the directory under `pods/<uid>/volumes/` names it. */
-type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'projected' | 'claim';
+type VolumeKind = 'empty-dir' | 'host-path' | 'configmap' | 'secret' | 'downward-api' | 'projected' | 'claim';
+
+/** Kinds whose files gantry writes from API objects (read-only in containers). */
+const PROJECTED_KINDS: ReadonlySet<VolumeKind> = new Set(['configmap', 'secret', 'downward-api', 'projected']);
+
+/** Without a node context (tests, a bare manager), unset limits read as nothing. */
+const NO_NODE: VolumeContext = { node: { cpuMillis: 0, memoryBytes: 0 } };
 
 
 /** Checks a name used as one path element (namespace, claim name, volume name, pod uid). */
@@ -87,12 +96,17 @@ export class HostVolumeManager implements VolumeManager {
    * containers), its bind mounts. Safe to call again at any time: emptyDirs and claims keep their
    * data, configMap/secret files are swapped atomically when their content changed.
    */
-  async prepare(pod: Pod, refs: PodReferences): Promise<Map<string, SpecMount[]>> {
+  async prepare(pod: Pod, refs: PodReferences, ctx: VolumeContext = NO_NODE): Promise<Map<string, SpecMount[]>> {
     const uid = pod.metadata.uid;
     if (!uid) throw new GantryError('InvalidArgument', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} has no uid`);
     const sources = new Map<string, VolumeSource & { kind: VolumeKind }>();
+    const fsGroup = pod.spec.securityContext?.fsGroup;
     for (const vol of pod.spec.volumes ?? []) {
-      sources.set(vol.name, await this.prepareVolume(pod, vol, refs));
+      const src = await this.prepareVolume(pod, vol, refs, ctx);
+      if (fsGroup !== undefined && src.kind !== 'host-path') {
+        await setVolumeOwnership(src.hostPath, fsGroup, { readOnly: PROJECTED_KINDS.has(src.kind), policy: pod.spec.securityContext?.fsGroupChangePolicy });
+      }
+      sources.set(vol.name, src);
     }
     const out = new Map<string, SpecMount[]>();
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
@@ -135,11 +149,19 @@ export class HostVolumeManager implements VolumeManager {
     return out.sort();
   }
 
-  private async prepareVolume(pod: Pod, vol: Volume, refs: PodReferences): Promise<VolumeSource & { kind: VolumeKind }> {
+  private async prepareVolume(pod: Pod, vol: Volume, refs: PodReferences, ctx: VolumeContext): Promise<VolumeSource & { kind: VolumeKind }> {
     const uid = pod.metadata.uid!;
     const namespace = pod.metadata.namespace ?? 'default';
     const name = safeSegment(vol.name, 'volume name');
     const dirOf = (kind: string) => path.join(this.podVolumesDir(uid), kind, name);
+    const fsGroup = pod.spec.securityContext?.fsGroup;
+    // Files get the group's read bit before they are written, so an unchanged payload compares equal.
+    const written = async (kind: VolumeKind, payload: Payload): Promise<VolumeSource & { kind: VolumeKind }> => {
+      const dir = dirOf(kind);
+      if (fsGroup !== undefined) for (const f of payload.values()) f.mode |= groupMask(true);
+      await writeAtomic(dir, payload);
+      return { kind, hostPath: dir, forceReadOnly: true };
+    };
     if (vol.emptyDir) {
       const dir = dirOf('empty-dir');
       await mkdir(dir, { recursive: true });
@@ -159,23 +181,13 @@ export class HostVolumeManager implements VolumeManager {
       await checkHostPath(vol.hostPath.path, vol.hostPath.type, name);
       return { kind: 'host-path', hostPath: vol.hostPath.path, forceReadOnly: false };
     }
-    if (vol.configMap) {
-      const src = vol.configMap;
-      const dir = dirOf('configmap');
-      await writeAtomic(dir, configMapPayload(src, refs.configMaps.get(src.name), name));
-      return { kind: 'configmap', hostPath: dir, forceReadOnly: true };
-    }
+    if (vol.configMap) return written('configmap', configMapPayload(vol.configMap, refs.configMaps.get(vol.configMap.name), name));
     if (vol.secret) {
       const src = vol.secret;
-      const dir = dirOf('secret');
-      await writeAtomic(dir, secretPayload({ ...src, name: src.secretName }, refs.secrets.get(src.secretName), name));
-      return { kind: 'secret', hostPath: dir, forceReadOnly: true };
+      return written('secret', secretPayload({ ...src, name: src.secretName }, refs.secrets.get(src.secretName), name));
     }
-    if (vol.projected) {
-      const dir = dirOf('projected');
-      await writeAtomic(dir, projectedPayload(vol.projected, pod, refs, name));
-      return { kind: 'projected', hostPath: dir, forceReadOnly: true };
-    }
+    if (vol.downwardAPI) return written('downward-api', downwardPayload(vol.downwardAPI.items, vol.downwardAPI.defaultMode, pod, ctx, name));
+    if (vol.projected) return written('projected', projectedPayload(vol.projected, pod, refs, ctx, name));
     if (vol.persistentVolumeClaim) {
       const src = vol.persistentVolumeClaim;
       const dir = await this.claimDirectory(namespace, src.claimName, refs, name);
@@ -217,7 +229,7 @@ export class HostVolumeManager implements VolumeManager {
    * must name a projected file.
    */
   private async resolveSubPath(hostPath: string, src: VolumeSource & { kind: VolumeKind }, volume: string): Promise<string> {
-    const projected = src.kind === 'configmap' || src.kind === 'secret' || src.kind === 'projected';
+    const projected = PROJECTED_KINDS.has(src.kind);
     let real: string;
     try {
       real = await realpath(hostPath);
