@@ -91,6 +91,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   serviceView?: StoreServiceView;
   /** With `store`: signs the service-account tokens of this node's pods (the API's key). */
   tokens?: ServiceAccountTokenIssuer;
+  /** The port of the node's kubelet endpoint (`gantry agent`), published on its Node. */
+  kubeletPort?: number;
 }
 
 /** A running local node. */
@@ -164,6 +166,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     backoffMaxMs: opts.backoffMaxMs,
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
+    ...(opts.kubeletPort ? { kubeletPort: opts.kubeletPort } : {}),
   });
   try {
     await agent.start();
