@@ -357,7 +357,7 @@ function registerRoutes(app: FastifyInstance, routes: StreamRoutes): void {
     try {
       for await (const c of chunks) {
         if (ac.signal.aborted) break;
-        if (!reply.raw.write(c)) await new Promise<void>((resolve) => { reply.raw.once('drain', resolve); reply.raw.once('close', resolve); });
+        if (!reply.raw.write(c)) await drained(reply.raw);
       }
     } catch (err) {
       if (!ac.signal.aborted) req.log.warn({ err: errorMessage(err), pod: `${found.target.namespace}/${found.target.pod}` }, 'log stream failed');
@@ -370,6 +370,19 @@ function registerRoutes(app: FastifyInstance, routes: StreamRoutes): void {
     await checkExec(routes, req, reply);
     if (reply.sent) return reply;
     return sendStatus(reply, 400, 'BadRequest', `gantry serves exec over WebSocket only (subprotocols ${EXEC_PROTOCOLS.join(', ')}, kubectl 1.30 or later); SPDY is not supported`);
+  });
+}
+
+/** Resolves when a full response can take more, or is gone; leaves no listener behind (a long log waits many times). */
+function drained(res: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
   });
 }
 
