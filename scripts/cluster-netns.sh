@@ -144,6 +144,7 @@ up() {
 The cluster runs. In another terminal:
   export KUBECONFIG=$dir/server/kubeconfig
   kubectl get pods -A -o wide                 # the sample app, on the nodes Ready when it synced
+  kubectl logs deploy/web; kubectl exec -it deploy/web -- sh   # on whichever node it runs
   curl -H 'Host: web.localhost' http://127.0.0.1:$ingress_port/   # through the ingress
   ip netns exec $(ns_of 1) curl http://<cluster-ip>/              # a Service, from node-1
 Ctrl-C stops gantry (pods keep running); \`bash $0 down\` removes the cluster.

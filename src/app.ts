@@ -15,10 +15,13 @@ import { isIpv4 } from './model/cidr.js';
 import { readMachine } from './node/agent/node-object.js';
 import { Metrics } from './api/metrics.js';
 import { builtDashboardDir, DASHBOARD_PATH } from './api/dashboard.js';
-import { dataPaths, type GantryConfig } from './config.js';
+import { dataPaths, splitListen, type GantryConfig } from './config.js';
+
+export { splitListen } from './config.js';
 import { errorMessage, GantryError } from './errors.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
+import type { Pod } from './model/types.js';
 import { openSource } from './sync/open-source.js';
 import { formatIssue, SyncLoop, type SyncEvent } from './sync/loop.js';
 import { createNotifier } from './notify/config.js';
@@ -346,14 +349,14 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
       streams = await openLocalPodStreams({ containerdAddress: node.containerdAddress, nodeName: node.nodeName, nodeDir: join(config.dataDir, 'node') });
       // Reads the network records the agent's manager keeps (pod namespace and IP); changes nothing.
-      podPorts = new LocalPodPorts({ store, network: new CniNetworkManager({ dataDir: join(config.dataDir, 'node') }), nodeName: node.nodeName });
+      podPorts = new LocalPodPorts({ getPod: (namespace, name) => store.get<Pod>({ kind: 'Pod', namespace, name }), network: new CniNetworkManager({ dataDir: join(config.dataDir, 'node') }), nodeName: node.nodeName });
     }
 
     const dashboardDir = listen ? builtDashboardDir() : undefined;
     if (listen) {
       api = createApiServer({
         store, logger, sync: syncTrigger, recorder: () => work?.recorder, webhookSecret: config.webhookSecret, branch: config.ref, metrics, repo: config.repo,
-        tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}), serviceAccounts: security!.serviceAccounts,
+        tokens: security!.tokens, ...(security!.tls ? { tls: security!.tls } : {}), serviceAccounts: security!.serviceAccounts, kubelet: security!.kubelet,
         ...(streams ? { streams } : {}),
         ...(podPorts ? { portForward: podPorts } : {}),
         ...(source ? { source: source.source } : {}),
@@ -472,15 +475,6 @@ function listenOrOff(value: string, flag: string): [string, number] | undefined 
 /** The URL clients use: a server listening on every interface is reached on loopback. */
 function clientUrl(url: string): string {
   return url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
-}
-
-/** "127.0.0.1:7480" → ["127.0.0.1", 7480]; ":7480" listens on all interfaces. */
-export function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(':');
-  const host = i <= 0 ? '0.0.0.0' : listen.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(i < 0 ? listen : listen.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GantryError('InvalidArgument', `--listen: "${listen}" is not host:port`);
-  return [host, port];
 }
 
 /** A sync pass's outcome as a notification; an applied revision's rollout is then watched. */

@@ -155,3 +155,12 @@ export function dataPaths(dataDir: string) {
     trustedKeys: join(dataDir, 'trusted-keys'),
   };
 }
+
+/** "127.0.0.1:7480" → ["127.0.0.1", 7480]; ":7480" listens on all interfaces. Errors name `flag`. */
+export function splitListen(listen: string, flag = '--listen'): [string, number] {
+  const i = listen.lastIndexOf(':');
+  const host = i <= 0 ? '0.0.0.0' : listen.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(i < 0 ? listen : listen.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GantryError('InvalidArgument', `${flag}: "${listen}" is not host:port`);
+  return [host, port];
+}

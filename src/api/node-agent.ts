@@ -4,8 +4,8 @@
  * limits the store-backed NodeApi keeps by construction: an agent sees only the pods bound to its
  * node, reads a ConfigMap, Secret or claim (with its volume) only while one of those pods refers
  * to it, sees the local-path volumes of its node and may release only their cleanup finalizer,
- * writes only those pods' status and its own Node. An agent token may call only its own node's
- * routes (./auth).
+ * writes only those pods' status and its own Node, and gets a kubelet serving certificate only for
+ * its own node's name. An agent token may call only its own node's routes (./auth).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
@@ -16,6 +16,7 @@ import type { KubeObject, Node, PersistentVolume, Pod, PodStatus } from '../mode
 import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { issuePodToken, StoreNodeApi } from '../node/store-api.js';
 import { sendStatus } from './kube.js';
+import type { KubeletPki } from './kubelet/pki.js';
 import type { Store } from '../store/types.js';
 
 /** Where the agent routes live; `:node` is the node's name. */
@@ -36,6 +37,8 @@ export interface NodeAgentApiOptions {
   logger: Logger;
   /** Signs the service-account tokens of the agents' pods; without it they get none (503). */
   tokens?: ServiceAccountTokenIssuer;
+  /** Signs the agents' kubelet serving certificates; without it they get none (503). */
+  kubelet?: Pick<KubeletPki, 'issueNodeCertificate'>;
 }
 
 type NodeParams = { Params: { node: string; namespace: string; name: string } };
@@ -157,6 +160,18 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
     // The store-backed API checks that the volume is this node's and is being deleted.
     await new StoreNodeApi({ store, nodeName: node }).finishVolumeCleanup({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name, uid }, spec: {} } as PersistentVolume);
     return reply.code(204).send();
+  });
+
+  // Kubelet TLS bootstrap's serving certificate: for this node's name, the agent's key (./kubelet/pki.ts).
+  app.post<NodeParams & { Body: { publicKey?: unknown; names?: unknown } }>(`${NODE_AGENT_BASE}/kubelet-certificate`, async (req, reply) => {
+    if (!opts.kubelet) return sendStatus(reply, 503, 'ServiceUnavailable', 'this server signs no kubelet certificates');
+    const body = req.body ?? {};
+    try {
+      return await opts.kubelet.issueNodeCertificate(req.params.node, { publicKey: body.publicKey as string, names: body.names });
+    } catch (err) {
+      if (isGantryError(err, 'InvalidArgument')) return sendStatus(reply, 400, 'BadRequest', `kubelet certificate for node ${req.params.node}: ${err.message}`);
+      throw err;
+    }
   });
 
   app.get<NodeParams>(`${NODE_AGENT_BASE}/node`, async (req, reply) => {

@@ -10,8 +10,12 @@
  * streams with headers `streamType` (`error` or `data`), `port` and `requestID`; bytes are copied
  * between the data stream and the pod's port; a failure is written as text on the error stream,
  * which is then closed, and only that connection ends.
+ *
+ * A pod on another node is forwarded to by that node's agent: after the API's checks the
+ * upgrade (websocket or SPDY) goes on to its kubelet endpoint and the bytes are relayed both
+ * ways unchanged; the agent serves this same route at the kubelet's path
+ * ({@link kubeletPortForwardApi}) for its own pods.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -20,7 +24,10 @@ import type { Pod } from '../model/types.js';
 import type { PodPorts } from '../node/portforward.js';
 import type { Store } from '../store/types.js';
 import { sendStatus } from './kube.js';
+import { KUBELET_ROUTES, kubeletPortForwardPath } from './kubelet/paths.js';
+import type { KubeletRelay } from './kubelet/relay.js';
 import { SpdyServerSession, type SpdyStream } from './spdy/session.js';
+import { installUpgradeRouting, isUpgrade, upgradeHead } from './upgrade.js';
 
 /** The stream protocol kubectl asks for. */
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
@@ -32,16 +39,97 @@ export const STREAM_PAIR_TIMEOUT_MS = 30_000;
 /** Options for {@link portForwardApi}. */
 export interface PortForwardApiOptions {
   store: Store;
-  /** The node side; without it the route answers 503 with a Status saying so. */
+  /** This process's node side (`gantry up`), for the pods bound to it. */
   ports?: PodPorts;
+  /** Reaches the agents of other nodes; without it (and without `ports`) the route answers 503 with a Status saying so. */
+  kubelets?: KubeletRelay;
   /** Overrides {@link STREAM_PAIR_TIMEOUT_MS} (tests). */
   pairTimeoutMs?: number;
 }
 
-type Params = { namespace: string; name: string };
+/** Options for {@link kubeletPortForwardApi}. */
+export interface KubeletPortForwardApiOptions {
+  /** The agent's node. */
+  nodeName: string;
+  /** A pod this agent runs (undefined for any other). */
+  pod(namespace: string, name: string): Pod | undefined;
+  /** The node side; undefined while the agent is still starting (503). */
+  ports(): PodPorts | undefined;
+  pairTimeoutMs?: number;
+}
 
-/** The fastify plugin serving port-forward. */
+type Params = { namespace: string; name: string; uid?: string };
+
+/** What a port-forward request resolved to: this process's node, or another node's agent. */
+type Resolved = { local: PodPorts } | { remote: { node: string; path: string } };
+
+/** One face of the route: where it lives and how it finds the pod. */
+interface ForwardRoute {
+  path: string;
+  /** Checks the pod; answers the request and returns undefined when it cannot be forwarded to. */
+  resolve(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<Resolved | undefined>;
+  relay?: KubeletRelay;
+  pairTimeoutMs: number;
+}
+
+/** The fastify plugin serving port-forward at the API's path. */
 export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstance) => Promise<void> {
+  return forwardPlugin({
+    path: '/api/v1/namespaces/:namespace/pods/:name/portforward',
+    pairTimeoutMs: opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS,
+    ...(opts.kubelets ? { relay: opts.kubelets } : {}),
+    resolve: async (req, reply) => {
+      const { namespace, name } = req.params;
+      if (!opts.ports && !opts.kubelets) {
+        sendStatus(reply, 503, 'ServiceUnavailable', 'port-forward is not available: this server runs no node agent that can reach pods');
+        return undefined;
+      }
+      const pod = (await opts.store.get({ kind: 'Pod', namespace, name })) as Pod | undefined;
+      if (!pod) {
+        sendStatus(reply, 404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
+        return undefined;
+      }
+      if (!running(pod, reply)) return undefined;
+      const node = pod.spec.nodeName;
+      if (opts.ports && node === opts.ports.nodeName) return { local: opts.ports };
+      if (opts.kubelets && node && pod.metadata.uid) return { remote: { node, path: kubeletPortForwardPath({ namespace, pod: name, uid: pod.metadata.uid }) } };
+      sendStatus(reply, 400, 'BadRequest', `pod ${namespace}/${name} runs on node ${node ?? '(none yet)'}; this server reaches the agent of node ${opts.ports?.nodeName ?? '(none)'} only`);
+      return undefined;
+    },
+  });
+}
+
+/** The same route at the kubelet's path, for an agent's kubelet endpoint: its own pods only. */
+export function kubeletPortForwardApi(opts: KubeletPortForwardApiOptions): (app: FastifyInstance) => Promise<void> {
+  return forwardPlugin({
+    path: KUBELET_ROUTES.portForward,
+    pairTimeoutMs: opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS,
+    resolve: async (req, reply) => {
+      const { namespace, name, uid } = req.params;
+      const pod = opts.pod(namespace, name);
+      if (!pod || (uid !== undefined && uid !== pod.metadata.uid)) {
+        sendStatus(reply, 404, 'NotFound', `pods "${name}"${uid ? ` (uid ${uid})` : ''} not found on node ${opts.nodeName}`, { name, kind: 'pods' });
+        return undefined;
+      }
+      if (!running(pod, reply)) return undefined;
+      const ports = opts.ports();
+      if (!ports) {
+        sendStatus(reply, 503, 'ServiceUnavailable', `the agent of node ${opts.nodeName} is still starting`);
+        return undefined;
+      }
+      return { local: ports };
+    },
+  });
+}
+
+/** True when the pod runs; otherwise answers 400. */
+function running(pod: Pod, reply: FastifyReply): boolean {
+  if (pod.status?.phase === 'Running') return true;
+  sendStatus(reply, 400, 'BadRequest', `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name} is not running (phase ${pod.status?.phase ?? 'Pending'})`);
+  return false;
+}
+
+function forwardPlugin(route: ForwardRoute): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     // `ws` refuses subprotocols that are not HTTP tokens, and Kubernetes' has a '/': the route
     // checks the offer itself, hides it from `ws` and names the chosen one in the 101.
@@ -66,30 +154,33 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
       wss.close();
     });
 
-    const path = '/api/v1/namespaces/:namespace/pods/:name/portforward';
-    app.get<{ Params: Params }>(path, async (req, reply) => {
-      const refused = await refusal(opts, req, reply, 'websocket');
-      if (refused) return refused;
+    app.get<{ Params: Params }>(route.path, async (req, reply) => {
+      if (!upgradeAsked(req, reply, 'websocket')) return reply;
+      const resolved = await route.resolve(req, reply);
+      if (!resolved) return reply;
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
       if (!offered.includes(WEBSOCKET_TUNNEL_PROTOCOL)) {
         return sendStatus(reply, 400, 'BadRequest', `port-forward over websocket needs subprotocol ${WEBSOCKET_TUNNEL_PROTOCOL} (offered: ${offered.filter(Boolean).join(', ') || 'none'})`);
       }
+      if ('remote' in resolved) return route.relay!.upgrade(req, reply, resolved.remote);
       reply.hijack();
       delete req.raw.headers['sec-websocket-protocol'];
       wss.handleUpgrade(req.raw, req.raw.socket, upgradeHead(req.raw), (ws) => {
         const tunnel = createWebSocketStream(ws);
-        track(serveSession(tunnel, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS));
+        track(serveSession(tunnel, resolved.local, req.params, app, route.pairTimeoutMs));
       });
       return reply;
     });
 
-    app.post<{ Params: Params }>(path, async (req, reply) => {
-      const refused = await refusal(opts, req, reply, 'spdy');
-      if (refused) return refused;
+    app.post<{ Params: Params }>(route.path, async (req, reply) => {
+      if (!upgradeAsked(req, reply, 'spdy')) return reply;
+      const resolved = await route.resolve(req, reply);
+      if (!resolved) return reply;
       const versions = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((s) => s.trim());
       if (!versions.includes(PORT_FORWARD_PROTOCOL)) {
         return sendStatus(reply, 400, 'BadRequest', `port-forward needs X-Stream-Protocol-Version ${PORT_FORWARD_PROTOCOL} (offered: ${versions.filter(Boolean).join(', ') || 'none'})`);
       }
+      if ('remote' in resolved) return route.relay!.upgrade(req, reply, resolved.remote);
       reply.hijack();
       const socket = req.raw.socket;
       socket.write(
@@ -97,7 +188,7 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
           `X-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`,
       );
       const head = upgradeHead(req.raw);
-      track(serveSession(socket, opts, req.params, app, opts.pairTimeoutMs ?? STREAM_PAIR_TIMEOUT_MS));
+      track(serveSession(socket, resolved.local, req.params, app, route.pairTimeoutMs));
       // Bytes the client sent right behind its request belong to the SPDY connection.
       if (head.length > 0) socket.unshift(head);
       return reply;
@@ -105,27 +196,17 @@ export function portForwardApi(opts: PortForwardApiOptions): (app: FastifyInstan
   };
 }
 
-/** A Status answer when the request cannot be upgraded, or undefined when it can. */
-async function refusal(opts: PortForwardApiOptions, req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, kind: 'websocket' | 'spdy'): Promise<FastifyReply | undefined> {
-  const { namespace, name } = req.params;
+/** True when the request asks for the upgrade this method serves; otherwise answers 400. */
+function upgradeAsked(req: FastifyRequest, reply: FastifyReply, kind: 'websocket' | 'spdy'): boolean {
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   const wanted = kind === 'websocket' ? 'websocket' : 'spdy/3.1';
-  if (!isUpgrade(req.raw) || upgrade !== wanted) {
-    return sendStatus(reply, 400, 'BadRequest', `port-forward needs a connection upgrade to ${kind === 'websocket' ? 'websocket (GET)' : 'SPDY/3.1 (POST)'}; got ${upgrade ? `Upgrade: ${upgrade}` : 'no Upgrade header'}`);
-  }
-  if (!opts.ports) {
-    return sendStatus(reply, 503, 'ServiceUnavailable', 'port-forward is not available: this server runs no node agent that can reach pods');
-  }
-  const pod = (await opts.store.get({ kind: 'Pod', namespace, name })) as Pod | undefined;
-  if (!pod) return sendStatus(reply, 404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
-  if (pod.status?.phase !== 'Running') {
-    return sendStatus(reply, 400, 'BadRequest', `pod ${namespace}/${name} is not running (phase ${pod.status?.phase ?? 'Pending'})`);
-  }
-  return undefined;
+  if (isUpgrade(req.raw) && upgrade === wanted) return true;
+  sendStatus(reply, 400, 'BadRequest', `port-forward needs a connection upgrade to ${kind === 'websocket' ? 'websocket (GET)' : 'SPDY/3.1 (POST)'}; got ${upgrade ? `Upgrade: ${upgrade}` : 'no Upgrade header'}`);
+  return false;
 }
 
 /** Pairs the streams of a SPDY connection and forwards each pair to the pod. */
-function serveSession(conn: Duplex, opts: PortForwardApiOptions, target: Params, app: FastifyInstance, pairTimeoutMs: number): SpdyServerSession {
+function serveSession(conn: Duplex, ports: PodPorts, target: Params, app: FastifyInstance, pairTimeoutMs: number): SpdyServerSession {
   const log = app.log.child({ component: 'portforward', pod: `${target.namespace}/${target.name}` });
   const pending = new Map<string, { data?: SpdyStream; error?: SpdyStream; timer: NodeJS.Timeout }>();
   const session = new SpdyServerSession(conn, {
@@ -158,7 +239,7 @@ function serveSession(conn: Duplex, opts: PortForwardApiOptions, target: Params,
       if (pair.data && pair.error) {
         clearTimeout(pair.timer);
         pending.delete(id);
-        void forward(pair.data, pair.error, opts.ports!, target, log);
+        void forward(pair.data, pair.error, ports, target, log);
       }
     },
     onClose: () => {
@@ -216,45 +297,4 @@ async function forward(data: SpdyStream, error: SpdyStream, ports: PodPorts, tar
   });
   data.pipe(pod);
   pod.pipe(data, { end: false });
-}
-
-/** True when the request reached us through an HTTP upgrade (Node no longer parses its socket). */
-function isUpgrade(raw: IncomingMessage): boolean {
-  return (raw as { upgrade?: boolean }).upgrade === true;
-}
-
-const HEADS = new WeakMap<IncomingMessage, Buffer>();
-
-/**
- * The bytes that arrived behind an upgrade request's headers. Node hands them to the `upgrade`
- * listener only; this plugin's listener keeps them, and @fastify/websocket's (when another
- * plugin installed it) keeps them under its `ws-head` symbol.
- */
-function upgradeHead(raw: IncomingMessage): Buffer {
-  const mine = HEADS.get(raw);
-  if (mine) return mine;
-  const sym = Object.getOwnPropertySymbols(raw).find((s) => s.description === 'ws-head');
-  const theirs = sym ? (raw as unknown as Record<symbol, unknown>)[sym] : undefined;
-  return Buffer.isBuffer(theirs) ? theirs : Buffer.alloc(0);
-}
-
-/**
- * Node gives upgrade requests (websocket and SPDY alike) only to `upgrade` listeners. When no
- * other plugin routes them into fastify (as @fastify/websocket does), this one does, so the
- * routes, the auth guard and the error handling apply to them like to any request.
- */
-function installUpgradeRouting(app: FastifyInstance): void {
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    HEADS.set(req, head);
-    socket.on('error', () => socket.destroy());
-    const res = new ServerResponse(req);
-    res.assignSocket(socket as import('node:net').Socket);
-    app.routing(req, res);
-  };
-  app.addHook('onReady', async () => {
-    if (app.server.listenerCount('upgrade') === 0) app.server.on('upgrade', onUpgrade);
-  });
-  app.addHook('preClose', async () => {
-    app.server.removeListener('upgrade', onUpgrade);
-  });
 }

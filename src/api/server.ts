@@ -33,6 +33,9 @@ import { planApi } from './plan.js';
 import { nodeAgentApi } from './node-agent.js';
 import { portForwardApi } from './portforward.js';
 import { podStreamsApi } from './streams.js';
+import { KubeletProxy } from './kubelet/relay.js';
+import type { KubeletPki } from './kubelet/pki.js';
+import type { Node } from '../model/types.js';
 import { Metrics } from './metrics.js';
 import { readAppHealth } from '../health/read.js';
 
@@ -60,10 +63,16 @@ export interface ApiServerOptions {
   tokens?: TokenFile;
   /** Serve HTTPS with this serving certificate and key (PEM). */
   tls?: { cert: string; key: string };
-  /** The local node's pod streams, for `kubectl logs` and `kubectl exec`; without them those answer 503. */
+  /** The local node's pod streams, for `kubectl logs` and `kubectl exec` of its pods. */
   streams?: PodStreams;
-  /** The local node's pod ports, for `kubectl port-forward`; without them that answers 503. */
+  /** The local node's pod ports, for `kubectl port-forward` to its pods. */
   portForward?: PodPorts;
+  /**
+   * The kubelet PKI: with it the server signs its agents' serving certificates and relays logs,
+   * exec and port-forward of pods on other nodes to their agents. Without it (and without the
+   * local node's streams and ports) those answer 503.
+   */
+  kubelet?: KubeletPki;
   /** The source the sync loop follows, for the plan route; without it that answers 404. */
   source?: Source;
   /** Decrypts SOPS-encrypted Secrets for the plan route, as the sync loop does. */
@@ -123,9 +132,12 @@ export function createApiServer(opts: ApiServerOptions) {
   void app.register(accessReviewApi({ ...(rbac ? { rbac } : {}) }));
   if (opts.serviceAccounts) void app.register(tokenRequestApi({ store, tokens: opts.serviceAccounts }));
   // What `gantry agent` on other machines calls; agent tokens reach only their own node's routes.
-  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}) }));
-  void app.register(podStreamsApi({ store, streams: opts.streams }));
-  void app.register(portForwardApi({ store, ports: opts.portForward }));
+  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}), ...(opts.kubelet ? { kubelet: opts.kubelet } : {}) }));
+  // Pods on other nodes: their agents' kubelet endpoints, after this server's own checks.
+  const kubelets = opts.kubelet ? new KubeletProxy({ getNode: (name) => store.get<Node>({ kind: 'Node', name }), credentials: opts.kubelet.client }) : undefined;
+  if (kubelets) app.addHook('preClose', async () => kubelets.closeAll());
+  void app.register(podStreamsApi({ store, streams: opts.streams, ...(kubelets ? { kubelets } : {}) }));
+  void app.register(portForwardApi({ store, ports: opts.portForward, ...(kubelets ? { kubelets } : {}) }));
   void app.register(planApi({ store, source: opts.source, ...(opts.decryptor ? { decryptor: opts.decryptor } : {}) }));
   void app.register(dashboardApi({ dir: opts.dashboardDir }));
 

@@ -191,6 +191,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
     .addOption(new Option('--images-dir <dir>', 'air-gap images imported at start').env('GANTRY_IMAGES_DIR'))
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
+    .addOption(new Option('--kubelet-listen <host:port>', 'where this node serves logs, exec and port-forward to the control plane (only to it: TLS with its client certificate); default 0.0.0.0:10250').env('GANTRY_KUBELET_LISTEN'))
     .addOption(new Option('--node-status-update-frequency <seconds>', 'how often the node heartbeats (default 10, as the kubelet): keep it well under the server\'s --node-monitor-grace-period').env('GANTRY_NODE_STATUS_UPDATE_FREQUENCY'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'))
     .action(async (o) => runAgent(o));

@@ -486,6 +486,8 @@ export interface NodeStatus {
   allocatable?: Record<string, Quantity>;
   conditions?: Condition[];
   addresses?: { type: string; address: string }[];
+  /** Where the node's agent serves logs, exec and port-forward (the kubelet's port, on the node's addresses). */
+  daemonEndpoints?: { kubeletEndpoint?: { Port: number } };
   nodeInfo?: Record<string, string>;
 }
 /** Nodes are registered by node agents, never taken from a repo. */

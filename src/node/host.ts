@@ -90,6 +90,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   serviceView?: StoreServiceView;
   /** With `store`: signs the service-account tokens of this node's pods (the API's key). */
   tokens?: ServiceAccountTokenIssuer;
+  /** The port of the node's kubelet endpoint (`gantry agent`), published on its Node. */
+  kubeletPort?: number;
 }
 
 /** A running local node. */
@@ -160,6 +162,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
     services: () => services.view.services(),
+    ...(opts.kubeletPort ? { kubeletPort: opts.kubeletPort } : {}),
   });
   try {
     await agent.start();

@@ -9,7 +9,8 @@
  * instead, where servers bound to 127.0.0.1 in the pod cannot be reached. hostNetwork pods
  * share the host's namespace: loopback.
  *
- * The interface is transport-neutral so that it can later sit behind the node's HTTP API.
+ * The interface is transport-neutral: the API serves it for `gantry up`'s own node, and each
+ * `gantry agent` behind its kubelet endpoint (src/api/kubelet/server.ts).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
@@ -18,7 +19,6 @@ import path from 'node:path';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { GantryError } from '../errors.js';
 import type { Pod } from '../model/types.js';
-import type { Store } from '../store/types.js';
 import type { NetworkManager } from './types.js';
 
 /** What to connect to. */
@@ -30,8 +30,10 @@ export interface OpenPodPortOptions {
   signal?: AbortSignal;
 }
 
-/** Opens connections to pod ports. */
+/** Opens connections to the ports of one node's pods. */
 export interface PodPorts {
+  /** The node whose pods these are. */
+  readonly nodeName: string;
   /**
    * A duplex to `localhost:port` in the pod. Connection failures (nothing listening) surface as
    * the stream's error, which may come after the promise resolved; a pod that does not exist,
@@ -42,7 +44,8 @@ export interface PodPorts {
 
 /** Options for {@link LocalPodPorts}. */
 export interface LocalPodPortsOptions {
-  store: Store;
+  /** Reads a pod as the node knows it: the store in `gantry up`, the agent's own pods on `gantry agent`. */
+  getPod(namespace: string, name: string): Promise<Pod | undefined> | Pod | undefined;
   /** The node's network manager (only its records are read). */
   network: Pick<NetworkManager, 'get'>;
   nodeName: string;
@@ -57,8 +60,11 @@ export interface LocalPodPortsOptions {
 export class LocalPodPorts implements PodPorts {
   private readonly relay: { nsenter: string; busybox: string } | null;
 
+  readonly nodeName: string;
+
   constructor(private readonly opts: LocalPodPortsOptions) {
     this.relay = opts.relay === undefined ? findRelay() : opts.relay;
+    this.nodeName = opts.nodeName;
   }
 
   /** How connections are made: inside the pod's namespace, or to its IP. */
@@ -71,7 +77,7 @@ export class LocalPodPorts implements PodPorts {
       throw new GantryError('InvalidArgument', `port ${o.port} is not a TCP port (1-65535)`, { field: 'port' });
     }
     const ref = `pod ${o.namespace}/${o.pod}`;
-    const pod = (await this.opts.store.get({ kind: 'Pod', namespace: o.namespace, name: o.pod })) as Pod | undefined;
+    const pod = await this.opts.getPod(o.namespace, o.pod);
     if (!pod) throw new GantryError('NotFound', `${ref} not found`);
     if (pod.spec.nodeName !== this.opts.nodeName) {
       throw new GantryError('InvalidArgument', `${ref} runs on node ${pod.spec.nodeName ?? '(none yet)'}, not on ${this.opts.nodeName}`);

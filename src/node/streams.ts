@@ -3,7 +3,8 @@
  * transport-neutral interface ({@link PodStreams}): async iterables of bytes, an abort signal,
  * plain promises. The API server serves `kubectl logs` and `kubectl exec` from it; the local
  * implementation ({@link LocalPodStreams}) answers for pods on this machine from the node's log
- * files and its containerd. A remote node's streams can implement the same interface over HTTP.
+ * files and its containerd. The API serves them for `gantry up`'s own node, and each `gantry
+ * agent` behind its kubelet endpoint (src/api/kubelet/server.ts).
  */
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';

@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { Pod } from '../../src/model/types.js';
 import { CniNetworkManager } from '../../src/node/network/manager.js';
 import { findRelay, LocalPodPorts } from '../../src/node/portforward.js';
 import { createWorld, E2E_IMAGE, e2ePrerequisites, httpGet, isReady, podsWith, readIpForward, startInProcess, takeDown, waitFor, type InProcessGantry, type World } from '../helpers/e2e.js';
@@ -223,7 +224,7 @@ describe('kubectl port-forward against gantry', function () {
   });
 
   it('connects to the pod IP without nsenter and busybox, where loopback-only servers are out of reach', async () => {
-    const ports = new LocalPodPorts({ store: g.store, network: new CniNetworkManager({ dataDir: path.join(dataDir, 'node') }), nodeName: world.node.nodeName, relay: null });
+    const ports = new LocalPodPorts({ getPod: (namespace, name) => g.store.get<Pod>({ kind: 'Pod', namespace, name }), network: new CniNetworkManager({ dataDir: path.join(dataDir, 'node') }), nodeName: world.node.nodeName, relay: null });
     assert.equal(ports.mode, 'pod-ip');
     const conn = await ports.openPodPort({ namespace: 'default', pod: podName, port: 7000 });
     const back: Buffer[] = [];

@@ -94,6 +94,8 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       imagesDir: world.imagesDir,
       serviceCidr: world.serviceCidr,
       network: world.node.network,
+      // A free port: the agent shares this machine's network namespace with others.
+      kubeletListen: '0.0.0.0:0',
       tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000 },
     });
   });

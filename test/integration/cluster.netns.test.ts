@@ -3,19 +3,26 @@
  * process on a bridge of the test's own, three `gantry agent` processes each in a network
  * namespace of its own. The control plane gives each node a pod CIDR, the nodes route to each
  * other's pods (host-gw), a Deployment spreads over them, a pod on one node reaches a pod and
- * a Service on another by pod IP, cluster IP and DNS name, a wrong token is refused, and the
- * pods of an agent killed with SIGKILL come back on the other nodes.
+ * a Service on another by pod IP, cluster IP and DNS name, the real kubectl's logs, exec and
+ * port-forward reach those pods through the server (which relays them to the agents' kubelet
+ * endpoints, closed to anyone but the server), a wrong token is refused, and the pods of an agent
+ * killed with SIGKILL come back on the other nodes.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import { startGantry, type RunningGantry } from '../../src/app.js';
 import { TokenFile } from '../../src/api/auth/tokens.js';
 import { dataPaths } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { Node, Pod, Service } from '../../src/model/types.js';
+import { kubeletPkiPaths } from '../../src/api/kubelet/pki.js';
+import { runLogs } from '../../src/cli/commands/logs.js';
 import { createNetnsCluster, writeCa, type NetnsCluster } from '../helpers/netns-cluster.js';
-import { createWorld, e2eConfig, e2ePrerequisites, E2E_IMAGE, isReady, podsWith, waitFor, type World } from '../helpers/e2e.js';
+import { createWorld, e2eConfig, e2ePrerequisites, E2E_IMAGE, httpGet, isReady, podsWith, waitFor, type World } from '../helpers/e2e.js';
+import { kubectlPresent } from '../helpers/kubectl.js';
 
 const SPREAD = `apiVersion: apps/v1
 kind: Deployment
@@ -106,6 +113,23 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
   let cluster: NetnsCluster | undefined;
   let caFile = '';
   let tokens: string[] = [];
+  const children: ChildProcess[] = [];
+
+  /** The real kubectl with the server's kubeconfig; its exit code and output. */
+  const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const child = execFile('kubectl', ['--kubeconfig', server!.kubeconfig!, ...args], { timeout: opts.timeoutMs ?? 20_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      });
+      child.stdin!.end(opts.input ?? '');
+    });
+  /** The pieces the kubectl cases need, or why they are skipped. */
+  const kubectlCase = (ctx: Mocha.Context): void => {
+    if (!kubectlPresent()) {
+      console.log('      skipped: kubectl is not on the PATH');
+      ctx.skip();
+    }
+  };
 
   const nodeObj = (name: string) => server!.store.get<Node>({ kind: 'Node', name });
   const readyNodes = async (): Promise<Node[]> =>
@@ -150,6 +174,7 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
 
   after(async function () {
     this.timeout(120_000);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
     await cluster?.destroy().catch(() => undefined);
     await server?.stop().catch(() => undefined);
     await world?.cleanup();
@@ -207,6 +232,106 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
       return [`podip=${want}`, `clusterip=${want}`, `resolved=${svc}\n`, `dns=${want}`, 'api=reached'].every((w) => text.includes(w)) && /token=\d{3,}/.test(text) ? text : undefined;
     }, { timeoutMs: 30_000, describe: async () => (await Promise.all((await readdir(logDir).catch(() => [] as string[])).map((f) => readFile(path.join(logDir, f), 'utf8')))).join('').slice(-800) });
     assert.ok(log);
+  });
+
+  it('publishes each agent\'s kubelet endpoint on its Node, and kubectl describe node shows a remote node', async function () {
+    const c = cluster!.nodes[2]!;
+    const n = await nodeObj(c.name);
+    assert.equal(n?.status?.daemonEndpoints?.kubeletEndpoint?.Port, 10250);
+    assert.deepEqual(n?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address, c.ip);
+    kubectlCase(this);
+    const d = await kubectl(['describe', 'node', c.name]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, new RegExp(`^Name: +${c.name}$`, 'm'));
+    assert.match(d.stdout, new RegExp(`InternalIP: +${c.ip.replace(/\./g, '\\.')}`));
+    assert.match(d.stdout, /Non-terminated Pods:.*\n(.*\n)*.*\btarget\b/);
+  });
+
+  it('kubectl logs a pod on a remote agent: whole, --tail with --timestamps, --limit-bytes, -c, and -f as it grows (gantry logs too)', async function () {
+    // On the server's machine, gantry logs finds no log file and asks the server, which asks the node.
+    const own = await runLogs('client', { dataDir: path.join(world!.root, 'server'), tail: '3' });
+    assert.equal(own.exitCode, 0, own.output);
+    assert.equal(own.output.trimEnd().split('\n').length, 3, own.output);
+    kubectlCase(this);
+    const whole = await kubectl(['logs', 'client']);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stdout, /^podip=hello-from-/m);
+    const tail = await kubectl(['logs', 'client', '-c', 'main', '--tail=1', '--timestamps']);
+    assert.match(tail.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z \S+\n$/);
+    assert.equal((await kubectl(['logs', 'client', '--limit-bytes=6'])).stdout, 'podip=');
+    const previous = await kubectl(['logs', 'client', '--previous']);
+    assert.equal(previous.code, 1);
+    assert.match(previous.stderr, /previous terminated container "main" in pod "client" not found/);
+    // -f prints what is there, then the lines the pod writes after.
+    const before = (whole.stdout.match(/^token=/gm) ?? []).length;
+    const child = spawn('kubectl', ['--kubeconfig', server!.kubeconfig!, 'logs', '-f', 'client'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let seen = '';
+    child.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    try {
+      await waitFor('two more rounds through kubectl logs -f', async () => (seen.match(/^token=/gm) ?? []).length >= before + 2, { timeoutMs: 20_000, describe: async () => seen.slice(-500) });
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
+  it('kubectl exec in a pod on a remote agent: output, exit code, stdin, and a terminal of the client\'s size', async function () {
+    kubectlCase(this);
+    const r = await kubectl(['exec', 'target', '--', 'sh', '-c', 'cat /www/index.html; echo oops >&2; exit 3']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, `hello-from-${cluster!.nodes[2]!.name}\n`);
+    assert.match(r.stderr, /oops\n(.*\n)*command terminated with exit code 3/);
+    const piped = await kubectl(['exec', '-i', 'target', '--', 'wc', '-c'], { input: 'x'.repeat(200_000) });
+    assert.equal(piped.stdout.trim(), '200000', piped.stderr);
+    const tty = await new Promise<{ code: number; out: string }>((resolve) => {
+      const child = execFile('script', ['-qec', `stty cols 111 rows 33; kubectl --kubeconfig ${server!.kubeconfig} exec -it target -- sh`, '/dev/null'], { timeout: 20_000 }, (err, stdout) =>
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, out: stdout }));
+      child.stdin!.write('tty; echo "size:$(stty size)"\n');
+      setTimeout(() => child.stdin!.end('exit 5\n'), 1500);
+    });
+    assert.match(tty.out, /\/dev\/pts\/\d+/, tty.out);
+    assert.match(tty.out, /size:33 111/);
+    assert.equal(tty.code, 5, tty.out);
+  });
+
+  it('kubectl port-forward to a pod on a remote agent carries an HTTP GET', async function () {
+    kubectlCase(this);
+    const child = spawn('kubectl', ['--kubeconfig', server!.kubeconfig!, 'port-forward', 'pod/target', '0:8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const local = await waitFor('kubectl port-forward listening', async () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(out)?.[1], { timeoutMs: 20_000, describe: async () => out + err });
+      const page = await httpGet(`http://127.0.0.1:${local}/`, 10_000);
+      assert.equal(page.status, 200);
+      assert.equal(page.body, `hello-from-${cluster!.nodes[2]!.name}\n`);
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
+  it('refuses a request to an agent\'s kubelet port without the server\'s client certificate, an admin token notwithstanding', async () => {
+    const c = cluster!.nodes[2]!;
+    const tpod = (await server!.store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'target' }))!;
+    const kubeletCa = await readFile(kubeletPkiPaths(path.join(world!.root, 'server')).caCert, 'utf8');
+    const admin = /token: (\S+)/.exec(await readFile(server!.kubeconfig!, 'utf8'))![1]!;
+    const ask = (p: string): Promise<{ code: number; body: string }> => new Promise((resolve, reject) => {
+      const req = https.request({ host: c.ip, port: 10250, method: 'GET', path: p, ca: kubeletCa, servername: c.name, headers: { authorization: `Bearer ${admin}` }, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // The endpoint's own certificate is the node's, from the server's kubelet CA.
+    const logs = await ask('/containerLogs/default/target/main');
+    assert.equal(logs.code, 401, logs.body);
+    assert.match(logs.body, /a client certificate is required/);
+    const exec = await ask(`/exec/default/target/${tpod.metadata.uid}/main?command=id&output=1`);
+    assert.equal(exec.code, 401, exec.body);
   });
 
   it('refuses an agent with a wrong token, saying so', async () => {

@@ -1,6 +1,6 @@
 /**
- * The API's security at start: the certificates, the token file, and an admin token handed out
- * through `<data-dir>/kubeconfig`.
+ * The API's security at start: the certificates (the API's, and the kubelet CA's for the agents'
+ * endpoints), the token file, and an admin token handed out through `<data-dir>/kubeconfig`.
  */
 import { existsSync } from 'node:fs';
 import { dataPaths } from '../../config.js';
@@ -10,6 +10,7 @@ import { ensureServingPki, servingNames, type ServingPki } from './pki.js';
 import { ADMIN_TOKEN_NAME, TokenFile } from './tokens.js';
 import { apiServiceIp, DEFAULT_SERVICE_CIDR } from '../../model/cidr.js';
 import { ServiceAccountTokens } from './sa-tokens.js';
+import { ensureKubeletPki, type KubeletPki } from '../kubelet/pki.js';
 
 export { installGuard } from './guard.js';
 export { TokenFile, type Identity, type TokenRole } from './tokens.js';
@@ -25,6 +26,8 @@ export interface ApiSecurity {
   adminToken: string;
   /** Signs and checks service-account tokens (`<data-dir>/pki/sa.key`). */
   serviceAccounts: ServiceAccountTokens;
+  /** The kubelet CA and the server's client certificate for its agents' kubelet endpoints. */
+  kubelet: KubeletPki;
 }
 
 /** Options of {@link prepareApiSecurity}. */
@@ -61,7 +64,8 @@ export async function prepareApiSecurity(o: PrepareSecurityOptions): Promise<Api
   const tokens = new TokenFile(paths.tokens);
   const adminToken = await adminSecret(tokens, paths.kubeconfig);
   const serviceAccounts = await ServiceAccountTokens.open(o.dataDir);
-  return { tokens, ...(tls ? { tls } : {}), adminToken, serviceAccounts };
+  const kubelet = await ensureKubeletPki(o.dataDir);
+  return { tokens, ...(tls ? { tls } : {}), adminToken, serviceAccounts, kubelet };
 }
 
 /** The admin token from the last kubeconfig when it still works, else a new one. */

@@ -3,7 +3,8 @@
  * certificate it signs for the names clients use (localhost, the loopback addresses, this
  * host's name, the address gantry listens on and any `--tls-san`). The CA stays for the life of
  * the data directory, so a kubeconfig keeps working across restarts; the serving certificate is
- * made again when the names it must cover change or it nears expiry.
+ * made again when the names it must cover change or it nears expiry. The same helpers make the
+ * kubelet CA of ./kubelet-pki.ts and the certificates it signs.
  *
  * Keys are ECDSA P-256 (fast to make, accepted by kubectl and Node). @peculiar/x509 builds the
  * certificates on Node's WebCrypto: Node can parse X.509 but not write it, and shelling out to
@@ -64,40 +65,47 @@ export function servingNames(listenHost: string | undefined, extra: readonly str
 export async function ensureServingPki(dataDir: string, names: readonly string[]): Promise<ServingPki> {
   const p = pkiPaths(dataDir);
   await mkdir(p.dir, { recursive: true, mode: 0o700 });
-  const ca = existsSync(p.caCert) && existsSync(p.caKey) ? await loadCa(p.caCert, p.caKey) : await makeCa(p.caCert, p.caKey);
+  const ca = await openCa(p.caCert, p.caKey, `gantry-ca-${os.hostname()}`);
   if (existsSync(p.cert) && existsSync(p.key)) {
     const certPem = await readFile(p.cert, 'utf8');
     if (covers(certPem, ca.pem, names)) return { ca: ca.pem, cert: certPem, key: await readFile(p.key, 'utf8') };
   }
-  const serving = await makeServing(ca, names);
+  const serving = await issueCertificate(ca, { subject: 'CN=gantry-apiserver', usage: 'server', names });
   await writeSecret(p.key, serving.key);
   await writeSecret(p.cert, serving.cert);
-  return { ca: ca.pem, ...serving };
+  return { ca: ca.pem, cert: serving.cert, key: serving.key };
 }
 
-interface Ca {
+/** A certificate authority: its certificate (PEM and parsed) and signing key. */
+export interface CertificateAuthority {
   pem: string;
   cert: x509.X509Certificate;
   key: CryptoKey;
 }
 
-async function loadCa(certPath: string, keyPath: string): Promise<Ca> {
+/** Loads the CA kept in `certPath`/`keyPath`, making it (named `commonName`) at first use. */
+export async function openCa(certPath: string, keyPath: string, commonName: string): Promise<CertificateAuthority> {
+  await mkdir(path.dirname(certPath), { recursive: true, mode: 0o700 });
+  return existsSync(certPath) && existsSync(keyPath) ? loadCa(certPath, keyPath) : makeCa(certPath, keyPath, commonName);
+}
+
+async function loadCa(certPath: string, keyPath: string): Promise<CertificateAuthority> {
   const pem = await readFile(certPath, 'utf8');
   let key: CryptoKey;
   try {
     key = await webcrypto.subtle.importKey('pkcs8', pemBody(await readFile(keyPath, 'utf8')), ALG, true, ['sign']) as CryptoKey;
   } catch (err) {
-    throw new GantryError('InvalidArgument', `${keyPath}: not an ECDSA P-256 private key in PKCS#8 PEM (${(err as Error).message}); remove the pki directory to make a new CA (existing kubeconfigs then stop working)`);
+    throw new GantryError('InvalidArgument', `${keyPath}: not an ECDSA P-256 private key in PKCS#8 PEM (${(err as Error).message}); remove it and its certificate to make a new CA (whatever the old one signed then stops being trusted: for the API's CA, every kubeconfig)`);
   }
   return { pem, cert: new x509.X509Certificate(pem), key };
 }
 
-async function makeCa(certPath: string, keyPath: string): Promise<Ca> {
+async function makeCa(certPath: string, keyPath: string, commonName: string): Promise<CertificateAuthority> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=gantry-ca-${os.hostname()}`,
+    name: `CN=${commonName}`,
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + CA_DAYS * DAY),
     keys,
@@ -114,31 +122,72 @@ async function makeCa(certPath: string, keyPath: string): Promise<Ca> {
   return { pem, cert, key: keys.privateKey };
 }
 
-async function makeServing(ca: Ca, names: readonly string[]): Promise<{ cert: string; key: string }> {
-  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
+/** What {@link issueCertificate} makes. */
+export interface CertificateRequest {
+  /** The subject as a distinguished name, e.g. `CN=system:node:node-b, O=system:nodes`. */
+  subject: string;
+  /** A TLS server's certificate (EKU serverAuth) or a client's (clientAuth). */
+  usage: 'server' | 'client';
+  /** DNS names and IP addresses (subject alternative names). */
+  names?: readonly string[];
+  /** The key to certify (SPKI); without it a new key pair is made and its private key returned. */
+  publicKey?: CryptoKey;
+  /** Validity in days; default 365. */
+  days?: number;
+}
+
+/**
+ * A certificate signed by `ca`. With the caller's public key only the certificate comes back;
+ * otherwise the new private key too (PKCS#8 PEM).
+ */
+export async function issueCertificate(ca: CertificateAuthority, req: CertificateRequest): Promise<{ cert: string; key: string }> {
+  const keys = req.publicKey ? undefined : await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
+  const publicKey = req.publicKey ?? keys!.publicKey;
   const now = Date.now();
+  const names = req.names ?? [];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: 'CN=gantry-apiserver',
+    subject: req.subject,
     issuer: ca.cert.subject,
     notBefore: new Date(now - 3600_000),
-    notAfter: new Date(now + SERVING_DAYS * DAY),
-    publicKey: keys.publicKey,
+    notAfter: new Date(now + (req.days ?? SERVING_DAYS) * DAY),
+    publicKey,
     signingKey: ca.key,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(names.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }))),
+      new x509.ExtendedKeyUsageExtension([req.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })))] : []),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
   });
-  return { cert: cert.toString('pem'), key: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+  return { cert: cert.toString('pem'), key: keys ? toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) : '' };
+}
+
+/** A new ECDSA P-256 key pair as PEM: the private key (PKCS#8) and the public key (SPKI). */
+export async function generateKeyPair(): Promise<{ key: string; publicKey: string }> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
+  return {
+    key: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+    publicKey: toPem('PUBLIC KEY', await webcrypto.subtle.exportKey('spki', keys.publicKey)),
+  };
+}
+
+/**
+ * Reads an ECDSA P-256 public key (SPKI PEM), for a certificate of a key made elsewhere.
+ * @throws GantryError InvalidArgument when it is not one.
+ */
+export async function importPublicKey(pem: string): Promise<CryptoKey> {
+  try {
+    return await webcrypto.subtle.importKey('spki', pemBody(pem), ALG, true, ['verify']) as CryptoKey;
+  } catch (err) {
+    throw new GantryError('InvalidArgument', `not an ECDSA P-256 public key in SPKI PEM (${(err as Error).message})`, { field: 'publicKey' });
+  }
 }
 
 /** Whether `certPem` is signed by `caPem`, names every one of `names`, and is not near expiry. */
-function covers(certPem: string, caPem: string, names: readonly string[]): boolean {
+export function covers(certPem: string, caPem: string, names: readonly string[]): boolean {
   try {
     const cert = new X509Certificate(certPem);
     if (!cert.checkIssued(new X509Certificate(caPem))) return false;

@@ -21,6 +21,8 @@ export interface AgentOptions extends RemoteOptions {
   bridge?: string;
   imagesDir?: string;
   insecureRegistries?: string;
+  /** Where the kubelet endpoint listens (`host:port`). */
+  kubeletListen?: string;
   /** Heartbeat period in seconds (text from the command line). */
   nodeStatusUpdateFrequency?: string;
   logLevel?: string;
@@ -44,10 +46,11 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     imagesDir: o.imagesDir,
     insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     serviceCidr: o.serviceCidr,
+    ...(o.kubeletListen ? { kubeletListen: o.kubeletListen } : {}),
     ...(heartbeatMs !== undefined ? { tuning: { heartbeatMs } } : {}),
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });
-  process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
+  process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}, kubelet endpoint on port ${agent.kubeletPort}); Ctrl-C stops the agent, pods keep running\n`);
   await untilStopSignal();
   await agent.stop();
   process.stderr.write('✔ agent stopped\n');

@@ -1,7 +1,9 @@
 /**
  * `gantry logs POD [-c CONTAINER] [-f] [--previous] [--tail N]`: a pod container's log, as kubectl
  * shows it. The pod is resolved in the store (read-only, so it works beside a running gantry);
- * the lines come from the node's log files.
+ * the lines come from the node's log files. A pod whose log is not on this machine (on a `gantry
+ * server`, every pod; beside `gantry up`, a remote agent's) is read through the local gantry's
+ * API, which reaches the pod's node as it does for kubectl.
  *
  * Data-dir layout this relies on: the local node keeps its state in `<data-dir>/node` (see
  * src/node/host.ts), its `FileContainerLogs` included, so logs live in
@@ -12,10 +14,11 @@ import path from 'node:path';
 import { dataPaths } from '../../config.js';
 import { GantryError, isGantryError } from '../../errors.js';
 import type { Pod } from '../../model/types.js';
+import { containerLogDir } from '../../node/logs/files.js';
 import { readLogs } from '../../node/logs/read.js';
 import { openSqliteStore } from '../../store/sqlite.js';
-import type { ApiClient } from '../../api/client.js';
-import { remoteClient, type RemoteOptions } from '../remote.js';
+import { ApiClient } from '../../api/client.js';
+import { remoteClient, remoteEndpoint, type RemoteOptions } from '../remote.js';
 
 /** Options of {@link runLogs}. */
 export interface LogsOptions extends RemoteOptions {
@@ -91,6 +94,11 @@ export async function runLogs(pod: string, opts: LogsOptions): Promise<{ output:
   } catch (err) {
     if (isGantryError(err)) return { output: `error: ${err.message}`, exitCode: 1 };
     throw err;
+  }
+
+  if (!existsSync(containerLogDir(nodeDataDir(opts.dataDir), found.metadata.uid!, container)) && existsSync(paths.kubeconfig)) {
+    // Not on this machine: the pod's node has it, and the running gantry's API reaches that node.
+    return remoteLogs(new ApiClient((await remoteEndpoint({ kubeconfig: paths.kubeconfig }))!), pod, opts);
   }
 
   const ac = new AbortController();

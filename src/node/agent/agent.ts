@@ -72,6 +72,11 @@ export interface NodeAgentOptions {
   maxParallelStarts?: number;
   /** The node's InternalIP (pod hostIP); default the first non-loopback IPv4 of the machine. */
   nodeIP?: string;
+  /**
+   * The port of the node's kubelet endpoint (`gantry agent`'s logs, exec and port-forward for the
+   * control plane), published in the Node's `status.daemonEndpoints`.
+   */
+  kubeletPort?: number;
   /** The cluster DNS that ClusterFirst pods use; without it every pod gets the host's resolvers. */
   clusterDns?: ClusterDnsSettings;
   /**
@@ -211,6 +216,15 @@ export class NodeAgent {
     this.queue.shutdown();
     this.syncer.stopAllProbes();
     await Promise.race([Promise.allSettled([...this.background, ...this.syncing]), sleep(10_000, undefined, { ref: false })]);
+  }
+
+  /**
+   * A pod bound to this node, as the agent last saw it (a copy): what the node's kubelet endpoint
+   * serves logs, exec and port-forward for.
+   */
+  boundPod(namespace: string, name: string): Pod | undefined {
+    const pod = this.syncer.podNamed(namespace, name);
+    return pod && structuredClone(pod);
   }
 
   /** Test and bench access: what the agent currently tracks for a pod. */
@@ -368,7 +382,7 @@ export class NodeAgent {
   private async writeNode(registering: boolean): Promise<void> {
     const name = this.nodeName;
     await this.o.api.writeNode((current) => {
-      const status = nodeStatus(this.machine, { now: k8sTime(this.clock.now()), runtimeVersion: this.runtimeVersion, prev: current?.status });
+      const status = nodeStatus(this.machine, { now: k8sTime(this.clock.now()), runtimeVersion: this.runtimeVersion, prev: current?.status, ...(this.o.kubeletPort ? { kubeletPort: this.o.kubeletPort } : {}) });
       const podCidr = this.o.podCidr;
       if (!current) {
         const node = newNode(name, this.machine, status);

@@ -59,8 +59,8 @@ export function memoryQuantity(n: number): string {
   return /[KMGTPE]i$/.test(exact) ? exact : `${Math.floor(n / 1024)}Ki`;
 }
 
-/** The node's status at `now`. */
-export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVersion: string; prev?: NodeStatus }): NodeStatus {
+/** The node's status at `now`; with `kubeletPort`, where its agent serves logs, exec and port-forward. */
+export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVersion: string; prev?: NodeStatus; kubeletPort?: number }): NodeStatus {
   const resources = { cpu: String(machine.cpus), memory: memoryQuantity(machine.memoryBytes), pods: String(MAX_PODS) };
   const prev = (opts.prev?.conditions ?? []) as NodeCondition[];
   const cond = (type: string, status: 'True' | 'False', reason: string, message: string): NodeCondition => {
@@ -80,6 +80,7 @@ export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVer
       cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
     ],
     addresses,
+    ...(opts.kubeletPort ? { daemonEndpoints: { kubeletEndpoint: { Port: opts.kubeletPort } } } : {}),
     nodeInfo: {
       architecture: machine.arch,
       operatingSystem: 'linux',

@@ -52,6 +52,14 @@ export class PodSyncer {
     return this.pods.get(uid);
   }
 
+  /** The pod bound here with this namespace and name, as last seen. */
+  podNamed(namespace: string, name: string): Pod | undefined {
+    for (const pod of this.pods.values()) {
+      if (pod.metadata.name === name && (pod.metadata.namespace ?? 'default') === namespace) return pod;
+    }
+    return undefined;
+  }
+
   /** True while the agent has anything of this pod: bound, or still running things here. */
   knows(uid: string): boolean {
     return this.pods.has(uid) || this.ctx.runtimes.has(uid);
