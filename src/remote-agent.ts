@@ -5,6 +5,8 @@
  * src/api/node-client.ts for its pods, and a Services view read through the API. Without
  * `--pod-cidr` it waits for the pod CIDR the control plane gives its Node, and it keeps a route
  * to every other Ready node's pods through that node (host-gw, src/node/network/routes.ts).
+ * Having no API server, it serves its metrics (the node's, its pod queue's, the process's) on
+ * a listener of its own (src/metrics/serve.ts).
  */
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +15,8 @@ import { DEFAULT_CLUSTER_CIDR } from './controllers/nodeipam.js';
 import { GantryError, isGantryError } from './errors.js';
 import type { Node } from './model/types.js';
 import { HttpNodeApi } from './api/node-client.js';
+import { Metrics } from './metrics/index.js';
+import { serveMetrics, type MetricsListener } from './metrics/serve.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { NodeRouteSyncer } from './node/network/routes.js';
 import { StoreServiceView } from './node/proxy/source.js';
@@ -36,11 +40,17 @@ export interface RemoteAgentOptions {
   routesPeriodMs?: number;
   /** Test and bench tuning, as for the local node. */
   tuning?: LocalNodeTuning;
+  /** Where to serve `GET /metrics` (plain HTTP); none without. */
+  metricsListen?: { host: string; port: number };
+  /** The metrics the node reports to; default a process's own (with CPU, memory, event loop). */
+  metrics?: Metrics;
 }
 
 /** A running remote agent. */
 export interface RemoteAgent {
   node: LocalNode;
+  /** Where its metrics are served, with `metricsListen`. */
+  metricsAddress?: { host: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -50,8 +60,16 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
   // The server must know us before anything starts: a wrong token or address fails here, clearly.
   await client.json(`/apis/gantry.dev/v1/nodes/${encodeURIComponent(opts.nodeName)}/agent/pods`);
   const podCidr = opts.network?.podCidr ?? (await waitForPodCidr(client, opts));
+  const metrics = opts.metrics ?? new Metrics({ processMetrics: true });
+  // Before anything runs: an address in use fails the start at once, naming the flag.
+  const listener: MetricsListener | undefined = opts.metricsListen ? await serveMetrics(metrics, { ...opts.metricsListen, flag: '--metrics-listen' }) : undefined;
   const view = new StoreServiceView({ store: new RemoteStore(client), logger: opts.logger.child({ component: 'services' }), extraKinds: NODE_VIEW_KINDS });
-  await view.start();
+  try {
+    await view.start();
+  } catch (err) {
+    await listener?.close();
+    throw err;
+  }
   try {
     const node = await startLocalNode({
       api: new HttpNodeApi({ client, nodeName: opts.nodeName, logger: opts.logger.child({ component: 'node-api' }) }),
@@ -63,6 +81,7 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
       insecureRegistries: opts.insecureRegistries,
       serviceCidr: opts.serviceCidr,
       network: { ...opts.network, podCidr, clusterCidr: opts.network?.clusterCidr ?? DEFAULT_CLUSTER_CIDR },
+      metrics,
       ...opts.tuning,
       nodeName: opts.nodeName,
     });
@@ -82,14 +101,17 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
     }
     return {
       node,
+      ...(listener ? { metricsAddress: listener.address } : {}),
       async stop() {
         await routes.stop();
         await node.stop();
         await view.stop();
+        await listener?.close();
       },
     };
   } catch (err) {
     await view.stop();
+    await listener?.close();
     throw err;
   }
 }

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/types.js';
 import { NodeAgent } from './agent/agent.js';
 import { StoreNodeApi } from './store-api.js';
@@ -91,6 +92,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   serviceView?: StoreServiceView;
   /** With `store`: signs the service-account tokens of this node's pods (the API's key). */
   tokens?: ServiceAccountTokenIssuer;
+  /** The process's metrics, which the agent reports to (`gantry_kubelet_*`, its pod queue). */
+  metrics?: Metrics;
 }
 
 /** A running local node. */
@@ -164,6 +167,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     backoffMaxMs: opts.backoffMaxMs,
     heartbeatMs: opts.heartbeatMs,
     resyncMs: opts.resyncMs,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   try {
     await agent.start();

@@ -288,6 +288,7 @@ export class Containers {
     } catch (err) {
       if (isGantryError(err, 'RuntimeUnavailable')) throw err;
       // As containerd's CRI: a process that cannot start is an exit with 128, reason StartError.
+      this.countRestart(c, restartCount);
       shiftInstance(c, id, restartCount);
       c.startedAt = undefined;
       this.recordExit(c, { exitCode: 128, reason: 'StartError', message: errorMessage(err), at: o.now() });
@@ -297,6 +298,7 @@ export class Containers {
 
   private markStarted(t: ContainerTarget, started: { id: string; restartCount: number; env: string[]; pid: number }): void {
     const { c } = t;
+    this.countRestart(c, started.restartCount);
     shiftInstance(c, started.id, started.restartCount);
     this.ctx.containerIndex.set(started.id, t.rt.uid);
     c.phase = 'running';
@@ -304,6 +306,11 @@ export class Containers {
     c.startedAt = k8sTime(this.ctx.o.now());
     c.killRequested = undefined;
     this.startProbes(t, { env: started.env });
+  }
+
+  /** A new instance replaces an earlier one (the restart count grows): counted by why the earlier one ended. */
+  private countRestart(c: ContainerRuntime, restartCount: number): void {
+    if (restartCount > c.restartCount) this.ctx.o.metrics?.containerRestarted(c.terminated?.reason);
   }
 
   /** The OCI spec and env of a container instance. */

@@ -15,6 +15,7 @@ import type { PodSyncerOptions, SyncContext } from './context.js';
 import { computePodStatus } from './pod-status.js';
 import { allContainers, type PodRuntime } from './runtime.js';
 import { Sandbox } from './sandbox.js';
+import { milestonesOf, observeStart } from './start-latency.js';
 import { Teardown } from './teardown.js';
 
 export type { PodSyncerOptions } from './context.js';
@@ -177,6 +178,8 @@ export class PodSyncer {
         app: new Map(),
         conditions: [],
         startTime: pod.status?.startTime ?? k8sTime(this.o.now()),
+        // What the stored status already shows was reached before this agent saw the pod.
+        startSeen: milestonesOf(pod.status),
       };
       const phase = pod.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed') {
@@ -201,5 +204,6 @@ export class PodSyncer {
     });
     const known = this.pods.get(rt.uid);
     if (saved && known && !known.metadata.deletionTimestamp) this.pods.set(rt.uid, saved);
+    if (saved && this.o.metrics && rt.startSeen) observeStart(this.o.metrics, saved, { written: saved.status, seen: rt.startSeen, nowMs: this.o.now() });
   }
 }

@@ -73,6 +73,8 @@ export interface PodRuntime {
   message?: string;
   /** The sandbox was released after the pod finished. */
   released?: boolean;
+  /** Start milestones already observed for the start latency metrics (start-latency.ts). */
+  startSeen?: import('./start-latency.js').StartMilestones;
 }
 
 /** A fresh container entry. */
