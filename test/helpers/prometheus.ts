@@ -5,6 +5,7 @@
  * family, a TYPE after samples or twice, a series given twice, a counter below zero, a
  * histogram whose buckets are not cumulative or end elsewhere than `+Inf` = `_count`.
  */
+import type { Metrics } from '../../src/metrics/index.js';
 
 /** One sample: a series and its value. */
 export interface Sample {
@@ -187,4 +188,9 @@ export function valueOf(families: Map<string, Family>, name: string, labels: Rec
 /** Every label set of the samples named `name`. */
 export function seriesOf(families: Map<string, Family>, name: string): Array<Record<string, string>> {
   return [...families.values()].flatMap((f) => f.samples.filter((s) => s.name === name).map((s) => s.labels));
+}
+
+/** Renders `metrics` and reads the text back strictly. */
+export async function scrape(metrics: Metrics): Promise<Map<string, Family>> {
+  return parseExposition(await metrics.render());
 }
