@@ -142,17 +142,16 @@ export function defaultRateLimiter(clock: Clock = realClock): RateLimiter {
  */
 export class WorkQueue {
   private queue: string[] = [];
-  private dirty = new Set<string>();
-  private processing = new Set<string>();
+  /** Keys waiting or re-added while in work → when first added (monotonic ms; 0 without metrics). */
+  private dirty = new Map<string, number>();
+  /** Keys in work → when handed out (monotonic ms; 0 without metrics). */
+  private processing = new Map<string, number>();
   private getters: ((key: string | undefined) => void)[] = [];
   private timers = new Map<string, { at: number; handle: unknown }>();
   private stopped = false;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter;
   private readonly observer?: QueueObserver;
-  /** With metrics: when each waiting key was first added, and when each key in work was handed out (monotonic ms). */
-  private readonly addedAt = new Map<string, number>();
-  private readonly startedAt = new Map<string, number>();
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
@@ -163,11 +162,12 @@ export class WorkQueue {
   /** Queues `key` unless it is already waiting; a key in process is requeued after `done`. */
   add(key: string): void {
     if (this.stopped || this.dirty.has(key)) return;
-    this.dirty.add(key);
+    // As client-go, a key's wait counts from its first add since it was last handed out.
     if (this.observer) {
       this.observer.added();
-      // As client-go: the wait is counted from the first add since the key was last handed out.
-      if (!this.addedAt.has(key)) this.addedAt.set(key, this.elapsedMs());
+      this.dirty.set(key, this.elapsedMs());
+    } else {
+      this.dirty.set(key, 0);
     }
     if (this.processing.has(key)) return;
     this.enqueue(key);
@@ -186,17 +186,14 @@ export class WorkQueue {
 
   /** Moves a dirty key into work, measuring how long it waited. */
   private handOut(key: string): void {
-    this.dirty.delete(key);
-    this.processing.add(key);
     if (this.observer) {
       const now = this.elapsedMs();
-      const added = this.addedAt.get(key);
-      if (added !== undefined) {
-        this.observer.waited((now - added) / 1000);
-        this.addedAt.delete(key);
-      }
-      this.startedAt.set(key, now);
+      this.observer.waited((now - this.dirty.get(key)!) / 1000);
+      this.processing.set(key, now);
+    } else {
+      this.processing.set(key, 0);
     }
+    this.dirty.delete(key);
   }
 
   private elapsedMs(): number {
@@ -261,13 +258,8 @@ export class WorkQueue {
 
   /** Marks `key` as processed; if it was added meanwhile it goes back in the queue. */
   done(key: string): void {
-    if (this.observer) {
-      const started = this.startedAt.get(key);
-      if (started !== undefined) {
-        this.observer.worked((this.elapsedMs() - started) / 1000);
-        this.startedAt.delete(key);
-      }
-    }
+    const started = this.processing.get(key);
+    if (this.observer && started !== undefined) this.observer.worked((this.elapsedMs() - started) / 1000);
     this.processing.delete(key);
     // Added while in work: it is already counted (and its wait timed) from that add.
     if (this.dirty.has(key)) this.enqueue(key);
@@ -291,8 +283,6 @@ export class WorkQueue {
     for (const g of this.getters.splice(0)) g(undefined);
     this.queue = [];
     this.dirty.clear();
-    this.addedAt.clear();
-    this.startedAt.clear();
   }
 
   /** True after {@link shutdown}. */

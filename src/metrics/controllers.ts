@@ -2,9 +2,11 @@
  * The controllers' metrics, named after controller-runtime's and client-go's workqueue's (with
  * gantry's prefix), so dashboards and alerts written for a Kubernetes controller manager read
  * them unchanged: reconciles by result per controller, and per queue its depth, adds, time
- * waiting, time in work and retries. Labels are controller and queue names: a fixed set.
+ * waiting, time in work and retries. Labels are controller and queue names: a fixed set. They
+ * are counted on every key and every reconcile, so with the hot-path families of ./hot.ts.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot.js';
 
 /** Time in a work queue or in a reconcile: 100 µs to a minute. */
 const QUEUE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
@@ -20,39 +22,32 @@ export interface ReconcileObserver {
 
 /** `gantry_controller_runtime_reconcile_total` and `…_errors_total`. */
 export class ControllerMetrics {
-  private readonly total: Counter<'controller' | 'result'>;
-  private readonly errors: Counter<'controller'>;
+  private readonly total: HotCounter;
+  private readonly errors: HotCounter;
 
   constructor(registry: Registry) {
-    this.total = new Counter({
+    this.total = new HotCounter(registry, {
       name: 'gantry_controller_runtime_reconcile_total',
       help: 'Reconciles per controller by result: success, error (stalled or retried with backoff), requeue (asked to run again later, or waiting for something).',
-      labelNames: ['controller', 'result'] as const,
-      registers: [registry],
     });
-    this.errors = new Counter({
+    this.errors = new HotCounter(registry, {
       name: 'gantry_controller_runtime_reconcile_errors_total',
       help: 'Reconciles per controller that ended in an error.',
-      labelNames: ['controller'] as const,
-      registers: [registry],
     });
   }
 
-  /** The observer of controller `name`. Label sets are built once here, not per reconcile. */
+  /** The observer of controller `name`; every result shows (at 0) from now on, so a rate over them is never absent. */
   forController(name: string): ReconcileObserver {
-    const labels = {
-      success: { controller: name, result: 'success' },
-      error: { controller: name, result: 'error' },
-      requeue: { controller: name, result: 'requeue' },
-    } as const;
-    const own = { controller: name };
-    // Every controller shows all three results from the start, so a rate over them is never absent.
-    for (const l of Object.values(labels)) this.total.inc(l, 0);
-    this.errors.inc(own, 0);
+    const results = {
+      success: this.total.child({ controller: name, result: 'success' }),
+      error: this.total.child({ controller: name, result: 'error' }),
+      requeue: this.total.child({ controller: name, result: 'requeue' }),
+    };
+    const errors = this.errors.child({ controller: name });
     return {
       reconciled: (result) => {
-        this.total.inc(labels[result]);
-        if (result === 'error') this.errors.inc(own);
+        results[result].inc();
+        if (result === 'error') errors.inc();
       },
     };
   }
@@ -73,10 +68,10 @@ export interface QueueObserver {
 /** `gantry_workqueue_*{name}`: one series per queue. */
 export class WorkqueueMetrics {
   private readonly depths = new Map<string, () => number>();
-  private readonly adds: Counter<'name'>;
-  private readonly retries: Counter<'name'>;
-  private readonly queueDuration: Histogram<'name'>;
-  private readonly workDuration: Histogram<'name'>;
+  private readonly adds: HotCounter;
+  private readonly retries: HotCounter;
+  private readonly queueDuration: HotHistogram;
+  private readonly workDuration: HotHistogram;
 
   constructor(registry: Registry) {
     const depths = this.depths;
@@ -91,21 +86,17 @@ export class WorkqueueMetrics {
         for (const [name, depth] of depths) this.set({ name }, depth());
       },
     });
-    this.adds = new Counter({ name: 'gantry_workqueue_adds_total', help: 'Keys added to each work queue.', labelNames: ['name'] as const, registers: [registry] });
-    this.retries = new Counter({ name: 'gantry_workqueue_retries_total', help: 'Keys put back in each work queue after a failure.', labelNames: ['name'] as const, registers: [registry] });
-    this.queueDuration = new Histogram({
+    this.adds = new HotCounter(registry, { name: 'gantry_workqueue_adds_total', help: 'Keys added to each work queue.' });
+    this.retries = new HotCounter(registry, { name: 'gantry_workqueue_retries_total', help: 'Keys put back in each work queue after a failure.' });
+    this.queueDuration = new HotHistogram(registry, {
       name: 'gantry_workqueue_queue_duration_seconds',
       help: 'How long a key waits in the queue before a worker takes it.',
-      labelNames: ['name'] as const,
       buckets: QUEUE_BUCKETS,
-      registers: [registry],
     });
-    this.workDuration = new Histogram({
+    this.workDuration = new HotHistogram(registry, {
       name: 'gantry_workqueue_work_duration_seconds',
       help: 'How long a worker takes over a key (one reconcile).',
-      labelNames: ['name'] as const,
       buckets: QUEUE_BUCKETS,
-      registers: [registry],
     });
   }
 
@@ -116,13 +107,15 @@ export class WorkqueueMetrics {
   forQueue(name: string, depth: () => number): QueueObserver {
     this.depths.set(name, depth);
     const labels = { name };
-    this.adds.inc(labels, 0);
-    this.retries.inc(labels, 0);
+    const adds = this.adds.child(labels);
+    const retries = this.retries.child(labels);
+    const waited = this.queueDuration.child(labels);
+    const worked = this.workDuration.child(labels);
     return {
-      added: () => this.adds.inc(labels),
-      retried: () => this.retries.inc(labels),
-      waited: (s) => this.queueDuration.observe(labels, s),
-      worked: (s) => this.workDuration.observe(labels, s),
+      added: () => adds.inc(),
+      retried: () => retries.inc(),
+      waited: (s) => waited.observe(s),
+      worked: (s) => worked.observe(s),
     };
   }
 }

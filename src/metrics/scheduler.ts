@@ -3,7 +3,8 @@
  * (decision and bind), how long a pod waits from entering the queue to its bind, and the pods
  * pending per queue. No pod or node name is ever a label.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram, type HotCounterChild, type HotHistogramChild } from './hot.js';
 
 /** What a scheduling attempt came to, as kube-scheduler counts it. */
 export type ScheduleResult = 'scheduled' | 'unschedulable' | 'error';
@@ -19,35 +20,29 @@ export interface PendingPods {
 const ATTEMPT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const POD_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-/** `gantry_scheduler_*`. */
+/** `gantry_scheduler_*`; attempts and their latency are counted per pod, so with ./hot.ts. */
 export class SchedulerMetrics {
-  private readonly attempts: Counter<'result'>;
-  private readonly attemptDuration: Histogram<'result'>;
-  private readonly podDuration: Histogram;
+  private readonly attempts: Record<ScheduleResult, { count: HotCounterChild; seconds: HotHistogramChild }>;
+  private readonly podDuration: HotHistogramChild;
   private pending: (() => PendingPods) | undefined;
-  private readonly labels = { scheduled: { result: 'scheduled' }, unschedulable: { result: 'unschedulable' }, error: { result: 'error' } } as const;
 
   constructor(registry: Registry) {
-    this.attempts = new Counter({
+    const attempts = new HotCounter(registry, {
       name: 'gantry_scheduler_schedule_attempts_total',
       help: 'Attempts to schedule a pod, by result: scheduled (bound to a node), unschedulable (fits no node), error (the decision or the bind failed).',
-      labelNames: ['result'] as const,
-      registers: [registry],
     });
-    for (const l of Object.values(this.labels)) this.attempts.inc(l, 0);
-    this.attemptDuration = new Histogram({
+    const attemptDuration = new HotHistogram(registry, {
       name: 'gantry_scheduler_scheduling_attempt_duration_seconds',
       help: 'Time of one scheduling attempt: the decision and, for a pod that fits, its bind.',
-      labelNames: ['result'] as const,
       buckets: ATTEMPT_BUCKETS,
-      registers: [registry],
     });
-    this.podDuration = new Histogram({
+    const child = (result: ScheduleResult) => ({ count: attempts.child({ result }), seconds: attemptDuration.child({ result }) });
+    this.attempts = { scheduled: child('scheduled'), unschedulable: child('unschedulable'), error: child('error') };
+    this.podDuration = new HotHistogram(registry, {
       name: 'gantry_scheduler_pod_scheduling_duration_seconds',
       help: 'Time from a pod entering the scheduling queue to its bind, over all its attempts.',
       buckets: POD_BUCKETS,
-      registers: [registry],
-    });
+    }).child({});
     const self = this;
     new Gauge({
       name: 'gantry_scheduler_pending_pods',
@@ -66,9 +61,9 @@ export class SchedulerMetrics {
 
   /** One attempt ended with `result` after `seconds`. */
   attempt(result: ScheduleResult, seconds: number): void {
-    const labels = this.labels[result];
-    this.attempts.inc(labels);
-    this.attemptDuration.observe(labels, seconds);
+    const a = this.attempts[result];
+    a.count.inc();
+    a.seconds.observe(seconds);
   }
 
   /** A pod was bound `seconds` after it entered the queue. */
