@@ -90,7 +90,7 @@ export function installRequestMetrics(app: FastifyInstance, metrics: ApiMetrics)
       const res = reply.raw;
       // An upgrade the handler took over answers 101 on the socket, not through this response.
       const code = labels.verb === 'CONNECT' && !res.headersSent ? 101 : res.statusCode;
-      metrics.request(labels, code, (performance.now() - started) / 1000, longRunning);
+      metrics.request(labels, { code, seconds: (performance.now() - started) / 1000, longRunning });
     });
     done();
   });

@@ -51,9 +51,9 @@ export class ApiMetrics {
   }
 
   /** A request ended with status `code` after `seconds` (not observed for a long-running one). */
-  request(labels: RequestLabels, code: number, seconds: number, longRunning: boolean): void {
-    this.total.inc({ verb: labels.verb, resource: labels.resource, code: String(code) });
-    if (!longRunning) this.duration.observe({ verb: labels.verb, resource: labels.resource }, seconds);
+  request(labels: RequestLabels, end: { code: number; seconds: number; longRunning: boolean }): void {
+    this.total.inc({ verb: labels.verb, resource: labels.resource, code: String(end.code) });
+    if (!end.longRunning) this.duration.observe({ verb: labels.verb, resource: labels.resource }, end.seconds);
   }
 
   /** A long-running request opened (+1) or closed (-1). */
