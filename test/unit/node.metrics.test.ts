@@ -6,11 +6,13 @@ import { scrape, seriesOf, valueOf } from '../helpers/prometheus.js';
 
 const CREATED = Date.parse('2026-03-01T10:00:00Z');
 
-function pod(): Pod {
+/** The pod as the agent wrote it, with `status`. */
+function pod(status: PodStatus): Pod {
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: 'web-7d9f8-x2kq4', namespace: 'default', uid: 'u1', creationTimestamp: '2026-03-01T10:00:00Z' },
     spec: { containers: [{ name: 'a', image: 'busybox' }, { name: 'b', image: 'busybox' }] },
+    status,
   };
 }
 
@@ -31,13 +33,13 @@ describe('node agent metrics', () => {
     const metrics = new Metrics();
     const seen: StartMilestones = milestonesOf(undefined);
     const at = (s: number) => CREATED + s * 1000;
-    observeStart(metrics.kubelet, pod(), { written: status([true, false], false), seen, nowMs: at(1) });
+    observeStart(metrics.kubelet, pod(status([true, false], false)), { seen, nowMs: at(1) });
     let m = await scrape(metrics);
     assert.equal(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_count'), 0, 'one container is not running yet');
-    observeStart(metrics.kubelet, pod(), { written: status([true, true], false), seen, nowMs: at(3) });
-    observeStart(metrics.kubelet, pod(), { written: status([true, true], true), seen, nowMs: at(4.5) });
+    observeStart(metrics.kubelet, pod(status([true, true], false)), { seen, nowMs: at(3) });
+    observeStart(metrics.kubelet, pod(status([true, true], true)), { seen, nowMs: at(4.5) });
     // A later status write (a probe flapping, a restart) is no new start.
-    observeStart(metrics.kubelet, pod(), { written: status([true, true], true), seen, nowMs: at(60) });
+    observeStart(metrics.kubelet, pod(status([true, true], true)), { seen, nowMs: at(60) });
     m = await scrape(metrics);
     assert.equal(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_count'), 1);
     assert.equal(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_sum'), 3);
@@ -51,7 +53,7 @@ describe('node agent metrics', () => {
     const metrics = new Metrics();
     const stored = status([true, true], true);
     const seen = milestonesOf(stored);
-    observeStart(metrics.kubelet, pod(), { written: stored, seen, nowMs: CREATED + 3_600_000 });
+    observeStart(metrics.kubelet, pod(stored), { seen, nowMs: CREATED + 3_600_000 });
     const m = await scrape(metrics);
     assert.equal(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_count'), 0);
     assert.equal(valueOf(m, 'gantry_kubelet_pod_ready_duration_seconds_count'), 0);

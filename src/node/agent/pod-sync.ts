@@ -204,6 +204,6 @@ export class PodSyncer {
     });
     const known = this.pods.get(rt.uid);
     if (saved && known && !known.metadata.deletionTimestamp) this.pods.set(rt.uid, saved);
-    if (saved && this.o.metrics && rt.startSeen) observeStart(this.o.metrics, saved, { written: saved.status, seen: rt.startSeen, nowMs: this.o.now() });
+    if (saved && this.o.metrics && rt.startSeen) observeStart(this.o.metrics, saved, { seen: rt.startSeen, nowMs: this.o.now() });
   }
 }

@@ -24,14 +24,15 @@ export function milestonesOf(status: PodStatus | undefined): StartMilestones {
 }
 
 /**
- * Observes the milestones `written` shows for the first time (not in `seen`), each as seconds
- * since the pod's creation at `nowMs`, and records them in `seen`.
+ * Observes the milestones the status of `written` (a pod as the agent just wrote it) shows for
+ * the first time (not in `seen`), each as seconds since the pod's creation at `nowMs`, and
+ * records them in `seen`.
  */
-export function observeStart(metrics: KubeletMetrics, pod: Pod, opts: { written: PodStatus | undefined; seen: StartMilestones; nowMs: number }): void {
+export function observeStart(metrics: KubeletMetrics, written: Pod, opts: { seen: StartMilestones; nowMs: number }): void {
   const { seen } = opts;
   if (seen.running && seen.ready) return;
-  const reached = milestonesOf(opts.written);
-  const created = Date.parse(pod.metadata.creationTimestamp ?? '');
+  const reached = milestonesOf(written.status);
+  const created = Date.parse(written.metadata.creationTimestamp ?? '');
   if (Number.isNaN(created)) return;
   const seconds = (opts.nowMs - created) / 1000;
   if (reached.running && !seen.running) {
