@@ -4,7 +4,7 @@
  *
  * - controllers + scheduler on SQLite (as `gantry server` runs them, no node agents): 10 Ready
  *   nodes, 40 Deployments of 10 replicas created at once; time until all 400 pods are bound.
- *   Five rounds each way, a fresh store per round; medians and their ratio.
+ *   Six rounds each way, in turns, a fresh store per round; medians and their ratio.
  * - the work queue alone (add, get, done of 200,000 keys), where the per-key cost of the
  *   instrumentation is not hidden behind store writes: an upper bound.
  */
@@ -23,7 +23,7 @@ import { percentile } from './stats.js';
 const NODES = 10;
 const DEPLOYMENTS = 40;
 const REPLICAS = 10;
-const ROUNDS = 5;
+const ROUNDS = 6;
 const QUEUE_KEYS = 200_000;
 
 function node(i: number): Node {
@@ -106,9 +106,11 @@ export async function benchMetrics(): Promise<Record<string, number | string>> {
   const plain: Array<{ seconds: number; cpu: number }> = [];
   const measured: Array<{ seconds: number; cpu: number }> = [];
   await controlPlaneRound(undefined); // warm-up: JIT, SQLite, the page cache
+  // In turns, each side first every other round, so a load that rises or falls favours neither.
   for (let r = 0; r < ROUNDS; r++) {
-    plain.push(await controlPlaneRound(undefined));
+    if (r % 2 === 0) plain.push(await controlPlaneRound(undefined));
     measured.push(await controlPlaneRound(new Metrics()));
+    if (r % 2 === 1) plain.push(await controlPlaneRound(undefined));
   }
   const pods = DEPLOYMENTS * REPLICAS;
   const a = percentile(plain.map((x) => x.seconds), 50);
@@ -117,9 +119,10 @@ export async function benchMetrics(): Promise<Record<string, number | string>> {
   const cb = percentile(measured.map((x) => x.cpu), 50);
   const qPlain: number[] = [];
   const qMeasured: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    qPlain.push(await queueRound(undefined));
+  for (let r = 0; r < 6; r++) {
+    if (r % 2 === 0) qPlain.push(await queueRound(undefined));
     qMeasured.push(await queueRound(new Metrics()));
+    if (r % 2 === 1) qPlain.push(await queueRound(undefined));
   }
   const qa = percentile(qPlain, 50);
   const qb = percentile(qMeasured, 50);
