@@ -5,9 +5,10 @@
  *
  * Why not prom-client's own Counter and Histogram there: their `inc(labels)` and
  * `observe(labels, v)` hash and validate the label set on every call, 0.5–0.9 µs each on our
- * machine (its children too: they re-hash), which cut the work queue alone to 0.35 of its keys
- * per second without metrics (`npm run bench -- metrics`); with these it keeps about 0.6–0.75,
- * the rest being the clock reads that timing each key needs. Here each label set is a child
+ * machine (its children too: they re-hash), which cut the work queue alone (add, get, done; no
+ * reconcile behind it) to about 0.3 of its keys per second without metrics; with these it keeps
+ * about two thirds (`npm run bench -- metrics`), the rest being the clock reads that timing each
+ * key needs. Here each label set is a child
  * object made once by the caller, and a call is an addition (a counter) or a bucket search over a
  * dozen bounds (a histogram); the samples are produced only at scrape time, in the shape
  * prom-client formats (the same text as its own Counter and Histogram, test/unit/metrics.hot).
