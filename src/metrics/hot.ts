@@ -8,10 +8,10 @@
  * machine (its children too: they re-hash), which cut the work queue alone (add, get, done; no
  * reconcile behind it) to about 0.3 of its keys per second without metrics; with these it keeps
  * about two thirds (`npm run bench -- metrics`), the rest being the clock reads that timing each
- * key needs. Here each label set is a child
- * object made once by the caller, and a call is an addition (a counter) or a bucket search over a
- * dozen bounds (a histogram); the samples are produced only at scrape time, in the shape
- * prom-client formats (the same text as its own Counter and Histogram, test/unit/metrics.hot).
+ * key needs. Here each label set is a child object made once by the caller, and a call is an
+ * addition (a counter) or a bucket search over a dozen bounds (a histogram); the samples are
+ * produced only at scrape time, in the shape prom-client formats (the same samples as its own
+ * Counter and Histogram give, test/unit/metrics.hot.test.ts).
  */
 import type { Metric, Registry } from 'prom-client';
 
