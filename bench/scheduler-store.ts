@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics/index.js';
 import type { KubeObject, Node, Pod } from '../src/model/types.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 import { openEtcdStore } from '../src/store/etcd.js';
@@ -51,7 +52,8 @@ async function measure(store: Store): Promise<{ seconds: number; podsPerSecond: 
       if (ev.type === 'MODIFIED' && (ev.object as Pod).spec.nodeName && !(ev.prevObject as Pod | undefined)?.spec.nodeName && ++bound === PODS) return;
     }
   })();
-  const scheduler = new Scheduler({ store, logger: silentLogger() });
+  // Measured as `gantry server` measures it.
+  const scheduler = new Scheduler({ store, logger: silentLogger(), metrics: new Metrics() });
   const running = scheduler.start(ac.signal);
   const timeout = setTimeout(() => ac.abort(), 120_000);
   await done.catch(() => undefined);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createControllerManager, ensureDefaultStorageClass } from '../src/controllers/index.js';
 import { silentLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics/index.js';
 import { applyDefaults } from '../src/model/defaults.js';
 import type { KubeObject, Node, PersistentVolumeClaim, Pod } from '../src/model/types.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
@@ -50,14 +51,16 @@ function pod(i: number, withClaim: boolean): Pod {
 async function measure(store: Store, withClaims: boolean): Promise<number> {
   await ensureDefaultStorageClass(store);
   await store.txn(Array.from({ length: NODES }, (_, i) => ({ op: 'create' as const, object: node(i) as KubeObject })));
-  const manager = createControllerManager(store, { log: silentLogger() });
+  // Measured as `gantry up` measures them.
+  const metrics = new Metrics();
+  const manager = createControllerManager(store, { log: silentLogger(), metrics });
   await manager.start();
   if (withClaims) for (let i = 0; i < PODS; i += 100) await store.txn(Array.from({ length: 100 }, (_, k) => ({ op: 'create' as const, object: claim(i + k) as KubeObject })));
   const ac = new AbortController();
   const timeout = setTimeout(() => ac.abort(), 120_000);
   const t0 = performance.now();
   for (let i = 0; i < PODS; i += 100) await store.txn(Array.from({ length: 100 }, (_, k) => ({ op: 'create' as const, object: pod(i + k, withClaims) as KubeObject })));
-  const scheduler = new Scheduler({ store, logger: silentLogger() });
+  const scheduler = new Scheduler({ store, logger: silentLogger(), metrics });
   const running = scheduler.start(ac.signal);
   try {
     for (;;) {

@@ -13,7 +13,7 @@ import { isLoopbackHost, prepareApiSecurity, writeAdminKubeconfig } from './api/
 import { createApiServer, listenAlso, WEBHOOK_PATH, type ExtraListener } from './api/server.js';
 import { isIpv4 } from './model/cidr.js';
 import { readMachine } from './node/agent/node-object.js';
-import { Metrics } from './api/metrics.js';
+import { Metrics } from './metrics/index.js';
 import { builtDashboardDir, DASHBOARD_PATH } from './api/dashboard.js';
 import { dataPaths, splitListen, type GantryConfig } from './config.js';
 
@@ -210,8 +210,10 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         }
         // Servers of one etcd store share one digest key (through the store); one process keeps its own.
         const digestKey = etcd ? await sharedDigestKey({ store, file: paths.historyKey, logger: logger.child({ component: 'audit' }) }) : await loadKeyFile(paths.historyKey);
-        recorder = await openRecorder(paths.history, {
+        const audit = metrics.audit;
+        const opened = await openRecorder(paths.history, {
           digestKey,
+          ...audit.recorderHooks(),
           logger: logger.child({ component: 'audit' }),
           watchedBranch: config.ref ?? 'main',
           push: config.historyRemote && {
@@ -222,6 +224,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
             ...(elector ? { intervalMs: 2000 } : {}),
           },
         });
+        recorder = opened;
+        // Read at scrape time, for as long as this term's recorder runs.
+        signal.addEventListener('abort', audit.countQueuedWith(() => opened.stats().queued), { once: true });
         const fromRevision = await recorder.lastStoreRevision();
         parts.push(startAuditFeed({ store, recorder, logger: logger.child({ component: 'audit' }), fromRevision, signal }));
         progress(`audit trail ready (${paths.history}, branch status)`);
@@ -269,6 +274,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           ...(apiEndpoint ? { apiEndpoint } : {}),
           ...config.controllers,
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
+          metrics,
         });
         // The kubernetes Service before any pod: its containers get KUBERNETES_SERVICE_* at start.
         await new ApiServiceController({ serviceCidr: config.serviceCidr, ...(apiEndpoint ? { apiEndpoint } : {}) })
@@ -285,7 +291,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         progress('controllers running (Deployment, ReplicaSet, garbage collector, …)');
       }
       if (components.scheduler) {
-        const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }), events: new EventRecorder({ store, component: 'default-scheduler', logger: logger.child({ component: 'events' }) }) });
+        const scheduler = new Scheduler({ store, logger: logger.child({ component: 'scheduler' }), events: new EventRecorder({ store, component: 'default-scheduler', logger: logger.child({ component: 'events' }) }), metrics });
         parts.push(scheduler.start(signal));
         progress('scheduler running');
       }
@@ -313,7 +319,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         progress(`verifying commit signatures (${verifier.describe()} from ${config.verifyCommits.trustedKeys})`);
       }
       decryptor = new SopsDecryptor({ dataDir: config.dataDir });
-      source = await openSource(config, { logger: logger.child({ component: 'source' }) });
+      source = await openSource(config, { logger: logger.child({ component: 'source' }), metrics });
       // Kept for the process's life, so a standby that takes over plans from a warm cache.
       live = new Cache(store, DECLARABLE_KINDS, { log: logger.child({ component: 'sync-cache' }) });
       await live.start(ac.signal);
@@ -344,6 +350,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         insecureRegistries: config.node?.insecureRegistries,
         serviceCidr: config.serviceCidr,
         ...(security ? { tokens: security.serviceAccounts } : {}),
+        metrics,
         ...opts.node,
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
@@ -463,7 +470,7 @@ export const DEFAULT_INGRESS_HTTP = '127.0.0.1:8080';
 export const DEFAULT_INGRESS_HTTPS = '127.0.0.1:8443';
 
 /** `off` (or empty) → undefined; else host:port as {@link splitListen}, errors naming `flag`. */
-function listenOrOff(value: string, flag: string): [string, number] | undefined {
+export function listenOrOff(value: string, flag: string): [string, number] | undefined {
   if (value === '' || value === 'off') return undefined;
   try {
     return splitListen(value);

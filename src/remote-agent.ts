@@ -10,6 +10,8 @@
  * control plane — and only it, by its client certificate — reaches this node's pods for
  * `kubectl logs`, `exec` and `port-forward`; its serving certificate comes from the server at
  * each start (kubelet TLS bootstrap) and is renewed before it expires.
+ * Having no API server, it serves its metrics (the node's, its pod queue's, the process's) on
+ * a listener of its own (src/metrics/serve.ts).
  */
 import type { Logger } from 'pino';
 import { hostname } from 'node:os';
@@ -27,6 +29,8 @@ import { DEFAULT_CLUSTER_CIDR } from './controllers/nodeipam.js';
 import { errorMessage, GantryError, isGantryError } from './errors.js';
 import type { Node } from './model/types.js';
 import { HttpNodeApi } from './api/node-client.js';
+import { Metrics } from './metrics/index.js';
+import { serveMetrics, type MetricsListener } from './metrics/serve.js';
 import { bundledImagesDir, NODE_VIEW_KINDS, startLocalNode, type LocalNode, type LocalNodeTuning } from './node/host.js';
 import { NodeRouteSyncer } from './node/network/routes.js';
 import { StoreServiceView } from './node/proxy/source.js';
@@ -56,6 +60,10 @@ export interface RemoteAgentOptions {
   kubeletListen?: string;
   /** Test and bench tuning, as for the local node. */
   tuning?: LocalNodeTuning;
+  /** Where to serve `GET /metrics` (plain HTTP); none without. */
+  metricsListen?: { host: string; port: number };
+  /** The metrics the node reports to; default a process's own (with CPU, memory, event loop). */
+  metrics?: Metrics;
 }
 
 /** The kubelet endpoint's default address. */
@@ -68,6 +76,8 @@ export interface RemoteAgent {
   node: LocalNode;
   /** The port the kubelet endpoint listens on (the one published on the Node). */
   kubeletPort: number;
+  /** Where its metrics are served, with `metricsListen`. */
+  metricsAddress?: { host: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -79,11 +89,15 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
   // The server must know us before anything starts: a wrong token or address fails here, clearly.
   await client.json(`/apis/gantry.dev/v1/nodes/${encodeURIComponent(opts.nodeName)}/agent/pods`);
   const podCidr = opts.network?.podCidr ?? (await waitForPodCidr(client, opts));
+  const metrics = opts.metrics ?? new Metrics({ processMetrics: true });
+  // Before anything runs: an address in use fails the start at once, naming the flag.
+  const listener: MetricsListener | undefined = opts.metricsListen ? await serveMetrics(metrics, { ...opts.metricsListen, flag: '--metrics-listen' }) : undefined;
   // Undone in reverse order when the start fails half-way, and by stop().
   const undo: (() => Promise<void> | void)[] = [];
   const unwind = async (): Promise<void> => {
     for (const u of undo.splice(0).reverse()) await u();
   };
+  if (listener) undo.push(() => listener.close());
   try {
     const kubelet = await startKubelet(client, opts, kubeletListen);
     undo.push(() => kubelet.stop());
@@ -101,6 +115,7 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
       serviceCidr: opts.serviceCidr,
       network: { ...opts.network, podCidr, clusterCidr: opts.network?.clusterCidr ?? DEFAULT_CLUSTER_CIDR },
       kubeletPort: kubelet.server.port,
+      metrics,
       ...opts.tuning,
       nodeName: opts.nodeName,
     });
@@ -124,7 +139,7 @@ export async function startRemoteAgent(opts: RemoteAgentOptions): Promise<Remote
     await routes.start();
     undo.push(() => routes.stop());
     // The endpoint first: no exec or port-forward begins while the node stops.
-    return { node, kubeletPort: kubelet.server.port, stop: async () => { await kubelet.stop(); await unwind(); } };
+    return { node, kubeletPort: kubelet.server.port, ...(listener ? { metricsAddress: listener.address } : {}), stop: async () => { await kubelet.stop(); await unwind(); } };
   } catch (err) {
     await unwind();
     throw err;

@@ -36,7 +36,9 @@ import { podStreamsApi } from './streams.js';
 import { KubeletProxy } from './kubelet/relay.js';
 import type { KubeletPki } from './kubelet/pki.js';
 import type { Node } from '../model/types.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from '../metrics/index.js';
+import { DebugRequestLog } from './request-log.js';
+import { installRequestMetrics } from './request-metrics.js';
 import { readAppHealth } from '../health/read.js';
 
 /** Options for {@link createApiServer}. */
@@ -106,9 +108,11 @@ export function createApiServer(opts: ApiServerOptions) {
   const { store, logger } = opts;
   const metrics = opts.metrics ?? new Metrics();
   // Watches and followed logs stay open until the client goes: on close, end them rather than wait.
-  const base = { loggerInstance: logger.child({ component: 'api' }), bodyLimit: 5 * 2 ** 20, forceCloseConnections: true };
+  // Per-request lines at debug (./request-log.ts): the request metrics count every request.
+  const base = { loggerInstance: logger.child({ component: 'api' }), logController: new DebugRequestLog(), bodyLimit: 5 * 2 ** 20, forceCloseConnections: true };
   // One type for both: fastify's https overload only differs in the raw server it hands out.
   const app = (opts.tls ? Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
+  installRequestMetrics(app, metrics.api);
   // RBAC objects in memory for the authorizer, listed before the server takes requests.
   const rbac = opts.serviceAccounts ? new RbacCache(store, { log: logger.child({ component: 'rbac' }) }) : undefined;
   if (rbac) {
@@ -307,26 +311,26 @@ export function createApiServer(opts: ApiServerOptions) {
       const log = logger.child({ component: 'webhook', remote: req.ip });
       if (!opts.webhookSecret) {
         log.warn('webhook refused: no webhook secret is configured (--webhook-secret / GANTRY_WEBHOOK_SECRET)');
-        metrics.webhookRequests.inc({ result: 'refused' });
+        metrics.api.webhookRequest('refused');
         return reply.code(401).send({ code: 'AuthFailed', message: 'webhook secret not configured on this server' });
       }
       const verdict = verifyWebhook({ headers: req.headers, body }, opts.webhookSecret);
       if (!verdict.ok) {
         log.warn({ reason: verdict.reason }, 'webhook refused');
-        metrics.webhookRequests.inc({ result: 'refused' });
+        metrics.api.webhookRequest('refused');
         return reply.code(401).send({ code: 'AuthFailed', message: verdict.reason });
       }
       if (verdict.event === 'ping') {
-        metrics.webhookRequests.inc({ result: 'ping' });
+        metrics.api.webhookRequest('ping');
         return reply.code(200).send({ ok: true, message: 'pong' });
       }
       const push = parsePushEvent(verdict.provider, body);
       if (opts.branch && push?.branch && push.branch !== opts.branch) {
         log.info({ branch: push.branch }, 'push to another branch ignored');
-        metrics.webhookRequests.inc({ result: 'ignored' });
+        metrics.api.webhookRequest('ignored');
         return reply.code(202).send({ ok: true, message: `push to ${push.branch} ignored: following ${opts.branch}` });
       }
-      metrics.webhookRequests.inc({ result: 'accepted' });
+      metrics.api.webhookRequest('accepted');
       log.info({ branch: push?.branch, after: push?.after }, 'push received; syncing');
       if (opts.sync) void opts.sync.trigger('webhook');
       return reply.code(202).send({ ok: true, message: 'sync triggered' });

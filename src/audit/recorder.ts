@@ -95,6 +95,8 @@ export interface RecorderOptions {
   clock?: () => number;
   /** Called after each batch is on the branch. `enqueuedAt`/`committedAt` are performance.now() ms. */
   onCommitted?: (batch: CommittedBatch) => void;
+  /** Called with the number of changes given up on after write failures (each is logged too). */
+  onDropped?: (count: number) => void;
 }
 
 /** Counters of the recorder's queue. */
@@ -382,7 +384,7 @@ export class GitRecorder implements Recorder {
           await this.writeBatch(batch);
         } catch (err) {
           // Never leave flush() waiting: an unexpected failure drops the batch, loudly.
-          this.dropped += batch.length;
+          this.drop(batch.length);
           this.logger.error({ err: errorMessage(err), changes: batch.length }, 'audit: batch failed; changes dropped');
         }
         this.done += batch.length;
@@ -401,6 +403,11 @@ export class GitRecorder implements Recorder {
       }
       this.wakeWaiters();
     }
+  }
+
+  private drop(count: number): void {
+    this.dropped += count;
+    this.opts.onDropped?.(count);
   }
 
   private wakeWaiters(): void {
@@ -456,7 +463,7 @@ export class GitRecorder implements Recorder {
         if (item.kind === 'change') this.noteRevision(item.event);
       } catch (err) {
         // A change that cannot be rendered must not stop the ones after it.
-        this.dropped += 1;
+        this.drop(1);
         this.logger.error({ err: errorMessage(err) }, 'audit: cannot record a change; skipped');
       }
     }
@@ -469,7 +476,7 @@ export class GitRecorder implements Recorder {
         break;
       } catch (err) {
         if (attempt >= WRITE_ATTEMPTS) {
-          this.dropped += commits.length;
+          this.drop(commits.length);
           this.logger.error({ err: errorMessage(err), changes: commits.length }, 'audit: cannot write to the status repository; changes dropped');
           // The index already holds the dropped changes: rebuild it from what is on disk.
           await this.load().catch((e: unknown) => this.logger.error({ err: errorMessage(e) }, 'audit: cannot reload the status branch'));

@@ -2,19 +2,27 @@
  * A keyed work queue in the manner of client-go's `workqueue`: it holds keys, not events, so
  * many changes to one object collapse into one reconcile, and a key is never handed to two
  * workers at once. Retry policy lives here too: per-key exponential backoff plus an overall
- * token bucket (architecture conventions 1 and 2).
+ * token bucket (architecture conventions 1 and 2). Given metrics and a name, it reports what
+ * client-go's queues do: depth, adds, time waiting, time in work and retries.
  */
+import type { QueueObserver, WorkqueueMetrics } from '../metrics/index.js';
 
 /** Time as the queue sees it; injectable so that tests drive time by hand. */
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Milliseconds from an arbitrary origin, finer than `now()`, for measuring durations (metrics);
+   * `now()` when absent, so a test's clock drives those too.
+   */
+  monotonicMs?(): number;
 }
 
 /** The process clock. Timers are unref'd so that a pending retry never keeps Node alive. */
 export const realClock: Clock = {
   now: () => Date.now(),
+  monotonicMs: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref?.();
@@ -116,6 +124,10 @@ export interface WorkQueueOptions {
   clock?: Clock;
   /** Default: max of ExponentialBackoff(5 ms, 1000 s) and TokenBucket(10 qps, burst 100). */
   rateLimiter?: RateLimiter;
+  /** The queue's name in metrics (`gantry_workqueue_*{name}`): its controller's. */
+  name?: string;
+  /** Where the queue reports (with a `name`); nothing is measured without. */
+  metrics?: WorkqueueMetrics;
 }
 
 /** The default controller rate limiter, as client-go's DefaultControllerRateLimiter. */
@@ -130,32 +142,62 @@ export function defaultRateLimiter(clock: Clock = realClock): RateLimiter {
  */
 export class WorkQueue {
   private queue: string[] = [];
-  private dirty = new Set<string>();
-  private processing = new Set<string>();
+  /** Keys waiting or re-added while in work → when first added (monotonic ms; 0 without metrics). */
+  private dirty = new Map<string, number>();
+  /** Keys in work → when handed out (monotonic ms; 0 without metrics). */
+  private processing = new Map<string, number>();
   private getters: ((key: string | undefined) => void)[] = [];
   private timers = new Map<string, { at: number; handle: unknown }>();
   private stopped = false;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter;
+  private readonly observer?: QueueObserver;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
     this.limiter = opts.rateLimiter ?? defaultRateLimiter(this.clock);
+    if (opts.metrics && opts.name) this.observer = opts.metrics.forQueue(opts.name, () => this.len());
   }
 
   /** Queues `key` unless it is already waiting; a key in process is requeued after `done`. */
   add(key: string): void {
     if (this.stopped || this.dirty.has(key)) return;
-    this.dirty.add(key);
+    // As client-go, a key's wait counts from its first add since it was last handed out.
+    if (this.observer) {
+      this.observer.added();
+      this.dirty.set(key, this.elapsedMs());
+    } else {
+      this.dirty.set(key, 0);
+    }
     if (this.processing.has(key)) return;
+    this.enqueue(key);
+  }
+
+  /** Hands a dirty key to a waiting worker, or queues it. */
+  private enqueue(key: string): void {
     const getter = this.getters.shift();
     if (getter) {
-      this.dirty.delete(key);
-      this.processing.add(key);
+      this.handOut(key);
       getter(key);
     } else {
       this.queue.push(key);
     }
+  }
+
+  /** Moves a dirty key into work, measuring how long it waited. */
+  private handOut(key: string): void {
+    if (this.observer) {
+      const now = this.elapsedMs();
+      this.observer.waited((now - this.dirty.get(key)!) / 1000);
+      this.processing.set(key, now);
+    } else {
+      this.processing.set(key, 0);
+    }
+    this.dirty.delete(key);
+  }
+
+  private elapsedMs(): number {
+    return this.clock.monotonicMs ? this.clock.monotonicMs() : this.clock.now();
   }
 
   /** Adds `key` after `ms`; an earlier pending add of the same key wins (as client-go). */
@@ -175,6 +217,7 @@ export class WorkQueue {
 
   /** Adds `key` after the rate limiter's delay for it (a failure: backoff grows). */
   addRateLimited(key: string): void {
+    this.observer?.retried();
     this.addAfter(key, this.limiter.when(key));
   }
 
@@ -196,8 +239,7 @@ export class WorkQueue {
     if (this.stopped || signal?.aborted) return Promise.resolve(undefined);
     const key = this.queue.shift();
     if (key !== undefined) {
-      this.dirty.delete(key);
-      this.processing.add(key);
+      this.handOut(key);
       return Promise.resolve(key);
     }
     return new Promise((resolve) => {
@@ -216,11 +258,11 @@ export class WorkQueue {
 
   /** Marks `key` as processed; if it was added meanwhile it goes back in the queue. */
   done(key: string): void {
+    const started = this.processing.get(key);
+    if (this.observer && started !== undefined) this.observer.worked((this.elapsedMs() - started) / 1000);
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      this.dirty.delete(key);
-      this.add(key);
-    }
+    // Added while in work: it is already counted (and its wait timed) from that add.
+    if (this.dirty.has(key)) this.enqueue(key);
   }
 
   /** Keys waiting (not counting those in process or on a timer). */

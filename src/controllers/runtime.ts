@@ -23,6 +23,7 @@ import type { KubeObject, OwnerReference } from '../model/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { noEvents, type EventSink } from '../events/recorder.js';
+import type { Metrics, ReconcileObserver } from '../metrics/index.js';
 import { Cache, type CacheEvent, type CacheReader } from './cache.js';
 import { realClock, WorkQueue, type Clock, type WorkQueueOptions } from './queue.js';
 
@@ -115,6 +116,8 @@ export interface ManagerOptions {
   defaultWaitMs?: number;
   /** Where controllers' Events go, per controller name (default: nowhere). */
   events?: (controller: string) => EventSink;
+  /** Counts reconciles and measures each controller's queue (`gantry_controller_runtime_*`, `gantry_workqueue_*`). */
+  metrics?: Metrics;
 }
 
 interface Running {
@@ -122,6 +125,7 @@ interface Running {
   queue: WorkQueue;
   busy: number;
   resyncTimer?: unknown;
+  reconciles?: ReconcileObserver;
 }
 
 /** Runs controllers: shared cache, one queue per controller, N workers each. */
@@ -149,8 +153,13 @@ export class ControllerManager {
   /** Registers a controller; call before {@link start}. */
   add(controller: Controller): void {
     if (this.started) throw new Error(`cannot add controller ${controller.name} after start`);
-    const queue = new WorkQueue({ clock: this.clock, ...this.opts.queue?.(controller.name) });
-    this.controllers.push({ controller, queue, busy: 0 });
+    const metrics = this.opts.metrics;
+    const queue = new WorkQueue({
+      clock: this.clock,
+      ...(metrics ? { name: controller.name, metrics: metrics.workqueue } : {}),
+      ...this.opts.queue?.(controller.name),
+    });
+    this.controllers.push({ controller, queue, busy: 0, ...(metrics ? { reconciles: metrics.controllers.forController(controller.name) } : {}) });
   }
 
   /** The shared cache (after {@link start}). */
@@ -244,18 +253,24 @@ export class ControllerManager {
       try {
         const res = await controller.reconcile(key, ctx);
         queue.forget(key);
-        if (res?.requeueAfter !== undefined && res.requeueAfter >= 0) queue.addAfter(key, res.requeueAfter);
+        const again = res?.requeueAfter !== undefined && res.requeueAfter >= 0;
+        run.reconciles?.reconciled(again ? 'requeue' : 'success');
+        if (again) queue.addAfter(key, res!.requeueAfter!);
       } catch (err) {
         if (signal.aborted) {
-          // Shutting down: the store may be closing under us; nothing to retry.
+          // Shutting down: the store may be closing under us; nothing to retry (and nothing to count).
         } else if (isGantryError(err) && err.disposition === 'stalled') {
+          run.reconciles?.reconciled('error');
           queue.forget(key);
           log.error({ key, code: err.code, err: err.message }, 'reconcile stalled; waiting for a change');
         } else if (isGantryError(err) && err.disposition === 'waiting') {
+          // Waiting for something else to happen (a volume, a token): a requeue, not a failure.
+          run.reconciles?.reconciled('requeue');
           queue.forget(key);
           log.info({ key, code: err.code, err: err.message }, 'reconcile waiting');
           queue.addAfter(key, err.retryAfterMs ?? this.opts.defaultWaitMs ?? 5000);
         } else {
+          run.reconciles?.reconciled('error');
           const level = isGantryError(err, 'Conflict') ? 'debug' : 'warn';
           log[level]({ key, err: errorMessage(err), retries: queue.numRequeues(key) }, 'reconcile failed; retrying with backoff');
           queue.addRateLimited(key);

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/types.js';
 import { NodeAgent } from './agent/agent.js';
 import { StoreNodeApi } from './store-api.js';
@@ -92,6 +93,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   tokens?: ServiceAccountTokenIssuer;
   /** The port of the node's kubelet endpoint (`gantry agent`), published on its Node. */
   kubeletPort?: number;
+  /** The process's metrics, which the agent reports to (`gantry_kubelet_*`, its pod queue). */
+  metrics?: Metrics;
 }
 
 /** A running local node. */
@@ -163,6 +166,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     resyncMs: opts.resyncMs,
     services: () => services.view.services(),
     ...(opts.kubeletPort ? { kubeletPort: opts.kubeletPort } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   try {
     await agent.start();

@@ -3,6 +3,7 @@
  * did not fit waits out a backoff (1 s doubling to 60 s), or less when the cluster changes in
  * a way that may make it fit (Kubernetes' "move to active queue on cluster event").
  */
+import type { PendingPods } from '../metrics/index.js';
 import type { Pod } from '../model/types.js';
 import { podKey } from './podinfo.js';
 
@@ -25,6 +26,10 @@ interface Entry {
   seq: number;
   /** The move cycle when this pod was popped, to catch cluster events during its attempt. */
   poppedAtCycle: number;
+  /** When the pod entered the queue (the `now` clock), for the time it takes to schedule. */
+  queuedAt: number;
+  /** Its last attempt found no node (rather than failing): it waits for the cluster to change. */
+  unschedulable: boolean;
 }
 
 interface HeapItem {
@@ -69,6 +74,24 @@ export class SchedulingQueue {
     return this.entries.has(key);
   }
 
+  /** Milliseconds since the pod entered the queue, by the queue's clock; undefined when it is not queued. */
+  waitedMs(key: string): number | undefined {
+    const e = this.entries.get(key);
+    return e ? this.now() - e.queuedAt : undefined;
+  }
+
+  /** The queued pods by where they wait (for metrics; one pass over the queue). */
+  counts(): PendingPods {
+    const out: PendingPods = { active: 0, backoff: 0, unschedulable: 0 };
+    for (const e of this.entries.values()) {
+      // A pod being tried counts as active: it is still pending.
+      if (e.readyAt === 0 || e.readyAt === IN_FLIGHT) out.active++;
+      else if (e.unschedulable) out.unschedulable++;
+      else out.backoff++;
+    }
+    return out;
+  }
+
   /**
    * Adds a pending pod, or records the latest version of one already queued. A queued pod
    * keeps its backoff unless `activate` (its spec changed, so it may fit now).
@@ -77,7 +100,7 @@ export class SchedulingQueue {
     const key = podKey(pod);
     const e = this.entries.get(key);
     if (!e) {
-      const entry: Entry = { pod, attempts: 0, readyAt: 0, seq: 0, poppedAtCycle: -1 };
+      const entry: Entry = { pod, attempts: 0, readyAt: 0, seq: 0, poppedAtCycle: -1, queuedAt: this.now(), unschedulable: false };
       this.entries.set(key, entry);
       this.push(key, entry);
       return;
@@ -91,11 +114,12 @@ export class SchedulingQueue {
     this.entries.delete(key);
   }
 
-  /** The pod did not fit (or binding failed): try again after its backoff. */
-  backoff(key: string): void {
+  /** The pod did not fit (`unschedulable`) or its attempt failed: try again after its backoff. */
+  backoff(key: string, opts: { unschedulable?: boolean } = {}): void {
     const e = this.entries.get(key);
     if (!e) return;
     e.attempts++;
+    e.unschedulable = opts.unschedulable === true;
     if (e.poppedAtCycle !== this.moveCycle) {
       // The cluster changed while this pod was being tried: try again with the new state.
       this.activate(key, e);

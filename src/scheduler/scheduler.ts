@@ -9,6 +9,7 @@
 import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics, ScheduleResult, SchedulerMetrics } from '../metrics/index.js';
 import { objectRef } from '../model/keys.js';
 import type { Condition, Node, Pod } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
@@ -38,6 +39,8 @@ export interface SchedulerOptions {
   scheduleOptions?: ScheduleOptions;
   /** Where Scheduled and FailedScheduling Events go (default: nowhere). */
   events?: EventSink;
+  /** Counts attempts, their latency and the pending pods (`gantry_scheduler_*`). */
+  metrics?: Metrics;
 }
 
 /** True when the pod is unbound, not finished nor deleted, and for this scheduler (gated or not). */
@@ -88,6 +91,7 @@ export class Scheduler {
   private readonly queue: SchedulingQueue;
   private readonly scheduleOptions: ScheduleOptions;
   private readonly events: EventSink;
+  private readonly metrics?: SchedulerMetrics;
   private cache = new SchedulerCache();
   /** Pods bound by us whose bound version the watch has not delivered yet → that version. */
   private readonly assumed = new Map<string, number>();
@@ -103,6 +107,7 @@ export class Scheduler {
     this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
     this.scheduleOptions = opts.scheduleOptions ?? {};
     this.events = opts.events ?? noEvents;
+    this.metrics = opts.metrics?.scheduler;
   }
 
   /** Pods waiting to be scheduled (for status output). */
@@ -115,6 +120,7 @@ export class Scheduler {
    * Store failures are logged and retried (re-listing); the promise resolves on abort.
    */
   async start(signal: AbortSignal): Promise<void> {
+    const uncount = this.metrics?.countPending(() => this.queue.counts());
     const worker = this.work(signal);
     while (!signal.aborted) {
       try {
@@ -129,6 +135,7 @@ export class Scheduler {
     }
     await worker;
     await Promise.allSettled(this.binding);
+    uncount?.();
   }
 
   private async syncAndWatch(signal: AbortSignal): Promise<void> {
@@ -220,16 +227,24 @@ export class Scheduler {
     while (!signal.aborted) {
       const pod = await this.queue.pop(signal);
       if (!pod) break;
+      // Timed only when measured: the attempt's own cost stays what it was without metrics.
+      const started = this.metrics ? performance.now() : 0;
       try {
-        await this.scheduleOne(pod);
+        await this.scheduleOne(pod, started);
       } catch (err) {
+        this.attempted('error', started);
         this.log.warn({ pod: podKey(pod), err: errorMessage(err) }, 'scheduling attempt failed');
         this.queue.backoff(podKey(pod));
       }
     }
   }
 
-  private async scheduleOne(pod: Pod): Promise<void> {
+  /** One attempt ended (`started`: performance.now() when the pod was popped). */
+  private attempted(result: ScheduleResult, started: number): void {
+    if (this.metrics) this.metrics.attempt(result, (performance.now() - started) / 1000);
+  }
+
+  private async scheduleOne(pod: Pod, started: number): Promise<void> {
     const key = podKey(pod);
     if (!isPendingFor(pod, this.name)) {
       this.queue.delete(key);
@@ -240,7 +255,8 @@ export class Scheduler {
       this.log.info({ pod: key, reason: result.message }, 'pod is unschedulable');
       this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
       await this.markUnschedulable(pod, result.message);
-      this.queue.backoff(key);
+      this.attempted('unschedulable', started);
+      this.queue.backoff(key, { unschedulable: true });
       return;
     }
     const now = new Date().toISOString();
@@ -254,13 +270,13 @@ export class Scheduler {
     // round trip (a few ms on etcd) does not stall the next pod's scheduling cycle, and binds in
     // flight share the store's group commits. The pod is assumed in the cache meanwhile, so the
     // next decisions already count its resources.
-    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous }).finally(() => this.binding.delete(bind));
+    const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous, started }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
-  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan; previous: VolumeObject[] }): Promise<void> {
+  private async bind(pod: Pod, bound: Pod, node: string, opts: { score: number | undefined; volumes: VolumeBindingPlan; previous: VolumeObject[]; started: number }): Promise<void> {
     const key = podKey(pod);
     const { score, volumes } = opts;
     const reserved = [...volumes.claims, ...volumes.volumes];
@@ -273,10 +289,16 @@ export class Scheduler {
         : (await this.store.txn([...reserved.map((object) => ({ op: 'update' as const, object })), { op: 'update', object: bound }], { origin })).objects.at(-1) as Pod;
       this.reservations.confirm(reserved, Number(written.metadata.resourceVersion ?? 0));
       this.assumed.set(key, Number(written.metadata.resourceVersion ?? 0));
+      if (this.metrics) {
+        this.attempted('scheduled', opts.started);
+        const waited = this.queue.waitedMs(key);
+        if (waited !== undefined) this.metrics.scheduled(waited / 1000);
+      }
       this.queue.delete(key);
       this.events.emit(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
       this.log.debug({ pod: key, node, score }, 'pod bound');
     } catch (err) {
+      this.attempted('error', opts.started);
       this.assumed.delete(key);
       this.cache.removePod(key);
       // At once, before any await: the pod may be scheduled again meanwhile, and must not find

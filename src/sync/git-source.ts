@@ -16,6 +16,7 @@ import { GantryError, errorMessage, isGantryError } from '../errors.js';
 import { GitObjectReader, type GitTreeEntry } from './git-objects.js';
 import type { GitAuth } from '../config.js';
 import type { Logger } from '../log.js';
+import type { SyncMetrics } from '../metrics/index.js';
 import { isKustomizationFile } from './kustomize/model.js';
 import { watchRefs } from './ref-watch.js';
 import { parseRevision, walkRevision } from './revparse.js';
@@ -42,6 +43,8 @@ export interface GitSourceOptions {
    */
   auth?: GitAuth;
   logger?: Logger;
+  /** Times each fetch from a remote and counts the failures (`gantry_git_fetch_*`). */
+  metrics?: SyncMetrics;
 }
 
 /** A tree entry with what it is. */
@@ -396,6 +399,7 @@ export class GitSource implements Source {
     }
     await git.addRemote({ fs, gitdir, remote: 'origin', url: this.remoteUrl, force: true });
     this.gitdir = gitdir;
+    const timer = performance.now();
     try {
       const result = await git.fetch({
         fs,
@@ -408,8 +412,11 @@ export class GitSource implements Source {
         headers: authHeaders(this.auth),
       });
       if (result.defaultBranch) this.defaultBranch = result.defaultBranch.replace(/^refs\/heads\//, '');
+      this.opts.metrics?.fetched((performance.now() - timer) / 1000);
     } catch (err) {
-      throw remoteError(err, this.displayUrl);
+      const failure = remoteError(err, this.displayUrl);
+      this.opts.metrics?.fetched((performance.now() - timer) / 1000, failure.code);
+      throw failure;
     } finally {
       // New packs may have arrived; cached pack indexes are keyed by file name, so start fresh.
       this.gitCache = {};

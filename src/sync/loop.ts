@@ -24,7 +24,7 @@ import { holdFor, type PassRequest } from './gate.js';
 import { formatSyncWindow, type SyncWindow } from './windows.js';
 import type { ManifestIssue, Revision, Source } from './types.js';
 import { validateObject } from './validate.js';
-import type { Metrics } from '../api/metrics.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Decryption } from './sops/decryptor.js';
 import type { Verdict } from './signatures/verifier.js';
 
@@ -221,8 +221,7 @@ export class SyncLoop {
     try {
       const outcome = await this.syncOnce(reason, request);
       this.last = outcome;
-      this.opts.metrics?.syncs.inc({ outcome: outcome.outcome });
-      this.opts.metrics?.syncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.opts.metrics?.sync.pass(outcome.outcome, Number(process.hrtime.bigint() - started) / 1e9);
       return outcome;
     } finally {
       this.running = undefined;
@@ -251,7 +250,7 @@ export class SyncLoop {
       }
       const loaded = await loadRevision(source, revision.commit, { validate: validateObject, cache: this.cache, decryptor: this.opts.decryptor });
       if (loaded.issues.length > 0) return await this.reject(revision, loaded.issues);
-      this.opts.metrics?.objects.set(loaded.objects.length);
+      this.opts.metrics?.sync.desiredObjects(loaded.objects.length);
 
       for (let attempt = 0; ; attempt++) {
         const live = await this.listLive();
@@ -371,6 +370,7 @@ export class SyncLoop {
       unchanged: plan.unchanged.length,
     };
     const changed = !planIsEmpty(plan);
+    this.opts.metrics?.sync.inForce({ revision: revision.commit, ref: revision.ref, repo: this.opts.describe.repo });
     // A pass that changes nothing records nothing unless it puts a new revision in force: after a
     // restart the Sync object (not this process's memory) says what already is.
     if (!changed && this.lastRecordedApplied === undefined) {

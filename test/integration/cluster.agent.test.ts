@@ -17,6 +17,7 @@ import type { KubeEvent } from '../../src/events/recorder.js';
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../../src/model/types.js';
 import { startRemoteAgent, type RemoteAgent } from '../../src/remote-agent.js';
 import { apiRequest } from '../helpers/api-client.js';
+import { parseExposition, valueOf } from '../helpers/prometheus.js';
 import { createWorld, e2eConfig, e2ePrerequisites, isReady, podsWith, readIpForward, takeDown, waitFor, type World } from '../helpers/e2e.js';
 import { E2E_IMAGE } from '../helpers/e2e.js';
 
@@ -97,6 +98,7 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       // A free port: the agent shares this machine's network namespace with others.
       kubeletListen: '0.0.0.0:0',
       tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000 },
+      metricsListen: { host: '127.0.0.1', port: 0 },
     });
   });
 
@@ -130,6 +132,24 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       return evs.length >= 2 ? evs : undefined;
     }, { timeoutMs: 10_000 });
     assert.equal(events[0]!.source?.component, 'kubelet');
+  });
+
+  it('serves its node\'s metrics on its own listener (the pods\' start latency, its pod queue), and the server serves none of them', async () => {
+    const addr = agent!.metricsAddress!;
+    const res = await apiRequest({ apiUrl: `http://${addr.host}:${addr.port}` }, '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const m = parseExposition(res.body);
+    assert.ok(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_count')! >= 2, 'both web pods started here');
+    assert.ok(valueOf(m, 'gantry_kubelet_pod_ready_duration_seconds_count')! >= 2);
+    assert.ok(valueOf(m, 'gantry_workqueue_adds_total', { name: 'node-agent' })! >= 2);
+    assert.ok(valueOf(m, 'process_cpu_seconds_total')! > 0, 'the process\'s own metrics');
+    assert.equal([...m.keys()].filter((n) => /^gantry_(controller|scheduler|sync|apiserver|audit)_/.test(n)).length, 0, 'nothing of the control plane');
+    assert.equal((await apiRequest({ apiUrl: `http://${addr.host}:${addr.port}` }, '/')).status, 404);
+    const kubeconfig = await readKubeconfig(server!.kubeconfig!);
+    const serverMetrics = parseExposition((await apiRequest({ apiUrl: server!.apiUrl!, ca, token: kubeconfig.token }, '/metrics')).body);
+    assert.equal([...serverMetrics.keys()].filter((n) => n.startsWith('gantry_kubelet_')).length, 0, 'the server runs no node');
+    assert.ok(valueOf(serverMetrics, 'gantry_scheduler_schedule_attempts_total', { result: 'scheduled' })! >= 2);
   });
 
   it('holds an agent token to its own node: no other node, no unreferenced Secret, no Kubernetes reads of Secrets', async () => {

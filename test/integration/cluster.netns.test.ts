@@ -23,6 +23,7 @@ import { runLogs } from '../../src/cli/commands/logs.js';
 import { createNetnsCluster, writeCa, type NetnsCluster } from '../helpers/netns-cluster.js';
 import { createWorld, e2eConfig, e2ePrerequisites, E2E_IMAGE, httpGet, isReady, podsWith, waitFor, type World } from '../helpers/e2e.js';
 import { kubectlPresent } from '../helpers/kubectl.js';
+import { parseExposition, valueOf } from '../helpers/prometheus.js';
 
 const SPREAD = `apiVersion: apps/v1
 kind: Deployment
@@ -208,6 +209,18 @@ describe('a cluster of three nodes in network namespaces (server + 3 agents)', f
     for (const p of pods) perNode.set(p.spec.nodeName!, (perNode.get(p.spec.nodeName!) ?? 0) + 1);
     const nodes = (await server!.store.list<Node>('Node')).items.map((n) => ({ name: n.metadata.name, spec: n.spec, alloc: n.status?.allocatable, cond: n.status?.conditions?.map((c) => `${c.type}=${c.status}`) }));
     assert.equal(perNode.size, 3, `every node runs a pod: ${JSON.stringify([...perNode])} ${JSON.stringify(nodes)}`);
+  });
+
+  it('has each gantry agent serve its node\'s metrics on loopback in its own namespace (the default --metrics-listen)', async () => {
+    const fetchMetrics = 'fetch("http://127.0.0.1:10255/metrics").then(async (r) => { if (!r.ok) process.exit(1); process.stdout.write(await r.text()); })';
+    for (const [i, n] of cluster!.nodes.entries()) {
+      assert.match(n.stderr, /✔ metrics on http:\/\/127\.0\.0\.1:10255\/metrics/);
+      const got = await cluster!.exec(i, [process.execPath, '-e', fetchMetrics]);
+      assert.equal(got.code, 0, got.stderr);
+      const m = parseExposition(got.stdout);
+      assert.ok(valueOf(m, 'gantry_kubelet_pod_start_total_duration_seconds_count')! >= 1, `${n.name} started a spread pod`);
+      assert.ok(valueOf(m, 'gantry_workqueue_adds_total', { name: 'node-agent' })! >= 1);
+    }
   });
 
   it('lets a pod on node A reach a pod on node C by pod IP, its Service by cluster IP and DNS name, and the API through the kubernetes Service with its own token', async () => {

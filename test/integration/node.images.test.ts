@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
+import { Metrics } from '../../src/metrics/index.js';
 import { ContainerdClient } from '../../src/node/containerd/client.js';
 import { buildBusyboxImage, type BuiltImage } from '../../src/node/images/busybox-image.js';
 import { getImage } from '../../src/node/images/image-store.js';
@@ -18,6 +19,7 @@ import { ImageManager, type ImageEvent } from '../../src/node/agent/images.js';
 import { MediaTypes, parseDockerConfigJson } from '../../src/node/images/registry.js';
 import { containerdPrerequisites, startTestContainerd, type TestContainerd } from '../helpers/containerd.js';
 import { assertRegistryPrerequisites, startBearerFront, startTestRegistry, type BearerFront, type PushableImage, type TestRegistry } from '../helpers/registry.js';
+import { scrape, valueOf } from '../helpers/prometheus.js';
 
 const USER = 'gantry';
 const PASSWORD = 's3cret-pass';
@@ -157,6 +159,29 @@ describe('node images (containerd + docker-registry)', function () {
       heard.length = 0;
       await images.ensure('pod-2', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {}, report: (e) => heard.push(e) });
       assert.deepEqual(heard, [{ type: 'Normal', reason: 'Pulled', message: `Container image "${ref}" already present on machine` }]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('ImageManager counts pulls by result and times the successful ones; an image already present is no pull', async () => {
+    const client = await ContainerdClient.connect({ address: ctd.daemon.address, namespace: 'gantry-pull-metrics-test' });
+    try {
+      const metrics = new Metrics();
+      const images = new ImageManager({ client, metrics: metrics.kubelet });
+      const ref = `${open.host}/test/busybox:1.0`;
+      // Two pods asking at once share one pull.
+      const [a, b] = await Promise.all(['pod-1', 'pod-2'].map((pod) => images.ensure(pod, { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {} })));
+      assert.ok('chainId' in a! && 'chainId' in b!, 'the image is there');
+      await images.ensure('pod-3', { name: 'main', image: ref, imagePullPolicy: 'IfNotPresent' }, { auth: {} });
+      const missing = await images.ensure('pod-4', { name: 'main', image: `${open.host}/test/nothing:1.0`, imagePullPolicy: 'IfNotPresent' }, { auth: {} });
+      assert.equal('reason' in missing && missing.reason, 'ErrImagePull');
+      const m = await scrape(metrics);
+      assert.equal(valueOf(m, 'gantry_kubelet_image_pulls_total', { result: 'success' }), 1);
+      assert.equal(valueOf(m, 'gantry_kubelet_image_pulls_total', { result: 'failure' }), 1);
+      assert.equal(valueOf(m, 'gantry_kubelet_image_pull_duration_seconds_count'), 1);
+      const seconds = valueOf(m, 'gantry_kubelet_image_pull_duration_seconds_sum')!;
+      assert.ok(seconds > 0 && seconds < 60, `a pull from loopback takes well under a minute: ${seconds}`);
     } finally {
       client.close();
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
+import { Metrics } from '../../src/metrics/index.js';
 import { DirSource } from '../../src/sync/dir-source.js';
 import { GitSource } from '../../src/sync/git-source.js';
 import { loadManifests } from '../../src/sync/loader.js';
@@ -18,6 +19,7 @@ import {
   TEST_IDENTITY,
   type GitHttpServer,
 } from '../helpers/git-http-server.js';
+import { scrape, valueOf } from '../helpers/prometheus.js';
 
 const text = (f: SourceFile | undefined): string | undefined => (f?.content ? Buffer.from(f.content).toString('utf8') : undefined);
 const byPath = (files: SourceFile[]): Map<string, SourceFile> => new Map(files.map((f) => [f.path, f]));
@@ -147,6 +149,23 @@ describe('GitSource over smart HTTP (git http-backend)', function () {
   it('reports an unreachable server as SourceUnavailable naming the URL', async () => {
     const src = new GitSource({ url: 'http://127.0.0.1:9/none.git', cacheDir: cacheDir() });
     await assert.rejects(src.resolve(), (err) => isGantryError(err, 'SourceUnavailable') && err.message.includes('http://127.0.0.1:9/none.git'));
+  });
+
+  it('times every fetch and counts the failed ones by error code (gantry_git_fetch_*)', async () => {
+    const metrics = new Metrics();
+    const good = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth, metrics: metrics.sync });
+    await good.resolve();
+    await good.resolve();
+    const denied = new GitSource({ url: repoUrl, cacheDir: cacheDir(), auth: { username: 'deployer', password: 'wrong' }, metrics: metrics.sync });
+    await assert.rejects(denied.resolve(), (err) => isGantryError(err, 'AuthFailed'));
+    const gone = new GitSource({ url: 'http://127.0.0.1:9/none.git', cacheDir: cacheDir(), metrics: metrics.sync });
+    await assert.rejects(gone.resolve(), (err) => isGantryError(err, 'SourceUnavailable'));
+    const m = await scrape(metrics);
+    assert.equal(valueOf(m, 'gantry_git_fetch_duration_seconds_count'), 4);
+    assert.ok(valueOf(m, 'gantry_git_fetch_duration_seconds_sum')! < 30, 'seconds, not milliseconds');
+    assert.equal(valueOf(m, 'gantry_git_fetch_failures_total', { code: 'AuthFailed' }), 1);
+    assert.equal(valueOf(m, 'gantry_git_fetch_failures_total', { code: 'SourceUnavailable' }), 1);
+    assert.equal(valueOf(m, 'gantry_git_fetch_failures_total'), 2);
   });
 
   it('follows a branch: a pushed commit is seen by the next resolve()', async () => {

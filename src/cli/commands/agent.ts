@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { listenOrOff } from '../../app.js';
 import { createLogger } from '../../log.js';
 import { GantryError } from '../../errors.js';
 import { startRemoteAgent } from '../../remote-agent.js';
@@ -25,12 +26,18 @@ export interface AgentOptions extends RemoteOptions {
   kubeletListen?: string;
   /** Heartbeat period in seconds (text from the command line). */
   nodeStatusUpdateFrequency?: string;
+  /** host:port for `GET /metrics`, or `off`. */
+  metricsListen?: string;
   logLevel?: string;
 }
+
+/** Where `gantry agent` serves its metrics by default: loopback, the kubelet's old read-only port. */
+export const DEFAULT_AGENT_METRICS_LISTEN = '127.0.0.1:10255';
 
 /** Starts the agent and waits for a signal. */
 export async function runAgent(o: AgentOptions): Promise<void> {
   const heartbeatMs = o.nodeStatusUpdateFrequency === undefined ? undefined : heartbeatPeriod(o.nodeStatusUpdateFrequency);
+  const metricsListen = listenOrOff(o.metricsListen ?? DEFAULT_AGENT_METRICS_LISTEN, '--metrics-listen');
   const endpoint = await remoteEndpoint(o);
   if (!endpoint) throw new GantryError('InvalidArgument', 'gantry agent needs the server: --server URL --token T (an agent token: gantry token create NAME --role agent --node NODE), or --kubeconfig', { field: 'server' });
   const logFile = join(o.dataDir, 'agent.log');
@@ -48,9 +55,11 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     serviceCidr: o.serviceCidr,
     ...(o.kubeletListen ? { kubeletListen: o.kubeletListen } : {}),
     ...(heartbeatMs !== undefined ? { tuning: { heartbeatMs } } : {}),
+    ...(metricsListen ? { metricsListen: { host: metricsListen[0], port: metricsListen[1] } } : {}),
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });
   process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}, kubelet endpoint on port ${agent.kubeletPort}); Ctrl-C stops the agent, pods keep running\n`);
+  if (agent.metricsAddress) process.stderr.write(`✔ metrics on http://${hostPort(agent.metricsAddress)}/metrics\n`);
   await untilStopSignal();
   await agent.stop();
   process.stderr.write('✔ agent stopped\n');
@@ -63,4 +72,9 @@ function heartbeatPeriod(text: string): number {
     throw new GantryError('InvalidArgument', `--node-status-update-frequency "${text}" is not a number of seconds between 0 and 3600`, { field: 'node-status-update-frequency' });
   }
   return Math.round(n * 1000);
+}
+
+/** host:port, IPv6 in brackets. */
+function hostPort(a: { host: string; port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }

@@ -18,8 +18,9 @@ import pLimit from 'p-limit';
 import { errorMessage, isGantryError } from '../../errors.js';
 import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/index.js';
 import { k8sTime } from '../../model/time.js';
-import type { Node, Service } from '../../model/types.js';
+import type { Node, Pod, Service } from '../../model/types.js';
 import type { NodeApi, NodeEvent } from '../api.js';
 import { ExponentialBackoff, WorkQueue, realClock, type Clock } from '../../controllers/queue.js';
 import type { ContainerdClient } from '../containerd/client.js';
@@ -89,6 +90,8 @@ export interface NodeAgentOptions {
    * variables of their namespace (`enableServiceLinks`). Without it they get none.
    */
   services?: () => readonly Service[];
+  /** The process's metrics: pod start latency, restarts, image pulls, the pod queue. */
+  metrics?: Metrics;
 }
 
 /** The node agent. */
@@ -111,13 +114,15 @@ export class NodeAgent {
     this.o = opts;
     this.clock = opts.clock ?? realClock;
     this.machine = readMachine(opts.nodeIP);
-    this.queue = new WorkQueue({ clock: this.clock, rateLimiter: new ExponentialBackoff(200, 30_000) });
+    const metrics = opts.metrics;
+    this.queue = new WorkQueue({ clock: this.clock, rateLimiter: new ExponentialBackoff(200, 30_000), ...(metrics ? { name: 'node-agent', metrics: metrics.workqueue } : {}) });
     const images = new ImageManager({
       client: opts.client,
       insecureRegistries: opts.insecureRegistries,
       backoffBaseMs: opts.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs,
       now: () => this.clock.now(),
+      ...(metrics ? { metrics: metrics.kubelet } : {}),
     });
     this.syncer = new PodSyncer({
       api: opts.api,
@@ -139,6 +144,7 @@ export class NodeAgent {
       requeue: (uid, ms) => (ms && ms > 0 ? this.queue.addAfter(uid, ms) : this.queue.add(uid)),
       startLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
       teardownLimit: pLimit(opts.maxParallelStarts ?? 4 * os.availableParallelism()),
+      ...(metrics ? { metrics: metrics.kubelet } : {}),
     });
     if (opts.storageDir) {
       this.localVolumes = new LocalPathVolumes({ api: opts.api, storageDir: opts.storageDir, legacyDir: opts.dataDir, logger: opts.logger.child({ part: 'local-path' }) });

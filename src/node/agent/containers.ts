@@ -255,11 +255,17 @@ export class Containers {
       this.markStarted(t, { ...outcome, hooks: outcome.fresh });
     } else if (outcome.kind === 'startError') {
       // As containerd's CRI: a process that cannot start is an exit with 128, reason StartError.
+      this.countRestart(t.c, restartCount);
       shiftInstance(t.c, outcome.id, restartCount);
       t.c.startedAt = undefined;
       this.recordExit(t.c, { exitCode: 128, reason: 'StartError', message: outcome.message, at: this.ctx.o.now() });
       this.ctx.o.requeue(t.rt.uid, 0);
     }
+  }
+
+  /** A new instance replaces an earlier one (the restart count grows): counted by why the earlier one ended. */
+  private countRestart(c: ContainerRuntime, restartCount: number): void {
+    if (restartCount > c.restartCount) this.ctx.o.metrics?.containerRestarted(c.terminated?.reason);
   }
 
   /**
@@ -268,6 +274,7 @@ export class Containers {
    */
   private markStarted(t: ContainerTarget, started: { id: string; restartCount: number; built: BuiltContainer; pid: number; hooks: boolean }): void {
     const { c, rt } = t;
+    this.countRestart(c, started.restartCount);
     shiftInstance(c, started.id, started.restartCount);
     this.ctx.containerIndex.set(started.id, rt.uid);
     c.phase = 'running';

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { ClusterDnsSettings } from './container-config.js';
 import type { Logger } from '../../log.js';
+import type { KubeletMetrics } from '../../metrics/index.js';
 import type { NodeAllocatable } from '../../model/downward.js';
 import type { Container, Pod, Service } from '../../model/types.js';
 import type { NodeApi } from '../api.js';
@@ -46,6 +47,8 @@ export interface PodSyncerOptions {
    * the others, which need no bound.
    */
   teardownLimit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Pod start latency and container restarts (`gantry_kubelet_*`). */
+  metrics?: KubeletMetrics;
 }
 
 /** The options and the agent's view of what runs. */

@@ -6,6 +6,7 @@
  * pull's time and the image's size, or Pulled "already present on machine".
  */
 import { GantryError, isGantryError } from '../../errors.js';
+import type { KubeletMetrics } from '../../metrics/index.js';
 import type { Container, Secret } from '../../model/types.js';
 import type { ContainerdClient } from '../containerd/client.js';
 import { getImage, normalizeImageName, type LocalImage } from '../images/image-store.js';
@@ -58,6 +59,8 @@ export interface ImageManagerOptions {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   now?: () => number;
+  /** Counts pulls by result and times the successful ones (`gantry_kubelet_image_pull*`). */
+  metrics?: KubeletMetrics;
 }
 
 /** What became of a container's image, as the kubelet reports it in Events (reasons and wording are its own). */
@@ -197,8 +200,14 @@ export class ImageManager {
   private pull(name: string, auth: CredentialsByHost, signal?: AbortSignal): Inflight {
     const running = this.inflight.get(name);
     if (running) return running;
+    const metrics = this.opts.metrics;
+    const started = performance.now();
     const p = pullImage(this.opts.client, name, { auth, insecureRegistries: this.opts.insecureRegistries, signal })
-      .catch((err: unknown) => {
+      .then((image) => {
+        metrics?.imagePulled((performance.now() - started) / 1000);
+        return image;
+      }, (err: unknown) => {
+        metrics?.imagePullFailed();
         throw isGantryError(err) ? err : new GantryError('ImagePullFailed', `cannot pull ${name}: ${(err as Error).message}`, { cause: err });
       })
       .finally(() => this.inflight.delete(name));

@@ -15,6 +15,7 @@ import type { PodSyncerOptions, SyncContext } from './context.js';
 import { computePodStatus } from './pod-status.js';
 import { allContainers, sidecars, type PodRuntime } from './runtime.js';
 import { Sandbox } from './sandbox.js';
+import { milestonesOf, observeStart } from './start-latency.js';
 import { Teardown } from './teardown.js';
 
 export type { PodSyncerOptions } from './context.js';
@@ -191,6 +192,8 @@ export class PodSyncer {
         app: new Map(),
         conditions: [],
         startTime: pod.status?.startTime ?? k8sTime(this.o.now()),
+        // What the stored status already shows was reached before this agent saw the pod.
+        startSeen: milestonesOf(pod.status),
       };
       const phase = pod.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed') {
@@ -217,6 +220,7 @@ export class PodSyncer {
     // A watch event may have brought a newer pod while this sync ran (new labels, a deletion):
     // the pod as read at the sync's start must not replace it.
     if (saved && known && !known.metadata.deletionTimestamp && !olderThan(saved, known)) this.pods.set(rt.uid, saved);
+    if (saved && this.o.metrics && rt.startSeen) observeStart(this.o.metrics, saved, { seen: rt.startSeen, nowMs: this.o.now() });
   }
 }
 

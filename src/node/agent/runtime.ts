@@ -89,6 +89,8 @@ export interface PodRuntime {
   initialized?: boolean;
   /** When the pod's sidecars must be gone (epoch ms), once its app containers finished for good. */
   sidecarsDeadline?: number;
+  /** Start milestones already observed for the start latency metrics (start-latency.ts). */
+  startSeen?: import('./start-latency.js').StartMilestones;
 }
 
 /** A fresh container entry. */
