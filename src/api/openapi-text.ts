@@ -21,6 +21,7 @@ export const KIND_DESCRIPTIONS: Record<string, string> = {
   Service: 'Service gives a set of pods, chosen by a label selector, one stable virtual IP and DNS name; gantry routes its ports to ready endpoints with kernel rules on every node.',
   IngressClass: 'IngressClass names a controller that implements Ingresses. gantry serves Ingresses of class gantry itself.',
   NetworkPolicy: 'NetworkPolicy says which traffic the selected pods may receive and send (by pod, namespace and IP block, and by port); gantry enforces it in the kernel on every node.',
+  HorizontalPodAutoscaler: 'HorizontalPodAutoscaler scales a Deployment, StatefulSet or ReplicaSet between minReplicas and maxReplicas to keep its pods\' CPU or memory usage at a target (a percent of their requests, or an average value), as measured by the node agents.',
   PodDisruptionBudget: 'PodDisruptionBudget limits how many of the selected pods voluntary disruptions (evictions, gantry drain, kubectl drain) may take down at once: at least minAvailable must stay healthy, or at most maxUnavailable be missing.',
   Ingress: 'Ingress routes HTTP and HTTPS traffic from outside the cluster to Services, by host and path, with TLS from Secrets.',
   Deployment: 'Deployment declares a replicated, stateless application: a pod template and a replica count. Its controller keeps ReplicaSets and rolls pods over to a new template.',
