@@ -192,6 +192,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--images-dir <dir>', 'air-gap images imported at start').env('GANTRY_IMAGES_DIR'))
     .addOption(new Option('--insecure-registries <hosts>', 'comma-separated registries pulled over plain HTTP').env('GANTRY_INSECURE_REGISTRIES'))
     .addOption(new Option('--node-status-update-frequency <seconds>', 'how often the node heartbeats (default 10, as the kubelet): keep it well under the server\'s --node-monitor-grace-period').env('GANTRY_NODE_STATUS_UPDATE_FREQUENCY'))
+    .addOption(new Option('--metric-resolution <duration>', 'how often the node reports its pods\' CPU and memory use to the server (default 15s)').env('GANTRY_METRIC_RESOLUTION'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'))
     .action(async (o) => runAgent(o));
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../log.js';
 import { GantryError } from '../../errors.js';
 import { startRemoteAgent } from '../../remote-agent.js';
+import { positiveDuration } from '../options.js';
 import { remoteEndpoint, type RemoteOptions } from '../remote.js';
 import { untilStopSignal } from '../signals.js';
 
@@ -23,6 +24,8 @@ export interface AgentOptions extends RemoteOptions {
   insecureRegistries?: string;
   /** Heartbeat period in seconds (text from the command line). */
   nodeStatusUpdateFrequency?: string;
+  /** How often usage is reported (a duration, text from the command line). */
+  metricResolution?: string;
   logLevel?: string;
 }
 
@@ -44,7 +47,10 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     imagesDir: o.imagesDir,
     insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     serviceCidr: o.serviceCidr,
-    ...(heartbeatMs !== undefined ? { tuning: { heartbeatMs } } : {}),
+    tuning: {
+      ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+      ...(o.metricResolution !== undefined ? { usagePeriodMs: positiveDuration(o.metricResolution, '--metric-resolution') } : {}),
+    },
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });
   process.stderr.write(`✔ node ${agent.node.nodeName} running (containerd ${agent.node.containerdAddress}); Ctrl-C stops the agent, pods keep running\n`);
