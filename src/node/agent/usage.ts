@@ -3,10 +3,14 @@
  * running container's cumulative CPU time and working set from containerd (Tasks.Metrics, one
  * call for every task of the namespace; containerd asks each task's shim, which reads the task's
  * cgroup), joined with the pods they belong to, plus the node's own usage. The control plane turns
- * two rounds into rates (src/metrics-server). Reading the cgroup files directly would skip the
- * shims, but would tie gantry to the host's cgroup layout (v1 or v2, cgroupfs or systemd paths)
- * that containerd already knows; a round over 100 containers costs a few ms either way (bench
- * metrics).
+ * two rounds into rates (src/metrics-server).
+ *
+ * Why containerd's task metrics rather than the cgroup files: containerd already knows each
+ * task's cgroup, on v1 and v2, with cgroupfs or systemd paths, and hands the figures over in one
+ * typed call. It costs more: on a node with 100 pods a round takes about 15 ms of the agent's
+ * CPU, 20 ms of containerd's and 250 ms across the 100 shims (about 2% of one core at the 15 s
+ * resolution), where reading the three files of each cgroup directly takes about 55 ms in all
+ * (`npm run bench -- metrics`).
  */
 import type { NodeUsageReport, PodUsage, UsagePoint } from '../../model/metrics.js';
 import { cgroupUsage } from '../containerd/cgroup-metrics.js';
