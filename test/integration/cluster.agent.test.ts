@@ -2,8 +2,8 @@
  * A node agent that reaches the control plane only over HTTPS with an agent token (`gantry
  * agent`), beside a control plane that runs no agent of its own (`gantry server`): the node
  * registers and heartbeats, its pods run with their ConfigMaps, Secrets and claims (a local-path
- * volume in the agent's own data dir), their status and Events reach the server, and the server
- * holds the agent to its own node.
+ * volume in the agent's own data dir), their status, Events and resource usage reach the server,
+ * and the server holds the agent to its own node.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -94,7 +94,7 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       imagesDir: world.imagesDir,
       serviceCidr: world.serviceCidr,
       network: world.node.network,
-      tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000 },
+      tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000, usagePeriodMs: 1000 },
     });
   });
 
@@ -128,6 +128,26 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       return evs.length >= 2 ? evs : undefined;
     }, { timeoutMs: 10_000 });
     assert.equal(events[0]!.source?.component, 'kubelet');
+  });
+
+  it('reports its pods\' usage to the server, which serves it as metrics.k8s.io (kubectl top), and only for its own node', async () => {
+    const kc = await readKubeconfig(server!.kubeconfig!);
+    const admin = { apiUrl: server!.apiUrl!, ca, token: kc.token };
+    const pods = await waitFor('PodMetrics of both web pods', async () => {
+      const res = await apiRequest(admin, '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dweb');
+      const items = res.json<{ items: { metadata: { name: string }; containers: { name: string; usage: { cpu: string; memory: string } }[] }[] }>().items;
+      return items.length === 2 ? items : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    for (const p of pods) {
+      assert.equal(p.containers[0]!.name, 'main');
+      assert.match(p.containers[0]!.usage.memory, /^\d+(Ki|Mi)?$/);
+    }
+    const node = await apiRequest(admin, `/apis/metrics.k8s.io/v1beta1/nodes/${world!.node.nodeName}`);
+    assert.equal(node.status, 200, node.body);
+    assert.match(node.json<{ usage: { cpu: string } }>().usage.cpu, /^\d+[nm]?$/);
+    // An agent reports for its own node only.
+    const forged = await apiRequest({ apiUrl: server!.apiUrl!, ca, token }, '/apis/gantry.dev/v1/nodes/another-node/agent/usage', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(forged.status, 403);
   });
 
   it('holds an agent token to its own node: no other node, no unreferenced Secret, no Kubernetes reads of Secrets', async () => {
