@@ -60,19 +60,22 @@ const binarySteps: [string, number][] = [['Ei', 60], ['Pi', 50], ['Ti', 40], ['G
  * DecimalSI quantity): the largest power-of-a-thousand suffix that keeps the number whole
  * (12000000000n → "12", 250000000n → "250m", 31457280000000000n → "31457280").
  */
-export function formatDecimalNanos(nanos: bigint): string {
+export function formatDecimalNanos(nanos: bigint, opts: { exponent?: boolean } = {}): string {
   if (nanos === 0n) return '0';
   for (const [suffix, exp] of decimalSteps) {
     const unit = 10n ** BigInt(exp + 9);
-    if (nanos % unit === 0n) return `${nanos / unit}${suffix}`;
+    if (nanos % unit !== 0n) continue;
+    // Written with an exponent ("1e3"), a quantity keeps that form (Kubernetes' DecimalExponent).
+    if (opts.exponent) return exp === 0 ? `${nanos / unit}` : `${nanos / unit}e${exp}`;
+    return `${nanos / unit}${suffix}`;
   }
-  return `${nanos}n`;
+  return opts.exponent ? `${nanos}e-9` : `${nanos}n`;
 }
 
 /**
  * A quantity as Kubernetes prints it (`Quantity.String()`): written with a binary suffix
  * ("64Mi", "1.5Gi") it stays binary when whole in bytes, else decimal ("0.1" → "100m",
- * "1000m" → "1", "500M" → "500M"). Text that is not a quantity comes back as written.
+ * "1000m" → "1", "500M" → "500M"); with an exponent, in exponent form ("1e3", "1.5e3" → "1500"). Text that is not a quantity comes back as written.
  */
 export function canonicalQuantityText(q: string | number): string {
   const v = parseQuantity(q);
@@ -82,5 +85,5 @@ export function canonicalQuantityText(q: string | number): string {
     for (const [suffix, exp] of binarySteps) if (v % 2 ** exp === 0 && v !== 0) return `${v / 2 ** exp}${suffix}`;
     return String(v);
   }
-  return formatDecimalNanos(BigInt(Math.round(v * 1e9)));
+  return formatDecimalNanos(BigInt(Math.round(v * 1e9)), { exponent: typeof q === 'string' && /[eE]/.test(q) });
 }
