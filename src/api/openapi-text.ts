@@ -121,6 +121,11 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   'toleration:': 'Tolerates nodes\' taints that match its key, value and effect.',
 
   'Deployment:spec': 'The desired state of the Deployment: how many pods, which ones, and how to roll out changes.',
+  'HorizontalPodAutoscaler:spec.scaleTargetRef': 'The workload to scale: a Deployment, StatefulSet or ReplicaSet (apiVersion apps/v1) of the same namespace. Git then leaves its spec.replicas to the autoscaler.',
+  'HorizontalPodAutoscaler:spec.minReplicas': 'The fewest replicas the autoscaler scales down to; default 1.',
+  'HorizontalPodAutoscaler:spec.maxReplicas': 'The most replicas the autoscaler scales up to. Required.',
+  'HorizontalPodAutoscaler:spec.metrics': 'What to keep at a target: Resource metrics on cpu or memory of the pods, as a Utilization (percent of their requests) or an AverageValue. The count is the highest any metric asks for; default cpu at 80%.',
+  'HorizontalPodAutoscaler:spec.behavior': 'How fast to scale each way: stabilizationWindowSeconds (scale-down default 300, scale-up 0), policies (Pods or Percent per periodSeconds) and selectPolicy (Max, Min, Disabled).',
   'Deployment:spec.replicas': 'Number of pods to run; default 1.',
   'Deployment:spec.selector': 'The pods this Deployment owns; must match the template\'s labels. It cannot change.',
   'Deployment:spec.template': 'The pods to run. A change to it rolls out a new ReplicaSet.',
