@@ -1,7 +1,8 @@
 /**
  * The horizontal pod autoscaler end to end on real containerd: a Deployment of busybox
- * containers burning CPU (each capped at 100m, requesting 50m) under an autoscaler aiming at 50%
- * is scaled up to its maxReplicas from the usage the node agent reads through containerd's task
+ * containers burning CPU (each capped at 100m, requesting 50m) under an autoscaler aiming at 30%
+ * (a margin for a busy machine, where a container of small CPU weight gets less than its cap) is
+ * scaled up to its maxReplicas from the usage the node agent reads through containerd's task
  * metrics; `kubectl top pod`, `kubectl get hpa` and `gantry get hpa` show it; a commit asking for
  * another replica count leaves the autoscaler's alone (the plan says why); and once the pods stop
  * burning (a file made through `kubectl exec`) it scales back down after its short window.
@@ -56,7 +57,7 @@ spec:
     - type: Resource
       resource:
         name: cpu
-        target: {type: Utilization, averageUtilization: 50}
+        target: {type: Utilization, averageUtilization: 30}
   behavior:
     scaleDown:
       stabilizationWindowSeconds: 4
@@ -107,7 +108,7 @@ describe('HorizontalPodAutoscaler on real containerd: scale up under load, down 
     await waitFor('the autoscaler to scale burn to 3', async () => (await replicas()) === 3, { timeoutMs: 120_000, intervalMs: 500, describe });
     const h = (await autoscaler())!;
     const cpu = h.status?.currentMetrics?.[0]?.resource?.current.averageUtilization;
-    assert.ok(cpu !== undefined && cpu > 55, `measured ${cpu}% of the request`);
+    assert.ok(cpu !== undefined && cpu > 33, `measured ${cpu}% of the request`);
     await eventLike('SuccessfulRescale', /^New size: [23]; reason: cpu resource utilization \(percentage of request\) above target$/);
   });
 
@@ -126,15 +127,15 @@ describe('HorizontalPodAutoscaler on real containerd: scale up under load, down 
     const hpa = await kubectl(['get', 'hpa']);
     assert.equal(hpa.code, 0, hpa.stderr);
     assert.match(hpa.stdout, /^NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE\s*$/m);
-    assert.match(hpa.stdout, /^burn\s+Deployment\/burn\s+cpu: \d+%\/50%\s+1\s+3\s+\d\s+\S+\s*$/m);
+    assert.match(hpa.stdout, /^burn\s+Deployment\/burn\s+cpu: \d+%\/30%\s+1\s+3\s+\d\s+\S+\s*$/m);
     const own = await runCli(['get', 'hpa', '--kubeconfig', g.kubeconfig], { timeoutMs: 60_000 });
     assert.equal(own.code, 0, own.stderr);
-    assert.match(own.stdout, /^burn\s+Deployment\/burn\s+cpu: \d+%\/50%\s+1\s+3\s+\d\s+\S+\s*$/m);
+    assert.match(own.stdout, /^burn\s+Deployment\/burn\s+cpu: \d+%\/30%\s+1\s+3\s+\d\s+\S+\s*$/m);
 
     const described = await kubectl(['describe', 'hpa', 'burn']);
     assert.equal(described.code, 0, described.stderr);
     assert.match(described.stdout, /Reference:\s+Deployment\/burn/);
-    assert.match(described.stdout, /resource cpu on pods\s+\(as a percentage of request\):\s+\d+% \(\d+m\) \/ 50%/);
+    assert.match(described.stdout, /resource cpu on pods\s+\(as a percentage of request\):\s+\d+% \(\d+m\) \/ 30%/);
     assert.match(described.stdout, /AbleToScale\s+True/);
     assert.match(described.stdout, /SuccessfulRescale/);
   });
