@@ -4,7 +4,7 @@ import { rawResourceReplicas, resourceReplicas, type CalculatorSettings, type Po
 import { HorizontalPodAutoscalerController } from '../../src/controllers/hpa/controller.js';
 import { ControllerManager } from '../../src/controllers/runtime.js';
 import type { ResourceMetricsReader } from '../../src/model/metrics.js';
-import type { Deployment, HorizontalPodAutoscaler, Pod } from '../../src/model/types.js';
+import type { Deployment, HorizontalPodAutoscaler, Pod, StatefulSet } from '../../src/model/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { eventually, NS, TestClock, untilIdle } from '../helpers/controllers.js';
 
@@ -288,6 +288,25 @@ describe('HorizontalPodAutoscalerController', () => {
     await eventually(async () => (await replicasOf()) === 1, 'scaled down to 1 once the window passed');
     assert.ok(clock.now() - start > 300_000, `scaled down after ${clock.now() - start} ms, within the 300 s window`);
     assert.deepEqual(events.at(-1), { type: 'Normal', reason: 'SuccessfulRescale', message: 'New size: 1; reason: All metrics below target' });
+  });
+
+  it('scales a StatefulSet on a memory AverageValue target, reporting the average as a quantity', async () => {
+    await store.create<StatefulSet>({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: NS },
+      spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'busybox' }] } } },
+    });
+    await store.create(runningPod('db-0'));
+    // The stand-in reports 10Mi of memory per pod; a 4Mi target asks for ceil(2.5 × 1) = 3.
+    cpuByPod = { 'db-0': 5 };
+    const h = autoscaler();
+    h.spec.scaleTargetRef = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' };
+    h.spec.metrics = [{ type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '4Mi' } } }];
+    await store.create(h);
+    await manager.start();
+    await eventually(async () => (await store.get<StatefulSet>({ kind: 'StatefulSet', namespace: NS, name: 'db' }))?.spec.replicas === 3, 'the StatefulSet is scaled to 3');
+    await eventually(async () => (await readHpa()).status?.desiredReplicas === 3, 'the status says so');
+    assert.deepEqual((await readHpa()).status?.currentMetrics, [{ type: 'Resource', resource: { name: 'memory', current: { averageValue: '10485760' } } }]);
+    assert.equal(events[0]?.message, 'New size: 3; reason: memory resource above target');
   });
 
   it('raises a target below minReplicas, and reports a missing target as Kubernetes does', async () => {
