@@ -68,7 +68,14 @@ export class HorizontalPodAutoscalerController implements Controller {
   private readonly lastSync = new Map<string, { at: number; generation: number | undefined }>();
 
   constructor(opts: HpaControllerOptions) {
-    this.o = { ...HPA_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), metrics: opts.metrics } as typeof this.o;
+    this.o = {
+      metrics: opts.metrics,
+      syncPeriodMs: opts.syncPeriodMs ?? HPA_DEFAULTS.syncPeriodMs,
+      tolerance: opts.tolerance ?? HPA_DEFAULTS.tolerance,
+      cpuInitializationPeriodMs: opts.cpuInitializationPeriodMs ?? HPA_DEFAULTS.cpuInitializationPeriodMs,
+      initialReadinessDelayMs: opts.initialReadinessDelayMs ?? HPA_DEFAULTS.initialReadinessDelayMs,
+      downscaleStabilizationMs: opts.downscaleStabilizationMs ?? HPA_DEFAULTS.downscaleStabilizationMs,
+    };
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
