@@ -32,6 +32,7 @@ const benches: [string, string, string][] = [
   ['storage', './storage.ts', 'benchStorage'],
   ['secrets', './secrets.ts', 'benchSecrets'],
   ['kubelet', './kubelet.ts', 'benchKubelet'],
+  ['usage', './usage.ts', 'benchUsage'],
   ['metrics', './metrics.ts', 'benchMetrics'],
 ];
 

@@ -52,6 +52,7 @@ import type { Source } from './sync/types.js';
 import { SopsDecryptor } from './sync/sops/decryptor.js';
 import { CommitVerifier } from './sync/signatures/verifier.js';
 import { loadTrustedKeys } from './sync/signatures/trusted-keys.js';
+import { UsageStore } from './metrics-server/usage-store.js';
 
 /** Which parts a process runs. */
 export interface Components {
@@ -182,6 +183,10 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
   let apiUrl: string | undefined;
   let kubeconfig: string | undefined;
   const metrics = new Metrics({ processMetrics: components.api });
+  // The pods' and nodes' resource usage, from the agents' reports: kept in memory (never in the
+  // store), read by the autoscaler and served as metrics.k8s.io. Each server keeps its own: with
+  // several, an agent's reports reach the one it talks to.
+  const usage = components.api || components.agent || components.controllers ? new UsageStore() : undefined;
   let source: { source: Source; display: string } | undefined;
   let decryptor: SopsDecryptor | undefined;
   let verifier: CommitVerifier | undefined;
@@ -273,6 +278,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
           ...(security?.tls ? { rootCA: security.tls.ca } : {}),
           ...(apiEndpoint ? { apiEndpoint } : {}),
           ...config.controllers,
+          ...(usage ? { resourceMetrics: usage } : {}),
           events: (name) => new EventRecorder({ store, component: `${name}-controller`, logger: eventLog }),
           metrics,
         });
@@ -351,6 +357,8 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         serviceCidr: config.serviceCidr,
         ...(security ? { tokens: security.serviceAccounts } : {}),
         metrics,
+        ...(usage ? { usage } : {}),
+        ...(config.node?.metricResolutionMs !== undefined ? { usagePeriodMs: config.node.metricResolutionMs } : {}),
         ...opts.node,
       });
       progress(`node agent running on node ${node.nodeName} (containerd ${node.containerdAddress})`);
@@ -369,6 +377,7 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
         ...(source ? { source: source.source } : {}),
         ...(decryptor ? { decryptor } : {}),
         ...(dashboardDir ? { dashboardDir } : {}),
+        ...(usage ? { usage } : {}),
         ...(elector ? { controlPlane: async () => ({ identity, leading: elector.isLeader, leader: (await elector.leader().catch(() => undefined))?.identity }) } : {}),
       });
       const [host, port] = listen;

@@ -83,6 +83,19 @@ export interface ControllerConfig {
   nodeMonitorGracePeriodMs?: number;
   /** Time pods stay on an unreachable or NotReady node before they are evicted; default 300 s. */
   podEvictionTimeoutMs?: number;
+  /**
+   * The horizontal pod autoscaler controller (Kubernetes' `--horizontal-pod-autoscaler-*`):
+   * how often each autoscaler is computed (default 15 s), the scale-down window of those that set
+   * none (default 300 s), the tolerance (0.1), the CPU initialization period (5 min) and the
+   * initial readiness delay (30 s).
+   */
+  horizontalPodAutoscaler?: {
+    syncPeriodMs?: number;
+    downscaleStabilizationMs?: number;
+    tolerance?: number;
+    cpuInitializationPeriodMs?: number;
+    initialReadinessDelayMs?: number;
+  };
 }
 
 /** Settings of the local node agent. */
@@ -95,6 +108,8 @@ export interface NodeConfig {
   bridge?: string;
   /** Registry hosts (host[:port]) pulled from over plain HTTP; loopback registries always are. */
   insecureRegistries?: string[];
+  /** How often the node reports its pods' usage (metrics-server's resolution); default 15 s. */
+  metricResolutionMs?: number;
 }
 
 /** The default data directory: `GANTRY_DATA_DIR`, else /var/lib/gantry for root, else XDG. */

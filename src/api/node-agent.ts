@@ -4,15 +4,18 @@
  * limits the store-backed NodeApi keeps by construction: an agent sees only the pods bound to its
  * node, reads a ConfigMap, Secret or claim (with its volume) only while one of those pods refers
  * to it, sees the local-path volumes of its node and may release only their cleanup finalizer,
- * writes only those pods' status and its own Node, and gets a kubelet serving certificate only for
- * its own node's name. An agent token may call only its own node's routes (./auth).
+ * writes only those pods' status and its own Node, reports usage for its node only, and gets a
+ * kubelet serving certificate only for its own node's name. An agent token may call only its own
+ * node's routes (./auth).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { EventRecorder } from '../events/recorder.js';
 import type { Logger } from '../log.js';
 import { podReferences, referencedNames, type ReferenceKind } from '../model/pod-refs.js';
+import type { UsageSink } from '../model/metrics.js';
 import type { KubeObject, Node, PersistentVolume, Pod, PodStatus } from '../model/types.js';
+import { parseUsageReport } from '../metrics-server/report.js';
 import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { issuePodToken, StoreNodeApi } from '../node/store-api.js';
 import { sendStatus } from './kube.js';
@@ -39,6 +42,8 @@ export interface NodeAgentApiOptions {
   tokens?: ServiceAccountTokenIssuer;
   /** Signs the agents' kubelet serving certificates; without it they get none (503). */
   kubelet?: Pick<KubeletPki, 'issueNodeCertificate'>;
+  /** Keeps the agents' usage reports (src/metrics-server); without it they are refused (503). */
+  usage?: UsageSink;
 }
 
 type NodeParams = { Params: { node: string; namespace: string; name: string } };
@@ -191,6 +196,16 @@ function registerRoutes(app: FastifyInstance, opts: NodeAgentApiOptions): void {
       if (isGantryError(err, 'Conflict') || isGantryError(err, 'AlreadyExists')) return sendStatus(reply, 409, 'Conflict', `nodes "${req.params.node}" changed; read it again`);
       throw err;
     }
+  });
+
+  // A report is kept in memory under the reporting node only: the metrics it serves are of pods
+  // bound to that node (checked when read), so one agent cannot speak for another's pods.
+  app.post<NodeParams & { Body: unknown }>(`${NODE_AGENT_BASE}/usage`, async (req, reply) => {
+    if (!opts.usage) return sendStatus(reply, 503, 'ServiceUnavailable', 'this server keeps no resource usage');
+    const report = parseUsageReport(req.body);
+    if (typeof report === 'string') return sendStatus(reply, 400, 'BadRequest', `usage report of node ${req.params.node}: ${report}`);
+    opts.usage.record(req.params.node, report);
+    return reply.code(204).send();
   });
 
   app.post<NodeParams & { Body: { events?: AgentEvent[] } }>(`${NODE_AGENT_BASE}/events`, async (req: FastifyRequest<NodeParams & { Body: { events?: AgentEvent[] } }>, reply) => {

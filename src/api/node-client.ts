@@ -8,6 +8,7 @@
 import { GantryError, isGantryError } from '../errors.js';
 import type { EventSink } from '../events/recorder.js';
 import type { Logger } from '../log.js';
+import type { NodeUsageReport } from '../model/metrics.js';
 import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, KubeObject, Node, PersistentVolume, Pod, PodStatus, Secret } from '../model/types.js';
 import type { ClaimVolume, NodeApi, NodeEvent } from '../node/api.js';
@@ -115,6 +116,10 @@ export class HttpNodeApi implements NodeApi {
         if (!isGantryError(err, 'Conflict')) throw err;
       }
     }
+  }
+
+  async reportUsage(report: NodeUsageReport): Promise<void> {
+    await this.client.json(`${this.base}/usage`, { method: 'POST', body: report });
   }
 
   private async getOptional<T>(path: string): Promise<T | undefined> {

@@ -39,6 +39,8 @@ import type { Node } from '../model/types.js';
 import { Metrics } from '../metrics/index.js';
 import { DebugRequestLog } from './request-log.js';
 import { installRequestMetrics } from './request-metrics.js';
+import { METRICS_GROUP_VERSION, resourceMetricsApi } from './resource-metrics.js';
+import type { ResourceMetricsReader, UsageSink } from '../model/metrics.js';
 import { readAppHealth } from '../health/read.js';
 
 /** Options for {@link createApiServer}. */
@@ -86,6 +88,11 @@ export interface ApiServerOptions {
    * them by RBAC, issues tokens (TokenRequest, and for remote agents' pods) and publishes its key.
    */
   serviceAccounts?: ServiceAccountTokens;
+  /**
+   * The control plane's memory of resource usage: the agents' reports go there, and the
+   * metrics.k8s.io API (`kubectl top`) serves it. Without it neither is served.
+   */
+  usage?: UsageSink & ResourceMetricsReader;
 }
 
 /** The control plane as one server sees it. */
@@ -132,11 +139,12 @@ export function createApiServer(opts: ApiServerOptions) {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
-  void app.register(kubeApi({ store, repo: opts.repo, extraGroups: REVIEW_GROUPS }));
+  void app.register(kubeApi({ store, repo: opts.repo, extraGroups: [...REVIEW_GROUPS, ...(opts.usage ? [{ groupVersion: METRICS_GROUP_VERSION }] : [])] }));
+  if (opts.usage) void app.register(resourceMetricsApi({ store, metrics: opts.usage }));
   void app.register(accessReviewApi({ ...(rbac ? { rbac } : {}) }));
   if (opts.serviceAccounts) void app.register(tokenRequestApi({ store, tokens: opts.serviceAccounts }));
   // What `gantry agent` on other machines calls; agent tokens reach only their own node's routes.
-  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}), ...(opts.kubelet ? { kubelet: opts.kubelet } : {}) }));
+  void app.register(nodeAgentApi({ store, logger: logger.child({ component: 'node-api' }), ...(opts.serviceAccounts ? { tokens: opts.serviceAccounts } : {}), ...(opts.kubelet ? { kubelet: opts.kubelet } : {}), ...(opts.usage ? { usage: opts.usage } : {}) }));
   // Pods on other nodes: their agents' kubelet endpoints, after this server's own checks.
   const kubelets = opts.kubelet ? new KubeletProxy({ getNode: (name) => store.get<Node>({ kind: 'Node', name }), credentials: opts.kubelet.client }) : undefined;
   if (kubelets) app.addHook('preClose', async () => kubelets.closeAll());

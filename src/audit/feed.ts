@@ -27,9 +27,21 @@ export function isHeartbeatOnly(ev: WatchEvent): boolean {
   return strip(ev.object) === strip(ev.prevObject);
 }
 
-/** Whether the audit trail records this change (see NOT_RECORDED and {@link isHeartbeatOnly}). */
+/**
+ * True for an autoscaler's status update that only moves its measured metrics: the controller
+ * writes the pods' current usage every sync period (15 s), and a commit for each would bury its
+ * scaling — which changes the target, desiredReplicas, lastScaleTime or the conditions, and is
+ * recorded.
+ */
+export function isMetricsOnly(ev: WatchEvent): boolean {
+  if (ev.type !== 'MODIFIED' || ev.object.kind !== 'HorizontalPodAutoscaler' || !ev.prevObject) return false;
+  const strip = (o: KubeObject): string => JSON.stringify(o, (k, v: unknown) => (k === 'currentMetrics' || k === 'resourceVersion' ? undefined : v));
+  return strip(ev.object) === strip(ev.prevObject);
+}
+
+/** Whether the audit trail records this change (see NOT_RECORDED, {@link isHeartbeatOnly} and {@link isMetricsOnly}). */
 export function isRecorded(ev: WatchEvent): boolean {
-  return !NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev);
+  return !NOT_RECORDED.has(ev.object.kind) && !isHeartbeatOnly(ev) && !isMetricsOnly(ev);
 }
 
 /** Options for {@link startAuditFeed}. */

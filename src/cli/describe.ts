@@ -1,7 +1,7 @@
 /**
  * `gantry describe`: human-readable pages in the layout of `kubectl describe` (the same labels,
- * order and alignment for the fields gantry has) for Pods, Deployments, ReplicaSets, Services and
- * Nodes, and a generic page for every other kind. Pure: an object, its Events and the objects the
+ * order and alignment for the fields gantry has) for Pods, Deployments, ReplicaSets, Services,
+ * Nodes and HorizontalPodAutoscalers, and a generic page for every other kind. Pure: an object, its Events and the objects the
  * page refers to (a Deployment's ReplicaSets, a Node's pods, a Service's Endpoints) in, text out.
  *
  * Lines are written with tabs between cells and aligned at the end by {@link alignTabs}, as
@@ -9,9 +9,9 @@
  */
 import type { KubeEvent } from '../events/recorder.js';
 import { humanDuration } from '../model/columns.js';
-import { bytes, cpuMillis, formatBytes } from '../model/quantity.js';
+import { bytes, canonicalQuantityText, cpuMillis, formatBytes } from '../model/quantity.js';
 import type {
-  Condition, Container, ContainerState, ContainerStatus, Deployment, Endpoints, EnvVar, KubeObject, LabelSelector, Node, Pod,
+  Condition, Container, ContainerState, ContainerStatus, Deployment, Endpoints, EnvVar, HorizontalPodAutoscaler, HPAScalingRules, KubeObject, LabelSelector, Node, Pod,
   PodTemplateSpec, Probe, ReplicaSet, Service, Taint, Toleration, Volume,
 } from '../model/types.js';
 import { alignTabs } from './printers.js';
@@ -40,6 +40,7 @@ export function describeObject(obj: KubeObject, ctx: DescribeContext = {}): stri
     case 'Service': describeService(w, obj as Service, ctx); break;
     case 'Node': describeNode(w, obj as Node, ctx); break;
     case 'Endpoints': describeEndpoints(w, obj as Endpoints); break;
+    case 'HorizontalPodAutoscaler': describeAutoscaler(w, obj as HorizontalPodAutoscaler); break;
     default: describeGeneric(w, obj);
   }
   describeEvents(w, ctx.events ?? []);
@@ -413,6 +414,53 @@ function describeDeployment(w: PageWriter, d: Deployment, ctx: DescribeContext):
   const old = owned.filter((rs) => rs !== newRS && (rs.spec.replicas ?? 1) > 0);
   w.line(0, `OldReplicaSets:\t${replicaSetsLine(old)}`);
   w.line(0, `NewReplicaSet:\t${newRS ? replicaSetsLine([newRS]) : '<none>'}`);
+}
+
+/** kubectl's page of an autoscaling/v2 HorizontalPodAutoscaler (`describeHorizontalPodAutoscalerV2`). */
+function describeAutoscaler(w: PageWriter, hpa: HorizontalPodAutoscaler): void {
+  header(w, hpa);
+  labels(w, 'Labels', hpa.metadata.labels);
+  annotations(w, hpa.metadata.annotations);
+  w.line(0, `CreationTimestamp:\t${describeTime(hpa.metadata.creationTimestamp)}`);
+  w.line(0, `Reference:\t${hpa.spec.scaleTargetRef.kind}/${hpa.spec.scaleTargetRef.name}`);
+  w.line(0, 'Metrics:\t( current / target )');
+  (hpa.spec.metrics ?? []).forEach((m, i) => {
+    if (m.type !== 'Resource' || !m.resource) return;
+    const { name, target } = m.resource;
+    const current = hpa.status?.currentMetrics?.[i]?.resource?.current;
+    if (target.averageValue !== undefined) {
+      const now = current?.averageValue !== undefined ? canonicalQuantityText(current.averageValue) : '<unknown>';
+      w.line(1, `resource ${name} on pods:\t${now} / ${canonicalQuantityText(target.averageValue)}`);
+      return;
+    }
+    const now = current?.averageUtilization !== undefined ? `${current.averageUtilization}% (${canonicalQuantityText(current.averageValue ?? 0)})` : '<unknown>';
+    const want = target.averageUtilization !== undefined ? `${target.averageUtilization}%` : '<auto>';
+    w.line(1, `resource ${name} on pods  (as a percentage of request):\t${now} / ${want}`);
+  });
+  w.line(0, `Min replicas:\t${hpa.spec.minReplicas ?? '<unset>'}`);
+  w.line(0, `Max replicas:\t${hpa.spec.maxReplicas}`);
+  if (hpa.spec.behavior) {
+    w.line(0, 'Behavior:');
+    scalingRules(w, 'Scale Up', hpa.spec.behavior.scaleUp);
+    scalingRules(w, 'Scale Down', hpa.spec.behavior.scaleDown);
+  }
+  w.line(0, `${hpa.spec.scaleTargetRef.kind} pods:\t${hpa.status?.currentReplicas ?? 0} current / ${hpa.status?.desiredReplicas ?? 0} desired`);
+  const conds = hpa.status?.conditions ?? [];
+  if (conds.length === 0) return;
+  w.line(0, 'Conditions:');
+  w.line(1, 'Type\tStatus\tReason\tMessage');
+  w.line(1, '----\t------\t------\t-------');
+  for (const c of conds) w.line(1, `${c.type}\t${c.status}\t${c.reason ?? ''}\t${c.message ?? ''}`);
+}
+
+function scalingRules(w: PageWriter, direction: string, rules: HPAScalingRules | undefined): void {
+  if (!rules) return;
+  w.line(1, `${direction}:`);
+  if (rules.stabilizationWindowSeconds !== undefined) w.line(2, `Stabilization Window: ${rules.stabilizationWindowSeconds} seconds`);
+  if (!rules.policies?.length) return;
+  w.line(2, `Select Policy: ${rules.selectPolicy ?? 'Max'}`);
+  w.line(2, 'Policies:');
+  for (const p of rules.policies) w.line(3, `- Type: ${p.type}\tValue: ${p.value}\tPeriod: ${p.periodSeconds} seconds`);
 }
 
 function describeReplicaSet(w: PageWriter, rs: ReplicaSet, ctx: DescribeContext): void {

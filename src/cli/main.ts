@@ -194,6 +194,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--kubelet-listen <host:port>', 'where this node serves logs, exec and port-forward to the control plane (only to it: TLS with its client certificate); default 0.0.0.0:10250').env('GANTRY_KUBELET_LISTEN'))
     .addOption(new Option('--node-status-update-frequency <seconds>', 'how often the node heartbeats (default 10, as the kubelet): keep it well under the server\'s --node-monitor-grace-period').env('GANTRY_NODE_STATUS_UPDATE_FREQUENCY'))
     .addOption(new Option('--metrics-listen <host:port>', 'where to serve GET /metrics, plain HTTP without a token (default 127.0.0.1:10255; off for none)').env('GANTRY_METRICS_LISTEN'))
+    .addOption(new Option('--metric-resolution <duration>', 'how often the node reports its pods\' CPU and memory use to the server (default 15s)').env('GANTRY_METRIC_RESOLUTION'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').env('GANTRY_LOG_LEVEL').default('info'))
     .action(async (o) => runAgent(o));
 

@@ -37,6 +37,9 @@ export interface SourceOptions extends DataDirOptions {
   clusterCidr?: string;
   nodeMonitorGracePeriod?: string;
   podEvictionTimeout?: string;
+  metricResolution?: string;
+  horizontalPodAutoscalerSyncPeriod?: string;
+  horizontalPodAutoscalerDownscaleStabilization?: string;
   ingressListen?: string;
   ingressTlsListen?: string;
   bridge?: string;
@@ -85,6 +88,9 @@ export function withSourceOptions(cmd: Command, opts: { repoDescription: string 
     .addOption(new Option('--cluster-cidr <cidr>', 'nodes get their pod networks (/24s) out of this one (default 10.244.0.0/16)').env('GANTRY_CLUSTER_CIDR'))
     .addOption(new Option('--node-monitor-grace-period <seconds>', 'a node silent this long is marked unreachable (default 50)').env('GANTRY_NODE_MONITOR_GRACE_PERIOD'))
     .addOption(new Option('--pod-eviction-timeout <seconds>', 'pods on an unreachable or NotReady node are replaced elsewhere after this long (default 300)').env('GANTRY_POD_EVICTION_TIMEOUT'))
+    .addOption(new Option('--metric-resolution <duration>', 'how often the node reports its pods\' CPU and memory use, for autoscalers and kubectl top (default 15s)').env('GANTRY_METRIC_RESOLUTION'))
+    .addOption(new Option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is computed (default 15s)').env('GANTRY_HORIZONTAL_POD_AUTOSCALER_SYNC_PERIOD'))
+    .addOption(new Option('--horizontal-pod-autoscaler-downscale-stabilization <duration>', 'how far back a scale-down looks for higher recommendations, for autoscalers that set no window (default 5m)').env('GANTRY_HORIZONTAL_POD_AUTOSCALER_DOWNSCALE_STABILIZATION'))
     .addOption(new Option('--ingress-listen <host:port>', 'the ingress controller\'s HTTP address, or off (default 127.0.0.1:8080)').env('GANTRY_INGRESS_LISTEN'))
     .addOption(new Option('--ingress-tls-listen <host:port>', 'the ingress controller\'s HTTPS address, or off (default 127.0.0.1:8443)').env('GANTRY_INGRESS_TLS_LISTEN'))
     .addOption(new Option('--bridge <name>', 'the pods\' Linux bridge (default gantry0)').env('GANTRY_BRIDGE'))
@@ -158,6 +164,7 @@ export function configFrom(o: SourceOptions, repo: string): GantryConfig {
       podCidr: o.podCidr,
       bridge: o.bridge,
       insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
+      ...(o.metricResolution !== undefined ? { metricResolutionMs: positiveDuration(o.metricResolution, '--metric-resolution') } : {}),
     },
     historyRemote: o.historyRemote ? { url: o.historyRemote, branch: o.historyBranch, auth: historyAuthFromEnv() } : undefined,
     ...(o.store ? { store: o.store } : {}),
@@ -201,7 +208,20 @@ function controllerConfig(o: SourceOptions): { controllers?: ControllerConfig } 
   }
   if (o.nodeMonitorGracePeriod !== undefined) c.nodeMonitorGracePeriodMs = seconds(o.nodeMonitorGracePeriod, '--node-monitor-grace-period');
   if (o.podEvictionTimeout !== undefined) c.podEvictionTimeoutMs = seconds(o.podEvictionTimeout, '--pod-eviction-timeout');
+  const hpa: NonNullable<ControllerConfig['horizontalPodAutoscaler']> = {};
+  if (o.horizontalPodAutoscalerSyncPeriod !== undefined) hpa.syncPeriodMs = positiveDuration(o.horizontalPodAutoscalerSyncPeriod, '--horizontal-pod-autoscaler-sync-period');
+  if (o.horizontalPodAutoscalerDownscaleStabilization !== undefined) {
+    hpa.downscaleStabilizationMs = parseDuration(o.horizontalPodAutoscalerDownscaleStabilization, '--horizontal-pod-autoscaler-downscale-stabilization');
+  }
+  if (Object.keys(hpa).length > 0) c.horizontalPodAutoscaler = hpa;
   return Object.keys(c).length > 0 ? { controllers: c } : {};
+}
+
+/** A duration flag that must be more than zero. */
+export function positiveDuration(text: string, flag: string): number {
+  const ms = parseDuration(text, flag);
+  if (ms <= 0) throw new GantryError('InvalidArgument', `${flag}: "${text}" must be more than zero`);
+  return ms;
 }
 
 function seconds(text: string, flag: string): number {

@@ -22,6 +22,8 @@ import { StorageProtectionController } from './storage/protection.js';
 import { ApiServiceController } from './apiservice.js';
 import { BootstrapRbacController, ClusterRoleAggregationController } from './rbac.js';
 import { ServiceAccountController } from './serviceaccounts.js';
+import { HorizontalPodAutoscalerController, type HpaControllerOptions } from './hpa/controller.js';
+import type { ResourceMetricsReader } from '../model/metrics.js';
 
 export { ControllerManager, type Controller, type ManagerOptions, type ReconcileContext, type Result, type Watch } from './runtime.js';
 export { deletePod } from './pods.js';
@@ -31,6 +33,7 @@ export { claimName } from './statefulset.js';
 export { ensureDefaultStorageClass, provisionedVolumeName } from './storage/local-path.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 export { ApiServiceController } from './apiservice.js';
+export { HPA_DEFAULTS } from './hpa/controller.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & NodeIpamOptions & {
@@ -40,6 +43,10 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
   rootCA?: string;
   /** Where pods reach the API: the `kubernetes` Service's endpoint. */
   apiEndpoint?: { ip: string; port: number };
+  /** Pod usage (the agents' reports); with it the horizontal pod autoscaler controller runs. */
+  resourceMetrics?: ResourceMetricsReader;
+  /** The autoscaler controller's settings (Kubernetes' `--horizontal-pod-autoscaler-*` flags). */
+  horizontalPodAutoscaler?: Omit<HpaControllerOptions, 'metrics'>;
   /** More controllers to run alongside gantry's own. */
   extra?: Controller[];
 };
@@ -50,7 +57,8 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
  * persistent volume binder, the local-path provisioner, storage in-use protection, the node
  * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle, the garbage
  * collector, service accounts (`default` and `kube-root-ca.crt` per namespace), the `kubernetes`
- * Service, the bootstrap RBAC policy and ClusterRole aggregation (plus `extra`).
+ * Service, the bootstrap RBAC policy and ClusterRole aggregation, and — given `resourceMetrics` — the
+ * horizontal pod autoscaler (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
  */
@@ -75,6 +83,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new ApiServiceController({ serviceCidr: opts.serviceCidr, apiEndpoint: opts.apiEndpoint }));
   manager.add(new BootstrapRbacController());
   manager.add(new ClusterRoleAggregationController());
+  if (opts.resourceMetrics) manager.add(new HorizontalPodAutoscalerController({ ...opts.horizontalPodAutoscaler, metrics: opts.resourceMetrics }));
   for (const c of opts.extra ?? []) manager.add(c);
   return manager;
 }

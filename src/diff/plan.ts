@@ -11,6 +11,7 @@ import { kindInfo } from '../model/kinds.js';
 import { isTokenVolume } from '../model/serviceaccount.js';
 import type { Container, KubeObject, Volume } from '../model/types.js';
 import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
+import { autoscaledNote, autoscaledWorkloads, replicasOf, withLiveReplicas } from './autoscaled.js';
 import { diffNormalized } from './diff.js';
 import { SYSTEM_FINALIZERS } from '../model/storage.js';
 import { CLAIM_REF_BINDER_FIELDS, JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
@@ -70,6 +71,10 @@ export function markDesired(d: DesiredObject): KubeObject {
  *   declare, and not already being deleted. Objects gantry does not own (made by controllers,
  *   by node agents or by hand) are never pruned. Skipped entirely with `prune: false`.
  *
+ * A workload that an autoscaler of the desired set targets keeps its live `spec.replicas`
+ * (see autoscaled.ts): the autoscaler owns that field, so it is neither compared nor written, and
+ * the entry carries a note saying so.
+ *
  * Entries are sorted by kind apply order (Namespaces, config, Services, workloads) then key;
  * prune entries in the reverse order.
  */
@@ -83,27 +88,34 @@ export function makePlan(desired: DesiredSet, live: readonly KubeObject[], opts:
   };
   const pairs = pairResources(desired.objects, live);
   const lookup = configLookup(pairs);
+  const autoscaled = autoscaledWorkloads(desired.objects);
   for (const pair of pairs) {
     if (pair.desired) {
       const d = pair.desired;
-      const shared = writtenForm(d, lookup);
+      const hpa = autoscaled.get(pair.key);
+      const note = hpa ? autoscaledNote(hpa, { manifest: replicasOf(d.object), ...(pair.live ? { live: replicasOf(pair.live) } : {}) }) : undefined;
       if (!pair.live) {
-        plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source, declared: d.object }));
+        const shared = writtenForm(d, lookup);
+        plan.create.push(entry('create', pair.key, shared, { desired: cloneJson(shared), source: d.source, declared: d.object, ...(note ? { notes: [note] } : {}) }));
         continue;
       }
       const liveObj = pair.live;
+      const shared = hpa ? withLiveReplicas(writtenForm(d, lookup), liveObj) : writtenForm(d, lookup);
       // The quick check settles the common case (a resync of an applied revision) without
       // copying either object; only pairs it cannot vouch for are normalized and compared.
       const patch = quickEqual(shared, liveObj)
         ? []
         : diffNormalized(normalize(shared), normalize(liveObj, { desired: d.object }));
       markOps(shared, liveObj, patch);
+      // An unchanged workload is noted only when Git asks for another count than the autoscaler's.
+      const declared = replicasOf(d.object);
+      const unchangedNote = note && declared !== undefined && declared !== replicasOf(liveObj) ? { notes: [note] } : {};
       if (patch.length === 0) {
-        plan.unchanged.push(entry('unchanged', pair.key, shared, { desired: shared, live: liveObj, source: d.source }));
+        plan.unchanged.push(entry('unchanged', pair.key, shared, { desired: shared, live: liveObj, source: d.source, ...unchangedNote }));
       } else {
         const written = cloneJson(shared);
         carryLiveFields(written, liveObj, d.object);
-        plan.update.push(entry('update', pair.key, shared, { desired: written, live: liveObj, patch, source: d.source }));
+        plan.update.push(entry('update', pair.key, shared, { desired: written, live: liveObj, patch, source: d.source, ...(note ? { notes: [note] } : {}) }));
       }
     } else if (pair.live && opts.prune !== false && isPrunable(pair.live)) {
       plan.prune.push(entry('prune', pair.key, pair.live, { live: pair.live }));
@@ -169,7 +181,7 @@ function entry(
   action: PlanEntry['action'],
   key: string,
   obj: KubeObject,
-  parts: Pick<PlanEntry, 'desired' | 'live' | 'patch' | 'source' | 'declared'>,
+  parts: Pick<PlanEntry, 'desired' | 'live' | 'patch' | 'source' | 'declared' | 'notes'>,
 ): PlanEntry {
   const ref = objectRef(obj);
   const e: PlanEntry = { action, key, kind: ref.kind, name: ref.name };
@@ -179,6 +191,7 @@ function entry(
   if (parts.patch) e.patch = parts.patch;
   if (parts.source) e.source = parts.source;
   if (parts.declared) e.declared = parts.declared;
+  if (parts.notes) e.notes = parts.notes;
   return e;
 }
 

@@ -44,6 +44,17 @@ export interface JsonChange {
   patch?: Operation[];
   /** For ConfigMap/Secret changes: the workloads (`Kind namespace/name`) whose pods it replaces. */
   rolls?: string[];
+  /** What the change does not show (an autoscaler owning the workload's replicas). */
+  notes?: string[];
+}
+
+/** A note on an object the plan leaves unchanged (Git's replicas not applied to an autoscaled workload). */
+export interface JsonNote {
+  key: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  notes: string[];
 }
 
 /** The JSON rendering's document. */
@@ -51,6 +62,8 @@ export interface JsonPlan {
   revision: string | null;
   summary: PlanSummary;
   changes: JsonChange[];
+  /** Notes on unchanged objects; present only when there are some. */
+  notes?: JsonNote[];
 }
 
 /** A Markdown body longer than this many lines is folded into `<details>`. */
@@ -81,9 +94,11 @@ export function summaryLine(plan: Plan): string {
 
 /** The JSON rendering as data (what `--format json` prints). */
 export function planToJson(plan: Plan): JsonPlan {
+  const noted = notedUnchanged(plan);
   return {
     revision: plan.revision ?? null,
     summary: planSummary(plan),
+    ...(noted.length > 0 ? { notes: noted.map((e) => ({ key: e.key, kind: e.kind, namespace: e.namespace ?? null, name: e.name, notes: e.notes! })) } : {}),
     changes: changedEntries(plan).map((e) => {
       const change: JsonChange = {
         action: e.action as JsonChange['action'],
@@ -95,6 +110,7 @@ export function planToJson(plan: Plan): JsonPlan {
       };
       if (e.action === 'update') change.patch = redactPatch(e.kind, e.patch ?? []);
       if (e.rolls) change.rolls = e.rolls;
+      if (e.notes) change.notes = e.notes;
       return change;
     }),
   };
@@ -115,6 +131,7 @@ export function planEntryViews(plan: Plan): PlanEntryView[] {
     header: header(e),
     lines: bodyLines(e),
     ...(e.rolls ? { rolls: e.rolls } : {}),
+    ...(e.notes ? { notes: e.notes } : {}),
   }));
 }
 
@@ -138,6 +155,12 @@ function renderText(plan: Plan, color: boolean, sides?: RenderOptions['sides']):
     out.push('');
   }
   if (out.length === 0) out.push(noChanges(sides, (x) => x), '');
+  const noted = notedUnchanged(plan);
+  if (noted.length > 0) {
+    out.push('Notes on unchanged objects:');
+    for (const e of noted) for (const n of e.notes!) out.push(`    ${e.kind} ${objectName(e)}: ${n}`);
+    out.push('');
+  }
   out.push(c.bold(summaryLine(plan)));
   return `${out.join('\n')}\n`;
 }
@@ -152,6 +175,12 @@ function renderMarkdown(plan: Plan, sides?: RenderOptions['sides']): string {
     : `### gantry plan${plan.revision ? ` for \`${plan.revision.slice(0, 12)}\`` : ''} against the live state`;
   out.push(title, '', `**${summaryLine(plan)}**`, '');
   const changed = changedEntries(plan);
+  const noted = notedUnchanged(plan);
+  if (noted.length > 0) {
+    out.push('Notes on unchanged objects:', '');
+    for (const e of noted) for (const n of e.notes!) out.push(`- ${code(`${e.kind} ${objectName(e)}`)}: ${escapeMarkdown(n)}`);
+    out.push('');
+  }
   if (changed.length === 0) {
     out.push(noChanges(sides, code));
     return `${out.join('\n')}\n`;
@@ -197,6 +226,11 @@ function escapeMarkdown(text: string): string {
 
 // ------------------------------------------------------------------ shared
 
+/** Unchanged entries that carry notes, in apply order. */
+function notedUnchanged(plan: Plan): PlanEntry[] {
+  return plan.unchanged.filter((e) => e.notes && e.notes.length > 0);
+}
+
 /** Creates and updates in apply order, then prunes (already in reverse order). */
 function changedEntries(plan: Plan): PlanEntry[] {
   const order = (e: PlanEntry): number => kindInfo(e.kind)?.order ?? Number.MAX_SAFE_INTEGER;
@@ -226,6 +260,11 @@ function header(e: PlanEntry): string {
 }
 
 function bodyLines(e: PlanEntry): BodyLine[] {
+  const notes: BodyLine[] = (e.notes ?? []).map((n) => ({ sign: ' ', text: `note: ${n}` }));
+  return [...notes, ...changeLines(e)];
+}
+
+function changeLines(e: PlanEntry): BodyLine[] {
   const rolls: BodyLine[] = (e.rolls ?? []).map((w) => ({ sign: '~', text: `rolls ${w} (its pod template uses this ${e.kind})` }));
   // A create shows what the author wrote; the defaulted form only when no manifest is at hand.
   if (e.action === 'create' && e.declared) return yamlLines(redactObject(e.declared)).map((text) => ({ sign: '+', text }));

@@ -38,6 +38,11 @@ export interface PlanEntry {
    * (`Kind namespace/name`) whose pods the change replaces.
    */
   rolls?: string[];
+  /**
+   * What a reviewer should know about the entry that its changes do not show: for a workload an
+   * autoscaler scales, that its replicas are the autoscaler's (see autoscaled.ts).
+   */
+  notes?: string[];
 }
 
 /** The whole plan, entries in apply order (prunes in reverse order). */
@@ -83,4 +88,5 @@ export interface PlanEntryView {
   /** The body, Secret values redacted: `+` added, `-` removed, `~` changed, ` ` context. */
   lines: BodyLine[];
   rolls?: string[];
+  notes?: string[];
 }

@@ -14,7 +14,7 @@
  * Pure: callers pass the object and the pods and ReplicaSets around it ({@link Related}).
  */
 import type {
-  Condition, ContainerStatus, CronJob, DaemonSet, Deployment, Ingress, Job, KubeObject, Pod, ReplicaSet, Service, StatefulSet,
+  Condition, ContainerStatus, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, KubeObject, Pod, ReplicaSet, Service, StatefulSet,
 } from '../model/types.js';
 import type { Health } from './types.js';
 
@@ -57,6 +57,7 @@ export function objectHealth(obj: KubeObject, related: Related): Health | undefi
     case 'Pod': return podHealth(obj as Pod, related.now);
     case 'Service': return serviceHealth(obj as Service);
     case 'Ingress': return ingressHealth(obj as Ingress);
+    case 'HorizontalPodAutoscaler': return autoscalerHealth(obj as HorizontalPodAutoscaler);
     default: return undefined;
   }
 }
@@ -283,6 +284,24 @@ export function serviceHealth(s: Service): Health {
   if (s.spec.type !== 'LoadBalancer') return healthy();
   const ingress = (s.status?.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress ?? [];
   return ingress.length > 0 ? healthy() : progressing('NoAddress', `Service "${s.metadata.name}" has no load balancer address yet`);
+}
+
+/** Conditions that make an autoscaler Degraded, or Healthy, in Argo CD's check (gitops-engine `health_hpa.go`). */
+const HPA_DEGRADED = new Set(['AbleToScale/FailedGetScale', 'AbleToScale/FailedUpdateScale', 'ScalingActive/FailedGetResourceMetric', 'ScalingActive/InvalidSelector']);
+const HPA_HEALTHY = new Set(['AbleToScale/SucceededRescale', 'ScalingLimited/DesiredWithinRange', 'ScalingLimited/TooFewReplicas', 'ScalingLimited/TooManyReplicas']);
+
+/**
+ * Autoscalers, as Argo CD judges them: the first condition that says it cannot scale or measure
+ * makes it Degraded (with that condition's message), the first that says it scaled or is in range
+ * Healthy; before either, Progressing ("Waiting to Autoscale").
+ */
+export function autoscalerHealth(hpa: HorizontalPodAutoscaler): Health {
+  for (const c of hpa.status?.conditions ?? []) {
+    const key = `${c.type}/${c.reason ?? ''}`;
+    if (HPA_DEGRADED.has(key)) return degraded(c.reason!, c.message ?? '');
+    if (HPA_HEALTHY.has(key)) return healthy(c.message);
+  }
+  return progressing('WaitingToAutoscale', 'Waiting to Autoscale');
 }
 
 /** Ingresses: Healthy once the ingress controller wrote an address (Argo CD). */

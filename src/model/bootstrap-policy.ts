@@ -5,7 +5,8 @@
  * `system:aggregate-to-*` roles, so a repo's ClusterRole labelled
  * `rbac.authorization.k8s.io/aggregate-to-view: "true"` extends `view`, as on Kubernetes), and
  * the roles every authenticated user holds: discovery, `kubectl auth can-i`, health and version,
- * and every service account's: the token issuer's discovery document and key.
+ * and every service account's: the token issuer's discovery document and key; and metrics-server's
+ * `system:aggregated-metrics-reader`, so `view` and up may read metrics.k8s.io (`kubectl top`).
  * The roles of Kubernetes' own components (system:node, system:controller:…) are left out:
  * gantry's components do not authenticate through RBAC.
  *
@@ -103,6 +104,10 @@ export const BOOTSTRAP_CLUSTER_ROLES: readonly ClusterRole[] = [
     rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
   ]),
   clusterRole('system:public-info-viewer', [urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
+  // metrics-server installs this one beside its API; gantry serves that API itself.
+  clusterRole('system:aggregated-metrics-reader', [rule(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
+    labels: { [AGGREGATE_TO.view]: 'true', [AGGREGATE_TO.edit]: 'true', [AGGREGATE_TO.admin]: 'true' },
+  }),
   clusterRole('system:service-account-issuer-discovery', [urls(['get'], ['/.well-known/openid-configuration', '/.well-known/openid-configuration/', '/openid/v1/jwks', '/openid/v1/jwks/'])]),
 ];
 

@@ -2,9 +2,10 @@
  * The columns kubectl prints per kind (`kubectl get`), as pure functions of an object: the CLI's
  * tables and the API's server-side Tables (`as=Table`) both use them.
  */
+import { hpaTargets } from './hpa.js';
 import { accessModesShort, claimClass, isDefaultClass, volumeClass } from './storage.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Ingress, Job, KubeObject, Namespace, Node, PersistentVolume,
+  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, HorizontalPodAutoscaler, Ingress, Job, KubeObject, Namespace, Node, PersistentVolume,
   PersistentVolumeClaim, Pod, PodDisruptionBudget, RbacSubject, ReplicaSet, RoleBinding, Secret, Service, ServiceAccount,
   StatefulSet, StorageClass,
 } from './types.js';
@@ -201,6 +202,15 @@ const columns: Record<string, Column[]> = {
     { header: 'MIN AVAILABLE', cell: (o) => intOrPercentCell((o as PodDisruptionBudget).spec.minAvailable) },
     { header: 'MAX UNAVAILABLE', cell: (o) => intOrPercentCell((o as PodDisruptionBudget).spec.maxUnavailable) },
     { header: 'ALLOWED DISRUPTIONS', cell: (o) => String((o as PodDisruptionBudget).status?.disruptionsAllowed ?? 0) },
+    age,
+  ],
+  HorizontalPodAutoscaler: [
+    name,
+    { header: 'REFERENCE', cell: (o) => { const r = (o as HorizontalPodAutoscaler).spec.scaleTargetRef; return `${r.kind}/${r.name}`; } },
+    { header: 'TARGETS', cell: (o) => hpaTargets(o as HorizontalPodAutoscaler) },
+    { header: 'MINPODS', cell: (o) => { const m = (o as HorizontalPodAutoscaler).spec.minReplicas; return m === undefined ? '<unset>' : String(m); } },
+    { header: 'MAXPODS', cell: (o) => String((o as HorizontalPodAutoscaler).spec.maxReplicas) },
+    { header: 'REPLICAS', cell: (o) => String((o as HorizontalPodAutoscaler).status?.currentReplicas ?? 0) },
     age,
   ],
   Endpoints: [

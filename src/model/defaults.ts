@@ -73,6 +73,10 @@
  * |                                         | status.phase                             | Pending                          |
  * | StorageClass                            | reclaimPolicy                            | Delete                           |
  * |                                         | volumeBindingMode                        | Immediate                        |
+ * | HorizontalPodAutoscaler                 | (autoscaling/v1)                         | converted to autoscaling/v2      |
+ * |                                         | minReplicas                              | 1                                |
+ * |                                         | metrics (when none)                      | cpu Utilization 80%              |
+ * |                                         | behavior.scaleUp/scaleDown (only when behavior is set) | Kubernetes' rules (src/model/hpa.ts) |
  *
  * Deliberately not defaulted, as Kubernetes does not default them either: a CronJob's
  * `jobTemplate.spec` Job fields (only its pod template is defaulted), a Job's selector and
@@ -80,6 +84,7 @@
  * Ingress (its `pathType` is required, not defaulted). Fields outside src/model/types.ts (for
  * example Service `internalTrafficPolicy`) are never added: they are not supported.
  */
+import { convertHpaInPlace, defaultHpaSpec } from './hpa.js';
 import { kindInfo } from './kinds.js';
 import { PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from './storage.js';
 import type {
@@ -173,6 +178,11 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
     case 'StorageClass':
       setIfAbsent(obj, 'reclaimPolicy', 'Delete');
       setIfAbsent(obj, 'volumeBindingMode', 'Immediate');
+      break;
+    case 'HorizontalPodAutoscaler':
+      // An autoscaling/v1 manifest is stored as autoscaling/v2, as the API server converts it.
+      convertHpaInPlace(obj);
+      if (isRec(obj.spec)) defaultHpaSpec(obj.spec);
       break;
     case 'Endpoints':
       for (const subset of asRecArray(obj.subsets)) {

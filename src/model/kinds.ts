@@ -14,7 +14,7 @@ export interface KindInfo {
   /**
    * Apply order: lower first. Namespaces, then ServiceAccounts and RBAC, then config
    * (ConfigMap, Secret), storage (StorageClass, PersistentVolume, PersistentVolumeClaim), then
-   * Services, then workloads; prune runs in reverse.
+   * Services, then workloads, then the autoscalers of workloads; prune runs in reverse.
    */
   order: number;
   /** Lower-case plural, as `gantry get` accepts it. */
@@ -45,6 +45,7 @@ const table: KindInfo[] = [
   { kind: 'ReplicaSet', apiVersion: 'apps/v1', namespaced: true, declarable: true, order: 31, plural: 'replicasets', shortNames: ['rs'] },
   { kind: 'CronJob', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 32, plural: 'cronjobs', shortNames: ['cj'] },
   { kind: 'Job', apiVersion: 'batch/v1', namespaced: true, declarable: true, order: 33, plural: 'jobs', shortNames: [] },
+  { kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2', namespaced: true, declarable: true, order: 35, plural: 'horizontalpodautoscalers', shortNames: ['hpa'] },
   { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', namespaced: true, declarable: true, order: 26, plural: 'poddisruptionbudgets', shortNames: ['pdb'] },
   { kind: 'Pod', apiVersion: 'v1', namespaced: true, declarable: true, order: 40, plural: 'pods', shortNames: ['po'] },
   { kind: 'Node', apiVersion: 'v1', namespaced: false, declarable: false, order: 50, plural: 'nodes', shortNames: ['no'] },

@@ -51,3 +51,39 @@ export function formatBytes(n: number): string {
   }
   return String(n);
 }
+
+const decimalSteps: [string, number][] = [['E', 18], ['P', 15], ['T', 12], ['G', 9], ['M', 6], ['k', 3], ['', 0], ['m', -3], ['u', -6], ['n', -9]];
+const binarySteps: [string, number][] = [['Ei', 60], ['Pi', 50], ['Ti', 40], ['Gi', 30], ['Mi', 20], ['Ki', 10]];
+
+/**
+ * A count of nano-units in Kubernetes' canonical decimal form (`resource.Quantity.String()` of a
+ * DecimalSI quantity): the largest power-of-a-thousand suffix that keeps the number whole
+ * (12000000000n → "12", 250000000n → "250m", 31457280000000000n → "31457280").
+ */
+export function formatDecimalNanos(nanos: bigint, opts: { exponent?: boolean } = {}): string {
+  if (nanos === 0n) return '0';
+  for (const [suffix, exp] of decimalSteps) {
+    const unit = 10n ** BigInt(exp + 9);
+    if (nanos % unit !== 0n) continue;
+    // Written with an exponent ("1e3"), a quantity keeps that form (Kubernetes' DecimalExponent).
+    if (opts.exponent) return exp === 0 ? `${nanos / unit}` : `${nanos / unit}e${exp}`;
+    return `${nanos / unit}${suffix}`;
+  }
+  return opts.exponent ? `${nanos}e-9` : `${nanos}n`;
+}
+
+/**
+ * A quantity as Kubernetes prints it (`Quantity.String()`): written with a binary suffix
+ * ("64Mi", "1.5Gi") it stays binary when whole in bytes, else decimal ("0.1" → "100m",
+ * "1000m" → "1", "500M" → "500M"); with an exponent, in exponent form ("1e3", "1.5e3" → "1500"). Text that is not a quantity comes back as written.
+ */
+export function canonicalQuantityText(q: string | number): string {
+  const v = parseQuantity(q);
+  if (v === undefined) return String(q);
+  const binary = typeof q === 'string' && /(Ki|Mi|Gi|Ti|Pi|Ei)$/.test(q.trim());
+  if (binary && Number.isInteger(v)) {
+    for (const [suffix, exp] of binarySteps) if (v % 2 ** exp === 0 && v !== 0) return `${v / 2 ** exp}${suffix}`;
+    return String(v);
+  }
+  return formatDecimalNanos(BigInt(Math.round(v * 1e9)), { exponent: typeof q === 'string' && /[eE]/.test(q) });
+}

@@ -833,6 +833,79 @@ export interface PodDisruptionBudgetStatus {
   conditions?: Condition[];
 }
 
+// ---------------------------------------------------------------- autoscaling/v2
+
+/** What an autoscaler scales: a workload with a replica count (autoscaling/v2 CrossVersionObjectReference). */
+export interface CrossVersionObjectReference {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+}
+
+/** A metric's target: a utilization percent of the pods' requests, or an average value per pod. */
+export interface MetricTarget {
+  type: 'Utilization' | 'Value' | 'AverageValue';
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+
+/** One metric an autoscaler follows; gantry measures `Resource` metrics (cpu, memory) of the pods. */
+export interface MetricSpec {
+  type: 'Resource' | 'ContainerResource' | 'Pods' | 'Object' | 'External';
+  resource?: { name: string; target: MetricTarget };
+}
+
+/** A metric's current value, as the autoscaler last measured it. */
+export interface MetricValueStatus {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+
+/** One entry of `status.currentMetrics`, in the order of `spec.metrics`. */
+export interface MetricStatus {
+  type: MetricSpec['type'];
+  resource?: { name: string; current: MetricValueStatus };
+}
+
+/** A scaling policy: at most `value` pods (or percent) per `periodSeconds`. */
+export interface HPAScalingPolicy {
+  type: 'Pods' | 'Percent';
+  value: number;
+  periodSeconds: number;
+}
+
+/** How fast one direction may scale. */
+export interface HPAScalingRules {
+  stabilizationWindowSeconds?: number;
+  selectPolicy?: 'Max' | 'Min' | 'Disabled';
+  policies?: HPAScalingPolicy[];
+}
+
+/** autoscaling/v2 HorizontalPodAutoscaler: scales a workload's replicas to keep its pods' usage at a target. */
+export interface HorizontalPodAutoscaler extends KubeObject {
+  kind: 'HorizontalPodAutoscaler';
+  spec: {
+    scaleTargetRef: CrossVersionObjectReference;
+    minReplicas?: number;
+    maxReplicas: number;
+    metrics?: MetricSpec[];
+    behavior?: { scaleUp?: HPAScalingRules; scaleDown?: HPAScalingRules };
+  };
+  status?: HorizontalPodAutoscalerStatus;
+}
+
+/** What the autoscaler controller writes. */
+export interface HorizontalPodAutoscalerStatus {
+  observedGeneration?: number;
+  lastScaleTime?: string;
+  currentReplicas: number;
+  desiredReplicas: number;
+  currentMetrics?: MetricStatus[];
+  conditions?: Condition[];
+}
+
 // ---------------------------------------------------------------- service accounts and RBAC
 
 /** A reference to another object by name (ServiceAccount `secrets`). */

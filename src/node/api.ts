@@ -2,12 +2,13 @@
  * What a node agent needs from the control plane, and nothing more (the kubelet's view of the
  * API server): the pods bound to its node, the ConfigMaps, Secrets and claims (with their
  * volumes) those pods refer to, the local-path volumes that live on the node, and writes of pod
- * status, pod finalization, a volume's cleanup and its own Node. Two implementations: on the store, for
+ * status, pod finalization, a volume's cleanup and its own Node, and its usage reports. Two implementations: on the store, for
  * an agent in the control plane's process (`gantry up`), and over HTTP for an agent on another
  * machine, where the server enforces the same limits. An agent never lists or watches every
  * Secret of the cluster: it hears about a ConfigMap or Secret only when one of its pods uses it.
  */
 import type { EventSink } from '../events/recorder.js';
+import type { NodeUsageReport } from '../model/metrics.js';
 import type { ReferenceKind } from '../model/pod-refs.js';
 import type { IssuedToken } from '../model/serviceaccount.js';
 import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret } from '../model/types.js';
@@ -96,4 +97,9 @@ export interface NodeApi {
    * registration; again after a conflict) and returns the object to store.
    */
   writeNode(build: (current: Node | undefined) => Node, opts: { reason: string }): Promise<void>;
+  /**
+   * Reports this node's and its pods' resource usage (one collection round), which the control
+   * plane keeps in memory for the autoscaler and `kubectl top`; never written to the store.
+   */
+  reportUsage(report: NodeUsageReport): Promise<void>;
 }

@@ -25,6 +25,7 @@ import { removeProxyRules, ServiceProxy } from './proxy/proxier.js';
 import { removeNodeRoutes } from './network/routes.js';
 import { StoreServiceView, type ServiceView } from './proxy/source.js';
 import type { ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
+import type { UsageSink } from '../model/metrics.js';
 import { HostVolumeManager } from './volumes/index.js';
 
 /** containerd namespace gantry works in. */
@@ -53,6 +54,8 @@ export interface LocalNodeTuning {
   heartbeatMs?: number;
   /** Periodic resync of every pod (default 10 s). */
   resyncMs?: number;
+  /** How often usage is reported to the control plane (default 15 s; 0: never). */
+  usagePeriodMs?: number;
 }
 
 /**
@@ -95,6 +98,8 @@ export interface LocalNodeOptions extends LocalNodeTuning {
   kubeletPort?: number;
   /** The process's metrics, which the agent reports to (`gantry_kubelet_*`, its pod queue). */
   metrics?: Metrics;
+  /** With `store`: the control plane's usage memory, which this node's reports go to. */
+  usage?: UsageSink;
 }
 
 /** A running local node. */
@@ -147,7 +152,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     throw err;
   });
   const agent = new NodeAgent({
-    api: opts.api ?? new StoreNodeApi({ store: opts.store!, nodeName, ...(opts.tokens ? { tokens: opts.tokens } : {}) }),
+    api: opts.api ?? new StoreNodeApi({ store: opts.store!, nodeName, ...(opts.tokens ? { tokens: opts.tokens } : {}), ...(opts.usage ? { usage: opts.usage } : {}) }),
     client,
     runcRoot,
     network,
@@ -167,6 +172,8 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     services: () => services.view.services(),
     ...(opts.kubeletPort ? { kubeletPort: opts.kubeletPort } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    // Without a place for reports (a store-backed node in a process keeping no usage) none are read.
+    usagePeriodMs: opts.api || opts.usage ? opts.usagePeriodMs : 0,
   });
   try {
     await agent.start();

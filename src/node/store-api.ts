@@ -7,6 +7,7 @@
 import { GantryError, isGantryError } from '../errors.js';
 import { EventRecorder, type EventSink } from '../events/recorder.js';
 import { silentLogger } from '../log.js';
+import type { NodeUsageReport, UsageSink } from '../model/metrics.js';
 import { podReferences, referencedNames, type PodReferenceNames } from '../model/pod-refs.js';
 import { MIN_TOKEN_EXPIRATION_SECONDS, podServiceAccount, type IssuedToken, type ServiceAccountTokenIssuer } from '../model/serviceaccount.js';
 import { LOCAL_PATH_CLEANUP_FINALIZER, localPathNode } from '../model/storage.js';
@@ -24,6 +25,8 @@ export interface StoreNodeApiOptions {
   nodeName: string;
   /** Signs service-account tokens for this node's pods (the API server's key); without it pods get none. */
   tokens?: ServiceAccountTokenIssuer;
+  /** The control plane's usage memory (src/metrics-server); without it usage reports are refused. */
+  usage?: UsageSink;
 }
 
 /** The store-backed node API. */
@@ -32,6 +35,7 @@ export class StoreNodeApi implements NodeApi {
   readonly events: EventSink;
   private readonly store: Store;
   private readonly tokens?: ServiceAccountTokenIssuer;
+  private readonly usage?: UsageSink;
   private readonly origin: WriteOrigin;
   /** The pods bound here, by uid, with the names they refer to. */
   private readonly bound = new Map<string, { namespace: string; refs: PodReferenceNames }>();
@@ -40,6 +44,7 @@ export class StoreNodeApi implements NodeApi {
     this.store = opts.store;
     this.nodeName = opts.nodeName;
     this.tokens = opts.tokens;
+    this.usage = opts.usage;
     this.origin = { actor: `node/${opts.nodeName}` };
     this.events = new EventRecorder({ store: opts.store, component: 'kubelet', host: opts.nodeName, logger: silentLogger() });
   }
@@ -159,6 +164,11 @@ export class StoreNodeApi implements NodeApi {
         if (!isGantryError(err, 'Conflict') && !isGantryError(err, 'AlreadyExists')) throw err;
       }
     }
+  }
+
+  async reportUsage(report: NodeUsageReport): Promise<void> {
+    if (!this.usage) throw new GantryError('ApiUnavailable', `node ${this.nodeName} cannot report resource usage: this gantry keeps none (no metrics pipeline in this process)`);
+    this.usage.record(this.nodeName, report);
   }
 
   private isBoundHere(pod: Pod): boolean {

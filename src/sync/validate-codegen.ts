@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
-import { SCHEMA_DOCUMENTS, SCHEMA_KINDS } from './validate-schemas.js';
+import { OLDER_VERSION_SCHEMAS, SCHEMA_DOCUMENTS, SCHEMA_KINDS, olderVersionExport } from './validate-schemas.js';
 
 /** Path of the generated module. */
 export const COMPILED_MODULE_PATH = fileURLToPath(new URL('./validate-compiled.ts', import.meta.url));
@@ -36,6 +36,7 @@ export function generateValidatorModule(): string {
   for (const doc of SCHEMA_DOCUMENTS) ajv.addSchema(doc as object);
   const refs: Record<string, string> = {};
   for (const k of SCHEMA_KINDS) refs[k.kind] = k.id;
+  for (const k of OLDER_VERSION_SCHEMAS) refs[olderVersionExport(k.kind, k.apiVersion)] = k.id;
   let code = standalone.default(ajv, refs);
   // ajv's standalone output reaches its runtime helpers with require(); ESM has none, and
   // default-importing the CommonJS helper differs between Node and tsx, so the one helper the

@@ -24,6 +24,7 @@ import type {
   CronJob,
   DaemonSet,
   Deployment,
+  HorizontalPodAutoscaler,
   Ingress,
   IngressBackend,
   Job,
@@ -51,6 +52,7 @@ import type {
 } from '../model/types.js';
 import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
 import { validateSchedule, validateTimeZone } from './validate-cron.js';
+import { hpaProblems } from './validate-hpa.js';
 import { rbacProblems } from './validate-rbac.js';
 import { checkDownwardAndProjected, checkContainerFields, checkPodFields } from './validate-pod.js';
 import { checkJobPolicies } from './validate-job.js';
@@ -101,6 +103,9 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
       break;
     case 'PodDisruptionBudget':
       checkPodDisruptionBudget(p, obj as PodDisruptionBudget);
+      break;
+    case 'HorizontalPodAutoscaler':
+      p.list.push(...hpaProblems(obj as HorizontalPodAutoscaler));
       break;
     case 'PersistentVolumeClaim':
       checkClaimSpec(p, 'spec', (obj as PersistentVolumeClaim).spec);

@@ -6,7 +6,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import * as compiled from './validate-compiled.js';
-import { SCHEMA_DOCUMENTS, SCHEMA_KINDS as KINDS, type SchemaNode } from './validate-schemas.js';
+import { OLDER_VERSION_SCHEMAS, SCHEMA_DOCUMENTS, SCHEMA_KINDS as KINDS, olderVersionExport, type KindSchema, type SchemaNode } from './validate-schemas.js';
 
 /** A compiled validator as ajv's standalone code exports it. */
 type ValidateFn = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
@@ -14,6 +14,7 @@ type ValidateFn = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null
 const validators = compiled as unknown as Record<string, ValidateFn | undefined>;
 const schemaById = new Map<string, SchemaNode>(SCHEMA_DOCUMENTS.map((s) => [s.$id!, s]));
 const schemaByKind = new Map(KINDS.map((k) => [k.kind, k]));
+const olderByVersion = new Map(OLDER_VERSION_SCHEMAS.map((k) => [`${k.apiVersion}/${k.kind}`, k]));
 
 /** The kinds that have a schema, with the apiVersion each must carry, in declaration order. */
 export const SCHEMA_KINDS: readonly { kind: string; apiVersion: string }[] = KINDS.map(
@@ -30,6 +31,11 @@ export function expectedApiVersion(kind: string): string | undefined {
   return schemaByKind.get(kind)?.apiVersion;
 }
 
+/** The older apiVersions a kind is still accepted in (converted on apply), e.g. autoscaling/v1 for HorizontalPodAutoscaler. */
+export function olderApiVersions(kind: string): string[] {
+  return OLDER_VERSION_SCHEMAS.filter((k) => k.kind === kind).map((k) => k.apiVersion);
+}
+
 /** A schema problem: the field it concerns (dotted, kubectl style) and a message. */
 export interface SchemaProblem {
   field?: string;
@@ -38,12 +44,17 @@ export interface SchemaProblem {
 
 /**
  * Validates `obj` against the schema of `kind` and returns the problems, deduplicated, in the
- * order ajv found them. Empty when the object conforms. Throws when `kind` has no schema.
+ * order ajv found them. Empty when the object conforms. `apiVersion` picks an older version's
+ * schema ({@link olderApiVersions}). Throws when `kind` has no schema (in that version).
  */
-export function schemaProblems(kind: string, obj: unknown): SchemaProblem[] {
-  const fn = validators[kind];
-  const entry = schemaByKind.get(kind);
-  if (!fn || !entry) throw new Error(`no schema for kind ${kind}`);
+export function schemaProblems(kind: string, obj: unknown, opts: { apiVersion?: string } = {}): SchemaProblem[] {
+  let entry: KindSchema | undefined = schemaByKind.get(kind);
+  let fn = validators[kind];
+  if (opts.apiVersion !== undefined && opts.apiVersion !== entry?.apiVersion) {
+    entry = olderByVersion.get(`${opts.apiVersion}/${kind}`);
+    fn = entry ? validators[olderVersionExport(kind, opts.apiVersion)] : undefined;
+  }
+  if (!fn || !entry) throw new Error(`no schema for kind ${kind}${opts.apiVersion ? ` in ${opts.apiVersion}` : ''}`);
   if (fn(obj)) return [];
   return translate(entry.schema, obj, fn.errors ?? []);
 }

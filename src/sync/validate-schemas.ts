@@ -8,6 +8,8 @@ import configmap from '../../schemas/configmap.json' with { type: 'json' };
 import cronjob from '../../schemas/cronjob.json' with { type: 'json' };
 import daemonset from '../../schemas/daemonset.json' with { type: 'json' };
 import deployment from '../../schemas/deployment.json' with { type: 'json' };
+import horizontalpodautoscaler from '../../schemas/horizontalpodautoscaler.json' with { type: 'json' };
+import horizontalpodautoscalerV1 from '../../schemas/horizontalpodautoscaler-v1.json' with { type: 'json' };
 import ingress from '../../schemas/ingress.json' with { type: 'json' };
 import ingressclass from '../../schemas/ingressclass.json' with { type: 'json' };
 import job from '../../schemas/job.json' with { type: 'json' };
@@ -55,10 +57,17 @@ const kindDocuments = [
   namespace, serviceaccount, clusterrole, clusterrolebinding, role, rolebinding, configmap, secret,
   storageclass, persistentvolume, persistentvolumeclaim, pod, replicaset, deployment, statefulset,
   daemonset, job, cronjob, service, ingressclass, ingress, networkpolicy, poddisruptionbudget,
+  horizontalpodautoscaler,
 ] as unknown as SchemaNode[];
 
+/**
+ * Older apiVersions a manifest may still carry, each with its own schema: the object is
+ * validated against it, then converted to the stored version (src/model/versions.ts).
+ */
+const olderVersionDocuments = [horizontalpodautoscalerV1] as unknown as SchemaNode[];
+
 /** Every schema document, shared definitions first. */
-export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments];
+export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments, ...olderVersionDocuments];
 
 /** The kinds with a schema, in the order above (namespaces, RBAC, config, storage, workloads, networking). */
 export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) => ({
@@ -67,3 +76,16 @@ export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) =>
   id: schema.$id!,
   schema,
 }));
+
+/** The older apiVersions' schemas, named in the compiled module as {@link olderVersionExport} says. */
+export const OLDER_VERSION_SCHEMAS: readonly KindSchema[] = olderVersionDocuments.map((schema) => ({
+  kind: String(schema.properties!.kind!.const),
+  apiVersion: String(schema.properties!.apiVersion!.const),
+  id: schema.$id!,
+  schema,
+}));
+
+/** The export name of an older version's compiled validator: `HorizontalPodAutoscaler_autoscaling_v1`. */
+export function olderVersionExport(kind: string, apiVersion: string): string {
+  return `${kind}_${apiVersion.replace(/[^A-Za-z0-9]/g, '_')}`;
+}

@@ -4,12 +4,13 @@
  * Schema (unsupported fields, types, enums, ranges, required fields), then the semantic rules
  * the API server applies (names, selectors, ports, quantities, volumes, schedules, …).
  */
+import { hpaAsV2 } from '../model/hpa.js';
 import { kindInfo } from '../model/kinds.js';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import { GENERATE_NAME_MESSAGE } from './loader.js';
 import type { ManifestIssue } from './types.js';
-import { SCHEMA_KINDS, expectedApiVersion, schemaProblems } from './validate-schema.js';
+import { SCHEMA_KINDS, expectedApiVersion, olderApiVersions, schemaProblems } from './validate-schema.js';
 import { ruleProblems } from './validate-rules.js';
 
 /** Where the document being validated came from. */
@@ -73,8 +74,10 @@ export function validateObject(obj: unknown, ctx: ValidateContext): ManifestIssu
       : `kind ${JSON.stringify(k)} is not supported`;
     return [issue(`${why}; supported kinds: ${kindList}`, 'kind')];
   }
-  if (apiVersion !== expected) {
-    return [issue(`${k} must have apiVersion ${JSON.stringify(expected)}, not ${JSON.stringify(apiVersion)}`, 'apiVersion')];
+  const older = olderApiVersions(k);
+  if (apiVersion !== expected && !older.includes(apiVersion as string)) {
+    const accepted = [expected, ...older].map((v) => JSON.stringify(v)).join(' or ');
+    return [issue(`${k} must have apiVersion ${accepted}, not ${JSON.stringify(apiVersion)}`, 'apiVersion')];
   }
 
   const meta = rec.metadata as Record<string, unknown> | undefined;
@@ -82,9 +85,17 @@ export function validateObject(obj: unknown, ctx: ValidateContext): ManifestIssu
     return [issue(GENERATE_NAME_MESSAGE, 'metadata.generateName')];
   }
   const key = keyOf(rec, k);
-  const schema = schemaProblems(k, obj);
+  const schema = schemaProblems(k, obj, { apiVersion: apiVersion as string });
   if (schema.length > 0) return schema.map((p) => issue(p.message, p.field, key));
-  return ruleProblems(obj as KubeObject).map((p) => issue(p.message, p.field, key));
+  // An older version's object is checked as the version it is stored in (the fields the rules
+  // look at keep their names across the conversion).
+  const stored = apiVersion === expected ? (obj as KubeObject) : storedVersion(obj as KubeObject);
+  return ruleProblems(stored).map((p) => issue(p.message, p.field, key));
+}
+
+/** An older version's object converted to the version gantry stores (see src/model/hpa.ts). */
+function storedVersion(obj: KubeObject): KubeObject {
+  return obj.kind === 'HorizontalPodAutoscaler' ? hpaAsV2(obj) : obj;
 }
 
 /** The object's key when its metadata names it; undefined before that is known. */

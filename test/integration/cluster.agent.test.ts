@@ -2,8 +2,8 @@
  * A node agent that reaches the control plane only over HTTPS with an agent token (`gantry
  * agent`), beside a control plane that runs no agent of its own (`gantry server`): the node
  * registers and heartbeats, its pods run with their ConfigMaps, Secrets and claims (a local-path
- * volume in the agent's own data dir), their status and Events reach the server, and the server
- * holds the agent to its own node.
+ * volume in the agent's own data dir), their status, Events and resource usage reach the server,
+ * and the server holds the agent to its own node.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -97,7 +97,7 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
       network: world.node.network,
       // A free port: the agent shares this machine's network namespace with others.
       kubeletListen: '0.0.0.0:0',
-      tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000 },
+      tuning: { backoffBaseMs: 500, backoffMaxMs: 2000, heartbeatMs: 2000, resyncMs: 2000, usagePeriodMs: 1000 },
       metricsListen: { host: '127.0.0.1', port: 0 },
     });
   });
@@ -150,6 +150,26 @@ describe('a remote node agent over the API (gantry agent beside gantry server)',
     const serverMetrics = parseExposition((await apiRequest({ apiUrl: server!.apiUrl!, ca, token: kubeconfig.token }, '/metrics')).body);
     assert.equal([...serverMetrics.keys()].filter((n) => n.startsWith('gantry_kubelet_')).length, 0, 'the server runs no node');
     assert.ok(valueOf(serverMetrics, 'gantry_scheduler_schedule_attempts_total', { result: 'scheduled' })! >= 2);
+  });
+
+  it('reports its pods\' usage to the server, which serves it as metrics.k8s.io (kubectl top), and only for its own node', async () => {
+    const kc = await readKubeconfig(server!.kubeconfig!);
+    const admin = { apiUrl: server!.apiUrl!, ca, token: kc.token };
+    const pods = await waitFor('PodMetrics of both web pods', async () => {
+      const res = await apiRequest(admin, '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dweb');
+      const items = res.json<{ items: { metadata: { name: string }; containers: { name: string; usage: { cpu: string; memory: string } }[] }[] }>().items;
+      return items.length === 2 ? items : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    for (const p of pods) {
+      assert.equal(p.containers[0]!.name, 'main');
+      assert.match(p.containers[0]!.usage.memory, /^\d+(Ki|Mi)?$/);
+    }
+    const node = await apiRequest(admin, `/apis/metrics.k8s.io/v1beta1/nodes/${world!.node.nodeName}`);
+    assert.equal(node.status, 200, node.body);
+    assert.match(node.json<{ usage: { cpu: string } }>().usage.cpu, /^\d+[nm]?$/);
+    // An agent reports for its own node only.
+    const forged = await apiRequest({ apiUrl: server!.apiUrl!, ca, token }, '/apis/gantry.dev/v1/nodes/another-node/agent/usage', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(forged.status, 403);
   });
 
   it('holds an agent token to its own node: no other node, no unreferenced Secret, no Kubernetes reads of Secrets', async () => {

@@ -1,7 +1,7 @@
 /**
  * The containerd client, private daemon and container lifecycle against a real containerd with
  * runc: version and error checks, running busybox containers, exit codes, stop with SIGKILL
- * escalation, limits in the cgroup, exec, events and cleanup.
+ * escalation, limits in the cgroup, task metrics (CPU time and working set), exec, events and cleanup.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { findRunningPrivateContainerd, privateContainerdPaths, startPrivateConta
 import { createContainer, deleteContainer, execInContainer, startTask, stopTask, waitTask } from '../../src/node/containerd/run.js';
 import { buildSpec, cgroupVersion, cgroupsPathFor, readCgroupLimits, removeCgroup, type BuildSpecOptions } from '../../src/node/containerd/spec.js';
 import type { ContainerdEvent } from '../../src/node/containerd/types.js';
+import { cgroupUsage } from '../../src/node/containerd/cgroup-metrics.js';
 import { buildBusyboxImage } from '../../src/node/images/busybox-image.js';
 import { getImage, type LocalImage } from '../../src/node/images/image-store.js';
 import { importImages } from '../../src/node/images/import.js';
@@ -141,6 +142,27 @@ describe('node containerd (private daemon, runc)', function () {
     const deadline = Date.now() + 10_000;
     while (!(await readFile(log, 'utf8')).trim() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal((await readFile(log, 'utf8')).trim(), String(memoryBytes));
+    await deleteContainer(ctd.client, id);
+  });
+
+  it('taskMetrics() reads a busy container\'s CPU time growing within its quota, and its working set, from the cgroup (v1 or v2)', async () => {
+    // A 20% quota keeps the busy loop frugal on a shared machine; the memory holds a 4 MiB string.
+    const { id } = await run(['sh', '-c', 'x=$(head -c 4194304 /dev/zero | tr "\\0" a); while :; do :; done'], { resources: { cpuQuota: 20_000, cpuPeriod: 100_000 } });
+    const read = async () => {
+      const [m] = await ctd.client.taskMetrics([`id==${id}`]);
+      assert.ok(m?.data, 'containerd reports the task');
+      return { at: m.timestamp!.getTime(), ...cgroupUsage(m.data) };
+    };
+    await new Promise((r) => setTimeout(r, 1000));
+    const first = await read();
+    await new Promise((r) => setTimeout(r, 2000));
+    const second = await read();
+    const cores = (second.cpuNanos - first.cpuNanos) / 1e6 / (second.at - first.at);
+    assert.ok(cores > 0.02 && cores < 0.25, `used ${cores.toFixed(3)} cores under a 0.2 quota`);
+    assert.ok(second.memoryWorkingSetBytes > 4 * 1024 * 1024, `working set ${second.memoryWorkingSetBytes} bytes`);
+    const all = await ctd.client.taskMetrics();
+    assert.ok(all.some((m) => m.id === id), 'without filters: every task of the namespace');
+    assert.deepEqual(await ctd.client.taskMetrics(['id==no-such-task']), []);
     await deleteContainer(ctd.client, id);
   });
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { isHeartbeatOnly, startAuditFeed } from '../../src/audit/feed.js';
+import { isHeartbeatOnly, isMetricsOnly, isRecorded, startAuditFeed } from '../../src/audit/feed.js';
 import type { Recorder } from '../../src/audit/types.js';
 import { GantryError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import type { Node } from '../../src/model/types.js';
+import type { HorizontalPodAutoscaler, KubeObject, Node } from '../../src/model/types.js';
 import type { WatchEvent, WatchOptions } from '../../src/store/types.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
@@ -11,7 +11,12 @@ const node = (heartbeat: string, ready: 'True' | 'False', rv: string): Node => (
   apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', resourceVersion: rv }, spec: {},
   status: { conditions: [{ type: 'Ready', status: ready, lastHeartbeatTime: heartbeat }] },
 });
-const modified = (prev: Node, next: Node): WatchEvent => ({ type: 'MODIFIED', object: next, prevObject: prev, revision: 2 });
+const modified = (prev: KubeObject, next: KubeObject): WatchEvent => ({ type: 'MODIFIED', object: next, prevObject: prev, revision: 2 });
+const hpa = (utilization: number, desired: number, rv: string): HorizontalPodAutoscaler => ({
+  apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'default', resourceVersion: rv },
+  spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, maxReplicas: 5 },
+  status: { currentReplicas: 2, desiredReplicas: desired, currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: utilization } } }] },
+});
 
 describe('audit/feed', () => {
   it('isHeartbeatOnly() skips a Node update that only moves the heartbeat time', () => {
@@ -22,6 +27,12 @@ describe('audit/feed', () => {
   });
   it('isHeartbeatOnly() keeps changes to other kinds and Node creation', () => {
     assert.equal(isHeartbeatOnly({ type: 'ADDED', object: node('t1', 'True', '1'), revision: 1 }), false);
+  });
+  it('isMetricsOnly() skips an autoscaler status update that only moves its measured usage, and keeps its scaling', () => {
+    assert.equal(isMetricsOnly(modified(hpa(41, 2, '1'), hpa(44, 2, '2'))), true);
+    assert.equal(isRecorded(modified(hpa(41, 2, '1'), hpa(44, 2, '2'))), false);
+    assert.equal(isMetricsOnly(modified(hpa(41, 2, '1'), hpa(90, 4, '2'))), false);
+    assert.equal(isRecorded({ type: 'ADDED', object: hpa(41, 2, '1'), revision: 1 }), true);
   });
   it('startAuditFeed() keeps recording after a too-old watch whose revision read fails', async () => {
     // The first watch is too old and the revision read that follows fails; the feed must retry,

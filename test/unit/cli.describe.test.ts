@@ -6,13 +6,63 @@
 import assert from 'node:assert/strict';
 import { describeObject, eventsFor, probeText, qosClass, selectorText } from '../../src/cli/describe.js';
 import { alignTabs } from '../../src/cli/printers.js';
-import type { Pod } from '../../src/model/types.js';
+import type { HorizontalPodAutoscaler, Pod } from '../../src/model/types.js';
 import * as f from '../fixtures/describe-objects.js';
 
 const allEvents = [...f.podEvents, ...f.deploymentEvents, ...f.nodeEvents];
 const now = f.NOW;
 
 describe('gantry describe pages', () => {
+  it('a HorizontalPodAutoscaler reads as kubectl describe hpa prints it: metrics current / target, behavior, pods, conditions', () => {
+    const hpa: HorizontalPodAutoscaler = {
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web', namespace: 'shop', creationTimestamp: '2026-11-30T11:50:02Z' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 5,
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } },
+          { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '128Mi' } } },
+        ],
+        behavior: { scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }] } },
+      },
+      status: {
+        currentReplicas: 2, desiredReplicas: 3,
+        currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 84, averageValue: '42m' } } }, { type: 'Resource', resource: { name: 'memory', current: { averageValue: '31457280' } } }],
+        conditions: [
+          { type: 'AbleToScale', status: 'True', reason: 'SucceededRescale', message: 'the HPA controller was able to update the target scale to 3' },
+          { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)' },
+        ],
+      },
+    };
+    assert.equal(describeObject(hpa, { now }), [
+      'Name:                                                  web',
+      'Namespace:                                             shop',
+      'Labels:                                                <none>',
+      'Annotations:                                           <none>',
+      'CreationTimestamp:                                     Mon, 30 Nov 2026 11:50:02 +0000',
+      'Reference:                                             Deployment/web',
+      'Metrics:                                               ( current / target )',
+      '  resource cpu on pods  (as a percentage of request):  84% (42m) / 50%',
+      '  resource memory on pods:                             31457280 / 128Mi',
+      'Min replicas:                                          1',
+      'Max replicas:                                          5',
+      'Behavior:',
+      '  Scale Down:',
+      '    Stabilization Window: 60 seconds',
+      '    Select Policy: Max',
+      '    Policies:',
+      '      - Type: Pods  Value: 1  Period: 30 seconds',
+      // Go's tabwriter: the policy line above sizes this cell, the conditions the Events one.
+      'Deployment pods:    2 current / 3 desired',
+      'Conditions:',
+      '  Type           Status  Reason            Message',
+      '  ----           ------  ------            -------',
+      '  AbleToScale    True    SucceededRescale  the HPA controller was able to update the target scale to 3',
+      '  ScalingActive  True    ValidMetricFound  the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)',
+      'Events:          <none>',
+    ].join('\n'));
+  });
+
   it('alignTabs() sizes a column by the block of consecutive lines that have it, as Go\'s tabwriter', () => {
     const text = 'Name:\tweb\nA much longer key:\tv\nBreak:\nK:\tv2\n  nested:\tx\tlast cell\n  n:\ty\tz';
     assert.equal(alignTabs(text), [

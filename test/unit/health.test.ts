@@ -120,6 +120,9 @@ describe('health: other kinds', () => {
     ['an Ingress with an address is Healthy', { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'i' }, spec: {}, status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } as KubeObject, 'Healthy'],
     ['a Succeeded pod is Healthy', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [] }, status: { phase: 'Succeeded' } } as KubeObject, 'Healthy'],
     ['a Failed pod is Degraded', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [] }, status: { phase: 'Failed' } } as KubeObject, 'Degraded'],
+    ['a new HorizontalPodAutoscaler is Progressing', { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h' }, spec: {} } as KubeObject, 'Progressing', 'WaitingToAutoscale'],
+    ['a HorizontalPodAutoscaler without metrics is Degraded', { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h' }, spec: {}, status: { conditions: [cond('AbleToScale', 'True', 'SucceededGetScale'), cond('ScalingActive', 'False', 'FailedGetResourceMetric', 'the HPA was unable to compute the replica count')] } } as KubeObject, 'Degraded', 'FailedGetResourceMetric'],
+    ['a HorizontalPodAutoscaler within its range is Healthy', { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h' }, spec: {}, status: { conditions: [cond('AbleToScale', 'True', 'ReadyForNewScale'), cond('ScalingActive', 'True', 'ValidMetricFound'), cond('ScalingLimited', 'False', 'DesiredWithinRange')] } } as KubeObject, 'Healthy'],
     ['a suspended CronJob is Suspended', { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { schedule: '* * * * *', suspend: true, jobTemplate: { spec: {} } } } as KubeObject, 'Suspended'],
   ];
   for (const [name, obj, status, reason] of cases) {

@@ -393,6 +393,28 @@ spec:
   minAvailable: 50%
   unhealthyPodEvictionPolicy: AlwaysAllow
 `,
+  HorizontalPodAutoscaler: `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+  namespace: shop
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: web }
+  minReplicas: 2
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
+    - type: Resource
+      resource: { name: memory, target: { type: AverageValue, averageValue: 200Mi } }
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 60
+      policies: [{ type: Pods, value: 1, periodSeconds: 30 }]
+    scaleUp:
+      selectPolicy: Min
+`,
   Ingress: `
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -524,6 +546,42 @@ describe('validateObject()', () => {
     assert.deepEqual(supportedKinds().find((k) => k.kind === 'Ingress'), { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1' });
   });
 
+  describe('takes a HorizontalPodAutoscaler in autoscaling/v1 too', () => {
+    const v1 = (): Obj => load(`
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: { name: web, namespace: shop }
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: web }
+  minReplicas: 1
+  maxReplicas: 5
+  targetCPUUtilizationPercentage: 60
+`) as Obj;
+
+    it('accepts a valid autoscaling/v1 autoscaler', () => {
+      assert.deepEqual(validate(v1()), []);
+    });
+
+    it('names the v1 fields it checks, as the author wrote them', () => {
+      const h = v1();
+      h.spec.targetCPUUtilizationPercentage = 0;
+      h.spec.metrics = [];
+      assert.deepEqual(validate(h).map((i) => [i.field, i.message]), [
+        ['spec.metrics', 'spec.metrics is not supported'],
+        ['spec.targetCPUUtilizationPercentage', 'spec.targetCPUUtilizationPercentage must be greater than or equal to 1 (got 0)'],
+      ]);
+      const bounds = v1();
+      bounds.spec.maxReplicas = 0;
+      assert.deepEqual(validate(bounds).map((i) => i.field), ['spec.maxReplicas']);
+    });
+
+    it('names both accepted versions for any other', () => {
+      const h = v1();
+      h.apiVersion = 'autoscaling/v2beta2';
+      assert.match(validate(h)[0]!.message, /^HorizontalPodAutoscaler must have apiVersion "autoscaling\/v2" or "autoscaling\/v1", not "autoscaling\/v2beta2"$/);
+    });
+  });
+
   it('names spec.template.spec.containers[0].resizePolicy as not supported', () => {
     const d = manifest('Deployment');
     d.spec.template.spec.containers[0].resizePolicy = [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }];
@@ -569,6 +627,9 @@ describe('validateObject()', () => {
   const c0 = (o: Obj): Obj => tpl(o).containers[0];
 
   const schemaCases: Case[] = [
+    { name: 'a metric target type outside the set', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[0].resource.target.type = 'Percent'; }, field: 'spec.metrics[0].resource.target.type', message: /must be one of "Utilization", "Value", "AverageValue"/ },
+    { name: 'a missing maxReplicas', kind: 'HorizontalPodAutoscaler', mutate: (o) => { delete o.spec.maxReplicas; }, field: 'spec.maxReplicas', message: 'spec.maxReplicas is required' },
+    { name: 'a Pods metric source', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[0] = { type: 'Pods', pods: { metric: { name: 'rps' } } }; }, field: 'spec.metrics[0].pods', message: 'spec.metrics[0].pods is not supported' },
     { name: 'an unknown unhealthyPodEvictionPolicy', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.unhealthyPodEvictionPolicy = 'Never'; }, field: 'spec.unhealthyPodEvictionPolicy', message: /must be one of/ },
     { name: 'a type error', kind: 'Deployment', mutate: (o) => { o.spec.replicas = '3'; }, field: 'spec.replicas', message: 'spec.replicas must be an integer (got "3")' },
     { name: 'a negative replica count', kind: 'Deployment', mutate: (o) => { o.spec.replicas = -1; }, field: 'spec.replicas', message: 'spec.replicas must be greater than or equal to 0 (got -1)' },
@@ -667,6 +728,20 @@ describe('validateObject()', () => {
     { name: 'a minAvailable above 100%', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.minAvailable = '120%'; }, field: 'spec.minAvailable', message: /must not be greater than 100%/ },
     { name: 'a negative maxUnavailable', kind: 'PodDisruptionBudget', mutate: (o) => { delete o.spec.minAvailable; o.spec.maxUnavailable = -1; }, field: 'spec.maxUnavailable', message: /must be greater than or equal to 0/ },
     { name: 'a malformed minAvailable percent', kind: 'PodDisruptionBudget', mutate: (o) => { o.spec.minAvailable = 'half'; }, field: 'spec.minAvailable', message: /a valid percent string/ },
+    // HorizontalPodAutoscaler
+    { name: 'maxReplicas below minReplicas', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.maxReplicas = 1; }, field: 'spec.maxReplicas', message: 'spec.maxReplicas: invalid value 1: must be greater than or equal to `minReplicas` (2)' },
+    { name: 'minReplicas 0', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.minReplicas = 0; }, field: 'spec.minReplicas', message: /must be greater than or equal to 1/ },
+    { name: 'a target gantry does not scale', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.scaleTargetRef.kind = 'DaemonSet'; }, field: 'spec.scaleTargetRef.kind', message: /unsupported value "DaemonSet": gantry scales "Deployment", "StatefulSet", "ReplicaSet"/ },
+    { name: 'a Deployment named in the core group', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.scaleTargetRef.apiVersion = 'v1'; }, field: 'spec.scaleTargetRef.apiVersion', message: /Deployment is in API group apps/ },
+    { name: 'a metric gantry cannot measure', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[1].resource.name = 'ephemeral-storage'; }, field: 'spec.metrics[1].resource.name', message: /supported values: "cpu", "memory"/ },
+    { name: 'a Pods metric', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[0] = { type: 'External' }; }, field: 'spec.metrics[0].type', message: /gantry measures Resource metrics/ },
+    { name: 'a utilization of 0%', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[0].resource.target.averageUtilization = 0; }, field: 'spec.metrics[0].resource.target.averageUtilization', message: /must be greater than 0/ },
+    { name: 'both a utilization and an average value', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[0].resource.target.averageValue = '100m'; }, field: 'spec.metrics[0].resource.target.averageValue', message: /may not set both/ },
+    { name: 'a target without a value', kind: 'HorizontalPodAutoscaler', mutate: (o) => { delete o.spec.metrics[1].resource.target.averageValue; }, field: 'spec.metrics[1].resource.target.averageUtilization', message: /must set either a target raw value or a target utilization/ },
+    { name: 'an average value of zero', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.metrics[1].resource.target.averageValue = '0'; }, field: 'spec.metrics[1].resource.target.averageValue', message: /must be positive/ },
+    { name: 'a stabilization window over an hour', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.behavior.scaleDown.stabilizationWindowSeconds = 3601; }, field: 'spec.behavior.scaleDown.stabilizationWindowSeconds', message: /must be less than or equal to 3600/ },
+    { name: 'a policy period of 0', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.behavior.scaleDown.policies[0].periodSeconds = 0; }, field: 'spec.behavior.scaleDown.policies[0].periodSeconds', message: /must be greater than zero/ },
+    { name: 'an empty policy list', kind: 'HorizontalPodAutoscaler', mutate: (o) => { o.spec.behavior.scaleDown.policies = []; }, field: 'spec.behavior.scaleDown.policies', message: /must specify at least one Policy/ },
     // Ingress
     { name: 'a Prefix path not starting with /', kind: 'Ingress', mutate: (o) => { o.spec.rules[0].http.paths[0].path = 'api'; }, field: 'spec.rules[0].http.paths[0].path', message: /must be an absolute path/ },
     { name: 'an Exact path left out', kind: 'Ingress', mutate: (o) => { delete o.spec.rules[0].http.paths[1].path; }, field: 'spec.rules[0].http.paths[1].path', message: /is required: when `pathType` is 'Exact'/ },

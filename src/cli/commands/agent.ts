@@ -8,6 +8,7 @@ import { listenOrOff } from '../../app.js';
 import { createLogger } from '../../log.js';
 import { GantryError } from '../../errors.js';
 import { startRemoteAgent } from '../../remote-agent.js';
+import { positiveDuration } from '../options.js';
 import { remoteEndpoint, type RemoteOptions } from '../remote.js';
 import { untilStopSignal } from '../signals.js';
 
@@ -28,6 +29,8 @@ export interface AgentOptions extends RemoteOptions {
   nodeStatusUpdateFrequency?: string;
   /** host:port for `GET /metrics`, or `off`. */
   metricsListen?: string;
+  /** How often usage is reported (a duration, text from the command line). */
+  metricResolution?: string;
   logLevel?: string;
 }
 
@@ -54,7 +57,10 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     insecureRegistries: o.insecureRegistries?.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     serviceCidr: o.serviceCidr,
     ...(o.kubeletListen ? { kubeletListen: o.kubeletListen } : {}),
-    ...(heartbeatMs !== undefined ? { tuning: { heartbeatMs } } : {}),
+    tuning: {
+      ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+      ...(o.metricResolution !== undefined ? { usagePeriodMs: positiveDuration(o.metricResolution, '--metric-resolution') } : {}),
+    },
     ...(metricsListen ? { metricsListen: { host: metricsListen[0], port: metricsListen[1] } } : {}),
     network: { ...(o.bridge ? { bridgeName: o.bridge } : {}), ...(o.podCidr ? { podCidr: o.podCidr } : {}), ...(o.clusterCidr ? { clusterCidr: o.clusterCidr } : {}) },
   });

@@ -31,6 +31,11 @@ import { ImageManager } from './images.js';
 import { annotateStorageDir, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
 import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
+import { readNodeUsage } from './node-usage.js';
+import { collectUsage } from './usage.js';
+
+/** How often usage is reported by default: metrics-server's default resolution. */
+export const DEFAULT_USAGE_PERIOD_MS = 15_000;
 
 /** Options for {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -64,6 +69,11 @@ export interface NodeAgentOptions {
   resyncMs?: number;
   /** Log rotation period; default 30 s. */
   logRotateMs?: number;
+  /**
+   * How often the node's and its containers' usage is read and reported to the control plane
+   * (metrics-server's `--metric-resolution`); default 15 s, 0 turns reports off.
+   */
+  usagePeriodMs?: number;
   /**
    * How many pods may be setting up a sandbox or creating and starting a container at the same
    * moment (the CPU-bound part of a start: netns, CNI plugins, runc), and, separately, how many
@@ -208,6 +218,20 @@ export class NodeAgent {
       for (const uid of this.syncer.uids()) this.queue.addAfter(uid, Math.random() * resyncMs);
     });
     this.every(this.o.logRotateMs ?? 30_000, () => this.o.logs.rotate());
+    const usagePeriodMs = this.o.usagePeriodMs ?? DEFAULT_USAGE_PERIOD_MS;
+    if (usagePeriodMs > 0) this.every(usagePeriodMs, () => this.reportUsage(usagePeriodMs));
+  }
+
+  /** One round of usage: read what runs here, report it (the control plane makes rates of two rounds). */
+  private async reportUsage(periodMs: number): Promise<void> {
+    const report = await collectUsage({
+      client: this.o.client,
+      containers: this.syncer.runningContainers(),
+      node: () => readNodeUsage({ now: () => this.clock.now() }),
+      periodMs,
+      now: () => this.clock.now(),
+    });
+    await this.o.api.reportUsage(report);
   }
 
   /**

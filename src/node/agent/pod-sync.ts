@@ -17,6 +17,7 @@ import { allContainers, sidecars, type PodRuntime } from './runtime.js';
 import { Sandbox } from './sandbox.js';
 import { milestonesOf, observeStart } from './start-latency.js';
 import { Teardown } from './teardown.js';
+import type { RunningContainer } from './usage.js';
 
 export type { PodSyncerOptions } from './context.js';
 
@@ -74,6 +75,18 @@ export class PodSyncer {
   /** Pods with something running here (after containerd restarts, each is synced again). */
   runningUids(): string[] {
     return [...this.ctx.runtimes.keys()];
+  }
+
+  /** The containers running now, with their pods (what a usage report covers). */
+  runningContainers(): RunningContainer[] {
+    const out: RunningContainer[] = [];
+    for (const rt of this.ctx.runtimes.values()) {
+      for (const c of allContainers(rt)) {
+        if (c.phase !== 'running' || !c.id) continue;
+        out.push({ id: c.id, podUid: rt.uid, namespace: rt.namespace, podName: rt.name, container: c.name, ...(c.startedAt ? { startedAt: c.startedAt } : {}) });
+      }
+    }
+    return out;
   }
 
   /** The pod that a containerd container id belongs to (task events). */

@@ -21,6 +21,7 @@ import type {
   Mount,
   ProcessState,
   SnapshotInfo,
+  TaskMetric,
   Timestamp,
 } from './types.js';
 
@@ -663,6 +664,16 @@ export class ContainerdClient {
   async listPids(containerId: string): Promise<number[]> {
     const res = await this.unary<{ processes: { pid: number }[] }>('tasks', 'ListPids', { container_id: containerId });
     return res.processes.map((p) => p.pid);
+  }
+
+  /**
+   * Tasks.Metrics: the cgroup statistics of tasks (every task of the namespace, or those `filters`
+   * select, `id==<container id>`), as containerd's shims read them; decode `data` with
+   * cgroup-metrics.ts.
+   */
+  async taskMetrics(filters: string[] = []): Promise<TaskMetric[]> {
+    const res = await this.unary<{ metrics: { id: string; timestamp?: Timestamp; data: AnyValue | null }[] }>('tasks', 'Metrics', { filters });
+    return res.metrics.map((m) => ({ id: m.id, timestamp: toDate(m.timestamp), data: m.data ?? undefined }));
   }
 
   /** Tasks.Delete of a stopped (or created) task; returns its exit. */

@@ -26,6 +26,8 @@ const PROTO_FILES = [
   'containerd/events/events.proto',
   'containerd/events/image.proto',
   'containerd/runc/options.proto',
+  'containerd/cgroups/v1/metrics.proto',
+  'containerd/cgroups/v2/metrics.proto',
 ];
 
 /** Options shared by gRPC decoding and Any decoding so both see the same object shapes. */

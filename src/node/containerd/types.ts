@@ -145,3 +145,13 @@ export interface EventBase {
   /** e.g. `/tasks/exit`, `/containers/create`, `/images/create`. */
   topic: string;
 }
+
+/** One entry of Tasks.Metrics: a task's cgroup statistics, still encoded (see cgroup-metrics.ts). */
+export interface TaskMetric {
+  /** The container id. */
+  id: string;
+  /** When the shim read the statistics. */
+  timestamp?: Date;
+  /** `io.containerd.cgroups.v1.Metrics` or `io.containerd.cgroups.v2.Metrics`. */
+  data?: import('./proto.js').AnyValue;
+}
