@@ -2,7 +2,7 @@
  * Commit messages of the status branch: a summary line, an optional body, and trailers
  * (`Gantry-Actor: sync`) that `history` parses back.
  */
-import type { ManifestIssue } from '../sync/types.js';
+import type { ManifestIssue } from '../model/desired.js';
 import type { HistoryEntry, SyncRecord } from './types.js';
 
 /** Trailer names written on status commits. */

@@ -2,7 +2,7 @@
  * The Recorder: turns store changes and sync attempts into commits on the status branch.
  */
 import type { WatchEvent } from '../store/types.js';
-import type { ManifestIssue, Revision } from '../sync/types.js';
+import type { ManifestIssue, Revision } from '../model/desired.js';
 import type { KubeObject } from '../model/types.js';
 import type { BlameLine } from './blame.js';
 

@@ -24,7 +24,7 @@ import { GantryError, isGantryError } from '../errors.js';
 import { applyDefaults } from '../model/defaults.js';
 import { objectKey, objectRef, parseKey } from '../model/keys.js';
 import type { CronJob, Job } from '../model/types.js';
-import { expandSchedule, parser, validateSchedule, validateTimeZone } from '../sync/validate-cron.js';
+import { expandSchedule, parser, validateSchedule, validateTimeZone } from '../model/cron.js';
 import { finishedType, finishTime } from './job.js';
 import { copy, updateIfChanged } from './objects.js';
 import { controllerReferenceTo } from './ownership.js';

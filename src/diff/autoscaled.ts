@@ -12,7 +12,7 @@
  */
 import { apiGroup, SCALABLE_KINDS, scaleTargetKey } from '../model/hpa.js';
 import type { HorizontalPodAutoscaler, KubeObject } from '../model/types.js';
-import type { DesiredObject } from '../sync/types.js';
+import type { DesiredObject } from '../model/desired.js';
 
 /**
  * The workloads whose replicas an autoscaler of `desired` manages: workload key

@@ -3,7 +3,7 @@
  */
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
-import type { DesiredObject } from '../sync/types.js';
+import type { DesiredObject } from '../model/desired.js';
 
 /** One key with its desired and/or live object. At least one side is present. */
 export interface ResourcePair {

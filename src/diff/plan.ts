@@ -10,7 +10,7 @@ import { objectRef } from '../model/keys.js';
 import { kindInfo } from '../model/kinds.js';
 import { isTokenVolume } from '../model/serviceaccount.js';
 import type { Container, KubeObject, Volume } from '../model/types.js';
-import type { DesiredObject, DesiredSet, ObjectSource } from '../sync/types.js';
+import type { DesiredObject, DesiredSet, ObjectSource } from '../model/desired.js';
 import { autoscaledNote, autoscaledWorkloads, replicasOf, withLiveReplicas } from './autoscaled.js';
 import { diffNormalized } from './diff.js';
 import { SYSTEM_FINALIZERS } from '../model/storage.js';

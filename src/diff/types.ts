@@ -4,7 +4,7 @@
  */
 import type { Operation } from 'fast-json-patch';
 import type { KubeObject } from '../model/types.js';
-import type { ObjectSource } from '../sync/types.js';
+import type { ObjectSource } from '../model/desired.js';
 
 /** What happens to one object. */
 export type PlanAction = 'create' | 'update' | 'prune' | 'unchanged';

@@ -1,8 +1,9 @@
 /**
- * Types at the boundary of src/sync: the Source (where desired state comes from) and the
- * validated desired state it yields.
+ * Types at the boundary of src/sync: the Source (where desired state comes from). The validated
+ * desired state it yields is typed in src/model/desired.ts (re-exported here), where the stages
+ * after sync import it from.
  */
-import type { KubeObject } from '../model/types.js';
+import type { Revision } from '../model/desired.js';
 
 /** A file of a revision, as read from Git or a directory. */
 export interface SourceFile {
@@ -39,19 +40,6 @@ export interface ReferencedFiles {
   directories: string[];
 }
 
-/** A resolved revision. */
-export interface Revision {
-  /** Full commit id. */
-  commit: string;
-  /** The ref that was resolved (branch, tag or commit). */
-  ref: string;
-  /** Commit metadata, for the audit trail and `gantry status`. */
-  author?: { name: string; email: string; timestamp: number };
-  /** Who made the commit (differs from the author after a rebase, a cherry-pick or a web merge). */
-  committer?: { name: string; email: string; timestamp: number };
-  message?: string;
-}
-
 /**
  * Where desired state comes from. The Git implementation (isomorphic-git) fetches from a local
  * path or http(s) URL; `gantry validate` reads a directory.
@@ -79,41 +67,4 @@ export interface Source {
   commitObject?(commit: string): Promise<Uint8Array>;
 }
 
-/** Where an object was declared. */
-export interface ObjectSource {
-  file: string;
-  /** 1-based line where the object's document starts. */
-  line: number;
-  /** 0-based index of the document in its file. */
-  document: number;
-  /**
-   * The kustomization file that rendered the object, when it is not `file` itself (`file` is
-   * then the manifest it came from, e.g. a base's; a generated object's `file` is its kustomization).
-   */
-  kustomization?: string;
-}
-
-/** One validated desired object with its origin. */
-export interface DesiredObject {
-  object: KubeObject;
-  source: ObjectSource;
-}
-
-/** The validated desired state of one revision. */
-export interface DesiredSet {
-  revision?: Revision;
-  objects: DesiredObject[];
-}
-
-/** One problem found while loading or validating. */
-export interface ManifestIssue {
-  file: string;
-  line?: number;
-  /** Key of the object, when known. */
-  object?: string;
-  /** Dotted field path, when the problem is a field. */
-  field?: string;
-  /** The kustomization that read `file`, when the problem shows through one. */
-  kustomization?: string;
-  message: string;
-}
+export type { DesiredObject, DesiredSet, ManifestIssue, ObjectSource, Revision } from '../model/desired.js';

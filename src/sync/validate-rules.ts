@@ -51,7 +51,7 @@ import type {
   StringMap,
 } from '../model/types.js';
 import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
-import { validateSchedule, validateTimeZone } from './validate-cron.js';
+import { validateSchedule, validateTimeZone } from '../model/cron.js';
 import { hpaProblems } from './validate-hpa.js';
 import { rbacProblems } from './validate-rbac.js';
 import { checkDownwardAndProjected, checkContainerFields, checkPodFields } from './validate-pod.js';

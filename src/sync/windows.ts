@@ -10,7 +10,7 @@
  * `deny 0 22 * * * 8h`, `allow 0 9 * * 1-5 8h manual`, `deny @daily 1h tz=Europe/Berlin`.
  */
 import { GantryError } from '../errors.js';
-import { expandSchedule, parser, validateSchedule, validateTimeZone } from './validate-cron.js';
+import { expandSchedule, parser, validateSchedule, validateTimeZone } from '../model/cron.js';
 
 /** One sync window. */
 export interface SyncWindow {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { supportedKinds, validateObject } from '../../src/sync/validate.js';
 import { COMPILED_MODULE_PATH, generateValidatorModule } from '../../src/sync/validate-codegen.js';
-import { expandSchedule } from '../../src/sync/validate-cron.js';
+import { expandSchedule } from '../../src/model/cron.js';
 import type { ManifestIssue } from '../../src/sync/types.js';
 import { kindInfo } from '../../src/model/kinds.js';
 
