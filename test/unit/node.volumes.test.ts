@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { isGantryError } from '../../src/errors.js';
 import type { ConfigMap, Pod, Secret } from '../../src/model/types.js';
-import { containerMounts, type VolumeSource } from '../../src/node/volumes/mounts.js';
+import { containerMounts, rootfsPropagation, type VolumeSource } from '../../src/node/volumes/mounts.js';
 import { configMapPayload, secretPayload, validateRelativePath } from '../../src/node/volumes/payload.js';
 
 const cm: ConfigMap = {
@@ -94,14 +94,29 @@ describe('containerMounts()', () => {
     ['cfg', { hostPath: '/node/pods/u1/volumes/configmap/cfg', forceReadOnly: true }],
   ]);
 
-  it('binds each volume read-write unless readOnly, configMaps always read-only, subPath inside the volume', () => {
+  it('binds each volume read-write unless readOnly, configMaps always read-only, subPath inside the volume, privately', () => {
     const { mounts, subPaths } = containerMounts(pod, pod.spec.containers[0]!, sources);
     assert.deepEqual(mounts, [
-      { destination: '/data', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data', options: ['rbind', 'rw'] },
-      { destination: '/logs', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data/logs', options: ['rbind', 'ro'] },
-      { destination: '/etc/app', type: 'bind', source: '/node/pods/u1/volumes/configmap/cfg', options: ['rbind', 'ro'] },
+      { destination: '/data', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data', options: ['rbind', 'rprivate', 'rw'] },
+      { destination: '/logs', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data/logs', options: ['rbind', 'rprivate', 'ro'] },
+      { destination: '/etc/app', type: 'bind', source: '/node/pods/u1/volumes/configmap/cfg', options: ['rbind', 'rprivate', 'ro'] },
     ]);
     assert.deepEqual(subPaths, [{ hostPath: '/node/pods/u1/volumes/empty-dir/data/logs', volume: 'data' }]);
+    assert.equal(rootfsPropagation(mounts), undefined);
+  });
+
+  it('gives mountPropagation HostToContainer a slave mount and Bidirectional a shared one, with the root to match', () => {
+    const c = {
+      name: 'x',
+      image: 'busybox',
+      volumeMounts: [{ name: 'data', mountPath: '/host', mountPropagation: 'HostToContainer' as const }, { name: 'data', mountPath: '/none', mountPropagation: 'None' as const }],
+    };
+    const slave = containerMounts(pod, c, sources).mounts;
+    assert.deepEqual(slave.map((m) => m.options), [['rbind', 'rslave', 'rw'], ['rbind', 'rprivate', 'rw']]);
+    assert.equal(rootfsPropagation(slave), 'rslave');
+    const shared = containerMounts(pod, { ...c, volumeMounts: [...c.volumeMounts, { name: 'data', mountPath: '/both', mountPropagation: 'Bidirectional' as const }] }, sources).mounts;
+    assert.deepEqual(shared[2]!.options, ['rbind', 'rshared', 'rw']);
+    assert.equal(rootfsPropagation(shared), 'rshared');
   });
 
   it('rejects a mount of an undefined volume and a subPath with ".."', () => {

@@ -92,12 +92,13 @@ describe('the corpus of real-world-shaped manifests', () => {
 
   it(`is accepted at ${TARGET * 100}% or more, every rejected unit listed with its first issue`, () => {
     const rate = accepted.length / units.length;
-    const lines = rejected.map((r) => `  ${r.unit.name}: ${describeIssue(r.result.issues[0]!)}`);
+    // Kind refusals list every supported kind: the first 160 characters say enough here.
+    const lines = rejected.map((r) => `  ${r.unit.name}: ${describeIssue(r.result.issues[0]!).slice(0, 160)}`);
     console.log(`      corpus: ${accepted.length} of ${units.length} units accepted (${(rate * 100).toFixed(1)}%)${lines.length ? `; rejected:\n${lines.join('\n')}` : ''}`);
     assert.ok(rate >= TARGET, `acceptance ${(rate * 100).toFixed(1)}% is under ${TARGET * 100}%:\n${lines.join('\n')}`);
   });
 
-  it('declares every object of an accepted file, and plans them all as creations', () => {
+  it('declares every object of an accepted file, and plans them all as creations without the status they carry', () => {
     const short: string[] = [];
     for (const { unit, result } of accepted) {
       assert.ok(result.objects.length > 0, `${unit.name} was accepted with no object in it`);
@@ -107,6 +108,11 @@ describe('the corpus of real-world-shaped manifests', () => {
       }
       const plan = makePlan({ revision: { commit: '0'.repeat(40), ref: 'main' }, objects: result.objects }, []);
       assert.equal(plan.create.length, result.objects.length, `${unit.name}: not every object plans as a creation`);
+      for (const entry of plan.create) {
+        // Only the defaults the API server gives a new claim or volume (phase Pending) may be there.
+        const status = JSON.stringify(entry.desired?.status ?? {});
+        assert.ok(status === '{}' || status === '{"phase":"Pending"}', `${unit.name}: ${entry.key} would be created with status ${status}`);
+      }
     }
     assert.deepEqual(short, []);
   });
