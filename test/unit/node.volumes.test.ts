@@ -1,11 +1,17 @@
 /**
- * Pure parts of the volume manager: projecting configMaps/secrets onto files, and container mounts.
+ * Pure parts of the volume manager: projecting configMaps/secrets onto files, container mounts,
+ * and the host-side check of mount propagation (against a mountinfo file of the test's own).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
 import type { ConfigMap, Pod, Secret } from '../../src/model/types.js';
 import { containerMounts, rootfsPropagation, type VolumeSource } from '../../src/node/volumes/mounts.js';
 import { configMapPayload, secretPayload, validateRelativePath } from '../../src/node/volumes/payload.js';
+import { checkPropagation, mountOf, parseMountinfo } from '../../src/node/volumes/propagation.js';
+import type { SpecMount } from '../../src/node/containerd/spec.js';
 
 const cm: ConfigMap = {
   apiVersion: 'v1',
@@ -124,5 +130,36 @@ describe('containerMounts()', () => {
     assert.throws(() => containerMounts(pod, c, sources), /mounts volume "ghost", which the pod does not define/);
     const d = { name: 'x', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/g', subPath: '../../etc' }] };
     assert.throws(() => containerMounts(pod, d, sources), (e: unknown) => isGantryError(e, 'InvalidArgument'));
+  });
+});
+
+describe('node volumes: mount propagation on the host side', () => {
+  const info = [
+    '26 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+    '40 26 0:50 / /srv/shared rw,relatime shared:7 - tmpfs tmpfs rw',
+    '41 26 0:51 / /srv/slave rw,relatime master:7 - tmpfs tmpfs rw',
+    '42 40 0:52 / /srv/shared/with\\040space rw - tmpfs tmpfs rw',
+  ].join('\n');
+
+  it('reads each mount point with its propagation, and finds the one holding a path', () => {
+    const points = parseMountinfo(info);
+    assert.deepEqual(points.map((p) => [p.path, p.shared, p.slave]), [['/', false, false], ['/srv/shared', true, false], ['/srv/slave', false, true], ['/srv/shared/with space', false, false]]);
+    assert.equal(mountOf(points, '/srv/shared/data')?.path, '/srv/shared');
+    assert.equal(mountOf(points, '/srv/sharedother')?.path, '/');
+    assert.equal(mountOf(points, '/srv/shared/with space/x')?.path, '/srv/shared/with space');
+  });
+
+  it('refuses HostToContainer on a private mount and Bidirectional on a slave one, naming the mount', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-propagation-'));
+    try {
+      const file = path.join(dir, 'mountinfo');
+      await writeFile(file, info);
+      const bind = (source: string, propagation: string): SpecMount => ({ destination: '/host', type: 'bind', source, options: ['rbind', propagation, 'ro'] });
+      await checkPropagation('c', [bind('/srv/shared/x', 'rshared'), bind('/srv/slave/x', 'rslave'), bind('/var/x', 'rprivate')], file);
+      await assert.rejects(checkPropagation('c', [bind('/var/x', 'rslave')], file), /the volume mounted at \/host asks for mountPropagation HostToContainer, but its host path \/var\/x is on \/, a private mount/);
+      await assert.rejects(checkPropagation('c', [bind('/srv/slave/x', 'rshared')], file), /mountPropagation Bidirectional.*mount --make-rshared \/srv\/slave/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,6 +16,7 @@ import { buildSpec, cgroupsPathFor, DEFAULT_CAPABILITIES, type SpecMount } from 
 import type { LocalImage } from '../images/image-store.js';
 import type { PodReferences } from '../types.js';
 import { rootfsPropagation } from '../volumes/mounts.js';
+import { checkPropagation } from '../volumes/propagation.js';
 import { containerArgs, containerResources, containerSecurity, containerUser, podHostname } from './container-config.js';
 import { podDir, type ContainerTarget, type PodSyncerOptions } from './context.js';
 import { mergeEnv, resolvePodEnv } from './env.js';
@@ -56,7 +57,8 @@ export function seccompDir(o: Pick<PodSyncerOptions, 'dataDir'>): string {
 /**
  * The spec of a container instance.
  * @throws GantryError for a configuration the container cannot start with (a missing env
- *   reference, a seccomp profile that cannot be read, a root user with runAsNonRoot).
+ *   reference, a seccomp profile that cannot be read, a root user with runAsNonRoot, a
+ *   propagating mount of a private host path).
  */
 export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget, opts: { image: LocalImage; refs: PodReferences }): Promise<BuiltContainer> {
   const { pod, rt, spec } = t;
@@ -71,6 +73,7 @@ export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget
   else if (security.seccomp.type === 'Localhost') seccomp = await loadLocalhostProfile(seccompDir(o), security.seccomp.file, security.capabilities);
   const mounts = podMounts(o, pod, rt.uid, rt.mounts?.get(spec.name) ?? []);
   const propagation = rootfsPropagation(mounts);
+  if (propagation) await checkPropagation(spec.name, mounts);
   const sysctls = sysctlMap(pod.spec.securityContext?.sysctls);
   const ociSpec = buildSpec({
     args,
