@@ -41,7 +41,10 @@ export function sourcePath(source: ObjectSource): string {
  * stand-in "live" side for ref-against-ref plans.
  */
 export function markDesired(d: DesiredObject): KubeObject {
-  const obj = applyDefaults(d.object);
+  // A manifest's `status` (left in by `kubectl get -o yaml`) is never written: the API server
+  // resets status on create and keeps the live one on update, and so does gantry.
+  const { status: _declaredStatus, ...declared } = d.object;
+  const obj = applyDefaults(declared as KubeObject);
   obj.metadata.annotations = {
     ...obj.metadata.annotations,
     [MANAGED_BY]: MANAGED_BY_VALUE,

@@ -146,6 +146,11 @@ export interface VolumeMount {
   mountPath: string;
   readOnly?: boolean;
   subPath?: string;
+  /**
+   * How mounts under the volume travel between host and container: None (rprivate, the
+   * default), HostToContainer (rslave) or Bidirectional (rshared; privileged containers only).
+   */
+  mountPropagation?: 'None' | 'HostToContainer' | 'Bidirectional';
 }
 
 export interface ExecAction { command: string[] }
@@ -205,7 +210,15 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   capabilities?: { add?: string[]; drop?: string[] };
   seccompProfile?: SeccompProfile;
+  /** Accepted only empty (validation refuses a label: gantry's nodes run without SELinux). */
+  seLinuxOptions?: SELinuxOptions;
 }
+
+/** An SELinux label; see {@link SecurityContext.seLinuxOptions}. */
+export interface SELinuxOptions { user?: string; role?: string; type?: string; level?: string }
+
+/** A kernel parameter set in the pod's namespaces (the kubelet's safe set only). */
+export interface Sysctl { name: string; value: string }
 
 /** Security settings of every container of a pod, and of its volumes (fsGroup). */
 export interface PodSecurityContext {
@@ -216,6 +229,10 @@ export interface PodSecurityContext {
   fsGroupChangePolicy?: 'OnRootMismatch' | 'Always';
   supplementalGroups?: number[];
   seccompProfile?: SeccompProfile;
+  /** Accepted only empty, as on {@link SecurityContext}. */
+  seLinuxOptions?: SELinuxOptions;
+  /** Namespaced kernel parameters for the pod (net.* in its network namespace, kernel.shm* in IPC). */
+  sysctls?: Sysctl[];
 }
 
 export interface Container {
@@ -422,8 +439,15 @@ export interface PodStatus {
   containerStatuses?: ContainerStatus[];
 }
 
+/**
+ * The metadata of a template. `namespace` and `creationTimestamp` are accepted and kept as
+ * Kubernetes keeps them, and ignored as it ignores them: what a template makes lives in its
+ * owner's namespace and gets its own timestamp.
+ */
+export interface TemplateMeta { labels?: StringMap; annotations?: StringMap; name?: string; namespace?: string; creationTimestamp?: string }
+
 export interface PodTemplateSpec {
-  metadata?: { labels?: StringMap; annotations?: StringMap; name?: string };
+  metadata?: TemplateMeta;
   spec: PodSpec;
 }
 
@@ -627,7 +651,8 @@ export interface ReplicaSet extends KubeObject {
 export interface PersistentVolumeClaimTemplate {
   apiVersion?: 'v1';
   kind?: 'PersistentVolumeClaim';
-  metadata: { name: string; labels?: StringMap; annotations?: StringMap };
+  /** `namespace` and `creationTimestamp` are ignored as Kubernetes ignores them (see {@link TemplateMeta}). */
+  metadata: TemplateMeta & { name: string };
   spec: PersistentVolumeClaimSpec;
 }
 
@@ -746,7 +771,7 @@ export interface CronJob extends KubeObject {
     suspend?: boolean;
     successfulJobsHistoryLimit?: number;
     failedJobsHistoryLimit?: number;
-    jobTemplate: { metadata?: { labels?: StringMap; annotations?: StringMap }; spec: JobSpec };
+    jobTemplate: { metadata?: TemplateMeta; spec: JobSpec };
   };
   status?: {
     active?: { kind: string; namespace: string; name: string; uid?: string }[];

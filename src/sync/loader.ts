@@ -419,6 +419,14 @@ export const GENERATE_NAME_MESSAGE =
   'metadata.generateName is not supported for objects applied from Git: gantry pairs each declared object with the live one by its name, so a generated name would make a new object at every sync; set metadata.name';
 
 /** Checks the identity fields every manifest needs; returns a problem or undefined. */
+/**
+ * A list of objects: `kind: List`, or a typed list such as `ConfigMapList` or `RoleBindingList`
+ * (what `kubectl get -o yaml` writes for one kind), with its `items` — kubectl applies each.
+ */
+function isListKind(doc: Record<string, unknown>): doc is Record<string, unknown> & { items: unknown[] } {
+  return typeof doc.kind === 'string' && doc.kind.endsWith('List') && Array.isArray(doc.items);
+}
+
 function identityProblem(doc: Record<string, unknown>): string | undefined {
   const meta = doc.metadata;
   if (isRecord(meta) && (meta.name === undefined || meta.name === '' || meta.name === null) && typeof meta.generateName === 'string' && meta.generateName !== '') {
@@ -476,7 +484,7 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
       issues.push({ line, message: `document ${document + 1} is not a mapping (found ${Array.isArray(value) ? 'a sequence' : typeof value})` });
       return;
     }
-    if (value.kind === 'List' && Array.isArray(value.items)) {
+    if (isListKind(value)) {
       let itemLines: Array<number | undefined> = [];
       try {
         itemLines = (sourceMap ??= new SourceMap(text)).itemLines(start, ['items']);
@@ -485,7 +493,7 @@ function parseFile(text: string, isJson: boolean, limits: Required<LoaderLimits>
       }
       value.items.forEach((item, idx) => {
         const itemLine = itemLines[idx] ?? line;
-        const problem = !isRecord(item) ? 'not a mapping' : item.kind === 'List' ? 'a List inside a List' : identityProblem(item);
+        const problem = !isRecord(item) ? 'not a mapping' : isListKind(item) ? 'a List inside a List' : identityProblem(item);
         if (problem) {
           issues.push({ line: itemLine, field: `items[${idx}]`, message: `List item ${idx}: ${problem}` });
           return;

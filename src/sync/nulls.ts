@@ -7,6 +7,9 @@
  * Which keys are struct fields and which are map keys is read off the kind's JSON Schema, so the
  * rule holds everywhere at once rather than field by field. A null anywhere else (a list item, a
  * map of quantities) is left for validation to report.
+ *
+ * A Service port's `nodePort: 0` is unset too: the field is an integer Kubernetes leaves out
+ * when zero, and charts render 0 for "pick one" (the API server then allocates a port).
  */
 import type { KubeObject } from '../model/types.js';
 import type { SchemaNode } from './validate-schemas.js';
@@ -26,7 +29,13 @@ function isRec(v: unknown): v is Rec {
 export function dropNullFields<T extends KubeObject>(obj: T): T {
   const schema = kindSchema(obj.kind);
   if (schema) clean(obj as unknown as Rec, schema, schema.$id!);
+  if (obj.kind === 'Service') dropZeroNodePorts(obj as unknown as Rec);
   return obj;
+}
+
+function dropZeroNodePorts(svc: Rec): void {
+  const ports = isRec(svc.spec) && Array.isArray(svc.spec.ports) ? svc.spec.ports : [];
+  for (const port of ports) if (isRec(port) && port.nodePort === 0) delete port.nodePort;
 }
 
 function clean(value: unknown, node: SchemaNode, doc: string): void {

@@ -7,6 +7,7 @@
 import { capabilityName } from '../model/capabilities.js';
 import { RESOURCE_FIELDS, subscriptedField, unsupportedDivisor, unsupportedFieldPath, type DownwardUse } from '../model/downward.js';
 import { validateLabelKey } from '../model/names.js';
+import { dottedSysctl, sysctlProblem } from '../model/sysctls.js';
 import type {
   Container,
   DownwardAPIVolumeFile,
@@ -16,6 +17,7 @@ import type {
   ResourceFieldSelector,
   SeccompProfile,
   SecurityContext,
+  SELinuxOptions,
   Volume,
 } from '../model/types.js';
 import { checkItems, checkPortRef, checkQuantity, validateRelativePath, type Problems } from './validate-problems.js';
@@ -56,6 +58,12 @@ export function checkContainerFields(p: Problems, at: string, c: Container, plac
     if (from?.resourceFieldRef) checkResourceRef(p, `${at}.env[${i}].valueFrom.resourceFieldRef`, from.resourceFieldRef, { spec: place.spec, containerRequired: false });
   });
   if (c.securityContext) checkSecurityContext(p, `${at}.securityContext`, c.securityContext);
+  c.volumeMounts?.forEach((m, i) => {
+    // As the API server: a mount that propagates back to the host needs a privileged container.
+    if (m.mountPropagation === 'Bidirectional' && c.securityContext?.privileged !== true) {
+      p.forbidden(`${at}.volumeMounts[${i}].mountPropagation`, 'Bidirectional mount propagation is available only to privileged containers');
+    }
+  });
 }
 
 function checkHandler(p: Problems, at: string, h: LifecycleHandler, grace: number): void {
@@ -112,6 +120,16 @@ function checkSecurityContext(p: Problems, at: string, sc: SecurityContext): voi
     });
   }
   if (sc.seccompProfile) checkSeccomp(p, `${at}.seccompProfile`, sc.seccompProfile);
+  if (sc.seLinuxOptions) checkSeLinux(p, `${at}.seLinuxOptions`, sc.seLinuxOptions);
+}
+
+/**
+ * An empty `seLinuxOptions` (as charts render it) sets nothing. A label would be accepted and
+ * silently not applied, since gantry's nodes run without SELinux: it is refused instead.
+ */
+function checkSeLinux(p: Problems, at: string, o: SELinuxOptions): void {
+  const set = (['user', 'role', 'type', 'level'] as const).filter((k) => o[k] !== undefined && o[k] !== '');
+  if (set.length > 0) p.invalid(`${at}.${set[0]}`, o[set[0]!], "gantry's nodes run without SELinux, so a label cannot be applied: leave seLinuxOptions empty");
 }
 
 function checkSeccomp(p: Problems, at: string, s: SeccompProfile): void {
@@ -127,10 +145,19 @@ function checkSeccomp(p: Problems, at: string, s: SeccompProfile): void {
   }
 }
 
-/** Pod-level checks: the pod security context and scheduling gates. */
+/** Pod-level checks: the pod security context (seccomp, SELinux, sysctls) and scheduling gates. */
 export function checkPodFields(p: Problems, path: string, spec: PodSpec): void {
   const sc = spec.securityContext;
   if (sc?.seccompProfile) checkSeccomp(p, `${path}.securityContext.seccompProfile`, sc.seccompProfile);
+  if (sc?.seLinuxOptions) checkSeLinux(p, `${path}.securityContext.seLinuxOptions`, sc.seLinuxOptions);
+  const sysctls = new Set<string>();
+  sc?.sysctls?.forEach((s, i) => {
+    const field = `${path}.securityContext.sysctls[${i}].name`;
+    const bad = sysctlProblem(s.name, { network: spec.hostNetwork, ipc: spec.hostIPC });
+    if (bad) p.invalid(field, s.name, bad);
+    else if (sysctls.has(dottedSysctl(s.name))) p.duplicate(field, s.name);
+    sysctls.add(dottedSysctl(s.name));
+  });
   const gates = new Set<string>();
   spec.schedulingGates?.forEach((g, i) => {
     const field = `${path}.schedulingGates[${i}].name`;

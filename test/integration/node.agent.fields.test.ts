@@ -4,7 +4,8 @@
  * against a gRPC health server this test process serves, sidecars that start before and outlive
  * the main container, downwardAPI and projected files read from inside a container, Service
  * link variables, and the security context (read-only root, dropped capabilities, seccomp,
- * no_new_privs, privileged, users and groups with fsGroup ownership, host PID and IPC).
+ * no_new_privs, privileged, users and groups with fsGroup ownership, host PID and IPC), pod
+ * sysctls and mountPropagation.
  *
  * One agent bed for the file; the pods start together in `before` and each test reads its own.
  * Containers check what they see themselves and exit 0 only when it is right; their log says
@@ -13,7 +14,9 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { deletePod } from '../../src/controllers/pods.js';
@@ -24,6 +27,7 @@ import { StoreServiceView } from '../../src/node/proxy/source.js';
 import { busybox, containerStatus, startAgentBedOrSkip, type AgentBed } from '../fakes/node-agent-bed.js';
 
 const cs = containerStatus;
+const run = async (cmd: string, args: string[]): Promise<void> => void (await promisify(execFile)(cmd, args));
 const ready = (p: Pod): boolean => p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 const phase = (want: string) => (p: Pod): boolean => p.status?.phase === want;
 const uptime = async (): Promise<number> => Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
@@ -85,6 +89,7 @@ describe('NodeAgent: hooks, gRPC probes, sidecars, downward API, service links, 
   let view: StoreServiceView | undefined;
   let health: Awaited<ReturnType<typeof startHealthServer>>;
   let logs: string;
+  let shared = '';
 
   /** The log of a container of a pod (its last instance), for failure messages. */
   const logOf = async (pod: Pod, container: string): Promise<string> => readFile(bed.logs.pathFor(pod.metadata.uid!, container, 0), 'utf8').catch(() => '(no log)');
@@ -125,6 +130,11 @@ describe('NodeAgent: hooks, gRPC probes, sidecars, downward API, service links, 
     const hostStatus = await readFile('/proc/self/status', 'utf8');
     const capBnd = /^CapBnd:\s*(\S+)/m.exec(hostStatus)![1]!;
     const hostIpc = await readlink('/proc/self/ns/ipc');
+    // A shared mount of the test's own, for mountPropagation (the machine's / may be private).
+    shared = path.join(bed.ctd.dir, 'propagation');
+    await mkdir(path.join(shared, 'sub'), { recursive: true });
+    await run('mount', ['--bind', shared, shared]);
+    await run('mount', ['--make-rshared', shared]);
 
     await Promise.all([
       // preStop: exec and sleep hooks, each before its container's SIGTERM, against the grace period.
@@ -254,6 +264,24 @@ describe('NodeAgent: hooks, gRPC probes, sidecars, downward API, service links, 
           check('host-ns', `test -d /proc/${process.pid} || { echo "no host pid ${process.pid}"; exit 1; }\ntest "$(readlink /proc/self/ns/ipc)" = "${hostIpc}" || { readlink /proc/self/ns/ipc; exit 1; }`),
         ],
       }),
+      // Sysctls in the pod's namespaces; a host mount made later reaching a HostToContainer mount only.
+      bed.createPod('kernel', {
+        restartPolicy: 'Never',
+        securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }, { name: 'net/ipv4/ip_local_port_range', value: '20000 40000' }] },
+        volumes: [{ name: 'host', hostPath: { path: shared } }],
+        containers: [
+          check('sysctl', [
+            'test "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" = 0 || { cat /proc/sys/net/ipv4/ip_unprivileged_port_start; exit 1; }',
+            // busybox's read cannot read a /proc/sys file: cat it.
+            'range=$(cat /proc/sys/net/ipv4/ip_local_port_range | tr "\\t" " "); test "$range" = "20000 40000" || { echo "range $range"; exit 1; }',
+            'nc -l -p 80 & pid=$!; sleep 0.3; kill -0 $pid || { echo "uid $(id -u) could not listen on port 80"; exit 1; }; kill $pid',
+          ].join('\n'), { securityContext: { runAsUser: 1000 } }),
+          check('propagation', [
+            'i=0; until [ -f /slave/sub/marker ]; do i=$((i + 1)); [ $i -lt 300 ] || { echo "the host mount never reached the HostToContainer mount"; exit 1; }; sleep 0.1; done',
+            'if [ -e /private/sub/marker ]; then echo "the host mount reached a mount without propagation"; exit 1; fi',
+          ].join('\n'), { volumeMounts: [{ name: 'host', mountPath: '/slave', mountPropagation: 'HostToContainer' }, { name: 'host', mountPath: '/private' }] }),
+        ],
+      }),
     ]);
     // The downward pod waits for this label change to reach its file.
     const downward = await bed.waitPod('downward', (p) => p.status?.phase === 'Running' || p.status?.phase === 'Failed');
@@ -261,6 +289,10 @@ describe('NodeAgent: hooks, gRPC probes, sidecars, downward API, service links, 
   });
 
   after(async () => {
+    if (shared) {
+      await run('umount', [path.join(shared, 'sub')]).catch(() => undefined);
+      await run('umount', [shared]).catch(() => undefined);
+    }
     await health?.stop();
     await view?.stop();
     if (bed) await bed.stop();
@@ -334,6 +366,13 @@ describe('NodeAgent: hooks, gRPC probes, sidecars, downward API, service links, 
   it('containers get the Service link variables of their namespace, and none with enableServiceLinks false', async () => {
     await succeeded('links', ['main']);
     await succeeded('no-links', ['main']);
+  });
+
+  it('sets the pod\'s sysctls in its namespaces, and a host mount made after the start reaches a HostToContainer mount only', async () => {
+    await bed.waitPod('kernel', (p) => p.status?.phase === 'Running' || p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded');
+    await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(shared, 'sub')]);
+    await writeFile(path.join(shared, 'sub', 'marker'), 'mounted on the host\n');
+    await succeeded('kernel', ['sysctl', 'propagation']);
   });
 
   it('read-only root, dropped CAP_CHOWN, RuntimeDefault and Localhost seccomp, no_new_privs, privileged, users with fsGroup, host PID and IPC hold inside the containers', async () => {

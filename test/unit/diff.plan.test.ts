@@ -42,6 +42,15 @@ function stored(d: DesiredObject): KubeObject {
 }
 
 describe('diff/plan', () => {
+  it('makePlan() never writes the status a manifest carries (kubectl get -o yaml output): not on create, not on update', () => {
+    const exported = { ...deploy('web'), status: { replicas: 2, readyReplicas: 2, availableReplicas: 2 } } as KubeObject;
+    const created = makePlan({ objects: [declared(exported)] }, []).create[0]!;
+    assert.equal(created.desired!.status, undefined);
+    const live = stored(declared(deploy('web', 3)));
+    const updated = makePlan({ objects: [declared(exported)] }, [live]).update[0]!;
+    assert.deepEqual(updated.desired!.status, live.status, 'the live status stays');
+  });
+
   it('makePlan() creates what is declared and not live, with gantry marks', () => {
     const d = declared(deploy('web'));
     const plan = makePlan({ objects: [d] }, []);

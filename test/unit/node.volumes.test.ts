@@ -1,11 +1,17 @@
 /**
- * Pure parts of the volume manager: projecting configMaps/secrets onto files, and container mounts.
+ * Pure parts of the volume manager: projecting configMaps/secrets onto files, container mounts,
+ * and the host-side check of mount propagation (against a mountinfo file of the test's own).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { isGantryError } from '../../src/errors.js';
 import type { ConfigMap, Pod, Secret } from '../../src/model/types.js';
-import { containerMounts, type VolumeSource } from '../../src/node/volumes/mounts.js';
+import { containerMounts, rootfsPropagation, type VolumeSource } from '../../src/node/volumes/mounts.js';
 import { configMapPayload, secretPayload, validateRelativePath } from '../../src/node/volumes/payload.js';
+import { checkPropagation, mountOf, parseMountinfo } from '../../src/node/volumes/propagation.js';
+import type { SpecMount } from '../../src/node/containerd/spec.js';
 
 const cm: ConfigMap = {
   apiVersion: 'v1',
@@ -94,14 +100,29 @@ describe('containerMounts()', () => {
     ['cfg', { hostPath: '/node/pods/u1/volumes/configmap/cfg', forceReadOnly: true }],
   ]);
 
-  it('binds each volume read-write unless readOnly, configMaps always read-only, subPath inside the volume', () => {
+  it('binds each volume read-write unless readOnly, configMaps always read-only, subPath inside the volume, privately', () => {
     const { mounts, subPaths } = containerMounts(pod, pod.spec.containers[0]!, sources);
     assert.deepEqual(mounts, [
-      { destination: '/data', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data', options: ['rbind', 'rw'] },
-      { destination: '/logs', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data/logs', options: ['rbind', 'ro'] },
-      { destination: '/etc/app', type: 'bind', source: '/node/pods/u1/volumes/configmap/cfg', options: ['rbind', 'ro'] },
+      { destination: '/data', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data', options: ['rbind', 'rprivate', 'rw'] },
+      { destination: '/logs', type: 'bind', source: '/node/pods/u1/volumes/empty-dir/data/logs', options: ['rbind', 'rprivate', 'ro'] },
+      { destination: '/etc/app', type: 'bind', source: '/node/pods/u1/volumes/configmap/cfg', options: ['rbind', 'rprivate', 'ro'] },
     ]);
     assert.deepEqual(subPaths, [{ hostPath: '/node/pods/u1/volumes/empty-dir/data/logs', volume: 'data' }]);
+    assert.equal(rootfsPropagation(mounts), undefined);
+  });
+
+  it('gives mountPropagation HostToContainer a slave mount and Bidirectional a shared one, with the root to match', () => {
+    const c = {
+      name: 'x',
+      image: 'busybox',
+      volumeMounts: [{ name: 'data', mountPath: '/host', mountPropagation: 'HostToContainer' as const }, { name: 'data', mountPath: '/none', mountPropagation: 'None' as const }],
+    };
+    const slave = containerMounts(pod, c, sources).mounts;
+    assert.deepEqual(slave.map((m) => m.options), [['rbind', 'rslave', 'rw'], ['rbind', 'rprivate', 'rw']]);
+    assert.equal(rootfsPropagation(slave), 'rslave');
+    const shared = containerMounts(pod, { ...c, volumeMounts: [...c.volumeMounts, { name: 'data', mountPath: '/both', mountPropagation: 'Bidirectional' as const }] }, sources).mounts;
+    assert.deepEqual(shared[2]!.options, ['rbind', 'rshared', 'rw']);
+    assert.equal(rootfsPropagation(shared), 'rshared');
   });
 
   it('rejects a mount of an undefined volume and a subPath with ".."', () => {
@@ -109,5 +130,36 @@ describe('containerMounts()', () => {
     assert.throws(() => containerMounts(pod, c, sources), /mounts volume "ghost", which the pod does not define/);
     const d = { name: 'x', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/g', subPath: '../../etc' }] };
     assert.throws(() => containerMounts(pod, d, sources), (e: unknown) => isGantryError(e, 'InvalidArgument'));
+  });
+});
+
+describe('node volumes: mount propagation on the host side', () => {
+  const info = [
+    '26 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+    '40 26 0:50 / /srv/shared rw,relatime shared:7 - tmpfs tmpfs rw',
+    '41 26 0:51 / /srv/slave rw,relatime master:7 - tmpfs tmpfs rw',
+    '42 40 0:52 / /srv/shared/with\\040space rw - tmpfs tmpfs rw',
+  ].join('\n');
+
+  it('reads each mount point with its propagation, and finds the one holding a path', () => {
+    const points = parseMountinfo(info);
+    assert.deepEqual(points.map((p) => [p.path, p.shared, p.slave]), [['/', false, false], ['/srv/shared', true, false], ['/srv/slave', false, true], ['/srv/shared/with space', false, false]]);
+    assert.equal(mountOf(points, '/srv/shared/data')?.path, '/srv/shared');
+    assert.equal(mountOf(points, '/srv/sharedother')?.path, '/');
+    assert.equal(mountOf(points, '/srv/shared/with space/x')?.path, '/srv/shared/with space');
+  });
+
+  it('refuses HostToContainer on a private mount and Bidirectional on a slave one, naming the mount', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-propagation-'));
+    try {
+      const file = path.join(dir, 'mountinfo');
+      await writeFile(file, info);
+      const bind = (source: string, propagation: string): SpecMount => ({ destination: '/host', type: 'bind', source, options: ['rbind', propagation, 'ro'] });
+      await checkPropagation('c', [bind('/srv/shared/x', 'rshared'), bind('/srv/slave/x', 'rslave'), bind('/var/x', 'rprivate')], file);
+      await assert.rejects(checkPropagation('c', [bind('/var/x', 'rslave')], file), /the volume mounted at \/host asks for mountPropagation HostToContainer, but its host path \/var\/x is on \/, a private mount/);
+      await assert.rejects(checkPropagation('c', [bind('/srv/slave/x', 'rshared')], file), /mountPropagation Bidirectional.*mount --make-rshared \/srv\/slave/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -70,6 +70,26 @@ items:
     );
   });
 
+  it('expands a typed list (ServiceList, RoleBindingList) as kubectl does, and reads a nodePort of 0 as unset', () => {
+    const text = `apiVersion: v1
+kind: ServiceList
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: a}
+  spec: {type: NodePort, ports: [{port: 80, nodePort: 0}]}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: b}
+  spec: {type: NodePort, ports: [{port: 80, nodePort: 30080}]}
+`;
+    const { objects, issues } = loadManifests([file('svc.yaml', text)]);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(objects.map((o) => [o.object.metadata.name, o.source.line]), [['a', 4], ['b', 8]]);
+    assert.deepEqual((objects[0]!.object.spec as { ports: object[] }).ports, [{ port: 80 }]);
+    assert.deepEqual((objects[1]!.object.spec as { ports: object[] }).ports, [{ port: 80, nodePort: 30080 }]);
+  });
+
   it('resolves scalars as Kubernetes does (octal modes, merge keys)', () => {
     const text = `apiVersion: v1
 kind: ConfigMap

@@ -2,17 +2,21 @@
  * The OCI runtime spec of one container instance, from the pod, the container, its image, the
  * ConfigMaps, Secrets and Services the env draws on, and the node: argv and env, user and
  * groups, mounts (volumes, the pod's hosts and resolv.conf), namespaces (hostPID, hostIPC,
- * hostNetwork), capabilities, no_new_privs, seccomp, privilege, read-only root, limits.
+ * hostNetwork), capabilities, no_new_privs, seccomp, privilege, read-only root, limits, the
+ * pod's sysctls and the mounts' propagation.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesOfMask } from '../../model/capabilities.js';
+import { sysctlMap } from '../../model/sysctls.js';
 import type { Pod } from '../../model/types.js';
 import { hostDevices } from '../containerd/devices.js';
 import { defaultSeccompProfile, loadLocalhostProfile, type SeccompFilter } from '../containerd/seccomp.js';
 import { buildSpec, cgroupsPathFor, DEFAULT_CAPABILITIES, type SpecMount } from '../containerd/spec.js';
 import type { LocalImage } from '../images/image-store.js';
 import type { PodReferences } from '../types.js';
+import { rootfsPropagation } from '../volumes/mounts.js';
+import { checkPropagation } from '../volumes/propagation.js';
 import { containerArgs, containerResources, containerSecurity, containerUser, podHostname } from './container-config.js';
 import { podDir, type ContainerTarget, type PodSyncerOptions } from './context.js';
 import { mergeEnv, resolvePodEnv } from './env.js';
@@ -53,7 +57,8 @@ export function seccompDir(o: Pick<PodSyncerOptions, 'dataDir'>): string {
 /**
  * The spec of a container instance.
  * @throws GantryError for a configuration the container cannot start with (a missing env
- *   reference, a seccomp profile that cannot be read, a root user with runAsNonRoot).
+ *   reference, a seccomp profile that cannot be read, a root user with runAsNonRoot, a
+ *   propagating mount of a private host path).
  */
 export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget, opts: { image: LocalImage; refs: PodReferences }): Promise<BuiltContainer> {
   const { pod, rt, spec } = t;
@@ -66,6 +71,10 @@ export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget
   let seccomp: SeccompFilter | undefined;
   if (security.seccomp.type === 'RuntimeDefault') seccomp = defaultSeccompProfile(security.capabilities);
   else if (security.seccomp.type === 'Localhost') seccomp = await loadLocalhostProfile(seccompDir(o), security.seccomp.file, security.capabilities);
+  const mounts = podMounts(o, pod, rt.uid, rt.mounts?.get(spec.name) ?? []);
+  const propagation = rootfsPropagation(mounts);
+  if (propagation) await checkPropagation(spec.name, mounts);
+  const sysctls = sysctlMap(pod.spec.securityContext?.sysctls);
   const ociSpec = buildSpec({
     args,
     env,
@@ -76,7 +85,7 @@ export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget
     hostNetwork: !!pod.spec.hostNetwork,
     hostPID: !!pod.spec.hostPID,
     hostIPC: !!pod.spec.hostIPC,
-    mounts: podMounts(o, pod, rt.uid, rt.mounts?.get(spec.name) ?? []),
+    mounts,
     resources: containerResources(spec),
     cgroupsPath: cgroupsPathFor(rt.uid, spec.name),
     readonlyRootfs: security.readonlyRootfs,
@@ -85,6 +94,8 @@ export async function buildContainerSpec(o: PodSyncerOptions, t: ContainerTarget
     privileged: security.privileged,
     ...(security.privileged ? { devices: hostDevices() } : {}),
     ...(seccomp ? { seccomp } : {}),
+    ...(sysctls ? { sysctls } : {}),
+    ...(propagation ? { rootfsPropagation: propagation } : {}),
     annotations: { 'io.kubernetes.pod.name': rt.name, 'io.kubernetes.pod.namespace': rt.namespace, 'io.kubernetes.pod.uid': rt.uid, 'io.kubernetes.container.name': spec.name },
   });
   return { spec: ociSpec, process: ociSpec.process as Record<string, unknown>, env };

@@ -68,6 +68,13 @@ export interface BuildSpecOptions {
   seccomp?: Record<string, unknown>;
   /** OCI annotations. */
   annotations?: Record<string, string>;
+  /** Namespaced kernel parameters runc sets in the container's namespaces (`linux.sysctl`). */
+  sysctls?: Record<string, string>;
+  /**
+   * Propagation of the container's root mount: `rshared` when a mount propagates back to the
+   * host, `rslave` when one receives the host's (runc's default is rslave too).
+   */
+  rootfsPropagation?: 'rslave' | 'rshared';
 }
 
 /** The type URL containerd expects for a runtime spec Any. */
@@ -165,6 +172,8 @@ export function buildSpec(opts: BuildSpecOptions): Record<string, unknown> {
       namespaces,
       ...(opts.devices?.length ? { devices: opts.devices } : {}),
       ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
+      ...(opts.sysctls ? { sysctl: opts.sysctls } : {}),
+      ...(opts.rootfsPropagation ? { rootfsPropagation: opts.rootfsPropagation } : {}),
       ...(privileged ? {} : CONFINED_PATHS),
     },
   };

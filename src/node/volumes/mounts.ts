@@ -29,6 +29,20 @@ export interface ContainerMounts {
   subPaths: SubPathNeed[];
 }
 
+/**
+ * Each `mountPropagation` as the bind mount's propagation, as containerd's CRI sets it: None is
+ * private (mounts made later on either side stay there), HostToContainer a slave (the host's
+ * reach the container), Bidirectional shared (the container's reach the host too).
+ */
+const PROPAGATION = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' } as const;
+
+/** How the container's root mount must propagate for its mounts' propagation to hold (see spec.ts). */
+export function rootfsPropagation(mounts: readonly SpecMount[]): 'rslave' | 'rshared' | undefined {
+  if (mounts.some((m) => m.options?.includes('rshared'))) return 'rshared';
+  if (mounts.some((m) => m.options?.includes('rslave'))) return 'rslave';
+  return undefined;
+}
+
 /** The mounts for `container`'s volumeMounts, given each pod volume's host source. */
 export function containerMounts(pod: Pod, container: Container, sources: Map<string, VolumeSource>): ContainerMounts {
   const mounts: SpecMount[] = [];
@@ -52,7 +66,7 @@ export function containerMounts(pod: Pod, container: Container, sources: Map<str
       subPaths.push({ hostPath: source, volume: vm.name });
     }
     const ro = Boolean(vm.readOnly) || src.forceReadOnly;
-    mounts.push({ destination: vm.mountPath, type: 'bind', source, options: ['rbind', ro ? 'ro' : 'rw'] });
+    mounts.push({ destination: vm.mountPath, type: 'bind', source, options: ['rbind', PROPAGATION[vm.mountPropagation ?? 'None'], ro ? 'ro' : 'rw'] });
   }
   return { mounts, subPaths };
 }
