@@ -583,8 +583,8 @@ validate21.errors = vErrors;
 return errors === 0;
 }
 
-export const ServiceAccount = validate36;
-const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/serviceaccount.json","title":"ServiceAccount (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ServiceAccount"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"automountServiceAccountToken":{"type":"boolean"},"secrets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
+export const PriorityClass = validate36;
+const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/priorityclass.json","title":"PriorityClass (scheduling.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","value"],"properties":{"apiVersion":{"const":"scheduling.k8s.io/v1"},"kind":{"const":"PriorityClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"value":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"globalDefault":{"type":"boolean"},"description":{"type":"string"},"preemptionPolicy":{"type":"string","enum":["PreemptLowerPriority","Never"]}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -764,10 +764,9 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
-const func4 = codePointLength;
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-/*# sourceURL="https://gantry.dev/schemas/serviceaccount.json" */;
+/*# sourceURL="https://gantry.dev/schemas/priorityclass.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -801,9 +800,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "automountServiceAccountToken")) || (key0 === "secrets")) || (key0 === "imagePullSecrets"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data.value === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -812,10 +810,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data.apiVersion !== undefined){
-if("v1" !== data.apiVersion){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+for(const key0 in data){
+if(!(((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "value")) || (key0 === "globalDefault")) || (key0 === "description")) || (key0 === "preemptionPolicy"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -825,14 +822,26 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.kind !== undefined){
-if("ServiceAccount" !== data.kind){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ServiceAccount"},message:"must be equal to constant"};
+if(data.apiVersion !== undefined){
+if("scheduling.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "scheduling.k8s.io/v1"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err5];
 }
 else {
 vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("PriorityClass" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "PriorityClass"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
 }
 errors++;
 }
@@ -843,28 +852,10 @@ vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.error
 errors = vErrors.length;
 }
 }
-if(data.automountServiceAccountToken !== undefined){
-if(typeof data.automountServiceAccountToken !== "boolean"){
-const err6 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.secrets !== undefined){
-let data4 = data.secrets;
-if(Array.isArray(data4)){
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-let data5 = data4[i0];
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-for(const key1 in data5){
-if(!(((((((key1 === "kind") || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "apiVersion")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
-const err7 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data.value !== undefined){
+let data3 = data.value;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -873,10 +864,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data5.kind !== undefined){
-if(typeof data5.kind !== "string"){
-const err8 = {instancePath:instancePath+"/secrets/" + i0+"/kind",schemaPath:"#/properties/secrets/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 2147483647 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -885,10 +875,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-if(data5.namespace !== undefined){
-if(typeof data5.namespace !== "string"){
-const err9 = {instancePath:instancePath+"/secrets/" + i0+"/namespace",schemaPath:"#/properties/secrets/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data3 < -2147483648 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -898,9 +886,10 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data5.name !== undefined){
-if(typeof data5.name !== "string"){
-const err10 = {instancePath:instancePath+"/secrets/" + i0+"/name",schemaPath:"#/properties/secrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.globalDefault !== undefined){
+if(typeof data.globalDefault !== "boolean"){
+const err10 = {instancePath:instancePath+"/globalDefault",schemaPath:"#/properties/globalDefault/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -910,9 +899,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data5.uid !== undefined){
-if(typeof data5.uid !== "string"){
-const err11 = {instancePath:instancePath+"/secrets/" + i0+"/uid",schemaPath:"#/properties/secrets/items/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.description !== undefined){
+if(typeof data.description !== "string"){
+const err11 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -922,9 +911,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data5.apiVersion !== undefined){
-if(typeof data5.apiVersion !== "string"){
-const err12 = {instancePath:instancePath+"/secrets/" + i0+"/apiVersion",schemaPath:"#/properties/secrets/items/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.preemptionPolicy !== undefined){
+let data6 = data.preemptionPolicy;
+if(typeof data6 !== "string"){
+const err12 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -933,10 +923,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data5.resourceVersion !== undefined){
-if(typeof data5.resourceVersion !== "string"){
-const err13 = {instancePath:instancePath+"/secrets/" + i0+"/resourceVersion",schemaPath:"#/properties/secrets/items/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data6 === "PreemptLowerPriority") || (data6 === "Never"))){
+const err13 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema14.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -946,9 +934,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data5.fieldPath !== undefined){
-if(typeof data5.fieldPath !== "string"){
-const err14 = {instancePath:instancePath+"/secrets/" + i0+"/fieldPath",schemaPath:"#/properties/secrets/items/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -957,126 +945,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data13 = data.imagePullSecrets;
-if(Array.isArray(data13)){
-const len1 = data13.length;
-for(let i1=0; i1<len1; i1++){
-let data14 = data13[i1];
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.name === undefined){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-for(const key2 in data14){
-if(!(key2 === "name")){
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data14.name !== undefined){
-let data15 = data14.name;
-if(typeof data15 === "string"){
-if(func4(data15) < 1){
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-}
-else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
 validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const ClusterRole = validate43;
-const schema16 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrole.json","title":"ClusterRole (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRole"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}},"aggregationRule":{"type":"object","additionalProperties":false,"properties":{"clusterRoleSelectors":{"type":"array","items":{"$ref":"common.json#/definitions/labelSelector"}}}}}};
+export const LimitRange = validate43;
+const schema16 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/limitrange.json","title":"LimitRange (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"LimitRange"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["limits"],"properties":{"limits":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Container","Pod","PersistentVolumeClaim"]},"max":{"$ref":"common.json#/definitions/quantityMap"},"min":{"$ref":"common.json#/definitions/quantityMap"},"default":{"$ref":"common.json#/definitions/quantityMap"},"defaultRequest":{"$ref":"common.json#/definitions/quantityMap"},"maxLimitRequestRatio":{"$ref":"common.json#/definitions/quantityMap"}}}}}}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1256,10 +1130,1546 @@ validate44.errors = vErrors;
 return errors === 0;
 }
 
-const schema18 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
-const schema19 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema18 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
+const schema19 = {"type":["string","number"]};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema19.type},message:"must be string,number"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate51.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/limitrange.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("LimitRange" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "LimitRange"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate44(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.limits === undefined){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "limits"},message:"must have required property '"+"limits"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(key1 === "limits")){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.limits !== undefined){
+let data4 = data3.limits;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.type === undefined){
+const err9 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key2 in data5){
+if(!((((((key2 === "type") || (key2 === "max")) || (key2 === "min")) || (key2 === "default")) || (key2 === "defaultRequest")) || (key2 === "maxLimitRequestRatio"))){
+const err10 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.type !== undefined){
+let data6 = data5.type;
+if(typeof data6 !== "string"){
+const err11 = {instancePath:instancePath+"/spec/limits/" + i0+"/type",schemaPath:"#/properties/spec/properties/limits/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!(((data6 === "Container") || (data6 === "Pod")) || (data6 === "PersistentVolumeClaim"))){
+const err12 = {instancePath:instancePath+"/spec/limits/" + i0+"/type",schemaPath:"#/properties/spec/properties/limits/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.limits.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.max !== undefined){
+if(!(validate50(data5.max, {instancePath:instancePath+"/spec/limits/" + i0+"/max",parentData:data5,parentDataProperty:"max",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.min !== undefined){
+if(!(validate50(data5.min, {instancePath:instancePath+"/spec/limits/" + i0+"/min",parentData:data5,parentDataProperty:"min",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.default !== undefined){
+if(!(validate50(data5.default, {instancePath:instancePath+"/spec/limits/" + i0+"/default",parentData:data5,parentDataProperty:"default",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.defaultRequest !== undefined){
+if(!(validate50(data5.defaultRequest, {instancePath:instancePath+"/spec/limits/" + i0+"/defaultRequest",parentData:data5,parentDataProperty:"defaultRequest",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.maxLimitRequestRatio !== undefined){
+if(!(validate50(data5.maxLimitRequestRatio, {instancePath:instancePath+"/spec/limits/" + i0+"/maxLimitRequestRatio",parentData:data5,parentDataProperty:"maxLimitRequestRatio",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/spec/limits",schemaPath:"#/properties/spec/properties/limits/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+
+export const ResourceQuota = validate58;
+const schema20 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/resourcequota.json","title":"ResourceQuota (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ResourceQuota"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"hard":{"$ref":"common.json#/definitions/quantityMap"},"scopes":{"type":"array","items":{"type":"string","enum":["Terminating","NotTerminating","BestEffort","NotBestEffort","PriorityClass","CrossNamespacePodAffinity"]}},"scopeSelector":{"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scopeName","operator"],"properties":{"scopeName":{"type":"string","enum":["Terminating","NotTerminating","BestEffort","NotBestEffort","PriorityClass","CrossNamespacePodAffinity"]},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"common.json#/definitions/stringList"}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate59.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate65.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data[i0] !== "string"){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate68.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/resourcequota.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ResourceQuota" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ResourceQuota"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate59(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key1 in data3){
+if(!(((key1 === "hard") || (key1 === "scopes")) || (key1 === "scopeSelector"))){
+const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data3.hard !== undefined){
+if(!(validate65(data3.hard, {instancePath:instancePath+"/spec/hard",parentData:data3,parentDataProperty:"hard",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
+errors = vErrors.length;
+}
+}
+if(data3.scopes !== undefined){
+let data5 = data3.scopes;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err7 = {instancePath:instancePath+"/spec/scopes/" + i0,schemaPath:"#/properties/spec/properties/scopes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!((((((data6 === "Terminating") || (data6 === "NotTerminating")) || (data6 === "BestEffort")) || (data6 === "NotBestEffort")) || (data6 === "PriorityClass")) || (data6 === "CrossNamespacePodAffinity"))){
+const err8 = {instancePath:instancePath+"/spec/scopes/" + i0,schemaPath:"#/properties/spec/properties/scopes/items/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopes.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/spec/scopes",schemaPath:"#/properties/spec/properties/scopes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data3.scopeSelector !== undefined){
+let data7 = data3.scopeSelector;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+if(!(key2 === "matchExpressions")){
+const err10 = {instancePath:instancePath+"/spec/scopeSelector",schemaPath:"#/properties/spec/properties/scopeSelector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data7.matchExpressions !== undefined){
+let data8 = data7.matchExpressions;
+if(Array.isArray(data8)){
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.scopeName === undefined){
+const err11 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "scopeName"},message:"must have required property '"+"scopeName"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data9.operator === undefined){
+const err12 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+for(const key3 in data9){
+if(!(((key3 === "scopeName") || (key3 === "operator")) || (key3 === "values"))){
+const err13 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data9.scopeName !== undefined){
+let data10 = data9.scopeName;
+if(typeof data10 !== "string"){
+const err14 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/scopeName",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/scopeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(!((((((data10 === "Terminating") || (data10 === "NotTerminating")) || (data10 === "BestEffort")) || (data10 === "NotBestEffort")) || (data10 === "PriorityClass")) || (data10 === "CrossNamespacePodAffinity"))){
+const err15 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/scopeName",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/scopeName/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopeSelector.properties.matchExpressions.items.properties.scopeName.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data9.operator !== undefined){
+let data11 = data9.operator;
+if(typeof data11 !== "string"){
+const err16 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/operator",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!((((data11 === "In") || (data11 === "NotIn")) || (data11 === "Exists")) || (data11 === "DoesNotExist"))){
+const err17 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/operator",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopeSelector.properties.matchExpressions.items.properties.operator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data9.values !== undefined){
+if(!(validate68(data9.values, {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/values",parentData:data9,parentDataProperty:"values",rootData}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/scopeSelector",schemaPath:"#/properties/spec/properties/scopeSelector/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate70(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate58.errors = vErrors;
+return errors === 0;
+}
+
+export const ServiceAccount = validate72;
+const schema25 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/serviceaccount.json","title":"ServiceAccount (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ServiceAccount"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"automountServiceAccountToken":{"type":"boolean"},"secrets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
+
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate73.errors = vErrors;
+return errors === 0;
+}
+
+const func7 = codePointLength;
+
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/serviceaccount.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "automountServiceAccountToken")) || (key0 === "secrets")) || (key0 === "imagePullSecrets"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ServiceAccount" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ServiceAccount"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate73(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+errors = vErrors.length;
+}
+}
+if(data.automountServiceAccountToken !== undefined){
+if(typeof data.automountServiceAccountToken !== "boolean"){
+const err6 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.secrets !== undefined){
+let data4 = data.secrets;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!(((((((key1 === "kind") || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "apiVersion")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
+const err7 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data5.kind !== undefined){
+if(typeof data5.kind !== "string"){
+const err8 = {instancePath:instancePath+"/secrets/" + i0+"/kind",schemaPath:"#/properties/secrets/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data5.namespace !== undefined){
+if(typeof data5.namespace !== "string"){
+const err9 = {instancePath:instancePath+"/secrets/" + i0+"/namespace",schemaPath:"#/properties/secrets/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+if(typeof data5.name !== "string"){
+const err10 = {instancePath:instancePath+"/secrets/" + i0+"/name",schemaPath:"#/properties/secrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.uid !== undefined){
+if(typeof data5.uid !== "string"){
+const err11 = {instancePath:instancePath+"/secrets/" + i0+"/uid",schemaPath:"#/properties/secrets/items/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.apiVersion !== undefined){
+if(typeof data5.apiVersion !== "string"){
+const err12 = {instancePath:instancePath+"/secrets/" + i0+"/apiVersion",schemaPath:"#/properties/secrets/items/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.resourceVersion !== undefined){
+if(typeof data5.resourceVersion !== "string"){
+const err13 = {instancePath:instancePath+"/secrets/" + i0+"/resourceVersion",schemaPath:"#/properties/secrets/items/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data5.fieldPath !== undefined){
+if(typeof data5.fieldPath !== "string"){
+const err14 = {instancePath:instancePath+"/secrets/" + i0+"/fieldPath",schemaPath:"#/properties/secrets/items/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data13 = data.imagePullSecrets;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+let data14 = data13[i1];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.name === undefined){
+const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+for(const key2 in data14){
+if(!(key2 === "name")){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data14.name !== undefined){
+let data15 = data14.name;
+if(typeof data15 === "string"){
+if(func7(data15) < 1){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate72.errors = vErrors;
+return errors === 0;
+}
+
+export const ClusterRole = validate79;
+const schema27 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrole.json","title":"ClusterRole (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRole"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}},"aggregationRule":{"type":"object","additionalProperties":false,"properties":{"clusterRoleSelectors":{"type":"array","items":{"$ref":"common.json#/definitions/labelSelector"}}}}}};
+
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate80.errors = vErrors;
+return errors === 0;
+}
+
+const schema29 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
+const schema30 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1320,7 +2730,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema19.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema30.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1347,12 +2757,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1379,8 +2789,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -1407,12 +2817,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate86.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/clusterrole.json" */;
 let vErrors = null;
 let errors = 0;
@@ -1484,8 +2894,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate44(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate80(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 }
@@ -1702,8 +3112,8 @@ let data16 = data15.clusterRoleSelectors;
 if(Array.isArray(data16)){
 const len6 = data16.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate50(data16[i6], {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors/" + i6,parentData:data16,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+if(!(validate86(data16[i6], {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors/" + i6,parentData:data16,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
 errors = vErrors.length;
 }
 }
@@ -1742,14 +3152,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
 
-export const ClusterRoleBinding = validate56;
-const schema20 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrolebinding.json","title":"ClusterRoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+export const ClusterRoleBinding = validate92;
+const schema31 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrolebinding.json","title":"ClusterRoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1923,12 +3333,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/clusterrolebinding.json" */;
 let vErrors = null;
 let errors = 0;
@@ -2010,8 +3420,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate57(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate93(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
@@ -2085,7 +3495,7 @@ vErrors.push(err12);
 errors++;
 }
 if(!((data5 === "Role") || (data5 === "ClusterRole"))){
-const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2098,7 +3508,7 @@ errors++;
 if(data3.name !== undefined){
 let data6 = data3.name;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -2184,7 +3594,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
-const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2197,7 +3607,7 @@ errors++;
 if(data8.name !== undefined){
 let data10 = data8.name;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -2278,14 +3688,14 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
 
-export const Role = validate63;
-const schema22 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/role.json","title":"Role (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"Role"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}}}};
+export const Role = validate99;
+const schema33 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/role.json","title":"Role (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"Role"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2459,12 +3869,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/role.json" */;
 let vErrors = null;
 let errors = 0;
@@ -2536,8 +3946,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate64(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate100(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -2745,14 +4155,14 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
 
-export const RoleBinding = validate70;
-const schema24 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/rolebinding.json","title":"RoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"RoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+export const RoleBinding = validate106;
+const schema35 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/rolebinding.json","title":"RoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"RoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2926,12 +4336,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate71.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/rolebinding.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3013,8 +4423,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate71(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate107(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 }
@@ -3088,7 +4498,7 @@ vErrors.push(err12);
 errors++;
 }
 if(!((data5 === "Role") || (data5 === "ClusterRole"))){
-const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3101,7 +4511,7 @@ errors++;
 if(data3.name !== undefined){
 let data6 = data3.name;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -3187,7 +4597,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
-const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3200,7 +4610,7 @@ errors++;
 if(data8.name !== undefined){
 let data10 = data8.name;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -3281,14 +4691,14 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
 
-export const ConfigMap = validate77;
-const schema26 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ConfigMap = validate113;
+const schema37 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3462,12 +4872,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3494,12 +4904,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -3512,12 +4922,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/configmap.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3589,20 +4999,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate78(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate114(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
 if(data.data !== undefined){
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate120(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
 if(data.binaryData !== undefined){
-if(!(validate84(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate120(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
@@ -3619,8 +5029,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate87(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate123(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -3635,14 +5045,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
 
-export const Secret = validate89;
-const schema30 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Secret = validate125;
+const schema41 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3816,12 +5226,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate126.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3848,12 +5258,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate132.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -3866,12 +5276,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate135.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/secret.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3943,8 +5353,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate90(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate126(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 }
@@ -3961,14 +5371,14 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate132(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
 if(data.stringData !== undefined){
-if(!(validate96(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate132(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
@@ -3985,8 +5395,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate99(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate135(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
 errors = vErrors.length;
 }
 }
@@ -4001,14 +5411,14 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate125.errors = vErrors;
 return errors === 0;
 }
 
-export const StorageClass = validate101;
-const schema34 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/storageclass.json","title":"StorageClass (storage.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","provisioner"],"properties":{"apiVersion":{"const":"storage.k8s.io/v1"},"kind":{"const":"StorageClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"provisioner":{"type":"string","minLength":1},"parameters":{"$ref":"common.json#/definitions/stringMap"},"reclaimPolicy":{"type":"string","enum":["Delete","Retain"]},"volumeBindingMode":{"type":"string","enum":["Immediate","WaitForFirstConsumer"]},"allowVolumeExpansion":{"type":"boolean"},"allowedTopologies":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"matchLabelExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","values"],"properties":{"key":{"type":"string","minLength":1},"values":{"type":"array","minItems":1,"items":{"type":"string"}}}}}}}}}};
+export const StorageClass = validate137;
+const schema45 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/storageclass.json","title":"StorageClass (storage.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","provisioner"],"properties":{"apiVersion":{"const":"storage.k8s.io/v1"},"kind":{"const":"StorageClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"provisioner":{"type":"string","minLength":1},"parameters":{"$ref":"common.json#/definitions/stringMap"},"reclaimPolicy":{"type":"string","enum":["Delete","Retain"]},"volumeBindingMode":{"type":"string","enum":["Immediate","WaitForFirstConsumer"]},"allowVolumeExpansion":{"type":"boolean"},"allowedTopologies":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"matchLabelExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","values"],"properties":{"key":{"type":"string","minLength":1},"values":{"type":"array","minItems":1,"items":{"type":"string"}}}}}}}}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4182,12 +5592,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate138.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4214,12 +5624,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate108.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/storageclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -4265,7 +5675,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema34.properties, key0))){
+if(!(func2.call(schema45.properties, key0))){
 const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -4301,15 +5711,15 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate102(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate138(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
 }
 if(data.provisioner !== undefined){
 let data3 = data.provisioner;
 if(typeof data3 === "string"){
-if(func4(data3) < 1){
+if(func7(data3) < 1){
 const err7 = {instancePath:instancePath+"/provisioner",schemaPath:"#/properties/provisioner/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -4332,8 +5742,8 @@ errors++;
 }
 }
 if(data.parameters !== undefined){
-if(!(validate108(data.parameters, {instancePath:instancePath+"/parameters",parentData:data,parentDataProperty:"parameters",rootData}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate144(data.parameters, {instancePath:instancePath+"/parameters",parentData:data,parentDataProperty:"parameters",rootData}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 }
@@ -4350,7 +5760,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data5 === "Delete") || (data5 === "Retain"))){
-const err10 = {instancePath:instancePath+"/reclaimPolicy",schemaPath:"#/properties/reclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema34.properties.reclaimPolicy.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/reclaimPolicy",schemaPath:"#/properties/reclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema45.properties.reclaimPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4373,7 +5783,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data6 === "Immediate") || (data6 === "WaitForFirstConsumer"))){
-const err12 = {instancePath:instancePath+"/volumeBindingMode",schemaPath:"#/properties/volumeBindingMode/enum",keyword:"enum",params:{allowedValues: schema34.properties.volumeBindingMode.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/volumeBindingMode",schemaPath:"#/properties/volumeBindingMode/enum",keyword:"enum",params:{allowedValues: schema45.properties.volumeBindingMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4456,7 +5866,7 @@ errors++;
 if(data11.key !== undefined){
 let data12 = data11.key;
 if(typeof data12 === "string"){
-if(func4(data12) < 1){
+if(func7(data12) < 1){
 const err18 = {instancePath:instancePath+"/allowedTopologies/" + i0+"/matchLabelExpressions/" + i1+"/key",schemaPath:"#/properties/allowedTopologies/items/properties/matchLabelExpressions/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err18];
@@ -4575,14 +5985,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate137.errors = vErrors;
 return errors === 0;
 }
 
-export const PersistentVolume = validate110;
-const schema37 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolume.json","title":"PersistentVolume (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolume"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"capacity":{"$ref":"common.json#/definitions/quantityMap"},"accessModes":{"$ref":"common.json#/definitions/persistentVolumeAccessModes"},"persistentVolumeReclaimPolicy":{"type":"string","enum":["Retain","Delete","Recycle"]},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]},"claimRef":{"type":"object","additionalProperties":false,"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"resourceVersion":{"type":"string"}}},"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"required":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"common.json#/definitions/nodeSelectorTerm"}}}}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"local":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fsType":{"type":"string"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const PersistentVolume = validate146;
+const schema48 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolume.json","title":"PersistentVolume (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolume"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"capacity":{"$ref":"common.json#/definitions/quantityMap"},"accessModes":{"$ref":"common.json#/definitions/persistentVolumeAccessModes"},"persistentVolumeReclaimPolicy":{"type":"string","enum":["Retain","Delete","Recycle"]},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]},"claimRef":{"type":"object","additionalProperties":false,"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"resourceVersion":{"type":"string"}}},"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"required":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"common.json#/definitions/nodeSelectorTerm"}}}}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"local":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fsType":{"type":"string"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4756,38 +6166,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate111.errors = vErrors;
-return errors === 0;
-}
-
-const schema39 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
-const schema40 = {"type":["string","number"]};
-
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema40.type},message:"must be string,number"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-validate118.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate118(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -4802,13 +6192,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
 
-const schema41 = {"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}};
+const schema51 = {"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}};
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4826,7 +6216,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((data0 === "ReadWriteOnce") || (data0 === "ReadOnlyMany")) || (data0 === "ReadWriteMany")) || (data0 === "ReadWriteOncePod"))){
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema41.items.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema51.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4847,14 +6237,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
 
-const schema42 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema52 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
+const schema53 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
 
-function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4915,7 +6305,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist")) || (data1 === "Gt")) || (data1 === "Lt"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema43.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema53.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4942,12 +6332,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate124.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4968,8 +6358,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate124(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -4990,8 +6380,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate124(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -5018,12 +6408,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate123.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -5036,12 +6426,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate129.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/persistentvolume.json" */;
 let vErrors = null;
 let errors = 0;
@@ -5123,8 +6513,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate111(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+if(!(validate147(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
@@ -5132,7 +6522,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema37.properties.spec.properties, key1))){
+if(!(func2.call(schema48.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -5144,14 +6534,14 @@ errors++;
 }
 }
 if(data3.capacity !== undefined){
-if(!(validate117(data3.capacity, {instancePath:instancePath+"/spec/capacity",parentData:data3,parentDataProperty:"capacity",rootData}))){
-vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+if(!(validate153(data3.capacity, {instancePath:instancePath+"/spec/capacity",parentData:data3,parentDataProperty:"capacity",rootData}))){
+vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
 errors = vErrors.length;
 }
 }
 if(data3.accessModes !== undefined){
-if(!(validate121(data3.accessModes, {instancePath:instancePath+"/spec/accessModes",parentData:data3,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate156(data3.accessModes, {instancePath:instancePath+"/spec/accessModes",parentData:data3,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
 errors = vErrors.length;
 }
 }
@@ -5168,7 +6558,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((data6 === "Retain") || (data6 === "Delete")) || (data6 === "Recycle"))){
-const err9 = {instancePath:instancePath+"/spec/persistentVolumeReclaimPolicy",schemaPath:"#/properties/spec/properties/persistentVolumeReclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.persistentVolumeReclaimPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/persistentVolumeReclaimPolicy",schemaPath:"#/properties/spec/properties/persistentVolumeReclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.persistentVolumeReclaimPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5203,7 +6593,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "Filesystem") || (data8 === "Block"))){
-const err12 = {instancePath:instancePath+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5367,8 +6757,8 @@ errors++;
 }
 const len0 = data18.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate123(data18[i0], {instancePath:instancePath+"/spec/nodeAffinity/required/nodeSelectorTerms/" + i0,parentData:data18,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate158(data18[i0], {instancePath:instancePath+"/spec/nodeAffinity/required/nodeSelectorTerms/" + i0,parentData:data18,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
 errors = vErrors.length;
 }
 }
@@ -5436,7 +6826,7 @@ errors++;
 if(data20.path !== undefined){
 let data21 = data20.path;
 if(typeof data21 === "string"){
-if(func4(data21) < 1){
+if(func7(data21) < 1){
 const err30 = {instancePath:instancePath+"/spec/hostPath/path",schemaPath:"#/properties/spec/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5471,7 +6861,7 @@ vErrors.push(err32);
 errors++;
 }
 if(!((((((((data22 === "") || (data22 === "DirectoryOrCreate")) || (data22 === "Directory")) || (data22 === "FileOrCreate")) || (data22 === "File")) || (data22 === "Socket")) || (data22 === "CharDevice")) || (data22 === "BlockDevice"))){
-const err33 = {instancePath:instancePath+"/spec/hostPath/type",schemaPath:"#/properties/spec/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/spec/hostPath/type",schemaPath:"#/properties/spec/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5521,7 +6911,7 @@ errors++;
 if(data23.path !== undefined){
 let data24 = data23.path;
 if(typeof data24 === "string"){
-if(func4(data24) < 1){
+if(func7(data24) < 1){
 const err37 = {instancePath:instancePath+"/spec/local/path",schemaPath:"#/properties/spec/properties/local/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
@@ -5580,8 +6970,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate129(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+if(!(validate164(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 }
@@ -5596,14 +6986,14 @@ vErrors.push(err42);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
 
-export const PersistentVolumeClaim = validate131;
-const schema45 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolumeclaim.json","title":"PersistentVolumeClaim (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const PersistentVolumeClaim = validate166;
+const schema55 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolumeclaim.json","title":"PersistentVolumeClaim (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5777,13 +7167,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate132.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
 
-const schema47 = {"type":"object","additionalProperties":false,"properties":{"accessModes":{"$ref":"#/definitions/persistentVolumeAccessModes"},"selector":{"$ref":"#/definitions/labelSelector"},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeName":{"type":"string"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}};
+const schema57 = {"type":"object","additionalProperties":false,"properties":{"accessModes":{"$ref":"#/definitions/persistentVolumeAccessModes"},"selector":{"$ref":"#/definitions/labelSelector"},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeName":{"type":"string"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -5801,7 +7191,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((data0 === "ReadWriteOnce") || (data0 === "ReadOnlyMany")) || (data0 === "ReadWriteMany")) || (data0 === "ReadWriteOncePod"))){
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema41.items.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema51.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5822,12 +7212,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate139.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5854,8 +7244,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -5882,19 +7272,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate141.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
 
-const schema50 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
+const schema60 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate118(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -5909,12 +7299,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5931,14 +7321,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate146(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate181(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate146(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate181(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -5953,12 +7343,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5975,20 +7365,20 @@ errors++;
 }
 }
 if(data.accessModes !== undefined){
-if(!(validate139(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate174(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -6029,7 +7419,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!((data5 === "Filesystem") || (data5 === "Block"))){
-const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema47.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema57.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6050,12 +7440,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -6068,12 +7458,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate187.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/persistentvolumeclaim.json" */;
 let vErrors = null;
 let errors = 0;
@@ -6155,20 +7545,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate132(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+if(!(validate167(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate138(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
+if(!(validate173(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate152(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate187(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
 errors = vErrors.length;
 }
 }
@@ -6183,14 +7573,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
 
-export const Pod = validate154;
-const schema53 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Pod = validate189;
+const schema63 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6364,16 +7754,16 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate155.errors = vErrors;
+validate190.errors = vErrors;
 return errors === 0;
 }
 
-const schema55 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"serviceAccount":{"type":"string"},"automountServiceAccountToken":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
-const schema56 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
-const schema57 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
-const schema58 = {"type":"integer","minimum":1,"maximum":65535};
+const schema65 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"serviceAccount":{"type":"string"},"automountServiceAccountToken":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"priorityClassName":{"type":"string"},"preemptionPolicy":{"type":"string","enum":["PreemptLowerPriority","Never"]},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}}}};
+const schema66 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
+const schema67 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
+const schema68 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6408,13 +7798,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate166.errors = vErrors;
+validate201.errors = vErrors;
 return errors === 0;
 }
 
-const schema59 = {"type":"string","enum":["TCP","UDP","SCTP"]};
+const schema69 = {"type":"string","enum":["TCP","UDP","SCTP"]};
 
-function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -6428,7 +7818,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6437,12 +7827,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate169.errors = vErrors;
+validate204.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6481,14 +7871,14 @@ errors++;
 }
 }
 if(data.containerPort !== undefined){
-if(!(validate166(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate201(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
 errors = vErrors.length;
 }
 }
 if(data.hostPort !== undefined){
-if(!(validate166(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate201(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
 errors = vErrors.length;
 }
 }
@@ -6505,8 +7895,8 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate169(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+if(!(validate204(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
 errors = vErrors.length;
 }
 }
@@ -6521,14 +7911,14 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate200.errors = vErrors;
 return errors === 0;
 }
 
-const schema60 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}},"resourceFieldRef":{"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}}}}}};
-const schema61 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
+const schema70 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}},"resourceFieldRef":{"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}}}}}};
+const schema71 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
 
-function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6611,12 +8001,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate173.errors = vErrors;
+validate208.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6682,14 +8072,14 @@ errors++;
 }
 }
 if(data2.configMapKeyRef !== undefined){
-if(!(validate173(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate208(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
 if(data2.secretKeyRef !== undefined){
-if(!(validate173(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate208(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
@@ -6733,7 +8123,7 @@ errors++;
 if(data5.fieldPath !== undefined){
 let data7 = data5.fieldPath;
 if(typeof data7 === "string"){
-if(func4(data7) < 1){
+if(func7(data7) < 1){
 const err8 = {instancePath:instancePath+"/valueFrom/fieldRef/fieldPath",schemaPath:"#/properties/valueFrom/properties/fieldRef/properties/fieldPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
@@ -6807,7 +8197,7 @@ errors++;
 if(data8.resource !== undefined){
 let data10 = data8.resource;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err14 = {instancePath:instancePath+"/valueFrom/resourceFieldRef/resource",schemaPath:"#/properties/valueFrom/properties/resourceFieldRef/properties/resource/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -6830,8 +8220,8 @@ errors++;
 }
 }
 if(data8.divisor !== undefined){
-if(!(validate118(data8.divisor, {instancePath:instancePath+"/valueFrom/resourceFieldRef/divisor",parentData:data8,parentDataProperty:"divisor",rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data8.divisor, {instancePath:instancePath+"/valueFrom/resourceFieldRef/divisor",parentData:data8,parentDataProperty:"divisor",rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -6870,14 +8260,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate207.errors = vErrors;
 return errors === 0;
 }
 
-const schema62 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
-const schema63 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
+const schema72 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
+const schema73 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6906,7 +8296,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -6951,12 +8341,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate179.errors = vErrors;
+validate214.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6985,14 +8375,14 @@ errors++;
 }
 }
 if(data.configMapRef !== undefined){
-if(!(validate179(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate214(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
+vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
 }
 if(data.secretRef !== undefined){
-if(!(validate179(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate214(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
+vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
 }
@@ -7007,13 +8397,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate178.errors = vErrors;
+validate213.errors = vErrors;
 return errors === 0;
 }
 
-const schema64 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
+const schema74 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"}}};
 
-function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7064,7 +8454,7 @@ errors++;
 if(data.mountPath !== undefined){
 let data1 = data.mountPath;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/mountPath",schemaPath:"#/properties/mountPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -7121,18 +8511,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate184.errors = vErrors;
+validate219.errors = vErrors;
 return errors === 0;
 }
 
-const schema65 = {"type":"object","additionalProperties":false,"properties":{"exec":{"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}},"httpGet":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
-const schema66 = {"type":["integer","string"]};
+const schema75 = {"type":"object","additionalProperties":false,"properties":{"exec":{"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}},"httpGet":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"tcpSocket":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
+const schema76 = {"type":["integer","string"]};
 
-function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema66.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema76.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7141,13 +8531,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate187.errors = vErrors;
+validate222.errors = vErrors;
 return errors === 0;
 }
 
-const schema67 = {"type":"integer","minimum":0};
+const schema77 = {"type":"integer","minimum":0};
 
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7172,13 +8562,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate190.errors = vErrors;
+validate225.errors = vErrors;
 return errors === 0;
 }
 
-const schema68 = {"type":"integer","minimum":1};
+const schema78 = {"type":"integer","minimum":1};
 
-function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7203,17 +8593,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate192.errors = vErrors;
+validate227.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema65.properties, key0))){
+if(!(func2.call(schema75.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -7337,8 +8727,8 @@ errors++;
 }
 }
 if(data3.port !== undefined){
-if(!(validate187(data3.port, {instancePath:instancePath+"/httpGet/port",parentData:data3,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+if(!(validate222(data3.port, {instancePath:instancePath+"/httpGet/port",parentData:data3,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
 }
@@ -7367,7 +8757,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "HTTP") || (data7 === "HTTPS"))){
-const err12 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema65.properties.httpGet.properties.scheme.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/httpGet/scheme",schemaPath:"#/properties/httpGet/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema75.properties.httpGet.properties.scheme.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7419,7 +8809,7 @@ errors++;
 if(data9.name !== undefined){
 let data10 = data9.name;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err16 = {instancePath:instancePath+"/httpGet/httpHeaders/" + i1+"/name",schemaPath:"#/properties/httpGet/properties/httpHeaders/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -7515,8 +8905,8 @@ errors++;
 }
 }
 if(data12.port !== undefined){
-if(!(validate187(data12.port, {instancePath:instancePath+"/tcpSocket/port",parentData:data12,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+if(!(validate222(data12.port, {instancePath:instancePath+"/tcpSocket/port",parentData:data12,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
 }
@@ -7545,38 +8935,38 @@ errors++;
 }
 }
 if(data.initialDelaySeconds !== undefined){
-if(!(validate190(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.timeoutSeconds !== undefined){
-if(!(validate192(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.periodSeconds !== undefined){
-if(!(validate192(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.successThreshold !== undefined){
-if(!(validate192(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.failureThreshold !== undefined){
-if(!(validate192(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate192(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
@@ -7591,13 +8981,13 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate221.errors = vErrors;
 return errors === 0;
 }
 
-const schema69 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
+const schema79 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
 
-function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7614,14 +9004,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate190(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate190(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
@@ -7723,12 +9113,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate201.errors = vErrors;
+validate236.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7753,7 +9143,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema56.properties, key0))){
+if(!(func2.call(schema66.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -7779,7 +9169,7 @@ errors++;
 if(data.image !== undefined){
 let data1 = data.image;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -7830,8 +9220,8 @@ let data5 = data.ports;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate165(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+if(!(validate200(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -7852,8 +9242,8 @@ let data7 = data.env;
 if(Array.isArray(data7)){
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate172(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate207(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -7874,8 +9264,8 @@ let data9 = data.envFrom;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate178(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate213(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
 errors = vErrors.length;
 }
 }
@@ -7892,8 +9282,8 @@ errors++;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -7902,8 +9292,8 @@ let data12 = data.volumeMounts;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate184(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
+if(!(validate219(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
 errors = vErrors.length;
 }
 }
@@ -7920,20 +9310,20 @@ errors++;
 }
 }
 if(data.livenessProbe !== undefined){
-if(!(validate186(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate221(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
 errors = vErrors.length;
 }
 }
 if(data.readinessProbe !== undefined){
-if(!(validate186(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate221(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
 errors = vErrors.length;
 }
 }
 if(data.startupProbe !== undefined){
-if(!(validate186(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate221(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
 errors = vErrors.length;
 }
 }
@@ -7950,7 +9340,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(((data17 === "Always") || (data17 === "IfNotPresent")) || (data17 === "Never"))){
-const err12 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema56.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema66.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7961,8 +9351,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate201(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+if(!(validate236(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
 }
@@ -7991,7 +9381,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data20 === "File") || (data20 === "FallbackToLogsOnError"))){
-const err15 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema56.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema66.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8036,15 +9426,15 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
 
-const schema70 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}}}};
-const schema71 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
-const schema72 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
+const schema80 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}}}};
+const schema81 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
+const schema82 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
 
-function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8079,12 +9469,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate212.errors = vErrors;
+validate247.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8123,7 +9513,7 @@ errors++;
 if(data.key !== undefined){
 let data0 = data.key;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err3 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -8148,7 +9538,7 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err5 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -8171,8 +9561,8 @@ errors++;
 }
 }
 if(data.mode !== undefined){
-if(!(validate212(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
-vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
+if(!(validate247(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
 }
 }
@@ -8187,12 +9577,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate211.errors = vErrors;
+validate246.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8258,7 +9648,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data2 === "") || (data2 === "Memory"))){
-const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema70.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema80.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8269,8 +9659,8 @@ errors++;
 }
 }
 if(data1.sizeLimit !== undefined){
-if(!(validate118(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -8314,7 +9704,7 @@ errors++;
 if(data4.path !== undefined){
 let data5 = data4.path;
 if(typeof data5 === "string"){
-if(func4(data5) < 1){
+if(func7(data5) < 1){
 const err9 = {instancePath:instancePath+"/hostPath/path",schemaPath:"#/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err9];
@@ -8349,7 +9739,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((((((((data6 === "") || (data6 === "DirectoryOrCreate")) || (data6 === "Directory")) || (data6 === "FileOrCreate")) || (data6 === "File")) || (data6 === "Socket")) || (data6 === "CharDevice")) || (data6 === "BlockDevice"))){
-const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema70.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema80.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8399,7 +9789,7 @@ errors++;
 if(data7.name !== undefined){
 let data8 = data7.name;
 if(typeof data8 === "string"){
-if(func4(data8) < 1){
+if(func7(data8) < 1){
 const err16 = {instancePath:instancePath+"/configMap/name",schemaPath:"#/properties/configMap/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -8426,8 +9816,8 @@ let data9 = data7.items;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate211(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate246(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
 }
@@ -8444,8 +9834,8 @@ errors++;
 }
 }
 if(data7.defaultMode !== undefined){
-if(!(validate212(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
+if(!(validate247(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
 }
 }
@@ -8501,7 +9891,7 @@ errors++;
 if(data13.secretName !== undefined){
 let data14 = data13.secretName;
 if(typeof data14 === "string"){
-if(func4(data14) < 1){
+if(func7(data14) < 1){
 const err23 = {instancePath:instancePath+"/secret/secretName",schemaPath:"#/properties/secret/properties/secretName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err23];
@@ -8528,8 +9918,8 @@ let data15 = data13.items;
 if(Array.isArray(data15)){
 const len1 = data15.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate211(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate246(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
 }
@@ -8546,8 +9936,8 @@ errors++;
 }
 }
 if(data13.defaultMode !== undefined){
-if(!(validate212(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
+if(!(validate247(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
 }
 }
@@ -8603,7 +9993,7 @@ errors++;
 if(data19.claimName !== undefined){
 let data20 = data19.claimName;
 if(typeof data20 === "string"){
-if(func4(data20) < 1){
+if(func7(data20) < 1){
 const err30 = {instancePath:instancePath+"/persistentVolumeClaim/claimName",schemaPath:"#/properties/persistentVolumeClaim/properties/claimName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
@@ -8660,13 +10050,13 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate209.errors = vErrors;
+validate244.errors = vErrors;
 return errors === 0;
 }
 
-const schema73 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
+const schema83 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8687,8 +10077,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate124(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -8709,8 +10099,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate124(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -8737,14 +10127,14 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate258.errors = vErrors;
 return errors === 0;
 }
 
-const schema75 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
-const schema76 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
+const schema85 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
+const schema86 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
 
-function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate264(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8771,8 +10161,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate141(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -8785,7 +10175,7 @@ errors = vErrors.length;
 if(data.topologyKey !== undefined){
 let data2 = data.topologyKey;
 if(typeof data2 === "string"){
-if(func4(data2) < 1){
+if(func7(data2) < 1){
 const err2 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -8818,13 +10208,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate229.errors = vErrors;
+validate264.errors = vErrors;
 return errors === 0;
 }
 
-const schema77 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
+const schema87 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
 
-function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate268(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8896,8 +10286,8 @@ errors++;
 }
 }
 if(data.podAffinityTerm !== undefined){
-if(!(validate229(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
-vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
+if(!(validate264(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
+vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
 errors = vErrors.length;
 }
 }
@@ -8912,12 +10302,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate233.errors = vErrors;
+validate268.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate263(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8938,8 +10328,8 @@ let data0 = data.requiredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate229(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
+if(!(validate264(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
 errors = vErrors.length;
 }
 }
@@ -8960,8 +10350,8 @@ let data2 = data.preferredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate233(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
+if(!(validate268(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
 errors = vErrors.length;
 }
 }
@@ -8988,12 +10378,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate228.errors = vErrors;
+validate263.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate257(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9064,8 +10454,8 @@ errors++;
 }
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate223(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate258(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
@@ -9168,8 +10558,8 @@ errors++;
 }
 }
 if(data5.preference !== undefined){
-if(!(validate223(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate258(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
@@ -9210,14 +10600,14 @@ errors++;
 }
 }
 if(data.podAffinity !== undefined){
-if(!(validate228(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate263(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
+vErrors = vErrors === null ? validate263.errors : vErrors.concat(validate263.errors);
 errors = vErrors.length;
 }
 }
 if(data.podAntiAffinity !== undefined){
-if(!(validate228(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate263(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
+vErrors = vErrors === null ? validate263.errors : vErrors.concat(validate263.errors);
 errors = vErrors.length;
 }
 }
@@ -9232,13 +10622,13 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate222.errors = vErrors;
+validate257.errors = vErrors;
 return errors === 0;
 }
 
-const schema78 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
+const schema88 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
 
-function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9279,7 +10669,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data1 === "Exists") || (data1 === "Equal"))){
-const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema78.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema88.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9314,7 +10704,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!((((data3 === "") || (data3 === "NoSchedule")) || (data3 === "PreferNoSchedule")) || (data3 === "NoExecute"))){
-const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema78.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema88.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9348,13 +10738,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate239.errors = vErrors;
+validate274.errors = vErrors;
 return errors === 0;
 }
 
-const schema79 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
+const schema89 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
 
-function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate276(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9401,15 +10791,15 @@ errors++;
 }
 }
 if(data.maxSkew !== undefined){
-if(!(validate192(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.topologyKey !== undefined){
 let data1 = data.topologyKey;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -9444,7 +10834,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data2 === "DoNotSchedule") || (data2 === "ScheduleAnyway"))){
-const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema79.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema89.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9455,8 +10845,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate141(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -9471,13 +10861,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate241.errors = vErrors;
+validate276.errors = vErrors;
 return errors === 0;
 }
 
-const schema80 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"}}};
+const schema90 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"}}};
 
-function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9494,14 +10884,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate190(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate190(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
@@ -9518,8 +10908,8 @@ errors++;
 }
 }
 if(data.fsGroup !== undefined){
-if(!(validate190(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
@@ -9534,12 +10924,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate245.errors = vErrors;
+validate280.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9554,7 +10944,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema55.properties, key0))){
+if(!(func2.call(schema65.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -9580,8 +10970,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate162(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -9602,8 +10992,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate162(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -9624,8 +11014,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate209(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+if(!(validate244(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
 errors = vErrors.length;
 }
 }
@@ -9654,7 +11044,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9665,14 +11055,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate190(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate192(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
@@ -9695,8 +11085,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate222(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
+if(!(validate257(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate257.errors : vErrors.concat(validate257.errors);
 errors = vErrors.length;
 }
 }
@@ -9705,8 +11095,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate239(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate274(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
 errors = vErrors.length;
 }
 }
@@ -9727,8 +11117,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate241(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+if(!(validate276(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate276.errors : vErrors.concat(validate276.errors);
 errors = vErrors.length;
 }
 }
@@ -9817,8 +11207,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate245(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate245.errors : vErrors.concat(validate245.errors);
+if(!(validate280(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
 }
@@ -9854,7 +11244,7 @@ errors++;
 if(data24.name !== undefined){
 let data25 = data24.name;
 if(typeof data25 === "string"){
-if(func4(data25) < 1){
+if(func7(data25) < 1){
 const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err19];
@@ -9913,9 +11303,9 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err24 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priorityClassName !== undefined){
+if(typeof data.priorityClassName !== "string"){
+const err24 = {instancePath:instancePath+"/priorityClassName",schemaPath:"#/properties/priorityClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9925,10 +11315,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data28 = data.dnsPolicy;
+if(data.preemptionPolicy !== undefined){
+let data28 = data.preemptionPolicy;
 if(typeof data28 !== "string"){
-const err25 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9937,8 +11327,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!((((data28 === "ClusterFirst") || (data28 === "ClusterFirstWithHostNet")) || (data28 === "Default")) || (data28 === "None"))){
-const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+if(!((data28 === "PreemptLowerPriority") || (data28 === "Never"))){
+const err26 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9948,12 +11338,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data29 = data.dnsConfig;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key2 in data29){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err27 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err27 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9963,13 +11350,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data29.nameservers !== undefined){
-let data30 = data29.nameservers;
-if(Array.isArray(data30)){
-const len6 = data30.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data30[i6] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data30 = data.dnsPolicy;
+if(typeof data30 !== "string"){
+const err28 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -9978,10 +11362,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data30 === "ClusterFirst") || (data30 === "ClusterFirstWithHostNet")) || (data30 === "Default")) || (data30 === "None"))){
+const err29 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -9991,13 +11373,12 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data29.searches !== undefined){
-let data32 = data29.searches;
-if(Array.isArray(data32)){
-const len7 = data32.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data32[i7] !== "string"){
-const err30 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data31 = data.dnsConfig;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+for(const key2 in data31){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err30 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10007,9 +11388,13 @@ vErrors.push(err30);
 errors++;
 }
 }
-}
-else {
-const err31 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data31.nameservers !== undefined){
+let data32 = data31.nameservers;
+if(Array.isArray(data32)){
+const len6 = data32.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data32[i6] !== "string"){
+const err31 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10019,15 +11404,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data29.options !== undefined){
-let data34 = data29.options;
-if(Array.isArray(data34)){
-const len8 = data34.length;
-for(let i8=0; i8<len8; i8++){
-let data35 = data34[i8];
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.name === undefined){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err32 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10036,9 +11415,14 @@ vErrors.push(err32);
 }
 errors++;
 }
-for(const key3 in data35){
-if(!((key3 === "name") || (key3 === "value"))){
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data31.searches !== undefined){
+let data34 = data31.searches;
+if(Array.isArray(data34)){
+const len7 = data34.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data34[i7] !== "string"){
+const err33 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10048,11 +11432,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data35.name !== undefined){
-let data36 = data35.name;
-if(typeof data36 === "string"){
-if(func4(data36) < 1){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err34 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10062,8 +11444,15 @@ vErrors.push(err34);
 errors++;
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.options !== undefined){
+let data36 = data31.options;
+if(Array.isArray(data36)){
+const len8 = data36.length;
+for(let i8=0; i8<len8; i8++){
+let data37 = data36[i8];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.name === undefined){
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10072,10 +11461,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data35.value !== undefined){
-if(typeof data35.value !== "string"){
-const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data37){
+if(!((key3 === "name") || (key3 === "value"))){
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10085,9 +11473,11 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.name !== undefined){
+let data38 = data37.name;
+if(typeof data38 === "string"){
+if(func7(data38) < 1){
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10097,9 +11487,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
 else {
-const err38 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -10109,9 +11498,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.value !== undefined){
+if(typeof data37.value !== "string"){
+const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -10121,15 +11510,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data38 = data.hostAliases;
-if(Array.isArray(data38)){
-const len9 = data38.length;
-for(let i9=0; i9<len9; i9++){
-let data39 = data38[i9];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.ip === undefined){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -10138,9 +11521,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-for(const key4 in data39){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -10150,9 +11534,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data39.ip !== undefined){
-if(typeof data39.ip !== "string"){
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err42 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -10162,13 +11546,15 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data39.hostnames !== undefined){
-let data41 = data39.hostnames;
-if(Array.isArray(data41)){
-const len10 = data41.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data41[i10] !== "string"){
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data40 = data.hostAliases;
+if(Array.isArray(data40)){
+const len9 = data40.length;
+for(let i9=0; i9<len9; i9++){
+let data41 = data40[i9];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.ip === undefined){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -10177,10 +11563,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data41){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -10190,9 +11575,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data41.ip !== undefined){
+if(typeof data41.ip !== "string"){
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -10202,9 +11587,13 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data41.hostnames !== undefined){
+let data43 = data41.hostnames;
+if(Array.isArray(data43)){
+const len10 = data43.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data43[i10] !== "string"){
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -10216,7 +11605,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err47 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -10225,12 +11614,48 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate161.errors = vErrors;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+validate196.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate286(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -10243,12 +11668,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate251.errors = vErrors;
+validate286.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/pod.json" */;
 let vErrors = null;
 let errors = 0;
@@ -10330,20 +11755,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate155(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+if(!(validate190(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate161(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+if(!(validate196(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate251(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
+if(!(validate286(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate286.errors : vErrors.concat(validate286.errors);
 errors = vErrors.length;
 }
 }
@@ -10358,14 +11783,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate154.errors = vErrors;
+validate189.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicaSet = validate253;
-const schema82 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicaSet = validate288;
+const schema92 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate289(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10539,12 +11964,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate254.errors = vErrors;
+validate289.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate295(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -10569,12 +11994,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate260.errors = vErrors;
+validate295.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate297(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10601,8 +12026,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -10629,14 +12054,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate262.errors = vErrors;
+validate297.errors = vErrors;
 return errors === 0;
 }
 
-const schema86 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
-const schema87 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
+const schema96 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
+const schema97 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
 
-function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10687,12 +12112,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate267.errors = vErrors;
+validate302.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate271(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10707,7 +12132,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema55.properties, key0))){
+if(!(func2.call(schema65.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -10733,8 +12158,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate162(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -10755,8 +12180,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate162(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -10777,8 +12202,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate209(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+if(!(validate244(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
 errors = vErrors.length;
 }
 }
@@ -10807,7 +12232,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10818,14 +12243,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate190(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate192(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
@@ -10848,8 +12273,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate222(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
+if(!(validate257(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate257.errors : vErrors.concat(validate257.errors);
 errors = vErrors.length;
 }
 }
@@ -10858,8 +12283,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate239(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate274(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
 errors = vErrors.length;
 }
 }
@@ -10880,8 +12305,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate241(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+if(!(validate276(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate276.errors : vErrors.concat(validate276.errors);
 errors = vErrors.length;
 }
 }
@@ -10970,8 +12395,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate245(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate245.errors : vErrors.concat(validate245.errors);
+if(!(validate280(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
 }
@@ -11007,7 +12432,7 @@ errors++;
 if(data24.name !== undefined){
 let data25 = data24.name;
 if(typeof data25 === "string"){
-if(func4(data25) < 1){
+if(func7(data25) < 1){
 const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err19];
@@ -11066,9 +12491,9 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err24 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priorityClassName !== undefined){
+if(typeof data.priorityClassName !== "string"){
+const err24 = {instancePath:instancePath+"/priorityClassName",schemaPath:"#/properties/priorityClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -11078,10 +12503,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data28 = data.dnsPolicy;
+if(data.preemptionPolicy !== undefined){
+let data28 = data.preemptionPolicy;
 if(typeof data28 !== "string"){
-const err25 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -11090,8 +12515,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!((((data28 === "ClusterFirst") || (data28 === "ClusterFirstWithHostNet")) || (data28 === "Default")) || (data28 === "None"))){
-const err26 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+if(!((data28 === "PreemptLowerPriority") || (data28 === "Never"))){
+const err26 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -11101,12 +12526,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data29 = data.dnsConfig;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key2 in data29){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err27 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err27 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -11116,13 +12538,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data29.nameservers !== undefined){
-let data30 = data29.nameservers;
-if(Array.isArray(data30)){
-const len6 = data30.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data30[i6] !== "string"){
-const err28 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data30 = data.dnsPolicy;
+if(typeof data30 !== "string"){
+const err28 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -11131,10 +12550,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data30 === "ClusterFirst") || (data30 === "ClusterFirstWithHostNet")) || (data30 === "Default")) || (data30 === "None"))){
+const err29 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -11144,13 +12561,12 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data29.searches !== undefined){
-let data32 = data29.searches;
-if(Array.isArray(data32)){
-const len7 = data32.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data32[i7] !== "string"){
-const err30 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data31 = data.dnsConfig;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+for(const key2 in data31){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err30 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -11160,9 +12576,13 @@ vErrors.push(err30);
 errors++;
 }
 }
-}
-else {
-const err31 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data31.nameservers !== undefined){
+let data32 = data31.nameservers;
+if(Array.isArray(data32)){
+const len6 = data32.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data32[i6] !== "string"){
+const err31 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -11172,15 +12592,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data29.options !== undefined){
-let data34 = data29.options;
-if(Array.isArray(data34)){
-const len8 = data34.length;
-for(let i8=0; i8<len8; i8++){
-let data35 = data34[i8];
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.name === undefined){
-const err32 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err32 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -11189,9 +12603,14 @@ vErrors.push(err32);
 }
 errors++;
 }
-for(const key3 in data35){
-if(!((key3 === "name") || (key3 === "value"))){
-const err33 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data31.searches !== undefined){
+let data34 = data31.searches;
+if(Array.isArray(data34)){
+const len7 = data34.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data34[i7] !== "string"){
+const err33 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -11201,11 +12620,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data35.name !== undefined){
-let data36 = data35.name;
-if(typeof data36 === "string"){
-if(func4(data36) < 1){
-const err34 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err34 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -11215,8 +12632,15 @@ vErrors.push(err34);
 errors++;
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.options !== undefined){
+let data36 = data31.options;
+if(Array.isArray(data36)){
+const len8 = data36.length;
+for(let i8=0; i8<len8; i8++){
+let data37 = data36[i8];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.name === undefined){
+const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -11225,10 +12649,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data35.value !== undefined){
-if(typeof data35.value !== "string"){
-const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data37){
+if(!((key3 === "name") || (key3 === "value"))){
+const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -11238,9 +12661,11 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.name !== undefined){
+let data38 = data37.name;
+if(typeof data38 === "string"){
+if(func7(data38) < 1){
+const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -11250,9 +12675,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
 else {
-const err38 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -11262,9 +12686,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.value !== undefined){
+if(typeof data37.value !== "string"){
+const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -11274,15 +12698,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data38 = data.hostAliases;
-if(Array.isArray(data38)){
-const len9 = data38.length;
-for(let i9=0; i9<len9; i9++){
-let data39 = data38[i9];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.ip === undefined){
-const err40 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11291,9 +12709,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-for(const key4 in data39){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err41 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -11303,9 +12722,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data39.ip !== undefined){
-if(typeof data39.ip !== "string"){
-const err42 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err42 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -11315,13 +12734,15 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data39.hostnames !== undefined){
-let data41 = data39.hostnames;
-if(Array.isArray(data41)){
-const len10 = data41.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data41[i10] !== "string"){
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data40 = data.hostAliases;
+if(Array.isArray(data40)){
+const len9 = data40.length;
+for(let i9=0; i9<len9; i9++){
+let data41 = data40[i9];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.ip === undefined){
+const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11330,10 +12751,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data41){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err44 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11343,9 +12763,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data41.ip !== undefined){
+if(typeof data41.ip !== "string"){
+const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11355,9 +12775,13 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data41.hostnames !== undefined){
+let data43 = data41.hostnames;
+if(Array.isArray(data43)){
+const len10 = data43.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data43[i10] !== "string"){
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11369,7 +12793,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err47 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11378,12 +12802,48 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate271.errors = vErrors;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+validate306.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate266(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate301(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11410,14 +12870,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate267(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate271(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
 }
@@ -11432,12 +12892,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate266.errors = vErrors;
+validate301.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate285(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -11450,12 +12910,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate285.errors = vErrors;
+validate320.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate253(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate288(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/replicaset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11537,8 +12997,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate254(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
+if(!(validate289(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate289.errors : vErrors.concat(validate289.errors);
 errors = vErrors.length;
 }
 }
@@ -11578,26 +13038,26 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate260(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
+if(!(validate295(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate295.errors : vErrors.concat(validate295.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate262(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
+if(!(validate297(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate297.errors : vErrors.concat(validate297.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate266(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
+if(!(validate301(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate301.errors : vErrors.concat(validate301.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate260(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
+if(!(validate295(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate295.errors : vErrors.concat(validate295.errors);
 errors = vErrors.length;
 }
 }
@@ -11614,8 +13074,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate285(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate285.errors : vErrors.concat(validate285.errors);
+if(!(validate320(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
 }
@@ -11630,14 +13090,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate253.errors = vErrors;
+validate288.errors = vErrors;
 return errors === 0;
 }
 
-export const Deployment = validate287;
-const schema90 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicationController = validate322;
+const schema100 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicationcontroller.json","title":"ReplicationController (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ReplicationController"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/stringMap"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate288(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate323(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11811,12 +13271,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate288.errors = vErrors;
+validate323.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate329(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -11841,18 +13301,18 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate294.errors = vErrors;
+validate329.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate331(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(typeof data[key0] !== "string"){
+const err0 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11862,25 +13322,9 @@ vErrors.push(err0);
 errors++;
 }
 }
-if(data.matchLabels !== undefined){
-if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.matchExpressions !== undefined){
-let data1 = data.matchExpressions;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11889,24 +13333,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate296.errors = vErrors;
+validate331.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate333(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11933,14 +13365,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate267(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate271(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
 }
@@ -11955,17 +13387,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate300.errors = vErrors;
+validate333.errors = vErrors;
 return errors === 0;
 }
 
-const schema95 = {"type":["integer","string"]};
 
-function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema95.type},message:"must be integer,string"};
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11974,12 +13405,526 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate304.errors = vErrors;
+validate338.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate309(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/replicationcontroller.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ReplicationController" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicationController"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate323(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate323.errors : vErrors.concat(validate323.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.template === undefined){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!((((key1 === "replicas") || (key1 === "selector")) || (key1 === "template")) || (key1 === "minReadySeconds"))){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.replicas !== undefined){
+if(!(validate329(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate329.errors : vErrors.concat(validate329.errors);
+errors = vErrors.length;
+}
+}
+if(data3.selector !== undefined){
+if(!(validate331(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate331.errors : vErrors.concat(validate331.errors);
+errors = vErrors.length;
+}
+}
+if(data3.template !== undefined){
+if(!(validate333(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate333.errors : vErrors.concat(validate333.errors);
+errors = vErrors.length;
+}
+}
+if(data3.minReadySeconds !== undefined){
+if(!(validate329(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate329.errors : vErrors.concat(validate329.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate338(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate338.errors : vErrors.concat(validate338.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate322.errors = vErrors;
+return errors === 0;
+}
+
+export const Deployment = validate340;
+const schema106 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+
+function validate341(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate341.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate347(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate347.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate349(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.matchLabels !== undefined){
+if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.matchExpressions !== undefined){
+let data1 = data.matchExpressions;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate349.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.spec === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "metadata") || (key0 === "spec"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate353.errors = vErrors;
+return errors === 0;
+}
+
+const schema111 = {"type":["integer","string"]};
+
+function validate357(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema111.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate357.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -12004,12 +13949,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate309.errors = vErrors;
+validate362.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate311(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -12022,12 +13967,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate311.errors = vErrors;
+validate364.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate287(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/deployment.json" */;
 let vErrors = null;
 let errors = 0;
@@ -12109,8 +14054,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate288(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate288.errors : vErrors.concat(validate288.errors);
+if(!(validate341(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
 errors = vErrors.length;
 }
 }
@@ -12150,20 +14095,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate294(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
+if(!(validate347(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate347.errors : vErrors.concat(validate347.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate296(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
+if(!(validate349(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate349.errors : vErrors.concat(validate349.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate300(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
+if(!(validate353(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
 errors = vErrors.length;
 }
 }
@@ -12195,7 +14140,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "RollingUpdate") || (data8 === "Recreate"))){
-const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema90.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema106.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12221,14 +14166,14 @@ errors++;
 }
 }
 if(data9.maxSurge !== undefined){
-if(!(validate304(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
+if(!(validate357(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
 errors = vErrors.length;
 }
 }
 if(data9.maxUnavailable !== undefined){
-if(!(validate304(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
+if(!(validate357(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
 errors = vErrors.length;
 }
 }
@@ -12257,20 +14202,20 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate294(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
+if(!(validate347(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate347.errors : vErrors.concat(validate347.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate294(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
+if(!(validate347(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate347.errors : vErrors.concat(validate347.errors);
 errors = vErrors.length;
 }
 }
 if(data3.progressDeadlineSeconds !== undefined){
-if(!(validate309(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate362(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
 }
@@ -12299,8 +14244,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate311(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate311.errors : vErrors.concat(validate311.errors);
+if(!(validate364(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
 }
@@ -12315,14 +14260,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate287.errors = vErrors;
+validate340.errors = vErrors;
 return errors === 0;
 }
 
-export const StatefulSet = validate313;
-const schema98 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const StatefulSet = validate366;
+const schema114 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate367(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12496,12 +14441,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate314.errors = vErrors;
+validate367.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate373(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -12526,12 +14471,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate320.errors = vErrors;
+validate373.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate375(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12558,8 +14503,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -12586,12 +14531,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate322.errors = vErrors;
+validate375.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate379(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12618,14 +14563,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate267(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate271(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
 }
@@ -12640,16 +14585,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate326.errors = vErrors;
+validate379.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate331(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema95.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema111.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -12658,12 +14603,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate331.errors = vErrors;
+validate384.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate333(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12690,12 +14635,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate333.errors = vErrors;
+validate386.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate389(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12712,20 +14657,20 @@ errors++;
 }
 }
 if(data.accessModes !== undefined){
-if(!(validate139(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate174(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -12766,7 +14711,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!((data5 === "Filesystem") || (data5 === "Block"))){
-const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema47.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema57.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -12787,12 +14732,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate336.errors = vErrors;
+validate389.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate341(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -12805,12 +14750,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate341.errors = vErrors;
+validate394.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate313(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/statefulset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -12892,8 +14837,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate314(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
+if(!(validate367(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate367.errors : vErrors.concat(validate367.errors);
 errors = vErrors.length;
 }
 }
@@ -12921,7 +14866,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key1 in data3){
-if(!(func2.call(schema98.properties.spec.properties, key1))){
+if(!(func2.call(schema114.properties.spec.properties, key1))){
 const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -12933,20 +14878,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate320(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
+if(!(validate373(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate322(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate322.errors : vErrors.concat(validate322.errors);
+if(!(validate375(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate375.errors : vErrors.concat(validate375.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate326(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
+if(!(validate379(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate379.errors : vErrors.concat(validate379.errors);
 errors = vErrors.length;
 }
 }
@@ -12975,7 +14920,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "OrderedReady") || (data8 === "Parallel"))){
-const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema98.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -13013,7 +14958,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data10 === "RollingUpdate") || (data10 === "OnDelete"))){
-const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema98.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -13039,14 +14984,14 @@ errors++;
 }
 }
 if(data11.partition !== undefined){
-if(!(validate320(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
-vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
+if(!(validate373(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
+vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
 errors = vErrors.length;
 }
 }
 if(data11.maxUnavailable !== undefined){
-if(!(validate331(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate331.errors : vErrors.concat(validate331.errors);
+if(!(validate384(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
 }
@@ -13175,14 +15120,14 @@ errors++;
 }
 }
 if(data18.labels !== undefined){
-if(!(validate333(data18.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data18,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate333.errors : vErrors.concat(validate333.errors);
+if(!(validate386(data18.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data18,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
 }
 if(data18.annotations !== undefined){
-if(!(validate333(data18.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data18,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate333.errors : vErrors.concat(validate333.errors);
+if(!(validate386(data18.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data18,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
 }
@@ -13199,14 +15144,14 @@ errors++;
 }
 }
 if(data15.spec !== undefined){
-if(!(validate336(data15.spec, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec",parentData:data15,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
+if(!(validate389(data15.spec, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec",parentData:data15,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
 if(data15.status !== undefined){
-if(!(validate341(data15.status, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/status",parentData:data15,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+if(!(validate394(data15.status, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/status",parentData:data15,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
 }
@@ -13235,14 +15180,14 @@ errors++;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate320(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
+if(!(validate373(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate320(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
+if(!(validate373(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
 errors = vErrors.length;
 }
 }
@@ -13274,7 +15219,7 @@ vErrors.push(err31);
 errors++;
 }
 if(!((data27 === "Retain") || (data27 === "Delete"))){
-const err32 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema98.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -13297,7 +15242,7 @@ vErrors.push(err33);
 errors++;
 }
 if(!((data28 === "Retain") || (data28 === "Delete"))){
-const err34 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema98.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
+const err34 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema114.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -13332,8 +15277,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate341(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate341.errors : vErrors.concat(validate341.errors);
+if(!(validate394(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
 }
@@ -13348,14 +15293,14 @@ vErrors.push(err37);
 }
 errors++;
 }
-validate313.errors = vErrors;
+validate366.errors = vErrors;
 return errors === 0;
 }
 
-export const DaemonSet = validate346;
-const schema107 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const DaemonSet = validate399;
+const schema123 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate347(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13529,12 +15474,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate347.errors = vErrors;
+validate400.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13561,8 +15506,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -13589,12 +15534,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate353.errors = vErrors;
+validate406.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate357(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13621,14 +15566,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate267(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate271(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
 }
@@ -13643,16 +15588,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate357.errors = vErrors;
+validate410.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate361(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema95.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema111.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13661,12 +15606,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate361.errors = vErrors;
+validate414.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate417(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -13691,12 +15636,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate364.errors = vErrors;
+validate417.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate367(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -13709,12 +15654,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate367.errors = vErrors;
+validate420.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate399(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/daemonset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13796,8 +15741,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate347(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate347.errors : vErrors.concat(validate347.errors);
+if(!(validate400(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
 errors = vErrors.length;
 }
 }
@@ -13837,14 +15782,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate353(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
+if(!(validate406(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate357(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
+if(!(validate410(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
 }
@@ -13876,7 +15821,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "RollingUpdate") || (data7 === "OnDelete"))){
-const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema107.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema123.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -13902,14 +15847,14 @@ errors++;
 }
 }
 if(data8.maxUnavailable !== undefined){
-if(!(validate361(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate361.errors : vErrors.concat(validate361.errors);
+if(!(validate414(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
 }
 if(data8.maxSurge !== undefined){
-if(!(validate361(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate361.errors : vErrors.concat(validate361.errors);
+if(!(validate414(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
 }
@@ -13938,14 +15883,14 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate364(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
+if(!(validate417(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate417.errors : vErrors.concat(validate417.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate364(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
+if(!(validate417(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate417.errors : vErrors.concat(validate417.errors);
 errors = vErrors.length;
 }
 }
@@ -13962,8 +15907,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate367(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate367.errors : vErrors.concat(validate367.errors);
+if(!(validate420(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
 }
@@ -13978,14 +15923,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate346.errors = vErrors;
+validate399.errors = vErrors;
 return errors === 0;
 }
 
-export const Job = validate369;
-const schema114 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Job = validate422;
+const schema130 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate423(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14159,13 +16104,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate370.errors = vErrors;
+validate423.errors = vErrors;
 return errors === 0;
 }
 
-const schema116 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
+const schema132 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
 
-function validate383(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14192,14 +16137,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate267(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate271(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
+if(!(validate306(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
 }
@@ -14214,12 +16159,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate383.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate429(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14234,7 +16179,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema116.properties, key0))){
+if(!(func2.call(schema132.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -14246,32 +16191,32 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate190(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate190(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate190(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate192(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate190(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
@@ -14288,7 +16233,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema116.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema132.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14311,8 +16256,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -14329,8 +16274,8 @@ errors++;
 }
 }
 if(data.template !== undefined){
-if(!(validate383(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
+if(!(validate436(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -14345,12 +16290,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate376.errors = vErrors;
+validate429.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate441(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -14363,12 +16308,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate388.errors = vErrors;
+validate441.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate369(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/job.json" */;
 let vErrors = null;
 let errors = 0;
@@ -14450,20 +16395,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate370(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
+if(!(validate423(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate423.errors : vErrors.concat(validate423.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate376(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
+if(!(validate429(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate429.errors : vErrors.concat(validate429.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate388(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate388.errors : vErrors.concat(validate388.errors);
+if(!(validate441(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate441.errors : vErrors.concat(validate441.errors);
 errors = vErrors.length;
 }
 }
@@ -14478,14 +16423,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate369.errors = vErrors;
+validate422.errors = vErrors;
 return errors === 0;
 }
 
-export const CronJob = validate390;
-const schema119 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const CronJob = validate443;
+const schema135 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"type":"object","additionalProperties":false,"properties":{"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14659,12 +16604,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate391.errors = vErrors;
+validate444.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate397(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -14689,12 +16634,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate397.errors = vErrors;
+validate450.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate401(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate454(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14721,12 +16666,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate401.errors = vErrors;
+validate454.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate457(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14741,7 +16686,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema116.properties, key0))){
+if(!(func2.call(schema132.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -14753,32 +16698,32 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate190(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate190(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate190(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate192(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate227(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate190(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
@@ -14795,7 +16740,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data5 === "NonIndexed") || (data5 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema116.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema132.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14818,8 +16763,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -14836,8 +16781,8 @@ errors++;
 }
 }
 if(data.template !== undefined){
-if(!(validate383(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
+if(!(validate436(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -14852,12 +16797,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate404.errors = vErrors;
+validate457.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate413(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate466(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -14870,12 +16815,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate413.errors = vErrors;
+validate466.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate443(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/cronjob.json" */;
 let vErrors = null;
 let errors = 0;
@@ -14957,8 +16902,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate391(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate391.errors : vErrors.concat(validate391.errors);
+if(!(validate444(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
 }
@@ -15000,7 +16945,7 @@ errors++;
 if(data3.schedule !== undefined){
 let data4 = data3.schedule;
 if(typeof data4 === "string"){
-if(func4(data4) < 1){
+if(func7(data4) < 1){
 const err10 = {instancePath:instancePath+"/spec/schedule",schemaPath:"#/properties/spec/properties/schedule/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -15025,7 +16970,7 @@ errors++;
 if(data3.timeZone !== undefined){
 let data5 = data3.timeZone;
 if(typeof data5 === "string"){
-if(func4(data5) < 1){
+if(func7(data5) < 1){
 const err12 = {instancePath:instancePath+"/spec/timeZone",schemaPath:"#/properties/spec/properties/timeZone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
@@ -15060,7 +17005,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!(((data6 === "Allow") || (data6 === "Forbid")) || (data6 === "Replace"))){
-const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema119.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema135.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -15071,8 +17016,8 @@ errors++;
 }
 }
 if(data3.startingDeadlineSeconds !== undefined){
-if(!(validate397(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate397.errors : vErrors.concat(validate397.errors);
+if(!(validate450(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
 }
@@ -15089,14 +17034,14 @@ errors++;
 }
 }
 if(data3.successfulJobsHistoryLimit !== undefined){
-if(!(validate397(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate397.errors : vErrors.concat(validate397.errors);
+if(!(validate450(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
 }
 if(data3.failedJobsHistoryLimit !== undefined){
-if(!(validate397(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate397.errors : vErrors.concat(validate397.errors);
+if(!(validate450(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
 }
@@ -15141,14 +17086,14 @@ errors++;
 }
 }
 if(data12.labels !== undefined){
-if(!(validate401(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate401.errors : vErrors.concat(validate401.errors);
+if(!(validate454(data12.labels, {instancePath:instancePath+"/spec/jobTemplate/metadata/labels",parentData:data12,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
 }
 if(data12.annotations !== undefined){
-if(!(validate401(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate401.errors : vErrors.concat(validate401.errors);
+if(!(validate454(data12.annotations, {instancePath:instancePath+"/spec/jobTemplate/metadata/annotations",parentData:data12,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
 }
@@ -15165,8 +17110,8 @@ errors++;
 }
 }
 if(data11.spec !== undefined){
-if(!(validate404(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
+if(!(validate457(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate457.errors : vErrors.concat(validate457.errors);
 errors = vErrors.length;
 }
 }
@@ -15195,8 +17140,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate413(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate413.errors : vErrors.concat(validate413.errors);
+if(!(validate466(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate466.errors : vErrors.concat(validate466.errors);
 errors = vErrors.length;
 }
 }
@@ -15211,14 +17156,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate390.errors = vErrors;
+validate443.errors = vErrors;
 return errors === 0;
 }
 
-export const Service = validate415;
-const schema125 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Service = validate468;
+const schema141 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate469(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15392,12 +17337,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate416.errors = vErrors;
+validate469.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate475(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15424,12 +17369,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate422.errors = vErrors;
+validate475.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate424(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate477(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -15443,7 +17388,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -15452,12 +17397,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate424.errors = vErrors;
+validate477.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate479(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -15492,16 +17437,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate426.errors = vErrors;
+validate479.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate481(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema66.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema76.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -15510,12 +17455,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate428.errors = vErrors;
+validate481.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate431(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate484(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -15543,12 +17488,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate431.errors = vErrors;
+validate484.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate433(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate486(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -15561,12 +17506,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate433.errors = vErrors;
+validate486.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate415(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate468(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/service.json" */;
 let vErrors = null;
 let errors = 0;
@@ -15648,8 +17593,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate416(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
+if(!(validate469(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate469.errors : vErrors.concat(validate469.errors);
 errors = vErrors.length;
 }
 }
@@ -15657,7 +17602,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema125.properties.spec.properties, key1))){
+if(!(func2.call(schema141.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -15681,7 +17626,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data4 === "ClusterIP") || (data4 === "NodePort")) || (data4 === "LoadBalancer")) || (data4 === "ExternalName"))){
-const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema125.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema141.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -15692,8 +17637,8 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate422(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate422.errors : vErrors.concat(validate422.errors);
+if(!(validate475(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
 errors = vErrors.length;
 }
 }
@@ -15739,26 +17684,26 @@ errors++;
 }
 }
 if(data7.protocol !== undefined){
-if(!(validate424(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
+if(!(validate477(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate477.errors : vErrors.concat(validate477.errors);
 errors = vErrors.length;
 }
 }
 if(data7.port !== undefined){
-if(!(validate426(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
+if(!(validate479(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate479.errors : vErrors.concat(validate479.errors);
 errors = vErrors.length;
 }
 }
 if(data7.targetPort !== undefined){
-if(!(validate428(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
-vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
+if(!(validate481(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
+vErrors = vErrors === null ? validate481.errors : vErrors.concat(validate481.errors);
 errors = vErrors.length;
 }
 }
 if(data7.nodePort !== undefined){
-if(!(validate426(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
-vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
+if(!(validate479(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
+vErrors = vErrors === null ? validate479.errors : vErrors.concat(validate479.errors);
 errors = vErrors.length;
 }
 }
@@ -15799,8 +17744,8 @@ errors++;
 }
 }
 if(data3.clusterIPs !== undefined){
-if(!(validate431(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
-vErrors = vErrors === null ? validate431.errors : vErrors.concat(validate431.errors);
+if(!(validate484(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
+vErrors = vErrors === null ? validate484.errors : vErrors.concat(validate484.errors);
 errors = vErrors.length;
 }
 }
@@ -15817,7 +17762,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!((data15 === "None") || (data15 === "ClientIP"))){
-const err17 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema125.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema141.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -15929,7 +17874,7 @@ vErrors.push(err25);
 errors++;
 }
 if(!((data19 === "Cluster") || (data19 === "Local"))){
-const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema125.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema141.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -15952,7 +17897,7 @@ vErrors.push(err27);
 errors++;
 }
 if(!((data20 === "Cluster") || (data20 === "Local"))){
-const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema125.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema141.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -15999,8 +17944,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate433(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate433.errors : vErrors.concat(validate433.errors);
+if(!(validate486(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate486.errors : vErrors.concat(validate486.errors);
 errors = vErrors.length;
 }
 }
@@ -16015,14 +17960,14 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate415.errors = vErrors;
+validate468.errors = vErrors;
 return errors === 0;
 }
 
-export const IngressClass = validate435;
-const schema133 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
+export const Endpoints = validate488;
+const schema149 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/endpoints.json","title":"Endpoints (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"definitions":{"address":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string","minLength":1},"hostname":{"type":"string"},"nodeName":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"}}},"targetRef":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Endpoints"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"subsets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"addresses":{"type":"array","items":{"$ref":"#/definitions/address"}},"notReadyAddresses":{"type":"array","items":{"$ref":"#/definitions/address"}},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"port":{"$ref":"common.json#/definitions/port"},"protocol":{"$ref":"common.json#/definitions/protocol"},"appProtocol":{"type":"string"}}}}}}}}};
 
-function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate489(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16196,12 +18141,1647 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate436.errors = vErrors;
+validate489.errors = vErrors;
+return errors === 0;
+}
+
+const schema151 = {"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string","minLength":1},"hostname":{"type":"string"},"nodeName":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"}}};
+const schema152 = {"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}};
+
+function validate496(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "kind") || (key0 === "namespace")) || (key0 === "name")) || (key0 === "uid")) || (key0 === "apiVersion")) || (key0 === "resourceVersion")) || (key0 === "fieldPath"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if(typeof data.kind !== "string"){
+const err1 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err2 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err4 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if(typeof data.apiVersion !== "string"){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err6 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.fieldPath !== undefined){
+if(typeof data.fieldPath !== "string"){
+const err7 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate496.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate435(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate495(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.ip === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "ip") || (key0 === "hostname")) || (key0 === "nodeName")) || (key0 === "targetRef"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.ip !== undefined){
+let data0 = data.ip;
+if(typeof data0 === "string"){
+if(func7(data0) < 1){
+const err2 = {instancePath:instancePath+"/ip",schemaPath:"#/properties/ip/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/ip",schemaPath:"#/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.hostname !== undefined){
+if(typeof data.hostname !== "string"){
+const err4 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.nodeName !== undefined){
+if(typeof data.nodeName !== "string"){
+const err5 = {instancePath:instancePath+"/nodeName",schemaPath:"#/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.targetRef !== undefined){
+if(!(validate496(data.targetRef, {instancePath:instancePath+"/targetRef",parentData:data,parentDataProperty:"targetRef",rootData}))){
+vErrors = vErrors === null ? validate496.errors : vErrors.concat(validate496.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate495.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate500(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate500.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate502(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate502.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate488(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/endpoints.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "subsets"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("Endpoints" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Endpoints"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate489(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate489.errors : vErrors.concat(validate489.errors);
+errors = vErrors.length;
+}
+}
+if(data.subsets !== undefined){
+let data3 = data.subsets;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key1 in data4){
+if(!(((key1 === "addresses") || (key1 === "notReadyAddresses")) || (key1 === "ports"))){
+const err6 = {instancePath:instancePath+"/subsets/" + i0,schemaPath:"#/properties/subsets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data4.addresses !== undefined){
+let data5 = data4.addresses;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate495(data5[i1], {instancePath:instancePath+"/subsets/" + i0+"/addresses/" + i1,parentData:data5,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate495.errors : vErrors.concat(validate495.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/subsets/" + i0+"/addresses",schemaPath:"#/properties/subsets/items/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data4.notReadyAddresses !== undefined){
+let data7 = data4.notReadyAddresses;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate495(data7[i2], {instancePath:instancePath+"/subsets/" + i0+"/notReadyAddresses/" + i2,parentData:data7,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate495.errors : vErrors.concat(validate495.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/subsets/" + i0+"/notReadyAddresses",schemaPath:"#/properties/subsets/items/properties/notReadyAddresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data4.ports !== undefined){
+let data9 = data4.ports;
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+let data10 = data9[i3];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.port === undefined){
+const err9 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key2 in data10){
+if(!((((key2 === "name") || (key2 === "port")) || (key2 === "protocol")) || (key2 === "appProtocol"))){
+const err10 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data10.name !== undefined){
+if(typeof data10.name !== "string"){
+const err11 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/name",schemaPath:"#/properties/subsets/items/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data10.port !== undefined){
+if(!(validate500(data10.port, {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/port",parentData:data10,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate500.errors : vErrors.concat(validate500.errors);
+errors = vErrors.length;
+}
+}
+if(data10.protocol !== undefined){
+if(!(validate502(data10.protocol, {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/protocol",parentData:data10,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate502.errors : vErrors.concat(validate502.errors);
+errors = vErrors.length;
+}
+}
+if(data10.appProtocol !== undefined){
+if(typeof data10.appProtocol !== "string"){
+const err12 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/appProtocol",schemaPath:"#/properties/subsets/items/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/subsets/" + i0+"/ports",schemaPath:"#/properties/subsets/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/subsets/" + i0,schemaPath:"#/properties/subsets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/subsets",schemaPath:"#/properties/subsets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate488.errors = vErrors;
+return errors === 0;
+}
+
+export const EndpointSlice = validate504;
+const schema155 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/endpointslice.json","title":"EndpointSlice (discovery.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","addressType"],"definitions":{"targetRef":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"properties":{"apiVersion":{"const":"discovery.k8s.io/v1"},"kind":{"const":"EndpointSlice"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"addressType":{"type":"string","enum":["IPv4","IPv6","FQDN"]},"endpoints":{"type":"array","maxItems":1000,"items":{"type":"object","additionalProperties":false,"required":["addresses"],"properties":{"addresses":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"string","minLength":1}},"conditions":{"type":"object","additionalProperties":false,"properties":{"ready":{"type":"boolean"},"serving":{"type":"boolean"},"terminating":{"type":"boolean"}}},"hostname":{"type":"string"},"nodeName":{"type":"string"},"zone":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"},"hints":{"type":"object","additionalProperties":false,"properties":{"forZones":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"}}}}}}}}},"ports":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"port":{"$ref":"common.json#/definitions/port"},"protocol":{"$ref":"common.json#/definitions/protocol"},"appProtocol":{"type":"string"}}}}}};
+
+function validate505(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate505.errors = vErrors;
+return errors === 0;
+}
+
+const schema157 = {"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}};
+
+function validate511(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "kind") || (key0 === "namespace")) || (key0 === "name")) || (key0 === "uid")) || (key0 === "apiVersion")) || (key0 === "resourceVersion")) || (key0 === "fieldPath"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if(typeof data.kind !== "string"){
+const err1 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err2 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err4 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if(typeof data.apiVersion !== "string"){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err6 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.fieldPath !== undefined){
+if(typeof data.fieldPath !== "string"){
+const err7 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate511.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate513(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate513.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate515(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate515.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate504(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/endpointslice.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.addressType === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "addressType"},message:"must have required property '"+"addressType"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "addressType")) || (key0 === "endpoints")) || (key0 === "ports"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("discovery.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "discovery.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("EndpointSlice" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "EndpointSlice"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate505(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate505.errors : vErrors.concat(validate505.errors);
+errors = vErrors.length;
+}
+}
+if(data.addressType !== undefined){
+let data3 = data.addressType;
+if(typeof data3 !== "string"){
+const err7 = {instancePath:instancePath+"/addressType",schemaPath:"#/properties/addressType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!(((data3 === "IPv4") || (data3 === "IPv6")) || (data3 === "FQDN"))){
+const err8 = {instancePath:instancePath+"/addressType",schemaPath:"#/properties/addressType/enum",keyword:"enum",params:{allowedValues: schema155.properties.addressType.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.endpoints !== undefined){
+let data4 = data.endpoints;
+if(Array.isArray(data4)){
+if(data4.length > 1000){
+const err9 = {instancePath:instancePath+"/endpoints",schemaPath:"#/properties/endpoints/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.addresses === undefined){
+const err10 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/required",keyword:"required",params:{missingProperty: "addresses"},message:"must have required property '"+"addresses"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!(((((((key1 === "addresses") || (key1 === "conditions")) || (key1 === "hostname")) || (key1 === "nodeName")) || (key1 === "zone")) || (key1 === "targetRef")) || (key1 === "hints"))){
+const err11 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.addresses !== undefined){
+let data6 = data5.addresses;
+if(Array.isArray(data6)){
+if(data6.length > 100){
+const err12 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data6.length < 1){
+const err13 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+let data7 = data6[i1];
+if(typeof data7 === "string"){
+if(func7(data7) < 1){
+const err14 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses/" + i1,schemaPath:"#/properties/endpoints/items/properties/addresses/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses/" + i1,schemaPath:"#/properties/endpoints/items/properties/addresses/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data5.conditions !== undefined){
+let data8 = data5.conditions;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+for(const key2 in data8){
+if(!(((key2 === "ready") || (key2 === "serving")) || (key2 === "terminating"))){
+const err17 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions",schemaPath:"#/properties/endpoints/items/properties/conditions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data8.ready !== undefined){
+if(typeof data8.ready !== "boolean"){
+const err18 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/ready",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/ready/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data8.serving !== undefined){
+if(typeof data8.serving !== "boolean"){
+const err19 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/serving",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/serving/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data8.terminating !== undefined){
+if(typeof data8.terminating !== "boolean"){
+const err20 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/terminating",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/terminating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions",schemaPath:"#/properties/endpoints/items/properties/conditions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data5.hostname !== undefined){
+if(typeof data5.hostname !== "string"){
+const err22 = {instancePath:instancePath+"/endpoints/" + i0+"/hostname",schemaPath:"#/properties/endpoints/items/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data5.nodeName !== undefined){
+if(typeof data5.nodeName !== "string"){
+const err23 = {instancePath:instancePath+"/endpoints/" + i0+"/nodeName",schemaPath:"#/properties/endpoints/items/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data5.zone !== undefined){
+if(typeof data5.zone !== "string"){
+const err24 = {instancePath:instancePath+"/endpoints/" + i0+"/zone",schemaPath:"#/properties/endpoints/items/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data5.targetRef !== undefined){
+if(!(validate511(data5.targetRef, {instancePath:instancePath+"/endpoints/" + i0+"/targetRef",parentData:data5,parentDataProperty:"targetRef",rootData}))){
+vErrors = vErrors === null ? validate511.errors : vErrors.concat(validate511.errors);
+errors = vErrors.length;
+}
+}
+if(data5.hints !== undefined){
+let data16 = data5.hints;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(key3 === "forZones")){
+const err25 = {instancePath:instancePath+"/endpoints/" + i0+"/hints",schemaPath:"#/properties/endpoints/items/properties/hints/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data16.forZones !== undefined){
+let data17 = data16.forZones;
+if(Array.isArray(data17)){
+const len2 = data17.length;
+for(let i2=0; i2<len2; i2++){
+let data18 = data17[i2];
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.name === undefined){
+const err26 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+for(const key4 in data18){
+if(!(key4 === "name")){
+const err27 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data18.name !== undefined){
+if(typeof data18.name !== "string"){
+const err28 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2+"/name",schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones",schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/endpoints/" + i0+"/hints",schemaPath:"#/properties/endpoints/items/properties/hints/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/endpoints",schemaPath:"#/properties/endpoints/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.ports !== undefined){
+let data20 = data.ports;
+if(Array.isArray(data20)){
+if(data20.length > 100){
+const err34 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+const len3 = data20.length;
+for(let i3=0; i3<len3; i3++){
+let data21 = data20[i3];
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key5 in data21){
+if(!((((key5 === "name") || (key5 === "port")) || (key5 === "protocol")) || (key5 === "appProtocol"))){
+const err35 = {instancePath:instancePath+"/ports/" + i3,schemaPath:"#/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data21.name !== undefined){
+if(typeof data21.name !== "string"){
+const err36 = {instancePath:instancePath+"/ports/" + i3+"/name",schemaPath:"#/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data21.port !== undefined){
+if(!(validate513(data21.port, {instancePath:instancePath+"/ports/" + i3+"/port",parentData:data21,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate513.errors : vErrors.concat(validate513.errors);
+errors = vErrors.length;
+}
+}
+if(data21.protocol !== undefined){
+if(!(validate515(data21.protocol, {instancePath:instancePath+"/ports/" + i3+"/protocol",parentData:data21,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate515.errors : vErrors.concat(validate515.errors);
+errors = vErrors.length;
+}
+}
+if(data21.appProtocol !== undefined){
+if(typeof data21.appProtocol !== "string"){
+const err37 = {instancePath:instancePath+"/ports/" + i3+"/appProtocol",schemaPath:"#/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/ports/" + i3,schemaPath:"#/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+validate504.errors = vErrors;
+return errors === 0;
+}
+
+export const IngressClass = validate517;
+const schema160 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1},"parameters":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","minLength":1},"name":{"type":"string","minLength":1},"scope":{"type":"string","enum":["Cluster","Namespace"]},"namespace":{"type":"string"}}}}}}};
+
+function validate518(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate518.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate517(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingressclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -16273,8 +19853,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate436(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
+if(!(validate518(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate518.errors : vErrors.concat(validate518.errors);
 errors = vErrors.length;
 }
 }
@@ -16282,7 +19862,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(key1 === "controller")){
+if(!((key1 === "controller") || (key1 === "parameters"))){
 const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -16296,7 +19876,7 @@ errors++;
 if(data3.controller !== undefined){
 let data4 = data3.controller;
 if(typeof data4 === "string"){
-if(func4(data4) < 1){
+if(func7(data4) < 1){
 const err7 = {instancePath:instancePath+"/spec/controller",schemaPath:"#/properties/spec/properties/controller/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -16318,9 +19898,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-}
-else {
-const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data3.parameters !== undefined){
+let data5 = data3.parameters;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.kind === undefined){
+const err9 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -16329,10 +19911,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data5.name === undefined){
+const err10 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -16341,14 +19921,158 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate435.errors = vErrors;
+for(const key2 in data5){
+if(!(((((key2 === "apiGroup") || (key2 === "kind")) || (key2 === "name")) || (key2 === "scope")) || (key2 === "namespace"))){
+const err11 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.apiGroup !== undefined){
+if(typeof data5.apiGroup !== "string"){
+const err12 = {instancePath:instancePath+"/spec/parameters/apiGroup",schemaPath:"#/properties/spec/properties/parameters/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.kind !== undefined){
+let data7 = data5.kind;
+if(typeof data7 === "string"){
+if(func7(data7) < 1){
+const err13 = {instancePath:instancePath+"/spec/parameters/kind",schemaPath:"#/properties/spec/properties/parameters/properties/kind/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/spec/parameters/kind",schemaPath:"#/properties/spec/properties/parameters/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+let data8 = data5.name;
+if(typeof data8 === "string"){
+if(func7(data8) < 1){
+const err15 = {instancePath:instancePath+"/spec/parameters/name",schemaPath:"#/properties/spec/properties/parameters/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/spec/parameters/name",schemaPath:"#/properties/spec/properties/parameters/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data5.scope !== undefined){
+let data9 = data5.scope;
+if(typeof data9 !== "string"){
+const err17 = {instancePath:instancePath+"/spec/parameters/scope",schemaPath:"#/properties/spec/properties/parameters/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(!((data9 === "Cluster") || (data9 === "Namespace"))){
+const err18 = {instancePath:instancePath+"/spec/parameters/scope",schemaPath:"#/properties/spec/properties/parameters/properties/scope/enum",keyword:"enum",params:{allowedValues: schema160.properties.spec.properties.parameters.properties.scope.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data5.namespace !== undefined){
+if(typeof data5.namespace !== "string"){
+const err19 = {instancePath:instancePath+"/spec/parameters/namespace",schemaPath:"#/properties/spec/properties/parameters/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate517.errors = vErrors;
 return errors === 0;
 }
 
-export const Ingress = validate442;
-const schema135 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
+export const Ingress = validate524;
+const schema162 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
 
-function validate443(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate525(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16522,13 +20246,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate443.errors = vErrors;
+validate525.errors = vErrors;
 return errors === 0;
 }
 
-const schema137 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
+const schema164 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
 
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate532(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -16563,12 +20287,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate450.errors = vErrors;
+validate532.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate449(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate531(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16632,7 +20356,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err5 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -16670,8 +20394,8 @@ errors++;
 }
 }
 if(data2.number !== undefined){
-if(!(validate450(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
-vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
+if(!(validate532(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
+vErrors = vErrors === null ? validate532.errors : vErrors.concat(validate532.errors);
 errors = vErrors.length;
 }
 }
@@ -16722,12 +20446,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate449.errors = vErrors;
+validate531.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate453(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate535(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -16755,12 +20479,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate453.errors = vErrors;
+validate535.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate538(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -16773,12 +20497,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate456.errors = vErrors;
+validate538.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate524(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingress.json" */;
 let vErrors = null;
 let errors = 0;
@@ -16860,8 +20584,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate443(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate443.errors : vErrors.concat(validate443.errors);
+if(!(validate525(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate525.errors : vErrors.concat(validate525.errors);
 errors = vErrors.length;
 }
 }
@@ -16893,8 +20617,8 @@ errors++;
 }
 }
 if(data3.defaultBackend !== undefined){
-if(!(validate449(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
-vErrors = vErrors === null ? validate449.errors : vErrors.concat(validate449.errors);
+if(!(validate531(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
+vErrors = vErrors === null ? validate531.errors : vErrors.concat(validate531.errors);
 errors = vErrors.length;
 }
 }
@@ -16918,8 +20642,8 @@ errors++;
 }
 }
 if(data7.hosts !== undefined){
-if(!(validate453(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
-vErrors = vErrors === null ? validate453.errors : vErrors.concat(validate453.errors);
+if(!(validate535(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
+vErrors = vErrors === null ? validate535.errors : vErrors.concat(validate535.errors);
 errors = vErrors.length;
 }
 }
@@ -17089,7 +20813,7 @@ vErrors.push(err22);
 errors++;
 }
 if(!(((data17 === "Exact") || (data17 === "Prefix")) || (data17 === "ImplementationSpecific"))){
-const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema135.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema162.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -17100,8 +20824,8 @@ errors++;
 }
 }
 if(data15.backend !== undefined){
-if(!(validate449(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
-vErrors = vErrors === null ? validate449.errors : vErrors.concat(validate449.errors);
+if(!(validate531(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
+vErrors = vErrors === null ? validate531.errors : vErrors.concat(validate531.errors);
 errors = vErrors.length;
 }
 }
@@ -17178,8 +20902,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate456(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
+if(!(validate538(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate538.errors : vErrors.concat(validate538.errors);
 errors = vErrors.length;
 }
 }
@@ -17194,14 +20918,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate442.errors = vErrors;
+validate524.errors = vErrors;
 return errors === 0;
 }
 
-export const NetworkPolicy = validate458;
-const schema141 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
+export const NetworkPolicy = validate540;
+const schema168 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
 
-function validate459(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate541(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17375,12 +21099,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate459.errors = vErrors;
+validate541.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate465(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate547(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17407,8 +21131,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -17435,13 +21159,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate465.errors = vErrors;
+validate547.errors = vErrors;
 return errors === 0;
 }
 
-const schema144 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
+const schema171 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
 
-function validate469(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate551(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17458,14 +21182,14 @@ errors++;
 }
 }
 if(data.podSelector !== undefined){
-if(!(validate465(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate465.errors : vErrors.concat(validate465.errors);
+if(!(validate547(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate547.errors : vErrors.concat(validate547.errors);
 errors = vErrors.length;
 }
 }
 if(data.namespaceSelector !== undefined){
-if(!(validate465(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
-vErrors = vErrors === null ? validate465.errors : vErrors.concat(validate465.errors);
+if(!(validate547(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
+vErrors = vErrors === null ? validate547.errors : vErrors.concat(validate547.errors);
 errors = vErrors.length;
 }
 }
@@ -17557,13 +21281,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate469.errors = vErrors;
+validate551.errors = vErrors;
 return errors === 0;
 }
 
-const schema145 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
+const schema172 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
 
-function validate474(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate556(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -17577,7 +21301,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -17586,16 +21310,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate474.errors = vErrors;
+validate556.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate476(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate558(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema66.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema76.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -17604,12 +21328,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate476.errors = vErrors;
+validate558.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate473(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate555(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17626,14 +21350,14 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate474(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
+if(!(validate556(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
 errors = vErrors.length;
 }
 }
 if(data.port !== undefined){
-if(!(validate476(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate476.errors : vErrors.concat(validate476.errors);
+if(!(validate558(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate558.errors : vErrors.concat(validate558.errors);
 errors = vErrors.length;
 }
 }
@@ -17683,12 +21407,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate473.errors = vErrors;
+validate555.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate458(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate540(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/networkpolicy.json" */;
 let vErrors = null;
 let errors = 0;
@@ -17770,8 +21494,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate459(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate459.errors : vErrors.concat(validate459.errors);
+if(!(validate541(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate541.errors : vErrors.concat(validate541.errors);
 errors = vErrors.length;
 }
 }
@@ -17801,8 +21525,8 @@ errors++;
 }
 }
 if(data3.podSelector !== undefined){
-if(!(validate465(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate465.errors : vErrors.concat(validate465.errors);
+if(!(validate547(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate547.errors : vErrors.concat(validate547.errors);
 errors = vErrors.length;
 }
 }
@@ -17823,7 +21547,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data6 === "Ingress") || (data6 === "Egress"))){
-const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema141.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema168.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -17869,8 +21593,8 @@ let data9 = data8.from;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate469(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate469.errors : vErrors.concat(validate469.errors);
+if(!(validate551(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate551.errors : vErrors.concat(validate551.errors);
 errors = vErrors.length;
 }
 }
@@ -17891,8 +21615,8 @@ let data11 = data8.ports;
 if(Array.isArray(data11)){
 const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate473(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate473.errors : vErrors.concat(validate473.errors);
+if(!(validate555(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate555.errors : vErrors.concat(validate555.errors);
 errors = vErrors.length;
 }
 }
@@ -17956,8 +21680,8 @@ let data15 = data14.to;
 if(Array.isArray(data15)){
 const len5 = data15.length;
 for(let i5=0; i5<len5; i5++){
-if(!(validate469(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
-vErrors = vErrors === null ? validate469.errors : vErrors.concat(validate469.errors);
+if(!(validate551(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate551.errors : vErrors.concat(validate551.errors);
 errors = vErrors.length;
 }
 }
@@ -17978,8 +21702,8 @@ let data17 = data14.ports;
 if(Array.isArray(data17)){
 const len6 = data17.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate473(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate473.errors : vErrors.concat(validate473.errors);
+if(!(validate555(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate555.errors : vErrors.concat(validate555.errors);
 errors = vErrors.length;
 }
 }
@@ -18042,14 +21766,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate458.errors = vErrors;
+validate540.errors = vErrors;
 return errors === 0;
 }
 
-export const PodDisruptionBudget = validate481;
-const schema148 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
+export const PodDisruptionBudget = validate563;
+const schema175 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}}}};
 
-function validate482(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate564(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -18223,12 +21947,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate482.errors = vErrors;
+validate564.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate488(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate570(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -18255,8 +21979,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -18283,16 +22007,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate488.errors = vErrors;
+validate570.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate492(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate574(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema66.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema76.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -18301,12 +22025,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate492.errors = vErrors;
+validate574.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate481(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate563(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/poddisruptionbudget.json" */;
 let vErrors = null;
 let errors = 0;
@@ -18388,8 +22112,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate482(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
+if(!(validate564(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate564.errors : vErrors.concat(validate564.errors);
 errors = vErrors.length;
 }
 }
@@ -18409,20 +22133,20 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate488(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate488.errors : vErrors.concat(validate488.errors);
+if(!(validate570(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate570.errors : vErrors.concat(validate570.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minAvailable !== undefined){
-if(!(validate492(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
-vErrors = vErrors === null ? validate492.errors : vErrors.concat(validate492.errors);
+if(!(validate574(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
+vErrors = vErrors === null ? validate574.errors : vErrors.concat(validate574.errors);
 errors = vErrors.length;
 }
 }
 if(data3.maxUnavailable !== undefined){
-if(!(validate492(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate492.errors : vErrors.concat(validate492.errors);
+if(!(validate574(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate574.errors : vErrors.concat(validate574.errors);
 errors = vErrors.length;
 }
 }
@@ -18439,7 +22163,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((data7 === "IfHealthyBudget") || (data7 === "AlwaysAllow"))){
-const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema148.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema175.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -18472,7 +22196,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate481.errors = vErrors;
+validate563.errors = vErrors;
 return errors === 0;
 }
 

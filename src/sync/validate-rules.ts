@@ -43,6 +43,7 @@ import type {
   PodTemplateSpec,
   Probe,
   ReplicaSet,
+  ReplicationController,
   Secret,
   Service,
   StatefulSet,
@@ -52,6 +53,8 @@ import type {
 import { LOCAL_PATH_PROVISIONERS } from '../model/storage.js';
 import { validateSchedule, validateTimeZone } from './validate-cron.js';
 import { rbacProblems } from './validate-rbac.js';
+import { policyProblems } from './validate-policy.js';
+import { endpointProblems } from './validate-endpoints.js';
 
 /** A semantic problem: the field it concerns and a message that starts with that field. */
 export interface RuleProblem {
@@ -60,7 +63,7 @@ export interface RuleProblem {
 }
 
 /** Collects problems; every message names its field first, as kubectl prints them. */
-class Problems {
+export class Problems {
   readonly list: RuleProblem[] = [];
   invalid(field: string, value: unknown, why: string): void {
     this.list.push({ field, message: `${field}: invalid value ${quote(value)}: ${why}` });
@@ -106,6 +109,9 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
     case 'ReplicaSet':
       checkWorkload(p, 'spec', obj as ReplicaSet);
       break;
+    case 'ReplicationController':
+      checkReplicationController(p, obj as ReplicationController);
+      break;
     case 'StatefulSet':
       checkStatefulSet(p, obj as StatefulSet);
       break;
@@ -144,6 +150,16 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
     case 'RoleBinding':
     case 'ClusterRoleBinding':
       p.list.push(...rbacProblems(obj));
+      break;
+    case 'LimitRange':
+    case 'ResourceQuota':
+    case 'PriorityClass':
+      policyProblems(p, obj);
+      break;
+    case 'Endpoints':
+    case 'EndpointSlice':
+    case 'IngressClass':
+      endpointProblems(p, obj);
       break;
     default:
       break;
@@ -261,6 +277,27 @@ function checkWorkload(
 ): void {
   checkSelectorMatchesTemplate(p, path, obj.spec.selector, obj.spec.template);
   checkTemplate(p, `${path}.template`, obj.spec.template, { restart: 'always', extraVolumes });
+}
+
+/**
+ * As the API server validates a ReplicationController (after defaulting its selector from the
+ * template's labels): a non-empty equality selector that the template's labels satisfy, and a
+ * template whose pods restart Always.
+ */
+function checkReplicationController(p: Problems, rc: ReplicationController): void {
+  const template = rc.spec.template!;
+  const selector = rc.spec.selector && Object.keys(rc.spec.selector).length > 0 ? rc.spec.selector : template.metadata?.labels;
+  if (!selector || Object.keys(selector).length === 0) {
+    p.required('spec.selector', 'the selector (or, in its place, spec.template.metadata.labels) must not be empty');
+  } else {
+    const before = p.list.length;
+    checkLabels(p, 'spec.selector', rc.spec.selector);
+    if (p.list.length === before && !matchesSelector({ matchLabels: selector }, template.metadata?.labels)) {
+      p.invalid('spec.template.metadata.labels', template.metadata?.labels ?? {}, '`selector` does not match template `labels`');
+    }
+  }
+  if (template.spec.activeDeadlineSeconds !== undefined) p.forbidden('spec.template.spec.activeDeadlineSeconds', 'activeDeadlineSeconds in ReplicationController is not Supported');
+  checkTemplate(p, 'spec.template', template, { restart: 'always' });
 }
 
 function checkDeployment(p: Problems, d: Deployment): void {
@@ -512,10 +549,10 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
   }
 
   checkDns(p, path, spec);
-  for (const f of ['serviceAccountName', 'serviceAccount'] as const) {
-    const sa = spec[f];
-    const bad = sa ? validateDns1123Subdomain(sa) : undefined;
-    if (bad) p.invalid(`${path}.${f}`, sa, bad);
+  for (const f of ['serviceAccountName', 'serviceAccount', 'priorityClassName'] as const) {
+    const name = spec[f];
+    const bad = name ? validateDns1123Subdomain(name) : undefined;
+    if (bad) p.invalid(`${path}.${f}`, name, bad);
   }
 
   const volumes = new Set<string>(opts.extraVolumes);
