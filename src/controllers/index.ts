@@ -13,6 +13,9 @@ import { JobController } from './job.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
 import { NodeIpamController, type NodeIpamOptions } from './nodeipam.js';
 import { ReplicaSetController } from './replicaset.js';
+import { ReplicationControllerController } from './replicationcontroller.js';
+import { ResourceQuotaController } from './quota.js';
+import { PriorityClassBootstrapController } from './priorityclasses.js';
 import { ServiceIpAllocator } from './serviceip.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
 import { StatefulSetController } from './statefulset.js';
@@ -45,12 +48,13 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
 };
 
 /**
- * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
+ * A manager with every controller gantry has: Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet,
  * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the
  * persistent volume binder, the local-path provisioner, storage in-use protection, the node
  * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle, the garbage
  * collector, service accounts (`default` and `kube-root-ca.crt` per namespace), the `kubernetes`
- * Service, the bootstrap RBAC policy and ClusterRole aggregation (plus `extra`).
+ * Service, the bootstrap RBAC policy and ClusterRole aggregation, resource quota usage and the
+ * built-in PriorityClasses (plus `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
  */
@@ -58,6 +62,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   const manager = new ControllerManager(store, opts);
   manager.add(new DeploymentController());
   manager.add(new ReplicaSetController());
+  manager.add(new ReplicationControllerController());
   manager.add(new StatefulSetController());
   manager.add(new DaemonSetController());
   manager.add(new JobController());
@@ -75,6 +80,8 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new ApiServiceController({ serviceCidr: opts.serviceCidr, apiEndpoint: opts.apiEndpoint }));
   manager.add(new BootstrapRbacController());
   manager.add(new ClusterRoleAggregationController());
+  manager.add(new ResourceQuotaController());
+  manager.add(new PriorityClassBootstrapController());
   for (const c of opts.extra ?? []) manager.add(c);
   return manager;
 }
