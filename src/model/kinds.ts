@@ -12,10 +12,10 @@ export interface KindInfo {
   /** True when manifests in a repo may declare it; Node, Event and Sync are written by gantry. */
   declarable: boolean;
   /**
-   * Apply order: lower first. Namespaces and PriorityClasses, then LimitRanges, ResourceQuotas,
-   * ServiceAccounts and RBAC, then config (ConfigMap, Secret), storage (StorageClass,
-   * PersistentVolume, PersistentVolumeClaim), then Services and their endpoints, then workloads;
-   * prune runs in reverse.
+   * Apply order: lower first. Namespaces and PriorityClasses, then LimitRanges, ServiceAccounts
+   * and RBAC, then config (ConfigMap, Secret), storage (StorageClass, PersistentVolume,
+   * PersistentVolumeClaim), then Services and their endpoints, then workloads, then
+   * ResourceQuotas; prune runs in reverse.
    */
   order: number;
   /** Lower-case plural, as `gantry get` accepts it. */
@@ -28,7 +28,9 @@ const table: KindInfo[] = [
   { kind: 'Namespace', apiVersion: 'v1', namespaced: false, declarable: true, order: 0, plural: 'namespaces', shortNames: ['ns'] },
   { kind: 'PriorityClass', apiVersion: 'scheduling.k8s.io/v1', namespaced: false, declarable: true, order: 4, plural: 'priorityclasses', shortNames: ['pc'] },
   { kind: 'LimitRange', apiVersion: 'v1', namespaced: true, declarable: true, order: 6, plural: 'limitranges', shortNames: ['limits'] },
-  { kind: 'ResourceQuota', apiVersion: 'v1', namespaced: true, declarable: true, order: 6, plural: 'resourcequotas', shortNames: ['quota'] },
+  // Last among what a revision writes: one transaction applies a revision, and a watcher that
+  // sees a quota (and the usage it records) must already have seen the objects charged to it.
+  { kind: 'ResourceQuota', apiVersion: 'v1', namespaced: true, declarable: true, order: 45, plural: 'resourcequotas', shortNames: ['quota'] },
   { kind: 'ServiceAccount', apiVersion: 'v1', namespaced: true, declarable: true, order: 8, plural: 'serviceaccounts', shortNames: ['sa'] },
   { kind: 'ClusterRole', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: false, declarable: true, order: 12, plural: 'clusterroles', shortNames: [] },
   { kind: 'ClusterRoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', namespaced: false, declarable: true, order: 13, plural: 'clusterrolebindings', shortNames: [] },
