@@ -1,21 +1,27 @@
 /**
  * The scheduler process: keeps a {@link SchedulerCache} current from store watches, queues
- * pending pods, and binds each to the node {@link schedulePod} picks by writing
- * `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
- * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later.
+ * pending pods (highest priority first), and binds each to the node {@link schedulePod} picks by
+ * writing `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
+ * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later —
+ * unless it can preempt (./preemption.ts): then lower-priority pods on one node are deleted
+ * (condition DisruptionTarget, event Preempted), the pod is nominated to that node
+ * (`status.nominatedNodeName`), and until it is bound other pods of lower priority are scheduled
+ * as if it were already there, so they do not take the room its victims leave.
  */
 import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { objectRef } from '../model/keys.js';
-import type { Condition, Node, Pod } from '../model/types.js';
+import type { Condition, Node, Pod, PodDisruptionBudget } from '../model/types.js';
+import { deletePod } from '../controllers/pods.js';
+import { failureOn, findPreemption, priorityOf, type PreemptionCandidate } from './preemption.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
 import { boundCopy, podInfo, podKey } from './podinfo.js';
 import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-binding.js';
 import { VOLUME_KINDS, VolumeReservations, VolumeView, type VolumeObject } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
-import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
+import { isUnschedulable, schedulePod, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 
 /** The scheduler name pods get when they name none. */
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
@@ -80,6 +86,10 @@ export class Scheduler {
   private readonly binding = new Set<Promise<void>>();
   /** Claims and volumes changed by binds in flight, ahead of the store. */
   private readonly reservations = new VolumeReservations(() => this.cache.volumes);
+  /** Pending pods nominated to a node by preemption, by key. */
+  private readonly nominated = new Map<string, Pod>();
+  /** PodDisruptionBudgets, by `namespace/name`: preemption spares the pods they protect when it can. */
+  private budgets = new Map<string, PodDisruptionBudget>();
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -120,6 +130,8 @@ export class Scheduler {
     const nodes = await this.store.list<Node>('Node');
     const pods = await this.store.list<Pod>('Pod');
     const storage = await Promise.all(VOLUME_KINDS.map((k) => this.store.list<VolumeObject>(k)));
+    const pdbs = await this.store.list<PodDisruptionBudget>('PodDisruptionBudget');
+    this.budgets = new Map(pdbs.items.map((b) => [podKey(b as unknown as Pod), b]));
     const cache = new SchedulerCache();
     cache.volumes = new VolumeView();
     for (const listed of storage) for (const o of listed.items) cache.volumes.set(o);
@@ -133,14 +145,16 @@ export class Scheduler {
       }
     }
     this.cache = cache;
+    this.nominated.clear();
+    for (const p of pods.items) this.trackNomination(p);
     this.assumed.clear();
     this.reservations.clear();
     this.queue.moveAllToActive();
     this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
-    const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
+    const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision, PodDisruptionBudget: pdbs.revision };
     VOLUME_KINDS.forEach((k, i) => (listed[k] = storage[i]!.revision));
     const from = Math.min(...Object.values(listed));
-    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', ...VOLUME_KINDS], signal })) {
+    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', 'PodDisruptionBudget', ...VOLUME_KINDS], signal })) {
       // Changes up to a kind's list revision are already in what was listed.
       if (ev.revision <= (listed[ev.object.kind] ?? 0)) continue;
       this.handle(ev);
@@ -150,7 +164,18 @@ export class Scheduler {
   private handle(ev: WatchEvent): void {
     if (ev.object.kind === 'Node') this.handleNode(ev);
     else if (ev.object.kind === 'Pod') this.handlePod(ev);
-    else this.handleVolume(ev);
+    else if (ev.object.kind === 'PodDisruptionBudget') {
+      const key = podKey(ev.object as unknown as Pod);
+      if (ev.type === 'DELETED') this.budgets.delete(key);
+      else this.budgets.set(key, ev.object as PodDisruptionBudget);
+    } else this.handleVolume(ev);
+  }
+
+  /** Keeps {@link nominated} in step with a pod's current version. */
+  private trackNomination(pod: Pod): void {
+    const key = podKey(pod);
+    if (isPendingFor(pod, this.name) && pod.status?.nominatedNodeName) this.nominated.set(key, pod);
+    else this.nominated.delete(key);
   }
 
   /** A claim, volume or class changed: pods waiting on volumes may fit now. */
@@ -174,12 +199,14 @@ export class Scheduler {
     const key = podKey(pod);
     if (ev.type === 'DELETED') {
       this.assumed.delete(key);
+      this.nominated.delete(key);
       this.cache.removePod(key);
       this.queue.delete(key);
       this.queue.moveAllToActive();
       return;
     }
     const boundAt = this.assumed.get(key);
+    if (!(boundAt !== undefined && ev.revision < boundAt)) this.trackNomination(pod);
     if (boundAt !== undefined && ev.revision < boundAt && !pod.spec.nodeName) {
       // An older version from before our bind: keep the assumption, it is newer.
     } else {
@@ -217,16 +244,32 @@ export class Scheduler {
       this.queue.delete(key);
       return;
     }
-    const result = schedulePod(pod, this.cache, this.scheduleOptions);
+    const view = this.viewFor(pod);
+    const result = this.decide(pod, view);
     if (isUnschedulable(result)) {
-      this.log.info({ pod: key, reason: result.message }, 'pod is unschedulable');
-      this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
-      await this.markUnschedulable(pod, result.message);
+      const preemption = findPreemption(pod, view, { budgets: [...this.budgets.values()] });
+      if (preemption.candidate) {
+        this.log.info({ pod: key, node: preemption.candidate.node, victims: preemption.candidate.victims.map(podKey) }, 'pod preempts lower-priority pods');
+        this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
+        await this.markUnschedulable(pod, result.message, preemption.candidate.node);
+        await this.preempt(pod, preemption.candidate);
+      } else {
+        const message = `${result.message} ${preemption.message}`;
+        this.log.info({ pod: key, reason: message }, 'pod is unschedulable');
+        this.events.emit(pod, 'Warning', 'FailedScheduling', message);
+        // A nomination that no longer holds is taken back, unless the victims are still going.
+        await this.markUnschedulable(pod, message, preemption.wait ? undefined : null);
+      }
       this.queue.backoff(key);
       return;
     }
     const now = new Date().toISOString();
     const bound = withCondition(boundCopy(pod, result.node), { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    if (bound.status?.nominatedNodeName) {
+      const { nominatedNodeName: _, ...rest } = bound.status;
+      bound.status = rest;
+    }
+    this.nominated.delete(key);
     const volumes = volumeBindingPlan(podInfo(pod), this.cache.get(result.node)!, this.cache);
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
@@ -239,6 +282,67 @@ export class Scheduler {
     const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
+  }
+
+  /**
+   * The cluster as this pod must see it: pods nominated to nodes by preemption with at least its
+   * priority count as if they ran there (Kubernetes' addNominatedPods), so a lower-priority pod
+   * does not take the room a preemptor waits for. The scheduler's own cache when none is.
+   */
+  private viewFor(pod: Pod): SchedulerCache {
+    const key = podKey(pod);
+    const prio = priorityOf(pod);
+    const ahead = [...this.nominated.values()].filter((n) => podKey(n) !== key && priorityOf(n) >= prio && this.cache.get(n.status!.nominatedNodeName!)?.node);
+    if (ahead.length === 0) return this.cache;
+    const view = this.cache.clone();
+    for (const n of ahead) view.upsertPod(boundCopy(n, n.status!.nominatedNodeName!));
+    return view;
+  }
+
+  /** The node for the pod: its nominated node when it fits there now, else the best one. */
+  private decide(pod: Pod, view: SchedulerCache): ScheduleResult {
+    const nominated = pod.status?.nominatedNodeName;
+    const info = nominated ? view.get(nominated) : undefined;
+    if (info?.node && failureOn(pod, view, info) === undefined) return { node: info.name, score: 0 };
+    return schedulePod(pod, view, this.scheduleOptions);
+  }
+
+  /**
+   * Deletes the victims, as kube-scheduler's preemption does: each gets condition
+   * DisruptionTarget (PreemptionByScheduler) and an event Preempted, then is deleted with its own
+   * grace period; lower-priority pods nominated to the same node lose their nomination. Failures
+   * are logged: the next attempt finds what is left.
+   */
+  private async preempt(pod: Pod, candidate: PreemptionCandidate): Promise<void> {
+    const origin = { actor: SCHEDULER_ACTOR, reason: `preempted for ${podKey(pod)} on ${candidate.node}` };
+    const now = new Date().toISOString();
+    await Promise.all(candidate.victims.map(async (victim) => {
+      try {
+        if (!victim.metadata.deletionTimestamp) {
+          const marked = withCondition(victim, {
+            type: 'DisruptionTarget',
+            status: 'True',
+            reason: 'PreemptionByScheduler',
+            message: `${this.name}: preempting to accommodate a higher priority pod`,
+            lastTransitionTime: now,
+          });
+          const written = await this.store.update(marked, { origin }).catch((err: unknown) => {
+            if (isGantryError(err, 'Conflict')) return victim;
+            throw err;
+          });
+          await deletePod(this.store, written, { origin });
+        }
+        this.events.emit(victim, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid ?? podKey(pod)} on node ${candidate.node}`);
+      } catch (err) {
+        if (!isGantryError(err, 'NotFound')) this.log.warn({ pod: podKey(victim), err: errorMessage(err) }, 'could not preempt pod');
+      }
+    }));
+    const prio = priorityOf(pod);
+    for (const other of [...this.nominated.values()]) {
+      if (podKey(other) === podKey(pod) || other.status?.nominatedNodeName !== candidate.node || priorityOf(other) >= prio) continue;
+      this.nominated.delete(podKey(other));
+      await this.markUnschedulable(other, other.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '', null).catch(() => undefined);
+    }
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
@@ -289,11 +393,15 @@ export class Scheduler {
     }
   }
 
-  /** Writes PodScheduled=False/Unschedulable, only when it says something new. */
-  private async markUnschedulable(pod: Pod, message: string): Promise<void> {
+  /**
+   * Writes PodScheduled=False/Unschedulable and the nomination (`nominated`: a node to set, null
+   * to clear, undefined to leave as is), only when that says something new.
+   */
+  private async markUnschedulable(pod: Pod, message: string, nominated?: string | null): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const cur = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-      if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message) return;
+      const nomination = nominated === undefined ? pod.status?.nominatedNodeName : nominated ?? undefined;
+      if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message && nomination === pod.status?.nominatedNodeName) return;
       const now = new Date().toISOString();
       const next = withCondition(pod, {
         type: 'PodScheduled',
@@ -303,6 +411,10 @@ export class Scheduler {
         lastProbeTime: null,
         lastTransitionTime: cur && cur.status === 'False' ? cur.lastTransitionTime ?? now : now,
       });
+      const { nominatedNodeName: _, ...rest } = next.status ?? {};
+      next.status = nomination ? { ...rest, nominatedNodeName: nomination } : rest;
+      if (nomination) this.nominated.set(podKey(pod), next);
+      else this.nominated.delete(podKey(pod));
       try {
         await this.store.update(next, { origin: { actor: SCHEDULER_ACTOR, reason: `${podKey(pod)} is unschedulable` } });
         return;
