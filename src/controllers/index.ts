@@ -8,6 +8,7 @@ import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
 import { DisruptionController } from './disruption.js';
 import { EndpointsController } from './endpoints.js';
+import { EndpointSliceController } from './endpointslices.js';
 import { GarbageCollector } from './gc.js';
 import { JobController } from './job.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
@@ -49,7 +50,7 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
 
 /**
  * A manager with every controller gantry has: Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the
+ * Job, CronJob, Endpoints and their EndpointSlices, the Service address allocator, PodDisruptionBudget status, the
  * persistent volume binder, the local-path provisioner, storage in-use protection, the node
  * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle, the garbage
  * collector, service accounts (`default` and `kube-root-ca.crt` per namespace), the `kubernetes`
@@ -68,6 +69,7 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new JobController());
   manager.add(new CronJobController());
   manager.add(new EndpointsController());
+  manager.add(new EndpointSliceController());
   manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
   manager.add(new DisruptionController());
   manager.add(new PersistentVolumeBinder());

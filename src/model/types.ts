@@ -416,7 +416,7 @@ export interface EndpointAddress {
   hostname?: string;
   targetRef?: { kind: string; namespace?: string; name: string; uid?: string };
 }
-export interface EndpointPort { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }
+export interface EndpointPort { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; appProtocol?: string }
 export interface EndpointSubset {
   addresses?: EndpointAddress[];
   notReadyAddresses?: EndpointAddress[];
