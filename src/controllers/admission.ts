@@ -49,9 +49,10 @@ export function admitNewPod(pod: Pod, cache: CacheReader, nameForMessage = pod.m
 
 /**
  * The pod as the whole admission chain leaves it, before quota (steps 1–4 above), from what the
- * cache holds of the namespace. `nameForMessage` names the pod in the refusals of the mutating
- * steps (a generateName prefix, as the API server has no name yet then); the validating steps
- * name it in full.
+ * cache holds of the namespace. `nameForMessage` names the pod in refusals: for a controller's
+ * pods its generateName prefix, as the API server's mutating steps name them, so that the
+ * controller's FailedCreate events and conditions read the same at every attempt (the API
+ * server's validating steps would name the random name of each attempt).
  */
 export function admitPodChain(pod: Pod, cache: CacheReader, nameForMessage = pod.metadata.name): Pod {
   const namespace = pod.metadata.namespace || 'default';
@@ -64,7 +65,7 @@ export function admitPodChain(pod: Pod, cache: CacheReader, nameForMessage = pod
     if (!isGantryError(err, 'Forbidden')) throw err;
     throw new GantryError('Forbidden', `pods "${nameForMessage}" is forbidden: ${err.message}`, { field: err.location.field });
   }
-  return admitPodLimits(admitted, ranges, pod.metadata.name);
+  return admitPodLimits(admitted, ranges, nameForMessage);
 }
 
 /** Options of {@link createAdmittedPod}. */
@@ -85,13 +86,14 @@ const QUOTA_ATTEMPTS = 5;
  *   the name is taken, Conflict when quotas kept changing under {@link QUOTA_ATTEMPTS} attempts.
  */
 export async function createAdmittedPod(pod: Pod, ctx: ReconcileContext, opts: CreatePodOptions): Promise<Pod> {
-  const admitted = admitPodChain(pod, ctx.cache, opts.nameForMessage);
+  const name = opts.nameForMessage ?? pod.metadata.name;
+  const admitted = admitPodChain(pod, ctx.cache, name);
   const origin: WriteOrigin = { ...ctx.origin, reason: opts.reason };
   const namespace = admitted.metadata.namespace || 'default';
   let quotas = ctx.cache.has('ResourceQuota') ? ctx.cache.list<ResourceQuota>('ResourceQuota', { namespace }).filter((q) => quotaMatches(q, admitted)) : [];
   if (quotas.length === 0) return ctx.store.create(admitted, { origin });
   for (let attempt = 1; ; attempt++) {
-    const charged = chargeQuotas(admitted, quotas, ctx.now());
+    const charged = chargeQuotas(admitted, quotas, { now: ctx.now(), name });
     // The pod first: a watcher that sees a quota's new usage has already seen the pod it counts.
     const ops: TxnOp[] = [{ op: 'create', object: admitted }, ...charged.map((object) => ({ op: 'update' as const, object }))];
     try {
@@ -112,9 +114,10 @@ export async function createAdmittedPod(pod: Pod, ctx: ReconcileContext, opts: C
  * @throws GantryError Forbidden naming the quota: a container without the request or limit it
  *   counts, a quota whose usage is not known yet, or one the pod would exceed.
  */
-function chargeQuotas(pod: Pod, quotas: readonly ResourceQuota[], now: number): ResourceQuota[] {
+function chargeQuotas(pod: Pod, quotas: readonly ResourceQuota[], opts: { now: number; name: string }): ResourceQuota[] {
+  const { now } = opts;
   const forbid = (message: string): GantryError =>
-    new GantryError('Forbidden', `pods "${pod.metadata.name}" is forbidden: ${message}`, { object: objectKey(pod) });
+    new GantryError('Forbidden', `pods "${opts.name}" is forbidden: ${message}`, { object: objectKey(pod) });
   const usage = objectUsage(pod, now);
   const out: ResourceQuota[] = [];
   for (const quota of [...quotas].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {

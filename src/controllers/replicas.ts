@@ -249,8 +249,13 @@ export function computeStatus(
 ): NonNullable<ReplicaOwner['status']> {
   const { now, failure } = opts;
   const conditions: Condition[] = (owner.status?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure').map((c) => ({ ...c }));
-  if (failure) {
-    const prev = owner.status?.conditions?.find((c) => c.type === 'ReplicaFailure');
+  const prev = owner.status?.conditions?.find((c) => c.type === 'ReplicaFailure');
+  if (failure && prev?.status === 'True' && prev.reason === failure.reason) {
+    // As Kubernetes' SetCondition: the same status and reason keep the condition as it is. A
+    // refusal names the pod it refused, a new name each attempt: rewriting the message would
+    // wake this owner again at once, and again.
+    conditions.push({ ...prev });
+  } else if (failure) {
     conditions.push({
       type: 'ReplicaFailure',
       status: 'True',

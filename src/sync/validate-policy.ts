@@ -65,6 +65,8 @@ function checkLimitRange(p: Problems, lr: LimitRange): void {
       p.required(`${at}.limits`, 'either minimum or maximum storage value is required, but neither was provided');
     }
     const values: Partial<Record<(typeof LIMIT_FIELDS)[number], Map<string, ExactQuantity>>> = {};
+    // Defaulting copies a name from max into default and defaultRequest: say what is wrong with it once.
+    const reported = new Set<string>();
     for (const f of LIMIT_FIELDS) {
       const m = new Map<string, ExactQuantity>();
       values[f] = m;
@@ -74,7 +76,8 @@ function checkLimitRange(p: Problems, lr: LimitRange): void {
           ? (name === 'storage' ? undefined : 'must be "storage" for a PersistentVolumeClaim limit')
           : containerResourceProblem(name);
         if (bad) {
-          p.invalid(field, name, bad);
+          if (!reported.has(name)) p.invalid(field, name, bad);
+          reported.add(name);
           continue;
         }
         const q = quantity(p, field, v);
@@ -135,11 +138,13 @@ function quotaResourceProblem(name: string): string | undefined {
 
 function checkResourceQuota(p: Problems, quota: ResourceQuota): void {
   const hard = quota.spec?.hard ?? {};
+  const badNames = new Set<string>();
   for (const [name, v] of Object.entries(hard)) {
     const field = `spec.hard[${name}]`;
     const bad = quotaResourceProblem(name);
     if (bad) {
       p.invalid(field, name, bad);
+      badNames.add(name);
       continue;
     }
     const q = quantity(p, field, v);
@@ -175,6 +180,7 @@ function checkResourceQuota(p: Problems, quota: ResourceQuota): void {
   if (all.size === 0) return;
   const bestEffortOnly = all.get('BestEffort') === true;
   for (const name of Object.keys(hard)) {
+    if (badNames.has(name)) continue;
     const ok = bestEffortOnly ? name === 'pods' : POD_SCOPED.has(name);
     if (!ok) p.invalid(`spec.hard[${name}]`, name, 'unsupported scope applied to resource');
   }
