@@ -162,14 +162,28 @@ export function findPreemption(pod: Pod, cache: SchedulerCache, opts: Preemption
     if (terminating) return { message: 'preemption: not eligible due to a terminating pod on the nominated node.', wait: true };
   }
   const nodes = cache.nodes();
-  const sim = cache.clone();
   const reasons = new Map<string, number>();
-  const candidates: PreemptionCandidate[] = [];
+  const count = (r: string): void => void reasons.set(r, (reasons.get(r) ?? 0) + 1);
+  // A first look on the cache itself settles most nodes (no lower-priority pod, or a failure no
+  // eviction changes) without copying it: a pod that fits nowhere comes back again and again.
+  const prio = priorityOf(pod);
+  const filters = opts.filters ?? DEFAULT_FILTERS;
+  const worthTrying: NodeInfo[] = [];
   for (const n of nodes) {
-    const r = victimsOn(pod, sim.get(n.name)!, sim, opts);
-    if ('reason' in r) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
-    else if (r.victims.length > 0) candidates.push(r);
-    else reasons.set(NO_VICTIMS, (reasons.get(NO_VICTIMS) ?? 0) + 1);
+    const f = failureOn(pod, cache, n, filters);
+    if (f && UNRESOLVABLE.has(f.plugin)) count(NOT_HELPFUL);
+    else if (![...n.pods.values()].some((p) => priorityOf(p.pod) < prio)) count(NO_VICTIMS);
+    else worthTrying.push(n);
+  }
+  const candidates: PreemptionCandidate[] = [];
+  if (worthTrying.length > 0) {
+    const sim = cache.clone();
+    for (const n of worthTrying) {
+      const r = victimsOn(pod, sim.get(n.name)!, sim, opts);
+      if ('reason' in r) count(r.reason);
+      else if (r.victims.length > 0) candidates.push(r);
+      else count(NO_VICTIMS);
+    }
   }
   const best = pickCandidate(candidates);
   if (best) return { candidate: best };

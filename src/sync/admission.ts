@@ -7,7 +7,7 @@
  *   error), LimitRange defaults (stored in the pod), Priority (`priority` and `preemptionPolicy`
  *   from the class or the global default; a missing class is an error), LimitRange constraints;
  * - new PersistentVolumeClaims: the PersistentVolumeClaim items of LimitRanges;
- * - PriorityClasses: one global default at most;
+ * - PriorityClasses: one global default at most; value and preemption policy fixed once created;
  * - Endpoints: only for Services without a selector (a selector's are the endpoints controller's);
  * - ResourceQuotas (./admission-quota.ts): a revision whose objects would exceed a quota is
  *   rejected whole, naming the object and the quota.
@@ -43,6 +43,7 @@ export function admitPlan(plan: Plan, live: readonly KubeObject[], opts: { now?:
     ...admitPlanPods(plan, live, view),
     ...admitClaims(plan, view),
     ...checkGlobalDefaults(plan, view),
+    ...checkPriorityClassUpdates(plan),
     ...checkEndpoints(plan, view),
   ];
   if (issues.length > 0) return { issues, ops: [] };
@@ -139,6 +140,21 @@ function admitClaims(plan: Plan, view: EffectiveObjects): ManifestIssue[] {
     const violations = claimLimitViolations(e.desired as PersistentVolumeClaim, view.list<LimitRange>('LimitRange', e.namespace ?? 'default'));
     if (violations.length > 0) {
       issues.push(issueOf(e, 'spec.resources.requests[storage]', limitViolationError(violations, { resource: 'persistentvolumeclaims', name: e.name }).message));
+    }
+  }
+  return issues;
+}
+
+/** A PriorityClass's value and preemption policy cannot change once it exists (pods carry them already). */
+function checkPriorityClassUpdates(plan: Plan): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  for (const e of plan.update) {
+    if (e.kind !== 'PriorityClass' || !e.desired || !e.live) continue;
+    const want = e.desired as PriorityClass;
+    const was = e.live as PriorityClass;
+    if (want.value !== was.value) issues.push(issueOf(e, 'value', `value: invalid value ${want.value}: field is immutable (was ${was.value}); give the class a new name`));
+    if ((want.preemptionPolicy ?? 'PreemptLowerPriority') !== (was.preemptionPolicy ?? 'PreemptLowerPriority')) {
+      issues.push(issueOf(e, 'preemptionPolicy', `preemptionPolicy: invalid value "${want.preemptionPolicy ?? 'PreemptLowerPriority'}": field is immutable`));
     }
   }
   return issues;

@@ -101,6 +101,16 @@ describe('sync: admission of a revision against LimitRanges, PriorityClasses and
     assert.deepEqual((plan.create.find((e) => e.kind === 'ResourceQuota')!.desired as ResourceQuota).status, { hard: { pods: '5', 'requests.cpu': '2' }, used: { pods: '2', 'requests.cpu': '400m' } });
   });
 
+  it('refuses to change a PriorityClass\'s value, as the API server does', () => {
+    const was = live(ns('PriorityClass', 'high', { value: 1000 }));
+    delete was.metadata.namespace;
+    const plan = makePlan({ objects: [at(ns('PriorityClass', 'high', { value: 2000 }), 3)] }, [was]);
+    assert.equal(plan.update.length, 1);
+    const { issues } = admitPlan(plan, [was]);
+    assert.deepEqual(issues.map((i) => [i.object, i.field, i.line]), [['PriorityClass/high', 'value', 3]]);
+    assert.match(issues[0]!.message, /field is immutable \(was 1000\); give the class a new name/);
+  });
+
   it('allows one global default PriorityClass, and Endpoints only for a Service without a selector', () => {
     const plan = makePlan({ objects: [
       at(ns('PriorityClass', 'a', { value: 1, globalDefault: true }), 1),
