@@ -13,8 +13,9 @@ import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { objectRef } from '../model/keys.js';
 import type { Condition, Node, Pod, PodDisruptionBudget } from '../model/types.js';
-import { deletePod } from '../controllers/pods.js';
-import { failureOn, findPreemption, priorityOf, type PreemptionCandidate } from './preemption.js';
+import { evictVictims } from './evict.js';
+import { Nominations } from './nominations.js';
+import { failureOn, findPreemption, type PreemptionCandidate } from './preemption.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
 import { boundCopy, podInfo, podKey } from './podinfo.js';
@@ -86,8 +87,8 @@ export class Scheduler {
   private readonly binding = new Set<Promise<void>>();
   /** Claims and volumes changed by binds in flight, ahead of the store. */
   private readonly reservations = new VolumeReservations(() => this.cache.volumes);
-  /** Pending pods nominated to a node by preemption, by key. */
-  private readonly nominated = new Map<string, Pod>();
+  /** Pending pods nominated to a node by preemption. */
+  private readonly nominated = new Nominations();
   /** PodDisruptionBudgets, by `namespace/name`: preemption spares the pods they protect when it can. */
   private budgets = new Map<string, PodDisruptionBudget>();
 
@@ -131,7 +132,7 @@ export class Scheduler {
     const pods = await this.store.list<Pod>('Pod');
     const storage = await Promise.all(VOLUME_KINDS.map((k) => this.store.list<VolumeObject>(k)));
     const pdbs = await this.store.list<PodDisruptionBudget>('PodDisruptionBudget');
-    this.budgets = new Map(pdbs.items.map((b) => [podKey(b as unknown as Pod), b]));
+    this.budgets = new Map(pdbs.items.map((b) => [budgetKey(b), b]));
     const cache = new SchedulerCache();
     cache.volumes = new VolumeView();
     for (const listed of storage) for (const o of listed.items) cache.volumes.set(o);
@@ -146,7 +147,7 @@ export class Scheduler {
     }
     this.cache = cache;
     this.nominated.clear();
-    for (const p of pods.items) this.trackNomination(p);
+    for (const p of pods.items) this.nominated.track(p, isPendingFor(p, this.name));
     this.assumed.clear();
     this.reservations.clear();
     this.queue.moveAllToActive();
@@ -165,17 +166,10 @@ export class Scheduler {
     if (ev.object.kind === 'Node') this.handleNode(ev);
     else if (ev.object.kind === 'Pod') this.handlePod(ev);
     else if (ev.object.kind === 'PodDisruptionBudget') {
-      const key = podKey(ev.object as unknown as Pod);
+      const key = budgetKey(ev.object as PodDisruptionBudget);
       if (ev.type === 'DELETED') this.budgets.delete(key);
       else this.budgets.set(key, ev.object as PodDisruptionBudget);
     } else this.handleVolume(ev);
-  }
-
-  /** Keeps {@link nominated} in step with a pod's current version. */
-  private trackNomination(pod: Pod): void {
-    const key = podKey(pod);
-    if (isPendingFor(pod, this.name) && pod.status?.nominatedNodeName) this.nominated.set(key, pod);
-    else this.nominated.delete(key);
   }
 
   /** A claim, volume or class changed: pods waiting on volumes may fit now. */
@@ -206,7 +200,7 @@ export class Scheduler {
       return;
     }
     const boundAt = this.assumed.get(key);
-    if (!(boundAt !== undefined && ev.revision < boundAt)) this.trackNomination(pod);
+    if (!(boundAt !== undefined && ev.revision < boundAt)) this.nominated.track(pod, isPendingFor(pod, this.name));
     if (boundAt !== undefined && ev.revision < boundAt && !pod.spec.nodeName) {
       // An older version from before our bind: keep the assumption, it is newer.
     } else {
@@ -244,7 +238,7 @@ export class Scheduler {
       this.queue.delete(key);
       return;
     }
-    const view = this.viewFor(pod);
+    const view = this.nominated.viewFor(pod, this.cache);
     const result = this.decide(pod, view);
     if (isUnschedulable(result)) {
       const preemption = findPreemption(pod, view, { budgets: [...this.budgets.values()] });
@@ -284,21 +278,6 @@ export class Scheduler {
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
   }
 
-  /**
-   * The cluster as this pod must see it: pods nominated to nodes by preemption with at least its
-   * priority count as if they ran there (Kubernetes' addNominatedPods), so a lower-priority pod
-   * does not take the room a preemptor waits for. The scheduler's own cache when none is.
-   */
-  private viewFor(pod: Pod): SchedulerCache {
-    const key = podKey(pod);
-    const prio = priorityOf(pod);
-    const ahead = [...this.nominated.values()].filter((n) => podKey(n) !== key && priorityOf(n) >= prio && this.cache.get(n.status!.nominatedNodeName!)?.node);
-    if (ahead.length === 0) return this.cache;
-    const view = this.cache.clone();
-    for (const n of ahead) view.upsertPod(boundCopy(n, n.status!.nominatedNodeName!));
-    return view;
-  }
-
   /** The node for the pod: its nominated node when it fits there now, else the best one. */
   private decide(pod: Pod, view: SchedulerCache): ScheduleResult {
     const nominated = pod.status?.nominatedNodeName;
@@ -308,38 +287,13 @@ export class Scheduler {
   }
 
   /**
-   * Deletes the victims, as kube-scheduler's preemption does: each gets condition
-   * DisruptionTarget (PreemptionByScheduler) and an event Preempted, then is deleted with its own
-   * grace period; lower-priority pods nominated to the same node lose their nomination. Failures
-   * are logged: the next attempt finds what is left.
+   * Deletes the victims (./evict.ts) and takes the nomination away from lower-priority pods
+   * nominated to the same node, as kube-scheduler's preemption does.
    */
   private async preempt(pod: Pod, candidate: PreemptionCandidate): Promise<void> {
     const origin = { actor: SCHEDULER_ACTOR, reason: `preempted for ${podKey(pod)} on ${candidate.node}` };
-    const now = new Date().toISOString();
-    await Promise.all(candidate.victims.map(async (victim) => {
-      try {
-        if (!victim.metadata.deletionTimestamp) {
-          const marked = withCondition(victim, {
-            type: 'DisruptionTarget',
-            status: 'True',
-            reason: 'PreemptionByScheduler',
-            message: `${this.name}: preempting to accommodate a higher priority pod`,
-            lastTransitionTime: now,
-          });
-          const written = await this.store.update(marked, { origin }).catch((err: unknown) => {
-            if (isGantryError(err, 'Conflict')) return victim;
-            throw err;
-          });
-          await deletePod(this.store, written, { origin });
-        }
-        this.events.emit(victim, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid ?? podKey(pod)} on node ${candidate.node}`);
-      } catch (err) {
-        if (!isGantryError(err, 'NotFound')) this.log.warn({ pod: podKey(victim), err: errorMessage(err) }, 'could not preempt pod');
-      }
-    }));
-    const prio = priorityOf(pod);
-    for (const other of [...this.nominated.values()]) {
-      if (podKey(other) === podKey(pod) || other.status?.nominatedNodeName !== candidate.node || priorityOf(other) >= prio) continue;
+    await evictVictims(pod, candidate, { store: this.store, events: this.events, log: this.log, origin, schedulerName: this.name });
+    for (const other of this.nominated.lowerOn(candidate.node, pod)) {
       this.nominated.delete(podKey(other));
       await this.markUnschedulable(other, other.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '', null).catch(() => undefined);
     }
@@ -413,8 +367,7 @@ export class Scheduler {
       });
       const { nominatedNodeName: _, ...rest } = next.status ?? {};
       next.status = nomination ? { ...rest, nominatedNodeName: nomination } : rest;
-      if (nomination) this.nominated.set(podKey(pod), next);
-      else this.nominated.delete(podKey(pod));
+      this.nominated.track(next, true);
       try {
         await this.store.update(next, { origin: { actor: SCHEDULER_ACTOR, reason: `${podKey(pod)} is unschedulable` } });
         return;
@@ -426,6 +379,10 @@ export class Scheduler {
       }
     }
   }
+}
+
+function budgetKey(b: PodDisruptionBudget): string {
+  return `${b.metadata.namespace ?? 'default'}/${b.metadata.name}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
