@@ -15,6 +15,9 @@
  *    resourceVersion, so two creations racing for the last room cannot both get it); a pod that
  *    would exceed one is refused (`exceeded quota: compute, requested: …, used: …, limited: …`).
  *
+ * The claims a StatefulSet makes go through the claim limits of LimitRanges and the quotas the
+ * same way ({@link createAdmittedClaim}).
+ *
  * A refused pod is a `Forbidden` (or, for a missing account, `NotFound`) error with disposition
  * waiting: the controller reports it (`FailedCreate`) and tries again later — at once when a
  * ServiceAccount appears or a quota gets room (see {@link admissionWatches}).
@@ -22,11 +25,12 @@
 import { GantryError, isGantryError } from '../errors.js';
 import { applyDefaults } from '../model/defaults.js';
 import { objectKey } from '../model/keys.js';
-import { admitPodLimits } from '../model/limitrange.js';
+import { kindInfo } from '../model/kinds.js';
+import { admitPodLimits, claimLimitViolations, limitViolationError } from '../model/limitrange.js';
 import { admitPodPriority, priorityClassLookup } from '../model/priority.js';
 import { chargeQuota, objectUsage, parseUsage, quotaConstraintProblem, quotaMatches, unknownUsage, formatUsage } from '../model/quota.js';
 import { admitPod, podServiceAccount } from '../model/serviceaccount.js';
-import type { LimitRange, Pod, PriorityClass, ResourceQuota, ServiceAccount } from '../model/types.js';
+import type { KubeObject, LimitRange, PersistentVolumeClaim, Pod, PriorityClass, ResourceQuota, ServiceAccount } from '../model/types.js';
 import type { TxnOp, WriteOrigin } from '../store/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import type { ReconcileContext, Watch } from './runtime.js';
@@ -76,7 +80,7 @@ export interface CreatePodOptions {
   reason: string;
 }
 
-/** Attempts at charging quotas whose resourceVersion moved meanwhile before giving up (transient). */
+/** Attempts at charging quotas whose resourceVersion moved meanwhile before giving up (Conflict). */
 const QUOTA_ATTEMPTS = 5;
 
 /**
@@ -88,42 +92,61 @@ const QUOTA_ATTEMPTS = 5;
 export async function createAdmittedPod(pod: Pod, ctx: ReconcileContext, opts: CreatePodOptions): Promise<Pod> {
   const name = opts.nameForMessage ?? pod.metadata.name;
   const admitted = admitPodChain(pod, ctx.cache, name);
+  return createCharged(admitted, ctx, { name, reason: opts.reason });
+}
+
+/**
+ * Admits a PersistentVolumeClaim a controller makes (a StatefulSet's): the PersistentVolumeClaim
+ * items of the namespace's LimitRanges, then its quotas, charged in the transaction that creates it.
+ * @throws GantryError Forbidden (waiting) naming the LimitRange or quota.
+ */
+export async function createAdmittedClaim(claim: PersistentVolumeClaim, ctx: ReconcileContext, opts: { reason: string }): Promise<PersistentVolumeClaim> {
+  const namespace = claim.metadata.namespace || 'default';
+  const ranges = ctx.cache.has('LimitRange') ? ctx.cache.list<LimitRange>('LimitRange', { namespace }) : [];
+  const violations = claimLimitViolations(claim, ranges);
+  if (violations.length > 0) throw limitViolationError(violations, { resource: 'persistentvolumeclaims', name: claim.metadata.name, field: 'spec.resources.requests[storage]' });
+  return createCharged(claim, ctx, { name: claim.metadata.name, reason: opts.reason });
+}
+
+/** Creates `obj`, charging every quota of its namespace that counts it, in one transaction. */
+async function createCharged<T extends KubeObject>(obj: T, ctx: ReconcileContext, opts: { name: string; reason: string }): Promise<T> {
   const origin: WriteOrigin = { ...ctx.origin, reason: opts.reason };
-  const namespace = admitted.metadata.namespace || 'default';
-  let quotas = ctx.cache.has('ResourceQuota') ? ctx.cache.list<ResourceQuota>('ResourceQuota', { namespace }).filter((q) => quotaMatches(q, admitted)) : [];
-  if (quotas.length === 0) return ctx.store.create(admitted, { origin });
+  const namespace = obj.metadata.namespace || 'default';
+  let quotas = ctx.cache.has('ResourceQuota') ? ctx.cache.list<ResourceQuota>('ResourceQuota', { namespace }).filter((q) => quotaMatches(q, obj)) : [];
+  if (quotas.length === 0) return ctx.store.create(obj, { origin });
   for (let attempt = 1; ; attempt++) {
-    const charged = chargeQuotas(admitted, quotas, { now: ctx.now(), name });
-    // The pod first: a watcher that sees a quota's new usage has already seen the pod it counts.
-    const ops: TxnOp[] = [{ op: 'create', object: admitted }, ...charged.map((object) => ({ op: 'update' as const, object }))];
+    const charged = chargeQuotas(obj, quotas, { now: ctx.now(), name: opts.name });
+    // The object first: a watcher that sees a quota's new usage has already seen what it counts.
+    const ops: TxnOp[] = [{ op: 'create', object: obj }, ...charged.map((object) => ({ op: 'update' as const, object }))];
     try {
       const res = await ctx.store.txn(ops, { origin });
-      return res.objects[0] as Pod;
+      return res.objects[0] as T;
     } catch (err) {
       if (!isGantryError(err, 'Conflict') || attempt >= QUOTA_ATTEMPTS) throw err;
       // Another creation charged a quota first: charge the usage it left.
       const fresh = await Promise.all(quotas.map((q) => ctx.store.get<ResourceQuota>({ kind: 'ResourceQuota', namespace, name: q.metadata.name })));
-      quotas = fresh.filter((q): q is ResourceQuota => q !== undefined && quotaMatches(q, admitted));
-      if (quotas.length === 0) return ctx.store.create(admitted, { origin });
+      quotas = fresh.filter((q): q is ResourceQuota => q !== undefined && quotaMatches(q, obj));
+      if (quotas.length === 0) return ctx.store.create(obj, { origin });
     }
   }
 }
 
 /**
- * The quotas with the pod charged to their `status.used`, as the quota admission plugin does it.
+ * The quotas with the object charged to their `status.used`, as the quota admission plugin does it.
  * @throws GantryError Forbidden naming the quota: a container without the request or limit it
- *   counts, a quota whose usage is not known yet, or one the pod would exceed.
+ *   counts, a quota whose usage is not known yet, or one the object would exceed.
  */
-function chargeQuotas(pod: Pod, quotas: readonly ResourceQuota[], opts: { now: number; name: string }): ResourceQuota[] {
+function chargeQuotas(obj: KubeObject, quotas: readonly ResourceQuota[], opts: { now: number; name: string }): ResourceQuota[] {
   const { now } = opts;
+  const plural = kindInfo(obj.kind)?.plural ?? obj.kind.toLowerCase();
   const forbid = (message: string): GantryError =>
-    new GantryError('Forbidden', `pods "${opts.name}" is forbidden: ${message}`, { object: objectKey(pod) });
-  const usage = objectUsage(pod, now);
+    new GantryError('Forbidden', `${plural} "${opts.name}" is forbidden: ${message}`, { object: objectKey(obj) });
+  const usage = objectUsage(obj, now);
   const out: ResourceQuota[] = [];
   for (const quota of [...quotas].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
-    const missing = quotaConstraintProblem(quota, pod);
+    const missing = obj.kind === 'Pod' ? quotaConstraintProblem(quota, obj as Pod) : undefined;
     if (missing) throw forbid(`failed quota: ${quota.metadata.name}: ${missing}`);
-    const unknown = unknownUsage(quota, 'Pod');
+    const unknown = unknownUsage(quota, obj.kind);
     if (unknown.length > 0) throw forbid(`status unknown for quota: ${quota.metadata.name}, resources: ${unknown.join(',')}`);
     const charge = chargeQuota(quota, parseUsage(quota.status?.used), usage);
     if (!charge.ok) throw forbid(charge.message);

@@ -130,6 +130,25 @@ describe('controllers: ReplicationController, admission, quotas, priority classe
     assert.equal((await pods(store)).length, 0);
   });
 
+  it('charges a StatefulSet\'s claims to the quota, and refuses one past it with FailedCreate', async () => {
+    await store.create({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'storage', namespace: NS }, spec: { hard: { persistentvolumeclaims: '1', 'requests.storage': '5Gi' } } } as ResourceQuota);
+    await start();
+    await eventually(async () => (await store.get<ResourceQuota>({ kind: 'ResourceQuota', namespace: NS, name: 'storage' }))?.status?.used?.persistentvolumeclaims === '0', 'the quota counted');
+    await store.create({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: NS },
+      spec: {
+        replicas: 2, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+      },
+    } as KubeObject);
+    await eventually(() => log.events.some((e) => e.reason === 'FailedCreate' && e.obj.kind === 'StatefulSet'), 'a FailedCreate event');
+    assert.equal(log.events.find((e) => e.reason === 'FailedCreate')!.message,
+      'create Claim data-db-1 for Pod db-1 in StatefulSet db failed error: persistentvolumeclaims "data-db-1" is forbidden: exceeded quota: storage, requested: persistentvolumeclaims=1, used: persistentvolumeclaims=1, limited: persistentvolumeclaims=1');
+    assert.deepEqual((await store.list('PersistentVolumeClaim', { namespace: NS })).items.map((c) => c.metadata.name), ['data-db-0']);
+    assert.deepEqual((await store.get<ResourceQuota>({ kind: 'ResourceQuota', namespace: NS, name: 'storage' }))?.status?.used, { persistentvolumeclaims: '1', 'requests.storage': '1Gi' });
+  });
+
   it('makes the built-in PriorityClasses', async () => {
     await start();
     await eventually(async () => (await store.list<PriorityClass>('PriorityClass')).items.length === 2, 'two classes');
