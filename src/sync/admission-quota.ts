@@ -32,16 +32,29 @@ export function admitPlanQuotas(plan: Plan, live: readonly KubeObject[], opts: {
   const quotas = quotasAfter(plan, live);
   if (quotas.length === 0) return { issues: [], ops: [] };
   const changes = [...plan.create, ...plan.update].filter((e) => e.desired);
+  // Only the namespaces the revision adds to are charged (a resync of an applied revision adds
+  // nothing), and a quota the revision writes gets its usage: their objects are all it reads.
+  const touched = new Set(changes.map((e) => e.namespace ?? 'default'));
+  for (const { quota, entry } of quotas) if (entry) touched.add(quota.metadata.namespace ?? 'default');
+  if (touched.size === 0) return { issues: [], ops: [] };
+  const liveIn = new Map<string, KubeObject[]>();
+  for (const o of live) {
+    const ns = o.metadata.namespace ?? 'default';
+    if (!touched.has(ns)) continue;
+    const list = liveIn.get(ns);
+    if (list) list.push(o);
+    else liveIn.set(ns, [o]);
+  }
   const pruned = new Set(plan.prune.map((e) => e.key));
   const issues: ManifestIssue[] = [];
   const ops: TxnOp[] = [];
   for (const { quota, entry } of quotas) {
     const ns = quota.metadata.namespace ?? 'default';
+    if (!touched.has(ns)) continue;
     // What the namespace uses without the revision's changes: live objects it keeps as they are
     // (an updated object counts as it is live; its update charges only what it adds).
     let used: Usage = new Map();
-    for (const o of live) {
-      if ((o.metadata.namespace ?? 'default') !== ns) continue;
+    for (const o of liveIn.get(ns) ?? []) {
       if (pruned.has(keyOf(o)) || !quotaMatches(quota, o)) continue;
       used = addUsage(used, chargedUsage(quota, objectUsage(o, now)));
     }

@@ -121,7 +121,9 @@ export class StoreServiceView implements ServiceView {
       const svc = sliceService(sl);
       if (!svc || isMirroredSlice(sl)) continue;
       const k = `${sl.metadata.namespace ?? 'default'}/${svc}`;
-      out.set(k, [...(out.get(k) ?? []), sl]);
+      const list = out.get(k);
+      if (list) list.push(sl);
+      else out.set(k, [sl]);
     }
     this.handSliceIndex = out;
     return out;
