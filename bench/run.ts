@@ -31,6 +31,7 @@ const benches: [string, string, string][] = [
   ['health', './health.ts', 'benchHealth'],
   ['storage', './storage.ts', 'benchStorage'],
   ['secrets', './secrets.ts', 'benchSecrets'],
+  ['admission', './admission.ts', 'benchAdmission'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

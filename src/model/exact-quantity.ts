@@ -30,8 +30,10 @@ const pattern = /^([+-]?)(\d*)(?:\.(\d*))?(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|
 /** The zero quantity (decimal). */
 export const ZERO: ExactQuantity = { nanos: 0n, format: 'DecimalSI' };
 
+const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
+
 function pow10(e: number): bigint {
-  return 10n ** BigInt(e);
+  return POW10[e] ?? 10n ** BigInt(e);
 }
 
 /** Ceiling division for a positive divisor (rounds towards +∞, as Kubernetes rounds up). */
@@ -40,8 +42,19 @@ function ceilDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a > 0n ? q + 1n : q;
 }
 
+/** Manifests repeat a handful of spellings ("100m", "128Mi") thousands of times. */
+const parsed = new Map<string | number, ExactQuantity | undefined>();
+
 /** Parses a quantity ("500m", "1.5Gi", "2", "1e3", or a number); undefined when it is not one. */
 export function parseExact(q: string | number): ExactQuantity | undefined {
+  if (parsed.has(q)) return parsed.get(q);
+  const v = parseUncached(q);
+  // Results are shared: callers never change a quantity (arithmetic makes new ones).
+  if (parsed.size < 4096) parsed.set(q, v && Object.freeze(v));
+  return v;
+}
+
+function parseUncached(q: string | number): ExactQuantity | undefined {
   const text = typeof q === 'number' ? (Number.isFinite(q) ? numberText(q) : '') : q.trim();
   const m = pattern.exec(text);
   if (!m) return undefined;

@@ -54,7 +54,12 @@ export function applyLimitRangeDefaults(pod: Pod, ranges: readonly LimitRange[])
     }
   }
   if (Object.keys(defaults.limits).length === 0 && Object.keys(defaults.requests).length === 0) return pod;
-  const spec = structuredClone(pod.spec);
+  // Only containers and their resources change: copy those, share the rest of the spec.
+  const spec = {
+    ...pod.spec,
+    containers: pod.spec.containers.map((c) => ({ ...c })),
+    ...(pod.spec.initContainers ? { initContainers: pod.spec.initContainers.map((c) => ({ ...c })) } : {}),
+  };
   const notes: string[] = [];
   const merge = (c: Container, what: string): void => {
     const limits = { ...(c.resources?.limits ?? {}) };

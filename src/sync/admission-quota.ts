@@ -45,6 +45,13 @@ export function admitPlanQuotas(plan: Plan, live: readonly KubeObject[], opts: {
     if (list) list.push(o);
     else liveIn.set(ns, [o]);
   }
+  const changesIn = new Map<string, PlanEntry[]>();
+  for (const e of changes) {
+    const ns = e.namespace ?? 'default';
+    const list = changesIn.get(ns);
+    if (list) list.push(e);
+    else changesIn.set(ns, [e]);
+  }
   const pruned = new Set(plan.prune.map((e) => e.key));
   const issues: ManifestIssue[] = [];
   const ops: TxnOp[] = [];
@@ -59,8 +66,7 @@ export function admitPlanQuotas(plan: Plan, live: readonly KubeObject[], opts: {
       used = addUsage(used, chargedUsage(quota, objectUsage(o, now)));
     }
     let charged = false;
-    for (const e of changes) {
-      if ((e.namespace ?? 'default') !== ns) continue;
+    for (const e of changesIn.get(ns) ?? []) {
       const obj = e.desired!;
       if (!quotaMatches(quota, obj)) continue;
       if (e.action === 'update' && !CHARGED_ON_UPDATE.has(e.kind)) continue;
