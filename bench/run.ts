@@ -34,6 +34,7 @@ const benches: [string, string, string][] = [
   ['kubelet', './kubelet.ts', 'benchKubelet'],
   ['usage', './usage.ts', 'benchUsage'],
   ['metrics', './metrics.ts', 'benchMetrics'],
+  ['admission', './admission.ts', 'benchAdmission'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

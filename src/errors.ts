@@ -36,6 +36,7 @@ export const ErrorCodes = [
   'Timeout',
   'DecryptionFailed',
   'SignatureInvalid',
+  'Forbidden',
 ] as const;
 
 /** One of {@link ErrorCodes}. */
@@ -75,6 +76,9 @@ const defaultDisposition: Partial<Record<ErrorCode, Disposition>> = {
   Unschedulable: 'waiting',
   DecryptionFailed: 'stalled',
   SignatureInvalid: 'stalled',
+  // Refused by admission (a quota, a limit range, a missing PriorityClass): a controller tries
+  // again later, when the namespace may have room or the class may exist.
+  Forbidden: 'waiting',
 };
 
 /** The one error class gantry throws on purpose. */

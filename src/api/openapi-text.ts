@@ -36,7 +36,12 @@ export const KIND_DESCRIPTIONS: Record<string, string> = {
   StorageClass: 'StorageClass says how claims of a class get their volumes: which provisioner makes them, when (Immediate, or WaitForFirstConsumer: once a pod using the claim is scheduled) and what happens to them when the claim goes (reclaimPolicy). gantry provisions gantry.dev/local-path (and rancher.io/local-path) classes as directories on nodes.',
   PersistentVolume: 'PersistentVolume is a piece of storage claims bind to: a directory on a node (hostPath or local, with node affinity), its capacity, access modes and reclaim policy. gantry\'s local-path provisioner makes them for claims; a repo may declare them too.',
   PersistentVolumeClaim: 'PersistentVolumeClaim asks for storage (size, access modes, class); it binds to one PersistentVolume, which pods then mount by the claim\'s name. A claim in use by a pod is deleted only once no pod uses it.',
-  Endpoints: 'Endpoints lists the addresses and ports of the pods behind a Service. gantry\'s endpoints controller writes them; a repo cannot declare them.',
+  Endpoints: 'Endpoints lists the addresses and ports behind a Service. gantry\'s endpoints controller writes them for Services with a selector; for a Service without one, the repo declares them by hand (addresses outside the cluster, a database on another host).',
+  EndpointSlice: 'EndpointSlice is a set of endpoints of the Service named by its kubernetes.io/service-name label. gantry mirrors every Endpoints object into slices; slices declared by hand add endpoints to their Service.',
+  ReplicationController: 'ReplicationController keeps a number of identical pods running, selecting them by an equality-based label map: the older ReplicaSet. Prefer a Deployment.',
+  LimitRange: 'LimitRange bounds the resources of containers, pods and claims in its namespace (min, max, maxLimitRequestRatio) and gives containers default requests and limits when they state none.',
+  ResourceQuota: 'ResourceQuota limits the total compute resources (requests and limits of cpu and memory) and the number of objects of each kind in its namespace; a revision that would exceed it is rejected whole, and pods that would are refused.',
+  PriorityClass: 'PriorityClass names a scheduling priority: pods naming it get its value, are scheduled before lower-priority pods, and may preempt them when no node has room.',
   Event: 'Event is a report of something that happened to an object (scheduled, pulled, started, failed), written by gantry\'s components and kept for an hour.',
 };
 

@@ -11,7 +11,7 @@
  * The schemas are converted from the JSON Schemas gantry validates manifests with (schemas/,
  * via src/sync/validate-schemas.ts), never kept by hand: shared definitions with fields become
  * components (`dev.gantry.schema.Container`), primitive ones are inlined. Kinds without a schema
- * (those gantry writes itself: Node, Endpoints, Event, Sync) get an object schema that keeps
+ * (those gantry writes itself: Node, Event, Sync) get an object schema that keeps
  * unknown fields. Patch metadata follows the struct tags of Kubernetes' own types. Documents are
  * generated once per process (they only change with the code) and hashed by content.
  *

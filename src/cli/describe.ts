@@ -346,6 +346,7 @@ function describePod(w: PageWriter, pod: Pod): void {
   const st = pod.status ?? {};
   header(w, pod);
   if (pod.spec.priority !== undefined) w.line(0, `Priority:\t${pod.spec.priority}`);
+  if (pod.spec.priorityClassName) w.line(0, `Priority Class Name:\t${pod.spec.priorityClassName}`);
   if (pod.spec.serviceAccountName) w.line(0, `Service Account:\t${pod.spec.serviceAccountName}`);
   w.line(0, `Node:\t${pod.spec.nodeName ? `${pod.spec.nodeName}${st.hostIP ? `/${st.hostIP}` : ''}` : '<none>'}`);
   if (st.startTime) w.line(0, `Start Time:\t${describeTime(st.startTime)}`);
@@ -366,6 +367,7 @@ function describePod(w: PageWriter, pod: Pod): void {
     w.line(0, 'IPs:');
     for (const ip of ips) w.line(1, `IP:\t${ip}`);
   }
+  if (st.nominatedNodeName) w.line(0, `NominatedNodeName:\t${st.nominatedNodeName}`);
   controlledBy(w, pod);
   if (pod.spec.initContainers?.length) containers(w, 'Init Containers', pod.spec.initContainers, st.initContainerStatuses, pod, '');
   containers(w, 'Containers', pod.spec.containers, st.containerStatuses, pod, '');

@@ -18,8 +18,7 @@
  * old pods go first) → status once. Pods carry `controller-revision-hash` (the template hash).
  * maxSurge is not supported (its default, 0, is what gantry does).
  */
-import { GantryError, isGantryError } from '../errors.js';
-import { applyDefaults } from '../model/defaults.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { objectKey, parseKey } from '../model/keys.js';
 import type { DaemonSet, Node, NodeSelectorTerm, Pod, PodSpec, Taint, Toleration } from '../model/types.js';
 import { nodeSelectorTermMatches } from '../scheduler/plugins/node-affinity.js';
@@ -34,7 +33,7 @@ import { randomSuffix } from './replicaset.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from './statefulset.js';
 import { DAEMON_TOLERATIONS } from '../model/tolerations.js';
-import { admitNewPod, serviceAccountWatch } from './admission.js';
+import { admissionWatches, createAdmittedPod } from './admission.js';
 
 export { DAEMON_TOLERATIONS };
 
@@ -85,7 +84,7 @@ export class DaemonSetController implements Controller {
   readonly watches: readonly Watch[] = [
     { kind: 'Pod', keys: podToOwners('DaemonSet') },
     { kind: 'Node', keys: nodeToDaemonSets },
-    serviceAccountWatch('DaemonSet'),
+    ...admissionWatches('DaemonSet'),
   ];
   readonly expectations = new Expectations();
 
@@ -181,7 +180,10 @@ export class DaemonSetController implements Controller {
     this.expectations.expectCreations(key, create.length);
     const results = await Promise.allSettled(create.map((n) => createDaemonPod(ds, hash, n, ctx)));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) this.expectations.creationObserved(key, failed.length);
+    if (failed.length > 0) {
+      this.expectations.creationObserved(key, failed.length);
+      ctx.events.emit(ds, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(failed[0]!.reason)}`);
+    }
     for (const pod of remove) {
       await deletePod(ctx.store, pod, { origin: { ...ctx.origin, reason: `DaemonSet ${ds.metadata.name}: pod ${pod.metadata.name} is not wanted on ${targetNode(pod) ?? 'no node'}` }, now: ctx.now });
     }
@@ -231,7 +233,7 @@ export function daemonPod(ds: DaemonSet, hash: string, nodeName: string): Pod {
 async function createDaemonPod(ds: DaemonSet, hash: string, nodeName: string, ctx: ReconcileContext): Promise<Pod> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.store.create(admitNewPod(applyDefaults(daemonPod(ds, hash, nodeName)), ctx.cache, `${ds.metadata.name}-`), { origin: { ...ctx.origin, reason: `DaemonSet ${ds.metadata.name} pod for node ${nodeName}` } });
+      return await createAdmittedPod(daemonPod(ds, hash, nodeName), ctx, { nameForMessage: `${ds.metadata.name}-`, reason: `DaemonSet ${ds.metadata.name} pod for node ${nodeName}` });
     } catch (err) {
       if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;
     }

@@ -14,7 +14,7 @@
 import { isGantryError } from '../errors.js';
 import { budgetSelects, budgetStatus, nextDisruptedExpiry, type ControllerScale } from '../model/disruption.js';
 import { parseKey } from '../model/keys.js';
-import type { Deployment, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet } from '../model/types.js';
+import type { Deployment, Pod, PodDisruptionBudget, ReplicaSet, ReplicationController, StatefulSet } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, sameJson } from './objects.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
@@ -29,6 +29,7 @@ export class DisruptionController implements Controller {
     { kind: 'ReplicaSet', keys: namespaceBudgets },
     { kind: 'Deployment', keys: namespaceBudgets },
     { kind: 'StatefulSet', keys: namespaceBudgets },
+    { kind: 'ReplicationController', keys: namespaceBudgets },
   ];
   /** Budgets whose unmanaged pods were already reported (one Event per budget and set of pods). */
   private readonly reportedUnmanaged = new Map<string, string>();
@@ -67,7 +68,8 @@ export class DisruptionController implements Controller {
 
 /**
  * The scale of a pod's controller as the disruption controller reads it: a ReplicaSet owned by
- * a Deployment counts the Deployment's replicas, other ReplicaSets and StatefulSets their own.
+ * a Deployment counts the Deployment's replicas, other ReplicaSets, StatefulSets and
+ * ReplicationControllers their own.
  */
 export function scaleOf(pod: Pod, cache: CacheReader): ControllerScale {
   const ref = controllerRef(pod);
@@ -83,8 +85,8 @@ export function scaleOf(pod: Pod, cache: CacheReader): ControllerScale {
     }
     return { uid: rs.metadata.uid!, replicas: rs.spec.replicas ?? 1 };
   }
-  if (ref.kind === 'StatefulSet') {
-    const s = cache.get<StatefulSet>({ kind: 'StatefulSet', namespace, name: ref.name });
+  if (ref.kind === 'StatefulSet' || ref.kind === 'ReplicationController') {
+    const s = cache.get<StatefulSet | ReplicationController>({ kind: ref.kind, namespace, name: ref.name });
     if (!s || s.metadata.uid !== ref.uid) return 'unknown';
     return { uid: s.metadata.uid!, replicas: s.spec.replicas ?? 1 };
   }

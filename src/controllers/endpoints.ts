@@ -14,10 +14,11 @@
  *   the Service, its hostname.
  *
  * Endpoints have no ownerReference (as in Kubernetes): when a Service goes, the controller
- * deletes its Endpoints. Services without a selector (and ExternalName Services) are left
- * alone: their Endpoints, if any, are someone else's.
+ * deletes its Endpoints, unless the repo declares them. Services without a selector (and
+ * ExternalName Services) are left alone: their Endpoints, if any, are declared by hand.
  */
 import { isGantryError } from '../errors.js';
+import { isManaged } from '../model/annotations.js';
 import { parseKey } from '../model/keys.js';
 import { matchesLabels } from '../model/selectors.js';
 import type { EndpointAddress, EndpointPort, Endpoints, EndpointSubset, Pod, Service } from '../model/types.js';
@@ -42,7 +43,8 @@ export class EndpointsController implements Controller {
     const svc = ctx.cache.get<Service>(ref);
     const current = ctx.cache.get<Endpoints>(epRef);
     if (!svc) {
-      if (current) await deleteEndpoints(current, ctx);
+      // Endpoints declared in the repo are the repo's: pruned with their manifest, not here.
+      if (current && !isManaged(current.metadata)) await deleteEndpoints(current, ctx);
       return;
     }
     // An empty selector is no selector (Kubernetes' API drops an empty map).

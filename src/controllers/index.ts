@@ -8,11 +8,15 @@ import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
 import { DisruptionController } from './disruption.js';
 import { EndpointsController } from './endpoints.js';
+import { EndpointSliceController } from './endpointslices.js';
 import { GarbageCollector } from './gc.js';
 import { JobController } from './job.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.js';
 import { NodeIpamController, type NodeIpamOptions } from './nodeipam.js';
 import { ReplicaSetController } from './replicaset.js';
+import { ReplicationControllerController } from './replicationcontroller.js';
+import { ResourceQuotaController } from './quota.js';
+import { PriorityClassBootstrapController } from './priorityclasses.js';
 import { ServiceIpAllocator } from './serviceip.js';
 import { ControllerManager, type Controller, type ManagerOptions } from './runtime.js';
 import { StatefulSetController } from './statefulset.js';
@@ -52,13 +56,14 @@ export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & N
 };
 
 /**
- * A manager with every controller gantry has: Deployment, ReplicaSet, StatefulSet, DaemonSet,
- * Job, CronJob, Endpoints, the Service address allocator, PodDisruptionBudget status, the
+ * A manager with every controller gantry has: Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet,
+ * Job, CronJob, Endpoints and their EndpointSlices, the Service address allocator, PodDisruptionBudget status, the
  * persistent volume binder, the local-path provisioner, storage in-use protection, the node
  * pod-CIDR allocator (`clusterCidr`, default 10.244.0.0/16), node lifecycle, the garbage
  * collector, service accounts (`default` and `kube-root-ca.crt` per namespace), the `kubernetes`
- * Service, the bootstrap RBAC policy and ClusterRole aggregation, and — given `resourceMetrics` — the
- * horizontal pod autoscaler (plus `extra`).
+ * Service, the bootstrap RBAC policy and ClusterRole aggregation, resource quota usage, the
+ * built-in PriorityClasses, and — given `resourceMetrics` — the horizontal pod autoscaler (plus
+ * `extra`).
  * `nodeMonitorGracePeriodMs` (default 50 s) and `podEvictionTimeoutMs` (default 300 s)
  * configure node lifecycle.
  */
@@ -66,11 +71,13 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   const manager = new ControllerManager(store, opts);
   manager.add(new DeploymentController());
   manager.add(new ReplicaSetController());
+  manager.add(new ReplicationControllerController());
   manager.add(new StatefulSetController());
   manager.add(new DaemonSetController());
   manager.add(new JobController());
   manager.add(new CronJobController());
   manager.add(new EndpointsController());
+  manager.add(new EndpointSliceController());
   manager.add(new ServiceIpAllocator({ serviceCidr: opts.serviceCidr }));
   manager.add(new DisruptionController());
   manager.add(new PersistentVolumeBinder());
@@ -84,6 +91,8 @@ export function createControllerManager(store: Store, opts: ControllerManagerOpt
   manager.add(new BootstrapRbacController());
   manager.add(new ClusterRoleAggregationController());
   if (opts.resourceMetrics) manager.add(new HorizontalPodAutoscalerController({ ...opts.horizontalPodAutoscaler, metrics: opts.resourceMetrics }));
+  manager.add(new ResourceQuotaController());
+  manager.add(new PriorityClassBootstrapController());
   for (const c of opts.extra ?? []) manager.add(c);
   return manager;
 }

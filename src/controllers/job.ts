@@ -25,8 +25,7 @@
  * is deleted) and never decrease below what status already shows, so a pod removed behind the
  * Job's back does not undo its count.
  */
-import { GantryError, isGantryError } from '../errors.js';
-import { applyDefaults } from '../model/defaults.js';
+import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { objectKey, objectRef, parseKey } from '../model/keys.js';
 import { matchesSelector, selectorRequirements } from '../model/selectors.js';
 import type { Condition, Job, JobSpec, LabelSelector, Pod } from '../model/types.js';
@@ -38,7 +37,7 @@ import { deletePod, isPodActive, isPodReady } from './pods.js';
 import { podsToDelete, randomSuffix } from './replicaset.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { k8sTime } from '../model/time.js';
-import { admitNewPod, serviceAccountWatch } from './admission.js';
+import { admissionWatches, createAdmittedPod } from './admission.js';
 import { formatIndexes } from '../model/indexes.js';
 import { judgeFailedPod, successRuleMet } from './job-policy.js';
 
@@ -98,7 +97,7 @@ export interface JobControllerOptions {
 export class JobController implements Controller {
   readonly name = 'job';
   readonly kinds = ['Job'] as const;
-  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: controllerOwnerKeys('Job') }, serviceAccountWatch('Job')];
+  readonly watches: readonly Watch[] = [{ kind: 'Pod', keys: controllerOwnerKeys('Job') }, ...admissionWatches('Job')];
   readonly expectations: Expectations;
 
   constructor(opts: JobControllerOptions = {}) {
@@ -211,6 +210,7 @@ export class JobController implements Controller {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       this.expectations.creationObserved(key, failed.length);
+      ctx.events.emit(job, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(failed[0]!.reason)}`);
       throw failed[0]!.reason;
     }
     return undefined;
@@ -492,7 +492,7 @@ async function createJobPod(job: Job, index: number | undefined, ctx: ReconcileC
       spec,
     };
     try {
-      return await ctx.store.create(admitNewPod(applyDefaults(pod) as Pod, ctx.cache, `${job.metadata.name}-`), { origin: { ...ctx.origin, reason: `create pod for Job ${job.metadata.name}${index !== undefined ? ` index ${index}` : ''}` } });
+      return await createAdmittedPod(pod, ctx, { nameForMessage: `${job.metadata.name}-`, reason: `create pod for Job ${job.metadata.name}${index !== undefined ? ` index ${index}` : ''}` });
     } catch (err) {
       if (!isGantryError(err, 'AlreadyExists') || attempt >= 3) throw err;
     }

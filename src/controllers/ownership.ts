@@ -91,9 +91,11 @@ async function release<T extends KubeObject>(obj: T, ownerUid: string | undefine
  * A {@link KeyMapper} for pod events: a pod maps to the `ownerKind` object that controls it, and
  * an orphan to every `ownerKind` object in its namespace whose selector matches its labels (so
  * that one can adopt it). Both the pod and its previous version count, so a relabelled pod
- * wakes the owner it left as well as the one it now matches.
+ * wakes the owner it left as well as the one it now matches. `selectorOf` reads an owner's selector
+ * (default `spec.selector`; a ReplicationController's is a label map).
  */
-export function podToOwners(ownerKind: string): KeyMapper {
+export function podToOwners(ownerKind: string, opts: { selectorOf?: (owner: KubeObject) => LabelSelector } = {}): KeyMapper {
+  const selectorOf = opts.selectorOf ?? ((o: KubeObject) => (o as SelectingOwner).spec.selector);
   return (ev: CacheEvent, cache: CacheReader): Iterable<string> => {
     const keys = new Set<string>();
     for (const pod of [ev.object, ev.prevObject]) {
@@ -104,8 +106,8 @@ export function podToOwners(ownerKind: string): KeyMapper {
         if (ref.kind === ownerKind) keys.add(`${ownerKind}/${ns}/${ref.name}`);
         continue;
       }
-      for (const owner of cache.list<SelectingOwner>(ownerKind, { namespace: ns })) {
-        if (matchesSelector(owner.spec.selector, pod.metadata.labels)) keys.add(objectKey(owner));
+      for (const owner of cache.list(ownerKind, { namespace: ns })) {
+        if (matchesSelector(selectorOf(owner), pod.metadata.labels)) keys.add(objectKey(owner));
       }
     }
     return keys;

@@ -22,6 +22,7 @@ import { claimClass, defaultStorageClass } from '../model/storage.js';
 import type { KubeObject, OwnerReference, PersistentVolumeClaim, Pod, StatefulSet, StorageClass } from '../model/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, sameJson } from './objects.js';
+import { createAdmittedClaim } from './admission.js';
 import type { ReconcileContext } from './runtime.js';
 
 /** Kubernetes' claim name for a template, StatefulSet and ordinal. */
@@ -123,10 +124,12 @@ export async function ensureClaims(sts: StatefulSet, ordinal: number, ctx: Recon
       if (def) claim.spec.storageClassName = def.metadata.name;
     }
     try {
-      await ctx.store.create(claim, { origin: { ...ctx.origin, reason: `create claim ${name} for pod ${ordinal} of StatefulSet ${sts.metadata.name}` } });
+      await createAdmittedClaim(claim, ctx, { reason: `create claim ${name} for pod ${ordinal} of StatefulSet ${sts.metadata.name}` });
       ctx.events.emit(sts, 'Normal', 'SuccessfulCreate', `create Claim ${name} Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} success`);
     } catch (err) {
-      if (!isGantryError(err, 'AlreadyExists')) throw err;
+      if (isGantryError(err, 'AlreadyExists')) continue;
+      if (isGantryError(err, 'Forbidden')) ctx.events.emit(sts, 'Warning', 'FailedCreate', `create Claim ${name} for Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} failed error: ${err.message}`);
+      throw err;
     }
   }
 }

@@ -24,8 +24,7 @@
  * gantry keeps no ControllerRevision objects: a pod below the partition that must be recreated
  * uses the template of a surviving pod at the current revision, else the update template.
  */
-import { isGantryError } from '../errors.js';
-import { applyDefaults } from '../model/defaults.js';
+import { errorMessage, isGantryError } from '../errors.js';
 import { parseKey } from '../model/keys.js';
 import type { Pod, PodSpec, StatefulSet, Volume } from '../model/types.js';
 import { podTemplateHash } from './deployment/hash.js';
@@ -34,7 +33,7 @@ import { claim, controllerReferenceTo, podToOwners, validateSelector } from './o
 import { deletePod, isPodAvailable, isPodReady } from './pods.js';
 import { controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { claimName, claimToStatefulSets, ensureClaims, updateClaimOwners } from './statefulset-claims.js';
-import { admitNewPod, serviceAccountWatch } from './admission.js';
+import { admissionWatches, createAdmittedPod } from './admission.js';
 
 export { claimName } from './statefulset-claims.js';
 
@@ -73,7 +72,7 @@ export class StatefulSetController implements Controller {
     { kind: 'PersistentVolumeClaim', keys: claimToStatefulSets },
     // Cached for the default class of new claims.
     { kind: 'StorageClass', keys: () => [] },
-    serviceAccountWatch('StatefulSet'),
+    ...admissionWatches('StatefulSet'),
   ];
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<Result | void> {
@@ -218,10 +217,11 @@ async function createPod(sts: StatefulSet, ord: number, rev: string, spec: PodSp
   await ensureClaims(sts, ord, ctx);
   const pod = statefulSetPod(sts, ord, rev, spec);
   try {
-    return await ctx.store.create(admitNewPod(applyDefaults(pod), ctx.cache), { origin: { ...ctx.origin, reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` } });
+    return await createAdmittedPod(pod, ctx, { reason: `create pod ${ord} of StatefulSet ${sts.metadata.name}` });
   } catch (err) {
     // The old pod of that name is still being removed (or the cache lags): the watch retries.
     if (isGantryError(err, 'AlreadyExists')) return undefined;
+    ctx.events.emit(sts, 'Warning', 'FailedCreate', `create Pod ${pod.metadata.name} in StatefulSet ${sts.metadata.name} failed error: ${errorMessage(err)}`);
     throw err;
   }
 }

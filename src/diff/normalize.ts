@@ -18,7 +18,10 @@
  *   "0.5" → "500m", "1073741824" → "1Gi");
  * - fields the server assigns (Service `clusterIP`, `clusterIPs`, `ports[].nodePort`; Pod
  *   `nodeName` bound by the scheduler, and what the ServiceAccount admission adds: the account
- *   name `default`, its image pull secrets, the `kube-api-access-…` volume and mounts; Job
+ *   name `default`, its image pull secrets, the `kube-api-access-…` volume and mounts; what the
+ *   Priority admission adds: `priority`, `preemptionPolicy`, the global default's class name;
+ *   the requests and limits a LimitRange defaulted, as its `kubernetes.io/limit-ranger`
+ *   annotation lists them; Job
  *   `selector` and the controller-uid/job-name labels of its pod template; a
  *   PersistentVolumeClaim's `volumeName` and default `storageClassName`; a PersistentVolume's
  *   `claimRef`, or the uid and version the binder added to a declared one) are removed from a
@@ -35,6 +38,7 @@ import { GANTRY_PREFIX } from '../model/annotations.js';
 import { parseQuantity } from '../model/quantity.js';
 import { STORAGE_CONTROLLER_ANNOTATIONS } from '../model/storage.js';
 import { DEFAULT_SERVICE_ACCOUNT, SERVICE_ACCOUNT_MOUNT_PATH, TOKEN_VOLUME_PREFIX } from '../model/serviceaccount.js';
+import { LIMIT_RANGER_ANNOTATION } from '../model/limitrange.js';
 import type { KubeObject } from '../model/types.js';
 
 type Rec = Record<string, unknown>;
@@ -66,6 +70,7 @@ const serverMetadataSet = new Set([
 const ignoredAnnotations = new Set([
   'kubectl.kubernetes.io/last-applied-configuration',
   'deployment.kubernetes.io/revision',
+  LIMIT_RANGER_ANNOTATION,
 ]);
 
 /** Keys whose empty-object value means something different from absence. */
@@ -94,7 +99,7 @@ export function normalize(obj: KubeObject, opts: NormalizeOptions = {}): KubeObj
   // says (Argo CD ignores them too).
   if (out.kind === 'ClusterRole' && isRec(out.aggregationRule)) delete (out as unknown as Rec).rules;
   cleanRec(out as unknown as Rec);
-  if (opts.desired) dropServerAssigned(out, opts.desired);
+  if (opts.desired) dropServerAssigned(out, opts.desired, obj);
   return out;
 }
 
@@ -228,8 +233,11 @@ function spellQuantity(q: string | number, cpu: boolean): unknown {
   return `${Math.round(v * 1e9)}n`;
 }
 
-/** Drops fields the server assigned from a normalized live object when desired leaves them unset. */
-function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
+/**
+ * Drops fields the server assigned from a normalized live object when desired leaves them unset
+ * (`original` is the live object before normalizing: its annotations say what admission set).
+ */
+function dropServerAssigned(live: KubeObject, desired: KubeObject, original: KubeObject): void {
   const spec = isRec(live.spec) ? live.spec : undefined;
   const want = isRec(desired.spec) ? desired.spec : {};
   if (!spec) return;
@@ -245,7 +253,7 @@ function dropServerAssigned(live: KubeObject, desired: KubeObject): void {
     }
   } else if (live.kind === 'Pod') {
     if (want.nodeName == null) delete spec.nodeName;
-    dropAdmitted(spec, want);
+    dropAdmitted(spec, want, original.metadata.annotations?.[LIMIT_RANGER_ANNOTATION]);
   } else if (live.kind === 'PersistentVolumeClaim') {
     // The binder names the volume, and the PV controller fills in the default class.
     if (want.volumeName == null) delete spec.volumeName;
@@ -285,11 +293,14 @@ export const CLAIM_REF_BINDER_FIELDS: readonly string[] = ['uid', 'resourceVersi
  * unset: the account name (`default`), image pull secrets copied from the account, and the
  * `kube-api-access-…` volume with its mounts.
  */
-function dropAdmitted(spec: Rec, want: Rec): void {
+function dropAdmitted(spec: Rec, want: Rec, limitRanger: string | undefined): void {
   if (want.serviceAccountName == null && want.serviceAccount == null && (spec.serviceAccountName ?? DEFAULT_SERVICE_ACCOUNT) === DEFAULT_SERVICE_ACCOUNT) {
     delete spec.serviceAccountName;
     delete spec.serviceAccount;
   }
+  // Priority admission resolves these from the class (or the global default's class).
+  for (const f of ADMITTED_PRIORITY_FIELDS) if (want[f] == null) delete spec[f];
+  if (limitRanger) dropLimitRangerDefaults(spec, want, limitRanger);
   if (want.imagePullSecrets == null) delete spec.imagePullSecrets;
   if (!Array.isArray(spec.volumes)) return;
   const declared = new Set((Array.isArray(want.volumes) ? want.volumes : []).map((v) => (isRec(v) ? v.name : undefined)));
@@ -307,6 +318,52 @@ function dropAdmitted(spec: Rec, want: Rec): void {
       if (!isRec(c) || !Array.isArray(c.volumeMounts)) continue;
       c.volumeMounts = c.volumeMounts.filter((m) => !(isRec(m) && added.has(m.name) && m.mountPath === SERVICE_ACCOUNT_MOUNT_PATH));
       if ((c.volumeMounts as unknown[]).length === 0) delete c.volumeMounts;
+    }
+  }
+}
+
+/** Pod fields the Priority admission plugin fills in. */
+export const ADMITTED_PRIORITY_FIELDS: readonly string[] = ['priority', 'preemptionPolicy', 'priorityClassName'];
+
+/**
+ * The container requests and limits a LimitRange defaulted, as its annotation lists them
+ * ("LimitRanger plugin set: cpu, memory request for container app; cpu limit for init container
+ * setup"): container name → which map → resource names.
+ */
+export function limitRangerDefaults(annotation: string): Map<string, { requests: Set<string>; limits: Set<string> }> {
+  const out = new Map<string, { requests: Set<string>; limits: Set<string> }>();
+  const body = annotation.replace(/^LimitRanger plugin set: /, '');
+  for (const part of body.split('; ')) {
+    const m = /^(.+) (request|limit) for (?:init )?container (.+)$/.exec(part);
+    if (!m) continue;
+    let entry = out.get(m[3]!);
+    if (!entry) out.set(m[3]!, (entry = { requests: new Set(), limits: new Set() }));
+    for (const r of m[1]!.split(', ')) (m[2] === 'request' ? entry.requests : entry.limits).add(r);
+  }
+  return out;
+}
+
+/** Drops the requests and limits a LimitRange defaulted (and the manifest leaves unset) from a live pod's containers. */
+function dropLimitRangerDefaults(spec: Rec, want: Rec, annotation: string): void {
+  const set = limitRangerDefaults(annotation);
+  const wanted = new Map<string, Rec>();
+  for (const list of [want.initContainers, want.containers]) if (Array.isArray(list)) for (const c of list) if (isRec(c) && typeof c.name === 'string') wanted.set(c.name, c);
+  for (const list of [spec.initContainers, spec.containers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (!isRec(c) || typeof c.name !== 'string' || !isRec(c.resources)) continue;
+      const defaulted = set.get(c.name);
+      if (!defaulted) continue;
+      const w = wanted.get(c.name);
+      const wRes = w && isRec(w.resources) ? w.resources : {};
+      for (const which of ['requests', 'limits'] as const) {
+        const m = c.resources[which];
+        if (!isRec(m)) continue;
+        const declared = isRec(wRes[which]) ? wRes[which] : {};
+        for (const r of defaulted[which]) if (declared[r] === undefined) delete m[r];
+        if (isEmptyRec(m)) delete c.resources[which];
+      }
+      if (isEmptyRec(c.resources)) delete c.resources;
     }
   }
 }

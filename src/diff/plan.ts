@@ -14,7 +14,8 @@ import type { DesiredObject, DesiredSet, ObjectSource } from '../model/desired.j
 import { autoscaledNote, autoscaledWorkloads, replicasOf, withLiveReplicas } from './autoscaled.js';
 import { diffNormalized } from './diff.js';
 import { SYSTEM_FINALIZERS } from '../model/storage.js';
-import { CLAIM_REF_BINDER_FIELDS, JOB_GENERATED_LABELS, isIgnoredAnnotation, normalize, quickEqual } from './normalize.js';
+import { ADMITTED_PRIORITY_FIELDS, CLAIM_REF_BINDER_FIELDS, JOB_GENERATED_LABELS, isIgnoredAnnotation, limitRangerDefaults, normalize, quickEqual } from './normalize.js';
+import { LIMIT_RANGER_ANNOTATION } from '../model/limitrange.js';
 import { pairResources, type ResourcePair } from './pair.js';
 import type { Plan, PlanEntry } from './types.js';
 
@@ -258,7 +259,7 @@ function carryLiveFields(written: KubeObject, live: KubeObject, declared: KubeOb
     });
   } else if (written.kind === 'Pod') {
     if (wantSpec.nodeName == null && liveSpec.nodeName !== undefined) spec.nodeName = liveSpec.nodeName;
-    carryAdmitted(spec, liveSpec, wantSpec);
+    carryAdmitted(spec, liveSpec, wantSpec, live.metadata.annotations?.[LIMIT_RANGER_ANNOTATION]);
   } else if (written.kind === 'PersistentVolumeClaim') {
     // Unbinding a bound claim (or moving it off the default class) is not the repo's to do.
     for (const f of ['volumeName', 'storageClassName']) {
@@ -306,11 +307,16 @@ function carryDeletion(written: KubeObject, live: KubeObject): void {
   if (missing.length > 0) meta.finalizers = [...(meta.finalizers ?? []), ...missing];
 }
 
-/** What the ServiceAccount admission added to the live pod and the manifest leaves unset, kept on an update. */
-function carryAdmitted(spec: Record<string, unknown>, liveSpec: Record<string, unknown>, wantSpec: Record<string, unknown>): void {
-  for (const f of ['serviceAccountName', 'serviceAccount', 'imagePullSecrets']) {
+/**
+ * What admission added to the live pod and the manifest leaves unset, kept on an update: the
+ * ServiceAccount's name, pull secrets and token volume, the resolved priority, and the requests
+ * and limits a LimitRange defaulted (`limitRanger`: its annotation on the live pod).
+ */
+function carryAdmitted(spec: Record<string, unknown>, liveSpec: Record<string, unknown>, wantSpec: Record<string, unknown>, limitRanger?: string): void {
+  for (const f of ['serviceAccountName', 'serviceAccount', 'imagePullSecrets', ...ADMITTED_PRIORITY_FIELDS]) {
     if (wantSpec[f] == null && liveSpec[f] !== undefined) spec[f] = structuredClone(liveSpec[f]);
   }
+  if (limitRanger) carryLimitRangerDefaults(spec, liveSpec, limitRanger);
   const liveVolumes = Array.isArray(liveSpec.volumes) ? (liveSpec.volumes as Volume[]) : [];
   const token = liveVolumes.find((v) => isTokenVolume(v));
   const volumes = Array.isArray(spec.volumes) ? (spec.volumes as Volume[]) : [];
@@ -320,6 +326,25 @@ function carryAdmitted(spec: Record<string, unknown>, liveSpec: Record<string, u
   for (const c of [...((spec.initContainers as Container[] | undefined) ?? []), ...((spec.containers as Container[] | undefined) ?? [])]) {
     const mount = liveContainers.find((l) => l.name === c.name)?.volumeMounts?.find((m) => m.name === token.name);
     if (mount && !(c.volumeMounts ?? []).some((m) => m.mountPath === mount.mountPath)) c.volumeMounts = [...(c.volumeMounts ?? []), { ...mount }];
+  }
+}
+
+/** The requests and limits a LimitRange defaulted on the live pod, into the written containers that leave them unset. */
+function carryLimitRangerDefaults(spec: Record<string, unknown>, liveSpec: Record<string, unknown>, annotation: string): void {
+  const defaulted = limitRangerDefaults(annotation);
+  const live = new Map<string, Container>();
+  for (const c of [...((liveSpec.initContainers as Container[] | undefined) ?? []), ...((liveSpec.containers as Container[] | undefined) ?? [])]) live.set(c.name, c);
+  for (const c of [...((spec.initContainers as Container[] | undefined) ?? []), ...((spec.containers as Container[] | undefined) ?? [])]) {
+    const set = defaulted.get(c.name);
+    const from = live.get(c.name)?.resources;
+    if (!set || !from) continue;
+    for (const which of ['requests', 'limits'] as const) {
+      for (const r of set[which]) {
+        const v = from[which]?.[r];
+        if (v === undefined || c.resources?.[which]?.[r] !== undefined) continue;
+        c.resources = { ...c.resources, [which]: { ...c.resources?.[which], [r]: v } };
+      }
+    }
   }
 }
 

@@ -50,6 +50,8 @@ export function objectHealth(obj: KubeObject, related: Related): Health | undefi
   switch (obj.kind) {
     case 'Deployment': return deploymentHealth(obj as Deployment, related);
     case 'ReplicaSet': return withPods(replicaSetHealth(obj as ReplicaSet), related.ownedBy('Pod', obj.metadata.uid), related);
+    // The older ReplicaSet: the same status, the same check.
+    case 'ReplicationController': return withPods(replicaSetHealth(obj as unknown as ReplicaSet), related.ownedBy('Pod', obj.metadata.uid), related);
     case 'StatefulSet': return withPods(statefulSetHealth(obj as StatefulSet), related.ownedBy('Pod', obj.metadata.uid), related);
     case 'DaemonSet': return withPods(daemonSetHealth(obj as DaemonSet), related.ownedBy('Pod', obj.metadata.uid), related);
     case 'Job': return withPods(jobHealth(obj as Job), related.ownedBy('Pod', obj.metadata.uid), related, { escalate: false });

@@ -70,7 +70,7 @@ export class IngressController {
     this.o.view.onChange(() => {
       this.rebuild();
       this.writeStatuses();
-    }, ['Service', 'Endpoints', 'Ingress', 'IngressClass', 'Secret']);
+    }, ['Service', 'Endpoints', 'EndpointSlice', 'Ingress', 'IngressClass', 'Secret']);
     this.addresses.http = await this.listen(http.createServer(), this.o.http);
     if (this.o.https) {
       const server = https.createServer({

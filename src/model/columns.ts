@@ -5,10 +5,11 @@
 import { hpaTargets } from './hpa.js';
 import { accessModesShort, claimClass, isDefaultClass, volumeClass } from './storage.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, HorizontalPodAutoscaler, Ingress, Job, KubeObject, Namespace, Node, PersistentVolume,
-  PersistentVolumeClaim, Pod, PodDisruptionBudget, RbacSubject, ReplicaSet, RoleBinding, Secret, Service, ServiceAccount,
-  StatefulSet, StorageClass,
+  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, EndpointSlice, HorizontalPodAutoscaler, Ingress, IngressClass, Job, KubeObject,
+  Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, RbacSubject, ReplicaSet,
+  ReplicationController, ResourceQuota, RoleBinding, Secret, Service, ServiceAccount, StatefulSet, StorageClass,
 } from './types.js';
+import { canonicalExact } from './exact-quantity.js';
 
 /** A column: header and how to read the cell. */
 export interface Column {
@@ -127,6 +128,8 @@ const columns: Record<string, Column[]> = {
     age,
     { header: 'IP', cell: (o) => (o as Pod).status?.podIP ?? '<none>', wide: true },
     { header: 'NODE', cell: (o) => (o as Pod).spec.nodeName ?? '<none>', wide: true },
+    { header: 'NOMINATED NODE', cell: (o) => (o as Pod).status?.nominatedNodeName || '<none>', wide: true },
+    { header: 'READINESS GATES', cell: () => '<none>', wide: true },
   ],
   Deployment: [
     name,
@@ -141,6 +144,16 @@ const columns: Record<string, Column[]> = {
     { header: 'CURRENT', cell: (o) => String((o as ReplicaSet).status?.replicas ?? 0) },
     { header: 'READY', cell: (o) => String((o as ReplicaSet).status?.readyReplicas ?? 0) },
     age,
+  ],
+  ReplicationController: [
+    name,
+    { header: 'DESIRED', cell: (o) => String((o as ReplicationController).spec.replicas ?? 1) },
+    { header: 'CURRENT', cell: (o) => String((o as ReplicationController).status?.replicas ?? 0) },
+    { header: 'READY', cell: (o) => String((o as ReplicationController).status?.readyReplicas ?? 0) },
+    age,
+    { header: 'CONTAINERS', cell: (o) => ((o as ReplicationController).spec.template?.spec.containers ?? []).map((c) => c.name).join(','), wide: true },
+    { header: 'IMAGES', cell: (o) => ((o as ReplicationController).spec.template?.spec.containers ?? []).map((c) => c.image).join(','), wide: true },
+    { header: 'SELECTOR', cell: (o) => formatLabels((o as ReplicationController).spec.selector), wide: true },
   ],
   StatefulSet: [
     name,
@@ -218,6 +231,33 @@ const columns: Record<string, Column[]> = {
     { header: 'ENDPOINTS', cell: (o) => endpointsCell(o as Endpoints) },
     age,
   ],
+  EndpointSlice: [
+    name,
+    { header: 'ADDRESSTYPE', cell: (o) => (o as EndpointSlice).addressType },
+    { header: 'PORTS', cell: (o) => firstThree(((o as EndpointSlice).ports ?? []).map((p) => (p.port !== undefined ? String(p.port) : p.name || '*'))) },
+    { header: 'ENDPOINTS', cell: (o) => firstThree(((o as EndpointSlice).endpoints ?? []).flatMap((e) => e.addresses)) },
+    age,
+  ],
+  IngressClass: [
+    name,
+    { header: 'CONTROLLER', cell: (o) => (o as IngressClass).spec?.controller ?? '' },
+    { header: 'PARAMETERS', cell: (o) => { const p = (o as IngressClass).spec?.parameters; return p ? `${p.kind}${p.apiGroup ? `.${p.apiGroup}` : ''}/${p.name}` : '<none>'; } },
+    age,
+  ],
+  LimitRange: [name, createdAt],
+  ResourceQuota: [
+    name,
+    { header: 'REQUEST', cell: (o) => quotaCell(o as ResourceQuota, false) },
+    { header: 'LIMIT', cell: (o) => quotaCell(o as ResourceQuota, true) },
+    age,
+  ],
+  PriorityClass: [
+    name,
+    { header: 'VALUE', cell: (o) => String((o as PriorityClass).value) },
+    { header: 'GLOBAL-DEFAULT', cell: (o) => String((o as PriorityClass).globalDefault ?? false) },
+    age,
+    { header: 'PREEMPTIONPOLICY', cell: (o) => (o as PriorityClass).preemptionPolicy ?? '' },
+  ],
   PersistentVolumeClaim: [
     name,
     { header: 'STATUS', cell: (o) => (o.metadata.deletionTimestamp ? 'Terminating' : (o as PersistentVolumeClaim).status?.phase ?? 'Pending') },
@@ -283,6 +323,31 @@ function endpointsCell(ep: Endpoints): string {
   }
   if (all.length === 0) return '<none>';
   return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+}
+
+/** kubectl's "first three, then + N more..." list; `<unset>` when empty. */
+function firstThree(items: readonly string[]): string {
+  if (items.length === 0) return '<unset>';
+  return items.length > 3 ? `${items.slice(0, 3).join(',')} + ${items.length - 3} more...` : items.join(',');
+}
+
+/** A label map as kubectl formats it: `k=v` pairs sorted by key, comma-separated; `<none>` when empty. */
+function formatLabels(labels: Record<string, string> | undefined): string {
+  const keys = Object.keys(labels ?? {}).sort();
+  return keys.length ? keys.map((k) => `${k}=${labels![k]}`).join(',') : '<none>';
+}
+
+/**
+ * A quota's REQUEST (or LIMIT, for `limits.*`) cell as kubectl prints it: `resource: used/hard`
+ * for each resource of `status.hard`, sorted.
+ */
+function quotaCell(quota: ResourceQuota, limits: boolean): string {
+  const hard = quota.status?.hard ?? {};
+  const used = quota.status?.used ?? {};
+  return Object.keys(hard).sort()
+    .filter((r) => r.startsWith('limits.') === limits)
+    .map((r) => `${r}: ${used[r] === undefined ? '0' : canonicalExact(used[r]!)}/${canonicalExact(hard[r]!)}`)
+    .join(', ');
 }
 
 /** `status.loadBalancer.ingress` addresses, as kubectl prints them. */

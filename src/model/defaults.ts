@@ -36,6 +36,8 @@
  * |                                         | revisionHistoryLimit                     | 10                               |
  * |                                         | progressDeadlineSeconds                  | 600                              |
  * | ReplicaSet                              | replicas                                 | 1                                |
+ * | ReplicationController                   | replicas                                 | 1                                |
+ * |                                         | selector, metadata.labels (when empty)   | the pod template's labels        |
  * | StatefulSet                             | replicas                                 | 1                                |
  * |                                         | podManagementPolicy                      | OrderedReady                     |
  * |                                         | updateStrategy.type                      | RollingUpdate                    |
@@ -63,6 +65,11 @@
  * | Secret                                  | type                                     | Opaque                           |
  * |                                         | stringData                               | base64-folded into data, removed (stringData wins per key) |
  * | Endpoints                               | subsets[].ports[].protocol               | TCP                              |
+ * | EndpointSlice                           | ports[].protocol                         | TCP                              |
+ * | PriorityClass                           | preemptionPolicy                         | PreemptLowerPriority             |
+ * | IngressClass                            | spec.parameters.scope                    | Cluster                          |
+ * | LimitRange (type Container)             | default (per resource)                   | max                              |
+ * |                                         | defaultRequest (per resource)            | default, else min                |
  * | PersistentVolumeClaim                   | spec.volumeMode                          | Filesystem                       |
  * |                                         | metadata.finalizers (admission)          | + kubernetes.io/pvc-protection   |
  * |                                         | status.phase                             | Pending                          |
@@ -189,9 +196,52 @@ export function applyDefaultsInPlace(obj: KubeObject): void {
         for (const port of asRecArray(subset.ports)) setIfAbsent(port, 'protocol', 'TCP');
       }
       break;
+    case 'EndpointSlice':
+      for (const port of asRecArray(obj.ports)) setIfAbsent(port, 'protocol', 'TCP');
+      break;
+    case 'ReplicationController':
+      if (spec) defaultReplicationController(obj, spec);
+      break;
+    case 'PriorityClass':
+      setIfAbsent(obj, 'preemptionPolicy', 'PreemptLowerPriority');
+      break;
+    case 'IngressClass':
+      if (spec && isRec(spec.parameters)) setIfAbsent(spec.parameters, 'scope', 'Cluster');
+      break;
+    case 'LimitRange':
+      if (spec) for (const item of asRecArray(spec.limits)) defaultLimitRangeItem(item);
+      break;
     default:
       break;
   }
+}
+
+/** As the API server: the template's labels select the pods and label the controller when those are empty. */
+function defaultReplicationController(obj: KubeObject, spec: Rec): void {
+  const labels = isRec(spec.template) && isRec(spec.template.metadata) && isRec(spec.template.metadata.labels) ? (spec.template.metadata.labels as Record<string, string>) : undefined;
+  if (labels) {
+    if (!isRec(spec.selector) || Object.keys(spec.selector).length === 0) spec.selector = { ...labels };
+    if (Object.keys(obj.metadata.labels ?? {}).length === 0) obj.metadata.labels = { ...labels };
+  }
+  setIfAbsent(spec, 'replicas', 1);
+  defaultTemplate(spec.template);
+}
+
+/**
+ * A Container item's defaults, as Kubernetes' SetDefaults_LimitRangeItem: a limit default from
+ * `max`, a request default from the limit default, else from `min`, per resource.
+ */
+function defaultLimitRangeItem(item: Rec): void {
+  if (item.type !== 'Container') return;
+  const max = isRec(item.max) ? item.max : {};
+  const min = isRec(item.min) ? item.min : {};
+  const def = { ...(isRec(item.default) ? item.default : {}) };
+  for (const k in max) if (def[k] === undefined) def[k] = max[k];
+  const req = { ...(isRec(item.defaultRequest) ? item.defaultRequest : {}) };
+  for (const k in def) if (req[k] === undefined) req[k] = def[k];
+  for (const k in min) if (req[k] === undefined) req[k] = min[k];
+  if (Object.keys(def).length > 0) item.default = def;
+  if (Object.keys(req).length > 0) item.defaultRequest = req;
 }
 
 function defaultDeployment(spec: Rec): void {

@@ -379,7 +379,12 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   securityContext?: PodSecurityContext;
   imagePullSecrets?: { name: string }[];
+  /** Resolved by priority admission from {@link priorityClassName} (or the global default class). */
   priority?: number;
+  /** A PriorityClass's name; admission writes its value into `priority`. */
+  priorityClassName?: string;
+  /** Whether this pod may preempt lower-priority pods; admission copies it from the class. */
+  preemptionPolicy?: PreemptionPolicy;
   schedulerName?: string;
   dnsPolicy?: string;
   dnsConfig?: PodDnsConfig;
@@ -437,6 +442,8 @@ export interface PodStatus {
   startTime?: string;
   initContainerStatuses?: ContainerStatus[];
   containerStatuses?: ContainerStatus[];
+  /** The node a preempting pod expects to run on once its victims are gone (the scheduler's). */
+  nominatedNodeName?: string;
 }
 
 /**
@@ -493,13 +500,16 @@ export interface EndpointAddress {
   hostname?: string;
   targetRef?: { kind: string; namespace?: string; name: string; uid?: string };
 }
-export interface EndpointPort { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }
+export interface EndpointPort { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; appProtocol?: string }
 export interface EndpointSubset {
   addresses?: EndpointAddress[];
   notReadyAddresses?: EndpointAddress[];
   ports?: EndpointPort[];
 }
-/** Endpoints are written by gantry's endpoints controller, never taken from a repo. */
+/**
+ * Endpoints: written by gantry's endpoints controller for Services with a selector; a repo
+ * declares them by hand for Services without one.
+ */
 export interface Endpoints extends KubeObject {
   kind: 'Endpoints';
   subsets?: EndpointSubset[];
@@ -811,7 +821,11 @@ export interface NetworkPolicy extends KubeObject {
 /** An IngressClass: which controller serves Ingresses that name it. */
 export interface IngressClass extends KubeObject {
   kind: 'IngressClass';
-  spec?: { controller?: string };
+  spec?: {
+    controller?: string;
+    /** Controller-specific settings in another object (gantry's own controller takes none). */
+    parameters?: { apiGroup?: string; kind: string; name: string; scope?: 'Cluster' | 'Namespace'; namespace?: string };
+  };
 }
 
 export interface Ingress extends KubeObject {
@@ -1000,4 +1014,114 @@ export interface RoleBinding extends KubeObject {
 export interface ClusterRoleBinding extends KubeObject {
   roleRef: RoleRef;
   subjects?: RbacSubject[];
+}
+
+// ---------------------------------------------------------------- core/v1 ReplicationController
+
+/** core/v1 ReplicationController: the older ReplicaSet, selecting its pods by an equality map. */
+export interface ReplicationController extends KubeObject {
+  kind: 'ReplicationController';
+  spec: {
+    replicas?: number;
+    /** Equality-based: pods with all these labels. Defaults to the template's labels. */
+    selector?: StringMap;
+    template?: PodTemplateSpec;
+    minReadySeconds?: number;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    fullyLabeledReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: Condition[];
+  };
+}
+
+// ---------------------------------------------------------------- core/v1 LimitRange, ResourceQuota
+
+/** What a LimitRange item constrains. */
+export type LimitType = 'Container' | 'Pod' | 'PersistentVolumeClaim';
+
+/** One item of a LimitRange: bounds and defaults for one type of object. */
+export interface LimitRangeItem {
+  type: LimitType;
+  max?: Record<string, Quantity>;
+  min?: Record<string, Quantity>;
+  /** Containers without a limit get this one (defaulted from `max`). */
+  default?: Record<string, Quantity>;
+  /** Containers without a request get this one (defaulted from `default`, then `min`). */
+  defaultRequest?: Record<string, Quantity>;
+  maxLimitRequestRatio?: Record<string, Quantity>;
+}
+
+/** core/v1 LimitRange: per-namespace bounds and defaults for containers, pods and claims. */
+export interface LimitRange extends KubeObject {
+  kind: 'LimitRange';
+  spec: { limits: LimitRangeItem[] };
+}
+
+/** A quota scope: which pods a scoped quota counts. */
+export type ResourceQuotaScope = 'Terminating' | 'NotTerminating' | 'BestEffort' | 'NotBestEffort' | 'PriorityClass' | 'CrossNamespacePodAffinity';
+
+/** One term of a quota's scopeSelector. */
+export interface ScopedResourceSelectorRequirement {
+  scopeName: ResourceQuotaScope;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** core/v1 ResourceQuota: per-namespace limits on compute resources and object counts. */
+export interface ResourceQuota extends KubeObject {
+  kind: 'ResourceQuota';
+  spec?: {
+    hard?: Record<string, Quantity>;
+    scopes?: ResourceQuotaScope[];
+    scopeSelector?: { matchExpressions?: ScopedResourceSelectorRequirement[] };
+  };
+  /** Kept by the quota controller (and by admission as it charges new objects). */
+  status?: { hard?: Record<string, Quantity>; used?: Record<string, Quantity> };
+}
+
+// ---------------------------------------------------------------- scheduling.k8s.io/v1
+
+/** Whether a pod may preempt lower-priority pods. */
+export type PreemptionPolicy = 'PreemptLowerPriority' | 'Never';
+
+/** scheduling.k8s.io/v1 PriorityClass: a named priority value pods refer to. Fields at the top level. */
+export interface PriorityClass extends KubeObject {
+  kind: 'PriorityClass';
+  value: number;
+  globalDefault?: boolean;
+  description?: string;
+  preemptionPolicy?: PreemptionPolicy;
+}
+
+// ---------------------------------------------------------------- discovery.k8s.io/v1
+
+/** One endpoint of an EndpointSlice. */
+export interface SliceEndpoint {
+  addresses: string[];
+  conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+  hostname?: string;
+  nodeName?: string;
+  zone?: string;
+  targetRef?: ObjectReference;
+  hints?: { forZones?: { name: string }[] };
+}
+
+/** One port of an EndpointSlice (every endpoint of the slice has it). */
+export interface SlicePort {
+  name?: string;
+  port?: number;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  appProtocol?: string;
+}
+
+/** discovery.k8s.io/v1 EndpointSlice: a set of endpoints of a Service (label kubernetes.io/service-name). */
+export interface EndpointSlice extends KubeObject {
+  kind: 'EndpointSlice';
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  endpoints?: SliceEndpoint[];
+  ports?: SlicePort[];
 }

@@ -1,24 +1,31 @@
 /**
  * The scheduler process: keeps a {@link SchedulerCache} current from store watches, queues
- * pending pods, and binds each to the node {@link schedulePod} picks by writing
- * `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
- * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later.
+ * pending pods (highest priority first), and binds each to the node {@link schedulePod} picks by
+ * writing `spec.nodeName` and condition PodScheduled=True. A pod that fits nowhere gets
+ * PodScheduled=False, reason Unschedulable, with Kubernetes' message, and is retried later —
+ * unless it can preempt (./preemption.ts): then lower-priority pods on one node are deleted
+ * (condition DisruptionTarget, event Preempted), the pod is nominated to that node
+ * (`status.nominatedNodeName`), and until it is bound other pods of lower priority are scheduled
+ * as if it were already there, so they do not take the room its victims leave.
  * A pod with `schedulingGates` is left alone (PodScheduled=False, reason SchedulingGated) until
  * its gates are all removed, as kube-scheduler's SchedulingGates plugin keeps it out of the queue.
  */
 import { noEvents, type EventSink } from '../events/recorder.js';
 import { errorMessage, isGantryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics, ScheduleResult, SchedulerMetrics } from '../metrics/index.js';
+import type { Metrics, ScheduleResult as AttemptResult, SchedulerMetrics } from '../metrics/index.js';
 import { objectRef } from '../model/keys.js';
-import type { Condition, Node, Pod } from '../model/types.js';
+import type { Condition, Node, Pod, PodDisruptionBudget } from '../model/types.js';
+import { evictVictims } from './evict.js';
+import { Nominations } from './nominations.js';
+import { failureOn, findPreemption, type PreemptionCandidate } from './preemption.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import { SchedulerCache } from './cache.js';
 import { boundCopy, podInfo, podKey } from './podinfo.js';
 import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-binding.js';
 import { VOLUME_KINDS, VolumeReservations, VolumeView, type VolumeObject } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
-import { isUnschedulable, schedulePod, type ScheduleOptions } from './schedule.js';
+import { isUnschedulable, schedulePod, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 
 /** The scheduler name pods get when they name none. */
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
@@ -99,6 +106,10 @@ export class Scheduler {
   private readonly binding = new Set<Promise<void>>();
   /** Claims and volumes changed by binds in flight, ahead of the store. */
   private readonly reservations = new VolumeReservations(() => this.cache.volumes);
+  /** Pending pods nominated to a node by preemption. */
+  private readonly nominated = new Nominations();
+  /** PodDisruptionBudgets, by `namespace/name`: preemption spares the pods they protect when it can. */
+  private budgets = new Map<string, PodDisruptionBudget>();
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -142,6 +153,8 @@ export class Scheduler {
     const nodes = await this.store.list<Node>('Node');
     const pods = await this.store.list<Pod>('Pod');
     const storage = await Promise.all(VOLUME_KINDS.map((k) => this.store.list<VolumeObject>(k)));
+    const pdbs = await this.store.list<PodDisruptionBudget>('PodDisruptionBudget');
+    this.budgets = new Map(pdbs.items.map((b) => [budgetKey(b), b]));
     const cache = new SchedulerCache();
     cache.volumes = new VolumeView();
     for (const listed of storage) for (const o of listed.items) cache.volumes.set(o);
@@ -156,14 +169,16 @@ export class Scheduler {
       }
     }
     this.cache = cache;
+    this.nominated.clear();
+    for (const p of pods.items) this.nominated.track(p, isPendingFor(p, this.name));
     this.assumed.clear();
     this.reservations.clear();
     this.queue.moveAllToActive();
     this.log.debug({ nodes: nodes.items.length, pods: pods.items.length, pending: pendingKeys.size }, 'scheduler synced');
-    const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision };
+    const listed: Record<string, number> = { Node: nodes.revision, Pod: pods.revision, PodDisruptionBudget: pdbs.revision };
     VOLUME_KINDS.forEach((k, i) => (listed[k] = storage[i]!.revision));
     const from = Math.min(...Object.values(listed));
-    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', ...VOLUME_KINDS], signal })) {
+    for await (const ev of this.store.watch({ fromRevision: from, kinds: ['Node', 'Pod', 'PodDisruptionBudget', ...VOLUME_KINDS], signal })) {
       // Changes up to a kind's list revision are already in what was listed.
       if (ev.revision <= (listed[ev.object.kind] ?? 0)) continue;
       this.handle(ev);
@@ -173,7 +188,11 @@ export class Scheduler {
   private handle(ev: WatchEvent): void {
     if (ev.object.kind === 'Node') this.handleNode(ev);
     else if (ev.object.kind === 'Pod') this.handlePod(ev);
-    else this.handleVolume(ev);
+    else if (ev.object.kind === 'PodDisruptionBudget') {
+      const key = budgetKey(ev.object as PodDisruptionBudget);
+      if (ev.type === 'DELETED') this.budgets.delete(key);
+      else this.budgets.set(key, ev.object as PodDisruptionBudget);
+    } else this.handleVolume(ev);
   }
 
   /** A claim, volume or class changed: pods waiting on volumes may fit now. */
@@ -197,12 +216,14 @@ export class Scheduler {
     const key = podKey(pod);
     if (ev.type === 'DELETED') {
       this.assumed.delete(key);
+      this.nominated.delete(key);
       this.cache.removePod(key);
       this.queue.delete(key);
       this.queue.moveAllToActive();
       return;
     }
     const boundAt = this.assumed.get(key);
+    if (!(boundAt !== undefined && ev.revision < boundAt)) this.nominated.track(pod, isPendingFor(pod, this.name));
     if (boundAt !== undefined && ev.revision < boundAt && !pod.spec.nodeName) {
       // An older version from before our bind: keep the assumption, it is newer.
     } else {
@@ -240,7 +261,7 @@ export class Scheduler {
   }
 
   /** One attempt ended (`started`: performance.now() when the pod was popped). */
-  private attempted(result: ScheduleResult, started: number): void {
+  private attempted(result: AttemptResult, started: number): void {
     if (this.metrics) this.metrics.attempt(result, (performance.now() - started) / 1000);
   }
 
@@ -250,17 +271,33 @@ export class Scheduler {
       this.queue.delete(key);
       return;
     }
-    const result = schedulePod(pod, this.cache, this.scheduleOptions);
+    const view = this.nominated.viewFor(pod, this.cache);
+    const result = this.decide(pod, view);
     if (isUnschedulable(result)) {
-      this.log.info({ pod: key, reason: result.message }, 'pod is unschedulable');
-      this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
-      await this.markUnschedulable(pod, result.message);
+      const preemption = findPreemption(pod, view, { budgets: [...this.budgets.values()] });
+      if (preemption.candidate) {
+        this.log.info({ pod: key, node: preemption.candidate.node, victims: preemption.candidate.victims.map(podKey) }, 'pod preempts lower-priority pods');
+        this.events.emit(pod, 'Warning', 'FailedScheduling', result.message);
+        await this.markUnschedulable(pod, result.message, preemption.candidate.node);
+        await this.preempt(pod, preemption.candidate);
+      } else {
+        const message = `${result.message} ${preemption.message}`;
+        this.log.info({ pod: key, reason: message }, 'pod is unschedulable');
+        this.events.emit(pod, 'Warning', 'FailedScheduling', message);
+        // A nomination that no longer holds is taken back, unless the victims are still going.
+        await this.markUnschedulable(pod, message, preemption.wait ? undefined : null);
+      }
       this.attempted('unschedulable', started);
       this.queue.backoff(key, { unschedulable: true });
       return;
     }
     const now = new Date().toISOString();
     const bound = withCondition(boundCopy(pod, result.node), { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    if (bound.status?.nominatedNodeName) {
+      const { nominatedNodeName: _, ...rest } = bound.status;
+      bound.status = rest;
+    }
+    this.nominated.delete(key);
     const volumes = volumeBindingPlan(podInfo(pod), this.cache.get(result.node)!, this.cache);
     // Assume first, so the next pod sees these resources taken before the watch catches up.
     this.cache.upsertPod(bound);
@@ -273,6 +310,27 @@ export class Scheduler {
     const bind = this.bind(pod, bound, result.node, { score: result.score, volumes, previous, started }).finally(() => this.binding.delete(bind));
     this.binding.add(bind);
     if (this.binding.size >= MAX_BINDS_IN_FLIGHT) await Promise.race(this.binding);
+  }
+
+  /** The node for the pod: its nominated node when it fits there now, else the best one. */
+  private decide(pod: Pod, view: SchedulerCache): ScheduleResult {
+    const nominated = pod.status?.nominatedNodeName;
+    const info = nominated ? view.get(nominated) : undefined;
+    if (info?.node && failureOn(pod, view, info) === undefined) return { node: info.name, score: 0 };
+    return schedulePod(pod, view, this.scheduleOptions);
+  }
+
+  /**
+   * Deletes the victims (./evict.ts) and takes the nomination away from lower-priority pods
+   * nominated to the same node, as kube-scheduler's preemption does.
+   */
+  private async preempt(pod: Pod, candidate: PreemptionCandidate): Promise<void> {
+    const origin = { actor: SCHEDULER_ACTOR, reason: `preempted for ${podKey(pod)} on ${candidate.node}` };
+    await evictVictims(pod, candidate, { store: this.store, events: this.events, log: this.log, origin, schedulerName: this.name });
+    for (const other of this.nominated.lowerOn(candidate.node, pod)) {
+      this.nominated.delete(podKey(other));
+      await this.markUnschedulable(other, other.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '', null).catch(() => undefined);
+    }
   }
 
   /** Writes a bind decided by {@link scheduleOne}; on failure undoes the assumption. Never throws. */
@@ -343,11 +401,15 @@ export class Scheduler {
     }
   }
 
-  /** Writes PodScheduled=False/Unschedulable, only when it says something new. */
-  private async markUnschedulable(pod: Pod, message: string): Promise<void> {
+  /**
+   * Writes PodScheduled=False/Unschedulable and the nomination (`nominated`: a node to set, null
+   * to clear, undefined to leave as is), only when that says something new.
+   */
+  private async markUnschedulable(pod: Pod, message: string, nominated?: string | null): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const cur = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-      if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message) return;
+      const nomination = nominated === undefined ? pod.status?.nominatedNodeName : nominated ?? undefined;
+      if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message && nomination === pod.status?.nominatedNodeName) return;
       const now = new Date().toISOString();
       const next = withCondition(pod, {
         type: 'PodScheduled',
@@ -357,6 +419,9 @@ export class Scheduler {
         lastProbeTime: null,
         lastTransitionTime: cur && cur.status === 'False' ? cur.lastTransitionTime ?? now : now,
       });
+      const { nominatedNodeName: _, ...rest } = next.status ?? {};
+      next.status = nomination ? { ...rest, nominatedNodeName: nomination } : rest;
+      this.nominated.track(next, true);
       try {
         await this.store.update(next, { origin: { actor: SCHEDULER_ACTOR, reason: `${podKey(pod)} is unschedulable` } });
         return;
@@ -368,6 +433,10 @@ export class Scheduler {
       }
     }
   }
+}
+
+function budgetKey(b: PodDisruptionBudget): string {
+  return `${b.metadata.namespace ?? 'default'}/${b.metadata.name}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

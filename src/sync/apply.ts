@@ -54,11 +54,13 @@ function kindOrder(kind: string): number {
 }
 
 /**
- * Applies the plan in one store transaction. A conflict (someone changed an object since the
- * plan was made) fails the whole transaction; the caller re-plans and tries again.
+ * Applies the plan in one store transaction, with `extraOps` (admission's own writes) after it.
+ * A conflict (someone changed an object since the plan was made) fails the whole transaction;
+ * the caller re-plans and tries again.
  */
-export async function applyPlan(store: Store, plan: Plan, opts: { origin: WriteOrigin }): Promise<ApplyResult> {
-  const ops = planOps(plan);
+export async function applyPlan(store: Store, plan: Plan, opts: { origin: WriteOrigin; extraOps?: readonly TxnOp[] }): Promise<ApplyResult> {
+  // Admission's writes (quota usage the revision charges) ride in the same transaction, last.
+  const ops = [...planOps(plan), ...(opts.extraOps ?? [])];
   if (ops.length === 0) {
     return { revision: await store.revision(), created: 0, updated: 0, pruned: 0 };
   }

@@ -14,7 +14,7 @@ import { DECLARABLE_KINDS } from '../model/kinds.js';
 import type { KubeObject } from '../model/types.js';
 import type { Recorder, SyncRecord } from '../audit/types.js';
 import type { Store, WriteOrigin } from '../store/types.js';
-import { admitPlanPods } from './admission.js';
+import { admitPlan } from './admission.js';
 import { applyPlan } from './apply.js';
 import { loadRevision } from './load-revision.js';
 import { ManifestCache } from './loader.js';
@@ -259,11 +259,12 @@ export class SyncLoop {
           prune: this.opts.prune ?? true,
         });
         lastPlan = plan;
-        const refused = admitPlanPods(plan, live);
-        if (refused.length > 0) return await this.reject(revision, refused);
+        const admission = admitPlan(plan, live);
+        if (admission.issues.length > 0) return await this.reject(revision, admission.issues);
         try {
           await applyPlan(this.opts.store, plan, {
             origin: { ...syncOrigin(revision), reason: `sync ${short} (${reason})` },
+            extraOps: admission.ops,
           });
           await this.recordApplied(revision, plan, loaded.objects.length);
           this.lastRejected = undefined;

@@ -583,8 +583,8 @@ validate21.errors = vErrors;
 return errors === 0;
 }
 
-export const ServiceAccount = validate36;
-const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/serviceaccount.json","title":"ServiceAccount (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ServiceAccount"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"automountServiceAccountToken":{"type":"boolean"},"secrets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
+export const PriorityClass = validate36;
+const schema14 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/priorityclass.json","title":"PriorityClass (scheduling.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","value"],"properties":{"apiVersion":{"const":"scheduling.k8s.io/v1"},"kind":{"const":"PriorityClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"value":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"globalDefault":{"type":"boolean"},"description":{"type":"string"},"preemptionPolicy":{"type":"string","enum":["PreemptLowerPriority","Never"]}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -764,10 +764,9 @@ validate37.errors = vErrors;
 return errors === 0;
 }
 
-const func4 = codePointLength;
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-/*# sourceURL="https://gantry.dev/schemas/serviceaccount.json" */;
+/*# sourceURL="https://gantry.dev/schemas/priorityclass.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -801,9 +800,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "automountServiceAccountToken")) || (key0 === "secrets")) || (key0 === "imagePullSecrets"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data.value === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -812,10 +810,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data.apiVersion !== undefined){
-if("v1" !== data.apiVersion){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+for(const key0 in data){
+if(!(((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "value")) || (key0 === "globalDefault")) || (key0 === "description")) || (key0 === "preemptionPolicy"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -825,14 +822,26 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.kind !== undefined){
-if("ServiceAccount" !== data.kind){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ServiceAccount"},message:"must be equal to constant"};
+if(data.apiVersion !== undefined){
+if("scheduling.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "scheduling.k8s.io/v1"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err5];
 }
 else {
 vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("PriorityClass" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "PriorityClass"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
 }
 errors++;
 }
@@ -843,28 +852,10 @@ vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.error
 errors = vErrors.length;
 }
 }
-if(data.automountServiceAccountToken !== undefined){
-if(typeof data.automountServiceAccountToken !== "boolean"){
-const err6 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.secrets !== undefined){
-let data4 = data.secrets;
-if(Array.isArray(data4)){
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-let data5 = data4[i0];
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-for(const key1 in data5){
-if(!(((((((key1 === "kind") || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "apiVersion")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
-const err7 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data.value !== undefined){
+let data3 = data.value;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -873,10 +864,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data5.kind !== undefined){
-if(typeof data5.kind !== "string"){
-const err8 = {instancePath:instancePath+"/secrets/" + i0+"/kind",schemaPath:"#/properties/secrets/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 2147483647 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -885,10 +875,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-if(data5.namespace !== undefined){
-if(typeof data5.namespace !== "string"){
-const err9 = {instancePath:instancePath+"/secrets/" + i0+"/namespace",schemaPath:"#/properties/secrets/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data3 < -2147483648 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -898,9 +886,10 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data5.name !== undefined){
-if(typeof data5.name !== "string"){
-const err10 = {instancePath:instancePath+"/secrets/" + i0+"/name",schemaPath:"#/properties/secrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.globalDefault !== undefined){
+if(typeof data.globalDefault !== "boolean"){
+const err10 = {instancePath:instancePath+"/globalDefault",schemaPath:"#/properties/globalDefault/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -910,9 +899,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data5.uid !== undefined){
-if(typeof data5.uid !== "string"){
-const err11 = {instancePath:instancePath+"/secrets/" + i0+"/uid",schemaPath:"#/properties/secrets/items/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.description !== undefined){
+if(typeof data.description !== "string"){
+const err11 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -922,9 +911,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data5.apiVersion !== undefined){
-if(typeof data5.apiVersion !== "string"){
-const err12 = {instancePath:instancePath+"/secrets/" + i0+"/apiVersion",schemaPath:"#/properties/secrets/items/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.preemptionPolicy !== undefined){
+let data6 = data.preemptionPolicy;
+if(typeof data6 !== "string"){
+const err12 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -933,10 +923,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data5.resourceVersion !== undefined){
-if(typeof data5.resourceVersion !== "string"){
-const err13 = {instancePath:instancePath+"/secrets/" + i0+"/resourceVersion",schemaPath:"#/properties/secrets/items/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data6 === "PreemptLowerPriority") || (data6 === "Never"))){
+const err13 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema14.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -946,9 +934,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data5.fieldPath !== undefined){
-if(typeof data5.fieldPath !== "string"){
-const err14 = {instancePath:instancePath+"/secrets/" + i0+"/fieldPath",schemaPath:"#/properties/secrets/items/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -957,126 +945,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-if(data.imagePullSecrets !== undefined){
-let data13 = data.imagePullSecrets;
-if(Array.isArray(data13)){
-const len1 = data13.length;
-for(let i1=0; i1<len1; i1++){
-let data14 = data13[i1];
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.name === undefined){
-const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-for(const key2 in data14){
-if(!(key2 === "name")){
-const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data14.name !== undefined){
-let data15 = data14.name;
-if(typeof data15 === "string"){
-if(func4(data15) < 1){
-const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-}
-else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
 validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const ClusterRole = validate43;
-const schema16 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrole.json","title":"ClusterRole (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRole"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}},"aggregationRule":{"type":"object","additionalProperties":false,"properties":{"clusterRoleSelectors":{"type":"array","items":{"$ref":"common.json#/definitions/labelSelector"}}}}}};
+export const LimitRange = validate43;
+const schema16 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/limitrange.json","title":"LimitRange (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"LimitRange"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["limits"],"properties":{"limits":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Container","Pod","PersistentVolumeClaim"]},"max":{"$ref":"common.json#/definitions/quantityMap"},"min":{"$ref":"common.json#/definitions/quantityMap"},"default":{"$ref":"common.json#/definitions/quantityMap"},"defaultRequest":{"$ref":"common.json#/definitions/quantityMap"},"maxLimitRequestRatio":{"$ref":"common.json#/definitions/quantityMap"}}}}}}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1256,10 +1130,1546 @@ validate44.errors = vErrors;
 return errors === 0;
 }
 
-const schema18 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
-const schema19 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema18 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
+const schema19 = {"type":["string","number"]};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema19.type},message:"must be string,number"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate51.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/limitrange.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("LimitRange" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "LimitRange"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate44(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.limits === undefined){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "limits"},message:"must have required property '"+"limits"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(key1 === "limits")){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.limits !== undefined){
+let data4 = data3.limits;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.type === undefined){
+const err9 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key2 in data5){
+if(!((((((key2 === "type") || (key2 === "max")) || (key2 === "min")) || (key2 === "default")) || (key2 === "defaultRequest")) || (key2 === "maxLimitRequestRatio"))){
+const err10 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.type !== undefined){
+let data6 = data5.type;
+if(typeof data6 !== "string"){
+const err11 = {instancePath:instancePath+"/spec/limits/" + i0+"/type",schemaPath:"#/properties/spec/properties/limits/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!(((data6 === "Container") || (data6 === "Pod")) || (data6 === "PersistentVolumeClaim"))){
+const err12 = {instancePath:instancePath+"/spec/limits/" + i0+"/type",schemaPath:"#/properties/spec/properties/limits/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.limits.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.max !== undefined){
+if(!(validate50(data5.max, {instancePath:instancePath+"/spec/limits/" + i0+"/max",parentData:data5,parentDataProperty:"max",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.min !== undefined){
+if(!(validate50(data5.min, {instancePath:instancePath+"/spec/limits/" + i0+"/min",parentData:data5,parentDataProperty:"min",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.default !== undefined){
+if(!(validate50(data5.default, {instancePath:instancePath+"/spec/limits/" + i0+"/default",parentData:data5,parentDataProperty:"default",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.defaultRequest !== undefined){
+if(!(validate50(data5.defaultRequest, {instancePath:instancePath+"/spec/limits/" + i0+"/defaultRequest",parentData:data5,parentDataProperty:"defaultRequest",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data5.maxLimitRequestRatio !== undefined){
+if(!(validate50(data5.maxLimitRequestRatio, {instancePath:instancePath+"/spec/limits/" + i0+"/maxLimitRequestRatio",parentData:data5,parentDataProperty:"maxLimitRequestRatio",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/spec/limits/" + i0,schemaPath:"#/properties/spec/properties/limits/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/spec/limits",schemaPath:"#/properties/spec/properties/limits/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+
+export const ResourceQuota = validate58;
+const schema20 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/resourcequota.json","title":"ResourceQuota (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ResourceQuota"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"hard":{"$ref":"common.json#/definitions/quantityMap"},"scopes":{"type":"array","items":{"type":"string","enum":["Terminating","NotTerminating","BestEffort","NotBestEffort","PriorityClass","CrossNamespacePodAffinity"]}},"scopeSelector":{"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scopeName","operator"],"properties":{"scopeName":{"type":"string","enum":["Terminating","NotTerminating","BestEffort","NotBestEffort","PriorityClass","CrossNamespacePodAffinity"]},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"common.json#/definitions/stringList"}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate59.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate65.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data[i0] !== "string"){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate68.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/resourcequota.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ResourceQuota" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ResourceQuota"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate59(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key1 in data3){
+if(!(((key1 === "hard") || (key1 === "scopes")) || (key1 === "scopeSelector"))){
+const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data3.hard !== undefined){
+if(!(validate65(data3.hard, {instancePath:instancePath+"/spec/hard",parentData:data3,parentDataProperty:"hard",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
+errors = vErrors.length;
+}
+}
+if(data3.scopes !== undefined){
+let data5 = data3.scopes;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err7 = {instancePath:instancePath+"/spec/scopes/" + i0,schemaPath:"#/properties/spec/properties/scopes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!((((((data6 === "Terminating") || (data6 === "NotTerminating")) || (data6 === "BestEffort")) || (data6 === "NotBestEffort")) || (data6 === "PriorityClass")) || (data6 === "CrossNamespacePodAffinity"))){
+const err8 = {instancePath:instancePath+"/spec/scopes/" + i0,schemaPath:"#/properties/spec/properties/scopes/items/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopes.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/spec/scopes",schemaPath:"#/properties/spec/properties/scopes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data3.scopeSelector !== undefined){
+let data7 = data3.scopeSelector;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+if(!(key2 === "matchExpressions")){
+const err10 = {instancePath:instancePath+"/spec/scopeSelector",schemaPath:"#/properties/spec/properties/scopeSelector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data7.matchExpressions !== undefined){
+let data8 = data7.matchExpressions;
+if(Array.isArray(data8)){
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.scopeName === undefined){
+const err11 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "scopeName"},message:"must have required property '"+"scopeName"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data9.operator === undefined){
+const err12 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+for(const key3 in data9){
+if(!(((key3 === "scopeName") || (key3 === "operator")) || (key3 === "values"))){
+const err13 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data9.scopeName !== undefined){
+let data10 = data9.scopeName;
+if(typeof data10 !== "string"){
+const err14 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/scopeName",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/scopeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(!((((((data10 === "Terminating") || (data10 === "NotTerminating")) || (data10 === "BestEffort")) || (data10 === "NotBestEffort")) || (data10 === "PriorityClass")) || (data10 === "CrossNamespacePodAffinity"))){
+const err15 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/scopeName",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/scopeName/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopeSelector.properties.matchExpressions.items.properties.scopeName.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data9.operator !== undefined){
+let data11 = data9.operator;
+if(typeof data11 !== "string"){
+const err16 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/operator",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!((((data11 === "In") || (data11 === "NotIn")) || (data11 === "Exists")) || (data11 === "DoesNotExist"))){
+const err17 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/operator",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema20.properties.spec.properties.scopeSelector.properties.matchExpressions.items.properties.operator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data9.values !== undefined){
+if(!(validate68(data9.values, {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1+"/values",parentData:data9,parentDataProperty:"values",rootData}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions/" + i1,schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/spec/scopeSelector/matchExpressions",schemaPath:"#/properties/spec/properties/scopeSelector/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/scopeSelector",schemaPath:"#/properties/spec/properties/scopeSelector/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate70(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate58.errors = vErrors;
+return errors === 0;
+}
+
+export const ServiceAccount = validate72;
+const schema25 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/serviceaccount.json","title":"ServiceAccount (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ServiceAccount"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"automountServiceAccountToken":{"type":"boolean"},"secrets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
+
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate73.errors = vErrors;
+return errors === 0;
+}
+
+const func7 = codePointLength;
+
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/serviceaccount.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "automountServiceAccountToken")) || (key0 === "secrets")) || (key0 === "imagePullSecrets"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ServiceAccount" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ServiceAccount"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate73(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+errors = vErrors.length;
+}
+}
+if(data.automountServiceAccountToken !== undefined){
+if(typeof data.automountServiceAccountToken !== "boolean"){
+const err6 = {instancePath:instancePath+"/automountServiceAccountToken",schemaPath:"#/properties/automountServiceAccountToken/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.secrets !== undefined){
+let data4 = data.secrets;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!(((((((key1 === "kind") || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "apiVersion")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
+const err7 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data5.kind !== undefined){
+if(typeof data5.kind !== "string"){
+const err8 = {instancePath:instancePath+"/secrets/" + i0+"/kind",schemaPath:"#/properties/secrets/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data5.namespace !== undefined){
+if(typeof data5.namespace !== "string"){
+const err9 = {instancePath:instancePath+"/secrets/" + i0+"/namespace",schemaPath:"#/properties/secrets/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+if(typeof data5.name !== "string"){
+const err10 = {instancePath:instancePath+"/secrets/" + i0+"/name",schemaPath:"#/properties/secrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data5.uid !== undefined){
+if(typeof data5.uid !== "string"){
+const err11 = {instancePath:instancePath+"/secrets/" + i0+"/uid",schemaPath:"#/properties/secrets/items/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.apiVersion !== undefined){
+if(typeof data5.apiVersion !== "string"){
+const err12 = {instancePath:instancePath+"/secrets/" + i0+"/apiVersion",schemaPath:"#/properties/secrets/items/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.resourceVersion !== undefined){
+if(typeof data5.resourceVersion !== "string"){
+const err13 = {instancePath:instancePath+"/secrets/" + i0+"/resourceVersion",schemaPath:"#/properties/secrets/items/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data5.fieldPath !== undefined){
+if(typeof data5.fieldPath !== "string"){
+const err14 = {instancePath:instancePath+"/secrets/" + i0+"/fieldPath",schemaPath:"#/properties/secrets/items/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/secrets/" + i0,schemaPath:"#/properties/secrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.imagePullSecrets !== undefined){
+let data13 = data.imagePullSecrets;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+let data14 = data13[i1];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.name === undefined){
+const err17 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+for(const key2 in data14){
+if(!(key2 === "name")){
+const err18 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data14.name !== undefined){
+let data15 = data14.name;
+if(typeof data15 === "string"){
+if(func7(data15) < 1){
+const err19 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/imagePullSecrets/" + i1+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/imagePullSecrets/" + i1,schemaPath:"#/properties/imagePullSecrets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/imagePullSecrets",schemaPath:"#/properties/imagePullSecrets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate72.errors = vErrors;
+return errors === 0;
+}
+
+export const ClusterRole = validate79;
+const schema27 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrole.json","title":"ClusterRole (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRole"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}},"aggregationRule":{"type":"object","additionalProperties":false,"properties":{"clusterRoleSelectors":{"type":"array","items":{"$ref":"common.json#/definitions/labelSelector"}}}}}};
+
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate80.errors = vErrors;
+return errors === 0;
+}
+
+const schema29 = {"type":"object","additionalProperties":false,"properties":{"matchLabels":{"$ref":"#/definitions/stringMap"},"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/labelSelectorRequirement"}}}};
+const schema30 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"$ref":"#/definitions/stringList"}}};
+
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1320,7 +2730,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema19.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema30.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1347,12 +2757,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1379,8 +2789,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -1407,12 +2817,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate86.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/clusterrole.json" */;
 let vErrors = null;
 let errors = 0;
@@ -1484,8 +2894,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate44(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate80(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 }
@@ -1702,8 +3112,8 @@ let data16 = data15.clusterRoleSelectors;
 if(Array.isArray(data16)){
 const len6 = data16.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate50(data16[i6], {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors/" + i6,parentData:data16,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+if(!(validate86(data16[i6], {instancePath:instancePath+"/aggregationRule/clusterRoleSelectors/" + i6,parentData:data16,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
 errors = vErrors.length;
 }
 }
@@ -1742,14 +3152,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
 
-export const ClusterRoleBinding = validate56;
-const schema20 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrolebinding.json","title":"ClusterRoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+export const ClusterRoleBinding = validate92;
+const schema31 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/clusterrolebinding.json","title":"ClusterRoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"ClusterRoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -1923,12 +3333,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/clusterrolebinding.json" */;
 let vErrors = null;
 let errors = 0;
@@ -2010,8 +3420,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate57(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate93(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
@@ -2085,7 +3495,7 @@ vErrors.push(err12);
 errors++;
 }
 if(!((data5 === "Role") || (data5 === "ClusterRole"))){
-const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2098,7 +3508,7 @@ errors++;
 if(data3.name !== undefined){
 let data6 = data3.name;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -2184,7 +3594,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
-const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2197,7 +3607,7 @@ errors++;
 if(data8.name !== undefined){
 let data10 = data8.name;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -2278,14 +3688,14 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
 
-export const Role = validate63;
-const schema22 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/role.json","title":"Role (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"Role"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}}}};
+export const Role = validate99;
+const schema33 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/role.json","title":"Role (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"Role"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["verbs"],"properties":{"verbs":{"type":"array","items":{"type":"string"}},"apiGroups":{"type":"array","items":{"type":"string"}},"resources":{"type":"array","items":{"type":"string"}},"resourceNames":{"type":"array","items":{"type":"string"}},"nonResourceURLs":{"type":"array","items":{"type":"string"}}}}}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2459,12 +3869,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/role.json" */;
 let vErrors = null;
 let errors = 0;
@@ -2536,8 +3946,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate64(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate100(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -2745,14 +4155,14 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
 
-export const RoleBinding = validate70;
-const schema24 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/rolebinding.json","title":"RoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"RoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
+export const RoleBinding = validate106;
+const schema35 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/rolebinding.json","title":"RoleBinding (rbac.authorization.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","roleRef"],"properties":{"apiVersion":{"const":"rbac.authorization.k8s.io/v1"},"kind":{"const":"RoleBinding"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"roleRef":{"type":"object","additionalProperties":false,"required":["apiGroup","kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","enum":["Role","ClusterRole"]},"name":{"type":"string","minLength":1}}},"subjects":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"kind":{"type":"string","enum":["ServiceAccount","User","Group"]},"name":{"type":"string","minLength":1},"namespace":{"type":"string"},"apiGroup":{"type":"string"}}}}}};
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2926,12 +4336,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate71.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/rolebinding.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3013,8 +4423,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate71(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate107(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 }
@@ -3088,7 +4498,7 @@ vErrors.push(err12);
 errors++;
 }
 if(!((data5 === "Role") || (data5 === "ClusterRole"))){
-const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/roleRef/kind",schemaPath:"#/properties/roleRef/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.roleRef.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3101,7 +4511,7 @@ errors++;
 if(data3.name !== undefined){
 let data6 = data3.name;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err14 = {instancePath:instancePath+"/roleRef/name",schemaPath:"#/properties/roleRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err14];
@@ -3187,7 +4597,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!(((data9 === "ServiceAccount") || (data9 === "User")) || (data9 === "Group"))){
-const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema24.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/subjects/" + i0+"/kind",schemaPath:"#/properties/subjects/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.subjects.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3200,7 +4610,7 @@ errors++;
 if(data8.name !== undefined){
 let data10 = data8.name;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err22 = {instancePath:instancePath+"/subjects/" + i0+"/name",schemaPath:"#/properties/subjects/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -3281,14 +4691,14 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
 
-export const ConfigMap = validate77;
-const schema26 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ConfigMap = validate113;
+const schema37 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/configmap.json","title":"ConfigMap (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"data":{"$ref":"common.json#/definitions/stringMap"},"binaryData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3462,12 +4872,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3494,12 +4904,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -3512,12 +4922,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/configmap.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3589,20 +4999,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate78(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate114(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
 if(data.data !== undefined){
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate120(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
 if(data.binaryData !== undefined){
-if(!(validate84(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate120(data.binaryData, {instancePath:instancePath+"/binaryData",parentData:data,parentDataProperty:"binaryData",rootData}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
@@ -3619,8 +5029,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate87(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate123(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -3635,14 +5045,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
 
-export const Secret = validate89;
-const schema30 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Secret = validate125;
+const schema41 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/secret.json","title":"Secret (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"type":{"type":"string"},"data":{"$ref":"common.json#/definitions/stringMap"},"stringData":{"$ref":"common.json#/definitions/stringMap"},"immutable":{"type":"boolean"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3816,12 +5226,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate126.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3848,12 +5258,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate132.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -3866,12 +5276,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate135.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/secret.json" */;
 let vErrors = null;
 let errors = 0;
@@ -3943,8 +5353,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate90(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate126(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 }
@@ -3961,14 +5371,14 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate132(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
 if(data.stringData !== undefined){
-if(!(validate96(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate132(data.stringData, {instancePath:instancePath+"/stringData",parentData:data,parentDataProperty:"stringData",rootData}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
@@ -3985,8 +5395,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate99(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate135(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
 errors = vErrors.length;
 }
 }
@@ -4001,14 +5411,14 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate125.errors = vErrors;
 return errors === 0;
 }
 
-export const StorageClass = validate101;
-const schema34 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/storageclass.json","title":"StorageClass (storage.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","provisioner"],"properties":{"apiVersion":{"const":"storage.k8s.io/v1"},"kind":{"const":"StorageClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"provisioner":{"type":"string","minLength":1},"parameters":{"$ref":"common.json#/definitions/stringMap"},"reclaimPolicy":{"type":"string","enum":["Delete","Retain"]},"volumeBindingMode":{"type":"string","enum":["Immediate","WaitForFirstConsumer"]},"allowVolumeExpansion":{"type":"boolean"},"allowedTopologies":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"matchLabelExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","values"],"properties":{"key":{"type":"string","minLength":1},"values":{"type":"array","minItems":1,"items":{"type":"string"}}}}}}}}}};
+export const StorageClass = validate137;
+const schema45 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/storageclass.json","title":"StorageClass (storage.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","provisioner"],"properties":{"apiVersion":{"const":"storage.k8s.io/v1"},"kind":{"const":"StorageClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"provisioner":{"type":"string","minLength":1},"parameters":{"$ref":"common.json#/definitions/stringMap"},"reclaimPolicy":{"type":"string","enum":["Delete","Retain"]},"volumeBindingMode":{"type":"string","enum":["Immediate","WaitForFirstConsumer"]},"allowVolumeExpansion":{"type":"boolean"},"allowedTopologies":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"matchLabelExpressions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","values"],"properties":{"key":{"type":"string","minLength":1},"values":{"type":"array","minItems":1,"items":{"type":"string"}}}}}}}}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4182,12 +5592,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate138.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4214,12 +5624,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate108.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/storageclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -4265,7 +5675,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema34.properties, key0))){
+if(!(func2.call(schema45.properties, key0))){
 const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -4301,15 +5711,15 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate102(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate138(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
 }
 if(data.provisioner !== undefined){
 let data3 = data.provisioner;
 if(typeof data3 === "string"){
-if(func4(data3) < 1){
+if(func7(data3) < 1){
 const err7 = {instancePath:instancePath+"/provisioner",schemaPath:"#/properties/provisioner/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -4332,8 +5742,8 @@ errors++;
 }
 }
 if(data.parameters !== undefined){
-if(!(validate108(data.parameters, {instancePath:instancePath+"/parameters",parentData:data,parentDataProperty:"parameters",rootData}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate144(data.parameters, {instancePath:instancePath+"/parameters",parentData:data,parentDataProperty:"parameters",rootData}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 }
@@ -4350,7 +5760,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data5 === "Delete") || (data5 === "Retain"))){
-const err10 = {instancePath:instancePath+"/reclaimPolicy",schemaPath:"#/properties/reclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema34.properties.reclaimPolicy.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/reclaimPolicy",schemaPath:"#/properties/reclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema45.properties.reclaimPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4373,7 +5783,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data6 === "Immediate") || (data6 === "WaitForFirstConsumer"))){
-const err12 = {instancePath:instancePath+"/volumeBindingMode",schemaPath:"#/properties/volumeBindingMode/enum",keyword:"enum",params:{allowedValues: schema34.properties.volumeBindingMode.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/volumeBindingMode",schemaPath:"#/properties/volumeBindingMode/enum",keyword:"enum",params:{allowedValues: schema45.properties.volumeBindingMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4456,7 +5866,7 @@ errors++;
 if(data11.key !== undefined){
 let data12 = data11.key;
 if(typeof data12 === "string"){
-if(func4(data12) < 1){
+if(func7(data12) < 1){
 const err18 = {instancePath:instancePath+"/allowedTopologies/" + i0+"/matchLabelExpressions/" + i1+"/key",schemaPath:"#/properties/allowedTopologies/items/properties/matchLabelExpressions/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err18];
@@ -4575,14 +5985,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate137.errors = vErrors;
 return errors === 0;
 }
 
-export const PersistentVolume = validate110;
-const schema37 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolume.json","title":"PersistentVolume (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolume"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"capacity":{"$ref":"common.json#/definitions/quantityMap"},"accessModes":{"$ref":"common.json#/definitions/persistentVolumeAccessModes"},"persistentVolumeReclaimPolicy":{"type":"string","enum":["Retain","Delete","Recycle"]},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]},"claimRef":{"type":"object","additionalProperties":false,"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"resourceVersion":{"type":"string"}}},"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"required":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"common.json#/definitions/nodeSelectorTerm"}}}}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"local":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fsType":{"type":"string"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const PersistentVolume = validate146;
+const schema48 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolume.json","title":"PersistentVolume (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolume"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"capacity":{"$ref":"common.json#/definitions/quantityMap"},"accessModes":{"$ref":"common.json#/definitions/persistentVolumeAccessModes"},"persistentVolumeReclaimPolicy":{"type":"string","enum":["Retain","Delete","Recycle"]},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]},"claimRef":{"type":"object","additionalProperties":false,"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"resourceVersion":{"type":"string"}}},"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"required":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"common.json#/definitions/nodeSelectorTerm"}}}}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"local":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fsType":{"type":"string"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4756,38 +6166,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate111.errors = vErrors;
-return errors === 0;
-}
-
-const schema39 = {"type":"object","additionalProperties":{"$ref":"#/definitions/quantity"}};
-const schema40 = {"type":["string","number"]};
-
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema40.type},message:"must be string,number"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-validate118.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate118(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -4802,13 +6192,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
 
-const schema41 = {"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}};
+const schema51 = {"type":"array","items":{"type":"string","enum":["ReadWriteOnce","ReadOnlyMany","ReadWriteMany","ReadWriteOncePod"]}};
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4826,7 +6216,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((data0 === "ReadWriteOnce") || (data0 === "ReadOnlyMany")) || (data0 === "ReadWriteMany")) || (data0 === "ReadWriteOncePod"))){
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema41.items.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema51.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4847,14 +6237,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
 
-const schema42 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
+const schema52 = {"type":"object","additionalProperties":false,"properties":{"matchExpressions":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}},"matchFields":{"type":"array","items":{"$ref":"#/definitions/nodeSelectorRequirement"}}}};
+const schema53 = {"type":"object","additionalProperties":false,"required":["key","operator"],"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"$ref":"#/definitions/stringList"}}};
 
-function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4915,7 +6305,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((((data1 === "In") || (data1 === "NotIn")) || (data1 === "Exists")) || (data1 === "DoesNotExist")) || (data1 === "Gt")) || (data1 === "Lt"))){
-const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema43.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema53.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4942,12 +6332,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate124.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4968,8 +6358,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate124(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -4990,8 +6380,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate124(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -5018,12 +6408,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate123.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -5036,12 +6426,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate129.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/persistentvolume.json" */;
 let vErrors = null;
 let errors = 0;
@@ -5123,8 +6513,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate111(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+if(!(validate147(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
@@ -5132,7 +6522,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema37.properties.spec.properties, key1))){
+if(!(func2.call(schema48.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -5144,14 +6534,14 @@ errors++;
 }
 }
 if(data3.capacity !== undefined){
-if(!(validate117(data3.capacity, {instancePath:instancePath+"/spec/capacity",parentData:data3,parentDataProperty:"capacity",rootData}))){
-vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+if(!(validate153(data3.capacity, {instancePath:instancePath+"/spec/capacity",parentData:data3,parentDataProperty:"capacity",rootData}))){
+vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
 errors = vErrors.length;
 }
 }
 if(data3.accessModes !== undefined){
-if(!(validate121(data3.accessModes, {instancePath:instancePath+"/spec/accessModes",parentData:data3,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate156(data3.accessModes, {instancePath:instancePath+"/spec/accessModes",parentData:data3,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
 errors = vErrors.length;
 }
 }
@@ -5168,7 +6558,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((data6 === "Retain") || (data6 === "Delete")) || (data6 === "Recycle"))){
-const err9 = {instancePath:instancePath+"/spec/persistentVolumeReclaimPolicy",schemaPath:"#/properties/spec/properties/persistentVolumeReclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.persistentVolumeReclaimPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/persistentVolumeReclaimPolicy",schemaPath:"#/properties/spec/properties/persistentVolumeReclaimPolicy/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.persistentVolumeReclaimPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5203,7 +6593,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "Filesystem") || (data8 === "Block"))){
-const err12 = {instancePath:instancePath+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/volumeMode",schemaPath:"#/properties/spec/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5367,8 +6757,8 @@ errors++;
 }
 const len0 = data18.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate123(data18[i0], {instancePath:instancePath+"/spec/nodeAffinity/required/nodeSelectorTerms/" + i0,parentData:data18,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate158(data18[i0], {instancePath:instancePath+"/spec/nodeAffinity/required/nodeSelectorTerms/" + i0,parentData:data18,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
 errors = vErrors.length;
 }
 }
@@ -5436,7 +6826,7 @@ errors++;
 if(data20.path !== undefined){
 let data21 = data20.path;
 if(typeof data21 === "string"){
-if(func4(data21) < 1){
+if(func7(data21) < 1){
 const err30 = {instancePath:instancePath+"/spec/hostPath/path",schemaPath:"#/properties/spec/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5471,7 +6861,7 @@ vErrors.push(err32);
 errors++;
 }
 if(!((((((((data22 === "") || (data22 === "DirectoryOrCreate")) || (data22 === "Directory")) || (data22 === "FileOrCreate")) || (data22 === "File")) || (data22 === "Socket")) || (data22 === "CharDevice")) || (data22 === "BlockDevice"))){
-const err33 = {instancePath:instancePath+"/spec/hostPath/type",schemaPath:"#/properties/spec/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema37.properties.spec.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/spec/hostPath/type",schemaPath:"#/properties/spec/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema48.properties.spec.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5521,7 +6911,7 @@ errors++;
 if(data23.path !== undefined){
 let data24 = data23.path;
 if(typeof data24 === "string"){
-if(func4(data24) < 1){
+if(func7(data24) < 1){
 const err37 = {instancePath:instancePath+"/spec/local/path",schemaPath:"#/properties/spec/properties/local/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
@@ -5580,8 +6970,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate129(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+if(!(validate164(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 }
@@ -5596,14 +6986,14 @@ vErrors.push(err42);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
 
-export const PersistentVolumeClaim = validate131;
-const schema45 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolumeclaim.json","title":"PersistentVolumeClaim (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const PersistentVolumeClaim = validate166;
+const schema55 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/persistentvolumeclaim.json","title":"PersistentVolumeClaim (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5777,13 +7167,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate132.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
 
-const schema47 = {"type":"object","additionalProperties":false,"properties":{"accessModes":{"$ref":"#/definitions/persistentVolumeAccessModes"},"selector":{"$ref":"#/definitions/labelSelector"},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeName":{"type":"string"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}};
+const schema57 = {"type":"object","additionalProperties":false,"properties":{"accessModes":{"$ref":"#/definitions/persistentVolumeAccessModes"},"selector":{"$ref":"#/definitions/labelSelector"},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeName":{"type":"string"},"storageClassName":{"type":"string"},"volumeMode":{"type":"string","enum":["Filesystem","Block"]}}};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -5801,7 +7191,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((data0 === "ReadWriteOnce") || (data0 === "ReadOnlyMany")) || (data0 === "ReadWriteMany")) || (data0 === "ReadWriteOncePod"))){
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema41.items.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema51.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5822,12 +7212,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate139.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5854,8 +7244,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -5882,19 +7272,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate141.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
 
-const schema50 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
+const schema60 = {"type":"object","additionalProperties":false,"properties":{"limits":{"$ref":"#/definitions/quantityMap"},"requests":{"$ref":"#/definitions/quantityMap"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(validate118(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data[key0], {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key0,rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -5909,12 +7299,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5931,14 +7321,14 @@ errors++;
 }
 }
 if(data.limits !== undefined){
-if(!(validate146(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate181(data.limits, {instancePath:instancePath+"/limits",parentData:data,parentDataProperty:"limits",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
 if(data.requests !== undefined){
-if(!(validate146(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
-vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+if(!(validate181(data.requests, {instancePath:instancePath+"/requests",parentData:data,parentDataProperty:"requests",rootData}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -5953,12 +7343,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5975,20 +7365,20 @@ errors++;
 }
 }
 if(data.accessModes !== undefined){
-if(!(validate139(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate174(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -6029,7 +7419,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!((data5 === "Filesystem") || (data5 === "Block"))){
-const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema47.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema57.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6050,12 +7440,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -6068,12 +7458,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate187.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/persistentvolumeclaim.json" */;
 let vErrors = null;
 let errors = 0;
@@ -6155,20 +7545,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate132(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+if(!(validate167(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate138(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
+if(!(validate173(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate152(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate187(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
 errors = vErrors.length;
 }
 }
@@ -6183,14 +7573,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
 
-export const Pod = validate154;
-const schema53 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Pod = validate189;
+const schema63 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/pod.json","title":"Pod (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/podSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6364,16 +7754,16 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate155.errors = vErrors;
+validate190.errors = vErrors;
 return errors === 0;
 }
 
-const schema55 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostPID":{"type":"boolean"},"hostIPC":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"serviceAccount":{"type":"string"},"automountServiceAccountToken":{"type":"boolean"},"enableServiceLinks":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}},"schedulingGates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
-const schema56 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"lifecycle":{"$ref":"#/definitions/lifecycle"},"restartPolicy":{"$comment":"Init containers only: Always makes a sidecar.","type":"string","enum":["Always"]},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
-const schema57 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
-const schema58 = {"type":"integer","minimum":1,"maximum":65535};
+const schema65 = {"type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/container"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/volume"}},"restartPolicy":{"type":"string","enum":["Always","OnFailure","Never"]},"terminationGracePeriodSeconds":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/stringMap"},"affinity":{"$ref":"#/definitions/affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/toleration"}},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/topologySpreadConstraint"}},"hostNetwork":{"type":"boolean"},"hostPID":{"type":"boolean"},"hostIPC":{"type":"boolean"},"hostname":{"type":"string"},"subdomain":{"type":"string"},"serviceAccountName":{"type":"string"},"serviceAccount":{"type":"string"},"automountServiceAccountToken":{"type":"boolean"},"enableServiceLinks":{"type":"boolean"},"securityContext":{"$ref":"#/definitions/podSecurityContext"},"imagePullSecrets":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}},"priority":{"type":"integer"},"priorityClassName":{"type":"string"},"preemptionPolicy":{"type":"string","enum":["PreemptLowerPriority","Never"]},"schedulerName":{"type":"string"},"dnsPolicy":{"type":"string","enum":["ClusterFirst","ClusterFirstWithHostNet","Default","None"]},"dnsConfig":{"type":"object","additionalProperties":false,"properties":{"nameservers":{"type":"array","items":{"type":"string"}},"searches":{"type":"array","items":{"type":"string"}},"options":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}},"hostAliases":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string"},"hostnames":{"type":"array","items":{"type":"string"}}}}},"schedulingGates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1}}}}}};
+const schema66 = {"type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string"},"image":{"type":"string","minLength":1},"command":{"$ref":"#/definitions/stringList"},"args":{"$ref":"#/definitions/stringList"},"workingDir":{"type":"string"},"ports":{"type":"array","items":{"$ref":"#/definitions/containerPort"}},"env":{"type":"array","items":{"$ref":"#/definitions/envVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/envFromSource"}},"resources":{"$ref":"#/definitions/resourceRequirements"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/volumeMount"}},"livenessProbe":{"$ref":"#/definitions/probe"},"readinessProbe":{"$ref":"#/definitions/probe"},"startupProbe":{"$ref":"#/definitions/probe"},"lifecycle":{"$ref":"#/definitions/lifecycle"},"restartPolicy":{"$comment":"Init containers only: Always makes a sidecar.","type":"string","enum":["Always"]},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]},"securityContext":{"$ref":"#/definitions/securityContext"},"terminationMessagePath":{"type":"string"},"terminationMessagePolicy":{"type":"string","enum":["File","FallbackToLogsOnError"]},"stdin":{"type":"boolean"},"tty":{"type":"boolean"}}};
+const schema67 = {"type":"object","additionalProperties":false,"required":["containerPort"],"properties":{"name":{"type":"string"},"containerPort":{"$ref":"#/definitions/port"},"hostPort":{"$ref":"#/definitions/port"},"hostIP":{"type":"string"},"protocol":{"$ref":"#/definitions/protocol"}}};
+const schema68 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6408,13 +7798,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate166.errors = vErrors;
+validate201.errors = vErrors;
 return errors === 0;
 }
 
-const schema59 = {"type":"string","enum":["TCP","UDP","SCTP"]};
+const schema69 = {"type":"string","enum":["TCP","UDP","SCTP"]};
 
-function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -6428,7 +7818,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6437,12 +7827,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate169.errors = vErrors;
+validate204.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6481,14 +7871,14 @@ errors++;
 }
 }
 if(data.containerPort !== undefined){
-if(!(validate166(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate201(data.containerPort, {instancePath:instancePath+"/containerPort",parentData:data,parentDataProperty:"containerPort",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
 errors = vErrors.length;
 }
 }
 if(data.hostPort !== undefined){
-if(!(validate166(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate201(data.hostPort, {instancePath:instancePath+"/hostPort",parentData:data,parentDataProperty:"hostPort",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
 errors = vErrors.length;
 }
 }
@@ -6505,8 +7895,8 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate169(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+if(!(validate204(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
 errors = vErrors.length;
 }
 }
@@ -6521,14 +7911,14 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate200.errors = vErrors;
 return errors === 0;
 }
 
-const schema60 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"}}}}};
-const schema61 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
+const schema70 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"value":{"type":"string"},"valueFrom":{"type":"object","additionalProperties":false,"properties":{"configMapKeyRef":{"$ref":"#/definitions/keyRef"},"secretKeyRef":{"$ref":"#/definitions/keyRef"},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"}}}}};
+const schema71 = {"type":"object","additionalProperties":false,"required":["name","key"],"properties":{"name":{"type":"string"},"key":{"type":"string"},"optional":{"type":"boolean"}}};
 
-function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6611,13 +8001,13 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate173.errors = vErrors;
+validate208.errors = vErrors;
 return errors === 0;
 }
 
-const schema62 = {"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}};
+const schema72 = {"type":"object","additionalProperties":false,"required":["fieldPath"],"properties":{"apiVersion":{"type":"string"},"fieldPath":{"type":"string","minLength":1}}};
 
-function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6658,7 +8048,7 @@ errors++;
 if(data.fieldPath !== undefined){
 let data1 = data.fieldPath;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err3 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -6691,13 +8081,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate176.errors = vErrors;
+validate211.errors = vErrors;
 return errors === 0;
 }
 
-const schema63 = {"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}};
+const schema73 = {"type":"object","additionalProperties":false,"required":["resource"],"properties":{"containerName":{"type":"string"},"resource":{"type":"string","minLength":1},"divisor":{"$ref":"#/definitions/quantity"}}};
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6738,7 +8128,7 @@ errors++;
 if(data.resource !== undefined){
 let data1 = data.resource;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err3 = {instancePath:instancePath+"/resource",schemaPath:"#/properties/resource/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -6761,8 +8151,8 @@ errors++;
 }
 }
 if(data.divisor !== undefined){
-if(!(validate118(data.divisor, {instancePath:instancePath+"/divisor",parentData:data,parentDataProperty:"divisor",rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data.divisor, {instancePath:instancePath+"/divisor",parentData:data,parentDataProperty:"divisor",rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -6777,12 +8167,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate178.errors = vErrors;
+validate213.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6848,26 +8238,26 @@ errors++;
 }
 }
 if(data2.configMapKeyRef !== undefined){
-if(!(validate173(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate208(data2.configMapKeyRef, {instancePath:instancePath+"/valueFrom/configMapKeyRef",parentData:data2,parentDataProperty:"configMapKeyRef",rootData}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
 if(data2.secretKeyRef !== undefined){
-if(!(validate173(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate208(data2.secretKeyRef, {instancePath:instancePath+"/valueFrom/secretKeyRef",parentData:data2,parentDataProperty:"secretKeyRef",rootData}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
 if(data2.fieldRef !== undefined){
-if(!(validate176(data2.fieldRef, {instancePath:instancePath+"/valueFrom/fieldRef",parentData:data2,parentDataProperty:"fieldRef",rootData}))){
-vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+if(!(validate211(data2.fieldRef, {instancePath:instancePath+"/valueFrom/fieldRef",parentData:data2,parentDataProperty:"fieldRef",rootData}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
 errors = vErrors.length;
 }
 }
 if(data2.resourceFieldRef !== undefined){
-if(!(validate178(data2.resourceFieldRef, {instancePath:instancePath+"/valueFrom/resourceFieldRef",parentData:data2,parentDataProperty:"resourceFieldRef",rootData}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate213(data2.resourceFieldRef, {instancePath:instancePath+"/valueFrom/resourceFieldRef",parentData:data2,parentDataProperty:"resourceFieldRef",rootData}))){
+vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
 errors = vErrors.length;
 }
 }
@@ -6894,14 +8284,14 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate207.errors = vErrors;
 return errors === 0;
 }
 
-const schema64 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
-const schema65 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
+const schema74 = {"type":"object","additionalProperties":false,"properties":{"prefix":{"type":"string"},"configMapRef":{"$ref":"#/definitions/localRef"},"secretRef":{"$ref":"#/definitions/localRef"}}};
+const schema75 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"optional":{"type":"boolean"}}};
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6930,7 +8320,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -6975,12 +8365,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate218.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7009,14 +8399,14 @@ errors++;
 }
 }
 if(data.configMapRef !== undefined){
-if(!(validate183(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate218(data.configMapRef, {instancePath:instancePath+"/configMapRef",parentData:data,parentDataProperty:"configMapRef",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
 if(data.secretRef !== undefined){
-if(!(validate183(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate218(data.secretRef, {instancePath:instancePath+"/secretRef",parentData:data,parentDataProperty:"secretRef",rootData}))){
+vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
 }
@@ -7031,13 +8421,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate182.errors = vErrors;
+validate217.errors = vErrors;
 return errors === 0;
 }
 
-const schema66 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"},"mountPropagation":{"type":"string","enum":["None","HostToContainer","Bidirectional"]}}};
+const schema76 = {"type":"object","additionalProperties":false,"required":["name","mountPath"],"properties":{"name":{"type":"string"},"mountPath":{"type":"string","minLength":1},"readOnly":{"type":"boolean"},"subPath":{"type":"string"},"mountPropagation":{"type":"string","enum":["None","HostToContainer","Bidirectional"]}}};
 
-function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7088,7 +8478,7 @@ errors++;
 if(data.mountPath !== undefined){
 let data1 = data.mountPath;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/mountPath",schemaPath:"#/properties/mountPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -7147,7 +8537,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((data4 === "None") || (data4 === "HostToContainer")) || (data4 === "Bidirectional"))){
-const err9 = {instancePath:instancePath+"/mountPropagation",schemaPath:"#/properties/mountPropagation/enum",keyword:"enum",params:{allowedValues: schema66.properties.mountPropagation.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/mountPropagation",schemaPath:"#/properties/mountPropagation/enum",keyword:"enum",params:{allowedValues: schema76.properties.mountPropagation.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7168,14 +8558,14 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate188.errors = vErrors;
+validate223.errors = vErrors;
 return errors === 0;
 }
 
-const schema67 = {"type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"grpc":{"$ref":"#/definitions/grpcAction"},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
-const schema68 = {"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}};
+const schema77 = {"type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"grpc":{"$ref":"#/definitions/grpcAction"},"initialDelaySeconds":{"$ref":"#/definitions/nonNegativeInt"},"timeoutSeconds":{"$ref":"#/definitions/positiveInt"},"periodSeconds":{"$ref":"#/definitions/positiveInt"},"successThreshold":{"$ref":"#/definitions/positiveInt"},"failureThreshold":{"$ref":"#/definitions/positiveInt"},"terminationGracePeriodSeconds":{"$ref":"#/definitions/positiveInt"}}};
+const schema78 = {"type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"type":"array","minItems":1,"items":{"type":"string"}}}};
 
-function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7250,18 +8640,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate191.errors = vErrors;
+validate226.errors = vErrors;
 return errors === 0;
 }
 
-const schema69 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}};
-const schema70 = {"type":["integer","string"]};
+const schema79 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"path":{"type":"string"},"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"},"scheme":{"type":"string","enum":["HTTP","HTTPS"]},"httpHeaders":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}};
+const schema80 = {"type":["integer","string"]};
 
-function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema80.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7270,12 +8660,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate194.errors = vErrors;
+validate229.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7314,8 +8704,8 @@ errors++;
 }
 }
 if(data.port !== undefined){
-if(!(validate194(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+if(!(validate229(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -7344,7 +8734,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data3 === "HTTP") || (data3 === "HTTPS"))){
-const err5 = {instancePath:instancePath+"/scheme",schemaPath:"#/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema69.properties.scheme.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/scheme",schemaPath:"#/properties/scheme/enum",keyword:"enum",params:{allowedValues: schema79.properties.scheme.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7396,7 +8786,7 @@ errors++;
 if(data5.name !== undefined){
 let data6 = data5.name;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err9 = {instancePath:instancePath+"/httpHeaders/" + i0+"/name",schemaPath:"#/properties/httpHeaders/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err9];
@@ -7465,13 +8855,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate193.errors = vErrors;
+validate228.errors = vErrors;
 return errors === 0;
 }
 
-const schema71 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}};
+const schema81 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/intOrString"},"host":{"type":"string"}}};
 
-function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7498,8 +8888,8 @@ errors++;
 }
 }
 if(data.port !== undefined){
-if(!(validate194(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+if(!(validate229(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
 }
 }
@@ -7526,13 +8916,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate197.errors = vErrors;
+validate232.errors = vErrors;
 return errors === 0;
 }
 
-const schema72 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/port"},"service":{"type":"string"}}};
+const schema82 = {"type":"object","additionalProperties":false,"required":["port"],"properties":{"port":{"$ref":"#/definitions/port"},"service":{"type":"string"}}};
 
-function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7559,8 +8949,8 @@ errors++;
 }
 }
 if(data.port !== undefined){
-if(!(validate166(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate201(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
 errors = vErrors.length;
 }
 }
@@ -7587,13 +8977,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate200.errors = vErrors;
+validate235.errors = vErrors;
 return errors === 0;
 }
 
-const schema73 = {"type":"integer","minimum":0};
+const schema83 = {"type":"integer","minimum":0};
 
-function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7618,13 +9008,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate203.errors = vErrors;
+validate238.errors = vErrors;
 return errors === 0;
 }
 
-const schema74 = {"type":"integer","minimum":1};
+const schema84 = {"type":"integer","minimum":1};
 
-function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7649,17 +9039,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate205.errors = vErrors;
+validate240.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema67.properties, key0))){
+if(!(func2.call(schema77.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -7671,62 +9061,62 @@ errors++;
 }
 }
 if(data.exec !== undefined){
-if(!(validate191(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
-vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+if(!(validate226(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
+vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
 }
 if(data.httpGet !== undefined){
-if(!(validate193(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
-vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
+if(!(validate228(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
 }
 if(data.tcpSocket !== undefined){
-if(!(validate197(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
-vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
+if(!(validate232(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
+vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
 errors = vErrors.length;
 }
 }
 if(data.grpc !== undefined){
-if(!(validate200(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData}))){
-vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+if(!(validate235(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData}))){
+vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
 errors = vErrors.length;
 }
 }
 if(data.initialDelaySeconds !== undefined){
-if(!(validate203(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.initialDelaySeconds, {instancePath:instancePath+"/initialDelaySeconds",parentData:data,parentDataProperty:"initialDelaySeconds",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.timeoutSeconds !== undefined){
-if(!(validate205(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.timeoutSeconds, {instancePath:instancePath+"/timeoutSeconds",parentData:data,parentDataProperty:"timeoutSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.periodSeconds !== undefined){
-if(!(validate205(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.periodSeconds, {instancePath:instancePath+"/periodSeconds",parentData:data,parentDataProperty:"periodSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.successThreshold !== undefined){
-if(!(validate205(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.successThreshold, {instancePath:instancePath+"/successThreshold",parentData:data,parentDataProperty:"successThreshold",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.failureThreshold !== undefined){
-if(!(validate205(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.failureThreshold, {instancePath:instancePath+"/failureThreshold",parentData:data,parentDataProperty:"failureThreshold",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate205(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
@@ -7741,14 +9131,14 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate190.errors = vErrors;
+validate225.errors = vErrors;
 return errors === 0;
 }
 
-const schema75 = {"type":"object","additionalProperties":false,"properties":{"postStart":{"$ref":"#/definitions/lifecycleHandler"},"preStop":{"$ref":"#/definitions/lifecycleHandler"}}};
-const schema76 = {"$comment":"tcpSocket is deprecated in Kubernetes and kept for compatibility: accepted, and it fails when run, as the kubelet's does.","type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"sleep":{"type":"object","additionalProperties":false,"required":["seconds"],"properties":{"seconds":{"type":"integer"}}}}};
+const schema85 = {"type":"object","additionalProperties":false,"properties":{"postStart":{"$ref":"#/definitions/lifecycleHandler"},"preStop":{"$ref":"#/definitions/lifecycleHandler"}}};
+const schema86 = {"$comment":"tcpSocket is deprecated in Kubernetes and kept for compatibility: accepted, and it fails when run, as the kubelet's does.","type":"object","additionalProperties":false,"properties":{"exec":{"$ref":"#/definitions/execAction"},"httpGet":{"$ref":"#/definitions/httpGetAction"},"tcpSocket":{"$ref":"#/definitions/tcpSocketAction"},"sleep":{"type":"object","additionalProperties":false,"required":["seconds"],"properties":{"seconds":{"type":"integer"}}}}};
 
-function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7765,20 +9155,20 @@ errors++;
 }
 }
 if(data.exec !== undefined){
-if(!(validate191(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
-vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+if(!(validate226(data.exec, {instancePath:instancePath+"/exec",parentData:data,parentDataProperty:"exec",rootData}))){
+vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
 }
 if(data.httpGet !== undefined){
-if(!(validate193(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
-vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
+if(!(validate228(data.httpGet, {instancePath:instancePath+"/httpGet",parentData:data,parentDataProperty:"httpGet",rootData}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
 }
 if(data.tcpSocket !== undefined){
-if(!(validate197(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
-vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
+if(!(validate232(data.tcpSocket, {instancePath:instancePath+"/tcpSocket",parentData:data,parentDataProperty:"tcpSocket",rootData}))){
+vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
 errors = vErrors.length;
 }
 }
@@ -7843,12 +9233,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate215.errors = vErrors;
+validate250.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate249(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7865,14 +9255,14 @@ errors++;
 }
 }
 if(data.postStart !== undefined){
-if(!(validate215(data.postStart, {instancePath:instancePath+"/postStart",parentData:data,parentDataProperty:"postStart",rootData}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate250(data.postStart, {instancePath:instancePath+"/postStart",parentData:data,parentDataProperty:"postStart",rootData}))){
+vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
 }
 if(data.preStop !== undefined){
-if(!(validate215(data.preStop, {instancePath:instancePath+"/preStop",parentData:data,parentDataProperty:"preStop",rootData}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate250(data.preStop, {instancePath:instancePath+"/preStop",parentData:data,parentDataProperty:"preStop",rootData}))){
+vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
 }
@@ -7887,14 +9277,14 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate214.errors = vErrors;
+validate249.errors = vErrors;
 return errors === 0;
 }
 
-const schema77 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"seccompProfile":{"$ref":"#/definitions/seccompProfile"},"seLinuxOptions":{"$ref":"#/definitions/seLinuxOptions"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
-const schema78 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["RuntimeDefault","Unconfined","Localhost"]},"localhostProfile":{"type":"string"}}};
+const schema87 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"readOnlyRootFilesystem":{"type":"boolean"},"privileged":{"type":"boolean"},"allowPrivilegeEscalation":{"type":"boolean"},"seccompProfile":{"$ref":"#/definitions/seccompProfile"},"seLinuxOptions":{"$ref":"#/definitions/seLinuxOptions"},"capabilities":{"type":"object","additionalProperties":false,"properties":{"add":{"$ref":"#/definitions/stringList"},"drop":{"$ref":"#/definitions/stringList"}}}}};
+const schema88 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["RuntimeDefault","Unconfined","Localhost"]},"localhostProfile":{"type":"string"}}};
 
-function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7933,7 +9323,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!(((data0 === "RuntimeDefault") || (data0 === "Unconfined")) || (data0 === "Localhost"))){
-const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema78.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema88.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7966,13 +9356,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate225.errors = vErrors;
+validate260.errors = vErrors;
 return errors === 0;
 }
 
-const schema79 = {"$comment":"Accepted empty, as charts render it; gantry's nodes run without SELinux, so the rules refuse a label.","type":"object","additionalProperties":false,"properties":{"user":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"level":{"type":"string"}}};
+const schema89 = {"$comment":"Accepted empty, as charts render it; gantry's nodes run without SELinux, so the rules refuse a label.","type":"object","additionalProperties":false,"properties":{"user":{"type":"string"},"role":{"type":"string"},"type":{"type":"string"},"level":{"type":"string"}}};
 
-function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8047,17 +9437,17 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate227.errors = vErrors;
+validate262.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate257(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema77.properties, key0))){
+if(!(func2.call(schema87.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -8069,14 +9459,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate203(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate203(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -8129,14 +9519,14 @@ errors++;
 }
 }
 if(data.seccompProfile !== undefined){
-if(!(validate225(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
-vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
+if(!(validate260(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
+vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
 errors = vErrors.length;
 }
 }
 if(data.seLinuxOptions !== undefined){
-if(!(validate227(data.seLinuxOptions, {instancePath:instancePath+"/seLinuxOptions",parentData:data,parentDataProperty:"seLinuxOptions",rootData}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
+if(!(validate262(data.seLinuxOptions, {instancePath:instancePath+"/seLinuxOptions",parentData:data,parentDataProperty:"seLinuxOptions",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -8190,12 +9580,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate222.errors = vErrors;
+validate257.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8220,7 +9610,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema56.properties, key0))){
+if(!(func2.call(schema66.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -8246,7 +9636,7 @@ errors++;
 if(data.image !== undefined){
 let data1 = data.image;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -8297,8 +9687,8 @@ let data5 = data.ports;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate165(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+if(!(validate200(data5[i0], {instancePath:instancePath+"/ports/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -8319,8 +9709,8 @@ let data7 = data.env;
 if(Array.isArray(data7)){
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate172(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate207(data7[i1], {instancePath:instancePath+"/env/" + i1,parentData:data7,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -8341,8 +9731,8 @@ let data9 = data.envFrom;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate182(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+if(!(validate217(data9[i2], {instancePath:instancePath+"/envFrom/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
 errors = vErrors.length;
 }
 }
@@ -8359,8 +9749,8 @@ errors++;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -8369,8 +9759,8 @@ let data12 = data.volumeMounts;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate188(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+if(!(validate223(data12[i3], {instancePath:instancePath+"/volumeMounts/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
 errors = vErrors.length;
 }
 }
@@ -8387,26 +9777,26 @@ errors++;
 }
 }
 if(data.livenessProbe !== undefined){
-if(!(validate190(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.livenessProbe, {instancePath:instancePath+"/livenessProbe",parentData:data,parentDataProperty:"livenessProbe",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.readinessProbe !== undefined){
-if(!(validate190(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.readinessProbe, {instancePath:instancePath+"/readinessProbe",parentData:data,parentDataProperty:"readinessProbe",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.startupProbe !== undefined){
-if(!(validate190(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate225(data.startupProbe, {instancePath:instancePath+"/startupProbe",parentData:data,parentDataProperty:"startupProbe",rootData}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
 errors = vErrors.length;
 }
 }
 if(data.lifecycle !== undefined){
-if(!(validate214(data.lifecycle, {instancePath:instancePath+"/lifecycle",parentData:data,parentDataProperty:"lifecycle",rootData}))){
-vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
+if(!(validate249(data.lifecycle, {instancePath:instancePath+"/lifecycle",parentData:data,parentDataProperty:"lifecycle",rootData}))){
+vErrors = vErrors === null ? validate249.errors : vErrors.concat(validate249.errors);
 errors = vErrors.length;
 }
 }
@@ -8423,7 +9813,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(data18 === "Always")){
-const err12 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema56.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema66.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8446,7 +9836,7 @@ vErrors.push(err13);
 errors++;
 }
 if(!(((data19 === "Always") || (data19 === "IfNotPresent")) || (data19 === "Never"))){
-const err14 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema56.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/imagePullPolicy",schemaPath:"#/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema66.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8457,8 +9847,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate222(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
+if(!(validate257(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate257.errors : vErrors.concat(validate257.errors);
 errors = vErrors.length;
 }
 }
@@ -8487,7 +9877,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!((data22 === "File") || (data22 === "FallbackToLogsOnError"))){
-const err17 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema56.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/terminationMessagePolicy",schemaPath:"#/properties/terminationMessagePolicy/enum",keyword:"enum",params:{allowedValues: schema66.properties.terminationMessagePolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8532,15 +9922,15 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
 
-const schema80 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}},"projected":{"type":"object","additionalProperties":false,"properties":{"sources":{"type":"array","items":{"$ref":"#/definitions/volumeProjection"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}}}};
-const schema81 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
-const schema82 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
+const schema90 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"emptyDir":{"type":"object","additionalProperties":false,"properties":{"medium":{"type":"string","enum":["","Memory"]},"sizeLimit":{"$ref":"#/definitions/quantity"}}},"hostPath":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"type":{"type":"string","enum":["","DirectoryOrCreate","Directory","FileOrCreate","File","Socket","CharDevice","BlockDevice"]}}},"configMap":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"secret":{"type":"object","additionalProperties":false,"required":["secretName"],"properties":{"secretName":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"defaultMode":{"$ref":"#/definitions/fileMode"},"optional":{"type":"boolean"}}},"persistentVolumeClaim":{"type":"object","additionalProperties":false,"required":["claimName"],"properties":{"claimName":{"type":"string","minLength":1},"readOnly":{"type":"boolean"}}},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}},"projected":{"type":"object","additionalProperties":false,"properties":{"sources":{"type":"array","items":{"$ref":"#/definitions/volumeProjection"}},"defaultMode":{"$ref":"#/definitions/fileMode"}}}}};
+const schema91 = {"type":"object","additionalProperties":false,"required":["key","path"],"properties":{"key":{"type":"string","minLength":1},"path":{"type":"string","minLength":1},"mode":{"$ref":"#/definitions/fileMode"}}};
+const schema92 = {"$comment":"0 to 0777 octal","type":"integer","minimum":0,"maximum":511};
 
-function validate237(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8575,12 +9965,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate237.errors = vErrors;
+validate272.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate271(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8619,7 +10009,7 @@ errors++;
 if(data.key !== undefined){
 let data0 = data.key;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err3 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -8644,7 +10034,7 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err5 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -8667,8 +10057,8 @@ errors++;
 }
 }
 if(data.mode !== undefined){
-if(!(validate237(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -8683,13 +10073,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate236.errors = vErrors;
+validate271.errors = vErrors;
 return errors === 0;
 }
 
-const schema83 = {"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"},"mode":{"$ref":"#/definitions/fileMode"}}};
+const schema93 = {"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"fieldRef":{"$ref":"#/definitions/objectFieldSelector"},"resourceFieldRef":{"$ref":"#/definitions/resourceFieldSelector"},"mode":{"$ref":"#/definitions/fileMode"}}};
 
-function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8718,7 +10108,7 @@ errors++;
 if(data.path !== undefined){
 let data0 = data.path;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err2 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -8741,20 +10131,20 @@ errors++;
 }
 }
 if(data.fieldRef !== undefined){
-if(!(validate176(data.fieldRef, {instancePath:instancePath+"/fieldRef",parentData:data,parentDataProperty:"fieldRef",rootData}))){
-vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+if(!(validate211(data.fieldRef, {instancePath:instancePath+"/fieldRef",parentData:data,parentDataProperty:"fieldRef",rootData}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
 errors = vErrors.length;
 }
 }
 if(data.resourceFieldRef !== undefined){
-if(!(validate178(data.resourceFieldRef, {instancePath:instancePath+"/resourceFieldRef",parentData:data,parentDataProperty:"resourceFieldRef",rootData}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate213(data.resourceFieldRef, {instancePath:instancePath+"/resourceFieldRef",parentData:data,parentDataProperty:"resourceFieldRef",rootData}))){
+vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
 errors = vErrors.length;
 }
 }
 if(data.mode !== undefined){
-if(!(validate237(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data.mode, {instancePath:instancePath+"/mode",parentData:data,parentDataProperty:"mode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -8769,14 +10159,14 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate243.errors = vErrors;
+validate278.errors = vErrors;
 return errors === 0;
 }
 
-const schema84 = {"type":"object","additionalProperties":false,"properties":{"configMap":{"$ref":"#/definitions/keyProjection"},"secret":{"$ref":"#/definitions/keyProjection"},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}}}},"serviceAccountToken":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"audience":{"type":"string"},"expirationSeconds":{"type":"integer"}}}}};
-const schema85 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"optional":{"type":"boolean"}}};
+const schema94 = {"type":"object","additionalProperties":false,"properties":{"configMap":{"$ref":"#/definitions/keyProjection"},"secret":{"$ref":"#/definitions/keyProjection"},"downwardAPI":{"type":"object","additionalProperties":false,"properties":{"items":{"type":"array","items":{"$ref":"#/definitions/downwardAPIVolumeFile"}}}},"serviceAccountToken":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","minLength":1},"audience":{"type":"string"},"expirationSeconds":{"type":"integer"}}}}};
+const schema95 = {"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"items":{"type":"array","items":{"$ref":"#/definitions/keyToPath"}},"optional":{"type":"boolean"}}};
 
-function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate285(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8805,7 +10195,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func7(data0) < 1){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -8832,8 +10222,8 @@ let data1 = data.items;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate236(data1[i0], {instancePath:instancePath+"/items/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate271(data1[i0], {instancePath:instancePath+"/items/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
 errors = vErrors.length;
 }
 }
@@ -8872,12 +10262,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate250.errors = vErrors;
+validate285.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate249(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8894,14 +10284,14 @@ errors++;
 }
 }
 if(data.configMap !== undefined){
-if(!(validate250(data.configMap, {instancePath:instancePath+"/configMap",parentData:data,parentDataProperty:"configMap",rootData}))){
-vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+if(!(validate285(data.configMap, {instancePath:instancePath+"/configMap",parentData:data,parentDataProperty:"configMap",rootData}))){
+vErrors = vErrors === null ? validate285.errors : vErrors.concat(validate285.errors);
 errors = vErrors.length;
 }
 }
 if(data.secret !== undefined){
-if(!(validate250(data.secret, {instancePath:instancePath+"/secret",parentData:data,parentDataProperty:"secret",rootData}))){
-vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+if(!(validate285(data.secret, {instancePath:instancePath+"/secret",parentData:data,parentDataProperty:"secret",rootData}))){
+vErrors = vErrors === null ? validate285.errors : vErrors.concat(validate285.errors);
 errors = vErrors.length;
 }
 }
@@ -8925,8 +10315,8 @@ let data3 = data2.items;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate243(data3[i0], {instancePath:instancePath+"/downwardAPI/items/" + i0,parentData:data3,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+if(!(validate278(data3[i0], {instancePath:instancePath+"/downwardAPI/items/" + i0,parentData:data3,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
@@ -8982,7 +10372,7 @@ errors++;
 if(data5.path !== undefined){
 let data6 = data5.path;
 if(typeof data6 === "string"){
-if(func4(data6) < 1){
+if(func7(data6) < 1){
 const err6 = {instancePath:instancePath+"/serviceAccountToken/path",schemaPath:"#/properties/serviceAccountToken/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err6];
@@ -9052,12 +10442,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate249.errors = vErrors;
+validate284.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate269(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9123,7 +10513,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data2 === "") || (data2 === "Memory"))){
-const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema80.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/emptyDir/medium",schemaPath:"#/properties/emptyDir/properties/medium/enum",keyword:"enum",params:{allowedValues: schema90.properties.emptyDir.properties.medium.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9134,8 +10524,8 @@ errors++;
 }
 }
 if(data1.sizeLimit !== undefined){
-if(!(validate118(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate51(data1.sizeLimit, {instancePath:instancePath+"/emptyDir/sizeLimit",parentData:data1,parentDataProperty:"sizeLimit",rootData}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -9179,7 +10569,7 @@ errors++;
 if(data4.path !== undefined){
 let data5 = data4.path;
 if(typeof data5 === "string"){
-if(func4(data5) < 1){
+if(func7(data5) < 1){
 const err9 = {instancePath:instancePath+"/hostPath/path",schemaPath:"#/properties/hostPath/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err9];
@@ -9214,7 +10604,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((((((((data6 === "") || (data6 === "DirectoryOrCreate")) || (data6 === "Directory")) || (data6 === "FileOrCreate")) || (data6 === "File")) || (data6 === "Socket")) || (data6 === "CharDevice")) || (data6 === "BlockDevice"))){
-const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema80.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/hostPath/type",schemaPath:"#/properties/hostPath/properties/type/enum",keyword:"enum",params:{allowedValues: schema90.properties.hostPath.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9264,7 +10654,7 @@ errors++;
 if(data7.name !== undefined){
 let data8 = data7.name;
 if(typeof data8 === "string"){
-if(func4(data8) < 1){
+if(func7(data8) < 1){
 const err16 = {instancePath:instancePath+"/configMap/name",schemaPath:"#/properties/configMap/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
@@ -9291,8 +10681,8 @@ let data9 = data7.items;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate236(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate271(data9[i0], {instancePath:instancePath+"/configMap/items/" + i0,parentData:data9,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
 errors = vErrors.length;
 }
 }
@@ -9309,8 +10699,8 @@ errors++;
 }
 }
 if(data7.defaultMode !== undefined){
-if(!(validate237(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data7.defaultMode, {instancePath:instancePath+"/configMap/defaultMode",parentData:data7,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -9366,7 +10756,7 @@ errors++;
 if(data13.secretName !== undefined){
 let data14 = data13.secretName;
 if(typeof data14 === "string"){
-if(func4(data14) < 1){
+if(func7(data14) < 1){
 const err23 = {instancePath:instancePath+"/secret/secretName",schemaPath:"#/properties/secret/properties/secretName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err23];
@@ -9393,8 +10783,8 @@ let data15 = data13.items;
 if(Array.isArray(data15)){
 const len1 = data15.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate236(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate271(data15[i1], {instancePath:instancePath+"/secret/items/" + i1,parentData:data15,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate271.errors : vErrors.concat(validate271.errors);
 errors = vErrors.length;
 }
 }
@@ -9411,8 +10801,8 @@ errors++;
 }
 }
 if(data13.defaultMode !== undefined){
-if(!(validate237(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data13.defaultMode, {instancePath:instancePath+"/secret/defaultMode",parentData:data13,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -9468,7 +10858,7 @@ errors++;
 if(data19.claimName !== undefined){
 let data20 = data19.claimName;
 if(typeof data20 === "string"){
-if(func4(data20) < 1){
+if(func7(data20) < 1){
 const err30 = {instancePath:instancePath+"/persistentVolumeClaim/claimName",schemaPath:"#/properties/persistentVolumeClaim/properties/claimName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
@@ -9534,8 +10924,8 @@ let data23 = data22.items;
 if(Array.isArray(data23)){
 const len2 = data23.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate243(data23[i2], {instancePath:instancePath+"/downwardAPI/items/" + i2,parentData:data23,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+if(!(validate278(data23[i2], {instancePath:instancePath+"/downwardAPI/items/" + i2,parentData:data23,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
 }
@@ -9552,8 +10942,8 @@ errors++;
 }
 }
 if(data22.defaultMode !== undefined){
-if(!(validate237(data22.defaultMode, {instancePath:instancePath+"/downwardAPI/defaultMode",parentData:data22,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data22.defaultMode, {instancePath:instancePath+"/downwardAPI/defaultMode",parentData:data22,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -9589,8 +10979,8 @@ let data27 = data26.sources;
 if(Array.isArray(data27)){
 const len3 = data27.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate249(data27[i3], {instancePath:instancePath+"/projected/sources/" + i3,parentData:data27,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate249.errors : vErrors.concat(validate249.errors);
+if(!(validate284(data27[i3], {instancePath:instancePath+"/projected/sources/" + i3,parentData:data27,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
 errors = vErrors.length;
 }
 }
@@ -9607,8 +10997,8 @@ errors++;
 }
 }
 if(data26.defaultMode !== undefined){
-if(!(validate237(data26.defaultMode, {instancePath:instancePath+"/projected/defaultMode",parentData:data26,parentDataProperty:"defaultMode",rootData}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate272(data26.defaultMode, {instancePath:instancePath+"/projected/defaultMode",parentData:data26,parentDataProperty:"defaultMode",rootData}))){
+vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
 }
@@ -9635,13 +11025,13 @@ vErrors.push(err40);
 }
 errors++;
 }
-validate234.errors = vErrors;
+validate269.errors = vErrors;
 return errors === 0;
 }
 
-const schema86 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
+const schema96 = {"type":"object","additionalProperties":false,"properties":{"nodeAffinity":{"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"object","additionalProperties":false,"required":["nodeSelectorTerms"],"properties":{"nodeSelectorTerms":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/nodeSelectorTerm"}}}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["weight","preference"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"preference":{"$ref":"#/definitions/nodeSelectorTerm"}}}}}},"podAffinity":{"$ref":"#/definitions/podAffinity"},"podAntiAffinity":{"$ref":"#/definitions/podAffinity"}}};
 
-function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate297(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9662,8 +11052,8 @@ let data0 = data.matchExpressions;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate124(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data0[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -9684,8 +11074,8 @@ let data2 = data.matchFields;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate124(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+if(!(validate159(data2[i1], {instancePath:instancePath+"/matchFields/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -9712,14 +11102,14 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate262.errors = vErrors;
+validate297.errors = vErrors;
 return errors === 0;
 }
 
-const schema88 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
-const schema89 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
+const schema98 = {"type":"object","additionalProperties":false,"properties":{"requiredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/podAffinityTerm"}},"preferredDuringSchedulingIgnoredDuringExecution":{"type":"array","items":{"$ref":"#/definitions/weightedPodAffinityTerm"}}}};
+const schema99 = {"type":"object","additionalProperties":false,"required":["topologyKey"],"properties":{"labelSelector":{"$ref":"#/definitions/labelSelector"},"namespaces":{"$ref":"#/definitions/stringList"},"topologyKey":{"type":"string","minLength":1}}};
 
-function validate268(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate303(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9746,8 +11136,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate141(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -9760,7 +11150,7 @@ errors = vErrors.length;
 if(data.topologyKey !== undefined){
 let data2 = data.topologyKey;
 if(typeof data2 === "string"){
-if(func4(data2) < 1){
+if(func7(data2) < 1){
 const err2 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -9793,13 +11183,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate268.errors = vErrors;
+validate303.errors = vErrors;
 return errors === 0;
 }
 
-const schema90 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
+const schema100 = {"type":"object","additionalProperties":false,"required":["weight","podAffinityTerm"],"properties":{"weight":{"type":"integer","minimum":1,"maximum":100},"podAffinityTerm":{"$ref":"#/definitions/podAffinityTerm"}}};
 
-function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate307(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9871,8 +11261,8 @@ errors++;
 }
 }
 if(data.podAffinityTerm !== undefined){
-if(!(validate268(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
-vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
+if(!(validate303(data.podAffinityTerm, {instancePath:instancePath+"/podAffinityTerm",parentData:data,parentDataProperty:"podAffinityTerm",rootData}))){
+vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
 errors = vErrors.length;
 }
 }
@@ -9887,12 +11277,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate272.errors = vErrors;
+validate307.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9913,8 +11303,8 @@ let data0 = data.requiredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate268(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
+if(!(validate303(data0[i0], {instancePath:instancePath+"/requiredDuringSchedulingIgnoredDuringExecution/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
 errors = vErrors.length;
 }
 }
@@ -9935,8 +11325,8 @@ let data2 = data.preferredDuringSchedulingIgnoredDuringExecution;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate272(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
+if(!(validate307(data2[i1], {instancePath:instancePath+"/preferredDuringSchedulingIgnoredDuringExecution/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate307.errors : vErrors.concat(validate307.errors);
 errors = vErrors.length;
 }
 }
@@ -9963,12 +11353,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate267.errors = vErrors;
+validate302.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate261(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10039,8 +11429,8 @@ errors++;
 }
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate262(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
+if(!(validate297(data2[i0], {instancePath:instancePath+"/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/" + i0,parentData:data2,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate297.errors : vErrors.concat(validate297.errors);
 errors = vErrors.length;
 }
 }
@@ -10143,8 +11533,8 @@ errors++;
 }
 }
 if(data5.preference !== undefined){
-if(!(validate262(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
-vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
+if(!(validate297(data5.preference, {instancePath:instancePath+"/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/" + i1+"/preference",parentData:data5,parentDataProperty:"preference",rootData}))){
+vErrors = vErrors === null ? validate297.errors : vErrors.concat(validate297.errors);
 errors = vErrors.length;
 }
 }
@@ -10185,14 +11575,14 @@ errors++;
 }
 }
 if(data.podAffinity !== undefined){
-if(!(validate267(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.podAffinity, {instancePath:instancePath+"/podAffinity",parentData:data,parentDataProperty:"podAffinity",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
 if(data.podAntiAffinity !== undefined){
-if(!(validate267(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate302(data.podAntiAffinity, {instancePath:instancePath+"/podAntiAffinity",parentData:data,parentDataProperty:"podAntiAffinity",rootData}))){
+vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
 }
@@ -10207,13 +11597,13 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate261.errors = vErrors;
+validate296.errors = vErrors;
 return errors === 0;
 }
 
-const schema91 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
+const schema101 = {"type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"type":"string","enum":["Exists","Equal"]},"value":{"type":"string"},"effect":{"type":"string","enum":["","NoSchedule","PreferNoSchedule","NoExecute"]},"tolerationSeconds":{"type":"integer"}}};
 
-function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate313(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10254,7 +11644,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data1 === "Exists") || (data1 === "Equal"))){
-const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema91.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/operator",schemaPath:"#/properties/operator/enum",keyword:"enum",params:{allowedValues: schema101.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10289,7 +11679,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!((((data3 === "") || (data3 === "NoSchedule")) || (data3 === "PreferNoSchedule")) || (data3 === "NoExecute"))){
-const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema91.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/effect",schemaPath:"#/properties/effect/enum",keyword:"enum",params:{allowedValues: schema101.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10323,13 +11713,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate278.errors = vErrors;
+validate313.errors = vErrors;
 return errors === 0;
 }
 
-const schema92 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
+const schema102 = {"type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"$ref":"#/definitions/positiveInt"},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"type":"string","enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/labelSelector"}}};
 
-function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate315(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10376,15 +11766,15 @@ errors++;
 }
 }
 if(data.maxSkew !== undefined){
-if(!(validate205(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.maxSkew, {instancePath:instancePath+"/maxSkew",parentData:data,parentDataProperty:"maxSkew",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.topologyKey !== undefined){
 let data1 = data.topologyKey;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err4 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -10419,7 +11809,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data2 === "DoNotSchedule") || (data2 === "ScheduleAnyway"))){
-const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema92.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema102.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10430,8 +11820,8 @@ errors++;
 }
 }
 if(data.labelSelector !== undefined){
-if(!(validate141(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -10446,18 +11836,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate280.errors = vErrors;
+validate315.errors = vErrors;
 return errors === 0;
 }
 
-const schema93 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"},"fsGroupChangePolicy":{"type":"string","enum":["OnRootMismatch","Always"]},"supplementalGroups":{"type":"array","items":{"$ref":"#/definitions/nonNegativeInt"}},"seccompProfile":{"$ref":"#/definitions/seccompProfile"},"seLinuxOptions":{"$ref":"#/definitions/seLinuxOptions"},"sysctls":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}};
+const schema103 = {"type":"object","additionalProperties":false,"properties":{"runAsUser":{"$ref":"#/definitions/nonNegativeInt"},"runAsGroup":{"$ref":"#/definitions/nonNegativeInt"},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"$ref":"#/definitions/nonNegativeInt"},"fsGroupChangePolicy":{"type":"string","enum":["OnRootMismatch","Always"]},"supplementalGroups":{"type":"array","items":{"$ref":"#/definitions/nonNegativeInt"}},"seccompProfile":{"$ref":"#/definitions/seccompProfile"},"seLinuxOptions":{"$ref":"#/definitions/seLinuxOptions"},"sysctls":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","value"],"properties":{"name":{"type":"string","minLength":1},"value":{"type":"string"}}}}}};
 
-function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate319(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func2.call(schema93.properties, key0))){
+if(!(func2.call(schema103.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -10469,14 +11859,14 @@ errors++;
 }
 }
 if(data.runAsUser !== undefined){
-if(!(validate203(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.runAsUser, {instancePath:instancePath+"/runAsUser",parentData:data,parentDataProperty:"runAsUser",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.runAsGroup !== undefined){
-if(!(validate203(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.runAsGroup, {instancePath:instancePath+"/runAsGroup",parentData:data,parentDataProperty:"runAsGroup",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -10493,8 +11883,8 @@ errors++;
 }
 }
 if(data.fsGroup !== undefined){
-if(!(validate203(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.fsGroup, {instancePath:instancePath+"/fsGroup",parentData:data,parentDataProperty:"fsGroup",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -10511,7 +11901,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data4 === "OnRootMismatch") || (data4 === "Always"))){
-const err3 = {instancePath:instancePath+"/fsGroupChangePolicy",schemaPath:"#/properties/fsGroupChangePolicy/enum",keyword:"enum",params:{allowedValues: schema93.properties.fsGroupChangePolicy.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/fsGroupChangePolicy",schemaPath:"#/properties/fsGroupChangePolicy/enum",keyword:"enum",params:{allowedValues: schema103.properties.fsGroupChangePolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10526,8 +11916,8 @@ let data5 = data.supplementalGroups;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate203(data5[i0], {instancePath:instancePath+"/supplementalGroups/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data5[i0], {instancePath:instancePath+"/supplementalGroups/" + i0,parentData:data5,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -10544,14 +11934,14 @@ errors++;
 }
 }
 if(data.seccompProfile !== undefined){
-if(!(validate225(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
-vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
+if(!(validate260(data.seccompProfile, {instancePath:instancePath+"/seccompProfile",parentData:data,parentDataProperty:"seccompProfile",rootData}))){
+vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
 errors = vErrors.length;
 }
 }
 if(data.seLinuxOptions !== undefined){
-if(!(validate227(data.seLinuxOptions, {instancePath:instancePath+"/seLinuxOptions",parentData:data,parentDataProperty:"seLinuxOptions",rootData}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
+if(!(validate262(data.seLinuxOptions, {instancePath:instancePath+"/seLinuxOptions",parentData:data,parentDataProperty:"seLinuxOptions",rootData}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -10597,7 +11987,7 @@ errors++;
 if(data10.name !== undefined){
 let data11 = data10.name;
 if(typeof data11 === "string"){
-if(func4(data11) < 1){
+if(func7(data11) < 1){
 const err8 = {instancePath:instancePath+"/sysctls/" + i1+"/name",schemaPath:"#/properties/sysctls/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
@@ -10666,12 +12056,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate284.errors = vErrors;
+validate319.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10686,7 +12076,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema55.properties, key0))){
+if(!(func2.call(schema65.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -10712,8 +12102,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate162(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -10734,8 +12124,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate162(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -10756,8 +12146,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate234(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
+if(!(validate269(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
 errors = vErrors.length;
 }
 }
@@ -10786,7 +12176,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10797,14 +12187,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate203(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate205(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
@@ -10827,8 +12217,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate261(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+if(!(validate296(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
 errors = vErrors.length;
 }
 }
@@ -10837,8 +12227,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate278(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate313(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
 errors = vErrors.length;
 }
 }
@@ -10859,8 +12249,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate280(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
+if(!(validate315(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate315.errors : vErrors.concat(validate315.errors);
 errors = vErrors.length;
 }
 }
@@ -10985,8 +12375,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate284(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
+if(!(validate319(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate319.errors : vErrors.concat(validate319.errors);
 errors = vErrors.length;
 }
 }
@@ -11022,7 +12412,7 @@ errors++;
 if(data27.name !== undefined){
 let data28 = data27.name;
 if(typeof data28 === "string"){
-if(func4(data28) < 1){
+if(func7(data28) < 1){
 const err22 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -11081,9 +12471,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err27 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priorityClassName !== undefined){
+if(typeof data.priorityClassName !== "string"){
+const err27 = {instancePath:instancePath+"/priorityClassName",schemaPath:"#/properties/priorityClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -11093,10 +12483,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data31 = data.dnsPolicy;
+if(data.preemptionPolicy !== undefined){
+let data31 = data.preemptionPolicy;
 if(typeof data31 !== "string"){
-const err28 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err28 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -11105,8 +12495,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!((((data31 === "ClusterFirst") || (data31 === "ClusterFirstWithHostNet")) || (data31 === "Default")) || (data31 === "None"))){
-const err29 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+if(!((data31 === "PreemptLowerPriority") || (data31 === "Never"))){
+const err29 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -11116,12 +12506,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data32 = data.dnsConfig;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key2 in data32){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err30 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err30 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -11131,13 +12518,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data32.nameservers !== undefined){
-let data33 = data32.nameservers;
-if(Array.isArray(data33)){
-const len6 = data33.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data33[i6] !== "string"){
-const err31 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data33 = data.dnsPolicy;
+if(typeof data33 !== "string"){
+const err31 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -11146,10 +12530,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data33 === "ClusterFirst") || (data33 === "ClusterFirstWithHostNet")) || (data33 === "Default")) || (data33 === "None"))){
+const err32 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -11159,13 +12541,12 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data32.searches !== undefined){
-let data35 = data32.searches;
-if(Array.isArray(data35)){
-const len7 = data35.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data35[i7] !== "string"){
-const err33 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data34 = data.dnsConfig;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key2 in data34){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err33 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -11175,9 +12556,13 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data34.nameservers !== undefined){
+let data35 = data34.nameservers;
+if(Array.isArray(data35)){
+const len6 = data35.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data35[i6] !== "string"){
+const err34 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -11187,15 +12572,9 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data32.options !== undefined){
-let data37 = data32.options;
-if(Array.isArray(data37)){
-const len8 = data37.length;
-for(let i8=0; i8<len8; i8++){
-let data38 = data37[i8];
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.name === undefined){
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err35 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -11204,9 +12583,14 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key3 in data38){
-if(!((key3 === "name") || (key3 === "value"))){
-const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data34.searches !== undefined){
+let data37 = data34.searches;
+if(Array.isArray(data37)){
+const len7 = data37.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data37[i7] !== "string"){
+const err36 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -11216,11 +12600,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data38.name !== undefined){
-let data39 = data38.name;
-if(typeof data39 === "string"){
-if(func4(data39) < 1){
-const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err37 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -11230,8 +12612,15 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data34.options !== undefined){
+let data39 = data34.options;
+if(Array.isArray(data39)){
+const len8 = data39.length;
+for(let i8=0; i8<len8; i8++){
+let data40 = data39[i8];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.name === undefined){
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -11240,10 +12629,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data38.value !== undefined){
-if(typeof data38.value !== "string"){
-const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data40){
+if(!((key3 === "name") || (key3 === "value"))){
+const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -11253,9 +12641,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.name !== undefined){
+let data41 = data40.name;
+if(typeof data41 === "string"){
+if(func7(data41) < 1){
+const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11265,9 +12655,8 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
 else {
-const err41 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err41 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -11277,9 +12666,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.value !== undefined){
+if(typeof data40.value !== "string"){
+const err42 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -11289,15 +12678,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data41 = data.hostAliases;
-if(Array.isArray(data41)){
-const len9 = data41.length;
-for(let i9=0; i9<len9; i9++){
-let data42 = data41[i9];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.ip === undefined){
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err43 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11306,9 +12689,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-for(const key4 in data42){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err44 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11318,9 +12702,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data42.ip !== undefined){
-if(typeof data42.ip !== "string"){
-const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err45 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11330,13 +12714,15 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data42.hostnames !== undefined){
-let data44 = data42.hostnames;
-if(Array.isArray(data44)){
-const len10 = data44.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data44[i10] !== "string"){
-const err46 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data43 = data.hostAliases;
+if(Array.isArray(data43)){
+const len9 = data43.length;
+for(let i9=0; i9<len9; i9++){
+let data44 = data43[i9];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.ip === undefined){
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11345,10 +12731,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data44){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err47 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11358,9 +12743,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.ip !== undefined){
+if(typeof data44.ip !== "string"){
+const err48 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11370,9 +12755,13 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data44.hostnames !== undefined){
+let data46 = data44.hostnames;
+if(Array.isArray(data46)){
+const len10 = data46.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data46[i10] !== "string"){
+const err49 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11382,15 +12771,9 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data.schedulingGates !== undefined){
-let data46 = data.schedulingGates;
-if(Array.isArray(data46)){
-const len11 = data46.length;
-for(let i11=0; i11<len11; i11++){
-let data47 = data46[i11];
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.name === undefined){
-const err50 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err50 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11399,9 +12782,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key5 in data47){
-if(!(key5 === "name")){
-const err51 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11411,11 +12795,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data47.name !== undefined){
-let data48 = data47.name;
-if(typeof data48 === "string"){
-if(func4(data48) < 1){
-const err52 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err52 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11425,8 +12807,15 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.schedulingGates !== undefined){
+let data48 = data.schedulingGates;
+if(Array.isArray(data48)){
+const len11 = data48.length;
+for(let i11=0; i11<len11; i11++){
+let data49 = data48[i11];
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.name === undefined){
+const err53 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11435,10 +12824,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key5 in data49){
+if(!(key5 === "name")){
+const err54 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11448,9 +12836,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data49.name !== undefined){
+let data50 = data49.name;
+if(typeof data50 === "string"){
+if(func7(data50) < 1){
+const err55 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11460,9 +12850,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
 else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err56 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11471,12 +12860,48 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate161.errors = vErrors;
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+validate196.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate293(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate328(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -11489,12 +12914,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate293.errors = vErrors;
+validate328.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/pod.json" */;
 let vErrors = null;
 let errors = 0;
@@ -11576,20 +13001,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate155(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+if(!(validate190(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate161(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+if(!(validate196(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate293(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate293.errors : vErrors.concat(validate293.errors);
+if(!(validate328(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate328.errors : vErrors.concat(validate328.errors);
 errors = vErrors.length;
 }
 }
@@ -11604,14 +13029,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate154.errors = vErrors;
+validate189.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicaSet = validate295;
-const schema95 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicaSet = validate330;
+const schema105 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicaset.json","title":"ReplicaSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate331(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11785,12 +13210,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate296.errors = vErrors;
+validate331.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate337(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -11815,12 +13240,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate302.errors = vErrors;
+validate337.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate339(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11847,8 +13272,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -11875,14 +13300,14 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate304.errors = vErrors;
+validate339.errors = vErrors;
 return errors === 0;
 }
 
-const schema99 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
-const schema100 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"namespace":{"$comment":"Ignored, as Kubernetes ignores it: what a template makes lives in its owner's namespace.","type":"string"},"creationTimestamp":{"$comment":"Kept as written, as Kubernetes keeps it; what a template makes gets its own.","type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
+const schema109 = {"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/templateMeta"},"spec":{"$ref":"#/definitions/podSpec"}}};
+const schema110 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"namespace":{"$comment":"Ignored, as Kubernetes ignores it: what a template makes lives in its owner's namespace.","type":"string"},"creationTimestamp":{"$comment":"Kept as written, as Kubernetes keeps it; what a template makes gets its own.","type":"string"},"labels":{"$ref":"#/definitions/stringMap"},"annotations":{"$ref":"#/definitions/stringMap"}}};
 
-function validate309(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11957,12 +13382,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate309.errors = vErrors;
+validate344.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate313(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11977,7 +13402,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema55.properties, key0))){
+if(!(func2.call(schema65.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -12003,8 +13428,8 @@ errors++;
 }
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate162(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data0[i0], {instancePath:instancePath+"/containers/" + i0,parentData:data0,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -12025,8 +13450,8 @@ let data2 = data.initContainers;
 if(Array.isArray(data2)){
 const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate162(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate197(data2[i1], {instancePath:instancePath+"/initContainers/" + i1,parentData:data2,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -12047,8 +13472,8 @@ let data4 = data.volumes;
 if(Array.isArray(data4)){
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate234(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
+if(!(validate269(data4[i2], {instancePath:instancePath+"/volumes/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
 errors = vErrors.length;
 }
 }
@@ -12077,7 +13502,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data6 === "Always") || (data6 === "OnFailure")) || (data6 === "Never"))){
-const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/properties/restartPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.restartPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -12088,14 +13513,14 @@ errors++;
 }
 }
 if(data.terminationGracePeriodSeconds !== undefined){
-if(!(validate203(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.terminationGracePeriodSeconds, {instancePath:instancePath+"/terminationGracePeriodSeconds",parentData:data,parentDataProperty:"terminationGracePeriodSeconds",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate205(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
@@ -12118,8 +13543,8 @@ errors = vErrors.length;
 }
 }
 if(data.affinity !== undefined){
-if(!(validate261(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
-vErrors = vErrors === null ? validate261.errors : vErrors.concat(validate261.errors);
+if(!(validate296(data.affinity, {instancePath:instancePath+"/affinity",parentData:data,parentDataProperty:"affinity",rootData}))){
+vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
 errors = vErrors.length;
 }
 }
@@ -12128,8 +13553,8 @@ let data12 = data.tolerations;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate278(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+if(!(validate313(data12[i3], {instancePath:instancePath+"/tolerations/" + i3,parentData:data12,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
 errors = vErrors.length;
 }
 }
@@ -12150,8 +13575,8 @@ let data14 = data.topologySpreadConstraints;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate280(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
+if(!(validate315(data14[i4], {instancePath:instancePath+"/topologySpreadConstraints/" + i4,parentData:data14,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate315.errors : vErrors.concat(validate315.errors);
 errors = vErrors.length;
 }
 }
@@ -12276,8 +13701,8 @@ errors++;
 }
 }
 if(data.securityContext !== undefined){
-if(!(validate284(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
-vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
+if(!(validate319(data.securityContext, {instancePath:instancePath+"/securityContext",parentData:data,parentDataProperty:"securityContext",rootData}))){
+vErrors = vErrors === null ? validate319.errors : vErrors.concat(validate319.errors);
 errors = vErrors.length;
 }
 }
@@ -12313,7 +13738,7 @@ errors++;
 if(data27.name !== undefined){
 let data28 = data27.name;
 if(typeof data28 === "string"){
-if(func4(data28) < 1){
+if(func7(data28) < 1){
 const err22 = {instancePath:instancePath+"/imagePullSecrets/" + i5+"/name",schemaPath:"#/properties/imagePullSecrets/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
@@ -12372,9 +13797,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.schedulerName !== undefined){
-if(typeof data.schedulerName !== "string"){
-const err27 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.priorityClassName !== undefined){
+if(typeof data.priorityClassName !== "string"){
+const err27 = {instancePath:instancePath+"/priorityClassName",schemaPath:"#/properties/priorityClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -12384,10 +13809,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.dnsPolicy !== undefined){
-let data31 = data.dnsPolicy;
+if(data.preemptionPolicy !== undefined){
+let data31 = data.preemptionPolicy;
 if(typeof data31 !== "string"){
-const err28 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err28 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12396,8 +13821,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!((((data31 === "ClusterFirst") || (data31 === "ClusterFirstWithHostNet")) || (data31 === "Default")) || (data31 === "None"))){
-const err29 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema55.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
+if(!((data31 === "PreemptLowerPriority") || (data31 === "Never"))){
+const err29 = {instancePath:instancePath+"/preemptionPolicy",schemaPath:"#/properties/preemptionPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.preemptionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -12407,12 +13832,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.dnsConfig !== undefined){
-let data32 = data.dnsConfig;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key2 in data32){
-if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
-const err30 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data.schedulerName !== undefined){
+if(typeof data.schedulerName !== "string"){
+const err30 = {instancePath:instancePath+"/schedulerName",schemaPath:"#/properties/schedulerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -12422,13 +13844,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data32.nameservers !== undefined){
-let data33 = data32.nameservers;
-if(Array.isArray(data33)){
-const len6 = data33.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data33[i6] !== "string"){
-const err31 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsPolicy !== undefined){
+let data33 = data.dnsPolicy;
+if(typeof data33 !== "string"){
+const err31 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -12437,10 +13856,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!((((data33 === "ClusterFirst") || (data33 === "ClusterFirstWithHostNet")) || (data33 === "Default")) || (data33 === "None"))){
+const err32 = {instancePath:instancePath+"/dnsPolicy",schemaPath:"#/properties/dnsPolicy/enum",keyword:"enum",params:{allowedValues: schema65.properties.dnsPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -12450,13 +13867,12 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data32.searches !== undefined){
-let data35 = data32.searches;
-if(Array.isArray(data35)){
-const len7 = data35.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data35[i7] !== "string"){
-const err33 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dnsConfig !== undefined){
+let data34 = data.dnsConfig;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key2 in data34){
+if(!(((key2 === "nameservers") || (key2 === "searches")) || (key2 === "options"))){
+const err33 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -12466,9 +13882,13 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data34.nameservers !== undefined){
+let data35 = data34.nameservers;
+if(Array.isArray(data35)){
+const len6 = data35.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data35[i6] !== "string"){
+const err34 = {instancePath:instancePath+"/dnsConfig/nameservers/" + i6,schemaPath:"#/properties/dnsConfig/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -12478,15 +13898,9 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data32.options !== undefined){
-let data37 = data32.options;
-if(Array.isArray(data37)){
-const len8 = data37.length;
-for(let i8=0; i8<len8; i8++){
-let data38 = data37[i8];
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.name === undefined){
-const err35 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err35 = {instancePath:instancePath+"/dnsConfig/nameservers",schemaPath:"#/properties/dnsConfig/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -12495,9 +13909,14 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key3 in data38){
-if(!((key3 === "name") || (key3 === "value"))){
-const err36 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data34.searches !== undefined){
+let data37 = data34.searches;
+if(Array.isArray(data37)){
+const len7 = data37.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data37[i7] !== "string"){
+const err36 = {instancePath:instancePath+"/dnsConfig/searches/" + i7,schemaPath:"#/properties/dnsConfig/properties/searches/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -12507,11 +13926,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data38.name !== undefined){
-let data39 = data38.name;
-if(typeof data39 === "string"){
-if(func4(data39) < 1){
-const err37 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err37 = {instancePath:instancePath+"/dnsConfig/searches",schemaPath:"#/properties/dnsConfig/properties/searches/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -12521,8 +13938,15 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data34.options !== undefined){
+let data39 = data34.options;
+if(Array.isArray(data39)){
+const len8 = data39.length;
+for(let i8=0; i8<len8; i8++){
+let data40 = data39[i8];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.name === undefined){
+const err38 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -12531,10 +13955,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data38.value !== undefined){
-if(typeof data38.value !== "string"){
-const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data40){
+if(!((key3 === "name") || (key3 === "value"))){
+const err39 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -12544,9 +13967,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.name !== undefined){
+let data41 = data40.name;
+if(typeof data41 === "string"){
+if(func7(data41) < 1){
+const err40 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -12556,9 +13981,8 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
 else {
-const err41 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err41 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/name",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -12568,9 +13992,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.value !== undefined){
+if(typeof data40.value !== "string"){
+const err42 = {instancePath:instancePath+"/dnsConfig/options/" + i8+"/value",schemaPath:"#/properties/dnsConfig/properties/options/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -12580,15 +14004,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.hostAliases !== undefined){
-let data41 = data.hostAliases;
-if(Array.isArray(data41)){
-const len9 = data41.length;
-for(let i9=0; i9<len9; i9++){
-let data42 = data41[i9];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.ip === undefined){
-const err43 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+}
+else {
+const err43 = {instancePath:instancePath+"/dnsConfig/options/" + i8,schemaPath:"#/properties/dnsConfig/properties/options/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -12597,9 +14015,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-for(const key4 in data42){
-if(!((key4 === "ip") || (key4 === "hostnames"))){
-const err44 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/dnsConfig/options",schemaPath:"#/properties/dnsConfig/properties/options/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -12609,9 +14028,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data42.ip !== undefined){
-if(typeof data42.ip !== "string"){
-const err45 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err45 = {instancePath:instancePath+"/dnsConfig",schemaPath:"#/properties/dnsConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -12621,13 +14040,15 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data42.hostnames !== undefined){
-let data44 = data42.hostnames;
-if(Array.isArray(data44)){
-const len10 = data44.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data44[i10] !== "string"){
-const err46 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hostAliases !== undefined){
+let data43 = data.hostAliases;
+if(Array.isArray(data43)){
+const len9 = data43.length;
+for(let i9=0; i9<len9; i9++){
+let data44 = data43[i9];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.ip === undefined){
+const err46 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -12636,10 +14057,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key4 in data44){
+if(!((key4 === "ip") || (key4 === "hostnames"))){
+const err47 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -12649,9 +14069,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.ip !== undefined){
+if(typeof data44.ip !== "string"){
+const err48 = {instancePath:instancePath+"/hostAliases/" + i9+"/ip",schemaPath:"#/properties/hostAliases/items/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -12661,9 +14081,13 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data44.hostnames !== undefined){
+let data46 = data44.hostnames;
+if(Array.isArray(data46)){
+const len10 = data46.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data46[i10] !== "string"){
+const err49 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames/" + i10,schemaPath:"#/properties/hostAliases/items/properties/hostnames/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -12673,15 +14097,9 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data.schedulingGates !== undefined){
-let data46 = data.schedulingGates;
-if(Array.isArray(data46)){
-const len11 = data46.length;
-for(let i11=0; i11<len11; i11++){
-let data47 = data46[i11];
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.name === undefined){
-const err50 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err50 = {instancePath:instancePath+"/hostAliases/" + i9+"/hostnames",schemaPath:"#/properties/hostAliases/items/properties/hostnames/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -12690,9 +14108,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key5 in data47){
-if(!(key5 === "name")){
-const err51 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/hostAliases/" + i9,schemaPath:"#/properties/hostAliases/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -12702,11 +14121,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data47.name !== undefined){
-let data48 = data47.name;
-if(typeof data48 === "string"){
-if(func4(data48) < 1){
-const err52 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err52 = {instancePath:instancePath+"/hostAliases",schemaPath:"#/properties/hostAliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -12716,8 +14133,15 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.schedulingGates !== undefined){
+let data48 = data.schedulingGates;
+if(Array.isArray(data48)){
+const len11 = data48.length;
+for(let i11=0; i11<len11; i11++){
+let data49 = data48[i11];
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.name === undefined){
+const err53 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -12726,10 +14150,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key5 in data49){
+if(!(key5 === "name")){
+const err54 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -12739,9 +14162,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data49.name !== undefined){
+let data50 = data49.name;
+if(typeof data50 === "string"){
+if(func7(data50) < 1){
+const err55 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -12751,9 +14176,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
 else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err56 = {instancePath:instancePath+"/schedulingGates/" + i11+"/name",schemaPath:"#/properties/schedulingGates/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -12762,12 +14186,48 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate313.errors = vErrors;
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/schedulingGates/" + i11,schemaPath:"#/properties/schedulingGates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/schedulingGates",schemaPath:"#/properties/schedulingGates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+validate348.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate343(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12794,14 +14254,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate309(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate313(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
 }
@@ -12816,12 +14276,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate308.errors = vErrors;
+validate343.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate327(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -12834,12 +14294,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate327.errors = vErrors;
+validate362.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate295(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/replicaset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -12921,8 +14381,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate296(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
+if(!(validate331(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate331.errors : vErrors.concat(validate331.errors);
 errors = vErrors.length;
 }
 }
@@ -12962,26 +14422,26 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate302(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
+if(!(validate337(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate337.errors : vErrors.concat(validate337.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate304(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
+if(!(validate339(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate339.errors : vErrors.concat(validate339.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate308(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
+if(!(validate343(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate343.errors : vErrors.concat(validate343.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate302(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
+if(!(validate337(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate337.errors : vErrors.concat(validate337.errors);
 errors = vErrors.length;
 }
 }
@@ -12998,8 +14458,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate327(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate327.errors : vErrors.concat(validate327.errors);
+if(!(validate362(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
 }
@@ -13014,14 +14474,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate295.errors = vErrors;
+validate330.errors = vErrors;
 return errors === 0;
 }
 
-export const Deployment = validate329;
-const schema103 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const ReplicationController = validate364;
+const schema113 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/replicationcontroller.json","title":"ReplicationController (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ReplicationController"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/stringMap"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate365(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13195,12 +14655,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate330.errors = vErrors;
+validate365.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate371(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -13225,18 +14685,18 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate336.errors = vErrors;
+validate371.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate373(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(typeof data[key0] !== "string"){
+const err0 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13246,25 +14706,9 @@ vErrors.push(err0);
 errors++;
 }
 }
-if(data.matchLabels !== undefined){
-if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.matchExpressions !== undefined){
-let data1 = data.matchExpressions;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -13273,24 +14717,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate338.errors = vErrors;
+validate373.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate375(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13317,14 +14749,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate309(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate313(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
 }
@@ -13339,17 +14771,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate342.errors = vErrors;
+validate375.errors = vErrors;
 return errors === 0;
 }
 
-const schema108 = {"type":["integer","string"]};
 
-function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema108.type},message:"must be integer,string"};
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13358,12 +14789,526 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate346.errors = vErrors;
+validate380.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate351(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/replicationcontroller.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("ReplicationController" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicationController"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate365(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate365.errors : vErrors.concat(validate365.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+let data3 = data.spec;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.template === undefined){
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!((((key1 === "replicas") || (key1 === "selector")) || (key1 === "template")) || (key1 === "minReadySeconds"))){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.replicas !== undefined){
+if(!(validate371(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate371.errors : vErrors.concat(validate371.errors);
+errors = vErrors.length;
+}
+}
+if(data3.selector !== undefined){
+if(!(validate373(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
+errors = vErrors.length;
+}
+}
+if(data3.template !== undefined){
+if(!(validate375(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate375.errors : vErrors.concat(validate375.errors);
+errors = vErrors.length;
+}
+}
+if(data3.minReadySeconds !== undefined){
+if(!(validate371(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate371.errors : vErrors.concat(validate371.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(!(validate380(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate364.errors = vErrors;
+return errors === 0;
+}
+
+export const Deployment = validate382;
+const schema119 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/deployment.json","title":"Deployment (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"strategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","Recreate"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"progressDeadlineSeconds":{"$ref":"common.json#/definitions/positiveInt"},"paused":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+
+function validate383(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate383.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate389(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate389.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate391(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!((key0 === "matchLabels") || (key0 === "matchExpressions"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.matchLabels !== undefined){
+if(!(validate24(data.matchLabels, {instancePath:instancePath+"/matchLabels",parentData:data,parentDataProperty:"matchLabels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.matchExpressions !== undefined){
+let data1 = data.matchExpressions;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/matchExpressions",schemaPath:"#/properties/matchExpressions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate391.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate395(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.spec === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "metadata") || (key0 === "spec"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
+errors = vErrors.length;
+}
+}
+if(data.spec !== undefined){
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate395.errors = vErrors;
+return errors === 0;
+}
+
+const schema124 = {"type":["integer","string"]};
+
+function validate399(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema124.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate399.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -13388,12 +15333,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate351.errors = vErrors;
+validate404.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate353(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -13406,12 +15351,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate353.errors = vErrors;
+validate406.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate329(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/deployment.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13493,8 +15438,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate330(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
+if(!(validate383(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
 errors = vErrors.length;
 }
 }
@@ -13534,20 +15479,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate336(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
+if(!(validate389(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate338(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate338.errors : vErrors.concat(validate338.errors);
+if(!(validate391(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate391.errors : vErrors.concat(validate391.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate342(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate342.errors : vErrors.concat(validate342.errors);
+if(!(validate395(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate395.errors : vErrors.concat(validate395.errors);
 errors = vErrors.length;
 }
 }
@@ -13579,7 +15524,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "RollingUpdate") || (data8 === "Recreate"))){
-const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema103.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema119.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -13605,14 +15550,14 @@ errors++;
 }
 }
 if(data9.maxSurge !== undefined){
-if(!(validate346(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
+if(!(validate399(data9.maxSurge, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxSurge",parentData:data9,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
 errors = vErrors.length;
 }
 }
 if(data9.maxUnavailable !== undefined){
-if(!(validate346(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
+if(!(validate399(data9.maxUnavailable, {instancePath:instancePath+"/spec/strategy/rollingUpdate/maxUnavailable",parentData:data9,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
 errors = vErrors.length;
 }
 }
@@ -13641,20 +15586,20 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate336(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
+if(!(validate389(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate336(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
+if(!(validate389(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
 errors = vErrors.length;
 }
 }
 if(data3.progressDeadlineSeconds !== undefined){
-if(!(validate351(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate351.errors : vErrors.concat(validate351.errors);
+if(!(validate404(data3.progressDeadlineSeconds, {instancePath:instancePath+"/spec/progressDeadlineSeconds",parentData:data3,parentDataProperty:"progressDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
 errors = vErrors.length;
 }
 }
@@ -13683,8 +15628,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate353(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate353.errors : vErrors.concat(validate353.errors);
+if(!(validate406(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
 }
@@ -13699,14 +15644,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate329.errors = vErrors;
+validate382.errors = vErrors;
 return errors === 0;
 }
 
-export const StatefulSet = validate355;
-const schema111 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"namespace":{"$comment":"Ignored, as Kubernetes ignores it: claims live in the StatefulSet's namespace.","type":"string"},"creationTimestamp":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const StatefulSet = validate408;
+const schema127 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/statefulset.json","title":"StatefulSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"StatefulSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"$ref":"common.json#/definitions/nonNegativeInt"},"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"serviceName":{"type":"string"},"podManagementPolicy":{"type":"string","enum":["OrderedReady","Parallel"]},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"partition":{"$ref":"common.json#/definitions/nonNegativeInt"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"volumeClaimTemplates":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"PersistentVolumeClaim"},"metadata":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"},"namespace":{"$comment":"Ignored, as Kubernetes ignores it: claims live in the StatefulSet's namespace.","type":"string"},"creationTimestamp":{"type":"string"},"labels":{"$ref":"common.json#/definitions/stringMap"},"annotations":{"$ref":"common.json#/definitions/stringMap"}}},"spec":{"$ref":"common.json#/definitions/persistentVolumeClaimSpec"},"status":{"$ref":"common.json#/definitions/status"}}}},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"persistentVolumeClaimRetentionPolicy":{"type":"object","additionalProperties":false,"properties":{"whenDeleted":{"type":"string","enum":["Retain","Delete"]},"whenScaled":{"type":"string","enum":["Retain","Delete"]}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate356(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13880,12 +15825,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate356.errors = vErrors;
+validate409.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate415(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -13910,12 +15855,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate362.errors = vErrors;
+validate415.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate417(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13942,8 +15887,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -13970,12 +15915,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate364.errors = vErrors;
+validate417.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate421(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14002,14 +15947,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate309(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate313(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
 }
@@ -14024,16 +15969,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate368.errors = vErrors;
+validate421.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate373(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema108.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema124.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -14042,12 +15987,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate373.errors = vErrors;
+validate426.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate375(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14074,12 +16019,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate375.errors = vErrors;
+validate428.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate431(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14096,20 +16041,20 @@ errors++;
 }
 }
 if(data.accessModes !== undefined){
-if(!(validate139(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate174(data.accessModes, {instancePath:instancePath+"/accessModes",parentData:data,parentDataProperty:"accessModes",rootData}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.resources !== undefined){
-if(!(validate145(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate180(data.resources, {instancePath:instancePath+"/resources",parentData:data,parentDataProperty:"resources",rootData}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -14150,7 +16095,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!((data5 === "Filesystem") || (data5 === "Block"))){
-const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema47.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/volumeMode",schemaPath:"#/properties/volumeMode/enum",keyword:"enum",params:{allowedValues: schema57.properties.volumeMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -14171,12 +16116,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate378.errors = vErrors;
+validate431.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate383(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -14189,12 +16134,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate383.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate355(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/statefulset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -14276,8 +16221,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate356(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate356.errors : vErrors.concat(validate356.errors);
+if(!(validate409(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
 errors = vErrors.length;
 }
 }
@@ -14305,7 +16250,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key1 in data3){
-if(!(func2.call(schema111.properties.spec.properties, key1))){
+if(!(func2.call(schema127.properties.spec.properties, key1))){
 const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -14317,20 +16262,20 @@ errors++;
 }
 }
 if(data3.replicas !== undefined){
-if(!(validate362(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
-vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
+if(!(validate415(data3.replicas, {instancePath:instancePath+"/spec/replicas",parentData:data3,parentDataProperty:"replicas",rootData}))){
+vErrors = vErrors === null ? validate415.errors : vErrors.concat(validate415.errors);
 errors = vErrors.length;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate364(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
+if(!(validate417(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate417.errors : vErrors.concat(validate417.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate368(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate368.errors : vErrors.concat(validate368.errors);
+if(!(validate421(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate421.errors : vErrors.concat(validate421.errors);
 errors = vErrors.length;
 }
 }
@@ -14359,7 +16304,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data8 === "OrderedReady") || (data8 === "Parallel"))){
-const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/podManagementPolicy",schemaPath:"#/properties/spec/properties/podManagementPolicy/enum",keyword:"enum",params:{allowedValues: schema127.properties.spec.properties.podManagementPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14397,7 +16342,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!((data10 === "RollingUpdate") || (data10 === "OnDelete"))){
-const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema127.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -14423,14 +16368,14 @@ errors++;
 }
 }
 if(data11.partition !== undefined){
-if(!(validate362(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
-vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
+if(!(validate415(data11.partition, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/partition",parentData:data11,parentDataProperty:"partition",rootData}))){
+vErrors = vErrors === null ? validate415.errors : vErrors.concat(validate415.errors);
 errors = vErrors.length;
 }
 }
 if(data11.maxUnavailable !== undefined){
-if(!(validate373(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate373.errors : vErrors.concat(validate373.errors);
+if(!(validate426(data11.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data11,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
 }
@@ -14583,14 +16528,14 @@ errors++;
 }
 }
 if(data18.labels !== undefined){
-if(!(validate375(data18.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data18,parentDataProperty:"labels",rootData}))){
-vErrors = vErrors === null ? validate375.errors : vErrors.concat(validate375.errors);
+if(!(validate428(data18.labels, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/labels",parentData:data18,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
 }
 if(data18.annotations !== undefined){
-if(!(validate375(data18.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data18,parentDataProperty:"annotations",rootData}))){
-vErrors = vErrors === null ? validate375.errors : vErrors.concat(validate375.errors);
+if(!(validate428(data18.annotations, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/metadata/annotations",parentData:data18,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
 }
@@ -14607,14 +16552,14 @@ errors++;
 }
 }
 if(data15.spec !== undefined){
-if(!(validate378(data15.spec, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec",parentData:data15,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
+if(!(validate431(data15.spec, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/spec",parentData:data15,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate431.errors : vErrors.concat(validate431.errors);
 errors = vErrors.length;
 }
 }
 if(data15.status !== undefined){
-if(!(validate383(data15.status, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/status",parentData:data15,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
+if(!(validate436(data15.status, {instancePath:instancePath+"/spec/volumeClaimTemplates/" + i0+"/status",parentData:data15,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -14643,14 +16588,14 @@ errors++;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate362(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
+if(!(validate415(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate415.errors : vErrors.concat(validate415.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate362(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
+if(!(validate415(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate415.errors : vErrors.concat(validate415.errors);
 errors = vErrors.length;
 }
 }
@@ -14682,7 +16627,7 @@ vErrors.push(err33);
 errors++;
 }
 if(!((data29 === "Retain") || (data29 === "Delete"))){
-const err34 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
+const err34 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenDeleted/enum",keyword:"enum",params:{allowedValues: schema127.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenDeleted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -14705,7 +16650,7 @@ vErrors.push(err35);
 errors++;
 }
 if(!((data30 === "Retain") || (data30 === "Delete"))){
-const err36 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema111.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/spec/persistentVolumeClaimRetentionPolicy/whenScaled",schemaPath:"#/properties/spec/properties/persistentVolumeClaimRetentionPolicy/properties/whenScaled/enum",keyword:"enum",params:{allowedValues: schema127.properties.spec.properties.persistentVolumeClaimRetentionPolicy.properties.whenScaled.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -14740,8 +16685,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate383(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate383.errors : vErrors.concat(validate383.errors);
+if(!(validate436(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
 }
@@ -14756,14 +16701,14 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate355.errors = vErrors;
+validate408.errors = vErrors;
 return errors === 0;
 }
 
-export const DaemonSet = validate388;
-const schema120 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const DaemonSet = validate441;
+const schema136 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/daemonset.json","title":"DaemonSet (apps/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"template":{"$ref":"common.json#/definitions/podTemplateSpec"},"updateStrategy":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["RollingUpdate","OnDelete"]},"rollingUpdate":{"type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"common.json#/definitions/intOrPercent"},"maxSurge":{"$ref":"common.json#/definitions/intOrPercent"}}}}},"minReadySeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"revisionHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate389(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14937,12 +16882,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate389.errors = vErrors;
+validate442.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate395(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -14969,8 +16914,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -14997,12 +16942,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate395.errors = vErrors;
+validate448.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate399(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate452(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15029,14 +16974,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate309(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate313(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
 }
@@ -15051,16 +16996,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate399.errors = vErrors;
+validate452.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate403(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema108.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema124.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -15069,12 +17014,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate403.errors = vErrors;
+validate456.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate459(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -15099,12 +17044,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate406.errors = vErrors;
+validate459.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate409(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -15117,12 +17062,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate409.errors = vErrors;
+validate462.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate441(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/daemonset.json" */;
 let vErrors = null;
 let errors = 0;
@@ -15204,8 +17149,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate389(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate389.errors : vErrors.concat(validate389.errors);
+if(!(validate442(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
 }
@@ -15245,14 +17190,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate395(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate395.errors : vErrors.concat(validate395.errors);
+if(!(validate448(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate399(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate399.errors : vErrors.concat(validate399.errors);
+if(!(validate452(data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate452.errors : vErrors.concat(validate452.errors);
 errors = vErrors.length;
 }
 }
@@ -15284,7 +17229,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data7 === "RollingUpdate") || (data7 === "OnDelete"))){
-const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema120.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema136.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -15310,14 +17255,14 @@ errors++;
 }
 }
 if(data8.maxUnavailable !== undefined){
-if(!(validate403(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate403.errors : vErrors.concat(validate403.errors);
+if(!(validate456(data8.maxUnavailable, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxUnavailable",parentData:data8,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
 errors = vErrors.length;
 }
 }
 if(data8.maxSurge !== undefined){
-if(!(validate403(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
-vErrors = vErrors === null ? validate403.errors : vErrors.concat(validate403.errors);
+if(!(validate456(data8.maxSurge, {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate/maxSurge",parentData:data8,parentDataProperty:"maxSurge",rootData}))){
+vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
 errors = vErrors.length;
 }
 }
@@ -15346,14 +17291,14 @@ errors++;
 }
 }
 if(data3.minReadySeconds !== undefined){
-if(!(validate406(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
-vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
+if(!(validate459(data3.minReadySeconds, {instancePath:instancePath+"/spec/minReadySeconds",parentData:data3,parentDataProperty:"minReadySeconds",rootData}))){
+vErrors = vErrors === null ? validate459.errors : vErrors.concat(validate459.errors);
 errors = vErrors.length;
 }
 }
 if(data3.revisionHistoryLimit !== undefined){
-if(!(validate406(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
+if(!(validate459(data3.revisionHistoryLimit, {instancePath:instancePath+"/spec/revisionHistoryLimit",parentData:data3,parentDataProperty:"revisionHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate459.errors : vErrors.concat(validate459.errors);
 errors = vErrors.length;
 }
 }
@@ -15370,8 +17315,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate409(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate409.errors : vErrors.concat(validate409.errors);
+if(!(validate462(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate462.errors : vErrors.concat(validate462.errors);
 errors = vErrors.length;
 }
 }
@@ -15386,14 +17331,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate388.errors = vErrors;
+validate441.errors = vErrors;
 return errors === 0;
 }
 
-export const Job = validate411;
-const schema127 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Job = validate464;
+const schema143 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/job.json","title":"Job (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"Job"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate465(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15567,14 +17512,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate412.errors = vErrors;
+validate465.errors = vErrors;
 return errors === 0;
 }
 
-const schema129 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimitPerIndex":{"$ref":"#/definitions/nonNegativeInt"},"maxFailedIndexes":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"podFailurePolicy":{"$ref":"#/definitions/podFailurePolicy"},"successPolicy":{"$ref":"#/definitions/successPolicy"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
-const schema130 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"type":"string","enum":["FailJob","FailIndex","Ignore","Count"]},"onExitCodes":{"type":"object","additionalProperties":false,"required":["operator","values"],"properties":{"containerName":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn"]},"values":{"type":"array","items":{"type":"integer"}}}},"onPodConditions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","minLength":1},"status":{"type":"string","enum":["True","False","Unknown"]}}}}}}}}};
+const schema145 = {"type":"object","additionalProperties":false,"required":["template"],"properties":{"completions":{"$ref":"#/definitions/nonNegativeInt"},"parallelism":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimit":{"$ref":"#/definitions/nonNegativeInt"},"backoffLimitPerIndex":{"$ref":"#/definitions/nonNegativeInt"},"maxFailedIndexes":{"$ref":"#/definitions/nonNegativeInt"},"activeDeadlineSeconds":{"$ref":"#/definitions/positiveInt"},"ttlSecondsAfterFinished":{"$ref":"#/definitions/nonNegativeInt"},"completionMode":{"type":"string","enum":["NonIndexed","Indexed"]},"suspend":{"type":"boolean"},"selector":{"$ref":"#/definitions/labelSelector"},"manualSelector":{"type":"boolean"},"podFailurePolicy":{"$ref":"#/definitions/podFailurePolicy"},"successPolicy":{"$ref":"#/definitions/successPolicy"},"template":{"$ref":"#/definitions/podTemplateSpec"}}};
+const schema146 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"type":"string","enum":["FailJob","FailIndex","Ignore","Count"]},"onExitCodes":{"type":"object","additionalProperties":false,"required":["operator","values"],"properties":{"containerName":{"type":"string"},"operator":{"type":"string","enum":["In","NotIn"]},"values":{"type":"array","items":{"type":"integer"}}}},"onPodConditions":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","minLength":1},"status":{"type":"string","enum":["True","False","Unknown"]}}}}}}}}};
 
-function validate427(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate480(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15642,7 +17587,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((((data2 === "FailJob") || (data2 === "FailIndex")) || (data2 === "Ignore")) || (data2 === "Count"))){
-const err5 = {instancePath:instancePath+"/rules/" + i0+"/action",schemaPath:"#/properties/rules/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema130.properties.rules.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/rules/" + i0+"/action",schemaPath:"#/properties/rules/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema146.properties.rules.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -15712,7 +17657,7 @@ vErrors.push(err10);
 errors++;
 }
 if(!((data5 === "In") || (data5 === "NotIn"))){
-const err11 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/operator",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/operator/enum",keyword:"enum",params:{allowedValues: schema130.properties.rules.items.properties.onExitCodes.properties.operator.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/rules/" + i0+"/onExitCodes/operator",schemaPath:"#/properties/rules/items/properties/onExitCodes/properties/operator/enum",keyword:"enum",params:{allowedValues: schema146.properties.rules.items.properties.onExitCodes.properties.operator.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -15795,7 +17740,7 @@ errors++;
 if(data9.type !== undefined){
 let data10 = data9.type;
 if(typeof data10 === "string"){
-if(func4(data10) < 1){
+if(func7(data10) < 1){
 const err17 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/type",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err17];
@@ -15830,7 +17775,7 @@ vErrors.push(err19);
 errors++;
 }
 if(!(((data11 === "True") || (data11 === "False")) || (data11 === "Unknown"))){
-const err20 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/status",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema130.properties.rules.items.properties.onPodConditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/rules/" + i0+"/onPodConditions/" + i2+"/status",schemaPath:"#/properties/rules/items/properties/onPodConditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema146.properties.rules.items.properties.onPodConditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -15899,13 +17844,13 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate427.errors = vErrors;
+validate480.errors = vErrors;
 return errors === 0;
 }
 
-const schema131 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"succeededIndexes":{"type":"string"},"succeededCount":{"$ref":"#/definitions/nonNegativeInt"}}}}}};
+const schema147 = {"type":"object","additionalProperties":false,"required":["rules"],"properties":{"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"succeededIndexes":{"type":"string"},"succeededCount":{"$ref":"#/definitions/nonNegativeInt"}}}}}};
 
-function validate429(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate482(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15963,8 +17908,8 @@ errors++;
 }
 }
 if(data1.succeededCount !== undefined){
-if(!(validate203(data1.succeededCount, {instancePath:instancePath+"/rules/" + i0+"/succeededCount",parentData:data1,parentDataProperty:"succeededCount",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data1.succeededCount, {instancePath:instancePath+"/rules/" + i0+"/succeededCount",parentData:data1,parentDataProperty:"succeededCount",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -16003,12 +17948,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate429.errors = vErrors;
+validate482.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate485(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16035,14 +17980,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate309(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate309.errors : vErrors.concat(validate309.errors);
+if(!(validate344(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate313(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate313.errors : vErrors.concat(validate313.errors);
+if(!(validate348(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
 }
@@ -16057,12 +18002,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate432.errors = vErrors;
+validate485.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate471(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16077,7 +18022,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema129.properties, key0))){
+if(!(func2.call(schema145.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -16089,44 +18034,44 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate203(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate203(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate203(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimitPerIndex !== undefined){
-if(!(validate203(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.maxFailedIndexes !== undefined){
-if(!(validate203(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate205(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate203(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -16143,7 +18088,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data7 === "NonIndexed") || (data7 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema129.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema145.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -16166,8 +18111,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -16184,20 +18129,20 @@ errors++;
 }
 }
 if(data.podFailurePolicy !== undefined){
-if(!(validate427(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
-vErrors = vErrors === null ? validate427.errors : vErrors.concat(validate427.errors);
+if(!(validate480(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
+vErrors = vErrors === null ? validate480.errors : vErrors.concat(validate480.errors);
 errors = vErrors.length;
 }
 }
 if(data.successPolicy !== undefined){
-if(!(validate429(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
-vErrors = vErrors === null ? validate429.errors : vErrors.concat(validate429.errors);
+if(!(validate482(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
+vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
 errors = vErrors.length;
 }
 }
 if(data.template !== undefined){
-if(!(validate432(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
+if(!(validate485(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate485.errors : vErrors.concat(validate485.errors);
 errors = vErrors.length;
 }
 }
@@ -16212,12 +18157,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate418.errors = vErrors;
+validate471.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate437(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate490(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -16230,12 +18175,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate437.errors = vErrors;
+validate490.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate411(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/job.json" */;
 let vErrors = null;
 let errors = 0;
@@ -16317,20 +18262,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate412(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
+if(!(validate465(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate465.errors : vErrors.concat(validate465.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate418(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate418.errors : vErrors.concat(validate418.errors);
+if(!(validate471(data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate471.errors : vErrors.concat(validate471.errors);
 errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate437(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate437.errors : vErrors.concat(validate437.errors);
+if(!(validate490(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate490.errors : vErrors.concat(validate490.errors);
 errors = vErrors.length;
 }
 }
@@ -16345,14 +18290,14 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate411.errors = vErrors;
+validate464.errors = vErrors;
 return errors === 0;
 }
 
-export const CronJob = validate439;
-const schema134 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"common.json#/definitions/templateMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const CronJob = validate492;
+const schema150 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/cronjob.json","title":"CronJob (batch/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"batch/v1"},"kind":{"const":"CronJob"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["schedule","jobTemplate"],"properties":{"schedule":{"type":"string","minLength":1},"timeZone":{"type":"string","minLength":1},"concurrencyPolicy":{"type":"string","enum":["Allow","Forbid","Replace"]},"startingDeadlineSeconds":{"$ref":"common.json#/definitions/nonNegativeInt"},"suspend":{"type":"boolean"},"successfulJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"failedJobsHistoryLimit":{"$ref":"common.json#/definitions/nonNegativeInt"},"jobTemplate":{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"common.json#/definitions/templateMeta"},"spec":{"$ref":"common.json#/definitions/jobSpec"}}}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate493(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16526,12 +18471,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate440.errors = vErrors;
+validate493.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate499(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -16556,12 +18501,12 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate446.errors = vErrors;
+validate499.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate503(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16636,12 +18581,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate450.errors = vErrors;
+validate503.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate454(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate507(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -16656,7 +18601,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema129.properties, key0))){
+if(!(func2.call(schema145.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -16668,44 +18613,44 @@ errors++;
 }
 }
 if(data.completions !== undefined){
-if(!(validate203(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.completions, {instancePath:instancePath+"/completions",parentData:data,parentDataProperty:"completions",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate203(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimit !== undefined){
-if(!(validate203(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.backoffLimit, {instancePath:instancePath+"/backoffLimit",parentData:data,parentDataProperty:"backoffLimit",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.backoffLimitPerIndex !== undefined){
-if(!(validate203(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.backoffLimitPerIndex, {instancePath:instancePath+"/backoffLimitPerIndex",parentData:data,parentDataProperty:"backoffLimitPerIndex",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.maxFailedIndexes !== undefined){
-if(!(validate203(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.maxFailedIndexes, {instancePath:instancePath+"/maxFailedIndexes",parentData:data,parentDataProperty:"maxFailedIndexes",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.activeDeadlineSeconds !== undefined){
-if(!(validate205(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+if(!(validate240(data.activeDeadlineSeconds, {instancePath:instancePath+"/activeDeadlineSeconds",parentData:data,parentDataProperty:"activeDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.ttlSecondsAfterFinished !== undefined){
-if(!(validate203(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate238(data.ttlSecondsAfterFinished, {instancePath:instancePath+"/ttlSecondsAfterFinished",parentData:data,parentDataProperty:"ttlSecondsAfterFinished",rootData}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -16722,7 +18667,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data7 === "NonIndexed") || (data7 === "Indexed"))){
-const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema129.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/completionMode",schemaPath:"#/properties/completionMode/enum",keyword:"enum",params:{allowedValues: schema145.properties.completionMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -16745,8 +18690,8 @@ errors++;
 }
 }
 if(data.selector !== undefined){
-if(!(validate141(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+if(!(validate176(data.selector, {instancePath:instancePath+"/selector",parentData:data,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -16763,20 +18708,20 @@ errors++;
 }
 }
 if(data.podFailurePolicy !== undefined){
-if(!(validate427(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
-vErrors = vErrors === null ? validate427.errors : vErrors.concat(validate427.errors);
+if(!(validate480(data.podFailurePolicy, {instancePath:instancePath+"/podFailurePolicy",parentData:data,parentDataProperty:"podFailurePolicy",rootData}))){
+vErrors = vErrors === null ? validate480.errors : vErrors.concat(validate480.errors);
 errors = vErrors.length;
 }
 }
 if(data.successPolicy !== undefined){
-if(!(validate429(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
-vErrors = vErrors === null ? validate429.errors : vErrors.concat(validate429.errors);
+if(!(validate482(data.successPolicy, {instancePath:instancePath+"/successPolicy",parentData:data,parentDataProperty:"successPolicy",rootData}))){
+vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
 errors = vErrors.length;
 }
 }
 if(data.template !== undefined){
-if(!(validate432(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
+if(!(validate485(data.template, {instancePath:instancePath+"/template",parentData:data,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate485.errors : vErrors.concat(validate485.errors);
 errors = vErrors.length;
 }
 }
@@ -16791,12 +18736,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate454.errors = vErrors;
+validate507.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate467(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate520(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -16809,12 +18754,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate467.errors = vErrors;
+validate520.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate439(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate492(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/cronjob.json" */;
 let vErrors = null;
 let errors = 0;
@@ -16896,8 +18841,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate440(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
+if(!(validate493(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate493.errors : vErrors.concat(validate493.errors);
 errors = vErrors.length;
 }
 }
@@ -16939,7 +18884,7 @@ errors++;
 if(data3.schedule !== undefined){
 let data4 = data3.schedule;
 if(typeof data4 === "string"){
-if(func4(data4) < 1){
+if(func7(data4) < 1){
 const err10 = {instancePath:instancePath+"/spec/schedule",schemaPath:"#/properties/spec/properties/schedule/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -16964,7 +18909,7 @@ errors++;
 if(data3.timeZone !== undefined){
 let data5 = data3.timeZone;
 if(typeof data5 === "string"){
-if(func4(data5) < 1){
+if(func7(data5) < 1){
 const err12 = {instancePath:instancePath+"/spec/timeZone",schemaPath:"#/properties/spec/properties/timeZone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
@@ -16999,7 +18944,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!(((data6 === "Allow") || (data6 === "Forbid")) || (data6 === "Replace"))){
-const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema134.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/spec/concurrencyPolicy",schemaPath:"#/properties/spec/properties/concurrencyPolicy/enum",keyword:"enum",params:{allowedValues: schema150.properties.spec.properties.concurrencyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -17010,8 +18955,8 @@ errors++;
 }
 }
 if(data3.startingDeadlineSeconds !== undefined){
-if(!(validate446(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
-vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
+if(!(validate499(data3.startingDeadlineSeconds, {instancePath:instancePath+"/spec/startingDeadlineSeconds",parentData:data3,parentDataProperty:"startingDeadlineSeconds",rootData}))){
+vErrors = vErrors === null ? validate499.errors : vErrors.concat(validate499.errors);
 errors = vErrors.length;
 }
 }
@@ -17028,14 +18973,14 @@ errors++;
 }
 }
 if(data3.successfulJobsHistoryLimit !== undefined){
-if(!(validate446(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
+if(!(validate499(data3.successfulJobsHistoryLimit, {instancePath:instancePath+"/spec/successfulJobsHistoryLimit",parentData:data3,parentDataProperty:"successfulJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate499.errors : vErrors.concat(validate499.errors);
 errors = vErrors.length;
 }
 }
 if(data3.failedJobsHistoryLimit !== undefined){
-if(!(validate446(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
-vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
+if(!(validate499(data3.failedJobsHistoryLimit, {instancePath:instancePath+"/spec/failedJobsHistoryLimit",parentData:data3,parentDataProperty:"failedJobsHistoryLimit",rootData}))){
+vErrors = vErrors === null ? validate499.errors : vErrors.concat(validate499.errors);
 errors = vErrors.length;
 }
 }
@@ -17065,14 +19010,14 @@ errors++;
 }
 }
 if(data11.metadata !== undefined){
-if(!(validate450(data11.metadata, {instancePath:instancePath+"/spec/jobTemplate/metadata",parentData:data11,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
+if(!(validate503(data11.metadata, {instancePath:instancePath+"/spec/jobTemplate/metadata",parentData:data11,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
 errors = vErrors.length;
 }
 }
 if(data11.spec !== undefined){
-if(!(validate454(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
+if(!(validate507(data11.spec, {instancePath:instancePath+"/spec/jobTemplate/spec",parentData:data11,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate507.errors : vErrors.concat(validate507.errors);
 errors = vErrors.length;
 }
 }
@@ -17101,8 +19046,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate467(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate467.errors : vErrors.concat(validate467.errors);
+if(!(validate520(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate520.errors : vErrors.concat(validate520.errors);
 errors = vErrors.length;
 }
 }
@@ -17117,14 +19062,14 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate439.errors = vErrors;
+validate492.errors = vErrors;
 return errors === 0;
 }
 
-export const Service = validate469;
-const schema140 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"appProtocol":{"type":"string","minLength":1},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"ipFamilies":{"type":"array","items":{"type":"string","enum":["IPv4","IPv6"]}},"ipFamilyPolicy":{"type":"string","enum":["SingleStack","PreferDualStack","RequireDualStack"]},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const Service = validate522;
+const schema156 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/service.json","title":"Service (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"string","enum":["ClusterIP","NodePort","LoadBalancer","ExternalName"]},"selector":{"$ref":"common.json#/definitions/stringMap"},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/port"},"targetPort":{"$ref":"common.json#/definitions/intOrString"},"appProtocol":{"type":"string","minLength":1},"nodePort":{"$ref":"common.json#/definitions/port"}}}},"clusterIP":{"type":"string"},"clusterIPs":{"$ref":"common.json#/definitions/stringList"},"ipFamilies":{"type":"array","items":{"type":"string","enum":["IPv4","IPv6"]}},"ipFamilyPolicy":{"type":"string","enum":["SingleStack","PreferDualStack","RequireDualStack"]},"sessionAffinity":{"type":"string","enum":["None","ClientIP"]},"sessionAffinityConfig":{"type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"externalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"internalTrafficPolicy":{"type":"string","enum":["Cluster","Local"]},"externalName":{"type":"string"},"publishNotReadyAddresses":{"type":"boolean"}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate470(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate523(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17298,12 +19243,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate470.errors = vErrors;
+validate523.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate476(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate529(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -17330,12 +19275,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate476.errors = vErrors;
+validate529.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate478(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate531(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -17349,7 +19294,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -17358,12 +19303,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate478.errors = vErrors;
+validate531.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate480(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate533(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -17398,16 +19343,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate480.errors = vErrors;
+validate533.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate482(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate535(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema80.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -17416,12 +19361,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate482.errors = vErrors;
+validate535.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate485(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate538(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -17449,12 +19394,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate485.errors = vErrors;
+validate538.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate487(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate540(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -17467,12 +19412,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate487.errors = vErrors;
+validate540.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate469(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate522(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/service.json" */;
 let vErrors = null;
 let errors = 0;
@@ -17554,8 +19499,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate470(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate470.errors : vErrors.concat(validate470.errors);
+if(!(validate523(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate523.errors : vErrors.concat(validate523.errors);
 errors = vErrors.length;
 }
 }
@@ -17563,7 +19508,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(func2.call(schema140.properties.spec.properties, key1))){
+if(!(func2.call(schema156.properties.spec.properties, key1))){
 const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -17587,7 +19532,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data4 === "ClusterIP") || (data4 === "NodePort")) || (data4 === "LoadBalancer")) || (data4 === "ExternalName"))){
-const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -17598,8 +19543,8 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate476(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate476.errors : vErrors.concat(validate476.errors);
+if(!(validate529(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate529.errors : vErrors.concat(validate529.errors);
 errors = vErrors.length;
 }
 }
@@ -17645,27 +19590,27 @@ errors++;
 }
 }
 if(data7.protocol !== undefined){
-if(!(validate478(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate478.errors : vErrors.concat(validate478.errors);
+if(!(validate531(data7.protocol, {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",parentData:data7,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate531.errors : vErrors.concat(validate531.errors);
 errors = vErrors.length;
 }
 }
 if(data7.port !== undefined){
-if(!(validate480(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate480.errors : vErrors.concat(validate480.errors);
+if(!(validate533(data7.port, {instancePath:instancePath+"/spec/ports/" + i0+"/port",parentData:data7,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate533.errors : vErrors.concat(validate533.errors);
 errors = vErrors.length;
 }
 }
 if(data7.targetPort !== undefined){
-if(!(validate482(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
-vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
+if(!(validate535(data7.targetPort, {instancePath:instancePath+"/spec/ports/" + i0+"/targetPort",parentData:data7,parentDataProperty:"targetPort",rootData}))){
+vErrors = vErrors === null ? validate535.errors : vErrors.concat(validate535.errors);
 errors = vErrors.length;
 }
 }
 if(data7.appProtocol !== undefined){
 let data12 = data7.appProtocol;
 if(typeof data12 === "string"){
-if(func4(data12) < 1){
+if(func7(data12) < 1){
 const err13 = {instancePath:instancePath+"/spec/ports/" + i0+"/appProtocol",schemaPath:"#/properties/spec/properties/ports/items/properties/appProtocol/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err13];
@@ -17688,8 +19633,8 @@ errors++;
 }
 }
 if(data7.nodePort !== undefined){
-if(!(validate480(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
-vErrors = vErrors === null ? validate480.errors : vErrors.concat(validate480.errors);
+if(!(validate533(data7.nodePort, {instancePath:instancePath+"/spec/ports/" + i0+"/nodePort",parentData:data7,parentDataProperty:"nodePort",rootData}))){
+vErrors = vErrors === null ? validate533.errors : vErrors.concat(validate533.errors);
 errors = vErrors.length;
 }
 }
@@ -17730,8 +19675,8 @@ errors++;
 }
 }
 if(data3.clusterIPs !== undefined){
-if(!(validate485(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
-vErrors = vErrors === null ? validate485.errors : vErrors.concat(validate485.errors);
+if(!(validate538(data3.clusterIPs, {instancePath:instancePath+"/spec/clusterIPs",parentData:data3,parentDataProperty:"clusterIPs",rootData}))){
+vErrors = vErrors === null ? validate538.errors : vErrors.concat(validate538.errors);
 errors = vErrors.length;
 }
 }
@@ -17752,7 +19697,7 @@ vErrors.push(err18);
 errors++;
 }
 if(!((data17 === "IPv4") || (data17 === "IPv6"))){
-const err19 = {instancePath:instancePath+"/spec/ipFamilies/" + i1,schemaPath:"#/properties/spec/properties/ipFamilies/items/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.ipFamilies.items.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/spec/ipFamilies/" + i1,schemaPath:"#/properties/spec/properties/ipFamilies/items/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.ipFamilies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -17787,7 +19732,7 @@ vErrors.push(err21);
 errors++;
 }
 if(!(((data18 === "SingleStack") || (data18 === "PreferDualStack")) || (data18 === "RequireDualStack"))){
-const err22 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.ipFamilyPolicy.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.ipFamilyPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -17810,7 +19755,7 @@ vErrors.push(err23);
 errors++;
 }
 if(!((data19 === "None") || (data19 === "ClientIP"))){
-const err24 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
+const err24 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -17922,7 +19867,7 @@ vErrors.push(err32);
 errors++;
 }
 if(!((data23 === "Cluster") || (data23 === "Local"))){
-const err33 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.externalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -17945,7 +19890,7 @@ vErrors.push(err34);
 errors++;
 }
 if(!((data24 === "Cluster") || (data24 === "Local"))){
-const err35 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema140.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
+const err35 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.internalTrafficPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -17992,8 +19937,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate487(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate487.errors : vErrors.concat(validate487.errors);
+if(!(validate540(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate540.errors : vErrors.concat(validate540.errors);
 errors = vErrors.length;
 }
 }
@@ -18008,14 +19953,14 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate469.errors = vErrors;
+validate522.errors = vErrors;
 return errors === 0;
 }
 
-export const IngressClass = validate489;
-const schema148 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1}}}}};
+export const Endpoints = validate542;
+const schema164 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/endpoints.json","title":"Endpoints (v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"definitions":{"address":{"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string","minLength":1},"hostname":{"type":"string"},"nodeName":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"}}},"targetRef":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Endpoints"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"subsets":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"addresses":{"type":"array","items":{"$ref":"#/definitions/address"}},"notReadyAddresses":{"type":"array","items":{"$ref":"#/definitions/address"}},"ports":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string"},"port":{"$ref":"common.json#/definitions/port"},"protocol":{"$ref":"common.json#/definitions/protocol"},"appProtocol":{"type":"string"}}}}}}}}};
 
-function validate490(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate543(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -18189,12 +20134,1647 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate490.errors = vErrors;
+validate543.errors = vErrors;
+return errors === 0;
+}
+
+const schema166 = {"type":"object","additionalProperties":false,"required":["ip"],"properties":{"ip":{"type":"string","minLength":1},"hostname":{"type":"string"},"nodeName":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"}}};
+const schema167 = {"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}};
+
+function validate550(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "kind") || (key0 === "namespace")) || (key0 === "name")) || (key0 === "uid")) || (key0 === "apiVersion")) || (key0 === "resourceVersion")) || (key0 === "fieldPath"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if(typeof data.kind !== "string"){
+const err1 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err2 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err4 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if(typeof data.apiVersion !== "string"){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err6 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.fieldPath !== undefined){
+if(typeof data.fieldPath !== "string"){
+const err7 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate550.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate489(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate549(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.ip === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ip"},message:"must have required property '"+"ip"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "ip") || (key0 === "hostname")) || (key0 === "nodeName")) || (key0 === "targetRef"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.ip !== undefined){
+let data0 = data.ip;
+if(typeof data0 === "string"){
+if(func7(data0) < 1){
+const err2 = {instancePath:instancePath+"/ip",schemaPath:"#/properties/ip/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/ip",schemaPath:"#/properties/ip/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.hostname !== undefined){
+if(typeof data.hostname !== "string"){
+const err4 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.nodeName !== undefined){
+if(typeof data.nodeName !== "string"){
+const err5 = {instancePath:instancePath+"/nodeName",schemaPath:"#/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.targetRef !== undefined){
+if(!(validate550(data.targetRef, {instancePath:instancePath+"/targetRef",parentData:data,parentDataProperty:"targetRef",rootData}))){
+vErrors = vErrors === null ? validate550.errors : vErrors.concat(validate550.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate549.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate554(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate554.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate556(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate556.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate542(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/endpoints.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "subsets"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("v1" !== data.apiVersion){
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("Endpoints" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Endpoints"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate543(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate543.errors : vErrors.concat(validate543.errors);
+errors = vErrors.length;
+}
+}
+if(data.subsets !== undefined){
+let data3 = data.subsets;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key1 in data4){
+if(!(((key1 === "addresses") || (key1 === "notReadyAddresses")) || (key1 === "ports"))){
+const err6 = {instancePath:instancePath+"/subsets/" + i0,schemaPath:"#/properties/subsets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data4.addresses !== undefined){
+let data5 = data4.addresses;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate549(data5[i1], {instancePath:instancePath+"/subsets/" + i0+"/addresses/" + i1,parentData:data5,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate549.errors : vErrors.concat(validate549.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/subsets/" + i0+"/addresses",schemaPath:"#/properties/subsets/items/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data4.notReadyAddresses !== undefined){
+let data7 = data4.notReadyAddresses;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate549(data7[i2], {instancePath:instancePath+"/subsets/" + i0+"/notReadyAddresses/" + i2,parentData:data7,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate549.errors : vErrors.concat(validate549.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/subsets/" + i0+"/notReadyAddresses",schemaPath:"#/properties/subsets/items/properties/notReadyAddresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data4.ports !== undefined){
+let data9 = data4.ports;
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+let data10 = data9[i3];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.port === undefined){
+const err9 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key2 in data10){
+if(!((((key2 === "name") || (key2 === "port")) || (key2 === "protocol")) || (key2 === "appProtocol"))){
+const err10 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data10.name !== undefined){
+if(typeof data10.name !== "string"){
+const err11 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/name",schemaPath:"#/properties/subsets/items/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data10.port !== undefined){
+if(!(validate554(data10.port, {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/port",parentData:data10,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate554.errors : vErrors.concat(validate554.errors);
+errors = vErrors.length;
+}
+}
+if(data10.protocol !== undefined){
+if(!(validate556(data10.protocol, {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/protocol",parentData:data10,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
+errors = vErrors.length;
+}
+}
+if(data10.appProtocol !== undefined){
+if(typeof data10.appProtocol !== "string"){
+const err12 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3+"/appProtocol",schemaPath:"#/properties/subsets/items/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/subsets/" + i0+"/ports/" + i3,schemaPath:"#/properties/subsets/items/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/subsets/" + i0+"/ports",schemaPath:"#/properties/subsets/items/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/subsets/" + i0,schemaPath:"#/properties/subsets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/subsets",schemaPath:"#/properties/subsets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate542.errors = vErrors;
+return errors === 0;
+}
+
+export const EndpointSlice = validate558;
+const schema170 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/endpointslice.json","title":"EndpointSlice (discovery.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","addressType"],"definitions":{"targetRef":{"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}}},"properties":{"apiVersion":{"const":"discovery.k8s.io/v1"},"kind":{"const":"EndpointSlice"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"addressType":{"type":"string","enum":["IPv4","IPv6","FQDN"]},"endpoints":{"type":"array","maxItems":1000,"items":{"type":"object","additionalProperties":false,"required":["addresses"],"properties":{"addresses":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"string","minLength":1}},"conditions":{"type":"object","additionalProperties":false,"properties":{"ready":{"type":"boolean"},"serving":{"type":"boolean"},"terminating":{"type":"boolean"}}},"hostname":{"type":"string"},"nodeName":{"type":"string"},"zone":{"type":"string"},"targetRef":{"$ref":"#/definitions/targetRef"},"hints":{"type":"object","additionalProperties":false,"properties":{"forZones":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string"}}}}}}}}},"ports":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"properties":{"name":{"type":"string"},"port":{"$ref":"common.json#/definitions/port"},"protocol":{"$ref":"common.json#/definitions/protocol"},"appProtocol":{"type":"string"}}}}}};
+
+function validate559(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate559.errors = vErrors;
+return errors === 0;
+}
+
+const schema172 = {"type":"object","additionalProperties":false,"properties":{"kind":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"uid":{"type":"string"},"apiVersion":{"type":"string"},"resourceVersion":{"type":"string"},"fieldPath":{"type":"string"}}};
+
+function validate565(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "kind") || (key0 === "namespace")) || (key0 === "name")) || (key0 === "uid")) || (key0 === "apiVersion")) || (key0 === "resourceVersion")) || (key0 === "fieldPath"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if(typeof data.kind !== "string"){
+const err1 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err2 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err4 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if(typeof data.apiVersion !== "string"){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err6 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.fieldPath !== undefined){
+if(typeof data.fieldPath !== "string"){
+const err7 = {instancePath:instancePath+"/fieldPath",schemaPath:"#/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate565.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate567(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate567.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate569(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate569.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate558(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="https://gantry.dev/schemas/endpointslice.json" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.addressType === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "addressType"},message:"must have required property '"+"addressType"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "addressType")) || (key0 === "endpoints")) || (key0 === "ports"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+if("discovery.k8s.io/v1" !== data.apiVersion){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "discovery.k8s.io/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("EndpointSlice" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "EndpointSlice"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+if(!(validate559(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate559.errors : vErrors.concat(validate559.errors);
+errors = vErrors.length;
+}
+}
+if(data.addressType !== undefined){
+let data3 = data.addressType;
+if(typeof data3 !== "string"){
+const err7 = {instancePath:instancePath+"/addressType",schemaPath:"#/properties/addressType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!(((data3 === "IPv4") || (data3 === "IPv6")) || (data3 === "FQDN"))){
+const err8 = {instancePath:instancePath+"/addressType",schemaPath:"#/properties/addressType/enum",keyword:"enum",params:{allowedValues: schema170.properties.addressType.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.endpoints !== undefined){
+let data4 = data.endpoints;
+if(Array.isArray(data4)){
+if(data4.length > 1000){
+const err9 = {instancePath:instancePath+"/endpoints",schemaPath:"#/properties/endpoints/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.addresses === undefined){
+const err10 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/required",keyword:"required",params:{missingProperty: "addresses"},message:"must have required property '"+"addresses"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!(((((((key1 === "addresses") || (key1 === "conditions")) || (key1 === "hostname")) || (key1 === "nodeName")) || (key1 === "zone")) || (key1 === "targetRef")) || (key1 === "hints"))){
+const err11 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.addresses !== undefined){
+let data6 = data5.addresses;
+if(Array.isArray(data6)){
+if(data6.length > 100){
+const err12 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data6.length < 1){
+const err13 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+let data7 = data6[i1];
+if(typeof data7 === "string"){
+if(func7(data7) < 1){
+const err14 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses/" + i1,schemaPath:"#/properties/endpoints/items/properties/addresses/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses/" + i1,schemaPath:"#/properties/endpoints/items/properties/addresses/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/endpoints/" + i0+"/addresses",schemaPath:"#/properties/endpoints/items/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data5.conditions !== undefined){
+let data8 = data5.conditions;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+for(const key2 in data8){
+if(!(((key2 === "ready") || (key2 === "serving")) || (key2 === "terminating"))){
+const err17 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions",schemaPath:"#/properties/endpoints/items/properties/conditions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data8.ready !== undefined){
+if(typeof data8.ready !== "boolean"){
+const err18 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/ready",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/ready/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data8.serving !== undefined){
+if(typeof data8.serving !== "boolean"){
+const err19 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/serving",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/serving/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data8.terminating !== undefined){
+if(typeof data8.terminating !== "boolean"){
+const err20 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions/terminating",schemaPath:"#/properties/endpoints/items/properties/conditions/properties/terminating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/endpoints/" + i0+"/conditions",schemaPath:"#/properties/endpoints/items/properties/conditions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data5.hostname !== undefined){
+if(typeof data5.hostname !== "string"){
+const err22 = {instancePath:instancePath+"/endpoints/" + i0+"/hostname",schemaPath:"#/properties/endpoints/items/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data5.nodeName !== undefined){
+if(typeof data5.nodeName !== "string"){
+const err23 = {instancePath:instancePath+"/endpoints/" + i0+"/nodeName",schemaPath:"#/properties/endpoints/items/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data5.zone !== undefined){
+if(typeof data5.zone !== "string"){
+const err24 = {instancePath:instancePath+"/endpoints/" + i0+"/zone",schemaPath:"#/properties/endpoints/items/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data5.targetRef !== undefined){
+if(!(validate565(data5.targetRef, {instancePath:instancePath+"/endpoints/" + i0+"/targetRef",parentData:data5,parentDataProperty:"targetRef",rootData}))){
+vErrors = vErrors === null ? validate565.errors : vErrors.concat(validate565.errors);
+errors = vErrors.length;
+}
+}
+if(data5.hints !== undefined){
+let data16 = data5.hints;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(key3 === "forZones")){
+const err25 = {instancePath:instancePath+"/endpoints/" + i0+"/hints",schemaPath:"#/properties/endpoints/items/properties/hints/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data16.forZones !== undefined){
+let data17 = data16.forZones;
+if(Array.isArray(data17)){
+const len2 = data17.length;
+for(let i2=0; i2<len2; i2++){
+let data18 = data17[i2];
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.name === undefined){
+const err26 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+for(const key4 in data18){
+if(!(key4 === "name")){
+const err27 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data18.name !== undefined){
+if(typeof data18.name !== "string"){
+const err28 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2+"/name",schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones/" + i2,schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/endpoints/" + i0+"/hints/forZones",schemaPath:"#/properties/endpoints/items/properties/hints/properties/forZones/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/endpoints/" + i0+"/hints",schemaPath:"#/properties/endpoints/items/properties/hints/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/endpoints/" + i0,schemaPath:"#/properties/endpoints/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/endpoints",schemaPath:"#/properties/endpoints/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.ports !== undefined){
+let data20 = data.ports;
+if(Array.isArray(data20)){
+if(data20.length > 100){
+const err34 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+const len3 = data20.length;
+for(let i3=0; i3<len3; i3++){
+let data21 = data20[i3];
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key5 in data21){
+if(!((((key5 === "name") || (key5 === "port")) || (key5 === "protocol")) || (key5 === "appProtocol"))){
+const err35 = {instancePath:instancePath+"/ports/" + i3,schemaPath:"#/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data21.name !== undefined){
+if(typeof data21.name !== "string"){
+const err36 = {instancePath:instancePath+"/ports/" + i3+"/name",schemaPath:"#/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data21.port !== undefined){
+if(!(validate567(data21.port, {instancePath:instancePath+"/ports/" + i3+"/port",parentData:data21,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate567.errors : vErrors.concat(validate567.errors);
+errors = vErrors.length;
+}
+}
+if(data21.protocol !== undefined){
+if(!(validate569(data21.protocol, {instancePath:instancePath+"/ports/" + i3+"/protocol",parentData:data21,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate569.errors : vErrors.concat(validate569.errors);
+errors = vErrors.length;
+}
+}
+if(data21.appProtocol !== undefined){
+if(typeof data21.appProtocol !== "string"){
+const err37 = {instancePath:instancePath+"/ports/" + i3+"/appProtocol",schemaPath:"#/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/ports/" + i3,schemaPath:"#/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+validate558.errors = vErrors;
+return errors === 0;
+}
+
+export const IngressClass = validate571;
+const schema175 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingressclass.json","title":"IngressClass (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"IngressClass"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"controller":{"type":"string","minLength":1},"parameters":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiGroup":{"type":"string"},"kind":{"type":"string","minLength":1},"name":{"type":"string","minLength":1},"scope":{"type":"string","enum":["Cluster","Namespace"]},"namespace":{"type":"string"}}}}}}};
+
+function validate572(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema8.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+if(typeof data.namespace !== "string"){
+const err3 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+if(!(validate24(data.labels, {instancePath:instancePath+"/labels",parentData:data,parentDataProperty:"labels",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.annotations !== undefined){
+if(!(validate24(data.annotations, {instancePath:instancePath+"/annotations",parentData:data,parentDataProperty:"annotations",rootData}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.ownerReferences !== undefined){
+let data4 = data.ownerReferences;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate27(data4[i0], {instancePath:instancePath+"/ownerReferences/" + i0,parentData:data4,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/ownerReferences",schemaPath:"#/properties/ownerReferences/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.finalizers !== undefined){
+if(!(validate29(data.finalizers, {instancePath:instancePath+"/finalizers",parentData:data,parentDataProperty:"finalizers",rootData}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+if(data.generateName !== undefined){
+if(typeof data.generateName !== "string"){
+const err5 = {instancePath:instancePath+"/generateName",schemaPath:"#/properties/generateName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uid !== undefined){
+if(typeof data.uid !== "string"){
+const err6 = {instancePath:instancePath+"/uid",schemaPath:"#/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.resourceVersion !== undefined){
+if(typeof data.resourceVersion !== "string"){
+const err7 = {instancePath:instancePath+"/resourceVersion",schemaPath:"#/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.generation !== undefined){
+let data10 = data.generation;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err8 = {instancePath:instancePath+"/generation",schemaPath:"#/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.creationTimestamp !== undefined){
+if(typeof data.creationTimestamp !== "string"){
+const err9 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.deletionTimestamp !== undefined){
+if(typeof data.deletionTimestamp !== "string"){
+const err10 = {instancePath:instancePath+"/deletionTimestamp",schemaPath:"#/properties/deletionTimestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate572.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate571(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingressclass.json" */;
 let vErrors = null;
 let errors = 0;
@@ -18266,8 +21846,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate490(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate490.errors : vErrors.concat(validate490.errors);
+if(!(validate572(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate572.errors : vErrors.concat(validate572.errors);
 errors = vErrors.length;
 }
 }
@@ -18275,7 +21855,7 @@ if(data.spec !== undefined){
 let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
-if(!(key1 === "controller")){
+if(!((key1 === "controller") || (key1 === "parameters"))){
 const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -18289,7 +21869,7 @@ errors++;
 if(data3.controller !== undefined){
 let data4 = data3.controller;
 if(typeof data4 === "string"){
-if(func4(data4) < 1){
+if(func7(data4) < 1){
 const err7 = {instancePath:instancePath+"/spec/controller",schemaPath:"#/properties/spec/properties/controller/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -18311,9 +21891,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-}
-else {
-const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data3.parameters !== undefined){
+let data5 = data3.parameters;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.kind === undefined){
+const err9 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -18322,10 +21904,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data5.name === undefined){
+const err10 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -18334,14 +21914,158 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate489.errors = vErrors;
+for(const key2 in data5){
+if(!(((((key2 === "apiGroup") || (key2 === "kind")) || (key2 === "name")) || (key2 === "scope")) || (key2 === "namespace"))){
+const err11 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data5.apiGroup !== undefined){
+if(typeof data5.apiGroup !== "string"){
+const err12 = {instancePath:instancePath+"/spec/parameters/apiGroup",schemaPath:"#/properties/spec/properties/parameters/properties/apiGroup/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.kind !== undefined){
+let data7 = data5.kind;
+if(typeof data7 === "string"){
+if(func7(data7) < 1){
+const err13 = {instancePath:instancePath+"/spec/parameters/kind",schemaPath:"#/properties/spec/properties/parameters/properties/kind/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/spec/parameters/kind",schemaPath:"#/properties/spec/properties/parameters/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+let data8 = data5.name;
+if(typeof data8 === "string"){
+if(func7(data8) < 1){
+const err15 = {instancePath:instancePath+"/spec/parameters/name",schemaPath:"#/properties/spec/properties/parameters/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/spec/parameters/name",schemaPath:"#/properties/spec/properties/parameters/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data5.scope !== undefined){
+let data9 = data5.scope;
+if(typeof data9 !== "string"){
+const err17 = {instancePath:instancePath+"/spec/parameters/scope",schemaPath:"#/properties/spec/properties/parameters/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(!((data9 === "Cluster") || (data9 === "Namespace"))){
+const err18 = {instancePath:instancePath+"/spec/parameters/scope",schemaPath:"#/properties/spec/properties/parameters/properties/scope/enum",keyword:"enum",params:{allowedValues: schema175.properties.spec.properties.parameters.properties.scope.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data5.namespace !== undefined){
+if(typeof data5.namespace !== "string"){
+const err19 = {instancePath:instancePath+"/spec/parameters/namespace",schemaPath:"#/properties/spec/properties/parameters/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/spec/parameters",schemaPath:"#/properties/spec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate571.errors = vErrors;
 return errors === 0;
 }
 
-export const Ingress = validate496;
-const schema150 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
+export const Ingress = validate578;
+const schema177 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/ingress.json","title":"Ingress (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"Ingress"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"ingressClassName":{"type":"string"},"defaultBackend":{"$ref":"#/definitions/backend"},"tls":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"hosts":{"$ref":"common.json#/definitions/stringList"},"secretName":{"type":"string"}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"host":{"type":"string"},"http":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["pathType","backend"],"properties":{"path":{"type":"string"},"pathType":{"type":"string","enum":["Exact","Prefix","ImplementationSpecific"]},"backend":{"$ref":"#/definitions/backend"}}}}}}}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"backend":{"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}}}};
 
-function validate497(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate579(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -18515,13 +22239,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate497.errors = vErrors;
+validate579.errors = vErrors;
 return errors === 0;
 }
 
-const schema152 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
+const schema179 = {"type":"object","additionalProperties":false,"required":["service"],"properties":{"service":{"type":"object","additionalProperties":false,"required":["name","port"],"properties":{"name":{"type":"string","minLength":1},"port":{"type":"object","additionalProperties":false,"properties":{"number":{"$ref":"common.json#/definitions/port"},"name":{"type":"string"}}}}}}};
 
-function validate504(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate586(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -18556,12 +22280,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate504.errors = vErrors;
+validate586.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate503(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate585(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -18625,7 +22349,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func7(data1) < 1){
 const err5 = {instancePath:instancePath+"/service/name",schemaPath:"#/properties/service/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -18663,8 +22387,8 @@ errors++;
 }
 }
 if(data2.number !== undefined){
-if(!(validate504(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
-vErrors = vErrors === null ? validate504.errors : vErrors.concat(validate504.errors);
+if(!(validate586(data2.number, {instancePath:instancePath+"/service/port/number",parentData:data2,parentDataProperty:"number",rootData}))){
+vErrors = vErrors === null ? validate586.errors : vErrors.concat(validate586.errors);
 errors = vErrors.length;
 }
 }
@@ -18715,12 +22439,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate503.errors = vErrors;
+validate585.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate507(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate589(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -18748,12 +22472,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate507.errors = vErrors;
+validate589.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate510(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate592(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -18766,12 +22490,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate510.errors = vErrors;
+validate592.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate496(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate578(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/ingress.json" */;
 let vErrors = null;
 let errors = 0;
@@ -18853,8 +22577,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate497(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate497.errors : vErrors.concat(validate497.errors);
+if(!(validate579(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate579.errors : vErrors.concat(validate579.errors);
 errors = vErrors.length;
 }
 }
@@ -18886,8 +22610,8 @@ errors++;
 }
 }
 if(data3.defaultBackend !== undefined){
-if(!(validate503(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
-vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
+if(!(validate585(data3.defaultBackend, {instancePath:instancePath+"/spec/defaultBackend",parentData:data3,parentDataProperty:"defaultBackend",rootData}))){
+vErrors = vErrors === null ? validate585.errors : vErrors.concat(validate585.errors);
 errors = vErrors.length;
 }
 }
@@ -18911,8 +22635,8 @@ errors++;
 }
 }
 if(data7.hosts !== undefined){
-if(!(validate507(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
-vErrors = vErrors === null ? validate507.errors : vErrors.concat(validate507.errors);
+if(!(validate589(data7.hosts, {instancePath:instancePath+"/spec/tls/" + i0+"/hosts",parentData:data7,parentDataProperty:"hosts",rootData}))){
+vErrors = vErrors === null ? validate589.errors : vErrors.concat(validate589.errors);
 errors = vErrors.length;
 }
 }
@@ -19082,7 +22806,7 @@ vErrors.push(err22);
 errors++;
 }
 if(!(((data17 === "Exact") || (data17 === "Prefix")) || (data17 === "ImplementationSpecific"))){
-const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema150.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/pathType",schemaPath:"#/properties/spec/properties/rules/items/properties/http/properties/paths/items/properties/pathType/enum",keyword:"enum",params:{allowedValues: schema177.properties.spec.properties.rules.items.properties.http.properties.paths.items.properties.pathType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -19093,8 +22817,8 @@ errors++;
 }
 }
 if(data15.backend !== undefined){
-if(!(validate503(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
-vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
+if(!(validate585(data15.backend, {instancePath:instancePath+"/spec/rules/" + i1+"/http/paths/" + i2+"/backend",parentData:data15,parentDataProperty:"backend",rootData}))){
+vErrors = vErrors === null ? validate585.errors : vErrors.concat(validate585.errors);
 errors = vErrors.length;
 }
 }
@@ -19171,8 +22895,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate510(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate510.errors : vErrors.concat(validate510.errors);
+if(!(validate592(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate592.errors : vErrors.concat(validate592.errors);
 errors = vErrors.length;
 }
 }
@@ -19187,14 +22911,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate496.errors = vErrors;
+validate578.errors = vErrors;
 return errors === 0;
 }
 
-export const NetworkPolicy = validate512;
-const schema156 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
+export const NetworkPolicy = validate594;
+const schema183 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/networkpolicy.json","title":"NetworkPolicy (networking.k8s.io/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"networking.k8s.io/v1"},"kind":{"const":"NetworkPolicy"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["podSelector"],"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"policyTypes":{"type":"array","items":{"type":"string","enum":["Ingress","Egress"]}},"ingress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"from":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}},"egress":{"type":"array","items":{"type":"object","additionalProperties":false,"properties":{"to":{"type":"array","items":{"$ref":"#/definitions/peer"}},"ports":{"type":"array","items":{"$ref":"#/definitions/port"}}}}}}}},"definitions":{"peer":{"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}},"port":{"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}}}};
 
-function validate513(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate595(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -19368,12 +23092,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate513.errors = vErrors;
+validate595.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate519(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate601(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -19400,8 +23124,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -19428,13 +23152,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate519.errors = vErrors;
+validate601.errors = vErrors;
 return errors === 0;
 }
 
-const schema159 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
+const schema186 = {"type":"object","additionalProperties":false,"properties":{"podSelector":{"$ref":"common.json#/definitions/labelSelector"},"namespaceSelector":{"$ref":"common.json#/definitions/labelSelector"},"ipBlock":{"type":"object","additionalProperties":false,"required":["cidr"],"properties":{"cidr":{"type":"string"},"except":{"type":"array","items":{"type":"string"}}}}}};
 
-function validate523(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate605(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -19451,14 +23175,14 @@ errors++;
 }
 }
 if(data.podSelector !== undefined){
-if(!(validate519(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate519.errors : vErrors.concat(validate519.errors);
+if(!(validate601(data.podSelector, {instancePath:instancePath+"/podSelector",parentData:data,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate601.errors : vErrors.concat(validate601.errors);
 errors = vErrors.length;
 }
 }
 if(data.namespaceSelector !== undefined){
-if(!(validate519(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
-vErrors = vErrors === null ? validate519.errors : vErrors.concat(validate519.errors);
+if(!(validate601(data.namespaceSelector, {instancePath:instancePath+"/namespaceSelector",parentData:data,parentDataProperty:"namespaceSelector",rootData}))){
+vErrors = vErrors === null ? validate601.errors : vErrors.concat(validate601.errors);
 errors = vErrors.length;
 }
 }
@@ -19550,13 +23274,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate523.errors = vErrors;
+validate605.errors = vErrors;
 return errors === 0;
 }
 
-const schema160 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
+const schema187 = {"type":"object","additionalProperties":false,"properties":{"protocol":{"$ref":"common.json#/definitions/protocol"},"port":{"$ref":"common.json#/definitions/intOrString"},"endPort":{"type":"integer","minimum":1,"maximum":65535}}};
 
-function validate528(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate610(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -19570,7 +23294,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data === "TCP") || (data === "UDP")) || (data === "SCTP"))){
-const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -19579,16 +23303,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate528.errors = vErrors;
+validate610.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate530(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate612(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema80.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -19597,12 +23321,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate530.errors = vErrors;
+validate612.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate527(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate609(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -19619,14 +23343,14 @@ errors++;
 }
 }
 if(data.protocol !== undefined){
-if(!(validate528(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
-vErrors = vErrors === null ? validate528.errors : vErrors.concat(validate528.errors);
+if(!(validate610(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData}))){
+vErrors = vErrors === null ? validate610.errors : vErrors.concat(validate610.errors);
 errors = vErrors.length;
 }
 }
 if(data.port !== undefined){
-if(!(validate530(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
-vErrors = vErrors === null ? validate530.errors : vErrors.concat(validate530.errors);
+if(!(validate612(data.port, {instancePath:instancePath+"/port",parentData:data,parentDataProperty:"port",rootData}))){
+vErrors = vErrors === null ? validate612.errors : vErrors.concat(validate612.errors);
 errors = vErrors.length;
 }
 }
@@ -19676,12 +23400,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate527.errors = vErrors;
+validate609.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate512(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate594(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/networkpolicy.json" */;
 let vErrors = null;
 let errors = 0;
@@ -19763,8 +23487,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate513(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate513.errors : vErrors.concat(validate513.errors);
+if(!(validate595(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate595.errors : vErrors.concat(validate595.errors);
 errors = vErrors.length;
 }
 }
@@ -19794,8 +23518,8 @@ errors++;
 }
 }
 if(data3.podSelector !== undefined){
-if(!(validate519(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
-vErrors = vErrors === null ? validate519.errors : vErrors.concat(validate519.errors);
+if(!(validate601(data3.podSelector, {instancePath:instancePath+"/spec/podSelector",parentData:data3,parentDataProperty:"podSelector",rootData}))){
+vErrors = vErrors === null ? validate601.errors : vErrors.concat(validate601.errors);
 errors = vErrors.length;
 }
 }
@@ -19816,7 +23540,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data6 === "Ingress") || (data6 === "Egress"))){
-const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema156.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/spec/policyTypes/" + i0,schemaPath:"#/properties/spec/properties/policyTypes/items/enum",keyword:"enum",params:{allowedValues: schema183.properties.spec.properties.policyTypes.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -19862,8 +23586,8 @@ let data9 = data8.from;
 if(Array.isArray(data9)){
 const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate523(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate523.errors : vErrors.concat(validate523.errors);
+if(!(validate605(data9[i2], {instancePath:instancePath+"/spec/ingress/" + i1+"/from/" + i2,parentData:data9,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate605.errors : vErrors.concat(validate605.errors);
 errors = vErrors.length;
 }
 }
@@ -19884,8 +23608,8 @@ let data11 = data8.ports;
 if(Array.isArray(data11)){
 const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate527(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
-vErrors = vErrors === null ? validate527.errors : vErrors.concat(validate527.errors);
+if(!(validate609(data11[i3], {instancePath:instancePath+"/spec/ingress/" + i1+"/ports/" + i3,parentData:data11,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate609.errors : vErrors.concat(validate609.errors);
 errors = vErrors.length;
 }
 }
@@ -19949,8 +23673,8 @@ let data15 = data14.to;
 if(Array.isArray(data15)){
 const len5 = data15.length;
 for(let i5=0; i5<len5; i5++){
-if(!(validate523(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
-vErrors = vErrors === null ? validate523.errors : vErrors.concat(validate523.errors);
+if(!(validate605(data15[i5], {instancePath:instancePath+"/spec/egress/" + i4+"/to/" + i5,parentData:data15,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate605.errors : vErrors.concat(validate605.errors);
 errors = vErrors.length;
 }
 }
@@ -19971,8 +23695,8 @@ let data17 = data14.ports;
 if(Array.isArray(data17)){
 const len6 = data17.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate527(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
-vErrors = vErrors === null ? validate527.errors : vErrors.concat(validate527.errors);
+if(!(validate609(data17[i6], {instancePath:instancePath+"/spec/egress/" + i4+"/ports/" + i6,parentData:data17,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate609.errors : vErrors.concat(validate609.errors);
 errors = vErrors.length;
 }
 }
@@ -20035,14 +23759,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate512.errors = vErrors;
+validate594.errors = vErrors;
 return errors === 0;
 }
 
-export const PodDisruptionBudget = validate535;
-const schema163 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const PodDisruptionBudget = validate617;
+const schema190 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/poddisruptionbudget.json","title":"PodDisruptionBudget (policy/v1)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"policy/v1"},"kind":{"const":"PodDisruptionBudget"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"selector":{"$ref":"common.json#/definitions/labelSelector"},"minAvailable":{"$ref":"common.json#/definitions/intOrString"},"maxUnavailable":{"$ref":"common.json#/definitions/intOrString"},"unhealthyPodEvictionPolicy":{"type":"string","enum":["IfHealthyBudget","AlwaysAllow"]}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate536(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate618(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20216,12 +23940,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate536.errors = vErrors;
+validate618.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate542(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate624(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20248,8 +23972,8 @@ let data1 = data.matchExpressions;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate88(data1[i0], {instancePath:instancePath+"/matchExpressions/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -20276,16 +24000,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate542.errors = vErrors;
+validate624.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate546(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate628(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema70.type},message:"must be integer,string"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema80.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -20294,12 +24018,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate546.errors = vErrors;
+validate628.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate549(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate631(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -20312,12 +24036,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate549.errors = vErrors;
+validate631.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate535(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate617(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/poddisruptionbudget.json" */;
 let vErrors = null;
 let errors = 0;
@@ -20399,8 +24123,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate536(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate536.errors : vErrors.concat(validate536.errors);
+if(!(validate618(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate618.errors : vErrors.concat(validate618.errors);
 errors = vErrors.length;
 }
 }
@@ -20420,20 +24144,20 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate542(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate542.errors : vErrors.concat(validate542.errors);
+if(!(validate624(data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate624.errors : vErrors.concat(validate624.errors);
 errors = vErrors.length;
 }
 }
 if(data3.minAvailable !== undefined){
-if(!(validate546(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
-vErrors = vErrors === null ? validate546.errors : vErrors.concat(validate546.errors);
+if(!(validate628(data3.minAvailable, {instancePath:instancePath+"/spec/minAvailable",parentData:data3,parentDataProperty:"minAvailable",rootData}))){
+vErrors = vErrors === null ? validate628.errors : vErrors.concat(validate628.errors);
 errors = vErrors.length;
 }
 }
 if(data3.maxUnavailable !== undefined){
-if(!(validate546(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
-vErrors = vErrors === null ? validate546.errors : vErrors.concat(validate546.errors);
+if(!(validate628(data3.maxUnavailable, {instancePath:instancePath+"/spec/maxUnavailable",parentData:data3,parentDataProperty:"maxUnavailable",rootData}))){
+vErrors = vErrors === null ? validate628.errors : vErrors.concat(validate628.errors);
 errors = vErrors.length;
 }
 }
@@ -20450,7 +24174,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((data7 === "IfHealthyBudget") || (data7 === "AlwaysAllow"))){
-const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema163.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/spec/unhealthyPodEvictionPolicy",schemaPath:"#/properties/spec/properties/unhealthyPodEvictionPolicy/enum",keyword:"enum",params:{allowedValues: schema190.properties.spec.properties.unhealthyPodEvictionPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -20473,8 +24197,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate549(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate549.errors : vErrors.concat(validate549.errors);
+if(!(validate631(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate631.errors : vErrors.concat(validate631.errors);
 errors = vErrors.length;
 }
 }
@@ -20489,14 +24213,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate535.errors = vErrors;
+validate617.errors = vErrors;
 return errors === 0;
 }
 
-export const HorizontalPodAutoscaler = validate551;
-const schema168 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/horizontalpodautoscaler.json","title":"HorizontalPodAutoscaler (autoscaling/v2)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"autoscaling/v2"},"kind":{"const":"HorizontalPodAutoscaler"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["scaleTargetRef","maxReplicas"],"properties":{"scaleTargetRef":{"$ref":"#/definitions/crossVersionObjectReference"},"minReplicas":{"type":"integer"},"maxReplicas":{"type":"integer"},"metrics":{"type":"array","items":{"$ref":"#/definitions/metricSpec"}},"behavior":{"type":"object","additionalProperties":false,"properties":{"scaleUp":{"$ref":"#/definitions/scalingRules"},"scaleDown":{"$ref":"#/definitions/scalingRules"}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"crossVersionObjectReference":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"}}},"metricSpec":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Resource","ContainerResource","Pods","Object","External"]},"resource":{"type":"object","additionalProperties":false,"required":["name","target"],"properties":{"name":{"type":"string"},"target":{"$ref":"#/definitions/metricTarget"}}}}},"metricTarget":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Utilization","Value","AverageValue"]},"value":{"$ref":"common.json#/definitions/quantity"},"averageValue":{"$ref":"common.json#/definitions/quantity"},"averageUtilization":{"type":"integer"}}},"scalingRules":{"type":"object","additionalProperties":false,"properties":{"stabilizationWindowSeconds":{"type":"integer"},"selectPolicy":{"type":"string","enum":["Max","Min","Disabled"]},"policies":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type","value","periodSeconds"],"properties":{"type":{"type":"string","enum":["Pods","Percent"]},"value":{"type":"integer"},"periodSeconds":{"type":"integer"}}}}}}}};
+export const HorizontalPodAutoscaler = validate633;
+const schema195 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/horizontalpodautoscaler.json","title":"HorizontalPodAutoscaler (autoscaling/v2)","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"autoscaling/v2"},"kind":{"const":"HorizontalPodAutoscaler"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["scaleTargetRef","maxReplicas"],"properties":{"scaleTargetRef":{"$ref":"#/definitions/crossVersionObjectReference"},"minReplicas":{"type":"integer"},"maxReplicas":{"type":"integer"},"metrics":{"type":"array","items":{"$ref":"#/definitions/metricSpec"}},"behavior":{"type":"object","additionalProperties":false,"properties":{"scaleUp":{"$ref":"#/definitions/scalingRules"},"scaleDown":{"$ref":"#/definitions/scalingRules"}}}}},"status":{"$ref":"common.json#/definitions/status"}},"definitions":{"crossVersionObjectReference":{"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"}}},"metricSpec":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Resource","ContainerResource","Pods","Object","External"]},"resource":{"type":"object","additionalProperties":false,"required":["name","target"],"properties":{"name":{"type":"string"},"target":{"$ref":"#/definitions/metricTarget"}}}}},"metricTarget":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Utilization","Value","AverageValue"]},"value":{"$ref":"common.json#/definitions/quantity"},"averageValue":{"$ref":"common.json#/definitions/quantity"},"averageUtilization":{"type":"integer"}}},"scalingRules":{"type":"object","additionalProperties":false,"properties":{"stabilizationWindowSeconds":{"type":"integer"},"selectPolicy":{"type":"string","enum":["Max","Min","Disabled"]},"policies":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type","value","periodSeconds"],"properties":{"type":{"type":"string","enum":["Pods","Percent"]},"value":{"type":"integer"},"periodSeconds":{"type":"integer"}}}}}}}};
 
-function validate552(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate634(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20670,13 +24394,13 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate552.errors = vErrors;
+validate634.errors = vErrors;
 return errors === 0;
 }
 
-const schema170 = {"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"}}};
+const schema197 = {"type":"object","additionalProperties":false,"required":["kind","name"],"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"}}};
 
-function validate558(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate640(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20759,18 +24483,18 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate558.errors = vErrors;
+validate640.errors = vErrors;
 return errors === 0;
 }
 
-const schema171 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Resource","ContainerResource","Pods","Object","External"]},"resource":{"type":"object","additionalProperties":false,"required":["name","target"],"properties":{"name":{"type":"string"},"target":{"$ref":"#/definitions/metricTarget"}}}}};
-const schema172 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Utilization","Value","AverageValue"]},"value":{"$ref":"common.json#/definitions/quantity"},"averageValue":{"$ref":"common.json#/definitions/quantity"},"averageUtilization":{"type":"integer"}}};
+const schema198 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Resource","ContainerResource","Pods","Object","External"]},"resource":{"type":"object","additionalProperties":false,"required":["name","target"],"properties":{"name":{"type":"string"},"target":{"$ref":"#/definitions/metricTarget"}}}}};
+const schema199 = {"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"type":"string","enum":["Utilization","Value","AverageValue"]},"value":{"$ref":"common.json#/definitions/quantity"},"averageValue":{"$ref":"common.json#/definitions/quantity"},"averageUtilization":{"type":"integer"}}};
 
-function validate562(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate644(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if((typeof data !== "string") && (!((typeof data == "number") && (isFinite(data))))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema40.type},message:"must be string,number"};
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: schema19.type},message:"must be string,number"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -20779,12 +24503,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate562.errors = vErrors;
+validate644.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate561(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate643(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20823,7 +24547,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!(((data0 === "Utilization") || (data0 === "Value")) || (data0 === "AverageValue"))){
-const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema172.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema199.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -20834,14 +24558,14 @@ errors++;
 }
 }
 if(data.value !== undefined){
-if(!(validate562(data.value, {instancePath:instancePath+"/value",parentData:data,parentDataProperty:"value",rootData}))){
-vErrors = vErrors === null ? validate562.errors : vErrors.concat(validate562.errors);
+if(!(validate644(data.value, {instancePath:instancePath+"/value",parentData:data,parentDataProperty:"value",rootData}))){
+vErrors = vErrors === null ? validate644.errors : vErrors.concat(validate644.errors);
 errors = vErrors.length;
 }
 }
 if(data.averageValue !== undefined){
-if(!(validate562(data.averageValue, {instancePath:instancePath+"/averageValue",parentData:data,parentDataProperty:"averageValue",rootData}))){
-vErrors = vErrors === null ? validate562.errors : vErrors.concat(validate562.errors);
+if(!(validate644(data.averageValue, {instancePath:instancePath+"/averageValue",parentData:data,parentDataProperty:"averageValue",rootData}))){
+vErrors = vErrors === null ? validate644.errors : vErrors.concat(validate644.errors);
 errors = vErrors.length;
 }
 }
@@ -20869,12 +24593,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate561.errors = vErrors;
+validate643.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate560(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate642(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20913,7 +24637,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!(((((data0 === "Resource") || (data0 === "ContainerResource")) || (data0 === "Pods")) || (data0 === "Object")) || (data0 === "External"))){
-const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema171.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema198.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -20971,8 +24695,8 @@ errors++;
 }
 }
 if(data1.target !== undefined){
-if(!(validate561(data1.target, {instancePath:instancePath+"/resource/target",parentData:data1,parentDataProperty:"target",rootData}))){
-vErrors = vErrors === null ? validate561.errors : vErrors.concat(validate561.errors);
+if(!(validate643(data1.target, {instancePath:instancePath+"/resource/target",parentData:data1,parentDataProperty:"target",rootData}))){
+vErrors = vErrors === null ? validate643.errors : vErrors.concat(validate643.errors);
 errors = vErrors.length;
 }
 }
@@ -20999,13 +24723,13 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate560.errors = vErrors;
+validate642.errors = vErrors;
 return errors === 0;
 }
 
-const schema174 = {"type":"object","additionalProperties":false,"properties":{"stabilizationWindowSeconds":{"type":"integer"},"selectPolicy":{"type":"string","enum":["Max","Min","Disabled"]},"policies":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type","value","periodSeconds"],"properties":{"type":{"type":"string","enum":["Pods","Percent"]},"value":{"type":"integer"},"periodSeconds":{"type":"integer"}}}}}};
+const schema201 = {"type":"object","additionalProperties":false,"properties":{"stabilizationWindowSeconds":{"type":"integer"},"selectPolicy":{"type":"string","enum":["Max","Min","Disabled"]},"policies":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["type","value","periodSeconds"],"properties":{"type":{"type":"string","enum":["Pods","Percent"]},"value":{"type":"integer"},"periodSeconds":{"type":"integer"}}}}}};
 
-function validate567(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate649(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -21047,7 +24771,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!(((data1 === "Max") || (data1 === "Min")) || (data1 === "Disabled"))){
-const err3 = {instancePath:instancePath+"/selectPolicy",schemaPath:"#/properties/selectPolicy/enum",keyword:"enum",params:{allowedValues: schema174.properties.selectPolicy.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/selectPolicy",schemaPath:"#/properties/selectPolicy/enum",keyword:"enum",params:{allowedValues: schema201.properties.selectPolicy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -21119,7 +24843,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((data4 === "Pods") || (data4 === "Percent"))){
-const err9 = {instancePath:instancePath+"/policies/" + i0+"/type",schemaPath:"#/properties/policies/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema174.properties.policies.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/policies/" + i0+"/type",schemaPath:"#/properties/policies/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema201.properties.policies.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -21190,12 +24914,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate567.errors = vErrors;
+validate649.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate570(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate652(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -21208,12 +24932,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate570.errors = vErrors;
+validate652.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate551(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate633(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/horizontalpodautoscaler.json" */;
 let vErrors = null;
 let errors = 0;
@@ -21295,8 +25019,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate552(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate552.errors : vErrors.concat(validate552.errors);
+if(!(validate634(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate634.errors : vErrors.concat(validate634.errors);
 errors = vErrors.length;
 }
 }
@@ -21336,8 +25060,8 @@ errors++;
 }
 }
 if(data3.scaleTargetRef !== undefined){
-if(!(validate558(data3.scaleTargetRef, {instancePath:instancePath+"/spec/scaleTargetRef",parentData:data3,parentDataProperty:"scaleTargetRef",rootData}))){
-vErrors = vErrors === null ? validate558.errors : vErrors.concat(validate558.errors);
+if(!(validate640(data3.scaleTargetRef, {instancePath:instancePath+"/spec/scaleTargetRef",parentData:data3,parentDataProperty:"scaleTargetRef",rootData}))){
+vErrors = vErrors === null ? validate640.errors : vErrors.concat(validate640.errors);
 errors = vErrors.length;
 }
 }
@@ -21372,8 +25096,8 @@ let data7 = data3.metrics;
 if(Array.isArray(data7)){
 const len0 = data7.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate560(data7[i0], {instancePath:instancePath+"/spec/metrics/" + i0,parentData:data7,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate560.errors : vErrors.concat(validate560.errors);
+if(!(validate642(data7[i0], {instancePath:instancePath+"/spec/metrics/" + i0,parentData:data7,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate642.errors : vErrors.concat(validate642.errors);
 errors = vErrors.length;
 }
 }
@@ -21405,14 +25129,14 @@ errors++;
 }
 }
 if(data9.scaleUp !== undefined){
-if(!(validate567(data9.scaleUp, {instancePath:instancePath+"/spec/behavior/scaleUp",parentData:data9,parentDataProperty:"scaleUp",rootData}))){
-vErrors = vErrors === null ? validate567.errors : vErrors.concat(validate567.errors);
+if(!(validate649(data9.scaleUp, {instancePath:instancePath+"/spec/behavior/scaleUp",parentData:data9,parentDataProperty:"scaleUp",rootData}))){
+vErrors = vErrors === null ? validate649.errors : vErrors.concat(validate649.errors);
 errors = vErrors.length;
 }
 }
 if(data9.scaleDown !== undefined){
-if(!(validate567(data9.scaleDown, {instancePath:instancePath+"/spec/behavior/scaleDown",parentData:data9,parentDataProperty:"scaleDown",rootData}))){
-vErrors = vErrors === null ? validate567.errors : vErrors.concat(validate567.errors);
+if(!(validate649(data9.scaleDown, {instancePath:instancePath+"/spec/behavior/scaleDown",parentData:data9,parentDataProperty:"scaleDown",rootData}))){
+vErrors = vErrors === null ? validate649.errors : vErrors.concat(validate649.errors);
 errors = vErrors.length;
 }
 }
@@ -21441,8 +25165,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate570(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate570.errors : vErrors.concat(validate570.errors);
+if(!(validate652(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate652.errors : vErrors.concat(validate652.errors);
 errors = vErrors.length;
 }
 }
@@ -21457,14 +25181,14 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate551.errors = vErrors;
+validate633.errors = vErrors;
 return errors === 0;
 }
 
-export const HorizontalPodAutoscaler_autoscaling_v1 = validate572;
-const schema176 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/horizontalpodautoscaler-v1.json","title":"HorizontalPodAutoscaler (autoscaling/v1), stored as autoscaling/v2","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"autoscaling/v1"},"kind":{"const":"HorizontalPodAutoscaler"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["scaleTargetRef","maxReplicas"],"properties":{"scaleTargetRef":{"$ref":"horizontalpodautoscaler.json#/definitions/crossVersionObjectReference"},"minReplicas":{"type":"integer"},"maxReplicas":{"type":"integer"},"targetCPUUtilizationPercentage":{"type":"integer","minimum":1}}},"status":{"$ref":"common.json#/definitions/status"}}};
+export const HorizontalPodAutoscaler_autoscaling_v1 = validate654;
+const schema203 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://gantry.dev/schemas/horizontalpodautoscaler-v1.json","title":"HorizontalPodAutoscaler (autoscaling/v1), stored as autoscaling/v2","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"autoscaling/v1"},"kind":{"const":"HorizontalPodAutoscaler"},"metadata":{"$ref":"common.json#/definitions/objectMeta"},"spec":{"type":"object","additionalProperties":false,"required":["scaleTargetRef","maxReplicas"],"properties":{"scaleTargetRef":{"$ref":"horizontalpodautoscaler.json#/definitions/crossVersionObjectReference"},"minReplicas":{"type":"integer"},"maxReplicas":{"type":"integer"},"targetCPUUtilizationPercentage":{"type":"integer","minimum":1}}},"status":{"$ref":"common.json#/definitions/status"}}};
 
-function validate573(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate655(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -21638,12 +25362,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate573.errors = vErrors;
+validate655.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate579(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate661(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -21726,12 +25450,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate579.errors = vErrors;
+validate661.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate581(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate663(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -21744,12 +25468,12 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate581.errors = vErrors;
+validate663.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate572(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate654(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://gantry.dev/schemas/horizontalpodautoscaler-v1.json" */;
 let vErrors = null;
 let errors = 0;
@@ -21831,8 +25555,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate573(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate573.errors : vErrors.concat(validate573.errors);
+if(!(validate655(data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate655.errors : vErrors.concat(validate655.errors);
 errors = vErrors.length;
 }
 }
@@ -21872,8 +25596,8 @@ errors++;
 }
 }
 if(data3.scaleTargetRef !== undefined){
-if(!(validate579(data3.scaleTargetRef, {instancePath:instancePath+"/spec/scaleTargetRef",parentData:data3,parentDataProperty:"scaleTargetRef",rootData}))){
-vErrors = vErrors === null ? validate579.errors : vErrors.concat(validate579.errors);
+if(!(validate661(data3.scaleTargetRef, {instancePath:instancePath+"/spec/scaleTargetRef",parentData:data3,parentDataProperty:"scaleTargetRef",rootData}))){
+vErrors = vErrors === null ? validate661.errors : vErrors.concat(validate661.errors);
 errors = vErrors.length;
 }
 }
@@ -21941,8 +25665,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate581(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate581.errors : vErrors.concat(validate581.errors);
+if(!(validate663(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate663.errors : vErrors.concat(validate663.errors);
 errors = vErrors.length;
 }
 }
@@ -21957,7 +25681,7 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate572.errors = vErrors;
+validate654.errors = vErrors;
 return errors === 0;
 }
 

@@ -44,6 +44,7 @@ import type {
   PodTemplateSpec,
   Probe,
   ReplicaSet,
+  ReplicationController,
   Secret,
   Service,
   StatefulSet,
@@ -59,6 +60,8 @@ import { checkJobPolicies } from './validate-job.js';
 import { Problems, checkItems, checkPortRef, checkQuantity, validateRelativePath, type RuleProblem } from './validate-problems.js';
 
 export type { RuleProblem } from './validate-problems.js';
+import { policyProblems } from './validate-policy.js';
+import { endpointProblems } from './validate-endpoints.js';
 
 /** Runs every semantic check for `obj` (already schema-valid) and returns the problems. */
 export function ruleProblems(obj: KubeObject): RuleProblem[] {
@@ -79,6 +82,9 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
       break;
     case 'ReplicaSet':
       checkWorkload(p, 'spec', obj as ReplicaSet);
+      break;
+    case 'ReplicationController':
+      checkReplicationController(p, obj as ReplicationController);
       break;
     case 'StatefulSet':
       checkStatefulSet(p, obj as StatefulSet);
@@ -121,6 +127,16 @@ export function ruleProblems(obj: KubeObject): RuleProblem[] {
     case 'RoleBinding':
     case 'ClusterRoleBinding':
       p.list.push(...rbacProblems(obj));
+      break;
+    case 'LimitRange':
+    case 'ResourceQuota':
+    case 'PriorityClass':
+      policyProblems(p, obj);
+      break;
+    case 'Endpoints':
+    case 'EndpointSlice':
+    case 'IngressClass':
+      endpointProblems(p, obj);
       break;
     default:
       break;
@@ -238,6 +254,27 @@ function checkWorkload(
 ): void {
   checkSelectorMatchesTemplate(p, path, obj.spec.selector, obj.spec.template);
   checkTemplate(p, `${path}.template`, obj.spec.template, { restart: 'always', extraVolumes });
+}
+
+/**
+ * As the API server validates a ReplicationController (after defaulting its selector from the
+ * template's labels): a non-empty equality selector that the template's labels satisfy, and a
+ * template whose pods restart Always.
+ */
+function checkReplicationController(p: Problems, rc: ReplicationController): void {
+  const template = rc.spec.template!;
+  const selector = rc.spec.selector && Object.keys(rc.spec.selector).length > 0 ? rc.spec.selector : template.metadata?.labels;
+  if (!selector || Object.keys(selector).length === 0) {
+    p.required('spec.selector', 'the selector (or, in its place, spec.template.metadata.labels) must not be empty');
+  } else {
+    const before = p.list.length;
+    checkLabels(p, 'spec.selector', rc.spec.selector);
+    if (p.list.length === before && !matchesSelector({ matchLabels: selector }, template.metadata?.labels)) {
+      p.invalid('spec.template.metadata.labels', template.metadata?.labels ?? {}, '`selector` does not match template `labels`');
+    }
+  }
+  if (template.spec.activeDeadlineSeconds !== undefined) p.forbidden('spec.template.spec.activeDeadlineSeconds', 'activeDeadlineSeconds in ReplicationController is not Supported');
+  checkTemplate(p, 'spec.template', template, { restart: 'always' });
 }
 
 function checkDeployment(p: Problems, d: Deployment): void {
@@ -490,10 +527,10 @@ function checkPodSpec(p: Problems, path: string, spec: PodSpec, opts: PodCheckOp
   }
 
   checkDns(p, path, spec);
-  for (const f of ['serviceAccountName', 'serviceAccount'] as const) {
-    const sa = spec[f];
-    const bad = sa ? validateDns1123Subdomain(sa) : undefined;
-    if (bad) p.invalid(`${path}.${f}`, sa, bad);
+  for (const f of ['serviceAccountName', 'serviceAccount', 'priorityClassName'] as const) {
+    const name = spec[f];
+    const bad = name ? validateDns1123Subdomain(name) : undefined;
+    if (bad) p.invalid(`${path}.${f}`, name, bad);
   }
 
   const volumes = new Set<string>(opts.extraVolumes);

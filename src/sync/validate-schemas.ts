@@ -29,6 +29,12 @@ import service from '../../schemas/service.json' with { type: 'json' };
 import serviceaccount from '../../schemas/serviceaccount.json' with { type: 'json' };
 import statefulset from '../../schemas/statefulset.json' with { type: 'json' };
 import storageclass from '../../schemas/storageclass.json' with { type: 'json' };
+import replicationcontroller from '../../schemas/replicationcontroller.json' with { type: 'json' };
+import limitrange from '../../schemas/limitrange.json' with { type: 'json' };
+import resourcequota from '../../schemas/resourcequota.json' with { type: 'json' };
+import priorityclass from '../../schemas/priorityclass.json' with { type: 'json' };
+import endpoints from '../../schemas/endpoints.json' with { type: 'json' };
+import endpointslice from '../../schemas/endpointslice.json' with { type: 'json' };
 
 /** The subset of JSON Schema that gantry's schemas use and its error renderer walks. */
 export interface SchemaNode {
@@ -54,9 +60,10 @@ export interface KindSchema {
 }
 
 const kindDocuments = [
-  namespace, serviceaccount, clusterrole, clusterrolebinding, role, rolebinding, configmap, secret,
-  storageclass, persistentvolume, persistentvolumeclaim, pod, replicaset, deployment, statefulset,
-  daemonset, job, cronjob, service, ingressclass, ingress, networkpolicy, poddisruptionbudget,
+  namespace, priorityclass, limitrange, resourcequota, serviceaccount, clusterrole, clusterrolebinding,
+  role, rolebinding, configmap, secret, storageclass, persistentvolume, persistentvolumeclaim, pod,
+  replicaset, replicationcontroller, deployment, statefulset, daemonset, job, cronjob, service,
+  endpoints, endpointslice, ingressclass, ingress, networkpolicy, poddisruptionbudget,
   horizontalpodautoscaler,
 ] as unknown as SchemaNode[];
 
@@ -69,7 +76,7 @@ const olderVersionDocuments = [horizontalpodautoscalerV1] as unknown as SchemaNo
 /** Every schema document, shared definitions first. */
 export const SCHEMA_DOCUMENTS: readonly SchemaNode[] = [common as unknown as SchemaNode, ...kindDocuments, ...olderVersionDocuments];
 
-/** The kinds with a schema, in the order above (namespaces, RBAC, config, storage, workloads, networking). */
+/** The kinds with a schema, in the order above (namespaces, policy, RBAC, config, storage, workloads, networking). */
 export const SCHEMA_KINDS: readonly KindSchema[] = kindDocuments.map((schema) => ({
   kind: String(schema.properties!.kind!.const),
   apiVersion: String(schema.properties!.apiVersion!.const),

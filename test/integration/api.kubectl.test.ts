@@ -91,7 +91,7 @@ describe('kubectl against gantry\'s Kubernetes API', function () {
     assert.match(pods, /^web-1\s+1\/1\s+Running\s+1\s+\S+$/m);
     assert.match(pods, /^web-2\s+0\/1\s+ContainerCreating\s+1\s+\S+$/m);
     assert.doesNotMatch(pods, /db-0/);
-    assert.match(await ok(['get', 'pods', '-o', 'wide']), /^web-1\s+1\/1\s+Running\s+1\s+\S+\s+10\.244\.0\.5\s+node-a$/m);
+    assert.match(await ok(['get', 'pods', '-o', 'wide']), /^web-1\s+1\/1\s+Running\s+1\s+\S+\s+10\.244\.0\.5\s+node-a\s+<none>\s+<none>$/m);
     const all = await ok(['get', 'pods', '-A']);
     assert.match(all, /^NAMESPACE\s+NAME\s+READY/m);
     assert.match(all, /^data\s+db-0\s+1\/1\s+Running/m);

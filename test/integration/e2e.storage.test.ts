@@ -200,7 +200,7 @@ describe('gantry up end to end: persistent volumes (real containerd, local-path 
     });
     assert.equal(waiter.status?.phase ?? 'Pending', 'Pending');
     assert.equal(waiter.spec.nodeName, undefined);
-    assert.equal(podCondition(waiter, 'PodScheduled')?.message, '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.');
+    assert.equal(podCondition(waiter, 'PodScheduled')?.message, '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.');
     assert.equal((await claim('waiting'))?.status?.phase, 'Pending');
   });
 

@@ -115,7 +115,7 @@ describe('scheduler against a SQLite store', function () {
     });
     const cond = unschedulable.status!.conditions!.find((c) => c.type === 'PodScheduled')!;
     assert.equal(cond.status, 'False');
-    assert.equal(cond.message, '0/1 nodes are available: 1 Insufficient cpu.');
+    assert.equal(cond.message, '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.');
     assert.equal(unschedulable.spec.nodeName, undefined);
 
     await store.create(node('n2', '2'));
@@ -196,7 +196,7 @@ describe('scheduler against a SQLite store', function () {
     assert.equal(pv.spec.claimRef?.name, bound!.metadata.name, 'the volume is reserved for the bound pod\'s claim');
     const writes = (await podHistory(store, ['Pod', 'PersistentVolume'])).filter((ev) => ev.origin?.actor === 'scheduler' && ev.origin.reason === `bound default/${bound!.metadata.name} to n2`);
     assert.deepEqual(writes.map((ev) => ev.object.kind), ['PersistentVolume', 'Pod'], 'reserved in the same transaction as the bind');
-    assert.equal(podCondition(waiting!), "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind.");
+    assert.equal(podCondition(waiting!), "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.");
   });
 
   it('keeps a pod with scheduling gates Pending (SchedulingGated) and binds it once its gates are removed', async () => {

@@ -163,7 +163,9 @@ describe('diff/plan', () => {
       ['a ReplicaSet made by the Deployment controller', { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'web-abc', namespace: 'shop', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }] }, spec: {} }, false],
       ['a Pod made by a ReplicaSet', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-abc-1', namespace: 'shop' }, spec: { containers: [] } }, false],
       ['a Node', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, spec: {} }, false],
-      ['Endpoints, even if marked', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', namespace: 'shop', annotations: { [MANAGED_BY]: 'gantry' } } }, false],
+      ['an Event, even if marked', { apiVersion: 'v1', kind: 'Event', metadata: { name: 'web.1', namespace: 'shop', annotations: { [MANAGED_BY]: 'gantry' } } }, false],
+      ['Endpoints the endpoints controller wrote', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', namespace: 'shop' } }, false],
+      ['Endpoints declared by hand and no longer declared', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'db', namespace: 'shop', annotations: { [MANAGED_BY]: 'gantry' } } }, true],
       ['a managed object already being deleted', { ...stored(declared(cm('going'))), metadata: { ...stored(declared(cm('going'))).metadata, deletionTimestamp: '2026-11-22T10:00:00Z' } }, false],
     ];
     for (const [what, live, pruned] of cases) {

@@ -489,6 +489,102 @@ spec:
   resources:
     requests: { storage: 2Gi }
 `,
+  ReplicationController: `
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: nginx
+  namespace: shop
+spec:
+  replicas: 3
+  selector:
+    app: nginx
+  template:
+    metadata:
+      labels: { app: nginx }
+    spec:
+      containers:
+        - name: nginx
+          image: nginx:1.27
+          ports: [{ containerPort: 80 }]
+`,
+  LimitRange: `
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: cpu-mem
+  namespace: shop
+spec:
+  limits:
+    - type: Container
+      default: { cpu: 500m, memory: 256Mi }
+      defaultRequest: { cpu: 100m, memory: 128Mi }
+      max: { cpu: "2", memory: 1Gi }
+      min: { cpu: 50m }
+      maxLimitRequestRatio: { cpu: "10" }
+    - type: Pod
+      max: { cpu: "4" }
+    - type: PersistentVolumeClaim
+      max: { storage: 10Gi }
+`,
+  ResourceQuota: `
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: compute
+  namespace: shop
+spec:
+  hard:
+    requests.cpu: "4"
+    requests.memory: 8Gi
+    limits.cpu: "8"
+    pods: "20"
+    configmaps: "10"
+    count/deployments.apps: "5"
+    gold.storageclass.storage.k8s.io/requests.storage: 100Gi
+`,
+  PriorityClass: `
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: high-priority
+value: 1000000
+globalDefault: false
+description: "For the storefront; preempts batch work."
+preemptionPolicy: PreemptLowerPriority
+`,
+  Endpoints: `
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: external-db
+  namespace: shop
+subsets:
+  - addresses:
+      - ip: 192.168.10.5
+      - ip: 192.168.10.6
+    ports:
+      - name: pg
+        port: 5432
+`,
+  EndpointSlice: `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: external-db-1
+  namespace: shop
+  labels:
+    kubernetes.io/service-name: external-db
+addressType: IPv4
+ports:
+  - name: pg
+    protocol: TCP
+    port: 5432
+endpoints:
+  - addresses: ["192.168.10.7"]
+    conditions: { ready: true }
+    hostname: db-b
+`,
 };
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

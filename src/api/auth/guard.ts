@@ -109,7 +109,7 @@ export function readOnlyAllows(a: RequestAttributes): boolean {
  * DNS's), with the pods, namespaces and policies the NetworkPolicy enforcer needs, and the Nodes
  * (their pod CIDRs and addresses: the routes to other nodes' pods). No Secrets.
  */
-export const AGENT_VIEW_KINDS: readonly string[] = ['Service', 'Endpoints', 'Pod', 'Namespace', 'NetworkPolicy', 'Node'];
+export const AGENT_VIEW_KINDS: readonly string[] = ['Service', 'Endpoints', 'EndpointSlice', 'Pod', 'Namespace', 'NetworkPolicy', 'Node'];
 
 /**
  * Whether an agent token for `node` may make this request: its node's agent routes

@@ -86,7 +86,7 @@ export class ServiceProxy {
   /** Programs the rules once, then follows the view. */
   async start(): Promise<void> {
     await ensureBridgeNetfilter(this.opts.logger);
-    this.opts.view.onChange(() => this.sync.requestSync(), ['Service', 'Endpoints']);
+    this.opts.view.onChange(() => this.sync.requestSync(), ['Service', 'Endpoints', 'EndpointSlice']);
     await this.sync.start();
   }
 

@@ -157,6 +157,8 @@ export function healthOf(obj: KubeObject): Health {
     case 'Pod': return podHealth(obj as Pod);
     case 'Deployment': return deploymentHealth(obj as Deployment);
     case 'ReplicaSet': return replicaSetHealth(obj as ReplicaSet);
+    // The older ReplicaSet: the same status.
+    case 'ReplicationController': return replicaSetHealth(obj as unknown as ReplicaSet);
     case 'StatefulSet': return statefulSetHealth(obj as StatefulSet);
     case 'DaemonSet': return daemonSetHealth(obj as DaemonSet);
     case 'Job': return jobHealth(obj as Job);

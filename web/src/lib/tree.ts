@@ -31,7 +31,7 @@ export interface AppGroup {
 
 /** Kinds drawn in a namespace's trees, in the order roots are listed. */
 export const TREE_KINDS = [
-  'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'ReplicaSet', 'Pod',
+  'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'ReplicaSet', 'ReplicationController', 'Pod',
   'Service', 'Ingress', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'NetworkPolicy',
 ] as const;
 
