@@ -81,7 +81,7 @@ describe('HostVolumeManager', () => {
     );
     const mounts = await mgr.prepare(pod, refs([configMap('app', { a: 'alpha', b: 'echo hi', c: 'unused' })]));
     const [m] = mounts.get('app')!;
-    assert.deepEqual(m, { destination: '/etc/app', type: 'bind', source: path.join(dir, 'pods', pod.metadata.uid!, 'volumes', 'configmap', 'cfg'), options: ['rbind', 'ro'] });
+    assert.deepEqual(m, { destination: '/etc/app', type: 'bind', source: path.join(dir, 'pods', pod.metadata.uid!, 'volumes', 'configmap', 'cfg'), options: ['rbind', 'rprivate', 'ro'] });
     assert.equal(await readFile(path.join(m!.source, 'conf/a.conf'), 'utf8'), 'alpha');
     assert.equal(await readFile(path.join(m!.source, 'b.sh'), 'utf8'), 'echo hi');
     assert.equal(await mode(path.join(m!.source, 'conf/a.conf')), '440');
@@ -102,7 +102,7 @@ describe('HostVolumeManager', () => {
     const pod = mkPod([{ name: 'creds', secret: { secretName: 'db' } }], [{ name: 'creds', mountPath: '/secrets' }]);
     const [m] = (await mgr.prepare(pod, refs([], [secret]))).get('app')!;
     assert.equal(await readFile(path.join(m!.source, 'password'), 'utf8'), 'hunter2');
-    assert.deepEqual(m!.options, ['rbind', 'ro']);
+    assert.deepEqual(m!.options, ['rbind', 'rprivate', 'ro']);
   });
 
   it('fails on a missing configMap with an error naming it, and gives an empty directory when it is optional', async () => {
@@ -142,7 +142,7 @@ describe('HostVolumeManager', () => {
     const first = mkPod([vol], [{ name: 'data', mountPath: '/var/lib/db' }], { name: 'db-0', namespace: 'prod' });
     const mount = (await mgr.prepare(first, refs([], [], [bound]))).get('app')![0]!;
     assert.equal(mount.source, pvDir);
-    assert.deepEqual(mount.options, ['rbind', 'rw']);
+    assert.deepEqual(mount.options, ['rbind', 'rprivate', 'rw']);
     assert.equal(await mode(pvDir), '777', 'any container user may write, as in local-path-provisioner');
     await writeFile(path.join(pvDir, 'row'), 'kept');
     await mgr.cleanup(first.metadata.uid!);
@@ -168,7 +168,7 @@ describe('HostVolumeManager', () => {
     const vol: Volume = { name: 'data', persistentVolumeClaim: { claimName: 'shared' } };
     const pod = mkPod([vol], [{ name: 'data', mountPath: '/data' }]);
     const rox = claimVolume('shared', { path: path.join(dir, 'storage', 'pvc-shared'), modes: ['ReadOnlyMany'] });
-    assert.deepEqual((await mgr.prepare(pod, refs([], [], [rox]))).get('app')![0]!.options, ['rbind', 'ro']);
+    assert.deepEqual((await mgr.prepare(pod, refs([], [], [rox]))).get('app')![0]!.options, ['rbind', 'rprivate', 'ro']);
     for (const [why, claims] of [
       ['not found', []],
       ['is not bound', [claimVolume('shared')]],
@@ -208,7 +208,7 @@ describe('HostVolumeManager', () => {
         return;
       }
       const [m] = (await mgr.prepare(pod, refs())).get('app')!;
-      assert.deepEqual(m, { destination: '/h', type: 'bind', source: target, options: ['rbind', 'rw'] });
+      assert.deepEqual(m, { destination: '/h', type: 'bind', source: target, options: ['rbind', 'rprivate', 'rw'] });
       if (c.creates === 'dir') assert.ok((await stat(target)).isDirectory());
       if (c.creates === 'file') assert.ok((await stat(target)).isFile());
     });
