@@ -70,6 +70,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
   const secrets = [`e2e-first-${randomBytes(6).toString('hex')}`, `e2e-second-${randomBytes(6).toString('hex')}`];
   /** Every response body the page received (URL and text), the watch stream included. */
   const bodies: { url: string; text: () => string }[] = [];
+  let serverUrl = '';
   let initialCommit = '';
   let v2Commit = '';
 
@@ -127,6 +128,8 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
     initialCommit = await git(world.work, ['rev-parse', 'HEAD']);
     g = await startInProcess(world);
     browser = await launchChromium();
+    // The server's address as the browser reaches it (from its own network namespace, as root).
+    serverUrl = (await browser.reach(g.apiUrl)).replace(/\/$/, '');
     page = browser.context.pages()[0] ?? await browser.context.newPage();
     await captureResponses(page);
     // What the browser said, printed when a test fails (a blank page tells nothing by itself).
@@ -160,7 +163,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
   });
 
   it('sends a browser at the server\'s address to the sign-in page, refuses a wrong token, and signs in with the kubeconfig\'s admin token', async () => {
-    await page.goto(`${g.apiUrl}/`);
+    await page.goto(`${serverUrl}/`);
     assert.match(page.url(), /\/dashboard\/$/);
     await page.getByLabel('API token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -235,7 +238,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
 
   it('follows a pod\'s log as it is written, and lists the pod\'s events', async () => {
     const ticker = (await g.store.list('Pod', { namespace: 'default', labelSelector: 'app=ticker' })).items[0]!;
-    await page.goto(`${g.apiUrl}/dashboard/#/o/Pod/default/${ticker.metadata.name}/logs`);
+    await page.goto(`${serverUrl}/dashboard/#/o/Pod/default/${ticker.metadata.name}/logs`);
     const log = page.getByTestId('logs');
     await log.filter({ hasText: /tick \d+/ }).waitFor({ timeout: 30_000 });
     const seen = Math.max(...[...(await log.innerText()).matchAll(/tick (\d+)/g)].map((m) => Number(m[1])));
@@ -262,7 +265,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
 
   it('never lets a Secret\'s value reach the browser: not in the page, not in any response, the watch stream included', async () => {
     await pushAndSync({ 'web/secret.yaml': secretManifest(secrets[1]!) }, 'web: rotate the password');
-    await page.goto(`${g.apiUrl}/dashboard/#/o/Secret/default/web-credentials`);
+    await page.goto(`${serverUrl}/dashboard/#/o/Secret/default/web-credentials`);
     const yaml = page.getByTestId('yaml');
     await yaml.filter({ hasText: 'password: (hidden)' }).waitFor();
     await page.keyboard.press('4');
