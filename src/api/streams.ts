@@ -289,6 +289,19 @@ function sendFrame(socket: WebSocket, channel: number, data: Uint8Array | string
   return new Promise((resolve) => socket.send(frame(channel, data), { binary: true }, () => resolve()));
 }
 
+/** How long a terminal exec waits for the client's first size before starting without one. */
+const FIRST_RESIZE_WAIT_MS = 500;
+
+/** The last terminal size among frames received before the process started, if any. */
+function initialSize(frames: Buffer[]): { width: number; height: number } | undefined {
+  let size: { width: number; height: number } | undefined;
+  for (const data of frames) {
+    const f = parseFrame(data);
+    if (f?.channel === Channel.resize) size = parseResize(f.data) ?? size;
+  }
+  return size;
+}
+
 /** One exec over an upgraded socket, from start to the final Status; the process is cleaned up in every outcome. */
 async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, streams: PodStreams, req: FastifyRequest): Promise<void> {
   const v5 = socket.protocol === EXEC_PROTOCOLS[0];
@@ -300,30 +313,51 @@ async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, st
   let session: ExecSession | undefined;
   let stdinEnded = false;
   let pendingInput = 0;
+  // Resizes, input and its end reach the process in the order the client sent them: a command
+  // typed after the client gave its size runs at that size (kubectl sends it first, then the user types).
+  let ordered: Promise<void> = Promise.resolve();
+  const then = (step: () => Promise<void>): Promise<void> => (ordered = ordered.then(step).catch(() => undefined));
   const onMessage = (data: Buffer, s: ExecSession): void => {
     const f = parseFrame(data);
     if (!f) return;
-    if (f.channel === Channel.stdin && !stdinEnded && s.stdin) {
+    const input = s.stdin;
+    if (f.channel === Channel.stdin && !stdinEnded && input) {
       // Read no more from the client until the process has taken this in.
       pendingInput++;
       socket.pause();
-      void s.stdin.write(f.data).finally(() => {
+      void then(() => input.write(f.data)).finally(() => {
         if (--pendingInput === 0) socket.resume();
       });
     } else if (f.channel === Channel.resize) {
       const size = parseResize(f.data);
-      if (size) void s.resize(size).catch(() => undefined);
+      if (size) void then(() => s.resize(size));
     } else if (v5 && f.channel === Channel.close && f.data[0] === Channel.stdin && !stdinEnded) {
       stdinEnded = true;
-      void s.stdin?.end().catch(() => undefined);
+      if (input) void then(() => input.end());
     }
   };
+  let sized: (() => void) | undefined;
   socket.on('message', (data: Buffer) => {
-    if (session) onMessage(data, session);
-    else early.push(data);
+    if (session) return onMessage(data, session);
+    early.push(data);
+    if (sized && parseFrame(data)?.channel === Channel.resize) sized();
   });
   try {
-    session = await streams.exec({ target, command: q.command, stdin: q.stdin, stdout: q.stdout, stderr: q.stderr, tty: q.tty, signal: ac.signal });
+    // kubectl sends its terminal's size as soon as the stream opens: a terminal waits a moment for
+    // it, so the process starts at that size (a shell's first prompt and `stty size` see it).
+    if (q.tty && !initialSize(early)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => sized?.(), FIRST_RESIZE_WAIT_MS);
+        sized = () => {
+          sized = undefined;
+          clearTimeout(timer);
+          resolve();
+        };
+        ac.signal.addEventListener('abort', () => sized?.(), { once: true });
+      });
+    }
+    const size = q.tty ? initialSize(early) : undefined;
+    session = await streams.exec({ target, command: q.command, stdin: q.stdin, stdout: q.stdout, stderr: q.stderr, tty: q.tty, signal: ac.signal, ...(size ? { size } : {}) });
   } catch (err) {
     const message = isGantryError(err) ? err.message : `cannot exec in container "${target.container}" of pod "${target.pod}": ${errorMessage(err)}`;
     await sendFrame(socket, Channel.error, JSON.stringify(status(isGantryError(err, 'NotFound') ? 404 : 400, isGantryError(err, 'NotFound') ? 'NotFound' : 'BadRequest', message)));

@@ -53,6 +53,8 @@ export interface PodExecOptions {
   stderr: boolean;
   /** On a pseudo-terminal (its output is all on stdout). */
   tty: boolean;
+  /** The terminal's size from the start (tty only), so nothing the process prints first is laid out for 0×0. */
+  size?: { width: number; height: number };
   /** Aborting kills the process and cleans up (the client went away). */
   signal?: AbortSignal;
 }
@@ -235,6 +237,7 @@ export class LocalPodStreams implements PodStreams {
       stdin: opts.stdin,
       stdout: opts.stdout,
       stderr: opts.stderr,
+      ...(opts.tty && opts.size ? { size: opts.size } : {}),
       fifoDir: path.join(this.o.dataDir, 'exec', `${current.id}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`),
     });
     return session(exec, opts.signal);

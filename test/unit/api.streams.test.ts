@@ -90,6 +90,11 @@ class FakeStreams implements PodStreams {
   resizes: { width: number; height: number }[] = [];
   stdinEnded = false;
   closed = 0;
+  /** Resizes and input in the order the process would see them. */
+  events: string[] = [];
+  /** How long starting a process and applying a resize take (a slow node). */
+  execDelayMs = 0;
+  resizeDelayMs = 0;
   async logs(opts: PodLogOptions): Promise<AsyncIterable<string>> {
     this.logCalls.push(opts);
     if (opts.previous) throw new GantryError('NotFound', 'no previous');
@@ -100,6 +105,7 @@ class FakeStreams implements PodStreams {
   }
   async exec(opts: PodExecOptions): Promise<ExecSession> {
     this.execCalls.push(opts);
+    await new Promise((r) => setTimeout(r, this.execDelayMs));
     if (opts.command[0] === 'refuse') throw new GantryError('InvalidArgument', 'cannot exec in container "main" of pod "web": it is not running');
     let endStdin!: () => void;
     const stdinDone = new Promise<void>((r) => (endStdin = r));
@@ -111,9 +117,13 @@ class FakeStreams implements PodStreams {
       yield Buffer.concat(received);
     })();
     return {
-      stdin: { write: async (c) => void this.received.push(Buffer.from(c)), end: async () => { this.stdinEnded = true; endStdin(); } },
+      stdin: { write: async (c) => void (this.received.push(Buffer.from(c)), this.events.push(`stdin ${Buffer.from(c).toString()}`)), end: async () => { this.stdinEnded = true; endStdin(); } },
       stdout: out,
-      resize: async (s) => void this.resizes.push(s),
+      resize: async (s) => {
+        await new Promise((r) => setTimeout(r, this.resizeDelayMs));
+        this.resizes.push(s);
+        this.events.push(`resize ${s.width}x${s.height}`);
+      },
       exitCode: stdinDone.then(() => Buffer.concat(received).length),
       close: async () => void this.closed++,
     };
@@ -214,6 +224,31 @@ describe('pod log and exec routes', () => {
     assert.equal(streams.execCalls.at(-1)!.tty, true);
     assert.ok(streams.stdinEnded);
     assert.ok(streams.closed >= 1, 'the session was closed');
+  });
+
+  it('starts a terminal at the size sent before the process ran, and applies a later resize before the input that follows it', async () => {
+    streams.received.length = 0;
+    streams.events.length = 0;
+    streams.execDelayMs = 100;
+    streams.resizeDelayMs = 100;
+    try {
+      const r = await openExec('command=sh&stdin=true&stdout=true&tty=true', 'v5.channel.k8s.io', (ws) => {
+        ws.send(Buffer.from([4, ...Buffer.from('{"Width":111,"Height":33}')]));
+        ws.send(Buffer.from([0, ...Buffer.from('first')]));
+        // Sent once the process runs (its first output): the resize must reach it before "second".
+        ws.once('message', () => {
+          ws.send(Buffer.from([4, ...Buffer.from('{"Width":80,"Height":20}')]));
+          ws.send(Buffer.from([0, ...Buffer.from('second')]));
+          ws.send(Buffer.from([255, 0]));
+        });
+      });
+      assert.equal(r.closeCode, 1000);
+      assert.deepEqual(streams.execCalls.at(-1)!.size, { width: 111, height: 33 });
+      assert.deepEqual(streams.events.filter((e) => !e.startsWith('resize 111')), ['stdin first', 'resize 80x20', 'stdin second']);
+    } finally {
+      streams.execDelayMs = 0;
+      streams.resizeDelayMs = 0;
+    }
   });
 
   it('reports an exec the node refuses as a Failure Status on channel 3', async () => {
