@@ -22,6 +22,7 @@ import {
 } from '../helpers/e2e.js';
 import { job, WEB_CONFIGMAP, WEB_SERVICE, webDeployment } from '../helpers/e2e-manifests.js';
 import { git, pushFiles } from '../helpers/git-http-server.js';
+import type { Node } from '../../src/model/types.js';
 
 /** A Deployment whose pod writes a numbered line every second: a log that grows while watched. */
 const TICKER = `apiVersion: apps/v1
@@ -126,7 +127,8 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
       'ticker/deployment.yaml': TICKER,
     });
     initialCommit = await git(world.work, ['rev-parse', 'HEAD']);
-    g = await startInProcess(world);
+    // Usage reported every 2 s rather than 15, so that the overview has figures to show soon.
+    g = await startInProcess(world, { config: { node: { metricResolutionMs: 2000 } } });
     browser = await launchChromium();
     // The server's address as the browser reaches it (from its own network namespace, as root).
     serverUrl = (await browser.reach(g.apiUrl)).replace(/\/$/, '');
@@ -173,7 +175,7 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
     await page.getByRole('heading', { name: /^Overview/ }).waitFor();
   });
 
-  it('lists the sample app healthy on the overview, with the revision in force, the node and its requests, and nothing out of sync', async () => {
+  it('lists the sample app healthy on the overview, with the revision in force, the node with its usage and requests, and nothing out of sync', async () => {
     await page.locator('[data-workload="Deployment/default/web"] [data-health="Healthy"]').waitFor({ timeout: 90_000 });
     await page.locator('[data-workload="Job/default/hello"] [data-health="Healthy"]').waitFor({ timeout: 60_000 });
     await page.locator('[data-workload="Deployment/default/ticker"] [data-health="Healthy"]').waitFor({ timeout: 60_000 });
@@ -182,7 +184,12 @@ describe('web dashboard end to end (headless Chromium against gantry up with rea
     const nodeRow = page.locator('tr', { has: page.getByRole('link', { name: world!.node.nodeName }) });
     await nodeRow.locator('[data-health="Healthy"]').waitFor();
     // The web pods request 10m CPU each, the ticker none: 20m in all on the one node.
-    assert.match(await nodeRow.innerText(), /20m \//);
+    assert.match(await nodeRow.locator('td').nth(4).innerText(), /^20m \//);
+    // What the node uses, as `kubectl top node` reads it from metrics.k8s.io, against its allocatable.
+    const allocatable = (await g.store.get<Node>({ kind: 'Node', name: world!.node.nodeName }))!.status!.allocatable!;
+    await nodeRow.locator('[data-usage="cpu"] .meter').waitFor({ timeout: 30_000 });
+    assert.match(await nodeRow.locator('[data-usage="cpu"]').innerText(), new RegExp(`^\\d+(m|\\.\\d)? / ${allocatable.cpu}\\s+\\(\\d+%\\)$`));
+    assert.match(await nodeRow.locator('[data-usage="memory"]').innerText(), /^[\d.]+[KMG]i \/ [\d.]+[MG]i\s+\(\d+%\)$/);
     await page.screenshot({ path: await artifact('dashboard-overview.png') });
     await page.keyboard.press('t');
     assert.equal(await page.evaluate('document.documentElement.dataset.theme'), 'dark');

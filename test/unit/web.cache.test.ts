@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { KubeObject, Node, Pod } from '../../src/model/types.js';
 import { ObjectCache } from '../../web/src/lib/cache.js';
-import { formatCpu, formatMemory, nodeUsage, percent } from '../../web/src/lib/resources.js';
+import { formatCpu, formatMemory, nodeLiveUsage, nodeUsage, percent } from '../../web/src/lib/resources.js';
 
 function pod(name: string, rv: number, phase = 'Running'): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', resourceVersion: String(rv) }, spec: {}, status: { phase } };
@@ -59,6 +59,20 @@ describe('web dashboard node usage (requests against allocatable, as the schedul
     assert.deepEqual(use.memory, { requested: 192 * 2 ** 20, allocatable: 4 * 2 ** 30 });
     assert.deepEqual(use.pods, { requested: 2, allocatable: 110 });
     assert.equal(percent(use.cpu), 37);
+  });
+
+  it('reads each node\'s usage from a NodeMetricsList as metrics.k8s.io serves it (nanocores, Ki)', () => {
+    const live = nodeLiveUsage({
+      items: [
+        { metadata: { name: 'n1' }, usage: { cpu: '123456789n', memory: '204800Ki' } },
+        { metadata: { name: 'n2' }, usage: { cpu: '2', memory: '1Gi' } },
+        { metadata: {}, usage: { cpu: '1' } },
+      ],
+    });
+    assert.deepEqual([...live.keys()], ['n1', 'n2']);
+    assert.deepEqual(live.get('n1'), { cpu: 124, memory: 200 * 2 ** 20 });
+    assert.deepEqual(live.get('n2'), { cpu: 2000, memory: 2 ** 30 });
+    assert.equal(nodeLiveUsage({}).size, 0);
   });
 
   it('formats CPU and memory as people write them', () => {

@@ -1,7 +1,8 @@
 /**
- * A node's capacity and what is asked of it: the requests of the pods bound to it against its
- * allocatable CPU, memory and pod count, counted as the scheduler counts them (terminated pods
- * hold nothing). Pure.
+ * A node's capacity, what is asked of it and what is used of it: the requests of the pods bound
+ * to it against its allocatable CPU, memory and pod count, counted as the scheduler counts them
+ * (terminated pods hold nothing), and the usage metrics.k8s.io reports (as `kubectl top node`
+ * reads it). Pure.
  */
 import { bytes, cpuMillis } from '../../../src/model/quantity.js';
 import type { Node, Pod } from '../../../src/model/types.js';
@@ -57,4 +58,25 @@ export function formatMemory(n: number): string {
     if (n >= mult) return `${Math.round((n / mult) * 10) / 10}${suffix}`;
   }
   return `${n}`;
+}
+
+/** A node's usage as metrics.k8s.io reports it: CPU in millicores, memory (working set) in bytes. */
+export interface NodeLiveUsage {
+  cpu: number;
+  memory: number;
+}
+
+/** A NodeMetricsList as `GET /apis/metrics.k8s.io/v1beta1/nodes` answers it (the fields read here). */
+export interface NodeMetricsList {
+  items?: { metadata?: { name?: string }; usage?: { cpu?: string; memory?: string } }[];
+}
+
+/** Each reported node's usage, by node name. */
+export function nodeLiveUsage(list: NodeMetricsList): Map<string, NodeLiveUsage> {
+  const out = new Map<string, NodeLiveUsage>();
+  for (const item of list.items ?? []) {
+    const name = item.metadata?.name;
+    if (name) out.set(name, { cpu: cpuMillis(item.usage?.cpu), memory: bytes(item.usage?.memory) });
+  }
+  return out;
 }

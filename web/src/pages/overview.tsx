@@ -1,7 +1,8 @@
 /**
  * The overview: the source and the revision in force, the last attempt and its problems, what is
- * out of sync (the followed ref planned against the live state), the nodes with their capacity
- * and what pods request of it, and the workloads with their health.
+ * out of sync (the followed ref planned against the live state), the nodes with their capacity,
+ * what pods request of it and what they use (metrics.k8s.io, refreshed at its resolution), and
+ * the workloads with their health.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
@@ -13,12 +14,45 @@ import { useCluster } from '../cluster';
 import { HealthOf } from '../components/health';
 import { age, firstLine, shortSha } from '../lib/format';
 import { healthOf, worstHealth } from '../lib/health';
-import { formatCpu, formatMemory, nodeUsage, percent, type ResourceUse } from '../lib/resources';
+import { formatCpu, formatMemory, nodeLiveUsage, nodeUsage, percent, type NodeLiveUsage, type NodeMetricsList } from '../lib/resources';
 import { appOf } from '../lib/tree';
 import { namespaceHref, objectHref } from '../links';
 import { podStatus } from '../../../src/model/columns.js';
 
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job'] as const;
+
+/** How often the nodes' usage is read again: the agents' default report period (metrics-server's resolution). */
+const USAGE_REFRESH_MS = 15_000;
+/** How soon it is read again while no node has figures yet (an agent's first report comes soon after it starts). */
+const USAGE_FIRST_REFRESH_MS = 3_000;
+
+/**
+ * The nodes' usage from metrics.k8s.io, read now and every {@link USAGE_REFRESH_MS}; undefined
+ * until the first answer, and an empty map when the server has no figures (none reported yet, or
+ * a server without node agents).
+ */
+function useNodeMetrics(): Map<string, NodeLiveUsage> | undefined {
+  const [live, setLive] = useState<Map<string, NodeLiveUsage>>();
+  useEffect(() => {
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = (): void => {
+      void getJson<NodeMetricsList>('/apis/metrics.k8s.io/v1beta1/nodes', { signal: ac.signal })
+        .then(nodeLiveUsage, () => new Map<string, NodeLiveUsage>())
+        .then((figures) => {
+          if (ac.signal.aborted) return;
+          setLive(figures);
+          timer = setTimeout(read, figures.size > 0 ? USAGE_REFRESH_MS : USAGE_FIRST_REFRESH_MS);
+        });
+    };
+    read();
+    return () => {
+      clearTimeout(timer);
+      ac.abort();
+    };
+  }, []);
+  return live;
+}
 
 /** The overview page. */
 export function Overview() {
@@ -28,6 +62,7 @@ export function Overview() {
   const sync = cache.get<SyncObject>('Sync', undefined, 'default');
   const nodes = cache.list<Node>('Node');
   const pods = cache.list<Pod>('Pod');
+  const live = useNodeMetrics();
   const [filter, setFilter] = useState('');
   const workloads = useMemo(() => WORKLOAD_KINDS.flatMap((k) => cache.list(k))
     // A CronJob's runs are shown under it, not as workloads of their own.
@@ -48,22 +83,25 @@ export function Overview() {
       <section aria-labelledby="nodes-h">
         <h2 id="nodes-h">Nodes</h2>
         <table class="grid">
-          <thead><tr><th>Node</th><th>Health</th><th>CPU requested</th><th>Memory requested</th><th>Pods</th><th>Age</th></tr></thead>
+          <thead><tr><th>Node</th><th>Health</th><th>CPU used</th><th>Memory used</th><th>CPU requested</th><th>Memory requested</th><th>Pods</th><th>Age</th></tr></thead>
           <tbody>
             {nodes.map((n) => {
               const use = nodeUsage(n, pods);
+              const used = live?.get(n.metadata.name);
               return (
-                <tr key={n.metadata.name}>
+                <tr key={n.metadata.name} data-node={n.metadata.name}>
                   <td><Link href={objectHref(n)} data-row>{n.metadata.name}</Link></td>
                   <td><HealthOf health={healthOf(n)} /></td>
-                  <td><Meter use={use.cpu} format={formatCpu} /></td>
-                  <td><Meter use={use.memory} format={formatMemory} /></td>
-                  <td><Meter use={use.pods} format={String} /></td>
+                  <td data-usage="cpu">{used ? <Meter amount={used.cpu} of={use.cpu.allocatable} format={formatCpu} /> : <NoUsage loading={!live} />}</td>
+                  <td data-usage="memory">{used ? <Meter amount={used.memory} of={use.memory.allocatable} format={formatMemory} /> : <NoUsage loading={!live} />}</td>
+                  <td><Meter amount={use.cpu.requested} of={use.cpu.allocatable} format={formatCpu} /></td>
+                  <td><Meter amount={use.memory.requested} of={use.memory.allocatable} format={formatMemory} /></td>
+                  <td><Meter amount={use.pods.requested} of={use.pods.allocatable} format={String} /></td>
                   <td>{age(n.metadata.creationTimestamp, now)}</td>
                 </tr>
               );
             })}
-            {nodes.length === 0 && <tr><td colSpan={6} class="muted">No node has registered.</td></tr>}
+            {nodes.length === 0 && <tr><td colSpan={8} class="muted">No node has registered.</td></tr>}
           </tbody>
         </table>
       </section>
@@ -96,14 +134,22 @@ export function Overview() {
   );
 }
 
-function Meter({ use, format }: { use: ResourceUse; format: (n: number) => string }) {
-  const pct = percent(use);
+/** `amount` of the node's `of`, as a bar and figures. */
+function Meter({ amount, of, format }: { amount: number; of: number; format: (n: number) => string }) {
+  const pct = percent({ requested: amount, allocatable: of });
   return (
-    <span class="meter" title={`${format(use.requested)} of ${format(use.allocatable)} (${pct}%)`}>
+    <span class="meter" title={`${format(amount)} of ${format(of)} (${pct}%)`}>
       <span class="bar" aria-hidden="true"><span class={pct >= 90 ? 'hot' : ''} style={{ width: `${Math.min(100, pct)}%` }} /></span>
-      {format(use.requested)} / {format(use.allocatable)} <span class="muted">({pct}%)</span>
+      {format(amount)} / {format(of)} <span class="muted">({pct}%)</span>
     </span>
   );
+}
+
+/** A node without usage figures: still loading, or none reported (yet). */
+function NoUsage({ loading }: { loading: boolean }) {
+  return loading
+    ? <span class="muted">…</span>
+    : <span class="muted" title="No usage reported for this node yet: its agent reports every 15 s by default">not reported</span>;
 }
 
 function SourceCard({ sync, now }: { sync?: SyncObject; now: number }) {
