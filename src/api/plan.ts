@@ -2,7 +2,9 @@
  * Planning a revision against the live state: what `gantry plan REF --live` prints and what the
  * API's plan route (`GET /apis/gantry.dev/v1/plan?ref=REF`, the dashboard's plan page) answers,
  * from the same code: load and validate the revision, pair it with the live objects
- * (src/diff), note the workloads a ConfigMap or Secret change rolls, and check that the pods it
+ * (src/diff), note the workloads a ConfigMap or Secret change rolls, run the admission the sync
+ * runs before it applies (a revision it would refuse, over a quota or naming a ServiceAccount
+ * that does not exist, is shown as invalid, with the same problems), and check that the pods it
  * adds fit on the nodes (src/scheduler).
  */
 import type { FastifyPluginAsync } from 'fastify';
@@ -20,7 +22,8 @@ import { resolveAndLoad } from '../sync/load-revision.js';
 import type { Decryption } from '../sync/sops/decryptor.js';
 
 export type { PlannedRevision, PlanResponse } from './plan-types.js';
-import type { DesiredSet, Source } from '../sync/types.js';
+import type { DesiredSet, ManifestIssue, Source } from '../sync/types.js';
+import { admitPlan } from '../sync/admission.js';
 
 /** What a plan against the live state compares with. */
 export interface LiveState {
@@ -41,10 +44,20 @@ export async function readLiveState(store: Pick<ReadStore, 'list'>): Promise<Liv
  * The plan of `desired` against `live`, with the workloads each config change rolls, and the
  * capacity check when there are nodes to place pods on.
  */
-export function planAgainstLive(desired: DesiredSet, live: LiveState): { plan: Plan; capacity?: PlanCapacity } {
+export function planAgainstLive(desired: DesiredSet, live: LiveState): { plan: Plan; capacity?: PlanCapacity; refused: ManifestIssue[] } {
   const plan = makePlan(desired, live.objects, { revision: desired.revision?.commit });
   annotateRolls(plan);
-  return { plan, ...(live.nodes.length > 0 ? { capacity: planCapacity(plan, live.nodes, live.pods) } : {}) };
+  return { plan, refused: admissionRefusals(plan, live.objects), ...(live.nodes.length > 0 ? { capacity: planCapacity(plan, live.nodes, live.pods) } : {}) };
+}
+
+/**
+ * What the sync's admission would refuse in `plan` against `live` (any one problem rejects the
+ * whole revision there), without changing the plan: a create is shown as written, not with what
+ * admission adds to a Pod.
+ */
+export function admissionRefusals(plan: Plan, live: readonly KubeObject[]): ManifestIssue[] {
+  // Admission replaces a new Pod's `desired` with the admitted copy: it gets entries of its own.
+  return admitPlan({ ...plan, create: plan.create.map((e) => ({ ...e })) }, live).issues;
 }
 
 /** Options of {@link planApi}. */
@@ -92,7 +105,8 @@ export function planApi(opts: PlanApiOptions): FastifyPluginAsync {
         ...(loaded.revision.author ? { author: loaded.revision.author } : {}),
       };
       if (!loaded.ok) return { valid: false, desired, issues: loaded.issues } satisfies PlanResponse;
-      const { plan, capacity } = planAgainstLive(loaded.set, await readLiveState(opts.store));
+      const { plan, capacity, refused } = planAgainstLive(loaded.set, await readLiveState(opts.store));
+      if (refused.length > 0) return { valid: false, desired, issues: refused } satisfies PlanResponse;
       let text = renderPlan(plan, { format: 'text' });
       const capacityText = capacity ? renderCapacity(capacity, 'text') : undefined;
       if (capacityText) text = `${text.trimEnd()}\n\n${capacityText}\n`;

@@ -111,4 +111,25 @@ describe('gantry plan on a pull-request checkout (no store)', function () {
       await git(repo, ['checkout', '-q', 'pr']);
     }
   });
+
+  it('refuses, as the sync would, a revision that admission rejects: a Pod naming a ServiceAccount the repo does not declare', async () => {
+    await git(repo, ['checkout', '-q', '-b', 'no-account']);
+    try {
+      const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: tool\nspec:\n  serviceAccountName: builder\n  containers:\n    - name: main\n      image: busybox\n';
+      await commitFiles(repo, { 'tool.yaml': pod }, 'a pod with its own account');
+      const res = await runCli(['plan', 'HEAD', '--repo', repo, '--format', 'markdown', '--data-dir', noStore]);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.match(res.stdout, /^### gantry plan: `HEAD@[0-9a-f]{7} against origin\/main@[0-9a-f]{7} \(merge base\)` is invalid/);
+      assert.match(res.stdout, /^- `tool\.yaml:1` `Pod\/default\/tool`.*serviceaccount "builder" not found/m);
+      // Declared beside it, the account makes the same Pod a plain create.
+      await commitFiles(repo, { 'account.yaml': 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\n' }, 'its account');
+      const ok = await runCli(['plan', 'HEAD', '--repo', repo, '--data-dir', noStore]);
+      assert.equal(ok.code, 2, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /^\+ create Pod default\/tool/m);
+      // As written: admission's additions (the token volume, the account's defaults) are not shown.
+      assert.doesNotMatch(ok.stdout, /kube-api-access/);
+    } finally {
+      await git(repo, ['checkout', '-q', 'pr']);
+    }
+  });
 });

@@ -142,6 +142,13 @@ spec:
     await git(work, ['checkout', '-q', '-b', 'broken']);
     await writeFile(path.join(work, 'web', 'deployment.yaml'), deployment(2).replace('image: busybox', 'image: ""\n          bogus: 1'));
     await git(work, ['commit', '-q', '-am', 'broken']);
+    // Valid manifests that break a quota they declare: two Pods where one is allowed.
+    await git(work, ['checkout', '-q', '-b', 'overquota', 'main']);
+    const pod = (name: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n  containers:\n    - name: main\n      image: busybox\n`;
+    await writeFile(path.join(work, 'web', 'quota.yaml'), 'apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: few\nspec:\n  hard:\n    pods: "1"\n');
+    await writeFile(path.join(work, 'web', 'pods.yaml'), `${pod('one')}---\n${pod('two')}`);
+    await git(work, ['add', '-A']);
+    await git(work, ['commit', '-q', '-m', 'over quota']);
     await git(work, ['checkout', '-q', 'main']);
     const source = new GitSource({ url: work, cacheDir: path.join(tmp.dir, 'cache'), ref: 'main' });
     app = createApiServer({ store, logger: silentLogger(), source });
@@ -178,6 +185,13 @@ spec:
     if (plan.valid) return;
     assert.equal(plan.desired.ref, 'broken');
     assert.ok(plan.issues.some((i) => i.file === 'web/deployment.yaml' && /bogus/.test(`${i.field} ${i.message}`)), JSON.stringify(plan.issues));
+  });
+
+  it('shows a revision that admission would reject (over a quota it declares) as invalid, naming the object and the quota', async () => {
+    const plan = (await app.inject({ method: 'GET', url: '/apis/gantry.dev/v1/plan?ref=overquota' })).json<PlanResponse>();
+    assert.equal(plan.valid, false, JSON.stringify(plan));
+    if (plan.valid) return;
+    assert.ok(plan.issues.some((i) => i.file === 'web/pods.yaml' && i.object === 'Pod/default/two' && /exceeded quota: few/.test(i.message)), JSON.stringify(plan.issues));
   });
 
   it('answers 404 on a server that follows no repository', async () => {

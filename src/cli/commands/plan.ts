@@ -13,7 +13,7 @@ import { planIsEmpty, type Plan } from '../../diff/types.js';
 import { GantryError } from '../../errors.js';
 import type { KubeObject } from '../../model/types.js';
 import { renderCapacity } from '../../scheduler/plan-capacity.js';
-import { planAgainstLive, readLiveState, type LiveState } from '../../api/plan.js';
+import { admissionRefusals, planAgainstLive, readLiveState, type LiveState } from '../../api/plan.js';
 import { dataPaths, authFromEnv, defaultDataDir } from '../../config.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { DirSource } from '../../sync/dir-source.js';
@@ -105,10 +105,13 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
       sides = { desired: desiredLabel(ref, desired.set.revision?.commit), against: againstLabel };
     }
     // Against the live store: the same code as the API's plan route (capacity check included).
-    const { plan, capacity } = liveState ? planAgainstLive(desired.set, liveState) : planAgainstRevision(desired.set, live);
-    const header = o.format === 'text'
-      ? `Plan for ${sides?.desired ?? desiredLabel(ref, desired.set.revision?.commit)} against ${sides?.against ?? 'the live state'}\n\n`
-      : '';
+    const { plan, capacity, refused } = liveState ? planAgainstLive(desired.set, liveState) : planAgainstRevision(desired.set, live);
+    const desiredSide = sides?.desired ?? desiredLabel(ref, desired.set.revision?.commit);
+    const againstSide = sides?.against ?? 'the live state';
+    // Problems only admission finds (a quota, a missing ServiceAccount) reject the revision as a
+    // sync would: the plan says so instead of showing changes that would never be applied.
+    if (refused.length > 0) return invalid({ label: `${desiredSide} against ${againstSide}`, issues: refused });
+    const header = o.format === 'text' ? `Plan for ${desiredSide} against ${againstSide}\n\n` : '';
     let output = header + renderPlan(plan, { format: o.format, color: o.color, sides });
     // The capacity check needs nodes: it runs against the live cluster only.
     if (capacity) {
@@ -130,11 +133,14 @@ export async function runPlan(ref: string | undefined, o: PlanOptions): Promise<
   }
 }
 
-/** The plan of `desired` against another revision's objects (no nodes, so no capacity check). */
-function planAgainstRevision(desired: DesiredSet, other: KubeObject[]): { plan: Plan; capacity?: undefined } {
+/**
+ * The plan of `desired` against another revision's objects (no nodes, so no capacity check;
+ * admission sees that revision's objects, not the pods and claims a cluster made of them).
+ */
+function planAgainstRevision(desired: DesiredSet, other: KubeObject[]): { plan: Plan; capacity?: undefined; refused: ManifestIssue[] } {
   const plan = makePlan(desired, other, { revision: desired.revision?.commit });
   annotateRolls(plan);
-  return { plan };
+  return { plan, refused: admissionRefusals(plan, other) };
 }
 
 /** `HEAD@def5678`, `feature@abc1234`, or `working tree` for uncommitted files. */
