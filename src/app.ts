@@ -2,6 +2,7 @@
  * The composition root: builds the real parts from a configuration and starts the ones a
  * process runs (`gantry up` runs them all; `gantry sync` only the sync loop and the API).
  */
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -137,6 +138,9 @@ export async function startGantry(opts: StartOptions): Promise<RunningGantry> {
     ? await prepareApiSecurity({ dataDir: config.dataDir, listenHost: listen[0], insecureHttp: config.insecureHttp, tlsSans: config.tlsSans, serviceCidr: config.serviceCidr })
     : undefined;
   const ac = new AbortController();
+  // Every component stops on this one signal, each listening once: more than Node's default of
+  // ten listeners is the design here, not a leak.
+  setMaxListeners(64, ac.signal);
   const background: Promise<unknown>[] = [];
   // Checked before anything starts: a bad notification setting is refused, not half-used.
   const notifier = createNotifier(config.notifications, { repo: config.repo, logger: logger.child({ component: 'notify' }) });
