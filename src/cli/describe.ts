@@ -536,8 +536,8 @@ const nodeInfoLabels: [string, string][] = [
 ];
 
 /** A pod's summed requests and limits of cpu (millicores) and memory (bytes), as the scheduler counts them. */
-function podResources(pod: Pod): { cpuReq: number; cpuLim: number; memReq: number; memLim: number } {
-  const sum = { cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0 };
+function podResources(pod: Pod): { cpuReq: number; cpuLim: number; memReq: number; memLim: number; ephReq: number; ephLim: number } {
+  const sum = { cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0, ephReq: 0, ephLim: 0 };
   for (const c of pod.spec.containers) {
     const lim = c.resources?.limits ?? {};
     const req = { ...lim, ...(c.resources?.requests ?? {}) };
@@ -545,6 +545,8 @@ function podResources(pod: Pod): { cpuReq: number; cpuLim: number; memReq: numbe
     sum.cpuLim += cpuMillis(lim.cpu);
     sum.memReq += bytes(req.memory);
     sum.memLim += bytes(lim.memory);
+    sum.ephReq += bytes(req['ephemeral-storage']);
+    sum.ephLim += bytes(lim['ephemeral-storage']);
   }
   // An init container runs alone: the pod needs at least the largest of them.
   for (const c of pod.spec.initContainers ?? []) {
@@ -554,6 +556,8 @@ function podResources(pod: Pod): { cpuReq: number; cpuLim: number; memReq: numbe
     sum.cpuLim = Math.max(sum.cpuLim, cpuMillis(lim.cpu));
     sum.memReq = Math.max(sum.memReq, bytes(req.memory));
     sum.memLim = Math.max(sum.memLim, bytes(lim.memory));
+    sum.ephReq = Math.max(sum.ephReq, bytes(req['ephemeral-storage']));
+    sum.ephLim = Math.max(sum.ephLim, bytes(lim['ephemeral-storage']));
   }
   return sum;
 }
@@ -604,13 +608,15 @@ function describeNode(w: PageWriter, node: Node, ctx: DescribeContext): void {
   w.line(0, `Non-terminated Pods:\t(${pods.length} in total)`);
   w.line(1, 'Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge');
   w.line(1, '---------\t----\t\t------------\t----------\t---------------\t-------------\t---');
-  const total = { cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0 };
+  const total = { cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0, ephReq: 0, ephLim: 0 };
   for (const p of pods) {
     const r = podResources(p);
     total.cpuReq += r.cpuReq;
     total.cpuLim += r.cpuLim;
     total.memReq += r.memReq;
     total.memLim += r.memLim;
+    total.ephReq += r.ephReq;
+    total.ephLim += r.ephLim;
     w.line(1, `${p.metadata.namespace ?? ''}\t${p.metadata.name}\t\t${cpuText(r.cpuReq)} (${pct(r.cpuReq, cpuAlloc)}%)\t${cpuText(r.cpuLim)} (${pct(r.cpuLim, cpuAlloc)}%)\t${formatBytes(r.memReq)} (${pct(r.memReq, memAlloc)}%)\t${formatBytes(r.memLim)} (${pct(r.memLim, memAlloc)}%)\t${age(p.metadata.creationTimestamp, w.now)}`);
   }
   w.line(0, 'Allocated resources:');
@@ -619,7 +625,8 @@ function describeNode(w: PageWriter, node: Node, ctx: DescribeContext): void {
   w.line(1, '--------\t--------\t------');
   w.line(1, `cpu\t${cpuText(total.cpuReq)} (${pct(total.cpuReq, cpuAlloc)}%)\t${cpuText(total.cpuLim)} (${pct(total.cpuLim, cpuAlloc)}%)`);
   w.line(1, `memory\t${formatBytes(total.memReq)} (${pct(total.memReq, memAlloc)}%)\t${formatBytes(total.memLim)} (${pct(total.memLim, memAlloc)}%)`);
-  w.line(1, 'ephemeral-storage\t0 (0%)\t0 (0%)');
+  const ephAlloc = bytes(alloc['ephemeral-storage']);
+  w.line(1, `ephemeral-storage\t${formatBytes(total.ephReq)} (${pct(total.ephReq, ephAlloc)}%)\t${formatBytes(total.ephLim)} (${pct(total.ephLim, ephAlloc)}%)`);
 }
 
 function describeEndpoints(w: PageWriter, ep: Endpoints): void {

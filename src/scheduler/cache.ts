@@ -18,6 +18,8 @@ const TRACKED_KEYS = [ZONE_LABEL] as const;
 /** Allocatable capacity of a node. */
 export interface Allocatable extends Resources {
   pods: number;
+  /** Every other resource the node offers (ephemeral-storage, hugepages, extended resources), when it offers any. */
+  scalar?: ReadonlyMap<string, number>;
 }
 
 /** One node as the scheduler sees it. Read-only outside the cache. */
@@ -34,6 +36,8 @@ export interface NodeInfo {
   requested: Resources;
   /** The same with Kubernetes' scoring defaults (100m, 200Mi) for absent requests. */
   nonZeroRequested: Resources;
+  /** Sum of the pods' requests of other resources (see {@link PodInfo.scalar}). */
+  scalarRequested: Map<string, number>;
   /** Pods here by `namespace/name`. */
   pods: Map<string, PodInfo>;
   /** Host ports in use: `proto/port` → count and `proto/port/ip` → count. */
@@ -65,6 +69,7 @@ function emptyNodeInfo(name: string): NodeInfo {
     allocatable: { cpu: 0, memory: 0, pods: 0 },
     requested: { cpu: 0, memory: 0 },
     nonZeroRequested: { cpu: 0, memory: 0 },
+    scalarRequested: new Map(),
     pods: new Map(),
     ports: new Map(),
     ownerCounts: new Map(),
@@ -77,10 +82,16 @@ function emptyNodeInfo(name: string): NodeInfo {
 export function nodeAllocatable(node: Node): Allocatable {
   const alloc = node.status?.allocatable ?? node.status?.capacity ?? {};
   const pods = alloc.pods === undefined ? DEFAULT_MAX_PODS : Math.floor(Number(alloc.pods));
+  let scalar: Map<string, number> | undefined;
+  for (const name in alloc) {
+    if (name === 'cpu' || name === 'memory' || name === 'pods') continue;
+    (scalar ??= new Map()).set(name, bytes(alloc[name]));
+  }
   return {
     cpu: cpuMillis(alloc.cpu),
     memory: bytes(alloc.memory),
     pods: Number.isFinite(pods) ? pods : DEFAULT_MAX_PODS,
+    ...(scalar ? { scalar } : {}),
   };
 }
 
@@ -180,6 +191,7 @@ export class SchedulerCache {
     ni.requested.memory += info.requests.memory;
     ni.nonZeroRequested.cpu += info.nonZero.cpu;
     ni.nonZeroRequested.memory += info.nonZero.memory;
+    if (info.scalar) for (const [name, v] of info.scalar) bump(ni.scalarRequested, name, v);
     for (const hp of info.hostPorts) {
       bump(ni.ports, `${hp.protocol}/${hp.port}`, 1);
       bump(ni.ports, `${hp.protocol}/${hp.port}/${hp.ip}`, 1);
@@ -222,6 +234,7 @@ export class SchedulerCache {
     ni.requested.memory -= info.requests.memory;
     ni.nonZeroRequested.cpu -= info.nonZero.cpu;
     ni.nonZeroRequested.memory -= info.nonZero.memory;
+    if (info.scalar) for (const [name, v] of info.scalar) bump(ni.scalarRequested, name, -v);
     for (const hp of info.hostPorts) {
       bump(ni.ports, `${hp.protocol}/${hp.port}`, -1);
       bump(ni.ports, `${hp.protocol}/${hp.port}/${hp.ip}`, -1);
@@ -295,6 +308,7 @@ export class SchedulerCache {
         ...ni,
         requested: { ...ni.requested },
         nonZeroRequested: { ...ni.nonZeroRequested },
+        scalarRequested: new Map(ni.scalarRequested),
         pods: new Map(ni.pods),
         ports: new Map(ni.ports),
         ownerCounts: new Map(ni.ownerCounts),

@@ -72,6 +72,11 @@ export interface PodInfo {
   requests: Resources;
   /** Effective requests with Kubernetes' scoring defaults for absent ones. */
   nonZero: Resources;
+  /**
+   * Effective requests of every other resource (ephemeral-storage, hugepages-<size>, extended
+   * resources such as nvidia.com/gpu), in bytes or units; undefined when there are none (most pods).
+   */
+  scalar: ReadonlyMap<string, number> | undefined;
   hostPorts: HostPort[];
   tolerations: Toleration[];
   nodeSelector: StringMap | undefined;
@@ -148,6 +153,28 @@ export function effectiveRequests(pod: Pod, nonZero = false): Resources {
   return sum;
 }
 
+/**
+ * The effective requests of resources other than cpu and memory, by the same rule as
+ * {@link effectiveRequests}: the sum over app containers, or the largest init container's.
+ */
+export function scalarRequests(pod: Pod): Map<string, number> | undefined {
+  let out: Map<string, number> | undefined;
+  const count = (c: Container, combine: (had: number, v: number) => number): void => {
+    const req = c.resources?.requests;
+    if (!req) return;
+    for (const name in req) {
+      if (name === 'cpu' || name === 'memory') continue;
+      const v = bytes(req[name]);
+      if (v <= 0) continue;
+      out ??= new Map();
+      out.set(name, combine(out.get(name) ?? 0, v));
+    }
+  };
+  for (const c of pod.spec.containers ?? []) count(c, (had, v) => had + v);
+  for (const c of pod.spec.initContainers ?? []) count(c, Math.max);
+  return out;
+}
+
 function hostPorts(pod: Pod): HostPort[] {
   const out: HostPort[] = [];
   for (const c of [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])]) {
@@ -190,6 +217,7 @@ function computePodInfo(pod: Pod): PodInfo {
     priority: spec.priority ?? 0,
     requests: effectiveRequests(pod, false),
     nonZero: effectiveRequests(pod, true),
+    scalar: scalarRequests(pod),
     hostPorts: hostPorts(pod),
     tolerations: spec.tolerations ?? [],
     nodeSelector: spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0 ? spec.nodeSelector : undefined,

@@ -245,6 +245,16 @@ describe('gantry describe pages', () => {
     assert.match(text, /RegisteredNode +24h +node-controller +Node node-a event: Registered Node node-a in Controller$/);
   });
 
+  it('a node counts its pods\' ephemeral-storage requests and limits against what it offers', () => {
+    const node = { ...f.node, status: { ...f.node.status, allocatable: { ...f.node.status!.allocatable, 'ephemeral-storage': '10Gi' } } };
+    const scratch: Pod = {
+      ...f.pod,
+      spec: { ...f.pod.spec, containers: [{ name: 'c', image: 'x', resources: { requests: { 'ephemeral-storage': '1Gi' }, limits: { 'ephemeral-storage': '2Gi' } } }] },
+    };
+    const text = describeObject(node, { pods: [scratch], now });
+    assert.match(text, /\n {2}ephemeral-storage +1Gi \(10%\) +2Gi \(20%\)\n?/);
+  });
+
   it('other kinds get the generic page: metadata and spec as titled keys', () => {
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config', namespace: 'shop', uid: 'u1' }, data: { logLevel: 'debug', 'app.conf': 'a=1\nb=2' } };
     const text = describeObject(cm, { now });

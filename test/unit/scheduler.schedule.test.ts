@@ -67,6 +67,23 @@ describe('scheduler/schedule', () => {
     assert.equal(r.message, '0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory.');
   });
 
+  it('places pods wanting an extended resource only where it is offered, until it runs out, and frees it with the pod', () => {
+    const gpuNode: Node = { ...node('gpu'), status: { allocatable: { ...node('gpu').status!.allocatable, 'nvidia.com/gpu': '2' } } };
+    const cache = cacheFrom([node('plain'), gpuNode], []);
+    const wants = (name: string): Pod => ({ ...pod(name), spec: { containers: [{ name: 'c', image: 'x', resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } }] } });
+    for (const name of ['t1', 't2']) {
+      const p = wants(name);
+      const placed = nodeOf(schedulePod(p, cache));
+      assert.equal(placed, 'gpu');
+      cache.upsertPod(boundCopy(p, placed));
+    }
+    const r = schedulePod(wants('t3'), cache);
+    assert.ok(isUnschedulable(r));
+    assert.equal(r.message, '0/2 nodes are available: 2 Insufficient nvidia.com/gpu.');
+    cache.removePod('default/t1');
+    assert.equal(nodeOf(schedulePod(wants('t3'), cache)), 'gpu');
+  });
+
   it('says so when there are no nodes', () => {
     const r = schedulePod(pod('p'), new SchedulerCache());
     assert.ok(isUnschedulable(r));

@@ -28,7 +28,7 @@ import { importImages } from '../images/import.js';
 import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
-import { annotateStorageDir, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { annotateStorageDir, EPHEMERAL_STORAGE_RESERVE, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
 import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
 import { readNodeUsage } from './node-usage.js';
@@ -146,7 +146,7 @@ export class NodeAgent {
       logger: opts.logger,
       hostIP: () => this.machine.internalIP ?? '127.0.0.1',
       clusterDns: opts.clusterDns,
-      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes, ephemeralBytes: diskBytes(opts.dataDir) }),
+      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes, ephemeralBytes: Math.floor(diskBytes(opts.dataDir) * (1 - EPHEMERAL_STORAGE_RESERVE)) }),
       services: opts.services,
       backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,
@@ -412,7 +412,13 @@ export class NodeAgent {
   private async writeNode(registering: boolean): Promise<void> {
     const name = this.nodeName;
     await this.o.api.writeNode((current) => {
-      const status = nodeStatus(this.machine, { now: k8sTime(this.clock.now()), runtimeVersion: this.runtimeVersion, prev: current?.status, ...(this.o.kubeletPort ? { kubeletPort: this.o.kubeletPort } : {}) });
+      const status = nodeStatus(this.machine, {
+        now: k8sTime(this.clock.now()),
+        runtimeVersion: this.runtimeVersion,
+        prev: current?.status,
+        ephemeralStorageBytes: diskBytes(this.o.dataDir),
+        ...(this.o.kubeletPort ? { kubeletPort: this.o.kubeletPort } : {}),
+      });
       const podCidr = this.o.podCidr;
       if (!current) {
         const node = newNode(name, this.machine, status);

@@ -59,8 +59,17 @@ export function memoryQuantity(n: number): string {
   return /[KMGTPE]i$/.test(exact) ? exact : `${Math.floor(n / 1024)}Ki`;
 }
 
-/** The node's status at `now`; with `kubeletPort`, where its agent serves logs, exec and port-forward. */
-export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVersion: string; prev?: NodeStatus; kubeletPort?: number }): NodeStatus {
+/** The share of the node's filesystem kept free, as the kubelet's default hard eviction threshold (`nodefs.available<10%`). */
+export const EPHEMERAL_STORAGE_RESERVE = 0.1;
+
+/**
+ * The node's status at `now`; with `kubeletPort`, where its agent serves logs, exec and
+ * port-forward; with `ephemeralStorageBytes`, the size of the filesystem its pods write to, which
+ * it offers as `ephemeral-storage` (capacity in Ki, allocatable less the eviction reserve, in
+ * bytes, as the kubelet reports them).
+ */
+export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVersion: string; prev?: NodeStatus; kubeletPort?: number; ephemeralStorageBytes?: number }): NodeStatus {
+  const disk = opts.ephemeralStorageBytes ?? 0;
   const resources = { cpu: String(machine.cpus), memory: memoryQuantity(machine.memoryBytes), pods: String(MAX_PODS) };
   const prev = (opts.prev?.conditions ?? []) as NodeCondition[];
   const cond = (type: string, status: 'True' | 'False', reason: string, message: string): NodeCondition => {
@@ -71,8 +80,8 @@ export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVer
   if (machine.internalIP) addresses.push({ type: 'InternalIP', address: machine.internalIP });
   addresses.push({ type: 'Hostname', address: machine.hostname });
   return {
-    capacity: { ...resources },
-    allocatable: { ...resources },
+    capacity: { ...resources, ...(disk > 0 ? { 'ephemeral-storage': `${Math.floor(disk / 1024)}Ki` } : {}) },
+    allocatable: { ...resources, ...(disk > 0 ? { 'ephemeral-storage': String(Math.floor(disk * (1 - EPHEMERAL_STORAGE_RESERVE))) } : {}) },
     conditions: [
       cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
       cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),

@@ -19,7 +19,12 @@ const RESULTS: readonly (readonly string[])[] = Array.from({ length: 8 }, (_, ma
   ...(mask & 4 ? [ResourceReasons.memory] : []),
 ]);
 
-/** The NodeResourcesFit filter: pods count, then cpu and memory (requests of 0 always fit). */
+/**
+ * The NodeResourcesFit filter: pods count, then cpu and memory, then every other resource the pod
+ * requests (ephemeral-storage, hugepages, extended resources such as nvidia.com/gpu), which a
+ * node that does not offer it has none of (`Insufficient nvidia.com/gpu`, as kube-scheduler says).
+ * Requests of 0 always fit.
+ */
 export const nodeResourcesFitFilter: FilterPlugin = {
   name: 'NodeResourcesFit',
   filter(state: CycleState, node: NodeInfo): FilterResult {
@@ -29,7 +34,14 @@ export const nodeResourcesFitFilter: FilterPlugin = {
     if (node.pods.size + 1 > a.pods) mask |= 1;
     if (req.cpu > 0 && req.cpu > a.cpu - node.requested.cpu) mask |= 2;
     if (req.memory > 0 && req.memory > a.memory - node.requested.memory) mask |= 4;
-    return mask === 0 ? null : RESULTS[mask]!;
+    const scalar = state.pod.scalar;
+    if (!scalar) return mask === 0 ? null : RESULTS[mask]!;
+    let more: string[] | undefined;
+    for (const [name, v] of scalar) {
+      if (v > (a.scalar?.get(name) ?? 0) - (node.scalarRequested.get(name) ?? 0)) (more ??= []).push(`Insufficient ${name}`);
+    }
+    if (!more) return mask === 0 ? null : RESULTS[mask]!;
+    return [...RESULTS[mask]!, ...more];
   },
 };
 
