@@ -21,6 +21,7 @@ import { isKustomizationFile } from './kustomize/model.js';
 import { watchRefs } from './ref-watch.js';
 import { parseRevision, walkRevision } from './revparse.js';
 import type { Revision, Source, SourceFile, SourcePathEntry } from './types.js';
+import { GenerationCache } from './generation-cache.js';
 
 /** Options for {@link GitSource}. */
 export interface GitSourceOptions {
@@ -61,34 +62,6 @@ const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 const HEX_ID = /^[0-9a-f]{4,40}$/i;
 /** Parallel object reads: enough to overlap file I/O without flooding the event loop. */
 const READ_CONCURRENCY = 64;
-
-/**
- * Two-generation cache: entries used by the current or the previous `files()` call survive a
- * rotation, everything older is dropped. This bounds memory to about two revisions' worth
- * while making a re-read of the same (or an adjacent) revision free.
- */
-class GenerationCache<V> {
-  private current = new Map<string, V>();
-  private previous = new Map<string, V>();
-
-  get(key: string): V | undefined {
-    let v = this.current.get(key);
-    if (v === undefined) {
-      v = this.previous.get(key);
-      if (v !== undefined) this.current.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, value: V): void {
-    this.current.set(key, value);
-  }
-
-  rotate(): void {
-    this.previous = this.current;
-    this.current = new Map();
-  }
-}
 
 /** Runs `fn` over `items` with at most `limit` calls in flight, preserving order. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -23,14 +23,14 @@ export interface LoadRevisionOptions {
 /** Reads and loads `commit` of `source`; see {@link loadManifests} for the result. */
 export async function loadRevision(source: Source, commit: string, opts: LoadRevisionOptions = {}): Promise<LoadResult> {
   const files = await source.files(commit, { signal: opts.signal });
-  await opts.decryptor?.prepare(files);
+  const encrypted = await opts.decryptor?.prepare(files);
   const referenced = await readReferencedFiles(source, files, {
     commit,
     parseKustomization: parseKustomizationYaml,
     memo: opts.cache?.referenceMemo(),
     signal: opts.signal,
   });
-  return loadManifests(files, { validate: opts.validate, cache: opts.cache, referenced, encrypted: opts.decryptor });
+  return loadManifests(files, { validate: opts.validate, cache: opts.cache, referenced, encrypted });
 }
 
 /** A revision's manifests: valid (a desired set), or the problems found in them. */

@@ -73,8 +73,8 @@ describe('SOPS manifests at load', function () {
   it('loads an encrypted Secret as the Secret it decrypts to, with lines in the encrypted file', async () => {
     const decryptor = new SopsDecryptor({ loadKeys: () => loadAgeIdentities({ env: { ...emptyEnv(join(tmp.dir, 'nothing')), SOPS_AGE_KEY: identity } }) });
     const files = [file('secrets/db.yaml', `# encrypted with sops\n${encrypted}`, 'blob1'), file('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n')];
-    await decryptor.prepare(files);
-    const { objects, issues } = loadManifests(files, { validate: validateObject, encrypted: decryptor });
+    const found = await decryptor.prepare(files);
+    const { objects, issues } = loadManifests(files, { validate: validateObject, encrypted: found });
     assert.deepEqual(issues, []);
     const secret = objects.find((o) => o.object.kind === 'Secret')!;
     assert.deepEqual(secret.object, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' }, type: 'Opaque', stringData: { password: 'correct-horse' } });
@@ -85,8 +85,8 @@ describe('SOPS manifests at load', function () {
     const bad = await encryptSopsText(SECRET.replace('stringData:\n  password: correct-horse', 'data:\n  password: not base64!'), 'yaml', { recipients: [recipient] });
     const decryptor = new SopsDecryptor({ loadKeys: () => loadAgeIdentities({ env: { ...emptyEnv(join(tmp.dir, 'nothing')), SOPS_AGE_KEY: identity } }) });
     const files = [file('db.yaml', bad)];
-    await decryptor.prepare(files);
-    const { issues } = loadManifests(files, { validate: validateObject, encrypted: decryptor });
+    const found = await decryptor.prepare(files);
+    const { issues } = loadManifests(files, { validate: validateObject, encrypted: found });
     assert.equal(issues.length, 1);
     assert.equal(issues[0]!.line, bad.split('\n').findIndex((l) => l.trim().startsWith('password:')) + 1);
     assert.doesNotMatch(JSON.stringify(issues), /not base64!/);
@@ -96,8 +96,8 @@ describe('SOPS manifests at load', function () {
     const cm = await encryptSopsText('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n', 'yaml', { recipients: [recipient] });
     const decryptor = new SopsDecryptor({ loadKeys: () => loadAgeIdentities({ env: { ...emptyEnv(join(tmp.dir, 'nothing')), SOPS_AGE_KEY: identity } }) });
     const files = [file('cm.yaml', cm)];
-    await decryptor.prepare(files);
-    const { objects, issues } = loadManifests(files, { encrypted: decryptor });
+    const found = await decryptor.prepare(files);
+    const { objects, issues } = loadManifests(files, { encrypted: found });
     assert.deepEqual(objects, []);
     assert.match(issues[0]!.message, /only Secrets may be SOPS-encrypted, this is a ConfigMap/);
     assert.equal(issues[0]!.object, 'ConfigMap/default/c');
@@ -107,8 +107,8 @@ describe('SOPS manifests at load', function () {
     const other = await age.generateX25519Identity();
     const decryptor = new SopsDecryptor({ loadKeys: () => loadAgeIdentities({ env: { ...emptyEnv(join(tmp.dir, 'nothing')), SOPS_AGE_KEY: other } }) });
     const files = [file('db.yaml', encrypted)];
-    await decryptor.prepare(files);
-    const { objects, issues } = loadManifests(files, { encrypted: decryptor });
+    const found = await decryptor.prepare(files);
+    const { objects, issues } = loadManifests(files, { encrypted: found });
     assert.deepEqual(objects, []);
     assert.equal(issues[0]!.file, 'db.yaml');
     assert.match(issues[0]!.message, /^cannot decrypt this SOPS file: none of gantry's age keys .* is a recipient of this file \(age1/);
@@ -116,6 +116,17 @@ describe('SOPS manifests at load', function () {
     const plain = loadManifests(files);
     assert.deepEqual(plain.objects, []);
     assert.match(plain.issues[0]!.message, /SOPS-encrypted and was not decrypted/);
+  });
+
+  it('keeps each load\'s files when a plan of another ref prepares between the sync\'s prepare and its load', async () => {
+    const decryptor = new SopsDecryptor({ loadKeys: () => loadAgeIdentities({ env: { ...emptyEnv(join(tmp.dir, 'nothing')), SOPS_AGE_KEY: identity } }) });
+    const syncFiles = [file('db.yaml', encrypted, 'blob-sync')];
+    const forSync = await decryptor.prepare(syncFiles);
+    // The plan's ref shares nothing with the sync's revision.
+    await decryptor.prepare([file('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n', 'blob-plan')]);
+    const { objects, issues } = loadManifests(syncFiles, { encrypted: forSync });
+    assert.deepEqual(issues, []);
+    assert.equal(objects[0]!.object.kind, 'Secret');
   });
 
   it('decrypts a file once, and tries again with the keys of the next pass after a failure', async () => {
@@ -128,16 +139,14 @@ describe('SOPS manifests at load', function () {
       },
     });
     const files = [file('db.yaml', encrypted, 'blob2')];
-    await decryptor.prepare(files);
-    assert.match((decryptor.lookup(files[0]!) as { error: string }).error, /no age key/);
+    assert.match(((await decryptor.prepare(files)).lookup(files[0]!) as { error: string }).error, /no age key/);
     identities = [identity];
-    await decryptor.prepare(files);
-    assert.deepEqual(decryptor.lookup(files[0]!), { documents: [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' }, type: 'Opaque', stringData: { password: 'correct-horse' } }] });
+    assert.deepEqual((await decryptor.prepare(files)).lookup(files[0]!), { documents: [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' }, type: 'Opaque', stringData: { password: 'correct-horse' } }] });
     await decryptor.prepare(files);
     assert.equal(loads, 2, 'a decrypted file is not decrypted again');
     const mentions = [file('a.yaml', 'sops: mentioned, not a mapping\n'), file('b.json', '{"kind": "ConfigMap", "data": {"note": "sops"}}')];
-    await decryptor.prepare(mentions);
-    assert.deepEqual(mentions.map((f) => decryptor.lookup(f)), [undefined, undefined], 'a file that only mentions sops is not one');
+    const found = await decryptor.prepare(mentions);
+    assert.deepEqual(mentions.map((f) => found.lookup(f)), [undefined, undefined], 'a file that only mentions sops is not one');
     assert.equal(loads, 2, 'and needs no key');
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The SOPS decryptor of a sync loop (or a plan): before a revision's manifests are loaded,
  * {@link SopsDecryptor.prepare} finds its SOPS-encrypted files and decrypts them (age is
- * asynchronous); the loader then asks {@link SopsDecryptor.lookup} for each file's plain
- * documents, synchronously.
+ * asynchronous), and answers with that revision's lookup, which the loader asks for each file's
+ * plain documents, synchronously. One decryptor serves the sync loop and plans of other refs at
+ * once: each load keeps its own lookup.
  *
  * Decrypted files are kept by content id (a Git blob id never changes), so a revision that
  * leaves an encrypted file alone does not decrypt it again. Failures are not kept: a key added
@@ -11,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../../errors.js';
+import { GenerationCache } from '../generation-cache.js';
 import type { SourceFile } from '../types.js';
 import { loadAgeIdentities, type AgeIdentities, type AgeKeySources } from './age-keys.js';
 import { NotSopsError, decryptSopsText, formatOf, mayBeEncrypted } from './file.js';
@@ -24,10 +26,10 @@ export interface EncryptedFiles {
   lookup(file: SourceFile): SopsLookup | undefined;
 }
 
-/** A decryptor as the sync loop uses it: prepare a revision's files, then let the loader look them up. */
-export interface Decryption extends EncryptedFiles {
-  /** Decrypts the SOPS files among `files` (never throws: failures are looked up). */
-  prepare(files: readonly SourceFile[]): Promise<void>;
+/** A decryptor as the sync loop uses it: prepare a revision's files, and give the loader their lookup. */
+export interface Decryption {
+  /** Decrypts the SOPS files among `files`; the answer looks them up (never throws: failures are looked up). */
+  prepare(files: readonly SourceFile[]): Promise<EncryptedFiles>;
 }
 
 /** Options for {@link SopsDecryptor}. */
@@ -45,14 +47,13 @@ type Outcome = { documents: unknown[] } | { plain: true } | { error: string };
 
 /**
  * Decrypts a revision's SOPS files ahead of the loader. What it found is kept for two
- * generations (this `prepare` and the one before), as GitSource keeps trees: memory stays about
+ * generations (this `prepare` and the one before, see {@link GenerationCache}): memory stays about
  * two revisions' worth, and a file unchanged since the last revision is not decrypted again.
  */
 export class SopsDecryptor implements Decryption {
   private readonly loadKeys: () => Promise<AgeIdentities>;
   private readonly maxFileBytes: number;
-  private current = new Map<string, Outcome>();
-  private previous = new Map<string, Outcome>();
+  private readonly known = new GenerationCache<Outcome>();
 
   constructor(opts: SopsDecryptorOptions = {}) {
     this.loadKeys = opts.loadKeys ?? (() => loadAgeIdentities({ dataDir: opts.dataDir, env: opts.env }));
@@ -60,29 +61,29 @@ export class SopsDecryptor implements Decryption {
   }
 
   /** Decrypts every SOPS file among `files` not decrypted before. Never throws: failures are looked up. */
-  async prepare(files: readonly SourceFile[]): Promise<void> {
-    this.previous = this.current;
-    this.current = new Map();
+  async prepare(files: readonly SourceFile[]): Promise<EncryptedFiles> {
+    this.known.rotate();
+    const found = new Map<string, Outcome>();
     let keys: Promise<AgeIdentities> | undefined;
     for (const file of files) {
       if (!file.content || file.content.byteLength > this.maxFileBytes || !/\.(ya?ml|json)$/i.test(file.path)) continue;
       const id = contentId(file);
-      if (this.current.has(id)) continue;
-      const known = this.previous.get(id);
-      // Failures of the last pass are tried again: the keys may have changed since.
-      if (known && !('error' in known)) {
-        this.current.set(id, known);
-        continue;
+      if (found.has(id)) continue;
+      let outcome = this.known.get(id);
+      // Failures are tried again: the keys may have changed since.
+      if (!outcome || 'error' in outcome) {
+        outcome = await this.decrypt(file, () => (keys ??= this.loadKeys()));
+        this.known.set(id, outcome);
       }
-      this.current.set(id, await this.decrypt(file, () => (keys ??= this.loadKeys())));
+      found.set(id, outcome);
     }
-  }
-
-  /** The plain documents `prepare` decrypted for `file`, or why it could not; undefined for other files. */
-  lookup(file: SourceFile): SopsLookup | undefined {
-    if (!file.content) return undefined;
-    const found = this.current.get(contentId(file));
-    return found && !('plain' in found) ? found : undefined;
+    return {
+      lookup(file) {
+        if (!file.content) return undefined;
+        const outcome = found.get(contentId(file));
+        return outcome && !('plain' in outcome) ? outcome : undefined;
+      },
+    };
   }
 
   private async decrypt(file: SourceFile, keys: () => Promise<AgeIdentities>): Promise<Outcome> {
