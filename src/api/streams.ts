@@ -292,16 +292,6 @@ function sendFrame(socket: WebSocket, channel: number, data: Uint8Array | string
 /** How long a terminal exec waits for the client's first size before starting without one. */
 const FIRST_RESIZE_WAIT_MS = 500;
 
-/** The last terminal size among frames received before the process started, if any. */
-function initialSize(frames: Buffer[]): { width: number; height: number } | undefined {
-  let size: { width: number; height: number } | undefined;
-  for (const data of frames) {
-    const f = parseFrame(data);
-    if (f?.channel === Channel.resize) size = parseResize(f.data) ?? size;
-  }
-  return size;
-}
-
 /** One exec over an upgraded socket, from start to the final Status; the process is cleaned up in every outcome. */
 async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, streams: PodStreams, req: FastifyRequest): Promise<void> {
   const v5 = socket.protocol === EXEC_PROTOCOLS[0];
@@ -336,16 +326,21 @@ async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, st
       if (input) void then(() => input.end());
     }
   };
+  // The last size the client sent before the process started, and who waits for the first one.
+  let size: { width: number; height: number } | undefined;
   let sized: (() => void) | undefined;
   socket.on('message', (data: Buffer) => {
     if (session) return onMessage(data, session);
     early.push(data);
-    if (sized && parseFrame(data)?.channel === Channel.resize) sized();
+    const f = parseFrame(data);
+    if (f?.channel !== Channel.resize) return;
+    size = parseResize(f.data) ?? size;
+    sized?.();
   });
   try {
     // kubectl sends its terminal's size as soon as the stream opens: a terminal waits a moment for
     // it, so the process starts at that size (a shell's first prompt and `stty size` see it).
-    if (q.tty && !initialSize(early)) {
+    if (q.tty && !size) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => sized?.(), FIRST_RESIZE_WAIT_MS);
         sized = () => {
@@ -356,8 +351,7 @@ async function runExec(socket: WebSocket, q: ExecQuery, target: ContainerRef, st
         ac.signal.addEventListener('abort', () => sized?.(), { once: true });
       });
     }
-    const size = q.tty ? initialSize(early) : undefined;
-    session = await streams.exec({ target, command: q.command, stdin: q.stdin, stdout: q.stdout, stderr: q.stderr, tty: q.tty, signal: ac.signal, ...(size ? { size } : {}) });
+    session = await streams.exec({ target, command: q.command, stdin: q.stdin, stdout: q.stdout, stderr: q.stderr, tty: q.tty, signal: ac.signal, ...(q.tty && size ? { size } : {}) });
   } catch (err) {
     const message = isGantryError(err) ? err.message : `cannot exec in container "${target.container}" of pod "${target.pod}": ${errorMessage(err)}`;
     await sendFrame(socket, Channel.error, JSON.stringify(status(isGantryError(err, 'NotFound') ? 404 : 400, isGantryError(err, 'NotFound') ? 'NotFound' : 'BadRequest', message)));

@@ -28,7 +28,7 @@ import { importImages } from '../images/import.js';
 import type { ContainerLogs, NetworkManager, VolumeManager } from '../types.js';
 import { KUBERNETES_BACKOFF } from './backoff.js';
 import { ImageManager } from './images.js';
-import { annotateStorageDir, EPHEMERAL_STORAGE_RESERVE, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
+import { annotateStorageDir, ephemeralAllocatable, newNode, nodeLabels, nodeStatus, readMachine, type MachineInfo } from './node-object.js';
 import { LocalPathVolumes } from './local-volumes.js';
 import { PodSyncer } from './pod-sync.js';
 import { readNodeUsage } from './node-usage.js';
@@ -146,7 +146,7 @@ export class NodeAgent {
       logger: opts.logger,
       hostIP: () => this.machine.internalIP ?? '127.0.0.1',
       clusterDns: opts.clusterDns,
-      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes, ephemeralBytes: Math.floor(diskBytes(opts.dataDir) * (1 - EPHEMERAL_STORAGE_RESERVE)) }),
+      nodeAllocatable: () => ({ cpuMillis: this.machine.cpus * 1000, memoryBytes: this.machine.memoryBytes, ephemeralBytes: ephemeralAllocatable(diskBytes(opts.dataDir)) }),
       services: opts.services,
       backoffBaseMs: opts.backoffBaseMs ?? KUBERNETES_BACKOFF.baseMs,
       backoffMaxMs: opts.backoffMaxMs ?? KUBERNETES_BACKOFF.maxMs,

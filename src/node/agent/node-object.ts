@@ -62,6 +62,11 @@ export function memoryQuantity(n: number): string {
 /** The share of the node's filesystem kept free, as the kubelet's default hard eviction threshold (`nodefs.available<10%`). */
 export const EPHEMERAL_STORAGE_RESERVE = 0.1;
 
+/** The ephemeral storage a node of `diskBytes` offers its pods: the disk less the eviction reserve. */
+export function ephemeralAllocatable(diskBytes: number): number {
+  return Math.floor(diskBytes * (1 - EPHEMERAL_STORAGE_RESERVE));
+}
+
 /**
  * The node's status at `now`; with `kubeletPort`, where its agent serves logs, exec and
  * port-forward; with `ephemeralStorageBytes`, the size of the filesystem its pods write to, which
@@ -81,7 +86,7 @@ export function nodeStatus(machine: MachineInfo, opts: { now: string; runtimeVer
   addresses.push({ type: 'Hostname', address: machine.hostname });
   return {
     capacity: { ...resources, ...(disk > 0 ? { 'ephemeral-storage': `${Math.floor(disk / 1024)}Ki` } : {}) },
-    allocatable: { ...resources, ...(disk > 0 ? { 'ephemeral-storage': String(Math.floor(disk * (1 - EPHEMERAL_STORAGE_RESERVE))) } : {}) },
+    allocatable: { ...resources, ...(disk > 0 ? { 'ephemeral-storage': String(ephemeralAllocatable(disk)) } : {}) },
     conditions: [
       cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
       cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
