@@ -14,6 +14,7 @@ import { formatBytes, formatDecimalNanos } from '../model/quantity.js';
 import type { KubeObject, Node, Pod } from '../model/types.js';
 import type { Store } from '../store/types.js';
 import { parseFieldSelector, sendStatus } from './kube.js';
+import { goDuration, k8sTime } from '../model/time.js';
 
 /** The group version served, for discovery (`/apis`). */
 export const METRICS_GROUP_VERSION = 'metrics.k8s.io/v1beta1';
@@ -110,10 +111,10 @@ export function podMetricsObject(pod: Pod, m: PodMetricsSample, now = Date.now()
       name: pod.metadata.name,
       namespace: pod.metadata.namespace ?? 'default',
       // As metrics-server: the object is made when asked for.
-      creationTimestamp: new Date(Math.floor(now / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      creationTimestamp: k8sTime(now),
       ...(pod.metadata.labels ? { labels: pod.metadata.labels } : {}),
     },
-    timestamp: rfc3339(m.timestamp),
+    timestamp: k8sTime(m.timestamp),
     window: goDuration(m.windowMs),
     containers: m.containers.map((c) => ({ name: c.name, usage: usageQuantities(c.usage) })),
   };
@@ -126,10 +127,10 @@ export function nodeMetricsObject(node: Node, m: NodeMetricsSample, now = Date.n
     apiVersion: METRICS_GROUP_VERSION,
     metadata: {
       name: node.metadata.name,
-      creationTimestamp: new Date(Math.floor(now / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      creationTimestamp: k8sTime(now),
       ...(node.metadata.labels ? { labels: node.metadata.labels } : {}),
     },
-    timestamp: rfc3339(m.timestamp),
+    timestamp: k8sTime(m.timestamp),
     window: goDuration(m.windowMs),
     usage: usageQuantities(m.usage),
   };
@@ -138,22 +139,4 @@ export function nodeMetricsObject(node: Node, m: NodeMetricsSample, now = Date.n
 /** CPU in nanocores and memory in bytes, spelled as metrics-server's quantities print ("12345n", "316Ki"). */
 function usageQuantities(u: ResourceUsage): { cpu: string; memory: string } {
   return { cpu: formatDecimalNanos(BigInt(Math.max(0, Math.round(u.cpuNanoCores)))), memory: formatBytes(Math.max(0, Math.round(u.memoryBytes))) };
-}
-
-/** A metav1.Time of metrics-server's samples: RFC 3339 in UTC, whole seconds. */
-function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-/** A duration as Go prints it (metav1.Duration): "15.002s", "1m0.5s", "500ms". */
-export function goDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  const sec = `${String(Number(s.toFixed(3)))}s`;
-  if (h > 0) return `${h}h${m}m${sec}`;
-  if (m > 0) return `${m}m${sec}`;
-  return sec;
 }

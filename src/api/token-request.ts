@@ -15,6 +15,7 @@ import type { Store } from '../store/types.js';
 import type { ServiceAccountTokens } from './auth/sa-tokens.js';
 import { sendStatus } from './kube.js';
 import { acceptKubeProtobuf } from './protobuf.js';
+import { podServiceAccount } from '../model/serviceaccount.js';
 
 /** Options of {@link tokenRequestApi}. */
 export interface TokenRequestOptions {
@@ -50,7 +51,7 @@ export function tokenRequestApi(opts: TokenRequestOptions): (app: FastifyInstanc
           if (ref.kind !== 'Pod') return invalid('boundObjectRef.kind', `Unsupported value: "${ref.kind ?? ''}": supported values: "Pod"`);
           pod = await store.get<Pod>({ kind: 'Pod', namespace, name: ref.name ?? '' });
           if (!pod || (ref.uid && ref.uid !== pod.metadata.uid)) return sendStatus(reply, 404, 'NotFound', `pods "${ref.name ?? ''}" not found`, { name: ref.name ?? '', kind: 'pods' });
-          const podAccount = pod.spec.serviceAccountName || pod.spec.serviceAccount || 'default';
+          const podAccount = podServiceAccount(pod);
           if (podAccount !== name) return sendStatus(reply, 400, 'BadRequest', `cannot bind token for serviceaccount "${name}" to pod running with different serviceaccount name.`);
         }
         const audiences = spec.audiences?.length ? spec.audiences : tokens.apiAudiences;

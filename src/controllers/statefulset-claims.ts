@@ -24,6 +24,7 @@ import type { CacheEvent, CacheReader } from './cache.js';
 import { copy, sameJson } from './objects.js';
 import { createAdmittedClaim } from './admission.js';
 import type { ReconcileContext } from './runtime.js';
+import { controllerReferenceTo } from './ownership.js';
 
 /** Kubernetes' claim name for a template, StatefulSet and ordinal. */
 export function claimName(template: string, sts: string, ordinal: number): string {
@@ -60,10 +61,6 @@ export function claimToStatefulSets(ev: CacheEvent, cache: CacheReader): string[
   return keys;
 }
 
-function refTo(owner: KubeObject): OwnerReference {
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
-}
-
 /**
  * The owner references a claim of `pod` should carry under the retention policy (Kubernetes'
  * updateClaimOwnerRefForSetAndPod): references to the set or to a pod of this ordinal are
@@ -74,8 +71,8 @@ export function claimOwners(claim: PersistentVolumeClaim, sts: StatefulSet, pod:
   const refs = (claim.metadata.ownerReferences ?? []).filter((r) => !(r.uid === sts.metadata.uid || (r.kind === 'Pod' && r.name === pod.metadata.name)));
   if (refs.some((r) => r.controller)) return refs;
   const scaledDown = ordinal >= replicas;
-  if (policy.whenScaled === 'Delete' && scaledDown) refs.push(refTo(pod));
-  else if (policy.whenDeleted === 'Delete') refs.push(refTo(sts));
+  if (policy.whenScaled === 'Delete' && scaledDown) refs.push(controllerReferenceTo(pod));
+  else if (policy.whenDeleted === 'Delete') refs.push(controllerReferenceTo(sts));
   return refs;
 }
 
@@ -117,7 +114,7 @@ export async function ensureClaims(sts: StatefulSet, ordinal: number, ctx: Recon
       continue;
     }
     const claim = statefulSetClaim(sts, t, ordinal);
-    if (sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') claim.metadata.ownerReferences = [refTo(sts)];
+    if (sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') claim.metadata.ownerReferences = [controllerReferenceTo(sts)];
     // As the API server's DefaultStorageClass admission would on create.
     if (claimClass(claim) === undefined) {
       const def = defaultStorageClass(ctx.cache.list<StorageClass>('StorageClass'));

@@ -10,6 +10,7 @@ import type {
   ReplicationController, ResourceQuota, RoleBinding, Secret, Service, ServiceAccount, StatefulSet, StorageClass,
 } from './types.js';
 import { canonicalExact } from './exact-quantity.js';
+import { k8sTime } from './time.js';
 
 /** A column: header and how to read the cell. */
 export interface Column {
@@ -93,7 +94,7 @@ interface EventLike extends KubeObject {
 }
 
 /** Roles print their creation time, as kubectl does (RFC 3339, UTC). */
-const createdAt: Column = { header: 'CREATED AT', cell: (o) => (o.metadata.creationTimestamp ? new Date(o.metadata.creationTimestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : '') };
+const createdAt: Column = { header: 'CREATED AT', cell: (o) => (o.metadata.creationTimestamp ? k8sTime(Date.parse(o.metadata.creationTimestamp)) : '') };
 
 /** A binding's subjects of one kind, as kubectl lists them (service accounts as `namespace/name`). */
 function subjectsCell(kind: RbacSubject['kind']): (o: KubeObject) => string {

@@ -565,16 +565,6 @@ export interface PersistentVolumeClaim extends KubeObject {
   };
 }
 
-/** Points a PV at the claim it is bound (or pre-bound) to. */
-export interface ObjectReference {
-  apiVersion?: string;
-  kind?: string;
-  namespace?: string;
-  name?: string;
-  uid?: string;
-  resourceVersion?: string;
-}
-
 /** The phases a volume goes through. */
 export type PersistentVolumePhase = 'Pending' | 'Available' | 'Bound' | 'Released' | 'Failed';
 
@@ -947,7 +937,7 @@ export interface HorizontalPodAutoscalerStatus {
 
 // ---------------------------------------------------------------- service accounts and RBAC
 
-/** A reference to another object by name (ServiceAccount `secrets`). */
+/** A reference to another object: ServiceAccount `secrets`, a PV's `claimRef` (the claim it is bound or pre-bound to). */
 export interface ObjectReference {
   kind?: string;
   namespace?: string;

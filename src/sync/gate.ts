@@ -6,6 +6,7 @@
  */
 import type { HeldBack, SyncObject } from './status.js';
 import { checkSyncWindows, type SyncWindow } from './windows.js';
+import { k8sTime } from '../model/time.js';
 
 /** What asked for the pass. */
 export interface PassRequest {
@@ -17,7 +18,7 @@ export interface PassRequest {
 
 /** The hold on a pass for `revision`, or undefined when it may apply. */
 export function holdFor(sync: SyncObject | undefined, windows: readonly SyncWindow[], revision: string, req: PassRequest, now = new Date()): HeldBack | undefined {
-  const since = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const since = k8sTime(now.getTime());
   const short = revision.slice(0, 7);
   if (sync?.spec.suspend) {
     const who = [sync.spec.suspendedBy && `by ${sync.spec.suspendedBy}`, sync.spec.suspendedAt && `at ${sync.spec.suspendedAt}`].filter(Boolean).join(' ');
@@ -30,6 +31,6 @@ export function holdFor(sync: SyncObject | undefined, windows: readonly SyncWind
     : req.force && !verdict.manualAllowed ? '; --force cannot pass it: the window allows no manual sync' : '';
   return {
     reason: 'SyncWindow', message: `revision ${short} not applied: ${verdict.message}${hint}`, revision, since,
-    ...(verdict.until ? { until: verdict.until.toISOString().replace(/\.\d+Z$/, 'Z') } : {}),
+    ...(verdict.until ? { until: k8sTime(verdict.until.getTime()) } : {}),
   };
 }

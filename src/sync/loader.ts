@@ -13,7 +13,6 @@
  * decodes it (nulls.ts); an object named only by `generateName` is refused, saying why.
  */
 import { FAILSAFE_SCHEMA, Type, YAMLException, loadAll, type EventType, type Schema, type State } from 'js-yaml';
-import path from 'node:path';
 import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import type { RenderResult } from './kustomize/build.js';
@@ -418,7 +417,6 @@ function expandedSize(root: unknown, limit: number): number {
 export const GENERATE_NAME_MESSAGE =
   'metadata.generateName is not supported for objects applied from Git: gantry pairs each declared object with the live one by its name, so a generated name would make a new object at every sync; set metadata.name';
 
-/** Checks the identity fields every manifest needs; returns a problem or undefined. */
 /**
  * A list of objects: `kind: List`, or a typed list such as `ConfigMapList` or `RoleBindingList`
  * (what `kubectl get -o yaml` writes for one kind), with its `items` — kubectl applies each.
@@ -427,6 +425,7 @@ function isListKind(doc: Record<string, unknown>): doc is Record<string, unknown
   return typeof doc.kind === 'string' && doc.kind.endsWith('List') && Array.isArray(doc.items);
 }
 
+/** Checks the identity fields every manifest needs; returns a problem or undefined. */
 function identityProblem(doc: Record<string, unknown>): string | undefined {
   const meta = doc.metadata;
   if (isRecord(meta) && (meta.name === undefined || meta.name === '' || meta.name === null) && typeof meta.generateName === 'string' && meta.generateName !== '') {

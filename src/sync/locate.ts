@@ -12,15 +12,16 @@ import type { Alias, Document, Node as YamlNode, Scalar, YAMLMap, YAMLSeq } from
  * library costs several MB of memory in a long-running gantry that never sees a bad manifest.
  */
 let yamlLib: typeof import('yaml') | undefined;
-function lib(): typeof import('yaml') {
+/** The `yaml` package, loaded on its first use (see above). */
+export function lazyYaml(): typeof import('yaml') {
   yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
   return yamlLib;
 }
-const isAlias = (n: unknown): n is Alias => lib().isAlias(n);
-const isMap = (n: unknown): n is YAMLMap => lib().isMap(n);
-const isNode = (n: unknown): n is YamlNode => lib().isNode(n);
-const isScalar = (n: unknown): n is Scalar => lib().isScalar(n);
-const isSeq = (n: unknown): n is YAMLSeq => lib().isSeq(n);
+const isAlias = (n: unknown): n is Alias => lazyYaml().isAlias(n);
+const isMap = (n: unknown): n is YAMLMap => lazyYaml().isMap(n);
+const isNode = (n: unknown): n is YamlNode => lazyYaml().isNode(n);
+const isScalar = (n: unknown): n is Scalar => lazyYaml().isScalar(n);
+const isSeq = (n: unknown): n is YAMLSeq => lazyYaml().isSeq(n);
 
 /** One segment of a field path: a mapping key or a sequence index. */
 export type PathSegment = string | number;
@@ -66,14 +67,14 @@ function keyMatches(node: unknown, seg: PathSegment): boolean {
  * parsers never need to agree on how they count empty documents.
  */
 export class SourceMap {
-  private readonly lines = new (lib().LineCounter)();
+  private readonly lines = new (lazyYaml().LineCounter)();
   private readonly docs: Document.Parsed[];
   private readonly text: string;
 
   constructor(text: string) {
     this.text = text;
     // YAML 1.1 so plain keys such as `yes` or `0644` read as the loader read them.
-    this.docs = lib().parseAllDocuments(text, { lineCounter: this.lines, version: '1.1', uniqueKeys: false, prettyErrors: false }) as Document.Parsed[];
+    this.docs = lazyYaml().parseAllDocuments(text, { lineCounter: this.lines, version: '1.1', uniqueKeys: false, prettyErrors: false }) as Document.Parsed[];
   }
 
   /** 1-based line of a 0-based offset. */

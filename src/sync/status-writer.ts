@@ -7,6 +7,7 @@ import { isGantryError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { newSyncObject, setCondition, SYNC_NAME, type HeldBack, type SyncObject, type SyncReason, type SyncStatus } from './status.js';
 import type { ManifestIssue, Revision } from './types.js';
+import { k8sTime } from '../model/time.js';
 
 /** What a pass reports on the Sync object. */
 export type StatusUpdate =
@@ -29,7 +30,7 @@ export type DescribedSpec = Omit<SyncObject['spec'], 'suspend' | 'suspendedBy' |
 
 /** Writes the status; throws on store errors other than conflicts (retried up to 3 times). */
 export async function writeSyncStatus(store: Store, described: DescribedSpec, s: StatusUpdate): Promise<void> {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const now = k8sTime(Date.now());
   for (let attempt = 0; attempt < 3; attempt++) {
     const current = await store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME });
     const prev: SyncStatus = current?.status ?? {};

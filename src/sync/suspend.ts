@@ -6,6 +6,7 @@
 import { GantryError, isGantryError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { newSyncObject, SYNC_NAME, type SyncObject } from './status.js';
+import { k8sTime } from '../model/time.js';
 
 /**
  * Suspends (`suspend` true) or resumes the sync, recording `by` (e.g. `api/alice`) and the time.
@@ -19,7 +20,7 @@ export async function setSuspended(store: Store, suspend: boolean, by: string): 
     delete spec.suspend;
     delete spec.suspendedBy;
     delete spec.suspendedAt;
-    next.spec = suspend ? { ...spec, suspend: true, suspendedBy: by, suspendedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } : spec;
+    next.spec = suspend ? { ...spec, suspend: true, suspendedBy: by, suspendedAt: k8sTime(Date.now()) } : spec;
     const origin = { actor: by, reason: suspend ? 'sync suspended' : 'sync resumed' };
     try {
       return current ? await store.update(next, { origin }) : await store.create(next, { origin });

@@ -11,6 +11,7 @@
  */
 import { GantryError } from '../errors.js';
 import { expandSchedule, parser, validateSchedule, validateTimeZone } from '../model/cron.js';
+import { k8sTime } from '../model/time.js';
 
 /** One sync window. */
 export interface SyncWindow {
@@ -134,7 +135,7 @@ export function checkSyncWindows(windows: readonly SyncWindow[], now: Date, opts
   const when = until !== undefined ? new Date(until) : undefined;
   return {
     allowed: false,
-    message: `${why}; automatic syncs wait${when ? ` until ${when.toISOString().replace(/\.\d+Z$/, 'Z')}` : ''}`,
+    message: `${why}; automatic syncs wait${when ? ` until ${k8sTime(when.getTime())}` : ''}`,
     ...(when ? { until: when } : {}),
     manualAllowed: canSync(windows, t, true),
   };

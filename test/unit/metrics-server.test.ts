@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { goDuration } from '../../src/api/resource-metrics.js';
+import { goDuration } from '../../src/model/time.js';
 import { createApiServer } from '../../src/api/server.js';
 import { silentLogger } from '../../src/log.js';
 import { parseUsageReport } from '../../src/metrics-server/report.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Container, Pod } from '../../src/model/types.js';
-import { Backoff, formatGoDuration } from '../../src/node/agent/backoff.js';
+import { Backoff } from '../../src/node/agent/backoff.js';
+import { goDuration as formatGoDuration } from '../../src/model/time.js';
 import { containerArgs, containerResources, containerUser, hostsFile, podResolvConf, stopSignal } from '../../src/node/agent/container-config.js';
 import { expandVars, mergeEnv, resolvePodEnv, type EnvContext } from '../../src/node/agent/env.js';
 import { effectivePullPolicy, credentialsFromSecrets } from '../../src/node/agent/images.js';

@@ -30,6 +30,7 @@ import {
 } from '../../model/serviceaccount.js';
 import type { Pod, ServiceAccount } from '../../model/types.js';
 import { toPem, writeSecret } from './pki.js';
+import { k8sTime } from '../../model/time.js';
 
 const ALG = 'ES256';
 /** Tokens whose signature is remembered at most (a node's worth of pods, many times over). */
@@ -135,7 +136,7 @@ export class ServiceAccountTokens implements ServiceAccountTokenIssuer {
       .setExpirationTime(exp)
       .setJti(randomUUID())
       .sign(this.privateKey);
-    return { token, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    return { token, expirationTimestamp: k8sTime(exp * 1000) };
   }
 
   /**

@@ -10,6 +10,7 @@ import { GantryError, errorMessage } from '../../errors.js';
 import { loadAge, loadAgeIdentities, parseIdentityText } from '../../sync/sops/age-keys.js';
 import { decryptSopsText, encryptSopsText, formatOf, ruleFromOptions, type SopsFormat } from '../../sync/sops/file.js';
 import { parseSopsText, toPlain } from '../../sync/sops/tree.js';
+import { k8sTime } from '../../model/time.js';
 
 type Result = { output: string; exitCode: number };
 
@@ -72,7 +73,7 @@ export async function runSecretKeygen(o: KeygenOptions): Promise<Result> {
   }
   const identity = await age.generateX25519Identity();
   const recipient = await age.identityToRecipient(identity);
-  const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const created = k8sTime(Date.now());
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `# created: ${created}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: 'wx' });
   await chmod(path, 0o600);

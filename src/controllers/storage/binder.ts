@@ -31,6 +31,7 @@ import type { TxnOp } from '../../store/types.js';
 import type { CacheEvent, CacheReader } from '../cache.js';
 import { copy, sameJson, updateIfChanged } from '../objects.js';
 import type { Controller, ReconcileContext, Watch } from '../runtime.js';
+import { k8sTime } from '../../model/time.js';
 
 const PVC = 'PersistentVolumeClaim';
 const PV = 'PersistentVolume';
@@ -313,6 +314,6 @@ function setVolumePhase(pv: PersistentVolume, phase: PersistentVolumePhase, mess
   const status: NonNullable<PersistentVolume['status']> = { ...pv.status, phase };
   if (message) status.message = message;
   else delete status.message;
-  if (changed) status.lastPhaseTransitionTime = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (changed) status.lastPhaseTransitionTime = k8sTime(now);
   pv.status = status;
 }

@@ -66,16 +66,3 @@ export class Backoff {
     return e;
   }
 }
-
-/** A duration as Go prints it (`10s`, `1m20s`, `5m0s`, `200ms`), as kubelet messages show it. */
-export function formatGoDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const totalS = ms / 1000;
-  const h = Math.floor(totalS / 3600);
-  const m = Math.floor((totalS % 3600) / 60);
-  const s = totalS - h * 3600 - m * 60;
-  const sText = Number.isInteger(s) ? String(s) : String(Number(s.toFixed(3)));
-  if (h > 0) return `${h}h${m}m${sText}s`;
-  if (m > 0) return `${m}m${sText}s`;
-  return `${sText}s`;
-}

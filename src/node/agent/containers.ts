@@ -8,7 +8,8 @@
 import type { ContainerStateTerminated, Pod } from '../../model/types.js';
 import { k8sTime } from '../../model/time.js';
 import { cgroupsPathFor } from '../containerd/spec.js';
-import { Backoff, formatGoDuration } from './backoff.js';
+import { Backoff } from './backoff.js';
+import { goDuration } from '../../model/time.js';
 import type { BuiltContainer } from './container-spec.js';
 import type { ContainerTarget, SyncContext } from './context.js';
 import { createInstance } from './instance.js';
@@ -235,7 +236,7 @@ export class Containers {
     if (wait > 0) {
       c.waiting = {
         reason: 'CrashLoopBackOff',
-        message: `back-off ${formatGoDuration(this.crashBackoff.current(key))} restarting failed container=${c.name} pod=${rt.name}_${rt.namespace}(${rt.uid})`,
+        message: `back-off ${goDuration(this.crashBackoff.current(key))} restarting failed container=${c.name} pod=${rt.name}_${rt.namespace}(${rt.uid})`,
       };
       this.ctx.o.api.events.emit(t.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${rt.name}_${rt.namespace}(${rt.uid})`, { fieldPath: fieldPath(c) });
       this.ctx.o.requeue(rt.uid, wait);

@@ -13,7 +13,8 @@ import { getImage, normalizeImageName, type LocalImage } from '../images/image-s
 import { pullImage } from '../images/pull.js';
 import { parseReference } from '../images/reference.js';
 import { parseDockerConfigJson, type CredentialsByHost } from '../images/registry.js';
-import { Backoff, formatGoDuration } from './backoff.js';
+import { Backoff } from './backoff.js';
+import { goDuration } from '../../model/time.js';
 
 /** Why an image is not available, as a container's waiting state. */
 export interface ImageWaiting {
@@ -231,5 +232,5 @@ export class ImageManager {
 /** A duration as Go prints one truncated to milliseconds (`313ms`, `1.594s`, `1m2.5s`), as the kubelet's Pulled message. */
 function goMillis(ms: number): string {
   const whole = Math.max(0, Math.floor(ms));
-  return whole === 0 ? '0s' : formatGoDuration(whole);
+  return goDuration(whole);
 }

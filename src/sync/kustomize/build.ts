@@ -28,10 +28,11 @@ import type { KubeObject } from '../../model/types.js';
 import type { ManifestIssue, SourceFile } from '../types.js';
 import { runGenerators, contentHash } from './generators.js';
 import { readKustomization, type Kustomization, type YamlParser } from './kustomization.js';
-import { KUSTOMIZATION_FILE_NAMES, KustomizeError, type FileTree, curId, describeId, resolveIn, storePreviousId, symlinkProblem, type Origin, type Res } from './model.js';
+import { KUSTOMIZATION_FILE_NAMES, KustomizeError, type FileTree, curId, resolveIn, storePreviousId, symlinkProblem, type Origin, type Res } from './model.js';
 import { fixNameReferences } from './nameref.js';
 import { applyPatches } from './patches.js';
 import { setAnnotations, setImages, setLabels, setNameAffixes, setNamespace, setReplicas } from './transform.js';
+import { refKey } from '../../model/keys.js';
 
 /** Parsed manifests of a file with their lines; supplied by the manifest loader (same YAML rules and limits). */
 export type ManifestParser = (file: SourceFile) => {
@@ -155,7 +156,7 @@ function add(resources: Res[], more: Res[], k: Kustomization, field: string): vo
     if (prior) {
       throw new KustomizeError({
         file: k.file, line: k.lineOf(field), field,
-        message: `${describeId(curId(r))} is declared twice: ${prior.origin.file} line ${prior.origin.line} and ${r.origin.file} line ${r.origin.line}`,
+        message: `${refKey(curId(r))} is declared twice: ${prior.origin.file} line ${prior.origin.line} and ${r.origin.file} line ${r.origin.line}`,
       });
     }
     have.set(key(r), r);

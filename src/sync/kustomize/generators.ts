@@ -7,8 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../model/types.js';
 import type { GeneratorArgs, GeneratorOptions, Kustomization } from './kustomization.js';
-import { KustomizeError, allIds, curId, describeId, isRec, sameId, type FileTree, type Rec, type Res, type ResId } from './model.js';
+import { KustomizeError, allIds, curId, isRec, sameId, type FileTree, type Rec, type Res, type ResId } from './model.js';
 import { kustomizationFile } from './patches.js';
+import { refKey } from '../../model/keys.js';
+import { canonicalJson, goHtmlEscape } from '../../model/json.js';
 
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -159,13 +161,13 @@ export function runGenerators(resources: Res[], k: Kustomization, tree: FileTree
       throw new KustomizeError({ file: k.file, line: k.lineOf(`${g.field}.behavior`) ?? k.lineOf(g.field), field: g.field, message: `${g.field}: ${message}` });
     };
     if (matches.length === 0) {
-      if (res.behavior !== 'create') fail(`behavior ${res.behavior} needs a ${describeId(id)} from the resources to ${res.behavior} with; there is none`);
+      if (res.behavior !== 'create') fail(`behavior ${res.behavior} needs a ${refKey(id)} from the resources to ${res.behavior} with; there is none`);
       resources.push(res);
       continue;
     }
-    if (matches.length > 1) fail(`${describeId(id)} matches ${matches.length} objects`);
+    if (matches.length > 1) fail(`${refKey(id)} matches ${matches.length} objects`);
     const old = matches[0]!;
-    if (res.behavior === 'create') fail(`${describeId(id)} already exists (from ${old.origin.file}); use behavior merge or replace`);
+    if (res.behavior === 'create') fail(`${refKey(id)} already exists (from ${old.origin.file}); use behavior merge or replace`);
     combine(res, old);
     resources[resources.indexOf(old)] = res;
   }
@@ -200,12 +202,7 @@ function combine(res: Res, old: Res): void {
 
 /** JSON as Go's encoding/json writes it: map keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped. */
 export function goJson(value: unknown): string {
-  const sorted = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sorted);
-    if (!isRec(v)) return v;
-    return Object.fromEntries(Object.keys(v).sort().map((key) => [key, sorted(v[key])]));
-  };
-  return JSON.stringify(sorted(value)).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return goHtmlEscape(canonicalJson(value));
 }
 
 /**

@@ -114,11 +114,6 @@ export function storePreviousId(r: Res): void {
   r.prev.push({ ...id, namespace: effectiveNamespace(id) === '~cluster' ? '' : effectiveNamespace(id) });
 }
 
-/** `Kind/namespace/name` for messages. */
-export function describeId(id: ResId): string {
-  return id.namespace ? `${id.kind}/${id.namespace}/${id.name}` : `${id.kind}/${id.name}`;
-}
-
 /**
  * The files a render may read, by path relative to the repository root: the synced directory's
  * and those its kustomizations reference from outside it. Kustomize paths are resolved against

@@ -7,8 +7,9 @@
  */
 import { specSelects, walkFieldSpec, type FieldSpec } from './fieldspecs.js';
 import {
-  KustomizeError, curId, describeId, effectiveNamespace, isClusterScoped, isRec, orgId, type Rec, type Res, type ResId,
+  KustomizeError, curId, effectiveNamespace, isClusterScoped, isRec, orgId, type Rec, type Res, type ResId,
 } from './model.js';
+import { refKey } from '../../model/keys.js';
 
 /** A kind that can be referred to, and the fields that refer to it. */
 interface BackReference {
@@ -227,7 +228,7 @@ function selectReferral(
   if (identical) return first;
   throw new KustomizeError({
     file: q.file,
-    object: describeId(referrerId),
-    message: `${describeId(referrerId)} names ${q.oldName} in ${q.spec.path.replace(/\\\//g, '/')}, which could be any of ${c.map((r) => describeId(curId(r))).join(', ')}`,
+    object: refKey(referrerId),
+    message: `${refKey(referrerId)} names ${q.oldName} in ${q.spec.path.replace(/\\\//g, '/')}, which could be any of ${c.map((r) => refKey(curId(r))).join(', ')}`,
   });
 }

@@ -11,9 +11,10 @@ import { patchMetaFor } from '../patch-meta.js';
 import type { SourceFile } from '../types.js';
 import type { Kustomization, PatchEntry, Selector, YamlParser } from './kustomization.js';
 import {
-  KustomizeError, allIds, curId, describeId, effectiveNamespace, groupVersion, isRec, orgId, resolveIn, sameId, storePreviousId,
+  KustomizeError, allIds, curId, effectiveNamespace, groupVersion, isRec, orgId, resolveIn, sameId, storePreviousId,
   symlinkProblem, type FileTree, type Rec, type Res, type ResId,
 } from './model.js';
+import { refKey } from '../../model/keys.js';
 
 /** What a patch entry holds once read. */
 type LoadedPatch = { kind: 'strategic'; docs: Rec[] } | { kind: 'json6902'; ops: unknown[] };
@@ -120,7 +121,7 @@ function applyStrategic(r: Res, doc: Rec, entry: PatchEntry, fail: (m: string) =
   try {
     out = strategicMergePatch(r.obj, patch, patchMetaFor(kind), { listOrder: 'patch' });
   } catch (err) {
-    fail(`cannot patch ${describeId(curId(r))}: ${err instanceof PatchError ? err.message : String(err)}`);
+    fail(`cannot patch ${refKey(curId(r))}: ${err instanceof PatchError ? err.message : String(err)}`);
     throw err;
   }
   const obj = out as unknown as KubeObject;
@@ -152,7 +153,7 @@ export function applyPatches(resources: Res[], entries: PatchEntry[], ctx: Patch
         try {
           r.obj = jsonPatch(r.obj, loaded.ops) as KubeObject;
         } catch (err) {
-          fail(`cannot patch ${describeId(curId(r))}: ${err instanceof Error ? err.message : String(err)}`);
+          fail(`cannot patch ${refKey(curId(r))}: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
       continue;
@@ -170,8 +171,8 @@ export function applyPatches(resources: Res[], entries: PatchEntry[], ctx: Patch
       const matches = list.filter((r) => allIds(r).some((x) => sameId(x, id)));
       if (matches.length !== 1) {
         fail(matches.length === 0
-          ? `no object matches the patch for ${describeId(id)} (${id.apiVersion}); a patch names the object as its resources declare it`
-          : `the patch for ${describeId(id)} matches ${matches.length} objects`);
+          ? `no object matches the patch for ${refKey(id)} (${id.apiVersion}); a patch names the object as its resources declare it`
+          : `the patch for ${refKey(id)} matches ${matches.length} objects`);
       }
       const target = matches[0]!;
       if (!applyStrategic(target, doc, entry, fail)) list = list.filter((r) => r !== target);

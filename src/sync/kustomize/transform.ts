@@ -8,8 +8,9 @@ import {
 } from './fieldspecs.js';
 import type { ImageEntry, Kustomization, LabelEntry } from './kustomization.js';
 import {
-  KustomizeError, allIds, curId, describeId, isClusterScoped, isRec, orgId, storePreviousId, type Rec, type Res,
+  KustomizeError, allIds, curId, isClusterScoped, isRec, orgId, storePreviousId, type Rec, type Res,
 } from './model.js';
+import { refKey } from '../../model/keys.js';
 
 /** Sets `namespace` on every namespaced object (and renames a v1 Namespace object to it), as Kustomize's namespace transformer. */
 export function setNamespace(resources: Res[], k: Kustomization): void {
@@ -33,7 +34,7 @@ export function setNamespace(resources: Res[], k: Kustomization): void {
     const key = `${id.apiVersion}/${id.kind}/${id.namespace}/${id.name}`;
     const other = seen.get(key);
     if (other) {
-      throw new KustomizeError({ file: k.file, line: k.lineOf('namespace'), field: 'namespace', message: `namespace ${ns} makes two objects the same: ${describeId(id)} (from ${other.origin.file} and ${r.origin.file})` });
+      throw new KustomizeError({ file: k.file, line: k.lineOf('namespace'), field: 'namespace', message: `namespace ${ns} makes two objects the same: ${refKey(id)} (from ${other.origin.file} and ${r.origin.file})` });
     }
     seen.set(key, r);
   }

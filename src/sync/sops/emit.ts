@@ -12,6 +12,7 @@
  */
 import { resolvePlainV3, type SopsMap, type SopsNode } from './tree.js';
 import { formatFloatF, type SopsScalar } from './values.js';
+import { goHtmlEscape } from '../../model/json.js';
 
 const INDENT = 4;
 
@@ -158,7 +159,7 @@ export function emitYaml(roots: SopsMap[]): string {
 
 /** A JSON string as Go's encoder writes it (HTML-safe). */
 function jsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return goHtmlEscape(JSON.stringify(s));
 }
 
 /**

@@ -13,6 +13,7 @@ import { DEFAULT_UNENCRYPTED_SUFFIX, SOPS_KEY, extractMetadata, metadataNode, ty
 import { SopsFormatError, mapGet, parseSopsText, toPlain, type SopsMap } from './tree.js';
 import { decryptTree, encryptTree } from './walk.js';
 import { decryptValue, encryptValue } from './values.js';
+import { k8sTime } from '../../model/time.js';
 
 /** The text format of a file, by its extension as sops decides it. */
 export type SopsFormat = 'yaml' | 'json';
@@ -111,7 +112,7 @@ export async function encryptSopsText(text: string, format: SopsFormat, opts: En
   const dataKey = randomBytes(32);
   const { roots, mac, encrypted } = encryptTree(docs.map((d) => d.root), dataKey, { rule, macOnlyEncrypted });
   if (encrypted === 0) throw new GantryError('InvalidArgument', `nothing would be encrypted: no value is selected by ${rule.kind} "${rule.value}"`);
-  const lastModified = (opts.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
+  const lastModified = k8sTime((opts.now ?? new Date()).getTime());
   const age = await wrapDataKey(dataKey, opts.recipients);
   const meta = metadataNode({ age, rule, lastModified, mac: encryptValue({ t: 'str', v: mac }, dataKey, lastModified), macOnlyEncrypted });
   const withMeta: SopsMap[] = roots.map((r) => ({ t: 'map', items: [...r.items, [SOPS_KEY, meta]] }));

@@ -11,10 +11,10 @@
  * with each scalar's style; it is loaded on first use, as only repositories with encrypted files
  * need it.
  */
-import { createRequire } from 'node:module';
 import type { Document, Node as YamlNode, Scalar } from 'yaml';
 import { GantryError } from '../../errors.js';
 import type { SopsScalar } from './values.js';
+import { lazyYaml } from '../locate.js';
 
 /** A mapping, keys in document order. */
 export interface SopsMap {
@@ -34,11 +34,6 @@ export type SopsNode = SopsScalar | SopsMap | SopsSeq;
 /** Most nodes one document may expand to through aliases. */
 const MAX_NODES = 100_000;
 
-let yamlLib: typeof import('yaml') | undefined;
-function lib(): typeof import('yaml') {
-  yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  return yamlLib;
-}
 
 /** A problem with the text of a SOPS file (a bad document, an unsupported construct). */
 export class SopsFormatError extends GantryError {
@@ -141,7 +136,7 @@ function scalarOf(node: Scalar, json: boolean): SopsScalar {
 
 /** Converts a `yaml` node into a SOPS node, following aliases (each use is a copy, as sops makes one). */
 function convert(doc: Document, node: unknown, json: boolean, budget: { left: number }, open: Set<unknown>): SopsNode {
-  const y = lib();
+  const y = lazyYaml();
   if (--budget.left < 0) throw new SopsFormatError(`a document expands to more than ${MAX_NODES} nodes`);
   if (node === null || node === undefined) return { t: 'null' };
   if (y.isAlias(node)) {
@@ -183,7 +178,7 @@ export interface SopsDocument {
  * must be a mapping, as sops requires; duplicate keys are refused, as sops refuses them.
  */
 export function parseSopsText(text: string, format: 'yaml' | 'json'): SopsDocument[] {
-  const y = lib();
+  const y = lazyYaml();
   const json = format === 'json';
   const docs = y.parseAllDocuments(text, { version: '1.2', schema: 'failsafe', uniqueKeys: true, merge: false, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [docs];

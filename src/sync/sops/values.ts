@@ -31,11 +31,6 @@ const TAG_BYTES = 16;
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** True when `s` has the shape of an encrypted SOPS value. */
-export function isEncryptedValue(s: string): boolean {
-  return ENC_RE.test(s);
-}
-
 /**
  * Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that read back as `v`, never
  * in exponent form. JavaScript's `String()` picks the same shortest digits; only the exponent
