@@ -281,10 +281,8 @@ export function createApiServer(opts: ApiServerOptions) {
       limit: intParam('limit', req.query.limit),
     });
     if (!withDiff) return entries;
-    const out = [];
-    // One entry at a time: a long history must not open hundreds of blob reads at once.
-    for (const e of entries) out.push({ ...e, ...(await recorder.objectChange(e)) });
-    return out;
+    const changes = await recorder.objectChanges(entries);
+    return entries.map((e, i) => ({ ...e, ...changes[i] }));
   });
 
   // A manual sync (`gantry sync --now`): `{"force": true}` passes the sync windows that allow manual syncs.

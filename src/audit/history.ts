@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import git from 'isomorphic-git';
 import { load } from 'js-yaml';
 import { errorMessage, GantryError } from '../errors.js';
-import { parseKey } from '../model/keys.js';
+import { parseKey, type ObjectRef } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import { GitObjectReader } from '../sync/git-objects.js';
 import { blame, type BlameLine, type ObjectVersion } from './blame.js';
 import { toHistoryEntry } from './message.js';
 import { objectPath, redact } from './render.js';
-import type { HistoryEntry } from './types.js';
+import type { HistoryEntry, ObjectChange } from './types.js';
 
 /** What a walk needs of a commit. */
 interface CommitInfo {
@@ -105,6 +105,25 @@ export class HistoryReader {
     }
   }
 
+  /**
+   * The object of `key` before and after commit `oid` (see Recorder.objectChange); nothing for a
+   * key that is no object's.
+   */
+  async objectChange(oid: string, key: string | undefined): Promise<ObjectChange> {
+    let ref;
+    try {
+      ref = key === undefined ? undefined : parseKey(key);
+    } catch {
+      ref = undefined;
+    }
+    if (!ref) return {};
+    const file = refPath(ref);
+    const parent = (await this.commit(oid)).parent;
+    const after = await this.fileAt(oid, file);
+    const before = parent ? await this.fileAt(parent, file) : undefined;
+    return { ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) };
+  }
+
   /** Blame of object `key` from `head` (see GitRecorder.blame); `key` digests a live Secret. */
   async blame(head: string | undefined, key: string, opts: { live?: KubeObject; digestKey?: Buffer }): Promise<BlameLine[]> {
     let ref;
@@ -113,7 +132,7 @@ export class HistoryReader {
     } catch (err) {
       throw new GantryError('InvalidArgument', errorMessage(err), { cause: err });
     }
-    const file = objectPath({ apiVersion: '', kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
+    const file = refPath(ref);
     const entries = (await this.entries(head, { object: key, limit: Number.MAX_SAFE_INTEGER })).reverse();
     const versions: ObjectVersion[] = [];
     for (const entry of entries) {
@@ -125,4 +144,9 @@ export class HistoryReader {
     if (!live && versions.length === 0) throw new GantryError('NotFound', `${key} has no recorded history and is not live`);
     return blame(versions, live);
   }
+}
+
+/** The file of the object `ref` names in the trail. */
+function refPath(ref: ObjectRef): string {
+  return objectPath({ apiVersion: '', kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
 }

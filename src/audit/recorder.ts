@@ -18,7 +18,7 @@ import http from 'isomorphic-git/http/node';
 import { describeChanges, summarizeChange } from '../diff/summary.js';
 import { errorMessage, GantryError, isGantryError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { objectKey, parseKey } from '../model/keys.js';
+import { objectKey } from '../model/keys.js';
 import type { KubeObject } from '../model/types.js';
 import type { WatchEvent } from '../store/types.js';
 import { formatMessage, formatPerson, MAX_SUMMARY, parseMessage, summarizeSync, syncBody, TRAILERS } from './message.js';
@@ -594,18 +594,17 @@ export class GitRecorder implements Recorder {
 
   /** See {@link Recorder.objectChange}. */
   async objectChange(entry: Pick<HistoryEntry, 'commit' | 'object'>): Promise<ObjectChange> {
-    if (!entry.object) return {};
-    let ref;
-    try {
-      ref = parseKey(entry.object);
-    } catch {
-      return {};
-    }
-    const file = objectPathSegments({ kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } } as KubeObject).join('/');
-    const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: entry.commit });
-    const parent = commit.parent[0];
-    const [after, before] = await Promise.all([this.fileAt(file, entry.commit), parent ? this.fileAt(file, parent) : Promise.resolve(undefined)]);
-    return { ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) };
+    return (await this.objectChanges([entry]))[0]!;
+  }
+
+  /** See {@link Recorder.objectChanges}. */
+  async objectChanges(entries: readonly Pick<HistoryEntry, 'commit' | 'object'>[]): Promise<ObjectChange[]> {
+    // One reader for them all: it loads the pack indexes once.
+    const reader = new HistoryReader(this.gitdir);
+    const out: ObjectChange[] = [];
+    // One entry at a time: a long history must not open hundreds of blob reads at once.
+    for (const e of entries) out.push(await reader.objectChange(e.commit, e.object));
+    return out;
   }
 
   /**

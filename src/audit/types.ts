@@ -61,6 +61,8 @@ export interface Recorder {
    * for a creation, both for entries about no object.
    */
   objectChange(entry: Pick<HistoryEntry, 'commit' | 'object'>): Promise<ObjectChange>;
+  /** {@link Recorder.objectChange} of each entry, in order (one read of the trail for them all). */
+  objectChanges(entries: readonly Pick<HistoryEntry, 'commit' | 'object'>[]): Promise<ObjectChange[]>;
   /**
    * The store revision to resume watching after (`watch({ fromRevision })`), so that a restart
    * neither misses nor repeats a change; 0 when nothing was recorded yet.
