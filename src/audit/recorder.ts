@@ -530,8 +530,8 @@ export class GitRecorder implements Recorder {
     const phrases = describeChanges(event);
     // As many phrases as fit the summary line; the body lists them all when some are left out.
     let shown = Math.min(SUMMARY_PHRASES, Math.max(1, phrases.length));
-    let summary = summarizeChange(event, { maxPhrases: shown });
-    while (summary.length > MAX_SUMMARY && shown > 1) summary = summarizeChange(event, { maxPhrases: --shown });
+    let summary = summarizeChange(event, { maxPhrases: shown, phrases });
+    while (summary.length > MAX_SUMMARY && shown > 1) summary = summarizeChange(event, { maxPhrases: --shown, phrases });
     const body = phrases.length > shown || summary.length > MAX_SUMMARY ? phrases.map((p) => `- ${p}`).join('\n') : undefined;
     const origin = event.origin;
     return formatMessage(summary, body, [

@@ -20,6 +20,8 @@ export interface ChangeEvent {
 export interface SummaryOptions {
   /** How many phrases to show before "and N more". Default 4. */
   maxPhrases?: number;
+  /** The change's phrases when the caller has them already ({@link describeChanges} of the same event). */
+  phrases?: readonly string[];
 }
 
 /** The arrow between an old and a new value. */
@@ -47,7 +49,7 @@ export function summarizeChange(event: ChangeEvent, opts: SummaryOptions = {}): 
   const name = describeObject(event.object);
   if (event.type === 'ADDED') return `${name} created`;
   if (event.type === 'DELETED') return `${name} deleted`;
-  const phrases = describeChanges(event);
+  const phrases = opts.phrases ?? describeChanges(event);
   const max = Math.max(1, opts.maxPhrases ?? 4);
   if (phrases.length === 0) return `${name} updated`;
   const shown = phrases.slice(0, max).join('; ');
