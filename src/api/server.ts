@@ -16,7 +16,6 @@ import type { PodPorts } from '../node/portforward.js';
 import type { PodStreams } from '../node/streams.js';
 import type { Store } from '../store/types.js';
 import type { SyncTrigger } from '../cluster/sync-requests.js';
-import { SYNC_NAME } from '../sync/status.js';
 import { setSuspended } from '../sync/suspend.js';
 import { parsePushEvent, verifyWebhook } from '../sync/webhook.js';
 import { installGuard, type TokenFile } from './auth/index.js';
@@ -41,7 +40,7 @@ import { DebugRequestLog } from './request-log.js';
 import { installRequestMetrics } from './request-metrics.js';
 import { METRICS_GROUP_VERSION, resourceMetricsApi } from './resource-metrics.js';
 import type { ResourceMetricsReader, UsageSink } from '../model/metrics.js';
-import { readAppHealth } from '../health/read.js';
+import { readAppHealth, readAppState } from '../health/read.js';
 
 /** Options for {@link createApiServer}. */
 export interface ApiServerOptions {
@@ -159,8 +158,7 @@ export function createApiServer(opts: ApiServerOptions) {
   });
 
   app.get(`${GANTRY_API}/status`, async () => {
-    const sync = await store.get({ kind: 'Sync', name: SYNC_NAME });
-    const health = await readAppHealth(store);
+    const { sync, health } = await readAppState(store);
     return {
       sync: sync ?? null,
       revision: await store.revision(),

@@ -2,7 +2,7 @@
  * A few lines on what runs: nodes, workloads and their readiness (with their health when it is
  * not Healthy), pods by phase. Shown by `gantry status` and at the end of `gantry up`'s start-up.
  */
-import { readAppHealth } from '../health/read.js';
+import { readAppState } from '../health/read.js';
 import type { AppHealth, Health } from '../health/types.js';
 import { objectKey } from '../model/keys.js';
 import type { Deployment, DaemonSet, Job, KubeObject, Node, Pod, StatefulSet } from '../model/types.js';
@@ -30,13 +30,16 @@ function ns(o: KubeObject): string {
 
 /** Reads the store and summarises it. */
 export async function clusterSummary(store: ReadStore): Promise<ClusterSummary> {
-  const nodes = (await store.list<Node>('Node')).items;
-  const deployments = (await store.list<Deployment>('Deployment')).items;
-  const statefulSets = (await store.list<StatefulSet>('StatefulSet')).items;
-  const daemonSets = (await store.list<DaemonSet>('DaemonSet')).items;
-  const jobs = (await store.list<Job>('Job')).items;
-  const pods = (await store.list<Pod>('Pod')).items;
-  const app = await readAppHealth(store);
+  const [nodeList, state] = await Promise.all([store.list<Node>('Node'), readAppState(store)]);
+  const nodes = nodeList.items;
+  // One listing of the declarable kinds serves the health and the lines.
+  const ofKind = <T extends KubeObject>(kind: string): T[] => state.objects.filter((o) => o.kind === kind) as T[];
+  const deployments = ofKind<Deployment>('Deployment');
+  const statefulSets = ofKind<StatefulSet>('StatefulSet');
+  const daemonSets = ofKind<DaemonSet>('DaemonSet');
+  const jobs = ofKind<Job>('Job');
+  const pods = ofKind<Pod>('Pod');
+  const app = state.health;
   const healthOf = new Map(app.objects.map((o) => [o.key, o.health]));
   // "web 0/4 ready" says how far; the health says why, when it is not Healthy.
   const why = (o: KubeObject): string => note(healthOf.get(objectKey(o)));

@@ -3,6 +3,7 @@
  * API through `RemoteStore`), and the exit codes scripts wait on.
  */
 import { DECLARABLE_KINDS } from '../model/kinds.js';
+import type { KubeObject } from '../model/types.js';
 import type { ReadStore } from '../store/types.js';
 import { SYNC_NAME, type SyncObject } from '../sync/status.js';
 import { assessApp } from './app.js';
@@ -10,11 +11,20 @@ import type { AppHealth, Health, Sync } from './types.js';
 
 /** Lists the declarable kinds (workloads, their ReplicaSets, Pods and Jobs included) and assesses the app. */
 export async function readAppHealth(store: Pick<ReadStore, 'get' | 'list'>): Promise<AppHealth> {
+  return (await readAppState(store)).health;
+}
+
+/**
+ * {@link readAppHealth}, with what it was assessed from: the Sync object (undefined before the
+ * first sync) and the objects of every declarable kind, kind by kind in the store's order.
+ */
+export async function readAppState(store: Pick<ReadStore, 'get' | 'list'>): Promise<{ sync: SyncObject | undefined; objects: KubeObject[]; health: AppHealth }> {
   const [sync, ...lists] = await Promise.all([
     store.get<SyncObject>({ kind: 'Sync', name: SYNC_NAME }),
     ...DECLARABLE_KINDS.map((k) => store.list(k)),
   ]);
-  return assessApp({ sync: sync ?? undefined, objects: lists.flatMap((l) => l.items) });
+  const objects = lists.flatMap((l) => l.items);
+  return { sync: sync ?? undefined, objects, health: assessApp({ sync: sync ?? undefined, objects }) };
 }
 
 /**
