@@ -58,17 +58,47 @@ export function priorityOf(pod: Pod): number {
   return pod.spec.priority ?? 0;
 }
 
-/** Where the pod fails on the node: undefined when it fits, else the failing filter and its reasons. */
-export function failureOn(pod: Pod, cache: SchedulerCache, node: NodeInfo, filters: readonly FilterPlugin[] = DEFAULT_FILTERS): { plugin: string; reasons: readonly string[] } | undefined {
+/** A filter's failure: the plugin and its reasons. */
+type Failure = { plugin: string; reasons: readonly string[] };
+
+/**
+ * The filters as they apply to one pod on one cache, in order: each that its PreFilter keeps, up
+ * to the first that rejects every node (its failure, last). PreFilter and rejectAll look at the
+ * whole cluster, so they run once for all the nodes a pass looks at, not once per node.
+ */
+interface PreparedFilters {
+  state: CycleState;
+  steps: (FilterPlugin | Failure)[];
+}
+
+function prepareFilters(pod: Pod, cache: SchedulerCache, filters: readonly FilterPlugin[]): PreparedFilters {
   const state: CycleState = { pod: podInfo(pod), cache, data: new Map() };
+  const steps: (FilterPlugin | Failure)[] = [];
   for (const f of filters) {
     if (f.preFilter && !f.preFilter(state)) continue;
     const all = f.rejectAll?.(state);
-    if (all !== undefined) return { plugin: f.name, reasons: [all] };
-    const r = f.filter(state, node);
-    if (r !== null) return { plugin: f.name, reasons: r };
+    if (all !== undefined) {
+      steps.push({ plugin: f.name, reasons: [all] });
+      break;
+    }
+    steps.push(f);
+  }
+  return { state, steps };
+}
+
+/** Where prepared filters fail on the node, as {@link failureOn}. */
+function failureWith(p: PreparedFilters, node: NodeInfo): Failure | undefined {
+  for (const step of p.steps) {
+    if ('plugin' in step) return step;
+    const r = step.filter(p.state, node);
+    if (r !== null) return { plugin: step.name, reasons: r };
   }
   return undefined;
+}
+
+/** Where the pod fails on the node: undefined when it fits, else the failing filter and its reasons. */
+export function failureOn(pod: Pod, cache: SchedulerCache, node: NodeInfo, filters: readonly FilterPlugin[] = DEFAULT_FILTERS): Failure | undefined {
+  return failureWith(prepareFilters(pod, cache, filters), node);
 }
 
 /** Kubernetes' MoreImportantPod: higher priority first, then the one that started earlier. */
@@ -169,8 +199,9 @@ export function findPreemption(pod: Pod, cache: SchedulerCache, opts: Preemption
   const prio = priorityOf(pod);
   const filters = opts.filters ?? DEFAULT_FILTERS;
   const worthTrying: NodeInfo[] = [];
+  const prepared = prepareFilters(pod, cache, filters);
   for (const n of nodes) {
-    const f = failureOn(pod, cache, n, filters);
+    const f = failureWith(prepared, n);
     if (f && UNRESOLVABLE.has(f.plugin)) count(NOT_HELPFUL);
     else if (![...n.pods.values()].some((p) => priorityOf(p.pod) < prio)) count(NO_VICTIMS);
     else worthTrying.push(n);
