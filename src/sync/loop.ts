@@ -30,7 +30,7 @@ import type { Verdict } from './signatures/verifier.js';
 
 /** Checks the signature of a commit (see signatures/verifier.ts). */
 export interface CommitCheck {
-  verify(id: string, raw: Uint8Array): Promise<Verdict>;
+  verify(id: string, read: () => Promise<Uint8Array>): Promise<Verdict>;
 }
 
 /** Options for {@link SyncLoop}. */
@@ -327,7 +327,7 @@ export class SyncLoop {
   private async verifyRevision(revision: Revision): Promise<Verdict> {
     const { source, verifier, logger } = this.opts;
     if (!source.commitObject) return { ok: false, reason: 'this source has no commits whose signatures could be verified' };
-    const verdict = await verifier!.verify(revision.commit, await source.commitObject(revision.commit));
+    const verdict = await verifier!.verify(revision.commit, () => source.commitObject!(revision.commit));
     if (verdict.ok && this.lastVerified !== revision.commit) {
       this.lastVerified = revision.commit;
       logger.info({ revision: revision.commit.slice(0, 7), signer: verdict.signer }, 'commit signature verified');

@@ -35,7 +35,7 @@ describe('commit signature verification', function () {
   /** The verdict of a verifier trusting `trusted` (a file written under the keyring dir) on `commit`. */
   async function verdict(trusted: string, commit: string): Promise<Verdict> {
     const raw = Buffer.from(await s.git(work, ['cat-file', 'commit', commit]) + '\n');
-    return new CommitVerifier(await loadTrustedKeys(trusted)).verify(commit, raw);
+    return new CommitVerifier(await loadTrustedKeys(trusted)).verify(commit, async () => raw);
   }
 
   async function trustedFile(name: string, text: string): Promise<string> {

@@ -46,11 +46,14 @@ export class CommitVerifier {
     return `${this.keys.openpgp.length} OpenPGP and ${this.keys.ssh.length} SSH trusted key${this.keys.openpgp.length + this.keys.ssh.length === 1 ? '' : 's'}`;
   }
 
-  /** Verifies the commit `id` whose raw object (without the `commit <size>` header) is `raw`. */
-  async verify(id: string, raw: Uint8Array): Promise<Verdict> {
+  /**
+   * Verifies the commit `id`; `read` gives its raw object (without the `commit <size>` header),
+   * and is called only for a commit not verified before.
+   */
+  async verify(id: string, read: () => Promise<Uint8Array>): Promise<Verdict> {
     const known = this.verdicts.get(id);
     if (known) return known;
-    const verdict = await this.check(id, raw);
+    const verdict = await this.check(id, await read());
     this.verdicts.set(id, verdict);
     if (this.verdicts.size > (this.opts.maxEntries ?? 1000)) this.verdicts.delete(this.verdicts.keys().next().value as string);
     return verdict;
