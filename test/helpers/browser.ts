@@ -38,11 +38,13 @@ function newestMtime(dir: string): number {
 
 /**
  * Builds the dashboard (`npm run build:web`) unless dist/dashboard is newer than every file of
- * web/, so that a test never runs against a stale page.
+ * web/ and src/ (the page bundles what it imports from src/model and src/scheduler), so that a
+ * test never runs against a stale page.
  */
 export async function ensureDashboardBuilt(): Promise<void> {
   const index = path.join(root, 'dist', 'dashboard', 'index.html');
-  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(path.join(root, 'web'))) return;
+  const sources = Math.max(newestMtime(path.join(root, 'web')), newestMtime(path.join(root, 'src')));
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   await promisify(execFile)('npm', ['run', '--silent', 'build:web'], { cwd: root, timeout: 180_000 });
 }
 
