@@ -8,6 +8,7 @@ import type { KubeObject } from '../model/types.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { Recorder } from './types.js';
 import { DIGEST_KEY_KIND } from './digest-key.js';
+import { abortableSleep } from '../model/time.js';
 
 /**
  * Kinds whose changes are not recorded one by one: the Sync object has its own sync records, and
@@ -85,19 +86,7 @@ export async function startAuditFeed(opts: AuditFeedOptions): Promise<void> {
       } catch (revErr) {
         logger.error({ err: errorMessage(revErr) }, 'audit feed cannot read the store revision; retrying');
       }
-      await sleep(opts.retryDelayMs ?? 1000, signal);
+      await abortableSleep(opts.retryDelayMs ?? 1000, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -15,6 +15,7 @@ import { normalizeRef } from '../store/common.js';
 import type { Store, WatchEvent } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { abortableSleep } from '../model/time.js';
 
 /** A change as the cache reports it to handlers. */
 export interface CacheEvent {
@@ -198,7 +199,7 @@ export class Cache implements CacheReader {
           this.log.info({ from }, 'cache watch too old, re-listing');
         } else {
           this.log.warn({ err: errorMessage(err) }, 'cache watch failed, re-listing');
-          await sleep(this.relistDelayMs, signal);
+          await abortableSleep(this.relistDelayMs, signal);
         }
       }
       // The watch ended or failed: re-list so that nothing between is lost.
@@ -206,7 +207,7 @@ export class Cache implements CacheReader {
         from = await this.relist();
       } catch (err) {
         this.log.warn({ err: errorMessage(err) }, 're-list failed');
-        await sleep(this.relistDelayMs, signal);
+        await abortableSleep(this.relistDelayMs, signal);
       }
     }
   }
@@ -296,17 +297,4 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
   }
   return v;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    // The listener goes with the sleep: relists after repeated failures must not pile them up on the cache's signal.
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

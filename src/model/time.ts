@@ -21,3 +21,20 @@ export function goDuration(ms: number): string {
   if (m > 0) return `${m}m${sText}s`;
   return `${sText}s`;
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts first (at once when it already has); never rejects.
+ * The abort listener goes with the wait, so loops that sleep on one long-lived signal leave none behind.
+ */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -26,6 +26,7 @@ import { volumeBindingPlan, type VolumeBindingPlan } from './plugins/volume-bind
 import { VOLUME_KINDS, VolumeReservations, VolumeView, type VolumeObject } from './volumes.js';
 import { SchedulingQueue } from './queue.js';
 import { isUnschedulable, schedulePod, type ScheduleOptions, type ScheduleResult } from './schedule.js';
+import { abortableSleep } from '../model/time.js';
 
 /** The scheduler name pods get when they name none. */
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
@@ -137,11 +138,11 @@ export class Scheduler {
       try {
         await this.syncAndWatch(signal);
         // The watch ended without an error (store closing): pause before re-listing.
-        await sleep(1000, signal);
+        await abortableSleep(1000, signal);
       } catch (err) {
         if (signal.aborted) break;
         this.log.warn({ err: errorMessage(err) }, 'scheduler watch ended; re-listing');
-        await sleep(isGantryError(err, 'Conflict') ? 0 : 1000, signal);
+        await abortableSleep(isGantryError(err, 'Conflict') ? 0 : 1000, signal);
       }
     }
     await worker;
@@ -437,17 +438,4 @@ export class Scheduler {
 
 function budgetKey(b: PodDisruptionBudget): string {
   return `${b.metadata.namespace ?? 'default'}/${b.metadata.name}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
