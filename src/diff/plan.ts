@@ -5,7 +5,7 @@
 import type { Operation } from 'fast-json-patch';
 import { MANAGED_BY, MANAGED_BY_VALUE, SOURCE_PATH, isManaged } from '../model/annotations.js';
 import { applyDefaults, cloneJson } from '../model/defaults.js';
-import { CONFIG_ROLLING_KINDS, configDigest, stampConfigHash, type ConfigLookup } from '../model/config-hash.js';
+import { CONFIG_ROLLING_KINDS, configDigest, setConfigHash, type ConfigLookup } from '../model/config-hash.js';
 import { objectRef } from '../model/keys.js';
 import { kindInfo } from '../model/kinds.js';
 import { isTokenVolume } from '../model/serviceaccount.js';
@@ -154,7 +154,7 @@ function writtenForm(d: DesiredObject, lookup: ConfigLookup): KubeObject {
   const hit = writtenMemo.get(d.object);
   if (hit && hit.path === path && hit.configHash === configHash) return hit.written;
   const written = markDesired(d);
-  if (rolling) stampConfigHash(written, lookup);
+  if (rolling) setConfigHash(written, configHash);
   writtenMemo.set(d.object, { path, configHash, written });
   return written;
 }

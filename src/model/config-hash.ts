@@ -93,15 +93,13 @@ export function configDigest(podSpec: unknown, namespace: string, lookup: Config
 }
 
 /**
- * Sets (or removes) the config hash on a workload's pod template in place: the digest of what
- * its template references, found through `lookup`. Other kinds are left alone. Returns the
- * digest (undefined when the template references nothing).
+ * Sets (or, with no digest, removes) the config hash on a workload's pod template in place:
+ * `digest` is {@link configDigest} of what its template references. Other kinds are left alone.
  */
-export function stampConfigHash(obj: KubeObject, lookup: ConfigLookup): string | undefined {
-  if (!CONFIG_ROLLING_KINDS.has(obj.kind)) return undefined;
+export function setConfigHash(obj: KubeObject, digest: string | undefined): void {
+  if (!CONFIG_ROLLING_KINDS.has(obj.kind)) return;
   const template = rec(rec(obj.spec)?.template);
-  if (!template) return undefined;
-  const digest = configDigest(template.spec, obj.metadata.namespace ?? 'default', lookup);
+  if (!template) return;
   const meta = rec(template.metadata) ?? {};
   const annotations = { ...(rec(meta.annotations) as Record<string, string> | undefined) };
   if (digest === undefined) delete annotations[CONFIG_HASH_ANNOTATION];
@@ -110,5 +108,4 @@ export function stampConfigHash(obj: KubeObject, lookup: ConfigLookup): string |
   else delete meta.annotations;
   if (Object.keys(meta).length > 0) template.metadata = meta;
   else delete template.metadata;
-  return digest;
 }
