@@ -10,7 +10,8 @@ import { isGantryError } from '../../src/errors.js';
 import type { ConfigMap, Pod, Secret } from '../../src/model/types.js';
 import { containerMounts, rootfsPropagation, type VolumeSource } from '../../src/node/volumes/mounts.js';
 import { configMapPayload, secretPayload, validateRelativePath } from '../../src/node/volumes/payload.js';
-import { checkPropagation, mountOf, parseMountinfo } from '../../src/node/volumes/propagation.js';
+import { parseMountinfo } from '../../src/node/volumes/mount.js';
+import { checkPropagation, mountOf } from '../../src/node/volumes/propagation.js';
 import type { SpecMount } from '../../src/node/containerd/spec.js';
 
 const cm: ConfigMap = {

@@ -7,22 +7,34 @@ import path from 'node:path';
 import { GantryError } from '../../errors.js';
 import { execTool } from '../network/exec.js';
 
-/** Decodes the octal escapes (`\040` for space) of /proc/self/mountinfo paths. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+/** One line of /proc/self/mountinfo: where it is mounted, and its propagation tags. */
+export interface MountPoint {
+  path: string;
+  shared: boolean;
+  slave: boolean;
+}
+
+/** The host's mount points (octal escapes in paths decoded). */
+export function parseMountinfo(text: string): MountPoint[] {
+  const out: MountPoint[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (fields.length < 7 || sep < 6) continue;
+    const optional = fields.slice(6, sep);
+    out.push({
+      path: fields[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+      shared: optional.some((f) => f.startsWith('shared:')),
+      slave: optional.some((f) => f.startsWith('master:')),
+    });
+  }
+  return out;
 }
 
 /** Mount points under `prefix` (inclusive), deepest first. */
 export async function mountPointsUnder(prefix: string): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
   const root = path.resolve(prefix);
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const p = unescapeMountPath(mp);
-    if (p === root || p.startsWith(root + '/')) out.push(p);
-  }
+  const out = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8')).map((m) => m.path).filter((p) => p === root || p.startsWith(root + '/'));
   return [...new Set(out)].sort((a, b) => b.length - a.length);
 }
 

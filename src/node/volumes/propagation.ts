@@ -8,30 +8,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { GantryError } from '../../errors.js';
 import type { SpecMount } from '../containerd/spec.js';
-
-/** One line of /proc/self/mountinfo: where it is mounted, and its propagation tags. */
-interface MountPoint {
-  path: string;
-  shared: boolean;
-  slave: boolean;
-}
-
-/** The host's mount points (octal escapes in paths decoded). */
-export function parseMountinfo(text: string): MountPoint[] {
-  const out: MountPoint[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    if (fields.length < 7 || sep < 6) continue;
-    const optional = fields.slice(6, sep);
-    out.push({
-      path: fields[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
-      shared: optional.some((f) => f.startsWith('shared:')),
-      slave: optional.some((f) => f.startsWith('master:')),
-    });
-  }
-  return out;
-}
+import { parseMountinfo, type MountPoint } from './mount.js';
 
 /** The mount point holding `file`: the last mounted of those with the longest matching path. */
 export function mountOf(points: readonly MountPoint[], file: string): MountPoint | undefined {
