@@ -1,6 +1,7 @@
 /**
  * Resource quantities as Kubernetes writes them: "500m", "2", "128Mi", "1G", "1e3".
  */
+import { formatExact } from './exact-quantity.js';
 
 const binarySuffixes: Record<string, number> = {
   Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
@@ -52,7 +53,6 @@ export function formatBytes(n: number): string {
   return String(n);
 }
 
-const decimalSteps: [string, number][] = [['E', 18], ['P', 15], ['T', 12], ['G', 9], ['M', 6], ['k', 3], ['', 0], ['m', -3], ['u', -6], ['n', -9]];
 const binarySteps: [string, number][] = [['Ei', 60], ['Pi', 50], ['Ti', 40], ['Gi', 30], ['Mi', 20], ['Ki', 10]];
 
 /**
@@ -61,15 +61,8 @@ const binarySteps: [string, number][] = [['Ei', 60], ['Pi', 50], ['Ti', 40], ['G
  * (12000000000n → "12", 250000000n → "250m", 31457280000000000n → "31457280").
  */
 export function formatDecimalNanos(nanos: bigint, opts: { exponent?: boolean } = {}): string {
-  if (nanos === 0n) return '0';
-  for (const [suffix, exp] of decimalSteps) {
-    const unit = 10n ** BigInt(exp + 9);
-    if (nanos % unit !== 0n) continue;
-    // Written with an exponent ("1e3"), a quantity keeps that form (Kubernetes' DecimalExponent).
-    if (opts.exponent) return exp === 0 ? `${nanos / unit}` : `${nanos / unit}e${exp}`;
-    return `${nanos / unit}${suffix}`;
-  }
-  return opts.exponent ? `${nanos}e-9` : `${nanos}n`;
+  // Written with an exponent ("1e3"), a quantity keeps that form (Kubernetes' DecimalExponent).
+  return formatExact({ nanos, format: opts.exponent ? 'DecimalExponent' : 'DecimalSI' });
 }
 
 /**
