@@ -123,6 +123,7 @@ function forbidden(e: PlanEntry): string {
   return `${kindInfo(e.kind)?.plural ?? e.kind.toLowerCase()} "${e.name}" is forbidden`;
 }
 
-function issueOf(e: PlanEntry, field: string | undefined, message: string): ManifestIssue {
+/** A problem admission found with a plan entry, where its manifest declares it. */
+export function issueOf(e: PlanEntry, field: string | undefined, message: string): ManifestIssue {
   return { file: e.source?.file ?? '', ...(e.source ? { line: e.source.line } : {}), object: e.key, ...(field ? { field } : {}), message };
 }

@@ -23,7 +23,7 @@ import { admitPodPriority, priorityClassLookup, type PriorityClassLookup } from 
 import { admitPod, DEFAULT_SERVICE_ACCOUNT, podServiceAccount } from '../model/serviceaccount.js';
 import type { Endpoints, KubeObject, LimitRange, PersistentVolumeClaim, Pod, PriorityClass, Service, ServiceAccount } from '../model/types.js';
 import type { TxnOp } from '../store/types.js';
-import { admitPlanQuotas } from './admission-quota.js';
+import { admitPlanQuotas, issueOf } from './admission-quota.js';
 import type { ManifestIssue } from './types.js';
 
 /** What admission found: the problems (none: admitted), and the quota usage writes the plan's transaction must carry. */
@@ -84,16 +84,6 @@ export class EffectiveObjects {
   get<T extends KubeObject>(kind: string, namespace: string | undefined, name: string): T | undefined {
     return this.index(kind).get(`${namespace ?? ''}/${name}`) as T | undefined;
   }
-}
-
-function issueOf(e: PlanEntry, field: string | undefined, message: string): ManifestIssue {
-  return {
-    file: e.source?.file ?? '',
-    ...(e.source ? { line: e.source.line } : {}),
-    object: e.key,
-    ...(field ? { field } : {}),
-    message,
-  };
 }
 
 /**

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { GitAuth } from '../config.js';
 import { GantryError } from '../errors.js';
+import { isRemoteUrl } from './open-source.js';
 
 /** What to revert, where. */
 export interface RollbackRequest {
@@ -73,14 +74,10 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function isRemote(repo: string): boolean {
-  return /^https?:\/\//i.test(repo);
-}
-
 /** The exact commands that make the revert by hand. */
 export function rollbackCommands(req: { repo: string; branch: string; revision: string }, opts: { merge?: boolean } = {}): string[] {
   const revert = `git revert --no-edit${opts.merge ? ' -m 1' : ''} ${shellQuote(req.revision)}`;
-  if (isRemote(req.repo)) {
+  if (isRemoteUrl(req.repo)) {
     return [`git clone --branch ${shellQuote(req.branch)} ${shellQuote(req.repo)} gantry-rollback && cd gantry-rollback`, revert, `git push origin ${shellQuote(req.branch)}`];
   }
   return [`cd ${shellQuote(path.resolve(req.repo))}`, `git checkout ${shellQuote(req.branch)}`, revert];
@@ -89,7 +86,7 @@ export function rollbackCommands(req: { repo: string; branch: string; revision: 
 /** Makes the revert commit (or says how); see the module comment. */
 export async function rollback(request: RollbackRequest): Promise<RollbackResult> {
   const req = { ...request, branch: request.branch ?? (await defaultBranch(request.repo)) };
-  if (isRemote(req.repo)) {
+  if (isRemoteUrl(req.repo)) {
     if (req.print) return { done: false, commands: rollbackCommands(req), why: 'as asked (--print)' };
     if (!req.auth) return { done: false, commands: rollbackCommands(req), why: `gantry has no credentials to push to ${req.repo} (GANTRY_GIT_TOKEN, or GANTRY_GIT_USERNAME and GANTRY_GIT_PASSWORD)` };
     return rollbackRemote(req, req.auth);
@@ -103,7 +100,7 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
 
 /** The branch a repository's HEAD names (what gantry follows without --ref); `main` for a remote. */
 async function defaultBranch(repo: string): Promise<string> {
-  if (isRemote(repo)) return 'main';
+  if (isRemoteUrl(repo)) return 'main';
   const head = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd: path.resolve(repo) })).stdout;
   return head || 'main';
 }
