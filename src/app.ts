@@ -18,7 +18,6 @@ import { Metrics } from './metrics/index.js';
 import { builtDashboardDir, DASHBOARD_PATH } from './api/dashboard.js';
 import { dataPaths, splitListen, type GantryConfig } from './config.js';
 
-export { splitListen } from './config.js';
 import { errorMessage, GantryError } from './errors.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';

@@ -34,7 +34,7 @@ import { KUBELET_ROUTES, kubeletExecPath, kubeletLogPath } from './kubelet/paths
 import type { KubeletRelay } from './kubelet/relay.js';
 import { Channel, chooseContainer, EXEC_FLAGS, EXEC_PROTOCOLS, exitStatus, frame, logSearchParams, parseExecQuery, parseFrame, parseLogQuery, parseResize, type ExecQuery, type RawQuery } from './stream-protocol.js';
 
-export { Channel, chooseContainer, EXEC_PROTOCOLS, exitStatus, frame, logSearchParams, parseExecQuery, parseFrame, parseLogQuery, parseResize, type ExecQuery, type LogQuery } from './stream-protocol.js';
+export { Channel, chooseContainer, exitStatus, frame, parseExecQuery, parseFrame, parseLogQuery, parseResize } from './stream-protocol.js';
 
 /** Options of {@link podStreamsApi}. */
 export interface PodStreamsApiOptions {

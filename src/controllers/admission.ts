@@ -194,8 +194,3 @@ function quotaGotRoom(ev: CacheEvent): boolean {
   }
   return false;
 }
-
-/** A watch that wakes every `ownerKind` object of a namespace when a ServiceAccount appears there. */
-export function serviceAccountWatch(ownerKind: string): Watch {
-  return admissionWatches(ownerKind)[0]!;
-}

@@ -34,10 +34,9 @@ export { deletePod } from './pods.js';
 export { NODE_HEARTBEAT_CONTRACT, type NodeLifecycleOptions } from './nodelifecycle.js';
 export { DEFAULT_CLUSTER_CIDR, type NodeIpamOptions } from './nodeipam.js';
 export { claimName } from './statefulset.js';
-export { ensureDefaultStorageClass, provisionedVolumeName } from './storage/local-path.js';
+export { ensureDefaultStorageClass } from './storage/local-path.js';
 export { NODE_PORT_MAX, NODE_PORT_MIN } from './serviceip.js';
 export { ApiServiceController } from './apiservice.js';
-export { HPA_DEFAULTS } from './hpa/controller.js';
 
 /** Options of {@link createControllerManager}. */
 export type ControllerManagerOptions = ManagerOptions & NodeLifecycleOptions & NodeIpamOptions & {

@@ -20,7 +20,7 @@ import { SyncMetrics } from './sync.js';
 export { ApiMetrics, type RequestLabels } from './api.js';
 export { AuditMetrics } from './audit.js';
 export { ControllerMetrics, WorkqueueMetrics, type QueueObserver, type ReconcileObserver, type ReconcileResult } from './controllers.js';
-export { KubeletMetrics, RESTART_REASONS } from './kubelet.js';
+export { KubeletMetrics } from './kubelet.js';
 export { SchedulerMetrics, type PendingPods, type ScheduleResult } from './scheduler.js';
 export { SyncMetrics, type InForce } from './sync.js';
 

@@ -35,11 +35,6 @@ export const BUILTIN_PRIORITY_CLASSES: readonly PriorityClass[] = [
   },
 ];
 
-/** True for the name of a built-in class. */
-export function isBuiltinPriorityClass(name: string): boolean {
-  return BUILTIN_PRIORITY_CLASSES.some((c) => c.metadata.name === name);
-}
-
 /** Looks PriorityClasses up by name (the cluster's and the revision's, built-ins included). */
 export interface PriorityClassLookup {
   get(name: string): PriorityClass | undefined;

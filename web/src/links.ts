@@ -13,12 +13,6 @@ export function refHref(kind: string, namespace: string | undefined, name: strin
   return `/o/${kind}/${namespace ? encodeURIComponent(namespace) : '_'}/${encodeURIComponent(name)}${tab ? `/${tab}` : ''}`;
 }
 
-/** The object page of a history key (`Deployment/default/web`, `Node/vm`). */
-export function keyHref(key: string, tab?: string): string {
-  const parts = key.split('/');
-  return parts.length === 3 ? refHref(parts[0]!, parts[1], parts[2]!, tab) : refHref(parts[0]!, undefined, parts[1] ?? '', tab);
-}
-
 /** A namespace's page. */
 export function namespaceHref(namespace: string): string {
   return `/ns/${encodeURIComponent(namespace)}`;

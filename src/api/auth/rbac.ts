@@ -100,11 +100,6 @@ function roleRules(policy: RbacPolicySource, ref: RoleRef, namespace: string, er
   return [];
 }
 
-/** Whether one of `subjects` is `user` (a ServiceAccount without namespace is in `namespace`). */
-export function appliesTo(user: UserInfo, subjects: readonly RbacSubject[] | undefined, namespace: string): boolean {
-  return matchingSubject(user, subjects, namespace) !== undefined;
-}
-
 /** The first of `subjects` that is `user` (a ServiceAccount's namespace filled in). */
 function matchingSubject(user: UserInfo, subjects: readonly RbacSubject[] | undefined, namespace: string): RbacSubject | undefined {
   for (const s of subjects ?? []) {
