@@ -7,13 +7,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, GANTRY, getJson, streamLines } from './api';
 import { ObjectCache, type CacheEvent } from './lib/cache';
+import { TREE_KINDS } from './lib/tree';
 import type { KubeObject } from '../../src/model/types.js';
 
-/** Kinds the dashboard lists at start (the watch brings any kind that changes). */
-export const LISTED_KINDS = [
-  'Sync', 'Node', 'Namespace', 'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod',
-  'Service', 'Endpoints', 'Ingress', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'NetworkPolicy', 'Event',
-] as const;
+/** Kinds the dashboard lists at start: what its pages draw (the watch brings any kind that changes). */
+export const LISTED_KINDS = ['Sync', 'Node', 'Namespace', ...TREE_KINDS, 'Event'] as const;
 
 /** Where the feed is. */
 export type FeedState = 'loading' | 'live' | 'reconnecting';

@@ -4,7 +4,7 @@
  * revision), so every change is applied only when it is newer than what is held: an object's
  * `resourceVersion` is the store revision of its last write. Pure: no DOM, no I/O.
  */
-import { objectKey } from '../../../src/model/keys.js';
+import { objectKey, refKey } from '../../../src/model/keys.js';
 import type { KubeObject } from '../../../src/model/types.js';
 
 /** One change, as gantry's watch route sends it. */
@@ -71,8 +71,7 @@ export class ObjectCache {
 
   /** One object, or undefined. */
   get<T extends KubeObject = KubeObject>(kind: string, namespace: string | undefined, name: string): T | undefined {
-    const key = namespace ? `${kind}/${namespace}/${name}` : `${kind}/${name}`;
-    return this.kinds.get(kind)?.get(key) as T | undefined;
+    return this.kinds.get(kind)?.get(refKey({ kind, namespace, name })) as T | undefined;
   }
 
   /** Every namespace that holds an object, with the Namespace objects' own names. */

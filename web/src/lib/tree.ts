@@ -5,6 +5,7 @@
  * Pure: no DOM, no I/O.
  */
 import { SOURCE_PATH } from '../../../src/model/annotations.js';
+import { matchesLabels } from '../../../src/model/selectors.js';
 import type { Ingress, KubeObject, ReplicaSet, Service } from '../../../src/model/types.js';
 import { healthOf, worstHealth, type Health, type HealthStatus } from './health.js';
 
@@ -66,11 +67,6 @@ function newestFirst(a: TreeNode, b: TreeNode): number {
   return t !== 0 ? t : a.obj.metadata.name.localeCompare(b.obj.metadata.name);
 }
 
-function matches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
-}
-
 /**
  * Builds the trees of one namespace's objects: an object whose owner is among them hangs under
  * it (by owner uid, or kind and name when the uid is unknown); the rest are roots.
@@ -106,7 +102,7 @@ export function buildTrees(objects: readonly KubeObject[]): TreeNode[] {
 }
 
 function rollUp(n: TreeNode): HealthStatus {
-  // Idle ReplicaSets and finished pods of a CronJob's old runs do not make the parent unhealthy.
+  // The worst of the object and everything under it: a Failed pod under a Job counts too.
   const below = n.children.map(rollUp);
   n.rollup = worstHealth([n.health.status, ...below]);
   return n.rollup;
@@ -115,7 +111,7 @@ function rollUp(n: TreeNode): HealthStatus {
 function serviceNote(svc: Service, pods: readonly KubeObject[]): string {
   const selector = svc.spec.selector;
   if (!selector || Object.keys(selector).length === 0) return 'no selector';
-  const selected = pods.filter((p) => !p.metadata.deletionTimestamp && matches(selector, p.metadata.labels));
+  const selected = pods.filter((p) => !p.metadata.deletionTimestamp && matchesLabels(selector, p.metadata.labels));
   const ready = selected.filter((p) => healthOf(p).status === 'Healthy' && (p.status as { phase?: string } | undefined)?.phase === 'Running');
   return `${ready.length}/${selected.length} pods ready behind it`;
 }

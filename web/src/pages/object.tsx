@@ -7,6 +7,7 @@ import { dump } from 'js-yaml';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, useLocation } from 'wouter-preact';
 import type { HistoryEntry, ObjectChange } from '../../../src/audit/types.js';
+import { refKey } from '../../../src/model/keys.js';
 import type { KubeObject, Pod } from '../../../src/model/types.js';
 import { ApiError, GANTRY, getJson, streamLines } from '../api';
 import { useCluster } from '../cluster';
@@ -29,7 +30,7 @@ export function ObjectPage({ kind, namespace, name, tab }: { kind: string; names
   const obj = feed.cache.get(kind, namespace, name);
   const TABS: readonly Tab[] = WITH_LOGS.has(kind) ? ALL_TABS : ALL_TABS.filter((t) => t !== 'logs');
   const current: Tab = (TABS as readonly string[]).includes(tab ?? '') ? (tab as Tab) : 'yaml';
-  const key = namespace ? `${kind}/${namespace}/${name}` : `${kind}/${name}`;
+  const key = refKey({ kind, namespace, name });
   const go = (t: Tab): void => navigate(refHref(kind, namespace, name, t), { replace: true });
 
   useEffect(() => {
