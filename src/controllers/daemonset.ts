@@ -29,7 +29,7 @@ import { Expectations } from './expectations.js';
 import { copy, sameJson, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo, podToOwners, validateSelector } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable } from './pods.js';
-import { randomSuffix } from './replicaset.js';
+import { randomSuffix } from '../model/generate-name.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { CONTROLLER_REVISION_HASH_LABEL } from './statefulset.js';
 import { DAEMON_TOLERATIONS } from '../model/tolerations.js';

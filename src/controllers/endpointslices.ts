@@ -18,7 +18,7 @@ import type { Endpoints, EndpointSlice, Service } from '../model/types.js';
 import type { TxnOp } from '../store/types.js';
 import type { CacheEvent, CacheReader } from './cache.js';
 import { controllerReferenceTo } from './ownership.js';
-import { randomSuffix } from './replicas.js';
+import { randomSuffix } from '../model/generate-name.js';
 import type { Controller, ReconcileContext, Watch } from './runtime.js';
 
 const ours = isMirroredSlice;

@@ -34,12 +34,13 @@ import { Expectations } from './expectations.js';
 import { copy, updateIfChanged } from './objects.js';
 import { claim, controllerReferenceTo } from './ownership.js';
 import { deletePod, isPodActive, isPodReady } from './pods.js';
-import { podsToDelete, randomSuffix } from './replicaset.js';
+import { podsToDelete } from './replicaset.js';
 import { controllerOwnerKeys, controllerRef, type Controller, type ReconcileContext, type Result, type Watch } from './runtime.js';
 import { k8sTime } from '../model/time.js';
 import { admissionWatches, createAdmittedPod } from './admission.js';
 import { formatIndexes } from '../model/indexes.js';
 import { judgeFailedPod, successRuleMet } from './job-policy.js';
+import { randomSuffix } from '../model/generate-name.js';
 
 export { formatIndexes } from '../model/indexes.js';
 

@@ -9,7 +9,6 @@
  * write status once. The kind-specific parts (where the selector, template and replica count
  * live) come from a {@link ReplicaKind}.
  */
-import { randomInt } from 'node:crypto';
 import { GantryError, isGantryError } from '../errors.js';
 import { objectKey, parseKey } from '../model/keys.js';
 import { matchesLabels, matchesSelector } from '../model/selectors.js';
@@ -21,6 +20,7 @@ import { claim, controllerReferenceTo, podToOwners } from './ownership.js';
 import { deletePod, isPodActive, isPodAvailable, isPodReady, msUntilAvailable, podCondition } from './pods.js';
 import type { Controller, ReconcileContext, Result, Watch } from './runtime.js';
 import { admissionWatches, createAdmittedPod } from './admission.js';
+import { randomSuffix } from '../model/generate-name.js';
 
 /** Condition types a ReplicaSet or ReplicationController reports. */
 export const ReplicaConditionTypes = ['ReplicaFailure'] as const;
@@ -31,15 +31,6 @@ export type ReplicaReason = (typeof ReplicaReasons)[number];
 
 /** Kubernetes' burstReplicas: the most pods one reconcile creates or deletes. */
 const BURST = 500;
-/** Characters of generated name suffixes (Kubernetes' utilrand alphabet: no vowels, no 0/1/3). */
-export const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-
-/** A random 5-character suffix, as Kubernetes' generateName uses. */
-export function randomSuffix(len = 5): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += NAME_ALPHABET[randomInt(NAME_ALPHABET.length)];
-  return s;
-}
 
 /** A replicated pod owner, as the shared logic reads it. */
 export interface ReplicaOwner extends KubeObject {

@@ -5,7 +5,7 @@
 import type { ReplicaSet } from '../model/types.js';
 import { ReplicaController, type ReplicaControllerOptions, type ReplicaKind } from './replicas.js';
 
-export { podsToDelete, randomSuffix } from './replicas.js';
+export { podsToDelete } from './replicas.js';
 
 /** Where a ReplicaSet keeps its selector, template and scale. */
 export const REPLICA_SET: ReplicaKind<ReplicaSet> = {

@@ -11,9 +11,9 @@
  * `kube-api-access-<5 random>`: the token (`token`, 3607 s), the cluster CA
  * (`ca.crt` from the `kube-root-ca.crt` ConfigMap) and the namespace (`namespace`).
  */
-import { randomInt } from 'node:crypto';
 import { GantryError } from '../errors.js';
 import type { Pod, ServiceAccount, Volume, VolumeMount, VolumeProjection } from './types.js';
+import { randomSuffix } from './generate-name.js';
 
 /** Where containers find the token, the CA and the namespace. */
 export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -109,16 +109,6 @@ export function tokenVolumeSources(): VolumeProjection[] {
 /** True for the volume admission adds (by its name, as Kubernetes recognises it). */
 export function isTokenVolume(v: Volume): boolean {
   return v.name.startsWith(TOKEN_VOLUME_PREFIX) && v.projected !== undefined;
-}
-
-/** Kubernetes' alphabet for generated name suffixes (no vowels, no look-alikes). */
-const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-
-/** A random 5-character suffix, as Kubernetes' name generator makes. */
-export function randomSuffix(): string {
-  let s = '';
-  for (let i = 0; i < 5; i++) s += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-  return s;
 }
 
 /** Options of {@link admitPod}. */

@@ -3,12 +3,14 @@
  * update (uid, creationTimestamp, generation), the no-op rule, and the error messages every
  * backend uses so that SQLite and etcd fail the same way.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { GantryError } from '../errors.js';
 import { kindInfo } from '../model/kinds.js';
 import { refKey, type ObjectRef } from '../model/keys.js';
 import { deepEqual } from '../model/json.js';
 import type { KubeObject } from '../model/types.js';
+import { randomSuffix } from '../model/generate-name.js';
+import { k8sTime } from '../model/time.js';
 
 /**
  * A reference with its namespace settled: namespaced kinds without one get `default`,
@@ -29,17 +31,12 @@ export function describeRef(ref: ObjectRef): string {
 
 /** The current time as Kubernetes writes timestamps: ISO 8601, UTC, whole seconds. */
 export function nowTimestamp(now: Date = new Date()): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return k8sTime(now.getTime());
 }
-
-const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** A name for `generateName`: the prefix plus five random characters, as Kubernetes does. */
 export function generatedName(prefix: string): string {
-  const bytes = randomBytes(5);
-  let suffix = '';
-  for (const b of bytes) suffix += NAME_ALPHABET[b % NAME_ALPHABET.length];
-  return prefix + suffix;
+  return prefix + randomSuffix();
 }
 
 
