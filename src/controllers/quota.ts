@@ -35,8 +35,12 @@ export class ResourceQuotaController implements Controller {
     if (!quota) return;
     const namespace = quota.metadata.namespace ?? 'default';
     const now = ctx.now();
+    // Only the kinds the quota limits: a pod quota need not read the namespace's Secrets.
+    const hard = Object.keys(quota.spec?.hard ?? {});
     const objects: KubeObject[] = [];
-    for (const kind of QUOTA_COUNTED_KINDS) if (ctx.cache.has(kind)) objects.push(...ctx.cache.list(kind, { namespace }));
+    for (const kind of QUOTA_COUNTED_KINDS) {
+      if (ctx.cache.has(kind) && hard.some((r) => tracksResource(kind, r))) objects.push(...ctx.cache.list(kind, { namespace }));
+    }
     const status = { hard: formatUsage(parseUsage(quota.spec?.hard)), used: quotaUsed(quota, objects, now) };
     if (!sameJson(quota.status ?? {}, status)) {
       const next = copy(quota);
