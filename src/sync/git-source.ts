@@ -91,7 +91,8 @@ function splitCredentials(url: string): { url: string; auth?: GitAuth } {
   }
 }
 
-function authHeaders(auth: GitAuth | undefined): Record<string, string> {
+/** The HTTP Authorization header of `auth` (none without credentials). */
+export function authHeaders(auth: GitAuth | undefined): Record<string, string> {
   if (!auth) return {};
   const [user, password] = 'token' in auth ? ['x-access-token', auth.token] : [auth.username, auth.password];
   return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { GitAuth } from '../config.js';
 import { GantryError } from '../errors.js';
 import { isRemoteUrl } from './open-source.js';
+import { authHeaders } from './git-source.js';
 
 /** What to revert, where. */
 export interface RollbackRequest {
@@ -163,12 +164,11 @@ async function rollbackLocal(repo: string, branch: string, target: { commit: str
 }
 
 async function rollbackRemote(req: RollbackRequest & { branch: string }, auth: GitAuth): Promise<RollbackResult> {
-  const [user, password] = 'token' in auth ? ['x-access-token', auth.token] : [auth.username, auth.password];
   // The credentials go in the environment (git's config from GIT_CONFIG_*), never on a command line.
   const env = {
     GIT_CONFIG_COUNT: '1',
     GIT_CONFIG_KEY_0: 'http.extraHeader',
-    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+    GIT_CONFIG_VALUE_0: `Authorization: ${authHeaders(auth).Authorization}`,
   };
   const dir = await mkdtemp(path.join(tmpdir(), 'gantry-rollback-'));
   try {
