@@ -12,7 +12,7 @@
  *   succeeded, at least `succeededCount` indexes succeeded, or (both given) at least that many of
  *   those indexes.
  */
-import { parseIndexes } from '../model/indexes.js';
+import { countIndexes, inIndexes, parseIndexes } from '../model/indexes.js';
 import type { ContainerStatus, JobSpec, Pod, PodFailurePolicyAction, PodFailurePolicyRule } from '../model/types.js';
 
 /** The rule that decided a failed pod's fate, and Kubernetes' words for it. */
@@ -61,10 +61,8 @@ export function successRuleMet(spec: Pick<JobSpec, 'successPolicy' | 'completion
     if (rule.succeededIndexes !== undefined) {
       const parsed = parseIndexes(rule.succeededIndexes, completions);
       if (parsed.error !== undefined) continue;
-      const inSet = (x: number): boolean => parsed.ranges.some(([a, b]) => x >= a && x <= b);
-      pool = pool.filter(inSet);
-      const size = parsed.ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
-      needed ??= size;
+      pool = pool.filter((x) => inIndexes(parsed.ranges, x));
+      needed ??= countIndexes(parsed.ranges);
     }
     if (needed !== undefined && pool.length >= needed) return i;
   }

@@ -15,11 +15,11 @@
  * Its memory of recommendations and scale events lives here, per autoscaler, and is lost on a
  * restart or a change of leader (Kubernetes' controller-manager loses it the same way).
  */
-import { isGantryError } from '../../errors.js';
+import { errorMessage, isGantryError } from '../../errors.js';
 import { SCALABLE_KINDS } from '../../model/hpa.js';
 import { parseKey } from '../../model/keys.js';
 import type { ResourceMetricsReader } from '../../model/metrics.js';
-import { formatDecimalNanos, parseQuantity } from '../../model/quantity.js';
+import { cpuMillis, formatDecimalNanos } from '../../model/quantity.js';
 import { matchesSelector } from '../../model/selectors.js';
 import { k8sTime } from '../../model/time.js';
 import type { Condition, Deployment, HorizontalPodAutoscaler, HorizontalPodAutoscalerStatus, MetricSpec, MetricStatus, Pod, ReplicaSet, StatefulSet } from '../../model/types.js';
@@ -153,7 +153,7 @@ export class HorizontalPodAutoscalerController implements Controller {
         await this.scale(target, desired, ctx, `${hpa.metadata.name}: New size: ${desired}; reason: ${reason}`);
       } catch (err) {
         if (isGantryError(err, 'NotFound')) return;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         ctx.events.emit(hpa, 'Warning', 'FailedRescale', `New size: ${desired}; reason: ${reason}; error: ${message}`);
         conditions.set('AbleToScale', 'False', 'FailedUpdateScale', `the HPA controller was unable to update the target scale: ${message}`);
         await this.writeStatus(hpa, { ...status, currentReplicas, conditions: conditions.list }, ctx).catch(() => undefined);
@@ -230,7 +230,7 @@ export class HorizontalPodAutoscalerController implements Controller {
     const { name: resource, target } = spec.resource;
     const metrics = this.podMetrics(pods, resource);
     if (target.averageValue !== undefined) {
-      const targetUsage = milliValue(target.averageValue);
+      const targetUsage = cpuMillis(target.averageValue);
       const out = metrics.size === 0 ? noMetrics(resource) : rawResourceReplicas({ currentReplicas, resource, pods, metrics, settings, targetUsage });
       if (!out.ok) return { ok: false, reason: 'FailedGetResourceMetric', error: `failed to get ${resource} usage: ${out.error}`, context: `failed to get ${resource} resource metric value: ` };
       return { ok: true, replicas: out.replicas, name: `${resource} resource`, status: { type: 'Resource', resource: { name: resource, current: { averageValue: milliQuantity(out.usage) } } } };
@@ -287,11 +287,6 @@ export class HorizontalPodAutoscalerController implements Controller {
 /** The error Kubernetes' metrics client gives when the metrics API has nothing for the pods. */
 function noMetrics(resource: string): { ok: false; error: string } {
   return { ok: false, error: `unable to get metrics for resource ${resource}: no metrics returned from resource metrics API` };
-}
-
-/** A quantity's value in milli-units, rounded up (Quantity.MilliValue()); validation made sure it parses. */
-function milliValue(q: string | number): number {
-  return Math.ceil((parseQuantity(q) ?? 0) * 1000 - 1e-9);
 }
 
 /** A milli-value as a quantity, as resource.NewMilliQuantity(v, DecimalSI) prints ("250m", "1", "31457280"). */
