@@ -64,16 +64,24 @@ export function servingNames(listenHost: string | undefined, extra: readonly str
  */
 export async function ensureServingPki(dataDir: string, names: readonly string[]): Promise<ServingPki> {
   const p = pkiPaths(dataDir);
-  await mkdir(p.dir, { recursive: true, mode: 0o700 });
   const ca = await openCa(p.caCert, p.caKey, `gantry-ca-${os.hostname()}`);
-  if (existsSync(p.cert) && existsSync(p.key)) {
-    const certPem = await readFile(p.cert, 'utf8');
-    if (covers(certPem, ca.pem, names)) return { ca: ca.pem, cert: certPem, key: await readFile(p.key, 'utf8') };
+  const serving = await ensureIssued(ca, p, { subject: 'CN=gantry-apiserver', usage: 'server', names });
+  return { ca: ca.pem, ...serving };
+}
+
+/**
+ * The certificate and key kept at `paths`, issued again by `ca` for `req` (and written there)
+ * when they are missing, were not issued by `ca` for all of `req.names`, or expire within 30 days.
+ */
+export async function ensureIssued(ca: CertificateAuthority, paths: { cert: string; key: string }, req: CertificateRequest): Promise<{ cert: string; key: string }> {
+  if (existsSync(paths.cert) && existsSync(paths.key)) {
+    const cert = await readFile(paths.cert, 'utf8');
+    if (covers(cert, ca.pem, req.names ?? [])) return { cert, key: await readFile(paths.key, 'utf8') };
   }
-  const serving = await issueCertificate(ca, { subject: 'CN=gantry-apiserver', usage: 'server', names });
-  await writeSecret(p.key, serving.key);
-  await writeSecret(p.cert, serving.cert);
-  return { ca: ca.pem, cert: serving.cert, key: serving.key };
+  const issued = await issueCertificate(ca, req);
+  await writeSecret(paths.key, issued.key);
+  await writeSecret(paths.cert, issued.cert);
+  return issued;
 }
 
 /** A certificate authority: its certificate (PEM and parsed) and signing key. */

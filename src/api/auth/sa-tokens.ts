@@ -29,7 +29,7 @@ import {
   type TokenRequestSpec,
 } from '../../model/serviceaccount.js';
 import type { Pod, ServiceAccount } from '../../model/types.js';
-import { toPem, writeSecret } from './pki.js';
+import { generateKeyPair, writeSecret } from './pki.js';
 import { k8sTime } from '../../model/time.js';
 
 const ALG = 'ES256';
@@ -221,9 +221,7 @@ async function readKeyPair(keyFile: string): Promise<KeyPem> {
 
 async function makeKeyPair(keyFile: string, pubFile: string): Promise<KeyPem> {
   await mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-  const pair = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
-  const privatePem = toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', pair.privateKey));
-  const publicPem = toPem('PUBLIC KEY', await webcrypto.subtle.exportKey('spki', pair.publicKey));
+  const { key: privatePem, publicKey: publicPem } = await generateKeyPair();
   await writeSecret(keyFile, privatePem);
   await writeSecret(pubFile, publicPem);
   return { privatePem, publicPem };

@@ -16,14 +16,12 @@
  *   the control plane.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { GantryError } from '../../errors.js';
-import { covers, generateKeyPair, importPublicKey, issueCertificate, openCa, writeSecret, type CertificateAuthority } from '../auth/pki.js';
+import { ensureIssued, generateKeyPair, importPublicKey, issueCertificate, openCa, type CertificateAuthority } from '../auth/pki.js';
 import type { ApiClient } from '../client.js';
 
 /** The common name of the control plane's client certificate (kube-apiserver's is `kube-apiserver-kubelet-client`). */
@@ -93,16 +91,7 @@ export function kubeletPkiPaths(dataDir: string): { caCert: string; caKey: strin
 export async function ensureKubeletPki(dataDir: string): Promise<KubeletPki> {
   const p = kubeletPkiPaths(dataDir);
   const ca = await openCa(p.caCert, p.caKey, `gantry-kubelet-ca-${os.hostname()}`);
-  let client: { cert: string; key: string } | undefined;
-  if (existsSync(p.cert) && existsSync(p.key)) {
-    const cert = await readFile(p.cert, 'utf8');
-    if (covers(cert, ca.pem, [])) client = { cert, key: await readFile(p.key, 'utf8') };
-  }
-  if (!client) {
-    client = await issueCertificate(ca, { subject: `CN=${KUBELET_CLIENT_NAME}, O=system:masters`, usage: 'client' });
-    await writeSecret(p.key, client.key);
-    await writeSecret(p.cert, client.cert);
-  }
+  const client = await ensureIssued(ca, p, { subject: `CN=${KUBELET_CLIENT_NAME}, O=system:masters`, usage: 'client' });
   return {
     client: { ca: ca.pem, ...client },
     issueNodeCertificate: (node, req) => issueNodeCertificate(ca, node, req),
